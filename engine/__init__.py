@@ -1,0 +1,1 @@
+"""rights-engine: the rule tables, their compiler, and the evaluators that quote a cart."""

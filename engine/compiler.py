@@ -1,0 +1,173 @@
+"""Compiling a validated RuleTable into flat numpy arrays and indexes.
+
+The compiled evaluator reads only these arrays, so their layout is the contract between
+engine/ and ext/: every value array is int64 and every index array int32 (see
+engine/layout.py, mirrored by ext/layout.pxd). Candidate coupons are indexed per sku
+and per category in CSR form, so a quote touches only what its cart names.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Optional
+
+import numpy as np
+
+from . import codes
+from .layout import INDEX, NO_LIMIT, NO_ROOM, TIME_MAX, TIME_MIN, VALUE
+from .model import RuleTable
+
+_KIND_CODE = {"fixed_price": codes.KIND_FIXED_PRICE, "percent_off": codes.KIND_PERCENT_OFF,
+              "amount_off": codes.KIND_AMOUNT_OFF, "threshold_off": codes.KIND_THRESHOLD_OFF}
+
+
+def _values(items) -> np.ndarray:
+    return _frozen(np.asarray(list(items), dtype=VALUE))
+
+
+def _indexes(items) -> np.ndarray:
+    return _frozen(np.asarray(list(items), dtype=INDEX))
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    array.flags.writeable = False
+    return array
+
+
+def _csr(buckets: list) -> tuple:
+    """(ptr, idx) of a list of lists: bucket k holds idx[ptr[k]:ptr[k+1]]."""
+    ptr = np.zeros(len(buckets) + 1, dtype=INDEX)
+    ptr[1:] = np.cumsum([len(b) for b in buckets], dtype=np.int64)
+    flat = [x for b in buckets for x in b]
+    return _frozen(ptr), _indexes(flat)
+
+
+def _mask(allowed: frozenset, tier_ids: list) -> int:
+    return sum(1 << rank for rank, tier in enumerate(tier_ids) if tier in allowed)
+
+
+def _optional(value: Optional[int], missing: int) -> int:
+    return missing if value is None else value
+
+
+class CompiledTable:
+    """An immutable rule table ready to quote; `model` keeps the validated source."""
+
+    def __init__(self, model: RuleTable, version: str = ""):
+        self.model = model
+        self.version = version or model.name
+        tier_ids = model.tier_ids()
+        self.tier_rank = {tier: rank for rank, tier in enumerate(tier_ids)}
+        self.tier_rank[None] = 0
+        self.n_tiers = len(tier_ids)
+        self.tier_multiplier = _values([0] + [t.points_multiplier for t in model.tiers])
+
+        products = model.products
+        self.sku_row = {p.sku: row for row, p in enumerate(products)}
+        categories = sorted({p.category for p in products})
+        self.category_index = {c: k for k, c in enumerate(categories)}
+        self.product_price = _values(p.price for p in products)
+        self.product_category = _indexes(self.category_index[p.category] for p in products)
+        self.product_tiers = _values(_mask(p.allowed_tiers, tier_ids) for p in products)
+        self.product_limit = _values(_optional(p.member_limit, NO_LIMIT) for p in products)
+        self.product_tier_price = self._tier_prices()
+
+        rooms = model.rooms
+        self.room_index = {r.id: k for k, r in enumerate(rooms)}
+        self.room_start = _values(r.start for r in rooms)
+        self.room_end = _values(r.end for r in rooms)
+        self.room_members_only = _values(int(r.members_only) for r in rooms)
+        self.room_multiplier = _values(r.points_multiplier for r in rooms)
+        self.room_bonus = _values(r.order_bonus for r in rooms)
+        live = [sorted((self.sku_row[sku], price) for sku, price in r.live_prices.items()) for r in rooms]
+        self.live_ptr, self.live_sku = _csr([[row for row, _ in pairs] for pairs in live])
+        self.live_price = _values(price for pairs in live for _, price in pairs)
+
+        self._compile_coupons(tier_ids)
+        self._compile_redemptions(tier_ids)
+        self.per_yuan = model.points.per_yuan
+        self.birthday_multiplier = model.points.birthday_multiplier
+        self.order_bonus = model.points.order_bonus
+        self.pickup_percent = model.pickup_discount_percent
+        self.utc_offset = model.utc_offset_seconds
+
+    def _tier_prices(self) -> np.ndarray:
+        """Effective tier price per (product, tier rank); a lower tier's price holds upward."""
+        model = self.model
+        table = np.full((len(model.products), self.n_tiers), NO_LIMIT, dtype=VALUE)
+        for row, product in enumerate(model.products):
+            current = NO_LIMIT
+            for rank, tier in enumerate(model.tiers, start=1):
+                current = product.tier_prices.get(tier.id, current)
+                table[row, rank] = current
+        return _frozen(table)
+
+    def _compile_coupons(self, tier_ids: list) -> None:
+        coupons = self.model.coupons
+        self.coupon_index = {c.id: k for k, c in enumerate(coupons)}
+        self.coupon_kind = _values(_KIND_CODE[c.kind] for c in coupons)
+        self.coupon_percent = _values(c.percent_off for c in coupons)
+        self.coupon_cap = _values(_optional(c.max_discount, NO_LIMIT) for c in coupons)
+        self.coupon_amount = _values(c.amount for c in coupons)
+        self.coupon_threshold = _values(c.threshold for c in coupons)
+        self.coupon_price = _values(c.price for c in coupons)
+        self.coupon_units = _values(c.units for c in coupons)
+        self.coupon_tiers = _values(_mask(c.tiers, tier_ids) for c in coupons)
+        self.coupon_room = _values(_optional(c.room and self.room_index[c.room], NO_ROOM) for c in coupons)
+        self.coupon_from = _values(_optional(c.window_from, TIME_MIN) for c in coupons)
+        self.coupon_to = _values(_optional(c.window_to, TIME_MAX) for c in coupons)
+        self.coupon_member_limit = _values(_optional(c.member_limit, NO_LIMIT) for c in coupons)
+        self.coupon_stock = _values(_optional(c.stock, NO_LIMIT) for c in coupons)
+        self.coupon_exclusive = _values(int(c.exclusive) for c in coupons)
+        named = {}
+        groups = []
+        for k, c in enumerate(coupons):
+            if c.stack_group is None:
+                groups.append(len(coupons) + k)  # a group of its own
+            else:
+                groups.append(named.setdefault(c.stack_group, len(named)))
+        self.coupon_group = _values(groups)
+        order = sorted(range(len(coupons)), key=lambda k: (-coupons[k].priority, coupons[k].id))
+        rank = np.empty(len(coupons), dtype=VALUE)
+        rank[order] = np.arange(len(coupons), dtype=VALUE)
+        self.coupon_rank = _frozen(rank)
+
+        by_sku = [[] for _ in self.model.products]
+        by_category = [[] for _ in self.category_index]
+        storewide = []
+        for k, c in enumerate(coupons):
+            if c.scope_all:
+                storewide.append(k)
+                continue
+            for sku in sorted(c.scope_skus, key=self.sku_row.__getitem__):
+                by_sku[self.sku_row[sku]].append(k)
+            for category in sorted(c.scope_categories):
+                by_category[self.category_index[category]].append(k)
+        self.sku_coupon_ptr, self.sku_coupon = _csr(by_sku)
+        self.category_coupon_ptr, self.category_coupon = _csr(by_category)
+        self.storewide_coupon = _indexes(storewide)
+
+    def _compile_redemptions(self, tier_ids: list) -> None:
+        items = self.model.redemptions
+        self.redemption_index = {r.id: k for k, r in enumerate(items)}
+        self.redemption_points = _values(r.points for r in items)
+        self.redemption_tiers = _values(_mask(r.tiers, tier_ids) for r in items)
+        self.redemption_room = _values(_optional(r.room and self.room_index[r.room], NO_ROOM) for r in items)
+        self.redemption_from = _values(_optional(r.window_from, TIME_MIN) for r in items)
+        self.redemption_to = _values(_optional(r.window_to, TIME_MAX) for r in items)
+        self.redemption_sessions = _values(r.sessions_watched for r in items)
+        self.redemption_stock = _values(_optional(r.stock, NO_LIMIT) for r in items)
+        self.redemption_member_limit = _values(_optional(r.member_limit, NO_LIMIT) for r in items)
+
+    def arrays(self) -> dict:
+        """Every numpy array of the compiled table, by attribute name."""
+        return {name: value for name, value in vars(self).items() if isinstance(value, np.ndarray)}
+
+
+def compile_table(model: RuleTable, version: str = "") -> CompiledTable:
+    return CompiledTable(model, version)
+
+
+def content_version(raw: bytes) -> str:
+    """A short content hash of a rule table's source, the basis of its version id."""
+    return hashlib.sha256(raw).hexdigest()[:12]

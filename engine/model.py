@@ -1,0 +1,162 @@
+"""The validated rule table and the inputs of a quote, as plain immutable records.
+
+Everything here is already checked: the validator builds these objects only from a
+table without errors, so the evaluators never re-check what the author wrote.
+Money is integer fen; multipliers are integer percent (150 means 1.5x); instants are
+integer Unix seconds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+VISITOR = "visitor"
+
+# Coupon kinds, in the order they apply inside one combination.
+COUPON_KINDS = ("fixed_price", "percent_off", "amount_off", "threshold_off")
+KIND_ORDER = {kind: order for order, kind in enumerate(COUPON_KINDS)}
+
+# Event kinds a points rule may reward (settled by the ledger, described here).
+EVENT_KINDS = ("watch", "share", "invite_order", "photo_review")
+
+# Bounds that keep every sum and product of the evaluators inside int64.
+MAX_PRICE_FEN = 100_000_000  # one million yuan a unit
+MAX_QTY = 9_999
+MAX_LINES = 200
+MAX_MULTIPLIER_PERCENT = 10_000  # 100x
+MAX_TIERS = 30
+MAX_POINTS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Tier:
+    id: str
+    name: str
+    points_multiplier: int  # percent
+
+
+@dataclass(frozen=True)
+class Product:
+    sku: str
+    name: str
+    category: str
+    price: int
+    tier_prices: Mapping[str, int]  # as written: tier id -> fen
+    allowed_tiers: frozenset  # tier ids (visitor included) that may see and buy it
+    member_limit: Optional[int]
+
+
+@dataclass(frozen=True)
+class Room:
+    id: str
+    name: str
+    start: int
+    end: int
+    members_only: bool
+    live_prices: Mapping[str, int]
+    points_multiplier: int  # percent
+    order_bonus: int
+
+
+@dataclass(frozen=True)
+class Coupon:
+    id: str
+    name: str
+    kind: str
+    percent_off: int  # percent_off
+    max_discount: Optional[int]  # percent_off cap
+    amount: int  # amount_off, threshold_off
+    threshold: int  # threshold_off
+    price: int  # fixed_price
+    units: int  # fixed_price: units per order
+    scope_all: bool
+    scope_skus: frozenset
+    scope_categories: frozenset
+    tiers: frozenset  # eligible tier ids
+    room: Optional[str]
+    window_from: Optional[int]
+    window_to: Optional[int]
+    member_limit: Optional[int]
+    stock: Optional[int]
+    stack_group: Optional[str]
+    exclusive: bool
+    priority: int
+
+
+@dataclass(frozen=True)
+class EventRule:
+    kind: str
+    points: int
+    min_seconds: int  # watch only
+    cap_per_session: Optional[int]
+    cap_per_day: Optional[int]
+
+
+@dataclass(frozen=True)
+class PointsRules:
+    per_yuan: int
+    birthday_multiplier: int  # percent
+    order_bonus: int
+    events: Mapping[str, EventRule]
+
+
+@dataclass(frozen=True)
+class Redemption:
+    id: str
+    name: str
+    points: int
+    cash: int
+    tiers: frozenset
+    room: Optional[str]
+    window_from: Optional[int]
+    window_to: Optional[int]
+    sessions_watched: int  # task unlock: sessions the member must have watched
+    stock: Optional[int]
+    member_limit: Optional[int]
+
+
+@dataclass(frozen=True)
+class RuleTable:
+    name: str
+    utc_offset_seconds: int
+    tiers: Sequence[Tier]  # lowest to highest, visitor not included
+    products: Sequence[Product]
+    rooms: Sequence[Room]
+    pickup_discount_percent: int
+    coupons: Sequence[Coupon]
+    points: PointsRules
+    redemptions: Sequence[Redemption]
+
+    def tier_rank(self, tier_id: Optional[str]) -> int:
+        """0 for visitors, 1 for the lowest tier, and so on."""
+        if tier_id is None or tier_id == VISITOR:
+            return 0
+        for rank, tier in enumerate(self.tiers, start=1):
+            if tier.id == tier_id:
+                return rank
+        raise ValueError(f"unknown tier {tier_id!r}")
+
+    def tier_ids(self) -> list:
+        """All tier ids, visitor first, then lowest to highest."""
+        return [VISITOR] + [t.id for t in self.tiers]
+
+
+@dataclass(frozen=True)
+class Member:
+    """What a quote needs to know of the shopper. A visitor has tier None."""
+
+    tier: Optional[str] = None
+    points: int = 0
+    birthday_month: int = 0  # 1..12, 0 unknown
+    sessions_watched: int = 0
+    coupon_uses: Mapping[str, int] = field(default_factory=dict)
+    redemption_uses: Mapping[str, int] = field(default_factory=dict)
+    sku_bought: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stock:
+    """Shared stock left, by coupon id and redemption id; an id not named is untouched."""
+
+    coupons: Mapping[str, int] = field(default_factory=dict)
+    redemptions: Mapping[str, int] = field(default_factory=dict)

@@ -1,0 +1,353 @@
+"""The reference evaluator: the quote's semantics in plain Python, the specification in code.
+
+It reads the validated model directly and favours clarity over speed; the compiled
+evaluator in ext/ must agree with it on every field (tests/test_differential.py).
+The rules it implements are documented in docs/RULES.md, section "How a quote is decided".
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Optional, Sequence
+
+from . import codes
+from .compiler import CompiledTable
+from .inputs import check_quote_inputs
+from .model import KIND_ORDER, Coupon, Member, Stock
+from .quote import RawCoupon, RawLine, RawPoints, RawQuote
+
+NAME = "reference"
+
+
+def quote(table: CompiledTable, member: Member, room: Optional[str], now: int, lines: Sequence,
+          fulfillment: str = "delivery", stock: Optional[Stock] = None) -> RawQuote:
+    """Decide prices, coupons, points and redemptions for one cart at instant `now`."""
+    model = table.model
+    tier_rank, room_index, lines, pickup = check_quote_inputs(table, member, room, lines, fulfillment)
+    stock = stock or Stock()
+    the_room = model.rooms[room_index] if room_index >= 0 else None
+    live = the_room is not None and the_room.start <= now < the_room.end
+
+    raw_lines = _price_lines(table, member, tier_rank, the_room, live, lines, pickup)
+    raw_coupons, applied = _choose_coupons(table, member, tier_rank, room, now, raw_lines, stock)
+    subtotal = sum(line.amount for line in raw_lines)
+    discount = sum(line.discount for line in raw_lines)
+    payable = subtotal - discount
+    points = _points(table, member, tier_rank, the_room, live, now, payable,
+                     any(line.status == codes.OK for line in raw_lines))
+    redemptions = [_redemption(table, member, tier_rank, room, now, item, stock) for item in model.redemptions]
+    return RawQuote(tier_rank=tier_rank, room_index=room_index, live=live, lines=raw_lines, coupons=raw_coupons,
+                    applied=applied, subtotal=subtotal, discount=discount, payable=payable, points=points,
+                    redemptions=redemptions)
+
+
+# -- lines and price layers -------------------------------------------------------------
+
+def _price_lines(table, member, tier_rank, room, live, lines, pickup) -> list:
+    model = table.model
+    tier_ids = model.tier_ids()
+    in_cart: dict = {}  # sku -> quantity already taken by earlier eligible lines
+    out = []
+    for sku, qty in lines:
+        line = RawLine(sku=sku, qty=qty)
+        out.append(line)
+        row = table.sku_row.get(sku)
+        if row is None:
+            line.status = codes.UNKNOWN_SKU
+            continue
+        product = model.products[row]
+        if room is not None and room.members_only and tier_rank == 0:
+            line.status = codes.MEMBERS_ONLY_ROOM
+            continue
+        if tier_ids[tier_rank] not in product.allowed_tiers:
+            line.status = codes.TIER_TOO_LOW
+            line.hint = _lowest_tier_above(tier_ids, product.allowed_tiers, tier_rank)
+            continue
+        if product.member_limit is not None:
+            taken = member.sku_bought.get(sku, 0) + in_cart.get(sku, 0)
+            if taken + qty > product.member_limit:
+                line.status = codes.MEMBER_LIMIT_REACHED
+                line.hint = max(0, product.member_limit - taken)
+                continue
+        in_cart[sku] = in_cart.get(sku, 0) + qty
+
+        price, layer = product.price, codes.LAYER_BASE
+        tier_price = _tier_price(model, product, tier_rank)
+        if tier_price is not None and tier_price < price:
+            price, layer = tier_price, codes.LAYER_TIER
+        if live and sku in room.live_prices and room.live_prices[sku] < price:
+            price, layer = room.live_prices[sku], codes.LAYER_LIVE
+        if pickup and model.pickup_discount_percent:
+            off = _percent_half_up(price, model.pickup_discount_percent)
+            if off > 0:
+                price, layer = price - off, codes.LAYER_PICKUP
+        line.unit_price, line.layer = price, layer
+        line.amount = line.final = price * qty
+    return out
+
+
+def _tier_price(model, product, tier_rank: int) -> Optional[int]:
+    """A tier's price holds for that tier and every higher one that sets none of its own."""
+    for rank in range(tier_rank, 0, -1):
+        tier_id = model.tiers[rank - 1].id
+        if tier_id in product.tier_prices:
+            return product.tier_prices[tier_id]
+    return None
+
+
+def _lowest_tier_above(tier_ids: list, allowed: frozenset, tier_rank: int) -> int:
+    """The rank of the lowest allowed tier above the member's, or 0 when none is."""
+    for rank in range(tier_rank + 1, len(tier_ids)):
+        if tier_ids[rank] in allowed:
+            return rank
+    return 0
+
+
+def _percent_half_up(amount: int, percent: int) -> int:
+    return (amount * percent + 50) // 100
+
+
+# -- coupons ----------------------------------------------------------------------------
+
+def _in_scope(coupon: Coupon, sku: str, category: str) -> bool:
+    return coupon.scope_all or sku in coupon.scope_skus or category in coupon.scope_categories
+
+
+def _choose_coupons(table, member, tier_rank, room_id, now, lines, stock) -> tuple:
+    model = table.model
+    tier_ids = model.tier_ids()
+    known = [(i, line, model.products[table.sku_row[line.sku]]) for i, line in enumerate(lines)
+             if line.sku in table.sku_row]
+    results, usable = [], []
+    for index, coupon in enumerate(model.coupons):
+        scoped = [(i, line) for i, line, product in known if _in_scope(coupon, line.sku, product.category)]
+        if not scoped:
+            continue  # not a candidate: it concerns nothing in this cart
+        result = RawCoupon(index=index, status=codes.OK)
+        results.append(result)
+        eligible = [i for i, line in scoped if line.status == codes.OK]
+        base = [line.amount for line in lines]
+        if tier_ids[tier_rank] not in coupon.tiers:
+            result.status = codes.TIER_TOO_LOW
+            result.hint = _lowest_tier_above(tier_ids, coupon.tiers, tier_rank)
+        elif coupon.room is not None and coupon.room != room_id:
+            result.status = codes.NOT_IN_ROOM
+        elif not _window_open(coupon.window_from, coupon.window_to, now):
+            result.status = codes.OUTSIDE_WINDOW
+            result.hint = coupon.window_from - now if coupon.window_from is not None and now < coupon.window_from else 0
+        elif coupon.member_limit is not None and member.coupon_uses.get(coupon.id, 0) >= coupon.member_limit:
+            result.status = codes.MEMBER_LIMIT_REACHED
+        elif coupon.stock is not None and stock.coupons.get(coupon.id, coupon.stock) <= 0:
+            result.status = codes.OUT_OF_STOCK
+        elif not eligible:
+            result.status = codes.NOT_IN_SCOPE
+        elif coupon.kind == "threshold_off" and sum(base[i] for i in eligible) < coupon.threshold:
+            result.status = codes.THRESHOLD_NOT_MET
+            result.hint = coupon.threshold - sum(base[i] for i in eligible)
+        else:
+            saving = sum(_discount(coupon, eligible, lines, base))
+            if saving == 0:
+                result.status = codes.NO_SAVING
+            else:
+                usable.append((index, coupon, eligible, saving, result))
+
+    best = _best_combination(table, usable, lines)
+    chosen = {index for index, *_ in best[1]}
+    for index, coupon, eligible, saving, result in usable:
+        if index not in chosen:
+            result.status = codes.LOST_TO_BETTER_COMBINATION
+    # apply the winner to the lines, in application order
+    amounts = [line.amount for line in lines]
+    applied = []
+    for index, coupon, eligible, saving, result in best[1]:
+        shares = _discount(coupon, eligible, lines, amounts)
+        result.amount = sum(shares)
+        applied.append(index)
+        for i, share in zip(eligible, shares):
+            if share:
+                amounts[i] -= share
+                lines[i].shares.append((index, share))
+                lines[i].discount += share
+                lines[i].final -= share
+    return results, applied
+
+
+def _window_open(start: Optional[int], end: Optional[int], now: int) -> bool:
+    return (start is None or start <= now) and (end is None or now < end)
+
+
+def _discount(coupon: Coupon, eligible: list, lines: list, amounts: list) -> list:
+    """Each eligible line's share of what `coupon` saves, given the lines' current amounts."""
+    current = [amounts[i] for i in eligible]
+    if coupon.kind == "percent_off":
+        per_line = [_percent_half_up(a, coupon.percent_off) for a in current]
+        total = sum(per_line)
+        if coupon.max_discount is not None and total > coupon.max_discount:
+            return allocate(coupon.max_discount, per_line)
+        return per_line
+    if coupon.kind == "fixed_price":
+        return _fixed_price(coupon, [lines[i] for i in eligible], current)
+    spent = sum(current)
+    if coupon.kind == "threshold_off" and spent < coupon.threshold:
+        return [0] * len(current)
+    return allocate(min(coupon.amount, spent), current)
+
+
+def _fixed_price(coupon: Coupon, lines: list, current: list) -> list:
+    """Up to `units` units cost `price` each: the dearest units first, earlier lines on ties."""
+    shares = [0] * len(lines)
+    units_left = coupon.units
+    order = sorted(range(len(lines)), key=lambda k: (-lines[k].unit_price, k))
+    for k in order:
+        if units_left == 0:
+            break
+        line = lines[k]
+        if line.unit_price <= coupon.price:
+            continue
+        units = min(line.qty, units_left)
+        units_left -= units
+        value = current[k] * units // line.qty  # what those units cost now
+        shares[k] = max(0, value - units * coupon.price)
+    return shares
+
+
+def allocate(total: int, weights: list) -> list:
+    """Split `total` fen in proportion to `weights`, exactly: floors first, then one fen
+    each to the largest remainders (the earlier line on ties)."""
+    weight = sum(weights)
+    if weight == 0:
+        return [0] * len(weights)
+    shares = [total * w // weight for w in weights]
+    remainders = [total * w % weight for w in weights]
+    left = total - sum(shares)
+    for k in sorted(range(len(weights)), key=lambda k: (-remainders[k], k))[:left]:
+        shares[k] += 1
+    return shares
+
+
+def _rank(table: CompiledTable, index: int) -> int:
+    """0 for the coupon that wins ties (highest priority, then smallest id)."""
+    return int(table.coupon_rank[index])
+
+
+def _best_combination(table, usable: list, lines: list) -> tuple:
+    """The set of coupons that saves the member most (see docs/RULES.md for ties)."""
+    groups: dict = {}
+    exclusive = []
+    for entry in usable:
+        coupon = entry[1]
+        if coupon.exclusive:
+            exclusive.append(entry)
+        else:
+            key = coupon.stack_group if coupon.stack_group is not None else ("alone", entry[0])
+            groups.setdefault(key, []).append(entry)
+    group_lists = list(groups.values())
+    _prune(table, group_lists)
+
+    best = (0, [])
+    best_key = _combination_key(table, 0, [])
+    options = [exclusive_entry for exclusive_entry in exclusive]
+    candidates = [[e] for e in options]
+    for picks in itertools.product(*[[None] + g for g in group_lists]):
+        chosen = [p for p in picks if p is not None]
+        if chosen:
+            candidates.append(chosen)
+    for chosen in candidates:
+        chosen = sorted(chosen, key=lambda e: (KIND_ORDER[e[1].kind], e[0]))
+        saving = _combination_saving(chosen, lines)
+        if saving is None:
+            continue
+        key = _combination_key(table, saving, chosen)
+        if key < best_key:
+            best, best_key = (saving, chosen), key
+    return best
+
+
+def _prune(table, group_lists: list) -> None:
+    """Keep the search exact up to MAX_COMBINATIONS; past it, drop each largest group's
+    weakest coupon (least standalone saving, then lowest priority) until it fits."""
+    def size() -> int:
+        total = 1
+        for g in group_lists:
+            total *= len(g) + 1
+        return total
+
+    while size() > codes.MAX_COMBINATIONS:
+        largest = max(range(len(group_lists)), key=lambda k: (len(group_lists[k]), -k))
+        group = group_lists[largest]
+        weakest = min(group, key=lambda e: (e[3], -_rank(table, e[0])))
+        group.remove(weakest)
+
+
+def _combination_saving(chosen: list, lines: list) -> Optional[int]:
+    """What the coupons save applied in order; None when one of them would save nothing."""
+    amounts = [line.amount for line in lines]
+    total = 0
+    for index, coupon, eligible, _, _ in chosen:
+        shares = _discount(coupon, eligible, lines, amounts)
+        saved = sum(shares)
+        if saved == 0:
+            return None
+        total += saved
+        for i, share in zip(eligible, shares):
+            amounts[i] -= share
+    return total
+
+
+def _combination_key(table, saving: int, chosen: list) -> tuple:
+    """Smaller is better: more saving first, then the better-ranked coupons, then fewer."""
+    ranks = sorted(_rank(table, e[0]) for e in chosen)
+    return (-saving, ranks)
+
+
+# -- points -----------------------------------------------------------------------------
+
+def _points(table, member, tier_rank, room, live, now, payable, has_order) -> RawPoints:
+    model = table.model
+    p = RawPoints()
+    if tier_rank == 0:
+        return p  # visitors have no points account
+    p.base = payable * model.points.per_yuan // 100
+    points = p.base
+    p.tier_percent = model.tiers[tier_rank - 1].points_multiplier
+    points = points * p.tier_percent // 100
+    if live:
+        p.room_percent = room.points_multiplier
+        points = points * p.room_percent // 100
+    if member.birthday_month and member.birthday_month == month_of(now, model.utc_offset_seconds):
+        p.birthday_percent = model.points.birthday_multiplier
+        points = points * p.birthday_percent // 100
+    p.multiplied = points
+    if has_order:
+        p.room_bonus = room.order_bonus if live else 0
+        p.order_bonus = model.points.order_bonus
+    p.total = points + p.room_bonus + p.order_bonus
+    return p
+
+
+def month_of(now: int, utc_offset: int) -> int:
+    """The calendar month (1-12) of instant `now` at the table's UTC offset."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(now + utc_offset, dt.timezone.utc).month
+
+
+# -- redemptions ------------------------------------------------------------------------
+
+def _redemption(table, member, tier_rank, room_id, now, item, stock) -> tuple:
+    tier_ids = table.model.tier_ids()
+    if tier_ids[tier_rank] not in item.tiers:
+        return codes.TIER_TOO_LOW, _lowest_tier_above(tier_ids, item.tiers, tier_rank)
+    if item.room is not None and item.room != room_id:
+        return codes.NOT_IN_ROOM, 0
+    if not _window_open(item.window_from, item.window_to, now):
+        wait = item.window_from - now if item.window_from is not None and now < item.window_from else 0
+        return codes.OUTSIDE_WINDOW, wait
+    if member.sessions_watched < item.sessions_watched:
+        return codes.TASK_LOCKED, item.sessions_watched - member.sessions_watched
+    if item.member_limit is not None and member.redemption_uses.get(item.id, 0) >= item.member_limit:
+        return codes.MEMBER_LIMIT_REACHED, 0
+    if item.stock is not None and stock.redemptions.get(item.id, item.stock) <= 0:
+        return codes.OUT_OF_STOCK, 0
+    if member.points < item.points:
+        return codes.INSUFFICIENT_POINTS, item.points - member.points
+    return codes.OK, 0

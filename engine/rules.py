@@ -1,0 +1,67 @@
+"""Loading a rule table file: parse, validate, compile, and report errors by line.
+
+This is what the CLI and the server call; both show an author the file, the line and
+the field of every error at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .compiler import CompiledTable, compile_table, content_version
+from .model import RuleTable
+from .source import SourceError, line_finder, parse, read_bytes
+from .validate import RuleTableError, build_table
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One error in a rule table: where (path, line) and why."""
+
+    place: str
+    line: Optional[int]
+    message: str
+
+    def render(self, filename: str) -> str:
+        where = f"{filename}:{self.line}" if self.line else filename
+        return f"{where}: {self.place}: {self.message}" if self.place else f"{where}: {self.message}"
+
+    def as_dict(self) -> dict:
+        return {"place": self.place, "line": self.line, "message": self.message}
+
+
+class RulesInvalid(ValueError):
+    """The table cannot be used; `problems` lists every reason."""
+
+    def __init__(self, problems: list):
+        self.problems = problems
+        super().__init__("; ".join(p.render("rules") for p in problems))
+
+
+def check_source(raw: bytes) -> RuleTable:
+    """Validate a rule table's text; raise RulesInvalid with every problem and its line."""
+    try:
+        data = parse(raw)
+    except SourceError as exc:
+        raise RulesInvalid([Problem("", exc.line, exc.message)]) from None
+    try:
+        return build_table(data)
+    except RuleTableError as exc:
+        find_line = line_finder(raw)
+        raise RulesInvalid([Problem(e.place, find_line(e.path), e.message) for e in exc.errors]) from None
+
+
+def compile_source(raw: bytes, label: str = "") -> CompiledTable:
+    """Validate and compile; the version is the content hash, after the author's label."""
+    model = check_source(raw)
+    digest = content_version(raw)
+    return compile_table(model, f"{label}@{digest}" if label else digest)
+
+
+def load_file(path: str | Path) -> CompiledTable:
+    try:
+        raw = read_bytes(path)
+    except SourceError as exc:
+        raise RulesInvalid([Problem("", None, exc.message)]) from None
+    return compile_source(raw, Path(path).name.split(".")[0])

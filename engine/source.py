@@ -1,0 +1,110 @@
+"""Reading a rule table file safely, and finding the line a field was written on.
+
+YAML is parsed with the safe loader only (no tags that build objects), with a size limit
+and a limit on aliases so an entity-expansion file is refused before it grows. JSON is
+parsed with orjson. Line numbers are found only when there are errors to report, by
+composing the document once more into YAML nodes that keep their marks.
+"""
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import orjson
+import yaml
+
+MAX_SOURCE_BYTES = 64 * 1024 * 1024
+MAX_ALIASES = 100
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class SourceError(ValueError):
+    """The file cannot be read as a rule table at all (syntax, size, encoding)."""
+
+    def __init__(self, message: str, line: Optional[int] = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The file's bytes, gunzipped when its name ends in .gz."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    if len(raw) > MAX_SOURCE_BYTES:
+        raise SourceError(f"file is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB")
+    return raw
+
+
+def looks_like_json(raw: bytes) -> bool:
+    return raw.lstrip()[:1] in (b"{", b"[")
+
+
+def parse(raw: bytes) -> Any:
+    """Parse JSON or YAML text into plain Python data."""
+    if len(raw) > MAX_SOURCE_BYTES:
+        raise SourceError(f"rule table is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB")
+    if looks_like_json(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise SourceError(f"invalid JSON: {exc}", line=getattr(exc, "lineno", None)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not UTF-8 text: {exc}") from None
+    if text.count("*") > MAX_ALIASES and _count_aliases(text) > MAX_ALIASES:
+        raise SourceError(f"more than {MAX_ALIASES} YAML aliases; refusing to expand them")
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise SourceError(f"invalid YAML: {exc.problem}", line=line) from None
+    except yaml.YAMLError as exc:
+        raise SourceError(f"invalid YAML: {exc}") from None
+
+
+def _count_aliases(text: str) -> int:
+    count = 0
+    for token in yaml.scan(text, Loader=_Loader):
+        if isinstance(token, yaml.AliasToken):
+            count += 1
+            if count > MAX_ALIASES:
+                break
+    return count
+
+
+def line_finder(raw: bytes) -> Callable[[tuple], Optional[int]]:
+    """A function from a field's path, e.g. ("coupons", 3, "window"), to its 1-based line."""
+    try:
+        root = yaml.compose(raw.decode("utf-8"), Loader=_Loader)
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return lambda path: None
+
+    def find(path: tuple) -> Optional[int]:
+        node, line = root, None
+        for part in path:
+            if node is None:
+                break
+            line = node.start_mark.line + 1
+            node = _child(node, part)
+            if node is not None:
+                line = node.start_mark.line + 1
+        return line
+
+    return find
+
+
+def _child(node: Any, part: Any) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == str(part):
+                return value
+    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+        if 0 <= part < len(node.value):
+            return node.value[part]
+    return None

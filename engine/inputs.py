@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from . import codes
-from .model import MAX_LINES, MAX_QTY, VISITOR, Member
+from .model import MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY, VISITOR, Member
 
 
 class QuoteInputError(ValueError):
@@ -19,7 +19,7 @@ class QuoteInputError(ValueError):
         self.reason = reason
 
 
-def check_quote_inputs(table, member: Member, room: Optional[str], lines: Sequence,
+def check_quote_inputs(table, member: Member, room: Optional[str], now: int, lines: Sequence,
                        fulfillment: str) -> tuple:
     """(tier rank, room index or -1, lines as (sku, qty) tuples, pickup flag)."""
     tier = member.tier
@@ -31,10 +31,12 @@ def check_quote_inputs(table, member: Member, room: Optional[str], lines: Sequen
             raise QuoteInputError("member.tier", f"unknown tier {tier!r}")
     if not 0 <= member.birthday_month <= 12:
         raise QuoteInputError("member.birthday_month", "must be 1 to 12, or 0 when unknown")
-    if member.points < 0:
-        raise QuoteInputError("member.points", "must not be negative")
-    if member.sessions_watched < 0:
-        raise QuoteInputError("member.sessions_watched", "must not be negative")
+    if not 0 <= member.points <= MAX_POINTS:
+        raise QuoteInputError("member.points", f"must be from 0 to {MAX_POINTS}")
+    if not 0 <= member.sessions_watched <= MAX_POINTS:
+        raise QuoteInputError("member.sessions_watched", f"must be from 0 to {MAX_POINTS}")
+    if isinstance(now, bool) or not isinstance(now, int) or not 0 <= now <= MAX_INSTANT:
+        raise QuoteInputError("now", "must be Unix seconds between 1970 and 9999")
     if room is None:
         room_index = -1
     else:

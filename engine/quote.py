@@ -62,8 +62,12 @@ class RawQuote:
     redemptions: list  # (status, hint) per catalogue entry, in table order
 
 
-def public_quote(table: RuleTable, raw: RawQuote) -> dict:
-    """The quote as a checkout shows it: every figure in fen, every refusal with a reason."""
+def public_quote(compiled: Any, raw: RawQuote) -> dict:
+    """The quote as a checkout shows it: every figure in fen, every refusal with a reason.
+
+    `compiled` is the CompiledTable the quote was made with.
+    """
+    table = compiled.model
     tier_ids = table.tier_ids()
     coupons = table.coupons
     lines = []
@@ -74,7 +78,7 @@ def public_quote(table: RuleTable, raw: RawQuote) -> dict:
             "qty": line.qty,
             "eligible": ok,
             "reason": codes.REASONS[line.status],
-            "hint": _line_hint(table, line) if not ok else None,
+            "hint": _line_hint(compiled, line) if not ok else None,
             "unit_price": line.unit_price if ok else None,
             "price_layer": codes.LAYERS[line.layer] if ok else None,
             "amount": line.amount,
@@ -154,9 +158,10 @@ def _tier_hint(table: RuleTable, allowed: frozenset, rank: int) -> Optional[dict
     return {"code": "upgrade_tier", "value": tier, "text": text}
 
 
-def _line_hint(table: RuleTable, line: RawLine) -> Optional[dict]:
+def _line_hint(compiled: Any, line: RawLine) -> Optional[dict]:
+    table = compiled.model
     if line.status == codes.TIER_TOO_LOW:
-        product = next(p for p in table.products if p.sku == line.sku)
+        product = table.products[compiled.sku_row[line.sku]]
         return _tier_hint(table, product.allowed_tiers, line.hint)
     if line.status == codes.MEMBERS_ONLY_ROOM:
         return {"code": "join_membership", "value": None, "text": "members only in this room; join to buy"}

@@ -13,16 +13,43 @@ from . import codes
 from .compiler import CompiledTable
 from .inputs import check_quote_inputs
 from .model import KIND_ORDER, Coupon, Member, Stock
-from .quote import RawCoupon, RawLine, RawPoints, RawQuote
+from .quote import RawCoupon, RawLine, RawPoints, RawQuote, public_quote
 
 NAME = "reference"
 
 
+class ReferenceQuote:
+    """A decided quote, with the same face as the compiled evaluator's Quote."""
+
+    __slots__ = ("table", "raw")
+
+    def __init__(self, table: CompiledTable, raw: RawQuote):
+        self.table = table
+        self.raw = raw
+
+    payable = property(lambda self: self.raw.payable)
+    subtotal = property(lambda self: self.raw.subtotal)
+    discount = property(lambda self: self.raw.discount)
+    points = property(lambda self: self.raw.points.total)
+
+    def to_raw(self) -> RawQuote:
+        return self.raw
+
+    def to_dict(self) -> dict:
+        return public_quote(self.table, self.raw)
+
+
 def quote(table: CompiledTable, member: Member, room: Optional[str], now: int, lines: Sequence,
-          fulfillment: str = "delivery", stock: Optional[Stock] = None) -> RawQuote:
+          fulfillment: str = "delivery", stock: Optional[Stock] = None) -> ReferenceQuote:
+    """Decide one cart; see `decide`."""
+    return ReferenceQuote(table, decide(table, member, room, now, lines, fulfillment, stock))
+
+
+def decide(table: CompiledTable, member: Member, room: Optional[str], now: int, lines: Sequence,
+           fulfillment: str = "delivery", stock: Optional[Stock] = None) -> RawQuote:
     """Decide prices, coupons, points and redemptions for one cart at instant `now`."""
     model = table.model
-    tier_rank, room_index, lines, pickup = check_quote_inputs(table, member, room, lines, fulfillment)
+    tier_rank, room_index, lines, pickup = check_quote_inputs(table, member, room, now, lines, fulfillment)
     stock = stock or Stock()
     the_room = model.rooms[room_index] if room_index >= 0 else None
     live = the_room is not None and the_room.start <= now < the_room.end
@@ -118,6 +145,7 @@ def _choose_coupons(table, member, tier_rank, room_id, now, lines, stock) -> tup
     known = [(i, line, model.products[table.sku_row[line.sku]]) for i, line in enumerate(lines)
              if line.sku in table.sku_row]
     results, usable = [], []
+    base = [line.amount for line in lines]
     for index, coupon in enumerate(model.coupons):
         scoped = [(i, line) for i, line, product in known if _in_scope(coupon, line.sku, product.category)]
         if not scoped:
@@ -125,7 +153,6 @@ def _choose_coupons(table, member, tier_rank, room_id, now, lines, stock) -> tup
         result = RawCoupon(index=index, status=codes.OK)
         results.append(result)
         eligible = [i for i, line in scoped if line.status == codes.OK]
-        base = [line.amount for line in lines]
         if tier_ids[tier_rank] not in coupon.tiers:
             result.status = codes.TIER_TOO_LOW
             result.hint = _lowest_tier_above(tier_ids, coupon.tiers, tier_rank)

@@ -15,6 +15,7 @@ from .model import (
     COUPON_KINDS,
     EVENT_KINDS,
     MAX_MULTIPLIER_PERCENT,
+    MAX_PER_YUAN,
     MAX_POINTS,
     MAX_PRICE_FEN,
     MAX_TIERS,
@@ -515,7 +516,7 @@ class _Checker:
         obj = self.mapping(top.get("points", {}), path, ("per_yuan", "birthday_multiplier", "order_bonus", "events"))
         if obj is None:
             obj = {}
-        per_yuan = self.integer(obj, path, "per_yuan", 0, 1000, default=1)
+        per_yuan = self.integer(obj, path, "per_yuan", 0, MAX_PER_YUAN, default=1)
         birthday = self.multiplier(obj, path, "birthday_multiplier", 100)
         bonus = self.integer(obj, path, "order_bonus", 0, MAX_POINTS, default=0)
         events = {}

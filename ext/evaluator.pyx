@@ -1,0 +1,996 @@
+# cython: language_level=3
+"""The compiled evaluator: the reference's semantics over the compiled numpy arrays.
+
+Python inputs are checked and turned into C arrays once (`quote`), then `_run` decides
+the whole quote without the GIL, touching only the rows the cart names. The result is a
+`Quote` holding plain C arrays; `to_raw()` / `to_dict()` build Python objects only when
+asked. engine/reference.py is the specification: every rule here mirrors a function there.
+"""
+from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc, qsort
+from libc.string cimport memcpy
+
+from ext.codes cimport *
+from ext.layout cimport index_t, value_t
+
+from engine.inputs import QuoteInputError
+from engine.model import MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY
+from engine.quote import RawCoupon, RawLine, RawPoints, RawQuote, public_quote
+
+NAME = "compiled"
+
+cdef extern from *:
+    """
+    static inline long long rights_muldiv(long long a, long long b, long long c) {
+        return (long long)(((__int128)a * b) / c);
+    }
+    static inline long long rights_mulmod(long long a, long long b, long long c) {
+        return (long long)(((__int128)a * b) % c);
+    }
+    """
+    long long muldiv "rights_muldiv"(long long a, long long b, long long c) nogil
+    long long mulmod "rights_mulmod"(long long a, long long b, long long c) nogil
+
+
+cdef struct Table:
+    int64_t n_tiers
+    const value_t* tier_multiplier
+    const value_t* product_price
+    const index_t* product_category
+    const value_t* product_tiers
+    const value_t* product_limit
+    const value_t* product_tier_price
+    const value_t* room_start
+    const value_t* room_end
+    const value_t* room_members_only
+    const value_t* room_multiplier
+    const value_t* room_bonus
+    const index_t* live_ptr
+    const index_t* live_sku
+    const value_t* live_price
+    const value_t* coupon_kind
+    const value_t* coupon_percent
+    const value_t* coupon_cap
+    const value_t* coupon_amount
+    const value_t* coupon_threshold
+    const value_t* coupon_price
+    const value_t* coupon_units
+    const value_t* coupon_tiers
+    const value_t* coupon_room
+    const value_t* coupon_from
+    const value_t* coupon_to
+    const value_t* coupon_member_limit
+    const value_t* coupon_stock
+    const value_t* coupon_exclusive
+    const value_t* coupon_group
+    const value_t* coupon_rank
+    const index_t* sku_coupon_ptr
+    const index_t* sku_coupon
+    const index_t* category_coupon_ptr
+    const index_t* category_coupon
+    const index_t* storewide_coupon
+    int64_t n_storewide
+    int64_t n_redemptions
+    const value_t* redemption_points
+    const value_t* redemption_tiers
+    const value_t* redemption_room
+    const value_t* redemption_from
+    const value_t* redemption_to
+    const value_t* redemption_sessions
+    const value_t* redemption_stock
+    const value_t* redemption_member_limit
+    int64_t per_yuan
+    int64_t birthday_multiplier
+    int64_t order_bonus
+    int64_t pickup_percent
+    int64_t utc_offset
+
+
+cdef struct Request:
+    int64_t tier
+    int64_t room
+    int64_t now
+    int64_t pickup
+    int64_t points
+    int64_t birthday_month
+    int64_t sessions
+    int64_t n
+    int64_t* rows       # product row per line, -1 unknown
+    int64_t* qty
+    int64_t* bought     # member's earlier purchases of the line's sku
+    int64_t n_coupon_uses
+    int64_t* coupon_uses    # pairs: coupon index, count
+    int64_t n_redemption_uses
+    int64_t* redemption_uses
+    int64_t n_coupon_stock
+    int64_t* coupon_stock   # pairs: coupon index, stock left
+    int64_t n_redemption_stock
+    int64_t* redemption_stock
+
+
+cdef struct Result:
+    int64_t live
+    int64_t* line_status
+    int64_t* line_hint
+    int64_t* line_unit
+    int64_t* line_layer
+    int64_t* line_amount
+    int64_t* line_discount
+    int64_t* line_final
+    int64_t n_candidates
+    int64_t* cand_coupon
+    int64_t* cand_status
+    int64_t* cand_amount
+    int64_t* cand_hint
+    int64_t n_applied
+    int64_t* applied            # candidate slots, in application order
+    int64_t n_shares
+    int64_t* share_line
+    int64_t* share_coupon
+    int64_t* share_amount
+    int64_t subtotal
+    int64_t discount
+    int64_t payable
+    int64_t p_base
+    int64_t p_tier
+    int64_t p_room
+    int64_t p_birthday
+    int64_t p_multiplied
+    int64_t p_room_bonus
+    int64_t p_order_bonus
+    int64_t p_total
+    int64_t* red_status
+    int64_t* red_hint
+
+
+cdef inline const value_t* _values(const value_t[::1] array):
+    return &array[0] if array.shape[0] else NULL
+
+
+cdef inline const index_t* _indexes(const index_t[::1] array):
+    return &array[0] if array.shape[0] else NULL
+
+
+cdef class TableView:
+    """C pointers into one CompiledTable's arrays, built once per table and cached on it."""
+
+    cdef Table t
+    cdef object compiled     # keeps the arrays alive
+    cdef dict sku_row
+    cdef dict tier_rank
+    cdef dict room_index
+    cdef dict coupon_index
+    cdef dict redemption_index
+
+    def __init__(self, compiled):
+        self.compiled = compiled
+        self.sku_row = compiled.sku_row
+        self.tier_rank = compiled.tier_rank
+        self.room_index = compiled.room_index
+        self.coupon_index = compiled.coupon_index
+        self.redemption_index = compiled.redemption_index
+        c = compiled
+        self.t.n_tiers = c.n_tiers
+        self.t.tier_multiplier = _values(c.tier_multiplier)
+        self.t.product_price = _values(c.product_price)
+        self.t.product_category = _indexes(c.product_category)
+        self.t.product_tiers = _values(c.product_tiers)
+        self.t.product_limit = _values(c.product_limit)
+        self.t.product_tier_price = _values(c.product_tier_price.reshape(-1))
+        self.t.room_start = _values(c.room_start)
+        self.t.room_end = _values(c.room_end)
+        self.t.room_members_only = _values(c.room_members_only)
+        self.t.room_multiplier = _values(c.room_multiplier)
+        self.t.room_bonus = _values(c.room_bonus)
+        self.t.live_ptr = _indexes(c.live_ptr)
+        self.t.live_sku = _indexes(c.live_sku)
+        self.t.live_price = _values(c.live_price)
+        self.t.coupon_kind = _values(c.coupon_kind)
+        self.t.coupon_percent = _values(c.coupon_percent)
+        self.t.coupon_cap = _values(c.coupon_cap)
+        self.t.coupon_amount = _values(c.coupon_amount)
+        self.t.coupon_threshold = _values(c.coupon_threshold)
+        self.t.coupon_price = _values(c.coupon_price)
+        self.t.coupon_units = _values(c.coupon_units)
+        self.t.coupon_tiers = _values(c.coupon_tiers)
+        self.t.coupon_room = _values(c.coupon_room)
+        self.t.coupon_from = _values(c.coupon_from)
+        self.t.coupon_to = _values(c.coupon_to)
+        self.t.coupon_member_limit = _values(c.coupon_member_limit)
+        self.t.coupon_stock = _values(c.coupon_stock)
+        self.t.coupon_exclusive = _values(c.coupon_exclusive)
+        self.t.coupon_group = _values(c.coupon_group)
+        self.t.coupon_rank = _values(c.coupon_rank)
+        self.t.sku_coupon_ptr = _indexes(c.sku_coupon_ptr)
+        self.t.sku_coupon = _indexes(c.sku_coupon)
+        self.t.category_coupon_ptr = _indexes(c.category_coupon_ptr)
+        self.t.category_coupon = _indexes(c.category_coupon)
+        self.t.storewide_coupon = _indexes(c.storewide_coupon)
+        self.t.n_storewide = c.storewide_coupon.shape[0]
+        self.t.n_redemptions = c.redemption_points.shape[0]
+        self.t.redemption_points = _values(c.redemption_points)
+        self.t.redemption_tiers = _values(c.redemption_tiers)
+        self.t.redemption_room = _values(c.redemption_room)
+        self.t.redemption_from = _values(c.redemption_from)
+        self.t.redemption_to = _values(c.redemption_to)
+        self.t.redemption_sessions = _values(c.redemption_sessions)
+        self.t.redemption_stock = _values(c.redemption_stock)
+        self.t.redemption_member_limit = _values(c.redemption_member_limit)
+        self.t.per_yuan = c.per_yuan
+        self.t.birthday_multiplier = c.birthday_multiplier
+        self.t.order_bonus = c.order_bonus
+        self.t.pickup_percent = c.pickup_percent
+        self.t.utc_offset = c.utc_offset
+
+
+cdef TableView _view(object compiled):
+    view = getattr(compiled, "_ext_view", None)
+    if view is None:
+        view = TableView(compiled)
+        compiled._ext_view = view
+    return <TableView>view
+
+
+# -- small helpers ------------------------------------------------------------------------
+
+cdef inline int64_t _lowest_tier_above(int64_t mask, int64_t tier, int64_t n_tiers) noexcept nogil:
+    cdef int64_t rank
+    for rank in range(tier + 1, n_tiers):
+        if (mask >> rank) & 1:
+            return rank
+    return 0
+
+
+cdef inline int64_t _percent_half_up(int64_t amount, int64_t percent) noexcept nogil:
+    return (amount * percent + 50) // 100
+
+
+cdef inline bint _window_open(int64_t start, int64_t end, int64_t now) noexcept nogil:
+    return start <= now and now < end
+
+
+cdef inline int64_t _lookup(const int64_t* pairs, int64_t n, int64_t key, int64_t missing) noexcept nogil:
+    cdef int64_t k
+    for k in range(n):
+        if pairs[2 * k] == key:
+            return pairs[2 * k + 1]
+    return missing
+
+
+cdef int64_t _month_of(int64_t now, int64_t offset) noexcept nogil:
+    """Calendar month of a Unix instant at a UTC offset (civil-from-days)."""
+    cdef int64_t seconds = now + offset
+    cdef int64_t days = seconds // 86400
+    if seconds % 86400 < 0:
+        days -= 1
+    cdef int64_t z = days + 719468
+    cdef int64_t era = (z if z >= 0 else z - 146096) // 146097
+    cdef int64_t doe = z - era * 146097
+    cdef int64_t yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    cdef int64_t doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    cdef int64_t mp = (5 * doy + 2) // 153
+    return mp + 3 if mp < 10 else mp - 9
+
+
+cdef int _compare_int64(const void* a, const void* b) noexcept nogil:
+    cdef int64_t x = (<const int64_t*>a)[0]
+    cdef int64_t y = (<const int64_t*>b)[0]
+    return (x > y) - (x < y)
+
+
+cdef void _allocate(int64_t total, const int64_t* weights, int64_t m, int64_t* shares,
+                    int64_t* remainders) noexcept nogil:
+    """Split `total` in proportion to `weights`: floors, then one fen to each of the largest
+    remainders (the earlier line on ties). Mirrors reference.allocate."""
+    cdef int64_t k, j, best, weight = 0, given = 0, left
+    for k in range(m):
+        weight += weights[k]
+    if weight == 0:
+        for k in range(m):
+            shares[k] = 0
+        return
+    for k in range(m):
+        shares[k] = muldiv(total, weights[k], weight)
+        remainders[k] = mulmod(total, weights[k], weight)
+        given += shares[k]
+    left = total - given
+    for j in range(left):
+        best = -1
+        for k in range(m):
+            if remainders[k] >= 0 and (best < 0 or remainders[k] > remainders[best]):
+                best = k
+        shares[best] += 1
+        remainders[best] = -1
+
+
+cdef int64_t _discount(const Table* t, int64_t c, const int64_t* lines, int64_t m, const int64_t* unit,
+                       const int64_t* qty, const int64_t* amounts, int64_t* shares,
+                       int64_t* scratch) noexcept nogil:
+    """Each eligible line's share of what coupon `c` saves now; returns the total.
+    `lines` are the coupon's eligible lines, `scratch` has room for 2*m values."""
+    cdef int64_t k, j, total = 0, kind = t.coupon_kind[c], units_left, units, value, best
+    cdef int64_t* current = scratch
+    cdef int64_t* extra = scratch + m
+    for k in range(m):
+        current[k] = amounts[lines[k]]
+    if kind == KIND_PERCENT_OFF:
+        for k in range(m):
+            shares[k] = _percent_half_up(current[k], t.coupon_percent[c])
+            total += shares[k]
+        if t.coupon_cap[c] >= 0 and total > t.coupon_cap[c]:
+            memcpy(current, shares, m * sizeof(int64_t))
+            _allocate(t.coupon_cap[c], current, m, shares, extra)
+            total = t.coupon_cap[c]
+        return total
+    if kind == KIND_FIXED_PRICE:
+        for k in range(m):
+            shares[k] = 0
+            extra[k] = 0  # taken
+        units_left = t.coupon_units[c]
+        while units_left > 0:
+            best = -1
+            for k in range(m):
+                if not extra[k] and (best < 0 or unit[lines[k]] > unit[lines[best]]):
+                    best = k
+            if best < 0 or unit[lines[best]] <= t.coupon_price[c]:
+                break
+            extra[best] = 1
+            j = lines[best]
+            units = qty[j] if qty[j] < units_left else units_left
+            units_left -= units
+            value = current[best] * units // qty[j]
+            value -= units * t.coupon_price[c]
+            shares[best] = value if value > 0 else 0
+            total += shares[best]
+        return total
+    for k in range(m):
+        total += current[k]
+    if kind == KIND_THRESHOLD_OFF and total < t.coupon_threshold[c]:
+        for k in range(m):
+            shares[k] = 0
+        return 0
+    _allocate(t.coupon_amount[c] if t.coupon_amount[c] < total else total, current, m, shares, extra)
+    total = 0
+    for k in range(m):
+        total += shares[k]
+    return total
+
+
+# -- the quote ----------------------------------------------------------------------------
+
+cdef struct Work:
+    int64_t* pairs          # coupon * 256 + line, then unique coupons
+    int64_t* cand_ptr       # CSR of each candidate's eligible lines
+    int64_t* cand_lines
+    int64_t* usable         # candidate slots
+    int64_t* saving
+    int64_t* amounts
+    int64_t* shares
+    int64_t* scratch
+    int64_t* group_id
+    int64_t* group_start
+    int64_t* group_size
+    int64_t* members        # usable slots by group
+    int64_t* exclusive
+    int64_t* digits
+    int64_t* chosen
+    int64_t* ranks
+    int64_t* best_chosen
+    int64_t* best_ranks
+
+
+cdef inline int64_t _kind_key(const Table* t, const Result* out, int64_t slot) noexcept nogil:
+    return t.coupon_kind[out.cand_coupon[slot]] * 1000000000 + out.cand_coupon[slot]
+
+
+cdef int64_t _combination_saving(const Table* t, const Request* r, Result* out, Work* w,
+                                 int64_t n_chosen) noexcept nogil:
+    """What the chosen candidate slots save applied in order; -1 if one saves nothing."""
+    cdef int64_t k, j, slot, m, saved, total = 0
+    for k in range(r.n):
+        w.amounts[k] = out.line_amount[k]
+    for k in range(n_chosen):
+        slot = w.chosen[k]
+        m = w.cand_ptr[slot + 1] - w.cand_ptr[slot]
+        saved = _discount(t, out.cand_coupon[slot], w.cand_lines + w.cand_ptr[slot], m, out.line_unit, r.qty,
+                          w.amounts, w.shares, w.scratch)
+        if saved == 0:
+            return -1
+        total += saved
+        for j in range(m):
+            w.amounts[w.cand_lines[w.cand_ptr[slot] + j]] -= w.shares[j]
+    return total
+
+
+cdef void _sort_slots(const Table* t, const Result* out, int64_t* slots, int64_t n) noexcept nogil:
+    cdef int64_t k, j, x
+    for k in range(1, n):
+        x = slots[k]
+        j = k - 1
+        while j >= 0 and _kind_key(t, out, slots[j]) > _kind_key(t, out, x):
+            slots[j + 1] = slots[j]
+            j -= 1
+        slots[j + 1] = x
+
+
+cdef void _sort_values(int64_t* values, int64_t n) noexcept nogil:
+    cdef int64_t k, j, x
+    for k in range(1, n):
+        x = values[k]
+        j = k - 1
+        while j >= 0 and values[j] > x:
+            values[j + 1] = values[j]
+            j -= 1
+        values[j + 1] = x
+
+
+cdef bint _better(int64_t saving, const int64_t* ranks, int64_t n, int64_t best_saving,
+                  const int64_t* best_ranks, int64_t best_n) noexcept nogil:
+    cdef int64_t k
+    if saving != best_saving:
+        return saving > best_saving
+    for k in range(n if n < best_n else best_n):
+        if ranks[k] != best_ranks[k]:
+            return ranks[k] < best_ranks[k]
+    return n < best_n
+
+
+cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
+    """Decide the quote; 0 on success, -1 when memory ran out."""
+    cdef int64_t n = r.n, i, j, k, g, row, price, tp, lo, hi, mid, taken, limit, c
+    cdef int64_t tier = r.tier, room = r.room
+    cdef bint live = room >= 0 and t.room_start[room] <= r.now and r.now < t.room_end[room]
+    cdef Work w
+    cdef int64_t n_pairs = 0, cap_pairs = 0, n_cand = 0, n_usable = 0, n_groups = 0, n_exclusive = 0
+    cdef int64_t scoped, m, spent, saved, combos, largest, weakest, n_chosen, best_n = 0, best_saving = 0
+    cdef int64_t status, hint, used, left
+    out.live = live
+
+    # lines and price layers (reference._price_lines)
+    for i in range(n):
+        out.line_status[i] = OK
+        out.line_hint[i] = 0
+        out.line_unit[i] = 0
+        out.line_layer[i] = LAYER_NONE
+        out.line_amount[i] = 0
+        out.line_discount[i] = 0
+        out.line_final[i] = 0
+        row = r.rows[i]
+        if row < 0:
+            out.line_status[i] = UNKNOWN_SKU
+            continue
+        if room >= 0 and t.room_members_only[room] and tier == 0:
+            out.line_status[i] = MEMBERS_ONLY_ROOM
+            continue
+        if not (t.product_tiers[row] >> tier) & 1:
+            out.line_status[i] = TIER_TOO_LOW
+            out.line_hint[i] = _lowest_tier_above(t.product_tiers[row], tier, t.n_tiers)
+            continue
+        limit = t.product_limit[row]
+        if limit >= 0:
+            taken = r.bought[i]
+            for j in range(i):
+                if r.rows[j] == row and out.line_status[j] == OK:
+                    taken += r.qty[j]
+            if taken + r.qty[i] > limit:
+                out.line_status[i] = MEMBER_LIMIT_REACHED
+                out.line_hint[i] = limit - taken if limit > taken else 0
+                continue
+        price = t.product_price[row]
+        out.line_layer[i] = LAYER_BASE
+        if tier > 0:
+            tp = t.product_tier_price[row * t.n_tiers + tier]
+            if tp >= 0 and tp < price:
+                price = tp
+                out.line_layer[i] = LAYER_TIER
+        if live:
+            lo = t.live_ptr[room]
+            hi = t.live_ptr[room + 1]
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if t.live_sku[mid] < row:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < t.live_ptr[room + 1] and t.live_sku[lo] == row and t.live_price[lo] < price:
+                price = t.live_price[lo]
+                out.line_layer[i] = LAYER_LIVE
+        if r.pickup and t.pickup_percent:
+            tp = _percent_half_up(price, t.pickup_percent)
+            if tp > 0:
+                price -= tp
+                out.line_layer[i] = LAYER_PICKUP
+        out.line_unit[i] = price
+        out.line_amount[i] = price * r.qty[i]
+        out.line_final[i] = out.line_amount[i]
+
+    # candidate coupons: every (coupon, line) pair the scope indexes give, sorted and unique
+    for i in range(n):
+        row = r.rows[i]
+        if row >= 0:
+            cap_pairs += (t.sku_coupon_ptr[row + 1] - t.sku_coupon_ptr[row]
+                          + t.category_coupon_ptr[t.product_category[row] + 1]
+                          - t.category_coupon_ptr[t.product_category[row]] + t.n_storewide)
+    w.pairs = <int64_t*>malloc((cap_pairs + 1) * sizeof(int64_t))
+    w.cand_ptr = <int64_t*>malloc((cap_pairs + 2) * sizeof(int64_t))
+    w.cand_lines = <int64_t*>malloc((cap_pairs + 1) * sizeof(int64_t))
+    out.cand_coupon = <int64_t*>malloc((cap_pairs + 1) * 4 * sizeof(int64_t))
+    if w.pairs == NULL or w.cand_ptr == NULL or w.cand_lines == NULL or out.cand_coupon == NULL:
+        free(w.pairs); free(w.cand_ptr); free(w.cand_lines)
+        return -1
+    out.cand_status = out.cand_coupon + (cap_pairs + 1)
+    out.cand_amount = out.cand_status + (cap_pairs + 1)
+    out.cand_hint = out.cand_amount + (cap_pairs + 1)
+    for i in range(n):
+        row = r.rows[i]
+        if row < 0:
+            continue
+        for k in range(t.sku_coupon_ptr[row], t.sku_coupon_ptr[row + 1]):
+            w.pairs[n_pairs] = t.sku_coupon[k] * 256 + i
+            n_pairs += 1
+        g = t.product_category[row]
+        for k in range(t.category_coupon_ptr[g], t.category_coupon_ptr[g + 1]):
+            w.pairs[n_pairs] = t.category_coupon[k] * 256 + i
+            n_pairs += 1
+        for k in range(t.n_storewide):
+            w.pairs[n_pairs] = t.storewide_coupon[k] * 256 + i
+            n_pairs += 1
+    qsort(w.pairs, n_pairs, sizeof(int64_t), _compare_int64)
+    w.cand_ptr[0] = 0
+    for k in range(n_pairs):
+        if k > 0 and w.pairs[k] == w.pairs[k - 1]:
+            continue
+        c = w.pairs[k] // 256
+        i = w.pairs[k] % 256
+        if n_cand == 0 or out.cand_coupon[n_cand - 1] != c:
+            out.cand_coupon[n_cand] = c
+            out.cand_status[n_cand] = OK
+            out.cand_amount[n_cand] = 0
+            out.cand_hint[n_cand] = 0
+            n_cand += 1
+            w.cand_ptr[n_cand] = w.cand_ptr[n_cand - 1]
+        if out.line_status[i] == OK:
+            w.cand_lines[w.cand_ptr[n_cand]] = i
+            w.cand_ptr[n_cand] += 1
+    out.n_candidates = n_cand
+    free(w.pairs)
+
+    # working memory for the checks and the search
+    w.usable = <int64_t*>malloc((n_cand * 12 + n * 4 + 8) * sizeof(int64_t))
+    if w.usable == NULL:
+        free(w.cand_ptr); free(w.cand_lines)
+        return -1
+    w.saving = w.usable + n_cand
+    w.group_id = w.saving + n_cand
+    w.group_start = w.group_id + n_cand
+    w.group_size = w.group_start + n_cand
+    w.members = w.group_size + n_cand
+    w.exclusive = w.members + n_cand
+    w.digits = w.exclusive + n_cand
+    w.chosen = w.digits + n_cand
+    w.ranks = w.chosen + n_cand
+    w.best_chosen = w.ranks + n_cand
+    w.best_ranks = w.best_chosen + n_cand
+    w.amounts = w.best_ranks + n_cand
+    w.shares = w.amounts + n + 1
+    w.scratch = w.shares + n + 1
+
+    # the checks, in the reference's order (reference._choose_coupons)
+    for k in range(n_cand):
+        c = out.cand_coupon[k]
+        m = w.cand_ptr[k + 1] - w.cand_ptr[k]
+        status = OK
+        hint = 0
+        if not (t.coupon_tiers[c] >> tier) & 1:
+            status = TIER_TOO_LOW
+            hint = _lowest_tier_above(t.coupon_tiers[c], tier, t.n_tiers)
+        elif t.coupon_room[c] >= 0 and t.coupon_room[c] != room:
+            status = NOT_IN_ROOM
+        elif not _window_open(t.coupon_from[c], t.coupon_to[c], r.now):
+            status = OUTSIDE_WINDOW
+            hint = t.coupon_from[c] - r.now if r.now < t.coupon_from[c] else 0
+        elif t.coupon_member_limit[c] >= 0 and _lookup(r.coupon_uses, r.n_coupon_uses, c, 0) >= t.coupon_member_limit[c]:
+            status = MEMBER_LIMIT_REACHED
+        elif t.coupon_stock[c] >= 0 and _lookup(r.coupon_stock, r.n_coupon_stock, c, t.coupon_stock[c]) <= 0:
+            status = OUT_OF_STOCK
+        elif m == 0:
+            status = NOT_IN_SCOPE
+        else:
+            spent = 0
+            for j in range(w.cand_ptr[k], w.cand_ptr[k + 1]):
+                spent += out.line_amount[w.cand_lines[j]]
+            if t.coupon_kind[c] == KIND_THRESHOLD_OFF and spent < t.coupon_threshold[c]:
+                status = THRESHOLD_NOT_MET
+                hint = t.coupon_threshold[c] - spent
+            else:
+                saved = _discount(t, c, w.cand_lines + w.cand_ptr[k], m, out.line_unit, r.qty, out.line_amount,
+                                  w.shares, w.scratch)
+                if saved == 0:
+                    status = NO_SAVING
+                else:
+                    w.usable[n_usable] = k
+                    w.saving[n_usable] = saved
+                    n_usable += 1
+        out.cand_status[k] = status
+        out.cand_hint[k] = hint
+
+    # stack groups in order of first appearance; exclusive coupons stand alone
+    for k in range(n_usable):
+        c = out.cand_coupon[w.usable[k]]
+        if t.coupon_exclusive[c]:
+            w.exclusive[n_exclusive] = k
+            n_exclusive += 1
+            continue
+        for g in range(n_groups):
+            if w.group_id[g] == t.coupon_group[c]:
+                break
+        else:
+            g = n_groups
+            w.group_id[g] = t.coupon_group[c]
+            w.group_size[g] = 0
+            n_groups += 1
+        w.group_size[g] += 1
+    # members laid out group by group, each in usable (table) order
+    j = 0
+    for g in range(n_groups):
+        w.group_start[g] = j
+        j += w.group_size[g]
+        w.group_size[g] = 0
+    for k in range(n_usable):
+        c = out.cand_coupon[w.usable[k]]
+        if t.coupon_exclusive[c]:
+            continue
+        for g in range(n_groups):
+            if w.group_id[g] == t.coupon_group[c]:
+                break
+        w.members[w.group_start[g] + w.group_size[g]] = k
+        w.group_size[g] += 1
+
+    # past MAX_COMBINATIONS, drop each largest group's weakest coupon (reference._prune)
+    while True:
+        combos = 1
+        for g in range(n_groups):
+            combos *= w.group_size[g] + 1
+            if combos > MAX_COMBINATIONS:
+                break
+        if combos <= MAX_COMBINATIONS:
+            break
+        largest = 0
+        for g in range(1, n_groups):
+            if w.group_size[g] > w.group_size[largest]:
+                largest = g
+        weakest = 0
+        for j in range(1, w.group_size[largest]):
+            k = w.members[w.group_start[largest] + j]
+            i = w.members[w.group_start[largest] + weakest]
+            if w.saving[k] < w.saving[i] or (w.saving[k] == w.saving[i] and
+                    t.coupon_rank[out.cand_coupon[w.usable[k]]] > t.coupon_rank[out.cand_coupon[w.usable[i]]]):
+                weakest = j
+        for j in range(weakest, w.group_size[largest] - 1):
+            w.members[w.group_start[largest] + j] = w.members[w.group_start[largest] + j + 1]
+        w.group_size[largest] -= 1
+
+    # the search: every exclusive coupon alone, then every pick of at most one per group
+    for j in range(n_exclusive + 1):
+        if j < n_exclusive:
+            w.chosen[0] = w.usable[w.exclusive[j]]
+            n_chosen = 1
+            saved = _combination_saving(t, r, out, &w, 1)
+            if saved > 0:
+                w.ranks[0] = t.coupon_rank[out.cand_coupon[w.chosen[0]]]
+                if _better(saved, w.ranks, 1, best_saving, w.best_ranks, best_n):
+                    best_saving = saved
+                    best_n = 1
+                    w.best_chosen[0] = w.chosen[0]
+                    w.best_ranks[0] = w.ranks[0]
+            continue
+        for g in range(n_groups):
+            w.digits[g] = 0
+        while True:
+            g = 0
+            while g < n_groups and w.digits[g] == w.group_size[g]:
+                w.digits[g] = 0
+                g += 1
+            if g == n_groups:
+                break
+            w.digits[g] += 1
+            n_chosen = 0
+            for g in range(n_groups):
+                if w.digits[g]:
+                    w.chosen[n_chosen] = w.usable[w.members[w.group_start[g] + w.digits[g] - 1]]
+                    n_chosen += 1
+            _sort_slots(t, out, w.chosen, n_chosen)
+            saved = _combination_saving(t, r, out, &w, n_chosen)
+            if saved <= 0:
+                continue
+            for k in range(n_chosen):
+                w.ranks[k] = t.coupon_rank[out.cand_coupon[w.chosen[k]]]
+            _sort_values(w.ranks, n_chosen)
+            if _better(saved, w.ranks, n_chosen, best_saving, w.best_ranks, best_n):
+                best_saving = saved
+                best_n = n_chosen
+                memcpy(w.best_chosen, w.chosen, n_chosen * sizeof(int64_t))
+                memcpy(w.best_ranks, w.ranks, n_chosen * sizeof(int64_t))
+
+    for k in range(n_usable):
+        out.cand_status[w.usable[k]] = LOST_TO_BETTER_COMBINATION
+
+    # apply the winner, in application order
+    out.n_applied = best_n
+    out.applied = <int64_t*>malloc((best_n + 1) * sizeof(int64_t))
+    out.share_line = <int64_t*>malloc((best_n * n + 1) * 3 * sizeof(int64_t))
+    if out.applied == NULL or out.share_line == NULL:
+        free(w.usable); free(w.cand_ptr); free(w.cand_lines)
+        return -1
+    out.share_coupon = out.share_line + (best_n * n + 1)
+    out.share_amount = out.share_coupon + (best_n * n + 1)
+    out.n_shares = 0
+    for k in range(n):
+        w.amounts[k] = out.line_amount[k]
+    for k in range(best_n):
+        j = w.best_chosen[k]
+        out.applied[k] = j
+        out.cand_status[j] = OK
+        m = w.cand_ptr[j + 1] - w.cand_ptr[j]
+        saved = _discount(t, out.cand_coupon[j], w.cand_lines + w.cand_ptr[j], m, out.line_unit, r.qty, w.amounts,
+                          w.shares, w.scratch)
+        out.cand_amount[j] = saved
+        for g in range(m):
+            if w.shares[g]:
+                i = w.cand_lines[w.cand_ptr[j] + g]
+                w.amounts[i] -= w.shares[g]
+                out.line_discount[i] += w.shares[g]
+                out.line_final[i] -= w.shares[g]
+                out.share_line[out.n_shares] = i
+                out.share_coupon[out.n_shares] = out.cand_coupon[j]
+                out.share_amount[out.n_shares] = w.shares[g]
+                out.n_shares += 1
+    free(w.usable)
+    free(w.cand_ptr)
+    free(w.cand_lines)
+
+    # totals and points (reference._points)
+    out.subtotal = 0
+    out.discount = 0
+    for i in range(n):
+        out.subtotal += out.line_amount[i]
+        out.discount += out.line_discount[i]
+    out.payable = out.subtotal - out.discount
+    out.p_base = out.p_tier = out.p_room = out.p_birthday = out.p_multiplied = 0
+    out.p_room_bonus = out.p_order_bonus = out.p_total = 0
+    if tier > 0:
+        out.p_base = out.payable * t.per_yuan // 100
+        out.p_tier = t.tier_multiplier[tier]
+        out.p_multiplied = muldiv(out.p_base, out.p_tier, 100)
+        if live:
+            out.p_room = t.room_multiplier[room]
+            out.p_multiplied = muldiv(out.p_multiplied, out.p_room, 100)
+        if r.birthday_month and r.birthday_month == _month_of(r.now, t.utc_offset):
+            out.p_birthday = t.birthday_multiplier
+            out.p_multiplied = muldiv(out.p_multiplied, out.p_birthday, 100)
+        for i in range(n):
+            if out.line_status[i] == OK:
+                out.p_room_bonus = t.room_bonus[room] if live else 0
+                out.p_order_bonus = t.order_bonus
+                break
+        out.p_total = out.p_multiplied + out.p_room_bonus + out.p_order_bonus
+
+    # redemptions (reference._redemption)
+    for k in range(t.n_redemptions):
+        status = OK
+        hint = 0
+        if not (t.redemption_tiers[k] >> tier) & 1:
+            status = TIER_TOO_LOW
+            hint = _lowest_tier_above(t.redemption_tiers[k], tier, t.n_tiers)
+        elif t.redemption_room[k] >= 0 and t.redemption_room[k] != room:
+            status = NOT_IN_ROOM
+        elif not _window_open(t.redemption_from[k], t.redemption_to[k], r.now):
+            status = OUTSIDE_WINDOW
+            hint = t.redemption_from[k] - r.now if r.now < t.redemption_from[k] else 0
+        elif r.sessions < t.redemption_sessions[k]:
+            status = TASK_LOCKED
+            hint = t.redemption_sessions[k] - r.sessions
+        elif (t.redemption_member_limit[k] >= 0 and
+              _lookup(r.redemption_uses, r.n_redemption_uses, k, 0) >= t.redemption_member_limit[k]):
+            status = MEMBER_LIMIT_REACHED
+        elif (t.redemption_stock[k] >= 0 and
+              _lookup(r.redemption_stock, r.n_redemption_stock, k, t.redemption_stock[k]) <= 0):
+            status = OUT_OF_STOCK
+        elif r.points < t.redemption_points[k]:
+            status = INSUFFICIENT_POINTS
+            hint = t.redemption_points[k] - r.points
+        out.red_status[k] = status
+        out.red_hint[k] = hint
+    return 0
+
+
+# -- Python face --------------------------------------------------------------------------
+
+cdef class Quote:
+    """One decided quote, held as C arrays; `to_dict()` gives the public form."""
+
+    cdef Result r
+    cdef int64_t n
+    cdef int64_t n_redemptions
+    cdef int64_t* line_block
+    cdef int64_t* red_block
+    cdef readonly object table
+    cdef object lines
+    cdef int64_t tier
+    cdef int64_t room
+
+    def __dealloc__(self):
+        free(self.line_block)
+        free(self.red_block)
+        free(self.r.cand_coupon)
+        free(self.r.applied)
+        free(self.r.share_line)
+
+    @property
+    def payable(self) -> int:
+        return self.r.payable
+
+    @property
+    def subtotal(self) -> int:
+        return self.r.subtotal
+
+    @property
+    def discount(self) -> int:
+        return self.r.discount
+
+    @property
+    def points(self) -> int:
+        return self.r.p_total
+
+    def to_raw(self):
+        """The same RawQuote the reference evaluator returns."""
+        cdef int64_t i, k
+        raw_lines = []
+        for i in range(self.n):
+            sku, qty = self.lines[i]
+            raw_lines.append(RawLine(sku=sku, qty=qty, status=self.r.line_status[i], hint=self.r.line_hint[i],
+                                     unit_price=self.r.line_unit[i], layer=self.r.line_layer[i],
+                                     amount=self.r.line_amount[i], discount=self.r.line_discount[i],
+                                     final=self.r.line_final[i], shares=[]))
+        for k in range(self.r.n_shares):
+            raw_lines[self.r.share_line[k]].shares.append((self.r.share_coupon[k], self.r.share_amount[k]))
+        coupons = [RawCoupon(index=self.r.cand_coupon[k], status=self.r.cand_status[k],
+                             amount=self.r.cand_amount[k], hint=self.r.cand_hint[k])
+                   for k in range(self.r.n_candidates)]
+        applied = [self.r.cand_coupon[self.r.applied[k]] for k in range(self.r.n_applied)]
+        points = RawPoints(base=self.r.p_base, tier_percent=self.r.p_tier, room_percent=self.r.p_room,
+                           birthday_percent=self.r.p_birthday, multiplied=self.r.p_multiplied,
+                           room_bonus=self.r.p_room_bonus, order_bonus=self.r.p_order_bonus, total=self.r.p_total)
+        redemptions = [(self.r.red_status[k], self.r.red_hint[k]) for k in range(self.n_redemptions)]
+        return RawQuote(tier_rank=self.tier, room_index=self.room, live=bool(self.r.live), lines=raw_lines,
+                        coupons=coupons, applied=applied, subtotal=self.r.subtotal, discount=self.r.discount,
+                        payable=self.r.payable, points=points, redemptions=redemptions)
+
+    def to_dict(self) -> dict:
+        return public_quote(self.table, self.to_raw())
+
+
+cdef int64_t* _pairs(object source, dict index, int64_t* count) except? NULL:
+    """A {id: number} mapping as (table index, number) pairs; ids the table lacks are skipped."""
+    cdef int64_t* pairs
+    cdef int64_t k = 0
+    count[0] = 0
+    if not source:
+        return NULL
+    pairs = <int64_t*>malloc(2 * len(source) * sizeof(int64_t))
+    if pairs == NULL:
+        raise MemoryError()
+    for key, value in source.items():
+        position = index.get(key)
+        if position is not None:
+            pairs[2 * k] = position
+            pairs[2 * k + 1] = value
+            k += 1
+    count[0] = k
+    return pairs
+
+
+def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
+    """Decide one cart; the same contract as engine.reference.quote, returning a Quote."""
+    cdef TableView view = _view(table)
+    cdef Request req
+    cdef Quote q = Quote.__new__(Quote)
+    cdef int64_t n, i, row, rc, tier_rank, room_index, blocks = 7
+    cdef int64_t* buffers[4]
+    cdef object sku_bought
+
+    tier = member.tier
+    tier_rank = view.tier_rank.get(tier, -1)
+    if tier_rank < 0:
+        raise QuoteInputError("member.tier", f"unknown tier {tier!r}")
+    birthday = member.birthday_month
+    if not 0 <= birthday <= 12:
+        raise QuoteInputError("member.birthday_month", "must be 1 to 12, or 0 when unknown")
+    points = member.points
+    if not 0 <= points <= MAX_POINTS:
+        raise QuoteInputError("member.points", f"must be from 0 to {MAX_POINTS}")
+    sessions = member.sessions_watched
+    if not 0 <= sessions <= MAX_POINTS:
+        raise QuoteInputError("member.sessions_watched", f"must be from 0 to {MAX_POINTS}")
+    if isinstance(now, bool) or not isinstance(now, int) or not 0 <= now <= MAX_INSTANT:
+        raise QuoteInputError("now", "must be Unix seconds between 1970 and 9999")
+    if room is None:
+        room_index = -1
+    else:
+        room_index = view.room_index.get(room, -1)
+        if room_index < 0:
+            raise QuoteInputError("room", f"unknown room {room!r}")
+    if fulfillment == "pickup":
+        req.pickup = 1
+    elif fulfillment == "delivery":
+        req.pickup = 0
+    else:
+        raise QuoteInputError("fulfillment", "must be delivery or pickup")
+    n = len(lines)
+    if n > MAX_LINES:
+        raise QuoteInputError("lines", f"at most {MAX_LINES} lines in one cart")
+
+    q.table = table
+    q.lines = tuple(lines)
+    q.n = n
+    q.tier = tier_rank
+    q.room = room_index
+    q.n_redemptions = view.t.n_redemptions
+    # one block for the request's line arrays and the result's line arrays
+    q.line_block = <int64_t*>malloc((n * (3 + blocks) + 1) * sizeof(int64_t))
+    q.red_block = <int64_t*>malloc((2 * q.n_redemptions + 1) * sizeof(int64_t))
+    if q.line_block == NULL or q.red_block == NULL:
+        raise MemoryError()
+    req.rows = q.line_block
+    req.qty = req.rows + n
+    req.bought = req.qty + n
+    q.r.line_status = req.bought + n
+    q.r.line_hint = q.r.line_status + n
+    q.r.line_unit = q.r.line_hint + n
+    q.r.line_layer = q.r.line_unit + n
+    q.r.line_amount = q.r.line_layer + n
+    q.r.line_discount = q.r.line_amount + n
+    q.r.line_final = q.r.line_discount + n
+    q.r.red_status = q.red_block
+    q.r.red_hint = q.red_block + q.n_redemptions
+
+    sku_bought = member.sku_bought
+    for i in range(n):
+        sku, qty = q.lines[i]
+        if not isinstance(sku, str):
+            raise QuoteInputError(f"lines[{i}].sku", "must be text")
+        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
+            raise QuoteInputError(f"lines[{i}].qty", f"must be a whole number from 1 to {MAX_QTY}")
+        row = view.sku_row.get(sku, -1)
+        req.rows[i] = row
+        req.qty[i] = qty
+        req.bought[i] = sku_bought.get(sku, 0) if (row >= 0 and view.t.product_limit[row] >= 0 and sku_bought) else 0
+
+    req.tier = tier_rank
+    req.room = room_index
+    req.now = now
+    req.points = points
+    req.birthday_month = birthday
+    req.sessions = sessions
+    req.n = n
+    buffers[0] = req.coupon_uses = _pairs(member.coupon_uses, view.coupon_index, &req.n_coupon_uses)
+    buffers[1] = req.redemption_uses = NULL
+    buffers[2] = req.coupon_stock = NULL
+    buffers[3] = req.redemption_stock = NULL
+    try:
+        buffers[1] = req.redemption_uses = _pairs(member.redemption_uses, view.redemption_index,
+                                                 &req.n_redemption_uses)
+        if stock is not None:
+            buffers[2] = req.coupon_stock = _pairs(stock.coupons, view.coupon_index, &req.n_coupon_stock)
+            buffers[3] = req.redemption_stock = _pairs(stock.redemptions, view.redemption_index,
+                                                       &req.n_redemption_stock)
+        else:
+            req.n_coupon_stock = req.n_redemption_stock = 0
+        with nogil:
+            rc = _run(&view.t, &req, &q.r)
+    finally:
+        for i in range(4):
+            free(buffers[i])
+    if rc != 0:
+        raise MemoryError()
+    return q

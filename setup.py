@@ -1,0 +1,40 @@
+"""Builds the compiled evaluator (ext/evaluator.pyx).
+
+RIGHTS_DEBUG=1 builds it with bounds and wraparound checks on, so the test suite can
+run the unchecked loops' checked twin; RIGHTS_ANNOTATE=1 also writes the `cython -a`
+HTML report next to the source.
+"""
+import os
+
+import numpy  # noqa: F401  (build requirement: the arrays' buffer layout)
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("RIGHTS_DEBUG") == "1"
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "nonecheck": DEBUG,
+    "cdivision": True,
+    "embedsignature": True,
+}
+
+extensions = [
+    Extension(
+        "ext.evaluator",
+        ["ext/evaluator.pyx"],
+        extra_compile_args=["-O3" if not DEBUG else "-O0", "-g0" if not DEBUG else "-g"],
+    )
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=directives,
+        annotate=os.environ.get("RIGHTS_ANNOTATE") == "1",
+        force=DEBUG,
+    ),
+)

@@ -15,6 +15,7 @@ import numpy as np
 from . import codes
 from .layout import INDEX, NO_LIMIT, NO_ROOM, TIME_MAX, TIME_MIN, VALUE
 from .model import RuleTable
+from .validate import gc_paused
 
 _KIND_CODE = {"fixed_price": codes.KIND_FIXED_PRICE, "percent_off": codes.KIND_PERCENT_OFF,
               "amount_off": codes.KIND_AMOUNT_OFF, "threshold_off": codes.KIND_THRESHOLD_OFF}
@@ -165,7 +166,8 @@ class CompiledTable:
 
 
 def compile_table(model: RuleTable, version: str = "") -> CompiledTable:
-    return CompiledTable(model, version)
+    with gc_paused():
+        return CompiledTable(model, version)
 
 
 def content_version(raw: bytes) -> str:

@@ -28,7 +28,7 @@ from typing import Optional
 
 import orjson
 
-GENERATOR_VERSION = 1  # bump when the output of generate() changes for the same parameters
+GENERATOR_VERSION = 3  # bump when the output of generate() changes for the same parameters
 DEFAULT_SKUS = 100_000
 DEFAULT_COUPONS = 20_000
 DEFAULT_SEED = 1
@@ -241,7 +241,7 @@ def _coupons(rng: random.Random, n: int, products: list, spans: dict) -> list:
             scope: object = "all"
             kind = rng.choice(("percent_off", "percent_off", "threshold_off", "threshold_off", "amount_off"))
             base = None
-        elif rng.random() < 0.15:
+        elif rng.random() < 0.02:  # ~400 category coupons: one or two per category, as brands run them
             scope = {"categories": rng.sample(categories, min(len(categories), rng.choice((1, 1, 1, 2, 3))))}
             kind = rng.choice(("percent_off", "amount_off", "threshold_off", "threshold_off"))
             base = None
@@ -268,7 +268,13 @@ def _coupons(rng: random.Random, n: int, products: list, spans: dict) -> list:
             obj["member_limit"] = rng.choice((1, 1, 1, 2, 3, 5)) if kind == "fixed_price" else rng.choice((1, 2, 3, 5, 10))
         if kind == "fixed_price" or rng.random() < 0.4:
             obj["stock"] = rng.choice((50, 100, 200, 500, 1000, 5000, 20000, 100000))
-        if rng.random() < 0.75:
+        if scope == "all":
+            # platform-wide coupons compete in two groups, as a store coupon and a
+            # cross-store discount do; they never pile up ten deep on one order
+            obj["stack_group"] = "storewide-" + ("threshold" if kind == "threshold_off" else "discount")
+        elif "categories" in scope:
+            obj["stack_group"] = "category"
+        elif rng.random() < 0.75:
             obj["stack_group"] = rng.choice(groups)
         if rng.random() < 0.005:
             obj["exclusive"] = True
@@ -375,6 +381,9 @@ def write(path: str | Path, table: dict) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(dumps(table))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it the usual mode
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -22,6 +22,7 @@ from .model import (
     COUPON_KINDS,
     EVENT_KINDS,
     MAX_MULTIPLIER_PERCENT,
+    MAX_PER_YUAN,
     MAX_POINTS,
     MAX_PRICE_FEN,
     MAX_QTY,
@@ -36,7 +37,6 @@ SCHEMA_ID = f"urn:rights-engine:rule-table:format-{FORMAT_VERSION}"
 MAX_MEMBER_LIMIT = 1_000_000
 MAX_STOCK = 1_000_000_000
 MAX_PRIORITY = 1_000_000
-MAX_PER_YUAN = 1000
 MAX_WATCH_SECONDS = 86400
 DEFAULT_WATCH_SECONDS = 600
 MAX_SESSIONS = 100_000
@@ -92,8 +92,7 @@ def _flag(description: str, default: bool) -> dict:
 
 def _nullable(schema: dict) -> dict:
     """`schema`, or nothing written after the colon (YAML null), which means 'not set'."""
-    return {"description": schema["description"],
-            "anyOf": [{k: v for k, v in schema.items() if k != "description"}, {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
 
 
 def _ident(description: str) -> dict:

@@ -141,6 +141,7 @@ cdef struct Result:
     int64_t p_total
     int64_t* red_status
     int64_t* red_hint
+    int64_t combinations    # how many combinations the search evaluated
 
 
 cdef inline const value_t* _values(const value_t[::1] array):
@@ -372,11 +373,22 @@ cdef struct Work:
     int64_t* group_size
     int64_t* members        # usable slots by group
     int64_t* exclusive
-    int64_t* digits
+    int64_t* leaf           # a combination, in application order
+    int64_t* order          # groups in search order
+    int64_t* suffix         # best saving still possible from the groups at and after a position
     int64_t* chosen
     int64_t* ranks
     int64_t* best_chosen
     int64_t* best_ranks
+
+
+cdef inline void _new_candidate(Result* out, Work* w, int64_t* n_cand, int64_t c) noexcept nogil:
+    out.cand_coupon[n_cand[0]] = c
+    out.cand_status[n_cand[0]] = OK
+    out.cand_amount[n_cand[0]] = 0
+    out.cand_hint[n_cand[0]] = 0
+    n_cand[0] += 1
+    w.cand_ptr[n_cand[0]] = w.cand_ptr[n_cand[0] - 1]
 
 
 cdef inline int64_t _kind_key(const Table* t, const Result* out, int64_t slot) noexcept nogil:
@@ -384,13 +396,13 @@ cdef inline int64_t _kind_key(const Table* t, const Result* out, int64_t slot) n
 
 
 cdef int64_t _combination_saving(const Table* t, const Request* r, Result* out, Work* w,
-                                 int64_t n_chosen) noexcept nogil:
-    """What the chosen candidate slots save applied in order; -1 if one saves nothing."""
+                                 const int64_t* slots, int64_t n_chosen) noexcept nogil:
+    """What the candidate slots save applied in this order; -1 if one saves nothing."""
     cdef int64_t k, j, slot, m, saved, total = 0
     for k in range(r.n):
         w.amounts[k] = out.line_amount[k]
     for k in range(n_chosen):
-        slot = w.chosen[k]
+        slot = slots[k]
         m = w.cand_ptr[slot + 1] - w.cand_ptr[slot]
         saved = _discount(t, out.cand_coupon[slot], w.cand_lines + w.cand_ptr[slot], m, out.line_unit, r.qty,
                           w.amounts, w.shares, w.scratch)
@@ -435,14 +447,102 @@ cdef bint _better(int64_t saving, const int64_t* ranks, int64_t n, int64_t best_
     return n < best_n
 
 
+cdef struct Search:
+    const Table* t
+    const Request* r
+    Result* out
+    Work* w
+    int64_t n_groups
+    int64_t n_chosen
+    int64_t best_saving
+    int64_t best_n
+
+
+cdef void _leaf(Search* s) noexcept nogil:
+    """Evaluate the chosen coupons as one combination; keep it if it beats the best."""
+    cdef Work* w = s.w
+    cdef int64_t k, saved
+    memcpy(w.leaf, w.chosen, s.n_chosen * sizeof(int64_t))
+    _sort_slots(s.t, s.out, w.leaf, s.n_chosen)
+    saved = _combination_saving(s.t, s.r, s.out, w, w.leaf, s.n_chosen)
+    s.out.combinations += 1
+    if saved <= 0:
+        return
+    for k in range(s.n_chosen):
+        w.ranks[k] = s.t.coupon_rank[s.out.cand_coupon[w.leaf[k]]]
+    _sort_values(w.ranks, s.n_chosen)
+    if _better(saved, w.ranks, s.n_chosen, s.best_saving, w.best_ranks, s.best_n):
+        s.best_saving = saved
+        s.best_n = s.n_chosen
+        memcpy(w.best_chosen, w.leaf, s.n_chosen * sizeof(int64_t))
+        memcpy(w.best_ranks, w.ranks, s.n_chosen * sizeof(int64_t))
+
+
+cdef void _order_groups(Search* s) noexcept nogil:
+    """Most promising first: each group's coupons by standalone saving, the groups by their
+    best; `suffix` then bounds what the groups still to decide can add."""
+    cdef Work* w = s.w
+    cdef int64_t g, j, i, x, start
+    for g in range(s.n_groups):
+        start = w.group_start[g]
+        for j in range(1, w.group_size[g]):
+            x = w.members[start + j]
+            i = j - 1
+            while i >= 0 and w.saving[w.members[start + i]] < w.saving[x]:
+                w.members[start + i + 1] = w.members[start + i]
+                i -= 1
+            w.members[start + i + 1] = x
+        w.order[g] = g
+    for j in range(1, s.n_groups):
+        x = w.order[j]
+        i = j - 1
+        while i >= 0 and _group_best(w, w.order[i]) < _group_best(w, x):
+            w.order[i + 1] = w.order[i]
+            i -= 1
+        w.order[i + 1] = x
+    w.suffix[s.n_groups] = 0
+    for j in range(s.n_groups - 1, -1, -1):
+        w.suffix[j] = w.suffix[j + 1] + _group_best(w, w.order[j])
+
+
+cdef inline int64_t _group_best(const Work* w, int64_t g) noexcept nogil:
+    return w.saving[w.members[w.group_start[g]]] if w.group_size[g] else 0
+
+
+cdef void _explore(Search* s, int64_t position, int64_t bound) noexcept nogil:
+    """Branch and bound over the groups. A coupon never saves more inside a combination than
+    alone (every later coupon sees smaller amounts), so a branch whose standalone savings
+    cannot reach the best saving found is cut. Ties are explored, so the result is exactly
+    the reference's exhaustive choice."""
+    cdef Work* w = s.w
+    cdef int64_t g, j, k
+    if position == s.n_groups:
+        if s.n_chosen:
+            _leaf(s)
+        return
+    g = w.order[position]
+    for j in range(w.group_size[g]):
+        k = w.members[w.group_start[g] + j]
+        if bound + w.saving[k] + w.suffix[position + 1] < s.best_saving:
+            break
+        w.chosen[s.n_chosen] = w.usable[k]
+        s.n_chosen += 1
+        _explore(s, position + 1, bound + w.saving[k])
+        s.n_chosen -= 1
+    if bound + w.suffix[position + 1] >= s.best_saving:
+        _explore(s, position + 1, bound)
+
+
 cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     """Decide the quote; 0 on success, -1 when memory ran out."""
     cdef int64_t n = r.n, i, j, k, g, row, price, tp, lo, hi, mid, taken, limit, c
     cdef int64_t tier = r.tier, room = r.room
     cdef bint live = room >= 0 and t.room_start[room] <= r.now and r.now < t.room_end[room]
     cdef Work w
+    cdef int64_t n_known = 0, n_ok = 0, n_wide
     cdef int64_t n_pairs = 0, cap_pairs = 0, n_cand = 0, n_usable = 0, n_groups = 0, n_exclusive = 0
-    cdef int64_t scoped, m, spent, saved, combos, largest, weakest, n_chosen, best_n = 0, best_saving = 0
+    cdef int64_t m, spent, saved, combos, largest, weakest, best_n = 0
+    cdef Search search
     cdef int64_t status, hint, used, left
     out.live = live
 
@@ -504,23 +604,28 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         out.line_amount[i] = price * r.qty[i]
         out.line_final[i] = out.line_amount[i]
 
-    # candidate coupons: every (coupon, line) pair the scope indexes give, sorted and unique
+    # candidate coupons: the (coupon, line) pairs the sku and category indexes give, sorted
+    # and unique, merged in table order with the storewide coupons (which touch every line)
     for i in range(n):
         row = r.rows[i]
         if row >= 0:
+            n_known += 1
             cap_pairs += (t.sku_coupon_ptr[row + 1] - t.sku_coupon_ptr[row]
                           + t.category_coupon_ptr[t.product_category[row] + 1]
-                          - t.category_coupon_ptr[t.product_category[row]] + t.n_storewide)
+                          - t.category_coupon_ptr[t.product_category[row]])
+        if out.line_status[i] == OK:
+            n_ok += 1
+    n_wide = t.n_storewide if n_known else 0
     w.pairs = <int64_t*>malloc((cap_pairs + 1) * sizeof(int64_t))
-    w.cand_ptr = <int64_t*>malloc((cap_pairs + 2) * sizeof(int64_t))
-    w.cand_lines = <int64_t*>malloc((cap_pairs + 1) * sizeof(int64_t))
-    out.cand_coupon = <int64_t*>malloc((cap_pairs + 1) * 4 * sizeof(int64_t))
+    w.cand_ptr = <int64_t*>malloc((cap_pairs + n_wide + 2) * sizeof(int64_t))
+    w.cand_lines = <int64_t*>malloc((cap_pairs + n_wide * n_ok + 1) * sizeof(int64_t))
+    out.cand_coupon = <int64_t*>malloc((cap_pairs + n_wide + 1) * 4 * sizeof(int64_t))
     if w.pairs == NULL or w.cand_ptr == NULL or w.cand_lines == NULL or out.cand_coupon == NULL:
         free(w.pairs); free(w.cand_ptr); free(w.cand_lines)
         return -1
-    out.cand_status = out.cand_coupon + (cap_pairs + 1)
-    out.cand_amount = out.cand_status + (cap_pairs + 1)
-    out.cand_hint = out.cand_amount + (cap_pairs + 1)
+    out.cand_status = out.cand_coupon + (cap_pairs + n_wide + 1)
+    out.cand_amount = out.cand_status + (cap_pairs + n_wide + 1)
+    out.cand_hint = out.cand_amount + (cap_pairs + n_wide + 1)
     for i in range(n):
         row = r.rows[i]
         if row < 0:
@@ -532,23 +637,31 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         for k in range(t.category_coupon_ptr[g], t.category_coupon_ptr[g + 1]):
             w.pairs[n_pairs] = t.category_coupon[k] * 256 + i
             n_pairs += 1
-        for k in range(t.n_storewide):
-            w.pairs[n_pairs] = t.storewide_coupon[k] * 256 + i
-            n_pairs += 1
-    qsort(w.pairs, n_pairs, sizeof(int64_t), _compare_int64)
+    if n_pairs > 32:
+        qsort(w.pairs, n_pairs, sizeof(int64_t), _compare_int64)
+    else:
+        _sort_values(w.pairs, n_pairs)
     w.cand_ptr[0] = 0
-    for k in range(n_pairs):
+    k = 0
+    j = 0
+    while k < n_pairs or j < n_wide:
+        if j < n_wide and (k >= n_pairs or t.storewide_coupon[j] < w.pairs[k] // 256):
+            c = t.storewide_coupon[j]
+            j += 1
+            _new_candidate(out, &w, &n_cand, c)
+            for i in range(n):
+                if out.line_status[i] == OK:
+                    w.cand_lines[w.cand_ptr[n_cand]] = i
+                    w.cand_ptr[n_cand] += 1
+            continue
         if k > 0 and w.pairs[k] == w.pairs[k - 1]:
+            k += 1
             continue
         c = w.pairs[k] // 256
         i = w.pairs[k] % 256
+        k += 1
         if n_cand == 0 or out.cand_coupon[n_cand - 1] != c:
-            out.cand_coupon[n_cand] = c
-            out.cand_status[n_cand] = OK
-            out.cand_amount[n_cand] = 0
-            out.cand_hint[n_cand] = 0
-            n_cand += 1
-            w.cand_ptr[n_cand] = w.cand_ptr[n_cand - 1]
+            _new_candidate(out, &w, &n_cand, c)
         if out.line_status[i] == OK:
             w.cand_lines[w.cand_ptr[n_cand]] = i
             w.cand_ptr[n_cand] += 1
@@ -556,7 +669,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     free(w.pairs)
 
     # working memory for the checks and the search
-    w.usable = <int64_t*>malloc((n_cand * 12 + n * 4 + 8) * sizeof(int64_t))
+    w.usable = <int64_t*>malloc((n_cand * 15 + n * 4 + 8) * sizeof(int64_t))
     if w.usable == NULL:
         free(w.cand_ptr); free(w.cand_lines)
         return -1
@@ -566,12 +679,14 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     w.group_size = w.group_start + n_cand
     w.members = w.group_size + n_cand
     w.exclusive = w.members + n_cand
-    w.digits = w.exclusive + n_cand
-    w.chosen = w.digits + n_cand
+    w.leaf = w.exclusive + n_cand
+    w.order = w.leaf + n_cand
+    w.suffix = w.order + n_cand
+    w.chosen = w.suffix + n_cand + 1
     w.ranks = w.chosen + n_cand
     w.best_chosen = w.ranks + n_cand
     w.best_ranks = w.best_chosen + n_cand
-    w.amounts = w.best_ranks + n_cand
+    w.amounts = w.best_ranks + n_cand + 1
     w.shares = w.amounts + n + 1
     w.scratch = w.shares + n + 1
 
@@ -670,47 +785,24 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
             w.members[w.group_start[largest] + j] = w.members[w.group_start[largest] + j + 1]
         w.group_size[largest] -= 1
 
-    # the search: every exclusive coupon alone, then every pick of at most one per group
-    for j in range(n_exclusive + 1):
-        if j < n_exclusive:
-            w.chosen[0] = w.usable[w.exclusive[j]]
-            n_chosen = 1
-            saved = _combination_saving(t, r, out, &w, 1)
-            if saved > 0:
-                w.ranks[0] = t.coupon_rank[out.cand_coupon[w.chosen[0]]]
-                if _better(saved, w.ranks, 1, best_saving, w.best_ranks, best_n):
-                    best_saving = saved
-                    best_n = 1
-                    w.best_chosen[0] = w.chosen[0]
-                    w.best_ranks[0] = w.ranks[0]
-            continue
-        for g in range(n_groups):
-            w.digits[g] = 0
-        while True:
-            g = 0
-            while g < n_groups and w.digits[g] == w.group_size[g]:
-                w.digits[g] = 0
-                g += 1
-            if g == n_groups:
-                break
-            w.digits[g] += 1
-            n_chosen = 0
-            for g in range(n_groups):
-                if w.digits[g]:
-                    w.chosen[n_chosen] = w.usable[w.members[w.group_start[g] + w.digits[g] - 1]]
-                    n_chosen += 1
-            _sort_slots(t, out, w.chosen, n_chosen)
-            saved = _combination_saving(t, r, out, &w, n_chosen)
-            if saved <= 0:
-                continue
-            for k in range(n_chosen):
-                w.ranks[k] = t.coupon_rank[out.cand_coupon[w.chosen[k]]]
-            _sort_values(w.ranks, n_chosen)
-            if _better(saved, w.ranks, n_chosen, best_saving, w.best_ranks, best_n):
-                best_saving = saved
-                best_n = n_chosen
-                memcpy(w.best_chosen, w.chosen, n_chosen * sizeof(int64_t))
-                memcpy(w.best_ranks, w.ranks, n_chosen * sizeof(int64_t))
+    # the search (see _explore): every exclusive coupon alone, then at most one per group
+    search.t = t
+    search.r = r
+    search.out = out
+    search.w = &w
+    search.n_groups = n_groups
+    search.n_chosen = 0
+    search.best_saving = 0
+    search.best_n = 0
+    out.combinations = 0
+    for j in range(n_exclusive):
+        w.chosen[0] = w.usable[w.exclusive[j]]
+        search.n_chosen = 1
+        _leaf(&search)
+    search.n_chosen = 0
+    _order_groups(&search)
+    _explore(&search, 0, 0)
+    best_n = search.best_n
 
     for k in range(n_usable):
         out.cand_status[w.usable[k]] = LOST_TO_BETTER_COMBINATION
@@ -841,6 +933,11 @@ cdef class Quote:
     @property
     def points(self) -> int:
         return self.r.p_total
+
+    @property
+    def combinations(self) -> int:
+        """How many coupon combinations the search evaluated (the rest were cut)."""
+        return self.r.combinations
 
     def to_raw(self):
         """The same RawQuote the reference evaluator returns."""

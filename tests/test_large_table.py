@@ -27,3 +27,15 @@ def test_written_file_carries_its_stamp(tmp_path):
     path = write(tmp_path / "t.json", generate(skus=50, coupons=20, seed=1))
     assert read_stamp(path) == stamp(50, 20, 1)
     assert orjson.loads(path.read_bytes())["name"] == stamp(50, 20, 1)
+
+
+def test_ensure_generates_only_when_missing_or_stale(tmp_path):
+    from engine.large_table import ensure_large_table
+
+    path = tmp_path / "large.json"
+    assert ensure_large_table(path, skus=50, coupons=20, seed=1) == path
+    before = path.stat().st_mtime_ns
+    ensure_large_table(path, skus=50, coupons=20, seed=1)
+    assert path.stat().st_mtime_ns == before  # same stamp: left alone
+    ensure_large_table(path, skus=60, coupons=20, seed=1)
+    assert read_stamp(path) == stamp(60, 20, 1)

@@ -1,0 +1,378 @@
+"""The JSON Schema of the rule format (engine/schema.py) says what engine/validate.py says.
+
+Field names are read from validate.py's own "unknown field; expected one of: ..." messages
+and integer bounds are probed against build_table, so the two cannot drift apart.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from engine.model import COUPON_KINDS, MAX_MULTIPLIER_PERCENT
+from engine.schema import rule_table_schema
+from engine.source import parse
+from engine.validate import RuleTableError, build_table, format_path
+
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "rules" / "dairy-gala.yaml"
+SCHEMA = rule_table_schema()
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+
+# A small valid table that has every section, so a field can be tried in each.
+MINIMAL = {
+    "tiers": [{"id": "silver"}, {"id": "gold"}],
+    "products": [{"sku": "MILK", "price": 1000, "category": "milk", "tier_prices": {}}],
+    "rooms": [{"id": "gala", "start": "2026-11-11T20:00:00+08:00", "end": "2026-11-11T23:00:00+08:00",
+               "live_prices": {}}],
+    "fulfillment": {},
+    "coupons": [{"id": "C", "kind": "percent_off", "percent_off": 10, "scope": {"skus": ["MILK"]},
+                 "room": "gala", "window": {"from": "room_start"}}],
+    "points": {"events": {"watch": {"points": 1}, "share": {"points": 1}}},
+    "redemptions": [{"id": "R", "points": 1, "unlock": {"sessions_watched": 1}, "window": {}}],
+}
+
+# Every mapping validate.py checks field by field, as a path into MINIMAL.
+SECTIONS = [
+    (),
+    ("tiers", 0),
+    ("products", 0),
+    ("rooms", 0),
+    ("fulfillment",),
+    ("coupons", 0),
+    ("coupons", 0, "scope"),
+    ("coupons", 0, "window"),
+    ("points",),
+    ("points", "events", "watch"),
+    ("points", "events", "share"),
+    ("redemptions", 0),
+    ("redemptions", 0, "unlock"),
+    ("redemptions", 0, "window"),
+]
+
+# A coupon of each kind with its amounts, to host the kind's own fields.
+COUPON_OF_KIND = {
+    "fixed_price": {"id": "C", "kind": "fixed_price", "price": 0},
+    "percent_off": {"id": "C", "kind": "percent_off", "percent_off": 10},
+    "amount_off": {"id": "C", "kind": "amount_off", "amount": 500},
+    "threshold_off": {"id": "C", "kind": "threshold_off", "threshold": 2000, "amount": 1},
+}
+KIND_FIELD_VALUES = {"percent_off": 10, "max_discount": 100, "amount": 1, "threshold": 2000, "price": 0, "units": 1}
+
+
+def schema_errors(data) -> list:
+    return list(VALIDATOR.iter_errors(data))
+
+
+def engine_errors(data) -> list:
+    try:
+        build_table(copy.deepcopy(data))
+    except RuleTableError as exc:
+        return exc.errors
+    return []
+
+
+def at(data, path: tuple):
+    for part in path:
+        data = data[part]
+    return data
+
+
+def schema_at(path: tuple) -> dict:
+    """The object schema that describes the mapping at `path` of a table."""
+    def resolve(node: dict) -> dict:
+        while True:
+            if "$ref" in node:
+                node = at(SCHEMA, tuple(node["$ref"].lstrip("#/").split("/")))
+            elif "anyOf" in node:
+                node = next(n for n in node["anyOf"] if n.get("type") in ("object", "array") or "$ref" in n)
+            else:
+                return node
+
+    node = SCHEMA
+    for part in path:
+        node = resolve(node)
+        node = node["items"] if isinstance(part, int) else node["properties"][part]
+    return resolve(node)
+
+
+def with_value(path: tuple, key, value, base: dict = MINIMAL) -> dict:
+    data = copy.deepcopy(base)
+    at(data, path)[key] = value
+    return data
+
+
+def expected_fields(message: str) -> set:
+    match = re.search(r"(?:expected one of:|kinds are) (.*)$", message)
+    assert match, message
+    return set(match.group(1).split(", "))
+
+
+# -- the demo and the schema itself ---------------------------------------------------------
+
+def test_schema_is_a_valid_draft_2020_12_schema():
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert SCHEMA["$id"] and SCHEMA["title"]
+
+
+def test_demo_table_is_valid_for_schema_and_engine():
+    data = parse(DEMO.read_bytes())
+    assert schema_errors(data) == []
+    assert engine_errors(data) == []
+
+
+def test_minimal_table_is_valid_for_schema_and_engine():
+    assert schema_errors(MINIMAL) == []
+    assert engine_errors(MINIMAL) == []
+
+
+def test_every_field_has_a_description():
+    for path in SECTIONS + [("points", "events")]:
+        section = schema_at(path)
+        assert section.get("description"), path
+        for name, prop in section["properties"].items():
+            assert prop.get("description") or "$ref" in prop, (path, name)
+
+
+# -- wrong tables are refused by both ---------------------------------------------------------
+
+def _demo() -> dict:
+    return parse(DEMO.read_bytes())
+
+
+def _set(path: tuple, key, value):
+    def change(data):
+        at(data, path)[key] = value
+    return change
+
+
+def _drop(path: tuple, key):
+    def change(data):
+        del at(data, path)[key]
+    return change
+
+
+WRONG = [
+    ("float price", _set(("products", 0), "price", 15.9), "products[0].price", "money is written in fen"),
+    ("unknown field", _set(("coupons", 1), "colour", "red"), "coupons[1].colour", "unknown field"),
+    ("unknown top-level field", _set((), "coupon", []), "coupon", "unknown field"),
+    ("unknown coupon kind", _set(("coupons", 2), "kind", "buy_one_get_one"), "coupons[2].kind", "unknown kind"),
+    ("bad relative window", _set(("coupons", 5, "window"), "from", "room_end minus 30m"),
+     "coupons[5].window.from", "is not understood"),
+    ("window that is not a time", _set(("redemptions", 2, "window"), "to", "tonight at ten"),
+     "redemptions[2].window.to", "is not a time"),
+    ("relative window without a room", _set(("coupons", 6), "window", {"from": "room_start"}),
+     "coupons[6].window.from", "name the room"),
+    ("room start that is relative", _set(("rooms", 0), "start", "room_start"), "rooms[0].start", "is not a time"),
+    ("tiers and min_tier", _set(("coupons", 0), "min_tier", "silver"), "coupons[0].min_tier", "not both"),
+    ("field of another kind", _set(("coupons", 2), "percent_off", 10), "coupons[2].percent_off",
+     "does not belong to a fixed_price coupon"),
+    ("missing kind amount", _drop(("coupons", 3), "threshold"), "coupons[3].threshold", "is required"),
+    ("missing id", _drop(("redemptions", 1), "id"), "redemptions[1].id", "is required"),
+    ("multiplier with three decimals", _set(("tiers", 1), "points_multiplier", "1.555"),
+     "tiers[1].points_multiplier", "at most two decimal places"),
+    ("multiplier of zero", _set(("rooms", 0), "points_multiplier", 0), "rooms[0].points_multiplier", "between"),
+    ("visitor listed as a tier", _set(("tiers", 0), "id", "visitor"), "tiers[0].id", "implicit tier"),
+    ("bad id", _set(("products", 1), "sku", "YOGURT 6"), "products[1].sku", "must start with a letter or digit"),
+    ("empty scope", _set(("coupons", 2), "scope", {}), "coupons[2].scope", "names no skus"),
+    ("scope that is text", _set(("coupons", 2), "scope", "everything"), "coupons[2].scope", "mapping"),
+    ("percent above 100", _set(("coupons", 0), "percent_off", 150), "coupons[0].percent_off", "between 1 and 100"),
+    ("timezone name", _set((), "timezone", "Asia/Shanghai"), "timezone", "UTC offset"),
+    ("format 2", _set((), "format", 2), "format", "reads format 1"),
+    ("flag as text", _set(("coupons", 6), "exclusive", "yes"), "coupons[6].exclusive", "true or false"),
+    ("empty stack group", _set(("coupons", 0), "stack_group", ""), "coupons[0].stack_group", "non-empty"),
+    ("free redemption", _set(("redemptions", 0), "points", 0), "redemptions[0].points", "must cost points or cash"),
+    ("unknown event kind", _set(("points", "events"), "like", {"points": 1}), "points.events.like",
+     "unknown event kind"),
+    ("min_seconds on a share", _set(("points", "events", "share"), "min_seconds", 60),
+     "points.events.share.min_seconds", "unknown field"),
+    ("no tiers", _set((), "tiers", []), "tiers", "at least one tier"),
+    ("tier price for visitors", _set(("products", 0, "tier_prices"), "visitor", 1000),
+     "products[0].tier_prices.visitor", "unknown field"),
+]
+
+
+@pytest.mark.parametrize("change, place, message", [w[1:] for w in WRONG], ids=[w[0] for w in WRONG])
+def test_wrong_table_is_refused_by_schema_and_engine(change, place, message):
+    data = _demo()
+    change(data)
+    errors = engine_errors(data)
+    assert any(e.place == place and message in e.message for e in errors), [str(e) for e in errors]
+    refused = schema_errors(data)
+    assert refused, "the schema accepts what build_table refuses"
+    # the schema points at the same field, or at the mapping that holds it
+    schema_places = [format_path(tuple(e.absolute_path)) for e in refused]
+    assert any(_within(place, p) for p in schema_places), schema_places
+
+
+def _within(place: str, holder: str) -> bool:
+    """Is `place` the field `holder` or a field of it ("" is the table itself)?"""
+    if not holder:
+        return not re.search(r"[.\[]", place)
+    return place == holder or place.startswith(holder + ".") or place.startswith(holder + "[")
+
+
+def test_errors_carry_place_and_message():
+    data = _demo()
+    data["coupons"][3]["window"] = {"from": "room_start", "to": "room_start - 1h"}
+    (error,) = engine_errors(data)
+    assert (error.place, error.message) == ("coupons[3].window.to", "ends before it starts")
+    assert str(error) == "coupons[3].window.to: ends before it starts"
+
+
+# -- field names and kinds cannot drift ---------------------------------------------------------
+
+@pytest.mark.parametrize("path", SECTIONS, ids=[format_path(p) or "top" for p in SECTIONS])
+def test_section_fields_match_validate(path):
+    data = with_value(path, "zz_probe", 1)
+    (error,) = engine_errors(data)
+    assert error.path == path + ("zz_probe",)
+    accepted = expected_fields(error.message)
+    section = schema_at(path)
+    assert section["additionalProperties"] is False
+    assert set(section["properties"]) == accepted
+    assert schema_errors(data), "the schema accepts an unknown field"
+
+
+REFERENCE_ERROR = re.compile(r"unknown (sku|room|tier) |no product has category ")
+HOSTS = [("minimal", MINIMAL)] + [(kind, with_value(("coupons",), 0, coupon)) for kind, coupon in COUPON_OF_KIND.items()]
+
+
+@pytest.mark.parametrize("host", [h for _, h in HOSTS], ids=[name for name, _ in HOSTS])
+def test_leaving_out_a_field_agrees(host):
+    """Required fields (plain or by coupon kind) are the same for both."""
+    for path in SECTIONS:
+        if path and path[0] == "coupons" and len(path) > 2 and path[2] not in at(host, path[:2]):
+            continue
+        for name in list(at(host, path)):
+            data = copy.deepcopy(host)
+            del at(data, path)[name]
+            # references to what was left out are for validate.py alone
+            engine = [e for e in engine_errors(data) if not REFERENCE_ERROR.match(e.message)]
+            required = any(e.path == path + (name,) and e.message == "is required" for e in engine)
+            assert (not engine) == (not schema_errors(data)), (path, name, [str(e) for e in engine])
+            if required:
+                assert name in schema_required(path, data), (path, name)
+
+
+def schema_required(path: tuple, data: dict) -> set:
+    """What the schema requires of the mapping at `path`, kind rules included."""
+    section = schema_at(path)
+    required = set(section.get("required", ()))
+    for rule in section.get("allOf", ()):
+        condition = rule.get("if", {}).get("properties", {}).get("kind", {})
+        if "const" in condition and at(data, path).get("kind") == condition["const"]:
+            required |= set(rule["then"].get("required", ()))
+    return required
+
+
+def test_coupon_kinds_match_validate():
+    (error,) = engine_errors(with_value(("coupons", 0), "kind", "zz_probe"))
+    assert expected_fields(error.message) == set(COUPON_KINDS)
+    assert schema_at(("coupons", 0))["properties"]["kind"]["enum"] == list(COUPON_KINDS)
+
+
+def test_event_kinds_match_validate():
+    (error,) = engine_errors(with_value(("points", "events"), "zz_probe", {"points": 1}))
+    assert expected_fields(error.message) == set(schema_at(("points", "events"))["properties"])
+
+
+@pytest.mark.parametrize("kind", COUPON_KINDS)
+@pytest.mark.parametrize("field", sorted(KIND_FIELD_VALUES))
+def test_kind_fields_agree(kind, field):
+    base = with_value(("coupons",), 0, COUPON_OF_KIND[kind])
+    data = with_value(("coupons", 0), field, KIND_FIELD_VALUES[field], base)
+    engine_ok = not engine_errors(data)
+    schema_ok = not schema_errors(data)
+    assert engine_ok == schema_ok, (kind, field, [str(e) for e in engine_errors(data)])
+
+
+# -- integer bounds and other values -----------------------------------------------------------
+
+KIND_OWNER = {"percent_off": "percent_off", "max_discount": "percent_off", "amount": "amount_off",
+              "threshold": "threshold_off", "price": "fixed_price", "units": "fixed_price"}
+
+
+def _host(path: tuple, field: str) -> dict:
+    """MINIMAL, with the coupon swapped for one whose kind owns `field`."""
+    if path == ("coupons", 0) and field in KIND_OWNER:
+        return with_value(("coupons",), 0, COUPON_OF_KIND[KIND_OWNER[field]])
+    return MINIMAL
+
+
+def _integer_fields():
+    for path in SECTIONS:
+        for name, prop in schema_at(path)["properties"].items():
+            if isinstance(prop, dict) and prop.get("type") == "integer":
+                yield path, name, prop["minimum"], prop["maximum"]
+
+
+INTEGER_FIELDS = list(_integer_fields())
+
+
+def test_integer_fields_were_found():
+    names = {(format_path(p), n) for p, n, _, _ in INTEGER_FIELDS}
+    assert ("products[0]", "price") in names and ("coupons[0]", "units") in names
+    assert len(INTEGER_FIELDS) >= 20
+
+
+@pytest.mark.parametrize("path, field, lo, hi", INTEGER_FIELDS,
+                         ids=[f"{format_path(p) or 'top'}.{f}" for p, f, _, _ in INTEGER_FIELDS])
+def test_integer_bounds_match_validate(path, field, lo, hi):
+    base = _host(path, field)
+    for value, ok in ((lo, True), (hi, True), (lo - 1, False), (hi + 1, False), (True, False), ("1", False)):
+        data = with_value(path, field, value, base)
+        assert (not engine_errors(data)) is ok, (field, value, [str(e) for e in engine_errors(data)])
+        assert (not schema_errors(data)) is ok, (field, value)
+
+
+@pytest.mark.parametrize("where, value, ok", [
+    ((("products", 0, "tier_prices"), "gold"), 1000, True),
+    ((("products", 0, "tier_prices"), "gold"), -1, False),
+    ((("products", 0, "tier_prices"), "gold"), 9.9, False),
+    ((("rooms", 0, "live_prices"), "MILK"), 0, True),
+    ((("rooms", 0, "live_prices"), "MILK"), "900", False),
+    ((("tiers", 0), "points_multiplier"), 0.01, True),
+    ((("tiers", 0), "points_multiplier"), MAX_MULTIPLIER_PERCENT // 100, True),
+    ((("tiers", 0), "points_multiplier"), "1.50", True),
+    ((("tiers", 0), "points_multiplier"), "2", True),
+    ((("tiers", 0), "points_multiplier"), MAX_MULTIPLIER_PERCENT // 100 + 0.01, False),
+    ((("tiers", 0), "points_multiplier"), "1.505", False),
+    ((("tiers", 0), "points_multiplier"), "x1.5", False),
+    ((("tiers", 0), "points_multiplier"), True, False),
+    (((), "timezone"), "-05:30", True),
+    (((), "timezone"), "+8", False),
+    (((), "name"), "x" * 200, True),
+    (((), "name"), "x" * 201, False),
+    ((("products", 0), "category"), "c" * 65, False),
+    ((("coupons", 0), "id"), 1001, True),
+    ((("products", 0), "sku"), "-MILK", False),
+    ((("products", 0), "sku"), "M" * 65, False),
+    ((("coupons", 0), "scope"), "all", True),
+    ((("redemptions", 0), "room"), None, True),
+    ((("coupons", 0), "room"), None, False),
+    ((("coupons", 0), "stack_group"), None, True),
+    ((("coupons", 0, "window"), "to"), "room_end - 1h30m", True),
+    ((("coupons", 0, "window"), "to"), "room_end-90s", True),
+    ((("coupons", 0, "window"), "to"), "room_end - 5 m", False),
+    ((("coupons", 0, "window"), "to"), "room_end - 5w", False),
+    ((("coupons", 0, "window"), "to"), "2026-11-11T22:30:00+08:00", True),
+    ((("coupons", 0, "window"), "to"), "2026-11-11 22:30", True),
+    ((("coupons", 0, "window"), "to"), "2026-11-11T22:30:00Z", True),
+    ((("coupons", 0, "window"), "to"), "22:30", False),
+    ((("coupons", 0, "window"), "to"), 1762871400, False),
+    ((("rooms", 0), "members_only"), True, True),
+    ((("rooms", 0), "members_only"), 1, False),
+    (((), "redemptions"), None, True),
+    (((), "tiers"), None, False),
+    ((("redemptions", 0), "tiers"), [], False),
+    ((("redemptions", 0), "min_tier"), "gold", True),
+])
+def test_values_agree(where, value, ok):
+    path, field = where
+    data = with_value(path, field, value)
+    assert (not engine_errors(data)) is ok, [str(e) for e in engine_errors(data)]
+    assert (not schema_errors(data)) is ok, [e.message for e in schema_errors(data)]

@@ -238,7 +238,8 @@ def test_section_fields_match_validate(path):
 
 
 REFERENCE_ERROR = re.compile(r"unknown (sku|room|tier) |no product has category ")
-HOSTS = [("minimal", MINIMAL)] + [(kind, with_value(("coupons",), 0, coupon)) for kind, coupon in COUPON_OF_KIND.items()]
+HOSTS = [("minimal", MINIMAL)] + [(kind, with_value(("coupons",), 0, coupon))
+                                  for kind, coupon in COUPON_OF_KIND.items()]
 
 
 @pytest.mark.parametrize("host", [h for _, h in HOSTS], ids=[name for name, _ in HOSTS])

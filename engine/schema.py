@@ -117,7 +117,7 @@ def _multiplier(description: str) -> dict:
 
 
 def _list(items: dict, description: str, **bounds: int) -> dict:
-    return _described({"type": "array", "items": items, **{k: v for k, v in bounds.items()}}, description)
+    return _described({"type": "array", "items": items, **bounds}, description)
 
 
 def _section(description: str, properties: dict, required: tuple = (), **extra: Any) -> dict:
@@ -130,8 +130,8 @@ def _section(description: str, properties: dict, required: tuple = (), **extra: 
     return out
 
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/$defs/{name}"}
+def _ref(name: str, description: Optional[str] = None) -> dict:
+    return {"$ref": f"#/$defs/{name}", **({"description": description} if description else {})}
 
 
 def _time(description: str) -> dict:
@@ -144,10 +144,10 @@ def _tier_set(whom: str, default_text: str) -> dict:
     """The `tiers` / `min_tier` pair that says who may use a product, coupon or redemption."""
     return {
         "tiers": _list(_tier_ref(), f"The tiers {whom}, by id; `visitor` means non-members. "
-                       f"Each must be visitor or a tier listed in `tiers`. Give this or `min_tier`, not both; "
+                       f"Each must be visitor or a tier of the top-level `tiers`. Give this or `min_tier`, not both; "
                        f"with neither, {default_text}.", minItems=1),
         "min_tier": _described(_tier_ref(), f"The lowest tier {whom}; every higher tier is included. "
-                               f"Must be visitor or a listed tier id. Give this or `tiers`, not both."),
+                               f"Must be visitor or a tier of the top-level `tiers`. Give this or `tiers`, not both."),
     }
 
 
@@ -179,7 +179,8 @@ def _room_binding(what: str) -> dict:
         "room": _nullable(_described({"type": "string", "maxLength": MAX_ID_LENGTH},
                                      f"The id of the live room this {what} belongs to; it is offered only to a "
                                      f"shopper in that room. Must be a room listed in `rooms`.")),
-        "window": _ref("window"),
+        "window": _ref("window", f"When the {what} may be used, from `from` (included) to `to` (excluded); "
+                                 f"without one, while `room` is live, or always when there is no room."),
     }
 
 
@@ -236,10 +237,10 @@ def rule_table_schema() -> dict:
                            "`visitor`, which is not listed.", minItems=1, maxItems=MAX_TIERS),
             "products": _nullable(_list(_ref("product"), "The products a cart may hold.")),
             "rooms": _nullable(_list(_ref("room"), "The live rooms (sessions).")),
-            "fulfillment": _ref("fulfillment"),
+            "fulfillment": _ref("fulfillment", "Delivery and self-pickup settings."),
             "coupons": _nullable(_list(_ref("coupon"), "The coupons, issued automatically to whoever qualifies; "
-                                       "their order breaks ties in application order.")),
-            "points": _ref("points"),
+                                       "coupons of one kind apply in this order.")),
+            "points": _ref("points", "How members earn points (1 point per yuan when left out)."),
             "redemptions": _nullable(_list(_ref("redemption"), "The redemption catalogue shown with the balance.")),
         },
         "$defs": {

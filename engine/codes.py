@@ -55,6 +55,6 @@ KIND_PERCENT_OFF = 1
 KIND_AMOUNT_OFF = 2
 KIND_THRESHOLD_OFF = 3
 
-# The combination search is exact while the number of combinations of the usable
-# coupons stays at or below this; beyond it each stack group keeps its best coupons.
-MAX_COMBINATIONS = 4096
+# The coupon search stops after this many line steps (one coupon applied to one line
+# in one tried combination); nearly every cart is decided exactly long before.
+SEARCH_BUDGET = 65536

@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from . import codes
+from . import layout as L
 from .layout import INDEX, NO_LIMIT, NO_ROOM, TIME_MAX, TIME_MIN, VALUE
 from .model import RuleTable
 from .validate import gc_paused
@@ -67,11 +68,13 @@ class CompiledTable:
         self.sku_row = {p.sku: row for row, p in enumerate(products)}
         categories = sorted({p.category for p in products})
         self.category_index = {c: k for k, c in enumerate(categories)}
-        self.product_price = _values(p.price for p in products)
-        self.product_category = _indexes(self.category_index[p.category] for p in products)
-        self.product_tiers = _values(_mask(p.allowed_tiers, tier_ids) for p in products)
-        self.product_limit = _values(_optional(p.member_limit, NO_LIMIT) for p in products)
-        self.product_tier_price = self._tier_prices()
+        record = np.empty((len(products), L.P_TIER_PRICE + self.n_tiers), dtype=VALUE)
+        record[:, L.P_PRICE] = [p.price for p in products]
+        record[:, L.P_TIERS] = [_mask(p.allowed_tiers, tier_ids) for p in products]
+        record[:, L.P_LIMIT] = [_optional(p.member_limit, NO_LIMIT) for p in products]
+        record[:, L.P_CATEGORY] = [self.category_index[p.category] for p in products]
+        record[:, L.P_TIER_PRICE:] = self._tier_prices()
+        self.product_record = record  # frozen once the coupon index fills the CSR columns
 
         rooms = model.rooms
         self.room_index = {r.id: k for k, r in enumerate(rooms)}
@@ -92,46 +95,45 @@ class CompiledTable:
         self.pickup_percent = model.pickup_discount_percent
         self.utc_offset = model.utc_offset_seconds
 
-    def _tier_prices(self) -> np.ndarray:
+    def _tier_prices(self) -> list:
         """Effective tier price per (product, tier rank); a lower tier's price holds upward."""
-        model = self.model
-        table = np.full((len(model.products), self.n_tiers), NO_LIMIT, dtype=VALUE)
-        for row, product in enumerate(model.products):
-            current = NO_LIMIT
-            for rank, tier in enumerate(model.tiers, start=1):
+        rows = []
+        for product in self.model.products:
+            current, row = NO_LIMIT, [NO_LIMIT]
+            for tier in self.model.tiers:
                 current = product.tier_prices.get(tier.id, current)
-                table[row, rank] = current
-        return _frozen(table)
+                row.append(current)
+            rows.append(row)
+        return rows
 
     def _compile_coupons(self, tier_ids: list) -> None:
         coupons = self.model.coupons
         self.coupon_index = {c.id: k for k, c in enumerate(coupons)}
-        self.coupon_kind = _values(_KIND_CODE[c.kind] for c in coupons)
-        self.coupon_percent = _values(c.percent_off for c in coupons)
-        self.coupon_cap = _values(_optional(c.max_discount, NO_LIMIT) for c in coupons)
-        self.coupon_amount = _values(c.amount for c in coupons)
-        self.coupon_threshold = _values(c.threshold for c in coupons)
-        self.coupon_price = _values(c.price for c in coupons)
-        self.coupon_units = _values(c.units for c in coupons)
-        self.coupon_tiers = _values(_mask(c.tiers, tier_ids) for c in coupons)
-        self.coupon_room = _values(_optional(c.room and self.room_index[c.room], NO_ROOM) for c in coupons)
-        self.coupon_from = _values(_optional(c.window_from, TIME_MIN) for c in coupons)
-        self.coupon_to = _values(_optional(c.window_to, TIME_MAX) for c in coupons)
-        self.coupon_member_limit = _values(_optional(c.member_limit, NO_LIMIT) for c in coupons)
-        self.coupon_stock = _values(_optional(c.stock, NO_LIMIT) for c in coupons)
-        self.coupon_exclusive = _values(int(c.exclusive) for c in coupons)
-        named = {}
-        groups = []
-        for k, c in enumerate(coupons):
-            if c.stack_group is None:
-                groups.append(len(coupons) + k)  # a group of its own
-            else:
-                groups.append(named.setdefault(c.stack_group, len(named)))
-        self.coupon_group = _values(groups)
+        record = np.empty((len(coupons), L.COUPON_WIDTH), dtype=VALUE)
+        columns = {
+            L.C_TIERS: [_mask(c.tiers, tier_ids) for c in coupons],
+            L.C_ROOM: [NO_ROOM if c.room is None else self.room_index[c.room] for c in coupons],
+            L.C_FROM: [_optional(c.window_from, TIME_MIN) for c in coupons],
+            L.C_TO: [_optional(c.window_to, TIME_MAX) for c in coupons],
+            L.C_MEMBER_LIMIT: [_optional(c.member_limit, NO_LIMIT) for c in coupons],
+            L.C_STOCK: [_optional(c.stock, NO_LIMIT) for c in coupons],
+            L.C_KIND: [_KIND_CODE[c.kind] for c in coupons],
+            L.C_THRESHOLD: [c.threshold for c in coupons],
+            L.C_PERCENT: [c.percent_off for c in coupons],
+            L.C_CAP: [_optional(c.max_discount, NO_LIMIT) for c in coupons],
+            L.C_AMOUNT: [c.amount for c in coupons],
+            L.C_PRICE: [c.price for c in coupons],
+            L.C_UNITS: [c.units for c in coupons],
+            L.C_EXCLUSIVE: [int(c.exclusive) for c in coupons],
+        }
+        for field, values in columns.items():
+            record[:, field] = values
+        named: dict = {}
+        record[:, L.C_GROUP] = [len(coupons) + k if c.stack_group is None  # a group of its own
+                                else named.setdefault(c.stack_group, len(named)) for k, c in enumerate(coupons)]
         order = sorted(range(len(coupons)), key=lambda k: (-coupons[k].priority, coupons[k].id))
-        rank = np.empty(len(coupons), dtype=VALUE)
-        rank[order] = np.arange(len(coupons), dtype=VALUE)
-        self.coupon_rank = _frozen(rank)
+        record[order, L.C_RANK] = np.arange(len(coupons), dtype=VALUE)
+        self.coupon_record = _frozen(record)
 
         by_sku = [[] for _ in self.model.products]
         by_category = [[] for _ in self.category_index]
@@ -144,7 +146,10 @@ class CompiledTable:
                 by_sku[self.sku_row[sku]].append(k)
             for category in sorted(c.scope_categories):
                 by_category[self.category_index[category]].append(k)
-        self.sku_coupon_ptr, self.sku_coupon = _csr(by_sku)
+        sku_ptr, self.sku_coupon = _csr(by_sku)
+        self.product_record[:, L.P_SKU_COUPONS_START] = sku_ptr[:-1]
+        self.product_record[:, L.P_SKU_COUPONS_END] = sku_ptr[1:]
+        self.product_record = _frozen(self.product_record)
         self.category_coupon_ptr, self.category_coupon = _csr(by_category)
         self.storewide_coupon = _indexes(storewide)
 

@@ -1,7 +1,12 @@
-"""The dtypes and sentinels of the compiled arrays: the contract engine/ shares with ext/.
+"""The dtypes, record layouts and sentinels of the compiled arrays: the contract that
+engine/ shares with ext/.
 
-ext/layout.pxd declares the same types for Cython; tests/test_layout.py checks that every
-array the compiler makes has one of these dtypes and is C-contiguous and read-only.
+Products and coupons are stored as records (one row of int64 fields each) rather than a
+column per field: a quote touches a few random rows of a large table, and a row's fields
+then share one or two cache lines instead of one miss per column. ext/layout.pxd
+declares the same types and field positions for Cython; tests/test_layout.py checks that
+both sides agree and that every compiled array is C-contiguous, read-only and of one of
+these dtypes.
 """
 import numpy as np
 
@@ -12,3 +17,15 @@ NO_LIMIT = -1  # no member limit, no stock limit, no cap, no tier price
 NO_ROOM = -1
 TIME_MIN = -(2**62)  # a window with no start
 TIME_MAX = 2**62  # a window with no end
+
+# product_record[row, field]; the tier prices follow, one per tier rank (visitor first)
+PRODUCT_FIELDS = ("price", "tiers", "limit", "category", "sku_coupons_start", "sku_coupons_end")
+P_PRICE, P_TIERS, P_LIMIT, P_CATEGORY, P_SKU_COUPONS_START, P_SKU_COUPONS_END = range(6)
+P_TIER_PRICE = len(PRODUCT_FIELDS)
+
+# coupon_record[index, field]: the fields every candidate's checks read come first
+COUPON_FIELDS = ("tiers", "room", "window_from", "window_to", "member_limit", "stock", "kind", "threshold",
+                 "percent", "cap", "amount", "price", "units", "exclusive", "group", "rank")
+(C_TIERS, C_ROOM, C_FROM, C_TO, C_MEMBER_LIMIT, C_STOCK, C_KIND, C_THRESHOLD,
+ C_PERCENT, C_CAP, C_AMOUNT, C_PRICE, C_UNITS, C_EXCLUSIVE, C_GROUP, C_RANK) = range(16)
+COUPON_WIDTH = len(COUPON_FIELDS)

@@ -55,6 +55,8 @@ class RawQuote:
     lines: list
     coupons: list  # RawCoupon for every candidate, in table order
     applied: list  # coupon indexes, in application order
+    combinations: int  # coupon combinations the search tried
+    search_exact: bool  # False when the search budget ran out before it could prove the best
     subtotal: int
     discount: int
     payable: int
@@ -106,6 +108,7 @@ def public_quote(compiled: Any, raw: RawQuote) -> dict:
         "lines": lines,
         "coupons_applied": applied,
         "coupons_not_applied": not_applied,
+        "coupon_search": {"combinations": raw.combinations, "exact": raw.search_exact},
         "totals": {"subtotal": raw.subtotal, "discount": raw.discount, "payable": raw.payable},
         "points": _points(table, raw),
         "redemptions": redemptions,

@@ -6,12 +6,12 @@ The rules it implements are documented in docs/RULES.md, section "How a quote is
 """
 from __future__ import annotations
 
-import itertools
 from typing import Optional, Sequence
 
 from . import codes
 from .compiler import CompiledTable
 from .inputs import check_quote_inputs
+from .layout import C_RANK
 from .model import KIND_ORDER, Coupon, Member, Stock
 from .quote import RawCoupon, RawLine, RawPoints, RawQuote, public_quote
 
@@ -55,7 +55,7 @@ def decide(table: CompiledTable, member: Member, room: Optional[str], now: int, 
     live = the_room is not None and the_room.start <= now < the_room.end
 
     raw_lines = _price_lines(table, member, tier_rank, the_room, live, lines, pickup)
-    raw_coupons, applied = _choose_coupons(table, member, tier_rank, room, now, raw_lines, stock)
+    raw_coupons, applied, combinations, exact = _choose_coupons(table, member, tier_rank, room, now, raw_lines, stock)
     subtotal = sum(line.amount for line in raw_lines)
     discount = sum(line.discount for line in raw_lines)
     payable = subtotal - discount
@@ -63,7 +63,7 @@ def decide(table: CompiledTable, member: Member, room: Optional[str], now: int, 
                      any(line.status == codes.OK for line in raw_lines))
     redemptions = [_redemption(table, member, tier_rank, room, now, item, stock) for item in model.redemptions]
     return RawQuote(tier_rank=tier_rank, room_index=room_index, live=live, lines=raw_lines, coupons=raw_coupons,
-                    applied=applied, subtotal=subtotal, discount=discount, payable=payable, points=points,
+                    applied=applied, combinations=combinations, search_exact=exact, subtotal=subtotal, discount=discount, payable=payable, points=points,
                     redemptions=redemptions)
 
 
@@ -177,15 +177,15 @@ def _choose_coupons(table, member, tier_rank, room_id, now, lines, stock) -> tup
             else:
                 usable.append((index, coupon, eligible, saving, result))
 
-    best = _best_combination(table, usable, lines)
-    chosen = {index for index, *_ in best[1]}
+    search = _best_combination(table, usable, lines)
+    chosen = {index for index, *_ in search.best}
     for index, coupon, eligible, saving, result in usable:
         if index not in chosen:
             result.status = codes.LOST_TO_BETTER_COMBINATION
     # apply the winner to the lines, in application order
     amounts = [line.amount for line in lines]
     applied = []
-    for index, coupon, eligible, saving, result in best[1]:
+    for index, coupon, eligible, saving, result in search.best:
         shares = _discount(coupon, eligible, lines, amounts)
         result.amount = sum(shares)
         applied.append(index)
@@ -195,7 +195,7 @@ def _choose_coupons(table, member, tier_rank, room_id, now, lines, stock) -> tup
                 lines[i].shares.append((index, share))
                 lines[i].discount += share
                 lines[i].final -= share
-    return results, applied
+    return results, applied, search.combinations, search.exact
 
 
 def _window_open(start: Optional[int], end: Optional[int], now: int) -> bool:
@@ -253,56 +253,90 @@ def allocate(total: int, weights: list) -> list:
 
 def _rank(table: CompiledTable, index: int) -> int:
     """0 for the coupon that wins ties (highest priority, then smallest id)."""
-    return int(table.coupon_rank[index])
+    return int(table.coupon_record[index, C_RANK])
 
 
-def _best_combination(table, usable: list, lines: list) -> tuple:
-    """The set of coupons that saves the member most (see docs/RULES.md for ties)."""
-    groups: dict = {}
-    exclusive = []
-    for entry in usable:
-        coupon = entry[1]
-        if coupon.exclusive:
-            exclusive.append(entry)
-        else:
-            key = coupon.stack_group if coupon.stack_group is not None else ("alone", entry[0])
-            groups.setdefault(key, []).append(entry)
-    group_lists = list(groups.values())
-    _prune(table, group_lists)
+class _Search:
+    """Branch and bound for the coupon set that saves the member most.
 
-    best = (0, [])
-    best_key = _combination_key(table, 0, [])
-    options = [exclusive_entry for exclusive_entry in exclusive]
-    candidates = [[e] for e in options]
-    for picks in itertools.product(*[[None] + g for g in group_lists]):
-        chosen = [p for p in picks if p is not None]
-        if chosen:
-            candidates.append(chosen)
-    for chosen in candidates:
+    Exclusive coupons are tried alone first. Then the stack groups are decided one by
+    one, the most promising first (each group's coupons by standalone saving, the groups
+    by their best), each time trying every coupon of the group and then none. A coupon
+    never saves more inside a combination than alone (coupons before it only lower the
+    amounts it sees), so a branch whose standalone savings cannot reach the best saving
+    found so far is cut; ties are explored, so the result is exact. The search stops at
+    a budget of SEARCH_BUDGET line steps (every coupon applied to a line in a tried
+    combination is one step); then the best found so far stands and `exact` is False.
+    """
+
+    def __init__(self, table: CompiledTable, usable: list, lines: list):
+        self.table = table
+        self.lines = lines
+        self.steps = 0
+        self.combinations = 0
+        self.exact = True
+        self.best_key = (0, 0, [])
+        self.best: list = []
+        exclusive, groups = [], {}
+        for entry in usable:
+            coupon = entry[1]
+            if coupon.exclusive:
+                exclusive.append(entry)
+            else:
+                key = coupon.stack_group if coupon.stack_group is not None else ("alone", entry[0])
+                groups.setdefault(key, []).append(entry)
+        self.exclusive = exclusive
+        self.groups = sorted((sorted(g, key=lambda e: -e[3]) for g in groups.values()), key=lambda g: -g[0][3])
+        self.suffix = [0] * (len(self.groups) + 1)
+        for position in range(len(self.groups) - 1, -1, -1):
+            self.suffix[position] = self.suffix[position + 1] + self.groups[position][0][3]
+
+    def run(self) -> list:
+        for entry in self.exclusive:
+            if self._out_of_budget():
+                break
+            self._leaf([entry])
+        self._explore(0, 0, [])
+        return self.best
+
+    def _out_of_budget(self) -> bool:
+        if self.steps >= codes.SEARCH_BUDGET:
+            self.exact = False
+        return not self.exact
+
+    def _explore(self, position: int, bound: int, chosen: list) -> None:
+        if self._out_of_budget():
+            return
+        if position == len(self.groups):
+            if chosen:
+                self._leaf(chosen)
+            return
+        best_saving = -self.best_key[0]
+        for entry in self.groups[position]:
+            if bound + entry[3] + self.suffix[position + 1] < best_saving:
+                break
+            self._explore(position + 1, bound + entry[3], chosen + [entry])
+            best_saving = -self.best_key[0]
+        if bound + self.suffix[position + 1] >= best_saving:
+            self._explore(position + 1, bound, chosen)
+
+    def _leaf(self, chosen: list) -> None:
+        """Try one combination; keep it if it beats the best (see `_key`)."""
         chosen = sorted(chosen, key=lambda e: (KIND_ORDER[e[1].kind], e[0]))
-        saving = _combination_saving(chosen, lines)
+        self.combinations += 1
+        self.steps += sum(len(e[2]) for e in chosen)
+        saving = _combination_saving(chosen, self.lines)
         if saving is None:
-            continue
-        key = _combination_key(table, saving, chosen)
-        if key < best_key:
-            best, best_key = (saving, chosen), key
-    return best
+            return
+        key = _key(self.table, saving, chosen)
+        if key < self.best_key:
+            self.best_key, self.best = key, chosen
 
 
-def _prune(table, group_lists: list) -> None:
-    """Keep the search exact up to MAX_COMBINATIONS; past it, drop each largest group's
-    weakest coupon (least standalone saving, then lowest priority) until it fits."""
-    def size() -> int:
-        total = 1
-        for g in group_lists:
-            total *= len(g) + 1
-        return total
-
-    while size() > codes.MAX_COMBINATIONS:
-        largest = max(range(len(group_lists)), key=lambda k: (len(group_lists[k]), -k))
-        group = group_lists[largest]
-        weakest = min(group, key=lambda e: (e[3], -_rank(table, e[0])))
-        group.remove(weakest)
+def _best_combination(table, usable: list, lines: list) -> _Search:
+    search = _Search(table, usable, lines)
+    search.run()
+    return search
 
 
 def _combination_saving(chosen: list, lines: list) -> Optional[int]:
@@ -320,10 +354,10 @@ def _combination_saving(chosen: list, lines: list) -> Optional[int]:
     return total
 
 
-def _combination_key(table, saving: int, chosen: list) -> tuple:
-    """Smaller is better: more saving first, then the better-ranked coupons, then fewer."""
-    ranks = sorted(_rank(table, e[0]) for e in chosen)
-    return (-saving, ranks)
+def _key(table, saving: int, chosen: list) -> tuple:
+    """Smaller is better: more saving, then fewer coupons, then better-ranked coupons
+    (their ranks compared in ascending order)."""
+    return (-saving, len(chosen), sorted(_rank(table, e[0]) for e in chosen))
 
 
 # -- points -----------------------------------------------------------------------------

@@ -30,4 +30,4 @@ cdef enum:
     KIND_THRESHOLD_OFF = 3
 
 cdef enum:
-    MAX_COMBINATIONS = 4096
+    SEARCH_BUDGET = 65536

@@ -7,11 +7,12 @@ the whole quote without the GIL, touching only the rows the cart names. The resu
 asked. engine/reference.py is the specification: every rule here mirrors a function there.
 """
 from libc.stdint cimport int64_t
-from libc.stdlib cimport free, malloc, qsort
+from libc.stdlib cimport free, malloc
+cimport cython
 from libc.string cimport memcpy
 
 from ext.codes cimport *
-from ext.layout cimport index_t, value_t
+from ext.layout cimport *
 
 from engine.inputs import QuoteInputError
 from engine.model import MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY
@@ -21,10 +22,14 @@ NAME = "compiled"
 
 cdef extern from *:
     """
+    /* a * b / c and a * b % c for non-negative a, b and positive c, exact: in 64 bits
+       when the product fits (nearly always), in 128 bits otherwise. */
     static inline long long rights_muldiv(long long a, long long b, long long c) {
+        if (a < 3037000499LL && b < 3037000499LL) return (a * b) / c;
         return (long long)(((__int128)a * b) / c);
     }
     static inline long long rights_mulmod(long long a, long long b, long long c) {
+        if (a < 3037000499LL && b < 3037000499LL) return (a * b) % c;
         return (long long)(((__int128)a * b) % c);
     }
     """
@@ -35,11 +40,8 @@ cdef extern from *:
 cdef struct Table:
     int64_t n_tiers
     const value_t* tier_multiplier
-    const value_t* product_price
-    const index_t* product_category
-    const value_t* product_tiers
-    const value_t* product_limit
-    const value_t* product_tier_price
+    const value_t* product     # product_record, product_width fields a row
+    int64_t product_width
     const value_t* room_start
     const value_t* room_end
     const value_t* room_members_only
@@ -48,23 +50,7 @@ cdef struct Table:
     const index_t* live_ptr
     const index_t* live_sku
     const value_t* live_price
-    const value_t* coupon_kind
-    const value_t* coupon_percent
-    const value_t* coupon_cap
-    const value_t* coupon_amount
-    const value_t* coupon_threshold
-    const value_t* coupon_price
-    const value_t* coupon_units
-    const value_t* coupon_tiers
-    const value_t* coupon_room
-    const value_t* coupon_from
-    const value_t* coupon_to
-    const value_t* coupon_member_limit
-    const value_t* coupon_stock
-    const value_t* coupon_exclusive
-    const value_t* coupon_group
-    const value_t* coupon_rank
-    const index_t* sku_coupon_ptr
+    const value_t* coupon      # coupon_record, COUPON_WIDTH fields a row
     const index_t* sku_coupon
     const index_t* category_coupon_ptr
     const index_t* category_coupon
@@ -142,6 +128,7 @@ cdef struct Result:
     int64_t* red_status
     int64_t* red_hint
     int64_t combinations    # how many combinations the search evaluated
+    bint exact              # False when the search budget ran out
 
 
 cdef inline const value_t* _values(const value_t[::1] array):
@@ -173,11 +160,8 @@ cdef class TableView:
         c = compiled
         self.t.n_tiers = c.n_tiers
         self.t.tier_multiplier = _values(c.tier_multiplier)
-        self.t.product_price = _values(c.product_price)
-        self.t.product_category = _indexes(c.product_category)
-        self.t.product_tiers = _values(c.product_tiers)
-        self.t.product_limit = _values(c.product_limit)
-        self.t.product_tier_price = _values(c.product_tier_price.reshape(-1))
+        self.t.product = _values(c.product_record.reshape(-1))
+        self.t.product_width = c.product_record.shape[1]
         self.t.room_start = _values(c.room_start)
         self.t.room_end = _values(c.room_end)
         self.t.room_members_only = _values(c.room_members_only)
@@ -186,23 +170,7 @@ cdef class TableView:
         self.t.live_ptr = _indexes(c.live_ptr)
         self.t.live_sku = _indexes(c.live_sku)
         self.t.live_price = _values(c.live_price)
-        self.t.coupon_kind = _values(c.coupon_kind)
-        self.t.coupon_percent = _values(c.coupon_percent)
-        self.t.coupon_cap = _values(c.coupon_cap)
-        self.t.coupon_amount = _values(c.coupon_amount)
-        self.t.coupon_threshold = _values(c.coupon_threshold)
-        self.t.coupon_price = _values(c.coupon_price)
-        self.t.coupon_units = _values(c.coupon_units)
-        self.t.coupon_tiers = _values(c.coupon_tiers)
-        self.t.coupon_room = _values(c.coupon_room)
-        self.t.coupon_from = _values(c.coupon_from)
-        self.t.coupon_to = _values(c.coupon_to)
-        self.t.coupon_member_limit = _values(c.coupon_member_limit)
-        self.t.coupon_stock = _values(c.coupon_stock)
-        self.t.coupon_exclusive = _values(c.coupon_exclusive)
-        self.t.coupon_group = _values(c.coupon_group)
-        self.t.coupon_rank = _values(c.coupon_rank)
-        self.t.sku_coupon_ptr = _indexes(c.sku_coupon_ptr)
+        self.t.coupon = _values(c.coupon_record.reshape(-1))
         self.t.sku_coupon = _indexes(c.sku_coupon)
         self.t.category_coupon_ptr = _indexes(c.category_coupon_ptr)
         self.t.category_coupon = _indexes(c.category_coupon)
@@ -233,6 +201,14 @@ cdef TableView _view(object compiled):
 
 
 # -- small helpers ------------------------------------------------------------------------
+
+cdef inline value_t _coupon(const Table* t, int64_t c, int64_t field) noexcept nogil:
+    return t.coupon[c * COUPON_WIDTH + field]
+
+
+cdef inline value_t _product(const Table* t, int64_t row, int64_t field) noexcept nogil:
+    return t.product[row * t.product_width + field]
+
 
 cdef inline int64_t _lowest_tier_above(int64_t mask, int64_t tier, int64_t n_tiers) noexcept nogil:
     cdef int64_t rank
@@ -273,17 +249,15 @@ cdef int64_t _month_of(int64_t now, int64_t offset) noexcept nogil:
     return mp + 3 if mp < 10 else mp - 9
 
 
-cdef int _compare_int64(const void* a, const void* b) noexcept nogil:
-    cdef int64_t x = (<const int64_t*>a)[0]
-    cdef int64_t y = (<const int64_t*>b)[0]
-    return (x > y) - (x < y)
-
-
 cdef void _allocate(int64_t total, const int64_t* weights, int64_t m, int64_t* shares,
-                    int64_t* remainders) noexcept nogil:
+                    int64_t* keys) noexcept nogil:
     """Split `total` in proportion to `weights`: floors, then one fen to each of the largest
-    remainders (the earlier line on ties). Mirrors reference.allocate."""
-    cdef int64_t k, j, best, weight = 0, given = 0, left
+    remainders (the earlier line on ties). Mirrors reference.allocate.
+
+    Remainders are below the total weight (< 2**48 for any cart within the bounds), so
+    (weight - 1 - remainder, position) packs into one int64 whose ascending order is the
+    order the spare fen are handed out in."""
+    cdef int64_t k, weight = 0, given = 0, left
     for k in range(m):
         weight += weights[k]
     if weight == 0:
@@ -292,65 +266,95 @@ cdef void _allocate(int64_t total, const int64_t* weights, int64_t m, int64_t* s
         return
     for k in range(m):
         shares[k] = muldiv(total, weights[k], weight)
-        remainders[k] = mulmod(total, weights[k], weight)
         given += shares[k]
     left = total - given
-    for j in range(left):
-        best = -1
-        for k in range(m):
-            if remainders[k] >= 0 and (best < 0 or remainders[k] > remainders[best]):
-                best = k
-        shares[best] += 1
-        remainders[best] = -1
+    if left == 0:
+        return
+    for k in range(m):
+        keys[k] = ((weight - 1 - mulmod(total, weights[k], weight)) << 8) | k
+    _select_smallest(keys, m, left)
+    for k in range(left):
+        shares[keys[k] & 255] += 1
+
+
+cdef void _select_smallest(int64_t* keys, int64_t m, int64_t count) noexcept nogil:
+    """Move the `count` smallest of m distinct keys to the front, in any order
+    (quickselect with a median-of-three pivot: linear on average, no extra memory)."""
+    cdef int64_t lo = 0, hi = m - 1, i, j, pivot, a, b, c, x
+    while lo < hi:
+        a = keys[lo]
+        b = keys[(lo + hi) // 2]
+        c = keys[hi]
+        pivot = b if (a < b) == (b < c) else (a if (b < a) == (a < c) else c)
+        i = lo
+        j = hi
+        while i <= j:
+            while keys[i] < pivot:
+                i += 1
+            while keys[j] > pivot:
+                j -= 1
+            if i <= j:
+                x = keys[i]
+                keys[i] = keys[j]
+                keys[j] = x
+                i += 1
+                j -= 1
+        # now keys[lo..j] <= pivot <= keys[i..hi]
+        if count - 1 <= j:
+            hi = j
+        elif count - 1 >= i:
+            lo = i
+        else:
+            return
 
 
 cdef int64_t _discount(const Table* t, int64_t c, const int64_t* lines, int64_t m, const int64_t* unit,
                        const int64_t* qty, const int64_t* amounts, int64_t* shares,
                        int64_t* scratch) noexcept nogil:
     """Each eligible line's share of what coupon `c` saves now; returns the total.
-    `lines` are the coupon's eligible lines, `scratch` has room for 2*m values."""
-    cdef int64_t k, j, total = 0, kind = t.coupon_kind[c], units_left, units, value, best
+    `lines` are the coupon's eligible lines, `scratch` has room for 3*m values."""
+    cdef int64_t k, j, total = 0, kind = _coupon(t, c, C_KIND), units_left, units, value, best
     cdef int64_t* current = scratch
     cdef int64_t* extra = scratch + m
     for k in range(m):
         current[k] = amounts[lines[k]]
     if kind == KIND_PERCENT_OFF:
         for k in range(m):
-            shares[k] = _percent_half_up(current[k], t.coupon_percent[c])
+            shares[k] = _percent_half_up(current[k], _coupon(t, c, C_PERCENT))
             total += shares[k]
-        if t.coupon_cap[c] >= 0 and total > t.coupon_cap[c]:
+        if _coupon(t, c, C_CAP) >= 0 and total > _coupon(t, c, C_CAP):
             memcpy(current, shares, m * sizeof(int64_t))
-            _allocate(t.coupon_cap[c], current, m, shares, extra)
-            total = t.coupon_cap[c]
+            _allocate(_coupon(t, c, C_CAP), current, m, shares, extra)
+            total = _coupon(t, c, C_CAP)
         return total
     if kind == KIND_FIXED_PRICE:
         for k in range(m):
             shares[k] = 0
             extra[k] = 0  # taken
-        units_left = t.coupon_units[c]
+        units_left = _coupon(t, c, C_UNITS)
         while units_left > 0:
             best = -1
             for k in range(m):
                 if not extra[k] and (best < 0 or unit[lines[k]] > unit[lines[best]]):
                     best = k
-            if best < 0 or unit[lines[best]] <= t.coupon_price[c]:
+            if best < 0 or unit[lines[best]] <= _coupon(t, c, C_PRICE):
                 break
             extra[best] = 1
             j = lines[best]
             units = qty[j] if qty[j] < units_left else units_left
             units_left -= units
             value = current[best] * units // qty[j]
-            value -= units * t.coupon_price[c]
+            value -= units * _coupon(t, c, C_PRICE)
             shares[best] = value if value > 0 else 0
             total += shares[best]
         return total
     for k in range(m):
         total += current[k]
-    if kind == KIND_THRESHOLD_OFF and total < t.coupon_threshold[c]:
+    if kind == KIND_THRESHOLD_OFF and total < _coupon(t, c, C_THRESHOLD):
         for k in range(m):
             shares[k] = 0
         return 0
-    _allocate(t.coupon_amount[c] if t.coupon_amount[c] < total else total, current, m, shares, extra)
+    _allocate(_coupon(t, c, C_AMOUNT) if _coupon(t, c, C_AMOUNT) < total else total, current, m, shares, extra)
     total = 0
     for k in range(m):
         total += shares[k]
@@ -380,6 +384,7 @@ cdef struct Work:
     int64_t* ranks
     int64_t* best_chosen
     int64_t* best_ranks
+    int64_t* sort_temp
 
 
 cdef inline void _new_candidate(Result* out, Work* w, int64_t* n_cand, int64_t c) noexcept nogil:
@@ -392,7 +397,7 @@ cdef inline void _new_candidate(Result* out, Work* w, int64_t* n_cand, int64_t c
 
 
 cdef inline int64_t _kind_key(const Table* t, const Result* out, int64_t slot) noexcept nogil:
-    return t.coupon_kind[out.cand_coupon[slot]] * 1000000000 + out.cand_coupon[slot]
+    return _coupon(t, out.cand_coupon[slot], C_KIND) * 1000000000 + out.cand_coupon[slot]
 
 
 cdef int64_t _combination_saving(const Table* t, const Request* r, Result* out, Work* w,
@@ -425,15 +430,46 @@ cdef void _sort_slots(const Table* t, const Result* out, int64_t* slots, int64_t
         slots[j + 1] = x
 
 
-cdef void _sort_values(int64_t* values, int64_t n) noexcept nogil:
-    cdef int64_t k, j, x
-    for k in range(1, n):
-        x = values[k]
-        j = k - 1
-        while j >= 0 and values[j] > x:
-            values[j + 1] = values[j]
-            j -= 1
-        values[j + 1] = x
+cdef void _sort_values(int64_t* values, int64_t n, int64_t* temp) noexcept nogil:
+    """Sort non-negative values ascending: insertion sort when short, else an LSD radix
+    sort by bytes over only the bytes the largest value uses (`temp` holds n values)."""
+    cdef int64_t k, j, x, largest = 0, shift = 0, total
+    cdef int64_t counts[256]
+    cdef int64_t* source = values
+    cdef int64_t* target = temp
+    cdef int64_t* swap
+    if n <= 24:
+        for k in range(1, n):
+            x = values[k]
+            j = k - 1
+            while j >= 0 and values[j] > x:
+                values[j + 1] = values[j]
+                j -= 1
+            values[j + 1] = x
+        return
+    for k in range(n):
+        if values[k] > largest:
+            largest = values[k]
+    while (largest >> shift) > 0:
+        for j in range(256):
+            counts[j] = 0
+        for k in range(n):
+            counts[(source[k] >> shift) & 255] += 1
+        total = 0
+        for j in range(256):
+            x = counts[j]
+            counts[j] = total
+            total += x
+        for k in range(n):
+            j = (source[k] >> shift) & 255
+            target[counts[j]] = source[k]
+            counts[j] += 1
+        swap = source
+        source = target
+        target = swap
+        shift += 8
+    if source != values:
+        memcpy(values, source, n * sizeof(int64_t))
 
 
 cdef bint _better(int64_t saving, const int64_t* ranks, int64_t n, int64_t best_saving,
@@ -441,10 +477,12 @@ cdef bint _better(int64_t saving, const int64_t* ranks, int64_t n, int64_t best_
     cdef int64_t k
     if saving != best_saving:
         return saving > best_saving
-    for k in range(n if n < best_n else best_n):
+    if n != best_n:
+        return n < best_n
+    for k in range(n):
         if ranks[k] != best_ranks[k]:
             return ranks[k] < best_ranks[k]
-    return n < best_n
+    return False
 
 
 cdef struct Search:
@@ -456,6 +494,14 @@ cdef struct Search:
     int64_t n_chosen
     int64_t best_saving
     int64_t best_n
+    int64_t steps
+    bint exact
+
+
+cdef inline bint _out_of_budget(Search* s) noexcept nogil:
+    if s.steps >= SEARCH_BUDGET:
+        s.exact = False
+    return not s.exact
 
 
 cdef void _leaf(Search* s) noexcept nogil:
@@ -464,13 +510,15 @@ cdef void _leaf(Search* s) noexcept nogil:
     cdef int64_t k, saved
     memcpy(w.leaf, w.chosen, s.n_chosen * sizeof(int64_t))
     _sort_slots(s.t, s.out, w.leaf, s.n_chosen)
-    saved = _combination_saving(s.t, s.r, s.out, w, w.leaf, s.n_chosen)
     s.out.combinations += 1
+    for k in range(s.n_chosen):
+        s.steps += w.cand_ptr[w.leaf[k] + 1] - w.cand_ptr[w.leaf[k]]
+    saved = _combination_saving(s.t, s.r, s.out, w, w.leaf, s.n_chosen)
     if saved <= 0:
         return
     for k in range(s.n_chosen):
-        w.ranks[k] = s.t.coupon_rank[s.out.cand_coupon[w.leaf[k]]]
-    _sort_values(w.ranks, s.n_chosen)
+        w.ranks[k] = _coupon(s.t, s.out.cand_coupon[w.leaf[k]], C_RANK)
+    _sort_values(w.ranks, s.n_chosen, w.sort_temp)
     if _better(saved, w.ranks, s.n_chosen, s.best_saving, w.best_ranks, s.best_n):
         s.best_saving = saved
         s.best_n = s.n_chosen
@@ -516,6 +564,8 @@ cdef void _explore(Search* s, int64_t position, int64_t bound) noexcept nogil:
     the reference's exhaustive choice."""
     cdef Work* w = s.w
     cdef int64_t g, j, k
+    if _out_of_budget(s):
+        return
     if position == s.n_groups:
         if s.n_chosen:
             _leaf(s)
@@ -541,7 +591,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     cdef Work w
     cdef int64_t n_known = 0, n_ok = 0, n_wide
     cdef int64_t n_pairs = 0, cap_pairs = 0, n_cand = 0, n_usable = 0, n_groups = 0, n_exclusive = 0
-    cdef int64_t m, spent, saved, combos, largest, weakest, best_n = 0
+    cdef int64_t m, spent, saved, best_n = 0
     cdef Search search
     cdef int64_t status, hint, used, left
     out.live = live
@@ -562,11 +612,11 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         if room >= 0 and t.room_members_only[room] and tier == 0:
             out.line_status[i] = MEMBERS_ONLY_ROOM
             continue
-        if not (t.product_tiers[row] >> tier) & 1:
+        if not (_product(t, row, P_TIERS) >> tier) & 1:
             out.line_status[i] = TIER_TOO_LOW
-            out.line_hint[i] = _lowest_tier_above(t.product_tiers[row], tier, t.n_tiers)
+            out.line_hint[i] = _lowest_tier_above(_product(t, row, P_TIERS), tier, t.n_tiers)
             continue
-        limit = t.product_limit[row]
+        limit = _product(t, row, P_LIMIT)
         if limit >= 0:
             taken = r.bought[i]
             for j in range(i):
@@ -576,10 +626,10 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
                 out.line_status[i] = MEMBER_LIMIT_REACHED
                 out.line_hint[i] = limit - taken if limit > taken else 0
                 continue
-        price = t.product_price[row]
+        price = _product(t, row, P_PRICE)
         out.line_layer[i] = LAYER_BASE
         if tier > 0:
-            tp = t.product_tier_price[row * t.n_tiers + tier]
+            tp = _product(t, row, P_TIER_PRICE + tier)
             if tp >= 0 and tp < price:
                 price = tp
                 out.line_layer[i] = LAYER_TIER
@@ -610,13 +660,13 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         row = r.rows[i]
         if row >= 0:
             n_known += 1
-            cap_pairs += (t.sku_coupon_ptr[row + 1] - t.sku_coupon_ptr[row]
-                          + t.category_coupon_ptr[t.product_category[row] + 1]
-                          - t.category_coupon_ptr[t.product_category[row]])
+            cap_pairs += (_product(t, row, P_SKU_COUPONS_END) - _product(t, row, P_SKU_COUPONS_START)
+                          + t.category_coupon_ptr[_product(t, row, P_CATEGORY) + 1]
+                          - t.category_coupon_ptr[_product(t, row, P_CATEGORY)])
         if out.line_status[i] == OK:
             n_ok += 1
     n_wide = t.n_storewide if n_known else 0
-    w.pairs = <int64_t*>malloc((cap_pairs + 1) * sizeof(int64_t))
+    w.pairs = <int64_t*>malloc((2 * cap_pairs + 1) * sizeof(int64_t))
     w.cand_ptr = <int64_t*>malloc((cap_pairs + n_wide + 2) * sizeof(int64_t))
     w.cand_lines = <int64_t*>malloc((cap_pairs + n_wide * n_ok + 1) * sizeof(int64_t))
     out.cand_coupon = <int64_t*>malloc((cap_pairs + n_wide + 1) * 4 * sizeof(int64_t))
@@ -630,17 +680,14 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         row = r.rows[i]
         if row < 0:
             continue
-        for k in range(t.sku_coupon_ptr[row], t.sku_coupon_ptr[row + 1]):
+        for k in range(_product(t, row, P_SKU_COUPONS_START), _product(t, row, P_SKU_COUPONS_END)):
             w.pairs[n_pairs] = t.sku_coupon[k] * 256 + i
             n_pairs += 1
-        g = t.product_category[row]
+        g = _product(t, row, P_CATEGORY)
         for k in range(t.category_coupon_ptr[g], t.category_coupon_ptr[g + 1]):
             w.pairs[n_pairs] = t.category_coupon[k] * 256 + i
             n_pairs += 1
-    if n_pairs > 32:
-        qsort(w.pairs, n_pairs, sizeof(int64_t), _compare_int64)
-    else:
-        _sort_values(w.pairs, n_pairs)
+    _sort_values(w.pairs, n_pairs, w.pairs + n_pairs)
     w.cand_ptr[0] = 0
     k = 0
     j = 0
@@ -669,7 +716,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     free(w.pairs)
 
     # working memory for the checks and the search
-    w.usable = <int64_t*>malloc((n_cand * 15 + n * 4 + 8) * sizeof(int64_t))
+    w.usable = <int64_t*>malloc((n_cand * 16 + n * 5 + 8) * sizeof(int64_t))
     if w.usable == NULL:
         free(w.cand_ptr); free(w.cand_lines)
         return -1
@@ -686,7 +733,8 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     w.ranks = w.chosen + n_cand
     w.best_chosen = w.ranks + n_cand
     w.best_ranks = w.best_chosen + n_cand
-    w.amounts = w.best_ranks + n_cand + 1
+    w.sort_temp = w.best_ranks + n_cand + 1
+    w.amounts = w.sort_temp + n_cand
     w.shares = w.amounts + n + 1
     w.scratch = w.shares + n + 1
 
@@ -696,17 +744,17 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         m = w.cand_ptr[k + 1] - w.cand_ptr[k]
         status = OK
         hint = 0
-        if not (t.coupon_tiers[c] >> tier) & 1:
+        if not (_coupon(t, c, C_TIERS) >> tier) & 1:
             status = TIER_TOO_LOW
-            hint = _lowest_tier_above(t.coupon_tiers[c], tier, t.n_tiers)
-        elif t.coupon_room[c] >= 0 and t.coupon_room[c] != room:
+            hint = _lowest_tier_above(_coupon(t, c, C_TIERS), tier, t.n_tiers)
+        elif _coupon(t, c, C_ROOM) >= 0 and _coupon(t, c, C_ROOM) != room:
             status = NOT_IN_ROOM
-        elif not _window_open(t.coupon_from[c], t.coupon_to[c], r.now):
+        elif not _window_open(_coupon(t, c, C_FROM), _coupon(t, c, C_TO), r.now):
             status = OUTSIDE_WINDOW
-            hint = t.coupon_from[c] - r.now if r.now < t.coupon_from[c] else 0
-        elif t.coupon_member_limit[c] >= 0 and _lookup(r.coupon_uses, r.n_coupon_uses, c, 0) >= t.coupon_member_limit[c]:
+            hint = _coupon(t, c, C_FROM) - r.now if r.now < _coupon(t, c, C_FROM) else 0
+        elif _coupon(t, c, C_MEMBER_LIMIT) >= 0 and _lookup(r.coupon_uses, r.n_coupon_uses, c, 0) >= _coupon(t, c, C_MEMBER_LIMIT):
             status = MEMBER_LIMIT_REACHED
-        elif t.coupon_stock[c] >= 0 and _lookup(r.coupon_stock, r.n_coupon_stock, c, t.coupon_stock[c]) <= 0:
+        elif _coupon(t, c, C_STOCK) >= 0 and _lookup(r.coupon_stock, r.n_coupon_stock, c, _coupon(t, c, C_STOCK)) <= 0:
             status = OUT_OF_STOCK
         elif m == 0:
             status = NOT_IN_SCOPE
@@ -714,9 +762,9 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
             spent = 0
             for j in range(w.cand_ptr[k], w.cand_ptr[k + 1]):
                 spent += out.line_amount[w.cand_lines[j]]
-            if t.coupon_kind[c] == KIND_THRESHOLD_OFF and spent < t.coupon_threshold[c]:
+            if _coupon(t, c, C_KIND) == KIND_THRESHOLD_OFF and spent < _coupon(t, c, C_THRESHOLD):
                 status = THRESHOLD_NOT_MET
-                hint = t.coupon_threshold[c] - spent
+                hint = _coupon(t, c, C_THRESHOLD) - spent
             else:
                 saved = _discount(t, c, w.cand_lines + w.cand_ptr[k], m, out.line_unit, r.qty, out.line_amount,
                                   w.shares, w.scratch)
@@ -732,16 +780,16 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     # stack groups in order of first appearance; exclusive coupons stand alone
     for k in range(n_usable):
         c = out.cand_coupon[w.usable[k]]
-        if t.coupon_exclusive[c]:
+        if _coupon(t, c, C_EXCLUSIVE):
             w.exclusive[n_exclusive] = k
             n_exclusive += 1
             continue
         for g in range(n_groups):
-            if w.group_id[g] == t.coupon_group[c]:
+            if w.group_id[g] == _coupon(t, c, C_GROUP):
                 break
         else:
             g = n_groups
-            w.group_id[g] = t.coupon_group[c]
+            w.group_id[g] = _coupon(t, c, C_GROUP)
             w.group_size[g] = 0
             n_groups += 1
         w.group_size[g] += 1
@@ -753,37 +801,13 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         w.group_size[g] = 0
     for k in range(n_usable):
         c = out.cand_coupon[w.usable[k]]
-        if t.coupon_exclusive[c]:
+        if _coupon(t, c, C_EXCLUSIVE):
             continue
         for g in range(n_groups):
-            if w.group_id[g] == t.coupon_group[c]:
+            if w.group_id[g] == _coupon(t, c, C_GROUP):
                 break
         w.members[w.group_start[g] + w.group_size[g]] = k
         w.group_size[g] += 1
-
-    # past MAX_COMBINATIONS, drop each largest group's weakest coupon (reference._prune)
-    while True:
-        combos = 1
-        for g in range(n_groups):
-            combos *= w.group_size[g] + 1
-            if combos > MAX_COMBINATIONS:
-                break
-        if combos <= MAX_COMBINATIONS:
-            break
-        largest = 0
-        for g in range(1, n_groups):
-            if w.group_size[g] > w.group_size[largest]:
-                largest = g
-        weakest = 0
-        for j in range(1, w.group_size[largest]):
-            k = w.members[w.group_start[largest] + j]
-            i = w.members[w.group_start[largest] + weakest]
-            if w.saving[k] < w.saving[i] or (w.saving[k] == w.saving[i] and
-                    t.coupon_rank[out.cand_coupon[w.usable[k]]] > t.coupon_rank[out.cand_coupon[w.usable[i]]]):
-                weakest = j
-        for j in range(weakest, w.group_size[largest] - 1):
-            w.members[w.group_start[largest] + j] = w.members[w.group_start[largest] + j + 1]
-        w.group_size[largest] -= 1
 
     # the search (see _explore): every exclusive coupon alone, then at most one per group
     search.t = t
@@ -794,8 +818,12 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     search.n_chosen = 0
     search.best_saving = 0
     search.best_n = 0
+    search.steps = 0
+    search.exact = True
     out.combinations = 0
     for j in range(n_exclusive):
+        if _out_of_budget(&search):
+            break
         w.chosen[0] = w.usable[w.exclusive[j]]
         search.n_chosen = 1
         _leaf(&search)
@@ -803,6 +831,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     _order_groups(&search)
     _explore(&search, 0, 0)
     best_n = search.best_n
+    out.exact = search.exact
 
     for k in range(n_usable):
         out.cand_status[w.usable[k]] = LOST_TO_BETTER_COMBINATION
@@ -898,6 +927,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
 
 # -- Python face --------------------------------------------------------------------------
 
+@cython.no_gc
 cdef class Quote:
     """One decided quote, held as C arrays; `to_dict()` gives the public form."""
 
@@ -906,8 +936,10 @@ cdef class Quote:
     cdef int64_t n_redemptions
     cdef int64_t* line_block
     cdef int64_t* red_block
+    cdef int64_t* rows
+    cdef int64_t* qty
     cdef readonly object table
-    cdef object lines
+    cdef list unknown_skus   # (line, sku) of lines whose sku the table lacks
     cdef int64_t tier
     cdef int64_t room
 
@@ -941,11 +973,14 @@ cdef class Quote:
 
     def to_raw(self):
         """The same RawQuote the reference evaluator returns."""
-        cdef int64_t i, k
+        cdef int64_t i, k, row
+        products = self.table.model.products
+        unknown = dict(self.unknown_skus) if self.unknown_skus else {}
         raw_lines = []
         for i in range(self.n):
-            sku, qty = self.lines[i]
-            raw_lines.append(RawLine(sku=sku, qty=qty, status=self.r.line_status[i], hint=self.r.line_hint[i],
+            row = self.rows[i]
+            sku = products[row].sku if row >= 0 else unknown[i]
+            raw_lines.append(RawLine(sku=sku, qty=self.qty[i], status=self.r.line_status[i], hint=self.r.line_hint[i],
                                      unit_price=self.r.line_unit[i], layer=self.r.line_layer[i],
                                      amount=self.r.line_amount[i], discount=self.r.line_discount[i],
                                      final=self.r.line_final[i], shares=[]))
@@ -960,7 +995,8 @@ cdef class Quote:
                            room_bonus=self.r.p_room_bonus, order_bonus=self.r.p_order_bonus, total=self.r.p_total)
         redemptions = [(self.r.red_status[k], self.r.red_hint[k]) for k in range(self.n_redemptions)]
         return RawQuote(tier_rank=self.tier, room_index=self.room, live=bool(self.r.live), lines=raw_lines,
-                        coupons=coupons, applied=applied, subtotal=self.r.subtotal, discount=self.r.discount,
+                        coupons=coupons, applied=applied, combinations=self.r.combinations,
+                        search_exact=bool(self.r.exact), subtotal=self.r.subtotal, discount=self.r.discount,
                         payable=self.r.payable, points=points, redemptions=redemptions)
 
     def to_dict(self) -> dict:
@@ -1028,7 +1064,7 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
         raise QuoteInputError("lines", f"at most {MAX_LINES} lines in one cart")
 
     q.table = table
-    q.lines = tuple(lines)
+    q.unknown_skus = None
     q.n = n
     q.tier = tier_rank
     q.room = room_index
@@ -1038,8 +1074,8 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     q.red_block = <int64_t*>malloc((2 * q.n_redemptions + 1) * sizeof(int64_t))
     if q.line_block == NULL or q.red_block == NULL:
         raise MemoryError()
-    req.rows = q.line_block
-    req.qty = req.rows + n
+    req.rows = q.rows = q.line_block
+    req.qty = q.qty = req.rows + n
     req.bought = req.qty + n
     q.r.line_status = req.bought + n
     q.r.line_hint = q.r.line_status + n
@@ -1053,15 +1089,19 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
 
     sku_bought = member.sku_bought
     for i in range(n):
-        sku, qty = q.lines[i]
+        sku, qty = lines[i]
         if not isinstance(sku, str):
             raise QuoteInputError(f"lines[{i}].sku", "must be text")
         if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
             raise QuoteInputError(f"lines[{i}].qty", f"must be a whole number from 1 to {MAX_QTY}")
         row = view.sku_row.get(sku, -1)
+        if row < 0:
+            if q.unknown_skus is None:
+                q.unknown_skus = []
+            q.unknown_skus.append((i, sku))
         req.rows[i] = row
         req.qty[i] = qty
-        req.bought[i] = sku_bought.get(sku, 0) if (row >= 0 and view.t.product_limit[row] >= 0 and sku_bought) else 0
+        req.bought[i] = sku_bought.get(sku, 0) if (row >= 0 and _product(&view.t, row, P_LIMIT) >= 0 and sku_bought) else 0
 
     req.tier = tier_rank
     req.room = room_index

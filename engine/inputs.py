@@ -35,7 +35,7 @@ def check_quote_inputs(table, member: Member, room: Optional[str], now: int, lin
         raise QuoteInputError("member.points", f"must be from 0 to {MAX_POINTS}")
     if not 0 <= member.sessions_watched <= MAX_POINTS:
         raise QuoteInputError("member.sessions_watched", f"must be from 0 to {MAX_POINTS}")
-    if isinstance(now, bool) or not isinstance(now, int) or not 0 <= now <= MAX_INSTANT:
+    if type(now) is not int or not 0 <= now <= MAX_INSTANT:
         raise QuoteInputError("now", "must be Unix seconds between 1970 and 9999")
     if room is None:
         room_index = -1
@@ -50,9 +50,9 @@ def check_quote_inputs(table, member: Member, room: Optional[str], now: int, lin
     checked = []
     for index, line in enumerate(lines):
         sku, qty = line
-        if not isinstance(sku, str):
+        if type(sku) is not str:
             raise QuoteInputError(f"lines[{index}].sku", "must be text")
-        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
+        if type(qty) is not int or not 1 <= qty <= MAX_QTY:
             raise QuoteInputError(f"lines[{index}].qty", f"must be a whole number from 1 to {MAX_QTY}")
         checked.append((sku, qty))
     return tier_rank, room_index, checked, fulfillment == "pickup"

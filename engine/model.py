@@ -143,7 +143,7 @@ class RuleTable:
         return [VISITOR] + [t.id for t in self.tiers]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """What a quote needs to know of the shopper. A visitor has tier None."""
 
@@ -156,7 +156,7 @@ class Member:
     sku_bought: Mapping[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stock:
     """Shared stock left, by coupon id and redemption id; an id not named is untouched."""
 

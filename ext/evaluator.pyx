@@ -20,6 +20,8 @@ from engine.quote import RawCoupon, RawLine, RawPoints, RawQuote, public_quote
 
 NAME = "compiled"
 
+cdef int64_t MAX_POINTS_C = MAX_POINTS
+
 cdef extern from *:
     """
     /* a * b / c and a * b % c for non-negative a, b and positive c, exact: in 64 bits
@@ -127,6 +129,7 @@ cdef struct Result:
     int64_t p_total
     int64_t* red_status
     int64_t* red_hint
+    int64_t* arena           # owns the candidate, applied and share arrays
     int64_t combinations    # how many combinations the search evaluated
     bint exact              # False when the search budget ran out
 
@@ -192,12 +195,22 @@ cdef class TableView:
         self.t.utc_offset = c.utc_offset
 
 
+cdef object _last_table = None
+cdef TableView _last_view = None
+
+
 cdef TableView _view(object compiled):
+    """The table's view: the last one used is kept at hand, others hang off their table."""
+    global _last_table, _last_view
+    if compiled is _last_table:
+        return _last_view
     view = getattr(compiled, "_ext_view", None)
     if view is None:
         view = TableView(compiled)
         compiled._ext_view = view
-    return <TableView>view
+    _last_table = compiled
+    _last_view = <TableView>view
+    return _last_view
 
 
 # -- small helpers ------------------------------------------------------------------------
@@ -362,6 +375,9 @@ cdef int64_t _discount(const Table* t, int64_t c, const int64_t* lines, int64_t 
 
 
 # -- the quote ----------------------------------------------------------------------------
+
+cdef enum:
+    SMALL_WORK = 6144     # int64 slots of stack scratch before a quote needs the heap
 
 cdef struct Work:
     int64_t* pairs          # coupon * 256 + line, then unique coupons
@@ -591,7 +607,9 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     cdef Work w
     cdef int64_t n_known = 0, n_ok = 0, n_wide
     cdef int64_t n_pairs = 0, cap_pairs = 0, n_cand = 0, n_usable = 0, n_groups = 0, n_exclusive = 0
-    cdef int64_t m, spent, saved, best_n = 0
+    cdef int64_t m, spent, saved, best_n = 0, cap_cand, cap_lines, work_size
+    cdef int64_t small[SMALL_WORK]
+    cdef int64_t* work
     cdef Search search
     cdef int64_t status, hint, used, left
     out.live = live
@@ -666,16 +684,30 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         if out.line_status[i] == OK:
             n_ok += 1
     n_wide = t.n_storewide if n_known else 0
-    w.pairs = <int64_t*>malloc((2 * cap_pairs + 1) * sizeof(int64_t))
-    w.cand_ptr = <int64_t*>malloc((cap_pairs + n_wide + 2) * sizeof(int64_t))
-    w.cand_lines = <int64_t*>malloc((cap_pairs + n_wide * n_ok + 1) * sizeof(int64_t))
-    out.cand_coupon = <int64_t*>malloc((cap_pairs + n_wide + 1) * 4 * sizeof(int64_t))
-    if w.pairs == NULL or w.cand_ptr == NULL or w.cand_lines == NULL or out.cand_coupon == NULL:
-        free(w.pairs); free(w.cand_ptr); free(w.cand_lines)
+    # one block for the result's coupon arrays (kept by the Quote), one for the work, on
+    # the stack when the cart is small enough
+    cap_cand = cap_pairs + n_wide
+    cap_lines = cap_pairs + n_wide * n_ok
+    out.arena = <int64_t*>malloc((5 * cap_cand + 3 * cap_lines + 8) * sizeof(int64_t))
+    work_size = 2 * cap_pairs + 19 * cap_cand + cap_lines + 5 * n + 16
+    if work_size <= SMALL_WORK:
+        work = &small[0]
+    else:
+        work = <int64_t*>malloc(work_size * sizeof(int64_t))
+    if out.arena == NULL or work == NULL:
         return -1
-    out.cand_status = out.cand_coupon + (cap_pairs + n_wide + 1)
-    out.cand_amount = out.cand_status + (cap_pairs + n_wide + 1)
-    out.cand_hint = out.cand_amount + (cap_pairs + n_wide + 1)
+    w.pairs = work
+    w.cand_ptr = w.pairs + 2 * cap_pairs
+    w.cand_lines = w.cand_ptr + cap_cand + 2
+    w.usable = w.cand_lines + cap_lines + 1
+    out.cand_coupon = out.arena
+    out.applied = out.arena + 4 * (cap_cand + 1)
+    out.share_line = out.applied + cap_cand + 1
+    out.share_coupon = out.share_line + cap_lines + 1
+    out.share_amount = out.share_coupon + cap_lines + 1
+    out.cand_status = out.cand_coupon + (cap_cand + 1)
+    out.cand_amount = out.cand_status + (cap_cand + 1)
+    out.cand_hint = out.cand_amount + (cap_cand + 1)
     for i in range(n):
         row = r.rows[i]
         if row < 0:
@@ -713,13 +745,8 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
             w.cand_lines[w.cand_ptr[n_cand]] = i
             w.cand_ptr[n_cand] += 1
     out.n_candidates = n_cand
-    free(w.pairs)
 
     # working memory for the checks and the search
-    w.usable = <int64_t*>malloc((n_cand * 16 + n * 5 + 8) * sizeof(int64_t))
-    if w.usable == NULL:
-        free(w.cand_ptr); free(w.cand_lines)
-        return -1
     w.saving = w.usable + n_cand
     w.group_id = w.saving + n_cand
     w.group_start = w.group_id + n_cand
@@ -838,13 +865,6 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
 
     # apply the winner, in application order
     out.n_applied = best_n
-    out.applied = <int64_t*>malloc((best_n + 1) * sizeof(int64_t))
-    out.share_line = <int64_t*>malloc((best_n * n + 1) * 3 * sizeof(int64_t))
-    if out.applied == NULL or out.share_line == NULL:
-        free(w.usable); free(w.cand_ptr); free(w.cand_lines)
-        return -1
-    out.share_coupon = out.share_line + (best_n * n + 1)
-    out.share_amount = out.share_coupon + (best_n * n + 1)
     out.n_shares = 0
     for k in range(n):
         w.amounts[k] = out.line_amount[k]
@@ -866,9 +886,8 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
                 out.share_coupon[out.n_shares] = out.cand_coupon[j]
                 out.share_amount[out.n_shares] = w.shares[g]
                 out.n_shares += 1
-    free(w.usable)
-    free(w.cand_ptr)
-    free(w.cand_lines)
+    if work != &small[0]:
+        free(work)
 
     # totals and points (reference._points)
     out.subtotal = 0
@@ -935,7 +954,6 @@ cdef class Quote:
     cdef int64_t n
     cdef int64_t n_redemptions
     cdef int64_t* line_block
-    cdef int64_t* red_block
     cdef int64_t* rows
     cdef int64_t* qty
     cdef readonly object table
@@ -945,10 +963,7 @@ cdef class Quote:
 
     def __dealloc__(self):
         free(self.line_block)
-        free(self.red_block)
-        free(self.r.cand_coupon)
-        free(self.r.applied)
-        free(self.r.share_line)
+        free(self.r.arena)
 
     @property
     def payable(self) -> int:
@@ -1036,16 +1051,16 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     tier_rank = view.tier_rank.get(tier, -1)
     if tier_rank < 0:
         raise QuoteInputError("member.tier", f"unknown tier {tier!r}")
-    birthday = member.birthday_month
+    cdef int64_t birthday = member.birthday_month
     if not 0 <= birthday <= 12:
         raise QuoteInputError("member.birthday_month", "must be 1 to 12, or 0 when unknown")
-    points = member.points
-    if not 0 <= points <= MAX_POINTS:
+    cdef int64_t points = member.points
+    if not 0 <= points <= MAX_POINTS_C:
         raise QuoteInputError("member.points", f"must be from 0 to {MAX_POINTS}")
-    sessions = member.sessions_watched
-    if not 0 <= sessions <= MAX_POINTS:
+    cdef int64_t sessions = member.sessions_watched
+    if not 0 <= sessions <= MAX_POINTS_C:
         raise QuoteInputError("member.sessions_watched", f"must be from 0 to {MAX_POINTS}")
-    if isinstance(now, bool) or not isinstance(now, int) or not 0 <= now <= MAX_INSTANT:
+    if type(now) is not int or not 0 <= now <= MAX_INSTANT:
         raise QuoteInputError("now", "must be Unix seconds between 1970 and 9999")
     if room is None:
         room_index = -1
@@ -1070,9 +1085,8 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     q.room = room_index
     q.n_redemptions = view.t.n_redemptions
     # one block for the request's line arrays and the result's line arrays
-    q.line_block = <int64_t*>malloc((n * (3 + blocks) + 1) * sizeof(int64_t))
-    q.red_block = <int64_t*>malloc((2 * q.n_redemptions + 1) * sizeof(int64_t))
-    if q.line_block == NULL or q.red_block == NULL:
+    q.line_block = <int64_t*>malloc((n * (3 + blocks) + 2 * q.n_redemptions + 1) * sizeof(int64_t))
+    if q.line_block == NULL:
         raise MemoryError()
     req.rows = q.rows = q.line_block
     req.qty = q.qty = req.rows + n
@@ -1084,15 +1098,15 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     q.r.line_amount = q.r.line_layer + n
     q.r.line_discount = q.r.line_amount + n
     q.r.line_final = q.r.line_discount + n
-    q.r.red_status = q.red_block
-    q.r.red_hint = q.red_block + q.n_redemptions
+    q.r.red_status = q.r.line_final + n
+    q.r.red_hint = q.r.red_status + q.n_redemptions
 
     sku_bought = member.sku_bought
     for i in range(n):
         sku, qty = lines[i]
-        if not isinstance(sku, str):
+        if type(sku) is not str:
             raise QuoteInputError(f"lines[{i}].sku", "must be text")
-        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
+        if type(qty) is not int or not 1 <= qty <= MAX_QTY:
             raise QuoteInputError(f"lines[{i}].qty", f"must be a whole number from 1 to {MAX_QTY}")
         row = view.sku_row.get(sku, -1)
         if row < 0:

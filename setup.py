@@ -27,6 +27,7 @@ extensions = [
         "ext.evaluator",
         ["ext/evaluator.pyx"],
         extra_compile_args=["-O3" if not DEBUG else "-O0", "-g0" if not DEBUG else "-g"],
+        define_macros=[("RIGHTS_DEBUG", "1")] if DEBUG else [],
     )
 ]
 

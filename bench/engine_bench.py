@@ -12,7 +12,6 @@ import gc
 import random
 import statistics
 import time
-from pathlib import Path
 from typing import Callable
 
 from engine import evaluators
@@ -20,8 +19,8 @@ from engine.large_table import ensure_large_table
 from engine.model import Member
 from engine.rules import load_file
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "examples" / "rules" / "dairy-gala.yaml"
+from engine.demo import DEMO_RULES as DEMO
+
 GALA_NIGHT = int(dt.datetime(2026, 11, 11, 21, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp())
 MEMBER = Member(tier="gold", points=1850, birthday_month=11, sessions_watched=2)
 

@@ -20,6 +20,7 @@ LOST_TO_BETTER_COMBINATION = 10
 NO_SAVING = 11
 TASK_LOCKED = 12
 INSUFFICIENT_POINTS = 13
+TIER_NOT_ELIGIBLE = 14  # the member's tier is not among those allowed, and no higher one is
 
 REASONS = {
     OK: None,
@@ -36,6 +37,7 @@ REASONS = {
     NO_SAVING: "no_saving",
     TASK_LOCKED: "task_locked",
     INSUFFICIENT_POINTS: "insufficient_points",
+    TIER_NOT_ELIGIBLE: "tier_not_eligible",
 }
 
 LAYER_NONE = 0

@@ -6,10 +6,10 @@ one-line message.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from . import codes
-from .model import MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY, VISITOR, Member
+from .model import MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY, VISITOR, Member, Stock
 
 
 class QuoteInputError(ValueError):
@@ -56,3 +56,50 @@ def check_quote_inputs(table, member: Member, room: Optional[str], now: int, lin
             raise QuoteInputError(f"lines[{index}].qty", f"must be a whole number from 1 to {MAX_QTY}")
         checked.append((sku, qty))
     return tier_rank, room_index, checked, fulfillment == "pickup"
+
+
+_MEMBER_INTS = ("points", "birthday_month", "sessions_watched")
+_MEMBER_COUNTS = ("coupon_uses", "redemption_uses", "sku_bought")
+
+
+def member_from_mapping(data: Any, field: str = "member") -> Member:
+    """A Member from plain data (JSON), every field checked; unknown fields are refused."""
+    if data is None:
+        return Member()
+    if not isinstance(data, dict):
+        raise QuoteInputError(field, "must be an object such as {\"tier\": \"gold\", \"points\": 1850}")
+    allowed = ("tier",) + _MEMBER_INTS + _MEMBER_COUNTS
+    for key in data:
+        if key not in allowed:
+            raise QuoteInputError(f"{field}.{key}", f"unknown field; expected one of: {', '.join(allowed)}")
+    tier = data.get("tier")
+    if tier is not None and type(tier) is not str:
+        raise QuoteInputError(f"{field}.tier", "must be a tier id or null for a visitor")
+    values = {}
+    for key in _MEMBER_INTS:
+        value = data.get(key, 0)
+        if type(value) is not int or not 0 <= value <= MAX_POINTS:
+            raise QuoteInputError(f"{field}.{key}", f"must be a whole number from 0 to {MAX_POINTS}")
+        values[key] = value
+    counts = {}
+    for key in _MEMBER_COUNTS:
+        value = data.get(key, {})
+        if not isinstance(value, dict) or not all(
+                type(k) is str and type(v) is int and 0 <= v <= MAX_POINTS for k, v in value.items()):
+            raise QuoteInputError(f"{field}.{key}", "must map ids to whole numbers of uses")
+        counts[key] = value
+    return Member(tier=tier, **values, **counts)
+
+
+def stock_from_mapping(data: Any, field: str = "stock") -> Stock:
+    """Stock left by coupon and redemption id, from plain data."""
+    if data is None:
+        return Stock()
+    if not isinstance(data, dict) or not set(data) <= {"coupons", "redemptions"}:
+        raise QuoteInputError(field, "must be an object with coupons and/or redemptions")
+    for key in ("coupons", "redemptions"):
+        value = data.get(key, {})
+        if not isinstance(value, dict) or not all(
+                type(k) is str and type(v) is int and v >= 0 for k, v in value.items()):
+            raise QuoteInputError(f"{field}.{key}", "must map ids to whole numbers left")
+    return Stock(coupons=data.get("coupons", {}), redemptions=data.get("redemptions", {}))

@@ -86,8 +86,8 @@ def _price_lines(table, member, tier_rank, room, live, lines, pickup) -> list:
             line.status = codes.MEMBERS_ONLY_ROOM
             continue
         if tier_ids[tier_rank] not in product.allowed_tiers:
-            line.status = codes.TIER_TOO_LOW
             line.hint = _lowest_tier_above(tier_ids, product.allowed_tiers, tier_rank)
+            line.status = _tier_refusal(line.hint)
             continue
         if product.member_limit is not None:
             taken = member.sku_bought.get(sku, 0) + in_cart.get(sku, 0)
@@ -129,6 +129,11 @@ def _lowest_tier_above(tier_ids: list, allowed: frozenset, tier_rank: int) -> in
     return 0
 
 
+def _tier_refusal(higher_tier: int) -> int:
+    """tier_too_low when a higher tier would qualify, tier_not_eligible when none would."""
+    return codes.TIER_TOO_LOW if higher_tier else codes.TIER_NOT_ELIGIBLE
+
+
 def _percent_half_up(amount: int, percent: int) -> int:
     return (amount * percent + 50) // 100
 
@@ -154,8 +159,8 @@ def _choose_coupons(table, member, tier_rank, room_id, now, lines, stock) -> tup
         results.append(result)
         eligible = [i for i, line in scoped if line.status == codes.OK]
         if tier_ids[tier_rank] not in coupon.tiers:
-            result.status = codes.TIER_TOO_LOW
             result.hint = _lowest_tier_above(tier_ids, coupon.tiers, tier_rank)
+            result.status = _tier_refusal(result.hint)
         elif coupon.room is not None and coupon.room != room_id:
             result.status = codes.NOT_IN_ROOM
         elif not _window_open(coupon.window_from, coupon.window_to, now):
@@ -397,7 +402,8 @@ def month_of(now: int, utc_offset: int) -> int:
 def _redemption(table, member, tier_rank, room_id, now, item, stock) -> tuple:
     tier_ids = table.model.tier_ids()
     if tier_ids[tier_rank] not in item.tiers:
-        return codes.TIER_TOO_LOW, _lowest_tier_above(tier_ids, item.tiers, tier_rank)
+        higher = _lowest_tier_above(tier_ids, item.tiers, tier_rank)
+        return _tier_refusal(higher), higher
     if item.room is not None and item.room != room_id:
         return codes.NOT_IN_ROOM, 0
     if not _window_open(item.window_from, item.window_to, now):

@@ -7,7 +7,7 @@ integer bounds, same kinds.
 
 What a JSON Schema cannot say is only described (in the `description` of the field
 concerned) and left to validate.py: ids used twice, references to unknown tiers, skus,
-categories and rooms, a window or room that ends before it starts, a tier or live price
+categories and rooms, a window or room that must end after it starts, a tier or live price
 above the base price, a threshold coupon saving more than its threshold, and the exact
 calendar check of a time. Two differences are inherent to JSON Schema: it counts 1590.0
 as an integer (validate.py wants 1590), and it cannot check "at most two decimal places"

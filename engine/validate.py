@@ -35,9 +35,9 @@ from .model import (
 FORMAT_VERSION = 1
 MAX_ID_LENGTH = 64
 MAX_NAME_LENGTH = 200
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
-_RELATIVE = re.compile(r"^(room_start|room_end)\s*(?:([+-])\s*((?:\d+[dhms])+))?$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")
+_OFFSET = re.compile(r"^([+-])(0\d|1[0-4]):([0-5]\d)\Z")
+_RELATIVE = re.compile(r"^(room_start|room_end)\s*(?:([+-])\s*((?:\d+[dhms])+))?\Z")
 _DURATION_PART = re.compile(r"(\d+)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
@@ -76,7 +76,7 @@ def build_table(data: Any) -> RuleTable:
     with gc_paused():
         table = checker.table(data)
     if checker.errors:
-        raise RuleTableError(checker.errors)
+        raise RuleTableError(list(dict.fromkeys(checker.errors)))
     return table
 
 
@@ -187,6 +187,9 @@ class _Checker:
         except InvalidOperation:
             self.error(path + (key,), f"must be a number such as 1.5, not {value!r}")
             return default
+        if not percent.is_finite():
+            self.error(path + (key,), f"must be a number such as 1.5, not {value!r}")
+            return default
         if percent != percent.to_integral_value():
             self.error(path + (key,), "may have at most two decimal places")
             return default
@@ -259,7 +262,7 @@ class _Checker:
     def window(self, obj: dict, path: tuple, rooms: dict) -> tuple:
         """(from, to) of an optional window; a room's coupon without one holds while the room is live."""
         room_id = obj.get("room")
-        room = rooms.get(room_id) if isinstance(room_id, str) else None
+        room = rooms.get(room_id) if type(room_id) is str else None
         has_room = room_id is not None
         value = obj.get("window", _MISSING)
         if value is _MISSING:
@@ -270,7 +273,7 @@ class _Checker:
         start = self.window_end(win["from"], path + ("window", "from"), room, has_room) if "from" in win else None
         end = self.window_end(win["to"], path + ("window", "to"), room, has_room) if "to" in win else None
         if start is not None and end is not None and end <= start:
-            self.error(path + ("window", "to"), "ends before it starts")
+            self.error(path + ("window", "to"), "must end after it starts")
         return (start, end)
 
     # -- tiers --------------------------------------------------------------------------
@@ -286,7 +289,7 @@ class _Checker:
             return frozenset(tier_ids)
         if "min_tier" in obj:
             tier = obj["min_tier"]
-            if tier not in tier_ids:
+            if type(tier) is not str or tier not in tier_ids:
                 self.error(path + ("min_tier",), f"unknown tier {tier!r}; tiers are {', '.join(tier_ids)}")
                 return frozenset(tier_ids)
             return frozenset(tier_ids[tier_ids.index(tier):])
@@ -296,9 +299,9 @@ class _Checker:
                 self.error(path + ("tiers",), "must be a non-empty list of tier ids")
                 return frozenset(tier_ids)
             for index, tier in enumerate(listed):
-                if tier not in tier_ids:
+                if type(tier) is not str or tier not in tier_ids:
                     self.error(path + ("tiers", index), f"unknown tier {tier!r}; tiers are {', '.join(tier_ids)}")
-            return frozenset(t for t in listed if t in tier_ids)
+            return frozenset(t for t in listed if type(t) is str and t in tier_ids)
         return frozenset(tier_ids[1:] if members_only else tier_ids)
 
     # -- sections -----------------------------------------------------------------------
@@ -309,7 +312,7 @@ class _Checker:
         if top is None:
             return None
         fmt = top.get("format", FORMAT_VERSION)
-        if fmt != FORMAT_VERSION:
+        if type(fmt) is not int or fmt != FORMAT_VERSION:
             self.error(("format",), f"this engine reads format {FORMAT_VERSION}, not {fmt!r}")
         name = self.text(top, (), "name", default="rules")
         zone = top.get("timezone", "+08:00")
@@ -382,8 +385,14 @@ class _Checker:
             price = self.fen(obj, path, "price")
             tier_prices = {}
             if "tier_prices" in obj:
-                raw = self.mapping(obj["tier_prices"], path + ("tier_prices",), tuple(tier_ids[1:]))
-                for tier in raw or {}:
+                raw = obj["tier_prices"]
+                if not isinstance(raw, dict):
+                    self.error(path + ("tier_prices",), "must map tier id to price in fen")
+                    raw = {}
+                for tier in raw:
+                    if tier not in tier_ids[1:]:
+                        self.error(path + ("tier_prices", tier),
+                                   f"unknown tier {tier!r}; tiers are {', '.join(tier_ids[1:])}")
                     if tier in tier_ids[1:]:
                         value = self.fen(raw, path + ("tier_prices",), tier)
                         if value is not None and price is not None and value > price:
@@ -412,7 +421,7 @@ class _Checker:
             start = self.instant(obj["start"], path + ("start",)) if "start" in obj else None
             end = self.instant(obj["end"], path + ("end",)) if "end" in obj else None
             if start is not None and end is not None and end <= start:
-                self.error(path + ("end",), "ends before it starts")
+                self.error(path + ("end",), "must end after it starts")
             live = {}
             if "live_prices" in obj:
                 raw = obj["live_prices"]
@@ -442,7 +451,7 @@ class _Checker:
         room = obj.get("room")
         if room is None:
             return None
-        if room not in rooms:
+        if type(room) is not str or room not in rooms:
             self.error(path + ("room",), f"unknown room {room!r}")
             return None
         return room
@@ -531,6 +540,9 @@ class _Checker:
                     self.error(path + ("scope", key, index),
                                f"unknown sku {name!r}" if what == "sku" else f"no product has category {name!r}")
             found[key] = frozenset(str(n) for n in listed if str(n) in known)
+        if not raw.get("skus") and not raw.get("categories"):
+            self.error(path + ("scope",), "names no skus and no categories; write scope: all for everything")
+            return None
         return (False, found["skus"], found["categories"])
 
     def points(self, top: dict) -> PointsRules:
@@ -583,6 +595,9 @@ class _Checker:
                 if unlock is not None:
                     sessions = self.integer(unlock, path + ("unlock",), "sessions_watched", 1, 100_000) or 0
             tiers = self.tier_set(obj, path, tier_ids, members_only=True)
+            if VISITOR in tiers:
+                self.error(path + ("tiers" if "tiers" in obj else "min_tier",),
+                           "visitors have no points to spend; a redemption is for member tiers only")
             room = self.room_ref(obj, path, rooms)
             start, end = self.window(obj, path, rooms)
             stock = self.integer(obj, path, "stock", 0, 1_000_000_000, default=None)
@@ -619,11 +634,11 @@ def _plain_product(item: Any, tier_ids: list, everyone: frozenset) -> Optional[P
             return None
     allowed = everyone
     if "min_tier" in item:
-        if item["min_tier"] not in everyone:
+        if type(item["min_tier"]) is not str or item["min_tier"] not in everyone:
             return None
         allowed = frozenset(tier_ids[tier_ids.index(item["min_tier"]):])
     limit = item.get("member_limit")
-    if limit is not None and (type(limit) is not int or not 1 <= limit <= 1_000_000):
+    if "member_limit" in item and (type(limit) is not int or not 1 <= limit <= 1_000_000):
         return None
     return Product(sku=sku, name=name or sku, category=category, price=price, tier_prices=tier_prices,
                    allowed_tiers=allowed, member_limit=limit)

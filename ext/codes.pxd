@@ -15,6 +15,7 @@ cdef enum:
     NO_SAVING = 11
     TASK_LOCKED = 12
     INSUFFICIENT_POINTS = 13
+    TIER_NOT_ELIGIBLE = 14
 
 cdef enum:
     LAYER_NONE = 0

@@ -21,6 +21,7 @@ from engine.quote import RawCoupon, RawLine, RawPoints, RawQuote, public_quote
 NAME = "compiled"
 
 cdef int64_t MAX_POINTS_C = MAX_POINTS
+DEBUG_CHECKS = bool(RIGHTS_DEBUG)  # built with RIGHTS_DEBUG=1: bounds checks on
 
 cdef extern from *:
     """
@@ -34,7 +35,11 @@ cdef extern from *:
         if (a < 3037000499LL && b < 3037000499LL) return (a * b) % c;
         return (long long)(((__int128)a * b) % c);
     }
+    #ifndef RIGHTS_DEBUG
+    #define RIGHTS_DEBUG 0
+    #endif
     """
+    int RIGHTS_DEBUG
     long long muldiv "rights_muldiv"(long long a, long long b, long long c) nogil
     long long mulmod "rights_mulmod"(long long a, long long b, long long c) nogil
 
@@ -631,8 +636,8 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
             out.line_status[i] = MEMBERS_ONLY_ROOM
             continue
         if not (_product(t, row, P_TIERS) >> tier) & 1:
-            out.line_status[i] = TIER_TOO_LOW
             out.line_hint[i] = _lowest_tier_above(_product(t, row, P_TIERS), tier, t.n_tiers)
+            out.line_status[i] = TIER_TOO_LOW if out.line_hint[i] else TIER_NOT_ELIGIBLE
             continue
         limit = _product(t, row, P_LIMIT)
         if limit >= 0:
@@ -772,8 +777,8 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         status = OK
         hint = 0
         if not (_coupon(t, c, C_TIERS) >> tier) & 1:
-            status = TIER_TOO_LOW
             hint = _lowest_tier_above(_coupon(t, c, C_TIERS), tier, t.n_tiers)
+            status = TIER_TOO_LOW if hint else TIER_NOT_ELIGIBLE
         elif _coupon(t, c, C_ROOM) >= 0 and _coupon(t, c, C_ROOM) != room:
             status = NOT_IN_ROOM
         elif not _window_open(_coupon(t, c, C_FROM), _coupon(t, c, C_TO), r.now):
@@ -920,8 +925,8 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         status = OK
         hint = 0
         if not (t.redemption_tiers[k] >> tier) & 1:
-            status = TIER_TOO_LOW
             hint = _lowest_tier_above(t.redemption_tiers[k], tier, t.n_tiers)
+            status = TIER_TOO_LOW if hint else TIER_NOT_ELIGIBLE
         elif t.redemption_room[k] >= 0 and t.redemption_room[k] != room:
             status = NOT_IN_ROOM
         elif not _window_open(t.redemption_from[k], t.redemption_to[k], r.now):
@@ -1145,3 +1150,31 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     if rc != 0:
         raise MemoryError()
     return q
+
+
+def c_constants() -> dict:
+    """The numbers this module was compiled with, so tests can hold them against engine/."""
+    return {
+        "codes": {"OK": OK, "UNKNOWN_SKU": UNKNOWN_SKU, "TIER_TOO_LOW": TIER_TOO_LOW,
+                  "MEMBERS_ONLY_ROOM": MEMBERS_ONLY_ROOM, "MEMBER_LIMIT_REACHED": MEMBER_LIMIT_REACHED,
+                  "NOT_IN_ROOM": NOT_IN_ROOM, "OUTSIDE_WINDOW": OUTSIDE_WINDOW,
+                  "THRESHOLD_NOT_MET": THRESHOLD_NOT_MET, "NOT_IN_SCOPE": NOT_IN_SCOPE, "OUT_OF_STOCK": OUT_OF_STOCK,
+                  "LOST_TO_BETTER_COMBINATION": LOST_TO_BETTER_COMBINATION, "NO_SAVING": NO_SAVING,
+                  "TASK_LOCKED": TASK_LOCKED, "INSUFFICIENT_POINTS": INSUFFICIENT_POINTS,
+                  "TIER_NOT_ELIGIBLE": TIER_NOT_ELIGIBLE,
+                  "LAYER_NONE": LAYER_NONE, "LAYER_BASE": LAYER_BASE, "LAYER_TIER": LAYER_TIER,
+                  "LAYER_LIVE": LAYER_LIVE, "LAYER_PICKUP": LAYER_PICKUP,
+                  "KIND_FIXED_PRICE": KIND_FIXED_PRICE, "KIND_PERCENT_OFF": KIND_PERCENT_OFF,
+                  "KIND_AMOUNT_OFF": KIND_AMOUNT_OFF, "KIND_THRESHOLD_OFF": KIND_THRESHOLD_OFF,
+                  "SEARCH_BUDGET": SEARCH_BUDGET},
+        "layout": {"P_PRICE": P_PRICE, "P_TIERS": P_TIERS, "P_LIMIT": P_LIMIT, "P_CATEGORY": P_CATEGORY,
+                   "P_SKU_COUPONS_START": P_SKU_COUPONS_START, "P_SKU_COUPONS_END": P_SKU_COUPONS_END,
+                   "P_TIER_PRICE": P_TIER_PRICE, "C_TIERS": C_TIERS, "C_ROOM": C_ROOM, "C_FROM": C_FROM,
+                   "C_TO": C_TO, "C_MEMBER_LIMIT": C_MEMBER_LIMIT, "C_STOCK": C_STOCK, "C_KIND": C_KIND,
+                   "C_THRESHOLD": C_THRESHOLD, "C_PERCENT": C_PERCENT, "C_CAP": C_CAP, "C_AMOUNT": C_AMOUNT,
+                   "C_PRICE": C_PRICE, "C_UNITS": C_UNITS, "C_EXCLUSIVE": C_EXCLUSIVE, "C_GROUP": C_GROUP,
+                   "C_RANK": C_RANK, "COUPON_WIDTH": COUPON_WIDTH},
+        "value_bytes": sizeof(value_t),
+        "index_bytes": sizeof(index_t),
+        "debug_checks": DEBUG_CHECKS,
+    }

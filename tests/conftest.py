@@ -10,7 +10,7 @@ from engine import evaluators
 from engine.rules import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_RULES = ROOT / "examples" / "rules" / "dairy-gala.yaml"
+from engine.demo import DEMO_RULES
 CST = dt.timezone(dt.timedelta(hours=8))
 
 

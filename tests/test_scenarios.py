@@ -156,7 +156,8 @@ def test_coupon_for_a_higher_tier_says_which(evaluator, demo):
     assert coupon(result, "BG-GALA-88")["hint"]["value"] == "black_gold"
     assert coupon(result, "GOLD-GALA-85")["hint"]["value"] == "gold"
     gold = quote(evaluator, demo, Member(tier="gold"), [("POWDER-900", 1)])
-    assert coupon(gold, "SILVER-95")["hint"] is None  # a silver-only coupon: out of a gold member's reach
+    silver_only = coupon(gold, "SILVER-95")  # no upgrade reaches a silver-only coupon
+    assert (silver_only["reason"], silver_only["hint"]) == ("tier_not_eligible", None)
 
 
 def test_exclusive_newcomer_coupon_for_visitors(evaluator, demo):

@@ -191,7 +191,7 @@ WRONG = [
      "points.events.share.min_seconds", "unknown field"),
     ("no tiers", _set((), "tiers", []), "tiers", "at least one tier"),
     ("tier price for visitors", _set(("products", 0, "tier_prices"), "visitor", 1000),
-     "products[0].tier_prices.visitor", "unknown field"),
+     "products[0].tier_prices.visitor", "unknown tier"),
 ]
 
 
@@ -219,8 +219,8 @@ def test_errors_carry_place_and_message():
     data = _demo()
     data["coupons"][3]["window"] = {"from": "room_start", "to": "room_start - 1h"}
     (error,) = engine_errors(data)
-    assert (error.place, error.message) == ("coupons[3].window.to", "ends before it starts")
-    assert str(error) == "coupons[3].window.to: ends before it starts"
+    assert (error.place, error.message) == ("coupons[3].window.to", "must end after it starts")
+    assert str(error) == "coupons[3].window.to: must end after it starts"
 
 
 # -- field names and kinds cannot drift ---------------------------------------------------------

@@ -5,6 +5,7 @@ run the unchecked loops' checked twin; RIGHTS_ANNOTATE=1 also writes the `cython
 HTML report next to the source.
 """
 import os
+import sys
 
 import numpy  # noqa: F401  (build requirement: the arrays' buffer layout)
 from Cython.Build import cythonize
@@ -12,15 +13,8 @@ from setuptools import Extension, setup
 
 DEBUG = os.environ.get("RIGHTS_DEBUG") == "1"
 
-directives = {
-    "language_level": 3,
-    "boundscheck": DEBUG,
-    "wraparound": DEBUG,
-    "initializedcheck": DEBUG,
-    "nonecheck": DEBUG,
-    "cdivision": True,
-    "embedsignature": True,
-}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ext.directives import directives  # noqa: E402
 
 extensions = [
     Extension(
@@ -34,7 +28,7 @@ extensions = [
 setup(
     ext_modules=cythonize(
         extensions,
-        compiler_directives=directives,
+        compiler_directives=directives(DEBUG),
         annotate=os.environ.get("RIGHTS_ANNOTATE") == "1",
         force=DEBUG,
     ),

@@ -98,7 +98,7 @@ def _nullable(schema: dict) -> dict:
 def _ident(description: str) -> dict:
     return _described({"anyOf": [
         {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": _ID.pattern},
-        {"type": "integer", "minimum": 0, "maximum": 10 ** MAX_ID_LENGTH - 1},
+        {"type": "integer", "minimum": 0},
     ]}, f"{description} Starts with a letter or digit, then letters, digits and _ . : - "
         f"(at most {MAX_ID_LENGTH} characters); a bare number is read as text. Must be unique in its list.")
 

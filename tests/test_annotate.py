@@ -1,0 +1,51 @@
+"""`cython -a` of the evaluator: every function that runs without the GIL (the whole hot
+path: pricing, candidates, checks, search, allocation) has no line that calls into Python."""
+import html
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ext.directives import directives
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "ext" / "evaluator.pyx"
+
+
+def nogil_functions(lines: list) -> list:
+    """(first, last) line numbers of each top-level `cdef ... nogil` function, whose
+    signature may run over several lines."""
+    spans, start = [], None
+    for number, line in enumerate(lines, start=1):
+        top_level = line and not line[0].isspace()
+        if top_level and start:
+            spans.append((start, number - 1))
+            start = None
+        if top_level and line.startswith("cdef") and "(" in line:
+            signature, k = line, number
+            while not signature.rstrip().endswith(":") and k < len(lines):
+                signature += lines[k]
+                k += 1
+            if "nogil" in signature:
+                start = number
+    if start:
+        spans.append((start, len(lines)))
+    return spans
+
+
+@pytest.mark.skipif(shutil.which("cython") is None, reason="cython is a dev dependency")
+def test_hot_path_has_no_python_interaction(tmp_path):
+    options = ",".join(f"{k}={v}" for k, v in directives().items() if k != "language_level")
+    subprocess.run(["cython", "-3", "-a", "-X", options, "-I", str(ROOT), str(SOURCE), "-o", str(tmp_path / "ev.c")],
+                   check=True, capture_output=True)
+    report = (tmp_path / "ev.html").read_text()
+    scored = re.findall(r'<pre class="cython line score-(\d+)"[^>]*>.<span class="">(\d+)</span>: (.*?)</pre>', report)
+    assert scored, "the annotate report's format changed"
+    spans = nogil_functions(SOURCE.read_text().split("\n"))
+    assert len(spans) >= 20, spans
+    noisy = [f"{number}: {html.unescape(re.sub('<[^>]+>', '', code)).strip()}"
+             for score, number, code in scored
+             if int(score) > 0 and any(a <= int(number) <= b for a, b in spans)]
+    assert noisy == []

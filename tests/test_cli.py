@@ -1,0 +1,86 @@
+"""The `rights` command as a rule author and a checkout developer use it."""
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+from engine.cli import main
+
+DEMO = str(ROOT / "examples" / "rules" / "dairy-gala.yaml")
+
+
+def test_validate_ok(capsys):
+    assert main(["rules", "validate", DEMO]) == 0
+    out = capsys.readouterr().out
+    assert "ok, version dairy-gala@" in out and "7 coupons" in out
+
+
+def test_validate_reports_every_error_with_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tiers:\n  - id: gold\nproducts:\n  - sku: A\n    price: 19.9\n"
+                   "coupons:\n  - id: X\n    kind: bogus\n    window: {from: room_start}\n")
+    assert main(["rules", "validate", str(bad)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert f"{bad}:5: products[0].price: must be a whole number of fen" in err[0]
+    assert err[1].startswith(f"{bad}:8: coupons[0].kind: unknown kind 'bogus'")
+    assert err[2].startswith(f"{bad}:9: coupons[0].window.from:")
+    assert err[3] == f"{bad}: 3 errors"
+
+
+def test_validate_reports_a_syntax_error_with_its_line(tmp_path, capsys):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("tiers:\n  - id: gold\n  - id: [unclosed\n")
+    assert main(["rules", "validate", str(bad)]) == 1
+    assert f"{bad}:4: invalid YAML" in capsys.readouterr().err
+
+
+def test_validate_missing_file(capsys):
+    assert main(["rules", "validate", "/nonexistent/rules.yaml"]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_schema_is_json_schema(capsys):
+    assert main(["rules", "schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert "coupons" in schema["properties"]
+
+
+def test_local_quote(capsys):
+    code = main(["quote", "--rules", DEMO, "--member", '{"tier": "gold", "points": 1850}', "--room", "gala",
+                 "--at", "2026-11-11T21:00:00+08:00", "--item", "MILK-1L:2", "--item", "YOGURT-6:1"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["totals"] == {"subtotal": 5570, "discount": 836, "payable": 4734}
+    assert result["evaluator"] == "compiled"
+    assert result["rules_version"].startswith("dairy-gala@")
+
+
+def test_local_quote_with_the_reference_evaluator_agrees(capsys):
+    args = ["quote", "--member", '{"tier": "black_gold"}', "--room", "gala", "--at", "2026-11-11T21:00",
+            "--item", "CHEESE-LTD:1", "--item", "POWDER-900:1", "--pickup", "--compact"]
+    main(args)
+    compiled = json.loads(capsys.readouterr().out)
+    main(args + ["--evaluator", "reference"])
+    reference = json.loads(capsys.readouterr().out)
+    assert compiled.pop("evaluator") == "compiled" and reference.pop("evaluator") == "reference"
+    assert compiled == reference
+
+
+def test_quote_input_errors_name_the_field(capsys):
+    assert main(["quote", "--member", '{"tier": "diamond"}', "--item", "MILK-1L:1"]) == 1
+    assert "member.tier: unknown tier 'diamond'" in capsys.readouterr().err
+    assert main(["quote", "--member", '{"tier": "gold", "pts": 3}']) == 1
+    assert "member.pts: unknown field" in capsys.readouterr().err
+    assert main(["quote", "--item", "MILK-1L:0"]) == 1
+    assert "lines[0].qty" in capsys.readouterr().err
+    assert main(["quote", "--at", "yesterday"]) == 1
+    assert "--at 'yesterday' is not a time" in capsys.readouterr().err
+
+
+def test_console_script_runs_as_a_module():
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "rules", "validate", DEMO],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "ok" in out.stdout

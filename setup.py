@@ -30,6 +30,6 @@ setup(
         extensions,
         compiler_directives=directives(DEBUG),
         annotate=os.environ.get("RIGHTS_ANNOTATE") == "1",
-        force=DEBUG,
+        build_dir="build/cython-debug" if DEBUG else None,  # never overwrite the optimised C
     ),
 )

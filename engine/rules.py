@@ -53,10 +53,10 @@ def check_source(raw: bytes) -> RuleTable:
 
 
 def compile_source(raw: bytes, label: str = "") -> CompiledTable:
-    """Validate and compile; the version is the content hash, after the author's label."""
+    """Validate and compile. The version is `label@hash`: the label given (e.g. by the
+    author pushing it), else the table's `name`; the hash is of the source's bytes."""
     model = check_source(raw)
-    digest = content_version(raw)
-    return compile_table(model, f"{label}@{digest}" if label else digest)
+    return compile_table(model, f"{label or model.name}@{content_version(raw)}")
 
 
 def load_file(path: str | Path) -> CompiledTable:
@@ -64,4 +64,4 @@ def load_file(path: str | Path) -> CompiledTable:
         raw = read_bytes(path)
     except SourceError as exc:
         raise RulesInvalid([Problem("", None, exc.message)]) from None
-    return compile_source(raw, Path(path).name.split(".")[0])
+    return compile_source(raw)

@@ -152,6 +152,9 @@ def _tier_set(whom: str, default_text: str) -> dict:
 
 
 _NOT_BOTH_TIER_FORMS = {"not": {"required": ["tiers", "min_tier"]}}
+# visitors have no points account, so a redemption's tier set never names them
+_NO_VISITOR_REDEEMS = {"properties": {"tiers": {"not": {"contains": {"const": VISITOR}}},
+                                      "min_tier": {"not": {"const": VISITOR}}}}
 
 
 def _window_bound(description: str) -> dict:
@@ -226,7 +229,8 @@ def rule_table_schema() -> dict:
         "additionalProperties": False,
         "required": ["tiers"],
         "properties": {
-            "format": _described({"const": FORMAT_VERSION},
+            "format": _described({"type": "integer", "const": FORMAT_VERSION, "minimum": FORMAT_VERSION,
+                                  "maximum": FORMAT_VERSION},
                                  f"The version of this file format; this engine reads {FORMAT_VERSION}.",
                                  FORMAT_VERSION),
             "name": _text("The table's name, used in its version id.", default="rules"),
@@ -323,10 +327,13 @@ def rule_table_schema() -> dict:
             }, required=("id", "kind"),
                 allOf=[_NOT_BOTH_TIER_FORMS, _relative_window_needs_room()] + [_kind_rule(k) for k in COUPON_KINDS]),
 
-            "scope": _section("The skus and categories a coupon applies to; name at least one list.", {
+            "scope": _section("The skus and categories a coupon applies to; at least one list must name "
+                              "something.", {
                 "skus": _list({"type": ["string", "integer"]}, "Skus of listed products."),
                 "categories": _list({"type": ["string", "integer"]}, "Categories that some listed product has."),
-            }, minProperties=1),
+            }, minProperties=1, allOf=[{"anyOf": [
+                {"required": ["skus"], "properties": {"skus": {"minItems": 1}}},
+                {"required": ["categories"], "properties": {"categories": {"minItems": 1}}}]}]),
 
             "window": _section("When the coupon or redemption may be used: from `from` (included) until `to` "
                                "(excluded). A missing end is open. Without a window, one bound to a room holds "
@@ -357,7 +364,7 @@ def rule_table_schema() -> dict:
                 "member_limit": _integer("At most this many per member; no limit when left out.", 1,
                                          MAX_MEMBER_LIMIT),
             }, required=("id", "points"), allOf=[
-                _NOT_BOTH_TIER_FORMS, _relative_window_needs_room(),
+                _NOT_BOTH_TIER_FORMS, _relative_window_needs_room(), _NO_VISITOR_REDEEMS,
                 {"description": "A redemption must cost points or cash, or be unlocked by a task.",
                  "not": {"required": ["points"], "properties": {"points": {"const": 0}, "cash": {"const": 0}},
                          "not": {"required": ["unlock"]}}},

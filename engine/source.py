@@ -32,9 +32,11 @@ class SourceError(ValueError):
 def read_bytes(path: str | Path) -> bytes:
     """The file's bytes, gunzipped when its name ends in .gz."""
     path = Path(path)
-    raw = path.read_bytes()
     if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
+        with gzip.open(path) as stream:  # read at most one byte past the limit: no gzip bomb
+            raw = stream.read(MAX_SOURCE_BYTES + 1)
+    else:
+        raw = path.read_bytes()
     if len(raw) > MAX_SOURCE_BYTES:
         raise SourceError(f"file is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB")
     return raw

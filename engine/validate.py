@@ -100,6 +100,7 @@ class _Checker:
     def __init__(self) -> None:
         self.errors: list = []
         self.utc_offset = 8 * 3600
+        self.declared_skus: set = set()  # every sku written, valid product or not
 
     # -- reporting and scalar helpers -------------------------------------------------
 
@@ -370,6 +371,8 @@ class _Checker:
         out, ids = [], []
         everyone = frozenset(tier_ids)
         for index, item in enumerate(self.items(top, (), "products")):
+            if isinstance(item, dict) and isinstance(item.get("sku"), (str, int)):
+                self.declared_skus.add(str(item["sku"]))
             product = _plain_product(item, tier_ids, everyone)
             if product is not None:
                 out.append(product)
@@ -431,7 +434,8 @@ class _Checker:
                 for sku in raw:
                     key = str(sku)
                     if key not in skus:
-                        self.error(path + ("live_prices", sku), f"unknown sku {key!r}")
+                        if key not in self.declared_skus:  # else the product's own error says it
+                            self.error(path + ("live_prices", sku), f"unknown sku {key!r}")
                         continue
                     value = self.fen(raw, path + ("live_prices",), sku)
                     if value is not None and value > skus[key].price:
@@ -594,8 +598,9 @@ class _Checker:
                 unlock = self.mapping(obj["unlock"], path + ("unlock",), ("sessions_watched",), required=("sessions_watched",))
                 if unlock is not None:
                     sessions = self.integer(unlock, path + ("unlock",), "sessions_watched", 1, 100_000) or 0
+            errors_before = len(self.errors)
             tiers = self.tier_set(obj, path, tier_ids, members_only=True)
-            if VISITOR in tiers:
+            if VISITOR in tiers and len(self.errors) == errors_before:
                 self.error(path + ("tiers" if "tiers" in obj else "min_tier",),
                            "visitors have no points to spend; a redemption is for member tiers only")
             room = self.room_ref(obj, path, rooms)

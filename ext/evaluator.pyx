@@ -6,6 +6,8 @@ the whole quote without the GIL, touching only the rows the cart names. The resu
 `Quote` holding plain C arrays; `to_raw()` / `to_dict()` build Python objects only when
 asked. engine/reference.py is the specification: every rule here mirrors a function there.
 """
+NAME = "compiled"  # set before the engine imports below: `import engine` selects this module
+
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 cimport cython
@@ -17,8 +19,6 @@ from ext.layout cimport *
 from engine.inputs import QuoteInputError
 from engine.model import MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY
 from engine.quote import RawCoupon, RawLine, RawPoints, RawQuote, public_quote
-
-NAME = "compiled"
 
 cdef int64_t MAX_POINTS_C = MAX_POINTS
 DEBUG_CHECKS = bool(RIGHTS_DEBUG)  # built with RIGHTS_DEBUG=1: bounds checks on

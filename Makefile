@@ -1,0 +1,31 @@
+# The project's entry points for people; each target installs what it needs first.
+#   make serve   the eligibility API on an embedded Redis with demo rules and members
+#   make test    the whole test suite (both evaluators, real redis-server)
+#   make bench   the engine benchmark, side by side, with its targets
+PYTHON ?= python3
+
+.PHONY: install redis serve demo test test-debug bench
+
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
+	  else echo "redis-server is missing: sudo apt-get install redis-server"; exit 1; fi; }
+
+install: redis
+	$(PYTHON) -m pip install -q -e ".[dev]"
+
+demo: install
+	rights quote --member '{"tier": "gold", "points": 1850}' --room gala --at 2026-11-11T21:00 \
+	  --item MILK-1L:2 --item YOGURT-6:1 --item POWDER-900:1
+
+test: install
+	$(PYTHON) -m pytest
+
+# the same differential and scenario tests against a build with bounds checks on
+test-debug: install
+	rm -rf build/debug build/cython-debug && RIGHTS_DEBUG=1 $(PYTHON) setup.py -q build_ext --build-lib build/debug --build-temp build/debug-tmp
+	cp ext/*.py build/debug/ext/
+	cd build/debug && cp -r ../../engine ../../api ../../bench ../../tests . && printf '[pytest]\n' > pytest.ini && RIGHTS_EXPECT_DEBUG=1 $(PYTHON) -m pytest -q -p no:cacheprovider --rootdir=. tests/test_differential.py tests/test_scenarios.py tests/test_layout.py tests/test_evaluator_loaded.py
+
+bench: install
+	rights bench engine

@@ -285,11 +285,12 @@ cdef void _allocate(int64_t total, const int64_t* weights, int64_t m, int64_t* s
     for k in range(m):
         shares[k] = muldiv(total, weights[k], weight)
         given += shares[k]
+        keys[k] = weight - 1 - mulmod(total, weights[k], weight)
     left = total - given
     if left == 0:
         return
     for k in range(m):
-        keys[k] = ((weight - 1 - mulmod(total, weights[k], weight)) << 8) | k
+        keys[k] = (keys[k] << 8) | k
     _select_smallest(keys, m, left)
     for k in range(left):
         shares[keys[k] & 255] += 1
@@ -328,9 +329,11 @@ cdef void _select_smallest(int64_t* keys, int64_t m, int64_t count) noexcept nog
 
 cdef int64_t _discount(const Table* t, int64_t c, const int64_t* lines, int64_t m, const int64_t* unit,
                        const int64_t* qty, const int64_t* amounts, int64_t* shares,
-                       int64_t* scratch) noexcept nogil:
+                       int64_t* scratch, bint need_shares) noexcept nogil:
     """Each eligible line's share of what coupon `c` saves now; returns the total.
-    `lines` are the coupon's eligible lines, `scratch` has room for 3*m values."""
+    `lines` are the coupon's eligible lines, `scratch` has room for 3*m values. Without
+    `need_shares` only the total is exact (a search asking "how much?" skips the
+    allocation of an amount to its lines, which does not change the total)."""
     cdef int64_t k, j, total = 0, kind = _coupon(t, c, C_KIND), units_left, units, value, best
     cdef int64_t* current = scratch
     cdef int64_t* extra = scratch + m
@@ -341,9 +344,10 @@ cdef int64_t _discount(const Table* t, int64_t c, const int64_t* lines, int64_t 
             shares[k] = _percent_half_up(current[k], _coupon(t, c, C_PERCENT))
             total += shares[k]
         if _coupon(t, c, C_CAP) >= 0 and total > _coupon(t, c, C_CAP):
-            memcpy(current, shares, m * sizeof(int64_t))
-            _allocate(_coupon(t, c, C_CAP), current, m, shares, extra)
             total = _coupon(t, c, C_CAP)
+            if need_shares:
+                memcpy(current, shares, m * sizeof(int64_t))
+                _allocate(total, current, m, shares, extra)
         return total
     if kind == KIND_FIXED_PRICE:
         for k in range(m):
@@ -372,10 +376,10 @@ cdef int64_t _discount(const Table* t, int64_t c, const int64_t* lines, int64_t 
         for k in range(m):
             shares[k] = 0
         return 0
-    _allocate(_coupon(t, c, C_AMOUNT) if _coupon(t, c, C_AMOUNT) < total else total, current, m, shares, extra)
-    total = 0
-    for k in range(m):
-        total += shares[k]
+    if _coupon(t, c, C_AMOUNT) < total:
+        total = _coupon(t, c, C_AMOUNT)
+    if need_shares:
+        _allocate(total, current, m, shares, extra)
     return total
 
 
@@ -431,12 +435,13 @@ cdef int64_t _combination_saving(const Table* t, const Request* r, Result* out, 
         slot = slots[k]
         m = w.cand_ptr[slot + 1] - w.cand_ptr[slot]
         saved = _discount(t, out.cand_coupon[slot], w.cand_lines + w.cand_ptr[slot], m, out.line_unit, r.qty,
-                          w.amounts, w.shares, w.scratch)
+                          w.amounts, w.shares, w.scratch, k + 1 < n_chosen)
         if saved == 0:
             return -1
         total += saved
-        for j in range(m):
-            w.amounts[w.cand_lines[w.cand_ptr[slot] + j]] -= w.shares[j]
+        if k + 1 < n_chosen:
+            for j in range(m):
+                w.amounts[w.cand_lines[w.cand_ptr[slot] + j]] -= w.shares[j]
     return total
 
 
@@ -799,7 +804,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
                 hint = _coupon(t, c, C_THRESHOLD) - spent
             else:
                 saved = _discount(t, c, w.cand_lines + w.cand_ptr[k], m, out.line_unit, r.qty, out.line_amount,
-                                  w.shares, w.scratch)
+                                  w.shares, w.scratch, False)
                 if saved == 0:
                     status = NO_SAVING
                 else:
@@ -879,7 +884,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         out.cand_status[j] = OK
         m = w.cand_ptr[j + 1] - w.cand_ptr[j]
         saved = _discount(t, out.cand_coupon[j], w.cand_lines + w.cand_ptr[j], m, out.line_unit, r.qty, w.amounts,
-                          w.shares, w.scratch)
+                          w.shares, w.scratch, True)
         out.cand_amount[j] = saved
         for g in range(m):
             if w.shares[g]:

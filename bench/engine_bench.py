@@ -32,21 +32,30 @@ def random_carts(table, count: int, lines: int, seed: int) -> list:
     return [[(sku, rng.randint(1, 3)) for sku in rng.sample(skus, min(lines, len(skus)))] for _ in range(count)]
 
 
-def per_call_us(call: Callable, carts: list, repeat: int) -> list:
-    """Microseconds per call for each cart, each the mean of `repeat` back-to-back calls."""
-    out = []
+def interleaved_us(series: dict) -> dict:
+    """Microseconds per call for each series, sampled in turns so that whatever else the
+    machine does at a moment weighs on every series alike.
+
+    `series` maps a name to (call, carts, repeat): each sample quotes one cart `repeat`
+    times back to back and keeps the mean; the series take turns, cart by cart."""
+    samples = {name: [] for name in series}
+    longest = max(len(carts) for _, carts, _ in series.values())
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        for cart in carts:
-            start = time.perf_counter_ns()
-            for _ in range(repeat):
-                call(cart)
-            out.append((time.perf_counter_ns() - start) / repeat / 1000)
+        for turn in range(longest):
+            for name, (call, carts, repeat) in series.items():
+                if turn >= len(carts):
+                    continue
+                cart = carts[turn]
+                start = time.perf_counter_ns()
+                for _ in range(repeat):
+                    call(cart)
+                samples[name].append((time.perf_counter_ns() - start) / repeat / 1000)
     finally:
         if gc_was:
             gc.enable()
-    return out
+    return samples
 
 
 def p50(values: list) -> float:
@@ -69,19 +78,26 @@ def run(quick: bool = False) -> dict:
     def quote_with(evaluator, table):
         return lambda cart: evaluator.quote(table, MEMBER, "gala", GALA_NIGHT, cart)
 
-    compiled_us = per_call_us(quote_with(compiled, demo), carts, repeat)
-    reference_us = per_call_us(quote_with(reference, demo), carts[: len(carts) // 3], max(5, repeat // 20))
-    to_dict_us = per_call_us(lambda cart: compiled.quote(demo, MEMBER, "gala", GALA_NIGHT, cart).to_dict(),
-                             carts[:60], max(5, repeat // 10))
-
     large_path = ensure_large_table()
     started = time.perf_counter()
     large = load_file(large_path)
     compile_s = time.perf_counter() - started
-    large_carts = random_carts(large, 100 if quick else 600, 5, seed=11)
-    large_us = per_call_us(quote_with(compiled, large), large_carts, max(10, repeat // 4))
+    large_carts = random_carts(large, len(carts) * 2, 5, seed=11)
     big_carts = random_carts(large, 10 if quick else 40, 200, seed=13)
-    big_us = per_call_us(quote_with(compiled, large), big_carts, 10 if quick else 40)
+
+    samples = interleaved_us({
+        "compiled": (quote_with(compiled, demo), carts, repeat),
+        "reference": (quote_with(reference, demo), carts[: len(carts) // 3], max(5, repeat // 20)),
+        "to_dict": (lambda cart: compiled.quote(demo, MEMBER, "gala", GALA_NIGHT, cart).to_dict(),
+                    carts[:60], max(5, repeat // 10)),
+        "large": (quote_with(compiled, large), large_carts, max(10, repeat // 4)),
+        "big": (quote_with(compiled, large), big_carts, 10 if quick else 20),
+    })
+    compiled_us, reference_us, to_dict_us = samples["compiled"], samples["reference"], samples["to_dict"]
+    large_us, big_us = samples["large"], samples["big"]
+    candidates = {name: statistics.median(len(compiled.quote(table, MEMBER, "gala", GALA_NIGHT, cart).to_raw().coupons)
+                                          for cart in cart_list[:100])
+                  for name, table, cart_list in (("demo", demo, carts), ("large", large, large_carts))}
 
     return {
         "evaluator": compiled.NAME,
@@ -94,6 +110,8 @@ def run(quick: bool = False) -> dict:
         "large_table_quote_us_p99": p99(large_us),
         "large_over_demo": round(p50(large_us) / p50(compiled_us), 2),
         "large_table_compile_s": round(compile_s, 3),
+        "demo_candidates_p50": candidates["demo"],
+        "large_table_candidates_p50": candidates["large"],
         "large_table_skus": len(large.sku_row),
         "large_table_coupons": len(large.coupon_index),
         "cart_200_lines_us_p50": p50(big_us),

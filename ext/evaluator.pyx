@@ -390,7 +390,8 @@ cdef enum:
 
 cdef struct Work:
     int64_t* pairs          # coupon * 256 + line, then unique coupons
-    int64_t* cand_ptr       # CSR of each candidate's eligible lines
+    int64_t* cand_start     # each candidate's eligible lines: cand_lines[start:end]
+    int64_t* cand_end       # (storewide candidates all share one range: every eligible line)
     int64_t* cand_lines
     int64_t* usable         # candidate slots
     int64_t* saving
@@ -412,17 +413,14 @@ cdef struct Work:
     int64_t* sort_temp
 
 
-cdef inline void _new_candidate(Result* out, Work* w, int64_t* n_cand, int64_t c) noexcept nogil:
+cdef inline void _new_candidate(Result* out, Work* w, int64_t* n_cand, int64_t c, int64_t start) noexcept nogil:
     out.cand_coupon[n_cand[0]] = c
     out.cand_status[n_cand[0]] = OK
     out.cand_amount[n_cand[0]] = 0
     out.cand_hint[n_cand[0]] = 0
+    w.cand_start[n_cand[0]] = start
+    w.cand_end[n_cand[0]] = start
     n_cand[0] += 1
-    w.cand_ptr[n_cand[0]] = w.cand_ptr[n_cand[0] - 1]
-
-
-cdef inline int64_t _kind_key(const Table* t, const Result* out, int64_t slot) noexcept nogil:
-    return _coupon(t, out.cand_coupon[slot], C_KIND) * 1000000000 + out.cand_coupon[slot]
 
 
 cdef int64_t _combination_saving(const Table* t, const Request* r, Result* out, Work* w,
@@ -433,27 +431,27 @@ cdef int64_t _combination_saving(const Table* t, const Request* r, Result* out, 
         w.amounts[k] = out.line_amount[k]
     for k in range(n_chosen):
         slot = slots[k]
-        m = w.cand_ptr[slot + 1] - w.cand_ptr[slot]
-        saved = _discount(t, out.cand_coupon[slot], w.cand_lines + w.cand_ptr[slot], m, out.line_unit, r.qty,
+        m = w.cand_end[slot] - w.cand_start[slot]
+        saved = _discount(t, out.cand_coupon[slot], w.cand_lines + w.cand_start[slot], m, out.line_unit, r.qty,
                           w.amounts, w.shares, w.scratch, k + 1 < n_chosen)
         if saved == 0:
             return -1
         total += saved
         if k + 1 < n_chosen:
             for j in range(m):
-                w.amounts[w.cand_lines[w.cand_ptr[slot] + j]] -= w.shares[j]
+                w.amounts[w.cand_lines[w.cand_start[slot] + j]] -= w.shares[j]
     return total
 
 
-cdef void _sort_slots(const Table* t, const Result* out, int64_t* slots, int64_t n) noexcept nogil:
-    cdef int64_t k, j, x
-    for k in range(1, n):
-        x = slots[k]
-        j = k - 1
-        while j >= 0 and _kind_key(t, out, slots[j]) > _kind_key(t, out, x):
-            slots[j + 1] = slots[j]
-            j -= 1
-        slots[j + 1] = x
+cdef void _sort_slots(const Table* t, const Result* out, int64_t* slots, int64_t n, int64_t* temp) noexcept nogil:
+    """Candidate slots into application order: by coupon kind, then table order (slots are
+    in table order already, so the slot itself breaks ties)."""
+    cdef int64_t k
+    for k in range(n):
+        slots[k] = (_coupon(t, out.cand_coupon[slots[k]], C_KIND) << 32) | slots[k]
+    _sort_values(slots, n, temp)
+    for k in range(n):
+        slots[k] = slots[k] & ((<int64_t>1 << 32) - 1)
 
 
 cdef void _sort_values(int64_t* values, int64_t n, int64_t* temp) noexcept nogil:
@@ -535,10 +533,10 @@ cdef void _leaf(Search* s) noexcept nogil:
     cdef Work* w = s.w
     cdef int64_t k, saved
     memcpy(w.leaf, w.chosen, s.n_chosen * sizeof(int64_t))
-    _sort_slots(s.t, s.out, w.leaf, s.n_chosen)
+    _sort_slots(s.t, s.out, w.leaf, s.n_chosen, w.sort_temp)
     s.out.combinations += 1
     for k in range(s.n_chosen):
-        s.steps += w.cand_ptr[w.leaf[k] + 1] - w.cand_ptr[w.leaf[k]]
+        s.steps += w.cand_end[w.leaf[k]] - w.cand_start[w.leaf[k]]
     saved = _combination_saving(s.t, s.r, s.out, w, w.leaf, s.n_chosen)
     if saved <= 0:
         return
@@ -617,7 +615,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     cdef Work w
     cdef int64_t n_known = 0, n_ok = 0, n_wide
     cdef int64_t n_pairs = 0, cap_pairs = 0, n_cand = 0, n_usable = 0, n_groups = 0, n_exclusive = 0
-    cdef int64_t m, spent, saved, best_n = 0, cap_cand, cap_lines, work_size
+    cdef int64_t m, spent, saved, best_n = 0, cap_cand, cap_lines, work_size, used_lines
     cdef int64_t small[SMALL_WORK]
     cdef int64_t* work
     cdef Search search
@@ -699,7 +697,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     cap_cand = cap_pairs + n_wide
     cap_lines = cap_pairs + n_wide * n_ok
     out.arena = <int64_t*>malloc((5 * cap_cand + 3 * cap_lines + 8) * sizeof(int64_t))
-    work_size = 2 * cap_pairs + 19 * cap_cand + cap_lines + 5 * n + 16
+    work_size = 3 * cap_pairs + 19 * cap_cand + n_ok + 5 * n + 16
     if work_size <= SMALL_WORK:
         work = &small[0]
     else:
@@ -707,9 +705,10 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     if out.arena == NULL or work == NULL:
         return -1
     w.pairs = work
-    w.cand_ptr = w.pairs + 2 * cap_pairs
-    w.cand_lines = w.cand_ptr + cap_cand + 2
-    w.usable = w.cand_lines + cap_lines + 1
+    w.cand_start = w.pairs + 2 * cap_pairs
+    w.cand_end = w.cand_start + cap_cand + 1
+    w.cand_lines = w.cand_end + cap_cand + 1
+    w.usable = w.cand_lines + cap_pairs + n_ok + 1
     out.cand_coupon = out.arena
     out.applied = out.arena + 4 * (cap_cand + 1)
     out.share_line = out.applied + cap_cand + 1
@@ -730,18 +729,18 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
             w.pairs[n_pairs] = t.category_coupon[k] * 256 + i
             n_pairs += 1
     _sort_values(w.pairs, n_pairs, w.pairs + n_pairs)
-    w.cand_ptr[0] = 0
+    used_lines = 0
+    for i in range(n):  # the range every storewide candidate shares
+        if out.line_status[i] == OK:
+            w.cand_lines[used_lines] = i
+            used_lines += 1
     k = 0
     j = 0
     while k < n_pairs or j < n_wide:
         if j < n_wide and (k >= n_pairs or t.storewide_coupon[j] < w.pairs[k] // 256):
-            c = t.storewide_coupon[j]
+            _new_candidate(out, &w, &n_cand, t.storewide_coupon[j], 0)
+            w.cand_end[n_cand - 1] = n_ok
             j += 1
-            _new_candidate(out, &w, &n_cand, c)
-            for i in range(n):
-                if out.line_status[i] == OK:
-                    w.cand_lines[w.cand_ptr[n_cand]] = i
-                    w.cand_ptr[n_cand] += 1
             continue
         if k > 0 and w.pairs[k] == w.pairs[k - 1]:
             k += 1
@@ -750,10 +749,11 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         i = w.pairs[k] % 256
         k += 1
         if n_cand == 0 or out.cand_coupon[n_cand - 1] != c:
-            _new_candidate(out, &w, &n_cand, c)
+            _new_candidate(out, &w, &n_cand, c, used_lines)
         if out.line_status[i] == OK:
-            w.cand_lines[w.cand_ptr[n_cand]] = i
-            w.cand_ptr[n_cand] += 1
+            w.cand_lines[used_lines] = i
+            used_lines += 1
+            w.cand_end[n_cand - 1] = used_lines
     out.n_candidates = n_cand
 
     # working memory for the checks and the search
@@ -778,7 +778,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     # the checks, in the reference's order (reference._choose_coupons)
     for k in range(n_cand):
         c = out.cand_coupon[k]
-        m = w.cand_ptr[k + 1] - w.cand_ptr[k]
+        m = w.cand_end[k] - w.cand_start[k]
         status = OK
         hint = 0
         if not (_coupon(t, c, C_TIERS) >> tier) & 1:
@@ -797,13 +797,13 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
             status = NOT_IN_SCOPE
         else:
             spent = 0
-            for j in range(w.cand_ptr[k], w.cand_ptr[k + 1]):
+            for j in range(w.cand_start[k], w.cand_end[k]):
                 spent += out.line_amount[w.cand_lines[j]]
             if _coupon(t, c, C_KIND) == KIND_THRESHOLD_OFF and spent < _coupon(t, c, C_THRESHOLD):
                 status = THRESHOLD_NOT_MET
                 hint = _coupon(t, c, C_THRESHOLD) - spent
             else:
-                saved = _discount(t, c, w.cand_lines + w.cand_ptr[k], m, out.line_unit, r.qty, out.line_amount,
+                saved = _discount(t, c, w.cand_lines + w.cand_start[k], m, out.line_unit, r.qty, out.line_amount,
                                   w.shares, w.scratch, False)
                 if saved == 0:
                     status = NO_SAVING
@@ -882,13 +882,13 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         j = w.best_chosen[k]
         out.applied[k] = j
         out.cand_status[j] = OK
-        m = w.cand_ptr[j + 1] - w.cand_ptr[j]
-        saved = _discount(t, out.cand_coupon[j], w.cand_lines + w.cand_ptr[j], m, out.line_unit, r.qty, w.amounts,
+        m = w.cand_end[j] - w.cand_start[j]
+        saved = _discount(t, out.cand_coupon[j], w.cand_lines + w.cand_start[j], m, out.line_unit, r.qty, w.amounts,
                           w.shares, w.scratch, True)
         out.cand_amount[j] = saved
         for g in range(m):
             if w.shares[g]:
-                i = w.cand_lines[w.cand_ptr[j] + g]
+                i = w.cand_lines[w.cand_start[j] + g]
                 w.amounts[i] -= w.shares[g]
                 out.line_discount[i] += w.shares[g]
                 out.line_final[i] -= w.shares[g]

@@ -7,6 +7,7 @@ and per category in CSR form, so a quote touches only what its cart names.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Optional
 
@@ -45,6 +46,12 @@ def _csr(buckets: list) -> tuple:
 
 
 def _mask(allowed: frozenset, tier_ids: list) -> int:
+    return _mask_of(allowed, tuple(tier_ids))
+
+
+@functools.lru_cache(maxsize=1024)
+def _mask_of(allowed: frozenset, tier_ids: tuple) -> int:
+    """A tier set as a bit mask over tier ranks; tables reuse a handful of sets."""
     return sum(1 << rank for rank, tier in enumerate(tier_ids) if tier in allowed)
 
 

@@ -6,12 +6,13 @@ file in one pass. Messages say what is wrong in the author's terms, not Python's
 from __future__ import annotations
 
 import contextlib
+import functools
 import datetime as dt
 import gc
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .model import (
     COUPON_KINDS,
@@ -365,7 +366,7 @@ class _Checker:
                 out.append(Tier(id=ident, name=self.text(obj, path, "name", default=ident) or ident,
                                 points_multiplier=mult))
         self.unique(ids, ("tiers",), "id")
-        return _dedupe(out, lambda t: t.id)
+        return out
 
     def products(self, top: dict, tier_ids: list) -> list:
         out, ids = [], []
@@ -409,7 +410,7 @@ class _Checker:
                                    category=self.text(obj, path, "category", default="", limit=MAX_ID_LENGTH) or "",
                                    price=price, tier_prices=tier_prices, allowed_tiers=allowed, member_limit=limit))
         self.unique(ids, ("products",), "sku")
-        return _dedupe(out, lambda p: p.sku)
+        return out
 
     def rooms(self, top: dict, skus: dict) -> list:
         out, ids = [], []
@@ -449,7 +450,7 @@ class _Checker:
                                 end=end, members_only=self.flag(obj, path, "members_only", False), live_prices=live,
                                 points_multiplier=mult, order_bonus=bonus or 0))
         self.unique(ids, ("rooms",), "id")
-        return _dedupe(out, lambda r: r.id)
+        return out
 
     def room_ref(self, obj: dict, path: tuple, rooms: dict) -> Optional[str]:
         room = obj.get("room")
@@ -521,7 +522,7 @@ class _Checker:
                               member_limit=member_limit, stock=stock, stack_group=group, exclusive=exclusive,
                               priority=priority))
         self.unique(ids, ("coupons",), "id")
-        return _dedupe(out, lambda c: c.id)
+        return out
 
     def scope(self, obj: dict, path: tuple, skus: dict, categories: set) -> Optional[tuple]:
         value = obj.get("scope", "all")
@@ -613,7 +614,13 @@ class _Checker:
                                   cash=cash, tiers=tiers, room=room, window_from=start, window_to=end,
                                   sessions_watched=sessions, stock=stock, member_limit=limit))
         self.unique(ids, ("redemptions",), "id")
-        return _dedupe(out, lambda r: r.id)
+        return out
+
+
+@functools.lru_cache(maxsize=256)
+def _upward(tier_ids: tuple, lowest: str) -> frozenset:
+    """`lowest` and every tier above it (one shared set per tier, not one per product)."""
+    return frozenset(tier_ids[tier_ids.index(lowest):])
 
 
 _PRODUCT_FIELDS = frozenset(("sku", "name", "category", "price", "tier_prices", "tiers", "min_tier", "member_limit"))
@@ -641,18 +648,9 @@ def _plain_product(item: Any, tier_ids: list, everyone: frozenset) -> Optional[P
     if "min_tier" in item:
         if type(item["min_tier"]) is not str or item["min_tier"] not in everyone:
             return None
-        allowed = frozenset(tier_ids[tier_ids.index(item["min_tier"]):])
+        allowed = _upward(tuple(tier_ids), item["min_tier"])
     limit = item.get("member_limit")
     if "member_limit" in item and (type(limit) is not int or not 1 <= limit <= 1_000_000):
         return None
     return Product(sku=sku, name=name or sku, category=category, price=price, tier_prices=tier_prices,
                    allowed_tiers=allowed, member_limit=limit)
-
-
-def _dedupe(items: list, key: Callable) -> list:
-    seen, out = set(), []
-    for item in items:
-        if key(item) not in seen:
-            seen.add(key(item))
-            out.append(item)
-    return out

@@ -10,6 +10,7 @@ NAME = "compiled"  # set before the engine imports below: `import engine` select
 
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 cimport cython
 from libc.string cimport memcpy
 
@@ -134,7 +135,8 @@ cdef struct Result:
     int64_t p_total
     int64_t* red_status
     int64_t* red_hint
-    int64_t* arena           # owns the candidate, applied and share arrays
+    int64_t* arena           # owns the candidate and applied arrays
+    int64_t* shares          # owns the share arrays
     int64_t combinations    # how many combinations the search evaluated
     bint exact              # False when the search budget ran out
 
@@ -538,8 +540,8 @@ cdef void _leaf(Search* s) noexcept nogil:
     for k in range(s.n_chosen):
         s.steps += w.cand_end[w.leaf[k]] - w.cand_start[w.leaf[k]]
     saved = _combination_saving(s.t, s.r, s.out, w, w.leaf, s.n_chosen)
-    if saved <= 0:
-        return
+    if saved <= 0 or saved < s.best_saving or (saved == s.best_saving and s.n_chosen > s.best_n):
+        return  # worse on saving or on count: the ranks need not be looked at
     for k in range(s.n_chosen):
         w.ranks[k] = _coupon(s.t, s.out.cand_coupon[w.leaf[k]], C_RANK)
     _sort_values(w.ranks, s.n_chosen, w.sort_temp)
@@ -695,8 +697,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     # one block for the result's coupon arrays (kept by the Quote), one for the work, on
     # the stack when the cart is small enough
     cap_cand = cap_pairs + n_wide
-    cap_lines = cap_pairs + n_wide * n_ok
-    out.arena = <int64_t*>malloc((5 * cap_cand + 3 * cap_lines + 8) * sizeof(int64_t))
+    out.arena = <int64_t*>malloc((5 * cap_cand + 8) * sizeof(int64_t))
     work_size = 3 * cap_pairs + 19 * cap_cand + n_ok + 5 * n + 16
     if work_size <= SMALL_WORK:
         work = &small[0]
@@ -711,9 +712,6 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     w.usable = w.cand_lines + cap_pairs + n_ok + 1
     out.cand_coupon = out.arena
     out.applied = out.arena + 4 * (cap_cand + 1)
-    out.share_line = out.applied + cap_cand + 1
-    out.share_coupon = out.share_line + cap_lines + 1
-    out.share_amount = out.share_coupon + cap_lines + 1
     out.cand_status = out.cand_coupon + (cap_cand + 1)
     out.cand_amount = out.cand_status + (cap_cand + 1)
     out.cand_hint = out.cand_amount + (cap_cand + 1)
@@ -876,6 +874,17 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     # apply the winner, in application order
     out.n_applied = best_n
     out.n_shares = 0
+    cap_lines = 1  # the shares need at most each applied coupon's eligible lines
+    for k in range(best_n):
+        cap_lines += w.cand_end[w.best_chosen[k]] - w.cand_start[w.best_chosen[k]]
+    out.shares = <int64_t*>malloc(3 * cap_lines * sizeof(int64_t))
+    if out.shares == NULL:
+        if work != &small[0]:
+            free(work)
+        return -1
+    out.share_line = out.shares
+    out.share_coupon = out.shares + cap_lines
+    out.share_amount = out.share_coupon + cap_lines
     for k in range(n):
         w.amounts[k] = out.line_amount[k]
     for k in range(best_n):
@@ -970,10 +979,12 @@ cdef class Quote:
     cdef list unknown_skus   # (line, sku) of lines whose sku the table lacks
     cdef int64_t tier
     cdef int64_t room
+    cdef readonly int64_t run_ns  # nanoseconds the decision took, without the GIL
 
     def __dealloc__(self):
         free(self.line_block)
         free(self.r.arena)
+        free(self.r.shares)
 
     @property
     def payable(self) -> int:
@@ -1055,6 +1066,7 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     cdef Quote q = Quote.__new__(Quote)
     cdef int64_t n, i, row, rc, tier_rank, room_index, blocks = 7
     cdef int64_t* buffers[4]
+    cdef timespec started, ended
     cdef object sku_bought
 
     tier = member.tier
@@ -1148,7 +1160,10 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
         else:
             req.n_coupon_stock = req.n_redemption_stock = 0
         with nogil:
+            clock_gettime(CLOCK_MONOTONIC, &started)
             rc = _run(&view.t, &req, &q.r)
+            clock_gettime(CLOCK_MONOTONIC, &ended)
+        q.run_ns = (ended.tv_sec - started.tv_sec) * 1000000000 + (ended.tv_nsec - started.tv_nsec)
     finally:
         for i in range(4):
             free(buffers[i])

@@ -1,0 +1,307 @@
+"""The eligibility API: FastAPI over the compiled engine, members in Redis.
+
+The app is built by `create_app()` (uvicorn's factory), which reads its Settings from the
+environment. The lifespan opens the Redis pool and compiles the rule table once per
+worker; requests only read them.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from typing import Optional
+
+import orjson
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import engine
+from engine.inputs import QuoteInputError
+from engine.model import Member
+from engine.rules import load_file
+
+from . import schemas
+from .eligibility import RequestInvalid, join_offer, member_info, parse_request
+from .metrics import METRICS_KEY, Metrics, render
+from .settings import Settings
+from .store import MemberReader
+
+log = logging.getLogger("rights.api")
+JSON = "application/json"
+ERRORS = {400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},
+          413: {"model": schemas.ErrorResponse, "description": "Body larger than RIGHTS_MAX_BODY_BYTES"},
+          422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
+          503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time; retry"}}
+
+
+class RedisUnavailable(RuntimeError):
+    pass
+
+
+def error(status: int, code: str, reason: str, field: Optional[str] = None) -> Response:
+    return Response(orjson.dumps({"error": {"code": code, "field": field, "reason": reason}}), status, media_type=JSON)
+
+
+class Service:
+    """What the routes share in one worker: settings, Redis, the rule table, metrics."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.evaluator = engine.evaluator
+        self.metrics = Metrics()
+        self.table = None
+        self.redis = None
+        self.reader: Optional[MemberReader] = None
+        self.timeout = settings.redis_timeout_ms / 1000
+
+    async def start(self) -> None:
+        self.table = load_file(self.settings.rules)
+        self.metrics.rules_version = self.table.version
+        self.redis = aioredis.Redis.from_url(
+            self.settings.redis_url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
+            retry_on_timeout=False, retry=None, max_connections=256)
+        self.reader = MemberReader(self.redis, batching=self.settings.batch_lookups)
+
+    async def stop(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def redis_call(self, awaitable):
+        """Any Redis call, bounded: past the timeout or on a fault the request gets a 503."""
+        started = time.perf_counter()
+        try:
+            return await asyncio.wait_for(awaitable, self.timeout)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            self.metrics.redis_errors += 1
+            raise RedisUnavailable(f"member store unavailable: {type(exc).__name__}") from None
+        finally:
+            self.metrics.redis.observe(time.perf_counter() - started)
+
+    async def publish_metrics(self) -> None:
+        """Once a second: this worker's snapshot into the shared hash (see api/metrics.py)."""
+        while True:
+            await asyncio.sleep(1.0)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.redis.hset(METRICS_KEY, self.metrics.worker, self.metrics.snapshot()),
+                                       self.timeout)
+
+
+class AccessAndMetrics:
+    """Pure ASGI middleware: request metrics, the body-size limit, the access log."""
+
+    def __init__(self, app, service: Service):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status_holder = [500]
+        limit = self.service.settings.max_body_bytes
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                response = error(413, "body_too_large", f"the body is larger than {limit} bytes")
+                await response(scope, receive, send)
+                self._done(scope, 413, started)
+                return
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self._done(scope, status_holder[0], started)
+
+    def _done(self, scope, status: int, started: float) -> None:
+        seconds = time.perf_counter() - started
+        route = scope.get("route")
+        path = route.path if route is not None else "unmatched"
+        self.service.metrics.request(path, scope["method"], status, seconds)
+        if self.service.settings.access_log:
+            sys.stdout.write(orjson.dumps({"t": round(time.time(), 3), "method": scope["method"],
+                                           "path": scope["path"], "status": status,
+                                           "ms": round(seconds * 1000, 3)}).decode() + "\n")
+
+
+def create_app(settings: Optional[Settings] = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    service = Service(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await service.start()
+        publisher = asyncio.create_task(service.publish_metrics())
+        try:
+            yield
+        finally:
+            publisher.cancel()
+            await service.stop()
+
+    app = FastAPI(title="rights-engine", version="0.1.0", lifespan=lifespan,
+                  description="Member benefits decided in real time: prices, coupons, points and redemptions "
+                              "for a cart in a live room. Money is integer fen.")
+    app.state.service = service
+    app.add_middleware(AccessAndMetrics, service=service)
+
+    @app.exception_handler(RedisUnavailable)
+    async def redis_down(request: Request, exc: RedisUnavailable):
+        return error(503, "redis_unavailable", f"{exc}; retry shortly")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+        return error(422, "invalid_request", first.get("msg", "invalid"), field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error(exc.status_code, code, str(exc.detail))
+
+    @app.post("/v1/eligibility", tags=["checkout"], response_model=None,
+              summary="What this member may buy, at what price, with which coupons, earning what",
+              responses={200: {"model": schemas.EligibilityResponse, "description": "The quote",
+                               "content": {JSON: {"example": _ELIGIBILITY_EXAMPLE}}}, **ERRORS},
+              openapi_extra={"requestBody": {"required": True, "content": {JSON: {
+                  "schema": {"$ref": "#/components/schemas/EligibilityRequest"},
+                  "examples": {"by OpenID": {"value": schemas.EligibilityRequest.model_config[
+                      "json_schema_extra"]["examples"][0]},
+                      "visitor": {"value": {"room": "gala", "lines": [{"sku": "MILK-1L", "qty": 1}]}},
+                      "by member id, pickup": {"value": {"member_id": "M00002", "room": "gala",
+                                                         "lines": [{"sku": "CHEESE-LTD", "qty": 1}],
+                                                         "fulfillment": "pickup"}}}}}}})
+    async def eligibility(request: Request) -> Response:
+        """The checkout calls this on every cart change. The member is found by `member_id`
+        or a channel `identity` (neither: a visitor); an unknown identity is a visitor too.
+        The instant is the server's clock. A lapsed paid membership is priced as a visitor
+        and says so; visitors and lapsed members get a `join_offer` for this very cart."""
+        body = await request.body()
+        if len(body) > settings.max_body_bytes:
+            return error(413, "body_too_large", f"the body is larger than {settings.max_body_bytes} bytes")
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return error(400, "malformed_json", f"the body is not valid JSON: {exc}")
+        try:
+            req = parse_request(data)
+        except RequestInvalid as exc:
+            return error(422, exc.code, exc.reason, exc.field)
+        now = _now(request, settings)
+        record = None
+        member_id = req.member_id
+        if req.identity is not None:
+            member_id = await service.redis_call(service.reader.resolve(*req.identity))
+        if member_id is not None:
+            record = await service.redis_call(service.reader.member(member_id))
+        table = service.table
+        status = "visitor" if record is None else ("lapsed" if record.lapsed(now) else "member")
+        member = record.engine_member(as_visitor=status == "lapsed") if record else _VISITOR
+        started = time.perf_counter()
+        try:
+            quote = service.evaluator.quote(table, member, req.room, now, req.lines, req.fulfillment)
+        except QuoteInputError as exc:
+            return error(422, "invalid_request", exc.reason, exc.field)
+        service.metrics.engine.observe(time.perf_counter() - started)
+        result = quote.to_dict()
+        offer = join_offer(service.evaluator, table, req, now, quote.payable) if status != "member" else None
+        payload = {"rules_version": table.version, "at": now, "member": member_info(record, status, result["tier"]),
+                   **result, "join_offer": offer}
+        return Response(orjson.dumps(payload), media_type=JSON)
+
+    @app.get("/v1/noop", tags=["operations"], summary="Does nothing: the baseline of the API benchmark",
+             responses={200: {"content": {JSON: {"example": {"ok": True}}}}})
+    async def noop() -> Response:
+        return Response(b'{"ok":true}', media_type=JSON)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is alive",
+             responses={200: {"content": {JSON: {"example": {"alive": True}}}}})
+    async def healthz() -> Response:
+        return Response(b'{"alive":true}', media_type=JSON)
+
+    @app.get("/readyz", tags=["operations"], summary="Redis answers and the rules are loaded",
+             responses={200: {"content": {JSON: {"example": {"ready": True, "redis": True,
+                                                             "rules_version": "dairy-gala@3fef92905af1"}}}},
+                        503: {"content": {JSON: {"example": {"ready": False, "redis": False,
+                                                             "rules_version": "dairy-gala@3fef92905af1"}}}}})
+    async def readyz() -> Response:
+        redis_ok = False
+        with contextlib.suppress(Exception):
+            redis_ok = bool(await asyncio.wait_for(service.redis.ping(), service.timeout))
+        ready = redis_ok and service.table is not None
+        body = {"ready": ready, "redis": redis_ok, "rules_version": service.table.version if service.table else None}
+        return Response(orjson.dumps(body), 200 if ready else 503, media_type=JSON)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics, summed over every worker",
+             responses={200: {"content": {"text/plain": {"example": "rights_requests_total{...} 12\n"}}}})
+    async def metrics() -> Response:
+        snapshots = []
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(service.redis.hset(METRICS_KEY, service.metrics.worker,
+                                                      service.metrics.snapshot()), service.timeout)
+            raw = await asyncio.wait_for(service.redis.hgetall(METRICS_KEY), service.timeout)
+            snapshots = [orjson.loads(v) for v in raw.values()]
+        if not snapshots:
+            snapshots = [orjson.loads(service.metrics.snapshot())]
+        return Response(render(snapshots, service.metrics), media_type="text/plain; version=0.0.4")
+
+    def openapi():
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        request_schema = schemas.EligibilityRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = spec.setdefault("components", {}).setdefault("schemas", {})
+        components.update(request_schema.pop("$defs", {}))
+        components["EligibilityRequest"] = request_schema
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi
+    return app
+
+
+_VISITOR = Member()
+
+
+def _now(request: Request, settings: Settings) -> int:
+    if settings.allow_clock_override:
+        override = request.headers.get("x-rights-now")
+        if override and override.isdigit():
+            return int(override)
+    return int(time.time())
+
+
+_ELIGIBILITY_EXAMPLE = {
+    "rules_version": "dairy-gala@3fef92905af1", "at": 1794402000,
+    "member": {"id": "M00001", "status": "member", "tier": "gold", "member_tier": "gold", "points": 1850,
+               "frozen": False, "paid_until": None},
+    "tier": "gold", "room": {"id": "gala", "live": True},
+    "lines": [{"sku": "MILK-1L", "qty": 2, "eligible": True, "reason": None, "hint": None, "unit_price": 1290,
+               "price_layer": "live", "amount": 2580, "discount": 387, "final": 2193,
+               "coupons": [{"id": "GOLD-GALA-85", "amount": 387}]}],
+    "coupons_applied": [{"id": "GOLD-GALA-85", "name": "金卡盛典全场85折 gold 15% off storewide",
+                         "kind": "percent_off", "amount": 387}],
+    "coupons_not_applied": [{"id": "SPEND199-SAVE30", "name": "满199减30 spend 199 save 30", "kind": "threshold_off",
+                             "reason": "threshold_not_met", "hint": {"code": "add_amount", "value": 17320,
+                                                                     "text": "add 173.20 yuan more of these items"}}],
+    "coupon_search": {"combinations": 1, "exact": True},
+    "totals": {"subtotal": 2580, "discount": 387, "payable": 2193},
+    "points": {"total": 706, "base": 219, "per_yuan": 10,
+               "multipliers": [{"source": "tier", "id": "gold", "percent": 150},
+                               {"source": "room", "id": "gala", "percent": 200}],
+               "after_multipliers": 656, "bonuses": [{"source": "room_order", "id": "gala", "points": 50}],
+               "note": None},
+    "redemptions": [{"id": "OATMEAL-LOWGI", "name": "低GI燕麦 low-GI oatmeal", "points": 1800, "cash": 0,
+                     "available": True, "reason": None, "hint": None}],
+    "join_offer": None,
+}

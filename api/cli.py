@@ -1,0 +1,221 @@
+"""`rights serve` and `rights members`: the server and its member store, from the CLI.
+
+Without a Redis URL (flag or REDIS_URL) both use the embedded default: a redis-server
+child with its data under ./var (AOF on). `rights serve` writes the URL it started to
+var/redis.url, so `rights members ...` reaches the running server's Redis; with no
+server running, they start the embedded redis-server for the command and stop it after.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Iterator, Optional
+
+import orjson
+
+from .redis_server import EmbeddedRedis, RedisServerMissing, _ping
+from .settings import Settings
+
+DEMO_MARK = "demo:{rights}:members"  # how many demo members were loaded (and which version)
+DEMO_VERSION = "1:10000"
+
+
+def add_serve_commands(commands) -> None:
+    serve = commands.add_parser("serve", help="run the eligibility API (embedded Redis unless REDIS_URL is set)")
+    serve.add_argument("--host", help="listen address (RIGHTS_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (RIGHTS_PORT, default 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (RIGHTS_WORKERS, default 1)")
+    serve.add_argument("--rules", help="rule table file (RIGHTS_RULES, default the demo table)")
+    serve.add_argument("--redis-url", help="use this Redis (REDIS_URL); without it a local redis-server is started")
+    serve.add_argument("--data-dir", help="the embedded Redis's data directory (RIGHTS_DATA_DIR, default ./var)")
+    serve.add_argument("--appendfsync", choices=("everysec", "always"), default="everysec",
+                       help="the embedded Redis's AOF fsync policy (default everysec)")
+    serve.add_argument("--demo", action="store_true",
+                       help="load the demo rules and about 10,000 demo members; requests may then set the "
+                            "instant with an X-Rights-Now header (a rehearsal of the gala night)")
+    serve.add_argument("--no-access-log", action="store_true", help="no JSON access log lines on stdout")
+    serve.set_defaults(run=cmd_serve)
+
+    members = commands.add_parser("members", help="load and look up members in Redis")
+    actions = members.add_subparsers(dest="members_command", required=True, metavar="ACTION")
+    load = actions.add_parser("import", help="bulk-load members from JSON lines or CSV")
+    load.add_argument("file")
+    load.add_argument("--redis-url", help="default: REDIS_URL, else the embedded Redis under --data-dir")
+    load.add_argument("--data-dir", default=None)
+    load.add_argument("--rules", help="check tiers against this rule table (default: the demo table)")
+    load.set_defaults(run=cmd_members_import)
+    show = actions.add_parser("show", help="print one member as JSON")
+    show.add_argument("member_id")
+    show.add_argument("--redis-url")
+    show.add_argument("--data-dir", default=None)
+    show.set_defaults(run=cmd_members_show)
+
+
+@contextlib.contextmanager
+def redis_for(url: Optional[str], data_dir: Optional[str]) -> Iterator[str]:
+    """A Redis URL to use: the one given, the running embedded server's, or a redis-server
+    started for the duration of the command."""
+    url = url or os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    directory = Path(data_dir or os.environ.get("RIGHTS_DATA_DIR", "var"))
+    marker = directory / "redis.url"
+    if marker.is_file():
+        known = marker.read_text().strip()
+        port = known.rsplit(":", 1)[-1].split("/")[0]
+        if port.isdigit() and _ping(int(port)):
+            yield known
+            return
+    with EmbeddedRedis(directory) as server:
+        yield server.url
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers, rules=args.rules,
+                                 redis_url=args.redis_url, data_dir=args.data_dir,
+                                 access_log=False if args.no_access_log else None, demo=args.demo or None,
+                                 allow_clock_override=True if args.demo else None)
+    from engine.rules import RulesInvalid, load_file
+
+    try:
+        table = load_file(settings.rules)
+    except (RulesInvalid, OSError) as exc:
+        problems = getattr(exc, "problems", None)
+        for problem in problems or [exc]:
+            print(problem.render(settings.rules) if problems else f"rights serve: {settings.rules}: {exc}",
+                  file=sys.stderr)
+        return 1
+    embedded = None
+    if not settings.redis_url:
+        try:
+            embedded = EmbeddedRedis(settings.data_dir, appendfsync=args.appendfsync).start()
+        except RedisServerMissing as exc:
+            print(f"rights serve: {exc}", file=sys.stderr)
+            return 1
+        (Path(settings.data_dir) / "redis.url").write_text(embedded.url + "\n")
+        settings = Settings.from_env(**{**settings.__dict__, "redis_url": embedded.url})
+        print(f"rights serve: embedded redis-server on {embedded.url}, data in {settings.data_dir}/ (AOF "
+              f"{args.appendfsync})", file=sys.stderr)
+    try:
+        import redis
+
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        try:
+            _refuse_evicting_redis(client)
+        except RuntimeError as exc:
+            print(f"rights serve: {exc}", file=sys.stderr)
+            return 1
+        if settings.demo:
+            loaded = load_demo_members(client)
+            print(f"rights serve: demo members {'loaded' if loaded else 'already loaded'} (M00001..M10000)",
+                  file=sys.stderr)
+        os.environ.update(settings.to_env())
+        print(f"rights serve: rules {table.version}, evaluator {_evaluator()}, "
+              f"http://{settings.host}:{settings.port} ({settings.workers} worker{'s' if settings.workers > 1 else ''})"
+              f", docs at /docs", file=sys.stderr)
+        uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, loop="uvloop", http="httptools", access_log=False,
+                    log_level="warning", timeout_graceful_shutdown=5)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+            with contextlib.suppress(OSError):
+                (Path(settings.data_dir) / "redis.url").unlink()
+    return 0
+
+
+def _evaluator() -> str:
+    import engine
+
+    return engine.EVALUATOR
+
+
+def _refuse_evicting_redis(client) -> None:
+    """Balances and idempotency records must never be evicted for memory."""
+    policy = client.config_get("maxmemory-policy").get("maxmemory-policy", "noeviction")
+    if policy not in ("noeviction",) and not policy.startswith("volatile"):
+        raise RuntimeError(f"the Redis maxmemory-policy is {policy}, which may evict members' keys; "
+                           "set it to noeviction (or a volatile-* policy)")
+
+
+def load_demo_members(client) -> bool:
+    """The demo members, loaded once (a marker key records that they are there)."""
+    from .members_io import demo_members
+    from .store import write_members
+
+    if (client.get(DEMO_MARK) or b"").decode() == DEMO_VERSION:
+        return False
+    members = demo_members()
+    for start in range(0, len(members), 1000):
+        write_members(client, members[start:start + 1000])
+    client.set(DEMO_MARK, DEMO_VERSION)
+    return True
+
+
+def cmd_members_import(args) -> int:
+    import redis
+
+    from engine.demo import DEMO_RULES
+    from engine.rules import RulesInvalid, load_file
+
+    from .members_io import RowError, read_rows, record_from_row
+    from .store import write_members
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"rights members import: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        tiers = set(load_file(args.rules or DEMO_RULES).model.tier_ids())
+    except RulesInvalid:
+        print(f"rights members import: {args.rules} is not a valid rule table", file=sys.stderr)
+        return 1
+    rows = list(read_rows(text, args.file))
+    total, good, bad, batch = len(rows), 0, 0, []
+    with redis_for(args.redis_url, args.data_dir) as url:
+        client = redis.Redis.from_url(url, socket_timeout=10)
+        for done, (line, row) in enumerate(rows, start=1):
+            try:
+                if isinstance(row, RowError):
+                    raise row
+                batch.append(record_from_row(row, tiers))
+            except RowError as exc:
+                bad += 1
+                place = f"{exc.field}: " if exc.field else ""
+                print(f"\r{args.file}:{line}: {place}{exc.reason}", file=sys.stderr)
+            if len(batch) >= 1000 or done == total:
+                good += write_members(client, batch) if batch else 0
+                batch = []
+                _progress(done, total)
+        if total == 0:
+            _progress(0, 0)
+    print(f"\nimported {good} member{'s' if good != 1 else ''}, refused {bad} row{'s' if bad != 1 else ''}",
+          file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total if total else width
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows")
+    sys.stderr.flush()
+
+
+def cmd_members_show(args) -> int:
+    import redis
+
+    from .store import read_member
+
+    with redis_for(args.redis_url, args.data_dir) as url:
+        record = read_member(redis.Redis.from_url(url, socket_timeout=5), args.member_id)
+    if record is None:
+        print(f"rights members show: no member {args.member_id!r}", file=sys.stderr)
+        return 1
+    sys.stdout.write(orjson.dumps(record.public(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0

@@ -1,0 +1,117 @@
+"""The eligibility decision behind POST /v1/eligibility: read the request, find the
+member, quote, and say what joining would save a visitor.
+
+The request is checked by hand rather than through pydantic: it is the hottest route,
+and the checks below are the ones api/schemas.EligibilityRequest documents (a test holds
+the two together). Every refusal names the field and the reason.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+from engine.inputs import QuoteInputError
+from engine.model import MAX_LINES, MAX_QTY, Member
+
+from .store import CHANNELS, IDENTITY_VALUE, MEMBER_ID, MemberRecord
+
+_FIELDS = {"member_id", "identity", "room", "lines", "fulfillment", "location"}
+MAX_SKU_LENGTH = 64
+
+
+class RequestInvalid(ValueError):
+    def __init__(self, field: Optional[str], reason: str, code: str = "invalid_request"):
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.field = field
+        self.reason = reason
+        self.code = code
+
+
+@dataclass
+class EligibilityRequest:
+    member_id: Optional[str]
+    identity: Optional[tuple]  # (channel, value)
+    room: Optional[str]
+    lines: list  # (sku, qty)
+    fulfillment: str
+    location: Optional[tuple]  # (lat, lon)
+
+
+def parse_request(data) -> EligibilityRequest:
+    if type(data) is not dict:
+        raise RequestInvalid(None, "the body must be a JSON object")
+    for key in data:
+        if key not in _FIELDS:
+            raise RequestInvalid(key, f"unknown field; expected one of: {', '.join(sorted(_FIELDS))}")
+    member_id = data.get("member_id")
+    if member_id is not None and (type(member_id) is not str or not MEMBER_ID.match(member_id)):
+        raise RequestInvalid("member_id", "must be a member id: letters, digits and _ . : -, at most 64")
+    identity = data.get("identity")
+    if identity is not None:
+        if member_id is not None:
+            raise RequestInvalid("identity", "give member_id or identity, not both")
+        if type(identity) is not dict or set(identity) != {"channel", "value"}:
+            raise RequestInvalid("identity", "must be {\"channel\": ..., \"value\": ...}")
+        if identity["channel"] not in CHANNELS:
+            raise RequestInvalid("identity.channel", f"must be one of: {', '.join(CHANNELS)}")
+        if type(identity["value"]) is not str or not IDENTITY_VALUE.match(identity["value"]):
+            raise RequestInvalid("identity.value", "must be 1 to 128 letters, digits or + _ . : @ -")
+        identity = (identity["channel"], identity["value"])
+    room = data.get("room")
+    if room is not None and (type(room) is not str or not 0 < len(room) <= 64):
+        raise RequestInvalid("room", "must be a room id (text, at most 64 characters) or null")
+    raw_lines = data.get("lines")
+    if type(raw_lines) is not list:
+        raise RequestInvalid("lines", "is required: a list of {\"sku\": ..., \"qty\": ...}")
+    if len(raw_lines) > MAX_LINES:
+        raise RequestInvalid("lines", f"at most {MAX_LINES} lines in one cart, not {len(raw_lines)}")
+    lines = []
+    for index, line in enumerate(raw_lines):
+        if type(line) is not dict or set(line) != {"sku", "qty"}:
+            raise RequestInvalid(f"lines[{index}]", "must be {\"sku\": ..., \"qty\": ...}")
+        sku, qty = line["sku"], line["qty"]
+        if type(sku) is not str or not 0 < len(sku) <= MAX_SKU_LENGTH:
+            raise RequestInvalid(f"lines[{index}].sku", f"must be text of 1 to {MAX_SKU_LENGTH} characters")
+        if type(qty) is not int or not 1 <= qty <= MAX_QTY:
+            raise RequestInvalid(f"lines[{index}].qty", f"must be a whole number from 1 to {MAX_QTY}")
+        lines.append((sku, qty))
+    fulfillment = data.get("fulfillment", "delivery")
+    if fulfillment not in ("delivery", "pickup"):
+        raise RequestInvalid("fulfillment", "must be delivery or pickup")
+    location = data.get("location")
+    if location is not None:
+        if type(location) is not dict or set(location) != {"lat", "lon"}:
+            raise RequestInvalid("location", "must be {\"lat\": ..., \"lon\": ...}")
+        lat, lon = location["lat"], location["lon"]
+        for name, value, bound in (("lat", lat, 90), ("lon", lon, 180)):
+            if type(value) not in (int, float) or not math.isfinite(value) or not -bound <= value <= bound:
+                raise RequestInvalid(f"location.{name}", f"must be a number from -{bound} to {bound}")
+        location = (float(lat), float(lon))
+    return EligibilityRequest(member_id, identity, room, lines, fulfillment, location)
+
+
+def member_info(record: Optional[MemberRecord], status: str, tier: str) -> dict:
+    if record is None:
+        return {"id": None, "status": "visitor", "tier": tier, "member_tier": None, "points": 0, "frozen": False,
+                "paid_until": None}
+    return {"id": record.id, "status": status, "tier": tier, "member_tier": record.tier, "points": record.points,
+            "frozen": record.frozen, "paid_until": record.paid_until or None}
+
+
+def join_offer(evaluator, table, request: EligibilityRequest, now: int, payable_now: int) -> Optional[dict]:
+    """What the cheapest tier would cost and earn on this very cart."""
+    model = table.model
+    if not model.tiers:
+        return None
+    tier = model.tiers[0]
+    try:
+        quote = evaluator.quote(table, Member(tier=tier.id), request.room, now, request.lines, request.fulfillment)
+    except QuoteInputError:
+        return None
+    saves = payable_now - quote.payable
+    text = (f"join as {tier.name}: this cart costs {quote.payable // 100}.{quote.payable % 100:02d} yuan, "
+            f"{saves // 100}.{saves % 100:02d} less, and earns {quote.points} points") if saves > 0 else \
+        f"join as {tier.name}: this cart earns {quote.points} points"
+    return {"tier": tier.id, "name": tier.name, "payable": quote.payable, "saves": saves, "points": quote.points,
+            "text": text}

@@ -1,0 +1,153 @@
+"""Member files (JSON lines or CSV) into MemberRecords, and the demo members.
+
+A row is refused with its line number and the field at fault; the good rows go on.
+Fields: id (required), name, tier, points, birthday_month, sessions_watched, leader,
+tags (a list, or comma separated in CSV), paid_until (Unix seconds or ISO 8601),
+frozen, phone, openid, unionid, app; JSON rows may also carry coupon_uses,
+redemption_uses and sku_bought (id -> count).
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import random
+from typing import Iterator, Optional
+
+import orjson
+
+from engine.model import MAX_POINTS
+
+from .store import CHANNELS, IDENTITY_VALUE, MEMBER_ID, MemberRecord
+
+FIELDS = ("id", "name", "tier", "points", "birthday_month", "sessions_watched", "leader", "tags", "paid_until",
+          "frozen") + CHANNELS + ("coupon_uses", "redemption_uses", "sku_bought")
+
+
+class RowError(ValueError):
+    def __init__(self, field: Optional[str], reason: str):
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.field = field
+        self.reason = reason
+
+
+def read_rows(text: str, name: str) -> Iterator[tuple]:
+    """(line number, row dict or RowError) for each member row of a .jsonl/.json or .csv file."""
+    if name.endswith(".csv") or (not text.lstrip().startswith("{") and "," in text.split("\n", 1)[0]):
+        reader = csv.DictReader(io.StringIO(text))
+        for row in reader:
+            yield reader.line_num, {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield number, RowError(None, f"not valid JSON: {exc}")
+            continue
+        yield number, row if isinstance(row, dict) else RowError(None, "a row must be a JSON object")
+
+
+def record_from_row(row: dict, tiers: Optional[set] = None) -> MemberRecord:
+    """Check one row; raise RowError naming the field."""
+    for key in row:
+        if key not in FIELDS:
+            raise RowError(key, "unknown field")
+    member_id = row.get("id")
+    if not isinstance(member_id, str) or not MEMBER_ID.match(member_id):
+        raise RowError("id", "is required: letters, digits and _ . : -, at most 64")
+    record = MemberRecord(id=member_id, name=_text(row, "name", 100))
+    tier = row.get("tier") or None
+    if tier is not None and (not isinstance(tier, str) or (tiers is not None and tier not in tiers)):
+        raise RowError("tier", f"unknown tier {tier!r}" + (f"; tiers are {', '.join(sorted(tiers))}" if tiers else ""))
+    record.tier = tier
+    record.points = _number(row, "points", 0, MAX_POINTS)
+    record.birthday_month = _number(row, "birthday_month", 0, 12)
+    record.sessions_watched = _number(row, "sessions_watched", 0, MAX_POINTS)
+    record.leader = _text(row, "leader", 64)
+    tags = row.get("tags", [])
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",") if t.strip()]
+    if not isinstance(tags, list) or not all(isinstance(t, str) and "," not in t for t in tags):
+        raise RowError("tags", "must be a list of tags (no commas inside a tag)")
+    record.tags = tags
+    record.paid_until = _instant(row.get("paid_until"))
+    frozen = row.get("frozen", False)
+    if isinstance(frozen, str):
+        if frozen.lower() not in ("0", "1", "true", "false", "yes", "no"):
+            raise RowError("frozen", "must be true or false")
+        frozen = frozen.lower() in ("1", "true", "yes")
+    if not isinstance(frozen, bool):
+        raise RowError("frozen", "must be true or false")
+    record.frozen = frozen
+    for channel in CHANNELS:
+        value = row.get(channel)
+        if value is not None:
+            value = str(value)
+            if not IDENTITY_VALUE.match(value):
+                raise RowError(channel, "must be 1 to 128 letters, digits or + _ . : @ -")
+            record.identities[channel] = value
+    for key in ("coupon_uses", "redemption_uses", "sku_bought"):
+        counts = row.get(key, {})
+        if not isinstance(counts, dict) or not all(isinstance(k, str) and type(v) is int and 0 <= v <= MAX_POINTS
+                                                   for k, v in counts.items()):
+            raise RowError(key, "must map ids to whole numbers")
+        setattr(record, key, dict(counts))
+    return record
+
+
+def _text(row: dict, key: str, limit: int) -> str:
+    value = row.get(key, "")
+    if not isinstance(value, str) or len(value) > limit:
+        raise RowError(key, f"must be text of at most {limit} characters")
+    return value
+
+
+def _number(row: dict, key: str, lo: int, hi: int) -> int:
+    value = row.get(key, 0)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if type(value) is not int or not lo <= value <= hi:
+        raise RowError(key, f"must be a whole number from {lo} to {hi}")
+    return value
+
+
+def _instant(value) -> int:
+    if value in (None, "", 0):
+        return 0
+    if type(value) is int or (isinstance(value, str) and value.isdigit()):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise RowError("paid_until", "must be Unix seconds or an ISO 8601 time") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        return int(moment.timestamp())
+    raise RowError("paid_until", "must be Unix seconds or an ISO 8601 time")
+
+
+def demo_members(count: int = 10_000, seed: int = 1) -> list:
+    """Deterministic members across the demo tiers, each reachable by phone, OpenID and
+    UnionID. The first few are fixed, for the README and examples/eligibility-request.json:
+    M00001 gold with 1850 points (openid oDEMO0000001), M00002 black-gold, M00003 silver,
+    M00004 a gold member whose paid membership lapsed."""
+    rng = random.Random(seed)
+    out = []
+    now = int(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc).timestamp())
+    for k in range(1, count + 1):
+        tier = rng.choices(["silver", "gold", "black_gold"], weights=(55, 30, 15))[0]
+        record = MemberRecord(
+            id=f"M{k:05d}", name=f"demo member {k}", tier=tier, points=rng.randint(0, 6000),
+            birthday_month=rng.randint(1, 12), sessions_watched=rng.randint(0, 6),
+            leader=f"L{rng.randint(1, 80):03d}", tags=rng.sample(["family_0_3", "fitness", "elderly", "office"], 1),
+            paid_until=now + 365 * 86400 if rng.random() < 0.3 else 0,
+            identities={"phone": f"1380000{k:04d}", "openid": f"oDEMO{k:07d}", "unionid": f"uDEMO{k:07d}"})
+        out.append(record)
+    fixed = {1: ("gold", 1850, 0), 2: ("black_gold", 5200, 0), 3: ("silver", 900, 0), 4: ("gold", 3000, now - 86400)}
+    for k, (tier, points, paid_until) in fixed.items():
+        record = out[k - 1]
+        record.tier, record.points, record.paid_until, record.birthday_month = tier, points, paid_until, 3
+    return out

@@ -1,0 +1,136 @@
+"""Prometheus metrics that add up across worker processes and replicas.
+
+Each worker counts in memory (no lock, no I/O on the request path) and publishes a
+snapshot to Redis once a second under `metrics:{rights}` (one hash, a field per worker,
+one hash tag: Cluster-safe). `/metrics` sums the snapshots of the workers seen in the
+last few seconds, so any worker answers a scrape with the whole picture.
+"""
+from __future__ import annotations
+
+import bisect
+import os
+import socket
+import time
+from collections import defaultdict
+
+import orjson
+
+METRICS_KEY = "metrics:{rights}"
+STALE_AFTER_S = 10.0
+# seconds; fine at the low end, where the eligibility route lives
+BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+ENGINE_BUCKETS = (0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.001)
+
+
+class Histogram:
+    def __init__(self, buckets: tuple):
+        self.buckets = buckets
+        self.counts = [0] * (len(buckets) + 1)
+        self.total = 0.0
+        self.n = 0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(self.buckets, seconds)] += 1
+        self.total += seconds
+        self.n += 1
+
+    def snapshot(self) -> dict:
+        return {"counts": self.counts, "sum": self.total, "n": self.n}
+
+
+class Metrics:
+    """This worker's counters and histograms."""
+
+    def __init__(self) -> None:
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.requests: dict = defaultdict(int)  # (route, method, status) -> count
+        self.latency: dict = {}  # route -> Histogram
+        self.engine = Histogram(ENGINE_BUCKETS)
+        self.redis = Histogram(BUCKETS)
+        self.redis_errors = 0
+        self.rules_version = ""
+
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests[(route, method, str(status))] += 1
+        hist = self.latency.get(route)
+        if hist is None:
+            hist = self.latency[route] = Histogram(BUCKETS)
+        hist.observe(seconds)
+
+    def snapshot(self) -> bytes:
+        return orjson.dumps({
+            "at": time.time(),
+            "requests": [[*key, value] for key, value in self.requests.items()],
+            "latency": {route: h.snapshot() for route, h in self.latency.items()},
+            "engine": self.engine.snapshot(),
+            "redis": self.redis.snapshot(),
+            "redis_errors": self.redis_errors,
+            "rules_version": self.rules_version,
+        })
+
+
+def render(snapshots: list, local: Metrics) -> str:
+    """Prometheus text format of the sum of the snapshots (this worker's own included)."""
+    now = time.time()
+    fresh = [s for s in snapshots if now - s.get("at", 0) <= STALE_AFTER_S]
+    requests: dict = defaultdict(int)
+    latency: dict = {}
+    engine = {"counts": [0] * (len(ENGINE_BUCKETS) + 1), "sum": 0.0, "n": 0}
+    redis = {"counts": [0] * (len(BUCKETS) + 1), "sum": 0.0, "n": 0}
+    redis_errors = 0
+    versions = set()
+    for snap in fresh:
+        for route, method, status, value in snap["requests"]:
+            requests[(route, method, status)] += value
+        for route, hist in snap["latency"].items():
+            _add(latency.setdefault(route, {"counts": [0] * (len(BUCKETS) + 1), "sum": 0.0, "n": 0}), hist)
+        _add(engine, snap["engine"])
+        _add(redis, snap["redis"])
+        redis_errors += snap["redis_errors"]
+        if snap["rules_version"]:
+            versions.add(snap["rules_version"])
+    out = [
+        "# HELP rights_requests_total HTTP requests by route, method and status.",
+        "# TYPE rights_requests_total counter",
+    ]
+    for (route, method, status), value in sorted(requests.items()):
+        out.append(f'rights_requests_total{{route="{route}",method="{method}",status="{status}"}} {value}')
+    out += ["# HELP rights_request_seconds Request latency by route, as the server saw it.",
+            "# TYPE rights_request_seconds histogram"]
+    for route, hist in sorted(latency.items()):
+        out += _histogram("rights_request_seconds", hist, BUCKETS, f'route="{route}"')
+    out += ["# HELP rights_engine_seconds Time the engine took to decide a quote (inputs converted, no I/O).",
+            "# TYPE rights_engine_seconds histogram"]
+    out += _histogram("rights_engine_seconds", engine, ENGINE_BUCKETS, "")
+    out += ["# HELP rights_redis_lookup_seconds Time to read the member from Redis.",
+            "# TYPE rights_redis_lookup_seconds histogram"]
+    out += _histogram("rights_redis_lookup_seconds", redis, BUCKETS, "")
+    out += ["# HELP rights_redis_errors_total Requests that failed because Redis did not answer in time.",
+            "# TYPE rights_redis_errors_total counter", f"rights_redis_errors_total {redis_errors}",
+            "# HELP rights_rules_version_info The rule table version each worker serves (1 per version).",
+            "# TYPE rights_rules_version_info gauge"]
+    for version in sorted(versions or {local.rules_version}):
+        out.append(f'rights_rules_version_info{{version="{version}"}} 1')
+    out += ["# HELP rights_workers Worker processes that reported in the last 10 seconds.",
+            "# TYPE rights_workers gauge", f"rights_workers {len(fresh)}"]
+    return "\n".join(out) + "\n"
+
+
+def _add(into: dict, hist: dict) -> None:
+    for k, value in enumerate(hist["counts"]):
+        into["counts"][k] += value
+    into["sum"] += hist["sum"]
+    into["n"] += hist["n"]
+
+
+def _histogram(name: str, hist: dict, buckets: tuple, labels: str) -> list:
+    lines, running = [], 0
+    sep = "," if labels else ""
+    for bound, count in zip(buckets, hist["counts"]):
+        running += count
+        lines.append(f'{name}_bucket{{{labels}{sep}le="{bound}"}} {running}')
+    lines.append(f'{name}_bucket{{{labels}{sep}le="+Inf"}} {hist["n"]}')
+    brace = f"{{{labels}}}" if labels else ""
+    lines.append(f"{name}_sum{brace} {hist['sum']:.9f}")
+    lines.append(f"{name}_count{brace} {hist['n']}")
+    return lines

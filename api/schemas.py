@@ -1,0 +1,149 @@
+"""The API's documented shapes (OpenAPI at /docs). The eligibility route does not validate
+through these models (it checks its input by hand on the hot path, see api/eligibility.py);
+they are the contract the checks and the responses keep, tested in tests/test_api.py."""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Identity(BaseModel):
+    channel: Literal["phone", "openid", "unionid", "app"] = Field(description="The channel the id comes from.")
+    value: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9+_.:@-]+$",
+                       description="The id on that channel, e.g. a phone number or a WeChat OpenID.")
+
+
+class Line(BaseModel):
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(ge=1, le=9999)
+
+
+class Location(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class EligibilityRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "identity": {"channel": "openid", "value": "oDEMO0000001"}, "room": "gala",
+        "lines": [{"sku": "MILK-1L", "qty": 2}, {"sku": "POWDER-900", "qty": 1}], "fulfillment": "delivery"}]})
+
+    member_id: Optional[str] = Field(None, max_length=64, description="The member id; or give `identity`.")
+    identity: Optional[Identity] = Field(None, description="A channel identity; or give `member_id`. "
+                                                           "Neither: the shopper is a visitor.")
+    room: Optional[str] = Field(None, max_length=64, description="The live room the shopper is in.")
+    lines: list[Line] = Field(max_length=200, description="The cart, at most 200 lines.")
+    fulfillment: Literal["delivery", "pickup"] = "delivery"
+    location: Optional[Location] = Field(None, description="Where the shopper is (for the pickup leader).")
+
+
+class Hint(BaseModel):
+    code: str
+    value: int | str | None
+    text: str
+
+
+class QuoteLine(BaseModel):
+    sku: str
+    qty: int
+    eligible: bool
+    reason: Optional[str]
+    hint: Optional[Hint]
+    unit_price: Optional[int] = Field(description="Fen, after the price layers.")
+    price_layer: Optional[Literal["base", "tier", "live", "pickup"]]
+    amount: int
+    discount: int
+    final: int
+    coupons: list[dict]
+
+
+class CouponApplied(BaseModel):
+    id: str
+    name: str
+    kind: str
+    amount: int
+
+
+class CouponNotApplied(BaseModel):
+    id: str
+    name: str
+    kind: str
+    reason: str
+    hint: Optional[Hint]
+
+
+class Totals(BaseModel):
+    subtotal: int
+    discount: int
+    payable: int
+
+
+class PointsEarned(BaseModel):
+    total: int
+    base: int
+    per_yuan: int
+    multipliers: list[dict]
+    after_multipliers: int
+    bonuses: list[dict]
+    note: Optional[str]
+
+
+class RedemptionOption(BaseModel):
+    id: str
+    name: str
+    points: int
+    cash: int
+    available: bool
+    reason: Optional[str]
+    hint: Optional[Hint]
+
+
+class MemberInfo(BaseModel):
+    id: Optional[str] = Field(description="null for a visitor")
+    status: Literal["member", "visitor", "lapsed"] = Field(
+        description="lapsed: a paid membership past its expiry, priced as a visitor until renewed")
+    tier: str = Field(description="the tier the quote was priced at (visitor for visitors and lapsed members)")
+    member_tier: Optional[str] = Field(description="the tier on record (differs from `tier` when lapsed)")
+    points: int = Field(description="the points balance")
+    frozen: bool
+    paid_until: Optional[int] = Field(description="Unix seconds the paid membership runs to, if any")
+
+
+class JoinOffer(BaseModel):
+    tier: str
+    name: str
+    payable: int = Field(description="what this cart would cost at that tier, in fen")
+    saves: int = Field(description="fen saved on this very cart against the price now")
+    points: int = Field(description="points this order would earn at that tier")
+    text: str
+
+
+class EligibilityResponse(BaseModel):
+    rules_version: str
+    at: int = Field(description="the instant the quote was made for (Unix seconds, the server's clock)")
+    member: MemberInfo
+    tier: str
+    room: Optional[dict]
+    lines: list[QuoteLine]
+    coupons_applied: list[CouponApplied]
+    coupons_not_applied: list[CouponNotApplied]
+    coupon_search: dict
+    totals: Totals
+    points: PointsEarned
+    redemptions: list[RedemptionOption]
+    join_offer: Optional[JoinOffer] = Field(description="for visitors and lapsed members: what joining saves")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="invalid_request, malformed_json, body_too_large, not_found, "
+                                  "redis_unavailable, ...")
+    field: Optional[str] = Field(None, description="the request field at fault, e.g. lines[3].qty")
+    reason: str
+
+
+class ErrorResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"error": {"code": "invalid_request", "field": "lines[0].qty", "reason": "must be a whole number from 1 to 9999"}}]})
+
+    error: ErrorBody

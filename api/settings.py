@@ -1,0 +1,78 @@
+"""Server settings: from the environment, overridden by `rights serve` flags.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| REDIS_URL | (none) | the Redis to use; without it `rights serve` starts its own redis-server |
+| RIGHTS_RULES | the demo table | the rule table file served at start |
+| RIGHTS_DATA_DIR | ./var | where the embedded redis-server keeps its data (AOF) |
+| RIGHTS_HOST / RIGHTS_PORT | 127.0.0.1 / 8000 | where the API listens |
+| RIGHTS_WORKERS | 1 | worker processes |
+| RIGHTS_ACCESS_LOG | 1 | one JSON line per request on stdout; 0 switches it off |
+| RIGHTS_MAX_BODY_BYTES | 65536 | larger request bodies get 413 |
+| RIGHTS_REDIS_TIMEOUT_MS | 250 | a Redis call that takes longer fails the request with 503 |
+| RIGHTS_BATCH_LOOKUPS | 1 | member lookups of one event-loop turn share one pipeline |
+| RIGHTS_ALLOW_CLOCK_OVERRIDE | 0 | 1 lets a request set the instant (header X-Rights-Now); for tests and rehearsals only |
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Optional
+
+from engine.demo import DEMO_RULES
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: Optional[str] = None
+    rules: str = str(DEMO_RULES)
+    data_dir: str = "var"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    access_log: bool = True
+    max_body_bytes: int = 65536
+    redis_timeout_ms: int = 250
+    batch_lookups: bool = True
+    allow_clock_override: bool = False
+    demo: bool = False
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        base = cls(
+            redis_url=env.get("REDIS_URL") or None,
+            rules=env.get("RIGHTS_RULES", str(DEMO_RULES)),
+            data_dir=env.get("RIGHTS_DATA_DIR", "var"),
+            host=env.get("RIGHTS_HOST", "127.0.0.1"),
+            port=int(env.get("RIGHTS_PORT", "8000")),
+            workers=int(env.get("RIGHTS_WORKERS", "1")),
+            access_log=_flag("RIGHTS_ACCESS_LOG", True),
+            max_body_bytes=int(env.get("RIGHTS_MAX_BODY_BYTES", "65536")),
+            redis_timeout_ms=int(env.get("RIGHTS_REDIS_TIMEOUT_MS", "250")),
+            batch_lookups=_flag("RIGHTS_BATCH_LOOKUPS", True),
+            allow_clock_override=_flag("RIGHTS_ALLOW_CLOCK_OVERRIDE", False),
+            demo=_flag("RIGHTS_DEMO", False),
+        )
+        known = {f.name for f in fields(cls)}
+        return replace(base, **{k: v for k, v in overrides.items() if k in known and v is not None})
+
+    def to_env(self) -> dict:
+        """The settings as environment variables, for worker processes."""
+        out = {
+            "RIGHTS_RULES": self.rules, "RIGHTS_DATA_DIR": self.data_dir, "RIGHTS_HOST": self.host,
+            "RIGHTS_PORT": str(self.port), "RIGHTS_WORKERS": str(self.workers),
+            "RIGHTS_ACCESS_LOG": "1" if self.access_log else "0", "RIGHTS_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "RIGHTS_REDIS_TIMEOUT_MS": str(self.redis_timeout_ms),
+            "RIGHTS_BATCH_LOOKUPS": "1" if self.batch_lookups else "0",
+            "RIGHTS_ALLOW_CLOCK_OVERRIDE": "1" if self.allow_clock_override else "0",
+            "RIGHTS_DEMO": "1" if self.demo else "0",
+        }
+        if self.redis_url:
+            out["REDIS_URL"] = self.redis_url
+        return out

@@ -1,0 +1,226 @@
+"""The eligibility API through HTTP, against a real redis-server: the gala-night scenarios,
+identities, visitors and lapsed members, every kind of bad input, and Redis going away."""
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+from conftest import at
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.members_io import demo_members
+from api.settings import Settings
+from api.store import MemberRecord, write_members
+
+GALA_21 = at("2026-11-11 21:00")
+
+
+@pytest.fixture
+def api(redis_client, redis_server):
+    write_members(redis_client, demo_members(50))
+    write_members(redis_client, [
+        MemberRecord(id="BG1", tier="black_gold", points=1850, identities={"phone": "13900000001"}),
+        MemberRecord(id="G1", tier="gold", points=1850, birthday_month=3, identities={"openid": "oGOLD1"}),
+        MemberRecord(id="S1", tier="silver", points=100),
+        MemberRecord(id="LAPSED", tier="gold", points=500, paid_until=GALA_21 - 86400),
+        MemberRecord(id="USED", tier="black_gold", coupon_uses={"BG-CHEESE-ZERO": 1}),
+    ])
+    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
+                        redis_timeout_ms=300)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def eligibility(api, body, now=GALA_21):
+    response = api.post("/v1/eligibility", content=orjson.dumps(body), headers={"X-Rights-Now": str(now)})
+    return response.status_code, response.json()
+
+
+def coupon(result, coupon_id):
+    for entry in result["coupons_applied"]:
+        if entry["id"] == coupon_id:
+            return {"applied": True, **entry}
+    return {"applied": False, **next(c for c in result["coupons_not_applied"] if c["id"] == coupon_id)}
+
+
+# -- the engine's scenarios, through HTTP --------------------------------------------------
+
+def test_black_gold_buys_the_limited_cheese_and_gold_is_refused(api):
+    status, body = eligibility(api, {"member_id": "BG1", "lines": [{"sku": "CHEESE-LTD", "qty": 1}]})
+    assert status == 200
+    assert (body["lines"][0]["unit_price"], body["lines"][0]["price_layer"]) == (8910, "tier")
+    assert body["member"] == {"id": "BG1", "status": "member", "tier": "black_gold", "member_tier": "black_gold",
+                              "points": 1850, "frozen": False, "paid_until": None}
+    assert body["rules_version"].startswith("dairy-gala@")
+    _, gold = eligibility(api, {"member_id": "G1", "lines": [{"sku": "CHEESE-LTD", "qty": 1}]})
+    assert gold["lines"][0]["reason"] == "tier_too_low"
+
+
+def test_gold_85_percent_only_inside_the_gala_window(api):
+    cart = {"member_id": "G1", "room": "gala", "lines": [{"sku": "MILK-1L", "qty": 2}, {"sku": "YOGURT-6", "qty": 1}]}
+    _, inside = eligibility(api, cart)
+    assert coupon(inside, "GOLD-GALA-85")["amount"] == 836
+    assert inside["totals"] == {"subtotal": 5570, "discount": 836, "payable": 4734}
+    _, before = eligibility(api, cart, now=at("2026-11-11 19:50"))
+    assert coupon(before, "GOLD-GALA-85")["hint"]["text"] == "opens in 10 minutes"
+
+
+def test_zero_price_cheese_once_then_member_limit(api):
+    _, first = eligibility(api, {"member_id": "BG1", "room": "gala", "lines": [{"sku": "CHEESE-LTD", "qty": 1}]})
+    assert coupon(first, "BG-CHEESE-ZERO")["amount"] == 8910
+    _, again = eligibility(api, {"member_id": "USED", "room": "gala", "lines": [{"sku": "CHEESE-LTD", "qty": 1}]})
+    assert coupon(again, "BG-CHEESE-ZERO")["reason"] == "member_limit_reached"
+
+
+def test_threshold_against_percent_in_one_stack_group(api):
+    _, silver = eligibility(api, {"member_id": "S1", "room": "gala", "lines": [{"sku": "POWDER-900", "qty": 1}]})
+    assert coupon(silver, "SPEND199-SAVE30")["amount"] == 3000
+    assert coupon(silver, "SILVER-95")["reason"] == "lost_to_better_combination"
+
+
+def test_points_with_multipliers_and_live_bonus(api):
+    cart = {"member_id": "G1", "room": "gala", "lines": [{"sku": "MILK-1L", "qty": 2}, {"sku": "YOGURT-6", "qty": 1}]}
+    _, body = eligibility(api, cart)
+    assert body["points"]["total"] == 473 * 3 // 2 * 2 + 50
+
+
+def test_redemptions_with_the_balance_and_flash_window(api):
+    cart = {"member_id": "G1", "room": "gala", "lines": []}
+    _, early = eligibility(api, cart, now=at("2026-11-11 22:54"))
+    items = {r["id"]: r for r in early["redemptions"]}
+    assert items["OATMEAL-LOWGI"]["available"] and not items["FLASH-EGGS"]["available"]
+    _, flash = eligibility(api, cart, now=at("2026-11-11 22:55"))
+    assert {r["id"]: r for r in flash["redemptions"]}["FLASH-EGGS"]["available"]
+
+
+def test_pickup_ten_percent_below_delivery(api):
+    _, body = eligibility(api, {"member_id": "G1", "lines": [{"sku": "MILK-1L", "qty": 1}], "fulfillment": "pickup"})
+    assert (body["lines"][0]["unit_price"], body["lines"][0]["price_layer"]) == (1251, "pickup")
+
+
+# -- who is asking ---------------------------------------------------------------------------
+
+def test_identity_by_openid_and_by_phone(api):
+    _, by_openid = eligibility(api, {"identity": {"channel": "openid", "value": "oGOLD1"},
+                                     "lines": [{"sku": "MILK-1L", "qty": 1}]})
+    assert by_openid["member"]["id"] == "G1" and by_openid["tier"] == "gold"
+    _, by_phone = eligibility(api, {"identity": {"channel": "phone", "value": "13900000001"},
+                                    "lines": [{"sku": "MILK-1L", "qty": 1}]})
+    assert by_phone["member"]["id"] == "BG1"
+
+
+def test_unknown_identity_is_a_visitor_with_a_join_offer(api):
+    _, body = eligibility(api, {"identity": {"channel": "openid", "value": "oNOBODY"},
+                                "lines": [{"sku": "POWDER-900", "qty": 1}]})
+    assert body["member"]["status"] == "visitor" and body["tier"] == "visitor"
+    offer = body["join_offer"]
+    assert offer["tier"] == "silver"
+    assert offer["points"] > 0 and body["points"]["total"] == 0
+    assert offer["saves"] == body["totals"]["payable"] - offer["payable"]
+
+
+def test_visitor_join_offer_says_what_the_cheapest_tier_saves(api):
+    _, body = eligibility(api, {"lines": [{"sku": "MILK-1L", "qty": 3}]}, now=at("2026-11-12 10:00"))
+    # no coupon for visitors here: base 15.90 a unit against silver's 14.90
+    offer = body["join_offer"]
+    assert (body["totals"]["payable"], offer["payable"], offer["saves"]) == (4770 - 1000, 4470, 4770 - 1000 - 4470)
+
+
+def test_lapsed_member_is_priced_as_a_visitor_and_told(api):
+    _, body = eligibility(api, {"member_id": "LAPSED", "lines": [{"sku": "MILK-1L", "qty": 1}]})
+    assert body["member"]["status"] == "lapsed"
+    assert body["member"]["member_tier"] == "gold" and body["tier"] == "visitor"
+    assert body["lines"][0]["price_layer"] == "base"
+    assert body["join_offer"] is not None
+
+
+def test_unknown_sku_is_a_line_not_an_error(api):
+    status, body = eligibility(api, {"member_id": "G1", "lines": [{"sku": "NOPE", "qty": 1}]})
+    assert status == 200 and body["lines"][0]["reason"] == "unknown_sku"
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body, field", [
+    ({"lines": [{"sku": "MILK-1L", "qty": 0}]}, "lines[0].qty"),
+    ({"lines": [{"sku": "MILK-1L", "qty": 10**9}]}, "lines[0].qty"),
+    ({"lines": [{"sku": "MILK-1L", "qty": "2"}]}, "lines[0].qty"),
+    ({"lines": [{"sku": 7, "qty": 1}]}, "lines[0].sku"),
+    ({"lines": [{"sku": "MILK-1L", "qty": 1}] * 201}, "lines"),
+    ({"lines": "MILK-1L"}, "lines"),
+    ({}, "lines"),
+    ({"lines": [], "room": "nowhere"}, "room"),
+    ({"lines": [], "fulfillment": "drone"}, "fulfillment"),
+    ({"lines": [], "member_id": "bad id!"}, "member_id"),
+    ({"lines": [], "identity": {"channel": "fax", "value": "1"}}, "identity.channel"),
+    ({"lines": [], "coupon": "FREE"}, "coupon"),
+    ({"lines": [], "location": {"lat": 91, "lon": 0}}, "location.lat"),
+])
+def test_bad_input_is_a_422_naming_the_field(api, body, field):
+    status, answer = eligibility(api, body)
+    assert status == 422
+    assert answer["error"]["field"] == field and answer["error"]["reason"]
+
+
+def test_malformed_json_is_a_400(api):
+    response = api.post("/v1/eligibility", content=b'{"lines": [', headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+
+
+def test_oversized_body_is_a_413(api):
+    response = api.post("/v1/eligibility", content=b"{" + b" " * 70_000 + b"}")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+
+
+def test_unknown_member_id_is_a_visitor(api):
+    _, body = eligibility(api, {"member_id": "NOBODY", "lines": []})
+    assert body["member"]["status"] == "visitor"
+
+
+# -- operations ------------------------------------------------------------------------------
+
+def test_health_readiness_and_metrics(api):
+    assert api.get("/healthz").json() == {"alive": True}
+    ready = api.get("/readyz").json()
+    assert ready["ready"] is True and ready["rules_version"].startswith("dairy-gala@")
+    eligibility(api, {"member_id": "G1", "lines": [{"sku": "MILK-1L", "qty": 1}]})
+    text = api.get("/metrics").text
+    assert 'rights_requests_total{route="/v1/eligibility",method="POST",status="200"}' in text
+    assert "rights_engine_seconds_count" in text and "rights_redis_lookup_seconds_bucket" in text
+    assert 'rights_rules_version_info{version="dairy-gala@' in text
+
+
+def test_openapi_documents_every_route_with_examples(api):
+    spec = api.get("/openapi.json").json()
+    assert "EligibilityRequest" in spec["components"]["schemas"]
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            contents = [c for r in operation["responses"].values() for c in r.get("content", {}).values()]
+            assert any("example" in c or "examples" in c for c in contents), (method, path)
+    body = spec["paths"]["/v1/eligibility"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["examples"]
+
+
+def test_redis_killed_then_restarted(api, redis_server):
+    cart = {"member_id": "G1", "lines": [{"sku": "MILK-1L", "qty": 1}]}
+    assert eligibility(api, cart)[0] == 200
+    redis_server.kill()
+    try:
+        started = time.monotonic()
+        status, body = eligibility(api, cart)
+        assert status == 503 and body["error"]["code"] == "redis_unavailable"
+        assert time.monotonic() - started < 5, "a dead Redis must not hang the request"
+        assert api.get("/readyz").status_code == 503
+    finally:
+        redis_server.start()
+    for _ in range(50):  # the pool reconnects on its own
+        status, body = eligibility(api, cart)
+        if status == 200:
+            break
+        time.sleep(0.1)
+    assert status == 200 and body["member"]["id"] == "G1"  # AOF kept the member
+    assert api.get("/readyz").status_code == 200

@@ -64,74 +64,105 @@ class RawQuote:
     redemptions: list  # (status, hint) per catalogue entry, in table order
 
 
-def public_quote(compiled: Any, raw: RawQuote) -> dict:
-    """The quote as a checkout shows it: every figure in fen, every refusal with a reason.
+class PublicParts:
+    """What the public quote takes from the table, looked up once per table: ids, names and
+    kinds by index, so that building a quote's dict is list indexing, not searching."""
 
-    `compiled` is the CompiledTable the quote was made with.
-    """
-    table = compiled.model
-    tier_ids = table.tier_ids()
-    coupons = table.coupons
-    lines = []
-    for line in raw.lines:
-        ok = line.status == codes.OK
-        lines.append({
-            "sku": line.sku,
-            "qty": line.qty,
-            "eligible": ok,
-            "reason": codes.REASONS[line.status],
-            "hint": _line_hint(compiled, line) if not ok else None,
-            "unit_price": line.unit_price if ok else None,
-            "price_layer": codes.LAYERS[line.layer] if ok else None,
-            "amount": line.amount,
-            "discount": line.discount,
-            "final": line.final,
-            "coupons": [{"id": coupons[i].id, "amount": fen} for i, fen in line.shares],
-        })
-    by_index = {c.index: c for c in raw.coupons}
-    applied = [{"id": coupons[i].id, "name": coupons[i].name, "kind": coupons[i].kind,
-                "amount": by_index[i].amount} for i in raw.applied]
-    not_applied = [{"id": coupons[c.index].id, "name": coupons[c.index].name, "kind": coupons[c.index].kind,
-                    "reason": codes.REASONS[c.status], "hint": _coupon_hint(table, raw, c)}
-                   for c in raw.coupons if c.status != codes.OK]
-    redemptions = []
-    for item, (status, hint) in zip(table.redemptions, raw.redemptions):
-        redemptions.append({
-            "id": item.id, "name": item.name, "points": item.points, "cash": item.cash,
-            "available": status == codes.OK, "reason": codes.REASONS[status],
-            "hint": _redemption_hint(table, item, status, hint),
-        })
-    room = table.rooms[raw.room_index] if raw.room_index >= 0 else None
+    def __init__(self, compiled: Any):
+        model = compiled.model
+        self.compiled = compiled
+        self.model = model
+        self.tier_ids = model.tier_ids()
+        self.coupons = [(c.id, c.name, c.kind) for c in model.coupons]
+        self.rooms = [r.id for r in model.rooms]
+        self.redemptions = [(r.id, r.name, r.points, r.cash) for r in model.redemptions]
+
+
+def parts_of(compiled: Any) -> PublicParts:
+    parts = getattr(compiled, "_public_parts", None)
+    if parts is None:
+        parts = compiled._public_parts = PublicParts(compiled)
+    return parts
+
+
+def line_dict(parts: PublicParts, sku: str, qty: int, status: int, hint: int, unit: int, layer: int, amount: int,
+              discount: int, final: int, shares: list) -> dict:
+    ok = status == codes.OK
+    coupons = parts.coupons
     return {
-        "tier": tier_ids[raw.tier_rank],
-        "room": {"id": room.id, "live": raw.live} if room else None,
+        "sku": sku, "qty": qty, "eligible": ok, "reason": codes.REASONS[status],
+        "hint": None if ok else _line_hint(parts, sku, status, hint),
+        "unit_price": unit if ok else None, "price_layer": codes.LAYERS[layer] if ok else None,
+        "amount": amount, "discount": discount, "final": final,
+        "coupons": [{"id": coupons[i][0], "amount": fen} for i, fen in shares],
+    }
+
+
+def applied_dict(parts: PublicParts, index: int, amount: int) -> dict:
+    coupon_id, name, kind = parts.coupons[index]
+    return {"id": coupon_id, "name": name, "kind": kind, "amount": amount}
+
+
+def not_applied_dict(parts: PublicParts, index: int, status: int, hint: int) -> dict:
+    coupon_id, name, kind = parts.coupons[index]
+    return {"id": coupon_id, "name": name, "kind": kind, "reason": codes.REASONS[status],
+            "hint": _coupon_hint(parts, index, status, hint)}
+
+
+def redemption_dict(parts: PublicParts, k: int, status: int, hint: int) -> dict:
+    item_id, name, points, cash = parts.redemptions[k]
+    return {"id": item_id, "name": name, "points": points, "cash": cash, "available": status == codes.OK,
+            "reason": codes.REASONS[status], "hint": _redemption_hint(parts, k, status, hint) if status else None}
+
+
+def points_dict(parts: PublicParts, tier_rank: int, room_index: int, p: RawPoints) -> dict:
+    multipliers = []
+    if p.tier_percent:
+        multipliers.append({"source": "tier", "id": parts.tier_ids[tier_rank], "percent": p.tier_percent})
+    if p.room_percent:
+        multipliers.append({"source": "room", "id": parts.rooms[room_index], "percent": p.room_percent})
+    if p.birthday_percent:
+        multipliers.append({"source": "birthday_month", "id": None, "percent": p.birthday_percent})
+    bonuses = []
+    if p.room_bonus:
+        bonuses.append({"source": "room_order", "id": parts.rooms[room_index], "points": p.room_bonus})
+    if p.order_bonus:
+        bonuses.append({"source": "order", "id": None, "points": p.order_bonus})
+    return {"total": p.total, "base": p.base, "per_yuan": parts.model.points.per_yuan, "multipliers": multipliers,
+            "after_multipliers": p.multiplied, "bonuses": bonuses,
+            "note": "visitors earn no points; join to earn" if tier_rank == 0 else None}
+
+
+def assemble(parts: PublicParts, raw: RawQuote, lines: list, applied: list, not_applied: list,
+             redemptions: list) -> dict:
+    """The whole public quote around its already built lists (`raw.lines`, `raw.coupons`
+    and `raw.redemptions` are not read here)."""
+    return {
+        "tier": parts.tier_ids[raw.tier_rank],
+        "room": {"id": parts.rooms[raw.room_index], "live": raw.live} if raw.room_index >= 0 else None,
         "lines": lines,
         "coupons_applied": applied,
         "coupons_not_applied": not_applied,
         "coupon_search": {"combinations": raw.combinations, "exact": raw.search_exact},
         "totals": {"subtotal": raw.subtotal, "discount": raw.discount, "payable": raw.payable},
-        "points": _points(table, raw),
+        "points": points_dict(parts, raw.tier_rank, raw.room_index, raw.points),
         "redemptions": redemptions,
     }
 
 
-def _points(table: RuleTable, raw: RawQuote) -> dict:
-    p = raw.points
-    multipliers = []
-    if p.tier_percent:
-        multipliers.append({"source": "tier", "id": table.tier_ids()[raw.tier_rank], "percent": p.tier_percent})
-    if p.room_percent:
-        multipliers.append({"source": "room", "id": table.rooms[raw.room_index].id, "percent": p.room_percent})
-    if p.birthday_percent:
-        multipliers.append({"source": "birthday_month", "id": None, "percent": p.birthday_percent})
-    bonuses = []
-    if p.room_bonus:
-        bonuses.append({"source": "room_order", "id": table.rooms[raw.room_index].id, "points": p.room_bonus})
-    if p.order_bonus:
-        bonuses.append({"source": "order", "id": None, "points": p.order_bonus})
-    return {"total": p.total, "base": p.base, "per_yuan": table.points.per_yuan, "multipliers": multipliers,
-            "after_multipliers": p.multiplied, "bonuses": bonuses,
-            "note": "visitors earn no points; join to earn" if raw.tier_rank == 0 else None}
+def public_quote(compiled: Any, raw: RawQuote) -> dict:
+    """The quote as a checkout shows it: every figure in fen, every refusal with a reason.
+
+    `compiled` is the CompiledTable the quote was made with.
+    """
+    parts = parts_of(compiled)
+    lines = [line_dict(parts, ln.sku, ln.qty, ln.status, ln.hint, ln.unit_price, ln.layer, ln.amount, ln.discount,
+                       ln.final, ln.shares) for ln in raw.lines]
+    amounts = {c.index: c.amount for c in raw.coupons}
+    applied = [applied_dict(parts, i, amounts[i]) for i in raw.applied]
+    not_applied = [not_applied_dict(parts, c.index, c.status, c.hint) for c in raw.coupons if c.status != codes.OK]
+    redemptions = [redemption_dict(parts, k, status, hint) for k, (status, hint) in enumerate(raw.redemptions)]
+    return assemble(parts, raw, lines, applied, not_applied, redemptions)
 
 
 def yuan(fen: int) -> str:
@@ -150,49 +181,51 @@ def wait_text(seconds: int) -> str:
     return f"opens in {seconds} second{'s' if seconds != 1 else ''}"
 
 
-def _tier_hint(table: RuleTable, allowed: frozenset, rank: int) -> Optional[dict]:
+def _tier_hint(parts: PublicParts, allowed: frozenset, rank: int) -> Optional[dict]:
     if rank <= 0:
         return None
-    ids = table.tier_ids()
+    ids = parts.tier_ids
     tier = ids[rank]
     upward = all(t in allowed for t in ids[rank:])
-    name = table.tiers[rank - 1].name
+    name = parts.model.tiers[rank - 1].name
     text = f"for {name} and above" if upward and rank < len(ids) - 1 else f"for {name} members"
     return {"code": "upgrade_tier", "value": tier, "text": text}
 
 
-def _line_hint(compiled: Any, line: RawLine) -> Optional[dict]:
-    table = compiled.model
-    if line.status == codes.TIER_TOO_LOW:
-        product = table.products[compiled.sku_row[line.sku]]
-        return _tier_hint(table, product.allowed_tiers, line.hint)
-    if line.status == codes.MEMBERS_ONLY_ROOM:
-        return {"code": "join_membership", "value": None, "text": "members only in this room; join to buy"}
-    if line.status == codes.MEMBER_LIMIT_REACHED and line.hint > 0:
-        return {"code": "quantity_left", "value": line.hint, "text": f"at most {line.hint} more for you"}
-    return None
+def _room_hint(parts: PublicParts, room_id: str) -> dict:
+    room = parts.model.rooms[parts.rooms.index(room_id)]
+    return {"code": "join_room", "value": room.id, "text": f"in live room {room.name}"}
 
 
-def _coupon_hint(table: RuleTable, raw: RawQuote, coupon: RawCoupon) -> Optional[dict]:
-    rule = table.coupons[coupon.index]
-    if coupon.status == codes.TIER_TOO_LOW:
-        return _tier_hint(table, rule.tiers, coupon.hint)
-    if coupon.status == codes.NOT_IN_ROOM:
-        room = next(r for r in table.rooms if r.id == rule.room)
-        return {"code": "join_room", "value": room.id, "text": f"in live room {room.name}"}
-    if coupon.status == codes.OUTSIDE_WINDOW and coupon.hint > 0:
-        return {"code": "opens_in", "value": coupon.hint, "text": wait_text(coupon.hint)}
-    if coupon.status == codes.THRESHOLD_NOT_MET:
-        return {"code": "add_amount", "value": coupon.hint, "text": f"add {yuan(coupon.hint)} yuan more of these items"}
-    return None
-
-
-def _redemption_hint(table: RuleTable, item: Any, status: int, hint: int) -> Optional[dict]:
+def _line_hint(parts: PublicParts, sku: str, status: int, hint: int) -> Optional[dict]:
     if status == codes.TIER_TOO_LOW:
-        return _tier_hint(table, item.tiers, hint)
+        product = parts.model.products[parts.compiled.sku_row[sku]]
+        return _tier_hint(parts, product.allowed_tiers, hint)
+    if status == codes.MEMBERS_ONLY_ROOM:
+        return {"code": "join_membership", "value": None, "text": "members only in this room; join to buy"}
+    if status == codes.MEMBER_LIMIT_REACHED and hint > 0:
+        return {"code": "quantity_left", "value": hint, "text": f"at most {hint} more for you"}
+    return None
+
+
+def _coupon_hint(parts: PublicParts, index: int, status: int, hint: int) -> Optional[dict]:
+    if status == codes.TIER_TOO_LOW:
+        return _tier_hint(parts, parts.model.coupons[index].tiers, hint)
     if status == codes.NOT_IN_ROOM:
-        room = next(r for r in table.rooms if r.id == item.room)
-        return {"code": "join_room", "value": room.id, "text": f"in live room {room.name}"}
+        return _room_hint(parts, parts.model.coupons[index].room)
+    if status == codes.OUTSIDE_WINDOW and hint > 0:
+        return {"code": "opens_in", "value": hint, "text": wait_text(hint)}
+    if status == codes.THRESHOLD_NOT_MET:
+        return {"code": "add_amount", "value": hint, "text": f"add {yuan(hint)} yuan more of these items"}
+    return None
+
+
+def _redemption_hint(parts: PublicParts, k: int, status: int, hint: int) -> Optional[dict]:
+    item = parts.model.redemptions[k]
+    if status == codes.TIER_TOO_LOW:
+        return _tier_hint(parts, item.tiers, hint)
+    if status == codes.NOT_IN_ROOM:
+        return _room_hint(parts, item.room)
     if status == codes.OUTSIDE_WINDOW and hint > 0:
         return {"code": "opens_in", "value": hint, "text": wait_text(hint)}
     if status == codes.TASK_LOCKED:

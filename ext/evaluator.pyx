@@ -19,7 +19,8 @@ from ext.layout cimport *
 
 from engine.inputs import QuoteInputError
 from engine.model import MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY
-from engine.quote import RawCoupon, RawLine, RawPoints, RawQuote, public_quote
+from engine.quote import (RawCoupon, RawLine, RawPoints, RawQuote, applied_dict, assemble, line_dict,
+                          not_applied_dict, parts_of, redemption_dict)
 
 cdef int64_t MAX_POINTS_C = MAX_POINTS
 DEBUG_CHECKS = bool(RIGHTS_DEBUG)  # built with RIGHTS_DEBUG=1: bounds checks on
@@ -1036,7 +1037,50 @@ cdef class Quote:
                         payable=self.r.payable, points=points, redemptions=redemptions)
 
     def to_dict(self) -> dict:
-        return public_quote(self.table, self.to_raw())
+        """The public quote (engine.quote's builders, fed from the C arrays directly)."""
+        cdef int64_t i, k, row, c
+        parts = parts_of(self.table)
+        products = parts.model.products
+        unknown = dict(self.unknown_skus) if self.unknown_skus else None
+        shares = [[] for _ in range(self.n)] if self.r.n_shares else None
+        for k in range(self.r.n_shares):
+            shares[self.r.share_line[k]].append((self.r.share_coupon[k], self.r.share_amount[k]))
+        lines = []
+        for i in range(self.n):
+            row = self.rows[i]
+            lines.append(line_dict(parts, products[row].sku if row >= 0 else unknown[i], self.qty[i],
+                                   self.r.line_status[i], self.r.line_hint[i], self.r.line_unit[i],
+                                   self.r.line_layer[i], self.r.line_amount[i], self.r.line_discount[i],
+                                   self.r.line_final[i], shares[i] if shares is not None else ()))
+        applied = []
+        for k in range(self.r.n_applied):
+            c = self.r.applied[k]
+            applied.append(applied_dict(parts, self.r.cand_coupon[c], self.r.cand_amount[c]))
+        not_applied = [not_applied_dict(parts, self.r.cand_coupon[k], self.r.cand_status[k], self.r.cand_hint[k])
+                       for k in range(self.r.n_candidates) if self.r.cand_status[k] != OK]
+        redemptions = [redemption_dict(parts, k, self.r.red_status[k], self.r.red_hint[k])
+                       for k in range(self.n_redemptions)]
+        return assemble(parts, _Summary(self), lines, applied, not_applied, redemptions)
+
+
+class _Summary:
+    """The quote-wide figures `engine.quote.assemble` reads, without building a RawQuote."""
+
+    __slots__ = ("tier_rank", "room_index", "live", "combinations", "search_exact", "subtotal", "discount",
+                 "payable", "points")
+
+    def __init__(self, Quote q):
+        self.tier_rank = q.tier
+        self.room_index = q.room
+        self.live = bool(q.r.live)
+        self.combinations = q.r.combinations
+        self.search_exact = bool(q.r.exact)
+        self.subtotal = q.r.subtotal
+        self.discount = q.r.discount
+        self.payable = q.r.payable
+        self.points = RawPoints(base=q.r.p_base, tier_percent=q.r.p_tier, room_percent=q.r.p_room,
+                                birthday_percent=q.r.p_birthday, multiplied=q.r.p_multiplied,
+                                room_bonus=q.r.p_room_bonus, order_bonus=q.r.p_order_bonus, total=q.r.p_total)
 
 
 cdef int64_t* _pairs(object source, dict index, int64_t* count) except? NULL:

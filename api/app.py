@@ -31,7 +31,7 @@ from . import schemas
 from .eligibility import RequestInvalid, join_offer, member_info, parse_request
 from .metrics import METRICS_KEY, Metrics, render
 from .settings import Settings
-from .store import MemberReader
+from .store import MemberReader, TrackedCache
 
 log = logging.getLogger("rights.api")
 JSON = "application/json"
@@ -58,6 +58,7 @@ class Service:
         self.metrics = Metrics()
         self.table = None
         self.redis = None
+        self.cache: Optional[TrackedCache] = None
         self.reader: Optional[MemberReader] = None
         self.timeout = settings.redis_timeout_ms / 1000
 
@@ -67,9 +68,14 @@ class Service:
         self.redis = aioredis.Redis.from_url(
             self.settings.redis_url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
             retry_on_timeout=False, retry=None, max_connections=256)
-        self.reader = MemberReader(self.redis, batching=self.settings.batch_lookups)
+        self.cache = TrackedCache(self.settings.redis_url, timeout=self.timeout) if self.settings.member_cache else None
+        if self.cache is not None:
+            self.cache.start()
+        self.reader = MemberReader(self.redis, batching=self.settings.batch_lookups, cache=self.cache)
 
     async def stop(self) -> None:
+        if self.cache is not None:
+            await self.cache.stop()
         if self.redis is not None:
             await self.redis.aclose()
 

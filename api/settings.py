@@ -11,6 +11,7 @@
 | RIGHTS_MAX_BODY_BYTES | 65536 | larger request bodies get 413 |
 | RIGHTS_REDIS_TIMEOUT_MS | 250 | a Redis call that takes longer fails the request with 503 |
 | RIGHTS_BATCH_LOOKUPS | 1 | member lookups of one event-loop turn share one pipeline |
+| RIGHTS_MEMBER_CACHE | 1 | keep members in the worker, invalidated by Redis (client-side caching with tracking) |
 | RIGHTS_ALLOW_CLOCK_OVERRIDE | 0 | 1 lets a request set the instant (header X-Rights-Now); for tests and rehearsals only |
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Settings:
     max_body_bytes: int = 65536
     redis_timeout_ms: int = 250
     batch_lookups: bool = True
+    member_cache: bool = True
     allow_clock_override: bool = False
     demo: bool = False
 
@@ -56,6 +58,7 @@ class Settings:
             max_body_bytes=int(env.get("RIGHTS_MAX_BODY_BYTES", "65536")),
             redis_timeout_ms=int(env.get("RIGHTS_REDIS_TIMEOUT_MS", "250")),
             batch_lookups=_flag("RIGHTS_BATCH_LOOKUPS", True),
+            member_cache=_flag("RIGHTS_MEMBER_CACHE", True),
             allow_clock_override=_flag("RIGHTS_ALLOW_CLOCK_OVERRIDE", False),
             demo=_flag("RIGHTS_DEMO", False),
         )
@@ -70,6 +73,7 @@ class Settings:
             "RIGHTS_ACCESS_LOG": "1" if self.access_log else "0", "RIGHTS_MAX_BODY_BYTES": str(self.max_body_bytes),
             "RIGHTS_REDIS_TIMEOUT_MS": str(self.redis_timeout_ms),
             "RIGHTS_BATCH_LOOKUPS": "1" if self.batch_lookups else "0",
+            "RIGHTS_MEMBER_CACHE": "1" if self.member_cache else "0",
             "RIGHTS_ALLOW_CLOCK_OVERRIDE": "1" if self.allow_clock_override else "0",
             "RIGHTS_DEMO": "1" if self.demo else "0",
         }

@@ -15,8 +15,8 @@ trip. Channels: phone, openid (WeChat OpenID), unionid (WeChat UnionID), app.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
@@ -117,53 +117,171 @@ def _int(text: str) -> int:
         return 0
 
 
-class IdentityCache:
-    """Channel identity -> member id, bounded and short-lived: a member seen once is read
-    in one round trip afterwards, and a re-bound identity is picked up within `ttl`."""
+class TrackedCache:
+    """Members and identities kept in the worker, dropped the moment Redis says they changed.
 
-    def __init__(self, size: int = 100_000, ttl: float = 60.0):
+    Redis's server-assisted client-side caching: one connection subscribes to
+    `__redis__:invalidate`, another turns on `CLIENT TRACKING ... REDIRECT <it> BCAST`
+    for the `m:` and `idn:` prefixes, so any write to a member or an identity, from any
+    process, invalidates it here. A read that an invalidation overtakes is not cached
+    (the in-flight token is withdrawn). While either connection is down the cache is
+    off and emptied: reads go to Redis, nothing stale is served.
+    """
+
+    PREFIXES = ("m:", "idn:")
+
+    def __init__(self, url: str, size: int = 200_000, timeout: float = 0.25):
+        self.url = url
         self.size = size
-        self.ttl = ttl
-        self._items: OrderedDict = OrderedDict()
+        self.timeout = timeout
+        self.entries: OrderedDict = OrderedDict()
+        self.inflight: dict = {}
+        self.active = False
+        self.hits = 0
+        self.misses = 0
+        self.invalidations = 0
+        self._task: Optional[asyncio.Task] = None
+        self._stopping = False
 
-    def get(self, key: str) -> Optional[str]:
-        hit = self._items.get(key)
-        if hit is None:
-            return None
-        member_id, expires = hit
-        if expires < time.monotonic():
-            del self._items[key]
-            return None
-        self._items.move_to_end(key)
-        return member_id
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
 
-    def put(self, key: str, member_id: str) -> None:
-        self._items[key] = (member_id, time.monotonic() + self.ttl)
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._task), 1.0)
+        self._off()
+
+    def _off(self) -> None:
+        self.active = False
+        self.entries.clear()
+        self.inflight.clear()
+
+    async def _run(self) -> None:
+        import redis.asyncio as aioredis
+
+        while not self._stopping:
+            listener = tracker = None
+            try:
+                # RESP2: invalidations then arrive as pub/sub messages on __redis__:invalidate
+                listener = aioredis.Redis.from_url(self.url, socket_connect_timeout=self.timeout, protocol=2)
+                pubsub = listener.pubsub()
+                pubsub.connection = await listener.connection_pool.get_connection()
+                await pubsub.connection.send_command("CLIENT", "ID")
+                client_id = await pubsub.connection.read_response()
+                await pubsub.subscribe("__redis__:invalidate")
+                tracker = aioredis.Redis.from_url(self.url, single_connection_client=True,
+                                                  socket_connect_timeout=self.timeout, socket_timeout=self.timeout)
+                prefixes = [part for prefix in self.PREFIXES for part in ("PREFIX", prefix)]
+                await tracker.execute_command("CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *prefixes)
+                self.entries.clear()
+                self.active = True
+                watchdog = asyncio.ensure_future(self._watch(tracker))
+                try:
+                    while not watchdog.done() and not self._stopping:
+                        message = await pubsub.get_message(timeout=0.5)
+                        if message and message.get("type") == "message":
+                            self._invalidate(message.get("data"))
+                finally:
+                    watchdog.cancel()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                pass
+            finally:
+                self._off()
+                for client in (listener, tracker):
+                    if client is not None:
+                        with contextlib.suppress(Exception):
+                            await client.aclose()
+            await asyncio.sleep(0.2)
+
+    async def _watch(self, tracker) -> None:
+        """The tracking connection must stay up: tracking ends with it."""
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                await tracker.ping()
+            except Exception:
+                self._off()
+                return
+
+    def _invalidate(self, keys) -> None:
+        self.invalidations += 1
+        if keys is None:  # FLUSHALL / FLUSHDB
+            self.entries.clear()
+            self.inflight.clear()
+            return
+        for key in keys if isinstance(keys, list) else [keys]:
+            key = key.decode() if isinstance(key, bytes) else key
+            self.entries.pop(key, None)
+            self.inflight.pop(key, None)
+
+    _MISS = object()
+
+    def get(self, key: str):
+        """The cached value, or _MISS."""
+        if not self.active:
+            return self._MISS
+        value = self.entries.get(key, self._MISS)
+        if value is self._MISS:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return value
+
+    def begin(self, key: str) -> Optional[object]:
+        if not self.active:
+            return None
+        token = object()
+        self.inflight[key] = token
+        return token
+
+    def finish(self, key: str, token: Optional[object], value) -> None:
+        if token is not None and self.active and self.inflight.get(key) is token:
+            del self.inflight[key]
+            self.entries[key] = value
+            if len(self.entries) > self.size:
+                self.entries.popitem(last=False)
 
 
 class MemberReader:
-    """Reads members for quotes. Lookups that arrive in the same event-loop turn go to
-    Redis as one pipeline: at the peak, many checkouts share one round trip."""
+    """Reads members for quotes. A member or identity read before comes from the tracked
+    cache (no round trip); misses that arrive in the same event-loop turn go to Redis as
+    one pipeline, so at the peak many checkouts share one round trip."""
 
-    def __init__(self, redis, batching: bool = True):
+    def __init__(self, redis, batching: bool = True, cache: Optional[TrackedCache] = None):
         self.redis = redis
         self.batching = batching
-        self.identities = IdentityCache()
+        self.cache = cache
         self._pending: list = []
         self._flush_scheduled = False
         self.batches = 0  # round trips made for member reads
         self.reads = 0
 
     async def member(self, member_id: str) -> Optional[MemberRecord]:
+        key = member_key(member_id)
+        cache = self.cache
+        token = None
+        if cache is not None:
+            hit = cache.get(key)
+            if hit is not cache._MISS:
+                return hit
+            token = cache.begin(key)
+        record = record_from_hash(member_id, await self._hgetall(key))
+        if cache is not None:
+            cache.finish(key, token, record)
+        return record
+
+    async def _hgetall(self, key: str) -> dict:
         self.reads += 1
         if not self.batching:
             self.batches += 1
-            return record_from_hash(member_id, await self.redis.hgetall(member_key(member_id)))
+            return await self.redis.hgetall(key)
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((member_id, future))
+        self._pending.append((key, future))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
@@ -177,30 +295,34 @@ class MemberReader:
         self.batches += 1
         try:
             if len(pending) == 1:
-                answers = [await self.redis.hgetall(member_key(pending[0][0]))]
+                answers = [await self.redis.hgetall(pending[0][0])]
             else:
                 pipe = self.redis.pipeline(transaction=False)
-                for member_id, _ in pending:
-                    pipe.hgetall(member_key(member_id))
+                for key, _ in pending:
+                    pipe.hgetall(key)
                 answers = await pipe.execute()
         except Exception as exc:  # every waiter learns of the fault
             for _, future in pending:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (member_id, future), raw in zip(pending, answers):
+        for (_, future), raw in zip(pending, answers):
             if not future.done():
-                future.set_result(record_from_hash(member_id, raw))
+                future.set_result(raw)
 
     async def resolve(self, channel: str, value: str) -> Optional[str]:
         key = identity_key(channel, value)
-        member_id = self.identities.get(key)
-        if member_id is None:
-            raw = await self.redis.get(key)
-            if raw is None:
-                return None
-            member_id = raw.decode() if isinstance(raw, bytes) else raw
-            self.identities.put(key, member_id)
+        cache = self.cache
+        token = None
+        if cache is not None:
+            hit = cache.get(key)
+            if hit is not cache._MISS:
+                return hit
+            token = cache.begin(key)
+        raw = await self.redis.get(key)
+        member_id = raw.decode() if isinstance(raw, bytes) else raw
+        if cache is not None:
+            cache.finish(key, token, member_id)
         return member_id
 
 

@@ -224,3 +224,39 @@ def test_redis_killed_then_restarted(api, redis_server):
         time.sleep(0.1)
     assert status == 200 and body["member"]["id"] == "G1"  # AOF kept the member
     assert api.get("/readyz").status_code == 200
+
+
+def test_members_are_cached_and_a_write_anywhere_invalidates_them(api, redis_client):
+    """The second read of a member is served by the worker's tracked cache; a write to the
+    member by any other client (an order settling, an import) reaches the cache through
+    Redis's invalidation messages, so the next quotes see it."""
+    cache = api.app.state.service.cache
+    for _ in range(100):  # the tracking connection comes up with the app
+        if cache.active:
+            break
+        time.sleep(0.02)
+    assert cache.active
+    cart = {"member_id": "S1", "lines": [{"sku": "MILK-1L", "qty": 1}]}
+    assert eligibility(api, cart)[1]["tier"] == "silver"
+    hits = cache.hits
+    assert eligibility(api, cart)[1]["tier"] == "silver"
+    assert cache.hits == hits + 1
+    redis_client.hset("m:{S1}", mapping={"tier": "gold", "points": 4000})
+    for _ in range(100):
+        body = eligibility(api, cart)[1]
+        if body["tier"] == "gold":
+            break
+        time.sleep(0.01)
+    assert (body["tier"], body["member"]["points"]) == ("gold", 4000)
+
+
+def test_identity_rebound_reaches_the_cache(api, redis_client):
+    ask = {"identity": {"channel": "openid", "value": "oGOLD1"}, "lines": []}
+    assert eligibility(api, ask)[1]["member"]["id"] == "G1"
+    redis_client.set("idn:{openid:oGOLD1}", "S1")
+    for _ in range(100):
+        member = eligibility(api, ask)[1]["member"]
+        if member["id"] == "S1":
+            break
+        time.sleep(0.01)
+    assert member["id"] == "S1"

@@ -117,6 +117,9 @@ def _int(text: str) -> int:
         return 0
 
 
+MISS = object()  # what a cache look-up returns when it has nothing
+
+
 class TrackedCache:
     """Members and identities kept in the worker, dropped the moment Redis says they changed.
 
@@ -179,13 +182,14 @@ class TrackedCache:
                 self.entries.clear()
                 self.active = True
                 watchdog = asyncio.ensure_future(self._watch(tracker))
+                listening = asyncio.ensure_future(self._listen(pubsub))
                 try:
-                    while not watchdog.done() and not self._stopping:
-                        message = await pubsub.get_message(timeout=0.5)
-                        if message and message.get("type") == "message":
-                            self._invalidate(message.get("data"))
+                    await asyncio.wait({watchdog, listening}, return_when=asyncio.FIRST_COMPLETED)
                 finally:
-                    watchdog.cancel()
+                    for task in (watchdog, listening):
+                        task.cancel()
+                    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+                        await asyncio.wait_for(asyncio.gather(watchdog, listening, return_exceptions=True), 1.0)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -197,6 +201,11 @@ class TrackedCache:
                         with contextlib.suppress(Exception):
                             await client.aclose()
             await asyncio.sleep(0.2)
+
+    async def _listen(self, pubsub) -> None:
+        async for message in pubsub.listen():
+            if message.get("type") == "message":
+                self._invalidate(message.get("data"))
 
     async def _watch(self, tracker) -> None:
         """The tracking connection must stay up: tracking ends with it."""
@@ -219,14 +228,12 @@ class TrackedCache:
             self.entries.pop(key, None)
             self.inflight.pop(key, None)
 
-    _MISS = object()
-
     def get(self, key: str):
-        """The cached value, or _MISS."""
+        """The cached value, or MISS."""
         if not self.active:
-            return self._MISS
-        value = self.entries.get(key, self._MISS)
-        if value is self._MISS:
+            return MISS
+        value = self.entries.get(key, MISS)
+        if value is MISS:
             self.misses += 1
         else:
             self.hits += 1
@@ -261,13 +268,20 @@ class MemberReader:
         self.batches = 0  # round trips made for member reads
         self.reads = 0
 
+    def cached_member(self, member_id: str):
+        """The member from the cache without any I/O, or MISS."""
+        return self.cache.get(member_key(member_id)) if self.cache is not None else MISS
+
+    def cached_identity(self, channel: str, value: str):
+        return self.cache.get(identity_key(channel, value)) if self.cache is not None else MISS
+
     async def member(self, member_id: str) -> Optional[MemberRecord]:
         key = member_key(member_id)
         cache = self.cache
         token = None
         if cache is not None:
             hit = cache.get(key)
-            if hit is not cache._MISS:
+            if hit is not MISS:
                 return hit
             token = cache.begin(key)
         record = record_from_hash(member_id, await self._hgetall(key))
@@ -316,7 +330,7 @@ class MemberReader:
         token = None
         if cache is not None:
             hit = cache.get(key)
-            if hit is not cache._MISS:
+            if hit is not MISS:
                 return hit
             token = cache.begin(key)
         raw = await self.redis.get(key)

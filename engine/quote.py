@@ -234,3 +234,57 @@ def _redemption_hint(parts: PublicParts, k: int, status: int, hint: int) -> Opti
     if status == codes.INSUFFICIENT_POINTS:
         return {"code": "earn_points", "value": hint, "text": f"earn {hint} more points"}
     return None
+
+
+class JsonParts:
+    """The public quote's JSON pieces that depend on the table alone, encoded once, and
+    the hints' JSON, encoded at first use and kept (bytes are immutable, so a cached piece
+    is safe to share). The compiled Quote writes its JSON from these."""
+
+    HINT_CACHE = 100_000
+
+    def __init__(self, parts: PublicParts):
+        import orjson
+
+        dumps = self.dumps = orjson.dumps
+        model = parts.model
+        self.parts = parts
+        self.skus = [dumps(p.sku) for p in model.products]
+        self.coupon_ids = [dumps(c[0]) for c in parts.coupons]
+        self.coupon_heads = [b'{"id":' + dumps(i) + b',"name":' + dumps(n) + b',"kind":' + dumps(k)
+                             for i, n, k in parts.coupons]
+        self.redemption_heads = [b'{"id":' + dumps(i) + b',"name":' + dumps(n) + b',"points":%d,"cash":%d' % (p, c)
+                                 for i, n, p, c in parts.redemptions]
+        self.reasons = [dumps(codes.REASONS.get(k)) for k in range(max(codes.REASONS) + 1)]
+        self.layers = [dumps(codes.LAYERS.get(k)) for k in range(max(codes.LAYERS) + 1)]
+        self.tiers = [dumps(t) for t in parts.tier_ids]
+        self.rooms = [dumps(r) for r in parts.rooms]
+        self._hints: dict = {}
+
+    def _cached(self, key: tuple, make) -> bytes:
+        hit = self._hints.get(key)
+        if hit is None:
+            hit = self.dumps(make())
+            if len(self._hints) < self.HINT_CACHE:
+                self._hints[key] = hit
+        return hit
+
+    # cache keys: (0 line, product row or -1, status, hint), (1 coupon, index, ...), (2 redemption, k, ...)
+    def line_hint(self, sku: str, status: int, hint: int) -> bytes:
+        row = self.parts.compiled.sku_row.get(sku, -1)
+        key = (0, row, status, hint) if row >= 0 else ("unknown", sku, status, hint)
+        return self._cached(key, lambda: _line_hint(self.parts, sku, status, hint))
+
+    def coupon_hint(self, index: int, status: int, hint: int) -> bytes:
+        return self._cached((1, index, status, hint), lambda: _coupon_hint(self.parts, index, status, hint))
+
+    def redemption_hint(self, k: int, status: int, hint: int) -> bytes:
+        return self._cached((2, k, status, hint), lambda: _redemption_hint(self.parts, k, status, hint))
+
+
+
+def json_parts_of(compiled: Any) -> JsonParts:
+    parts = getattr(compiled, "_json_parts", None)
+    if parts is None:
+        parts = compiled._json_parts = JsonParts(parts_of(compiled))
+    return parts

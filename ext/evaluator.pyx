@@ -12,15 +12,18 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 cimport cython
-from libc.string cimport memcpy
+from libc.string cimport memcpy, strlen
 
 from ext.codes cimport *
 from ext.layout cimport *
 
 from engine.inputs import QuoteInputError
 from engine.model import MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY
-from engine.quote import (RawCoupon, RawLine, RawPoints, RawQuote, applied_dict, assemble, line_dict,
-                          not_applied_dict, parts_of, redemption_dict)
+from engine.quote import (RawCoupon, RawLine, RawPoints, RawQuote, applied_dict, assemble, json_parts_of,
+                          line_dict, not_applied_dict, parts_of, redemption_dict)
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.stdio cimport snprintf
+from libc.stdlib cimport realloc
 
 cdef int64_t MAX_POINTS_C = MAX_POINTS
 DEBUG_CHECKS = bool(RIGHTS_DEBUG)  # built with RIGHTS_DEBUG=1: bounds checks on
@@ -1061,6 +1064,218 @@ cdef class Quote:
         redemptions = [redemption_dict(parts, k, self.r.red_status[k], self.r.red_hint[k])
                        for k in range(self.n_redemptions)]
         return assemble(parts, _Summary(self), lines, applied, not_applied, redemptions)
+
+
+    def to_json(self, bint inner=False) -> bytes:
+        """The public quote as JSON bytes, written straight from the C arrays and the
+        table's pre-encoded pieces; equal to orjson.dumps(to_dict()) once parsed (tested).
+        With `inner`, the members of the object without its braces, to splice into a
+        larger response."""
+        cdef _Writer w = _Writer()
+        cdef int64_t i, k, c, row, j
+        jp = json_parts_of(self.table)
+        skus, coupon_ids, heads = jp.skus, jp.coupon_ids, jp.coupon_heads
+        reasons, layers = jp.reasons, jp.layers
+        if not inner:
+            w.text("{")
+        w.text('"tier":')
+        w.bytes(jp.tiers[self.tier])
+        if self.room >= 0:
+            w.text(',"room":{"id":')
+            w.bytes(jp.rooms[self.room])
+            w.text(',"live":true}' if self.r.live else ',"live":false}')
+        else:
+            w.text(',"room":null')
+        w.text(',"lines":[')
+        for i in range(self.n):
+            row = self.rows[i]
+            w.text('{"sku":' if i == 0 else ',{"sku":')
+            if row >= 0:
+                w.bytes(skus[row])
+            else:
+                w.bytes(jp.dumps(dict(self.unknown_skus)[i]))
+            w.text(',"qty":')
+            w.integer(self.qty[i])
+            if self.r.line_status[i] == OK:
+                w.text(',"eligible":true,"reason":null,"hint":null,"unit_price":')
+                w.integer(self.r.line_unit[i])
+                w.text(',"price_layer":')
+                w.bytes(layers[self.r.line_layer[i]])
+            else:
+                w.text(',"eligible":false,"reason":')
+                w.bytes(reasons[self.r.line_status[i]])
+                w.text(',"hint":')
+                w.bytes(_hint(jp, 0, self.rows[i], self.r.line_status[i], self.r.line_hint[i], self, i))
+                w.text(',"unit_price":null,"price_layer":null')
+            w.text(',"amount":')
+            w.integer(self.r.line_amount[i])
+            w.text(',"discount":')
+            w.integer(self.r.line_discount[i])
+            w.text(',"final":')
+            w.integer(self.r.line_final[i])
+            w.text(',"coupons":[')
+            j = 0
+            for k in range(self.r.n_shares):
+                if self.r.share_line[k] == i:
+                    w.text('{"id":' if j == 0 else ',{"id":')
+                    w.bytes(coupon_ids[self.r.share_coupon[k]])
+                    w.text(',"amount":')
+                    w.integer(self.r.share_amount[k])
+                    w.text("}")
+                    j += 1
+            w.text("]}")
+        w.text('],"coupons_applied":[')
+        for k in range(self.r.n_applied):
+            c = self.r.applied[k]
+            if k:
+                w.text(",")
+            w.bytes(heads[self.r.cand_coupon[c]])
+            w.text(',"amount":')
+            w.integer(self.r.cand_amount[c])
+            w.text("}")
+        w.text('],"coupons_not_applied":[')
+        j = 0
+        for k in range(self.r.n_candidates):
+            if self.r.cand_status[k] == OK:
+                continue
+            if j:
+                w.text(",")
+            j += 1
+            c = self.r.cand_coupon[k]
+            w.bytes(heads[c])
+            w.text(',"reason":')
+            w.bytes(reasons[self.r.cand_status[k]])
+            w.text(',"hint":')
+            w.bytes(_hint(jp, 1, c, self.r.cand_status[k], self.r.cand_hint[k], self, -1))
+            w.text("}")
+        w.text('],"coupon_search":{"combinations":')
+        w.integer(self.r.combinations)
+        w.text(',"exact":true}' if self.r.exact else ',"exact":false}')
+        w.text(',"totals":{"subtotal":')
+        w.integer(self.r.subtotal)
+        w.text(',"discount":')
+        w.integer(self.r.discount)
+        w.text(',"payable":')
+        w.integer(self.r.payable)
+        w.text('},"points":{"total":')
+        w.integer(self.r.p_total)
+        w.text(',"base":')
+        w.integer(self.r.p_base)
+        w.text(',"per_yuan":')
+        w.integer(self.table.per_yuan)
+        w.text(',"multipliers":[')
+        j = 0
+        if self.r.p_tier:
+            w.text('{"source":"tier","id":')
+            w.bytes(jp.tiers[self.tier])
+            w.text(',"percent":')
+            w.integer(self.r.p_tier)
+            w.text("}")
+            j = 1
+        if self.r.p_room:
+            w.text(',{"source":"room","id":' if j else '{"source":"room","id":')
+            w.bytes(jp.rooms[self.room])
+            w.text(',"percent":')
+            w.integer(self.r.p_room)
+            w.text("}")
+            j = 1
+        if self.r.p_birthday:
+            w.text(',{"source":"birthday_month","id":null,"percent":' if j else
+                   '{"source":"birthday_month","id":null,"percent":')
+            w.integer(self.r.p_birthday)
+            w.text("}")
+        w.text('],"after_multipliers":')
+        w.integer(self.r.p_multiplied)
+        w.text(',"bonuses":[')
+        if self.r.p_room_bonus:
+            w.text('{"source":"room_order","id":')
+            w.bytes(jp.rooms[self.room])
+            w.text(',"points":')
+            w.integer(self.r.p_room_bonus)
+            w.text("}")
+        if self.r.p_order_bonus:
+            w.text(',{"source":"order","id":null,"points":' if self.r.p_room_bonus else
+                   '{"source":"order","id":null,"points":')
+            w.integer(self.r.p_order_bonus)
+            w.text("}")
+        w.text('],"note":null}' if self.tier else '],"note":"visitors earn no points; join to earn"}')
+        w.text(',"redemptions":[')
+        red_heads = jp.redemption_heads
+        for k in range(self.n_redemptions):
+            if k:
+                w.text(",")
+            w.bytes(red_heads[k])
+            if self.r.red_status[k] == OK:
+                w.text(',"available":true,"reason":null,"hint":null}')
+            else:
+                w.text(',"available":false,"reason":')
+                w.bytes(reasons[self.r.red_status[k]])
+                w.text(',"hint":')
+                w.bytes(_hint(jp, 2, k, self.r.red_status[k], self.r.red_hint[k], self, -1))
+                w.text("}")
+        w.text("]" if inner else "]}")
+        return w.result()
+
+
+cdef object _hint(object jp, int kind, int64_t item, int64_t status, int64_t value, Quote q, int64_t line):
+    """A hint's JSON from the table's cache; built (and cached) by engine.quote on a miss."""
+    piece = jp._hints.get((kind, item, status, value))
+    if piece is not None:
+        return piece
+    if kind == 0:
+        sku = q.table.model.products[item].sku if item >= 0 else dict(q.unknown_skus)[line]
+        return jp.line_hint(sku, status, value)
+    if kind == 1:
+        return jp.coupon_hint(item, status, value)
+    return jp.redemption_hint(item, status, value)
+
+
+@cython.final
+cdef class _Writer:
+    """A growing byte buffer for to_json: pieces are copied in, numbers printed in place."""
+
+    cdef char* data
+    cdef Py_ssize_t size
+    cdef Py_ssize_t cap
+
+    def __cinit__(self):
+        self.cap = 4096
+        self.size = 0
+        self.data = <char*>malloc(self.cap)
+        if self.data == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.data)
+
+    cdef inline void reserve(self, Py_ssize_t extra) except *:
+        cdef char* grown
+        if self.size + extra <= self.cap:
+            return
+        while self.size + extra > self.cap:
+            self.cap *= 2
+        grown = <char*>realloc(self.data, self.cap)
+        if grown == NULL:
+            raise MemoryError()
+        self.data = grown
+
+    cdef inline void put(self, const char* piece, Py_ssize_t length) except *:
+        self.reserve(length)
+        memcpy(self.data + self.size, piece, length)
+        self.size += length
+
+    cdef inline void text(self, const char* piece) except *:
+        self.put(piece, strlen(piece))
+
+    cdef inline void bytes(self, object piece) except *:
+        self.put(PyBytes_AS_STRING(piece), PyBytes_GET_SIZE(piece))
+
+    cdef inline void integer(self, int64_t value) except *:
+        self.reserve(24)
+        self.size += snprintf(self.data + self.size, 24, "%lld", <long long>value)
+
+    cdef object result(self):
+        return PyBytes_FromStringAndSize(self.data, self.size)
 
 
 class _Summary:

@@ -1,10 +1,10 @@
 # The project's entry points for people; each target installs what it needs first.
 #   make serve   the eligibility API on an embedded Redis with demo rules and members
 #   make test    the whole test suite (both evaluators, real redis-server)
-#   make bench   the engine benchmark, side by side, with its targets
+#   make bench   the engine benchmark, side by side, with its targets (bench-api: the API's)
 PYTHON ?= python3
 
-.PHONY: install redis serve demo test test-debug bench
+.PHONY: install redis serve demo test test-debug bench bench-api
 
 redis:
 	@command -v redis-server >/dev/null 2>&1 || { \
@@ -13,6 +13,9 @@ redis:
 
 install: redis
 	$(PYTHON) -m pip install -q -e ".[dev]"
+
+serve: install
+	rights serve --demo
 
 demo: install
 	rights quote --member '{"tier": "gold", "points": 1850}' --room gala --at 2026-11-11T21:00 \
@@ -29,3 +32,7 @@ test-debug: install
 
 bench: install
 	rights bench engine
+
+bench-api: install
+	command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk >/dev/null
+	rights bench api

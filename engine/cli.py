@@ -5,7 +5,9 @@
     rights rules generate-large        write the large benchmark table
     rights quote --rules FILE ...      quote a cart locally, no server
     rights bench engine [--json]       compiled vs reference, demo vs large table
-    rights serve ...                   the eligibility API (see `rights serve --help`)
+    rights bench api [--json]          eligibility vs a no-op route, 2 workers, wrk
+    rights serve [--demo] ...          the eligibility API (see `rights serve --help`)
+    rights members import|show ...     members in Redis
 
 Exit codes: 0 done, 1 the input was refused (invalid rules, bad quote input, a target
 missed with --check), 2 the command line itself was wrong.
@@ -155,6 +157,27 @@ def cmd_bench_engine(args) -> int:
     return 0
 
 
+def cmd_bench_api(args) -> int:
+    from bench import api_bench
+
+    figures = api_bench.run(seconds=args.seconds, rounds=args.rounds, connections=args.connections)
+    verdicts = {}
+    for name, (op, bound) in api_bench.TARGETS.items():
+        value = figures[name]
+        met = value is not None and (value <= bound if op == "<=" else value >= bound)
+        verdicts[name] = {"value": value, "target": f"{op} {bound}", "met": met}
+    if args.json:
+        _print_json({**figures, "targets": verdicts}, compact=True)
+    else:
+        width = max(len(k) for k in figures)
+        for key, value in figures.items():
+            mark = ""
+            if key in verdicts:
+                mark = f"   target {verdicts[key]['target']}: {'met' if verdicts[key]['met'] else 'MISSED'}"
+            print(f"{key:<{width}}  {value}{mark}")
+    return 1 if args.check and not all(v["met"] for v in verdicts.values()) else 0
+
+
 # -- the parser ----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
     engine.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     engine.set_defaults(run=cmd_bench_engine)
+    api = bench_commands.add_parser("api", help="the eligibility route against a no-op route, 2 workers, wrk")
+    api.add_argument("--seconds", type=int, default=10, help="length of each round (default 10)")
+    api.add_argument("--rounds", type=int, default=3, help="rounds of each route, alternating (default 3)")
+    api.add_argument("--connections", type=int, default=64)
+    api.add_argument("--json", action="store_true", help="one JSON object")
+    api.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    api.set_defaults(run=cmd_bench_api)
 
     _add_serve(commands)
     return parser

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -179,6 +180,7 @@ def test_compiled_and_reference_agree_on_every_field(situation):
     actual = compiled.quote(*situation)
     assert actual.to_raw() == expected.to_raw()
     assert actual.to_dict() == expected.to_dict()
+    assert orjson.loads(actual.to_json()) == expected.to_dict()  # the JSON the API sends
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,87 @@
+"""`rights members import/show` and `rights serve`'s start-up checks, against a real Redis."""
+import json
+import os
+import subprocess
+import sys
+
+import orjson
+from conftest import ROOT
+
+from api.app import create_app
+from api.settings import Settings
+from engine.cli import main
+
+
+def test_import_loads_good_rows_and_reports_bad_ones_by_line(tmp_path, redis_server, redis_client, capsys):
+    rows = [
+        {"id": "A1", "tier": "gold", "points": 1850, "phone": "13800000001", "openid": "oA1", "tags": ["fitness"]},
+        {"id": "A2", "tier": "diamond"},
+        {"id": "A3", "tier": "silver", "points": -5},
+        "not json",
+        {"id": "A5", "tier": "black_gold", "paid_until": "2027-01-01T00:00:00+08:00", "frozen": True},
+    ]
+    path = tmp_path / "members.jsonl"
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    assert main(["members", "import", str(path), "--redis-url", redis_server.url]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:2: tier: unknown tier 'diamond'" in err
+    assert f"{path}:3: points: must be a whole number" in err
+    assert f"{path}:4: not valid JSON" in err
+    assert "imported 2 members, refused 3 rows" in err
+    assert redis_client.get("idn:{openid:oA1}") == b"A1"
+    assert main(["members", "show", "A5", "--redis-url", redis_server.url]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["tier"] == "black_gold" and shown["frozen"] is True and shown["paid_until"] == 1798732800
+
+
+def test_import_csv(tmp_path, redis_server, redis_client, capsys):
+    path = tmp_path / "members.csv"
+    path.write_text("id,tier,points,phone,tags\nC1,gold,100,13900000009,\"fitness,office\"\nC2,,0,,\nbad id,gold,1,,\n")
+    assert main(["members", "import", str(path), "--redis-url", redis_server.url]) == 1
+    assert f"{path}:4: id:" in capsys.readouterr().err
+    assert main(["members", "show", "C1", "--redis-url", redis_server.url]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["tags"] == ["fitness", "office"] and shown["identities"] == {"phone": "13900000009"}
+    assert json.loads(main(["members", "show", "C2", "--redis-url", redis_server.url]) == 0 and
+                      capsys.readouterr().out)["tier"] == "visitor"
+
+
+def test_show_unknown_member(redis_server, redis_client, capsys):
+    assert main(["members", "show", "NOBODY", "--redis-url", redis_server.url]) == 1
+    assert "no member 'NOBODY'" in capsys.readouterr().err
+
+
+def test_serve_without_redis_server_says_which_package(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path), "RIGHTS_DATA_DIR": str(tmp_path / "var")}
+    env.pop("REDIS_URL", None)
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", "1"], capture_output=True,
+                         text=True, cwd=ROOT, env=env, timeout=60)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "rights serve: redis-server is not installed; install the Debian package: apt-get install redis-server"]
+
+
+def test_serve_refuses_a_redis_that_may_evict(redis_server, redis_client, tmp_path):
+    redis_client.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        out = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--redis-url", redis_server.url,
+                              "--port", "1"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    finally:
+        redis_client.config_set("maxmemory-policy", "noeviction")
+    assert out.returncode == 1 and "maxmemory-policy is allkeys-lru" in out.stderr
+
+
+def test_example_request_is_valid_against_the_demo(redis_client, redis_server):
+    from fastapi.testclient import TestClient
+
+    from api.cli import load_demo_members
+
+    load_demo_members(redis_client)
+    body = (ROOT / "examples" / "eligibility-request.json").read_bytes()
+    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/v1/eligibility", content=body, headers={"X-Rights-Now": "1794402000"})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["member"]["id"] == "M00001" and result["tier"] == "gold"
+    assert orjson.loads(body)["room"] == result["room"]["id"]

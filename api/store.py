@@ -277,6 +277,13 @@ class MemberReader:
 
     async def member(self, member_id: str) -> Optional[MemberRecord]:
         key = member_key(member_id)
+        return await self._through_cache(key, lambda: self._read_member(member_id, key))
+
+    async def _read_member(self, member_id: str, key: str) -> Optional[MemberRecord]:
+        return record_from_hash(member_id, await self._hgetall(key))
+
+    async def _through_cache(self, key: str, read):
+        """The cached value of `key`, or `await read()`, kept unless a write overtook it."""
         cache = self.cache
         token = None
         if cache is not None:
@@ -284,10 +291,10 @@ class MemberReader:
             if hit is not MISS:
                 return hit
             token = cache.begin(key)
-        record = record_from_hash(member_id, await self._hgetall(key))
+        value = await read()
         if cache is not None:
-            cache.finish(key, token, record)
-        return record
+            cache.finish(key, token, value)
+        return value
 
     async def _hgetall(self, key: str) -> dict:
         self.reads += 1
@@ -326,18 +333,11 @@ class MemberReader:
 
     async def resolve(self, channel: str, value: str) -> Optional[str]:
         key = identity_key(channel, value)
-        cache = self.cache
-        token = None
-        if cache is not None:
-            hit = cache.get(key)
-            if hit is not MISS:
-                return hit
-            token = cache.begin(key)
+        return await self._through_cache(key, lambda: self._read_identity(key))
+
+    async def _read_identity(self, key: str) -> Optional[str]:
         raw = await self.redis.get(key)
-        member_id = raw.decode() if isinstance(raw, bytes) else raw
-        if cache is not None:
-            cache.finish(key, token, member_id)
-        return member_id
+        return raw.decode() if isinstance(raw, bytes) else raw
 
 
 def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) -> int:

@@ -134,10 +134,11 @@ TARGETS = {
 }
 
 
-def verdicts(figures: dict) -> dict:
+def verdicts(figures: dict, targets: dict = TARGETS) -> dict:
     """Each target's figure, the bound, and whether this run met it."""
     out = {}
-    for name, (op, bound) in TARGETS.items():
+    for name, (op, bound) in targets.items():
         value = figures[name]
-        out[name] = {"value": value, "target": f"{op} {bound}", "met": value <= bound if op == "<=" else value >= bound}
+        met = value is not None and (value <= bound if op == "<=" else value >= bound)
+        out[name] = {"value": value, "target": f"{op} {bound}", "met": met}
     return out

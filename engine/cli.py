@@ -142,30 +142,18 @@ def cmd_bench_engine(args) -> int:
     from bench import engine_bench
 
     figures = engine_bench.run(quick=args.quick)
-    verdicts = engine_bench.verdicts(figures)
-    if args.json:
-        _print_json({**figures, "targets": verdicts}, compact=True)
-    else:
-        width = max(len(k) for k in figures)
-        for key, value in figures.items():
-            mark = ""
-            if key in verdicts:
-                mark = f"   target {verdicts[key]['target']}: {'met' if verdicts[key]['met'] else 'MISSED'}"
-            print(f"{key:<{width}}  {value}{mark}")
-    if args.check and not all(v["met"] for v in verdicts.values()):
-        return 1
-    return 0
+    return _report(figures, engine_bench.verdicts(figures, engine_bench.TARGETS), args)
 
 
 def cmd_bench_api(args) -> int:
-    from bench import api_bench
+    from bench import api_bench, engine_bench
 
     figures = api_bench.run(seconds=args.seconds, rounds=args.rounds, connections=args.connections)
-    verdicts = {}
-    for name, (op, bound) in api_bench.TARGETS.items():
-        value = figures[name]
-        met = value is not None and (value <= bound if op == "<=" else value >= bound)
-        verdicts[name] = {"value": value, "target": f"{op} {bound}", "met": met}
+    return _report(figures, engine_bench.verdicts(figures, api_bench.TARGETS), args)
+
+
+def _report(figures: dict, verdicts: dict, args) -> int:
+    """Print a benchmark's figures (a table, or one JSON object), each target met or not."""
     if args.json:
         _print_json({**figures, "targets": verdicts}, compact=True)
     else:

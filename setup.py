@@ -20,7 +20,7 @@ extensions = [
     Extension(
         "ext.evaluator",
         ["ext/evaluator.pyx"],
-        extra_compile_args=["-O3" if not DEBUG else "-O0", "-g0" if not DEBUG else "-g"],
+        extra_compile_args=["-O3" if not DEBUG else "-O0", "-g" if os.environ.get("RIGHTS_SYMBOLS") or DEBUG else "-g0"],
         define_macros=[("RIGHTS_DEBUG", "1")] if DEBUG else [],
     )
 ]

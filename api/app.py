@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 import time
@@ -66,6 +67,7 @@ class Service:
 
     async def start(self) -> None:
         self.table = load_file(self.settings.rules)
+        gc.freeze()  # the table's objects live as long as the worker: keep them out of every collection
         self.metrics.rules_version = self.table.version
         self.redis = aioredis.Redis.from_url(
             self.settings.redis_url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,

@@ -12,7 +12,7 @@ from typing import Optional
 from .compiler import CompiledTable, compile_table, content_version
 from .model import RuleTable
 from .source import SourceError, line_finder, parse, read_bytes
-from .validate import RuleTableError, build_table
+from .validate import RuleTableError, build_table, gc_paused
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,9 @@ def check_source(raw: bytes) -> RuleTable:
 def compile_source(raw: bytes, label: str = "") -> CompiledTable:
     """Validate and compile. The version is `label@hash`: the label given (e.g. by the
     author pushing it), else the table's `name`; the hash is of the source's bytes."""
-    model = check_source(raw)
-    return compile_table(model, f"{label or model.name}@{content_version(raw)}")
+    with gc_paused():  # parsing a large table makes millions of objects that all live on
+        model = check_source(raw)
+        return compile_table(model, f"{label or model.name}@{content_version(raw)}")
 
 
 def load_file(path: str | Path) -> CompiledTable:

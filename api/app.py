@@ -27,12 +27,15 @@ from starlette.routing import Route
 import engine
 from engine.inputs import QuoteInputError
 from engine.model import Member
-from engine.rules import load_file
+from engine.rules import compile_source
+from engine.source import read_bytes
 
 from . import schemas
 from .eligibility import RequestInvalid, join_offer, member_info, parse_request
 from .metrics import METRICS_KEY, Metrics, render
 from .settings import Settings
+from .rules_routes import add_rules_routes
+from .rules_sync import RulesSync
 from .store import MISS, MemberReader, TrackedCache
 
 log = logging.getLogger("rights.api")
@@ -64,9 +67,11 @@ class Service:
         self.reader: Optional[MemberReader] = None
         self.timeout = settings.redis_timeout_ms / 1000
         self.paths: frozenset = frozenset()  # the app's route paths, for metric labels
+        self.swapped_at = time.time()  # when the served table became this worker's
 
     async def start(self) -> None:
-        self.table = load_file(self.settings.rules)
+        self.table_source = read_bytes(self.settings.rules)
+        self.table = compile_source(self.table_source)
         gc.freeze()  # the table's objects live as long as the worker: keep them out of every collection
         self.metrics.rules_version = self.table.version
         self.redis = aioredis.Redis.from_url(
@@ -76,8 +81,18 @@ class Service:
         if self.cache is not None:
             self.cache.start()
         self.reader = MemberReader(self.redis, batching=self.settings.batch_lookups, cache=self.cache)
+        self.rules = RulesSync(self, self.settings.redis_url)
+        await self.rules.start()
+
+    def swap(self, table) -> None:
+        """Serve `table` from now on: one assignment, so every request sees one version."""
+        self.table = table
+        self.swapped_at = time.time()
+        self.metrics.rules_version = table.version
 
     async def stop(self) -> None:
+        if getattr(self, "rules", None) is not None:
+            await self.rules.stop()
         if self.cache is not None:
             await self.cache.stop()
         if self.redis is not None:
@@ -115,7 +130,8 @@ class AccessAndMetrics:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         status_holder = [500]
-        limit = self.service.settings.max_body_bytes
+        settings = self.service.settings
+        limit = settings.max_rules_bytes if scope["path"] == "/v1/rules" else settings.max_body_bytes
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 response = error(413, "body_too_large", f"the body is larger than {limit} bytes")
@@ -256,6 +272,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         The instant is the server's clock. A lapsed paid membership is priced as a visitor
         and says so; visitors and lapsed members get a `join_offer` for this very cart."""
         raise RuntimeError("shadowed by the Starlette route")
+
+    add_rules_routes(app, service, error)
 
     @app.get("/v1/noop", tags=["operations"], summary="Does nothing: the baseline of the API benchmark",
              responses={200: {"content": {JSON: {"example": {"ok": True}}}}})

@@ -9,6 +9,8 @@
 | RIGHTS_WORKERS | 1 | worker processes |
 | RIGHTS_ACCESS_LOG | 1 | one JSON line per request on stdout; 0 switches it off |
 | RIGHTS_MAX_BODY_BYTES | 65536 | larger request bodies get 413 |
+| RIGHTS_MAX_RULES_BYTES | 67108864 | the same for a rule table pushed to POST /v1/rules |
+| RIGHTS_ADMIN_TOKEN | (none) | the bearer token of the admin routes (rules); without it they are off |
 | RIGHTS_REDIS_TIMEOUT_MS | 250 | a Redis call that takes longer fails the request with 503 |
 | RIGHTS_BATCH_LOOKUPS | 1 | member lookups of one event-loop turn share one pipeline |
 | RIGHTS_MEMBER_CACHE | 1 | keep members in the worker, invalidated by Redis (client-side caching with tracking) |
@@ -38,6 +40,7 @@ class Settings:
     workers: int = 1
     access_log: bool = True
     max_body_bytes: int = 65536
+    max_rules_bytes: int = 64 * 1024 * 1024
     redis_timeout_ms: int = 250
     batch_lookups: bool = True
     member_cache: bool = True
@@ -56,6 +59,7 @@ class Settings:
             workers=int(env.get("RIGHTS_WORKERS", "1")),
             access_log=_flag("RIGHTS_ACCESS_LOG", True),
             max_body_bytes=int(env.get("RIGHTS_MAX_BODY_BYTES", "65536")),
+            max_rules_bytes=int(env.get("RIGHTS_MAX_RULES_BYTES", str(64 * 1024 * 1024))),
             redis_timeout_ms=int(env.get("RIGHTS_REDIS_TIMEOUT_MS", "250")),
             batch_lookups=_flag("RIGHTS_BATCH_LOOKUPS", True),
             member_cache=_flag("RIGHTS_MEMBER_CACHE", True),
@@ -71,6 +75,7 @@ class Settings:
             "RIGHTS_RULES": self.rules, "RIGHTS_DATA_DIR": self.data_dir, "RIGHTS_HOST": self.host,
             "RIGHTS_PORT": str(self.port), "RIGHTS_WORKERS": str(self.workers),
             "RIGHTS_ACCESS_LOG": "1" if self.access_log else "0", "RIGHTS_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "RIGHTS_MAX_RULES_BYTES": str(self.max_rules_bytes),
             "RIGHTS_REDIS_TIMEOUT_MS": str(self.redis_timeout_ms),
             "RIGHTS_BATCH_LOOKUPS": "1" if self.batch_lookups else "0",
             "RIGHTS_MEMBER_CACHE": "1" if self.member_cache else "0",

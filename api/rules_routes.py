@@ -1,0 +1,174 @@
+"""Admin routes for rule tables: push (now or at an instant), look, fetch, roll back.
+
+Every route here needs `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`: none given is 401,
+a wrong one 403; the token is compared in constant time and never logged. Without a
+configured token the admin routes are off (403).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hmac
+import os
+import time
+from typing import Optional
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from engine.rules import RulesInvalid, compile_source
+
+from .rules_store import RulesStore
+
+JSON = "application/json"
+_PUSH_EXAMPLE = {"version": "gala-v2@9c1d2e3f4a5b", "author": "ops-li", "label": "gala-v2", "pushed_at": 1794398400,
+                 "activated_at": 1794398400, "format": "yaml", "activated": True}
+
+
+class AdminRefused(Exception):
+    def __init__(self, status: int, reason: str):
+        self.status = status
+        self.reason = reason
+
+
+def check_admin(request: Request) -> None:
+    token = os.environ.get("RIGHTS_ADMIN_TOKEN", "")
+    if not token:
+        raise AdminRefused(403, "admin routes are off: start the server with RIGHTS_ADMIN_TOKEN set")
+    header = request.headers.get("authorization", "")
+    if not header:
+        raise AdminRefused(401, "this route needs Authorization: Bearer <admin token>")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise AdminRefused(403, "the admin token is not valid")
+
+
+def _json(body, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type=JSON)
+
+
+def _instant(text: Optional[str]) -> Optional[int]:
+    if text is None or text == "":
+        return None
+    if text.isdigit():
+        return int(text)
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    return int(moment.timestamp())
+
+
+def add_rules_routes(app: FastAPI, service, error) -> None:
+    admin_errors = {401: {"description": "No admin token"}, 403: {"description": "A wrong admin token"}}
+
+    @app.exception_handler(AdminRefused)
+    async def refused(request: Request, exc: AdminRefused):
+        response = error(exc.status, "unauthorized" if exc.status == 401 else "forbidden", exc.reason)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    def store() -> RulesStore:
+        return service.rules.store
+
+    @app.post("/v1/rules", tags=["rules"], status_code=201,
+              summary="Push a rule table: validated and compiled before anything changes",
+              responses={201: {"content": {JSON: {"example": _PUSH_EXAMPLE}}},
+                         422: {"description": "The table has errors; all of them, with places and lines",
+                               "content": {JSON: {"example": {"error": {
+                                   "code": "invalid_rules", "field": None, "reason": "1 error"},
+                                   "problems": [{"place": "coupons[3].window.to", "line": 88,
+                                                 "message": "must end after it starts"}]}}}},
+                         **admin_errors},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/yaml": {"schema": {"type": "string"},
+                                       "example": "tiers:\n  - {id: gold}\nproducts:\n  - {sku: MILK-1L, price: 1590}\n"},
+                  JSON: {"schema": {"type": "object"}}}},
+                  "parameters": [
+                      {"name": "author", "in": "query", "required": True, "schema": {"type": "string"},
+                       "example": "ops-li"},
+                      {"name": "label", "in": "query", "required": False, "schema": {"type": "string"},
+                       "example": "gala-v2"},
+                      {"name": "activate_at", "in": "query", "required": False,
+                       "schema": {"type": "string"}, "example": "2026-11-11T20:00:00+08:00",
+                       "description": "Unix seconds or ISO 8601; without it the table is active at once"}]})
+    async def push(request: Request) -> Response:
+        check_admin(request)
+        author = request.query_params.get("author", "").strip()
+        if not author or len(author) > 64:
+            return error(422, "invalid_request", "who is pushing: 1 to 64 characters", "author")
+        label = request.query_params.get("label", "").strip()
+        try:
+            activate_at = _instant(request.query_params.get("activate_at"))
+        except ValueError:
+            return error(422, "invalid_request", "Unix seconds or an ISO 8601 time", "activate_at")
+        source = await request.body()
+        try:
+            table = await asyncio.to_thread(compile_source, source, label)
+        except RulesInvalid as exc:
+            problems = [p.as_dict() for p in exc.problems]
+            return _json({"error": {"code": "invalid_rules", "field": None,
+                                    "reason": f"{len(problems)} error{'s' if len(problems) != 1 else ''}"},
+                          "problems": problems}, 422)
+        now = int(time.time())
+        record = await service.redis_call(store().push(table.version, source, author, table.version.split("@")[0],
+                                                       activate_at, now))
+        activated = "activated_at" in record
+        if activated:
+            service.swap(table)
+        else:
+            service.rules.prepared[table.version] = table
+        return _json({**record, "activated": activated}, 201)
+
+    @app.get("/v1/rules", tags=["rules"], summary="The active version, the scheduled ones, and who serves which",
+             responses={200: {"content": {JSON: {"example": {
+                 "active": {"version": "gala-v2@9c1d2e3f4a5b", "author": "ops-li", "activated_at": 1794398400},
+                 "scheduled": [], "workers": {"host:1234": {"version": "gala-v2@9c1d2e3f4a5b", "swapped_at": 1794398400.12}},
+                 "history": ["gala-v2@9c1d2e3f4a5b", "dairy-gala@3fef92905af1"]}}}}, **admin_errors})
+    async def status(request: Request) -> Response:
+        check_admin(request)
+        st = store()
+        active = await service.redis_call(st.active())
+        scheduled = [{**(await st.meta(v) or {"version": v}), "activate_at": at}
+                     for v, at in await service.redis_call(st.scheduled())]
+        body = {"active": await st.meta(active) if active else None, "scheduled": scheduled,
+                "workers": await service.redis_call(st.workers()), "history": await st.history(),
+                "this_worker": {"worker": service.metrics.worker, "version": service.table.version}}
+        return _json(body)
+
+    @app.get("/v1/rules/{version}", tags=["rules"], summary="A version's source, as it was pushed",
+             responses={200: {"content": {"application/yaml": {"example": "tiers:\n  - {id: gold}\n"}}},
+                        404: {"description": "No such version"}, **admin_errors})
+    async def source(version: str, request: Request) -> Response:
+        check_admin(request)
+        raw = await service.redis_call(store().source(version))
+        if raw is None:
+            return error(404, "not_found", f"no rule table version {version!r}", "version")
+        media = JSON if raw.lstrip()[:1] in (b"{", b"[") else "application/yaml"
+        return Response(raw, media_type=media)
+
+    @app.post("/v1/rules/rollback", tags=["rules"], summary="Back to the previous version, or a named one",
+              responses={200: {"content": {JSON: {"example": {"version": "dairy-gala@3fef92905af1",
+                                                             "activated": True}}}},
+                         404: {"description": "No such version, or nothing to roll back to"}, **admin_errors},
+              openapi_extra={"requestBody": {"required": False, "content": {JSON: {
+                  "schema": {"type": "object", "properties": {"to": {"type": "string"}}},
+                  "example": {"to": "dairy-gala@3fef92905af1"}}}}})
+    async def rollback(request: Request) -> Response:
+        check_admin(request)
+        body = await request.body()
+        try:
+            wanted = orjson.loads(body).get("to") if body.strip() else None
+        except (orjson.JSONDecodeError, AttributeError):
+            return error(400, "malformed_json", "the body must be {\"to\": version} or empty")
+        st = store()
+        target = wanted or await service.redis_call(st.previous())
+        if target is None:
+            return error(404, "not_found", "there is no earlier version to roll back to", "to")
+        if await service.redis_call(st.source(target)) is None:
+            return error(404, "not_found", f"no rule table version {target!r}", "to")
+        table = service.table if service.table.version == target else await service.rules.compile(target)
+        await service.redis_call(st.activate(target, int(time.time())))
+        service.swap(table)
+        return _json({"version": target, "activated": True})

@@ -1,0 +1,135 @@
+"""Versioned rule tables in Redis: what was pushed, by whom, what is active, what is
+scheduled, and which worker holds which version.
+
+Every key carries the hash tag `{rules}`, so all of them live in one Redis Cluster slot
+and one MULTI/EXEC changes them together:
+
+    rules:{rules}:src:<version>     string  the table's source, as pushed
+    rules:{rules}:meta:<version>    hash    author, label, pushed_at, activate_at, activated_at
+    rules:{rules}:history           list    versions, newest push first
+    rules:{rules}:activations       list    versions in the order they became active, newest first
+    rules:{rules}:active            string  the active version
+    rules:{rules}:scheduled         zset    version -> activate_at (Unix seconds)
+    rules:{rules}:workers           hash    worker -> {"version", "at"} (JSON), its heartbeat
+
+A change is announced on the channel `rules:{rules}:changed`; workers also poll the
+active version, so a missed message delays a swap by one poll, never forever.
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import orjson
+
+PREFIX = "rules:{rules}:"
+CHANNEL = PREFIX + "changed"
+ACTIVE = PREFIX + "active"
+HISTORY = PREFIX + "history"
+ACTIVATIONS = PREFIX + "activations"
+SCHEDULED = PREFIX + "scheduled"
+WORKERS = PREFIX + "workers"
+
+
+def src_key(version: str) -> str:
+    return f"{PREFIX}src:{version}"
+
+
+def meta_key(version: str) -> str:
+    return f"{PREFIX}meta:{version}"
+
+
+def _text(value) -> Optional[str]:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RulesStore:
+    """The rule-table records in Redis (asyncio client)."""
+
+    def __init__(self, redis):
+        self.redis = redis
+
+    async def active(self) -> Optional[str]:
+        return _text(await self.redis.get(ACTIVE))
+
+    async def source(self, version: str) -> Optional[bytes]:
+        return await self.redis.get(src_key(version))
+
+    async def meta(self, version: str) -> Optional[dict]:
+        raw = await self.redis.hgetall(meta_key(version))
+        if not raw:
+            return None
+        out = {_text(k): _text(v) for k, v in raw.items()}
+        for key in ("pushed_at", "activate_at", "activated_at"):
+            if out.get(key):
+                out[key] = int(out[key])
+        return {"version": version, **out}
+
+    async def push(self, version: str, source: bytes, author: str, label: str,
+                   activate_at: Optional[int], now: int) -> dict:
+        """Record a validated table; activate it now, or schedule it for `activate_at`."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(src_key(version), source)
+        meta = {"author": author, "label": label, "pushed_at": now, "format": _format(source)}
+        if activate_at is not None and activate_at > now:
+            meta["activate_at"] = activate_at
+            pipe.zadd(SCHEDULED, {version: activate_at})
+        else:
+            meta["activated_at"] = now
+            pipe.set(ACTIVE, version)
+            pipe.lpush(ACTIVATIONS, version)
+            pipe.zrem(SCHEDULED, version)
+        pipe.hset(meta_key(version), mapping=meta)
+        pipe.lrem(HISTORY, 0, version)
+        pipe.lpush(HISTORY, version)
+        pipe.publish(CHANNEL, version)
+        await pipe.execute()
+        return {"version": version, **meta}
+
+    async def activate(self, version: str, now: int, only_if_scheduled: bool = False) -> bool:
+        """Make `version` the active one (a rollback, or a schedule falling due). With
+        `only_if_scheduled` it happens once, whichever worker gets there first."""
+        if only_if_scheduled:
+            if not await self.redis.zrem(SCHEDULED, version):
+                return False
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(ACTIVE, version)
+        pipe.lpush(ACTIVATIONS, version)
+        pipe.hset(meta_key(version), "activated_at", now)
+        pipe.zrem(SCHEDULED, version)
+        pipe.publish(CHANNEL, version)
+        await pipe.execute()
+        return True
+
+    async def previous(self) -> Optional[str]:
+        """The version that was active before the current one."""
+        current = await self.active()
+        for raw in await self.redis.lrange(ACTIVATIONS, 0, 200):
+            version = _text(raw)
+            if version != current:
+                return version
+        return None
+
+    async def scheduled(self) -> list:
+        return [(_text(v), int(score)) for v, score in await self.redis.zrange(SCHEDULED, 0, -1, withscores=True)]
+
+    async def history(self, limit: int = 50) -> list:
+        return [_text(v) for v in await self.redis.lrange(HISTORY, 0, limit - 1)]
+
+    async def heartbeat(self, worker: str, version: str, swapped_at: float) -> None:
+        await self.redis.hset(WORKERS, worker, orjson.dumps({"version": version, "at": time.time(),
+                                                              "swapped_at": swapped_at}))
+
+    async def workers(self, fresh_within: float = 10.0) -> dict:
+        """worker -> {"version", "swapped_at"} of the workers heard from lately."""
+        now = time.time()
+        out = {}
+        for worker, raw in (await self.redis.hgetall(WORKERS)).items():
+            entry = orjson.loads(raw)
+            if now - entry["at"] <= fresh_within:
+                out[_text(worker)] = {"version": entry["version"], "swapped_at": entry.get("swapped_at")}
+        return out
+
+
+def _format(source: bytes) -> str:
+    return "json" if source.lstrip()[:1] in (b"{", b"[") else "yaml"

@@ -1,0 +1,166 @@
+"""Pushing rule tables to running servers: validation before anything changes, the swap,
+schedules, rollback, a late worker, several worker processes, and the admin token."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import orjson
+import pytest
+from conftest import ROOT, at
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.redis_server import free_port
+from api.settings import Settings
+from engine.demo import DEMO_RULES
+
+TOKEN = "test-admin-token-0123456789"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+GALA_21 = at("2026-11-11 21:00")
+DEMO = DEMO_RULES.read_text()
+CHEAPER_MILK = DEMO.replace("price: 1590\n", "price: 1490\n", 1).replace("name: dairy-gala", "name: cheaper-milk")
+
+
+@pytest.fixture
+def admin_env(monkeypatch):
+    monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", TOKEN)
+
+
+def make_client(redis_server):
+    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True)
+    return TestClient(create_app(settings))
+
+
+def milk_price(client) -> tuple:
+    response = client.post("/v1/eligibility", content=b'{"lines": [{"sku": "MILK-1L", "qty": 1}]}',
+                           headers={"X-Rights-Now": str(at("2026-11-12 10:00"))})
+    body = response.json()
+    return body["lines"][0]["unit_price"], body["rules_version"]
+
+
+def push(client, text: str, **params) -> dict:
+    response = client.post("/v1/rules", content=text.encode(), params={"author": "ops-li", **params}, headers=ADMIN)
+    return response
+
+
+def test_admin_routes_need_the_token(redis_client, redis_server, admin_env):
+    with make_client(redis_server) as client:
+        assert client.get("/v1/rules").status_code == 401
+        assert client.get("/v1/rules", headers={"Authorization": "Bearer wrong"}).status_code == 403
+        assert client.get("/v1/rules", headers=ADMIN).status_code == 200
+
+
+def test_admin_routes_are_off_without_a_token(redis_client, redis_server, monkeypatch):
+    monkeypatch.delenv("RIGHTS_ADMIN_TOKEN", raising=False)
+    with make_client(redis_server) as client:
+        response = client.get("/v1/rules", headers=ADMIN)
+        assert response.status_code == 403 and "RIGHTS_ADMIN_TOKEN" in response.json()["error"]["reason"]
+
+
+def test_push_swaps_the_table_and_every_response_names_it(redis_client, redis_server, admin_env):
+    with make_client(redis_server) as client:
+        before_price, before_version = milk_price(client)
+        assert before_price == 1590
+        response = push(client, CHEAPER_MILK, label="cheaper-milk")
+        assert response.status_code == 201, response.text
+        pushed = response.json()
+        assert pushed["activated"] is True and pushed["version"].startswith("cheaper-milk@")
+        assert milk_price(client) == (1490, pushed["version"])
+        status = client.get("/v1/rules", headers=ADMIN).json()
+        assert status["active"]["version"] == pushed["version"] and status["active"]["author"] == "ops-li"
+        assert status["history"][:2] == [pushed["version"], before_version]
+        source = client.get(f"/v1/rules/{pushed['version']}", headers=ADMIN)
+        assert source.status_code == 200 and source.text == CHEAPER_MILK
+
+
+def test_a_table_with_errors_is_refused_and_the_active_one_stays(redis_client, redis_server, admin_env):
+    broken = DEMO.replace("price: 1590\n", "price: 15.90\n", 1).replace("kind: fixed_price", "kind: bogus", 1)
+    with make_client(redis_server) as client:
+        before = milk_price(client)
+        response = push(client, broken)
+        assert response.status_code == 422
+        problems = response.json()["problems"]
+        assert {p["place"] for p in problems} >= {"products[0].price", "coupons[2].kind"}
+        assert all(p["line"] for p in problems)
+        assert milk_price(client) == before
+
+
+def test_rollback_restores_the_previous_prices(redis_client, redis_server, admin_env):
+    with make_client(redis_server) as client:
+        _, original = milk_price(client)
+        push(client, CHEAPER_MILK)
+        assert milk_price(client)[0] == 1490
+        response = client.post("/v1/rules/rollback", headers=ADMIN)
+        assert response.json() == {"version": original, "activated": True}
+        assert milk_price(client) == (1590, original)
+        assert client.post("/v1/rules/rollback", json={"to": "nope@000"}, headers=ADMIN).status_code == 404
+
+
+def test_a_scheduled_push_activates_at_its_instant(redis_client, redis_server, admin_env):
+    with make_client(redis_server) as client:
+        _, original = milk_price(client)
+        due = int(time.time()) + 2
+        response = push(client, CHEAPER_MILK, activate_at=str(due))
+        assert response.status_code == 201 and response.json()["activated"] is False
+        assert milk_price(client) == (1590, original)  # not before its instant
+        assert client.get("/v1/rules", headers=ADMIN).json()["scheduled"][0]["activate_at"] == due
+        for _ in range(100):
+            price, version = milk_price(client)
+            if price == 1490:
+                break
+            time.sleep(0.05)
+        assert (price, version) == (1490, response.json()["version"])
+        assert time.time() >= due
+        assert client.get("/v1/rules", headers=ADMIN).json()["active"]["version"] == version
+
+
+def test_a_worker_started_after_a_push_serves_the_pushed_version(redis_client, redis_server, admin_env):
+    with make_client(redis_server) as first:
+        pushed = push(first, CHEAPER_MILK).json()["version"]
+    with make_client(redis_server) as late:
+        assert milk_price(late) == (1490, pushed)
+
+
+def test_a_push_reaches_every_worker_process(redis_client, redis_server, tmp_path):
+    """Two worker processes of `rights serve`: both swap to a pushed table within 1 s of
+    the push (their swap instants against the push's, one machine, one clock)."""
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_server.url, "RIGHTS_ADMIN_TOKEN": TOKEN,
+           "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0"}
+    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--workers", "2", "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
+    import httpx
+
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=5) as client:
+            workers = {}
+            for _ in range(200):  # both workers up and heard from
+                try:
+                    workers = client.get("/v1/rules", headers=ADMIN).json()["workers"]
+                except (httpx.HTTPError, ValueError, KeyError):
+                    workers = {}
+                if len(workers) >= 2:
+                    break
+                time.sleep(0.1)
+            assert len(workers) == 2, workers
+            pushed_at = time.time()
+            response = client.post("/v1/rules", content=CHEAPER_MILK.encode(), params={"author": "ops"},
+                                   headers=ADMIN)
+            pushed = response.json()
+            for _ in range(100):
+                workers = client.get("/v1/rules", headers=ADMIN).json()["workers"]
+                if all(w["version"] == pushed["version"] for w in workers.values()):
+                    break
+                time.sleep(0.1)
+            assert all(w["version"] == pushed["version"] for w in workers.values()), workers
+            assert all(w["swapped_at"] - pushed_at <= 1.0 for w in workers.values()), workers
+            answers = {client.post("/v1/eligibility", json={"lines": []}).json()["rules_version"] for _ in range(20)}
+            assert answers == {pushed["version"]}
+    finally:
+        os.killpg(server.pid, 2)
+        server.wait(20)

@@ -3,6 +3,7 @@
     rights rules validate FILE...      check rule tables; every error with file:line
     rights rules schema                the rule format as JSON Schema
     rights rules generate-large        write the large benchmark table
+    rights rules push|status|rollback  rule tables on a running server (admin token)
     rights quote --rules FILE ...      quote a cart locally, no server
     rights bench engine [--json]       compiled vs reference, demo vs large table
     rights bench api [--json]          eligibility vs a no-op route, 2 workers, wrk
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     large = rules_commands.add_parser("generate-large", help="write the large benchmark table (100k skus)")
     large.add_argument("--out", help="where to write it (default examples/rules/large.json)")
     large.set_defaults(run=cmd_rules_generate_large)
+    _add_remote_rules(rules_commands)
 
     quote = commands.add_parser("quote", help="quote a cart locally against a rule table, no server")
     quote.add_argument("--rules", default=str(DEMO_RULES), help="rule table file (default: the demo table)")
@@ -213,6 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_serve(commands)
     return parser
+
+
+def _add_remote_rules(rules_commands) -> None:
+    try:
+        from api.rules_cli import add_rules_remote_commands
+    except ImportError:
+        return
+    add_rules_remote_commands(rules_commands)
 
 
 def _add_serve(commands) -> None:

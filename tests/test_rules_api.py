@@ -164,3 +164,39 @@ def test_a_push_reaches_every_worker_process(redis_client, redis_server, tmp_pat
     finally:
         os.killpg(server.pid, 2)
         server.wait(20)
+
+
+def test_cli_push_status_rollback_against_a_server(redis_client, redis_server, tmp_path, monkeypatch, capsys):
+    """`rights rules push/status/rollback` against a real `rights serve` process."""
+    from engine.cli import main
+
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_server.url, "RIGHTS_ADMIN_TOKEN": TOKEN,
+           "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0"}
+    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", TOKEN)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            if main(["rules", "status", "--server", url]) == 0:
+                break
+            time.sleep(0.1)
+        capsys.readouterr()
+        good = tmp_path / "cheaper.yaml"
+        good.write_text(CHEAPER_MILK)
+        assert main(["rules", "push", str(good), "--server", url, "--author", "ops-li"]) == 0
+        assert capsys.readouterr().out.strip().endswith(": active now")
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(DEMO.replace("price: 1590\n", "price: 15.90\n", 1))
+        assert main(["rules", "push", str(bad), "--server", url]) == 1
+        err = capsys.readouterr().err
+        assert f"{bad}:" in err and "products[0].price" in err and "nothing changed" in err
+        assert main(["rules", "rollback", "--server", url]) == 0
+        assert capsys.readouterr().out.startswith("dairy-gala@")
+        monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", "wrong")
+        assert main(["rules", "status", "--server", url]) == 1
+        assert "HTTP 403" in capsys.readouterr().err
+    finally:
+        os.killpg(server.pid, 2)
+        server.wait(20)

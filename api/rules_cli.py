@@ -1,0 +1,114 @@
+"""`rights rules push|status|diff|rollback|simulate`: the admin routes from a terminal.
+
+The server is `--server URL` (or RIGHTS_SERVER, default http://127.0.0.1:8000); the
+admin token is read from RIGHTS_ADMIN_TOKEN, never from the command line (where shell
+history and `ps` would keep it).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Optional
+
+import orjson
+
+
+def add_rules_remote_commands(rules_commands) -> None:
+    def server_arg(parser):
+        parser.add_argument("--server", default=os.environ.get("RIGHTS_SERVER", "http://127.0.0.1:8000"),
+                            help="the API (RIGHTS_SERVER, default http://127.0.0.1:8000)")
+
+    push = rules_commands.add_parser("push", help="push a rule table to a running server (validated there first)")
+    push.add_argument("file")
+    push.add_argument("--at", help="activate at this instant (ISO 8601 or Unix seconds); default: at once")
+    push.add_argument("--author", default=os.environ.get("USER", "rule-author"), help="who is pushing")
+    push.add_argument("--label", help="a name for this version (default: the table's name)")
+    server_arg(push)
+    push.set_defaults(run=cmd_push)
+
+    status = rules_commands.add_parser("status", help="active and scheduled versions, and which worker serves which")
+    server_arg(status)
+    status.set_defaults(run=cmd_status)
+
+    rollback = rules_commands.add_parser("rollback", help="back to the previous version, or --to VERSION")
+    rollback.add_argument("--to", help="the version to activate (default: the one before the active one)")
+    server_arg(rollback)
+    rollback.set_defaults(run=cmd_rollback)
+
+
+def request(server: str, method: str, path: str, body: Optional[bytes] = None, params: Optional[dict] = None,
+            content_type: str = "application/json") -> tuple:
+    """(status, parsed JSON or text) of one admin call; network faults become (0, message)."""
+    url = server.rstrip("/") + path + ("?" + urllib.parse.urlencode(params) if params else "")
+    headers = {"Content-Type": content_type}
+    token = os.environ.get("RIGHTS_ADMIN_TOKEN")
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=120) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except urllib.error.URLError as exc:
+        return 0, f"cannot reach {server}: {exc.reason}"
+    try:
+        return status, orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return status, raw.decode(errors="replace")
+
+
+def _fail(status: int, answer, what: str, file: Optional[str] = None) -> int:
+    if status == 0:
+        print(f"rights rules {what}: {answer}", file=sys.stderr)
+        return 1
+    if isinstance(answer, dict) and "problems" in answer:
+        for problem in answer["problems"]:
+            where = f"{file}:{problem['line']}" if problem.get("line") else file
+            place = f"{problem['place']}: " if problem.get("place") else ""
+            print(f"{where}: {place}{problem['message']}", file=sys.stderr)
+        print(f"{file}: refused by the server, nothing changed", file=sys.stderr)
+        return 1
+    error = answer.get("error", {}) if isinstance(answer, dict) else {}
+    print(f"rights rules {what}: HTTP {status}: {error.get('reason', answer)}", file=sys.stderr)
+    return 1
+
+
+def cmd_push(args) -> int:
+    try:
+        source = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"rights rules push: {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    params = {"author": args.author}
+    if args.label:
+        params["label"] = args.label
+    if args.at:
+        params["activate_at"] = args.at
+    status, answer = request(args.server, "POST", "/v1/rules", source, params, "application/yaml")
+    if status != 201:
+        return _fail(status, answer, "push", args.file)
+    when = "active now" if answer["activated"] else f"scheduled for {answer['activate_at']}"
+    print(f"{answer['version']}: {when}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    status, answer = request(args.server, "GET", "/v1/rules")
+    if status != 200:
+        return _fail(status, answer, "status")
+    sys.stdout.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    body = orjson.dumps({"to": args.to}) if args.to else b""
+    status, answer = request(args.server, "POST", "/v1/rules/rollback", body)
+    if status != 200:
+        return _fail(status, answer, "rollback")
+    print(f"{answer['version']}: active now")
+    return 0

@@ -1,4 +1,4 @@
-"""`rights rules push|status|diff|rollback|simulate`: the admin routes from a terminal.
+"""`rights rules push|status|diff|rollback`: the admin routes from a terminal.
 
 The server is `--server URL` (or RIGHTS_SERVER, default http://127.0.0.1:8000); the
 admin token is read from RIGHTS_ADMIN_TOKEN, never from the command line (where shell
@@ -33,6 +33,14 @@ def add_rules_remote_commands(rules_commands) -> None:
     status = rules_commands.add_parser("status", help="active and scheduled versions, and which worker serves which")
     server_arg(status)
     status.set_defaults(run=cmd_status)
+
+    diff = rules_commands.add_parser("diff", help="what changed between two versions (or two files, no server)")
+    diff.add_argument("files", nargs="*", metavar="FILE", help="two rule table files to compare locally")
+    diff.add_argument("--from", dest="old", help="server: the older version (default: the previous one)")
+    diff.add_argument("--to", dest="new", help="server: the newer version (default: the active one)")
+    diff.add_argument("--json", action="store_true", help="the changes as JSON")
+    server_arg(diff)
+    diff.set_defaults(run=cmd_diff)
 
     rollback = rules_commands.add_parser("rollback", help="back to the previous version, or --to VERSION")
     rollback.add_argument("--to", help="the version to activate (default: the one before the active one)")
@@ -102,6 +110,34 @@ def cmd_status(args) -> int:
     if status != 200:
         return _fail(status, answer, "status")
     sys.stdout.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
+def cmd_diff(args) -> int:
+    if args.files:
+        if len(args.files) != 2:
+            print("rights rules diff: give two files (old, new), or none to ask the server", file=sys.stderr)
+            return 2
+        from engine.diff import describe, diff_tables
+        from engine.rules import RulesInvalid, load_file
+
+        try:
+            old, new = (load_file(name) for name in args.files)
+        except (RulesInvalid, OSError) as exc:
+            print(f"rights rules diff: {exc}", file=sys.stderr)
+            return 1
+        answer = describe(old.version, new.version, diff_tables(old.model, new.model))
+    else:
+        params = {k: v for k, v in (("from", args.old), ("to", args.new)) if v}
+        status, answer = request(args.server, "GET", "/v1/rules/diff", params=params)
+        if status != 200:
+            return _fail(status, answer, "diff")
+    if args.json:
+        sys.stdout.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print(f"{answer['from']} -> {answer['to']}: {len(answer['changes'])} change(s)")
+        for change in answer["changes"]:
+            print(f"  {change['text']}")
     return 0
 
 

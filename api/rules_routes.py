@@ -17,7 +17,8 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from engine.rules import RulesInvalid, compile_source
+from engine.diff import describe, diff_tables
+from engine.rules import RulesInvalid, check_source, compile_source
 
 from .rules_store import RulesStore
 
@@ -136,6 +137,31 @@ def add_rules_routes(app: FastAPI, service, error) -> None:
                 "workers": await service.redis_call(st.workers()), "history": await st.history(),
                 "this_worker": {"worker": service.metrics.worker, "version": service.table.version}}
         return _json(body)
+
+    @app.get("/v1/rules/diff", tags=["rules"], summary="What changed between two versions, in a rule author's words",
+             responses={200: {"content": {JSON: {"example": {
+                 "from": "dairy-gala@3fef92905af1", "to": "cheaper-milk@9c1d2e3f4a5b",
+                 "summary": {"products_changed": 1},
+                 "changes": [{"item": "product", "id": "MILK-1L", "change": "changed", "field": "price",
+                              "from": 1590, "to": 1490, "text": "product MILK-1L price: 15.90 yuan -> 14.90 yuan"}]}}}},
+                        404: {"description": "No such version"}, **admin_errors},
+             openapi_extra={"parameters": [
+                 {"name": "from", "in": "query", "required": False, "schema": {"type": "string"},
+                  "description": "default: the version active before the current one"},
+                 {"name": "to", "in": "query", "required": False, "schema": {"type": "string"},
+                  "description": "default: the active version"}]})
+    async def diff(request: Request) -> Response:
+        check_admin(request)
+        st = store()
+        new = request.query_params.get("to") or await service.redis_call(st.active())
+        old = request.query_params.get("from") or await service.redis_call(st.previous())
+        models = []
+        for field, version in (("from", old), ("to", new)):
+            raw = await service.redis_call(st.source(version)) if version else None
+            if raw is None:
+                return error(404, "not_found", f"no rule table version {version!r}", field)
+            models.append(await asyncio.to_thread(check_source, raw))
+        return _json(describe(old, new, diff_tables(*models)))
 
     @app.get("/v1/rules/{version}", tags=["rules"], summary="A version's source, as it was pushed",
              responses={200: {"content": {"application/yaml": {"example": "tiers:\n  - {id: gold}\n"}}},

@@ -84,3 +84,15 @@ def test_console_script_runs_as_a_module():
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "ok" in out.stdout
+
+
+def test_local_diff_of_two_files(tmp_path, capsys):
+    old = ROOT / "engine" / "demo" / "dairy-gala.yaml"
+    new = tmp_path / "new.yaml"
+    new.write_text(old.read_text().replace("price: 1590\n", "price: 1490\n", 1)
+                   .replace("    percent_off: 15\n", "    percent_off: 20\n", 1))
+    assert main(["rules", "diff", str(old), str(new)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("2 change(s)")
+    assert "  product MILK-1L price: 15.90 yuan -> 14.90 yuan" in out
+    assert "  coupon GOLD-GALA-85 percent_off: 15 -> 20" in out

@@ -200,3 +200,17 @@ def test_cli_push_status_rollback_against_a_server(redis_client, redis_server, t
     finally:
         os.killpg(server.pid, 2)
         server.wait(20)
+
+
+def test_diff_between_versions_in_an_authors_words(redis_client, redis_server, admin_env):
+    with make_client(redis_server) as client:
+        _, original = milk_price(client)
+        pushed = push(client, CHEAPER_MILK).json()["version"]
+        answer = client.get("/v1/rules/diff", headers=ADMIN).json()
+        assert (answer["from"], answer["to"]) == (original, pushed)
+        texts = [c["text"] for c in answer["changes"]]
+        assert "product MILK-1L price: 15.90 yuan -> 14.90 yuan" in texts
+        assert answer["summary"]["products_changed"] == 1
+        back = client.get("/v1/rules/diff", params={"from": pushed, "to": original}, headers=ADMIN).json()
+        assert "product MILK-1L price: 14.90 yuan -> 15.90 yuan" in [c["text"] for c in back["changes"]]
+        assert client.get("/v1/rules/diff", params={"from": "nope@1"}, headers=ADMIN).status_code == 404

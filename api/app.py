@@ -40,6 +40,7 @@ from .store import MISS, MemberReader, TrackedCache
 
 log = logging.getLogger("rights.api")
 JSON = "application/json"
+SAMPLES_PER_SECOND = 200  # eligibility requests a worker keeps each second for simulate's replay
 ERRORS = {400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},
           413: {"model": schemas.ErrorResponse, "description": "Body larger than RIGHTS_MAX_BODY_BYTES"},
           422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
@@ -68,6 +69,7 @@ class Service:
         self.timeout = settings.redis_timeout_ms / 1000
         self.paths: frozenset = frozenset()  # the app's route paths, for metric labels
         self.swapped_at = time.time()  # when the served table became this worker's
+        self.samples: list = []  # recent eligibility requests, flushed to Redis each second
 
     async def start(self) -> None:
         self.table_source = read_bytes(self.settings.rules)
@@ -242,6 +244,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         except QuoteInputError as exc:
             return error(422, "invalid_request", exc.reason, exc.field)
         service.metrics.engine.observe(time.perf_counter() - started)
+        if len(service.samples) < SAMPLES_PER_SECOND:  # for shadow runs of candidate tables
+            service.samples.append((body, now))
         offer = join_offer(service.evaluator, table, req, now, quote.payable) if status != "member" else None
         tier = "visitor" if status != "member" else (record.tier or "visitor")
         head = orjson.dumps({"rules_version": table.version, "at": now, "member": member_info(record, status, tier),

@@ -1,4 +1,4 @@
-"""`rights rules push|status|diff|rollback`: the admin routes from a terminal.
+"""`rights rules push|status|diff|simulate|rollback`: the admin routes from a terminal.
 
 The server is `--server URL` (or RIGHTS_SERVER, default http://127.0.0.1:8000); the
 admin token is read from RIGHTS_ADMIN_TOKEN, never from the command line (where shell
@@ -41,6 +41,15 @@ def add_rules_remote_commands(rules_commands) -> None:
     diff.add_argument("--json", action="store_true", help="the changes as JSON")
     server_arg(diff)
     diff.set_defaults(run=cmd_diff)
+
+    sim = rules_commands.add_parser("simulate", help="quote carts under a candidate table, against the active one")
+    sim.add_argument("file", nargs="?", help="the candidate rule table (default: the active table)")
+    sim.add_argument("--carts", help="a JSON file: a list of eligibility requests (member may be inline)")
+    sim.add_argument("--at", help="the instant to quote at (ISO 8601 or Unix seconds); default: now")
+    sim.add_argument("--replay", type=int, default=0, help="also replay the latest N real eligibility requests")
+    sim.add_argument("--json", action="store_true", help="the whole answer as JSON")
+    server_arg(sim)
+    sim.set_defaults(run=cmd_simulate)
 
     rollback = rules_commands.add_parser("rollback", help="back to the previous version, or --to VERSION")
     rollback.add_argument("--to", help="the version to activate (default: the one before the active one)")
@@ -138,6 +147,36 @@ def cmd_diff(args) -> int:
         print(f"{answer['from']} -> {answer['to']}: {len(answer['changes'])} change(s)")
         for change in answer["changes"]:
             print(f"  {change['text']}")
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    body: dict = {"replay": args.replay}
+    try:
+        if args.file:
+            body["rules"] = Path(args.file).read_text(encoding="utf-8")
+        if args.carts:
+            body["carts"] = orjson.loads(Path(args.carts).read_bytes())
+    except (OSError, UnicodeDecodeError, orjson.JSONDecodeError) as exc:
+        print(f"rights rules simulate: {exc}", file=sys.stderr)
+        return 1
+    if args.at:
+        body["at"] = args.at
+    status, answer = request(args.server, "POST", "/v1/rules/simulate", orjson.dumps(body))
+    if status != 200:
+        return _fail(status, answer, "simulate", args.file)
+    if args.json:
+        sys.stdout.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    print(f"{answer['active']} -> {answer['candidate']}: {answer['carts']} carts, {answer['changed']} changed, "
+          f"payable {answer['payable_change']:+d} fen, points {answer['points_change']:+d}")
+    for result in answer["results"]:
+        change = result["change"]
+        if change["payable"] or change["points"] or change["coupons_added"] or change["coupons_removed"]:
+            which = f"cart {result['cart']}" if "cart" in result else f"replay @{result['replayed_at']}"
+            extra = "".join(f" +{c}" for c in change["coupons_added"]) + "".join(f" -{c}" for c in
+                                                                                 change["coupons_removed"])
+            print(f"  {which}: payable {change['payable']:+d}, points {change['points']:+d}{extra}")
     return 0
 
 

@@ -20,7 +20,11 @@ from fastapi.responses import Response
 from engine.diff import describe, diff_tables
 from engine.rules import RulesInvalid, check_source, compile_source
 
-from .rules_store import RulesStore
+from engine.inputs import QuoteInputError
+
+from .eligibility import RequestInvalid
+from .rules_store import RulesStore, recent_samples
+from .simulate import MAX_CARTS, MAX_REPLAY, simulate
 
 JSON = "application/json"
 _PUSH_EXAMPLE = {"version": "gala-v2@9c1d2e3f4a5b", "author": "ops-li", "label": "gala-v2", "pushed_at": 1794398400,
@@ -173,6 +177,67 @@ def add_rules_routes(app: FastAPI, service, error) -> None:
             return error(404, "not_found", f"no rule table version {version!r}", "version")
         media = JSON if raw.lstrip()[:1] in (b"{", b"[") else "application/yaml"
         return Response(raw, media_type=media)
+
+    @app.post("/v1/rules/simulate", tags=["rules"],
+              summary="Quote carts under a candidate table and/or at an instant, against the active table",
+              responses={200: {"content": {JSON: {"example": {
+                  "active": "dairy-gala@3fef92905af1", "candidate": "cheaper-milk@9c1d2e3f4a5b", "at": 1794402000,
+                  "carts": 1, "changed": 1, "payable_change": -200, "points_change": -30, "results": [
+                      {"cart": 0, "active": {"version": "dairy-gala@3fef92905af1", "payable": 2193, "points": 706,
+                                             "coupons": ["GOLD-GALA-85"]},
+                       "candidate": {"version": "cheaper-milk@9c1d2e3f4a5b", "payable": 1993, "points": 676,
+                                     "coupons": ["GOLD-GALA-85"]},
+                       "change": {"payable": -200, "points": -30, "coupons_added": [], "coupons_removed": []}}]}}}},
+                         422: {"description": "The candidate table or a cart is wrong"}, **admin_errors},
+              openapi_extra={"requestBody": {"required": True, "content": {JSON: {
+                  "schema": {"type": "object", "properties": {
+                      "rules": {"type": "string", "description": "a candidate table (YAML or JSON text); "
+                                                                 "default: the active table"},
+                      "at": {"type": ["integer", "string"], "description": "the instant (Unix s or ISO 8601)"},
+                      "carts": {"type": "array", "maxItems": 1000, "items": {"type": "object"},
+                                "description": "eligibility requests; `member` may be an inline snapshot"},
+                      "replay": {"type": "integer", "minimum": 0, "maximum": 10000,
+                                 "description": "also replay this many of the latest real eligibility requests"}}},
+                  "example": {"rules": "...", "at": "2026-11-11T21:00:00+08:00", "carts": [
+                      {"member": {"tier": "gold", "points": 1850}, "room": "gala",
+                       "lines": [{"sku": "MILK-1L", "qty": 2}]}], "replay": 100}}}}})
+    async def simulate_route(request: Request) -> Response:
+        check_admin(request)
+        try:
+            data = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            return error(400, "malformed_json", f"the body is not valid JSON: {exc}")
+        if not isinstance(data, dict) or not set(data) <= {"rules", "at", "carts", "replay"}:
+            return error(422, "invalid_request", "an object with rules, at, carts and/or replay")
+        carts, replay = data.get("carts", []), data.get("replay", 0)
+        if not isinstance(carts, list) or len(carts) > MAX_CARTS:
+            return error(422, "invalid_request", f"a list of at most {MAX_CARTS} carts", "carts")
+        if type(replay) is not int or not 0 <= replay <= MAX_REPLAY:
+            return error(422, "invalid_request", f"a whole number from 0 to {MAX_REPLAY}", "replay")
+        try:
+            at = _instant(str(data["at"])) if data.get("at") is not None else None
+        except ValueError:
+            return error(422, "invalid_request", "Unix seconds or an ISO 8601 time", "at")
+        active = service.table
+        candidate = active
+        if data.get("rules") is not None:
+            if not isinstance(data["rules"], str):
+                return error(422, "invalid_request", "the candidate table as YAML or JSON text", "rules")
+            try:
+                candidate = await asyncio.to_thread(compile_source, data["rules"].encode(), "candidate")
+            except RulesInvalid as exc:
+                problems = [p.as_dict() for p in exc.problems]
+                return _json({"error": {"code": "invalid_rules", "field": "rules",
+                                        "reason": f"{len(problems)} error(s)"}, "problems": problems}, 422)
+        samples = await service.redis_call(recent_samples(service.redis, replay)) if replay else []
+        try:
+            result = await simulate(service.evaluator, active, candidate, service.reader, carts, samples, at,
+                                    int(time.time()))
+        except RequestInvalid as exc:
+            return error(422, exc.code, exc.reason, exc.field)
+        except QuoteInputError as exc:
+            return error(422, "invalid_request", exc.reason, exc.field)
+        return _json(result)
 
     @app.post("/v1/rules/rollback", tags=["rules"], summary="Back to the previous version, or a named one",
               responses={200: {"content": {JSON: {"example": {"version": "dairy-gala@3fef92905af1",

@@ -133,3 +133,21 @@ class RulesStore:
 
 def _format(source: bytes) -> str:
     return "json" if source.lstrip()[:1] in (b"{", b"[") else "yaml"
+
+
+SAMPLE = PREFIX + "sample"
+SAMPLE_LENGTH = 10_000  # recent eligibility requests kept for shadow runs
+
+
+async def add_samples(redis, samples: list) -> None:
+    """Append sampled eligibility requests (body, instant) to the capped stream."""
+    pipe = redis.pipeline(transaction=False)
+    for body, at in samples:
+        pipe.xadd(SAMPLE, {"b": body, "at": at}, maxlen=SAMPLE_LENGTH, approximate=True)
+    await pipe.execute()
+
+
+async def recent_samples(redis, count: int) -> list:
+    """The newest `count` sampled requests, oldest first, as (body bytes, instant)."""
+    entries = await redis.xrevrange(SAMPLE, count=count)
+    return [(fields[b"b"], int(fields[b"at"])) for _, fields in reversed(entries)]

@@ -16,7 +16,7 @@ from typing import Optional
 
 from engine.rules import compile_source
 
-from .rules_store import CHANNEL, RulesStore
+from .rules_store import CHANNEL, RulesStore, add_samples
 
 POLL_SECONDS = 1.0
 
@@ -64,6 +64,9 @@ class RulesSync:
                     await self.refresh()
                     await self.store.heartbeat(self.service.metrics.worker, self.service.table.version,
                                                self.service.swapped_at)
+                    samples, self.service.samples = self.service.samples, []
+                    if samples:
+                        await add_samples(self.service.redis, samples)
         finally:
             listener.cancel()
 

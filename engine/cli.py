@@ -3,7 +3,8 @@
     rights rules validate FILE...      check rule tables; every error with file:line
     rights rules schema                the rule format as JSON Schema
     rights rules generate-large        write the large benchmark table
-    rights rules push|status|rollback  rule tables on a running server (admin token)
+    rights rules push|status|diff|simulate|rollback
+                                       rule tables on a running server (admin token)
     rights quote --rules FILE ...      quote a cart locally, no server
     rights bench engine [--json]       compiled vs reference, demo vs large table
     rights bench api [--json]          eligibility vs a no-op route, 2 workers, wrk

@@ -192,6 +192,12 @@ def test_cli_push_status_rollback_against_a_server(redis_client, redis_server, t
         assert main(["rules", "push", str(bad), "--server", url]) == 1
         err = capsys.readouterr().err
         assert f"{bad}:" in err and "products[0].price" in err and "nothing changed" in err
+        carts = tmp_path / "carts.json"
+        carts.write_text('[{"lines": [{"sku": "MILK-1L", "qty": 2}]}]')
+        assert main(["rules", "simulate", str(bad), "--carts", str(carts), "--server", url]) == 1
+        capsys.readouterr()
+        assert main(["rules", "simulate", "--carts", str(carts), "--at", "2026-11-12T10:00", "--server", url]) == 0
+        assert "1 carts, 0 changed" in capsys.readouterr().out
         assert main(["rules", "rollback", "--server", url]) == 0
         assert capsys.readouterr().out.startswith("dairy-gala@")
         monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", "wrong")
@@ -214,3 +220,38 @@ def test_diff_between_versions_in_an_authors_words(redis_client, redis_server, a
         back = client.get("/v1/rules/diff", params={"from": pushed, "to": original}, headers=ADMIN).json()
         assert "product MILK-1L price: 14.90 yuan -> 15.90 yuan" in [c["text"] for c in back["changes"]]
         assert client.get("/v1/rules/diff", params={"from": "nope@1"}, headers=ADMIN).status_code == 404
+
+
+def test_simulate_quotes_a_candidate_without_touching_live_traffic(redis_client, redis_server, admin_env):
+    with make_client(redis_server) as client:
+        before = milk_price(client)
+        cart = {"member": {"tier": "gold", "points": 1850}, "room": "gala", "lines": [{"sku": "MILK-1L", "qty": 2}]}
+        answer = client.post("/v1/rules/simulate", headers=ADMIN, json={
+            "rules": CHEAPER_MILK, "at": "2026-11-12T10:00:00+08:00", "carts": [cart]}).json()
+        result = answer["results"][0]
+        # gold's tier price 13.90 is below both base prices: no change; a visitor sees the base price fall
+        assert result["change"]["payable"] == 0
+        visitor = client.post("/v1/rules/simulate", headers=ADMIN, json={
+            "rules": CHEAPER_MILK, "at": "2026-11-12T10:00:00+08:00",
+            "carts": [{"lines": [{"sku": "MILK-1L", "qty": 2}, {"sku": "BUTTER-250", "qty": 1}]}]}).json()
+        change = visitor["results"][0]["change"]
+        assert change["payable"] == -200 and visitor["changed"] == 1
+        assert milk_price(client) == before  # live traffic still sees the active table
+        bad = client.post("/v1/rules/simulate", headers=ADMIN, json={"rules": "tiers: []\n"})
+        assert bad.status_code == 422 and bad.json()["problems"]
+        wrong_cart = client.post("/v1/rules/simulate", headers=ADMIN, json={"carts": [{"lines": [{"sku": 1}]}]})
+        assert wrong_cart.status_code == 422 and wrong_cart.json()["error"]["field"] == "carts[0].lines[0]"
+
+
+def test_simulate_replays_recent_real_requests(redis_client, redis_server, admin_env):
+    with make_client(redis_server) as client:
+        for qty in (1, 2, 3):
+            client.post("/v1/eligibility", json={"lines": [{"sku": "MILK-1L", "qty": qty}]},
+                        headers={"X-Rights-Now": str(at("2026-11-12 10:00"))})
+        for _ in range(50):  # the sample reaches Redis within a second
+            if redis_client.xlen("rules:{rules}:sample") >= 3:
+                break
+            time.sleep(0.05)
+        answer = client.post("/v1/rules/simulate", headers=ADMIN, json={"rules": CHEAPER_MILK, "replay": 3}).json()
+        assert answer["carts"] == 3
+        assert [r["change"]["payable"] for r in answer["results"]] == [-100, -200, -300]

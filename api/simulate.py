@@ -1,0 +1,76 @@
+"""Dry runs: quote carts under a candidate table (not activated) and/or at a chosen
+instant, next to the active table, and say what changes per cart. Nothing that live
+traffic reads is touched: the candidate is compiled into a table of its own."""
+from __future__ import annotations
+
+from typing import Optional
+
+import orjson
+
+from engine.inputs import QuoteInputError, member_from_mapping
+
+from .eligibility import RequestInvalid, parse_request
+
+MAX_CARTS = 1000
+MAX_REPLAY = 10_000
+
+
+def outline(quote) -> dict:
+    """What a rule author compares: payable, points, coupons applied."""
+    result = quote.to_dict()
+    return {"payable": result["totals"]["payable"], "points": result["points"]["total"],
+            "coupons": [c["id"] for c in result["coupons_applied"]]}
+
+
+async def member_for(cart: dict, reader, field: str):
+    """The member of a simulated cart: an inline snapshot, or looked up like a checkout does."""
+    if "member" in cart:
+        return member_from_mapping(cart.pop("member"), f"{field}.member")
+    req = parse_request({**cart, "lines": []})
+    member_id = req.member_id
+    if req.identity is not None:
+        member_id = await reader.resolve(*req.identity)
+    record = await reader.member(member_id) if member_id else None
+    return record.engine_member() if record else member_from_mapping(None)
+
+
+def compare(evaluator, active, candidate, member, req, now: int) -> dict:
+    before = outline(evaluator.quote(active, member, req.room, now, req.lines, req.fulfillment))
+    after = outline(evaluator.quote(candidate, member, req.room, now, req.lines, req.fulfillment))
+    return {"active": {"version": active.version, **before}, "candidate": {"version": candidate.version, **after},
+            "change": {"payable": after["payable"] - before["payable"], "points": after["points"] - before["points"],
+                       "coupons_added": [c for c in after["coupons"] if c not in before["coupons"]],
+                       "coupons_removed": [c for c in before["coupons"] if c not in after["coupons"]]}}
+
+
+async def simulate(evaluator, active, candidate, reader, carts: list, replay: list, at: Optional[int],
+                   now: int) -> dict:
+    """Every cart (and replayed request) under both tables, with totals of the changes."""
+    results = []
+    for index, cart in enumerate(carts):
+        field = f"carts[{index}]"
+        if not isinstance(cart, dict):
+            raise RequestInvalid(field, "must be an object like an eligibility request (member may be inline)")
+        cart = dict(cart)
+        member = await member_for(cart, reader, field)
+        try:
+            req = parse_request(cart)
+        except RequestInvalid as exc:
+            raise RequestInvalid(f"{field}.{exc.field}" if exc.field else field, exc.reason) from None
+        results.append({"cart": index, **compare(evaluator, active, candidate, member, req, at or now)})
+    for body, seen_at in replay:
+        try:
+            cart = orjson.loads(body)
+            member = await member_for(cart, reader, "replay")
+            req = parse_request(cart)
+            results.append({"replayed_at": seen_at,
+                            **compare(evaluator, active, candidate, member, req, at or seen_at)})
+        except (RequestInvalid, QuoteInputError, orjson.JSONDecodeError):
+            continue  # a sample the candidate cannot read (an unknown room, say) is skipped
+    changed = [r for r in results if r["change"]["payable"] or r["change"]["points"]
+               or r["change"]["coupons_added"] or r["change"]["coupons_removed"]]
+    return {"active": active.version, "candidate": candidate.version, "at": at, "carts": len(results),
+            "changed": len(changed),
+            "payable_change": sum(r["change"]["payable"] for r in results),
+            "points_change": sum(r["change"]["points"] for r in results),
+            "results": results}

@@ -154,6 +154,13 @@ def cmd_bench_api(args) -> int:
     return _report(figures, engine_bench.verdicts(figures, api_bench.TARGETS), args)
 
 
+def cmd_bench_reload(args) -> int:
+    from bench import engine_bench, reload_bench
+
+    figures = reload_bench.run(seconds=args.seconds)
+    return _report(figures, engine_bench.verdicts(figures, reload_bench.TARGETS), args)
+
+
 def _report(figures: dict, verdicts: dict, args) -> int:
     """Print a benchmark's figures (a table, or one JSON object), each target met or not."""
     if args.json:
@@ -213,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--json", action="store_true", help="one JSON object")
     api.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     api.set_defaults(run=cmd_bench_api)
+    reload = bench_commands.add_parser("reload", help="eligibility load while a table is pushed ten times")
+    reload.add_argument("--seconds", type=float, default=10.0, help="length of each phase (default 10)")
+    reload.add_argument("--json", action="store_true", help="one JSON object")
+    reload.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    reload.set_defaults(run=cmd_bench_reload)
 
     _add_serve(commands)
     return parser

@@ -1,0 +1,164 @@
+"""Reload under load: eligibility traffic while a rule table is pushed ten times.
+
+Starts `rights serve --demo --workers 2` on a free loopback port, drives it with an
+asyncio client (64 connections, bounded in time), first without reloads and then while
+pushing the demo table and a variant in turn, ten pushes in all. It reports failed
+requests, responses whose version was not active at that moment, and the p99 of each
+phase; then, in this process, the time to compile the large table and to swap it in.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from api.redis_server import free_port
+from engine.demo import DEMO_RULES
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "reload-bench-token"
+GALA_NIGHT = 1794402000
+BODY = orjson.dumps({"identity": {"channel": "openid", "value": "oDEMO0000001"}, "room": "gala",
+                     "lines": [{"sku": "MILK-1L", "qty": 2}, {"sku": "YOGURT-6", "qty": 1}]})
+
+
+async def _worker(host: str, port: int, until: float, out: list) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    request = (f"POST /v1/eligibility HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+               f"X-Rights-Now: {GALA_NIGHT}\r\nContent-Length: {len(BODY)}\r\n\r\n").encode() + BODY
+    try:
+        while time.monotonic() < until:
+            sent = time.time()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            body = await reader.readexactly(length)
+            status = int(head.split(b" ", 2)[1])
+            version = orjson.loads(body).get("rules_version") if status == 200 else None
+            out.append((sent, time.time(), status, version))
+    except (OSError, asyncio.IncompleteReadError, ValueError):
+        out.append((time.time(), time.time(), 0, None))
+    finally:
+        writer.close()
+
+
+async def _drive(port: int, seconds: float, connections: int) -> list:
+    out: list = []
+    until = time.monotonic() + seconds
+    await asyncio.gather(*[_worker("127.0.0.1", port, until, out) for _ in range(connections)])
+    return out
+
+
+def _push(base: str, source: bytes, label: str) -> dict:
+    import urllib.request
+
+    req = urllib.request.Request(f"{base}/v1/rules?author=bench&label={label}", data=source, method="POST",
+                                 headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/yaml"})
+    with urllib.request.urlopen(req, timeout=30) as response:
+        return orjson.loads(response.read())
+
+
+def _p99(rows: list) -> float:
+    latencies = sorted(done - sent for sent, done, status, _ in rows if status == 200)
+    return round(latencies[int(len(latencies) * 0.99)] * 1000, 2) if latencies else float("nan")
+
+
+def run(seconds: float = 10.0, connections: int = 64, pushes: int = 10) -> dict:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    data_dir = tempfile.mkdtemp(prefix="rights-reload-")
+    env = {**os.environ, "RIGHTS_DATA_DIR": data_dir, "RIGHTS_ADMIN_TOKEN": TOKEN}
+    env.pop("REDIS_URL", None)
+    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--demo", "--workers", "2",
+                               "--port", str(port), "--no-access-log"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    demo = DEMO_RULES.read_bytes()
+    variant = demo.replace(b"price: 1590\n", b"price: 1490\n", 1)
+    try:
+        import urllib.request
+
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
+                    if orjson.loads(response.read())["ready"]:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        asyncio.run(_drive(port, 2, connections))  # warm up
+        quiet = asyncio.run(_drive(port, seconds, connections))
+        timeline = []  # (instant the push returned, version it made active)
+        first = _push(base, demo, "demo")
+        timeline.append((time.time(), first["version"]))
+
+        async def reloading() -> list:
+            loop = asyncio.get_running_loop()
+            traffic = asyncio.ensure_future(_drive(port, seconds, connections))
+            for k in range(pushes):
+                await asyncio.sleep(seconds / (pushes + 1))
+                source, label = (variant, "variant") if k % 2 == 0 else (demo, "demo")
+                started = time.time()
+                answer = await loop.run_in_executor(None, _push, base, source, label)
+                timeline.append((started, answer["version"]))
+            return await traffic
+
+        busy = asyncio.run(reloading())
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+    def active_between(sent: float, done: float) -> set:
+        """Versions active at some instant of [sent, done], allowing a second for a swap
+        to travel from the push to every worker."""
+        versions = set()
+        for k, (at, version) in enumerate(timeline):
+            ends = timeline[k + 1][0] + 1.0 if k + 1 < len(timeline) else float("inf")
+            if at <= done and ends >= sent:
+                versions.add(version)
+        return versions
+
+    wrong = sum(1 for sent, done, status, version in busy if status == 200 and version not in active_between(sent, done))
+    figures = {
+        "connections": connections, "seconds": seconds, "pushes": pushes,
+        "requests_quiet": len(quiet), "requests_reloading": len(busy),
+        "failed": sum(1 for *_, status, _ in quiet + busy if status != 200),
+        "wrong_version": wrong,
+        "p99_quiet_ms": _p99(quiet), "p99_reloading_ms": _p99(busy),
+    }
+    figures["p99_ratio"] = round(figures["p99_reloading_ms"] / figures["p99_quiet_ms"], 3)
+    figures.update(_large_swap())
+    return figures
+
+
+def _large_swap() -> dict:
+    """Compile the large table and swap it into a worker's service, as a push does."""
+    from api.app import Service
+    from api.settings import Settings
+    from engine.large_table import ensure_large_table
+    from engine.rules import compile_source
+    from engine.source import read_bytes
+
+    raw = read_bytes(ensure_large_table())
+    started = time.perf_counter()
+    table = compile_source(raw, "large")
+    compiled = time.perf_counter() - started
+    service = Service(Settings(redis_url="redis://127.0.0.1:1/0"))
+    service.table = None
+    started = time.perf_counter()
+    service.swap(table)
+    swapped = time.perf_counter() - started
+    return {"large_compile_s": round(compiled, 3), "large_swap_us": round(swapped * 1e6, 2)}
+
+
+TARGETS = {"failed": ("<=", 0), "wrong_version": ("<=", 0), "p99_ratio": ("<=", 2.0),
+           "large_compile_s": ("<=", 2.0), "large_swap_us": ("<=", 1000.0)}

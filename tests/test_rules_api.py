@@ -161,6 +161,19 @@ def test_a_push_reaches_every_worker_process(redis_client, redis_server, tmp_pat
             assert all(w["swapped_at"] - pushed_at <= 1.0 for w in workers.values()), workers
             answers = {client.post("/v1/eligibility", json={"lines": []}).json()["rules_version"] for _ in range(20)}
             assert answers == {pushed["version"]}
+
+            # a scheduled push: every worker swaps at its instant, not before
+            due = time.time() + 2
+            scheduled = client.post("/v1/rules", content=DEMO.encode(), headers=ADMIN,
+                                    params={"author": "ops", "activate_at": str(int(due) + 1)}).json()
+            assert scheduled["activated"] is False
+            for _ in range(100):
+                workers = client.get("/v1/rules", headers=ADMIN).json()["workers"]
+                if all(w["version"] == scheduled["version"] for w in workers.values()):
+                    break
+                time.sleep(0.1)
+            assert all(w["version"] == scheduled["version"] for w in workers.values()), workers
+            assert all(w["swapped_at"] >= int(due) + 1 for w in workers.values()), workers
     finally:
         os.killpg(server.pid, 2)
         server.wait(20)

@@ -2,7 +2,6 @@
 the tests start on a free loopback port. A real server, never a mock."""
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -95,7 +94,3 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def data_dir_default() -> Path:
-    return Path(os.environ.get("RIGHTS_DATA_DIR", "var"))

@@ -12,7 +12,6 @@ import gc
 import random
 import statistics
 import time
-from typing import Callable
 
 from engine import evaluators
 from engine.large_table import ensure_large_table

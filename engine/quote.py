@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from . import codes
-from .model import RuleTable
 
 
 @dataclass

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-import orjson
 import pytest
 from conftest import ROOT, at
 from fastapi.testclient import TestClient

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,9 +21,8 @@ from pathlib import Path
 
 import orjson
 
-from api.redis_server import free_port
+from bench.demo_server import demo_server
 
-ROOT = Path(__file__).resolve().parent.parent
 GALA_NIGHT = 1794402000  # 2026-11-11 21:00 +08:00, the gala live: the demo server honours X-Rights-Now
 BODY = {"identity": {"channel": "openid", "value": "oDEMO0000001"}, "room": "gala",
         "lines": [{"sku": "MILK-1L", "qty": 2}, {"sku": "YOGURT-6", "qty": 1}, {"sku": "POWDER-900", "qty": 1},
@@ -75,26 +73,8 @@ def _histogram_sum(text: str, name: str, route: str = None) -> tuple:
 def run(seconds: int = 10, rounds: int = 3, connections: int = 64, workers: int = 2) -> dict:
     if shutil.which("wrk") is None:
         raise SystemExit("the API benchmark needs wrk: apt-get install wrk")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    data_dir = tempfile.mkdtemp(prefix="rights-bench-")
-    env = {**os.environ, "RIGHTS_DATA_DIR": data_dir}
-    env.pop("REDIS_URL", None)
-    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--demo", "--workers", str(workers),
-                               "--port", str(port), "--no-access-log"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if orjson.loads(_get(base + "/readyz"))["ready"]:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the server did not become ready: " + server.stderr.read().decode()[-2000:])
-            time.sleep(0.2)
-        script = Path(data_dir) / "eligibility.lua"
+    with demo_server(workers) as base, tempfile.TemporaryDirectory() as scratch:
+        script = Path(scratch) / "eligibility.lua"
         body = orjson.dumps(BODY).decode().replace("oDEMO0000001", "%s")
         script.write_text(_LUA % {"now": GALA_NIGHT, "body": body})
         _wrk(base + "/v1/noop", 2, connections)  # warm up both routes
@@ -106,13 +86,6 @@ def run(seconds: int = 10, rounds: int = 3, connections: int = 64, workers: int 
             elig.append(_wrk(base + "/v1/eligibility", seconds, connections, str(script)))
         time.sleep(1.5)  # let every worker publish its last snapshot
         after = _get(base + "/metrics").decode()
-    finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
     def median(rows, key):
         values = sorted(r[key] for r in rows)

@@ -9,20 +9,13 @@ phase; then, in this process, the time to compile the large table and to swap it
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import orjson
 
-from api.redis_server import free_port
+from bench.demo_server import demo_server
 from engine.demo import DEMO_RULES
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "reload-bench-token"
 GALA_NIGHT = 1794402000
 BODY = orjson.dumps({"identity": {"channel": "openid", "value": "oDEMO0000001"}, "room": "gala",
@@ -72,29 +65,13 @@ def _p99(rows: list) -> float:
 
 
 def run(seconds: float = 10.0, connections: int = 64, pushes: int = 10) -> dict:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    data_dir = tempfile.mkdtemp(prefix="rights-reload-")
-    env = {**os.environ, "RIGHTS_DATA_DIR": data_dir, "RIGHTS_ADMIN_TOKEN": TOKEN}
-    env.pop("REDIS_URL", None)
-    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--demo", "--workers", "2",
-                               "--port", str(port), "--no-access-log"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     demo = DEMO_RULES.read_bytes()
     variant = demo.replace(b"price: 1590\n", b"price: 1490\n", 1)
-    try:
-        import urllib.request
-
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
-                    if orjson.loads(response.read())["ready"]:
-                        break
-            except OSError:
-                time.sleep(0.2)
+    with demo_server(2, RIGHTS_ADMIN_TOKEN=TOKEN) as base:
+        port = int(base.rsplit(":", 1)[1])
         asyncio.run(_drive(port, 2, connections))  # warm up
         quiet = asyncio.run(_drive(port, seconds, connections))
-        timeline = []  # (instant the push returned, version it made active)
+        timeline = []  # (instant the push was made, version it made active)
         first = _push(base, demo, "demo")
         timeline.append((time.time(), first["version"]))
 
@@ -110,12 +87,6 @@ def run(seconds: float = 10.0, connections: int = 64, pushes: int = 10) -> dict:
             return await traffic
 
         busy = asyncio.run(reloading())
-    finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
 
     def active_between(sent: float, done: float) -> set:
         """Versions active at some instant of [sent, done], allowing a second for a swap

@@ -8,8 +8,10 @@ from engine import evaluators
 
 
 def test_compiled_module_loaded():
+    """The compiled evaluator serves, unless RIGHTS_EVALUATOR=reference asked otherwise."""
     if os.environ.get("RIGHTS_EVALUATOR") == "reference":
-        pytest.skip("the reference evaluator was asked for explicitly")
+        assert engine.EVALUATOR == "reference"
+        return
     from ext import evaluator
 
     assert engine.EVALUATOR == "compiled"

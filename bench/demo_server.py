@@ -1,0 +1,54 @@
+"""A `rights serve --demo` process for the benchmarks: on a free loopback port, with its
+own embedded redis-server and data directory, stopped (and cleaned) when the block ends."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import orjson
+
+from api.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def demo_server(workers: int = 2, **extra_env: str) -> Iterator[str]:
+    """Yields the server's base URL once /readyz says ready."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    data_dir = tempfile.mkdtemp(prefix="rights-bench-")
+    env = {**os.environ, "RIGHTS_DATA_DIR": data_dir, **extra_env}
+    env.pop("REDIS_URL", None)
+    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--demo", "--workers", str(workers),
+                               "--port", str(port), "--no-access-log"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
+                    if orjson.loads(response.read())["ready"]:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the server did not become ready: " + server.stderr.read().decode()[-2000:])
+            time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -5,21 +5,27 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Identity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     channel: Literal["phone", "openid", "unionid", "app"] = Field(description="The channel the id comes from.")
     value: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9+_.:@-]+$",
                        description="The id on that channel, e.g. a phone number or a WeChat OpenID.")
 
 
 class Line(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     sku: str = Field(min_length=1, max_length=64)
-    qty: int = Field(ge=1, le=9999)
+    qty: int = Field(ge=1, le=9999, strict=True)
 
 
 class Location(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
@@ -29,13 +35,20 @@ class EligibilityRequest(BaseModel):
         "identity": {"channel": "openid", "value": "oDEMO0000001"}, "room": "gala",
         "lines": [{"sku": "MILK-1L", "qty": 2}, {"sku": "POWDER-900", "qty": 1}], "fulfillment": "delivery"}]})
 
-    member_id: Optional[str] = Field(None, max_length=64, description="The member id; or give `identity`.")
+    member_id: Optional[str] = Field(None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                                     description="The member id; or give `identity`, not both.")
     identity: Optional[Identity] = Field(None, description="A channel identity; or give `member_id`. "
                                                            "Neither: the shopper is a visitor.")
     room: Optional[str] = Field(None, max_length=64, description="The live room the shopper is in.")
     lines: list[Line] = Field(max_length=200, description="The cart, at most 200 lines.")
     fulfillment: Literal["delivery", "pickup"] = "delivery"
     location: Optional[Location] = Field(None, description="Where the shopper is (for the pickup leader).")
+
+    @model_validator(mode="after")
+    def one_way_to_name_the_member(self) -> "EligibilityRequest":
+        if self.member_id is not None and self.identity is not None:
+            raise ValueError("give member_id or identity, not both")
+        return self
 
 
 class Hint(BaseModel):

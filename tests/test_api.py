@@ -260,3 +260,46 @@ def test_identity_rebound_reaches_the_cache(api, redis_client):
             break
         time.sleep(0.01)
     assert member["id"] == "S1"
+
+
+@pytest.mark.parametrize("body", [
+    {"lines": []},
+    {"member_id": "M1", "room": "gala", "lines": [{"sku": "MILK-1L", "qty": 9999}], "fulfillment": "pickup"},
+    {"identity": {"channel": "openid", "value": "oX"}, "lines": [{"sku": "A", "qty": 1}],
+     "location": {"lat": 31.2, "lon": 121.5}},
+    {"lines": [{"sku": "A", "qty": 0}]},
+    {"lines": [{"sku": "A", "qty": 10000}]},
+    {"lines": [{"sku": "", "qty": 1}]},
+    {"lines": [{"sku": "A" * 65, "qty": 1}]},
+    {"lines": [{"sku": "A", "qty": 1}] * 201},
+    {"lines": [], "fulfillment": "drone"},
+    {"lines": [], "identity": {"channel": "fax", "value": "1"}},
+    {"lines": [], "identity": {"channel": "phone", "value": "has space"}},
+    {"lines": [], "location": {"lat": 91, "lon": 0}},
+    {"lines": [], "extra": 1},
+    {"lines": [], "member_id": "bad id!"},
+    {"lines": [], "member_id": "M1", "identity": {"channel": "app", "value": "u1"}},
+    {"lines": [{"sku": "A", "qty": 1, "price": 1}]},
+    {"lines": [{"sku": "A", "qty": "2"}]},
+    {"lines": [{"sku": 7, "qty": 1}]},
+    {},
+])
+def test_the_hand_checks_keep_the_documented_model(body):
+    """The eligibility route checks its body by hand; the OpenAPI model documents it. The
+    two must accept and refuse the same bodies."""
+    from pydantic import ValidationError
+
+    from api.eligibility import RequestInvalid, parse_request
+    from api.schemas import EligibilityRequest
+
+    try:
+        EligibilityRequest.model_validate(body)
+        documented = True
+    except ValidationError:
+        documented = False
+    try:
+        parse_request(body)
+        checked = True
+    except RequestInvalid:
+        checked = False
+    assert checked == documented

@@ -98,7 +98,8 @@ class RulesSync:
         for version, at in await self.store.scheduled():
             if version in self.timers or version == self.service.table.version:
                 continue
-            self.prepared[version] = await self.compile(version)
+            if version not in self.prepared:  # a push through this worker compiled it already
+                self.prepared[version] = await self.compile(version)
             self.timers[version] = asyncio.get_running_loop().call_later(
                 max(0.0, at - now), lambda v=version: asyncio.ensure_future(self._due(v)))
 

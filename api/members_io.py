@@ -16,6 +16,7 @@ from typing import Iterator, Optional
 
 import orjson
 
+from engine.instants import parse_instant
 from engine.model import MAX_POINTS
 
 from .store import CHANNELS, IDENTITY_VALUE, MEMBER_ID, MemberRecord
@@ -116,17 +117,10 @@ def _number(row: dict, key: str, lo: int, hi: int) -> int:
 def _instant(value) -> int:
     if value in (None, "", 0):
         return 0
-    if type(value) is int or (isinstance(value, str) and value.isdigit()):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise RowError("paid_until", "must be Unix seconds or an ISO 8601 time") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
-        return int(moment.timestamp())
-    raise RowError("paid_until", "must be Unix seconds or an ISO 8601 time")
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise RowError("paid_until", "must be Unix seconds or an ISO 8601 time") from None
 
 
 def demo_members(count: int = 10_000, seed: int = 1) -> list:

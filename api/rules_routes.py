@@ -7,7 +7,6 @@ configured token the admin routes are off (403).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hmac
 import os
 import time
@@ -21,6 +20,7 @@ from engine.diff import describe, diff_tables
 from engine.rules import RulesInvalid, check_source, compile_source
 
 from engine.inputs import QuoteInputError
+from engine.instants import parse_instant
 
 from .eligibility import RequestInvalid
 from .rules_store import RulesStore, recent_samples
@@ -54,14 +54,7 @@ def _json(body, status: int = 200) -> Response:
 
 
 def _instant(text: Optional[str]) -> Optional[int]:
-    if text is None or text == "":
-        return None
-    if text.isdigit():
-        return int(text)
-    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    return int(moment.timestamp())
+    return None if text is None or text == "" else parse_instant(text)
 
 
 def add_rules_routes(app: FastAPI, service, error) -> None:

@@ -26,17 +26,16 @@ from starlette.routing import Route
 
 import engine
 from engine.inputs import QuoteInputError
-from engine.model import Member
 from engine.rules import compile_source
 from engine.source import read_bytes
 
 from . import schemas
-from .eligibility import RequestInvalid, join_offer, member_info, parse_request
+from .eligibility import RequestInvalid, join_offer, member_info, parse_request, pricing
 from .metrics import METRICS_KEY, Metrics, render
 from .settings import Settings
 from .rules_routes import add_rules_routes
 from .rules_sync import RulesSync
-from .store import MISS, MemberReader, TrackedCache
+from .store import MISS, MemberReader, MemberRecord, TrackedCache
 
 log = logging.getLogger("rights.api")
 JSON = "application/json"
@@ -85,6 +84,22 @@ class Service:
         self.reader = MemberReader(self.redis, batching=self.settings.batch_lookups, cache=self.cache)
         self.rules = RulesSync(self, self.settings.redis_url)
         await self.rules.start()
+
+    async def find_member(self, req) -> Optional[MemberRecord]:
+        """The member a request names (by id or channel identity), or None for a visitor.
+        A cached answer costs no I/O; only a miss pays for the bounded wait on Redis."""
+        reader = self.reader
+        member_id = req.member_id
+        if req.identity is not None:
+            member_id = reader.cached_identity(*req.identity)
+            if member_id is MISS:
+                member_id = await self.redis_call(reader.resolve(*req.identity))
+        if member_id is None:
+            return None
+        record = reader.cached_member(member_id)
+        if record is MISS:
+            record = await self.redis_call(reader.member(member_id))
+        return record
 
     def swap(self, table) -> None:
         """Serve `table` from now on: one assignment, so every request sees one version."""
@@ -224,20 +239,9 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         except RequestInvalid as exc:
             return error(422, exc.code, exc.reason, exc.field)
         now = _now(scope, settings)
-        record = None
-        reader = service.reader
-        member_id = req.member_id
-        if req.identity is not None:
-            member_id = reader.cached_identity(*req.identity)
-            if member_id is MISS:  # only a miss pays for the bounded wait on Redis
-                member_id = await service.redis_call(reader.resolve(*req.identity))
-        if member_id is not None:
-            record = reader.cached_member(member_id)
-            if record is MISS:
-                record = await service.redis_call(reader.member(member_id))
+        record = await service.find_member(req)
         table = service.table
-        status = "visitor" if record is None else ("lapsed" if record.lapsed(now) else "member")
-        member = record.engine_member(as_visitor=status == "lapsed") if record else _VISITOR
+        status, member = pricing(record, now)
         started = time.perf_counter()
         try:
             quote = service.evaluator.quote(table, member, req.room, now, req.lines, req.fulfillment)
@@ -329,9 +333,6 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app.openapi = openapi
     service.paths = frozenset(getattr(route, "path", None) for route in app.routes) - {None}
     return app
-
-
-_VISITOR = Member()
 
 
 def _now(scope, settings: Settings) -> int:

@@ -91,6 +91,18 @@ def parse_request(data) -> EligibilityRequest:
     return EligibilityRequest(member_id, identity, room, lines, fulfillment, location)
 
 
+_VISITOR = Member()
+
+
+def pricing(record: Optional[MemberRecord], now: int) -> tuple:
+    """(status, the Member to quote): a lapsed paid membership is priced as a visitor."""
+    if record is None:
+        return "visitor", _VISITOR
+    if record.lapsed(now):
+        return "lapsed", record.engine_member(as_visitor=True)
+    return "member", record.engine_member()
+
+
 def member_info(record: Optional[MemberRecord], status: str, tier: str) -> dict:
     if record is None:
         return {"id": None, "status": "visitor", "tier": tier, "member_tier": None, "points": 0, "frozen": False,

@@ -224,7 +224,7 @@ def add_rules_routes(app: FastAPI, service, error) -> None:
                                         "reason": f"{len(problems)} error(s)"}, "problems": problems}, 422)
         samples = await service.redis_call(recent_samples(service.redis, replay)) if replay else []
         try:
-            result = await simulate(service.evaluator, active, candidate, service.reader, carts, samples, at,
+            result = await simulate(service.evaluator, active, candidate, service.find_member, carts, samples, at,
                                     int(time.time()))
         except RequestInvalid as exc:
             return error(422, exc.code, exc.reason, exc.field)

@@ -9,7 +9,7 @@ import orjson
 
 from engine.inputs import QuoteInputError, member_from_mapping
 
-from .eligibility import RequestInvalid, parse_request
+from .eligibility import RequestInvalid, parse_request, pricing
 
 MAX_CARTS = 1000
 MAX_REPLAY = 10_000
@@ -22,16 +22,12 @@ def outline(quote) -> dict:
             "coupons": [c["id"] for c in result["coupons_applied"]]}
 
 
-async def member_for(cart: dict, reader, field: str):
-    """The member of a simulated cart: an inline snapshot, or looked up like a checkout does."""
+async def member_for(cart: dict, find_member, field: str, now: int):
+    """The member of a simulated cart: an inline snapshot, or found and priced exactly as a
+    checkout would (a lapsed membership as a visitor)."""
     if "member" in cart:
         return member_from_mapping(cart.pop("member"), f"{field}.member")
-    req = parse_request({**cart, "lines": []})
-    member_id = req.member_id
-    if req.identity is not None:
-        member_id = await reader.resolve(*req.identity)
-    record = await reader.member(member_id) if member_id else None
-    return record.engine_member() if record else member_from_mapping(None)
+    return pricing(await find_member(parse_request({**cart, "lines": []})), now)[1]
 
 
 def compare(evaluator, active, candidate, member, req, now: int) -> dict:
@@ -43,7 +39,7 @@ def compare(evaluator, active, candidate, member, req, now: int) -> dict:
                        "coupons_removed": [c for c in before["coupons"] if c not in after["coupons"]]}}
 
 
-async def simulate(evaluator, active, candidate, reader, carts: list, replay: list, at: Optional[int],
+async def simulate(evaluator, active, candidate, find_member, carts: list, replay: list, at: Optional[int],
                    now: int) -> dict:
     """Every cart (and replayed request) under both tables, with totals of the changes."""
     results = []
@@ -52,7 +48,7 @@ async def simulate(evaluator, active, candidate, reader, carts: list, replay: li
         if not isinstance(cart, dict):
             raise RequestInvalid(field, "must be an object like an eligibility request (member may be inline)")
         cart = dict(cart)
-        member = await member_for(cart, reader, field)
+        member = await member_for(cart, find_member, field, at or now)
         try:
             req = parse_request(cart)
         except RequestInvalid as exc:
@@ -61,7 +57,7 @@ async def simulate(evaluator, active, candidate, reader, carts: list, replay: li
     for body, seen_at in replay:
         try:
             cart = orjson.loads(body)
-            member = await member_for(cart, reader, "replay")
+            member = await member_for(cart, find_member, "replay", at or seen_at)
             req = parse_request(cart)
             results.append({"replayed_at": seen_at,
                             **compare(evaluator, active, candidate, member, req, at or seen_at)})

@@ -267,3 +267,16 @@ def test_simulate_replays_recent_real_requests(redis_client, redis_server, admin
         answer = client.post("/v1/rules/simulate", headers=ADMIN, json={"rules": CHEAPER_MILK, "replay": 3}).json()
         assert answer["carts"] == 3
         assert [r["change"]["payable"] for r in answer["results"]] == [-100, -200, -300]
+
+
+def test_simulate_finds_and_prices_members_as_checkout_does(redis_client, redis_server, admin_env):
+    from api.store import MemberRecord, write_members
+
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold"),
+                                 MemberRecord(id="OLD", tier="gold", paid_until=at("2026-11-01 00:00"))])
+    cart = {"lines": [{"sku": "MILK-1L", "qty": 1}]}
+    with make_client(redis_server) as client:
+        answer = client.post("/v1/rules/simulate", headers=ADMIN, json={
+            "at": "2026-11-12T10:00:00+08:00", "carts": [{"member_id": "G1", **cart}, {"member_id": "OLD", **cart}]})
+    gold, lapsed = (r["active"]["payable"] for r in answer.json()["results"])
+    assert (gold, lapsed) == (1390, 1590 - 1000)  # the lapsed member pays as a visitor (newcomer coupon)

@@ -126,13 +126,17 @@ class Service:
         finally:
             self.metrics.redis.observe(time.perf_counter() - started)
 
+    async def publish_snapshot(self) -> None:
+        """This worker's metrics into the shared hash (see api/metrics.py)."""
+        await asyncio.wait_for(self.redis.hset(METRICS_KEY, self.metrics.worker, self.metrics.snapshot()),
+                               self.timeout)
+
     async def publish_metrics(self) -> None:
-        """Once a second: this worker's snapshot into the shared hash (see api/metrics.py)."""
+        """Once a second, whatever Redis is doing."""
         while True:
             await asyncio.sleep(1.0)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.redis.hset(METRICS_KEY, self.metrics.worker, self.metrics.snapshot()),
-                                       self.timeout)
+                await self.publish_snapshot()
 
 
 class AccessAndMetrics:
@@ -311,8 +315,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     async def metrics() -> Response:
         snapshots = []
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(service.redis.hset(METRICS_KEY, service.metrics.worker,
-                                                      service.metrics.snapshot()), service.timeout)
+            await service.publish_snapshot()
             raw = await asyncio.wait_for(service.redis.hgetall(METRICS_KEY), service.timeout)
             snapshots = [orjson.loads(v) for v in raw.values()]
         if not snapshots:

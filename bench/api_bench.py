@@ -22,8 +22,8 @@ from pathlib import Path
 import orjson
 
 from bench.demo_server import demo_server
+from bench.engine_bench import GALA_NIGHT  # the demo server honours X-Rights-Now
 
-GALA_NIGHT = 1794402000  # 2026-11-11 21:00 +08:00, the gala live: the demo server honours X-Rights-Now
 BODY = {"identity": {"channel": "openid", "value": "oDEMO0000001"}, "room": "gala",
         "lines": [{"sku": "MILK-1L", "qty": 2}, {"sku": "YOGURT-6", "qty": 1}, {"sku": "POWDER-900", "qty": 1},
                   {"sku": "BUTTER-250", "qty": 1}, {"sku": "CHEESE-KIDS", "qty": 2}]}

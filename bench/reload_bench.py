@@ -14,10 +14,10 @@ import time
 import orjson
 
 from bench.demo_server import demo_server
+from bench.engine_bench import GALA_NIGHT  # the demo server honours X-Rights-Now
 from engine.demo import DEMO_RULES
 
 TOKEN = "reload-bench-token"
-GALA_NIGHT = 1794402000
 BODY = orjson.dumps({"identity": {"channel": "openid", "value": "oDEMO0000001"}, "room": "gala",
                      "lines": [{"sku": "MILK-1L", "qty": 2}, {"sku": "YOGURT-6", "qty": 1}]})
 

@@ -101,7 +101,7 @@ class RulesSync:
             if version not in self.prepared:  # a push through this worker compiled it already
                 self.prepared[version] = await self.compile(version)
             self.timers[version] = asyncio.get_running_loop().call_later(
-                max(0.0, at - now), lambda v=version: asyncio.ensure_future(self._due(v)))
+                max(0.0, at - now), lambda v=version, t=at: asyncio.ensure_future(self._due(v, t)))
 
     async def compile(self, version: str):
         source = await self.store.source(version)
@@ -110,8 +110,10 @@ class RulesSync:
             raise LookupError(f"rule table {version} has no source in Redis")
         return await asyncio.to_thread(compile_source, source, meta.get("label", ""))
 
-    async def _due(self, version: str) -> None:
+    async def _due(self, version: str, at: float) -> None:
         """A scheduled version's instant: swap here first, then tell Redis (once)."""
+        while time.time() < at:  # the loop's timers may fire a little early; never open early
+            await asyncio.sleep(at - time.time())
         self.timers.pop(version, None)
         table = self.prepared.pop(version, None)
         if table is not None:

@@ -26,8 +26,6 @@ from engine.model import VISITOR, Member
 CHANNELS = ("phone", "openid", "unionid", "app")
 MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
 IDENTITY_VALUE = re.compile(r"^[A-Za-z0-9+_.:@-]{1,128}\Z")
-PROFILE_FIELDS = ("tier", "points", "birthday_month", "sessions_watched", "leader", "tags", "paid_until", "frozen",
-                  "name")
 _INT_FIELDS = ("points", "birthday_month", "sessions_watched", "paid_until", "frozen")
 
 

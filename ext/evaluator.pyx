@@ -1030,9 +1030,7 @@ cdef class Quote:
                              amount=self.r.cand_amount[k], hint=self.r.cand_hint[k])
                    for k in range(self.r.n_candidates)]
         applied = [self.r.cand_coupon[self.r.applied[k]] for k in range(self.r.n_applied)]
-        points = RawPoints(base=self.r.p_base, tier_percent=self.r.p_tier, room_percent=self.r.p_room,
-                           birthday_percent=self.r.p_birthday, multiplied=self.r.p_multiplied,
-                           room_bonus=self.r.p_room_bonus, order_bonus=self.r.p_order_bonus, total=self.r.p_total)
+        points = _Summary(self).points
         redemptions = [(self.r.red_status[k], self.r.red_hint[k]) for k in range(self.n_redemptions)]
         return RawQuote(tier_rank=self.tier, room_index=self.room, live=bool(self.r.live), lines=raw_lines,
                         coupons=coupons, applied=applied, combinations=self.r.combinations,

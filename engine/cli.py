@@ -90,16 +90,10 @@ def _item(text: str) -> tuple:
         raise argparse.ArgumentTypeError(f"{text!r}: the quantity after ':' must be a whole number") from None
 
 
-def _instant(text: str, utc_offset: int) -> int:
-    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(seconds=utc_offset)))
-    return int(moment.timestamp())
-
-
 def cmd_quote(args) -> int:
     from . import evaluators
     from .inputs import QuoteInputError, member_from_mapping, stock_from_mapping
+    from .instants import parse_instant
     from .rules import RulesInvalid, load_file
 
     try:
@@ -122,7 +116,7 @@ def cmd_quote(args) -> int:
     except QuoteInputError as exc:
         return _fail(str(exc))
     try:
-        now = _instant(args.at, table.utc_offset) if args.at else int(dt.datetime.now(dt.timezone.utc).timestamp())
+        now = parse_instant(args.at, table.utc_offset) if args.at else int(dt.datetime.now(dt.timezone.utc).timestamp())
     except ValueError:
         return _fail(f"--at {args.at!r} is not a time; write e.g. 2026-11-11T21:00:00+08:00")
     try:
@@ -199,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(default: a visitor)")
     quote.add_argument("--room", help="live room id")
     quote.add_argument("--item", action="append", type=_item, metavar="SKU:QTY", help="a cart line (repeatable)")
-    quote.add_argument("--at", help="the instant, ISO 8601 (default: now); without an offset, the table's timezone")
+    quote.add_argument("--at", help="the instant, ISO 8601 or Unix seconds (default: now); ISO without an "
+                                    "offset is in the table's timezone")
     quote.add_argument("--pickup", action="store_true", help="self-pickup instead of delivery")
     quote.add_argument("--stock", help='stock left as JSON, e.g. \'{"coupons": {"BG-CHEESE-ZERO": 0}}\'')
     quote.add_argument("--evaluator", choices=("compiled", "reference"), help="default: compiled")

@@ -90,9 +90,15 @@ class CompiledTable:
         self.room_members_only = _values(int(r.members_only) for r in rooms)
         self.room_multiplier = _values(r.points_multiplier for r in rooms)
         self.room_bonus = _values(r.order_bonus for r in rooms)
-        live = [sorted((self.sku_row[sku], price) for sku, price in r.live_prices.items()) for r in rooms]
-        self.live_ptr, self.live_sku = _csr([[row for row, _ in pairs] for pairs in live])
+        # live prices by product (a product has few, whatever the number of rooms and prices)
+        live = [[] for _ in products]
+        for index, r in enumerate(rooms):
+            for sku, price in r.live_prices.items():
+                live[self.sku_row[sku]].append((index, price))
+        live_ptr, self.live_room = _csr([[index for index, _ in pairs] for pairs in live])
         self.live_price = _values(price for pairs in live for _, price in pairs)
+        record[:, L.P_LIVE_START] = live_ptr[:-1]
+        record[:, L.P_LIVE_END] = live_ptr[1:]
 
         self._compile_coupons(tier_ids)
         self._compile_redemptions(tier_ids)

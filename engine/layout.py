@@ -18,9 +18,12 @@ NO_ROOM = -1
 TIME_MIN = -(2**62)  # a window with no start
 TIME_MAX = 2**62  # a window with no end
 
-# product_record[row, field]; the tier prices follow, one per tier rank (visitor first)
-PRODUCT_FIELDS = ("price", "tiers", "limit", "category", "sku_coupons_start", "sku_coupons_end")
-P_PRICE, P_TIERS, P_LIMIT, P_CATEGORY, P_SKU_COUPONS_START, P_SKU_COUPONS_END = range(6)
+# product_record[row, field]; the tier prices follow, one per tier rank (visitor first).
+# A product's live prices are live_room/live_price[live_start:live_end], in room order.
+PRODUCT_FIELDS = ("price", "tiers", "limit", "category", "sku_coupons_start", "sku_coupons_end",
+                  "live_start", "live_end")
+(P_PRICE, P_TIERS, P_LIMIT, P_CATEGORY, P_SKU_COUPONS_START, P_SKU_COUPONS_END,
+ P_LIVE_START, P_LIVE_END) = range(8)
 P_TIER_PRICE = len(PRODUCT_FIELDS)
 
 # coupon_record[index, field]: the fields every candidate's checks read come first

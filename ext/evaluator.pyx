@@ -8,7 +8,7 @@ asked. engine/reference.py is the specification: every rule here mirrors a funct
 """
 NAME = "compiled"  # set before the engine imports below: `import engine` selects this module
 
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t, INT64_MAX
 from libc.stdlib cimport free, malloc
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 cimport cython
@@ -26,6 +26,22 @@ from libc.stdio cimport snprintf
 from libc.stdlib cimport realloc
 
 cdef int64_t MAX_POINTS_C = MAX_POINTS
+cdef int64_t MAX_QTY_C = MAX_QTY
+
+
+cdef extern from "Python.h":
+    long long PyLong_AsLongLongAndOverflow(object value, int* overflow) except? -1
+
+
+cdef inline int64_t _whole(object value) except? -2:
+    """An exact int as a C integer without Python comparisons; -1 for anything else,
+    including an int too large for 64 bits (bool is not an int here, as in the reference)."""
+    cdef int overflow = 0
+    cdef long long result
+    if type(value) is not int:
+        return -1
+    result = PyLong_AsLongLongAndOverflow(value, &overflow)
+    return -1 if overflow else result
 DEBUG_CHECKS = bool(RIGHTS_DEBUG)  # built with RIGHTS_DEBUG=1: bounds checks on
 
 cdef extern from *:
@@ -36,9 +52,26 @@ cdef extern from *:
         if (a < 3037000499LL && b < 3037000499LL) return (a * b) / c;
         return (long long)(((__int128)a * b) / c);
     }
-    static inline long long rights_mulmod(long long a, long long b, long long c) {
-        if (a < 3037000499LL && b < 3037000499LL) return (a * b) % c;
-        return (long long)(((__int128)a * b) % c);
+    /* a * b = q * c + r (0 <= r < c) for non-negative a, b and positive c, exact, without
+       a hardware division in the usual case: q is estimated through `inverse` (1.0 / c),
+       which is off by q * 2**-51 + 1 at most (so by one or two when b <= c, as in the
+       allocation), and then corrected in integers; the correction keeps it exact anyway. */
+    static inline long long rights_muldivmod(long long a, long long b, long long c, double inverse,
+                                             long long* remainder) {
+        long long q, r;
+        if (a < 2147483648LL && b < 2147483648LL && c < 1152921504606846976LL) {
+            long long p = a * b;
+            q = (long long)((double)p * inverse);
+            r = p - q * c;
+            while (r < 0) { q -= 1; r += c; }
+            while (r >= c) { q += 1; r -= c; }
+        } else {
+            __int128 p = (__int128)a * b;
+            q = (long long)(p / c);
+            r = (long long)(p - (__int128)q * c);
+        }
+        *remainder = r;
+        return q;
     }
     #ifndef RIGHTS_DEBUG
     #define RIGHTS_DEBUG 0
@@ -46,7 +79,8 @@ cdef extern from *:
     """
     int RIGHTS_DEBUG
     long long muldiv "rights_muldiv"(long long a, long long b, long long c) nogil
-    long long mulmod "rights_mulmod"(long long a, long long b, long long c) nogil
+    long long muldivmod "rights_muldivmod"(long long a, long long b, long long c, double inverse,
+                                           long long* remainder) nogil
 
 
 cdef struct Table:
@@ -59,8 +93,7 @@ cdef struct Table:
     const value_t* room_members_only
     const value_t* room_multiplier
     const value_t* room_bonus
-    const index_t* live_ptr
-    const index_t* live_sku
+    const index_t* live_room
     const value_t* live_price
     const value_t* coupon      # coupon_record, COUPON_WIDTH fields a row
     const index_t* sku_coupon
@@ -181,8 +214,7 @@ cdef class TableView:
         self.t.room_members_only = _values(c.room_members_only)
         self.t.room_multiplier = _values(c.room_multiplier)
         self.t.room_bonus = _values(c.room_bonus)
-        self.t.live_ptr = _indexes(c.live_ptr)
-        self.t.live_sku = _indexes(c.live_sku)
+        self.t.live_room = _indexes(c.live_room)
         self.t.live_price = _values(c.live_price)
         self.t.coupon = _values(c.coupon_record.reshape(-1))
         self.t.sku_coupon = _indexes(c.sku_coupon)
@@ -281,25 +313,38 @@ cdef void _allocate(int64_t total, const int64_t* weights, int64_t m, int64_t* s
     Remainders are below the total weight (< 2**48 for any cart within the bounds), so
     (weight - 1 - remainder, position) packs into one int64 whose ascending order is the
     order the spare fen are handed out in."""
-    cdef int64_t k, weight = 0, given = 0, left
+    cdef int64_t k, j, weight = 0, given = 0, left
+    cdef long long remainder
+    cdef double inverse
     for k in range(m):
         weight += weights[k]
     if weight == 0:
         for k in range(m):
             shares[k] = 0
         return
+    inverse = 1.0 / <double>weight
     for k in range(m):
-        shares[k] = muldiv(total, weights[k], weight)
+        shares[k] = muldivmod(total, weights[k], weight, inverse, &remainder)
         given += shares[k]
-        keys[k] = weight - 1 - mulmod(total, weights[k], weight)
+        keys[k] = weight - 1 - remainder
     left = total - given
     if left == 0:
         return
     for k in range(m):
         keys[k] = (keys[k] << 8) | k
-    _select_smallest(keys, m, left)
-    for k in range(left):
-        shares[keys[k] & 255] += 1
+    if m > 16:
+        _select_smallest(keys, m, left)
+        for k in range(left):
+            shares[keys[k] & 255] += 1
+        return
+    while left > 0:  # a few lines: pick the smallest key, left times
+        j = 0
+        for k in range(1, m):
+            if keys[k] < keys[j]:
+                j = k
+        shares[keys[j] & 255] += 1
+        keys[j] = INT64_MAX
+        left -= 1
 
 
 cdef void _select_smallest(int64_t* keys, int64_t m, int64_t count) noexcept nogil:
@@ -335,11 +380,13 @@ cdef void _select_smallest(int64_t* keys, int64_t m, int64_t count) noexcept nog
 
 cdef int64_t _discount(const Table* t, int64_t c, const int64_t* lines, int64_t m, const int64_t* unit,
                        const int64_t* qty, const int64_t* amounts, int64_t* shares,
-                       int64_t* scratch, bint need_shares) noexcept nogil:
+                       int64_t* scratch, bint need_shares, int64_t less) noexcept nogil:
     """Each eligible line's share of what coupon `c` saves now; returns the total.
     `lines` are the coupon's eligible lines, `scratch` has room for 3*m values. Without
     `need_shares` only the total is exact (a search asking "how much?" skips the
-    allocation of an amount to its lines, which does not change the total)."""
+    allocation of an amount to its lines, which does not change the total). `less` is
+    what earlier coupons took from these lines without being allocated to them: an
+    amount or threshold coupon reads only the sum of its lines."""
     cdef int64_t k, j, total = 0, kind = _coupon(t, c, C_KIND), units_left, units, value, best
     cdef int64_t* current = scratch
     cdef int64_t* extra = scratch + m
@@ -378,6 +425,7 @@ cdef int64_t _discount(const Table* t, int64_t c, const int64_t* lines, int64_t 
         return total
     for k in range(m):
         total += current[k]
+    total -= less
     if kind == KIND_THRESHOLD_OFF and total < _coupon(t, c, C_THRESHOLD):
         for k in range(m):
             shares[k] = 0
@@ -400,7 +448,8 @@ cdef struct Work:
     int64_t* cand_end       # (storewide candidates all share one range: every eligible line)
     int64_t* cand_lines
     int64_t* usable         # candidate slots
-    int64_t* saving
+    int64_t* saving         # each usable candidate's saving alone
+    int64_t* alone          # the same by candidate slot
     int64_t* amounts
     int64_t* shares
     int64_t* scratch
@@ -417,6 +466,10 @@ cdef struct Work:
     int64_t* best_chosen
     int64_t* best_ranks
     int64_t* sort_temp
+    int64_t words           # 64-line words in a line set
+    uint64_t* bits          # each usable candidate's eligible lines as a bit set (by slot)
+    int64_t* less           # per position in a combination: taken from its lines, unallocated
+    int64_t* allocate       # per position: whether its shares must reach the lines
 
 
 cdef inline void _new_candidate(Result* out, Work* w, int64_t* n_cand, int64_t c, int64_t start) noexcept nogil:
@@ -429,23 +482,79 @@ cdef inline void _new_candidate(Result* out, Work* w, int64_t* n_cand, int64_t c
     n_cand[0] += 1
 
 
+cdef inline bint _overlap(const uint64_t* a, const uint64_t* b, int64_t words) noexcept nogil:
+    cdef int64_t k
+    for k in range(words):
+        if a[k] & b[k]:
+            return True
+    return False
+
+
+cdef inline bint _within(const uint64_t* a, const uint64_t* b, int64_t words) noexcept nogil:
+    cdef int64_t k
+    for k in range(words):
+        if a[k] & ~b[k]:
+            return False
+    return True
+
+
+cdef void _plan_allocations(const Table* t, Result* out, Work* w, const int64_t* slots, int64_t n) noexcept nogil:
+    """Which coupons of a combination must hand their saving to their lines one by one.
+
+    Every coupon reads its lines' amounts after the coupons before it. An amount or
+    threshold coupon reads only their sum, so an earlier coupon whose lines lie wholly
+    inside it can simply be subtracted from that sum. A coupon needs its allocation only
+    when a later one overlaps it and reads the lines one by one (fixed price, percent off,
+    or any coupon that allocates in turn) or covers only part of its lines."""
+    cdef int64_t k, j
+    cdef bint reads_lines
+    cdef const uint64_t* mine
+    for k in range(n - 1, -1, -1):
+        w.allocate[k] = False
+        mine = w.bits + slots[k] * w.words
+        for j in range(k + 1, n):
+            if not _overlap(mine, w.bits + slots[j] * w.words, w.words):
+                continue
+            reads_lines = (_coupon(t, out.cand_coupon[slots[j]], C_KIND) < KIND_AMOUNT_OFF or w.allocate[j])
+            if reads_lines or not _within(mine, w.bits + slots[j] * w.words, w.words):
+                w.allocate[k] = True
+                break
+
+
 cdef int64_t _combination_saving(const Table* t, const Request* r, Result* out, Work* w,
-                                 const int64_t* slots, int64_t n_chosen) noexcept nogil:
-    """What the candidate slots save applied in this order; -1 if one saves nothing."""
-    cdef int64_t k, j, slot, m, saved, total = 0
+                                 const int64_t* slots, int64_t n_chosen, int64_t needed) noexcept nogil:
+    """What the candidate slots save applied in this order; -1 if one saves nothing, or
+    as soon as the combination cannot reach `needed`: no coupon saves more in a
+    combination than alone, so the savings still to come are at most their sum alone.
+    Only the total is computed: a coupon's saving reaches its lines only where a later
+    coupon needs it there (see _plan_allocations)."""
+    cdef int64_t k, j, slot, m, saved, total = 0, rest = 0
+    cdef const uint64_t* mine
+    for k in range(n_chosen):
+        rest += w.alone[slots[k]]
+        w.less[k] = 0
+    _plan_allocations(t, out, w, slots, n_chosen)
     for k in range(r.n):
         w.amounts[k] = out.line_amount[k]
     for k in range(n_chosen):
         slot = slots[k]
         m = w.cand_end[slot] - w.cand_start[slot]
         saved = _discount(t, out.cand_coupon[slot], w.cand_lines + w.cand_start[slot], m, out.line_unit, r.qty,
-                          w.amounts, w.shares, w.scratch, k + 1 < n_chosen)
+                          w.amounts, w.shares, w.scratch, w.allocate[k], w.less[k])
         if saved == 0:
             return -1
         total += saved
-        if k + 1 < n_chosen:
+        rest -= w.alone[slot]
+        if total + rest < needed:
+            return -1
+        if w.allocate[k]:
             for j in range(m):
                 w.amounts[w.cand_lines[w.cand_start[slot] + j]] -= w.shares[j]
+        else:  # every later coupon it overlaps reads a sum that holds all of its lines
+            mine = w.bits + slot * w.words
+            for j in range(k + 1, n_chosen):
+                if _overlap(mine, w.bits + slots[j] * w.words, w.words):
+                    w.less[j] += saved
     return total
 
 
@@ -461,14 +570,15 @@ cdef void _sort_slots(const Table* t, const Result* out, int64_t* slots, int64_t
 
 
 cdef void _sort_values(int64_t* values, int64_t n, int64_t* temp) noexcept nogil:
-    """Sort non-negative values ascending: insertion sort when short, else an LSD radix
-    sort by bytes over only the bytes the largest value uses (`temp` holds n values)."""
+    """Sort non-negative values ascending: insertion sort when short (a combination's
+    coupons), else an LSD radix sort by bytes over only the bytes the largest value uses
+    (`temp` holds n values)."""
     cdef int64_t k, j, x, largest = 0, shift = 0, total
     cdef int64_t counts[256]
     cdef int64_t* source = values
     cdef int64_t* target = temp
     cdef int64_t* swap
-    if n <= 24:
+    if n <= 64:
         for k in range(1, n):
             x = values[k]
             j = k - 1
@@ -543,7 +653,10 @@ cdef void _leaf(Search* s) noexcept nogil:
     s.out.combinations += 1
     for k in range(s.n_chosen):
         s.steps += w.cand_end[w.leaf[k]] - w.cand_start[w.leaf[k]]
-    saved = _combination_saving(s.t, s.r, s.out, w, w.leaf, s.n_chosen)
+    if s.n_chosen == 1:  # one coupon saves what it saves alone
+        saved = w.alone[w.leaf[0]]
+    else:
+        saved = _combination_saving(s.t, s.r, s.out, w, w.leaf, s.n_chosen, s.best_saving)
     if saved <= 0 or saved < s.best_saving or (saved == s.best_saving and s.n_chosen > s.best_n):
         return  # worse on saving or on count: the ranks need not be looked at
     for k in range(s.n_chosen):
@@ -615,7 +728,7 @@ cdef void _explore(Search* s, int64_t position, int64_t bound) noexcept nogil:
 
 cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     """Decide the quote; 0 on success, -1 when memory ran out."""
-    cdef int64_t n = r.n, i, j, k, g, row, price, tp, lo, hi, mid, taken, limit, c
+    cdef int64_t n = r.n, i, j, k, g, row, price, tp, taken, limit, c
     cdef int64_t tier = r.tier, room = r.room
     cdef bint live = room >= 0 and t.room_start[room] <= r.now and r.now < t.room_end[room]
     cdef Work w
@@ -625,7 +738,17 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     cdef int64_t small[SMALL_WORK]
     cdef int64_t* work
     cdef Search search
-    cdef int64_t status, hint, used, left
+    cdef int64_t status, hint, used, left, now, sessions, points
+    cdef const value_t* red_tiers = t.redemption_tiers
+    cdef const value_t* red_room = t.redemption_room
+    cdef const value_t* red_from = t.redemption_from
+    cdef const value_t* red_to = t.redemption_to
+    cdef const value_t* red_sessions = t.redemption_sessions
+    cdef const value_t* red_limit = t.redemption_member_limit
+    cdef const value_t* red_stock = t.redemption_stock
+    cdef const value_t* red_points = t.redemption_points
+    cdef int64_t* red_status = out.red_status
+    cdef int64_t* red_hint = out.red_hint
     out.live = live
 
     # lines and price layers (reference._price_lines)
@@ -666,17 +789,12 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
                 price = tp
                 out.line_layer[i] = LAYER_TIER
         if live:
-            lo = t.live_ptr[room]
-            hi = t.live_ptr[room + 1]
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if t.live_sku[mid] < row:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            if lo < t.live_ptr[room + 1] and t.live_sku[lo] == row and t.live_price[lo] < price:
-                price = t.live_price[lo]
-                out.line_layer[i] = LAYER_LIVE
+            for k in range(_product(t, row, P_LIVE_START), _product(t, row, P_LIVE_END)):
+                if t.live_room[k] == room:
+                    if t.live_price[k] < price:
+                        price = t.live_price[k]
+                        out.line_layer[i] = LAYER_LIVE
+                    break
         if r.pickup and t.pickup_percent:
             tp = _percent_half_up(price, t.pickup_percent)
             if tp > 0:
@@ -702,7 +820,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     # the stack when the cart is small enough
     cap_cand = cap_pairs + n_wide
     out.arena = <int64_t*>malloc((5 * cap_cand + 8) * sizeof(int64_t))
-    work_size = 3 * cap_pairs + 19 * cap_cand + n_ok + 5 * n + 16
+    work_size = 3 * cap_pairs + (22 + (n + 63) // 64) * cap_cand + n_ok + 5 * n + 17
     if work_size <= SMALL_WORK:
         work = &small[0]
     else:
@@ -760,7 +878,8 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
 
     # working memory for the checks and the search
     w.saving = w.usable + n_cand
-    w.group_id = w.saving + n_cand
+    w.alone = w.saving + n_cand
+    w.group_id = w.alone + n_cand
     w.group_start = w.group_id + n_cand
     w.group_size = w.group_start + n_cand
     w.members = w.group_size + n_cand
@@ -773,7 +892,11 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     w.best_chosen = w.ranks + n_cand
     w.best_ranks = w.best_chosen + n_cand
     w.sort_temp = w.best_ranks + n_cand + 1
-    w.amounts = w.sort_temp + n_cand
+    w.words = (n + 63) // 64
+    w.bits = <uint64_t*>(w.sort_temp + n_cand)
+    w.less = <int64_t*>(w.bits + w.words * n_cand)
+    w.allocate = w.less + n_cand
+    w.amounts = w.allocate + n_cand
     w.shares = w.amounts + n + 1
     w.scratch = w.shares + n + 1
 
@@ -806,12 +929,18 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
                 hint = _coupon(t, c, C_THRESHOLD) - spent
             else:
                 saved = _discount(t, c, w.cand_lines + w.cand_start[k], m, out.line_unit, r.qty, out.line_amount,
-                                  w.shares, w.scratch, False)
+                                  w.shares, w.scratch, False, 0)
                 if saved == 0:
                     status = NO_SAVING
                 else:
                     w.usable[n_usable] = k
                     w.saving[n_usable] = saved
+                    w.alone[k] = saved
+                    for j in range(w.words):
+                        w.bits[k * w.words + j] = 0
+                    for j in range(w.cand_start[k], w.cand_end[k]):
+                        i = w.cand_lines[j]
+                        w.bits[k * w.words + i // 64] |= (<uint64_t>1) << (i % 64)
                     n_usable += 1
         out.cand_status[k] = status
         out.cand_hint[k] = hint
@@ -897,7 +1026,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         out.cand_status[j] = OK
         m = w.cand_end[j] - w.cand_start[j]
         saved = _discount(t, out.cand_coupon[j], w.cand_lines + w.cand_start[j], m, out.line_unit, r.qty, w.amounts,
-                          w.shares, w.scratch, True)
+                          w.shares, w.scratch, True, 0)
         out.cand_amount[j] = saved
         for g in range(m):
             if w.shares[g]:
@@ -938,32 +1067,34 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
                 break
         out.p_total = out.p_multiplied + out.p_room_bonus + out.p_order_bonus
 
-    # redemptions (reference._redemption)
+    # redemptions (reference._redemption); the columns are read through local pointers,
+    # which the stores to the result cannot alias
+    now = r.now
+    sessions = r.sessions
+    points = r.points
     for k in range(t.n_redemptions):
         status = OK
         hint = 0
-        if not (t.redemption_tiers[k] >> tier) & 1:
-            hint = _lowest_tier_above(t.redemption_tiers[k], tier, t.n_tiers)
+        if not (red_tiers[k] >> tier) & 1:
+            hint = _lowest_tier_above(red_tiers[k], tier, t.n_tiers)
             status = TIER_TOO_LOW if hint else TIER_NOT_ELIGIBLE
-        elif t.redemption_room[k] >= 0 and t.redemption_room[k] != room:
+        elif red_room[k] >= 0 and red_room[k] != room:
             status = NOT_IN_ROOM
-        elif not _window_open(t.redemption_from[k], t.redemption_to[k], r.now):
+        elif not _window_open(red_from[k], red_to[k], now):
             status = OUTSIDE_WINDOW
-            hint = t.redemption_from[k] - r.now if r.now < t.redemption_from[k] else 0
-        elif r.sessions < t.redemption_sessions[k]:
+            hint = red_from[k] - now if now < red_from[k] else 0
+        elif sessions < red_sessions[k]:
             status = TASK_LOCKED
-            hint = t.redemption_sessions[k] - r.sessions
-        elif (t.redemption_member_limit[k] >= 0 and
-              _lookup(r.redemption_uses, r.n_redemption_uses, k, 0) >= t.redemption_member_limit[k]):
+            hint = red_sessions[k] - sessions
+        elif red_limit[k] >= 0 and _lookup(r.redemption_uses, r.n_redemption_uses, k, 0) >= red_limit[k]:
             status = MEMBER_LIMIT_REACHED
-        elif (t.redemption_stock[k] >= 0 and
-              _lookup(r.redemption_stock, r.n_redemption_stock, k, t.redemption_stock[k]) <= 0):
+        elif red_stock[k] >= 0 and _lookup(r.redemption_stock, r.n_redemption_stock, k, red_stock[k]) <= 0:
             status = OUT_OF_STOCK
-        elif r.points < t.redemption_points[k]:
+        elif points < red_points[k]:
             status = INSUFFICIENT_POINTS
-            hint = t.redemption_points[k] - r.points
-        out.red_status[k] = status
-        out.red_hint[k] = hint
+            hint = red_points[k] - points
+        red_status[k] = status
+        red_hint[k] = hint
     return 0
 
 
@@ -1321,7 +1452,7 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     cdef TableView view = _view(table)
     cdef Request req
     cdef Quote q = Quote.__new__(Quote)
-    cdef int64_t n, i, row, rc, tier_rank, room_index, blocks = 7
+    cdef int64_t n, i, row, rc, tier_rank, room_index, count, blocks = 7
     cdef int64_t* buffers[4]
     cdef timespec started, ended
     cdef object sku_bought
@@ -1385,7 +1516,8 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
         sku, qty = lines[i]
         if type(sku) is not str:
             raise QuoteInputError(f"lines[{i}].sku", "must be text")
-        if type(qty) is not int or not 1 <= qty <= MAX_QTY:
+        count = _whole(qty)
+        if count < 1 or count > MAX_QTY_C:
             raise QuoteInputError(f"lines[{i}].qty", f"must be a whole number from 1 to {MAX_QTY}")
         row = view.sku_row.get(sku, -1)
         if row < 0:
@@ -1393,7 +1525,7 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
                 q.unknown_skus = []
             q.unknown_skus.append((i, sku))
         req.rows[i] = row
-        req.qty[i] = qty
+        req.qty[i] = count
         req.bought[i] = sku_bought.get(sku, 0) if (row >= 0 and _product(&view.t, row, P_LIMIT) >= 0 and sku_bought) else 0
 
     req.tier = tier_rank
@@ -1446,6 +1578,7 @@ def c_constants() -> dict:
                   "SEARCH_BUDGET": SEARCH_BUDGET},
         "layout": {"P_PRICE": P_PRICE, "P_TIERS": P_TIERS, "P_LIMIT": P_LIMIT, "P_CATEGORY": P_CATEGORY,
                    "P_SKU_COUPONS_START": P_SKU_COUPONS_START, "P_SKU_COUPONS_END": P_SKU_COUPONS_END,
+                   "P_LIVE_START": P_LIVE_START, "P_LIVE_END": P_LIVE_END,
                    "P_TIER_PRICE": P_TIER_PRICE, "C_TIERS": C_TIERS, "C_ROOM": C_ROOM, "C_FROM": C_FROM,
                    "C_TO": C_TO, "C_MEMBER_LIMIT": C_MEMBER_LIMIT, "C_STOCK": C_STOCK, "C_KIND": C_KIND,
                    "C_THRESHOLD": C_THRESHOLD, "C_PERCENT": C_PERCENT, "C_CAP": C_CAP, "C_AMOUNT": C_AMOUNT,

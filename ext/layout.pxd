@@ -12,7 +12,9 @@ cdef enum:
     P_CATEGORY = 3
     P_SKU_COUPONS_START = 4
     P_SKU_COUPONS_END = 5
-    P_TIER_PRICE = 6
+    P_LIVE_START = 6
+    P_LIVE_END = 7
+    P_TIER_PRICE = 8
 
 cdef enum:
     C_TIERS = 0

@@ -292,3 +292,51 @@ def test_both_evaluators_refuse_the_same_bad_inputs(evaluator, bad, field):
     with pytest.raises(QuoteInputError) as error:
         evaluator.quote(table, args["member"], args["room"], args["now"], args["lines"], args["fulfillment"])
     assert error.value.field == field
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_agree_on_a_dense_generated_catalogue(seed):
+    """Carts of 5 to 60 lines on a catalogue where every sku has several coupons and a
+    dozen storewide ones compete: long combinations whose coupons nest and overlap."""
+    import datetime as dt
+    import random
+
+    from engine.large_table import generate
+
+    table = compile_table(build_table(generate(skus=300, coupons=1500, seed=seed)))
+    gala = int(dt.datetime(2026, 11, 11, 21, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp())
+    rng = random.Random(seed)
+    skus = list(table.sku_row)
+    coupon_ids = list(table.coupon_index)
+    longest = 0
+    for _ in range(15):
+        cart = [(rng.choice(skus), rng.randint(1, 3)) for _ in range(rng.choice((5, 20, 60)))]
+        member = Member(tier=rng.choice(["silver", "gold", "black_gold"]), points=rng.randint(0, 5000),
+                        birthday_month=11, coupon_uses={rng.choice(coupon_ids): 1 for _ in range(20)})
+        now = gala + rng.randint(-4000, 9000)
+        actual = compiled.quote(table, member, "gala", now, cart).to_raw()
+        assert actual == reference.quote(table, member, "gala", now, cart).to_raw()
+        longest = max(longest, len(actual.applied))
+    assert longest >= 5  # the catalogue does exercise long combinations
+
+
+def test_a_coupon_allocated_over_lines_sees_what_an_earlier_one_took_from_them(evaluator):
+    """K takes 5.00 from A; J (A and B) then splits 10.00 over A's 5.00 and B's 10.00, so B
+    keeps 3.33 and I (B and C, spend 5.00 save 1.00) is not reached: the best choice is K
+    and J. Had J split over A's full 10.00, B would keep 5.00 and I would wrongly apply."""
+    data = {
+        "tiers": [{"id": "gold", "points_multiplier": 1}],
+        "products": [{"sku": sku, "price": price, "category": "c"} for sku, price in
+                     (("A", 1000), ("B", 1000), ("C", 100))],
+        "coupons": [
+            {"id": "K", "kind": "amount_off", "amount": 500, "scope": {"skus": ["A"]}},
+            {"id": "J", "kind": "amount_off", "amount": 1000, "scope": {"skus": ["A", "B"]}},
+            {"id": "I", "kind": "threshold_off", "threshold": 500, "amount": 100, "scope": {"skus": ["B", "C"]}},
+        ],
+        "points": {"per_yuan": 1},
+    }
+    table = compile_table(build_table(data))
+    quote = evaluator.quote(table, Member(tier="gold"), None, T0, [("A", 1), ("B", 1), ("C", 1)]).to_dict()
+    assert [c["id"] for c in quote["coupons_applied"]] == ["K", "J"]
+    assert quote["totals"]["discount"] == 1500
+    assert {c["id"]: c["reason"] for c in quote["coupons_not_applied"]} == {"I": "lost_to_better_combination"}

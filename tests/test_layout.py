@@ -48,3 +48,14 @@ def test_record_rows_hold_what_the_model_says(demo: CompiledTable):
     assert coupon[layout.C_MEMBER_LIMIT] == 1 and coupon[layout.C_STOCK] == 200
     gala = model.rooms[demo.room_index["gala"]]
     assert (coupon[layout.C_FROM], coupon[layout.C_TO]) == (gala.start, gala.end)
+
+
+def test_live_prices_are_found_from_the_product_row(demo: CompiledTable):
+    def live(sku):
+        record = demo.product_record[demo.sku_row[sku]]
+        span = range(record[layout.P_LIVE_START], record[layout.P_LIVE_END])
+        return {demo.model.rooms[demo.live_room[k]].id: int(demo.live_price[k]) for k in span}
+
+    assert live("MILK-1L") == {"gala": 1290}
+    assert live("A2-MILK-12") == {"member-day": 7900}
+    assert live("CHEESE-LTD") == {}

@@ -8,7 +8,7 @@ asked. engine/reference.py is the specification: every rule here mirrors a funct
 """
 NAME = "compiled"  # set before the engine imports below: `import engine` selects this module
 
-from libc.stdint cimport int64_t, uint64_t, INT64_MAX
+from libc.stdint cimport int64_t, INT64_MAX
 from libc.stdlib cimport free, malloc
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 cimport cython
@@ -380,13 +380,11 @@ cdef void _select_smallest(int64_t* keys, int64_t m, int64_t count) noexcept nog
 
 cdef int64_t _discount(const Table* t, int64_t c, const int64_t* lines, int64_t m, const int64_t* unit,
                        const int64_t* qty, const int64_t* amounts, int64_t* shares,
-                       int64_t* scratch, bint need_shares, int64_t less) noexcept nogil:
+                       int64_t* scratch, bint need_shares) noexcept nogil:
     """Each eligible line's share of what coupon `c` saves now; returns the total.
     `lines` are the coupon's eligible lines, `scratch` has room for 3*m values. Without
     `need_shares` only the total is exact (a search asking "how much?" skips the
-    allocation of an amount to its lines, which does not change the total). `less` is
-    what earlier coupons took from these lines without being allocated to them: an
-    amount or threshold coupon reads only the sum of its lines."""
+    allocation of an amount to its lines, which does not change the total)."""
     cdef int64_t k, j, total = 0, kind = _coupon(t, c, C_KIND), units_left, units, value, best
     cdef int64_t* current = scratch
     cdef int64_t* extra = scratch + m
@@ -425,7 +423,6 @@ cdef int64_t _discount(const Table* t, int64_t c, const int64_t* lines, int64_t 
         return total
     for k in range(m):
         total += current[k]
-    total -= less
     if kind == KIND_THRESHOLD_OFF and total < _coupon(t, c, C_THRESHOLD):
         for k in range(m):
             shares[k] = 0
@@ -466,10 +463,6 @@ cdef struct Work:
     int64_t* best_chosen
     int64_t* best_ranks
     int64_t* sort_temp
-    int64_t words           # 64-line words in a line set
-    uint64_t* bits          # each usable candidate's eligible lines as a bit set (by slot)
-    int64_t* less           # per position in a combination: taken from its lines, unallocated
-    int64_t* allocate       # per position: whether its shares must reach the lines
 
 
 cdef inline void _new_candidate(Result* out, Work* w, int64_t* n_cand, int64_t c, int64_t start) noexcept nogil:
@@ -482,79 +475,30 @@ cdef inline void _new_candidate(Result* out, Work* w, int64_t* n_cand, int64_t c
     n_cand[0] += 1
 
 
-cdef inline bint _overlap(const uint64_t* a, const uint64_t* b, int64_t words) noexcept nogil:
-    cdef int64_t k
-    for k in range(words):
-        if a[k] & b[k]:
-            return True
-    return False
-
-
-cdef inline bint _within(const uint64_t* a, const uint64_t* b, int64_t words) noexcept nogil:
-    cdef int64_t k
-    for k in range(words):
-        if a[k] & ~b[k]:
-            return False
-    return True
-
-
-cdef void _plan_allocations(const Table* t, Result* out, Work* w, const int64_t* slots, int64_t n) noexcept nogil:
-    """Which coupons of a combination must hand their saving to their lines one by one.
-
-    Every coupon reads its lines' amounts after the coupons before it. An amount or
-    threshold coupon reads only their sum, so an earlier coupon whose lines lie wholly
-    inside it can simply be subtracted from that sum. A coupon needs its allocation only
-    when a later one overlaps it and reads the lines one by one (fixed price, percent off,
-    or any coupon that allocates in turn) or covers only part of its lines."""
-    cdef int64_t k, j
-    cdef bint reads_lines
-    cdef const uint64_t* mine
-    for k in range(n - 1, -1, -1):
-        w.allocate[k] = False
-        mine = w.bits + slots[k] * w.words
-        for j in range(k + 1, n):
-            if not _overlap(mine, w.bits + slots[j] * w.words, w.words):
-                continue
-            reads_lines = (_coupon(t, out.cand_coupon[slots[j]], C_KIND) < KIND_AMOUNT_OFF or w.allocate[j])
-            if reads_lines or not _within(mine, w.bits + slots[j] * w.words, w.words):
-                w.allocate[k] = True
-                break
-
-
 cdef int64_t _combination_saving(const Table* t, const Request* r, Result* out, Work* w,
                                  const int64_t* slots, int64_t n_chosen, int64_t needed) noexcept nogil:
     """What the candidate slots save applied in this order; -1 if one saves nothing, or
     as soon as the combination cannot reach `needed`: no coupon saves more in a
-    combination than alone, so the savings still to come are at most their sum alone.
-    Only the total is computed: a coupon's saving reaches its lines only where a later
-    coupon needs it there (see _plan_allocations)."""
+    combination than alone, so the savings still to come are at most their sum alone."""
     cdef int64_t k, j, slot, m, saved, total = 0, rest = 0
-    cdef const uint64_t* mine
     for k in range(n_chosen):
         rest += w.alone[slots[k]]
-        w.less[k] = 0
-    _plan_allocations(t, out, w, slots, n_chosen)
     for k in range(r.n):
         w.amounts[k] = out.line_amount[k]
     for k in range(n_chosen):
         slot = slots[k]
         m = w.cand_end[slot] - w.cand_start[slot]
         saved = _discount(t, out.cand_coupon[slot], w.cand_lines + w.cand_start[slot], m, out.line_unit, r.qty,
-                          w.amounts, w.shares, w.scratch, w.allocate[k], w.less[k])
+                          w.amounts, w.shares, w.scratch, k + 1 < n_chosen)
         if saved == 0:
             return -1
         total += saved
         rest -= w.alone[slot]
         if total + rest < needed:
             return -1
-        if w.allocate[k]:
+        if k + 1 < n_chosen:
             for j in range(m):
                 w.amounts[w.cand_lines[w.cand_start[slot] + j]] -= w.shares[j]
-        else:  # every later coupon it overlaps reads a sum that holds all of its lines
-            mine = w.bits + slot * w.words
-            for j in range(k + 1, n_chosen):
-                if _overlap(mine, w.bits + slots[j] * w.words, w.words):
-                    w.less[j] += saved
     return total
 
 
@@ -820,7 +764,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     # the stack when the cart is small enough
     cap_cand = cap_pairs + n_wide
     out.arena = <int64_t*>malloc((5 * cap_cand + 8) * sizeof(int64_t))
-    work_size = 3 * cap_pairs + (22 + (n + 63) // 64) * cap_cand + n_ok + 5 * n + 17
+    work_size = 3 * cap_pairs + 20 * cap_cand + n_ok + 5 * n + 17
     if work_size <= SMALL_WORK:
         work = &small[0]
     else:
@@ -892,11 +836,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     w.best_chosen = w.ranks + n_cand
     w.best_ranks = w.best_chosen + n_cand
     w.sort_temp = w.best_ranks + n_cand + 1
-    w.words = (n + 63) // 64
-    w.bits = <uint64_t*>(w.sort_temp + n_cand)
-    w.less = <int64_t*>(w.bits + w.words * n_cand)
-    w.allocate = w.less + n_cand
-    w.amounts = w.allocate + n_cand
+    w.amounts = w.sort_temp + n_cand
     w.shares = w.amounts + n + 1
     w.scratch = w.shares + n + 1
 
@@ -929,18 +869,13 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
                 hint = _coupon(t, c, C_THRESHOLD) - spent
             else:
                 saved = _discount(t, c, w.cand_lines + w.cand_start[k], m, out.line_unit, r.qty, out.line_amount,
-                                  w.shares, w.scratch, False, 0)
+                                  w.shares, w.scratch, False)
                 if saved == 0:
                     status = NO_SAVING
                 else:
                     w.usable[n_usable] = k
                     w.saving[n_usable] = saved
                     w.alone[k] = saved
-                    for j in range(w.words):
-                        w.bits[k * w.words + j] = 0
-                    for j in range(w.cand_start[k], w.cand_end[k]):
-                        i = w.cand_lines[j]
-                        w.bits[k * w.words + i // 64] |= (<uint64_t>1) << (i % 64)
                     n_usable += 1
         out.cand_status[k] = status
         out.cand_hint[k] = hint
@@ -1026,7 +961,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         out.cand_status[j] = OK
         m = w.cand_end[j] - w.cand_start[j]
         saved = _discount(t, out.cand_coupon[j], w.cand_lines + w.cand_start[j], m, out.line_unit, r.qty, w.amounts,
-                          w.shares, w.scratch, True, 0)
+                          w.shares, w.scratch, True)
         out.cand_amount[j] = saved
         for g in range(m):
             if w.shares[g]:

@@ -388,11 +388,11 @@ cdef int64_t _discount(const Table* t, int64_t c, const int64_t* lines, int64_t 
     cdef int64_t k, j, total = 0, kind = _coupon(t, c, C_KIND), units_left, units, value, best
     cdef int64_t* current = scratch
     cdef int64_t* extra = scratch + m
-    for k in range(m):
-        current[k] = amounts[lines[k]]
+    cdef int64_t percent
     if kind == KIND_PERCENT_OFF:
+        percent = _coupon(t, c, C_PERCENT)
         for k in range(m):
-            shares[k] = _percent_half_up(current[k], _coupon(t, c, C_PERCENT))
+            shares[k] = _percent_half_up(amounts[lines[k]], percent)
             total += shares[k]
         if _coupon(t, c, C_CAP) >= 0 and total > _coupon(t, c, C_CAP):
             total = _coupon(t, c, C_CAP)
@@ -402,6 +402,7 @@ cdef int64_t _discount(const Table* t, int64_t c, const int64_t* lines, int64_t 
         return total
     if kind == KIND_FIXED_PRICE:
         for k in range(m):
+            current[k] = amounts[lines[k]]
             shares[k] = 0
             extra[k] = 0  # taken
         units_left = _coupon(t, c, C_UNITS)
@@ -422,6 +423,7 @@ cdef int64_t _discount(const Table* t, int64_t c, const int64_t* lines, int64_t 
             total += shares[best]
         return total
     for k in range(m):
+        current[k] = amounts[lines[k]]
         total += current[k]
     if kind == KIND_THRESHOLD_OFF and total < _coupon(t, c, C_THRESHOLD):
         for k in range(m):
@@ -513,11 +515,12 @@ cdef void _sort_slots(const Table* t, const Result* out, int64_t* slots, int64_t
         slots[k] = slots[k] & ((<int64_t>1 << 32) - 1)
 
 
-cdef void _sort_values(int64_t* values, int64_t n, int64_t* temp) noexcept nogil:
+cdef void _sort_values(int64_t* values, int64_t n, int64_t* temp, int64_t sorted_bits=0) noexcept nogil:
     """Sort non-negative values ascending: insertion sort when short (a combination's
     coupons), else an LSD radix sort by bytes over only the bytes the largest value uses
-    (`temp` holds n values)."""
-    cdef int64_t k, j, x, largest = 0, shift = 0, total
+    (`temp` holds n values). Values already in order by their low `sorted_bits` bits
+    need no pass over those: each pass is stable."""
+    cdef int64_t k, j, x, largest = 0, shift = sorted_bits, total
     cdef int64_t counts[256]
     cdef int64_t* source = values
     cdef int64_t* target = temp
@@ -792,7 +795,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
         for k in range(t.category_coupon_ptr[g], t.category_coupon_ptr[g + 1]):
             w.pairs[n_pairs] = t.category_coupon[k] * 256 + i
             n_pairs += 1
-    _sort_values(w.pairs, n_pairs, w.pairs + n_pairs)
+    _sort_values(w.pairs, n_pairs, w.pairs + n_pairs, 8)  # made line by line: sort on the coupon
     used_lines = 0
     for i in range(n):  # the range every storewide candidate shares
         if out.line_status[i] == OK:

@@ -33,6 +33,7 @@ from . import schemas
 from .eligibility import RequestInvalid, join_offer, member_info, parse_request, pricing
 from .metrics import METRICS_KEY, Metrics, render
 from .settings import Settings
+from .points_routes import add_points_routes
 from .rules_routes import add_rules_routes
 from .rules_sync import RulesSync
 from .store import MISS, MemberReader, MemberRecord, TrackedCache
@@ -211,6 +212,11 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":
+            return error(400, "malformed_json", "the body is not valid JSON")
+        if tuple(first.get("loc", ())) == ("body",):
+            return error(422, "invalid_request", "the body must be a JSON object, sent with "
+                                                 "Content-Type: application/json")
         field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
         return error(422, "invalid_request", first.get("msg", "invalid"), field)
 
@@ -243,7 +249,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         except RequestInvalid as exc:
             return error(422, exc.code, exc.reason, exc.field)
         now = _now(scope, settings)
-        record = await service.find_member(req)
+        record = await service.current_member(await service.find_member(req), now)
         table = service.table
         status, member = pricing(record, now)
         started = time.perf_counter()
@@ -286,6 +292,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         raise RuntimeError("shadowed by the Starlette route")
 
     add_rules_routes(app, service, error)
+    add_points_routes(app, service, error, lambda scope: _now(scope, settings))
 
     @app.get("/v1/noop", tags=["operations"], summary="Does nothing: the baseline of the API benchmark",
              responses={200: {"content": {JSON: {"example": {"ok": True}}}}})

@@ -160,3 +160,44 @@ class ErrorResponse(BaseModel):
         {"error": {"code": "invalid_request", "field": "lines[0].qty", "reason": "must be a whole number from 1 to 9999"}}]})
 
     error: ErrorBody
+
+
+class EventRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "event_id": "watch-M00001-gala-1", "member_id": "M00001", "type": "watch", "room": "gala", "seconds": 900}]})
+
+    event_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                          description="The caller's id for this event: the same id counts once for a member.")
+    member_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    type: Literal["watch", "share", "invite_order", "photo_review"]
+    room: Optional[str] = Field(None, max_length=64, description="The live room it happened in; `watch` needs one.")
+    seconds: Optional[int] = Field(None, ge=1, le=86400, strict=True,
+                                   description="`watch` only, and required there: seconds watched in this session.")
+
+
+class EventResult(BaseModel):
+    event_id: str
+    member_id: str
+    type: str
+    points: int = Field(description="Points this event earned (0 when a cap or the minimum watch time held it).")
+    balance: int = Field(description="The member's balance after the event.")
+    expires: Optional[int] = Field(description="When the points earned lapse (Unix seconds); null: never.")
+    note: Optional[str] = Field(description="Why fewer points than the rule gives: `cap_per_session`, "
+                                            "`cap_per_day` or `below_min_seconds`; null otherwise.")
+
+
+class LedgerEntry(BaseModel):
+    id: str = Field(description="The entry's id: entries are ordered by it.")
+    delta: int = Field(description="Points added (positive) or taken (negative).")
+    reason: str = Field(description="`opening`, `import`, `expired`, or `event:<type>`.")
+    ref: str = Field(description="What caused it: the event id, the import, or the lapsed lot.")
+    at: int = Field(description="When it happened (Unix seconds).")
+    expires: Optional[int] = Field(description="For a credit, when its points lapse; null: never.")
+    balance: int = Field(description="The balance right after this entry.")
+
+
+class LedgerPage(BaseModel):
+    member_id: str
+    balance: int
+    entries: list[LedgerEntry] = Field(description="Newest first.")
+    next: Optional[str] = Field(description="Pass as `before` for the next (older) page; null on the last page.")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
@@ -26,7 +27,7 @@ from engine.model import VISITOR, Member
 CHANNELS = ("phone", "openid", "unionid", "app")
 MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
 IDENTITY_VALUE = re.compile(r"^[A-Za-z0-9+_.:@-]{1,128}\Z")
-_INT_FIELDS = ("points", "birthday_month", "sessions_watched", "paid_until", "frozen")
+_INT_FIELDS = ("points", "birthday_month", "sessions_watched", "paid_until", "frozen", "lapse_at")
 
 
 def member_key(member_id: str) -> str:
@@ -51,6 +52,7 @@ class MemberRecord:
     paid_until: int = 0
     frozen: bool = False
     name: str = ""
+    lapse_at: int = 0  # the earliest expiry among the member's points lots (0: none), kept by the ledger
     coupon_uses: dict = field(default_factory=dict)
     redemption_uses: dict = field(default_factory=dict)
     sku_bought: dict = field(default_factory=dict)
@@ -340,7 +342,12 @@ class MemberReader:
 
 def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) -> int:
     """Write members and their identities through one pipeline (sync client). Each member
-    replaces what was stored under its id when `replace`."""
+    replaces what was stored under its id when `replace`; its points balance is brought to
+    the imported one through the ledger (api/ledger.py), whose history stays."""
+    from .ledger import Scripts, set_balance
+
+    scripts = Scripts(redis)
+    now = int(time.time())
     pipe = redis.pipeline(transaction=False)
     count = 0
     for record in records:
@@ -348,6 +355,7 @@ def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) 
         if replace:
             pipe.delete(key)
         pipe.hset(key, mapping=record.to_hash())
+        set_balance(scripts, record.id, record.points, now, "members import", client=pipe)
         for channel, value in record.identities.items():
             pipe.set(identity_key(channel, value), record.id)
         count += 1

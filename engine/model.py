@@ -94,6 +94,7 @@ class EventRule:
     min_seconds: int  # watch only
     cap_per_session: Optional[int]
     cap_per_day: Optional[int]
+    session_only: bool = False  # the points lapse when the live session they were earned in ends
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class PointsRules:
     birthday_multiplier: int  # percent
     order_bonus: int
     events: Mapping[str, EventRule]
+    expire_after_days: Optional[int] = None  # earned points lapse this many days after they arrive
 
 
 @dataclass(frozen=True)

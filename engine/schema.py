@@ -29,7 +29,7 @@ from .model import (
     MAX_TIERS,
     VISITOR,
 )
-from .validate import _ID, _OFFSET, _RELATIVE, FORMAT_VERSION, MAX_ID_LENGTH, MAX_NAME_LENGTH
+from .validate import _ID, _OFFSET, _RELATIVE, FORMAT_VERSION, MAX_EXPIRE_DAYS, MAX_ID_LENGTH, MAX_NAME_LENGTH
 
 SCHEMA_ID = f"urn:rights-engine:rule-table:format-{FORMAT_VERSION}"
 
@@ -203,6 +203,9 @@ def _event(kind: str) -> dict:
                                     "left out.", 1, MAX_POINTS),
         "cap_per_day": _integer("At most this many points from this event in one day; no cap when left out.",
                                 1, MAX_POINTS),
+        "session_only": {"type": "boolean", "default": False,
+                         "description": "The points lapse when the live session they were earned in ends "
+                                        "(the event must name a live room)."},
     }
     if kind == "watch":
         fields["min_seconds"] = _integer("Seconds of watching a live room that earn the points.", 1,
@@ -348,6 +351,8 @@ def rule_table_schema() -> dict:
                 "order_bonus": _integer("Points added to every order, in a room or not.", 0, MAX_POINTS, 0),
                 "events": _section("Points for behaviour, by event kind.",
                                    {kind: _event(kind) for kind in EVENT_KINDS}),
+                "expire_after_days": _integer("Earned points lapse this many days after they arrive; they never "
+                                              "lapse when left out.", 1, MAX_EXPIRE_DAYS),
             }),
 
             "redemption": _section("An item members may redeem with points, points and cash, or a task.", {

@@ -35,6 +35,7 @@ from .model import (
 
 FORMAT_VERSION = 1
 MAX_ID_LENGTH = 64
+MAX_EXPIRE_DAYS = 3650
 MAX_NAME_LENGTH = 200
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")
 _OFFSET = re.compile(r"^([+-])(0\d|1[0-4]):([0-5]\d)\Z")
@@ -552,7 +553,8 @@ class _Checker:
 
     def points(self, top: dict) -> PointsRules:
         path = ("points",)
-        obj = self.mapping(top.get("points", {}), path, ("per_yuan", "birthday_multiplier", "order_bonus", "events"))
+        obj = self.mapping(top.get("points", {}), path,
+                           ("per_yuan", "birthday_multiplier", "order_bonus", "events", "expire_after_days"))
         if obj is None:
             obj = {}
         per_yuan = self.integer(obj, path, "per_yuan", 0, MAX_PER_YUAN, default=1)
@@ -568,7 +570,8 @@ class _Checker:
             if kind not in EVENT_KINDS:
                 self.error(epath, f"unknown event kind; kinds are {', '.join(EVENT_KINDS)}")
                 continue
-            allowed = ("points", "cap_per_session", "cap_per_day") + (("min_seconds",) if kind == "watch" else ())
+            allowed = (("points", "cap_per_session", "cap_per_day", "session_only")
+                       + (("min_seconds",) if kind == "watch" else ()))
             erule = self.mapping(rule, epath, allowed, required=("points",))
             if erule is None:
                 continue
@@ -576,9 +579,11 @@ class _Checker:
             events[kind] = EventRule(kind=kind, points=pts or 0,
                                      min_seconds=self.integer(erule, epath, "min_seconds", 1, 86400, default=600) or 600,
                                      cap_per_session=self.integer(erule, epath, "cap_per_session", 1, MAX_POINTS, default=None),
-                                     cap_per_day=self.integer(erule, epath, "cap_per_day", 1, MAX_POINTS, default=None))
+                                     cap_per_day=self.integer(erule, epath, "cap_per_day", 1, MAX_POINTS, default=None),
+                                     session_only=self.flag(erule, epath, "session_only", False))
+        expire = self.integer(obj, path, "expire_after_days", 1, MAX_EXPIRE_DAYS, default=None)
         return PointsRules(per_yuan=per_yuan if per_yuan is not None else 1, birthday_multiplier=birthday,
-                           order_bonus=bonus or 0, events=events)
+                           order_bonus=bonus or 0, events=events, expire_after_days=expire)
 
     def redemptions(self, top: dict, tier_ids: list, rooms: dict) -> list:
         out, ids = [], []

@@ -1,0 +1,188 @@
+"""Behaviour events and the points ledger through HTTP, against a real redis-server:
+points arrive at once, an event counts once, caps hold, anti-cheat refuses impossible
+watch times, expired points lapse, and the ledger always sums to the balance."""
+from __future__ import annotations
+
+import orjson
+import pytest
+import yaml
+from conftest import at
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from api.store import MemberRecord, write_members
+from engine.demo import DEMO_RULES
+
+GALA_21 = at("2026-11-11 21:00")  # the gala room is live 20:00-23:00
+
+
+def _client(redis_server, rules: str = str(DEMO_RULES)):
+    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
+                        redis_timeout_ms=300, rules=rules)
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture
+def api(redis_client, redis_server):
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=1850),
+                                 MemberRecord(id="ICE", tier="gold", points=300, frozen=True)])
+    with _client(redis_server) as client:
+        yield client
+
+
+@pytest.fixture
+def expiring_rules(tmp_path):
+    """The demo table with points that lapse after a day, and watch points for one session."""
+    data = yaml.safe_load(DEMO_RULES.read_text(encoding="utf-8"))
+    data["points"]["expire_after_days"] = 1
+    data["points"]["events"]["watch"]["session_only"] = True
+    path = tmp_path / "expiring.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return str(path)
+
+
+def event(api, body, now=GALA_21):
+    response = api.post("/v1/events", json=body, headers={"X-Rights-Now": str(now)})
+    return response
+
+
+def ledger(api, member_id, now=GALA_21, **params):
+    return api.get(f"/v1/members/{member_id}/ledger", params=params, headers={"X-Rights-Now": str(now)})
+
+
+def quoted_points(api, member_id, now=GALA_21):
+    body = {"member_id": member_id, "lines": [{"sku": "MILK-1L", "qty": 1}]}
+    response = api.post("/v1/eligibility", content=orjson.dumps(body), headers={"X-Rights-Now": str(now)})
+    return response.json()["member"]["points"]
+
+
+def all_entries(api, member_id, now=GALA_21):
+    entries, before = [], None
+    while True:
+        page = ledger(api, member_id, now, limit=2, **({"before": before} if before else {})).json()
+        entries += page["entries"]
+        before = page["next"]
+        if before is None:
+            return page["balance"], entries
+
+
+def test_a_watch_event_credits_at_once_and_checkout_sees_it(api):
+    response = event(api, {"event_id": "w1", "member_id": "G1", "type": "watch", "room": "gala", "seconds": 900})
+    assert response.status_code == 200
+    assert response.json() == {"event_id": "w1", "member_id": "G1", "type": "watch", "points": 20,
+                               "balance": 1870, "expires": None, "note": None}
+    assert quoted_points(api, "G1") == 1870
+
+
+def test_the_same_event_id_counts_once_and_gets_the_first_answer(api):
+    body = {"event_id": "s1", "member_id": "G1", "type": "share"}
+    first = event(api, body)
+    again = event(api, body, now=GALA_21 + 60)
+    assert first.content == again.content
+    assert again.headers["idempotent-replay"] == "true" and "idempotent-replay" not in first.headers
+    assert ledger(api, "G1").json()["balance"] == 1855
+
+
+def test_caps_per_session_and_per_day_hold(api):
+    watch = {"member_id": "G1", "type": "watch", "room": "gala", "seconds": 700}
+    assert event(api, {"event_id": "w1", **watch}).json()["points"] == 20
+    capped = event(api, {"event_id": "w2", **watch}).json()
+    assert (capped["points"], capped["note"], capped["balance"]) == (0, "cap_per_session", 1870)
+    shares = [event(api, {"event_id": f"s{k}", "member_id": "G1", "type": "share"}).json() for k in range(4)]
+    assert [s["points"] for s in shares] == [5, 5, 5, 0]
+    assert shares[-1]["note"] == "cap_per_day"
+    next_day = event(api, {"event_id": "s9", "member_id": "G1", "type": "share"}, now=GALA_21 + 86400)
+    assert next_day.json()["points"] == 5
+
+
+def test_watch_time_beyond_the_live_time_is_refused(api):
+    # at 21:00 the gala room has been live for 3,600 s
+    response = event(api, {"event_id": "w1", "member_id": "G1", "type": "watch", "room": "gala", "seconds": 3601})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "seconds"
+    short = event(api, {"event_id": "w2", "member_id": "G1", "type": "watch", "room": "gala", "seconds": 599})
+    assert (short.json()["points"], short.json()["note"]) == (0, "below_min_seconds")
+    assert ledger(api, "G1").json()["balance"] == 1850
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"event_id": "x", "member_id": "G1", "type": "watch", "room": "gala"}, "seconds"),
+    ({"event_id": "x", "member_id": "G1", "type": "watch", "seconds": 700}, "room"),
+    ({"event_id": "x", "member_id": "G1", "type": "share", "seconds": 700}, "seconds"),
+    ({"event_id": "x", "member_id": "G1", "type": "share", "room": "nowhere"}, "room"),
+    ({"event_id": "x", "member_id": "G1", "type": "like"}, "type"),
+    ({"event_id": "", "member_id": "G1", "type": "share"}, "event_id"),
+    ({"event_id": "x", "member_id": "G1", "type": "watch", "room": "gala", "seconds": "700"}, "seconds"),
+])
+def test_bad_events_name_the_field(api, body, field):
+    response = event(api, body)
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == field
+
+
+def test_unknown_and_frozen_members_earn_nothing(api):
+    unknown = event(api, {"event_id": "s1", "member_id": "NOBODY", "type": "share"})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "unknown_member")
+    frozen = event(api, {"event_id": "s1", "member_id": "ICE", "type": "share"})
+    assert (frozen.status_code, frozen.json()["error"]["code"]) == (403, "member_frozen")
+    assert ledger(api, "ICE").json()["balance"] == 300
+
+
+def test_the_ledger_pages_newest_first_and_sums_to_the_balance(api, redis_client):
+    for k in range(3):
+        event(api, {"event_id": f"s{k}", "member_id": "G1", "type": "share"})
+    event(api, {"event_id": "p1", "member_id": "G1", "type": "photo_review"})
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=1000)])  # an import lowers it
+    balance, entries = all_entries(api, "G1")
+    assert balance == 1000 == sum(e["delta"] for e in entries)
+    assert [e["reason"] for e in entries] == ["import", "event:photo_review", "event:share", "event:share",
+                                              "event:share", "opening"]
+    assert entries[0]["delta"] == -(1850 + 15 + 30 - 1000)
+    assert [e["balance"] for e in entries] == [1000, 1895, 1865, 1860, 1855, 1850]
+
+
+def test_bad_ledger_requests(api):
+    assert ledger(api, "NOBODY").status_code == 404
+    assert ledger(api, "G1", before="yesterday").json()["error"]["field"] == "before"
+    assert ledger(api, "G1", limit=0).status_code == 422
+
+
+def test_points_lapse_when_they_expire(redis_client, redis_server, expiring_rules):
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=1850)])
+    with _client(redis_server, expiring_rules) as api:
+        shared = event(api, {"event_id": "s1", "member_id": "G1", "type": "share"}).json()
+        assert (shared["points"], shared["expires"]) == (5, GALA_21 + 86400)
+        assert quoted_points(api, "G1", now=GALA_21 + 86399) == 1855
+        assert quoted_points(api, "G1", now=GALA_21 + 86400) == 1850  # lapsed before the quote
+        balance, entries = all_entries(api, "G1", now=GALA_21 + 86400)
+        assert balance == 1850 == sum(e["delta"] for e in entries)
+        assert (entries[0]["reason"], entries[0]["delta"]) == ("expired", -5)
+
+
+def test_session_only_points_lapse_when_the_session_ends(redis_client, redis_server, expiring_rules):
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=100)])
+    gala_end = at("2026-11-11 23:00")
+    with _client(redis_server, expiring_rules) as api:
+        watched = event(api, {"event_id": "w1", "member_id": "G1", "type": "watch", "room": "gala",
+                              "seconds": 700}).json()
+        assert (watched["points"], watched["expires"]) == (20, gala_end)
+        assert quoted_points(api, "G1", now=gala_end - 1) == 120
+        assert quoted_points(api, "G1", now=gala_end) == 100
+        after = event(api, {"event_id": "w2", "member_id": "G1", "type": "watch", "room": "gala", "seconds": 700},
+                      now=gala_end + 10)
+        assert after.status_code == 422 and after.json()["error"]["field"] == "room"
+
+
+def test_a_member_written_before_the_ledger_gets_an_opening_lot(api, redis_client):
+    redis_client.hset("m:{OLD}", mapping={"tier": "gold", "points": 700})  # no lots yet
+    assert event(api, {"event_id": "s1", "member_id": "OLD", "type": "share"}).json()["balance"] == 705
+    balance, entries = all_entries(api, "OLD")
+    assert balance == 705 and [e["reason"] for e in entries] == ["event:share", "opening"]
+
+
+def test_a_body_that_is_not_a_json_object_is_refused_clearly(api):
+    malformed = api.post("/v1/events", content=b"{bad", headers={"content-type": "application/json"})
+    assert (malformed.status_code, malformed.json()["error"]["code"]) == (400, "malformed_json")
+    untyped = api.post("/v1/events", content=orjson.dumps({"event_id": "s1", "member_id": "G1", "type": "share"}))
+    assert untyped.status_code == 422 and "Content-Type" in untyped.json()["error"]["reason"]

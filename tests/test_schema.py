@@ -371,6 +371,11 @@ def test_integer_bounds_match_validate(path, field, lo, hi):
     (((), "tiers"), None, False),
     ((("redemptions", 0), "tiers"), [], False),
     ((("redemptions", 0), "min_tier"), "gold", True),
+    ((("points",), "expire_after_days"), 30, True),
+    ((("points",), "expire_after_days"), 0, False),
+    ((("points",), "expire_after_days"), 3651, False),
+    ((("points", "events", "watch"), "session_only"), True, True),
+    ((("points", "events", "watch"), "session_only"), "yes", False),
 ])
 def test_values_agree(where, value, ok):
     path, field = where

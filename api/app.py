@@ -34,6 +34,7 @@ from .eligibility import RequestInvalid, join_offer, member_info, parse_request,
 from .metrics import METRICS_KEY, Metrics, render
 from .settings import Settings
 from .points_routes import add_points_routes
+from .redemption_routes import add_redemption_routes
 from .rules_routes import add_rules_routes
 from .rules_sync import RulesSync
 from .store import MISS, MemberReader, MemberRecord, TrackedCache
@@ -70,6 +71,7 @@ class Service:
         self.paths: frozenset = frozenset()  # the app's route paths, for metric labels
         self.swapped_at = time.time()  # when the served table became this worker's
         self.samples: list = []  # recent eligibility requests, flushed to Redis each second
+        self.background: list = []  # coroutine functions the lifespan runs while the app serves
 
     async def start(self) -> None:
         self.table_source = read_bytes(self.settings.rules)
@@ -192,11 +194,13 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         await service.start()
-        publisher = asyncio.create_task(service.publish_metrics())
+        tasks = [asyncio.create_task(service.publish_metrics())]
+        tasks += [asyncio.create_task(run()) for run in service.background]
         try:
             yield
         finally:
-            publisher.cancel()
+            for task in tasks:
+                task.cancel()
             await service.stop()
 
     app = FastAPI(title="rights-engine", version="0.1.0", lifespan=lifespan,
@@ -293,6 +297,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     add_rules_routes(app, service, error)
     add_points_routes(app, service, error, lambda scope: _now(scope, settings))
+    add_redemption_routes(app, service, error, lambda scope: _now(scope, settings))
 
     @app.get("/v1/noop", tags=["operations"], summary="Does nothing: the baseline of the API benchmark",
              responses={200: {"content": {JSON: {"example": {"ok": True}}}}})

@@ -201,3 +201,40 @@ class LedgerPage(BaseModel):
     balance: int
     entries: list[LedgerEntry] = Field(description="Newest first.")
     next: Optional[str] = Field(description="Pass as `before` for the next (older) page; null on the last page.")
+
+
+class RedemptionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "member_id": "M00001", "redemption_id": "OATMEAL-LOWGI", "room": "gala"}]})
+
+    member_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    redemption_id: str = Field(max_length=64, description="An item of the rule table's `redemptions`.")
+    room: Optional[str] = Field(None, max_length=64, description="The live room the member is in (for items "
+                                                                 "bound to a room).")
+
+
+class RedemptionResult(BaseModel):
+    redemption_id: str
+    member_id: str
+    points: int = Field(description="Points taken.")
+    cash: int = Field(description="Cash (fen) the member pays on top, at pickup.")
+    balance: int = Field(description="The member's balance after.")
+    pickup_code: str = Field(description="The signed code the pickup leader scans.")
+    leader_id: Optional[str] = Field(description="The member's pickup leader; null: any leader may hand it over.")
+    at: int = Field(description="When it was redeemed (Unix seconds).")
+
+
+class PickupVerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "leader_id": "L001", "code": "P1~M00001~OATMEAL-LOWGI~L001~123456789~AbCdEfGhIjKlMnOpQrSt"}]})
+
+    leader_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                           description="The leader scanning the code.")
+    code: str = Field(min_length=1, max_length=400)
+
+
+class PickupVerified(BaseModel):
+    handed_over: bool
+    member_id: str
+    redemption_id: str
+    leader_id: str

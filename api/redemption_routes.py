@@ -1,0 +1,135 @@
+"""The redemption and pickup routes (the flow itself is api/redeem.py)."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from typing import Callable, Optional
+
+import orjson
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import Response
+
+from engine import codes
+
+from . import schemas
+from .eligibility import pricing
+from .pickup_codes import ANY_LEADER, CodeInvalid, load_secret, read_code, verify_code, leader_key
+from .redeem import RedeemScripts, handed_key, recover, redeem
+from .store import member_key, record_from_hash
+
+log = logging.getLogger("rights.api")
+JSON = "application/json"
+_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}\Z")
+_LEADER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
+RECOVERY_EVERY_SECONDS = 5.0
+_REDEEMED = {"redemption_id": "OATMEAL-LOWGI", "member_id": "M00001", "points": 1800, "cash": 0, "balance": 50,
+             "pickup_code": "P1~M00001~OATMEAL-LOWGI~L001~123456789~AbCdEfGhIjKlMnOpQrSt", "leader_id": "L001",
+             "at": 1794405600}
+_VERIFIED = {"handed_over": True, "member_id": "M00001", "redemption_id": "OATMEAL-LOWGI", "leader_id": "L001"}
+
+
+def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callable) -> None:
+    state: dict = {}
+
+    def scripts() -> RedeemScripts:
+        if state.get("client") is not service.redis:
+            state["client"] = service.redis
+            state["scripts"] = RedeemScripts(service.redis)
+        return state["scripts"]
+
+    def secret() -> bytes:
+        if "secret" not in state:
+            state["secret"] = load_secret(service.settings.data_dir)
+        return state["secret"]
+
+    @app.post("/v1/redemptions", tags=["points"], response_model=schemas.RedemptionResult,
+              summary="Redeem an item with points, exactly once per Idempotency-Key",
+              responses={200: {"description": "Redeemed: points taken, a unit of stock taken, a pickup code",
+                               "content": {JSON: {"example": _REDEEMED}}},
+                         400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},
+                         403: {"model": schemas.ErrorResponse, "description": "The member is frozen"},
+                         404: {"model": schemas.ErrorResponse, "description": "No such member or item"},
+                         409: {"model": schemas.ErrorResponse,
+                               "description": "Not possible now (the error's code says why: `out_of_stock`, "
+                                              "`insufficient_points`, `member_limit_reached`, `outside_window`, "
+                                              "`tier_too_low`, `tier_not_eligible`, `not_in_room`, "
+                                              "`task_locked`), or `in_progress`: the first request with this "
+                                              "key is still running"},
+                         422: {"model": schemas.ErrorResponse,
+                               "description": "A field is wrong, the Idempotency-Key header is missing, or the "
+                                              "key was used with another body (`idempotency_key_reused`)"},
+                         503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time"}})
+    async def post_redemption(body: schemas.RedemptionRequest, request: Request,
+                              idempotency_key: Optional[str] = Header(None, alias="Idempotency-Key")) -> Response:
+        """Atomically for the member: the window is open, the unlock is met, the tier is
+        enough, the per-member limit and the stock allow it and the balance covers it;
+        then the points are taken (oldest lots first), one unit of stock is taken, a
+        ledger entry is written and a signed pickup code is issued and put on the member's
+        pickup leader's list. The answer, success or refusal, is kept for 48 hours under
+        the member and the key: a replay returns it byte for byte."""
+        if idempotency_key is None or not _KEY.match(idempotency_key):
+            return error(422, "invalid_request", "give an Idempotency-Key header: 1 to 128 of A-Z a-z 0-9 _ . : -",
+                         "Idempotency-Key")
+        now = clock(request.scope)
+        table = service.table
+        index = table.redemption_index.get(body.redemption_id)
+        if index is None:
+            return error(404, "unknown_redemption", f"no redemption {body.redemption_id!r} in the rules",
+                         "redemption_id")
+        if body.room is not None and body.room not in table.room_index:
+            return error(422, "invalid_request", f"unknown room {body.room!r}", "room")
+        item = table.model.redemptions[index]
+        raw = await service.redis_call(service.redis.hgetall(member_key(body.member_id)))
+        record = record_from_hash(body.member_id, raw)
+        status, hint = "ok", 0
+        leader = None
+        if record is not None:
+            _, member = pricing(record, now)
+            verdict = service.evaluator.quote(table, member, body.room, now, []).to_raw().redemptions[index]
+            status, hint = codes.REASONS[verdict[0]] or "ok", verdict[1]
+            leader = record.leader if record.leader and _LEADER.match(record.leader) else None
+        answer = await service.redis_call(redeem(
+            service.redis, scripts(), request=body.model_dump(mode="json"), key=idempotency_key, now=now, item=item,
+            engine_status=status, engine_hint=hint, leader_id=leader, secret=secret()))
+        return Response(answer.body, answer.status, media_type=JSON)
+
+    @app.post("/v1/pickups/verify", tags=["points"], response_model=schemas.PickupVerified,
+              summary="A pickup leader hands over a redeemed item: the code is checked and used, once",
+              responses={200: {"description": "Valid, for this leader, and now handed over",
+                               "content": {JSON: {"example": _VERIFIED}}},
+                         403: {"model": schemas.ErrorResponse,
+                               "description": "Not a code this server issued, or issued for another leader"},
+                         409: {"model": schemas.ErrorResponse, "description": "Already handed over"},
+                         422: {"model": schemas.ErrorResponse, "description": "A field is wrong"},
+                         503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time"}})
+    async def verify_pickup(body: schemas.PickupVerifyRequest) -> Response:
+        """The code's signature is checked with the leader's key (the check a leader's app
+        can make offline); a code made out to another leader is refused; a code for any
+        leader (a member without one) may be handed over by any leader, once."""
+        try:
+            claims = read_code(body.code)
+            verify_code(leader_key(secret(), claims.leader_id), body.code)
+        except CodeInvalid as exc:
+            return error(403, "invalid_code", str(exc), "code")
+        if claims.leader_id not in (body.leader_id, ANY_LEADER):
+            return error(403, "wrong_leader", f"this code is for leader {claims.leader_id}", "leader_id")
+        first = await service.redis_call(service.redis.sadd(handed_key(claims.leader_id), body.code))
+        if not first:
+            return error(409, "already_handed_over", "this code was handed over already", "code")
+        return Response(orjson.dumps({"handed_over": True, "member_id": claims.member_id,
+                                      "redemption_id": claims.redemption_id, "leader_id": body.leader_id}),
+                        media_type=JSON)
+
+    async def recover_forever() -> None:
+        """Settle what crashed attempts left half done (see api/redeem.py), every few seconds."""
+        while True:
+            await asyncio.sleep(RECOVERY_EVERY_SECONDS)
+            with contextlib.suppress(Exception):
+                ids = [r.id for r in service.table.model.redemptions if r.stock is not None]
+                settled = await recover(service.redis, scripts(), ids)
+                if any(settled.values()):
+                    log.warning("redemption recovery: %s", settled)
+
+    service.background.append(recover_forever)

@@ -1,0 +1,227 @@
+"""Instant redemption through HTTP against a real redis-server: exactly once per key,
+never oversold under a race, refusals with reasons, signed pickup codes handed over
+once, and the recovery of attempts a crash left half done."""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import orjson
+import pytest
+import yaml
+from conftest import ROOT, at
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.redeem import RedeemScripts, idempotency_key, recover, reservations_key, stock_key
+from api.redis_server import free_port
+from api.settings import Settings
+from api.store import MemberRecord, write_members
+from engine.demo import DEMO_RULES
+
+GALA_21 = at("2026-11-11 21:00")
+GALA_END = at("2026-11-11 23:00")
+SECRET = "test-pickup-secret"
+
+
+@pytest.fixture(autouse=True)
+def pickup_secret(monkeypatch):
+    monkeypatch.setenv("RIGHTS_PICKUP_SECRET", SECRET)
+
+
+@pytest.fixture
+def api(redis_client, redis_server, tmp_path):
+    write_members(redis_client, [
+        MemberRecord(id="G1", tier="gold", points=1850),
+        MemberRecord(id="RICH", tier="gold", points=10_000, leader="L1"),
+        MemberRecord(id="POOR", tier="gold", points=100),
+        MemberRecord(id="ICE", tier="gold", points=5000, frozen=True),
+        MemberRecord(id="WATCHER", tier="gold", points=5000, sessions_watched=3),
+    ])
+    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
+                        redis_timeout_ms=500, data_dir=str(tmp_path))
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def redeem(api, body, key="k1", now=GALA_21):
+    headers = {"X-Rights-Now": str(now)}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return api.post("/v1/redemptions", json=body, headers=headers)
+
+
+def balance(api, member_id, now=GALA_21):
+    return api.get(f"/v1/members/{member_id}/ledger", headers={"X-Rights-Now": str(now)}).json()
+
+
+def test_a_redemption_takes_the_points_and_issues_a_pickup_code(api):
+    response = redeem(api, {"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["points"], body["balance"], body["leader_id"], body["at"]) == (1800, 50, None, GALA_21)
+    assert body["pickup_code"].startswith("P1~G1~OATMEAL-LOWGI~*~")
+    ledger = balance(api, "G1")
+    assert ledger["balance"] == 50 == sum(e["delta"] for e in ledger["entries"])
+    assert (ledger["entries"][0]["reason"], ledger["entries"][0]["delta"]) == ("redeem:OATMEAL-LOWGI", -1800)
+
+
+def test_a_replay_returns_the_first_answer_byte_for_byte(api):
+    first = redeem(api, {"member_id": "RICH", "redemption_id": "OATMEAL-LOWGI"})
+    again = redeem(api, {"member_id": "RICH", "redemption_id": "OATMEAL-LOWGI"}, now=GALA_21 + 3600)
+    assert first.status_code == again.status_code == 200
+    assert first.content == again.content
+    assert balance(api, "RICH")["balance"] == 10_000 - 1800
+    other = redeem(api, {"member_id": "RICH", "redemption_id": "OLIVE-OIL"})
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_a_refusal_is_kept_for_its_key_too(api, redis_client):
+    refused = redeem(api, {"member_id": "POOR", "redemption_id": "OATMEAL-LOWGI"})
+    assert refused.status_code == 409
+    assert refused.json()["error"] == {"code": "insufficient_points", "field": "redemption_id",
+                                       "reason": "the balance is 1700 points short"}
+    write_members(redis_client, [MemberRecord(id="POOR", tier="gold", points=5000)])
+    assert redeem(api, {"member_id": "POOR", "redemption_id": "OATMEAL-LOWGI"}).content == refused.content
+    assert redeem(api, {"member_id": "POOR", "redemption_id": "OATMEAL-LOWGI"}, key="k2").status_code == 200
+
+
+def test_the_member_limit_holds(api):
+    answers = [redeem(api, {"member_id": "RICH", "redemption_id": "OATMEAL-LOWGI"}, key=f"k{n}") for n in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 409]
+    assert answers[2].json()["error"]["code"] == "member_limit_reached"
+
+
+def test_the_flash_item_opens_in_the_last_five_minutes_of_its_room(api):
+    early = redeem(api, {"member_id": "RICH", "redemption_id": "FLASH-EGGS", "room": "gala"})
+    assert early.status_code == 409 and early.json()["error"]["code"] == "outside_window"
+    late = redeem(api, {"member_id": "RICH", "redemption_id": "FLASH-EGGS", "room": "gala"}, key="k2",
+                  now=GALA_END - 120)
+    assert late.status_code == 200
+
+
+@pytest.mark.parametrize("body, key, status, code", [
+    ({"member_id": "NOBODY", "redemption_id": "OATMEAL-LOWGI"}, "k1", 404, "unknown_member"),
+    ({"member_id": "G1", "redemption_id": "CAVIAR"}, "k1", 404, "unknown_redemption"),
+    ({"member_id": "ICE", "redemption_id": "OATMEAL-LOWGI"}, "k1", 403, "member_frozen"),
+    ({"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"}, None, 422, "invalid_request"),
+    ({"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"}, "bad key!", 422, "invalid_request"),
+    ({"member_id": "G1", "redemption_id": "OATMEAL-LOWGI", "room": "moon"}, "k1", 422, "invalid_request"),
+    ({"member_id": "G1"}, "k1", 422, "invalid_request"),
+])
+def test_refusals_say_why(api, body, key, status, code):
+    response = redeem(api, body, key=key)
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+
+
+def test_a_pickup_code_is_handed_over_once_by_its_leader(api):
+    code = redeem(api, {"member_id": "RICH", "redemption_id": "OATMEAL-LOWGI"}).json()["pickup_code"]
+    assert code.startswith("P1~RICH~OATMEAL-LOWGI~L1~")
+    wrong = api.post("/v1/pickups/verify", json={"leader_id": "L2", "code": code})
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (403, "wrong_leader")
+    forged = api.post("/v1/pickups/verify", json={"leader_id": "L1", "code": code[:-4] + "AAAA"})
+    assert (forged.status_code, forged.json()["error"]["code"]) == (403, "invalid_code")
+    handed = api.post("/v1/pickups/verify", json={"leader_id": "L1", "code": code})
+    assert handed.json() == {"handed_over": True, "member_id": "RICH", "redemption_id": "OATMEAL-LOWGI",
+                             "leader_id": "L1"}
+    again = api.post("/v1/pickups/verify", json={"leader_id": "L1", "code": code})
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "already_handed_over")
+
+
+def test_a_leaders_app_verifies_codes_offline_with_its_own_key():
+    from api.pickup_codes import CodeInvalid, PickupCode, leader_key, make_code, verify_code
+
+    code = make_code(SECRET.encode(), PickupCode("M1", "OATMEAL-LOWGI", "L1", 7))
+    assert verify_code(leader_key(SECRET.encode(), "L1"), code) == PickupCode("M1", "OATMEAL-LOWGI", "L1", 7)
+    with pytest.raises(CodeInvalid):
+        verify_code(leader_key(SECRET.encode(), "L2"), code)  # another leader's key cannot check it
+
+
+def test_recovery_settles_what_a_crash_left_half_done(api, redis_client):
+    import redis.asyncio as aioredis
+
+    # a crash after the unit was reserved, before the member's script: the unit comes back
+    redis_client.set(stock_key("OATMEAL-LOWGI"), 499)
+    redis_client.hset(reservations_key("OATMEAL-LOWGI"), "G1|lost|n1", GALA_21)
+    redis_client.hset(idempotency_key("G1", "lost"), mapping={"state": "running", "nonce": "n1", "started": GALA_21,
+                                                               "hash": "x"})
+    # a crash after the member's script, before the commit: the unit stays taken
+    done = redeem(api, {"member_id": "RICH", "redemption_id": "OATMEAL-LOWGI"}, key="kept")
+    assert done.status_code == 200
+    redis_client.hset(reservations_key("OATMEAL-LOWGI"), f"RICH|kept|{_nonce(redis_client, 'RICH', 'kept')}",
+                      GALA_21)
+    left_before = int(redis_client.get(stock_key("OATMEAL-LOWGI")))
+
+    async def run():
+        client = aioredis.Redis.from_url(api.app.state.service.settings.redis_url)
+        try:
+            return await recover(client, RedeemScripts(client), ["OATMEAL-LOWGI"], now=GALA_21 + 60)
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(run()) == {"committed": 1, "released": 1}
+    assert int(redis_client.get(stock_key("OATMEAL-LOWGI"))) == left_before + 1
+    assert redis_client.hlen(reservations_key("OATMEAL-LOWGI")) == 0
+    assert redis_client.hget(idempotency_key("G1", "lost"), "state") == b"abandoned"
+    # the abandoned attempt's key starts afresh
+    assert redeem(api, {"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"}, key="lost").status_code == 200
+
+
+def _nonce(redis_client, member_id, key):
+    return redis_client.hget(idempotency_key(member_id, key), "nonce").decode()
+
+
+def test_2000_concurrent_redemptions_never_oversell(redis_client, redis_server, tmp_path):
+    """500 members, 4 requests each, for an item with stock 100, against two worker
+    processes: exactly 100 succeed, no balance below zero, every ledger sums to its
+    balance, and the stock ends at 0."""
+    import httpx
+
+    data = yaml.safe_load(DEMO_RULES.read_text(encoding="utf-8"))
+    data["redemptions"].append({"id": "RACE-ITEM", "points": 300, "stock": 100})
+    rules = tmp_path / "race.yaml"
+    rules.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    members = [MemberRecord(id=f"R{k:03d}", tier="gold", points=700) for k in range(500)]  # two redemptions each
+    write_members(redis_client, members)
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_server.url, "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0",
+           "RIGHTS_RULES": str(rules), "RIGHTS_REDIS_TIMEOUT_MS": "5000"}
+    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--workers", "2", "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+
+    async def burst():
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                                     limits=httpx.Limits(max_connections=200)) as client:
+            for _ in range(200):
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+            requests = [client.post("/v1/redemptions", json={"member_id": m.id, "redemption_id": "RACE-ITEM"},
+                                    headers={"Idempotency-Key": f"try-{n}"}) for n in range(4) for m in members]
+            return await asyncio.gather(*requests)
+
+    try:
+        answers = asyncio.run(burst())
+    finally:
+        os.killpg(server.pid, 2)
+        server.wait(20)
+    statuses = [a.status_code for a in answers]
+    assert len(answers) == 2000 and set(statuses) <= {200, 409}, set(statuses)
+    assert statuses.count(200) == 100
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} <= {"out_of_stock",
+                                                                                    "insufficient_points"}
+    assert int(redis_client.get(stock_key("RACE-ITEM"))) == 0
+    assert redis_client.hlen(reservations_key("RACE-ITEM")) == 0
+    for member in members:
+        points = int(redis_client.hget(f"m:{{{member.id}}}", "points"))
+        deltas = [int(fields[b"delta"]) for _, fields in redis_client.xrange(f"led:{{{member.id}}}")]
+        assert points >= 0 and points == sum(deltas), member.id
+        lots = {k: v for k, v in redis_client.hgetall(f"lots:{{{member.id}}}").items() if k != b"#"}
+        assert points == sum(int(v.split()[0]) for v in lots.values()), member.id

@@ -15,6 +15,7 @@
 | RIGHTS_BATCH_LOOKUPS | 1 | member lookups of one event-loop turn share one pipeline |
 | RIGHTS_MEMBER_CACHE | 1 | keep members in the worker, invalidated by Redis (client-side caching with tracking) |
 | RIGHTS_ALLOW_CLOCK_OVERRIDE | 0 | 1 lets a request set the instant (header X-Rights-Now); for tests and rehearsals only |
+| RIGHTS_PICKUP_SECRET | (kept in the data dir) | the key pickup codes are signed with; set it when replicas span machines |
 """
 from __future__ import annotations
 

@@ -1,34 +1,25 @@
 """Instant redemption: exactly once per idempotency key, never oversold, Cluster-safe.
 
-A redemption touches two Redis Cluster slots: the member's (points, ledger, per-member
-count, the idempotency record) and the item's (units left). No transaction may span
-two slots, so the item's unit is reserved first and then committed or given back:
+A redemption touches two Redis Cluster slots, the member's and the item's: it follows
+api/reservations.py (reserve the unit, run the member's script, commit or give back).
 
 1. `begin` (member slot): the idempotency record `idem:{<member>}:<key>` is created
    (state `running`, the body's hash, a fresh nonce), or the first answer is returned,
    or the request is refused: 422 for the same key with another body, 409 while the
    first attempt runs. An attempt silent for STALE_SECONDS is taken over (new nonce).
 2. The engine checks tier, room, window and task unlock (as a quote would).
-3. `reserve` (item slot): one unit off `rstock:{r:<item>}` (started from the rules'
-   stock on first use) and a reservation `<member>|<key>|<nonce>` in `rres:{r:<item>}`.
+3. One unit of the item's stock is reserved (started from the rules' stock).
 4. `redeem` (member slot): only while the record is still `running` with this nonce;
    checks frozen, the per-member limit and the balance before any write, then takes
    the points from the oldest lots, writes the ledger entry and the count, and marks the
    record `done` with what the answer is rendered from.
-5. The reservation is dropped (committed), or on a refusal given back.
-
-A crash between the steps leaves a reservation behind; `recover()` (run by every worker
-every few seconds) settles the ones older than STALE_SECONDS: it fences the attempt
-(`running` with that nonce becomes `abandoned`, so a late `redeem` refuses), then
-commits the reservation if the record says the redemption happened and gives the unit
-back otherwise. Giving back is idempotent (only the caller that removes the reservation
-adds the unit), so the sweep and a slow request never both return one.
+5. The code goes on the leader's pickup list, and the reservation is committed; on a
+   refusal the unit is given back.
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -36,10 +27,12 @@ import orjson
 
 from .ledger import _LOTS, ledger_key, lots_key
 from .pickup_codes import ANY_LEADER, PickupCode, make_code
+from .reservations import (REDEMPTIONS, STALE_SECONDS, StockScripts, commit, record_key, release, reserve,
+                           reservation_id)
+from .reservations import recover as recover_pool
 from .store import member_key
 
 IDEMPOTENCY_TTL_SECONDS = 48 * 3600  # a replay answers the same for at least 24 hours
-STALE_SECONDS = 30
 
 # KEYS: member, idem   ARGV: body hash, nonce, now, ttl, stale after
 _BEGIN = r"""
@@ -57,24 +50,6 @@ redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
 return {'begun'}
 """
 
-# KEYS: stock, reservations   ARGV: starting stock, reservation id, now
-_RESERVE = r"""
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
-if tonumber(redis.call('GET', KEYS[1])) <= 0 then return 0 end
-redis.call('DECR', KEYS[1])
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-return 1
-"""
-
-# KEYS: stock, reservations   ARGV: reservation id
-_RELEASE = r"""
-if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 then
-  redis.call('INCR', KEYS[1])
-  return 1
-end
-return 0
-"""
-
 # KEYS: member, idem   ARGV: nonce, answer (a refusal decided before the member's checks)
 _FINISH = r"""
 if redis.call('HGET', KEYS[2], 'state') ~= 'running' or redis.call('HGET', KEYS[2], 'nonce') ~= ARGV[1] then
@@ -82,19 +57,6 @@ if redis.call('HGET', KEYS[2], 'state') ~= 'running' or redis.call('HGET', KEYS[
 end
 redis.call('HSET', KEYS[2], 'state', 'done', 'answer', ARGV[2])
 return 1
-"""
-
-# KEYS: member, idem   ARGV: nonce   -> the record's state for that nonce, fencing a running one
-_FENCE = r"""
-local state, nonce = redis.call('HGET', KEYS[2], 'state'), redis.call('HGET', KEYS[2], 'nonce')
-if nonce ~= ARGV[1] then return {'gone'} end
-if state == 'running' then
-  redis.call('HSET', KEYS[2], 'state', 'abandoned')
-  return {'abandoned'}
-end
-local answer = redis.call('HGET', KEYS[2], 'answer')
-if state == 'done' and string.sub(answer, 1, 3) == '200' then return {'redeemed', answer} end
-return {'refused'}
 """
 
 # KEYS: member, lots, led, idem
@@ -135,15 +97,7 @@ return {'ok', answer}
 
 
 def idempotency_key(member_id: str, key: str) -> str:
-    return f"idem:{{{member_id}}}:{key}"
-
-
-def stock_key(redemption_id: str) -> str:
-    return f"rstock:{{r:{redemption_id}}}"
-
-
-def reservations_key(redemption_id: str) -> str:
-    return f"rres:{{r:{redemption_id}}}"
+    return record_key("idem", member_id, key)
 
 
 def pickup_list_key(leader_id: str) -> str:
@@ -154,13 +108,11 @@ def handed_key(leader_id: str) -> str:
     return f"handed:{{leader:{leader_id}}}"
 
 
-class RedeemScripts:
+class RedeemScripts(StockScripts):
     def __init__(self, redis):
+        super().__init__(redis)
         self.begin = redis.register_script(_BEGIN)
-        self.reserve = redis.register_script(_RESERVE)
-        self.release = redis.register_script(_RELEASE)
         self.finish = redis.register_script(_FINISH)
-        self.fence = redis.register_script(_FENCE)
         self.redeem = redis.register_script(_REDEEM)
 
 
@@ -233,10 +185,9 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
         answer = f"409 {engine_status} {engine_hint}"
         await scripts.finish(keys=[member, idem], args=[nonce, answer])
         return render(answer, request)
-    reservation = f"{member_id}|{key}|{nonce}"
-    stock_keys = [stock_key(item.id), reservations_key(item.id)]
+    reservation = reservation_id("idem", member_id, key, nonce)
     if item.stock is not None:
-        if not await scripts.reserve(keys=stock_keys, args=[item.stock, reservation, now]):
+        if not await reserve(scripts, REDEMPTIONS, item.id, item.stock, reservation, now):
             answer = "409 out_of_stock 0"
             await scripts.finish(keys=[member, idem], args=[nonce, answer])
             return render(answer, request)
@@ -252,10 +203,10 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
     if outcome == "ok":
         await list_for_pickup(redis, leader, code, member_id, item.id, now)  # before the commit: see recover()
         if item.stock is not None:
-            await redis.hdel(stock_keys[1], reservation)
+            await commit(redis, REDEMPTIONS, item.id, reservation)
         return render(_text(done[1]), request)
     if item.stock is not None:
-        await scripts.release(keys=stock_keys, args=[reservation])
+        await release(scripts, REDEMPTIONS, item.id, reservation)
     if outcome == "fenced":
         return Answer(409, orjson.dumps({"error": {"code": "in_progress", "field": "Idempotency-Key",
                                                    "reason": "another attempt with this key took over"}}))
@@ -263,25 +214,14 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
 
 
 async def recover(redis, scripts: RedeemScripts, redemption_ids, now: Optional[int] = None) -> dict:
-    """Settle reservations older than STALE_SECONDS (see the module docstring)."""
-    now = int(time.time()) if now is None else now
-    settled = {"committed": 0, "released": 0}
-    for redemption_id in redemption_ids:
-        stock_keys = [stock_key(redemption_id), reservations_key(redemption_id)]
-        for field, since in (await redis.hgetall(stock_keys[1])).items():
-            reservation = _text(field)
-            if int(since) + STALE_SECONDS > now:
-                continue
-            member_id, key, nonce = reservation.split("|")
-            fenced = await scripts.fence(keys=[member_key(member_id), idempotency_key(member_id, key)], args=[nonce])
-            if _text(fenced[0]) == "redeemed":  # the points were taken: the unit is theirs
-                _, _, at, leader, code, _ = _text(fenced[1]).split(" ")[1:7]
-                await list_for_pickup(redis, ANY_LEADER if leader == "-" else leader, code, member_id,
-                                      redemption_id, int(at))
-                settled["committed"] += await redis.hdel(stock_keys[1], reservation)
-            else:
-                settled["released"] += await scripts.release(keys=stock_keys, args=[reservation])
-    return settled
+    """Settle the redemption reservations a crash left behind (api/reservations.py); a kept
+    unit's code goes on its leader's pickup list, as the request would have done."""
+    async def listed(member_id: str, key: str, answer: str) -> None:
+        _, _, at, leader, code, _ = answer.split(" ")[1:7]
+        claims = code.split("~")
+        await list_for_pickup(redis, ANY_LEADER if leader == "-" else leader, code, member_id, claims[2], int(at))
+
+    return await recover_pool(redis, scripts, REDEMPTIONS, redemption_ids, now, listed)
 
 
 async def list_for_pickup(redis, leader: str, code: str, member_id: str, redemption_id: str, at: int) -> None:

@@ -16,7 +16,8 @@ from conftest import ROOT, at
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.redeem import RedeemScripts, idempotency_key, recover, reservations_key, stock_key
+from api.redeem import RedeemScripts, idempotency_key, recover
+from api.reservations import REDEMPTIONS, reservations_key, stock_key
 from api.redis_server import free_port
 from api.settings import Settings
 from api.store import MemberRecord, write_members
@@ -144,16 +145,16 @@ def test_recovery_settles_what_a_crash_left_half_done(api, redis_client):
     import redis.asyncio as aioredis
 
     # a crash after the unit was reserved, before the member's script: the unit comes back
-    redis_client.set(stock_key("OATMEAL-LOWGI"), 499)
-    redis_client.hset(reservations_key("OATMEAL-LOWGI"), "G1|lost|n1", GALA_21)
+    redis_client.set(stock_key(REDEMPTIONS, "OATMEAL-LOWGI"), 499)
+    redis_client.hset(reservations_key(REDEMPTIONS, "OATMEAL-LOWGI"), "idem|G1|lost|n1", GALA_21)
     redis_client.hset(idempotency_key("G1", "lost"), mapping={"state": "running", "nonce": "n1", "started": GALA_21,
                                                                "hash": "x"})
     # a crash after the member's script, before the commit: the unit stays taken
     done = redeem(api, {"member_id": "RICH", "redemption_id": "OATMEAL-LOWGI"}, key="kept")
     assert done.status_code == 200
-    redis_client.hset(reservations_key("OATMEAL-LOWGI"), f"RICH|kept|{_nonce(redis_client, 'RICH', 'kept')}",
+    redis_client.hset(reservations_key(REDEMPTIONS, "OATMEAL-LOWGI"), f"idem|RICH|kept|{_nonce(redis_client, 'RICH', 'kept')}",
                       GALA_21)
-    left_before = int(redis_client.get(stock_key("OATMEAL-LOWGI")))
+    left_before = int(redis_client.get(stock_key(REDEMPTIONS, "OATMEAL-LOWGI")))
 
     async def run():
         client = aioredis.Redis.from_url(api.app.state.service.settings.redis_url)
@@ -163,8 +164,8 @@ def test_recovery_settles_what_a_crash_left_half_done(api, redis_client):
             await client.aclose()
 
     assert asyncio.run(run()) == {"committed": 1, "released": 1}
-    assert int(redis_client.get(stock_key("OATMEAL-LOWGI"))) == left_before + 1
-    assert redis_client.hlen(reservations_key("OATMEAL-LOWGI")) == 0
+    assert int(redis_client.get(stock_key(REDEMPTIONS, "OATMEAL-LOWGI"))) == left_before + 1
+    assert redis_client.hlen(reservations_key(REDEMPTIONS, "OATMEAL-LOWGI")) == 0
     assert redis_client.hget(idempotency_key("G1", "lost"), "state") == b"abandoned"
     # the abandoned attempt's key starts afresh
     assert redeem(api, {"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"}, key="lost").status_code == 200
@@ -217,8 +218,8 @@ def test_2000_concurrent_redemptions_never_oversell(redis_client, redis_server, 
     assert statuses.count(200) == 100
     assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} <= {"out_of_stock",
                                                                                     "insufficient_points"}
-    assert int(redis_client.get(stock_key("RACE-ITEM"))) == 0
-    assert redis_client.hlen(reservations_key("RACE-ITEM")) == 0
+    assert int(redis_client.get(stock_key(REDEMPTIONS, "RACE-ITEM"))) == 0
+    assert redis_client.hlen(reservations_key(REDEMPTIONS, "RACE-ITEM")) == 0
     for member in members:
         points = int(redis_client.hget(f"m:{{{member.id}}}", "points"))
         deltas = [int(fields[b"delta"]) for _, fields in redis_client.xrange(f"led:{{{member.id}}}")]

@@ -1,0 +1,118 @@
+"""Shared stock across Redis Cluster slots: reserve, then commit or give back.
+
+A unit of shared stock (a redemption item's, a coupon's total) lives in its own slot,
+a member's points and counters in the member's: no transaction may span the two. So an
+operation reserves the unit first, runs the member's script, and then drops the
+reservation (commit) or gives the unit back. Each attempt has a record in the member's
+slot (`state`: running / done / abandoned, `nonce`, `answer`, where a done answer
+beginning with `200` means the member's side happened); the reservation names it:
+`<record kind>|<member>|<name>|<nonce>`.
+
+A crash between the steps leaves a reservation behind; `recover()` (every worker runs
+it every few seconds) settles those older than STALE_SECONDS: it fences the attempt (a
+`running` record with that nonce becomes `abandoned`, so a late member script refuses),
+then keeps the unit if the record says the member's side happened and gives it back
+otherwise. Giving back is idempotent: only the caller that removes the reservation adds
+the unit, so a sweep and a slow request never both return one.
+"""
+from __future__ import annotations
+
+import time
+from typing import Awaitable, Callable, Iterable, Optional
+
+STALE_SECONDS = 30
+REDEMPTIONS, COUPONS = "r", "c"  # the pools of shared stock
+
+# KEYS: stock, reservations   ARGV: starting stock, reservation id, now
+_RESERVE = r"""
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+if tonumber(redis.call('GET', KEYS[1])) <= 0 then return 0 end
+redis.call('DECR', KEYS[1])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+
+# KEYS: stock, reservations   ARGV: reservation id
+_RELEASE = r"""
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 then
+  redis.call('INCR', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+# KEYS: record   ARGV: nonce   -> the record's verdict for that nonce, fencing a running one
+_FENCE = r"""
+local state, nonce = redis.call('HGET', KEYS[1], 'state'), redis.call('HGET', KEYS[1], 'nonce')
+if nonce ~= ARGV[1] then return {'gone'} end
+if state == 'running' then
+  redis.call('HSET', KEYS[1], 'state', 'abandoned')
+  return {'abandoned'}
+end
+local answer = redis.call('HGET', KEYS[1], 'answer')
+if state == 'done' and answer and string.sub(answer, 1, 3) == '200' then return {'done', answer} end
+return {'refused'}
+"""
+
+
+def stock_key(pool: str, item_id: str) -> str:
+    return f"stock:{{{pool}:{item_id}}}"
+
+
+def reservations_key(pool: str, item_id: str) -> str:
+    return f"resv:{{{pool}:{item_id}}}"
+
+
+def record_key(kind: str, member_id: str, name: str) -> str:
+    return f"{kind}:{{{member_id}}}:{name}"
+
+
+def reservation_id(kind: str, member_id: str, name: str, nonce: str) -> str:
+    return f"{kind}|{member_id}|{name}|{nonce}"
+
+
+class StockScripts:
+    def __init__(self, redis):
+        self.reserve = redis.register_script(_RESERVE)
+        self.release = redis.register_script(_RELEASE)
+        self.fence = redis.register_script(_FENCE)
+
+
+async def reserve(scripts: StockScripts, pool: str, item_id: str, starting: int, reservation: str, now: int) -> bool:
+    return bool(await scripts.reserve(keys=[stock_key(pool, item_id), reservations_key(pool, item_id)],
+                                      args=[starting, reservation, now]))
+
+
+async def release(scripts: StockScripts, pool: str, item_id: str, reservation: str) -> int:
+    return await scripts.release(keys=[stock_key(pool, item_id), reservations_key(pool, item_id)],
+                                 args=[reservation])
+
+
+async def commit(redis, pool: str, item_id: str, reservation: str) -> int:
+    return await redis.hdel(reservations_key(pool, item_id), reservation)
+
+
+async def recover(redis, scripts: StockScripts, pool: str, item_ids: Iterable[str], now: Optional[int] = None,
+                  on_done: Optional[Callable[[str, str, str], Awaitable[None]]] = None) -> dict:
+    """Settle the pool's reservations older than STALE_SECONDS. `on_done(member, name,
+    answer)` finishes what a kept unit's operation still owes (e.g. the pickup list)."""
+    now = int(time.time()) if now is None else now
+    settled = {"committed": 0, "released": 0}
+    for item_id in item_ids:
+        for field, since in (await redis.hgetall(reservations_key(pool, item_id))).items():
+            reservation = field.decode() if isinstance(field, bytes) else field
+            if int(since) + STALE_SECONDS > now:
+                continue
+            kind, member_id, name, nonce = reservation.split("|")
+            verdict = await scripts.fence(keys=[record_key(kind, member_id, name)], args=[nonce])
+            if _text(verdict[0]) == "done":
+                if on_done is not None:
+                    await on_done(member_id, name, _text(verdict[1]))
+                settled["committed"] += await commit(redis, pool, item_id, reservation)
+            else:
+                settled["released"] += await release(scripts, pool, item_id, reservation)
+    return settled
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -85,3 +85,35 @@ def test_example_request_is_valid_against_the_demo(redis_client, redis_server):
     result = response.json()
     assert result["member"]["id"] == "M00001" and result["tier"] == "gold"
     assert orjson.loads(body)["room"] == result["room"]["id"]
+
+
+def test_serve_refuses_a_redis_that_may_evict_keys(tmp_path):
+    """Balances and idempotency records must never vanish: volatile-* policies evict keys
+    with a TTL (idempotency records have one), allkeys-* any key."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    from api.redis_server import free_port
+
+    port = free_port()
+    redis_proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                   "--appendonly", "no", "--maxmemory-policy", "volatile-lru"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        done = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--redis-url",
+                               f"redis://127.0.0.1:{port}/0", "--port", str(free_port())],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1
+        assert "maxmemory-policy is volatile-lru" in done.stderr and "noeviction" in done.stderr
+    finally:
+        redis_proc.kill()
+        redis_proc.wait()

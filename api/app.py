@@ -34,6 +34,7 @@ from .eligibility import RequestInvalid, join_offer, member_info, parse_request,
 from .metrics import METRICS_KEY, Metrics, render
 from .settings import Settings
 from .points_routes import add_points_routes
+from .order_routes import add_order_routes
 from .redemption_routes import add_redemption_routes
 from .rules_routes import add_rules_routes
 from .rules_sync import RulesSync
@@ -298,6 +299,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     add_rules_routes(app, service, error)
     add_points_routes(app, service, error, lambda scope: _now(scope, settings))
     add_redemption_routes(app, service, error, lambda scope: _now(scope, settings))
+    add_order_routes(app, service, error, lambda scope: _now(scope, settings))
 
     @app.get("/v1/noop", tags=["operations"], summary="Does nothing: the baseline of the API benchmark",
              responses={200: {"content": {JSON: {"example": {"ok": True}}}}})

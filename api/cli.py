@@ -52,6 +52,15 @@ def add_serve_commands(commands) -> None:
     show.add_argument("--data-dir", default=None)
     show.set_defaults(run=cmd_members_show)
 
+    leaders = commands.add_parser("leaders", help="load pickup leaders into Redis")
+    leader_actions = leaders.add_subparsers(dest="leaders_command", required=True, metavar="ACTION")
+    load_leaders = leader_actions.add_parser("import", help="load leaders from CSV or JSON lines "
+                                                            "(id, name, lat, lon, active)")
+    load_leaders.add_argument("file")
+    load_leaders.add_argument("--redis-url", help="default: REDIS_URL, else the embedded Redis under --data-dir")
+    load_leaders.add_argument("--data-dir", default=None)
+    load_leaders.set_defaults(run=cmd_leaders_import)
+
 
 @contextlib.contextmanager
 def redis_for(url: Optional[str], data_dir: Optional[str]) -> Iterator[str]:
@@ -219,3 +228,31 @@ def cmd_members_show(args) -> int:
         return 1
     sys.stdout.write(orjson.dumps(record.public(), option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
+
+
+def cmd_leaders_import(args) -> int:
+    """Every good row is stored; every bad one is reported as FILE:LINE: field: reason."""
+    import redis
+
+    from .leaders import read_leader_rows, write_leaders
+    from .members_io import RowError
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"rights leaders import: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    good, bad = [], 0
+    for line, row in read_leader_rows(text, args.file):
+        if isinstance(row, RowError):
+            bad += 1
+            place = f"{row.field}: " if row.field else ""
+            print(f"{args.file}:{line}: {place}{row.reason}", file=sys.stderr)
+        else:
+            good.append(row)
+    with redis_for(args.redis_url, args.data_dir) as url:
+        write_leaders(redis.Redis.from_url(url, socket_timeout=10), good)
+    active = sum(1 for leader in good if leader.active)
+    print(f"imported {len(good)} leader{'s' if len(good) != 1 else ''} ({active} active), refused {bad} "
+          f"row{'s' if bad != 1 else ''}", file=sys.stderr)
+    return 1 if bad else 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -166,8 +167,9 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
     member_id = request["member_id"]
     member, idem = member_key(member_id), idempotency_key(member_id, key)
     nonce = secrets.token_hex(8)
-    begun = await scripts.begin(keys=[member, idem],
-                                args=[body_hash(request), nonce, now, IDEMPOTENCY_TTL_SECONDS, STALE_SECONDS])
+    begun = await scripts.begin(keys=[member, idem],  # staleness by the wall clock, as for reservations
+                                args=[body_hash(request), nonce, int(time.time()), IDEMPOTENCY_TTL_SECONDS,
+                                      STALE_SECONDS])
     state = _text(begun[0])
     if state == "unknown_member":
         return Answer(404, orjson.dumps({"error": {"code": "unknown_member", "field": "member_id",
@@ -187,7 +189,7 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
         return render(answer, request)
     reservation = reservation_id("idem", member_id, key, nonce)
     if item.stock is not None:
-        if not await reserve(scripts, REDEMPTIONS, item.id, item.stock, reservation, now):
+        if not await reserve(scripts, REDEMPTIONS, item.id, item.stock, reservation):
             answer = "409 out_of_stock 0"
             await scripts.finish(keys=[member, idem], args=[nonce, answer])
             return render(answer, request)
@@ -213,7 +215,7 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
     return render(_text(done[1]), request)
 
 
-async def recover(redis, scripts: RedeemScripts, redemption_ids, now: Optional[int] = None) -> dict:
+async def recover(redis, scripts: RedeemScripts, now: Optional[int] = None) -> dict:
     """Settle the redemption reservations a crash left behind (api/reservations.py); a kept
     unit's code goes on its leader's pickup list, as the request would have done."""
     async def listed(member_id: str, key: str, answer: str) -> None:
@@ -221,7 +223,7 @@ async def recover(redis, scripts: RedeemScripts, redemption_ids, now: Optional[i
         claims = code.split("~")
         await list_for_pickup(redis, ANY_LEADER if leader == "-" else leader, code, member_id, claims[2], int(at))
 
-    return await recover_pool(redis, scripts, REDEMPTIONS, redemption_ids, now, listed)
+    return await recover_pool(redis, scripts, REDEMPTIONS, now, listed)
 
 
 async def list_for_pickup(redis, leader: str, code: str, member_id: str, redemption_id: str, at: int) -> None:

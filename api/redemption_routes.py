@@ -127,8 +127,7 @@ def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callabl
         while True:
             await asyncio.sleep(RECOVERY_EVERY_SECONDS)
             with contextlib.suppress(Exception):
-                ids = [r.id for r in service.table.model.redemptions if r.stock is not None]
-                settled = await recover(service.redis, scripts(), ids)
+                settled = await recover(service.redis, scripts())
                 if any(settled.values()):
                     log.warning("redemption recovery: %s", settled)
 

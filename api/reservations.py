@@ -18,9 +18,10 @@ the unit, so a sweep and a slow request never both return one.
 from __future__ import annotations
 
 import time
-from typing import Awaitable, Callable, Iterable, Optional
+from typing import Awaitable, Callable, Optional
 
 STALE_SECONDS = 30
+INDEX_DAYS = 1
 REDEMPTIONS, COUPONS = "r", "c"  # the pools of shared stock
 
 # KEYS: stock, reservations   ARGV: starting stock, reservation id, now
@@ -71,14 +72,25 @@ def reservation_id(kind: str, member_id: str, name: str, nonce: str) -> str:
     return f"{kind}|{member_id}|{name}|{nonce}"
 
 
+def index_key(pool: str) -> str:
+    """The pool's items that had a reservation lately (zset by instant): what recover() reads."""
+    return f"resv-index:{{{pool}}}"
+
+
 class StockScripts:
     def __init__(self, redis):
+        self.redis = redis
         self.reserve = redis.register_script(_RESERVE)
         self.release = redis.register_script(_RELEASE)
         self.fence = redis.register_script(_FENCE)
 
 
-async def reserve(scripts: StockScripts, pool: str, item_id: str, starting: int, reservation: str, now: int) -> bool:
+async def reserve(scripts: StockScripts, pool: str, item_id: str, starting: int, reservation: str) -> bool:
+    """One unit off the pool, held for `reservation`. Stamped with the wall clock (not a
+    request's business instant): staleness is about how long an attempt has been silent."""
+    now = int(time.time())
+    # indexed before the reservation exists, so recover() always finds it
+    await scripts.redis.zadd(index_key(pool), {item_id: now})
     return bool(await scripts.reserve(keys=[stock_key(pool, item_id), reservations_key(pool, item_id)],
                                       args=[starting, reservation, now]))
 
@@ -92,13 +104,16 @@ async def commit(redis, pool: str, item_id: str, reservation: str) -> int:
     return await redis.hdel(reservations_key(pool, item_id), reservation)
 
 
-async def recover(redis, scripts: StockScripts, pool: str, item_ids: Iterable[str], now: Optional[int] = None,
+async def recover(redis, scripts: StockScripts, pool: str, now: Optional[int] = None,
                   on_done: Optional[Callable[[str, str, str], Awaitable[None]]] = None) -> dict:
-    """Settle the pool's reservations older than STALE_SECONDS. `on_done(member, name,
+    """Settle the pool's reservations older than STALE_SECONDS, on the items reserved in
+    the last day (a sweep runs every few seconds: none is older). `on_done(member, name,
     answer)` finishes what a kept unit's operation still owes (e.g. the pickup list)."""
     now = int(time.time()) if now is None else now
     settled = {"committed": 0, "released": 0}
-    for item_id in item_ids:
+    await redis.zremrangebyscore(index_key(pool), "-inf", now - INDEX_DAYS * 86400)
+    for raw_id in await redis.zrangebyscore(index_key(pool), now - INDEX_DAYS * 86400, "+inf"):
+        item_id = _text(raw_id)
         for field, since in (await redis.hgetall(reservations_key(pool, item_id))).items():
             reservation = field.decode() if isinstance(field, bytes) else field
             if int(since) + STALE_SECONDS > now:

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.redeem import RedeemScripts, idempotency_key, recover
-from api.reservations import REDEMPTIONS, reservations_key, stock_key
+from api.reservations import REDEMPTIONS, index_key, reservations_key, stock_key
 from api.redis_server import free_port
 from api.settings import Settings
 from api.store import MemberRecord, write_members
@@ -147,6 +147,7 @@ def test_recovery_settles_what_a_crash_left_half_done(api, redis_client):
     # a crash after the unit was reserved, before the member's script: the unit comes back
     redis_client.set(stock_key(REDEMPTIONS, "OATMEAL-LOWGI"), 499)
     redis_client.hset(reservations_key(REDEMPTIONS, "OATMEAL-LOWGI"), "idem|G1|lost|n1", GALA_21)
+    redis_client.zadd(index_key(REDEMPTIONS), {"OATMEAL-LOWGI": GALA_21})
     redis_client.hset(idempotency_key("G1", "lost"), mapping={"state": "running", "nonce": "n1", "started": GALA_21,
                                                                "hash": "x"})
     # a crash after the member's script, before the commit: the unit stays taken
@@ -159,7 +160,7 @@ def test_recovery_settles_what_a_crash_left_half_done(api, redis_client):
     async def run():
         client = aioredis.Redis.from_url(api.app.state.service.settings.redis_url)
         try:
-            return await recover(client, RedeemScripts(client), ["OATMEAL-LOWGI"], now=GALA_21 + 60)
+            return await recover(client, RedeemScripts(client), now=GALA_21 + 60)
         finally:
             await client.aclose()
 

@@ -1,0 +1,224 @@
+"""Settling an order and refunding it: points credited, coupon usage and stock consumed,
+a pickup leader assigned, each exactly once.
+
+The order record `ord:{<member>}:<order id>` (member slot) follows the pattern of
+api/reservations.py: `running` with a nonce while the order settles, `done` with the
+answer once the member's script has run. A settled order's answer is kept for good (a
+refund needs it); a refused attempt leaves no record, so the checkout may quote again
+and retry with the same order id. Coupon stock is a shared pool (`stock:{c:<coupon>}`),
+reserved before the member's script and committed or given back after it.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from typing import Optional
+
+import orjson
+
+from .ledger import _LOTS, ledger_key, lots_key
+from .reservations import COUPONS, StockScripts, commit, record_key, release, reservation_id, reserve
+from .store import member_key
+
+# KEYS: member, order   ARGV: body hash, nonce, now, stale after
+_BEGIN = r"""
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_member'} end
+local state = redis.call('HGET', KEYS[2], 'state')
+if state and state ~= 'abandoned' then
+  if redis.call('HGET', KEYS[2], 'hash') ~= ARGV[1] then return {'mismatch'} end
+  if state == 'done' then return {'done', redis.call('HGET', KEYS[2], 'answer')} end
+  if tonumber(redis.call('HGET', KEYS[2], 'started')) + tonumber(ARGV[4]) > tonumber(ARGV[3]) then
+    return {'running'}
+  end
+end
+redis.call('HSET', KEYS[2], 'state', 'running', 'hash', ARGV[1], 'nonce', ARGV[2], 'started', ARGV[3])
+return {'begun'}
+"""
+
+# KEYS: order   ARGV: nonce   (a refused attempt leaves nothing behind)
+_DROP = r"""
+if redis.call('HGET', KEYS[1], 'state') == 'running' and redis.call('HGET', KEYS[1], 'nonce') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+# KEYS: member, lots, led, order
+# ARGV: nonce, now, order id, points, expires, coupons ("id,id"), limited coupons ("id=limit;..."),
+#       limited skus ("sku=qty=limit;..."), leader to bind ("" none), answer (without the balance)
+_SETTLE = _LOTS + r"""
+if redis.call('HGET', KEYS[4], 'state') ~= 'running' or redis.call('HGET', KEYS[4], 'nonce') ~= ARGV[1] then
+  return {'fenced'}
+end
+if redis.call('HGET', KEYS[1], 'frozen') == '1' then return {'refused', 'member_frozen'} end
+for id, limit in string.gmatch(ARGV[7], '([^=;]+)=(%d+)') do
+  if tonumber(redis.call('HGET', KEYS[1], 'c:' .. id) or '0') + 1 > tonumber(limit) then
+    return {'refused', 'coupon_limit:' .. id}
+  end
+end
+for sku, qty, limit in string.gmatch(ARGV[8], '([^=;]+)=(%d+)=(%d+)') do
+  if tonumber(redis.call('HGET', KEYS[1], 's:' .. sku) or '0') + tonumber(qty) > tonumber(limit) then
+    return {'refused', 'sku_limit:' .. sku}
+  end
+end
+-- every refusal is behind us: the writes
+local now, points, expires = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
+if points > 0 then
+  add_lot(KEYS[2], live, points, expires)
+  balance = balance + points
+  entry(KEYS[3], points, 'order', ARGV[3], now, expires, balance)
+end
+for id in string.gmatch(ARGV[6], '[^,]+') do redis.call('HINCRBY', KEYS[1], 'c:' .. id, 1) end
+for sku, qty in string.gmatch(ARGV[8], '([^=;]+)=(%d+)=%d+') do redis.call('HINCRBY', KEYS[1], 's:' .. sku, qty) end
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'leader', ARGV[9]) end
+publish(KEYS[1], balance, live)
+local answer = ARGV[10] .. ' ' .. balance
+redis.call('HSET', KEYS[4], 'state', 'done', 'answer', answer, 'points', points, 'coupons', ARGV[6],
+           'skus', ARGV[8])
+return {'ok', answer}
+"""
+
+# KEYS: member, lots, led, order   ARGV: now, order id
+_REFUND = _LOTS + r"""
+if redis.call('HGET', KEYS[4], 'state') ~= 'done' then return {'unknown_order'} end
+local prior = redis.call('HGET', KEYS[4], 'refund')
+if prior then return {'replay', prior, redis.call('HGET', KEYS[4], 'coupons')} end
+local now, points = tonumber(ARGV[1]), tonumber(redis.call('HGET', KEYS[4], 'points'))
+local balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
+local taken = math.min(points, balance)
+if taken > 0 then
+  take(KEYS[2], live, taken)
+  balance = balance - taken
+  entry(KEYS[3], -taken, 'refund', ARGV[2], now, 0, balance)
+end
+local coupons = redis.call('HGET', KEYS[4], 'coupons')
+for id in string.gmatch(coupons, '[^,]+') do
+  if tonumber(redis.call('HINCRBY', KEYS[1], 'c:' .. id, -1)) <= 0 then redis.call('HDEL', KEYS[1], 'c:' .. id) end
+end
+for sku, qty in string.gmatch(redis.call('HGET', KEYS[4], 'skus'), '([^=;]+)=(%d+)=%d+') do
+  if tonumber(redis.call('HINCRBY', KEYS[1], 's:' .. sku, -tonumber(qty))) <= 0 then
+    redis.call('HDEL', KEYS[1], 's:' .. sku)
+  end
+end
+publish(KEYS[1], balance, live)
+local answer = taken .. ' ' .. (points - taken) .. ' ' .. balance .. ' ' .. now
+redis.call('HSET', KEYS[4], 'refund', answer)
+return {'ok', answer, coupons}
+"""
+
+STALE_SECONDS = 30
+
+
+def order_key(member_id: str, order_id: str) -> str:
+    return record_key("ord", member_id, order_id)
+
+
+class OrderScripts(StockScripts):
+    def __init__(self, redis):
+        super().__init__(redis)
+        self.begin = redis.register_script(_BEGIN)
+        self.drop = redis.register_script(_DROP)
+        self.settle = redis.register_script(_SETTLE)
+        self.refund = redis.register_script(_REFUND)
+
+
+def body_hash(body: dict) -> str:
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str, reason: str, field: Optional[str] = None):
+        self.status, self.code, self.reason, self.field = status, code, reason, field
+
+
+def render_settled(answer: str, order_id: str, member_id: str) -> bytes:
+    """A settled order's answer from its record: the same bytes for every replay.
+
+    Stored as `200 <version> <subtotal> <discount> <payable> <points> <coupons or -> <leader
+    or -> <new neighbour 0/1> <at> <balance>`."""
+    (_, version, subtotal, discount, payable, points, coupons, leader, neighbour, at,
+     balance) = answer.split(" ")
+    return orjson.dumps({"order_id": order_id, "member_id": member_id, "rules_version": version,
+                         "subtotal": int(subtotal), "discount": int(discount), "payable": int(payable),
+                         "points": int(points), "balance": int(balance),
+                         "coupons": coupons.split(",") if coupons != "-" else [],
+                         "leader_id": None if leader == "-" else leader, "new_neighbour": neighbour == "1",
+                         "at": int(at)})
+
+
+def render_refund(answer: str, order_id: str, member_id: str, coupons: str) -> bytes:
+    taken, short, balance, at = answer.split(" ")
+    return orjson.dumps({"order_id": order_id, "member_id": member_id, "points_reversed": int(taken),
+                         "points_not_recovered": int(short), "balance": int(balance),
+                         "coupons_restored": [c for c in coupons.split(",") if c], "at": int(at)})
+
+
+async def begin(scripts: OrderScripts, member_id: str, order_id: str, body: dict):
+    """('new', nonce) to go on, ('done', answer) for a replay; Refused otherwise."""
+    nonce = secrets.token_hex(8)
+    started = await scripts.begin(keys=[member_key(member_id), order_key(member_id, order_id)],
+                                  args=[body_hash(body), nonce, int(time.time()), STALE_SECONDS])
+    state = _text(started[0])
+    if state == "unknown_member":
+        raise Refused(404, "unknown_member", f"no member {member_id!r}", "member_id")
+    if state == "mismatch":
+        raise Refused(422, "order_id_reused", "this order id was settled with another body", "order_id")
+    if state == "running":
+        raise Refused(409, "in_progress", "this order is being settled by another request", "order_id")
+    if state == "done":
+        return "done", _text(started[1])
+    return "new", nonce
+
+
+async def drop(scripts: OrderScripts, member_id: str, order_id: str, nonce: str) -> None:
+    await scripts.drop(keys=[order_key(member_id, order_id)], args=[nonce])
+
+
+async def reserve_coupons(scripts: OrderScripts, coupons: list, member_id: str, order_id: str,
+                          nonce: str) -> Optional[str]:
+    """Reserve one unit of each coupon's total stock ((id, stock) pairs); the id of the
+    first one sold out (having given back what was reserved), or None."""
+    reservation = reservation_id("ord", member_id, order_id, nonce)
+    taken = []
+    for coupon_id, stock in coupons:
+        if not await reserve(scripts, COUPONS, coupon_id, stock, reservation):
+            for done in taken:
+                await release(scripts, COUPONS, done, reservation)
+            return coupon_id
+        taken.append(coupon_id)
+    return None
+
+
+async def finish_coupons(redis, scripts: OrderScripts, coupons: list, member_id: str, order_id: str, nonce: str,
+                         settled: bool) -> None:
+    reservation = reservation_id("ord", member_id, order_id, nonce)
+    for coupon_id, _ in coupons:
+        if settled:
+            await commit(redis, COUPONS, coupon_id, reservation)
+        else:
+            await release(scripts, COUPONS, coupon_id, reservation)
+
+
+async def settle(scripts: OrderScripts, member_id: str, order_id: str, nonce: str, *, now: int, points: int,
+                 expires: int, coupons: list, limited_coupons: dict, limited_skus: dict, bind_leader: str,
+                 answer: str) -> tuple:
+    done = await scripts.settle(
+        keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id), order_key(member_id, order_id)],
+        args=[nonce, now, order_id, points, expires, ",".join(coupons),
+              ";".join(f"{c}={limit}" for c, limit in limited_coupons.items()),
+              ";".join(f"{s}={qty}={limit}" for s, (qty, limit) in limited_skus.items()), bind_leader, answer])
+    return _text(done[0]), _text(done[1]) if len(done) > 1 else None
+
+
+async def refund(scripts: OrderScripts, member_id: str, order_id: str, now: int) -> tuple:
+    done = await scripts.refund(
+        keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id), order_key(member_id, order_id)],
+        args=[now, order_id])
+    return tuple(_text(part) for part in done)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value

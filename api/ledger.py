@@ -135,13 +135,24 @@ return delta
 
 # KEYS: member, lots, led, ev, caps
 # ARGV: now, event id, reason, points, expires, note, session field, session cap (-1: none),
-#       day field, day cap (-1: none), caps ttl
+#       day field, day cap (-1: none), caps ttl, rate field, most events per rate field (-1: none)
 _CREDIT_EVENT = _LOTS + r"""
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_member'} end
 local prior = redis.call('HGET', KEYS[4], ARGV[2])
 if prior then return {'replay', prior} end
 if redis.call('HGET', KEYS[1], 'frozen') == '1' then return {'member_frozen'} end
 local now, points, expires = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local rate_limit = tonumber(ARGV[13])
+if rate_limit >= 0 then
+  local seen = tonumber(redis.call('HGET', KEYS[5], ARGV[12]) or '0')
+  if seen + 1 > rate_limit then  -- too many: frozen for review, this event earns nothing
+    redis.call('HSET', KEYS[1], 'frozen', 1)
+    entry(KEYS[3], 0, 'frozen', 'rate:' .. ARGV[12], now, 0, tonumber(redis.call('HGET', KEYS[1], 'points') or '0'))
+    return {'frozen_now'}
+  end
+  redis.call('HINCRBY', KEYS[5], ARGV[12], 1)
+  redis.call('EXPIRE', KEYS[5], tonumber(ARGV[11]))
+end
 local note = ARGV[6]
 local caps = {{ARGV[7], tonumber(ARGV[8]), 'cap_per_session'}, {ARGV[9], tonumber(ARGV[10]), 'cap_per_day'}}
 for _, cap in ipairs(caps) do
@@ -173,6 +184,19 @@ return {'ok', record}
 """
 
 
+# KEYS: member, led   ARGV: frozen (1/0), now, reason
+_FREEZE = r"""
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local was = redis.call('HGET', KEYS[1], 'frozen') == '1'
+redis.call('HSET', KEYS[1], 'frozen', ARGV[1])
+if was ~= (ARGV[1] == '1') then
+  redis.call('XADD', KEYS[2], '*', 'delta', 0, 'reason', ARGV[1] == '1' and 'frozen' or 'unfrozen', 'ref', ARGV[3],
+             'at', ARGV[2], 'expires', 0, 'balance', tonumber(redis.call('HGET', KEYS[1], 'points') or '0'))
+end
+return 1
+"""
+
+
 def lots_key(member_id: str) -> str:
     return f"lots:{{{member_id}}}"
 
@@ -196,6 +220,7 @@ class Scripts:
         self.sweep = redis.register_script(_SWEEP)
         self.set_balance = redis.register_script(_SET_BALANCE)
         self.credit_event = redis.register_script(_CREDIT_EVENT)
+        self.freeze = redis.register_script(_FREEZE)
 
 
 def set_balance(scripts: Scripts, member_id: str, points: int, now: int, ref: str, client=None):
@@ -214,12 +239,19 @@ def sweep(scripts: Scripts, member_id: str, now: int, client=None):
 
 def credit_event(scripts: Scripts, member_id: str, *, now: int, event_id: str, reason: str, points: int,
                  expires: int, note: str, session_field: str, session_cap: Optional[int], day_field: str,
-                 day_cap: Optional[int]):
+                 day_cap: Optional[int], rate_field: str = "", rate_limit: Optional[int] = None):
     return scripts.credit_event(
         keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id), events_key(member_id),
               caps_key(member_id)],
         args=[now, event_id, reason, points, expires, note, session_field, -1 if session_cap is None else session_cap,
-              day_field, -1 if day_cap is None else day_cap, CAPS_TTL_SECONDS])
+              day_field, -1 if day_cap is None else day_cap, CAPS_TTL_SECONDS, rate_field,
+              -1 if rate_limit is None else rate_limit])
+
+
+def freeze(scripts: Scripts, member_id: str, frozen: bool, now: int, reason: str):
+    """Freeze or unfreeze a member (a `frozen` / `unfrozen` ledger entry when it changes);
+    -1 when there is no such member."""
+    return scripts.freeze(keys=[member_key(member_id), ledger_key(member_id)], args=[int(frozen), now, reason])
 
 
 def parse_entry(entry_id, fields: dict) -> dict:

@@ -10,7 +10,8 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
 from . import schemas
-from .ledger import Scripts, credit_event, ledger_key, parse_entry, sweep
+from .ledger import Scripts, credit_event, freeze, ledger_key, parse_entry, sweep
+from .rules_routes import check_admin
 from .store import MEMBER_ID, record_from_hash, member_key
 
 JSON = "application/json"
@@ -34,6 +35,12 @@ def _day(now: int, utc_offset: int) -> str:
     return dt.datetime.fromtimestamp(now, dt.timezone(dt.timedelta(seconds=utc_offset))).strftime("%Y%m%d")
 
 
+def _hour(now: int, utc_offset: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(now, dt.timezone(dt.timedelta(seconds=utc_offset))).strftime("%Y%m%d%H")
+
+
 def _event_body(event_id: str, member_id: str, record: str) -> bytes:
     """The answer to an event, rendered from what the ledger stored: a replay gets the same
     bytes as the first answer."""
@@ -41,6 +48,28 @@ def _event_body(event_id: str, member_id: str, record: str) -> bytes:
     return orjson.dumps({"event_id": event_id, "member_id": member_id, "type": reason.partition(":")[2],
                          "points": int(points), "balance": int(balance), "expires": int(expires) or None,
                          "note": None if note == "-" else note})
+
+
+def add_freeze_route(app: FastAPI, service, error: Callable, clock: Callable, ledger_scripts, frozen: bool) -> None:
+    verb = "freeze" if frozen else "unfreeze"
+
+    @app.post(f"/v1/members/{{member_id}}/{verb}", tags=["points"], response_model=schemas.FreezeResult,
+              summary=("Freeze a member for review: it earns and spends nothing until unfrozen (admin)" if frozen
+                       else "Unfreeze a member (admin)"),
+              responses={200: {"description": "Done (also when it was so already)",
+                               "content": {JSON: {"example": {"member_id": "M00001", "frozen": frozen}}}},
+                         401: {"model": schemas.ErrorResponse, "description": "No admin token"},
+                         403: {"model": schemas.ErrorResponse, "description": "A wrong admin token, or admin off"},
+                         **_ERRORS})
+    async def change(member_id: str, request: Request, body: Optional[schemas.FreezeRequest] = None) -> Response:
+        check_admin(request)
+        if not MEMBER_ID.match(member_id):
+            return error(422, "invalid_request", "not a member id", "member_id")
+        reason = (body.reason if body else "") or "admin"
+        done = await service.redis_call(freeze(ledger_scripts(), member_id, frozen, clock(request.scope), reason))
+        if done < 0:
+            return error(404, "unknown_member", f"no member {member_id!r}", "member_id")
+        return Response(orjson.dumps({"member_id": member_id, "frozen": frozen}), media_type=JSON)
 
 
 def add_points_routes(app: FastAPI, service, error: Callable, clock: Callable) -> None:
@@ -105,10 +134,14 @@ def add_points_routes(app: FastAPI, service, error: Callable, clock: Callable) -
             points=points, expires=expires, note=note,
             session_field=f"{body.type}:s:{room.id}:{room.start}" if room else "",
             session_cap=rule.cap_per_session if room else None,
-            day_field=f"{body.type}:d:{_day(now, model.utc_offset_seconds)}", day_cap=rule.cap_per_day))
+            day_field=f"{body.type}:d:{_day(now, model.utc_offset_seconds)}", day_cap=rule.cap_per_day,
+            rate_field=f"{body.type}:h:{_hour(now, model.utc_offset_seconds)}", rate_limit=rule.freeze_above_per_hour))
         status = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
         if status == "unknown_member":
             return error(404, "unknown_member", f"no member {body.member_id!r}", "member_id")
+        if status == "frozen_now":
+            return error(403, "member_frozen", f"more than {rule.freeze_above_per_hour} {body.type} events in one "
+                                               "hour: the member is frozen for review", "member_id")
         if status == "member_frozen":
             return error(403, "member_frozen", "the member is frozen for review: it earns and spends nothing "
                                                "until unfrozen", "member_id")
@@ -140,6 +173,9 @@ def add_points_routes(app: FastAPI, service, error: Callable, clock: Callable) -
         page = {"member_id": member_id, "balance": balance, "entries": entries,
                 "next": entries[-1]["id"] if len(raw) > limit else None}
         return Response(orjson.dumps(page), media_type=JSON)
+
+    for frozen in (True, False):
+        add_freeze_route(app, service, error, clock, ledger_scripts, frozen)
 
     async def current(record, now: int):
         """The member with its expired points lapsed, when one of its lots is due."""

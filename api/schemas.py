@@ -186,10 +186,23 @@ class EventResult(BaseModel):
                                             "`cap_per_day` or `below_min_seconds`; null otherwise.")
 
 
+class FreezeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "invites under review"}]})
+
+    reason: str = Field("", max_length=200, pattern=r"^[^\n\r]*$",
+                        description="Why, for the ledger entry (one line).")
+
+
+class FreezeResult(BaseModel):
+    member_id: str
+    frozen: bool
+
+
 class LedgerEntry(BaseModel):
     id: str = Field(description="The entry's id: entries are ordered by it.")
     delta: int = Field(description="Points added (positive) or taken (negative).")
-    reason: str = Field(description="`opening`, `import`, `expired`, or `event:<type>`.")
+    reason: str = Field(description="`opening`, `import`, `expired`, `event:<type>`, `order`, `refund`, "
+                                    "`redeem:<item>`, `frozen` or `unfrozen`.")
     ref: str = Field(description="What caused it: the event id, the import, or the lapsed lot.")
     at: int = Field(description="When it happened (Unix seconds).")
     expires: Optional[int] = Field(description="For a credit, when its points lapse; null: never.")

@@ -95,6 +95,7 @@ class EventRule:
     cap_per_session: Optional[int]
     cap_per_day: Optional[int]
     session_only: bool = False  # the points lapse when the live session they were earned in ends
+    freeze_above_per_hour: Optional[int] = None  # invite_order: more in one clock hour freezes the member
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from .model import (
     MAX_TIERS,
     VISITOR,
 )
-from .validate import _ID, _OFFSET, _RELATIVE, FORMAT_VERSION, MAX_EXPIRE_DAYS, MAX_ID_LENGTH, MAX_NAME_LENGTH
+from .validate import (_ID, _OFFSET, _RELATIVE, DEFAULT_INVITES_PER_HOUR, FORMAT_VERSION, MAX_EXPIRE_DAYS,
+                       MAX_ID_LENGTH, MAX_INVITES_PER_HOUR, MAX_NAME_LENGTH)
 
 SCHEMA_ID = f"urn:rights-engine:rule-table:format-{FORMAT_VERSION}"
 
@@ -207,6 +208,10 @@ def _event(kind: str) -> dict:
                          "description": "The points lapse when the live session they were earned in ends "
                                         "(the event must name a live room)."},
     }
+    if kind == "invite_order":
+        fields["freeze_above_per_hour"] = _integer(
+            "A member credited with more invites than this in one clock hour is frozen for review (anti-cheat).",
+            1, MAX_INVITES_PER_HOUR, DEFAULT_INVITES_PER_HOUR)
     if kind == "watch":
         fields["min_seconds"] = _integer("Seconds of watching a live room that earn the points.", 1,
                                          MAX_WATCH_SECONDS, DEFAULT_WATCH_SECONDS)

@@ -36,6 +36,8 @@ from .model import (
 FORMAT_VERSION = 1
 MAX_ID_LENGTH = 64
 MAX_EXPIRE_DAYS = 3650
+MAX_INVITES_PER_HOUR = 10_000
+DEFAULT_INVITES_PER_HOUR = 10  # invites that order, per member and clock hour, before a freeze for review
 MAX_NAME_LENGTH = 200
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")
 _OFFSET = re.compile(r"^([+-])(0\d|1[0-4]):([0-5]\d)\Z")
@@ -571,7 +573,8 @@ class _Checker:
                 self.error(epath, f"unknown event kind; kinds are {', '.join(EVENT_KINDS)}")
                 continue
             allowed = (("points", "cap_per_session", "cap_per_day", "session_only")
-                       + (("min_seconds",) if kind == "watch" else ()))
+                       + (("min_seconds",) if kind == "watch" else ())
+                       + (("freeze_above_per_hour",) if kind == "invite_order" else ()))
             erule = self.mapping(rule, epath, allowed, required=("points",))
             if erule is None:
                 continue
@@ -580,7 +583,11 @@ class _Checker:
                                      min_seconds=self.integer(erule, epath, "min_seconds", 1, 86400, default=600) or 600,
                                      cap_per_session=self.integer(erule, epath, "cap_per_session", 1, MAX_POINTS, default=None),
                                      cap_per_day=self.integer(erule, epath, "cap_per_day", 1, MAX_POINTS, default=None),
-                                     session_only=self.flag(erule, epath, "session_only", False))
+                                     session_only=self.flag(erule, epath, "session_only", False),
+                                     freeze_above_per_hour=self.integer(erule, epath, "freeze_above_per_hour", 1,
+                                                                        MAX_INVITES_PER_HOUR,
+                                                                        default=DEFAULT_INVITES_PER_HOUR)
+                                     if kind == "invite_order" else None)
         expire = self.integer(obj, path, "expire_after_days", 1, MAX_EXPIRE_DAYS, default=None)
         return PointsRules(per_yuan=per_yuan if per_yuan is not None else 1, birthday_multiplier=birthday,
                            order_bonus=bonus or 0, events=events, expire_after_days=expire)

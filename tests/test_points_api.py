@@ -186,3 +186,24 @@ def test_a_body_that_is_not_a_json_object_is_refused_clearly(api):
     assert (malformed.status_code, malformed.json()["error"]["code"]) == (400, "malformed_json")
     untyped = api.post("/v1/events", content=orjson.dumps({"event_id": "s1", "member_id": "G1", "type": "share"}))
     assert untyped.status_code == 422 and "Content-Type" in untyped.json()["error"]["reason"]
+
+
+def test_too_many_invites_in_an_hour_freeze_the_member_until_an_admin_unfreezes(api, monkeypatch):
+    monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", "t0ken-for-tests")
+    invite = {"member_id": "G1", "type": "invite_order"}
+    answers = [event(api, {"event_id": f"i{k}", **invite}, now=GALA_21 + k) for k in range(11)]
+    assert [a.status_code for a in answers] == [200] * 10 + [403]  # the demo rule: at most 10 an hour
+    assert answers[-1].json()["error"]["code"] == "member_frozen"
+    assert event(api, {"event_id": "s1", "member_id": "G1", "type": "share"}).status_code == 403
+    redeemed = api.post("/v1/redemptions", json={"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"},
+                        headers={"Idempotency-Key": "k1", "X-Rights-Now": str(GALA_21)})
+    assert redeemed.status_code == 403  # spends nothing either
+    assert api.post("/v1/members/G1/unfreeze").status_code == 401
+    admin = {"Authorization": "Bearer t0ken-for-tests"}
+    assert api.post("/v1/members/G1/unfreeze", headers=admin).json() == {"member_id": "G1", "frozen": False}
+    assert event(api, {"event_id": "s1", "member_id": "G1", "type": "share"}).status_code == 200
+    frozen = api.post("/v1/members/G1/freeze", json={"reason": "review"}, headers=admin)
+    assert frozen.json() == {"member_id": "G1", "frozen": True}
+    reasons = [e["reason"] for e in ledger(api, "G1").json()["entries"]]
+    assert reasons[:4] == ["frozen", "event:share", "unfrozen", "frozen"]
+    assert api.post("/v1/members/NOBODY/freeze", headers=admin).status_code == 404

@@ -1,0 +1,90 @@
+"""Acknowledged means kept: redis-server is SIGKILLed in the middle of a burst of
+settlements under `appendfsync always`, restarted from its AOF, and every order the API
+acknowledged is there, with its points in the ledger and the balance."""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import redis
+from conftest import ROOT
+
+from api.redis_server import EmbeddedRedis, free_port
+from api.store import MemberRecord, write_members
+
+
+def test_every_acknowledged_settlement_survives_a_kill(tmp_path):
+    import httpx
+
+    store = EmbeddedRedis(tmp_path / "redis", appendfsync="always").start()
+    client = redis.Redis.from_url(store.url)
+    members = [MemberRecord(id=f"D{k:03d}", tier="gold", points=100) for k in range(50)]
+    write_members(client, members)
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": store.url, "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0",
+           "RIGHTS_REDIS_TIMEOUT_MS": "2000"}
+    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    acknowledged: list = []
+
+    async def burst():
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            for _ in range(200):
+                try:
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+            version = (await http.post("/v1/eligibility", json={"lines": []})).json()["rules_version"]
+
+            async def settle(n: int):
+                member = members[n % len(members)].id
+                body = {"order_id": f"K{n}", "member_id": member, "lines": [{"sku": "MILK-1L", "qty": 1}],
+                        "rules_version": version}
+                try:
+                    answer = await http.post("/v1/orders", json=body)
+                except httpx.HTTPError:
+                    return
+                if answer.status_code == 200:
+                    acknowledged.append(answer.json())
+
+            # a killer thread pulls the plug once a few dozen orders are through
+            killer = threading.Thread(target=lambda: (_wait_for(lambda: len(acknowledged) >= 40), store.kill()))
+            killer.start()
+            for start in range(0, 600, 20):
+                await asyncio.gather(*(settle(n) for n in range(start, start + 20)))
+                if store.process is None or store.process.poll() is not None:
+                    break
+            killer.join()
+
+    try:
+        asyncio.run(burst())
+    finally:
+        os.killpg(server.pid, 2)
+        server.wait(20)
+    assert 40 <= len(acknowledged) < 600, len(acknowledged)
+    store.start()  # the same data directory: the AOF is replayed
+    try:
+        client = redis.Redis.from_url(store.url)
+        for answer in acknowledged:
+            member, order_id = answer["member_id"], answer["order_id"]
+            assert client.hget(f"ord:{{{member}}}:{order_id}", "state") == b"done", order_id
+            refs = [fields[b"ref"] for _, fields in client.xrange(f"led:{{{member}}}")]
+            assert order_id.encode() in refs, order_id
+        for member in members:
+            points = int(client.hget(f"m:{{{member.id}}}", "points"))
+            deltas = [int(fields[b"delta"]) for _, fields in client.xrange(f"led:{{{member.id}}}")]
+            assert points == sum(deltas), member.id
+    finally:
+        store.stop()
+
+
+def _wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.001)

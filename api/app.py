@@ -15,12 +15,11 @@ import time
 from typing import Optional
 
 import orjson
-import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
@@ -34,6 +33,7 @@ from .eligibility import RequestInvalid, join_offer, member_info, parse_request,
 from .metrics import METRICS_KEY, Metrics, render
 from .settings import Settings
 from .points_routes import add_points_routes
+from .redis_connect import async_client, is_cluster, node_url
 from .order_routes import add_order_routes
 from .redemption_routes import add_redemption_routes
 from .rules_routes import add_rules_routes
@@ -79,10 +79,18 @@ class Service:
         self.table = compile_source(self.table_source)
         gc.freeze()  # the table's objects live as long as the worker: keep them out of every collection
         self.metrics.rules_version = self.table.version
-        self.redis = aioredis.Redis.from_url(
+        self.cluster = await asyncio.to_thread(is_cluster, self.settings.redis_url)
+        self.redis = async_client(
             self.settings.redis_url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
             retry_on_timeout=False, retry=None, max_connections=256)
-        self.cache = TrackedCache(self.settings.redis_url, timeout=self.timeout) if self.settings.member_cache else None
+        self.cache = None
+        if self.settings.member_cache:  # tracking per node: on a cluster, every primary's
+            urls = [self.settings.redis_url]
+            if self.cluster:
+                await self.redis.initialize()
+                urls = [node_url(self.settings.redis_url, node.host, node.port)
+                        for node in self.redis.get_primaries()]
+            self.cache = TrackedCache(urls, timeout=self.timeout)
         if self.cache is not None:
             self.cache.start()
         self.reader = MemberReader(self.redis, batching=self.settings.batch_lookups, cache=self.cache)
@@ -124,7 +132,7 @@ class Service:
         started = time.perf_counter()
         try:
             return await asyncio.wait_for(awaitable, self.timeout)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (RedisError, RedisClusterException, OSError, asyncio.TimeoutError) as exc:
             self.metrics.redis_errors += 1
             raise RedisUnavailable(f"member store unavailable: {type(exc).__name__}") from None
         finally:

@@ -15,6 +15,7 @@ from typing import Iterator, Optional
 
 import orjson
 
+from .redis_connect import eviction_policies, sync_client
 from .redis_server import EmbeddedRedis, RedisServerMissing, _ping
 from .settings import Settings
 
@@ -113,7 +114,7 @@ def cmd_serve(args) -> int:
     try:
         import redis
 
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        client = sync_client(settings.redis_url, socket_timeout=5)
         try:
             _refuse_evicting_redis(client)
         except RuntimeError as exc:
@@ -146,10 +147,10 @@ def _evaluator() -> str:
 
 def _refuse_evicting_redis(client) -> None:
     """Balances and idempotency records must never be evicted for memory."""
-    policy = client.info("memory").get("maxmemory_policy", "noeviction")  # INFO works where CONFIG is off
-    if policy != "noeviction":  # volatile-* too: idempotency records and cap counters carry a TTL
-        raise RuntimeError(f"the Redis maxmemory-policy is {policy}, which may evict keys (balances, "
-                           "idempotency records); set it to noeviction")
+    for policy in sorted(eviction_policies(client)):  # INFO works where CONFIG is off
+        if policy != "noeviction":  # volatile-* too: idempotency records and cap counters carry a TTL
+            raise RuntimeError(f"the Redis maxmemory-policy is {policy}, which may evict keys (balances, "
+                               "idempotency records); set it to noeviction")
 
 
 def load_demo_members(client) -> bool:
@@ -188,7 +189,7 @@ def cmd_members_import(args) -> int:
     rows = list(read_rows(text, args.file))
     total, good, bad, batch = len(rows), 0, 0, []
     with redis_for(args.redis_url, args.data_dir) as url:
-        client = redis.Redis.from_url(url, socket_timeout=10)
+        client = sync_client(url, socket_timeout=10)
         for done, (line, row) in enumerate(rows, start=1):
             try:
                 if isinstance(row, RowError):
@@ -222,7 +223,7 @@ def cmd_members_show(args) -> int:
     from .store import read_member
 
     with redis_for(args.redis_url, args.data_dir) as url:
-        record = read_member(redis.Redis.from_url(url, socket_timeout=5), args.member_id)
+        record = read_member(sync_client(url, socket_timeout=5), args.member_id)
     if record is None:
         print(f"rights members show: no member {args.member_id!r}", file=sys.stderr)
         return 1
@@ -251,7 +252,7 @@ def cmd_leaders_import(args) -> int:
         else:
             good.append(row)
     with redis_for(args.redis_url, args.data_dir) as url:
-        write_leaders(redis.Redis.from_url(url, socket_timeout=10), good)
+        write_leaders(sync_client(url, socket_timeout=10), good)
     active = sum(1 for leader in good if leader.active)
     print(f"imported {len(good)} leader{'s' if len(good) != 1 else ''} ({active} active), refused {bad} "
           f"row{'s' if bad != 1 else ''}", file=sys.stderr)

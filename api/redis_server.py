@@ -23,6 +23,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too: both below 65536."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(20000, 55000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 def _ping(port: int, timeout: float = 0.2) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
@@ -44,6 +60,7 @@ class EmbeddedRedis:
         self.port = port or free_port()
         self.appendfsync = appendfsync
         self.process: Optional[subprocess.Popen] = None
+        self.extra_args: list = []  # e.g. cluster mode (LocalCluster)
 
     @property
     def url(self) -> str:
@@ -58,7 +75,7 @@ class EmbeddedRedis:
             binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.data_dir.resolve()),
             "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "",
             "--maxmemory-policy", "noeviction", "--protected-mode", "yes", "--daemonize", "no",
-            "--logfile", str((self.data_dir / "redis.log").resolve()),
+            "--logfile", str((self.data_dir / "redis.log").resolve()), *self.extra_args,
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                         start_new_session=True)
@@ -90,6 +107,74 @@ class EmbeddedRedis:
         self.process = None
 
     def __enter__(self) -> "EmbeddedRedis":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class LocalCluster:
+    """A local Redis Cluster of three masters on loopback (AOF on), for the test suite and
+    benchmarks: `redis-server --cluster-enabled yes` three times, joined once with
+    `redis-cli --cluster create`. `kill()` and `start()` take every node down and up
+    again; the cluster re-forms from its nodes.conf files."""
+
+    def __init__(self, data_dir: str | Path, masters: int = 3):
+        self.data_dir = Path(data_dir)
+        self.nodes = [EmbeddedRedis(self.data_dir / f"node{k}", port=free_cluster_port()) for k in range(masters)]
+        self.created = False
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self, timeout: float = 30.0) -> "LocalCluster":
+        for node in self.nodes:
+            node.extra_args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                               "--cluster-node-timeout", "2000"]
+            node.start()
+        if not self.created:
+            binary = shutil.which("redis-cli")
+            if binary is None:
+                raise RedisServerMissing(PACKAGE_HINT)
+            subprocess.run([binary, "--cluster", "create", *[f"127.0.0.1:{n.port}" for n in self.nodes],
+                            "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True,
+                           timeout=timeout)
+            self.created = True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self._state(node.port) == "ok" for node in self.nodes):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("the local Redis Cluster did not reach cluster_state:ok")
+
+    @staticmethod
+    def _state(port: int) -> str:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(b"CLUSTER INFO\r\n")
+                data = b""
+                while b"cluster_state" not in data or not data.endswith(b"\r\n"):
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError:
+            return "down"
+        for line in data.decode(errors="replace").splitlines():
+            if line.startswith("cluster_state:"):
+                return line.split(":", 1)[1].strip()
+        return "unknown"
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> "LocalCluster":
         return self.start()
 
     def __exit__(self, *exc) -> None:

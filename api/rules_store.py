@@ -82,8 +82,8 @@ class RulesStore:
         pipe.hset(meta_key(version), mapping=meta)
         pipe.lrem(HISTORY, 0, version)
         pipe.lpush(HISTORY, version)
-        pipe.publish(CHANNEL, version)
         await pipe.execute()
+        await self.redis.publish(CHANNEL, version)  # after the commit (a cluster takes no PUBLISH in MULTI)
         return {"version": version, **meta}
 
     async def activate(self, version: str, now: int, only_if_scheduled: bool = False) -> bool:
@@ -97,8 +97,8 @@ class RulesStore:
         pipe.lpush(ACTIVATIONS, version)
         pipe.hset(meta_key(version), "activated_at", now)
         pipe.zrem(SCHEDULED, version)
-        pipe.publish(CHANNEL, version)
         await pipe.execute()
+        await self.redis.publish(CHANNEL, version)
         return True
 
     async def previous(self) -> Optional[str]:

@@ -128,60 +128,67 @@ class TrackedCache:
     for the `m:` and `idn:` prefixes, so any write to a member or an identity, from any
     process, invalidates it here. A read that an invalidation overtakes is not cached
     (the in-flight token is withdrawn). While either connection is down the cache is
-    off and emptied: reads go to Redis, nothing stale is served.
+    off and emptied: reads go to Redis, nothing stale is served. On a Redis Cluster each
+    primary gets its own pair of connections (`urls`), and the cache is on only while
+    every pair is up.
     """
 
     PREFIXES = ("m:", "idn:")
 
-    def __init__(self, url: str, size: int = 200_000, timeout: float = 0.25):
-        self.url = url
+    def __init__(self, urls, size: int = 200_000, timeout: float = 0.25):
+        self.urls = [urls] if isinstance(urls, str) else list(urls)
         self.size = size
         self.timeout = timeout
         self.entries: OrderedDict = OrderedDict()
         self.inflight: dict = {}
-        self.active = False
+        self.up: set = set()  # the node URLs whose tracking is on
         self.hits = 0
         self.misses = 0
         self.invalidations = 0
-        self._task: Optional[asyncio.Task] = None
+        self._tasks: list = []
         self._stopping = False
 
+    @property
+    def active(self) -> bool:
+        return len(self.up) == len(self.urls)
+
     def start(self) -> None:
-        self._task = asyncio.ensure_future(self._run())
+        self._tasks = [asyncio.ensure_future(self._run(url)) for url in self.urls]
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
-                await asyncio.wait_for(asyncio.shield(self._task), 1.0)
-        self._off()
+        for task in self._tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
+            await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 1.0)
+        for url in self.urls:
+            self._off(url)
 
-    def _off(self) -> None:
-        self.active = False
+    def _off(self, url: str) -> None:
+        self.up.discard(url)
         self.entries.clear()
         self.inflight.clear()
 
-    async def _run(self) -> None:
+    async def _run(self, url: str) -> None:
         import redis.asyncio as aioredis
 
         while not self._stopping:
             listener = tracker = None
             try:
                 # RESP2: invalidations then arrive as pub/sub messages on __redis__:invalidate
-                listener = aioredis.Redis.from_url(self.url, socket_connect_timeout=self.timeout, protocol=2)
+                listener = aioredis.Redis.from_url(url, socket_connect_timeout=self.timeout, protocol=2)
                 pubsub = listener.pubsub()
                 pubsub.connection = await listener.connection_pool.get_connection()
                 await pubsub.connection.send_command("CLIENT", "ID")
                 client_id = await pubsub.connection.read_response()
                 await pubsub.subscribe("__redis__:invalidate")
-                tracker = aioredis.Redis.from_url(self.url, single_connection_client=True,
+                tracker = aioredis.Redis.from_url(url, single_connection_client=True,
                                                   socket_connect_timeout=self.timeout, socket_timeout=self.timeout)
                 prefixes = [part for prefix in self.PREFIXES for part in ("PREFIX", prefix)]
                 await tracker.execute_command("CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *prefixes)
                 self.entries.clear()
-                self.active = True
-                watchdog = asyncio.ensure_future(self._watch(tracker))
+                self.up.add(url)
+                watchdog = asyncio.ensure_future(self._watch(url, tracker))
                 listening = asyncio.ensure_future(self._listen(pubsub))
                 try:
                     await asyncio.wait({watchdog, listening}, return_when=asyncio.FIRST_COMPLETED)
@@ -195,7 +202,7 @@ class TrackedCache:
             except Exception:
                 pass
             finally:
-                self._off()
+                self._off(url)
                 for client in (listener, tracker):
                     if client is not None:
                         with contextlib.suppress(Exception):
@@ -207,14 +214,14 @@ class TrackedCache:
             if message.get("type") == "message":
                 self._invalidate(message.get("data"))
 
-    async def _watch(self, tracker) -> None:
+    async def _watch(self, url: str, tracker) -> None:
         """The tracking connection must stay up: tracking ends with it."""
         while True:
             await asyncio.sleep(0.5)
             try:
                 await tracker.ping()
             except Exception:
-                self._off()
+                self._off(url)
                 return
 
     def _invalidate(self, keys) -> None:
@@ -346,21 +353,27 @@ def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) 
     the imported one through the ledger (api/ledger.py), whose history stays."""
     from .ledger import Scripts, set_balance
 
+    from redis.cluster import RedisCluster
+
     scripts = Scripts(redis)
     now = int(time.time())
+    cluster = isinstance(redis, RedisCluster)  # a cluster pipeline takes no scripts: they follow it
     pipe = redis.pipeline(transaction=False)
-    count = 0
+    records = list(records)
     for record in records:
         key = member_key(record.id)
         if replace:
             pipe.delete(key)
         pipe.hset(key, mapping=record.to_hash())
-        set_balance(scripts, record.id, record.points, now, "members import", client=pipe)
+        if not cluster:
+            set_balance(scripts, record.id, record.points, now, "members import", client=pipe)
         for channel, value in record.identities.items():
             pipe.set(identity_key(channel, value), record.id)
-        count += 1
     pipe.execute()
-    return count
+    if cluster:
+        for record in records:
+            set_balance(scripts, record.id, record.points, now, "members import")
+    return len(records)
 
 
 def read_member(redis, member_id: str) -> Optional[MemberRecord]:

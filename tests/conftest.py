@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -29,21 +30,31 @@ def demo():
     return load_file(DEMO_RULES)
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
-    """A real redis-server on a free loopback port, for the whole test session."""
-    from api.redis_server import EmbeddedRedis
+def _redis_kinds() -> list:
+    """`RIGHTS_TEST_REDIS`: `single`, `cluster`, or both (the default)."""
+    chosen = os.environ.get("RIGHTS_TEST_REDIS", "both")
+    return ["single", "cluster"] if chosen == "both" else [chosen]
 
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
+
+@pytest.fixture(scope="session", params=_redis_kinds())
+def redis_server(request, tmp_path_factory):
+    """A real Redis on free loopback ports for the whole session: one redis-server, then a
+    local three-master Redis Cluster: every test that uses Redis runs against both."""
+    from api.redis_server import EmbeddedRedis, LocalCluster
+
+    if request.param == "single":
+        server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
+    else:
+        server = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
 def redis_client(redis_server):
-    import redis
+    from api.redis_connect import sync_client
 
-    client = redis.Redis.from_url(redis_server.url)
+    client = sync_client(redis_server.url)
     client.flushall()
     yield client
     client.close()

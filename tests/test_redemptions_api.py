@@ -142,7 +142,7 @@ def test_a_leaders_app_verifies_codes_offline_with_its_own_key():
 
 
 def test_recovery_settles_what_a_crash_left_half_done(api, redis_client):
-    import redis.asyncio as aioredis
+    from api.redis_connect import async_client
 
     # a crash after the unit was reserved, before the member's script: the unit comes back
     redis_client.set(stock_key(REDEMPTIONS, "OATMEAL-LOWGI"), 499)
@@ -158,7 +158,7 @@ def test_recovery_settles_what_a_crash_left_half_done(api, redis_client):
     left_before = int(redis_client.get(stock_key(REDEMPTIONS, "OATMEAL-LOWGI")))
 
     async def run():
-        client = aioredis.Redis.from_url(api.app.state.service.settings.redis_url)
+        client = async_client(api.app.state.service.settings.redis_url)
         try:
             return await recover(client, RedeemScripts(client), now=GALA_21 + 60)
         finally:
@@ -192,7 +192,7 @@ def test_2000_concurrent_redemptions_never_oversell(redis_client, redis_server, 
     env = {**os.environ, "REDIS_URL": redis_server.url, "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0",
            "RIGHTS_RULES": str(rules), "RIGHTS_REDIS_TIMEOUT_MS": "5000"}
     server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--workers", "2", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "w"),
                               start_new_session=True)
 
     async def burst():
@@ -214,6 +214,7 @@ def test_2000_concurrent_redemptions_never_oversell(redis_client, redis_server, 
     finally:
         os.killpg(server.pid, 2)
         server.wait(20)
+        print((tmp_path / "server.log").read_text()[-3000:])
     statuses = [a.status_code for a in answers]
     assert len(answers) == 2000 and set(statuses) <= {200, 409}, set(statuses)
     assert statuses.count(200) == 100

@@ -1,0 +1,58 @@
+"""One Redis URL, one node or a Cluster: the right redis-py client for it.
+
+Scale-out is stateless API replicas over Redis Cluster. `REDIS_URL` may name a single
+server or any node of a cluster; the first connection asks the server (`INFO cluster`)
+and the answer picks `Redis` or `RedisCluster`, sync or asyncio. Every key layout of the
+project is Cluster-safe (one hash tag per member, per item, per leader, `{rules}`), and
+every script touches one slot.
+"""
+from __future__ import annotations
+
+import functools
+
+import redis
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.cluster import RedisCluster
+
+_CLUSTER_ONLY = ("retry_on_timeout", "retry", "single_connection_client")
+
+
+@functools.lru_cache(maxsize=64)
+def is_cluster(url: str) -> bool:
+    """Whether the server at `url` runs in cluster mode (asked once per URL)."""
+    probe = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        return int(probe.info("cluster").get("cluster_enabled", 0)) == 1
+    finally:
+        probe.close()
+
+
+def sync_client(url: str, **options):
+    if is_cluster(url):
+        return RedisCluster.from_url(url, **{k: v for k, v in options.items() if k not in _CLUSTER_ONLY})
+    return redis.Redis.from_url(url, **options)
+
+
+def async_client(url: str, **options):
+    if is_cluster(url):
+        return AsyncRedisCluster.from_url(url, **{k: v for k, v in options.items() if k not in _CLUSTER_ONLY})
+    return aioredis.Redis.from_url(url, **options)
+
+
+def node_url(url: str, host: str, port: int) -> str:
+    """`url` (scheme, credentials, options) pointed at another node of its cluster."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@{host}:{port}" if credentials else f"{host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def eviction_policies(client) -> set:
+    """The maxmemory-policy of the server, or of every primary of a cluster."""
+    if isinstance(client, RedisCluster):
+        answers = client.info("memory", target_nodes=RedisCluster.PRIMARIES)
+        return {info.get("maxmemory_policy", "noeviction") for info in answers.values()}
+    return {client.info("memory").get("maxmemory_policy", "noeviction")}

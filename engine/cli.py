@@ -8,6 +8,7 @@
     rights quote --rules FILE ...      quote a cart locally, no server
     rights bench engine [--json]       compiled vs reference, demo vs large table
     rights bench api [--json]          eligibility vs a no-op route, 2 workers, wrk
+    rights bench ledger [--json]       leaders by location; settlement and redemption under load
     rights serve [--demo] ...          the eligibility API (see `rights serve --help`)
     rights members import|show ...     members in Redis
 
@@ -155,6 +156,13 @@ def cmd_bench_reload(args) -> int:
     return _report(figures, engine_bench.verdicts(figures, reload_bench.TARGETS), args)
 
 
+def cmd_bench_ledger(args) -> int:
+    from bench import engine_bench, ledger_bench
+
+    figures = ledger_bench.run(seconds=args.seconds, rounds=args.rounds)
+    return _report(figures, engine_bench.verdicts(figures, ledger_bench.TARGETS), args)
+
+
 def _report(figures: dict, verdicts: dict, args) -> int:
     """Print a benchmark's figures (a table, or one JSON object), each target met or not."""
     if args.json:
@@ -220,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     reload.add_argument("--json", action="store_true", help="one JSON object")
     reload.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     reload.set_defaults(run=cmd_bench_reload)
+    ledger = bench_commands.add_parser("ledger", help="leaders by location; settlement and redemption under load")
+    ledger.add_argument("--seconds", type=int, default=5, help="length of each wrk round (default 5)")
+    ledger.add_argument("--rounds", type=int, default=2, help="rounds per route (default 2)")
+    ledger.add_argument("--json", action="store_true", help="one JSON object")
+    ledger.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ledger.set_defaults(run=cmd_bench_ledger)
 
     _add_serve(commands)
     return parser

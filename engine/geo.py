@@ -3,9 +3,12 @@
 Community group buying is local: a leader serves the blocks around them, a few hundred
 metres to a few kilometres. Points are projected onto a plane around the leaders' mean
 latitude (x = longitude * cos(latitude), both in kilometres), which is exact to well
-under a percent across a city. The leaders are bucketed into square cells; a query looks
-at the cells in growing square rings around its own and stops as soon as no cell not yet
-seen can hold a nearer leader. Ties go to the leader id that sorts first.
+under a percent across a city. The leaders are bucketed into square cells; a point is
+compared with the leaders of the 3 x 3 block of cells around its own, which settles it
+whenever the nearest of them is within one cell's width (no leader outside the block can
+be nearer). The few points further from every leader are compared with all of them.
+Points are taken a cell at a time, one numpy step per cell. Ties go to the leader id
+that sorts first.
 """
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ class LeaderIndex:
         cell = cy * self.width + cx
         order = np.argsort(cell, kind="stable")  # leaders of a cell together, in id order
         self.x, self.y, self.rank = x[order], y[order], order  # rank: position in id order
+        self.x_by_rank, self.y_by_rank = x, y
         counts = np.bincount(cell, minlength=self.width * self.height)
         self.start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         # each cell's 3 x 3 block of cells, as positions into x / y / rank: most queries
@@ -69,54 +73,41 @@ class LeaderIndex:
 
     def nearest(self, lat: float, lon: float) -> Optional[tuple]:
         """(leader id, distance in km) of the nearest active leader, or None without any."""
-        if not self.ids:
-            return None
-        x, y = self._project(lat, lon)
-        qx, qy = float(x), float(y)
-        cx = math.floor((qx - self.x0) / self.cell_km)
-        cy = math.floor((qy - self.y0) / self.cell_km)
-        if 0 <= cx < self.width and 0 <= cy < self.height:
-            cell = cy * self.width + cx
-            near = self.block[self.block_start[cell]:self.block_start[cell + 1]]
-            if len(near):
-                d2 = (self.x[near] - qx) ** 2 + (self.y[near] - qy) ** 2
-                k = int(np.argmin(d2))
-                if d2[k] <= self.cell_km ** 2:  # nothing outside the block can be nearer
-                    rank = int(self.rank[near][d2 == d2[k]].min())
-                    return self.ids[rank], math.sqrt(float(d2[k]))
-        best, best_d2 = None, math.inf
-        ring = 0
-        reach = max(self.width, self.height) + abs(cx) + abs(cy)
-        while ring <= reach:
-            # every cell at Chebyshev distance `ring` from the query's cell, clipped to the grid
-            x_lo, x_hi = max(cx - ring, 0), min(cx + ring, self.width - 1)
-            y_lo, y_hi = max(cy - ring, 0), min(cy + ring, self.height - 1)
-            if x_lo <= x_hi and y_lo <= y_hi:
-                rows = np.arange(y_lo, y_hi + 1)
-                for gy in rows:
-                    if abs(gy - cy) == ring:
-                        spans = [(x_lo, x_hi)]
-                    else:
-                        spans = [(cx - ring, cx - ring), (cx + ring, cx + ring)]
-                    for a, b in spans:
-                        a, b = max(a, x_lo), min(b, x_hi)
-                        if a > b:
-                            continue
-                        lo, hi = self.start[gy * self.width + a], self.start[gy * self.width + b + 1]
-                        if lo == hi:
-                            continue
-                        d2 = (self.x[lo:hi] - qx) ** 2 + (self.y[lo:hi] - qy) ** 2
-                        k = int(np.argmin(d2))
-                        close = d2 == d2[k]
-                        rank = int(self.rank[lo:hi][close].min())
-                        if d2[k] < best_d2 or (d2[k] == best_d2 and rank < best):
-                            best, best_d2 = rank, float(d2[k])
-            # a cell in a ring further out lies at least `ring * cell` away
-            if best is not None and math.sqrt(best_d2) <= ring * self.cell_km:
-                break
-            ring += 1
-        return self.ids[best], math.sqrt(best_d2)
+        return self.nearest_many([lat], [lon])[0]
 
     def nearest_many(self, lats, lons) -> list:
-        """`nearest()` for each point."""
-        return [self.nearest(float(a), float(b)) for a, b in zip(lats, lons)]
+        """`nearest()` for each point, a cell's points at a time: one numpy step compares
+        all the points of a cell with the leaders of its 3 x 3 block; the few points whose
+        nearest leader there is further than a cell go through `nearest()`."""
+        lats = np.asarray(lats, dtype=np.float64)
+        lons = np.asarray(lons, dtype=np.float64)
+        if not self.ids or not len(lats):
+            return [None] * len(lats)
+        qx, qy = self._project(lats, lons)
+        cx = np.floor((qx - self.x0) / self.cell_km).astype(np.int64)
+        cy = np.floor((qy - self.y0) / self.cell_km).astype(np.int64)
+        inside = (cx >= 0) & (cx < self.width) & (cy >= 0) & (cy < self.height)
+        cell = np.where(inside, cy * self.width + cx, -1)
+        order = np.argsort(cell, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(cell[order])) + 1)
+        best_rank = np.full(len(lats), -1, dtype=np.int64)
+        best_d2 = np.full(len(lats), np.inf)
+        for group in groups:
+            c = int(cell[group[0]])
+            near = self.block[self.block_start[c]:self.block_start[c + 1]] if c >= 0 else ()
+            if not len(near):
+                continue
+            by_rank = np.argsort(self.rank[near], kind="stable")  # argmin's first hit: the id that sorts first
+            near = near[by_rank]
+            d2 = (self.x[near][None, :] - qx[group][:, None]) ** 2 + (self.y[near][None, :] - qy[group][:, None]) ** 2
+            k = np.argmin(d2, axis=1)
+            best_d2[group] = d2[np.arange(len(group)), k]
+            best_rank[group] = self.rank[near][k]
+        rest = np.flatnonzero(~(best_d2 <= self.cell_km ** 2))
+        for lo in range(0, len(rest), 1024):  # far from every leader's block: against them all
+            chunk = rest[lo:lo + 1024]
+            d2 = (self.x_by_rank[None, :] - qx[chunk][:, None]) ** 2 + (self.y_by_rank[None, :] - qy[chunk][:, None]) ** 2
+            k = np.argmin(d2, axis=1)
+            best_d2[chunk] = d2[np.arange(len(chunk)), k]
+            best_rank[chunk] = k
+        return [(self.ids[best_rank[i]], math.sqrt(best_d2[i])) for i in range(len(lats))]

@@ -7,9 +7,9 @@ PYTHON ?= python3
 .PHONY: install redis serve demo test test-debug bench bench-api
 
 redis:
-	@command -v redis-server >/dev/null 2>&1 || { \
+	@{ command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
-	  else echo "redis-server is missing: sudo apt-get install redis-server"; exit 1; fi; }
+	  else echo "redis-server or redis-cli is missing: sudo apt-get install redis-server"; exit 1; fi; }
 
 install: redis
 	$(PYTHON) -m pip install -q -e ".[dev]"

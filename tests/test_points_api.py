@@ -207,3 +207,13 @@ def test_too_many_invites_in_an_hour_freeze_the_member_until_an_admin_unfreezes(
     reasons = [e["reason"] for e in ledger(api, "G1").json()["entries"]]
     assert reasons[:4] == ["frozen", "event:share", "unfrozen", "frozen"]
     assert api.post("/v1/members/NOBODY/freeze", headers=admin).status_code == 404
+
+
+def test_the_scripts_survive_a_script_cache_flush(api, redis_client):
+    """Redis forgets its scripts on a restart or SCRIPT FLUSH; the next call loads them again."""
+    assert event(api, {"event_id": "s1", "member_id": "G1", "type": "share"}).status_code == 200
+    redis_client.script_flush()
+    assert event(api, {"event_id": "s2", "member_id": "G1", "type": "share"}).json()["balance"] == 1860
+    redeemed = api.post("/v1/redemptions", json={"member_id": "G1", "redemption_id": "OLIVE-OIL"},
+                        headers={"Idempotency-Key": "k1", "X-Rights-Now": str(GALA_21)})
+    assert redeemed.status_code == 200

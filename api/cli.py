@@ -112,8 +112,6 @@ def cmd_serve(args) -> int:
         print(f"rights serve: embedded redis-server on {embedded.url}, data in {settings.data_dir}/ (AOF "
               f"{args.appendfsync})", file=sys.stderr)
     try:
-        import redis
-
         client = sync_client(settings.redis_url, socket_timeout=5)
         try:
             _refuse_evicting_redis(client)
@@ -168,7 +166,6 @@ def load_demo_members(client) -> bool:
 
 
 def cmd_members_import(args) -> int:
-    import redis
 
     from engine.demo import DEMO_RULES
     from engine.rules import RulesInvalid, load_file
@@ -176,10 +173,8 @@ def cmd_members_import(args) -> int:
     from .members_io import RowError, read_rows, record_from_row
     from .store import write_members
 
-    try:
-        text = Path(args.file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"rights members import: {args.file}: {exc}", file=sys.stderr)
+    text = _read_text(args.file, "rights members import")
+    if text is None:
         return 1
     try:
         tiers = set(load_file(args.rules or DEMO_RULES).model.tier_ids())
@@ -210,6 +205,15 @@ def cmd_members_import(args) -> int:
     return 1 if bad else 0
 
 
+def _read_text(path: str, command: str) -> Optional[str]:
+    """A UTF-8 file's text, or None after saying why not."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{command}: {path}: {exc}", file=sys.stderr)
+        return None
+
+
 def _progress(done: int, total: int) -> None:
     width = 30
     filled = width * done // total if total else width
@@ -218,8 +222,6 @@ def _progress(done: int, total: int) -> None:
 
 
 def cmd_members_show(args) -> int:
-    import redis
-
     from .store import read_member
 
     with redis_for(args.redis_url, args.data_dir) as url:
@@ -233,15 +235,11 @@ def cmd_members_show(args) -> int:
 
 def cmd_leaders_import(args) -> int:
     """Every good row is stored; every bad one is reported as FILE:LINE: field: reason."""
-    import redis
-
     from .leaders import read_leader_rows, write_leaders
     from .members_io import RowError
 
-    try:
-        text = Path(args.file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"rights leaders import: {args.file}: {exc}", file=sys.stderr)
+    text = _read_text(args.file, "rights leaders import")
+    if text is None:
         return 1
     good, bad = [], 0
     for line, row in read_leader_rows(text, args.file):

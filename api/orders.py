@@ -10,31 +10,14 @@ reserved before the member's script and committed or given back after it.
 """
 from __future__ import annotations
 
-import hashlib
-import secrets
-import time
 from typing import Optional
 
 import orjson
 
 from .ledger import _LOTS, ledger_key, lots_key
 from .reservations import COUPONS, StockScripts, commit, record_key, release, reservation_id, reserve
+from .reservations import begin as begin_attempt
 from .store import member_key
-
-# KEYS: member, order   ARGV: body hash, nonce, now, stale after
-_BEGIN = r"""
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_member'} end
-local state = redis.call('HGET', KEYS[2], 'state')
-if state and state ~= 'abandoned' then
-  if redis.call('HGET', KEYS[2], 'hash') ~= ARGV[1] then return {'mismatch'} end
-  if state == 'done' then return {'done', redis.call('HGET', KEYS[2], 'answer')} end
-  if tonumber(redis.call('HGET', KEYS[2], 'started')) + tonumber(ARGV[4]) > tonumber(ARGV[3]) then
-    return {'running'}
-  end
-end
-redis.call('HSET', KEYS[2], 'state', 'running', 'hash', ARGV[1], 'nonce', ARGV[2], 'started', ARGV[3])
-return {'begun'}
-"""
 
 # KEYS: order   ARGV: nonce   (a refused attempt leaves nothing behind)
 _DROP = r"""
@@ -109,7 +92,6 @@ redis.call('HSET', KEYS[4], 'refund', answer)
 return {'ok', answer, coupons}
 """
 
-STALE_SECONDS = 30
 
 
 def order_key(member_id: str, order_id: str) -> str:
@@ -119,14 +101,9 @@ def order_key(member_id: str, order_id: str) -> str:
 class OrderScripts(StockScripts):
     def __init__(self, redis):
         super().__init__(redis)
-        self.begin = redis.register_script(_BEGIN)
         self.drop = redis.register_script(_DROP)
         self.settle = redis.register_script(_SETTLE)
         self.refund = redis.register_script(_REFUND)
-
-
-def body_hash(body: dict) -> str:
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 class Refused(Exception):
@@ -158,19 +135,14 @@ def render_refund(answer: str, order_id: str, member_id: str, coupons: str) -> b
 
 async def begin(scripts: OrderScripts, member_id: str, order_id: str, body: dict):
     """('new', nonce) to go on, ('done', answer) for a replay; Refused otherwise."""
-    nonce = secrets.token_hex(8)
-    started = await scripts.begin(keys=[member_key(member_id), order_key(member_id, order_id)],
-                                  args=[body_hash(body), nonce, int(time.time()), STALE_SECONDS])
-    state = _text(started[0])
-    if state == "unknown_member":
+    started = await begin_attempt(scripts, "ord", member_id, order_id, body)
+    if started[0] == "unknown_member":
         raise Refused(404, "unknown_member", f"no member {member_id!r}", "member_id")
-    if state == "mismatch":
+    if started[0] == "mismatch":
         raise Refused(422, "order_id_reused", "this order id was settled with another body", "order_id")
-    if state == "running":
+    if started[0] == "running":
         raise Refused(409, "in_progress", "this order is being settled by another request", "order_id")
-    if state == "done":
-        return "done", _text(started[1])
-    return "new", nonce
+    return ("done", started[1]) if started[0] == "done" else ("new", started[1])
 
 
 async def drop(scripts: OrderScripts, member_id: str, order_id: str, nonce: str) -> None:

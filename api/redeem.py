@@ -18,9 +18,7 @@ api/reservations.py (reserve the unit, run the member's script, commit or give b
 """
 from __future__ import annotations
 
-import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -28,28 +26,12 @@ import orjson
 
 from .ledger import _LOTS, ledger_key, lots_key
 from .pickup_codes import ANY_LEADER, PickupCode, make_code
-from .reservations import (REDEMPTIONS, STALE_SECONDS, StockScripts, commit, record_key, release, reserve,
-                           reservation_id)
+from .reservations import REDEMPTIONS, StockScripts, commit, record_key, release, reserve, reservation_id
+from .reservations import begin as begin_attempt
 from .reservations import recover as recover_pool
 from .store import member_key
 
 IDEMPOTENCY_TTL_SECONDS = 48 * 3600  # a replay answers the same for at least 24 hours
-
-# KEYS: member, idem   ARGV: body hash, nonce, now, ttl, stale after
-_BEGIN = r"""
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_member'} end
-local state = redis.call('HGET', KEYS[2], 'state')
-if state and state ~= 'abandoned' then
-  if redis.call('HGET', KEYS[2], 'hash') ~= ARGV[1] then return {'mismatch'} end
-  if state == 'done' then return {'done', redis.call('HGET', KEYS[2], 'answer')} end
-  if tonumber(redis.call('HGET', KEYS[2], 'started')) + tonumber(ARGV[5]) > tonumber(ARGV[3]) then
-    return {'running'}
-  end
-end
-redis.call('HSET', KEYS[2], 'state', 'running', 'hash', ARGV[1], 'nonce', ARGV[2], 'started', ARGV[3])
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
-return {'begun'}
-"""
 
 # KEYS: member, idem   ARGV: nonce, answer (a refusal decided before the member's checks)
 _FINISH = r"""
@@ -112,7 +94,6 @@ def handed_key(leader_id: str) -> str:
 class RedeemScripts(StockScripts):
     def __init__(self, redis):
         super().__init__(redis)
-        self.begin = redis.register_script(_BEGIN)
         self.finish = redis.register_script(_FINISH)
         self.redeem = redis.register_script(_REDEEM)
 
@@ -123,10 +104,6 @@ class Answer:
 
     status: int
     body: bytes
-
-
-def body_hash(body: dict) -> str:
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 _REASONS = {
@@ -166,11 +143,8 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
     the item for this member now (tier, room, window, unlock)."""
     member_id = request["member_id"]
     member, idem = member_key(member_id), idempotency_key(member_id, key)
-    nonce = secrets.token_hex(8)
-    begun = await scripts.begin(keys=[member, idem],  # staleness by the wall clock, as for reservations
-                                args=[body_hash(request), nonce, int(time.time()), IDEMPOTENCY_TTL_SECONDS,
-                                      STALE_SECONDS])
-    state = _text(begun[0])
+    begun = await begin_attempt(scripts, "idem", member_id, key, request, IDEMPOTENCY_TTL_SECONDS)
+    state = begun[0]
     if state == "unknown_member":
         return Answer(404, orjson.dumps({"error": {"code": "unknown_member", "field": "member_id",
                                                    "reason": f"no member {member_id!r}"}}))
@@ -181,7 +155,8 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
         return Answer(409, orjson.dumps({"error": {"code": "in_progress", "field": "Idempotency-Key",
                                                    "reason": "the first request with this key is still running"}}))
     if state == "done":
-        return render(_text(begun[1]), request)
+        return render(begun[1], request)
+    nonce = begun[1]
 
     if engine_status not in ("ok", "out_of_stock", "insufficient_points", "member_limit_reached"):
         answer = f"409 {engine_status} {engine_hint}"

@@ -8,6 +8,9 @@ slot (`state`: running / done / abandoned, `nonce`, `answer`, where a done answe
 beginning with `200` means the member's side happened); the reservation names it:
 `<record kind>|<member>|<name>|<nonce>`.
 
+`begin()` opens an attempt: it refuses the same name with another body, returns the
+first answer of a finished one, and takes over one silent for STALE_SECONDS.
+
 A crash between the steps leaves a reservation behind; `recover()` (every worker runs
 it every few seconds) settles those older than STALE_SECONDS: it fences the attempt (a
 `running` record with that nonce becomes `abandoned`, so a late member script refuses),
@@ -17,12 +20,34 @@ the unit, so a sweep and a slow request never both return one.
 """
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 from typing import Awaitable, Callable, Optional
+
+import orjson
+
+from .store import member_key
 
 STALE_SECONDS = 30
 INDEX_DAYS = 1
 REDEMPTIONS, COUPONS = "r", "c"  # the pools of shared stock
+
+# KEYS: member, record   ARGV: body hash, nonce, now (wall clock), stale after, ttl (0: none)
+_BEGIN = r"""
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_member'} end
+local state = redis.call('HGET', KEYS[2], 'state')
+if state and state ~= 'abandoned' then
+  if redis.call('HGET', KEYS[2], 'hash') ~= ARGV[1] then return {'mismatch'} end
+  if state == 'done' then return {'done', redis.call('HGET', KEYS[2], 'answer')} end
+  if tonumber(redis.call('HGET', KEYS[2], 'started')) + tonumber(ARGV[4]) > tonumber(ARGV[3]) then
+    return {'running'}
+  end
+end
+redis.call('HSET', KEYS[2], 'state', 'running', 'hash', ARGV[1], 'nonce', ARGV[2], 'started', ARGV[3])
+if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5])) end
+return {'begun'}
+"""
 
 # KEYS: stock, reservations   ARGV: starting stock, reservation id, now
 _RESERVE = r"""
@@ -80,9 +105,29 @@ def index_key(pool: str) -> str:
 class StockScripts:
     def __init__(self, redis):
         self.redis = redis
+        self.begin_attempt = redis.register_script(_BEGIN)
         self.reserve = redis.register_script(_RESERVE)
         self.release = redis.register_script(_RELEASE)
         self.fence = redis.register_script(_FENCE)
+
+
+def body_hash(body: dict) -> str:
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+async def begin(scripts: StockScripts, kind: str, member_id: str, name: str, body: dict, ttl: int = 0) -> tuple:
+    """Start an attempt (its record: `running`, the body's hash, a fresh nonce), or learn
+    why not: ('begun', nonce), ('done', answer), ('mismatch',), ('running',) or
+    ('unknown_member',). An attempt silent for STALE_SECONDS is taken over."""
+    nonce = secrets.token_hex(8)
+    answer = await scripts.begin_attempt(keys=[member_key(member_id), record_key(kind, member_id, name)],
+                                         args=[body_hash(body), nonce, int(time.time()), STALE_SECONDS, ttl])
+    state = _text(answer[0])
+    if state == "begun":
+        return state, nonce
+    if state == "done":
+        return state, _text(answer[1])
+    return (state,)
 
 
 async def reserve(scripts: StockScripts, pool: str, item_id: str, starting: int, reservation: str) -> bool:

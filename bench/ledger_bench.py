@@ -27,7 +27,7 @@ import yaml
 from engine.demo import DEMO_RULES
 from engine.geo import Leader, LeaderIndex
 
-from bench.api_bench import _get, _wrk
+from bench.api_bench import _wrk
 from bench.demo_server import demo_server
 from bench.engine_bench import GALA_NIGHT
 

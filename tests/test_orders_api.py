@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import ROOT, at
+from conftest import at
 from fastapi.testclient import TestClient
 
 from api.app import create_app

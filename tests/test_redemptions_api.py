@@ -7,9 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 
-import orjson
 import pytest
 import yaml
 from conftest import ROOT, at

@@ -32,6 +32,7 @@ from . import schemas
 from .eligibility import RequestInvalid, join_offer, member_info, parse_request, pricing
 from .metrics import METRICS_KEY, Metrics, render
 from .settings import Settings
+from .live_stock import StockChanging, quote_with_live_stock, starting_stocks
 from .points_routes import add_points_routes
 from .redis_connect import async_client, is_cluster, node_url
 from .order_routes import add_order_routes
@@ -271,6 +272,14 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         except QuoteInputError as exc:
             return error(422, "invalid_request", exc.reason, exc.field)
         service.metrics.engine.observe(time.perf_counter() - started)
+        stocks = starting_stocks(table)
+        if stocks and any(k in stocks for k in quote.applied_coupons()):  # what is left, per Redis
+            try:
+                quote = await quote_with_live_stock(service.evaluator, table, member, req.room, now, req.lines,
+                                                    req.fulfillment, redis=service.redis, cache=service.cache,
+                                                    call=service.redis_call)
+            except StockChanging as exc:
+                return error(503, "stock_changing", f"{exc}; retry")
         if len(service.samples) < SAMPLES_PER_SECOND:  # for shadow runs of candidate tables
             service.samples.append((body, now))
         offer = join_offer(service.evaluator, table, req, now, quote.payable) if status != "member" else None

@@ -10,11 +10,11 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
 from engine import codes
-from engine.model import Stock
 
 from . import orders, schemas
 from .eligibility import pricing
 from .leaders import LeaderBook, feed_key
+from .live_stock import StockChanging, quote_with_live_stock
 from .reservations import COUPONS, recover, stock_key
 from .store import MEMBER_ID, member_key, record_from_hash
 
@@ -44,27 +44,6 @@ def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) ->
             state["client"] = service.redis
             state["scripts"] = orders.OrderScripts(service.redis)
         return state["scripts"]
-
-    async def quote_with_live_stock(table, member, body, now: int):
-        """The quote, with the coupons' total stock as Redis has it: an applied coupon whose
-        stock turns out to be gone is quoted again without it."""
-        stocked = {c.id: c.stock for c in table.model.coupons if c.stock is not None}
-        known: dict = {}
-        lines = [(line.sku, line.qty) for line in body.lines]
-        for _ in range(8):
-            quote = service.evaluator.quote(table, member, body.room, now, lines, body.fulfillment,
-                                            Stock(coupons=dict(known)))
-            raw = quote.to_raw()
-            applied = [table.model.coupons[index].id for index in raw.applied]
-            unknown = [c for c in applied if c in stocked and c not in known]
-            if not unknown:
-                return quote, raw, applied
-            pipe = service.redis.pipeline(transaction=False)
-            for coupon_id in unknown:
-                pipe.get(stock_key(COUPONS, coupon_id))
-            for coupon_id, left in zip(unknown, await service.redis_call(pipe.execute())):
-                known[coupon_id] = int(left) if left is not None else stocked[coupon_id]
-        raise orders.Refused(409, "quote_changed", "the coupons' stock keeps changing: quote again")
 
     def assign_leader(record, body) -> tuple:
         """(leader id or None, newly bound?): the member's own active leader, else the nearest
@@ -118,7 +97,15 @@ def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) ->
                 raise orders.Refused(403, "member_frozen", "the member is frozen for review: it earns and "
                                                            "spends nothing until unfrozen", "member_id")
             _, member = pricing(record, now)
-            quote, raw, applied = await quote_with_live_stock(table, member, body, now)
+            try:
+                quote = await quote_with_live_stock(
+                    service.evaluator, table, member, body.room, now, [(line.sku, line.qty) for line in body.lines],
+                    body.fulfillment, redis=service.redis, cache=service.cache, call=service.redis_call)
+            except StockChanging:
+                raise orders.Refused(409, "quote_changed", "the coupons' stock keeps changing: quote again",
+                                     "lines") from None
+            raw = quote.to_raw()
+            applied = [table.model.coupons[k].id for k in quote.applied_coupons()]
             for index, line in enumerate(raw.lines):
                 if line.status != codes.OK:
                     raise orders.Refused(409, "line_not_eligible", f"{line.sku}: {codes.REASONS[line.status]}",

@@ -133,7 +133,7 @@ class TrackedCache:
     every pair is up.
     """
 
-    PREFIXES = ("m:", "idn:")
+    PREFIXES = ("m:", "idn:", "stock:")  # members, identities, shared stock counts
 
     def __init__(self, urls, size: int = 200_000, timeout: float = 0.25):
         self.urls = [urls] if isinstance(urls, str) else list(urls)

@@ -32,6 +32,10 @@ class ReferenceQuote:
     discount = property(lambda self: self.raw.discount)
     points = property(lambda self: self.raw.points.total)
 
+    def applied_coupons(self) -> list:
+        """The applied coupons' positions in the table, in application order."""
+        return list(self.raw.applied)
+
     def to_raw(self) -> RawQuote:
         return self.raw
 

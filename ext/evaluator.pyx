@@ -1075,6 +1075,11 @@ cdef class Quote:
     def points(self) -> int:
         return self.r.p_total
 
+    def applied_coupons(self) -> list:
+        """The applied coupons' positions in the table, in application order."""
+        cdef int64_t k
+        return [self.r.cand_coupon[self.r.applied[k]] for k in range(self.r.n_applied)]
+
     @property
     def combinations(self) -> int:
         """How many coupon combinations the search evaluated (the rest were cut)."""

@@ -163,3 +163,21 @@ def test_leaders_import_reports_bad_rows_by_line(tmp_path, redis_server, redis_c
     assert f"{path}:3: lat: a number from -90 to 90" in err
     assert "imported 2 leaders (1 active), refused 1 row" in err
     assert set(redis_client.hkeys("leaders:{leaders}")) == {b"L1", b"L3"}
+
+
+def test_checkout_shows_what_the_order_will_charge_when_a_coupon_runs_out(api, redis_client):
+    """The quote reads a stocked coupon's count from Redis: sold out there, checkout no
+    longer shows it, and the order charges what checkout showed."""
+    cheese = [{"sku": "CHEESE-LTD", "qty": 1}]
+    applied = [c["id"] for c in quote(api, "BG1", cheese)["coupons_applied"]]
+    assert "BG-CHEESE-ZERO" in applied
+    redis_client.set(stock_key(COUPONS, "BG-CHEESE-ZERO"), 0)
+    for _ in range(100):  # the worker's cached count is invalidated by Redis
+        shown = quote(api, "BG1", cheese)
+        if "BG-CHEESE-ZERO" not in [c["id"] for c in shown["coupons_applied"]]:
+            break
+        time.sleep(0.01)
+    reasons = {c["id"]: c["reason"] for c in shown["coupons_not_applied"]}
+    assert reasons["BG-CHEESE-ZERO"] == "out_of_stock"
+    settled = order(api, "O1", "BG1", cheese).json()
+    assert settled["payable"] == shown["totals"]["payable"]

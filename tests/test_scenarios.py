@@ -235,3 +235,12 @@ def test_pickup_is_ten_percent_below_delivery(evaluator, demo):
         assert p["price_layer"] == "pickup"
         assert p["unit_price"] == d["unit_price"] - (d["unit_price"] * 10 + 50) // 100
     assert [p["unit_price"] for p in pickup["lines"]] == [1251, 2601]
+
+
+def test_both_evaluators_name_the_applied_coupons_alike(evaluator, demo):
+    from engine.model import Member
+
+    quote = evaluator.quote(demo, Member(tier="black_gold"), "gala", at("2026-11-11 21:00"), [("CHEESE-LTD", 1)])
+    assert [demo.model.coupons[k].id for k in quote.applied_coupons()] == [
+        c["id"] for c in quote.to_dict()["coupons_applied"]]
+    assert quote.applied_coupons()

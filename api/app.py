@@ -263,7 +263,9 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         except RequestInvalid as exc:
             return error(422, exc.code, exc.reason, exc.field)
         now = _now(scope, settings)
-        record = await service.current_member(await service.find_member(req), now)
+        record = await service.find_member(req)
+        if record is not None and 0 < record.lapse_at <= now:  # points due to lapse: sweep them first
+            record = await service.current_member(record, now)
         table = service.table
         status, member = pricing(record, now)
         started = time.perf_counter()

@@ -217,3 +217,16 @@ def test_the_scripts_survive_a_script_cache_flush(api, redis_client):
     redeemed = api.post("/v1/redemptions", json={"member_id": "G1", "redemption_id": "OLIVE-OIL"},
                         headers={"Idempotency-Key": "k1", "X-Rights-Now": str(GALA_21)})
     assert redeemed.status_code == 200
+
+
+def test_spending_takes_the_oldest_points_first(redis_client, redis_server, expiring_rules):
+    """1,850 opening points (never lapse), then 5 from a share (lapse in a day): spending
+    1,800 takes them from the opening lot, so the day after, the 5 lapse whole and 50 stay."""
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=1850)])
+    with _client(redis_server, expiring_rules) as api:
+        assert event(api, {"event_id": "s1", "member_id": "G1", "type": "share"}).json()["balance"] == 1855
+        spent = api.post("/v1/redemptions", json={"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"},
+                         headers={"Idempotency-Key": "k1", "X-Rights-Now": str(GALA_21 + 60)})
+        assert spent.json()["balance"] == 55
+        balance, entries = all_entries(api, "G1", now=GALA_21 + 86400)
+        assert balance == 50 and (entries[0]["reason"], entries[0]["delta"]) == ("expired", -5)

@@ -226,3 +226,15 @@ def test_2000_concurrent_redemptions_never_oversell(redis_client, redis_server, 
         assert points >= 0 and points == sum(deltas), member.id
         lots = {k: v for k, v in redis_client.hgetall(f"lots:{{{member.id}}}").items() if k != b"#"}
         assert points == sum(int(v.split()[0]) for v in lots.values()), member.id
+
+
+def test_a_replay_while_the_first_attempt_runs_is_told_so(api, redis_client):
+    import time as clock
+
+    from api.reservations import body_hash
+
+    body = {"member_id": "G1", "redemption_id": "OATMEAL-LOWGI", "room": None}
+    redis_client.hset(idempotency_key("G1", "busy"), mapping={"state": "running", "nonce": "n1",
+                                                               "started": int(clock.time()), "hash": body_hash(body)})
+    response = redeem(api, {"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"}, key="busy")
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "in_progress")

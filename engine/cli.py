@@ -9,6 +9,7 @@
     rights bench engine [--json]       compiled vs reference, demo vs large table
     rights bench api [--json]          eligibility vs a no-op route, 2 workers, wrk
     rights bench ledger [--json]       leaders by location; settlement and redemption under load
+    rights bench all [--json]          every side-by-side comparison as one table (incl. zen-engine)
     rights serve [--demo] ...          the eligibility API (see `rights serve --help`)
     rights members import|show ...     members in Redis
 
@@ -163,6 +164,17 @@ def cmd_bench_ledger(args) -> int:
     return _report(figures, engine_bench.verdicts(figures, ledger_bench.TARGETS), args)
 
 
+def cmd_bench_all(args) -> int:
+    from bench import all_bench
+
+    result = all_bench.run()
+    if args.json:
+        _print_json(result, compact=True)
+    else:
+        print(all_bench.table(result))
+    return 1 if args.check and not all(row["met"] for row in result["rows"]) else 0
+
+
 def _report(figures: dict, verdicts: dict, args) -> int:
     """Print a benchmark's figures (a table, or one JSON object), each target met or not."""
     if args.json:
@@ -234,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     ledger.add_argument("--json", action="store_true", help="one JSON object")
     ledger.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     ledger.set_defaults(run=cmd_bench_ledger)
+    every = bench_commands.add_parser("all", help="every side-by-side comparison, as one table "
+                                                  "(reference, zen-engine, no-op route, reloads)")
+    every.add_argument("--json", action="store_true", help="one JSON object")
+    every.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    every.set_defaults(run=cmd_bench_all)
 
     _add_serve(commands)
     return parser

@@ -1,0 +1,174 @@
+"""Who is in a live room on a gala night, as locust users.
+
+- Shopper: changes a cart every second or two (POST /v1/eligibility); most of the load.
+- Viewer: sends watch and share events (POST /v1/events).
+- Buyer: quotes a cart, then settles it (POST /v1/orders) with the quote's rules version;
+  after a push it quotes again and settles under the new version.
+- FlashRedeemer: redeems the flash eggs, each with a fresh Idempotency-Key (POST
+  /v1/redemptions); only the flash burst stage runs it.
+- RuleAuthor: pushes a price change once, mid-run (POST /v1/rules), when the environment
+  has RIGHTS_ADMIN_TOKEN (the server must know the same token); otherwise it only waits.
+
+Members are the demo members (M00001..M10000). Against a `--demo` server every request
+carries `X-Rights-Now` on the gala night's clock: the run's length is mapped onto the
+room's three hours (20:00 to 23:00, +08:00), so the opening is at the start of the run;
+flash redemptions are sent at 22:58, inside their last-five-minutes window. Business
+refusals (a sold-out item, a limit reached, a table that changed under a buyer) count as
+answers, not failures; a failure is a 5xx, a timeout, or a refusal the scenario does not
+expect.
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+import uuid
+
+from locust import between, constant, events, task
+from locust.contrib.fasthttp import FastHttpUser
+
+GALA_START = 1794398400  # 2026-11-11T20:00:00+08:00
+GALA_END = GALA_START + 3 * 3600
+FLASH_AT = GALA_END - 120
+SKUS = ["MILK-1L", "YOGURT-6", "POWDER-900", "BUTTER-250", "CHEESE-KIDS", "A2-MILK-12", "CHEESE-LTD"]
+EXPECTED_REFUSALS = {"out_of_stock", "member_limit_reached", "insufficient_points", "outside_window",
+                     "tier_too_low", "tier_not_eligible", "task_locked", "line_not_eligible", "quote_changed",
+                     "rules_changed", "in_progress", "member_frozen"}
+
+_started = {"at": None}
+
+
+@events.test_start.add_listener
+def _mark_start(environment, **kwargs) -> None:
+    _started["at"] = time.monotonic()
+
+
+def run_seconds(environment) -> float:
+    """The run's planned length: the shape's, else --run-time, else an hour."""
+    shape = environment.shape_class
+    if shape is not None and getattr(shape, "total_seconds", None):
+        return float(shape.total_seconds)
+    return float(getattr(environment.parsed_options, "run_time", None) or 3600)
+
+
+def gala_now(environment) -> int:
+    """The gala clock: the run mapped onto the room's three hours."""
+    elapsed = time.monotonic() - (_started["at"] or time.monotonic())
+    fraction = min(1.0, elapsed / max(1.0, run_seconds(environment)))
+    return int(GALA_START + fraction * (GALA_END - GALA_START - 300))  # the last 5 minutes belong to the flash
+
+
+def member_id() -> str:
+    return f"M{random.randint(1, 10000):05d}"
+
+
+def cart() -> list:
+    return [{"sku": sku, "qty": random.randint(1, 3)} for sku in random.sample(SKUS, random.randint(1, 5))]
+
+
+class _GalaUser(FastHttpUser):
+    abstract = True
+
+    def headers(self, at: int = None) -> dict:
+        return {"X-Rights-Now": str(at or gala_now(self.environment)), "Content-Type": "application/json"}
+
+    def post(self, path: str, body: dict, name: str, headers: dict = None):
+        """POST and classify: 2xx, or an expected business refusal, is a success."""
+        with self.client.post(path, json=body, headers=headers or self.headers(), name=name,
+                              catch_response=True) as response:
+            if 200 <= response.status_code < 300:
+                response.success()
+                return response
+            try:
+                code = response.json()["error"]["code"]
+            except Exception:
+                code = None
+            if response.status_code in (403, 409) and code in EXPECTED_REFUSALS:
+                response.success()
+            else:
+                response.failure(f"{response.status_code} {code or response.text[:80]}")
+            return response
+
+
+class Shopper(_GalaUser):
+    weight = 20
+    wait_time = between(0.5, 2.0)
+
+    @task
+    def change_cart(self) -> None:
+        body = {"member_id": member_id(), "room": "gala", "lines": cart(),
+                "fulfillment": random.choice(("delivery", "pickup"))}
+        self.post("/v1/eligibility", body, "eligibility")
+
+
+class Viewer(_GalaUser):
+    weight = 6
+    wait_time = between(2.0, 6.0)
+
+    @task(3)
+    def watch(self) -> None:
+        live_for = gala_now(self.environment) - GALA_START
+        if live_for >= 600:
+            self.post("/v1/events", {"event_id": uuid.uuid4().hex[:24], "member_id": member_id(), "type": "watch",
+                                     "room": "gala", "seconds": random.randint(600, min(live_for, 3600))}, "event watch")
+
+    @task(1)
+    def share(self) -> None:
+        self.post("/v1/events", {"event_id": uuid.uuid4().hex[:24], "member_id": member_id(), "type": "share",
+                                 "room": "gala"}, "event share")
+
+
+class Buyer(_GalaUser):
+    weight = 3
+    wait_time = between(2.0, 5.0)
+
+    @task
+    def buy(self) -> None:
+        member, lines = member_id(), cart()
+        quote = self.post("/v1/eligibility", {"member_id": member, "room": "gala", "lines": lines,
+                                              "fulfillment": "pickup"}, "eligibility (before an order)")
+        if quote.status_code != 200:
+            return
+        body = quote.json()
+        eligible = [line for line, shown in zip(lines, body["lines"]) if shown["eligible"]]
+        if not eligible:
+            return
+        self.post("/v1/orders", {"order_id": uuid.uuid4().hex[:24], "member_id": member, "room": "gala",
+                                 "lines": eligible, "fulfillment": "pickup", "rules_version": body["rules_version"],
+                                 "location": {"lat": 31.23 + random.random() / 20, "lon": 121.47 + random.random() / 20}},
+                  "order")
+
+
+class FlashRedeemer(_GalaUser):
+    """Runs only in the flash burst (the shape names it then), as a third of the crowd."""
+    weight = 15
+    wait_time = constant(0.2)
+
+    @task
+    def redeem(self) -> None:
+        headers = {**self.headers(FLASH_AT), "Idempotency-Key": uuid.uuid4().hex}
+        self.post("/v1/redemptions", {"member_id": member_id(), "redemption_id": "FLASH-EGGS", "room": "gala"},
+                  "flash redemption", headers=headers)
+
+
+class RuleAuthor(_GalaUser):
+    """One push of a cheaper milk, half way through the run."""
+    fixed_count = 1
+    wait_time = constant(1.0)
+    pushed = False
+
+    @task
+    def push_once(self) -> None:
+        token = os.environ.get("RIGHTS_ADMIN_TOKEN")
+        elapsed = time.monotonic() - (_started["at"] or time.monotonic())
+        if RuleAuthor.pushed or not token or elapsed < run_seconds(self.environment) / 2:
+            return
+        RuleAuthor.pushed = True
+        from engine.demo import DEMO_RULES
+
+        table = DEMO_RULES.read_text(encoding="utf-8").replace("price: 1590\n", "price: 1490\n", 1)
+        with self.client.post("/v1/rules?author=locust&label=gala-mid-run", data=table.encode(),
+                              headers={"Authorization": f"Bearer {token}", "Content-Type": "application/yaml"},
+                              name="rules push", catch_response=True) as response:
+            if not 200 <= response.status_code < 300:
+                response.failure(f"{response.status_code} {response.text[:80]}")

@@ -1,0 +1,44 @@
+"""The gala-night locust scenario, headless and short, against `rights serve --demo`:
+it exits 0 when its objectives are met and non-zero, with a one-line reason, when they
+are set impossibly tight; it writes its CSV and HTML reports."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from bench.demo_server import demo_server
+
+TOKEN = "loadtest-token"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    with demo_server(1, RIGHTS_ADMIN_TOKEN=TOKEN) as base:
+        yield base
+
+
+def gala(base: str, tmp_path, *flags: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RIGHTS_GALA_SECONDS": "8", "RIGHTS_GALA_USERS": "4", "RIGHTS_ADMIN_TOKEN": TOKEN}
+    return subprocess.run([sys.executable, "-m", "locust", "-f", "loadtest/gala.py", "--headless", "--host", base,
+                           "--only-summary", "--csv", str(tmp_path / "gala"), "--html", str(tmp_path / "gala.html"),
+                           *flags], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_gala_night_meets_its_objectives(demo, tmp_path):
+    done = gala(demo, tmp_path, "--objective-p99-ms", "2000", "--objective-failure-ratio", "0.05")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "objectives met:" in done.stderr
+    stats = (tmp_path / "gala_stats.csv").read_text()
+    for name in ("eligibility", "order", "event watch", "flash redemption", "rules push"):
+        assert f",{name}," in stats, name
+    assert (tmp_path / "gala.html").stat().st_size > 0
+
+
+def test_an_impossible_objective_fails_the_run_with_its_reason(demo, tmp_path):
+    done = gala(demo, tmp_path, "--objective-p99-ms", "0.001")
+    assert done.returncode == 3
+    assert "objective missed: p99" in done.stderr

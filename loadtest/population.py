@@ -9,7 +9,10 @@
 - RuleAuthor: pushes a price change once, mid-run (POST /v1/rules), when the environment
   has RIGHTS_ADMIN_TOKEN (the server must know the same token); otherwise it only waits.
 
-Members are the demo members (M00001..M10000). Against a `--demo` server every request
+Members are the demo members (M00001..M10000), the room, skus and flash item the demo
+table's; for another deployment set RIGHTS_LOAD_MEMBERS, RIGHTS_LOAD_ROOM (with
+RIGHTS_LOAD_ROOM_START / _END, Unix seconds), RIGHTS_LOAD_SKUS (comma separated) and
+RIGHTS_LOAD_FLASH_ITEM. Against a `--demo` server every request
 carries `X-Rights-Now` on the gala night's clock: the run's length is mapped onto the
 room's three hours (20:00 to 23:00, +08:00), so the opening is at the start of the run;
 flash redemptions are sent at 22:58, inside their last-five-minutes window. Business
@@ -27,10 +30,14 @@ import uuid
 from locust import between, constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
-GALA_START = 1794398400  # 2026-11-11T20:00:00+08:00
-GALA_END = GALA_START + 3 * 3600
+GALA_START = int(os.environ.get("RIGHTS_LOAD_ROOM_START", "1794398400"))  # 2026-11-11T20:00:00+08:00
+GALA_END = int(os.environ.get("RIGHTS_LOAD_ROOM_END", str(GALA_START + 3 * 3600)))
 FLASH_AT = GALA_END - 120
-SKUS = ["MILK-1L", "YOGURT-6", "POWDER-900", "BUTTER-250", "CHEESE-KIDS", "A2-MILK-12", "CHEESE-LTD"]
+ROOM = os.environ.get("RIGHTS_LOAD_ROOM", "gala")
+SKUS = os.environ.get("RIGHTS_LOAD_SKUS", "MILK-1L,YOGURT-6,POWDER-900,BUTTER-250,CHEESE-KIDS,A2-MILK-12,"
+                                          "CHEESE-LTD").split(",")
+FLASH_ITEM = os.environ.get("RIGHTS_LOAD_FLASH_ITEM", "FLASH-EGGS")
+MEMBERS = int(os.environ.get("RIGHTS_LOAD_MEMBERS", "10000"))  # ids M00001 .. M<MEMBERS>
 EXPECTED_REFUSALS = {"out_of_stock", "member_limit_reached", "insufficient_points", "outside_window",
                      "tier_too_low", "tier_not_eligible", "task_locked", "line_not_eligible", "quote_changed",
                      "rules_changed", "in_progress", "member_frozen"}
@@ -59,7 +66,7 @@ def gala_now(environment) -> int:
 
 
 def member_id() -> str:
-    return f"M{random.randint(1, 10000):05d}"
+    return f"M{random.randint(1, MEMBERS):05d}"
 
 
 def cart() -> list:
@@ -96,7 +103,7 @@ class Shopper(_GalaUser):
 
     @task
     def change_cart(self) -> None:
-        body = {"member_id": member_id(), "room": "gala", "lines": cart(),
+        body = {"member_id": member_id(), "room": ROOM, "lines": cart(),
                 "fulfillment": random.choice(("delivery", "pickup"))}
         self.post("/v1/eligibility", body, "eligibility")
 
@@ -110,12 +117,12 @@ class Viewer(_GalaUser):
         live_for = gala_now(self.environment) - GALA_START
         if live_for >= 600:
             self.post("/v1/events", {"event_id": uuid.uuid4().hex[:24], "member_id": member_id(), "type": "watch",
-                                     "room": "gala", "seconds": random.randint(600, min(live_for, 3600))}, "event watch")
+                                     "room": ROOM, "seconds": random.randint(600, min(live_for, 3600))}, "event watch")
 
     @task(1)
     def share(self) -> None:
         self.post("/v1/events", {"event_id": uuid.uuid4().hex[:24], "member_id": member_id(), "type": "share",
-                                 "room": "gala"}, "event share")
+                                 "room": ROOM}, "event share")
 
 
 class Buyer(_GalaUser):
@@ -125,7 +132,7 @@ class Buyer(_GalaUser):
     @task
     def buy(self) -> None:
         member, lines = member_id(), cart()
-        quote = self.post("/v1/eligibility", {"member_id": member, "room": "gala", "lines": lines,
+        quote = self.post("/v1/eligibility", {"member_id": member, "room": ROOM, "lines": lines,
                                               "fulfillment": "pickup"}, "eligibility (before an order)")
         if quote.status_code != 200:
             return
@@ -133,7 +140,7 @@ class Buyer(_GalaUser):
         eligible = [line for line, shown in zip(lines, body["lines"]) if shown["eligible"]]
         if not eligible:
             return
-        self.post("/v1/orders", {"order_id": uuid.uuid4().hex[:24], "member_id": member, "room": "gala",
+        self.post("/v1/orders", {"order_id": uuid.uuid4().hex[:24], "member_id": member, "room": ROOM,
                                  "lines": eligible, "fulfillment": "pickup", "rules_version": body["rules_version"],
                                  "location": {"lat": 31.23 + random.random() / 20, "lon": 121.47 + random.random() / 20}},
                   "order")
@@ -147,7 +154,7 @@ class FlashRedeemer(_GalaUser):
     @task
     def redeem(self) -> None:
         headers = {**self.headers(FLASH_AT), "Idempotency-Key": uuid.uuid4().hex}
-        self.post("/v1/redemptions", {"member_id": member_id(), "redemption_id": "FLASH-EGGS", "room": "gala"},
+        self.post("/v1/redemptions", {"member_id": member_id(), "redemption_id": FLASH_ITEM, "room": ROOM},
                   "flash redemption", headers=headers)
 
 

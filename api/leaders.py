@@ -95,16 +95,17 @@ class LeaderBook:
 
     def __init__(self):
         self.version: Optional[bytes] = None
+        self.loaded = False  # until the first load, no leader is known to be active or not
         self.by_id: dict = {}
         self.index = LeaderIndex([])
 
     async def reload(self, redis) -> None:
         version = await redis.get(VERSION_KEY)
-        if version == self.version:
+        if self.loaded and version == self.version:
             return
         leaders = parse_leaders(await redis.hgetall(LEADERS_KEY))
         index = await asyncio.get_running_loop().run_in_executor(None, LeaderIndex, leaders)
-        self.by_id, self.index, self.version = {l.id: l for l in leaders}, index, version
+        self.by_id, self.index, self.version, self.loaded = {l.id: l for l in leaders}, index, version, True
 
     async def keep_current(self, redis) -> None:
         while True:

@@ -15,7 +15,7 @@ from . import orders, schemas
 from .eligibility import pricing
 from .leaders import LeaderBook, feed_key
 from .live_stock import StockChanging, quote_with_live_stock
-from .reservations import COUPONS, recover, stock_key
+from .reservations import COUPONS, give_back, recover
 from .store import MEMBER_ID, member_key, record_from_hash
 
 JSON = "application/json"
@@ -126,6 +126,8 @@ def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) ->
                 if product.member_limit is not None:
                     qty, _ = limited_skus.get(line.sku, (0, 0))
                     limited_skus[line.sku] = (qty + line.qty, product.member_limit)
+            if not leaders.loaded:  # a worker's first orders: never judge a leader before knowing them
+                await service.redis_call(leaders.reload(service.redis))
             leader, newly = assign_leader(record, body)
             points = quote.points
             days = model.points.expire_after_days
@@ -172,7 +174,7 @@ def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) ->
             stocked = {c.id for c in service.table.model.coupons if c.stock is not None}
             for coupon_id in done[2].split(","):
                 if coupon_id in stocked:
-                    await service.redis_call(service.redis.incr(stock_key(COUPONS, coupon_id)))
+                    await service.redis_call(give_back(scripts(), COUPONS, coupon_id))
         return Response(orders.render_refund(done[1], order_id, body.member_id, done[2]), media_type=JSON)
 
     @app.get("/v1/leaders/{leader_id}/feed", tags=["orders"], summary="A pickup leader's feed, newest first",

@@ -67,6 +67,12 @@ end
 return 0
 """
 
+# KEYS: stock   (a unit back, to a count that exists: a missing one was never taken from)
+_GIVE_BACK = r"""
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end
+return -1
+"""
+
 # KEYS: record   ARGV: nonce   -> the record's verdict for that nonce, fencing a running one
 _FENCE = r"""
 local state, nonce = redis.call('HGET', KEYS[1], 'state'), redis.call('HGET', KEYS[1], 'nonce')
@@ -109,6 +115,7 @@ class StockScripts:
         self.reserve = redis.register_script(_RESERVE)
         self.release = redis.register_script(_RELEASE)
         self.fence = redis.register_script(_FENCE)
+        self.give_back_unit = redis.register_script(_GIVE_BACK)
 
 
 def body_hash(body: dict) -> str:
@@ -143,6 +150,11 @@ async def reserve(scripts: StockScripts, pool: str, item_id: str, starting: int,
 async def release(scripts: StockScripts, pool: str, item_id: str, reservation: str) -> int:
     return await scripts.release(keys=[stock_key(pool, item_id), reservations_key(pool, item_id)],
                                  args=[reservation])
+
+
+async def give_back(scripts: StockScripts, pool: str, item_id: str) -> int:
+    """One unit back to the pool after a committed use is undone (a refund)."""
+    return await scripts.give_back_unit(keys=[stock_key(pool, item_id)])
 
 
 async def commit(redis, pool: str, item_id: str, reservation: str) -> int:

@@ -181,3 +181,16 @@ def test_checkout_shows_what_the_order_will_charge_when_a_coupon_runs_out(api, r
     assert reasons["BG-CHEESE-ZERO"] == "out_of_stock"
     settled = order(api, "O1", "BG1", cheese).json()
     assert settled["payable"] == shown["totals"]["payable"]
+
+
+def test_a_workers_first_order_keeps_the_members_own_leader(redis_client, redis_server, tmp_path):
+    """Right after start, before the background load of the leaders, an order must not
+    take a member's own leader for unknown and bind it to another."""
+    write_members(redis_client, [MemberRecord(id="BG1", tier="black_gold", points=100, leader="L2")])
+    write_leaders(redis_client, LEADERS)
+    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
+                        redis_timeout_ms=500, data_dir=str(tmp_path))
+    with TestClient(create_app(settings)) as client:
+        client.app.state.service.leaders.loaded = False  # as if the background load had not run yet
+        settled = order(client, "O1", "BG1", MILK, location=PEOPLES_SQUARE).json()
+    assert (settled["leader_id"], settled["new_neighbour"]) == ("L2", False)

@@ -14,7 +14,7 @@ from api.reservations import COUPONS, stock_key
 from api.settings import Settings
 from api.store import MemberRecord, read_member, write_members
 from engine.cli import main
-from engine.geo import Leader
+from engine.geo import Leader, LeaderIndex
 
 GALA_21 = at("2026-11-11 21:00")
 PEOPLES_SQUARE = {"lat": 31.2304, "lon": 121.4737}
@@ -191,6 +191,7 @@ def test_a_workers_first_order_keeps_the_members_own_leader(redis_client, redis_
     settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
                         redis_timeout_ms=500, data_dir=str(tmp_path))
     with TestClient(create_app(settings)) as client:
-        client.app.state.service.leaders.loaded = False  # as if the background load had not run yet
+        book = client.app.state.service.leaders  # as if the background load had not run yet
+        book.by_id, book.index, book.loaded = {}, LeaderIndex([]), False
         settled = order(client, "O1", "BG1", MILK, location=PEOPLES_SQUARE).json()
     assert (settled["leader_id"], settled["new_neighbour"]) == ("L2", False)

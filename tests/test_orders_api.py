@@ -183,15 +183,22 @@ def test_checkout_shows_what_the_order_will_charge_when_a_coupon_runs_out(api, r
     assert settled["payable"] == shown["totals"]["payable"]
 
 
-def test_a_workers_first_order_keeps_the_members_own_leader(redis_client, redis_server, tmp_path):
+def test_a_workers_first_order_keeps_the_members_own_leader(redis_client, redis_server, tmp_path, monkeypatch):
     """Right after start, before the background load of the leaders, an order must not
     take a member's own leader for unknown and bind it to another."""
+    import api.leaders
+
+    monkeypatch.setattr(api.leaders, "RELOAD_EVERY_SECONDS", 3600.0)  # no background reload during the test
     write_members(redis_client, [MemberRecord(id="BG1", tier="black_gold", points=100, leader="L2")])
     write_leaders(redis_client, LEADERS)
     settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
                         redis_timeout_ms=500, data_dir=str(tmp_path))
     with TestClient(create_app(settings)) as client:
-        book = client.app.state.service.leaders  # as if the background load had not run yet
-        book.by_id, book.index, book.loaded = {}, LeaderIndex([]), False
+        book = client.app.state.service.leaders
+        for _ in range(100):  # the background load at start, then none for an hour
+            if book.loaded:
+                break
+            time.sleep(0.02)
+        book.by_id, book.index, book.loaded = {}, LeaderIndex([]), False  # as if it had not run yet
         settled = order(client, "O1", "BG1", MILK, location=PEOPLES_SQUARE).json()
     assert (settled["leader_id"], settled["new_neighbour"]) == ("L2", False)

@@ -178,6 +178,25 @@ class AccessAndMetrics:
                 status_holder[0] = message["status"]
             await send(message)
 
+        if not any(name == b"content-length" for name, _ in scope.get("headers", ())) and scope["method"] in (
+                "POST", "PUT", "PATCH"):
+            # a body without Content-Length (chunked) is read here, up to the limit, then handed on
+            messages, size = [], 0
+            while True:
+                message = await receive()
+                messages.append(message)
+                size += len(message.get("body", b""))
+                if size > limit:
+                    await error(413, "body_too_large", f"the body is larger than {limit} bytes")(scope, receive, send)
+                    self._done(scope, 413, started)
+                    return
+                if message["type"] != "http.request" or not message.get("more_body"):
+                    break
+
+            async def replay():
+                return messages.pop(0) if messages else await receive()
+
+            receive = replay
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
@@ -237,7 +256,10 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error(exc.status_code, code, str(exc.detail))
+        response = error(exc.status_code, code, str(exc.detail))
+        for name, value in (getattr(exc, "headers", None) or {}).items():  # e.g. Allow on a 405
+            response.headers[name] = value
+        return response
 
     async def eligibility(scope, receive, send) -> None:
         """POST /v1/eligibility as a bare ASGI app: the hottest route reads its body and
@@ -363,6 +385,19 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         components = spec.setdefault("components", {}).setdefault("schemas", {})
         components.update(request_schema.pop("$defs", {}))
         components["EligibilityRequest"] = request_schema
+        if "ErrorResponse" not in components:
+            error_schema = schemas.ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(error_schema.pop("$defs", {}))
+            components["ErrorResponse"] = error_schema
+        error_body = {"content": {JSON: {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+        for path in spec.get("paths", {}).values():  # what every route may answer, documented once
+            for operation in path.values():
+                answers = operation.setdefault("responses", {})
+                if "requestBody" in operation or operation.get("parameters"):
+                    answers.setdefault("422", {"description": "A field is wrong; the error names it", **error_body})
+                if "requestBody" in operation:
+                    answers.setdefault("400", {"description": "Malformed JSON", **error_body})
+                    answers.setdefault("413", {"description": "Body larger than the route's limit", **error_body})
         app.openapi_schema = spec
         return spec
 

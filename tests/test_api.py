@@ -303,3 +303,19 @@ def test_the_hand_checks_keep_the_documented_model(body):
     except RequestInvalid:
         checked = False
     assert checked == documented
+
+
+def test_every_route_refuses_a_body_over_the_limit_even_without_content_length(api):
+    def chunks():
+        for _ in range(100):
+            yield b" " * 1024  # 100 KiB, streamed: no Content-Length
+
+    response = api.post("/v1/events", content=chunks(), headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "body_too_large")
+    sized = api.post("/v1/orders", content=b" " * 70_000, headers={"Content-Type": "application/json"})
+    assert sized.status_code == 413
+
+
+def test_a_method_a_route_does_not_take_says_which_it_does(api):
+    response = api.put("/v1/eligibility")
+    assert response.status_code == 405 and "POST" in response.headers["allow"]

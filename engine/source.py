@@ -1,7 +1,9 @@
 """Reading a rule table file safely, and finding the line a field was written on.
 
-YAML is parsed with the safe loader only (no tags that build objects), with a size limit
-and a limit on aliases so an entity-expansion file is refused before it grows. JSON is
+YAML is parsed with the safe loader only (no tags that build objects), with a size limit,
+a limit on aliases, and a limit on the size the aliases would expand to, so an
+entity-expansion file ("billion laughs": nine aliases of nine aliases...) is refused
+before anything walks it. JSON is
 parsed with orjson. Line numbers are found only when there are errors to report, by
 composing the document once more into YAML nodes that keep their marks.
 """
@@ -16,6 +18,7 @@ import yaml
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 MAX_ALIASES = 100
+MAX_EXPANDED_NODES = 20_000_000  # what a table's YAML nodes may expand to through its aliases
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -59,15 +62,47 @@ def parse(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SourceError(f"not UTF-8 text: {exc}") from None
-    if text.count("*") > MAX_ALIASES and _count_aliases(text) > MAX_ALIASES:
-        raise SourceError(f"more than {MAX_ALIASES} YAML aliases; refusing to expand them")
     try:
+        if "*" in text:
+            aliases = _count_aliases(text)
+            if aliases > MAX_ALIASES:
+                raise SourceError(f"more than {MAX_ALIASES} YAML aliases; refusing to expand them")
+            if aliases and _expanded_size(yaml.compose(text, Loader=_Loader)) > MAX_EXPANDED_NODES:
+                raise SourceError(f"its aliases would expand to more than {MAX_EXPANDED_NODES:,} nodes; "
+                                  "refusing to expand them")
         return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise SourceError(f"invalid YAML: {exc.problem}", line=line) from None
     except yaml.YAMLError as exc:
         raise SourceError(f"invalid YAML: {exc}") from None
+
+
+def _expanded_size(root) -> int:
+    """How many nodes the document would have with every alias written out (each node of
+    the composed graph counted once per path to it), stopping past the limit."""
+    sizes: dict = {}
+    open_nodes: set = set()  # on the current path: meeting one again is a recursive alias
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if not children_done:
+            if id(node) in open_nodes:
+                raise SourceError("a YAML alias refers to itself; refusing to expand it")
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        open_nodes.discard(id(node))
+        sizes[id(node)] = min(MAX_EXPANDED_NODES + 1, 1 + sum(sizes[id(child)] for child in children))
+    return sizes[id(root)]
 
 
 def _count_aliases(text: str) -> int:

@@ -32,6 +32,7 @@ from . import schemas
 from .eligibility import RequestInvalid, join_offer, member_info, parse_request, pricing
 from .metrics import METRICS_KEY, Metrics, render
 from .settings import Settings
+from .access import ApiKeys
 from .live_stock import StockChanging, quote_with_live_stock, starting_stocks
 from .points_routes import add_points_routes
 from .redis_connect import async_client, is_cluster, node_url
@@ -158,6 +159,7 @@ class AccessAndMetrics:
     def __init__(self, app, service: Service):
         self.app = app
         self.service = service
+        self.keys = ApiKeys(service.settings.api_keys)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -165,6 +167,17 @@ class AccessAndMetrics:
         started = time.perf_counter()
         status_holder = [500]
         settings = self.service.settings
+        if self.keys.enabled and ApiKeys.guards(scope["path"]):
+            given = next((value for name, value in scope.get("headers", ()) if name == b"x-api-key"), None)
+            channel = self.keys.channel(given)
+            if channel is None:
+                status = 401 if given is None else 403
+                await error(status, "unauthorized" if given is None else "forbidden",
+                            "this route needs an X-Api-Key header" if given is None else "the API key is not valid",
+                            "X-Api-Key")(scope, receive, send)
+                self._done(scope, status, started)
+                return
+            scope.setdefault("state", {})["channel"] = channel
         limit = settings.max_rules_bytes if scope["path"] == "/v1/rules" else settings.max_body_bytes
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
@@ -211,9 +224,12 @@ class AccessAndMetrics:
             path = scope["path"] if scope["path"] in self.service.paths else "unmatched"
         self.service.metrics.request(path, scope["method"], status, seconds)
         if self.service.settings.access_log:
-            sys.stdout.write(orjson.dumps({"t": round(time.time(), 3), "method": scope["method"],
-                                           "path": scope["path"], "status": status,
-                                           "ms": round(seconds * 1000, 3)}).decode() + "\n")
+            line = {"t": round(time.time(), 3), "method": scope["method"], "path": scope["path"], "status": status,
+                    "ms": round(seconds * 1000, 3)}
+            channel = scope.get("state", {}).get("channel")
+            if channel:
+                line["channel"] = channel
+            sys.stdout.write(orjson.dumps(line).decode() + "\n")
 
 
 def create_app(settings: Optional[Settings] = None) -> FastAPI:

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from . import schemas
 from .ledger import Scripts, credit_event, freeze, ledger_key, parse_entry, sweep
+from .access import over_limit
 from .rules_routes import check_admin
 from .store import MEMBER_ID, record_from_hash, member_key
 
@@ -26,6 +27,12 @@ _LEDGER_EXAMPLE = {"member_id": "M00001", "balance": 1870, "entries": [
 _ERRORS = {404: {"model": schemas.ErrorResponse, "description": "No member with this id"},
            422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
            503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time; retry"}}
+
+
+def rate_limited(error: Callable, wait: int, reason: str) -> Response:
+    response = error(429, "rate_limited", f"{reason}; retry after {wait} s", "member_id")
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _day(now: int, utc_offset: int) -> str:
@@ -89,6 +96,8 @@ def add_points_routes(app: FastAPI, service, error: Callable, clock: Callable) -
                                "content": {JSON: {"example": _EVENT_EXAMPLE}}},
                          400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},
                          403: {"model": schemas.ErrorResponse, "description": "The member is frozen"},
+                         429: {"model": schemas.ErrorResponse,
+                               "description": "Too many events from this member this minute; see Retry-After"},
                          **_ERRORS})
     async def post_event(body: schemas.EventRequest, request: Request) -> Response:
         """Points by the rule table's `points.events`, with their caps per live session and
@@ -96,6 +105,11 @@ def add_points_routes(app: FastAPI, service, error: Callable, clock: Callable) -
         room and the seconds watched: more seconds than the room has been live is refused,
         fewer than the rule's `min_seconds` earn nothing. The answer is sent after Redis
         has acknowledged the credit."""
+        wait = await service.redis_call(over_limit(service.redis, body.member_id, "events",
+                                                   service.settings.events_per_minute))
+        if wait is not None:
+            return rate_limited(error, wait, f"more than {service.settings.events_per_minute} events a minute "
+                                             "for this member")
         now = clock(request.scope)
         model = service.table.model
         rule = model.points.events.get(body.type)

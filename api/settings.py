@@ -16,6 +16,9 @@
 | RIGHTS_MEMBER_CACHE | 1 | keep members in the worker, invalidated by Redis (client-side caching with tracking) |
 | RIGHTS_ALLOW_CLOCK_OVERRIDE | 0 | 1 lets a request set the instant (header X-Rights-Now); for tests and rehearsals only |
 | RIGHTS_PICKUP_SECRET | (kept in the data dir) | the key pickup codes are signed with; set it when replicas span machines |
+| RIGHTS_API_KEYS | (none) | channel=key,channel=key: member routes then need X-Api-Key (api/access.py) |
+| RIGHTS_EVENTS_PER_MINUTE | 60 | events a member may send a minute (429 past it); 0: no limit |
+| RIGHTS_REDEMPTIONS_PER_MINUTE | 20 | redemption attempts a member may make a minute; 0: no limit |
 """
 from __future__ import annotations
 
@@ -47,6 +50,9 @@ class Settings:
     member_cache: bool = True
     allow_clock_override: bool = False
     demo: bool = False
+    api_keys: str = ""  # channel=key,channel=key (api/access.py); empty: member routes open
+    events_per_minute: int = 60  # per member; 0: no limit
+    redemptions_per_minute: int = 20  # per member; 0: no limit
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -66,6 +72,9 @@ class Settings:
             member_cache=_flag("RIGHTS_MEMBER_CACHE", True),
             allow_clock_override=_flag("RIGHTS_ALLOW_CLOCK_OVERRIDE", False),
             demo=_flag("RIGHTS_DEMO", False),
+            api_keys=env.get("RIGHTS_API_KEYS", ""),
+            events_per_minute=int(env.get("RIGHTS_EVENTS_PER_MINUTE", "60")),
+            redemptions_per_minute=int(env.get("RIGHTS_REDEMPTIONS_PER_MINUTE", "20")),
         )
         known = {f.name for f in fields(cls)}
         return replace(base, **{k: v for k, v in overrides.items() if k in known and v is not None})
@@ -82,6 +91,9 @@ class Settings:
             "RIGHTS_MEMBER_CACHE": "1" if self.member_cache else "0",
             "RIGHTS_ALLOW_CLOCK_OVERRIDE": "1" if self.allow_clock_override else "0",
             "RIGHTS_DEMO": "1" if self.demo else "0",
+            "RIGHTS_API_KEYS": self.api_keys,
+            "RIGHTS_EVENTS_PER_MINUTE": str(self.events_per_minute),
+            "RIGHTS_REDEMPTIONS_PER_MINUTE": str(self.redemptions_per_minute),
         }
         if self.redis_url:
             out["REDIS_URL"] = self.redis_url

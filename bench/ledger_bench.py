@@ -93,7 +93,7 @@ def write_figures(seconds: int = 5, rounds: int = 2, connections: int = 64) -> d
     with tempfile.TemporaryDirectory() as scratch:
         rules = Path(scratch) / "bench-rules.yaml"
         rules.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-        with demo_server(2, RIGHTS_RULES=str(rules)) as base:
+        with demo_server(2, RIGHTS_RULES=str(rules), RIGHTS_REDEMPTIONS_PER_MINUTE="0", RIGHTS_EVENTS_PER_MINUTE="0") as base:
             version = orjson.loads(_post(base + "/v1/eligibility", b'{"lines":[]}'))["rules_version"]
             scripts = {}
             members = ",".join(f'"{m}"' for m in _members_who_can_redeem(2000))

@@ -1,6 +1,8 @@
 """Acknowledged means kept: redis-server is SIGKILLed in the middle of a burst of
 settlements under `appendfsync always`, restarted from its AOF, and every order the API
-acknowledged is there, with its points in the ledger and the balance."""
+acknowledged is there, with its points in the ledger and the balance. Then every client
+retries every order with its id, as clients do after a failure: the acknowledged ones get
+their first answer back and nothing is credited twice."""
 from __future__ import annotations
 
 import asyncio
@@ -71,6 +73,7 @@ def test_every_acknowledged_settlement_survives_a_kill(tmp_path):
     store.start()  # the same data directory: the AOF is replayed
     try:
         client = redis.Redis.from_url(store.url)
+        _every_client_retries(store.url, port, tmp_path, acknowledged, sent=600, members=members)
         for answer in acknowledged:
             member, order_id = answer["member_id"], answer["order_id"]
             assert client.hget(f"ord:{{{member}}}:{order_id}", "state") == b"done", order_id
@@ -82,6 +85,39 @@ def test_every_acknowledged_settlement_survives_a_kill(tmp_path):
             assert points == sum(deltas), member.id
     finally:
         store.stop()
+
+
+def _every_client_retries(url: str, port: int, tmp_path, acknowledged: list, sent: int, members: list) -> None:
+    import httpx
+
+    env = {**os.environ, "REDIS_URL": url, "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0"}
+    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first = {answer["order_id"]: answer for answer in acknowledged}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            for _ in range(200):
+                try:
+                    if http.get("/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            version = http.post("/v1/eligibility", json={"lines": []}).json()["rules_version"]
+            for n in range(sent):
+                body = {"order_id": f"K{n}", "member_id": members[n % len(members)].id,
+                        "lines": [{"sku": "MILK-1L", "qty": 1}], "rules_version": version}
+                answer = http.post("/v1/orders", json=body)
+                assert answer.status_code == 200, answer.text
+                if body["order_id"] in first:
+                    assert answer.json() == first[body["order_id"]]  # the first answer, not a second credit
+    finally:
+        os.killpg(server.pid, 2)
+        server.wait(20)
+    client = redis.Redis.from_url(url)
+    for member in members:
+        refs = [fields[b"ref"] for _, fields in client.xrange(f"led:{{{member.id}}}") if fields[b"reason"] == b"order"]
+        assert len(refs) == len(set(refs)), member.id  # each order credited once
 
 
 def _wait_for(condition, timeout: float = 30.0) -> None:

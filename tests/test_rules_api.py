@@ -280,3 +280,67 @@ def test_simulate_finds_and_prices_members_as_checkout_does(redis_client, redis_
             "at": "2026-11-12T10:00:00+08:00", "carts": [{"member_id": "G1", **cart}, {"member_id": "OLD", **cart}]})
     gold, lapsed = (r["active"]["payable"] for r in answer.json()["results"])
     assert (gold, lapsed) == (1390, 1590 - 1000)  # the lapsed member pays as a visitor (newcomer coupon)
+
+
+def test_a_worker_killed_under_load_is_replaced_and_serves_the_pushed_version(redis_client, redis_server, tmp_path):
+    """SIGKILL one of two worker processes while requests flow: uvicorn starts another,
+    which reads the active version from Redis; the other worker answers meanwhile."""
+    import signal
+    import threading
+
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_server.url, "RIGHTS_ADMIN_TOKEN": TOKEN,
+           "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0"}
+    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--workers", "2", "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def workers(client) -> dict:
+        try:
+            return client.get("/v1/rules", headers=ADMIN).json()["workers"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return {}
+
+    try:
+        with httpx.Client(base_url=base, timeout=5) as client:
+            for _ in range(200):
+                if len(workers(client)) >= 2:
+                    break
+                time.sleep(0.1)
+            pushed = client.post("/v1/rules", content=CHEAPER_MILK.encode(), params={"author": "ops"},
+                                 headers=ADMIN).json()["version"]
+            statuses: list = []
+            stop = threading.Event()
+
+            def load():
+                with httpx.Client(base_url=base, timeout=5) as loader:
+                    while not stop.is_set():
+                        try:
+                            statuses.append(loader.post("/v1/eligibility", json={"lines": []}).status_code)
+                        except httpx.HTTPError:
+                            statuses.append(0)
+
+            thread = threading.Thread(target=load)
+            thread.start()
+            time.sleep(1.0)
+            victim = int(next(iter(workers(client))).rsplit(":", 1)[1])
+            os.kill(victim, signal.SIGKILL)
+            replaced = {}
+            for _ in range(200):  # the dead worker's heartbeat ages out; a new pid appears
+                replaced = {w: v for w, v in workers(client).items() if int(w.rsplit(":", 1)[1]) != victim}
+                if len(replaced) >= 2:
+                    break
+                time.sleep(0.1)
+            stop.set()
+            thread.join(10)
+            assert len(replaced) >= 2, replaced
+            assert all(w["version"] == pushed for w in replaced.values()), replaced
+            answers = {client.post("/v1/eligibility", json={"lines": []}).json()["rules_version"] for _ in range(20)}
+            assert answers == {pushed}
+            assert statuses.count(200) > 50 and statuses.count(200) / len(statuses) > 0.95, statuses.count(200)
+    finally:
+        os.killpg(server.pid, 2)
+        server.wait(20)

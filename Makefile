@@ -4,12 +4,18 @@
 #   make bench   the engine benchmark, side by side, with its targets (bench-api: the API's)
 PYTHON ?= python3
 
-.PHONY: install redis serve demo test test-debug bench bench-api
+.PHONY: install redis browser serve demo test test-debug bench bench-api
 
 redis:
 	@{ command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "redis-server or redis-cli is missing: sudo apt-get install redis-server"; exit 1; fi; }
+
+# the dashboard's browser test: Debian's chromium, its driver, and a CJK font for the names
+browser:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei >/dev/null; \
+	  else echo "chromium or chromedriver is missing: sudo apt-get install chromium chromium-driver fonts-wqy-zenhei"; exit 1; fi; }
 
 install: redis
 	$(PYTHON) -m pip install -q -e ".[dev]"
@@ -21,7 +27,7 @@ demo: install
 	rights quote --member '{"tier": "gold", "points": 1850}' --room gala --at 2026-11-11T21:00 \
 	  --item MILK-1L:2 --item YOGURT-6:1 --item POWDER-900:1
 
-test: install
+test: install browser
 	$(PYTHON) -m pytest
 
 # the same differential and scenario tests against a build with bounds checks on

@@ -33,6 +33,7 @@ from .eligibility import RequestInvalid, join_offer, member_info, parse_request,
 from .metrics import METRICS_KEY, Metrics, render
 from .settings import Settings
 from .access import ApiKeys
+from .dashboard import add_dashboard_routes
 from .live_stock import StockChanging, quote_with_live_stock, starting_stocks
 from .points_routes import add_points_routes
 from .redis_connect import async_client, is_cluster, node_url
@@ -324,6 +325,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             service.samples.append((body, now))
         offer = join_offer(service.evaluator, table, req, now, quote.payable) if status != "member" else None
         tier = "visitor" if status != "member" else (record.tier or "visitor")
+        service.dashboard.quote(req.room, tier, record.id if record is not None else None)
         head = orjson.dumps({"rules_version": table.version, "at": now, "member": member_info(record, status, tier),
                              "join_offer": offer})
         # the quote's own JSON, written by the engine, spliced in after the head's members
@@ -357,6 +359,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     add_points_routes(app, service, error, lambda scope: _now(scope, settings))
     add_redemption_routes(app, service, error, lambda scope: _now(scope, settings))
     add_order_routes(app, service, error, lambda scope: _now(scope, settings))
+    add_dashboard_routes(app, service, error)
 
     @app.get("/v1/noop", tags=["operations"], summary="Does nothing: the baseline of the API benchmark",
              responses={200: {"content": {JSON: {"example": {"ok": True}}}}})

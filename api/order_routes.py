@@ -150,6 +150,7 @@ def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) ->
             return error(exc.status, exc.code, exc.reason, exc.field)
         await service.redis_call(orders.finish_coupons(service.redis, scripts(), stocked, body.member_id,
                                                        body.order_id, nonce, settled=True))
+        service.dashboard.order(body.room, member.tier or "visitor", points, applied)
         if newly:
             await service.redis_call(service.redis.zadd(
                 feed_key(leader), {f"new_neighbour|{body.member_id}|{body.order_id}": now}))

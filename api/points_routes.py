@@ -161,6 +161,8 @@ def add_points_routes(app: FastAPI, service, error: Callable, clock: Callable) -
                                                "until unfrozen", "member_id")
         record = answer[1].decode() if isinstance(answer[1], bytes) else answer[1]
         headers = {"Idempotent-Replay": "true"} if status == "replay" else None
+        if status == "ok":
+            service.dashboard.points(body.room, int(record.split(" ")[0]))
         return Response(_event_body(body.event_id, body.member_id, record), media_type=JSON, headers=headers)
 
     @app.get("/v1/members/{member_id}/ledger", tags=["points"], response_model=schemas.LedgerPage,

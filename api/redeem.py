@@ -104,6 +104,7 @@ class Answer:
 
     status: int
     body: bytes
+    replayed: bool = False
 
 
 _REASONS = {
@@ -155,7 +156,8 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
         return Answer(409, orjson.dumps({"error": {"code": "in_progress", "field": "Idempotency-Key",
                                                    "reason": "the first request with this key is still running"}}))
     if state == "done":
-        return render(begun[1], request)
+        first = render(begun[1], request)
+        return Answer(first.status, first.body, replayed=True)
     nonce = begun[1]
 
     if engine_status not in ("ok", "out_of_stock", "insufficient_points", "member_limit_reached"):

@@ -102,6 +102,8 @@ def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callabl
         answer = await service.redis_call(redeem(
             service.redis, scripts(), request=body.model_dump(mode="json"), key=idempotency_key, now=now, item=item,
             engine_status=status, engine_hint=hint, leader_id=leader, secret=secret()))
+        if answer.status == 200 and not answer.replayed:
+            service.dashboard.redeemed(body.room, item.id)
         return Response(answer.body, answer.status, media_type=JSON)
 
     @app.post("/v1/pickups/verify", tags=["points"], response_model=schemas.PickupVerified,

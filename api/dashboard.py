@@ -1,0 +1,185 @@
+"""The head-office big screen of a live session: `/dashboard`, fed by `/dashboard/data`.
+
+Each worker counts what its requests did, per room, in memory (no I/O on the request
+path), and adds it to Redis once a second in one pipeline, so every worker and replica
+adds to the same picture:
+
+    dash:{room:<id>}                  hash   quotes, quotes:<tier>, orders:<tier>, points,
+                                             coupon:<coupon>:<tier>, redeemed:<item>
+    dash:{room:<id>}:active:<tier>:<minute>   HyperLogLog of the members quoting (kept 10 min)
+
+Active members are those quoting in the last five minutes; conversion is orders over
+them. Stock left comes from the redemption items' live counts, latency from the metrics
+every worker publishes. The data is aggregates only (no member ids leave Redis).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Optional
+
+import orjson
+
+from .metrics import BUCKETS, METRICS_KEY, STALE_AFTER_S
+from .reservations import REDEMPTIONS, stock_key
+
+ACTIVE_MINUTES = 5
+PAGE = Path(__file__).resolve().parent / "static" / "dashboard.html"
+
+
+def room_key(room: str) -> str:
+    return f"dash:{{room:{room}}}"
+
+
+def active_key(room: str, tier: str, minute: int) -> str:
+    return f"dash:{{room:{room}}}:active:{tier}:{minute}"
+
+
+class DashboardCounters:
+    """This worker's counts since its last flush."""
+
+    def __init__(self):
+        self.counts: dict = defaultdict(lambda: defaultdict(int))  # room -> field -> n
+        self.active: dict = defaultdict(set)  # (room, tier) -> member ids
+
+    def quote(self, room: Optional[str], tier: str, member_id: Optional[str]) -> None:
+        if room is None:
+            return
+        fields = self.counts[room]
+        fields["quotes"] += 1
+        fields[f"quotes:{tier}"] += 1
+        if member_id:
+            self.active[(room, tier)].add(member_id)
+
+    def order(self, room: Optional[str], tier: str, points: int, coupons: list) -> None:
+        if room is None:
+            return
+        fields = self.counts[room]
+        fields[f"orders:{tier}"] += 1
+        fields["points"] += points
+        for coupon in coupons:
+            fields[f"coupon:{coupon}:{tier}"] += 1
+
+    def points(self, room: Optional[str], points: int) -> None:
+        if room is not None and points:
+            self.counts[room]["points"] += points
+
+    def redeemed(self, room: Optional[str], item: str) -> None:
+        if room is not None:
+            self.counts[room][f"redeemed:{item}"] += 1
+
+    async def flush(self, redis) -> None:
+        counts, active = self.counts, self.active
+        if not counts and not active:
+            return
+        self.counts, self.active = defaultdict(lambda: defaultdict(int)), defaultdict(set)
+        minute = int(time.time() // 60)
+        pipe = redis.pipeline(transaction=False)
+        for room, fields in counts.items():
+            for field, n in fields.items():
+                pipe.hincrby(room_key(room), field, n)
+        for (room, tier), members in active.items():
+            key = active_key(room, tier, minute)
+            pipe.pfadd(key, *members)
+            pipe.expire(key, 600)
+        await pipe.execute()
+
+
+async def keep_flushing(service) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        with contextlib.suppress(Exception):
+            await service.dashboard.flush(service.redis)
+
+
+async def data(service, room: str) -> dict:
+    """Everything the screen shows for `room`, as one JSON object."""
+    table = service.table
+    model = table.model
+    tiers = ["visitor"] + [t.id for t in model.tiers]
+    raw = {k.decode() if isinstance(k, bytes) else k: int(v)
+           for k, v in (await service.redis.hgetall(room_key(room))).items()}
+    minute = int(time.time() // 60)
+    pipe = service.redis.pipeline(transaction=False)
+    for tier in tiers:
+        pipe.pfcount(*[active_key(room, tier, minute - k) for k in range(ACTIVE_MINUTES)])
+    items = [r for r in model.redemptions if r.room in (None, room)]
+    for item in items:
+        pipe.get(stock_key(REDEMPTIONS, item.id))
+    pipe.hgetall(METRICS_KEY)
+    answers = await pipe.execute()
+    active = dict(zip(tiers, answers[:len(tiers)]))
+    stocks = answers[len(tiers):len(tiers) + len(items)]
+    snapshots = [orjson.loads(v) for v in answers[-1].values()]
+    orders = {tier: raw.get(f"orders:{tier}", 0) for tier in tiers}
+    coupons: dict = defaultdict(dict)
+    for field, n in raw.items():
+        if field.startswith("coupon:"):
+            _, coupon, tier = field.split(":", 2)
+            coupons[coupon][tier] = n
+    scheduled = await service.rules.store.scheduled() if getattr(service, "rules", None) else []
+    return {
+        "room": room, "rooms": [r.id for r in model.rooms], "tiers": tiers, "at": int(time.time()),
+        "rules_version": table.version,
+        "next_rules": ({"version": scheduled[0][0], "at": int(scheduled[0][1])} if scheduled else None),
+        "quotes": raw.get("quotes", 0), "quotes_by_tier": {t: raw.get(f"quotes:{t}", 0) for t in tiers},
+        "active_by_tier": active, "orders_by_tier": orders,
+        "conversion_by_tier": {t: round(orders[t] / active[t], 4) if active[t] else 0.0 for t in tiers},
+        "points_issued": raw.get("points", 0), "coupon_uses": dict(coupons),
+        "redemptions": [{"id": item.id, "name": item.name, "redeemed": raw.get(f"redeemed:{item.id}", 0),
+                         "stock_left": (int(left) if left is not None else item.stock) if item.stock is not None
+                         else None} for item, left in zip(items, stocks)],
+        "latency": _latency(snapshots),
+    }
+
+
+def _latency(snapshots: list) -> dict:
+    """Eligibility requests in all and their p99 (the upper bound of the bucket that holds
+    it), summed over the workers heard from lately."""
+    now = time.time()
+    counts = [0] * (len(BUCKETS) + 1)
+    for snap in snapshots:
+        if now - snap.get("at", 0) > STALE_AFTER_S:
+            continue
+        hist = snap.get("latency", {}).get("/v1/eligibility")
+        if hist:
+            counts = [a + b for a, b in zip(counts, hist["counts"])]
+    total = sum(counts)
+    p99 = None
+    if total:
+        running = 0
+        for bound, n in zip(list(BUCKETS) + [None], counts):
+            running += n
+            if running >= 0.99 * total:
+                p99 = None if bound is None else round(bound * 1000, 2)
+                break
+    return {"eligibility_requests": total, "eligibility_p99_ms_at_most": p99}
+
+
+def add_dashboard_routes(app, service, error) -> None:
+    from fastapi.responses import HTMLResponse, Response
+
+    service.dashboard = DashboardCounters()
+    service.background.append(lambda: keep_flushing(service))
+
+    @app.get("/dashboard", tags=["operations"], response_class=HTMLResponse,
+             summary="The live session's big screen (HTML, no external assets)",
+             responses={200: {"content": {"text/html": {"example": "<!doctype html>..."}}}})
+    async def dashboard_page() -> HTMLResponse:
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+    @app.get("/dashboard/data", tags=["operations"], summary="The figures of the big screen for one room",
+             responses={200: {"content": {"application/json": {"example": {
+                 "room": "gala", "rules_version": "dairy-gala@3fef92905af1", "quotes": 1200,
+                 "active_by_tier": {"visitor": 10, "silver": 40, "gold": 80, "black_gold": 12}}}}},
+                        422: {"description": "Unknown room"}})
+    async def dashboard_data(room: Optional[str] = None) -> Response:
+        """Polled every second by /dashboard; `room` defaults to the first room of the rules."""
+        rooms = [r.id for r in service.table.model.rooms]
+        room = room or (rooms[0] if rooms else "")
+        if room not in rooms:
+            return error(422, "invalid_request", f"unknown room {room!r}", "room")
+        return Response(orjson.dumps(await service.redis_call(data(service, room))), media_type="application/json")

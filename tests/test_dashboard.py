@@ -1,0 +1,99 @@
+"""The big screen: counters every worker adds to Redis, the data route, and the page in a
+real browser (headless Chromium through chromedriver) while a short load runs."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import httpx
+
+from bench.demo_server import demo_server
+from bench.engine_bench import GALA_NIGHT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+
+def _load(base: str, rounds: int) -> None:
+    """Checkouts, orders, events and a redemption in the gala room, on the gala clock."""
+    headers = {"X-Rights-Now": str(GALA_NIGHT)}
+    with httpx.Client(base_url=base, timeout=10, headers=headers) as http:
+        version = http.post("/v1/eligibility", json={"lines": []}).json()["rules_version"]
+        for n in range(rounds):
+            member = f"M{n % 50 + 1:05d}"
+            cart = {"member_id": member, "room": "gala", "lines": [{"sku": "MILK-1L", "qty": 1}]}
+            assert http.post("/v1/eligibility", json=cart).status_code == 200
+            if n % 5 == 0:
+                http.post("/v1/orders", json={**cart, "order_id": f"D{time.time_ns()}", "rules_version": version})
+            if n % 7 == 0:
+                http.post("/v1/events", json={"event_id": f"E{time.time_ns()}", "member_id": member, "type": "share",
+                                              "room": "gala"})
+        http.post("/v1/redemptions", json={"member_id": "M00001", "redemption_id": "OATMEAL-LOWGI", "room": "gala"},
+                  headers={"Idempotency-Key": f"dash-{time.time_ns()}"})
+
+
+def _settled(base: str) -> dict:
+    """The data once the workers' last counts have reached Redis (they flush every second)."""
+    time.sleep(2.5)
+    return httpx.get(f"{base}/dashboard/data?room=gala", timeout=10).json()
+
+
+def test_the_figures_add_up_across_workers():
+    with demo_server(2, RIGHTS_EVENTS_PER_MINUTE="0", RIGHTS_REDEMPTIONS_PER_MINUTE="0") as base:
+        before = _settled(base)
+        _load(base, 60)
+        after = _settled(base)
+    assert after["quotes"] - before["quotes"] == 60
+    assert sum(after["active_by_tier"].values()) >= 40  # 50 members quoted; the HyperLogLog is approximate
+    assert sum(after["orders_by_tier"].values()) - sum(before["orders_by_tier"].values()) >= 10
+    assert after["points_issued"] > before["points_issued"]
+    oatmeal = next(r for r in after["redemptions"] if r["id"] == "OATMEAL-LOWGI")
+    assert oatmeal["redeemed"] >= 1 and oatmeal["stock_left"] == 500 - oatmeal["redeemed"]
+    assert after["rules_version"].startswith("dairy-gala@") and after["latency"]["eligibility_requests"] >= 60
+
+
+def test_the_page_shows_the_servers_figures_in_a_real_browser(tmp_path):
+    assert CHROMIUM and DRIVER, "the browser test needs Debian's chromium and chromium-driver (make test installs them)"
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service as DriverService
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1920,1080",
+                 "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    with demo_server(1, RIGHTS_EVENTS_PER_MINUTE="0", RIGHTS_REDEMPTIONS_PER_MINUTE="0") as base:
+        browser = webdriver.Chrome(service=DriverService(DRIVER), options=options)
+        try:
+            browser.get(f"{base}/dashboard?room=gala")
+            wait = WebDriverWait(browser, 20)
+            def shown(b) -> dict:  # every figure at one instant (the page redraws them each second)
+                return b.execute_script(
+                    "const out = {};"
+                    "document.querySelectorAll('[data-testid]').forEach(e => out[e.dataset.testid] = e.textContent);"
+                    "return out;")
+
+            def number(text: str) -> int:
+                return int(text.replace(",", ""))
+
+            wait.until(lambda b: shown(b).get("version", "").startswith("dairy"))
+            before = number(shown(browser)["quotes"])
+            _load(base, 40)
+            server = _settled(base)
+            wait.until(lambda b: number(shown(b)["quotes"]) == server["quotes"])
+            screen = shown(browser)
+            assert number(screen["quotes"]) > before  # the figure changed on the screen
+            assert number(screen["points"]) == server["points_issued"]
+            for tier in server["tiers"]:
+                assert number(screen[f"active-{tier}"]) == server["active_by_tier"][tier], tier
+                assert number(screen[f"orders-{tier}"]) == server["orders_by_tier"][tier], tier
+            oatmeal = next(r for r in server["redemptions"] if r["id"] == "OATMEAL-LOWGI")
+            assert screen["stock-OATMEAL-LOWGI"].replace(",", "") == str(oatmeal["stock_left"])
+            assert screen["version"] == server["rules_version"]
+            out = os.environ.get("RIGHTS_SCREENSHOT_DIR", str(tmp_path))
+            os.makedirs(out, exist_ok=True)
+            assert browser.save_screenshot(os.path.join(out, "dashboard.png"))
+        finally:
+            browser.quit()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Optional
 
 import orjson
+from fastapi.responses import HTMLResponse, Response
 
 from .metrics import BUCKETS, METRICS_KEY, STALE_AFTER_S
 from .reservations import REDEMPTIONS, stock_key
@@ -160,8 +161,6 @@ def _latency(snapshots: list) -> dict:
 
 
 def add_dashboard_routes(app, service, error) -> None:
-    from fastapi.responses import HTMLResponse, Response
-
     service.dashboard = DashboardCounters()
     service.background.append(lambda: keep_flushing(service))
 

@@ -34,7 +34,7 @@ from .metrics import METRICS_KEY, Metrics, render
 from .settings import Settings
 from .access import ApiKeys
 from .dashboard import add_dashboard_routes
-from .live_stock import StockChanging, quote_with_live_stock, starting_stocks
+from .live_stock import StockChanging, quote_with_live_stock, touches_stock
 from .points_routes import add_points_routes
 from .redis_connect import async_client, is_cluster, node_url
 from .order_routes import add_order_routes
@@ -313,8 +313,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         except QuoteInputError as exc:
             return error(422, "invalid_request", exc.reason, exc.field)
         service.metrics.engine.observe(time.perf_counter() - started)
-        stocks = starting_stocks(table)
-        if stocks and any(k in stocks for k in quote.applied_coupons()):  # what is left, per Redis
+        if touches_stock(table, quote):  # what is left, per Redis
             try:
                 quote = await quote_with_live_stock(service.evaluator, table, member, req.room, now, req.lines,
                                                     req.fulfillment, redis=service.redis, cache=service.cache,

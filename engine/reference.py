@@ -36,6 +36,10 @@ class ReferenceQuote:
         """The applied coupons' positions in the table, in application order."""
         return list(self.raw.applied)
 
+    def available_redemptions(self) -> list:
+        """The positions of the catalogue items the member may redeem now."""
+        return [k for k, (status, _) in enumerate(self.raw.redemptions) if status == codes.OK]
+
     def to_raw(self) -> RawQuote:
         return self.raw
 

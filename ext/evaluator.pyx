@@ -1080,6 +1080,11 @@ cdef class Quote:
         cdef int64_t k
         return [self.r.cand_coupon[self.r.applied[k]] for k in range(self.r.n_applied)]
 
+    def available_redemptions(self) -> list:
+        """The positions of the catalogue items the member may redeem now."""
+        cdef int64_t k
+        return [k for k in range(self.n_redemptions) if self.r.red_status[k] == OK]
+
     @property
     def combinations(self) -> int:
         """How many coupon combinations the search evaluated (the rest were cut)."""

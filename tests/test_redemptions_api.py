@@ -238,3 +238,22 @@ def test_a_replay_while_the_first_attempt_runs_is_told_so(api, redis_client):
                                                                "started": int(clock.time()), "hash": body_hash(body)})
     response = redeem(api, {"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"}, key="busy")
     assert (response.status_code, response.json()["error"]["code"]) == (409, "in_progress")
+
+
+def test_checkout_stops_offering_an_item_sold_out_in_redis(api, redis_client):
+    cart = {"member_id": "RICH", "lines": []}
+
+    def oatmeal():
+        answer = api.post("/v1/eligibility", json=cart, headers={"X-Rights-Now": str(GALA_21)}).json()
+        return next(r for r in answer["redemptions"] if r["id"] == "OATMEAL-LOWGI")
+
+    assert oatmeal()["available"] is True
+    redis_client.set(stock_key(REDEMPTIONS, "OATMEAL-LOWGI"), 0)
+    import time as clock
+
+    for _ in range(100):  # the worker's cached count is invalidated by Redis
+        shown = oatmeal()
+        if not shown["available"]:
+            break
+        clock.sleep(0.01)
+    assert (shown["available"], shown["reason"]) == (False, "out_of_stock")

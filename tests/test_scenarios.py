@@ -244,3 +244,5 @@ def test_both_evaluators_name_the_applied_coupons_alike(evaluator, demo):
     assert [demo.model.coupons[k].id for k in quote.applied_coupons()] == [
         c["id"] for c in quote.to_dict()["coupons_applied"]]
     assert quote.applied_coupons()
+    offered = [demo.model.redemptions[k].id for k in quote.available_redemptions()]
+    assert offered == [r["id"] for r in quote.to_dict()["redemptions"] if r["available"]]

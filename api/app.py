@@ -317,7 +317,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             try:
                 quote = await quote_with_live_stock(service.evaluator, table, member, req.room, now, req.lines,
                                                     req.fulfillment, redis=service.redis, cache=service.cache,
-                                                    call=service.redis_call)
+                                                    call=service.redis_call, first=quote)
             except StockChanging as exc:
                 return error(503, "stock_changing", f"{exc}; retry")
         if len(service.samples) < SAMPLES_PER_SECOND:  # for shadow runs of candidate tables

@@ -42,47 +42,64 @@ def touches_stock(table, quote) -> bool:
         bool(items) and any(k in items for k in quote.available_redemptions()))
 
 
-async def counts(redis, cache, pool: str, wanted: dict) -> dict:
-    """id -> units left, for `wanted` (id -> the rules' starting stock) of one pool."""
-    counts, missing = {}, []
-    for coupon_id, starting in wanted.items():
-        key = stock_key(pool, coupon_id)
-        value = cache.get(key) if cache is not None else MISS
+def cached_counts(cache, pool: str, wanted: dict) -> tuple:
+    """(id -> units left for what the worker's tracked cache knows, what it does not)."""
+    known, missing = {}, {}
+    for item_id, starting in wanted.items():
+        value = cache.get(stock_key(pool, item_id)) if cache is not None else MISS
         if value is MISS:
-            missing.append((coupon_id, starting, key, cache.begin(key) if cache is not None else None))
+            missing[item_id] = starting
         else:
-            counts[coupon_id] = starting if value is None else value
-    if missing:
-        pipe = redis.pipeline(transaction=False)
-        for _, _, key, _ in missing:
-            pipe.get(key)
-        for (coupon_id, starting, key, token), raw in zip(missing, await pipe.execute()):
-            value = None if raw is None else int(raw)
-            if cache is not None:
-                cache.finish(key, token, value)
-            counts[coupon_id] = starting if value is None else value
-    return counts
+            known[item_id] = starting if value is None else value
+    return known, missing
+
+
+async def counts(redis, cache, pool: str, wanted: dict) -> dict:
+    """id -> units left, read from Redis in one pipeline (and kept in the tracked cache),
+    for `wanted` (id -> the rules' starting stock) of one pool."""
+    keys = [(item_id, starting, stock_key(pool, item_id)) for item_id, starting in wanted.items()]
+    tokens = [cache.begin(key) if cache is not None else None for _, _, key in keys]
+    pipe = redis.pipeline(transaction=False)
+    for _, _, key in keys:
+        pipe.get(key)
+    out = {}
+    for (item_id, starting, key), token, raw in zip(keys, tokens, await pipe.execute()):
+        value = None if raw is None else int(raw)
+        if cache is not None:
+            cache.finish(key, token, value)
+        out[item_id] = starting if value is None else value
+    return out
 
 
 async def quote_with_live_stock(evaluator, table, member, room, now: int, lines, fulfillment: str, *, redis,
-                                cache, call=None):
+                                cache, call=None, first=None):
     """evaluator.quote with the live counts of the stocked coupons it applies and the
-    stocked items it offers; `call` wraps each Redis read (the service's bounded call)."""
+    stocked items it offers; `call` wraps each Redis read (the service's bounded call);
+    `first` is the quote already made without live counts, if any."""
     coupon_stocks, item_stocks = starting_stocks(table)
     known_coupons: dict = {}
     known_items: dict = {}
     coupons, items = table.model.coupons, table.model.redemptions
     for _ in range(MAX_ROUNDS):
         stock = Stock(coupons=known_coupons, redemptions=known_items) if known_coupons or known_items else None
-        quote = evaluator.quote(table, member, room, now, lines, fulfillment, stock)
+        quote = first if first is not None and stock is None else evaluator.quote(
+            table, member, room, now, lines, fulfillment, stock)
         want_coupons = {coupons[k].id: coupon_stocks[k] for k in quote.applied_coupons()
                         if k in coupon_stocks and coupons[k].id not in known_coupons}
         want_items = {items[k].id: item_stocks[k] for k in quote.available_redemptions()
                       if k in item_stocks and items[k].id not in known_items}
         if not want_coupons and not want_items:
             return quote
+        learned = {}
         for pool, wanted, known in ((COUPONS, want_coupons, known_coupons), (REDEMPTIONS, want_items, known_items)):
-            if wanted:
-                read = counts(redis, cache, pool, wanted)
-                known.update(await (call(read) if call is not None else read))
+            if not wanted:
+                continue
+            found, missing = cached_counts(cache, pool, wanted)  # no I/O, no await: the usual case
+            if missing:
+                read = counts(redis, cache, pool, missing)
+                found.update(await (call(read) if call is not None else read))
+            known.update(found)
+            learned.update(found)
+        if all(left > 0 for left in learned.values()):
+            return quote  # everything it used is still there: the quote stands as it is
     raise StockChanging("the stock kept changing while the cart was quoted")

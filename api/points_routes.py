@@ -29,8 +29,14 @@ _ERRORS = {404: {"model": schemas.ErrorResponse, "description": "No member with 
            503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time; retry"}}
 
 
-def rate_limited(error: Callable, wait: int, reason: str) -> Response:
-    response = error(429, "rate_limited", f"{reason}; retry after {wait} s", "member_id")
+async def refuse_over_limit(service, error: Callable, member_id: str, kind: str, per_minute: int,
+                            noun: str) -> Optional[Response]:
+    """A 429 with Retry-After when the member is over its per-minute limit, else None."""
+    wait = await service.redis_call(over_limit(service.redis, member_id, kind, per_minute))
+    if wait is None:
+        return None
+    response = error(429, "rate_limited", f"more than {per_minute} {noun} a minute for this member; retry after "
+                                          f"{wait} s", "member_id")
     response.headers["Retry-After"] = str(wait)
     return response
 
@@ -105,11 +111,10 @@ def add_points_routes(app: FastAPI, service, error: Callable, clock: Callable) -
         room and the seconds watched: more seconds than the room has been live is refused,
         fewer than the rule's `min_seconds` earn nothing. The answer is sent after Redis
         has acknowledged the credit."""
-        wait = await service.redis_call(over_limit(service.redis, body.member_id, "events",
-                                                   service.settings.events_per_minute))
-        if wait is not None:
-            return rate_limited(error, wait, f"more than {service.settings.events_per_minute} events a minute "
-                                             "for this member")
+        refused = await refuse_over_limit(service, error, body.member_id, "events",
+                                          service.settings.events_per_minute, "events")
+        if refused is not None:
+            return refused
         now = clock(request.scope)
         model = service.table.model
         rule = model.points.events.get(body.type)

@@ -14,9 +14,8 @@ from fastapi.responses import Response
 from engine import codes
 
 from . import schemas
-from .access import over_limit
 from .eligibility import pricing
-from .points_routes import rate_limited
+from .points_routes import refuse_over_limit
 from .pickup_codes import ANY_LEADER, CodeInvalid, load_secret, read_code, verify_code, leader_key
 from .redeem import RedeemScripts, handed_key, recover, redeem
 from .store import member_key, record_from_hash
@@ -76,11 +75,10 @@ def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callabl
         if idempotency_key is None or not _KEY.match(idempotency_key):
             return error(422, "invalid_request", "give an Idempotency-Key header: 1 to 128 of A-Z a-z 0-9 _ . : -",
                          "Idempotency-Key")
-        wait = await service.redis_call(over_limit(service.redis, body.member_id, "redemptions",
-                                                   service.settings.redemptions_per_minute))
-        if wait is not None:
-            return rate_limited(error, wait, f"more than {service.settings.redemptions_per_minute} redemption "
-                                             "attempts a minute for this member")
+        refused = await refuse_over_limit(service, error, body.member_id, "redemptions",
+                                          service.settings.redemptions_per_minute, "redemption attempts")
+        if refused is not None:
+            return refused
         now = clock(request.scope)
         table = service.table
         index = table.redemption_index.get(body.redemption_id)

@@ -2,8 +2,6 @@
 an oversized one before it is parsed, and nothing in a table is ever run as code."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from engine.rules import RulesInvalid, compile_source
@@ -21,11 +19,9 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 """
 
 
-def test_a_billion_laughs_file_is_refused_quickly():
-    started = time.perf_counter()
-    with pytest.raises(SourceError, match="aliases"):
+def test_a_billion_laughs_file_is_refused_by_counting_not_by_expanding():
+    with pytest.raises(SourceError, match="would expand to more than"):  # the count, made on the unexpanded graph
         parse(LAUGHS)
-    assert time.perf_counter() - started < 5  # refused by counting, never expanded
 
 
 def test_a_table_over_the_size_limit_is_refused_before_parsing():

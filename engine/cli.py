@@ -175,6 +175,11 @@ def cmd_bench_all(args) -> int:
     return 1 if args.check and not all(row["met"] for row in result["rows"]) else 0
 
 
+def _report_flags(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON object")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+
+
 def _report(figures: dict, verdicts: dict, args) -> int:
     """Print a benchmark's figures (a table, or one JSON object), each target met or not."""
     if args.json:
@@ -224,32 +229,27 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmarks, side by side in one run")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="SUITE")
     engine = bench_commands.add_parser("engine", help="compiled vs reference, demo vs large table")
-    engine.add_argument("--json", action="store_true", help="one JSON object")
     engine.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
-    engine.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    _report_flags(engine)
     engine.set_defaults(run=cmd_bench_engine)
     api = bench_commands.add_parser("api", help="the eligibility route against a no-op route, 2 workers, wrk")
     api.add_argument("--seconds", type=int, default=10, help="length of each round (default 10)")
     api.add_argument("--rounds", type=int, default=3, help="rounds of each route, alternating (default 3)")
     api.add_argument("--connections", type=int, default=64)
-    api.add_argument("--json", action="store_true", help="one JSON object")
-    api.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    _report_flags(api)
     api.set_defaults(run=cmd_bench_api)
     reload = bench_commands.add_parser("reload", help="eligibility load while a table is pushed ten times")
     reload.add_argument("--seconds", type=float, default=10.0, help="length of each phase (default 10)")
-    reload.add_argument("--json", action="store_true", help="one JSON object")
-    reload.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    _report_flags(reload)
     reload.set_defaults(run=cmd_bench_reload)
     ledger = bench_commands.add_parser("ledger", help="leaders by location; settlement and redemption under load")
     ledger.add_argument("--seconds", type=int, default=5, help="length of each wrk round (default 5)")
     ledger.add_argument("--rounds", type=int, default=2, help="rounds per route (default 2)")
-    ledger.add_argument("--json", action="store_true", help="one JSON object")
-    ledger.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    _report_flags(ledger)
     ledger.set_defaults(run=cmd_bench_ledger)
     every = bench_commands.add_parser("all", help="every side-by-side comparison, as one table "
                                                   "(reference, zen-engine, no-op route, reloads)")
-    every.add_argument("--json", action="store_true", help="one JSON object")
-    every.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    _report_flags(every)
     every.set_defaults(run=cmd_bench_all)
 
     _add_serve(commands)

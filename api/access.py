@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from dataclasses import dataclass
 from typing import Optional
 
 ADMIN_PREFIXES = ("/v1/rules",)
@@ -56,18 +57,22 @@ def rate_key(member_id: str, kind: str, window: int) -> str:
     return f"rate:{{{member_id}}}:{kind}:{window}"
 
 
-async def over_limit(redis, member_id: str, kind: str, per_minute: int) -> Optional[int]:
-    """None when the member may go on, else the seconds until the next window. The count
-    goes up on every attempt; a limit of 0 switches the check off."""
-    if per_minute <= 0:
-        return None
-    now = time.time()
-    window = int(now // 60)
-    pipe = redis.pipeline(transaction=False)
-    key = rate_key(member_id, kind, window)
-    pipe.incr(key)
-    pipe.expire(key, 120)
-    count, _ = await pipe.execute()
-    if count > per_minute:
-        return max(1, int((window + 1) * 60 - now) + 1)
-    return None
+RATE_KEY_TTL_SECONDS = 120  # a window's counter outlives its minute, then goes
+
+
+@dataclass(frozen=True)
+class RateWindow:
+    """This minute's counter of one member's attempts of one kind, for a script in the
+    member's slot to count (after it has answered any replay from its record)."""
+
+    key: str
+    limit: int
+    retry_after: int  # seconds to the next window, for Retry-After
+
+    @classmethod
+    def now(cls, member_id: str, kind: str, per_minute: int) -> Optional["RateWindow"]:
+        if per_minute <= 0:
+            return None
+        now = time.time()
+        window = int(now // 60)
+        return cls(rate_key(member_id, kind, window), per_minute, max(1, int((window + 1) * 60 - now) + 1))

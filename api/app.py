@@ -259,6 +259,12 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     async def redis_down(request: Request, exc: RedisUnavailable):
         return error(503, "redis_unavailable", f"{exc}; retry shortly")
 
+    @app.exception_handler(QuoteInputError)
+    async def quote_input(request: Request, exc: QuoteInputError):
+        """A quote's input out of range on any route (e.g. a stored member past a limit) is
+        the caller's 422, never a 500."""
+        return error(422, "invalid_request", exc.reason, exc.field)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
@@ -267,8 +273,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         if tuple(first.get("loc", ())) == ("body",):
             return error(422, "invalid_request", "the body must be a JSON object, sent with "
                                                  "Content-Type: application/json")
-        field = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        return error(422, "invalid_request", first.get("msg", "invalid"), field)
+        return error(422, "invalid_request", first.get("msg", "invalid"), field_path(first.get("loc", ())[1:]))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -422,6 +427,14 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app.openapi = openapi
     service.paths = frozenset(getattr(route, "path", None) for route in app.routes) - {None}
     return app
+
+
+def field_path(loc) -> Optional[str]:
+    """A field as every route names it, the way the eligibility checks do: `lines[0].qty`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or None
 
 
 def _now(scope, settings: Settings) -> int:

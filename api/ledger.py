@@ -15,6 +15,8 @@ Keys, all with the member id as hash tag (one Redis Cluster slot per member):
     led:{<id>}    stream  entries: delta, reason, ref, at, expires, balance (after)
     ev:{<id>}     hash    event id -> "<points> <balance> <expires> <note> <reason>": an event
                           counts once, and its replay is answered from this
+    ev:{<id>}:at  zset    event id -> the wall-clock second it was credited; ids older than
+                          EVENT_REPLAY_DAYS are dropped from both by the next credit
     caps:{<id>}   hash    points earned per event kind and session / day, for the caps
 
 Every script makes all of its refusals before its first write (Redis does not roll a
@@ -22,15 +24,21 @@ script back), and redis-py reloads a script the server has forgotten (NOSCRIPT).
 """
 from __future__ import annotations
 
+import time
 from typing import Optional
 
+from engine.model import MAX_POINTS
+
+from .access import RATE_KEY_TTL_SECONDS, RateWindow
 from .store import member_key
 
 CAPS_TTL_SECONDS = 8 * 86400  # cap counters outlive any day and any live session they count
+EVENT_REPLAY_DAYS = 30  # an event id counts once within this many days of its credit
+PRUNE_BATCH = 64  # forgotten event ids dropped per credit: bounded work that outpaces any rate limit
 
 # -- Lua shared by the scripts ------------------------------------------------------------
 
-_LOTS = r"""
+_LOTS = f"local MAX_BALANCE = {MAX_POINTS}\n" + r"""
 local function read_lots(key)
   local raw = redis.call('HGETALL', key)
   local lots = {}
@@ -44,9 +52,14 @@ local function read_lots(key)
   return lots
 end
 
-local function entry(led, delta, reason, ref, at, expires, balance)
-  redis.call('XADD', led, '*', 'delta', delta, 'reason', reason, 'ref', ref, 'at', at,
-             'expires', expires, 'balance', balance)
+local function entry(led, delta, reason, ref, at, expires, balance, debt)
+  if debt then  -- the points owed after this entry, on the entries that change them
+    redis.call('XADD', led, '*', 'delta', delta, 'reason', reason, 'ref', ref, 'at', at,
+               'expires', expires, 'balance', balance, 'debt', debt)
+  else
+    redis.call('XADD', led, '*', 'delta', delta, 'reason', reason, 'ref', ref, 'at', at,
+               'expires', expires, 'balance', balance)
+  end
 end
 
 -- lapse the lots whose expiry has passed; the balance and the live lots after. A member
@@ -108,6 +121,40 @@ end
 local function publish(member, balance, live)
   redis.call('HSET', member, 'points', balance, 'lapse_at', next_lapse(live))
 end
+
+-- the balance a sweep would leave now, read without writing (for refusals made before any write)
+local function live_balance(member, lots_key, now)
+  if redis.call('HEXISTS', lots_key, '#') == 0 then return tonumber(redis.call('HGET', member, 'points') or '0') or 0 end
+  local balance = 0
+  for _, lot in ipairs(read_lots(lots_key)) do
+    if lot.expires == 0 or lot.expires > now then balance = balance + lot.left end
+  end
+  return balance
+end
+
+local function debt_of(member)
+  return tonumber(redis.call('HGET', member, 'debt') or '0') or 0
+end
+
+-- what the balance becomes after a credit of `points`: a debt from a refund is paid first
+local function balance_after_credit(member, balance, points)
+  return balance + math.max(0, points - debt_of(member))
+end
+
+-- credit `points`: an entry for the credit, then one paying any debt from it; the rest is a lot
+local function credit(member, lots_key, led, live, balance, points, expires, reason, ref, now)
+  local debt = debt_of(member)
+  local paid = math.min(debt, points)
+  balance = balance + points
+  entry(led, points, reason, ref, now, expires, balance)
+  if paid > 0 then
+    balance = balance - paid
+    redis.call('HSET', member, 'debt', debt - paid)
+    entry(led, -paid, 'debt_paid', ref, now, 0, balance, debt - paid)
+  end
+  if points > paid then add_lot(lots_key, live, points - paid, expires) end
+  return balance
+end
 """
 
 # KEYS: member, lots, led   ARGV: now
@@ -133,13 +180,24 @@ publish(KEYS[1], target, live)
 return delta
 """
 
-# KEYS: member, lots, led, ev, caps
+# KEYS: member, lots, led, ev, caps, ev index[, rate counter]
 # ARGV: now, event id, reason, points, expires, note, session field, session cap (-1: none),
-#       day field, day cap (-1: none), caps ttl, rate field, most events per rate field (-1: none)
+#       day field, day cap (-1: none), caps ttl, rate field, most events per rate field (-1: none),
+#       wall-clock now, forget event ids seen before (wall clock), prune batch[, rate limit, rate counter ttl]
 _CREDIT_EVENT = _LOTS + r"""
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_member'} end
+local forgotten = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', ARGV[15], 'LIMIT', 0, tonumber(ARGV[16]))
+for _, old in ipairs(forgotten) do
+  redis.call('HDEL', KEYS[4], old)
+  redis.call('ZREM', KEYS[6], old)
+end
 local prior = redis.call('HGET', KEYS[4], ARGV[2])
 if prior then return {'replay', prior} end
+if KEYS[7] then  -- a replay is answered above, uncounted; a new event counts against the member's rate
+  local count = redis.call('INCR', KEYS[7])
+  redis.call('EXPIRE', KEYS[7], tonumber(ARGV[18]))
+  if count > tonumber(ARGV[17]) then return {'rate_limited'} end
+end
 if redis.call('HGET', KEYS[1], 'frozen') == '1' then return {'member_frozen'} end
 local now, points, expires = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local rate_limit = tonumber(ARGV[13])
@@ -164,12 +222,13 @@ for _, cap in ipairs(caps) do
     end
   end
 end
+if balance_after_credit(KEYS[1], live_balance(KEYS[1], KEYS[2], now), points) > MAX_BALANCE then
+  return {'balance_limit'}
+end
 -- every refusal is behind us: the writes
 local balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
 if points > 0 then
-  add_lot(KEYS[2], live, points, expires)
-  balance = balance + points
-  entry(KEYS[3], points, ARGV[3], ARGV[2], now, expires, balance)
+  balance = credit(KEYS[1], KEYS[2], KEYS[3], live, balance, points, expires, ARGV[3], ARGV[2], now)
   for _, cap in ipairs(caps) do
     if cap[2] >= 0 then redis.call('HINCRBY', KEYS[5], cap[1], points) end
   end
@@ -180,6 +239,7 @@ end
 publish(KEYS[1], balance, live)
 local record = points .. ' ' .. balance .. ' ' .. expires .. ' ' .. note .. ' ' .. ARGV[3]
 redis.call('HSET', KEYS[4], ARGV[2], record)
+redis.call('ZADD', KEYS[6], ARGV[14], ARGV[2])
 return {'ok', record}
 """
 
@@ -213,6 +273,12 @@ def caps_key(member_id: str) -> str:
     return f"caps:{{{member_id}}}"
 
 
+def events_index_key(member_id: str) -> str:
+    """The member's event ids by the wall-clock second they were credited: what the
+    credit script prunes, so `ev:` keeps EVENT_REPLAY_DAYS of them."""
+    return f"ev:{{{member_id}}}:at"
+
+
 class Scripts:
     """The ledger scripts registered on one client (sync or asyncio redis-py)."""
 
@@ -239,13 +305,20 @@ def sweep(scripts: Scripts, member_id: str, now: int, client=None):
 
 def credit_event(scripts: Scripts, member_id: str, *, now: int, event_id: str, reason: str, points: int,
                  expires: int, note: str, session_field: str, session_cap: Optional[int], day_field: str,
-                 day_cap: Optional[int], rate_field: str = "", rate_limit: Optional[int] = None):
-    return scripts.credit_event(
-        keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id), events_key(member_id),
-              caps_key(member_id)],
-        args=[now, event_id, reason, points, expires, note, session_field, -1 if session_cap is None else session_cap,
-              day_field, -1 if day_cap is None else day_cap, CAPS_TTL_SECONDS, rate_field,
-              -1 if rate_limit is None else rate_limit])
+                 day_cap: Optional[int], rate_field: str = "", rate_limit: Optional[int] = None,
+                 rate: Optional[RateWindow] = None, wall_now: Optional[float] = None):
+    """Credit one event, once per event id within EVENT_REPLAY_DAYS; a replay is answered
+    from its record and not counted against `rate` (the member's events a minute)."""
+    wall = int(time.time() if wall_now is None else wall_now)
+    keys = [member_key(member_id), lots_key(member_id), ledger_key(member_id), events_key(member_id),
+            caps_key(member_id), events_index_key(member_id)]
+    args = [now, event_id, reason, points, expires, note, session_field, -1 if session_cap is None else session_cap,
+            day_field, -1 if day_cap is None else day_cap, CAPS_TTL_SECONDS, rate_field,
+            -1 if rate_limit is None else rate_limit, wall, wall - EVENT_REPLAY_DAYS * 86400, PRUNE_BATCH]
+    if rate is not None:
+        keys.append(rate.key)
+        args += [rate.limit, RATE_KEY_TTL_SECONDS]
+    return scripts.credit_event(keys=keys, args=args)
 
 
 def freeze(scripts: Scripts, member_id: str, frozen: bool, now: int, reason: str):
@@ -261,6 +334,10 @@ def parse_entry(entry_id, fields: dict) -> dict:
         return value.decode() if isinstance(value, bytes) else value
 
     expires = int(text("expires") or 0)
-    return {"id": entry_id.decode() if isinstance(entry_id, bytes) else entry_id, "delta": int(text("delta")),
-            "reason": text("reason"), "ref": text("ref"), "at": int(text("at")), "expires": expires or None,
-            "balance": int(text("balance"))}
+    out = {"id": entry_id.decode() if isinstance(entry_id, bytes) else entry_id, "delta": int(text("delta")),
+           "reason": text("reason"), "ref": text("ref"), "at": int(text("at")), "expires": expires or None,
+           "balance": int(text("balance"))}
+    debt = text("debt")
+    if debt:  # only the entries that change a debt from a refund carry it
+        out["debt"] = int(debt)
+    return out

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
 from engine import codes
+from engine.model import MAX_ORDER_FEN, MAX_POINTS
 
 from . import orders, schemas
 from .eligibility import pricing
@@ -32,6 +33,10 @@ _ERRORS = {400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"
            404: {"model": schemas.ErrorResponse, "description": "No such member or order"},
            422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
            503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time; retry"}}
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100:,}.{fen % 100:02d}"
 
 
 def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) -> None:
@@ -64,7 +69,13 @@ def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) ->
                                "description": "`rules_changed` (the quote's rules are no longer active), "
                                               "`quote_changed` (a coupon's stock or a member limit moved since the "
                                               "quote), `line_not_eligible`, or `in_progress`"},
-                         **_ERRORS})
+                         422: {"model": schemas.ErrorResponse,
+                               "description": "A field is wrong (the error names it), the order id was used with "
+                                              "another body (`order_id_reused`), or the order is past a limit: "
+                                              "`order_over_limit` (it charges more than 100,000,000.00 yuan), "
+                                              "`points_over_limit` (it earns more than 1,000,000,000 points, or "
+                                              "the balance would hold more)"},
+                         **{k: v for k, v in _ERRORS.items() if k != 422}})
     async def post_order(body: schemas.OrderRequest, request: Request) -> Response:
         """Re-quotes the cart with the active rules, then atomically for the member credits
         the order's points, counts the coupons' and products' per-member use and binds a
@@ -130,6 +141,13 @@ def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) ->
                 await service.redis_call(leaders.reload(service.redis))
             leader, newly = assign_leader(record, body)
             points = quote.points
+            if quote.payable > MAX_ORDER_FEN:
+                raise orders.Refused(422, "order_over_limit", f"the order charges {_yuan(quote.payable)} yuan; one "
+                                                              f"order may charge at most {_yuan(MAX_ORDER_FEN)} yuan",
+                                     "lines")
+            if points > MAX_POINTS:
+                raise orders.Refused(422, "points_over_limit", f"the order would earn {points:,} points; one order "
+                                                               f"may earn at most {MAX_POINTS:,}", "lines")
             days = model.points.expire_after_days
             answer = (f"200 {table.version} {quote.subtotal} {quote.discount} {quote.payable} {points} "
                       f"{','.join(applied) or '-'} {leader or '-'} {int(newly)} {now}")
@@ -139,6 +157,10 @@ def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) ->
                 limited_coupons=limited_coupons, limited_skus=limited_skus,
                 bind_leader=leader if newly else "", answer=answer))
             if outcome != "ok":
+                if stored.startswith("balance_limit:"):
+                    raise orders.Refused(422, "points_over_limit", f"the member's balance would be "
+                                                                   f"{int(stored.split(':')[1]):,} points; a balance "
+                                                                   f"holds at most {MAX_POINTS:,}", "member_id")
                 reason = {"member_frozen": (403, "member_frozen", "the member is frozen for review")}.get(
                     stored, (409, "quote_changed", f"a per-member limit was reached since the quote ({stored}): "
                                                    "quote again"))
@@ -161,13 +183,16 @@ def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) ->
               responses={200: {"description": "Refunded (or the first answer, for an order refunded before)",
                                "content": {JSON: {"example": _REFUNDED}}}, **_ERRORS})
     async def refund_order(order_id: str, body: schemas.RefundRequest, request: Request) -> Response:
-        """Takes back the order's points (those already spent cannot be: they are reported
-        in `points_not_recovered`), gives back the coupons' per-member use and total stock
-        and the products' per-member quantities. A second refund returns the first answer
-        and changes nothing."""
+        """Takes back the order's points; those the member has spent already are reported
+        in `points_not_recovered` and, under the rules' `points.refund: debt` (the
+        default), owed: the next credits pay them first and redemptions with points are
+        refused (`points_debt`) until they are paid; under `forgive` they are let go. Gives
+        back the coupons' per-member use and total stock and the products' per-member
+        quantities. A second refund returns the first answer and changes nothing."""
         if not MEMBER_ID.match(order_id):
             return error(422, "invalid_request", "not an order id", "order_id")
-        done = await service.redis_call(orders.refund(scripts(), body.member_id, order_id, clock(request.scope)))
+        done = await service.redis_call(orders.refund(scripts(), body.member_id, order_id, clock(request.scope),
+                                                      service.table.model.points.refund))
         if done[0] == "unknown_order":
             return error(404, "unknown_order", f"member {body.member_id} has no settled order {order_id!r}",
                          "order_id")

@@ -46,13 +46,13 @@ for sku, qty, limit in string.gmatch(ARGV[8], '([^=;]+)=(%d+)=(%d+)') do
     return {'refused', 'sku_limit:' .. sku}
   end
 end
--- every refusal is behind us: the writes
 local now, points, expires = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local after = balance_after_credit(KEYS[1], live_balance(KEYS[1], KEYS[2], now), points)
+if after > MAX_BALANCE then return {'refused', 'balance_limit:' .. after} end
+-- every refusal is behind us: the writes
 local balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
 if points > 0 then
-  add_lot(KEYS[2], live, points, expires)
-  balance = balance + points
-  entry(KEYS[3], points, 'order', ARGV[3], now, expires, balance)
+  balance = credit(KEYS[1], KEYS[2], KEYS[3], live, balance, points, expires, 'order', ARGV[3], now)
 end
 for id in string.gmatch(ARGV[6], '[^,]+') do redis.call('HINCRBY', KEYS[1], 'c:' .. id, 1) end
 for sku, qty in string.gmatch(ARGV[8], '([^=;]+)=(%d+)=%d+') do redis.call('HINCRBY', KEYS[1], 's:' .. sku, qty) end
@@ -64,7 +64,7 @@ redis.call('HSET', KEYS[4], 'state', 'done', 'answer', answer, 'points', points,
 return {'ok', answer}
 """
 
-# KEYS: member, lots, led, order   ARGV: now, order id
+# KEYS: member, lots, led, order   ARGV: now, order id, policy for points spent already (debt / forgive)
 _REFUND = _LOTS + r"""
 if redis.call('HGET', KEYS[4], 'state') ~= 'done' then return {'unknown_order'} end
 local prior = redis.call('HGET', KEYS[4], 'refund')
@@ -77,6 +77,12 @@ if taken > 0 then
   balance = balance - taken
   entry(KEYS[3], -taken, 'refund', ARGV[2], now, 0, balance)
 end
+local owed = 0
+if points > taken and ARGV[3] == 'debt' then  -- spent already: owed, paid by the next credits
+  owed = points - taken
+  local debt = redis.call('HINCRBY', KEYS[1], 'debt', owed)
+  entry(KEYS[3], 0, 'debt', ARGV[2], now, 0, balance, debt)
+end
 local coupons = redis.call('HGET', KEYS[4], 'coupons')
 for id in string.gmatch(coupons, '[^,]+') do
   if tonumber(redis.call('HINCRBY', KEYS[1], 'c:' .. id, -1)) <= 0 then redis.call('HDEL', KEYS[1], 'c:' .. id) end
@@ -87,7 +93,8 @@ for sku, qty in string.gmatch(redis.call('HGET', KEYS[4], 'skus'), '([^=;]+)=(%d
   end
 end
 publish(KEYS[1], balance, live)
-local answer = taken .. ' ' .. (points - taken) .. ' ' .. balance .. ' ' .. now
+local answer = taken .. ' ' .. (points - taken) .. ' ' .. balance .. ' ' .. now .. ' ' .. owed .. ' ' ..
+               debt_of(KEYS[1])
 redis.call('HSET', KEYS[4], 'refund', answer)
 return {'ok', answer, coupons}
 """
@@ -127,10 +134,14 @@ def render_settled(answer: str, order_id: str, member_id: str) -> bytes:
 
 
 def render_refund(answer: str, order_id: str, member_id: str, coupons: str) -> bytes:
-    taken, short, balance, at = answer.split(" ")
+    """Stored as `<taken> <not recovered> <balance> <at> <owed by this refund> <debt after>`
+    (refunds recorded before debts existed have the first four)."""
+    taken, short, balance, at, *debt = answer.split(" ")
+    owed, debt_after = (int(debt[0]), int(debt[1])) if debt else (0, 0)
     return orjson.dumps({"order_id": order_id, "member_id": member_id, "points_reversed": int(taken),
-                         "points_not_recovered": int(short), "balance": int(balance),
-                         "coupons_restored": [c for c in coupons.split(",") if c], "at": int(at)})
+                         "points_not_recovered": int(short), "points_owed": owed, "points_debt": debt_after,
+                         "balance": int(balance), "coupons_restored": [c for c in coupons.split(",") if c],
+                         "at": int(at)})
 
 
 async def begin(scripts: OrderScripts, member_id: str, order_id: str, body: dict):
@@ -185,10 +196,12 @@ async def settle(scripts: OrderScripts, member_id: str, order_id: str, nonce: st
     return _text(done[0]), _text(done[1]) if len(done) > 1 else None
 
 
-async def refund(scripts: OrderScripts, member_id: str, order_id: str, now: int) -> tuple:
+async def refund(scripts: OrderScripts, member_id: str, order_id: str, now: int, policy: str = "debt") -> tuple:
+    """Reverse a settled order once; `policy` is the rules' points.refund for points the
+    member has spent already."""
     done = await scripts.refund(
         keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id), order_key(member_id, order_id)],
-        args=[now, order_id])
+        args=[now, order_id, policy])
     return tuple(_text(part) for part in done)
 
 

@@ -9,6 +9,9 @@ app holds its own key only: it can check codes made out to it and cannot make co
 another leader. A code for `*` (a member with no leader) is signed with the key of `*`,
 which every leader's app may hold. The secret is `RIGHTS_PICKUP_SECRET`; the embedded
 default keeps one in the data directory.
+
+A valid tag shows who may check a code, not that it was issued: a leader's app could sign
+one itself. Handing over goes by the pick list the code was put on (api/pickups.py).
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ from typing import Optional
 
 ANY_LEADER = "*"
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
+_SERIAL = re.compile(r"^[0-9]{1,20}\Z")  # ASCII digits only: str.isdigit() also takes '²'
+
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ def make_code(secret: bytes, code: PickupCode) -> str:
 def read_code(text: str) -> PickupCode:
     """The code's claims, unverified; CodeInvalid when it is not a code at all."""
     parts = text.split("~") if isinstance(text, str) and len(text) <= 400 else []
-    if len(parts) != 6 or parts[0] != "P1" or not parts[4].isdigit():
+    if len(parts) != 6 or parts[0] != "P1" or not _SERIAL.match(parts[4]):
         raise CodeInvalid("not a pickup code")
     member_id, redemption_id, leader_id = parts[1:4]
     if not all(_PART.match(p) for p in (member_id, redemption_id)) or not (

@@ -11,12 +11,15 @@ from fastapi.responses import Response
 
 from . import schemas
 from .ledger import Scripts, credit_event, freeze, ledger_key, parse_entry, sweep
-from .access import over_limit
+from engine.model import MAX_POINTS
+
+from .access import RateWindow
 from .rules_routes import check_admin
 from .store import MEMBER_ID, record_from_hash, member_key
 
 JSON = "application/json"
-_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}\Z")
+_STREAM_ID = re.compile(r"^([0-9]{1,20})-([0-9]{1,20})\Z")
+_STREAM_PART_MAX = 2**64 - 1
 _EVENT_EXAMPLE = {"event_id": "watch-M00001-gala-1", "member_id": "M00001", "type": "watch", "points": 20,
                   "balance": 1870, "expires": None, "note": None}
 _LEDGER_EXAMPLE = {"member_id": "M00001", "balance": 1870, "entries": [
@@ -29,16 +32,14 @@ _ERRORS = {404: {"model": schemas.ErrorResponse, "description": "No member with 
            503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time; retry"}}
 
 
-async def refuse_over_limit(service, error: Callable, member_id: str, kind: str, per_minute: int,
-                            noun: str) -> Optional[Response]:
-    """A 429 with Retry-After when the member is over its per-minute limit, else None."""
-    wait = await service.redis_call(over_limit(service.redis, member_id, kind, per_minute))
-    if wait is None:
-        return None
-    response = error(429, "rate_limited", f"more than {per_minute} {noun} a minute for this member; retry after "
-                                          f"{wait} s", "member_id")
-    response.headers["Retry-After"] = str(wait)
-    return response
+def _ledger_position(text: str) -> bool:
+    """A stream id Redis can start an exclusive range after: both parts fit 64 bits, and
+    it is after 0-0 (nothing comes before that)."""
+    found = _STREAM_ID.match(text)
+    if found is None:
+        return False
+    ms, seq = int(found.group(1)), int(found.group(2))
+    return ms <= _STREAM_PART_MAX and seq <= _STREAM_PART_MAX and (ms, seq) != (0, 0)
 
 
 def _day(now: int, utc_offset: int) -> str:
@@ -111,10 +112,6 @@ def add_points_routes(app: FastAPI, service, error: Callable, clock: Callable) -
         room and the seconds watched: more seconds than the room has been live is refused,
         fewer than the rule's `min_seconds` earn nothing. The answer is sent after Redis
         has acknowledged the credit."""
-        refused = await refuse_over_limit(service, error, body.member_id, "events",
-                                          service.settings.events_per_minute, "events")
-        if refused is not None:
-            return refused
         now = clock(request.scope)
         model = service.table.model
         rule = model.points.events.get(body.type)
@@ -148,14 +145,21 @@ def add_points_routes(app: FastAPI, service, error: Callable, clock: Callable) -
                 return error(422, "invalid_request", f"room {room.id} is not live: its session's points "
                                                      "cannot be earned now", "room")
             expires = min(expires, room.end) if expires else room.end
+        rate = RateWindow.now(body.member_id, "events", service.settings.events_per_minute)
         answer = await service.redis_call(credit_event(
             ledger_scripts(), body.member_id, now=now, event_id=body.event_id, reason=f"event:{body.type}",
             points=points, expires=expires, note=note,
             session_field=f"{body.type}:s:{room.id}:{room.start}" if room else "",
             session_cap=rule.cap_per_session if room else None,
             day_field=f"{body.type}:d:{_day(now, model.utc_offset_seconds)}", day_cap=rule.cap_per_day,
-            rate_field=f"{body.type}:h:{_hour(now, model.utc_offset_seconds)}", rate_limit=rule.freeze_above_per_hour))
+            rate_field=f"{body.type}:h:{_hour(now, model.utc_offset_seconds)}", rate_limit=rule.freeze_above_per_hour,
+            rate=rate))
         status = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
+        if status == "rate_limited":
+            response = error(429, "rate_limited", f"more than {rate.limit} events a minute for this member; retry "
+                                                  f"after {rate.retry_after} s", "member_id")
+            response.headers["Retry-After"] = str(rate.retry_after)
+            return response
         if status == "unknown_member":
             return error(404, "unknown_member", f"no member {body.member_id!r}", "member_id")
         if status == "frozen_now":
@@ -164,6 +168,9 @@ def add_points_routes(app: FastAPI, service, error: Callable, clock: Callable) -
         if status == "member_frozen":
             return error(403, "member_frozen", "the member is frozen for review: it earns and spends nothing "
                                                "until unfrozen", "member_id")
+        if status == "balance_limit":
+            return error(422, "points_over_limit", f"the member's balance would pass the most a balance holds "
+                                                   f"({MAX_POINTS:,} points)", "member_id")
         record = answer[1].decode() if isinstance(answer[1], bytes) else answer[1]
         headers = {"Idempotent-Replay": "true"} if status == "replay" else None
         if status == "ok":
@@ -182,7 +189,7 @@ def add_points_routes(app: FastAPI, service, error: Callable, clock: Callable) -
         would use now."""
         if not MEMBER_ID.match(member_id):
             return error(422, "invalid_request", "not a member id", "member_id")
-        if before is not None and not _STREAM_ID.match(before):
+        if before is not None and not _ledger_position(before):
             return error(422, "invalid_request", "not a ledger position: pass the `next` of the previous page",
                          "before")
         balance = await service.redis_call(sweep(ledger_scripts(), member_id, clock(request.scope)))
@@ -190,8 +197,9 @@ def add_points_routes(app: FastAPI, service, error: Callable, clock: Callable) -
             return error(404, "unknown_member", f"no member {member_id!r}", "member_id")
         raw = await service.redis_call(service.redis.xrevrange(
             ledger_key(member_id), max=f"({before}" if before else "+", min="-", count=limit + 1))
+        debt = await service.redis_call(service.redis.hget(member_key(member_id), "debt"))
         entries = [parse_entry(entry_id, fields) for entry_id, fields in raw[:limit]]
-        page = {"member_id": member_id, "balance": balance, "entries": entries,
+        page = {"member_id": member_id, "balance": balance, "points_debt": int(debt or 0), "entries": entries,
                 "next": entries[-1]["id"] if len(raw) > limit else None}
         return Response(orjson.dumps(page), media_type=JSON)
 

@@ -13,8 +13,8 @@ api/reservations.py (reserve the unit, run the member's script, commit or give b
    checks frozen, the per-member limit and the balance before any write, then takes
    the points from the oldest lots, writes the ledger entry and the count, and marks the
    record `done` with what the answer is rendered from.
-5. The code goes on the leader's pickup list, and the reservation is committed; on a
-   refusal the unit is given back.
+5. The code goes on the leader's pick list (api/pickups.py: only listed codes can be
+   handed over), and the reservation is committed; on a refusal the unit is given back.
 """
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ from typing import Optional
 
 import orjson
 
+from .access import RateWindow
 from .ledger import _LOTS, ledger_key, lots_key
 from .pickup_codes import ANY_LEADER, PickupCode, make_code
+from .pickups import PickupScripts, list_for_pickup
 from .reservations import REDEMPTIONS, StockScripts, commit, record_key, release, reserve, reservation_id
 from .reservations import begin as begin_attempt
 from .reservations import recover as recover_pool
@@ -56,12 +58,9 @@ end
 if redis.call('HGET', KEYS[1], 'frozen') == '1' then return refuse('403 member_frozen 0') end
 local used = tonumber(redis.call('HGET', KEYS[1], 'r:' .. ARGV[3]) or '0')
 if limit >= 0 and used >= limit then return refuse('409 member_limit_reached ' .. limit) end
--- the balance a sweep would leave, read before any write
-local balance = 0
-for _, lot in ipairs(read_lots(KEYS[2])) do
-  if lot.expires == 0 or lot.expires > now then balance = balance + lot.left end
-end
-if redis.call('HEXISTS', KEYS[2], '#') == 0 then balance = tonumber(redis.call('HGET', KEYS[1], 'points') or '0') end
+local balance = live_balance(KEYS[1], KEYS[2], now)
+local debt = debt_of(KEYS[1])
+if debt > 0 and points > 0 then return refuse('409 points_debt ' .. debt) end
 if balance < points then return refuse('409 insufficient_points ' .. (points - balance)) end
 -- every refusal is behind us: the writes
 local live
@@ -83,19 +82,12 @@ def idempotency_key(member_id: str, key: str) -> str:
     return record_key("idem", member_id, key)
 
 
-def pickup_list_key(leader_id: str) -> str:
-    return f"pick:{{leader:{leader_id}}}"
-
-
-def handed_key(leader_id: str) -> str:
-    return f"handed:{{leader:{leader_id}}}"
-
-
 class RedeemScripts(StockScripts):
     def __init__(self, redis):
         super().__init__(redis)
         self.finish = redis.register_script(_FINISH)
         self.redeem = redis.register_script(_REDEEM)
+        self.pickups = PickupScripts(redis)
 
 
 @dataclass(frozen=True)
@@ -105,12 +97,14 @@ class Answer:
     status: int
     body: bytes
     replayed: bool = False
+    retry_after: Optional[int] = None  # seconds, on a 429
 
 
 _REASONS = {
     "member_frozen": lambda n: "the member is frozen for review: it earns and spends nothing until unfrozen",
     "member_limit_reached": lambda n: f"the member has redeemed this item the most times allowed ({n})",
     "insufficient_points": lambda n: f"the balance is {n} points short",
+    "points_debt": lambda n: f"{n} points are owed from a refund; the next points earned pay them first",
     "out_of_stock": lambda n: "none left",
     "tier_too_low": lambda n: "the member's tier may not redeem it",
     "tier_not_eligible": lambda n: "the member's tier may not redeem it",
@@ -139,13 +133,20 @@ def render(stored: str, request: dict) -> Answer:
 
 
 async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now: int, item, engine_status: str,
-                 engine_hint: int, leader_id: Optional[str], secret: bytes) -> Answer:
+                 engine_hint: int, leader_id: Optional[str], secret: bytes,
+                 rate: Optional[RateWindow] = None) -> Answer:
     """Steps 1 to 5 of the module docstring; `engine_status` is the quote's verdict on
-    the item for this member now (tier, room, window, unlock)."""
+    the item for this member now (tier, room, window, unlock). A replay is answered
+    before the attempt counts against `rate`."""
     member_id = request["member_id"]
     member, idem = member_key(member_id), idempotency_key(member_id, key)
-    begun = await begin_attempt(scripts, "idem", member_id, key, request, IDEMPOTENCY_TTL_SECONDS)
+    begun = await begin_attempt(scripts, "idem", member_id, key, request, IDEMPOTENCY_TTL_SECONDS, rate)
     state = begun[0]
+    if state == "rate_limited":
+        return Answer(429, orjson.dumps({"error": {
+            "code": "rate_limited", "field": "member_id",
+            "reason": f"more than {rate.limit} redemption attempts a minute for this member; retry after "
+                      f"{rate.retry_after} s"}}), retry_after=rate.retry_after)
     if state == "unknown_member":
         return Answer(404, orjson.dumps({"error": {"code": "unknown_member", "field": "member_id",
                                                    "reason": f"no member {member_id!r}"}}))
@@ -160,7 +161,7 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
         return Answer(first.status, first.body, replayed=True)
     nonce = begun[1]
 
-    if engine_status not in ("ok", "out_of_stock", "insufficient_points", "member_limit_reached"):
+    if engine_status not in ("ok", "out_of_stock", "insufficient_points", "member_limit_reached", "points_debt"):
         answer = f"409 {engine_status} {engine_hint}"
         await scripts.finish(keys=[member, idem], args=[nonce, answer])
         return render(answer, request)
@@ -180,7 +181,7 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
                                       -1 if item.member_limit is None else item.member_limit, key, prefix])
     outcome = _text(done[0])
     if outcome == "ok":
-        await list_for_pickup(redis, leader, code, member_id, item.id, now)  # before the commit: see recover()
+        await list_for_pickup(scripts.pickups, leader, code, member_id, item.id, now)  # before the commit: see recover()
         if item.stock is not None:
             await commit(redis, REDEMPTIONS, item.id, reservation)
         return render(_text(done[1]), request)
@@ -198,15 +199,10 @@ async def recover(redis, scripts: RedeemScripts, now: Optional[int] = None) -> d
     async def listed(member_id: str, key: str, answer: str) -> None:
         _, _, at, leader, code, _ = answer.split(" ")[1:7]
         claims = code.split("~")
-        await list_for_pickup(redis, ANY_LEADER if leader == "-" else leader, code, member_id, claims[2], int(at))
+        await list_for_pickup(scripts.pickups, ANY_LEADER if leader == "-" else leader, code, member_id, claims[2],
+                              int(at))
 
     return await recover_pool(redis, scripts, REDEMPTIONS, now, listed)
-
-
-async def list_for_pickup(redis, leader: str, code: str, member_id: str, redemption_id: str, at: int) -> None:
-    """Put a code on its leader's pickup list (idempotent: the code is the field)."""
-    await redis.hset(pickup_list_key(leader), code,
-                     orjson.dumps({"member_id": member_id, "redemption_id": redemption_id, "at": at}))
 
 
 def _text(value) -> str:

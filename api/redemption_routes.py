@@ -15,9 +15,10 @@ from engine import codes
 
 from . import schemas
 from .eligibility import pricing
-from .points_routes import refuse_over_limit
+from .access import RateWindow
 from .pickup_codes import ANY_LEADER, CodeInvalid, load_secret, read_code, verify_code, leader_key
-from .redeem import RedeemScripts, handed_key, recover, redeem
+from .pickups import PICKUP_RETENTION_DAYS, hand_over
+from .redeem import RedeemScripts, recover, redeem
 from .store import member_key, record_from_hash
 
 log = logging.getLogger("rights.api")
@@ -71,14 +72,11 @@ def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callabl
         then the points are taken (oldest lots first), one unit of stock is taken, a
         ledger entry is written and a signed pickup code is issued and put on the member's
         pickup leader's list. The answer, success or refusal, is kept for 48 hours under
-        the member and the key: a replay returns it byte for byte."""
+        the member and the key: a replay returns it byte for byte, and is not counted
+        against the member's attempts a minute."""
         if idempotency_key is None or not _KEY.match(idempotency_key):
             return error(422, "invalid_request", "give an Idempotency-Key header: 1 to 128 of A-Z a-z 0-9 _ . : -",
                          "Idempotency-Key")
-        refused = await refuse_over_limit(service, error, body.member_id, "redemptions",
-                                          service.settings.redemptions_per_minute, "redemption attempts")
-        if refused is not None:
-            return refused
         now = clock(request.scope)
         table = service.table
         index = table.redemption_index.get(body.redemption_id)
@@ -99,24 +97,32 @@ def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callabl
             leader = record.leader if record.leader and _LEADER.match(record.leader) else None
         answer = await service.redis_call(redeem(
             service.redis, scripts(), request=body.model_dump(mode="json"), key=idempotency_key, now=now, item=item,
-            engine_status=status, engine_hint=hint, leader_id=leader, secret=secret()))
+            engine_status=status, engine_hint=hint, leader_id=leader, secret=secret(),
+            rate=RateWindow.now(body.member_id, "redemptions", service.settings.redemptions_per_minute)))
         if answer.status == 200 and not answer.replayed:
             service.dashboard.redeemed(body.room, item.id)
-        return Response(answer.body, answer.status, media_type=JSON)
+        headers = {"Retry-After": str(answer.retry_after)} if answer.retry_after is not None else None
+        return Response(answer.body, answer.status, media_type=JSON, headers=headers)
 
     @app.post("/v1/pickups/verify", tags=["points"], response_model=schemas.PickupVerified,
               summary="A pickup leader hands over a redeemed item: the code is checked and used, once",
-              responses={200: {"description": "Valid, for this leader, and now handed over",
+              responses={200: {"description": "Issued, for this leader (or any leader), and now handed over",
                                "content": {JSON: {"example": _VERIFIED}}},
                          403: {"model": schemas.ErrorResponse,
-                               "description": "Not a code this server issued, or issued for another leader"},
-                         409: {"model": schemas.ErrorResponse, "description": "Already handed over"},
+                               "description": "`invalid_code` (not a code, or its tag does not match), "
+                                              "`not_issued` (no redemption issued it: not on the leader's pick "
+                                              "list, or older than the pick lists keep), `wrong_leader` (issued "
+                                              "for another leader), or `forbidden_scope` (the API key does not "
+                                              "act for this leader)"},
+                         409: {"model": schemas.ErrorResponse, "description": "`already_handed_over`"},
                          422: {"model": schemas.ErrorResponse, "description": "A field is wrong"},
                          503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time"}})
-    async def verify_pickup(body: schemas.PickupVerifyRequest) -> Response:
-        """The code's signature is checked with the leader's key (the check a leader's app
-        can make offline); a code made out to another leader is refused; a code for any
-        leader (a member without one) may be handed over by any leader, once."""
+    async def verify_pickup(body: schemas.PickupVerifyRequest, request: Request) -> Response:
+        """The code's tag is checked with the leader's key (the check a leader's app can
+        make offline); then, in one Redis script on the leader's pick list, the code must
+        have been issued by a redemption and not yet handed over, and is marked handed
+        over. A code made out to another leader is refused; a code for any leader (a
+        member without one) may be handed over by any leader, once."""
         try:
             claims = read_code(body.code)
             verify_code(leader_key(secret(), claims.leader_id), body.code)
@@ -124,8 +130,12 @@ def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callabl
             return error(403, "invalid_code", str(exc), "code")
         if claims.leader_id not in (body.leader_id, ANY_LEADER):
             return error(403, "wrong_leader", f"this code is for leader {claims.leader_id}", "leader_id")
-        first = await service.redis_call(service.redis.sadd(handed_key(claims.leader_id), body.code))
-        if not first:
+        done = await service.redis_call(hand_over(scripts().pickups, claims.leader_id, body.code,
+                                                  clock(request.scope)))
+        if done[0] == "not_issued":
+            return error(403, "not_issued", "no redemption issued this code (or it is older than "
+                                            f"{PICKUP_RETENTION_DAYS} days)", "code")
+        if done[0] == "already_handed_over":
             return error(409, "already_handed_over", "this code was handed over already", "code")
         return Response(orjson.dumps({"handed_over": True, "member_id": claims.member_id,
                                       "redemption_id": claims.redemption_id, "leader_id": body.leader_id}),

@@ -27,13 +27,16 @@ from typing import Awaitable, Callable, Optional
 
 import orjson
 
+from .access import RATE_KEY_TTL_SECONDS, RateWindow
 from .store import member_key
 
 STALE_SECONDS = 30
 INDEX_DAYS = 1
 REDEMPTIONS, COUPONS = "r", "c"  # the pools of shared stock
 
-# KEYS: member, record   ARGV: body hash, nonce, now (wall clock), stale after, ttl (0: none)
+# KEYS: member, record[, rate counter]
+# ARGV: body hash, nonce, now (wall clock), stale after, ttl (0: none)[, rate limit, rate counter ttl]
+# A replay is answered from the record before the attempt is counted against the rate.
 _BEGIN = r"""
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_member'} end
 local state = redis.call('HGET', KEYS[2], 'state')
@@ -43,6 +46,11 @@ if state and state ~= 'abandoned' then
   if tonumber(redis.call('HGET', KEYS[2], 'started')) + tonumber(ARGV[4]) > tonumber(ARGV[3]) then
     return {'running'}
   end
+end
+if KEYS[3] then
+  local count = redis.call('INCR', KEYS[3])
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[7]))
+  if count > tonumber(ARGV[6]) then return {'rate_limited'} end
 end
 redis.call('HSET', KEYS[2], 'state', 'running', 'hash', ARGV[1], 'nonce', ARGV[2], 'started', ARGV[3])
 if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5])) end
@@ -122,13 +130,19 @@ def body_hash(body: dict) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
-async def begin(scripts: StockScripts, kind: str, member_id: str, name: str, body: dict, ttl: int = 0) -> tuple:
+async def begin(scripts: StockScripts, kind: str, member_id: str, name: str, body: dict, ttl: int = 0,
+                rate: Optional[RateWindow] = None) -> tuple:
     """Start an attempt (its record: `running`, the body's hash, a fresh nonce), or learn
-    why not: ('begun', nonce), ('done', answer), ('mismatch',), ('running',) or
-    ('unknown_member',). An attempt silent for STALE_SECONDS is taken over."""
+    why not: ('begun', nonce), ('done', answer), ('mismatch',), ('running',),
+    ('unknown_member',) or, past `rate`, ('rate_limited',). An attempt silent for
+    STALE_SECONDS is taken over."""
     nonce = secrets.token_hex(8)
-    answer = await scripts.begin_attempt(keys=[member_key(member_id), record_key(kind, member_id, name)],
-                                         args=[body_hash(body), nonce, int(time.time()), STALE_SECONDS, ttl])
+    keys = [member_key(member_id), record_key(kind, member_id, name)]
+    args = [body_hash(body), nonce, int(time.time()), STALE_SECONDS, ttl]
+    if rate is not None:
+        keys.append(rate.key)
+        args += [rate.limit, RATE_KEY_TTL_SECONDS]
+    answer = await scripts.begin_attempt(keys=keys, args=args)
     state = _text(answer[0])
     if state == "begun":
         return state, nonce

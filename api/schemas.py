@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Identity(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     channel: Literal["phone", "openid", "unionid", "app"] = Field(description="The channel the id comes from.")
     value: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9+_.:@-]+$",
@@ -17,21 +17,21 @@ class Identity(BaseModel):
 
 
 class Line(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     sku: str = Field(min_length=1, max_length=64)
     qty: int = Field(ge=1, le=9999, strict=True)
 
 
 class Location(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
 
 class EligibilityRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "identity": {"channel": "openid", "value": "oDEMO0000001"}, "room": "gala",
         "lines": [{"sku": "MILK-1L", "qty": 2}, {"sku": "POWDER-900", "qty": 1}], "fulfillment": "delivery"}]})
 
@@ -163,7 +163,7 @@ class ErrorResponse(BaseModel):
 
 
 class EventRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "event_id": "watch-M00001-gala-1", "member_id": "M00001", "type": "watch", "room": "gala", "seconds": 900}]})
 
     event_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
@@ -187,7 +187,7 @@ class EventResult(BaseModel):
 
 
 class FreezeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "invites under review"}]})
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"reason": "invites under review"}]})
 
     reason: str = Field("", max_length=200, pattern=r"^[^\n\r]*$",
                         description="Why, for the ledger entry (one line).")
@@ -202,22 +202,27 @@ class LedgerEntry(BaseModel):
     id: str = Field(description="The entry's id: entries are ordered by it.")
     delta: int = Field(description="Points added (positive) or taken (negative).")
     reason: str = Field(description="`opening`, `import`, `expired`, `event:<type>`, `order`, `refund`, "
-                                    "`redeem:<item>`, `frozen` or `unfrozen`.")
+                                    "`debt` (a refund's points the member had spent, now owed), `debt_paid` "
+                                    "(a credit paying what is owed), `redeem:<item>`, `frozen` or `unfrozen`.")
     ref: str = Field(description="What caused it: the event id, the import, or the lapsed lot.")
     at: int = Field(description="When it happened (Unix seconds).")
     expires: Optional[int] = Field(description="For a credit, when its points lapse; null: never.")
     balance: int = Field(description="The balance right after this entry.")
+    debt: Optional[int] = Field(None, description="On `debt` and `debt_paid` entries only: the points owed "
+                                                  "right after this entry.")
 
 
 class LedgerPage(BaseModel):
     member_id: str
     balance: int
+    points_debt: int = Field(description="Points owed from refunds (the rules' `points.refund: debt`); the next "
+                                         "credits pay them first.")
     entries: list[LedgerEntry] = Field(description="Newest first.")
     next: Optional[str] = Field(description="Pass as `before` for the next (older) page; null on the last page.")
 
 
 class RedemptionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "member_id": "M00001", "redemption_id": "OATMEAL-LOWGI", "room": "gala"}]})
 
     member_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -238,7 +243,7 @@ class RedemptionResult(BaseModel):
 
 
 class PickupVerifyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "leader_id": "L001", "code": "P1~M00001~OATMEAL-LOWGI~L001~123456789~AbCdEfGhIjKlMnOpQrSt"}]})
 
     leader_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
@@ -254,7 +259,7 @@ class PickupVerified(BaseModel):
 
 
 class OrderRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "order_id": "O-20261111-000001", "member_id": "M00001", "room": "gala",
         "lines": [{"sku": "MILK-1L", "qty": 2}], "fulfillment": "pickup", "rules_version": "dairy-gala@4f1c2a9b3e7d",
         "location": {"lat": 31.2304, "lon": 121.4737}}]})
@@ -286,7 +291,7 @@ class OrderResult(BaseModel):
 
 
 class RefundRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"member_id": "M00001"}]})
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"member_id": "M00001"}]})
 
     member_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
@@ -296,6 +301,10 @@ class RefundResult(BaseModel):
     member_id: str
     points_reversed: int = Field(description="Points taken back.")
     points_not_recovered: int = Field(description="Points the member had spent already, so not taken back.")
+    points_owed: int = Field(description="Of those, the points this refund made a debt (the rules' "
+                                         "`points.refund: debt`); 0 under `forgive`.")
+    points_debt: int = Field(description="All the points the member owes after this refund: the next credits "
+                                         "pay them first, and redemptions with points wait until they are paid.")
     balance: int
     coupons_restored: list[str] = Field(description="Coupons whose use (and total stock) is given back.")
     at: int

@@ -27,7 +27,7 @@ from engine.model import VISITOR, Member
 CHANNELS = ("phone", "openid", "unionid", "app")
 MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
 IDENTITY_VALUE = re.compile(r"^[A-Za-z0-9+_.:@-]{1,128}\Z")
-_INT_FIELDS = ("points", "birthday_month", "sessions_watched", "paid_until", "frozen", "lapse_at")
+_INT_FIELDS = ("points", "birthday_month", "sessions_watched", "paid_until", "frozen", "lapse_at", "debt")
 
 
 def member_key(member_id: str) -> str:
@@ -53,6 +53,7 @@ class MemberRecord:
     frozen: bool = False
     name: str = ""
     lapse_at: int = 0  # the earliest expiry among the member's points lots (0: none), kept by the ledger
+    debt: int = 0  # points owed from refunds (points.refund: debt), paid by the next credits
     coupon_uses: dict = field(default_factory=dict)
     redemption_uses: dict = field(default_factory=dict)
     sku_bought: dict = field(default_factory=dict)
@@ -65,7 +66,7 @@ class MemberRecord:
     def engine_member(self, as_visitor: bool = False) -> Member:
         tier = None if as_visitor or self.tier in (None, "", VISITOR) else self.tier
         return Member(tier=tier, points=self.points, birthday_month=self.birthday_month,
-                      sessions_watched=self.sessions_watched, coupon_uses=self.coupon_uses,
+                      sessions_watched=self.sessions_watched, points_debt=self.debt, coupon_uses=self.coupon_uses,
                       redemption_uses=self.redemption_uses, sku_bought=self.sku_bought)
 
     def to_hash(self) -> dict:

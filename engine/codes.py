@@ -21,6 +21,7 @@ NO_SAVING = 11
 TASK_LOCKED = 12
 INSUFFICIENT_POINTS = 13
 TIER_NOT_ELIGIBLE = 14  # the member's tier is not among those allowed, and no higher one is
+POINTS_DEBT = 15  # the member owes points from a refund: no redemption with points until they are paid
 
 REASONS = {
     OK: None,
@@ -38,6 +39,7 @@ REASONS = {
     TASK_LOCKED: "task_locked",
     INSUFFICIENT_POINTS: "insufficient_points",
     TIER_NOT_ELIGIBLE: "tier_not_eligible",
+    POINTS_DEBT: "points_debt",
 }
 
 LAYER_NONE = 0

@@ -35,6 +35,8 @@ def check_quote_inputs(table, member: Member, room: Optional[str], now: int, lin
         raise QuoteInputError("member.points", f"must be from 0 to {MAX_POINTS}")
     if not 0 <= member.sessions_watched <= MAX_POINTS:
         raise QuoteInputError("member.sessions_watched", f"must be from 0 to {MAX_POINTS}")
+    if not 0 <= member.points_debt <= MAX_POINTS:
+        raise QuoteInputError("member.points_debt", f"must be from 0 to {MAX_POINTS}")
     if type(now) is not int or not 0 <= now <= MAX_INSTANT:
         raise QuoteInputError("now", "must be Unix seconds between 1970 and 9999")
     if room is None:
@@ -58,7 +60,7 @@ def check_quote_inputs(table, member: Member, room: Optional[str], now: int, lin
     return tier_rank, room_index, checked, fulfillment == "pickup"
 
 
-_MEMBER_INTS = ("points", "birthday_month", "sessions_watched")
+_MEMBER_INTS = ("points", "birthday_month", "sessions_watched", "points_debt")
 _MEMBER_COUNTS = ("coupon_uses", "redemption_uses", "sku_bought")
 
 

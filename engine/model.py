@@ -27,7 +27,9 @@ MAX_MULTIPLIER_PERCENT = 2_000  # 20x
 MAX_PER_YUAN = 100
 MAX_INSTANT = 253_402_300_799  # 9999-12-31T23:59:59Z
 MAX_TIERS = 30
-MAX_POINTS = 1_000_000_000
+MAX_POINTS = 1_000_000_000  # the most a balance, a quote's member or one order's points may hold
+MAX_ORDER_FEN = 10_000_000_000  # the most one order may charge: 100 million yuan
+REFUND_POLICIES = ("debt", "forgive")  # what a refund does with points already spent
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class PointsRules:
     order_bonus: int
     events: Mapping[str, EventRule]
     expire_after_days: Optional[int] = None  # earned points lapse this many days after they arrive
+    refund: str = "debt"  # points a refund cannot take back: owed (debt) or let go (forgive)
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,7 @@ class Member:
     points: int = 0
     birthday_month: int = 0  # 1..12, 0 unknown
     sessions_watched: int = 0
+    points_debt: int = 0  # points owed from a refund (the rules' points.refund: debt)
     coupon_uses: Mapping[str, int] = field(default_factory=dict)
     redemption_uses: Mapping[str, int] = field(default_factory=dict)
     sku_bought: Mapping[str, int] = field(default_factory=dict)

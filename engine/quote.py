@@ -232,6 +232,9 @@ def _redemption_hint(parts: PublicParts, k: int, status: int, hint: int) -> Opti
                 "text": f"watch {hint} more live session{'s' if hint != 1 else ''}"}
     if status == codes.INSUFFICIENT_POINTS:
         return {"code": "earn_points", "value": hint, "text": f"earn {hint} more points"}
+    if status == codes.POINTS_DEBT:
+        return {"code": "pay_debt", "value": hint,
+                "text": f"{hint} points are owed from a refund; the next points earned pay them"}
     return None
 
 

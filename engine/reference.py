@@ -423,6 +423,8 @@ def _redemption(table, member, tier_rank, room_id, now, item, stock) -> tuple:
         return codes.MEMBER_LIMIT_REACHED, 0
     if item.stock is not None and stock.redemptions.get(item.id, item.stock) <= 0:
         return codes.OUT_OF_STOCK, 0
+    if member.points_debt > 0 and item.points > 0:
+        return codes.POINTS_DEBT, member.points_debt
     if member.points < item.points:
         return codes.INSUFFICIENT_POINTS, item.points - member.points
     return codes.OK, 0

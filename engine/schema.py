@@ -27,6 +27,7 @@ from .model import (
     MAX_PRICE_FEN,
     MAX_QTY,
     MAX_TIERS,
+    REFUND_POLICIES,
     VISITOR,
 )
 from .validate import (_ID, _OFFSET, _RELATIVE, DEFAULT_INVITES_PER_HOUR, FORMAT_VERSION, MAX_EXPIRE_DAYS,
@@ -358,6 +359,10 @@ def rule_table_schema() -> dict:
                                    {kind: _event(kind) for kind in EVENT_KINDS}),
                 "expire_after_days": _integer("Earned points lapse this many days after they arrive; they never "
                                               "lapse when left out.", 1, MAX_EXPIRE_DAYS),
+                "refund": _described({"enum": list(REFUND_POLICIES)},
+                                     "What a refund does with an order's points the member has spent already: "
+                                     "debt: they are owed, later credits pay them first and redemptions wait "
+                                     "until they are paid; forgive: they are let go.", "debt"),
             }),
 
             "redemption": _section("An item members may redeem with points, points and cash, or a task.", {

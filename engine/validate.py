@@ -22,6 +22,7 @@ from .model import (
     MAX_POINTS,
     MAX_PRICE_FEN,
     MAX_TIERS,
+    REFUND_POLICIES,
     VISITOR,
     Coupon,
     EventRule,
@@ -556,7 +557,8 @@ class _Checker:
     def points(self, top: dict) -> PointsRules:
         path = ("points",)
         obj = self.mapping(top.get("points", {}), path,
-                           ("per_yuan", "birthday_multiplier", "order_bonus", "events", "expire_after_days"))
+                           ("per_yuan", "birthday_multiplier", "order_bonus", "events", "expire_after_days",
+                            "refund"))
         if obj is None:
             obj = {}
         per_yuan = self.integer(obj, path, "per_yuan", 0, MAX_PER_YUAN, default=1)
@@ -589,8 +591,13 @@ class _Checker:
                                                                         default=DEFAULT_INVITES_PER_HOUR)
                                      if kind == "invite_order" else None)
         expire = self.integer(obj, path, "expire_after_days", 1, MAX_EXPIRE_DAYS, default=None)
+        refund = obj.get("refund", "debt")
+        if refund not in REFUND_POLICIES:
+            self.error(path + ("refund",), f"unknown refund policy {refund!r}; policies are "
+                                           f"{', '.join(REFUND_POLICIES)}")
+            refund = "debt"
         return PointsRules(per_yuan=per_yuan if per_yuan is not None else 1, birthday_multiplier=birthday,
-                           order_bonus=bonus or 0, events=events, expire_after_days=expire)
+                           order_bonus=bonus or 0, events=events, expire_after_days=expire, refund=refund)
 
     def redemptions(self, top: dict, tier_ids: list, rooms: dict) -> list:
         out, ids = [], []

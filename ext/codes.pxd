@@ -16,6 +16,7 @@ cdef enum:
     TASK_LOCKED = 12
     INSUFFICIENT_POINTS = 13
     TIER_NOT_ELIGIBLE = 14
+    POINTS_DEBT = 15
 
 cdef enum:
     LAYER_NONE = 0

@@ -123,6 +123,7 @@ cdef struct Request:
     int64_t now
     int64_t pickup
     int64_t points
+    int64_t points_debt
     int64_t birthday_month
     int64_t sessions
     int64_t n
@@ -685,7 +686,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     cdef int64_t small[SMALL_WORK]
     cdef int64_t* work
     cdef Search search
-    cdef int64_t status, hint, used, left, now, sessions, points
+    cdef int64_t status, hint, used, left, now, sessions, points, debt
     cdef const value_t* red_tiers = t.redemption_tiers
     cdef const value_t* red_room = t.redemption_room
     cdef const value_t* red_from = t.redemption_from
@@ -1010,6 +1011,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     now = r.now
     sessions = r.sessions
     points = r.points
+    debt = r.points_debt
     for k in range(t.n_redemptions):
         status = OK
         hint = 0
@@ -1028,6 +1030,9 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
             status = MEMBER_LIMIT_REACHED
         elif red_stock[k] >= 0 and _lookup(r.redemption_stock, r.n_redemption_stock, k, red_stock[k]) <= 0:
             status = OUT_OF_STOCK
+        elif debt > 0 and red_points[k] > 0:
+            status = POINTS_DEBT
+            hint = debt
         elif points < red_points[k]:
             status = INSUFFICIENT_POINTS
             hint = red_points[k] - points
@@ -1418,6 +1423,9 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     cdef int64_t sessions = member.sessions_watched
     if not 0 <= sessions <= MAX_POINTS_C:
         raise QuoteInputError("member.sessions_watched", f"must be from 0 to {MAX_POINTS}")
+    cdef int64_t debt = member.points_debt
+    if not 0 <= debt <= MAX_POINTS_C:
+        raise QuoteInputError("member.points_debt", f"must be from 0 to {MAX_POINTS}")
     if type(now) is not int or not 0 <= now <= MAX_INSTANT:
         raise QuoteInputError("now", "must be Unix seconds between 1970 and 9999")
     if room is None:
@@ -1480,6 +1488,7 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     req.room = room_index
     req.now = now
     req.points = points
+    req.points_debt = debt
     req.birthday_month = birthday
     req.sessions = sessions
     req.n = n
@@ -1518,7 +1527,7 @@ def c_constants() -> dict:
                   "THRESHOLD_NOT_MET": THRESHOLD_NOT_MET, "NOT_IN_SCOPE": NOT_IN_SCOPE, "OUT_OF_STOCK": OUT_OF_STOCK,
                   "LOST_TO_BETTER_COMBINATION": LOST_TO_BETTER_COMBINATION, "NO_SAVING": NO_SAVING,
                   "TASK_LOCKED": TASK_LOCKED, "INSUFFICIENT_POINTS": INSUFFICIENT_POINTS,
-                  "TIER_NOT_ELIGIBLE": TIER_NOT_ELIGIBLE,
+                  "TIER_NOT_ELIGIBLE": TIER_NOT_ELIGIBLE, "POINTS_DEBT": POINTS_DEBT,
                   "LAYER_NONE": LAYER_NONE, "LAYER_BASE": LAYER_BASE, "LAYER_TIER": LAYER_TIER,
                   "LAYER_LIVE": LAYER_LIVE, "LAYER_PICKUP": LAYER_PICKUP,
                   "KIND_FIXED_PRICE": KIND_FIXED_PRICE, "KIND_PERCENT_OFF": KIND_PERCENT_OFF,

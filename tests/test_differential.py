@@ -154,6 +154,7 @@ def situations(draw):
         points=draw(st.integers(0, 5000)),
         birthday_month=draw(st.integers(0, 12)),
         sessions_watched=draw(st.integers(0, 5)),
+        points_debt=draw(st.sampled_from([0, 0, 0, 1, 250])),
         coupon_uses=draw(st.dictionaries(st.sampled_from(coupon_ids), st.integers(0, 3))) if coupon_ids else {},
         redemption_uses=draw(st.dictionaries(st.sampled_from(item_ids), st.integers(0, 3))) if item_ids else {},
         sku_bought=draw(st.dictionaries(st.sampled_from(skus), st.integers(0, 3))),
@@ -284,6 +285,8 @@ def test_search_budget_ends_the_search_the_same_way_in_both():
     (dict(now=-5), "now"),
     (dict(member=Member(tier="gold", birthday_month=13)), "member.birthday_month"),
     (dict(member=Member(tier="gold", points=-1)), "member.points"),
+    (dict(member=Member(tier="gold", points=1_000_000_001)), "member.points"),
+    (dict(member=Member(tier="gold", points_debt=-1)), "member.points_debt"),
 ])
 def test_both_evaluators_refuse_the_same_bad_inputs(evaluator, bad, field):
     table = compile_table(build_table({"tiers": [{"id": "gold"}], "products": [{"sku": "S0", "price": 100}]}))

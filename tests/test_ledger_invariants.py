@@ -124,6 +124,11 @@ class LedgerMachine(RuleBasedStateMachine):
             assert ledger["balance"] == sum(e["delta"] for e in entries), member
             assert ledger["balance"] == sum(int(v.split()[0]) for v in lots.values()), member
             assert int(self.redis.hget(f"m:{{{member}}}", "points")) == ledger["balance"]
+            # a refund's unrecovered points are owed; the newest entry that changed the debt says how many,
+            # and while any is owed every credit goes to it first, so nothing is left to spend
+            owed = next((e["debt"] for e in entries if "debt" in e), 0)
+            assert ledger["points_debt"] == owed >= 0, member
+            assert ledger["points_debt"] == 0 or ledger["balance"] == 0, member
             once = collections.Counter((e["reason"], e["ref"]) for e in entries
                                        if e["reason"] not in ("expired", "frozen", "unfrozen", "opening", "import"))
             assert not [k for k, n in once.items() if n > 1], once  # every id applied at most once

@@ -130,6 +130,72 @@ def test_a_pickup_code_is_handed_over_once_by_its_leader(api):
     assert (again.status_code, again.json()["error"]["code"]) == (409, "already_handed_over")
 
 
+def _minted(leader_id: str, member_id: str = "RICH", serial: str = "42") -> str:
+    """A code signed with a leader's own tag key, as that leader's app could sign one."""
+    import base64
+    import hashlib
+    import hmac
+
+    from api.pickup_codes import leader_key
+
+    payload = f"P1~{member_id}~OATMEAL-LOWGI~{leader_id}~{serial}"
+    tag = hmac.new(leader_key(SECRET.encode(), leader_id), payload.encode(), hashlib.sha256).digest()[:15]
+    return f"{payload}~{base64.urlsafe_b64encode(tag).decode()}"
+
+
+@pytest.mark.parametrize("leader_id", ["L1", "*"])
+def test_a_code_a_leader_signed_itself_for_nothing_redeemed_is_not_handed_over(api, leader_id):
+    minted = _minted(leader_id)
+    response = api.post("/v1/pickups/verify", json={"leader_id": "L1", "code": minted})
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "not_issued")
+    # a real redemption for the same member and item issues its own code; the minted one stays refused
+    issued = redeem(api, {"member_id": "RICH", "redemption_id": "OATMEAL-LOWGI"}).json()["pickup_code"]
+    assert api.post("/v1/pickups/verify", json={"leader_id": "L1", "code": minted}).status_code == 403
+    assert api.post("/v1/pickups/verify", json={"leader_id": "L1", "code": issued}).status_code == 200
+
+
+def test_a_serial_that_is_not_ascii_digits_is_an_invalid_code(api):
+    response = api.post("/v1/pickups/verify", json={"leader_id": "L1", "code": _minted("L1", serial="\u00b2")})
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "invalid_code")
+
+
+def test_an_any_leader_code_is_handed_over_once_by_whichever_leader_scans_it(api):
+    code = redeem(api, {"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"}).json()["pickup_code"]
+    assert code.startswith("P1~G1~OATMEAL-LOWGI~*~")
+    assert api.post("/v1/pickups/verify", json={"leader_id": "L7", "code": code}).status_code == 200
+    again = api.post("/v1/pickups/verify", json={"leader_id": "L8", "code": code})
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "already_handed_over")
+
+
+def test_pick_lists_keep_codes_for_their_retention_then_refuse_them(redis_server, redis_client):
+    from api.pickups import PICKUP_RETENTION_DAYS, PickupScripts, hand_over, issued_key, list_for_pickup
+    from api.pickups import pick_list_key
+    from api.redis_connect import async_client
+
+    day = 86400
+    issued_at = 1_800_000_000.0
+
+    async def scenario():
+        client = async_client(redis_server.url)
+        scripts = PickupScripts(client)
+        try:
+            await list_for_pickup(scripts, "L1", "OLD", "M1", "OATMEAL-LOWGI", 1, wall_now=issued_at)
+            await list_for_pickup(scripts, "L1", "HANDED", "M1", "OATMEAL-LOWGI", 1, wall_now=issued_at)
+            assert (await hand_over(scripts, "L1", "HANDED", 2, wall_now=issued_at + day))[0] == "handed_over"
+            later = issued_at + PICKUP_RETENTION_DAYS * day + 1
+            await list_for_pickup(scripts, "L1", "NEW", "M2", "OATMEAL-LOWGI", 3, wall_now=later)
+            listed = {k.decode() for k in await client.hkeys(pick_list_key("L1"))}
+            indexed = {k.decode() for k in await client.zrange(issued_key("L1"), 0, -1)}
+            replay = await hand_over(scripts, "L1", "HANDED", 4, wall_now=later)
+            return listed, indexed, replay
+        finally:
+            await client.aclose()
+
+    listed, indexed, replay = asyncio.run(scenario())
+    assert listed == indexed == {"NEW"}  # both past their retention, handed over or not
+    assert replay == ("not_issued",)  # pruned: refused, never handed over a second time
+
+
 def test_a_leaders_app_verifies_codes_offline_with_its_own_key():
     from api.pickup_codes import CodeInvalid, PickupCode, leader_key, make_code, verify_code
 

@@ -225,6 +225,17 @@ def test_redemption_refusals_say_why(evaluator, demo):
     assert redemption(used, "OLIVE-OIL")["reason"] == "out_of_stock"
 
 
+def test_a_member_owing_points_redeems_nothing_that_costs_points_until_paid(evaluator, demo):
+    owing = Member(tier="gold", points=5000, sessions_watched=3, points_debt=120)
+    result = quote(evaluator, demo, owing, [], room=None)
+    assert redemption(result, "OATMEAL-LOWGI")["reason"] == "points_debt"
+    assert redemption(result, "OATMEAL-LOWGI")["hint"] == {
+        "code": "pay_debt", "value": 120, "text": "120 points are owed from a refund; the next points earned pay them"}
+    assert redemption(result, "TRIAL-PACK")["available"] is True  # costs no points: a debt does not stop it
+    paid = quote(evaluator, demo, Member(tier="gold", points=5000, sessions_watched=3), [], room=None)
+    assert redemption(paid, "OATMEAL-LOWGI")["available"] is True
+
+
 # -- fulfillment -------------------------------------------------------------------------
 
 def test_pickup_is_ten_percent_below_delivery(evaluator, demo):

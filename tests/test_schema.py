@@ -374,6 +374,10 @@ def test_integer_bounds_match_validate(path, field, lo, hi):
     ((("points",), "expire_after_days"), 30, True),
     ((("points",), "expire_after_days"), 0, False),
     ((("points",), "expire_after_days"), 3651, False),
+    ((("points",), "refund"), "debt", True),
+    ((("points",), "refund"), "forgive", True),
+    ((("points",), "refund"), "keep", False),
+    ((("points",), "refund"), None, False),
     ((("points", "events", "watch"), "session_only"), True, True),
     ((("points", "events", "watch"), "session_only"), "yes", False),
 ])

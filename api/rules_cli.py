@@ -1,4 +1,4 @@
-"""`rights rules push|status|diff|simulate|rollback`: the admin routes from a terminal.
+"""`rights rules push|status|diff|simulate|cancel|rollback`: the admin routes from a terminal.
 
 The server is `--server URL` (or RIGHTS_SERVER, default http://127.0.0.1:8000); the
 admin token is read from RIGHTS_ADMIN_TOKEN, never from the command line (where shell
@@ -50,6 +50,11 @@ def add_rules_remote_commands(rules_commands) -> None:
     sim.add_argument("--json", action="store_true", help="the whole answer as JSON")
     server_arg(sim)
     sim.set_defaults(run=cmd_simulate)
+
+    cancel = rules_commands.add_parser("cancel", help="cancel a scheduled version before it goes live")
+    cancel.add_argument("version")
+    server_arg(cancel)
+    cancel.set_defaults(run=cmd_cancel)
 
     rollback = rules_commands.add_parser("rollback", help="back to the previous version, or --to VERSION")
     rollback.add_argument("--to", help="the version to activate (default: the one before the active one)")
@@ -177,6 +182,14 @@ def cmd_simulate(args) -> int:
             extra = "".join(f" +{c}" for c in change["coupons_added"]) + "".join(f" -{c}" for c in
                                                                                  change["coupons_removed"])
             print(f"  {which}: payable {change['payable']:+d}, points {change['points']:+d}{extra}")
+    return 0
+
+
+def cmd_cancel(args) -> int:
+    status, answer = request(args.server, "DELETE", f"/v1/rules/scheduled/{urllib.parse.quote(args.version, safe='')}")
+    if status != 200:
+        return _fail(status, answer, "cancel")
+    print(f"{answer['version']}: cancelled; it will not go live")
     return 0
 
 

@@ -27,6 +27,7 @@ from .rules_store import RulesStore, recent_samples
 from .simulate import MAX_CARTS, MAX_REPLAY, simulate
 
 JSON = "application/json"
+MAX_SCHEDULE_DAYS = 366  # how far ahead a push may be scheduled
 _PUSH_EXAMPLE = {"version": "gala-v2@9c1d2e3f4a5b", "author": "ops-li", "label": "gala-v2", "pushed_at": 1794398400,
                  "activated_at": 1794398400, "format": "yaml", "activated": True}
 
@@ -90,7 +91,8 @@ def add_rules_routes(app: FastAPI, service, error) -> None:
                        "example": "gala-v2"},
                       {"name": "activate_at", "in": "query", "required": False,
                        "schema": {"type": "string"}, "example": "2026-11-11T20:00:00+08:00",
-                       "description": "Unix seconds or ISO 8601; without it the table is active at once"}]})
+                       "description": "Unix seconds or ISO 8601, at most 366 days ahead; without it, or in the "
+                                      "past, the table is active at once"}]})
     async def push(request: Request) -> Response:
         check_admin(request)
         author = request.query_params.get("author", "").strip()
@@ -99,8 +101,11 @@ def add_rules_routes(app: FastAPI, service, error) -> None:
         label = request.query_params.get("label", "").strip()
         try:
             activate_at = _instant(request.query_params.get("activate_at"))
-        except ValueError:
+        except (ValueError, OverflowError):
             return error(422, "invalid_request", "Unix seconds or an ISO 8601 time", "activate_at")
+        if activate_at is not None and not 0 <= activate_at <= time.time() + MAX_SCHEDULE_DAYS * 86400:
+            return error(422, "invalid_request", f"at most {MAX_SCHEDULE_DAYS} days from now (an instant in the "
+                                                 "past activates at once)", "activate_at")
         source = await request.body()
         try:
             table = await asyncio.to_thread(compile_source, source, label)
@@ -231,6 +236,21 @@ def add_rules_routes(app: FastAPI, service, error) -> None:
         except QuoteInputError as exc:
             return error(422, "invalid_request", exc.reason, exc.field)
         return _json(result)
+
+    @app.delete("/v1/rules/scheduled/{version}", tags=["rules"],
+                summary="Cancel a scheduled version before it goes live",
+                responses={200: {"content": {JSON: {"example": {"version": "gala-v2@9c1d2e3f4a5b",
+                                                               "cancelled": True}}}},
+                           404: {"description": "The version is not scheduled (never was, was cancelled, or is "
+                                                "live already: roll back instead)"}, **admin_errors})
+    async def cancel(version: str, request: Request) -> Response:
+        """Every worker drops its timer for the version; it stays in the history, with
+        `cancelled_at` in its record, and may be pushed again."""
+        check_admin(request)
+        if not await service.redis_call(store().cancel(version, int(time.time()))):
+            return error(404, "not_found", f"rule table version {version!r} is not scheduled", "version")
+        await service.rules.refresh()
+        return _json({"version": version, "cancelled": True})
 
     @app.post("/v1/rules/rollback", tags=["rules"], summary="Back to the previous version, or a named one",
               responses={200: {"content": {JSON: {"example": {"version": "dairy-gala@3fef92905af1",

@@ -60,7 +60,7 @@ class RulesStore:
         if not raw:
             return None
         out = {_text(k): _text(v) for k, v in raw.items()}
-        for key in ("pushed_at", "activate_at", "activated_at"):
+        for key in ("pushed_at", "activate_at", "activated_at", "cancelled_at"):
             if out.get(key):
                 out[key] = int(out[key])
         return {"version": version, **out}
@@ -98,6 +98,15 @@ class RulesStore:
         pipe.hset(meta_key(version), "activated_at", now)
         pipe.zrem(SCHEDULED, version)
         await pipe.execute()
+        await self.redis.publish(CHANNEL, version)
+        return True
+
+    async def cancel(self, version: str, now: int) -> bool:
+        """Take a scheduled version off the schedule (it stays in the history); False when
+        it was not scheduled (never, or it has gone live already)."""
+        if not await self.redis.zrem(SCHEDULED, version):
+            return False
+        await self.redis.hset(meta_key(version), mapping={"cancelled_at": now})
         await self.redis.publish(CHANNEL, version)
         return True
 

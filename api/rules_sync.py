@@ -95,7 +95,11 @@ class RulesSync:
         if active and active != self.service.table.version:
             self.service.swap(self.prepared.pop(active, None) or await self.compile(active))
         now = time.time()
-        for version, at in await self.store.scheduled():
+        scheduled = await self.store.scheduled()
+        for version in set(self.timers) - {v for v, _ in scheduled}:  # cancelled (or gone live elsewhere)
+            self.timers.pop(version).cancel()
+            self.prepared.pop(version, None)
+        for version, at in scheduled:
             if version in self.timers or version == self.service.table.version:
                 continue
             if version not in self.prepared:  # a push through this worker compiled it already

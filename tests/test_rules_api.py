@@ -116,6 +116,34 @@ def test_a_scheduled_push_activates_at_its_instant(redis_client, redis_server, a
         assert client.get("/v1/rules", headers=ADMIN).json()["active"]["version"] == version
 
 
+@pytest.mark.parametrize("activate_at", ["99999999999999999999", str(int(time.time()) + 367 * 86400), "-5",
+                                         "2999-01-01T00:00:00+08:00"])
+def test_a_push_scheduled_past_the_horizon_is_refused_and_status_stays_readable(redis_client, redis_server,
+                                                                              admin_env, activate_at):
+    with make_client(redis_server) as client:
+        response = push(client, CHEAPER_MILK, activate_at=activate_at)
+        assert response.status_code == 422 and response.json()["error"]["field"] == "activate_at"
+        assert client.get("/v1/rules", headers=ADMIN).json()["scheduled"] == []
+        assert client.get("/dashboard/data", params={"room": "gala"}).status_code == 200
+
+
+def test_a_scheduled_version_can_be_cancelled_before_it_goes_live(redis_client, redis_server, admin_env):
+    with make_client(redis_server) as client:
+        _, original = milk_price(client)
+        due = int(time.time()) + 2
+        version = push(client, CHEAPER_MILK, activate_at=str(due)).json()["version"]
+        cancelled = client.delete(f"/v1/rules/scheduled/{version}", headers=ADMIN)
+        assert cancelled.json() == {"version": version, "cancelled": True}
+        assert client.get("/v1/rules", headers=ADMIN).json()["scheduled"] == []
+        while time.time() < due + 1:  # past its instant: still the original prices
+            time.sleep(0.1)
+        assert milk_price(client) == (1590, original)
+        assert client.get(f"/v1/rules/{version}", headers=ADMIN).status_code == 200  # kept in the history
+        again = client.delete(f"/v1/rules/scheduled/{version}", headers=ADMIN)
+        assert (again.status_code, again.json()["error"]["code"]) == (404, "not_found")
+        assert client.delete("/v1/rules/scheduled/x", headers={"Authorization": "Bearer wrong"}).status_code == 403
+
+
 def test_a_worker_started_after_a_push_serves_the_pushed_version(redis_client, redis_server, admin_env):
     with make_client(redis_server) as first:
         pushed = push(first, CHEAPER_MILK).json()["version"]

@@ -1,56 +1,165 @@
-"""Who may call the member routes, and how often.
+"""Who may call the member routes, for what, and how often.
 
-- Channel API keys: with `RIGHTS_API_KEYS` set (`channel=key,channel=key`, e.g.
-  `miniapp=...,live=...`), every `/v1/` route but the admin ones (their own bearer token)
-  and `/v1/noop` needs an `X-Api-Key` header naming one of them: none is 401, an unknown
-  one 403. Keys are compared in constant time, all of them every time, and never logged;
-  the access log records the channel a key belongs to. Without the setting the routes are
-  open (a deployment behind its own gateway).
+- Channel API keys with scopes: with `RIGHTS_API_KEYS` (or a key file named by
+  `RIGHTS_API_KEYS_FILE`) set, every `/v1/` route but the admin ones (their own bearer
+  token) and `/v1/noop` needs an `X-Api-Key` header: none is 401, an unknown one 403.
+  Each key names its channel and the scopes it may use:
+
+      RIGHTS_API_KEYS="miniapp=<key> checkout; erp=<key> backend; tuan=<key> leader:L001,L002"
+
+  (entries separated by `;` or new lines; in a key file one entry a line, `#` comments).
+  `checkout` may quote (`POST /v1/eligibility`); `backend` may settle and refund orders,
+  credit events, redeem and read ledgers; `leader:<id>[,<id>...]` may hand over pickups
+  and read the feed of those leaders only (`leader:*`: of any leader). A key used outside
+  its scopes gets 403 `forbidden_scope` naming the scope needed. Keys are compared in
+  constant time, all of them every time, and never logged; the access log records the
+  channel. Without keys configured the routes are open (a deployment behind its own
+  gateway).
 - Per-member rate limits on events and redemptions: a fixed one-minute window counted in
   Redis under the member's hash tag (`rate:{<member>}:<kind>:<minute>`), so every replica
-  shares it; past the limit the answer is 429 with `Retry-After` (seconds to the next
-  window).
+  shares it, by the same script that answers replays (a replay is not counted); past the
+  limit the answer is 429 with `Retry-After` (seconds to the next window).
 """
 from __future__ import annotations
 
 import hmac
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 ADMIN_PREFIXES = ("/v1/rules",)
 ADMIN_SUFFIXES = ("/freeze", "/unfreeze")
 OPEN_PATHS = ("/v1/noop",)
+CHECKOUT, BACKEND, LEADER = "checkout", "backend", "leader"
+ANY = "*"
+MIN_KEY_LENGTH = 16
+_CHANNEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+_KEY = re.compile(r"^[!-~]+\Z")  # printable ASCII, no spaces: what a header carries unchanged
+_LEADER_ID = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.:-]{0,63}|\*)\Z")
+_FEED = re.compile(r"^/v1/leaders/([^/]+)/feed\Z")
+_SCOPES_HELP = "scopes are checkout, backend and leader:<id>[,<id>...] (leader:* for any leader)"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one key may do: its channel, its scopes, and the leaders it acts for."""
+
+    channel: str
+    scopes: frozenset
+    leaders: frozenset = frozenset()  # with the leader scope; ANY for every leader
+
+    def describe(self) -> str:
+        parts = sorted(self.scopes - {LEADER})
+        if LEADER in self.scopes:
+            parts.append("leader:" + ",".join(sorted(self.leaders)))
+        return " ".join(parts)
+
+    def acts_for(self, leader_id: str) -> bool:
+        return LEADER in self.scopes and (ANY in self.leaders or leader_id in self.leaders)
+
+
+def required_scope(method: str, path: str) -> Optional[str]:
+    """The scope a `/v1/` member route needs; None for the open and admin ones."""
+    if not path.startswith("/v1/") or path in OPEN_PATHS or path.startswith(ADMIN_PREFIXES) or \
+            path.endswith(ADMIN_SUFFIXES):
+        return None
+    if path == "/v1/eligibility":
+        return CHECKOUT
+    if path == "/v1/pickups/verify" or _FEED.match(path):
+        return LEADER
+    return BACKEND
 
 
 class ApiKeys:
-    """The channel keys of RIGHTS_API_KEYS; `channel(header)` says whose a key is."""
+    """The channel keys with their scopes; `grant(header)` says whose a key is."""
 
-    def __init__(self, spec: str):
-        self.keys: list = []
-        for part in (p.strip() for p in spec.split(",") if p.strip()):
-            channel, sep, key = part.partition("=")
-            if not sep or not channel.strip() or len(key.strip()) < 16:
-                raise ValueError("RIGHTS_API_KEYS takes channel=key pairs separated by commas, keys of 16 "
-                                 "characters or more")
-            self.keys.append((channel.strip(), key.strip().encode()))
+    def __init__(self, spec: str = "", file: Optional[str] = None):
+        self.keys: list = []  # (key bytes, Grant)
+        for where, entry in _entries(spec, file):
+            self.keys.append(_parse_entry(entry, where))
 
     @property
     def enabled(self) -> bool:
         return bool(self.keys)
 
-    def channel(self, given: Optional[bytes]) -> Optional[str]:
+    def grant(self, given: Optional[bytes]) -> Optional[Grant]:
         found = None
-        for channel, key in self.keys:  # every key is compared: the time says nothing of which matched
+        for key, grant in self.keys:  # every key is compared: the time says nothing of which matched
             if given is not None and hmac.compare_digest(given, key):
-                found = channel
+                found = grant
         return found
+
+    def channel(self, given: Optional[bytes]) -> Optional[str]:
+        grant = self.grant(given)
+        return grant.channel if grant is not None else None
 
     @staticmethod
     def guards(path: str) -> bool:
         """Whether a path needs a channel key (when keys are configured)."""
         return (path.startswith("/v1/") and path not in OPEN_PATHS and not path.startswith(ADMIN_PREFIXES)
                 and not path.endswith(ADMIN_SUFFIXES))
+
+
+def scope_refusal(grant: Grant, method: str, path: str) -> Optional[str]:
+    """Why this key may not call this route (None: it may). A feed names its leader in the
+    path, so it is checked here; a handover names it in the body (see `leader_refusal`)."""
+    needed = required_scope(method, path)
+    if needed is None or needed in grant.scopes:
+        feed = _FEED.match(path)
+        if feed is not None and not grant.acts_for(feed.group(1)):
+            return leader_refusal(grant, feed.group(1))
+        return None
+    wanted = "leader:<id>" if needed == LEADER else needed
+    return f"the key of channel {grant.channel} has scopes {grant.describe()}; {method} {path} needs {wanted}"
+
+
+def leader_refusal(grant: Optional[Grant], leader_id: str) -> Optional[str]:
+    """Why this key may not act for this leader (None: it may, or keys are off)."""
+    if grant is None or grant.acts_for(leader_id):
+        return None
+    return (f"the key of channel {grant.channel} acts for leaders {','.join(sorted(grant.leaders)) or 'none'}; "
+            f"acting for {leader_id} needs scope leader:{leader_id}")
+
+
+def _entries(spec: str, file: Optional[str]):
+    for number, entry in enumerate(re.split(r"[;\n]", spec or ""), start=1):
+        if entry.strip():
+            yield f"RIGHTS_API_KEYS entry {number}", entry.strip()
+    if file:
+        try:
+            lines = Path(file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"RIGHTS_API_KEYS_FILE: {file}: {exc}") from None
+        for number, line in enumerate(lines, start=1):
+            text = line.split("#", 1)[0].strip()
+            if text:
+                yield f"RIGHTS_API_KEYS_FILE {file}:{number}", text
+
+
+def _parse_entry(entry: str, where: str) -> tuple:
+    head, *scopes = entry.split()
+    channel, sep, key = head.partition("=")
+    if not sep or not _CHANNEL.match(channel):
+        raise ValueError(f"{where}: write <channel>=<key> <scope>...; the channel is letters, digits and _ . -")
+    if len(key) < MIN_KEY_LENGTH or not _KEY.match(key):
+        raise ValueError(f"{where}: the key of channel {channel} must be {MIN_KEY_LENGTH} or more printable "
+                         "characters, no spaces")
+    if not scopes:
+        joined = "; entries are separated by ';', not ','" if "," in key and "=" in key else ""
+        raise ValueError(f"{where}: the key of channel {channel} names no scope; {_SCOPES_HELP}{joined}")
+    granted, leaders = set(), set()
+    for scope in scopes:
+        name, _, ids = scope.partition(":")
+        if scope in (CHECKOUT, BACKEND):
+            granted.add(scope)
+        elif name == LEADER and ids and all(_LEADER_ID.match(i) for i in ids.split(",")):
+            granted.add(LEADER)
+            leaders.update(ids.split(","))
+        else:
+            raise ValueError(f"{where}: unknown scope {scope!r} for channel {channel}; {_SCOPES_HELP}")
+    return key.encode(), Grant(channel, frozenset(granted), frozenset(leaders))
 
 
 def rate_key(member_id: str, kind: str, window: int) -> str:

@@ -32,7 +32,7 @@ from . import schemas
 from .eligibility import RequestInvalid, join_offer, member_info, parse_request, pricing
 from .metrics import METRICS_KEY, Metrics, render
 from .settings import Settings
-from .access import ApiKeys
+from .access import ApiKeys, scope_refusal
 from .dashboard import add_dashboard_routes
 from .live_stock import StockChanging, quote_with_live_stock, touches_stock
 from .points_routes import add_points_routes
@@ -160,7 +160,7 @@ class AccessAndMetrics:
     def __init__(self, app, service: Service):
         self.app = app
         self.service = service
-        self.keys = ApiKeys(service.settings.api_keys)
+        self.keys = ApiKeys(service.settings.api_keys, service.settings.api_keys_file or None)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -170,15 +170,21 @@ class AccessAndMetrics:
         settings = self.service.settings
         if self.keys.enabled and ApiKeys.guards(scope["path"]):
             given = next((value for name, value in scope.get("headers", ()) if name == b"x-api-key"), None)
-            channel = self.keys.channel(given)
-            if channel is None:
+            grant = self.keys.grant(given)
+            if grant is None:
                 status = 401 if given is None else 403
                 await error(status, "unauthorized" if given is None else "forbidden",
                             "this route needs an X-Api-Key header" if given is None else "the API key is not valid",
                             "X-Api-Key")(scope, receive, send)
                 self._done(scope, status, started)
                 return
-            scope.setdefault("state", {})["channel"] = channel
+            state = scope.setdefault("state", {})
+            state["channel"], state["grant"] = grant.channel, grant
+            refusal = scope_refusal(grant, scope["method"], scope["path"])
+            if refusal is not None:
+                await error(403, "forbidden_scope", refusal, "X-Api-Key")(scope, receive, send)
+                self._done(scope, 403, started)
+                return
         limit = settings.max_rules_bytes if scope["path"] == "/v1/rules" else settings.max_body_bytes
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > limit:

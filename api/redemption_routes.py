@@ -15,7 +15,7 @@ from engine import codes
 
 from . import schemas
 from .eligibility import pricing
-from .access import RateWindow
+from .access import RateWindow, leader_refusal
 from .pickup_codes import ANY_LEADER, CodeInvalid, load_secret, read_code, verify_code, leader_key
 from .pickups import PICKUP_RETENTION_DAYS, hand_over
 from .redeem import RedeemScripts, recover, redeem
@@ -123,6 +123,9 @@ def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callabl
         have been issued by a redemption and not yet handed over, and is marked handed
         over. A code made out to another leader is refused; a code for any leader (a
         member without one) may be handed over by any leader, once."""
+        refusal = leader_refusal(request.scope.get("state", {}).get("grant"), body.leader_id)
+        if refusal is not None:
+            return error(403, "forbidden_scope", refusal, "leader_id")
         try:
             claims = read_code(body.code)
             verify_code(leader_key(secret(), claims.leader_id), body.code)

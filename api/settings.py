@@ -16,7 +16,8 @@
 | RIGHTS_MEMBER_CACHE | 1 | keep members in the worker, invalidated by Redis (client-side caching with tracking) |
 | RIGHTS_ALLOW_CLOCK_OVERRIDE | 0 | 1 lets a request set the instant (header X-Rights-Now); for tests and rehearsals only |
 | RIGHTS_PICKUP_SECRET | (kept in the data dir) | the key pickup codes are signed with; set it when replicas span machines |
-| RIGHTS_API_KEYS | (none) | channel=key,channel=key: member routes then need X-Api-Key (api/access.py) |
+| RIGHTS_API_KEYS | (none) | `channel=key scope...` entries separated by `;`: member routes then need X-Api-Key (api/access.py) |
+| RIGHTS_API_KEYS_FILE | (none) | a file of such entries, one a line (`#` comments), read at start |
 | RIGHTS_EVENTS_PER_MINUTE | 60 | events a member may send a minute (429 past it); 0: no limit |
 | RIGHTS_REDEMPTIONS_PER_MINUTE | 20 | redemption attempts a member may make a minute; 0: no limit |
 """
@@ -50,7 +51,8 @@ class Settings:
     member_cache: bool = True
     allow_clock_override: bool = False
     demo: bool = False
-    api_keys: str = ""  # channel=key,channel=key (api/access.py); empty: member routes open
+    api_keys: str = ""  # "channel=key scope...; ..." (api/access.py); empty, with no file: member routes open
+    api_keys_file: str = ""  # the same entries, one a line
     events_per_minute: int = 60  # per member; 0: no limit
     redemptions_per_minute: int = 20  # per member; 0: no limit
 
@@ -73,6 +75,7 @@ class Settings:
             allow_clock_override=_flag("RIGHTS_ALLOW_CLOCK_OVERRIDE", False),
             demo=_flag("RIGHTS_DEMO", False),
             api_keys=env.get("RIGHTS_API_KEYS", ""),
+            api_keys_file=env.get("RIGHTS_API_KEYS_FILE", ""),
             events_per_minute=int(env.get("RIGHTS_EVENTS_PER_MINUTE", "60")),
             redemptions_per_minute=int(env.get("RIGHTS_REDEMPTIONS_PER_MINUTE", "20")),
         )
@@ -92,6 +95,7 @@ class Settings:
             "RIGHTS_ALLOW_CLOCK_OVERRIDE": "1" if self.allow_clock_override else "0",
             "RIGHTS_DEMO": "1" if self.demo else "0",
             "RIGHTS_API_KEYS": self.api_keys,
+            "RIGHTS_API_KEYS_FILE": self.api_keys_file,
             "RIGHTS_EVENTS_PER_MINUTE": str(self.events_per_minute),
             "RIGHTS_REDEMPTIONS_PER_MINUTE": str(self.redemptions_per_minute),
         }

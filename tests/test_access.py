@@ -1,5 +1,5 @@
-"""Channel API keys on the member routes, the admin token on the admin ones, and the
-per-member rate limits on events and redemptions."""
+"""Channel API keys with scopes on the member routes, the admin token on the admin ones,
+and the per-member rate limits on events and redemptions."""
 from __future__ import annotations
 
 import pytest
@@ -12,7 +12,9 @@ from api.settings import Settings
 from api.store import MemberRecord, write_members
 
 GALA_21 = at("2026-11-11 21:00")
-KEYS = "miniapp=mini-0123456789abcdef,live=live-0123456789abcdef"
+KEYS = "miniapp=mini-0123456789abcdef checkout; live=live-0123456789abcdef checkout backend"
+SCOPED = ("shop=shop-0123456789abcdef checkout; erp=erp-0123456789abcdef backend; "
+          "tuan=tuan-0123456789abcdef leader:L1,L2; hq=hq-0123456789abcdef0 leader:*")
 
 
 def client_for(redis_server, tmp_path, **settings):
@@ -30,6 +32,7 @@ def test_member_routes_need_a_channel_key_when_keys_are_set(redis_client, redis_
         assert wrong.status_code == 403
         assert api.post("/v1/eligibility", json=cart, headers={"X-Api-Key": "live-0123456789abcdef"}).status_code == 200
         assert api.get("/v1/members/G1/ledger").status_code == 401
+        assert api.get("/v1/members/G1/ledger", headers={"X-Api-Key": "live-0123456789abcdef"}).status_code == 200
         assert api.get("/v1/noop").status_code == 200 and api.get("/healthz").status_code == 200
         assert api.get("/v1/rules").status_code in (401, 403)  # the admin token, not a channel key
 
@@ -38,8 +41,64 @@ def test_keys_are_checked_in_full_and_a_bad_setting_is_refused():
     keys = ApiKeys(KEYS)
     assert keys.channel(b"mini-0123456789abcdef") == "miniapp"
     assert keys.channel(b"mini-0123456789abcde") is None and keys.channel(None) is None
-    with pytest.raises(ValueError):
-        ApiKeys("miniapp=short")
+    for bad in ("miniapp=short checkout", "miniapp=mini-0123456789abcdef", "miniapp=mini-0123456789abcdef admin",
+                "miniapp=mini-0123456789abcdef leader:", "miniapp=mini-0123456789abcdef,live=live-0123456789abcdef"):
+        with pytest.raises(ValueError, match="RIGHTS_API_KEYS entry 1"):
+            ApiKeys(bad)
+
+
+def test_a_key_file_takes_the_same_entries_and_names_its_bad_line(tmp_path):
+    good = tmp_path / "keys.conf"
+    good.write_text("# the channels\nshop=shop-0123456789abcdef checkout  # the mini-program\n\n"
+                    "tuan=tuan-0123456789abcdef leader:L1\n")
+    keys = ApiKeys("", str(good))
+    assert keys.channel(b"shop-0123456789abcdef") == "shop" and keys.grant(b"tuan-0123456789abcdef").acts_for("L1")
+    bad = tmp_path / "bad.conf"
+    bad.write_text("shop=shop-0123456789abcdef checkout\nerp=erp-0123456789abcdef everything\n")
+    with pytest.raises(ValueError, match=f"RIGHTS_API_KEYS_FILE {bad}:2: unknown scope 'everything'"):
+        ApiKeys("", str(bad))
+
+
+def test_each_scope_is_refused_outside_itself(redis_client, redis_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("RIGHTS_PICKUP_SECRET", "scopes-secret")
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=5000, leader="L1")])
+    now = {"X-Rights-Now": str(GALA_21)}
+    with client_for(redis_server, tmp_path, api_keys=SCOPED) as api:
+        def call(key, method, path, body=None, **headers):
+            return api.request(method, path, json=body, headers={"X-Api-Key": key, **now, **headers})
+
+        shop, erp, tuan, hq = ("shop-0123456789abcdef", "erp-0123456789abcdef", "tuan-0123456789abcdef",
+                               "hq-0123456789abcdef0")
+        cart = {"member_id": "G1", "lines": [{"sku": "MILK-1L", "qty": 1}]}
+        backend_calls = [("POST", "/v1/events", {"event_id": "s1", "member_id": "G1", "type": "share"}),
+                         ("GET", "/v1/members/G1/ledger", None),
+                         ("POST", "/v1/orders/O1/refund", {"member_id": "G1"}),
+                         ("POST", "/v1/orders", {"order_id": "O1", "member_id": "G1", "lines": cart["lines"],
+                                                 "rules_version": "x"})]
+        assert call(shop, "POST", "/v1/eligibility", cart).status_code == 200
+        for key in (erp, tuan):
+            refused = call(key, "POST", "/v1/eligibility", cart)
+            assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden_scope")
+            assert "needs checkout" in refused.json()["error"]["reason"]
+        for method, path, body in backend_calls:
+            for key in (shop, tuan):
+                refused = call(key, method, path, body)
+                assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden_scope"), path
+                assert "needs backend" in refused.json()["error"]["reason"]
+            assert call(erp, method, path, body).status_code != 403, path
+        code = call(erp, "POST", "/v1/redemptions", {"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"},
+                    **{"Idempotency-Key": "k1"}).json()["pickup_code"]
+        for key in (shop, erp):
+            refused = call(key, "POST", "/v1/pickups/verify", {"leader_id": "L1", "code": code})
+            assert "needs leader:<id>" in refused.json()["error"]["reason"]
+            assert call(key, "GET", "/v1/leaders/L1/feed").status_code == 403
+        not_mine = call(tuan, "POST", "/v1/pickups/verify", {"leader_id": "L3", "code": code})
+        assert (not_mine.status_code, not_mine.json()["error"]["field"]) == (403, "leader_id")
+        assert "needs scope leader:L3" in not_mine.json()["error"]["reason"]
+        assert call(tuan, "GET", "/v1/leaders/L3/feed").json()["error"]["code"] == "forbidden_scope"
+        assert call(tuan, "GET", "/v1/leaders/L2/feed").status_code == 200
+        assert call(hq, "GET", "/v1/leaders/L3/feed").status_code == 200
+        assert call(tuan, "POST", "/v1/pickups/verify", {"leader_id": "L1", "code": code}).status_code == 200
 
 
 def test_events_past_the_rate_limit_get_429_with_retry_after(redis_client, redis_server, tmp_path):

@@ -29,8 +29,8 @@ from engine.rules import compile_source
 from engine.source import read_bytes
 
 from . import schemas
-from .eligibility import RequestInvalid, join_offer, member_info, parse_request, pricing
-from .metrics import METRICS_KEY, Metrics, render
+from .eligibility import RequestInvalid, encoded, join_offer, member_info, parse_request, pricing
+from .metrics import METRICS_KEY, Metrics, forget_silent_workers, render
 from .settings import Settings
 from .access import ApiKeys, scope_refusal
 from .dashboard import add_dashboard_routes
@@ -40,6 +40,7 @@ from .redis_connect import async_client, is_cluster, node_url
 from .order_routes import add_order_routes
 from .redemption_routes import add_redemption_routes
 from .rules_routes import add_rules_routes
+from .readiness import write_refusal
 from .rules_sync import RulesSync
 from .store import MISS, MemberReader, MemberRecord, TrackedCache
 
@@ -147,11 +148,16 @@ class Service:
                                self.timeout)
 
     async def publish_metrics(self) -> None:
-        """Once a second, whatever Redis is doing."""
+        """Once a second, whatever Redis is doing; once a minute, forget the snapshots of
+        workers silent for FORGET_METRICS_AFTER (restarted or scaled away)."""
+        pruned_at = time.monotonic()
         while True:
             await asyncio.sleep(1.0)
             with contextlib.suppress(Exception):
                 await self.publish_snapshot()
+                if time.monotonic() - pruned_at > 60:
+                    pruned_at = time.monotonic()
+                    await forget_silent_workers(self.redis)
 
 
 class AccessAndMetrics:
@@ -332,7 +338,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             except StockChanging as exc:
                 return error(503, "stock_changing", f"{exc}; retry")
         if len(service.samples) < SAMPLES_PER_SECOND:  # for shadow runs of candidate tables
-            service.samples.append((body, now))
+            service.samples.append((encoded(req), now))
         offer = join_offer(service.evaluator, table, req, now, quote.payable) if status != "member" else None
         tier = "visitor" if status != "member" else (record.tier or "visitor")
         service.dashboard.quote(req.room, tier, record.id if record is not None else None)
@@ -381,18 +387,29 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     async def healthz() -> Response:
         return Response(b'{"alive":true}', media_type=JSON)
 
-    @app.get("/readyz", tags=["operations"], summary="Redis answers and the rules are loaded",
+    @app.get("/readyz", tags=["operations"], summary="Redis answers and takes writes, and the rules are loaded",
              responses={200: {"content": {JSON: {"example": {"ready": True, "redis": True,
-                                                             "rules_version": "dairy-gala@3fef92905af1"}}}},
-                        503: {"content": {JSON: {"example": {"ready": False, "redis": False,
-                                                             "rules_version": "dairy-gala@3fef92905af1"}}}}})
+                                                             "rules_version": "dairy-gala@3fef92905af1",
+                                                             "reason": None}}}},
+                        503: {"content": {JSON: {"example": {
+                            "ready": False, "redis": False, "rules_version": "dairy-gala@3fef92905af1",
+                            "reason": "Redis refuses writes: OutOfMemoryError: command not allowed when used "
+                                      "memory > 'maxmemory'."}}}}})
     async def readyz() -> Response:
-        redis_ok = False
-        with contextlib.suppress(Exception):
-            redis_ok = bool(await asyncio.wait_for(service.redis.ping(), service.timeout))
-        ready = redis_ok and service.table is not None
-        body = {"ready": ready, "redis": redis_ok, "rules_version": service.table.version if service.table else None}
-        return Response(orjson.dumps(body), 200 if ready else 503, media_type=JSON)
+        """Ready when Redis answers within RIGHTS_REDIS_TIMEOUT_MS and takes a write on
+        every primary (a Redis over its `maxmemory`, failing its saves or a read-only
+        replica refuses writes while it still answers PING), and a rule table is loaded.
+        `reason` says what is wrong."""
+        reason = None
+        try:
+            reason = await asyncio.wait_for(write_refusal(service.redis, service.cluster), service.timeout)
+        except Exception as exc:
+            reason = f"Redis does not answer: {type(exc).__name__}"
+        if reason is None and service.table is None:
+            reason = "no rule table loaded"
+        body = {"ready": reason is None, "redis": reason is None or service.table is None,
+                "rules_version": service.table.version if service.table else None, "reason": reason}
+        return Response(orjson.dumps(body), 200 if reason is None else 503, media_type=JSON)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics, summed over every worker",
              responses={200: {"content": {"text/plain": {"example": "rights_requests_total{...} 12\n"}}}})

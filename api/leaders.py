@@ -26,6 +26,9 @@ VERSION_KEY = "leaders:{leaders}:version"
 RELOAD_EVERY_SECONDS = 1.0
 
 
+FEED_KEEP = 1_000  # a leader's feed keeps its newest entries (a page shows at most 500)
+
+
 def feed_key(leader_id: str) -> str:
     return f"feed:{{leader:{leader_id}}}"
 

@@ -69,6 +69,19 @@ class Metrics:
         })
 
 
+FORGET_METRICS_AFTER = 3600.0  # a worker's snapshot stays this long after its last publish
+
+
+async def forget_silent_workers(redis) -> int:
+    """Drop the snapshots of workers that have not published for FORGET_METRICS_AFTER."""
+    now = time.time()
+    silent = [worker for worker, raw in (await redis.hgetall(METRICS_KEY)).items()
+              if now - orjson.loads(raw).get("at", 0) > FORGET_METRICS_AFTER]
+    if silent:
+        await redis.hdel(METRICS_KEY, *silent)
+    return len(silent)
+
+
 def render(snapshots: list, local: Metrics) -> str:
     """Prometheus text format of the sum of the snapshots (this worker's own included)."""
     now = time.time()

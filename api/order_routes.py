@@ -14,7 +14,7 @@ from engine.model import MAX_ORDER_FEN, MAX_POINTS
 
 from . import orders, schemas
 from .eligibility import pricing
-from .leaders import LeaderBook, feed_key
+from .leaders import FEED_KEEP, LeaderBook, feed_key
 from .live_stock import StockChanging, quote_with_live_stock
 from .reservations import COUPONS, give_back, recover
 from .store import MEMBER_ID, member_key, record_from_hash
@@ -174,8 +174,10 @@ def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) ->
                                                        body.order_id, nonce, settled=True))
         service.dashboard.order(body.room, member.tier or "visitor", points, applied)
         if newly:
-            await service.redis_call(service.redis.zadd(
-                feed_key(leader), {f"new_neighbour|{body.member_id}|{body.order_id}": now}))
+            pipe = service.redis.pipeline(transaction=False)
+            pipe.zadd(feed_key(leader), {f"new_neighbour|{body.member_id}|{body.order_id}": now})
+            pipe.zremrangebyrank(feed_key(leader), 0, -FEED_KEEP - 1)
+            await service.redis_call(pipe.execute())
         return Response(orders.render_settled(stored, body.order_id, body.member_id), media_type=JSON)
 
     @app.post("/v1/orders/{order_id}/refund", tags=["orders"], response_model=schemas.RefundResult,

@@ -3,8 +3,9 @@ a pickup leader assigned, each exactly once.
 
 The order record `ord:{<member>}:<order id>` (member slot) follows the pattern of
 api/reservations.py: `running` with a nonce while the order settles, `done` with the
-answer once the member's script has run. A settled order's answer is kept for good (a
-refund needs it); a refused attempt leaves no record, so the checkout may quote again
+answer once the member's script has run. A settled order's record is kept for
+ORDER_RETENTION_DAYS from its first attempt (its replays and its refund need it); a
+refused attempt leaves no record, so the checkout may quote again
 and retry with the same order id. Coupon stock is a shared pool (`stock:{c:<coupon>}`),
 reserved before the member's script and committed or given back after it.
 """
@@ -18,6 +19,8 @@ from .ledger import _LOTS, ledger_key, lots_key
 from .reservations import COUPONS, StockScripts, commit, record_key, release, reservation_id, reserve
 from .reservations import begin as begin_attempt
 from .store import member_key
+
+ORDER_RETENTION_DAYS = 400  # a settled order's record: its replays and its refund, for 13 months
 
 # KEYS: order   ARGV: nonce   (a refused attempt leaves nothing behind)
 _DROP = r"""
@@ -146,7 +149,7 @@ def render_refund(answer: str, order_id: str, member_id: str, coupons: str) -> b
 
 async def begin(scripts: OrderScripts, member_id: str, order_id: str, body: dict):
     """('new', nonce) to go on, ('done', answer) for a replay; Refused otherwise."""
-    started = await begin_attempt(scripts, "ord", member_id, order_id, body)
+    started = await begin_attempt(scripts, "ord", member_id, order_id, body, ORDER_RETENTION_DAYS * 86400)
     if started[0] == "unknown_member":
         raise Refused(404, "unknown_member", f"no member {member_id!r}", "member_id")
     if started[0] == "mismatch":

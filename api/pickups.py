@@ -43,16 +43,13 @@ end
 return 1
 """
 
-# KEYS: list, issued, handed (the set of handovers kept before the lists recorded them)
-# ARGV: code, handed at (the request's instant), keep before (wall seconds), prune batch
+# KEYS: list, issued   ARGV: code, handed at (the request's instant), keep before (wall seconds), prune batch
 _HAND_OVER = _PRUNE + r"""
 prune(KEYS[1], KEYS[2], ARGV[3])
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return {'not_issued'} end
 local record = cjson.decode(raw)
-if record['handed_at'] or redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
-  return {'already_handed_over', tostring(record['handed_at'] or '')}
-end
+if record['handed_at'] then return {'already_handed_over', tostring(record['handed_at'])} end
 record['handed_at'] = tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
 return {'handed_over', raw}
@@ -65,11 +62,6 @@ def pick_list_key(leader_id: str) -> str:
 
 def issued_key(leader_id: str) -> str:
     return f"pick:{{leader:{leader_id}}}:issued"
-
-
-def legacy_handed_key(leader_id: str) -> str:
-    """Where handovers were kept before the pick list recorded them: read, never written."""
-    return f"handed:{{leader:{leader_id}}}"
 
 
 class PickupScripts:
@@ -96,6 +88,6 @@ async def hand_over(scripts: PickupScripts, leader: str, code: str, at: int,
     """Mark a listed code handed over: ('handed_over', record), ('already_handed_over', at)
     or ('not_issued',)."""
     wall = time.time() if wall_now is None else wall_now
-    answer = await scripts.hand_over(keys=[pick_list_key(leader), issued_key(leader), legacy_handed_key(leader)],
+    answer = await scripts.hand_over(keys=[pick_list_key(leader), issued_key(leader)],
                                      args=[code, at, _keep_before(wall), PRUNE_BATCH])
     return tuple(part.decode() if isinstance(part, bytes) else part for part in answer)

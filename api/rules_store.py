@@ -12,6 +12,10 @@ and one MULTI/EXEC changes them together:
     rules:{rules}:scheduled         zset    version -> activate_at (Unix seconds)
     rules:{rules}:workers           hash    worker -> {"version", "at"} (JSON), its heartbeat
 
+Retention: the sources and records of the newest KEEP_VERSIONS pushes (and of the active
+and scheduled versions, however old); the newest KEEP_ACTIVATIONS activations; a worker's
+heartbeat until it has been silent for FORGET_WORKER_AFTER seconds.
+
 A change is announced on the channel `rules:{rules}:changed`; workers also poll the
 active version, so a missed message delays a swap by one poll, never forever.
 """
@@ -22,6 +26,9 @@ from typing import Optional
 
 import orjson
 
+KEEP_VERSIONS = 50
+KEEP_ACTIVATIONS = 200
+FORGET_WORKER_AFTER = 3600.0
 PREFIX = "rules:{rules}:"
 CHANNEL = PREFIX + "changed"
 ACTIVE = PREFIX + "active"
@@ -48,6 +55,7 @@ class RulesStore:
 
     def __init__(self, redis):
         self.redis = redis
+        self._pruned_workers_at = 0.0
 
     async def active(self) -> Optional[str]:
         return _text(await self.redis.get(ACTIVE))
@@ -84,7 +92,24 @@ class RulesStore:
         pipe.lpush(HISTORY, version)
         await pipe.execute()
         await self.redis.publish(CHANNEL, version)  # after the commit (a cluster takes no PUBLISH in MULTI)
+        await self.prune()
         return {"version": version, **meta}
+
+    async def prune(self) -> list:
+        """Forget the versions pushed before the newest KEEP_VERSIONS, unless one is active
+        or scheduled; the versions forgotten."""
+        old = [_text(v) for v in await self.redis.lrange(HISTORY, KEEP_VERSIONS, -1)]
+        keep = {await self.active()} | {v for v, _ in await self.scheduled()}
+        gone = [v for v in old if v not in keep]
+        pipe = self.redis.pipeline(transaction=True)
+        for version in gone:
+            pipe.delete(src_key(version))
+            pipe.delete(meta_key(version))
+            pipe.lrem(HISTORY, 0, version)
+            pipe.lrem(ACTIVATIONS, 0, version)
+        pipe.ltrim(ACTIVATIONS, 0, KEEP_ACTIVATIONS - 1)
+        await pipe.execute()
+        return gone
 
     async def activate(self, version: str, now: int, only_if_scheduled: bool = False) -> bool:
         """Make `version` the active one (a rollback, or a schedule falling due). With
@@ -126,8 +151,15 @@ class RulesStore:
         return [_text(v) for v in await self.redis.lrange(HISTORY, 0, limit - 1)]
 
     async def heartbeat(self, worker: str, version: str, swapped_at: float) -> None:
-        await self.redis.hset(WORKERS, worker, orjson.dumps({"version": version, "at": time.time(),
+        now = time.time()
+        await self.redis.hset(WORKERS, worker, orjson.dumps({"version": version, "at": now,
                                                               "swapped_at": swapped_at}))
+        if now - self._pruned_workers_at > 60:
+            self._pruned_workers_at = now
+            silent = [w for w, raw in (await self.redis.hgetall(WORKERS)).items()
+                      if now - orjson.loads(raw)["at"] > FORGET_WORKER_AFTER]
+            if silent:
+                await self.redis.hdel(WORKERS, *silent)
 
     async def workers(self, fresh_within: float = 10.0) -> dict:
         """worker -> {"version", "swapped_at"} of the workers heard from lately."""
@@ -145,15 +177,47 @@ def _format(source: bytes) -> str:
 
 
 SAMPLE = PREFIX + "sample"
-SAMPLE_LENGTH = 10_000  # recent eligibility requests kept for shadow runs
+SAMPLE_BYTES = PREFIX + "sample:bytes"
+SAMPLE_LENGTH = 10_000  # recent eligibility requests kept for shadow runs ...
+SAMPLE_BUDGET = 4 * 1024 * 1024  # ... and never more than this many bytes of them
+SAMPLE_OVERHEAD = 64  # bytes counted per entry beyond its fields: the id and the stream's own keeping
+
+# KEYS: stream, its byte count   ARGV: budget, most entries, overhead, then body, instant pairs
+# Appends the samples, then trims the oldest until the stream is within both bounds.
+_ADD_SAMPLES = r"""
+local budget, most, overhead = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local total = tonumber(redis.call('GET', KEYS[2]) or '0')
+for i = 4, #ARGV, 2 do
+  redis.call('XADD', KEYS[1], '*', 'b', ARGV[i], 'at', ARGV[i + 1])
+  total = total + #ARGV[i] + #ARGV[i + 1] + 3 + overhead  -- 3: the field names b and at
+end
+local length = redis.call('XLEN', KEYS[1])
+while (total > budget or length > most) and length > 0 do
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 100)
+  local cut = nil
+  for _, e in ipairs(oldest) do
+    if total <= budget and length <= most then break end
+    local size = overhead
+    for k = 1, #e[2] do size = size + #e[2][k] end
+    total, length, cut = total - size, length - 1, e[1]
+  end
+  if cut == nil then break end
+  redis.call('XDEL', KEYS[1], cut)
+  redis.call('XTRIM', KEYS[1], 'MINID', cut)
+end
+if length == 0 then total = 0 end
+redis.call('SET', KEYS[2], math.max(0, total))
+return total
+"""
 
 
-async def add_samples(redis, samples: list) -> None:
-    """Append sampled eligibility requests (body, instant) to the capped stream."""
-    pipe = redis.pipeline(transaction=False)
+async def add_samples(redis, samples: list) -> int:
+    """Append sampled eligibility requests (body, instant) to the stream, keeping it within
+    SAMPLE_LENGTH entries and SAMPLE_BUDGET bytes; the bytes it holds after."""
+    args = [SAMPLE_BUDGET, SAMPLE_LENGTH, SAMPLE_OVERHEAD]
     for body, at in samples:
-        pipe.xadd(SAMPLE, {"b": body, "at": at}, maxlen=SAMPLE_LENGTH, approximate=True)
-    await pipe.execute()
+        args += [body, at]
+    return await redis.eval(_ADD_SAMPLES, 2, SAMPLE, SAMPLE_BYTES, *args)
 
 
 async def recent_samples(redis, count: int) -> list:

@@ -105,7 +105,10 @@ def add_points_routes(app: FastAPI, service, error: Callable, clock: Callable) -
                          403: {"model": schemas.ErrorResponse, "description": "The member is frozen"},
                          429: {"model": schemas.ErrorResponse,
                                "description": "Too many events from this member this minute; see Retry-After"},
-                         **_ERRORS})
+                         **_ERRORS,
+                         422: {"model": schemas.ErrorResponse,
+                               "description": "A field is wrong (the error names it), or the credit would take the "
+                                              "balance past 1,000,000,000 points (`points_over_limit`)"}})
     async def post_event(body: schemas.EventRequest, request: Request) -> Response:
         """Points by the rule table's `points.events`, with their caps per live session and
         per day. The same `event_id` counts once for a member. A `watch` event names its

@@ -55,8 +55,8 @@ def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callabl
                          404: {"model": schemas.ErrorResponse, "description": "No such member or item"},
                          409: {"model": schemas.ErrorResponse,
                                "description": "Not possible now (the error's code says why: `out_of_stock`, "
-                                              "`insufficient_points`, `member_limit_reached`, `outside_window`, "
-                                              "`tier_too_low`, `tier_not_eligible`, `not_in_room`, "
+                                              "`insufficient_points`, `points_debt`, `member_limit_reached`, "
+                                              "`outside_window`, `tier_too_low`, `tier_not_eligible`, `not_in_room`, "
                                               "`task_locked`), or `in_progress`: the first request with this "
                                               "key is still running"},
                          422: {"model": schemas.ErrorResponse,

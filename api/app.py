@@ -41,6 +41,7 @@ from .order_routes import add_order_routes
 from .redemption_routes import add_redemption_routes
 from .rules_routes import add_rules_routes
 from .readiness import write_refusal
+from .redis_health import RedisHealth
 from .rules_sync import RulesSync
 from .store import MISS, MemberReader, MemberRecord, TrackedCache
 
@@ -53,12 +54,29 @@ ERRORS = {400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"}
           503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time; retry"}}
 
 
+MAX_REDIS_CONNECTIONS = 256  # per worker (per node on a cluster); a burst past it waits for one
+PATIENCE_FLOOR_S, PATIENCE_TIMEOUTS = 2.0, 8  # patience: the larger of 2 s and 8 Redis timeouts
+MAX_IN_FLIGHT = 1024  # requests one worker takes at once; past it: 503 overloaded, at once
+UNLIMITED_PATHS = frozenset(("/healthz", "/readyz", "/metrics"))  # a probe is answered however busy
+
+
 class RedisUnavailable(RuntimeError):
-    pass
+    """Redis refused, failed, or did not answer within RIGHTS_REDIS_TIMEOUT_MS: a 503."""
+
+
+class Overloaded(RuntimeError):
+    """This worker is too busy to serve in time (Redis is fine): a 503 with Retry-After."""
 
 
 def error(status: int, code: str, reason: str, field: Optional[str] = None) -> Response:
     return Response(orjson.dumps({"error": {"code": code, "field": field, "reason": reason}}), status, media_type=JSON)
+
+
+def overloaded_answer(why: str) -> Response:
+    """503 `overloaded`: this worker is too busy (Redis is fine); retry in a second."""
+    response = error(503, "overloaded", f"{why}; the server is overloaded, not Redis: retry after 1 s")
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 class Service:
@@ -73,6 +91,9 @@ class Service:
         self.cache: Optional[TrackedCache] = None
         self.reader: Optional[MemberReader] = None
         self.timeout = settings.redis_timeout_ms / 1000
+        # how long a call may wait while Redis answers but this worker is too busy to read it
+        self.patience = max(PATIENCE_FLOOR_S, PATIENCE_TIMEOUTS * self.timeout)
+        self.health: Optional[RedisHealth] = None
         self.paths: frozenset = frozenset()  # the app's route paths, for metric labels
         self.swapped_at = time.time()  # when the served table became this worker's
         self.samples: list = []  # recent eligibility requests, flushed to Redis each second
@@ -84,16 +105,20 @@ class Service:
         gc.freeze()  # the table's objects live as long as the worker: keep them out of every collection
         self.metrics.rules_version = self.table.version
         self.cluster = await asyncio.to_thread(is_cluster, self.settings.redis_url)
+        # the client's own timeouts are the patience limit: whether Redis answers in time is
+        # the health thread's call (api/redis_health.py), not a timer on a busy loop
         self.redis = async_client(
-            self.settings.redis_url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
-            retry_on_timeout=False, retry=None, max_connections=256)
+            self.settings.redis_url, socket_timeout=self.patience, socket_connect_timeout=self.patience,
+            retry_on_timeout=False, retry=None, max_connections=MAX_REDIS_CONNECTIONS,
+            **({} if self.cluster else {"pool_timeout": self.patience}))
+        urls = [self.settings.redis_url]
+        if self.cluster:  # per node: on a cluster, every primary's
+            await self.redis.initialize()
+            urls = [node_url(self.settings.redis_url, node.host, node.port) for node in self.redis.get_primaries()]
+        self.health = RedisHealth(urls, self.timeout)
+        self.health.start()
         self.cache = None
-        if self.settings.member_cache:  # tracking per node: on a cluster, every primary's
-            urls = [self.settings.redis_url]
-            if self.cluster:
-                await self.redis.initialize()
-                urls = [node_url(self.settings.redis_url, node.host, node.port)
-                        for node in self.redis.get_primaries()]
+        if self.settings.member_cache:
             self.cache = TrackedCache(urls, timeout=self.timeout)
         if self.cache is not None:
             self.cache.start()
@@ -130,16 +155,40 @@ class Service:
             await self.cache.stop()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.health is not None:
+            await asyncio.to_thread(self.health.stop)
 
     async def redis_call(self, awaitable):
-        """Any Redis call, bounded: past the timeout or on a fault the request gets a 503."""
+        """Any Redis call, bounded. A fault, or Redis not answering within the timeout (as
+        the health thread sees it), is a 503 `redis_unavailable` at once; a call that is
+        slow while Redis answers is this worker's queue, so it goes on waiting, up to the
+        patience limit (then 503 `overloaded`)."""
         started = time.perf_counter()
+        health = self.health
+        if health is not None and not health.answering:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()
+            self.metrics.redis_errors += 1
+            raise RedisUnavailable("member store unavailable: Redis does not answer")
+        task = asyncio.ensure_future(awaitable)
         try:
-            return await asyncio.wait_for(awaitable, self.timeout)
+            while True:
+                done, _ = await asyncio.wait((task,), timeout=self.timeout)
+                if done:
+                    return task.result()
+                if health is not None and not health.answering:
+                    raise RedisUnavailable("member store unavailable: Redis does not answer in time")
+                if time.perf_counter() - started > self.patience:
+                    raise Overloaded(f"a Redis answer took over {self.patience:.1f} s to reach this busy worker")
         except (RedisError, RedisClusterException, OSError, asyncio.TimeoutError) as exc:
             self.metrics.redis_errors += 1
             raise RedisUnavailable(f"member store unavailable: {type(exc).__name__}") from None
+        except RedisUnavailable:
+            self.metrics.redis_errors += 1
+            raise
         finally:
+            if not task.done():
+                task.cancel()
             self.metrics.redis.observe(time.perf_counter() - started)
 
     async def publish_snapshot(self) -> None:
@@ -166,6 +215,7 @@ class AccessAndMetrics:
     def __init__(self, app, service: Service):
         self.app = app
         self.service = service
+        self.in_flight = 0  # requests this worker is serving now
         self.keys = ApiKeys(service.settings.api_keys, service.settings.api_keys_file or None)
 
     async def __call__(self, scope, receive, send):
@@ -223,9 +273,15 @@ class AccessAndMetrics:
                 return messages.pop(0) if messages else await receive()
 
             receive = replay
+        if self.in_flight >= MAX_IN_FLIGHT and scope["path"] not in UNLIMITED_PATHS:
+            await overloaded_answer(f"{self.in_flight} requests in flight")(scope, receive, send)
+            self._done(scope, 503, started)
+            return
+        self.in_flight += 1
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            self.in_flight -= 1
             self._done(scope, status_holder[0], started)
 
     def _done(self, scope, status: int, started: float) -> None:
@@ -270,6 +326,10 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     @app.exception_handler(RedisUnavailable)
     async def redis_down(request: Request, exc: RedisUnavailable):
         return error(503, "redis_unavailable", f"{exc}; retry shortly")
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(request: Request, exc: Overloaded):
+        return overloaded_answer(str(exc))
 
     @app.exception_handler(QuoteInputError)
     async def quote_input(request: Request, exc: QuoteInputError):

@@ -9,6 +9,7 @@ every script touches one slot.
 from __future__ import annotations
 
 import functools
+from typing import Optional
 
 import redis
 import redis.asyncio as aioredis
@@ -34,9 +35,15 @@ def sync_client(url: str, **options):
     return redis.Redis.from_url(url, **options)
 
 
-def async_client(url: str, **options):
+def async_client(url: str, pool_timeout: Optional[float] = None, **options):
+    """An asyncio client for a server or a cluster. With `pool_timeout`, a server's calls
+    wait that long for a free connection when all `max_connections` are busy (instead of
+    failing at once: a burst is a queue, not a Redis fault)."""
     if is_cluster(url):
         return AsyncRedisCluster.from_url(url, **{k: v for k, v in options.items() if k not in _CLUSTER_ONLY})
+    if pool_timeout is not None:
+        pool = aioredis.BlockingConnectionPool.from_url(url, timeout=pool_timeout, **options)
+        return aioredis.Redis(connection_pool=pool)
     return aioredis.Redis.from_url(url, **options)
 
 

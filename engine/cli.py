@@ -157,6 +157,12 @@ def cmd_bench_reload(args) -> int:
     return _report(figures, engine_bench.verdicts(figures, reload_bench.TARGETS), args)
 
 
+def cmd_bench_rush(args) -> int:
+    from bench import rush_bench
+
+    return rush_bench.run(runs=args.runs, as_json=args.json)
+
+
 def cmd_bench_ledger(args) -> int:
     from bench import engine_bench, ledger_bench
 
@@ -247,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     ledger.add_argument("--rounds", type=int, default=2, help="rounds per route (default 2)")
     _report_flags(ledger)
     ledger.set_defaults(run=cmd_bench_ledger)
+    rush = bench_commands.add_parser("rush", help="2,000 redemptions at once for 100 units, N times in a row: "
+                                                  "every answer 200 or 409, never 503, the books right")
+    rush.add_argument("--runs", type=int, default=20, help="rushes in a row (default 20)")
+    rush.add_argument("--json", action="store_true", help="one JSON object")
+    rush.set_defaults(run=cmd_bench_rush)
     every = bench_commands.add_parser("all", help="every side-by-side comparison, as one table "
                                                   "(reference, zen-engine, no-op route, reloads)")
     _report_flags(every)

@@ -1,0 +1,64 @@
+"""Whether Redis answers, measured where a busy event loop cannot blur it.
+
+A timer on the event loop fires late when the loop is busy, so a request's Redis call
+can look slow while Redis answered long ago and the answer waits in the socket for the
+loop to come round. A 503 must mean Redis trouble, never that queue. So each worker
+keeps a thread that PINGs every Redis primary every INTERVAL seconds over its own
+blocking connections, with the Redis timeout: Redis is answering while the latest round
+of PINGs came back, within the timeout, not longer ago than the timeout allows. A
+request's call that outlasts the timeout fails with 503 only when this says Redis is not
+answering; otherwise the worker is merely busy and the call goes on waiting (up to a
+patience limit, past which the answer is 503 `overloaded`).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Optional
+
+import redis
+
+INTERVAL = 0.05  # seconds between rounds of PINGs
+
+
+class RedisHealth:
+    def __init__(self, urls: list, timeout: float):
+        self.urls = list(urls)
+        self.timeout = timeout
+        self._last_answer = time.monotonic()  # optimistic until the first round says otherwise
+        self._answering = True
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def answering(self) -> bool:
+        """The latest round of PINGs came back, and recently enough: a round that is still
+        waiting for longer than the timeout counts as no answer."""
+        return self._answering and time.monotonic() - self._last_answer <= self.timeout + INTERVAL + 0.05
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="redis-health", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.timeout + 1)
+
+    def _run(self) -> None:
+        clients = [redis.Redis.from_url(url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
+                   for url in self.urls]
+        try:
+            while not self._stop.wait(INTERVAL):
+                answered = True
+                for client in clients:
+                    try:
+                        client.ping()
+                    except Exception:
+                        answered = False
+                if answered:
+                    self._last_answer = time.monotonic()
+                self._answering = answered
+        finally:
+            for client in clients:
+                client.close()

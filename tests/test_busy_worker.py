@@ -1,0 +1,98 @@
+"""A 503 means Redis trouble, nothing else: against a real redis-server, a worker whose
+event loop is too busy to read Redis's answer in time still answers; Redis that really
+does not answer is a 503 `redis_unavailable` at once; a worker busy past its patience,
+or with too many requests in flight, says `overloaded` with Retry-After."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+import api.app as app_module
+from api.app import Overloaded, RedisUnavailable, Service, create_app
+from api.redis_connect import sync_client
+from api.settings import Settings
+
+
+def busy(seconds: float) -> None:
+    """Hold the event loop (and mostly the GIL) with work, as a burst of requests would."""
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        sum(range(1000))
+
+
+def run(redis_server, scenario, timeout_ms: int = 100):
+    async def main():
+        service = Service(Settings(redis_url=redis_server.url, redis_timeout_ms=timeout_ms, member_cache=False,
+                                   access_log=False))
+        await service.start()
+        try:
+            return await scenario(service)
+        finally:
+            await service.stop()
+
+    return asyncio.run(main())
+
+
+async def crowd(seconds: float) -> None:
+    """Many requests' worth of work sharing the loop: each turn takes a while to come round."""
+    async def one(until: float) -> None:
+        while time.perf_counter() < until:
+            busy(0.002)
+            await asyncio.sleep(0)
+
+    until = time.perf_counter() + seconds
+    await asyncio.gather(*[one(until) for _ in range(100)])
+
+
+def test_a_busy_loop_is_not_a_redis_fault(redis_client, redis_server):
+    """A burst on a fresh worker: 100 calls open their connections while 100 other tasks
+    keep the loop busy (each turn of the loop takes twice the Redis timeout). Redis
+    answers at once; every call gets its answer, none a 503."""
+    async def scenario(service):
+        load = asyncio.ensure_future(crowd(0.8))
+        await asyncio.sleep(0)
+        calls = [service.redis_call(service.redis.ping()) for _ in range(100)]
+        answers = await asyncio.gather(*calls, return_exceptions=True)
+        await load
+        return answers
+
+    answers = run(redis_server, scenario)
+    assert answers == [True] * 100, {type(a).__name__ for a in answers}
+
+
+def test_redis_that_does_not_answer_is_a_503_at_once(redis_client, redis_server):
+    nodes = getattr(redis_server, "nodes", [redis_server])
+    pauser = sync_client(nodes[0].url)
+
+    async def scenario(service):
+        pauser.client_pause(2000, all=True)  # Redis serves no command for 2 s, as if stuck
+        try:
+            await asyncio.sleep(0.4)  # the health thread's PING goes unanswered
+            with pytest.raises(RedisUnavailable, match="does not answer"):  # not the PING's late True
+                await service.redis_call(service.redis.ping())
+        finally:
+            pauser.client_unpause()
+
+    run(redis_server, scenario)
+
+
+def test_a_call_outlasting_the_patience_while_redis_answers_is_overloaded(redis_client, redis_server):
+    async def scenario(service):
+        service.patience = 0.3
+        with pytest.raises(Overloaded):
+            await service.redis_call(asyncio.Event().wait())  # never answered, while PINGs are
+
+    run(redis_server, scenario)
+
+
+def test_too_many_requests_in_flight_get_503_overloaded_with_retry_after(redis_client, redis_server, monkeypatch):
+    monkeypatch.setattr(app_module, "MAX_IN_FLIGHT", 0)
+    settings = Settings(redis_url=redis_server.url, access_log=False)
+    with TestClient(create_app(settings)) as api:
+        refused = api.post("/v1/eligibility", json={"lines": [{"sku": "MILK-1L", "qty": 1}]})
+        assert (refused.status_code, refused.json()["error"]["code"]) == (503, "overloaded")
+        assert refused.headers["Retry-After"] == "1" and "not Redis" in refused.json()["error"]["reason"]
+        assert api.get("/readyz").status_code == 200 and api.get("/healthz").status_code == 200

@@ -11,6 +11,7 @@ import contextlib
 import gc
 import logging
 import sys
+import threading
 import time
 from typing import Optional
 
@@ -98,6 +99,7 @@ class Service:
         self.swapped_at = time.time()  # when the served table became this worker's
         self.samples: list = []  # recent eligibility requests, flushed to Redis each second
         self.background: list = []  # coroutine functions the lifespan runs while the app serves
+        self.swap_lock = threading.RLock()  # swaps come from the event loop and the rules watcher thread
 
     async def start(self) -> None:
         self.table_source = read_bytes(self.settings.rules)
@@ -143,10 +145,13 @@ class Service:
         return record
 
     def swap(self, table) -> None:
-        """Serve `table` from now on: one assignment, so every request sees one version."""
-        self.table = table
-        self.swapped_at = time.time()
-        self.metrics.rules_version = table.version
+        """Serve `table` from now on: one assignment, so every request sees one version.
+        Called from the event loop and from the rules watcher thread (api/rules_sync.py),
+        under one lock."""
+        with self.swap_lock:
+            self.table = table
+            self.swapped_at = time.time()
+            self.metrics.rules_version = table.version
 
     async def stop(self) -> None:
         if getattr(self, "rules", None) is not None:

@@ -69,15 +69,22 @@ def descendants(pid: int) -> list:
 
 
 def http(url: str, body: Optional[bytes] = None, headers: Optional[dict] = None, timeout: float = 10):
-    """(status, parsed JSON body), or (None, None) when nothing answers."""
+    """(status, the body parsed as JSON, else as text), or (None, None) when nothing answers."""
     request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body else "GET")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
+            return response.status, _parsed(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
-    except (OSError, ValueError):
+        return exc.code, _parsed(exc.read())
+    except OSError:
         return None, None
+
+
+def _parsed(raw: bytes):
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return raw.decode(errors="replace")
 
 
 class Served:
@@ -213,7 +220,7 @@ def test_a_server_waits_for_no_command_but_names_it(tmp_path, servers):
 
 
 def test_members_commands_use_the_running_servers_redis_else_take_the_lock(tmp_path, servers, monkeypatch):
-    from api.cli import main
+    from engine.cli import main
 
     monkeypatch.setenv("RIGHTS_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("REDIS_URL", raising=False)
@@ -233,7 +240,7 @@ def test_members_commands_use_the_running_servers_redis_else_take_the_lock(tmp_p
 
 
 def test_a_killed_redis_is_restarted_with_its_data_and_service_resumes(tmp_path, servers, monkeypatch):
-    from api.cli import main
+    from engine.cli import main
 
     server = servers(tmp_path, "--appendfsync", "always").ready()  # every acknowledged write is on disk
     rows = tmp_path / "members.jsonl"

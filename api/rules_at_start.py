@@ -17,18 +17,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .redis_connect import async_client
 from .rules_store import RulesStore
 
+if TYPE_CHECKING:
+    from engine.compiler import CompiledTable
 
-def decide(url: str, table, source: bytes, path: str, push: bool) -> list[str]:
+
+def decide(url: str, table: "CompiledTable", source: bytes, path: str, push: bool) -> list[str]:
     """The start-up lines about the rules, after recording in Redis what they say."""
     return asyncio.run(_decide(url, table, source, path, push))
 
 
-async def _decide(url: str, table, source: bytes, path: str, push: bool) -> list[str]:
+async def _decide(url: str, table: "CompiledTable", source: bytes, path: str, push: bool) -> list[str]:
     redis = async_client(url, socket_timeout=5, socket_connect_timeout=5)
     try:
         store = RulesStore(redis)

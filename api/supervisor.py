@@ -30,12 +30,15 @@ import time
 from collections import deque
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .data_lock import DataDirBusy, DataDirLock
 from .parent_watch import die_with_parent
 from .redis_server import EmbeddedRedis, RedisServerMissing
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from engine.compiler import CompiledTable
 
 EXIT_STOPPED = 0  # stopped by a signal, cleanly
 EXIT_REFUSED = 1  # could not start: the data directory in use, no redis-server, an evicting Redis, a port taken
@@ -64,7 +67,7 @@ def _ended(code: int) -> str:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, table, source: bytes, *, appendfsync: str = "everysec",
+    def __init__(self, settings: Settings, table: "CompiledTable", source: bytes, *, appendfsync: str = "everysec",
                  push_rules: bool = False):
         self.settings = settings
         self.table = table

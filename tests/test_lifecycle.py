@@ -206,8 +206,8 @@ def test_a_second_server_on_the_same_data_dir_is_refused_in_one_line(tmp_path, s
     assert first.readyz() == 200 and len([p for p, c in children(first.pid) if "redis-server" in c]) == 1
 
 
-def test_a_server_waits_for_no_command_but_names_it(tmp_path, servers):
-    """A `rights members ...` command holding the directory: the server refuses at once, naming it."""
+def test_a_server_is_refused_while_a_members_command_holds_the_data_dir(tmp_path, servers):
+    """The server refuses at once, naming the command (it does not wait for an import to end)."""
     from api.data_lock import DataDirLock
 
     lock = DataDirLock(tmp_path / "var")

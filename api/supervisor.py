@@ -149,7 +149,10 @@ class Supervisor:
 
     def _spawn_http(self) -> subprocess.Popen:
         env = {**os.environ, **self.settings.to_env()}
+        # its own process group: a terminal's Ctrl-C reaches the supervisor only, which orders the stop;
+        # no stdin, which a background group may not read
         return subprocess.Popen([sys.executable, "-m", "api.serve_child"], env=env, process_group=0,
+                                stdin=subprocess.DEVNULL,
                                 pass_fds=(self.lock.fd,) if self.lock else (),
                                 preexec_fn=die_with_parent(os.getpid()))
 

@@ -32,6 +32,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
+from redis.exceptions import RedisClusterException, RedisError
+
 from .data_lock import DataDirBusy, DataDirLock
 from .parent_watch import die_with_parent
 from .redis_server import EmbeddedRedis, RedisServerMissing
@@ -107,17 +109,21 @@ class Supervisor:
             settings = self.settings
         if self.signals:
             return EXIT_STOPPED
-        client = sync_client(settings.redis_url, socket_timeout=5)
         try:
+            client = sync_client(settings.redis_url, socket_timeout=5)
             refuse_evicting_redis(client)
-        except RuntimeError as exc:
+            if settings.demo:
+                loaded = load_demo_members(client)
+                say(f"demo members {'loaded' if loaded else 'already loaded'} (M00001..M10000)")
+            client.close()
+            lines = decide(settings.redis_url, self.table, self.source, settings.rules, self.push_rules)
+        except (RedisError, RedisClusterException, OSError) as exc:
+            say(f"Redis at {settings.redis_url} did not answer: {exc}")
+            return EXIT_REFUSED
+        except RuntimeError as exc:  # a Redis that may evict keys
             say(str(exc))
             return EXIT_REFUSED
-        if settings.demo:
-            loaded = load_demo_members(client)
-            say(f"demo members {'loaded' if loaded else 'already loaded'} (M00001..M10000)")
-        client.close()
-        for line in decide(settings.redis_url, self.table, self.source, settings.rules, self.push_rules):
+        for line in lines:
             say(line)
         say(f"evaluator {_evaluator()}, http://{settings.host}:{settings.port} ({settings.workers} "
             f"worker{'s' if settings.workers > 1 else ''}), docs at /docs")

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_lifecycle import DEADLINE_S, Served, descendants, gone, http, wait_for
+from test_lifecycle import DEADLINE_S, Served, http, wait_for
 
 MIB = 1024 * 1024
 
@@ -21,9 +21,7 @@ def server(tmp_path_factory):
     served = Served(tmp_path_factory.mktemp("limits"), RIGHTS_HEADER_TIMEOUT_S="1", RIGHTS_BODY_TIMEOUT_S="1",
                     RIGHTS_KEEPALIVE_TIMEOUT_S="1", RIGHTS_MAX_HEADER_BYTES="16384").ready()
     yield served
-    pids = [pid for pid, _ in descendants(served.pid)]
-    served.stop()
-    wait_for(lambda: all(gone(pid) for pid in pids), "the server's children to exit")
+    served.close()
 
 
 def connect(server: Served) -> socket.socket:
@@ -141,6 +139,4 @@ def test_connections_per_worker_are_capped(tmp_path):
     finally:
         for conn in held:
             conn.close()
-        pids = [pid for pid, _ in descendants(served.pid)]
-        served.stop()
-        wait_for(lambda: all(gone(pid) for pid in pids), "the server's children to exit")
+        served.close()

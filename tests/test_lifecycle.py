@@ -97,6 +97,7 @@ class Served:
         self.log = tmp_path / f"serve-{self.port}.log"
         environment = {**os.environ, "RIGHTS_DATA_DIR": str(self.data_dir), "RIGHTS_ACCESS_LOG": "0", **env}
         environment.pop("REDIS_URL", None)
+        self.seen: set = set()  # every process of the server seen, killed at the end whatever happened
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "engine.cli", "serve", "--port", str(self.port), "--workers", str(workers),
@@ -115,13 +116,17 @@ class Served:
                 raise AssertionError(f"rights serve exited ({self.process.returncode}): {self.stderr()}")
             return http(self.base + "/readyz", timeout=2)[0] == 200
         wait_for(up, "/readyz 200")
+        self.seen.update(pid for pid, _ in descendants(self.pid))
         return self
 
     def readyz(self) -> Optional[int]:
         return http(self.base + "/readyz", timeout=2)[0]
 
     def child(self, word: str) -> Optional[int]:
-        return next((pid for pid, cmdline in children(self.pid) if word in cmdline), None)
+        found = next((pid for pid, cmdline in children(self.pid) if word in cmdline), None)
+        if found:
+            self.seen.add(found)
+        return found
 
     def redis_pid(self) -> Optional[int]:
         return self.child("redis-server")
@@ -131,7 +136,9 @@ class Served:
 
     def workers(self) -> list:
         """uvicorn's worker processes (multiprocessing's spawned children)."""
-        return [pid for pid, cmdline in descendants(self.pid) if "spawn_main" in cmdline]
+        found = [pid for pid, cmdline in descendants(self.pid) if "spawn_main" in cmdline]
+        self.seen.update(found)
+        return found
 
     def wait_exit(self) -> int:
         try:
@@ -145,17 +152,21 @@ class Served:
             self.process.send_signal(signal.SIGTERM)
             self.wait_exit()
 
+    def close(self) -> None:
+        """Stop the server, then make sure nothing of it outlives the test, whatever happened."""
+        everything = self.seen | {pid for pid, _ in descendants(self.pid)}
+        self.stop()
+        for pid in everything:
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
+
 
 @pytest.fixture
 def servers():
     started: list = []
     yield lambda *args, **kwargs: started.append(Served(*args, **kwargs)) or started[-1]
     for server in started:
-        everything = [pid for pid, _ in descendants(server.pid)]
-        server.stop()
-        for pid in everything:  # nothing a test started outlives it, whatever the test did
-            if not gone(pid):
-                os.kill(pid, signal.SIGKILL)
+        server.close()
 
 
 def assert_left_nothing(server: Served, pids: list) -> None:

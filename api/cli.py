@@ -1,22 +1,27 @@
 """`rights serve` and `rights members`: the server and its member store, from the CLI.
 
 Without a Redis URL (flag or REDIS_URL) both use the embedded default: a redis-server
-child with its data under ./var (AOF on). `rights serve` writes the URL it started to
-var/redis.url, so `rights members ...` reaches the running server's Redis; with no
-server running, they start the embedded redis-server for the command and stop it after.
+child with its data under ./var (AOF on), owned by whoever holds the data directory's
+lock (api/data_lock.py). `rights serve` is a supervisor (api/supervisor.py) and names
+its Redis in the lock file, so `rights members ...` reaches the running server's Redis;
+with no server running, they take the lock and start the embedded redis-server for the
+command, and stop it after.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Iterator, Optional
 
 import orjson
 
+from .data_lock import DYING_HOLDER_WAIT_S, DataDirBusy, DataDirLock, alive
+from .parent_watch import die_with_parent
 from .redis_connect import eviction_policies, sync_client
-from .redis_server import EmbeddedRedis, RedisServerMissing, _ping
+from .redis_server import EmbeddedRedis, _ping
 from .settings import Settings
 
 DEMO_MARK = "demo:{rights}:members"  # how many demo members were loaded (and which version)
@@ -37,6 +42,9 @@ def add_serve_commands(commands) -> None:
                        help="load the demo rules and about 10,000 demo members; requests may then set the "
                             "instant with an X-Rights-Now header (a rehearsal of the gala night)")
     serve.add_argument("--no-access-log", action="store_true", help="no JSON access log lines on stdout")
+    serve.add_argument("--push-rules", action="store_true",
+                       help="when Redis already holds another active rule table, push the --rules file as a new "
+                            "version, active at once (without it, Redis's active version is served)")
     serve.set_defaults(run=cmd_serve)
 
     members = commands.add_parser("members", help="load and look up members in Redis")
@@ -64,86 +72,70 @@ def add_serve_commands(commands) -> None:
 
 
 @contextlib.contextmanager
-def redis_for(url: Optional[str], data_dir: Optional[str]) -> Iterator[str]:
-    """A Redis URL to use: the one given, the running embedded server's, or a redis-server
-    started for the duration of the command."""
+def redis_for(url: Optional[str], data_dir: Optional[str], command: str) -> Iterator[str]:
+    """A Redis URL to use: the one given, the running server's (named in the data
+    directory's lock), or a redis-server started for the command under the lock.
+
+    When the directory's holder offers no Redis that answers (another command still
+    starting, a server whose Redis stays down), the command stops with one line."""
     url = url or os.environ.get("REDIS_URL")
     if url:
         yield url
         return
-    directory = Path(data_dir or os.environ.get("RIGHTS_DATA_DIR", "var"))
-    marker = directory / "redis.url"
-    if marker.is_file():
-        known = marker.read_text().strip()
+    lock = DataDirLock(data_dir or os.environ.get("RIGHTS_DATA_DIR", "var"))
+    deadline = time.monotonic() + DYING_HOLDER_WAIT_S
+    while not lock.try_acquire(command):
+        holder = lock.holder()
+        known = str(holder.get("url") or "")
         port = known.rsplit(":", 1)[-1].split("/")[0]
-        if port.isdigit() and _ping(int(port)):
+        if alive(holder.get("pid")) and port.isdigit() and _ping(int(port)):
             yield known
             return
-    with EmbeddedRedis(directory) as server:
+        if time.monotonic() > deadline:  # a holder still starting, or one whose Redis does not answer
+            print(f"{command}: {DataDirBusy(lock.directory, holder)}", file=sys.stderr)
+            raise SystemExit(1)
+        time.sleep(0.1)
+    server = EmbeddedRedis(lock.directory, pass_fds=(lock.fd,), preexec_fn=die_with_parent(os.getpid()))
+    try:
+        server.start()
+        lock.write(url=server.url)
         yield server.url
+    finally:
+        server.stop()
+        lock.release()
 
 
 def cmd_serve(args) -> int:
-    import uvicorn
+    """The supervisor's exit code: 0 after a stop signal, 1 when the server could not
+    start, 2 for a wrong setting, 3 when a child kept dying (api/supervisor.py)."""
+    from engine.rules import Problem, RulesInvalid, compile_source
+    from engine.source import SourceError, read_bytes
 
-    settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers, rules=args.rules,
-                                 redis_url=args.redis_url, data_dir=args.data_dir,
-                                 access_log=False if args.no_access_log else None, demo=args.demo or None,
-                                 allow_clock_override=True if args.demo else None)
-    from engine.rules import RulesInvalid, load_file
+    from .supervisor import Supervisor
 
     try:
-        table = load_file(settings.rules)
-    except (RulesInvalid, OSError) as exc:
+        settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers, rules=args.rules,
+                                     redis_url=args.redis_url, data_dir=args.data_dir,
+                                     access_log=False if args.no_access_log else None, demo=args.demo or None,
+                                     allow_clock_override=True if args.demo else None)
+    except ValueError as exc:
+        print(f"rights serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        source = read_bytes(settings.rules)
+        table = compile_source(source)
+    except (RulesInvalid, SourceError, OSError) as exc:
         problems = getattr(exc, "problems", None)
+        if isinstance(exc, SourceError):
+            problems = [Problem("", exc.line, exc.message)]
         for problem in problems or [exc]:
             print(problem.render(settings.rules) if problems else f"rights serve: {settings.rules}: {exc}",
                   file=sys.stderr)
         return 1
-    embedded = None
-    if not settings.redis_url:
-        try:
-            embedded = EmbeddedRedis(settings.data_dir, appendfsync=args.appendfsync).start()
-        except RedisServerMissing as exc:
-            print(f"rights serve: {exc}", file=sys.stderr)
-            return 1
-        (Path(settings.data_dir) / "redis.url").write_text(embedded.url + "\n")
-        settings = Settings.from_env(**{**settings.__dict__, "redis_url": embedded.url})
-        print(f"rights serve: embedded redis-server on {embedded.url}, data in {settings.data_dir}/ (AOF "
-              f"{args.appendfsync})", file=sys.stderr)
-    try:
-        client = sync_client(settings.redis_url, socket_timeout=5)
-        try:
-            _refuse_evicting_redis(client)
-        except RuntimeError as exc:
-            print(f"rights serve: {exc}", file=sys.stderr)
-            return 1
-        if settings.demo:
-            loaded = load_demo_members(client)
-            print(f"rights serve: demo members {'loaded' if loaded else 'already loaded'} (M00001..M10000)",
-                  file=sys.stderr)
-        os.environ.update(settings.to_env())
-        print(f"rights serve: rules {table.version}, evaluator {_evaluator()}, "
-              f"http://{settings.host}:{settings.port} ({settings.workers} worker{'s' if settings.workers > 1 else ''})"
-              f", docs at /docs", file=sys.stderr)
-        uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, loop="uvloop", http="httptools", access_log=False,
-                    log_level="warning", timeout_graceful_shutdown=5)
-    finally:
-        if embedded is not None:
-            embedded.stop()
-            with contextlib.suppress(OSError):
-                (Path(settings.data_dir) / "redis.url").unlink()
-    return 0
+    return Supervisor(settings, table, source, appendfsync=args.appendfsync, push_rules=args.push_rules).run()
 
 
-def _evaluator() -> str:
-    import engine
-
-    return engine.EVALUATOR
-
-
-def _refuse_evicting_redis(client) -> None:
+def refuse_evicting_redis(client) -> None:
     """Balances and idempotency records must never be evicted for memory."""
     for policy in sorted(eviction_policies(client)):  # INFO works where CONFIG is off
         if policy != "noeviction":  # volatile-* too: idempotency records and cap counters carry a TTL
@@ -183,7 +175,7 @@ def cmd_members_import(args) -> int:
         return 1
     rows = list(read_rows(text, args.file))
     total, good, bad, batch = len(rows), 0, 0, []
-    with redis_for(args.redis_url, args.data_dir) as url:
+    with redis_for(args.redis_url, args.data_dir, "rights members import") as url:
         client = sync_client(url, socket_timeout=10)
         for done, (line, row) in enumerate(rows, start=1):
             try:
@@ -224,7 +216,7 @@ def _progress(done: int, total: int) -> None:
 def cmd_members_show(args) -> int:
     from .store import read_member
 
-    with redis_for(args.redis_url, args.data_dir) as url:
+    with redis_for(args.redis_url, args.data_dir, "rights members show") as url:
         record = read_member(sync_client(url, socket_timeout=5), args.member_id)
     if record is None:
         print(f"rights members show: no member {args.member_id!r}", file=sys.stderr)
@@ -249,7 +241,7 @@ def cmd_leaders_import(args) -> int:
             print(f"{args.file}:{line}: {place}{row.reason}", file=sys.stderr)
         else:
             good.append(row)
-    with redis_for(args.redis_url, args.data_dir) as url:
+    with redis_for(args.redis_url, args.data_dir, "rights leaders import") as url:
         write_leaders(sync_client(url, socket_timeout=10), good)
     active = sum(1 for leader in good if leader.active)
     print(f"imported {len(good)} leader{'s' if len(good) != 1 else ''} ({active} active), refused {bad} "

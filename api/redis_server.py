@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 PACKAGE_HINT = "redis-server is not installed; install the Debian package: apt-get install redis-server"
 
@@ -52,15 +52,20 @@ class EmbeddedRedis:
     """redis-server on 127.0.0.1 with its data (AOF on) under `data_dir`.
 
     `appendfsync` is `everysec` by default (an acknowledged write can be lost only in the
-    last second before a power cut); pass `always` to fsync every write.
+    last second before a power cut); pass `always` to fsync every write. `pass_fds` are
+    inherited by the server (the data directory's lock: held until Redis is gone);
+    `preexec_fn` runs in the child before exec (e.g. to die with its parent).
     """
 
-    def __init__(self, data_dir: str | Path, port: Optional[int] = None, appendfsync: str = "everysec"):
+    def __init__(self, data_dir: str | Path, port: Optional[int] = None, appendfsync: str = "everysec",
+                 pass_fds: tuple = (), preexec_fn: Optional[Callable[[], None]] = None):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.appendfsync = appendfsync
         self.process: Optional[subprocess.Popen] = None
         self.extra_args: list = []  # e.g. cluster mode (LocalCluster)
+        self.pass_fds = pass_fds
+        self.preexec_fn = preexec_fn
 
     @property
     def url(self) -> str:
@@ -78,7 +83,8 @@ class EmbeddedRedis:
             "--logfile", str((self.data_dir / "redis.log").resolve()), *self.extra_args,
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        start_new_session=True)
+                                        start_new_session=True, pass_fds=self.pass_fds,
+                                        preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -96,11 +102,11 @@ class EmbeddedRedis:
             self.process.kill()
             self.process.wait(5)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)  # redis-server shuts down cleanly on TERM
             try:
-                self.process.wait(10)
+                self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)

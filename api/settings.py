@@ -20,6 +20,11 @@
 | RIGHTS_API_KEYS_FILE | (none) | a file of such entries, one a line (`#` comments), read at start |
 | RIGHTS_EVENTS_PER_MINUTE | 60 | events a member may send a minute (429 past it); 0: no limit |
 | RIGHTS_REDEMPTIONS_PER_MINUTE | 20 | redemption attempts a member may make a minute; 0: no limit |
+| RIGHTS_MAX_HEADER_BYTES | 32768 | a larger request head (request line and headers) gets 431 and the connection closed |
+| RIGHTS_HEADER_TIMEOUT_S | 10 | a connection whose request head is not complete by then is closed |
+| RIGHTS_BODY_TIMEOUT_S | 60 | a request whose body is not complete by then is cut |
+| RIGHTS_KEEPALIVE_TIMEOUT_S | 5 | an idle keep-alive connection is closed after this |
+| RIGHTS_MAX_CONNECTIONS | 2048 | per worker; past it requests get 503 |
 """
 from __future__ import annotations
 
@@ -28,6 +33,20 @@ from dataclasses import dataclass, fields, replace
 from typing import Optional
 
 from engine.demo import DEMO_RULES
+
+
+def _number(name: str, default: float, kind: type = int, minimum: float = 1):
+    """A numeric variable; a wrong value is refused with the variable's name."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: not a {'whole ' if kind is int else ''}number") from None
+    if not value >= minimum or value == float("inf"):  # NaN fails the comparison
+        raise ValueError(f"{name}={raw!r}: must be a finite number, at least {minimum}")
+    return value
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -55,6 +74,11 @@ class Settings:
     api_keys_file: str = ""  # the same entries, one a line
     events_per_minute: int = 60  # per member; 0: no limit
     redemptions_per_minute: int = 20  # per member; 0: no limit
+    max_header_bytes: int = 32 * 1024  # request line and headers (api/http_limits.py)
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    keepalive_timeout_s: float = 5.0
+    max_connections: int = 2048  # per worker
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -78,6 +102,11 @@ class Settings:
             api_keys_file=env.get("RIGHTS_API_KEYS_FILE", ""),
             events_per_minute=int(env.get("RIGHTS_EVENTS_PER_MINUTE", "60")),
             redemptions_per_minute=int(env.get("RIGHTS_REDEMPTIONS_PER_MINUTE", "20")),
+            max_header_bytes=_number("RIGHTS_MAX_HEADER_BYTES", 32 * 1024, minimum=1024),
+            header_timeout_s=_number("RIGHTS_HEADER_TIMEOUT_S", 10.0, float, minimum=0.1),
+            body_timeout_s=_number("RIGHTS_BODY_TIMEOUT_S", 60.0, float, minimum=0.1),
+            keepalive_timeout_s=_number("RIGHTS_KEEPALIVE_TIMEOUT_S", 5.0, float, minimum=0.1),
+            max_connections=_number("RIGHTS_MAX_CONNECTIONS", 2048),
         )
         known = {f.name for f in fields(cls)}
         return replace(base, **{k: v for k, v in overrides.items() if k in known and v is not None})
@@ -98,6 +127,11 @@ class Settings:
             "RIGHTS_API_KEYS_FILE": self.api_keys_file,
             "RIGHTS_EVENTS_PER_MINUTE": str(self.events_per_minute),
             "RIGHTS_REDEMPTIONS_PER_MINUTE": str(self.redemptions_per_minute),
+            "RIGHTS_MAX_HEADER_BYTES": str(self.max_header_bytes),
+            "RIGHTS_HEADER_TIMEOUT_S": str(self.header_timeout_s),
+            "RIGHTS_BODY_TIMEOUT_S": str(self.body_timeout_s),
+            "RIGHTS_KEEPALIVE_TIMEOUT_S": str(self.keepalive_timeout_s),
+            "RIGHTS_MAX_CONNECTIONS": str(self.max_connections),
         }
         if self.redis_url:
             out["REDIS_URL"] = self.redis_url

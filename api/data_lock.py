@@ -1,0 +1,110 @@
+"""One data directory, one owner: an exclusive `flock` on `<data dir>/rights.lock`.
+
+The embedded redis-server appends to the AOF under the data directory; two of them on
+the same files would interleave their writes. Whoever runs the embedded Redis (`rights
+serve`, or a `rights members ...` command while no server runs) holds the lock for as
+long as that Redis lives. Its file descriptor is passed to the redis-server child as
+well, so when the owner is killed outright the lock stays held until its Redis has
+finished flushing and exited; only then can the next owner start a Redis on the files.
+
+The file holds one JSON line naming the holder (pid, command, Redis URL), for the next
+comer to use or to name in its refusal. A clean stop empties it; it is never removed
+(a waiter could otherwise lock an inode that is no longer the file's).
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+import orjson
+
+LOCK_NAME = "rights.lock"
+DYING_HOLDER_WAIT_S = 15.0  # a killed server's redis-server flushing, its HTTP workers draining
+
+
+class DataDirBusy(RuntimeError):
+    """Another live process owns the data directory."""
+
+    def __init__(self, directory: Path, holder: dict):
+        self.directory = directory
+        self.holder = holder
+        where = ", ".join(str(holder[k]) for k in ("url", "http") if holder.get(k))
+        who = f"{holder.get('command', 'another process')} (pid {holder.get('pid', '?')}{', ' + where if where else ''})"
+        super().__init__(f"the data directory {directory} is in use by {who}; stop it first, or use another "
+                         "--data-dir")
+
+
+def alive(pid: Optional[int]) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class DataDirLock:
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        self.path = self.directory / LOCK_NAME
+        self.fd: Optional[int] = None
+        self.record: dict = {}
+
+    def holder(self) -> dict:
+        """What the lock file says about its holder ({} while it is being written or emptied)."""
+        try:
+            return orjson.loads(self.path.read_bytes() or b"{}")
+        except (OSError, orjson.JSONDecodeError):
+            return {}
+
+    def try_acquire(self, command: str) -> bool:
+        """Take the lock if it is free; never waits."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self.fd = fd
+        self.write(pid=os.getpid(), command=command, since=int(time.time()))
+        return True
+
+    def acquire(self, command: str, wait_s: float = DYING_HOLDER_WAIT_S) -> "DataDirLock":
+        """Take the lock, or raise DataDirBusy at once if its holder is a live process.
+
+        A holder that is gone while the lock is still held is dying (its redis-server is
+        flushing): wait for it, up to `wait_s`. So is an unnamed holder (starting up, or
+        emptying the file on its way out)."""
+        deadline = time.monotonic() + wait_s
+        while not self.try_acquire(command):
+            holder = self.holder()
+            if (holder and alive(holder.get("pid"))) or time.monotonic() > deadline:
+                raise DataDirBusy(self.directory, holder)
+            time.sleep(0.1)
+        return self
+
+    def write(self, **fields) -> None:
+        """Add to what the lock file says about this holder."""
+        assert self.fd is not None
+        self.record.update(fields)
+        data = orjson.dumps(self.record) + b"\n"
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, data, 0)
+
+    def release(self) -> None:
+        """Empty the file and close it. The lock is free once no child holds the
+        descriptor either (no LOCK_UN: a child still running keeps the lock, rightly)."""
+        if self.fd is None:
+            return
+        try:
+            os.ftruncate(self.fd, 0)
+        finally:
+            os.close(self.fd)
+            self.fd = None

@@ -1,0 +1,136 @@
+"""HTTP bounds that uvicorn's httptools protocol does not have: a size limit on the
+request head, and deadlines for the head and the body.
+
+httptools keeps a header it is still reading in memory, however long it grows, and
+uvicorn closes nothing that is still sending: without these bounds, a few clients
+sending one endless header (or a few bytes a minute) hold a worker's memory and
+connections for ever. The protocol below counts the bytes of each request head as they
+arrive (request line included) and refuses a head past `RIGHTS_MAX_HEADER_BYTES` with
+431, closing the connection without reading the rest; it closes a connection whose
+head is not complete within `RIGHTS_HEADER_TIMEOUT_S` (a new connection that sends
+nothing included), and cuts a request whose body is not complete within
+`RIGHTS_BODY_TIMEOUT_S`. Idle keep-alive connections and the number of connections are
+uvicorn's own bounds (`timeout_keep_alive`, `limit_concurrency`), set by `rights serve`.
+
+Data is fed to the parser at most one limit's worth at a time, so a head that begins in
+the same read as the end of the previous request is counted from the next slice on: a
+head is never more than twice the limit when it is refused.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Optional
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .settings import Settings
+
+
+@functools.lru_cache(maxsize=1)
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def refusal(status: bytes, code: str, reason: str) -> bytes:
+    """A complete HTTP/1.1 error response in the API's error shape, closing the connection."""
+    body = orjson.dumps({"error": {"code": code, "field": None, "reason": reason}})
+    return (b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\ncontent-length: "
+            + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
+
+
+class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a bounded request head and head/body deadlines."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        settings = _settings()
+        self.max_head = settings.max_header_bytes
+        self.head_timeout = settings.header_timeout_s
+        self.body_timeout = settings.body_timeout_s
+        self.in_head = True  # between a request's first byte (or the connection's start) and its headers' end
+        self.head_bytes = 0
+        self.messages_done = 0
+        self.body_pending = False
+        self.head_timer: Optional[asyncio.TimerHandle] = None
+        self.body_timer: Optional[asyncio.TimerHandle] = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.head_timer = self.loop.call_later(self.head_timeout, self._head_late)  # a silent connection too
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        for timer in (self.head_timer, self.body_timer):
+            if timer is not None:
+                timer.cancel()
+        self.head_timer = self.body_timer = None
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        offset, size = 0, len(data)
+        while offset < size:
+            if self.transport.is_closing():
+                return
+            if self.in_head:
+                room = self.max_head - self.head_bytes
+                if room <= 0:
+                    self._refuse_head()
+                    return
+                take = min(room, size - offset)
+            else:
+                take = min(self.max_head, size - offset)
+            counted, done_before = self.in_head, self.messages_done
+            super().data_received(data if take == size else data[offset:offset + take])
+            if self.parser is None:
+                return
+            if self.messages_done != done_before:
+                self.head_bytes = 0  # what followed the request's end in this slice is not counted: at most a limit
+            elif counted and self.in_head:
+                self.head_bytes += take
+            offset += take
+        if self.in_head and self.head_bytes and self.head_timer is None:
+            self.head_timer = self.loop.call_later(self.head_timeout, self._head_late)
+        elif self.body_pending and self.body_timer is None:
+            self.body_timer = self.loop.call_later(self.body_timeout, self._body_late)
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        self.body_pending = True
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self.body_pending = False
+        if self.body_timer is not None:
+            self.body_timer.cancel()
+            self.body_timer = None
+        self.in_head = True
+        self.head_bytes = 0
+        self.messages_done += 1
+        super().on_message_complete()
+
+    def _responding(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def _refuse_head(self) -> None:
+        if not self._responding():  # never write into the middle of another response
+            self.transport.write(refusal(b"431 Request Header Fields Too Large", "headers_too_large",
+                                         f"the request line and headers are larger than {self.max_head} bytes"))
+        self.transport.close()
+
+    def _head_late(self) -> None:
+        self.head_timer = None
+        if self.transport.is_closing() or not self.in_head:
+            return
+        if self._responding():  # the app is still answering the previous request: its time is not the client's
+            self.head_timer = self.loop.call_later(self.head_timeout, self._head_late)
+            return
+        self.transport.close()
+
+    def _body_late(self) -> None:
+        self.body_timer = None
+        if self.body_pending and not self.transport.is_closing():
+            self.transport.close()

@@ -1,0 +1,61 @@
+"""Which rule table `rights serve` serves, decided once before its workers start.
+
+Workers serve the version Redis says is active (api/rules_sync.py), whatever file they
+were started with: a table pushed while the server ran must survive a restart. So the
+start-up line names the version Redis will hand the workers, and where it came from:
+
+- Redis holds no version yet: the file's table is recorded as its first version (as a
+  push by `rights serve`), and served "from FILE (first version in this Redis)";
+- the active version is the file's own: served "from Redis (active since ...)";
+- another version is active: it stays served, and one more line says how to serve the
+  file instead (`rights rules push FILE`, or restart with `--push-rules`);
+- with `--push-rules` the file is pushed as a new version, active at once, exactly as
+  `POST /v1/rules` records a push (RulesStore.push).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from typing import TYPE_CHECKING, Optional
+
+from .redis_connect import async_client
+from .rules_store import RulesStore
+
+if TYPE_CHECKING:
+    from engine.compiler import CompiledTable
+
+
+def decide(url: str, table: "CompiledTable", source: bytes, path: str, push: bool) -> list[str]:
+    """The start-up lines about the rules, after recording in Redis what they say."""
+    return asyncio.run(_decide(url, table, source, path, push))
+
+
+async def _decide(url: str, table: "CompiledTable", source: bytes, path: str, push: bool) -> list[str]:
+    redis = async_client(url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        store = RulesStore(redis)
+        version, label, now = table.version, table.version.split("@")[0], int(time.time())
+        active = await store.active()
+        if active is None:
+            await store.push(version, source, "rights serve", label, None, now)
+            return [f"rules {version} from {path} (first version in this Redis)"]
+        since = _since(await store.meta(active))
+        if active == version:
+            return [f"rules {version} from Redis (active since {since}; the same as {path})"]
+        if push:
+            await store.push(version, source, "rights serve --push-rules", label, None, now)
+            return [f"rules {version} from {path} (pushed by --push-rules, active now; {active} was active "
+                    f"since {since})"]
+        return [f"rules {active} from Redis (active since {since})",
+                f"{path} holds {version}, which is not the active version; to serve it: rights rules push {path}, "
+                "or restart with --push-rules"]
+    finally:
+        await redis.aclose()
+
+
+def _since(meta: Optional[dict]) -> str:
+    at = (meta or {}).get("activated_at") or (meta or {}).get("pushed_at")
+    if not at:
+        return "an unknown time"
+    return dt.datetime.fromtimestamp(int(at)).astimezone().isoformat(timespec="seconds")

@@ -1,0 +1,257 @@
+"""`rights serve` as one process an operator can stop, kill or restart safely: a small
+single-threaded supervisor that owns everything the server runs.
+
+    rights serve                      lock, Redis, the rules decision, signals
+    |-- redis-server                  embedded (no REDIS_URL); holds the lock's descriptor
+    `-- python -m api.serve_child     uvicorn, in its own process group
+        `-- uvicorn workers           with --workers > 1; each watches its parent
+
+Start: take the data directory's lock, start redis-server, refuse a Redis that may
+evict, load the demo members, decide which rule table is served (api/rules_at_start.py)
+and say so, then start the HTTP child. Run: every POLL_S, a child that died is started
+again (redis-server on the same port and data: its AOF is replayed) and one line says
+so; more than MAX_RESTARTS deaths of one child within RESTART_WINDOW_S and the server
+stops with EXIT_GAVE_UP. Stop, on SIGTERM, SIGINT or SIGHUP alike: SIGTERM to the HTTP
+child and a wait for its graceful stop (a second signal forces it), then Redis is
+stopped, the lock emptied, `<data dir>/redis.url` removed, and the exit code is 0.
+
+Signal handlers only note the signal: the work is done by the main loop, in the main
+thread, which also spawned every child, so the children's PDEATHSIG (tied to the
+spawning thread) fires only when this process dies.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+from redis.exceptions import RedisClusterException, RedisError
+
+from .data_lock import DataDirBusy, DataDirLock
+from .parent_watch import die_with_parent
+from .redis_server import EmbeddedRedis, RedisServerMissing
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from engine.compiler import CompiledTable
+
+EXIT_STOPPED = 0  # stopped by a signal, cleanly
+EXIT_REFUSED = 1  # could not start: the data directory in use, no redis-server, an evicting Redis, a port taken
+EXIT_GAVE_UP = 3  # a child kept dying
+POLL_S = 0.1
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 60.0
+HTTP_STOP_S = 20.0  # uvicorn's graceful stop (5 s for open connections) and the lifespan's shutdown
+REDIS_START_S = 120.0  # the AOF of a large data set is replayed before Redis answers
+REDIS_STOP_S = 30.0  # a final AOF fsync of a large data set
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+UVICORN_STARTUP_FAILURE = 3  # uvicorn's exit code when it cannot bind or its lifespan fails
+
+
+def say(line: str) -> None:
+    with contextlib.suppress(OSError):  # stderr may be a closed pipe; the server must still stop cleanly
+        print(f"rights serve: {line}", file=sys.stderr, flush=True)
+
+
+def _ended(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+        return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, table: "CompiledTable", source: bytes, *, appendfsync: str = "everysec",
+                 push_rules: bool = False):
+        self.settings = settings
+        self.table = table
+        self.source = source
+        self.appendfsync = appendfsync
+        self.push_rules = push_rules
+        self.signals: list = []  # stop signals received, in order
+        self.lock: Optional[DataDirLock] = None
+        self.redis: Optional[EmbeddedRedis] = None
+        self.http: Optional[subprocess.Popen] = None
+        self.deaths = {"redis": deque(), "http": deque()}
+        self.url_file: Optional[Path] = None
+
+    def run(self) -> int:
+        """Serve until a stop signal or a child that keeps dying; the exit code."""
+        previous = {sig: signal.signal(sig, self._note) for sig in STOP_SIGNALS}
+        try:
+            return self._serve()
+        finally:
+            self._stop_all()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _note(self, signum, frame) -> None:
+        self.signals.append(signum)
+
+    def _serve(self) -> int:
+        from .cli import load_demo_members, refuse_evicting_redis
+        from .redis_connect import sync_client
+        from .rules_at_start import decide
+
+        settings = self.settings
+        if not settings.redis_url:
+            code = self._start_embedded()
+            if code is not None:
+                return code
+            settings = self.settings
+        if self.signals:
+            return EXIT_STOPPED
+        try:
+            client = sync_client(settings.redis_url, socket_timeout=5)
+            refuse_evicting_redis(client)
+            if settings.demo:
+                loaded = load_demo_members(client)
+                say(f"demo members {'loaded' if loaded else 'already loaded'} (M00001..M10000)")
+            client.close()
+            lines = decide(settings.redis_url, self.table, self.source, settings.rules, self.push_rules)
+        except (RedisError, RedisClusterException, OSError) as exc:
+            say(f"Redis at {settings.redis_url} did not answer: {exc}")
+            return EXIT_REFUSED
+        except RuntimeError as exc:  # a Redis that may evict keys
+            say(str(exc))
+            return EXIT_REFUSED
+        for line in lines:
+            say(line)
+        say(f"evaluator {_evaluator()}, http://{settings.host}:{settings.port} ({settings.workers} "
+            f"worker{'s' if settings.workers > 1 else ''}), docs at /docs")
+        if self.signals:
+            return EXIT_STOPPED
+        self.http = self._spawn_http()
+        return self._watch()
+
+    def _start_embedded(self) -> Optional[int]:
+        data_dir = Path(self.settings.data_dir)
+        try:
+            self.lock = DataDirLock(data_dir).acquire("rights serve")
+        except DataDirBusy as exc:
+            say(str(exc))
+            return EXIT_REFUSED
+        self.redis = EmbeddedRedis(data_dir, appendfsync=self.appendfsync, pass_fds=(self.lock.fd,),
+                                   preexec_fn=die_with_parent(os.getpid()))
+        try:
+            self.redis.start(timeout=REDIS_START_S)
+        except (RedisServerMissing, RuntimeError) as exc:
+            say(str(exc))
+            return EXIT_REFUSED
+        self.lock.write(url=self.redis.url, http=f"http://{self.settings.host}:{self.settings.port}")
+        self.url_file = data_dir / "redis.url"
+        self.url_file.write_text(self.redis.url + "\n")
+        self.settings = replace(self.settings, redis_url=self.redis.url)
+        say(f"embedded redis-server on {self.redis.url}, data in {data_dir}/ (AOF {self.appendfsync})")
+        return None
+
+    def _spawn_http(self) -> subprocess.Popen:
+        env = {**os.environ, **self.settings.to_env()}
+        # its own process group: a terminal's Ctrl-C reaches the supervisor only, which orders the stop;
+        # no stdin, which a background group may not read
+        return subprocess.Popen([sys.executable, "-m", "api.serve_child"], env=env, process_group=0,
+                                stdin=subprocess.DEVNULL,
+                                pass_fds=(self.lock.fd,) if self.lock else (),
+                                preexec_fn=die_with_parent(os.getpid()))
+
+    def _watch(self) -> int:
+        """The main loop: restart what died, until a stop signal."""
+        while not self.signals:
+            time.sleep(POLL_S)
+            if self.redis is not None and (self.redis.process is None or self.redis.process.poll() is not None):
+                code = self._restart_redis()
+                if code is not None:
+                    return code
+            if self.http.poll() is not None and not self.signals:
+                code = self._restart_http()
+                if code is not None:
+                    return code
+        return EXIT_STOPPED
+
+    def _died(self, child: str) -> bool:
+        """Note a death; True when `child` has died too often to try again."""
+        now = time.monotonic()
+        deaths = self.deaths[child]
+        deaths.append(now)
+        while deaths and deaths[0] < now - RESTART_WINDOW_S:
+            deaths.popleft()
+        return len(deaths) > MAX_RESTARTS
+
+    def _restart_redis(self) -> Optional[int]:
+        process = self.redis.process
+        what = f"the embedded redis-server (pid {process.pid}) {_ended(process.returncode)}" if process else \
+            "the embedded redis-server is not running"
+        if self._died("redis"):
+            say(f"{what}: more than {MAX_RESTARTS} times in {RESTART_WINDOW_S:.0f} s; stopping")
+            return EXIT_GAVE_UP
+        try:
+            self.redis.start(timeout=REDIS_START_S)
+        except RuntimeError as exc:
+            say(f"{what}; restarting it failed: {exc}")
+            return None
+        say(f"{what}; restarted it on {self.redis.url} with the same data, AOF replayed (pid {self.redis.process.pid})")
+        return None
+
+    def _restart_http(self) -> Optional[int]:
+        code = self.http.returncode
+        what = f"the HTTP server (pid {self.http.pid}) {_ended(code)}"
+        if code == UVICORN_STARTUP_FAILURE and not self.deaths["http"]:
+            say(f"{what}: it could not start (see above); stopping")
+            return EXIT_REFUSED
+        if self._died("http"):
+            say(f"{what}: more than {MAX_RESTARTS} times in {RESTART_WINDOW_S:.0f} s; stopping")
+            return EXIT_GAVE_UP
+        self.http = self._spawn_http()
+        say(f"{what}; started another (pid {self.http.pid})")
+        return None
+
+    def _stop_all(self) -> None:
+        """The HTTP child first (it drains its requests against a live Redis), then Redis,
+        then the lock and the URL file."""
+        if self.http is not None and self.http.poll() is None:
+            self._stop_http()
+        if self.redis is not None:
+            self.redis.stop(timeout=REDIS_STOP_S)
+        if self.url_file is not None:
+            with contextlib.suppress(OSError):
+                self.url_file.unlink()
+        if self.lock is not None:
+            self.lock.release()
+
+    def _stop_http(self) -> None:
+        """SIGTERM to the HTTP child: uvicorn's graceful stop, its workers' too. Asked
+        again, SIGINT to its whole process group (uvicorn's forced stop); past
+        HTTP_STOP_S, SIGKILL to the group."""
+        seen, forced = len(self.signals), False
+        self._signal_http(signal.SIGTERM, group=False)
+        deadline = time.monotonic() + HTTP_STOP_S
+        while self.http.poll() is None:
+            if time.monotonic() > deadline:
+                self._signal_http(signal.SIGKILL, group=True)
+                self.http.wait()
+                return
+            if len(self.signals) > seen and not forced:
+                forced = True
+                self._signal_http(signal.SIGINT, group=True)
+            time.sleep(POLL_S)
+
+    def _signal_http(self, sig: int, group: bool) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if group:
+                os.killpg(self.http.pid, sig)  # the child leads its own group, with its workers
+            else:
+                self.http.send_signal(sig)
+
+
+def _evaluator() -> str:
+    import engine
+
+    return engine.EVALUATOR

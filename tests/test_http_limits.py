@@ -1,0 +1,142 @@
+"""The HTTP bounds of `rights serve` (api/http_limits.py and uvicorn's own), against a
+real server: an oversized request head is refused without being held in memory, slow
+heads and bodies are cut, idle connections closed, connections per worker capped, and
+ordinary requests go through untouched. No timing is asserted: each test waits for the
+server to act, with a generous deadline."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from test_lifecycle import DEADLINE_S, Served, http, wait_for
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    served = Served(tmp_path_factory.mktemp("limits"), RIGHTS_HEADER_TIMEOUT_S="1", RIGHTS_BODY_TIMEOUT_S="1",
+                    RIGHTS_KEEPALIVE_TIMEOUT_S="1", RIGHTS_MAX_HEADER_BYTES="16384").ready()
+    yield served
+    served.close()
+
+
+def connect(server: Served) -> socket.socket:
+    conn = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE_S)
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn
+
+
+def answer(conn: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (b"" on a reset)."""
+    data = b""
+    try:
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+    except ConnectionResetError:
+        return data
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_an_oversized_head_gets_431_in_the_error_shape(server):
+    """A head past RIGHTS_MAX_HEADER_BYTES (16 KiB here), sent whole: the answer is 431."""
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n"
+    for _ in range(5):  # a reset may overtake the answer on the wire; one clean read is enough
+        with connect(server) as conn:
+            conn.sendall(head)
+            data = answer(conn)
+        assert data == b"" or data.startswith(b"HTTP/1.1 431 "), data[:200]
+        if data:
+            break
+    status_and_headers, _, body = data.partition(b"\r\n\r\n")
+    assert b"connection: close" in status_and_headers.lower()
+    error = json.loads(body)["error"]
+    assert error["code"] == "headers_too_large" and error["field"] is None and "16384" in error["reason"]
+
+
+def test_endless_headers_are_cut_off_without_being_buffered(server):
+    """Sixteen connections each start a 1 MiB header and never end it: each is answered
+    431 or closed, and the worker's memory does not grow by anything like 16 MiB."""
+    worker = server.http_pid() or server.pid  # with one worker, the HTTP server is the worker
+    before = rss_kib(worker)
+    results: list = []
+
+    def endless():
+        with connect(server) as conn:
+            try:
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * MIB)
+            except OSError:  # the server closed the connection while we were still sending
+                pass
+            results.append(answer(conn))
+
+    threads = [threading.Thread(target=endless) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(DEADLINE_S)
+    assert len(results) == 16 and all(r == b"" or r.startswith(b"HTTP/1.1 431 ") for r in results), \
+        [r[:40] for r in results]
+    assert rss_kib(worker) - before < 4 * 1024, (before, rss_kib(worker))
+    assert http(server.base + "/healthz")[0] == 200
+
+
+def test_a_half_sent_head_is_closed_after_the_header_timeout(server):
+    with connect(server) as slow, connect(server) as silent:
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        assert answer(slow) == b""  # closed, with nothing said
+        assert answer(silent) == b""  # a connection that never sends a byte, too
+
+
+def test_a_half_sent_body_is_cut(server):
+    with connect(server) as conn:
+        conn.sendall(b"POST /v1/eligibility HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"lines\"")
+        assert b" 200 " not in answer(conn)
+
+
+def test_an_idle_keep_alive_connection_is_closed(server):
+    with connect(server) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = answer(conn)  # the answer, then the close once the connection idles
+    assert data.startswith(b"HTTP/1.1 200 ") and data.count(b"HTTP/1.1") == 1
+
+
+def test_ordinary_requests_are_untouched(server):
+    assert http(server.base + "/healthz")[0] == 200
+    assert http(server.base + "/healthz", headers={"X-Pad": "p" * 8000})[0] == 200  # a large head, under the limit
+    status, body = http(server.base + "/v1/eligibility", json.dumps({"lines": []}).encode(),
+                        {"content-type": "application/json"})
+    assert status == 200 and body["rules_version"]
+    big = json.dumps({"lines": [], "pad": "x" * 40_000}).encode()  # a body bigger than the head limit
+    assert http(server.base + "/v1/eligibility", big, {"content-type": "application/json"})[0] == 422
+    with connect(server) as conn:  # two pipelined requests in one write: two answers
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n"
+                     b"Connection: close\r\n\r\n")
+        assert answer(conn).count(b"HTTP/1.1 200 ") == 2
+
+
+def test_connections_per_worker_are_capped(tmp_path):
+    served = Served(tmp_path, RIGHTS_MAX_CONNECTIONS="4", RIGHTS_HEADER_TIMEOUT_S="600").ready()
+    held = []
+    try:
+        held = [connect(served) for _ in range(3)]
+        wait_for(lambda: http(served.base + "/healthz")[0] == 503, "a 503 past four connections")
+        for conn in held:
+            conn.close()
+        wait_for(lambda: http(served.base + "/healthz")[0] == 200, "a 200 once they are closed")
+    finally:
+        for conn in held:
+            conn.close()
+        served.close()

@@ -111,6 +111,7 @@ def cmd_serve(args) -> int:
     from engine.rules import Problem, RulesInvalid, compile_source
     from engine.source import SourceError, read_bytes
 
+    from .access import ApiKeys
     from .supervisor import Supervisor
 
     try:
@@ -118,6 +119,11 @@ def cmd_serve(args) -> int:
                                      redis_url=args.redis_url, data_dir=args.data_dir,
                                      access_log=False if args.no_access_log else None, demo=args.demo or None,
                                      allow_clock_override=True if args.demo else None)
+    except ValueError as exc:
+        print(f"rights serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        ApiKeys(settings.api_keys, settings.api_keys_file or None)  # a bad entry is named here, not in a worker
     except ValueError as exc:
         print(f"rights serve: {exc}", file=sys.stderr)
         return 2

@@ -35,7 +35,7 @@ from typing import Optional
 from engine.demo import DEMO_RULES
 
 
-def _number(name: str, default: float, kind: type = int, minimum: float = 1):
+def _number(name: str, default: float, kind: type = int, minimum: float = 1, maximum: float = float("inf")):
     """A numeric variable; a wrong value is refused with the variable's name."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -44,8 +44,9 @@ def _number(name: str, default: float, kind: type = int, minimum: float = 1):
         value = kind(raw.strip())
     except ValueError:
         raise ValueError(f"{name}={raw!r}: not a {'whole ' if kind is int else ''}number") from None
-    if not value >= minimum or value == float("inf"):  # NaN fails the comparison
-        raise ValueError(f"{name}={raw!r}: must be a finite number, at least {minimum}")
+    if not minimum <= value <= maximum or value == float("inf"):  # NaN fails the comparison
+        bound = f"from {minimum} to {maximum}" if maximum != float("inf") else f"at least {minimum}"
+        raise ValueError(f"{name}={raw!r}: must be a finite number, {bound}")
     return value
 
 
@@ -88,20 +89,20 @@ class Settings:
             rules=env.get("RIGHTS_RULES", str(DEMO_RULES)),
             data_dir=env.get("RIGHTS_DATA_DIR", "var"),
             host=env.get("RIGHTS_HOST", "127.0.0.1"),
-            port=int(env.get("RIGHTS_PORT", "8000")),
-            workers=int(env.get("RIGHTS_WORKERS", "1")),
+            port=_number("RIGHTS_PORT", 8000, minimum=0, maximum=65535),
+            workers=_number("RIGHTS_WORKERS", 1),
             access_log=_flag("RIGHTS_ACCESS_LOG", True),
-            max_body_bytes=int(env.get("RIGHTS_MAX_BODY_BYTES", "65536")),
-            max_rules_bytes=int(env.get("RIGHTS_MAX_RULES_BYTES", str(64 * 1024 * 1024))),
-            redis_timeout_ms=int(env.get("RIGHTS_REDIS_TIMEOUT_MS", "250")),
+            max_body_bytes=_number("RIGHTS_MAX_BODY_BYTES", 65536),
+            max_rules_bytes=_number("RIGHTS_MAX_RULES_BYTES", 64 * 1024 * 1024),
+            redis_timeout_ms=_number("RIGHTS_REDIS_TIMEOUT_MS", 250),
             batch_lookups=_flag("RIGHTS_BATCH_LOOKUPS", True),
             member_cache=_flag("RIGHTS_MEMBER_CACHE", True),
             allow_clock_override=_flag("RIGHTS_ALLOW_CLOCK_OVERRIDE", False),
             demo=_flag("RIGHTS_DEMO", False),
             api_keys=env.get("RIGHTS_API_KEYS", ""),
             api_keys_file=env.get("RIGHTS_API_KEYS_FILE", ""),
-            events_per_minute=int(env.get("RIGHTS_EVENTS_PER_MINUTE", "60")),
-            redemptions_per_minute=int(env.get("RIGHTS_REDEMPTIONS_PER_MINUTE", "20")),
+            events_per_minute=_number("RIGHTS_EVENTS_PER_MINUTE", 60, minimum=0),
+            redemptions_per_minute=_number("RIGHTS_REDEMPTIONS_PER_MINUTE", 20, minimum=0),
             max_header_bytes=_number("RIGHTS_MAX_HEADER_BYTES", 32 * 1024, minimum=1024),
             header_timeout_s=_number("RIGHTS_HEADER_TIMEOUT_S", 10.0, float, minimum=0.1),
             body_timeout_s=_number("RIGHTS_BODY_TIMEOUT_S", 60.0, float, minimum=0.1),

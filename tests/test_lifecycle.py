@@ -341,9 +341,17 @@ def test_the_start_line_names_the_version_served_and_where_it_came_from(tmp_path
     assert http(pushing.base + "/v1/eligibility", b'{"lines": []}')[1]["rules_version"] == demo_version
 
 
-def test_a_wrong_setting_is_refused_naming_the_variable(tmp_path):
-    env = {**os.environ, "RIGHTS_DATA_DIR": str(tmp_path / "var"), "RIGHTS_HEADER_TIMEOUT_S": "soon"}
+@pytest.mark.parametrize("name, value, said", [
+    ("RIGHTS_HEADER_TIMEOUT_S", "soon", "RIGHTS_HEADER_TIMEOUT_S='soon': not a number"),
+    ("RIGHTS_WORKERS", "two", "RIGHTS_WORKERS='two': not a whole number"),
+    ("RIGHTS_REDIS_TIMEOUT_MS", "0", "RIGHTS_REDIS_TIMEOUT_MS='0': must be a finite number, at least 1"),
+    ("RIGHTS_API_KEYS", "shop=shop-0123456789abcdef everything",
+     "RIGHTS_API_KEYS entry 1: unknown scope 'everything' for channel shop; scopes are checkout, backend and "
+     "leader:<id>[,<id>...] (leader:* for any leader)"),
+])
+def test_a_wrong_setting_is_refused_naming_the_variable(tmp_path, name, value, said):
+    env = {**os.environ, "RIGHTS_DATA_DIR": str(tmp_path / "var"), name: value}
     out = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port())], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=DEADLINE_S)
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == ["rights serve: RIGHTS_HEADER_TIMEOUT_S='soon': not a number"]
+    assert out.stderr.strip().splitlines() == [f"rights serve: {said}"]

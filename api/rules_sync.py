@@ -70,14 +70,15 @@ class RulesSync:
         for timer in self.timers.values():
             timer.cancel()
         if self._task is not None:
-            self._task.cancel()
+            self._wake.set()  # the loop sees the flag at once; a cancel only if it is stuck in Redis
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(self._task), 1.0)
+                await asyncio.wait_for(asyncio.shield(self._task), POLL_SECONDS + 1)
+            self._task.cancel()
 
     async def _run(self) -> None:
         """Every POLL_SECONDS, or when the watcher hears of a change: prepare the scheduled
         versions, send this worker's heartbeat and its sampled requests."""
-        while True:
+        while not self._stop.is_set():  # a flag as well as the cancel: 3.11's wait_for can swallow a cancel
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()

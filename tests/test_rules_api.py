@@ -242,6 +242,12 @@ def test_cli_push_status_rollback_against_a_server(redis_client, redis_server, t
         assert "1 carts, 0 changed" in capsys.readouterr().out
         assert main(["rules", "rollback", "--server", url]) == 0
         assert capsys.readouterr().out.startswith("dairy-gala@")
+        assert main(["rules", "push", str(good), "--server", url, "--at", str(int(time.time()) + 3600)]) == 0
+        scheduled = capsys.readouterr().out.split(":")[0]
+        assert main(["rules", "cancel", scheduled, "--server", url]) == 0
+        assert capsys.readouterr().out.strip() == f"{scheduled}: cancelled; it will not go live"
+        assert main(["rules", "cancel", scheduled, "--server", url]) == 1
+        assert "HTTP 404" in capsys.readouterr().err
         monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", "wrong")
         assert main(["rules", "status", "--server", url]) == 1
         assert "HTTP 403" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import orjson
+from redis.exceptions import RedisClusterException, RedisError
 
 from .data_lock import DYING_HOLDER_WAIT_S, DataDirBusy, DataDirLock, alive
 from .parent_watch import die_with_parent
@@ -193,7 +194,12 @@ def cmd_members_import(args) -> int:
                 place = f"{exc.field}: " if exc.field else ""
                 print(f"\r{args.file}:{line}: {place}{exc.reason}", file=sys.stderr)
             if len(batch) >= 1000 or done == total:
-                good += write_members(client, batch) if batch else 0
+                try:
+                    good += write_members(client, batch) if batch else 0
+                except (RedisError, RedisClusterException) as exc:  # e.g. a full Redis: say how far it got
+                    print(f"\nrights members import: Redis refused the rows up to {args.file}:{line}: "
+                          f"{type(exc).__name__}: {exc}; imported {good} before them", file=sys.stderr)
+                    return 1
                 batch = []
                 _progress(done, total)
         if total == 0:

@@ -286,7 +286,14 @@ def _add_serve(commands) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except Exception as exc:  # Redis down or full: one line, not a traceback
+        if not type(exc).__module__.startswith("redis."):
+            raise
+        print(f"rights {args.command}: Redis refused or did not answer: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT
 
 from api.app import create_app
+from api.redis_connect import sync_client
 from api.settings import Settings
 from engine.cli import main
 
@@ -88,3 +89,21 @@ def test_example_request_is_valid_against_the_demo(redis_client, redis_server):
     assert result["member"]["id"] == "M00001" and result["tier"] == "gold"
     assert orjson.loads(body)["room"] == result["room"]["id"]
 
+
+
+def test_an_import_into_a_full_redis_says_how_far_it_got(redis_client, redis_server, tmp_path):
+    rows = tmp_path / "members.jsonl"
+    rows.write_text("".join(f'{{"id": "F{k}", "tier": "gold", "points": 10}}\n' for k in range(2500)))
+    nodes = getattr(redis_server, "nodes", [redis_server])
+    full = [sync_client(node.url) for node in nodes]
+    for node in full:
+        node.config_set("maxmemory", "1")  # every write refused: OOM
+    try:
+        out = subprocess.run([sys.executable, "-m", "engine.cli", "members", "import", str(rows), "--redis-url",
+                              redis_server.url], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    finally:
+        for node in full:
+            node.config_set("maxmemory", "0")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert f"rights members import: Redis refused the rows up to {rows}:1000: OutOfMemoryError" in out.stderr
+    assert "imported 0 before them" in out.stderr

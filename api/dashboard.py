@@ -104,16 +104,17 @@ async def data(service, room: str) -> dict:
     raw = {k.decode() if isinstance(k, bytes) else k: int(v)
            for k, v in (await service.redis.hgetall(room_key(room))).items()}
     minute = int(time.time() // 60)
+    # PFCOUNT is not pipelined: a Redis Cluster client refuses it in a pipeline (each call's keys share a slot)
+    counting = asyncio.gather(*[service.redis.pfcount(*[active_key(room, tier, minute - k)
+                                                        for k in range(ACTIVE_MINUTES)]) for tier in tiers])
     pipe = service.redis.pipeline(transaction=False)
-    for tier in tiers:
-        pipe.pfcount(*[active_key(room, tier, minute - k) for k in range(ACTIVE_MINUTES)])
     items = [r for r in model.redemptions if r.room in (None, room)]
     for item in items:
         pipe.get(stock_key(REDEMPTIONS, item.id))
     pipe.hgetall(METRICS_KEY)
-    answers = await pipe.execute()
-    active = dict(zip(tiers, answers[:len(tiers)]))
-    stocks = answers[len(tiers):len(tiers) + len(items)]
+    counts, answers = await asyncio.gather(counting, pipe.execute())
+    active = dict(zip(tiers, counts))
+    stocks = answers[:len(items)]
     snapshots = [orjson.loads(v) for v in answers[-1].values()]
     orders = {tier: raw.get(f"orders:{tier}", 0) for tier in tiers}
     coupons: dict = defaultdict(dict)

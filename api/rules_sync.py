@@ -92,10 +92,11 @@ class RulesSync:
 
     def _watch(self) -> None:
         """The watcher thread: follow the active version, off the event loop."""
-        client = sync_client(self.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        client = listener = None
         while not self._stop.is_set():
-            listener = redis.Redis.from_url(self.redis_url, socket_connect_timeout=5, protocol=2)
             try:
+                client = client or sync_client(self.redis_url, socket_timeout=10, socket_connect_timeout=5)
+                listener = redis.Redis.from_url(self.redis_url, socket_connect_timeout=5, protocol=2)
                 pubsub = listener.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
                 self._follow(client)  # what changed while this thread was not listening
@@ -108,10 +109,12 @@ class RulesSync:
                 log.debug("rules watcher: %s", exc)
                 self._stop.wait(0.5)
             finally:
-                with contextlib.suppress(Exception):
-                    listener.close()
-        with contextlib.suppress(Exception):
-            client.close()
+                if listener is not None:
+                    with contextlib.suppress(Exception):
+                        listener.close()
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
 
     def _follow(self, client) -> None:
         """Swap to the active version if it is not the one served."""

@@ -52,7 +52,7 @@ SAMPLES_PER_SECOND = 200  # eligibility requests a worker keeps each second for 
 ERRORS = {400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},
           413: {"model": schemas.ErrorResponse, "description": "Body larger than RIGHTS_MAX_BODY_BYTES"},
           422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
-          503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time; retry"}}
+          503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}}
 
 
 MAX_REDIS_CONNECTIONS = 256  # per worker (per node on a cluster); a burst past it waits for one

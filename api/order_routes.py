@@ -32,7 +32,7 @@ _ERRORS = {400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"
            403: {"model": schemas.ErrorResponse, "description": "The member is frozen"},
            404: {"model": schemas.ErrorResponse, "description": "No such member or order"},
            422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
-           503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time; retry"}}
+           503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}}
 
 
 def _yuan(fen: int) -> str:

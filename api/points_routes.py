@@ -29,7 +29,7 @@ _LEDGER_EXAMPLE = {"member_id": "M00001", "balance": 1870, "entries": [
      "balance": 1850}], "next": None}
 _ERRORS = {404: {"model": schemas.ErrorResponse, "description": "No member with this id"},
            422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
-           503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time; retry"}}
+           503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}}
 
 
 def _ledger_position(text: str) -> bool:

@@ -64,7 +64,7 @@ def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callabl
                                               "key was used with another body (`idempotency_key_reused`)"},
                          429: {"model": schemas.ErrorResponse,
                                "description": "Too many attempts from this member this minute; see Retry-After"},
-                         503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time"}})
+                         503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}})
     async def post_redemption(body: schemas.RedemptionRequest, request: Request,
                               idempotency_key: Optional[str] = Header(None, alias="Idempotency-Key")) -> Response:
         """Atomically for the member: the window is open, the unlock is met, the tier is
@@ -116,7 +116,7 @@ def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callabl
                                               "act for this leader)"},
                          409: {"model": schemas.ErrorResponse, "description": "`already_handed_over`"},
                          422: {"model": schemas.ErrorResponse, "description": "A field is wrong"},
-                         503: {"model": schemas.ErrorResponse, "description": "Redis did not answer in time"}})
+                         503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}})
     async def verify_pickup(body: schemas.PickupVerifyRequest, request: Request) -> Response:
         """The code's tag is checked with the leader's key (the check a leader's app can
         make offline); then, in one Redis script on the leader's pick list, the code must

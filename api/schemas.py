@@ -7,6 +7,9 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+UNAVAILABLE = ("`redis_unavailable`: Redis failed or did not answer within RIGHTS_REDIS_TIMEOUT_MS; or "
+               "`overloaded` (with Retry-After): this worker is too busy, Redis is fine. Retry either.")
+
 
 class Identity(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)

@@ -100,6 +100,7 @@ class Service:
         self.samples: list = []  # recent eligibility requests, flushed to Redis each second
         self.background: list = []  # coroutine functions the lifespan runs while the app serves
         self.swap_lock = threading.RLock()  # swaps come from the event loop and the rules watcher thread
+        self.table_seq: float = 0  # the served table's activation, in Redis's count (see swap)
 
     async def start(self) -> None:
         self.table_source = read_bytes(self.settings.rules)
@@ -113,15 +114,13 @@ class Service:
             self.settings.redis_url, socket_timeout=self.patience, socket_connect_timeout=self.patience,
             retry_on_timeout=False, retry=None, max_connections=MAX_REDIS_CONNECTIONS,
             **({} if self.cluster else {"pool_timeout": self.patience}))
+        self.health = RedisHealth(self.settings.redis_url, self.cluster, self.timeout)
+        self.health.start()
         urls = [self.settings.redis_url]
-        if self.cluster:  # per node: on a cluster, every primary's
+        if self.cluster:  # the primaries: /readyz probes each, the member cache tracks each
             await self.redis.initialize()
             urls = [node_url(self.settings.redis_url, node.host, node.port) for node in self.redis.get_primaries()]
-        self.health = RedisHealth(urls, self.timeout)
-        self.health.start()
-        self.cache = None
-        if self.settings.member_cache:
-            self.cache = TrackedCache(urls, timeout=self.timeout)
+        self.cache = TrackedCache(urls, timeout=self.timeout) if self.settings.member_cache else None
         if self.cache is not None:
             self.cache.start()
         self.reader = MemberReader(self.redis, batching=self.settings.batch_lookups, cache=self.cache)
@@ -144,14 +143,25 @@ class Service:
             record = await self.redis_call(reader.member(member_id))
         return record
 
-    def swap(self, table) -> None:
+    def swap(self, table, seq: float) -> bool:
         """Serve `table` from now on: one assignment, so every request sees one version.
-        Called from the event loop and from the rules watcher thread (api/rules_sync.py),
-        under one lock."""
+        `seq` is its activation's sequence number in Redis (api/rules_store.py): a swap to
+        an earlier activation than the one served is refused, so the event loop and the
+        rules watcher thread (api/rules_sync.py) can never take a worker backwards."""
         with self.swap_lock:
+            if seq < self.table_seq:
+                return False
             self.table = table
+            self.table_seq = seq
             self.swapped_at = time.time()
             self.metrics.rules_version = table.version
+            return True
+
+    def note_seq(self, version: str, seq: float) -> None:
+        """Redis confirms the served version's activation (or a later one of it)."""
+        with self.swap_lock:
+            if self.table is not None and self.table.version == version and seq > self.table_seq:
+                self.table_seq = seq
 
     async def stop(self) -> None:
         if getattr(self, "rules", None) is not None:
@@ -465,14 +475,16 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         every primary (a Redis over its `maxmemory`, failing its saves or a read-only
         replica refuses writes while it still answers PING), and a rule table is loaded.
         `reason` says what is wrong."""
-        reason = None
-        try:
-            reason = await asyncio.wait_for(write_refusal(service.redis, service.cluster), service.timeout)
-        except Exception as exc:
-            reason = f"Redis does not answer: {type(exc).__name__}"
-        if reason is None and service.table is None:
-            reason = "no rule table loaded"
-        body = {"ready": reason is None, "redis": reason is None or service.table is None,
+        redis_reason = None
+        if service.health is not None and not service.health.answering:
+            redis_reason = f"Redis does not answer within {service.settings.redis_timeout_ms} ms"
+        else:
+            try:  # a busy worker waits for the probe's answer as any call does
+                redis_reason = await asyncio.wait_for(write_refusal(service.redis, service.cluster), service.patience)
+            except Exception as exc:
+                redis_reason = f"Redis does not answer: {type(exc).__name__}"
+        reason = redis_reason or (None if service.table is not None else "no rule table loaded")
+        body = {"ready": reason is None, "redis": redis_reason is None,
                 "rules_version": service.table.version if service.table else None, "reason": reason}
         return Response(orjson.dumps(body), 200 if reason is None else 503, media_type=JSON)
 

@@ -20,7 +20,10 @@ Keys, all with the member id as hash tag (one Redis Cluster slot per member):
     caps:{<id>}   hash    points earned per event kind and session / day, for the caps
 
 Every script makes all of its refusals before its first write (Redis does not roll a
-script back), and redis-py reloads a script the server has forgotten (NOSCRIPT).
+script back), and redis-py reloads a script the server has forgotten (NOSCRIPT). Two
+writes come first on purpose: forgetting event ids past their replay window, and
+counting the attempt against the member's rate a minute (an attempt counts, refused or
+not; a replay does not).
 """
 from __future__ import annotations
 
@@ -200,17 +203,6 @@ if KEYS[7] then  -- a replay is answered above, uncounted; a new event counts ag
 end
 if redis.call('HGET', KEYS[1], 'frozen') == '1' then return {'member_frozen'} end
 local now, points, expires = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local rate_limit = tonumber(ARGV[13])
-if rate_limit >= 0 then
-  local seen = tonumber(redis.call('HGET', KEYS[5], ARGV[12]) or '0')
-  if seen + 1 > rate_limit then  -- too many: frozen for review, this event earns nothing
-    redis.call('HSET', KEYS[1], 'frozen', 1)
-    entry(KEYS[3], 0, 'frozen', 'rate:' .. ARGV[12], now, 0, tonumber(redis.call('HGET', KEYS[1], 'points') or '0'))
-    return {'frozen_now'}
-  end
-  redis.call('HINCRBY', KEYS[5], ARGV[12], 1)
-  redis.call('EXPIRE', KEYS[5], tonumber(ARGV[11]))
-end
 local note = ARGV[6]
 local caps = {{ARGV[7], tonumber(ARGV[8]), 'cap_per_session'}, {ARGV[9], tonumber(ARGV[10]), 'cap_per_day'}}
 for _, cap in ipairs(caps) do
@@ -225,7 +217,19 @@ end
 if balance_after_credit(KEYS[1], live_balance(KEYS[1], KEYS[2], now), points) > MAX_BALANCE then
   return {'balance_limit'}
 end
--- every refusal is behind us: the writes
+-- every refusal is behind us; an event past the kind's hourly rate freezes the member instead
+local rate_limit = tonumber(ARGV[13])
+if rate_limit >= 0 then
+  local seen = tonumber(redis.call('HGET', KEYS[5], ARGV[12]) or '0')
+  if seen + 1 > rate_limit then  -- too many: frozen for review, this event earns nothing
+    redis.call('HSET', KEYS[1], 'frozen', 1)
+    entry(KEYS[3], 0, 'frozen', 'rate:' .. ARGV[12], now, 0, tonumber(redis.call('HGET', KEYS[1], 'points') or '0'))
+    return {'frozen_now'}
+  end
+  redis.call('HINCRBY', KEYS[5], ARGV[12], 1)
+  redis.call('EXPIRE', KEYS[5], tonumber(ARGV[11]))
+end
+-- the writes
 local balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
 if points > 0 then
   balance = credit(KEYS[1], KEYS[2], KEYS[3], live, balance, points, expires, ARGV[3], ARGV[2], now)

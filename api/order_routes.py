@@ -25,7 +25,8 @@ _SETTLED = {"order_id": "O-20261111-000001", "member_id": "M00001", "rules_versi
             "subtotal": 2580, "discount": 0, "payable": 2322, "points": 510, "balance": 2360,
             "coupons": [], "leader_id": "L001", "new_neighbour": True, "at": 1794405600}
 _REFUNDED = {"order_id": "O-20261111-000001", "member_id": "M00001", "points_reversed": 510,
-             "points_not_recovered": 0, "balance": 1850, "coupons_restored": [], "at": 1794409200}
+             "points_not_recovered": 0, "points_owed": 0, "points_debt": 0, "balance": 1850, "coupons_restored": [],
+             "at": 1794409200}
 _FEED = {"leader_id": "L001", "entries": [{"kind": "new_neighbour", "member_id": "M00001",
                                            "order_id": "O-20261111-000001", "at": 1794405600}]}
 _ERRORS = {400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},

@@ -22,7 +22,7 @@ _STREAM_ID = re.compile(r"^([0-9]{1,20})-([0-9]{1,20})\Z")
 _STREAM_PART_MAX = 2**64 - 1
 _EVENT_EXAMPLE = {"event_id": "watch-M00001-gala-1", "member_id": "M00001", "type": "watch", "points": 20,
                   "balance": 1870, "expires": None, "note": None}
-_LEDGER_EXAMPLE = {"member_id": "M00001", "balance": 1870, "entries": [
+_LEDGER_EXAMPLE = {"member_id": "M00001", "balance": 1870, "points_debt": 0, "entries": [
     {"id": "1794405600000-0", "delta": 20, "reason": "event:watch", "ref": "watch-M00001-gala-1", "at": 1794405600,
      "expires": None, "balance": 1870},
     {"id": "1794398400000-0", "delta": 1850, "reason": "opening", "ref": "", "at": 1794398400, "expires": None,

@@ -13,11 +13,14 @@ api/reservations.py (reserve the unit, run the member's script, commit or give b
    checks frozen, the per-member limit and the balance before any write, then takes
    the points from the oldest lots, writes the ledger entry and the count, and marks the
    record `done` with what the answer is rendered from.
-5. The code goes on the leader's pick list (api/pickups.py: only listed codes can be
-   handed over), and the reservation is committed; on a refusal the unit is given back.
+5. Before the member's script, the code goes on the leader's pick list as pending
+   (api/pickups.py: only listed codes can be handed over); after it, the code is marked
+   issued and the reservation committed, or on a refusal the code dropped and the unit
+   given back.
 """
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from typing import Optional
@@ -27,7 +30,7 @@ import orjson
 from .access import RateWindow
 from .ledger import _LOTS, ledger_key, lots_key
 from .pickup_codes import ANY_LEADER, PickupCode, make_code
-from .pickups import PickupScripts, list_for_pickup
+from .pickups import PickupScripts, drop_pending, list_pending, mark_issued
 from .reservations import REDEMPTIONS, StockScripts, commit, record_key, release, reserve, reservation_id
 from .reservations import begin as begin_attempt
 from .reservations import recover as recover_pool
@@ -157,6 +160,9 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
         return Answer(409, orjson.dumps({"error": {"code": "in_progress", "field": "Idempotency-Key",
                                                    "reason": "the first request with this key is still running"}}))
     if state == "done":
+        if begun[1].startswith("200 "):  # its code may have stayed pending if the first request stopped half way
+            _, _, _, leader_field, code, _ = begun[1].split(" ")[1:7]
+            await mark_issued(scripts.pickups, ANY_LEADER if leader_field == "-" else leader_field, code)
         first = render(begun[1], request)
         return Answer(first.status, first.body, replayed=True)
     nonce = begun[1]
@@ -174,33 +180,54 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
     leader = leader_id or ANY_LEADER
     code = make_code(secret, PickupCode(member_id, item.id, leader, secrets.randbits(48)))
     prefix = f"200 {item.points} {item.cash} {now} {leader_id or '-'} {code}"
+    # listed pending first: once the points are taken the code is on its list, whatever happens next
+    await list_pending(scripts.pickups, leader, code, member_id, item.id, now, key)
     # on a fault from here on the reservation stays for recover(), which knows from the
     # record whether the points were taken
     done = await scripts.redeem(keys=[member, lots_key(member_id), ledger_key(member_id), idem],
                                 args=[nonce, now, item.id, item.points,
                                       -1 if item.member_limit is None else item.member_limit, key, prefix])
     outcome = _text(done[0])
-    if outcome == "ok":
-        await list_for_pickup(scripts.pickups, leader, code, member_id, item.id, now)  # before the commit: see recover()
-        if item.stock is not None:
-            await commit(redis, REDEMPTIONS, item.id, reservation)
+    if outcome == "ok":  # the rest runs to its end even if the request is given up on (a 503 overloaded)
+        await asyncio.shield(_settled(redis, scripts, leader, code, item, reservation))
         return render(_text(done[1]), request)
-    if item.stock is not None:
-        await release(scripts, REDEMPTIONS, item.id, reservation)
+    await asyncio.shield(_refused(scripts, leader, code, item, reservation))
     if outcome == "fenced":
         return Answer(409, orjson.dumps({"error": {"code": "in_progress", "field": "Idempotency-Key",
                                                    "reason": "another attempt with this key took over"}}))
     return render(_text(done[1]), request)
 
 
+async def _settled(redis, scripts: RedeemScripts, leader: str, code: str, item, reservation: str) -> None:
+    await mark_issued(scripts.pickups, leader, code)
+    if item.stock is not None:
+        await commit(redis, REDEMPTIONS, item.id, reservation)
+
+
+async def _refused(scripts: RedeemScripts, leader: str, code: str, item, reservation: str) -> None:
+    await drop_pending(scripts.pickups, leader, code)
+    if item.stock is not None:
+        await release(scripts, REDEMPTIONS, item.id, reservation)
+
+
+async def issued_by_attempt(redis, scripts: RedeemScripts, leader: str, code: str, member_id: str,
+                            key: str) -> bool:
+    """A pending code's truth, from the attempt that made it: True (and marked issued) when
+    that attempt took the member's points for this very code."""
+    state, answer = await redis.hmget(idempotency_key(member_id, key), "state", "answer")
+    answer = _text(answer) if answer is not None else ""
+    if _text(state) != "done" or not answer.startswith("200 ") or answer.split(" ")[5] != code:
+        return False
+    await mark_issued(scripts.pickups, leader, code)
+    return True
+
+
 async def recover(redis, scripts: RedeemScripts, now: Optional[int] = None) -> dict:
     """Settle the redemption reservations a crash left behind (api/reservations.py); a kept
-    unit's code goes on its leader's pickup list, as the request would have done."""
+    unit's code is marked issued on its leader's pick list, as the request would have done."""
     async def listed(member_id: str, key: str, answer: str) -> None:
-        _, _, at, leader, code, _ = answer.split(" ")[1:7]
-        claims = code.split("~")
-        await list_for_pickup(scripts.pickups, ANY_LEADER if leader == "-" else leader, code, member_id, claims[2],
-                              int(at))
+        leader, code = answer.split(" ")[4:6]
+        await mark_issued(scripts.pickups, ANY_LEADER if leader == "-" else leader, code)
 
     return await recover_pool(redis, scripts, REDEMPTIONS, now, listed)
 

@@ -18,7 +18,7 @@ from .eligibility import pricing
 from .access import RateWindow, leader_refusal
 from .pickup_codes import ANY_LEADER, CodeInvalid, load_secret, read_code, verify_code, leader_key
 from .pickups import PICKUP_RETENTION_DAYS, hand_over
-from .redeem import RedeemScripts, recover, redeem
+from .redeem import RedeemScripts, issued_by_attempt, recover, redeem
 from .store import member_key, record_from_hash
 
 log = logging.getLogger("rights.api")
@@ -133,9 +133,14 @@ def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callabl
             return error(403, "invalid_code", str(exc), "code")
         if claims.leader_id not in (body.leader_id, ANY_LEADER):
             return error(403, "wrong_leader", f"this code is for leader {claims.leader_id}", "leader_id")
-        done = await service.redis_call(hand_over(scripts().pickups, claims.leader_id, body.code,
-                                                  clock(request.scope)))
-        if done[0] == "not_issued":
+        now = clock(request.scope)
+        done = await service.redis_call(hand_over(scripts().pickups, claims.leader_id, body.code, now))
+        if done[0] == "pending":  # its request stopped half way: the attempt's own record decides
+            paid = await service.redis_call(issued_by_attempt(service.redis, scripts(), claims.leader_id, body.code,
+                                                              done[1], done[2]))
+            done = await service.redis_call(hand_over(scripts().pickups, claims.leader_id, body.code, now)) \
+                if paid else ("not_issued",)
+        if done[0] in ("not_issued", "pending"):
             return error(403, "not_issued", "no redemption issued this code (or it is older than "
                                             f"{PICKUP_RETENTION_DAYS} days)", "code")
         if done[0] == "already_handed_over":

@@ -47,6 +47,18 @@ def async_client(url: str, pool_timeout: Optional[float] = None, **options):
     return aioredis.Redis.from_url(url, **options)
 
 
+def shown(url: str) -> str:
+    """A Redis URL fit for a log line: its password replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    netloc = f"{user}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def node_url(url: str, host: str, port: int) -> str:
     """`url` (scheme, credentials, options) pointed at another node of its cluster."""
     from urllib.parse import urlsplit, urlunsplit

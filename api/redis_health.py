@@ -4,7 +4,8 @@ A timer on the event loop fires late when the loop is busy, so a request's Redis
 can look slow while Redis answered long ago and the answer waits in the socket for the
 loop to come round. A 503 must mean Redis trouble, never that queue. So each worker
 keeps a thread that PINGs every Redis primary every INTERVAL seconds over its own
-blocking connections, with the Redis timeout: Redis is answering while the latest round
+blocking connections (on a Cluster through a cluster client, which follows a failover to
+the new primaries), with the Redis timeout: Redis is answering while the latest round
 of PINGs came back within the timeout. A request's call that outlasts the timeout fails
 with 503 only when this says Redis is not answering; otherwise the worker is merely busy
 and the call goes on waiting (up to a patience limit, past which the answer is 503
@@ -12,17 +13,20 @@ and the call goes on waiting (up to a patience limit, past which the answer is 5
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Optional
 
 import redis
+from redis.cluster import RedisCluster
 
 INTERVAL = 0.05  # seconds between rounds of PINGs
 
 
 class RedisHealth:
-    def __init__(self, urls: list, timeout: float):
-        self.urls = list(urls)
+    def __init__(self, url: str, cluster: bool, timeout: float):
+        self.url = url
+        self.cluster = cluster
         self.timeout = timeout
         self._answering = True  # optimistic until the first round says otherwise
         self._stop = threading.Event()
@@ -46,17 +50,28 @@ class RedisHealth:
             self._thread.join(self.timeout + 1)
 
     def _run(self) -> None:
-        clients = [redis.Redis.from_url(url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
-                   for url in self.urls]
-        try:
-            while not self._stop.wait(INTERVAL):
-                answered = True
-                for client in clients:
-                    try:
-                        client.ping()
-                    except Exception:
-                        answered = False
-                self._answering = answered
-        finally:
-            for client in clients:
+        client = None
+        while not self._stop.wait(INTERVAL):
+            try:
+                if client is None:
+                    client = self._client()
+                if self.cluster:
+                    client.ping(target_nodes=RedisCluster.PRIMARIES)
+                else:
+                    client.ping()
+                self._answering = True
+            except Exception:
+                self._answering = False
+                if self.cluster and client is not None:  # a fresh client finds the primaries anew
+                    with contextlib.suppress(Exception):
+                        client.close()
+                    client = None
+        if client is not None:
+            with contextlib.suppress(Exception):
                 client.close()
+
+    def _client(self):
+        options = {"socket_timeout": self.timeout, "socket_connect_timeout": self.timeout}
+        if self.cluster:
+            return RedisCluster.from_url(self.url, **options)
+        return redis.Redis.from_url(self.url, **options)

@@ -115,11 +115,11 @@ def add_rules_routes(app: FastAPI, service, error) -> None:
                                     "reason": f"{len(problems)} error{'s' if len(problems) != 1 else ''}"},
                           "problems": problems}, 422)
         now = int(time.time())
-        record = await service.redis_call(store().push(table.version, source, author, table.version.split("@")[0],
-                                                       activate_at, now))
+        record, seq = await service.redis_call(store().push(table.version, source, author,
+                                                            table.version.split("@")[0], activate_at, now))
         activated = "activated_at" in record
         if activated:
-            service.swap(table)
+            service.swap(table, seq)
         else:
             service.rules.prepared[table.version] = table
         return _json({**record, "activated": activated}, 201)
@@ -249,7 +249,7 @@ def add_rules_routes(app: FastAPI, service, error) -> None:
         check_admin(request)
         if not await service.redis_call(store().cancel(version, int(time.time()))):
             return error(404, "not_found", f"rule table version {version!r} is not scheduled", "version")
-        await service.rules.refresh()
+        await service.redis_call(service.rules.refresh())
         return _json({"version": version, "cancelled": True})
 
     @app.post("/v1/rules/rollback", tags=["rules"], summary="Back to the previous version, or a named one",
@@ -273,6 +273,5 @@ def add_rules_routes(app: FastAPI, service, error) -> None:
         if await service.redis_call(st.source(target)) is None:
             return error(404, "not_found", f"no rule table version {target!r}", "to")
         table = service.table if service.table.version == target else await service.rules.compile(target)
-        await service.redis_call(st.activate(target, int(time.time())))
-        service.swap(table)
+        service.swap(table, await service.redis_call(st.activate(target, int(time.time()))))
         return _json({"version": target, "activated": True})

@@ -11,6 +11,8 @@ and one MULTI/EXEC changes them together:
     rules:{rules}:active            string  the active version
     rules:{rules}:scheduled         zset    version -> activate_at (Unix seconds)
     rules:{rules}:workers           hash    worker -> {"version", "at"} (JSON), its heartbeat
+    rules:{rules}:seq               string  how many activations there have been: a worker
+                                            swaps only to a later activation than its own
 
 Retention: the sources and records of the newest KEEP_VERSIONS pushes (and of the active
 and scheduled versions, however old); the newest KEEP_ACTIVATIONS activations; a worker's
@@ -36,6 +38,16 @@ HISTORY = PREFIX + "history"
 ACTIVATIONS = PREFIX + "activations"
 SCHEDULED = PREFIX + "scheduled"
 WORKERS = PREFIX + "workers"
+SEQ = PREFIX + "seq"  # counts activations: a worker only ever swaps to a later one
+
+# KEYS: active, scheduled, activations, meta of the version, seq   ARGV: version, now, only if scheduled (1/0)
+_ACTIVATE = r"""
+if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 and ARGV[3] == '1' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('LPUSH', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[4], 'activated_at', ARGV[2])
+return redis.call('INCR', KEYS[5])
+"""
 
 
 def src_key(version: str) -> str:
@@ -74,8 +86,9 @@ class RulesStore:
         return {"version": version, **out}
 
     async def push(self, version: str, source: bytes, author: str, label: str,
-                   activate_at: Optional[int], now: int) -> dict:
-        """Record a validated table; activate it now, or schedule it for `activate_at`."""
+                   activate_at: Optional[int], now: int) -> tuple:
+        """Record a validated table; activate it now, or schedule it for `activate_at`.
+        (the record, the activation's sequence number: 0 when scheduled)"""
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(src_key(version), source)
         meta = {"author": author, "label": label, "pushed_at": now, "format": _format(source)}
@@ -87,13 +100,14 @@ class RulesStore:
             pipe.set(ACTIVE, version)
             pipe.lpush(ACTIVATIONS, version)
             pipe.zrem(SCHEDULED, version)
+            pipe.incr(SEQ)
         pipe.hset(meta_key(version), mapping=meta)
         pipe.lrem(HISTORY, 0, version)
         pipe.lpush(HISTORY, version)
-        await pipe.execute()
+        answers = await pipe.execute()
         await self.redis.publish(CHANNEL, version)  # after the commit (a cluster takes no PUBLISH in MULTI)
         await self.prune()
-        return {"version": version, **meta}
+        return {"version": version, **meta}, (int(answers[4]) if "activated_at" in meta else 0)
 
     async def prune(self) -> list:
         """Forget the versions pushed before the newest KEEP_VERSIONS, unless one is active
@@ -111,20 +125,20 @@ class RulesStore:
         await pipe.execute()
         return gone
 
-    async def activate(self, version: str, now: int, only_if_scheduled: bool = False) -> bool:
-        """Make `version` the active one (a rollback, or a schedule falling due). With
-        `only_if_scheduled` it happens once, whichever worker gets there first."""
-        if only_if_scheduled:
-            if not await self.redis.zrem(SCHEDULED, version):
-                return False
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.set(ACTIVE, version)
-        pipe.lpush(ACTIVATIONS, version)
-        pipe.hset(meta_key(version), "activated_at", now)
-        pipe.zrem(SCHEDULED, version)
-        await pipe.execute()
-        await self.redis.publish(CHANNEL, version)
-        return True
+    async def activate(self, version: str, now: int, only_if_scheduled: bool = False) -> int:
+        """Make `version` the active one (a rollback, or a schedule falling due), in one
+        script; the activation's sequence number. With `only_if_scheduled` it happens
+        once, whichever worker gets there first (the others get 0)."""
+        seq = await self.redis.eval(_ACTIVATE, 5, ACTIVE, SCHEDULED, ACTIVATIONS, meta_key(version), SEQ,
+                                    version, now, int(only_if_scheduled))
+        if seq:
+            await self.redis.publish(CHANNEL, version)
+        return int(seq)
+
+    async def active_with_seq(self) -> tuple:
+        """(the active version or None, its activation's sequence number; 0 if unknown)."""
+        active, seq = await self.redis.mget(ACTIVE, SEQ)
+        return _text(active), int(seq or 0)
 
     async def cancel(self, version: str, now: int) -> bool:
         """Take a scheduled version off the schedule (it stays in the history); False when

@@ -6,10 +6,12 @@ missed), reads the new table, compiles it and swaps it in by one assignment. A b
 event loop therefore never delays a push: the next request reads the new table. A
 request reads `service.table` once, so a quote sees exactly one version and names it.
 
-Scheduled versions are the event loop's: compiled ahead and swapped in by every worker
-at its own `activate_at` (a timer), not when a message arrives; the first worker there
-also marks it active in Redis. Swaps from both sides go through one lock, and the
-watcher swaps only if nothing else swapped while it compiled.
+Scheduled versions are the event loop's: compiled ahead, and at `activate_at` (a timer
+in every worker) activated in Redis by the first worker there, in one script that a
+cancel cannot race, then swapped in by each worker from the table it prepared. Every
+activation has a sequence number in Redis, and a worker swaps only to a later one than
+it serves (Service.swap), so the watcher, a timer and a push or rollback through this
+worker can never take it back to an older table.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import redis
 from engine.rules import compile_source
 
 from .redis_connect import sync_client
-from .rules_store import ACTIVE, CHANNEL, RulesStore, add_samples, meta_key, src_key
+from .rules_store import ACTIVE, CHANNEL, SEQ, RulesStore, add_samples, meta_key, src_key
 
 log = logging.getLogger("rights.rules")
 
@@ -44,19 +46,22 @@ class RulesSync:
         self._stop = threading.Event()
         self._watcher: Optional[threading.Thread] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._refreshing = asyncio.Lock()
 
     async def start(self) -> None:
         """Serve the active version from Redis; with none there yet, make the table this
         worker loaded from its file the first version."""
         with contextlib.suppress(Exception):
-            active = await self.store.active()
+            active, seq = await self.store.active_with_seq()
+            table = self.service.table
             if active is None:
-                table = self.service.table
-                source = self.service.table_source
-                await self.store.push(table.version, source, "rights serve", table.version.split("@")[0], None,
-                                      int(time.time()))
-            elif active != self.service.table.version:  # serve what Redis says is active, from the first request
-                self.service.swap(await self.compile(active))
+                _, seq = await self.store.push(table.version, self.service.table_source, "rights serve",
+                                               table.version.split("@")[0], None, int(time.time()))
+                self.service.note_seq(table.version, seq)
+            elif active != table.version:  # serve what Redis says is active, from the first request
+                self.service.swap(await self.compile(active), seq)
+            else:
+                self.service.note_seq(active, seq)
             await self.refresh()
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.ensure_future(self._run())
@@ -117,28 +122,33 @@ class RulesSync:
                 client.close()
 
     def _follow(self, client) -> None:
-        """Swap to the active version if it is not the one served."""
-        served = self.service.table
-        active = client.get(ACTIVE)
-        active = active.decode() if isinstance(active, bytes) else active
-        if not active or active == served.version:
+        """Swap to the active version if it is a later activation than the one served."""
+        active, seq = client.mget(ACTIVE, SEQ)
+        active, seq = (active.decode() if isinstance(active, bytes) else active), int(seq or 0)
+        if not active:
+            return
+        if active == self.service.table.version:
+            self.service.note_seq(active, seq)
+            return
+        if seq < self.service.table_seq:  # this worker is ahead of what it read (a swap while it asked)
             return
         pipe = client.pipeline(transaction=False)
         pipe.get(src_key(active))
         pipe.hget(meta_key(active), "label")
         source, label = pipe.execute()
-        if source is None:
-            return
-        table = compile_source(source, (label or b"").decode())
-        with self.service.swap_lock:  # re-entrant: swap() takes it too
-            if self.service.table is served:  # nothing swapped while this one compiled
-                self.service.swap(table)
+        if source is not None:
+            self.service.swap(compile_source(source, (label or b"").decode()), seq)  # refused if overtaken
 
     async def refresh(self) -> None:
-        """Swap to the active version if it is not the one served; prepare the scheduled."""
-        active = await self.store.active()
+        """Prepare the scheduled versions (compiled ahead, a timer each), and drop those no
+        longer scheduled; the active version, if it was prepared here, is swapped in."""
+        async with self._refreshing:  # one at a time: a second would set a second timer
+            await self._refresh()
+
+    async def _refresh(self) -> None:
+        active, seq = await self.store.active_with_seq()
         if active in self.prepared and active != self.service.table.version:  # compiled ahead: no wait
-            self.service.swap(self.prepared.pop(active))
+            self.service.swap(self.prepared.pop(active), seq)
         now = time.time()
         scheduled = await self.store.scheduled()
         for version in set(self.timers) - {v for v, _ in scheduled}:  # cancelled (or gone live elsewhere)
@@ -160,12 +170,17 @@ class RulesSync:
         return await asyncio.to_thread(compile_source, source, meta.get("label", ""))
 
     async def _due(self, version: str, at: float) -> None:
-        """A scheduled version's instant: swap here first, then tell Redis (once)."""
+        """A scheduled version's instant: activate it in Redis (the first worker there
+        does; a cancelled one is not), then swap in the table prepared for it."""
         while time.time() < at:  # the loop's timers may fire a little early; never open early
             await asyncio.sleep(at - time.time())
         self.timers.pop(version, None)
         table = self.prepared.pop(version, None)
-        if table is not None:
-            self.service.swap(table)
         with contextlib.suppress(Exception):
-            await self.store.activate(version, int(time.time()), only_if_scheduled=True)
+            seq = await self.store.activate(version, int(time.time()), only_if_scheduled=True)
+            if not seq:  # another worker activated it first, or it was cancelled
+                active, seq = await self.store.active_with_seq()
+                if active != version:
+                    return  # cancelled or overtaken: the watcher follows whatever is active
+            if table is not None:
+                self.service.swap(table, seq)

@@ -98,7 +98,7 @@ class Supervisor:
 
     def _serve(self) -> int:
         from .cli import load_demo_members, refuse_evicting_redis
-        from .redis_connect import sync_client
+        from .redis_connect import shown, sync_client
         from .rules_at_start import decide
 
         settings = self.settings
@@ -118,7 +118,7 @@ class Supervisor:
             client.close()
             lines = decide(settings.redis_url, self.table, self.source, settings.rules, self.push_rules)
         except (RedisError, RedisClusterException, OSError) as exc:
-            say(f"Redis at {settings.redis_url} did not answer: {exc}")
+            say(f"Redis at {shown(settings.redis_url)} did not answer: {exc}")
             return EXIT_REFUSED
         except RuntimeError as exc:  # a Redis that may evict keys
             say(str(exc))

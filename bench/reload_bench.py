@@ -148,7 +148,7 @@ def _large_swap() -> dict:
     service = Service(Settings(redis_url="redis://127.0.0.1:1/0"))
     service.table = None
     started = time.perf_counter()
-    service.swap(table)
+    service.swap(table, 1)
     swapped = time.perf_counter() - started
     return {"large_compile_s": round(compiled, 3), "large_swap_us": round(swapped * 1e6, 2)}
 

@@ -162,7 +162,7 @@ def test_an_any_leader_code_is_handed_over_once_by_whichever_leader_scans_it(api
 
 
 def test_pick_lists_keep_codes_for_their_retention_then_refuse_them(redis_server, redis_client):
-    from api.pickups import PICKUP_RETENTION_DAYS, PickupScripts, hand_over, issued_key, list_for_pickup
+    from api.pickups import PICKUP_RETENTION_DAYS, PickupScripts, hand_over, issued_key, list_pending, mark_issued
     from api.pickups import pick_list_key
     from api.redis_connect import async_client
 
@@ -173,11 +173,12 @@ def test_pick_lists_keep_codes_for_their_retention_then_refuse_them(redis_server
         client = async_client(redis_server.url)
         scripts = PickupScripts(client)
         try:
-            await list_for_pickup(scripts, "L1", "OLD", "M1", "OATMEAL-LOWGI", 1, wall_now=issued_at)
-            await list_for_pickup(scripts, "L1", "HANDED", "M1", "OATMEAL-LOWGI", 1, wall_now=issued_at)
+            for code in ("OLD", "HANDED"):
+                await list_pending(scripts, "L1", code, "M1", "OATMEAL-LOWGI", 1, "k", wall_now=issued_at)
+                await mark_issued(scripts, "L1", code)
             assert (await hand_over(scripts, "L1", "HANDED", 2, wall_now=issued_at + day))[0] == "handed_over"
             later = issued_at + PICKUP_RETENTION_DAYS * day + 1
-            await list_for_pickup(scripts, "L1", "NEW", "M2", "OATMEAL-LOWGI", 3, wall_now=later)
+            await list_pending(scripts, "L1", "NEW", "M2", "OATMEAL-LOWGI", 3, "k2", wall_now=later)
             listed = {k.decode() for k in await client.hkeys(pick_list_key("L1"))}
             indexed = {k.decode() for k in await client.zrange(issued_key("L1"), 0, -1)}
             replay = await hand_over(scripts, "L1", "HANDED", 4, wall_now=later)
@@ -188,6 +189,49 @@ def test_pick_lists_keep_codes_for_their_retention_then_refuse_them(redis_server
     listed, indexed, replay = asyncio.run(scenario())
     assert listed == indexed == {"NEW"}  # both past their retention, handed over or not
     assert replay == ("not_issued",)  # pruned: refused, never handed over a second time
+
+
+def test_a_redemption_cut_off_after_the_points_were_taken_is_still_handed_over(api, redis_client):
+    """The request stopped between the member's script and marking its code issued (a
+    crash, a 503 overloaded): the code is pending on the list, and the attempt's own
+    record, which holds this very code, makes it issued at the handover."""
+    import orjson
+
+    from api.pickups import pick_list_key
+
+    code = redeem(api, {"member_id": "RICH", "redemption_id": "OATMEAL-LOWGI"}, key="cut").json()["pickup_code"]
+    record = orjson.loads(redis_client.hget(pick_list_key("L1"), code))
+    redis_client.hset(pick_list_key("L1"), code, orjson.dumps({**record, "state": "pending"}))
+    handed = api.post("/v1/pickups/verify", json={"leader_id": "L1", "code": code})
+    assert handed.status_code == 200 and handed.json()["member_id"] == "RICH"
+    again = api.post("/v1/pickups/verify", json={"leader_id": "L1", "code": code})
+    assert again.json()["error"]["code"] == "already_handed_over"
+
+
+def test_a_pending_code_whose_attempt_took_no_points_is_not_issued(api, redis_client):
+    from api.pickups import PickupScripts, list_pending
+    from api.redis_connect import async_client
+
+    minted = _minted("L1")
+
+    async def left_pending():  # listed before a member's script that never ran
+        client = async_client(api.app.state.service.settings.redis_url)
+        try:
+            await list_pending(PickupScripts(client), "L1", minted, "RICH", "OATMEAL-LOWGI", GALA_21, "ghost")
+        finally:
+            await client.aclose()
+
+    asyncio.run(left_pending())
+    response = api.post("/v1/pickups/verify", json={"leader_id": "L1", "code": minted})
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "not_issued")
+
+
+def test_a_refused_redemption_leaves_no_code_on_the_list(api, redis_client):
+    from api.pickups import pick_list_key
+
+    refused = redeem(api, {"member_id": "POOR", "redemption_id": "OATMEAL-LOWGI"}, key="poor")
+    assert refused.json()["error"]["code"] == "insufficient_points"
+    assert redis_client.hlen(pick_list_key("*")) == 0
 
 
 def test_a_leaders_app_verifies_codes_offline_with_its_own_key():

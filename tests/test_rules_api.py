@@ -380,3 +380,64 @@ def test_a_worker_killed_under_load_is_replaced_and_serves_the_pushed_version(re
     finally:
         os.killpg(server.pid, 2)
         server.wait(20)
+
+
+def _in_a_worker(redis_server, scenario):
+    """Run `scenario(service)` against one worker's Service, started and stopped here."""
+    import asyncio
+
+    from api.app import Service
+
+    async def main():
+        service = Service(Settings(redis_url=redis_server.url, access_log=False, member_cache=False))
+        await service.start()
+        try:
+            return await scenario(service)
+        finally:
+            await service.stop()
+
+    return asyncio.run(main())
+
+
+def test_a_worker_never_swaps_back_to_an_earlier_activation(redis_client, redis_server):
+    """The watcher reads the active version while a newer one is being swapped in (e.g. a
+    schedule falling due): what it read is older than what the worker serves, so it must
+    not swap back; a later activation of the same old version is followed."""
+    from api.redis_connect import sync_client
+    from api.rules_store import ACTIVE, SEQ
+    from engine.rules import compile_source
+
+    async def scenario(service):
+        original = service.table.version
+        cheaper = compile_source(CHEAPER_MILK.encode())
+        record, seq = await service.rules.store.push(cheaper.version, CHEAPER_MILK.encode(), "ops", "cheaper-milk",
+                                                    None, int(time.time()))
+        assert service.swap(cheaper, seq)
+        client = sync_client(redis_server.url)
+        client.mset({ACTIVE: original, SEQ: seq - 1})  # a read from before the push
+        service.rules._follow(client)
+        kept = service.table.version
+        client.mset({ACTIVE: original, SEQ: seq + 1})  # a later activation (a rollback)
+        service.rules._follow(client)
+        return cheaper.version, kept, original, service.table.version
+
+    cheaper, kept, original, after = _in_a_worker(redis_server, scenario)
+    assert kept == cheaper and after == original
+
+
+def test_a_version_cancelled_at_its_instant_is_never_served(redis_client, redis_server):
+    from api.rules_store import SCHEDULED
+
+    async def scenario(service):
+        original = service.table.version
+        due = int(time.time()) + 3600
+        record, _ = await service.rules.store.push("cheaper-milk@x", CHEAPER_MILK.encode(), "ops", "cheaper-milk",
+                                                   due, int(time.time()))
+        await service.rules.refresh()  # compiled ahead, a timer set
+        assert "cheaper-milk@x" in service.rules.prepared
+        await service.redis.zrem(SCHEDULED, "cheaper-milk@x")  # cancelled, and this worker not told yet
+        await service.rules._due("cheaper-milk@x", time.time())  # its timer fires
+        return original, service.table.version
+
+    original, served = _in_a_worker(redis_server, scenario)
+    assert served == original

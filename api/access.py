@@ -61,7 +61,9 @@ class Grant:
 
 
 def required_scope(method: str, path: str) -> Optional[str]:
-    """The scope a `/v1/` member route needs; None for the open and admin ones."""
+    """The scope a `/v1/` member route needs; None for the open and admin ones. A trailing
+    slash names the same route (the router redirects it)."""
+    path = path.rstrip("/")
     if not path.startswith("/v1/") or path in OPEN_PATHS or path.startswith(ADMIN_PREFIXES) or \
             path.endswith(ADMIN_SUFFIXES):
         return None
@@ -91,15 +93,10 @@ class ApiKeys:
                 found = grant
         return found
 
-    def channel(self, given: Optional[bytes]) -> Optional[str]:
-        grant = self.grant(given)
-        return grant.channel if grant is not None else None
-
     @staticmethod
     def guards(path: str) -> bool:
         """Whether a path needs a channel key (when keys are configured)."""
-        return (path.startswith("/v1/") and path not in OPEN_PATHS and not path.startswith(ADMIN_PREFIXES)
-                and not path.endswith(ADMIN_SUFFIXES))
+        return required_scope("", path) is not None
 
 
 def scope_refusal(grant: Grant, method: str, path: str) -> Optional[str]:
@@ -107,7 +104,7 @@ def scope_refusal(grant: Grant, method: str, path: str) -> Optional[str]:
     path, so it is checked here; a handover names it in the body (see `leader_refusal`)."""
     needed = required_scope(method, path)
     if needed is None or needed in grant.scopes:
-        feed = _FEED.match(path)
+        feed = _FEED.match(path.rstrip("/"))
         if feed is not None and not grant.acts_for(feed.group(1)):
             return leader_refusal(grant, feed.group(1))
         return None

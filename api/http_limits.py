@@ -53,6 +53,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.head_bytes = 0
         self.messages_done = 0
         self.body_pending = False
+        self.refuse_pending = False  # a head too large arrived behind a request still being answered
         self.head_timer: Optional[asyncio.TimerHandle] = None
         self.body_timer: Optional[asyncio.TimerHandle] = None
 
@@ -68,6 +69,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.refuse_pending:  # nothing more is read: the refusal follows the answer in progress
+            self.transport.pause_reading()
+            return
         offset, size = 0, len(data)
         while offset < size:
             if self.transport.is_closing():
@@ -116,10 +120,19 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         return self.cycle is not None and not self.cycle.response_complete
 
     def _refuse_head(self) -> None:
-        if not self._responding():  # never write into the middle of another response
-            self.transport.write(refusal(b"431 Request Header Fields Too Large", "headers_too_large",
-                                         f"the request line and headers are larger than {self.max_head} bytes"))
+        if self._responding() or self.pipeline:  # never write into another response: refuse after it
+            self.refuse_pending = True
+            self.transport.pause_reading()
+            return
+        self.transport.write(refusal(b"431 Request Header Fields Too Large", "headers_too_large",
+                                     f"the request line and headers are larger than {self.max_head} bytes"))
         self.transport.close()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.refuse_pending and not self._responding() and not self.pipeline and not self.transport.is_closing():
+            self.refuse_pending = False
+            self._refuse_head()
 
     def _head_late(self) -> None:
         self.head_timer = None

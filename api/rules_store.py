@@ -231,7 +231,7 @@ async def add_samples(redis, samples: list) -> int:
     args = [SAMPLE_BUDGET, SAMPLE_LENGTH, SAMPLE_OVERHEAD]
     for body, at in samples:
         args += [body, at]
-    return await redis.eval(_ADD_SAMPLES, 2, SAMPLE, SAMPLE_BYTES, *args)
+    return await redis.register_script(_ADD_SAMPLES)(keys=[SAMPLE, SAMPLE_BYTES], args=args)
 
 
 async def recent_samples(redis, count: int) -> list:

@@ -81,6 +81,7 @@ class MemberRecord:
 
     def public(self) -> dict:
         return {"id": self.id, "name": self.name, "tier": self.tier or VISITOR, "points": self.points,
+                "points_debt": self.debt,
                 "birthday_month": self.birthday_month, "sessions_watched": self.sessions_watched,
                 "leader": self.leader or None, "tags": self.tags, "paid_until": self.paid_until or None,
                 "frozen": self.frozen, "coupon_uses": self.coupon_uses, "redemption_uses": self.redemption_uses,
@@ -348,24 +349,42 @@ class MemberReader:
         return raw.decode() if isinstance(raw, bytes) else raw
 
 
+# KEYS: member   ARGV: field, value, ...   The profile is replaced; the ledger's own fields
+# (the balance, its next lapse, the points owed) are the ledger's to change, so they stay.
+_REPLACE = r"""
+local kept = redis.call('HMGET', KEYS[1], 'points', 'lapse_at', 'debt')
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV))
+local names = {'points', 'lapse_at', 'debt'}
+for i = 1, 3 do
+  if kept[i] then redis.call('HSET', KEYS[1], names[i], kept[i]) end
+end
+return 1
+"""
+
+
 def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) -> int:
-    """Write members and their identities through one pipeline (sync client). Each member
-    replaces what was stored under its id when `replace`; its points balance is brought to
-    the imported one through the ledger (api/ledger.py), whose history stays."""
+    """Write members and their identities through one pipeline (sync client). Each member's
+    profile replaces what was stored under its id when `replace` (the ledger's fields stay:
+    the points owed from refunds survive an import); its balance is brought to the
+    imported one through the ledger (api/ledger.py), whose history stays."""
     from .ledger import Scripts, set_balance
 
     from redis.cluster import RedisCluster
 
     scripts = Scripts(redis)
+    replace_profile = redis.register_script(_REPLACE)
     now = int(time.time())
     cluster = isinstance(redis, RedisCluster)  # a cluster pipeline takes no scripts: they follow it
     pipe = redis.pipeline(transaction=False)
     records = list(records)
     for record in records:
         key = member_key(record.id)
-        if replace:
-            pipe.delete(key)
-        pipe.hset(key, mapping=record.to_hash())
+        profile = record.to_hash()
+        if not replace:
+            pipe.hset(key, mapping=profile)
+        elif not cluster:
+            replace_profile(keys=[key], args=[part for pair in profile.items() for part in pair], client=pipe)
         if not cluster:
             set_balance(scripts, record.id, record.points, now, "members import", client=pipe)
         for channel, value in record.identities.items():
@@ -373,6 +392,9 @@ def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) 
     pipe.execute()
     if cluster:
         for record in records:
+            if replace:
+                replace_profile(keys=[member_key(record.id)],
+                                args=[part for pair in record.to_hash().items() for part in pair])
             set_balance(scripts, record.id, record.points, now, "members import")
     return len(records)
 

@@ -39,8 +39,8 @@ def test_member_routes_need_a_channel_key_when_keys_are_set(redis_client, redis_
 
 def test_keys_are_checked_in_full_and_a_bad_setting_is_refused():
     keys = ApiKeys(KEYS)
-    assert keys.channel(b"mini-0123456789abcdef") == "miniapp"
-    assert keys.channel(b"mini-0123456789abcde") is None and keys.channel(None) is None
+    assert keys.grant(b"mini-0123456789abcdef").channel == "miniapp"
+    assert keys.grant(b"mini-0123456789abcde") is None and keys.grant(None) is None
     for bad in ("miniapp=short checkout", "miniapp=mini-0123456789abcdef", "miniapp=mini-0123456789abcdef admin",
                 "miniapp=mini-0123456789abcdef leader:", "miniapp=mini-0123456789abcdef,live=live-0123456789abcdef"):
         with pytest.raises(ValueError, match="RIGHTS_API_KEYS entry 1"):
@@ -52,7 +52,7 @@ def test_a_key_file_takes_the_same_entries_and_names_its_bad_line(tmp_path):
     good.write_text("# the channels\nshop=shop-0123456789abcdef checkout  # the mini-program\n\n"
                     "tuan=tuan-0123456789abcdef leader:L1\n")
     keys = ApiKeys("", str(good))
-    assert keys.channel(b"shop-0123456789abcdef") == "shop" and keys.grant(b"tuan-0123456789abcdef").acts_for("L1")
+    assert keys.grant(b"shop-0123456789abcdef").channel == "shop" and keys.grant(b"tuan-0123456789abcdef").acts_for("L1")
     bad = tmp_path / "bad.conf"
     bad.write_text("shop=shop-0123456789abcdef checkout\nerp=erp-0123456789abcdef everything\n")
     with pytest.raises(ValueError, match=f"RIGHTS_API_KEYS_FILE {bad}:2: unknown scope 'everything'"):

@@ -140,3 +140,15 @@ def test_connections_per_worker_are_capped(tmp_path):
         for conn in held:
             conn.close()
         served.close()
+
+
+def test_an_oversized_head_behind_a_pipelined_request_waits_for_its_answer(server):
+    """A small request, then in the same write a head past the limit: the first is still
+    answered, then the 431, then the connection closes."""
+    first = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40_000 + b"\r\n\r\n"
+    with connect(server) as conn:
+        conn.sendall(first + big)
+        data = answer(conn)
+    assert data.startswith(b"HTTP/1.1 200 "), data[:200]
+    assert b"HTTP/1.1 431 " in data and data.index(b"HTTP/1.1 431 ") > data.index(b'{"alive":true}')

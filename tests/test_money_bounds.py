@@ -200,3 +200,13 @@ def test_replays_are_answered_before_the_rate_limit_counts(redis_client, redis_s
         assert {api.post("/v1/events", json=event, headers=HEADERS).status_code for _ in range(5)} == {200}
         assert api.post("/v1/events", json={**event, "event_id": "share-2"}, headers=HEADERS).status_code == 200
         assert api.post("/v1/events", json={**event, "event_id": "share-3"}, headers=HEADERS).status_code == 429
+
+
+def test_points_owed_survive_a_members_import(api, redis_client):
+    buy_redeem_refund(api)
+    write_members(redis_client, [MemberRecord(id="SPENDER", tier="silver", points=0)])  # the CRM re-imports
+    ledger = api.get("/v1/members/SPENDER/ledger", headers=HEADERS).json()
+    assert ledger["points_debt"] == 1800
+    refused = api.post("/v1/redemptions", json={"member_id": "SPENDER", "redemption_id": "OLIVE-OIL"},
+                       headers={**HEADERS, "Idempotency-Key": "after-import"})
+    assert error_of(refused)[1] == "points_debt"

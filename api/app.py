@@ -143,13 +143,14 @@ class Service:
             record = await self.redis_call(reader.member(member_id))
         return record
 
-    def swap(self, table, seq: float) -> bool:
+    def swap(self, table, seq: float, reset: bool = False) -> bool:
         """Serve `table` from now on: one assignment, so every request sees one version.
         `seq` is its activation's sequence number in Redis (api/rules_store.py): a swap to
         an earlier activation than the one served is refused, so the event loop and the
-        rules watcher thread (api/rules_sync.py) can never take a worker backwards."""
+        rules watcher thread (api/rules_sync.py) can never take a worker backwards;
+        `reset` accepts Redis's count when Redis itself was reset."""
         with self.swap_lock:
-            if seq < self.table_seq:
+            if seq < self.table_seq and not reset:
                 return False
             self.table = table
             self.table_seq = seq

@@ -32,6 +32,7 @@ from .rules_store import ACTIVE, CHANNEL, SEQ, RulesStore, add_samples, meta_key
 log = logging.getLogger("rights.rules")
 
 POLL_SECONDS = 1.0
+REDIS_RESET_AFTER_S = 5.0  # Redis's activation count behind this worker's for this long: Redis was reset
 
 
 class RulesSync:
@@ -47,6 +48,7 @@ class RulesSync:
         self._watcher: Optional[threading.Thread] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._refreshing = asyncio.Lock()
+        self._behind_since: Optional[float] = None  # when the watcher first read an older activation
 
     async def start(self) -> None:
         """Serve the active version from Redis; with none there yet, make the table this
@@ -130,14 +132,19 @@ class RulesSync:
         if active == self.service.table.version:
             self.service.note_seq(active, seq)
             return
-        if seq < self.service.table_seq:  # this worker is ahead of what it read (a swap while it asked)
-            return
+        reset = False
+        if seq < self.service.table_seq:  # this worker is ahead of what it read (a swap while it asked) ...
+            behind = self._behind_since = self._behind_since or time.monotonic()
+            if time.monotonic() - behind < REDIS_RESET_AFTER_S:
+                return
+            reset = True  # ... or Redis lost its count (flushed, restored): after a while Redis is the truth
+        self._behind_since = None
         pipe = client.pipeline(transaction=False)
         pipe.get(src_key(active))
         pipe.hget(meta_key(active), "label")
         source, label = pipe.execute()
         if source is not None:
-            self.service.swap(compile_source(source, (label or b"").decode()), seq)  # refused if overtaken
+            self.service.swap(compile_source(source, (label or b"").decode()), seq, reset=reset)
 
     async def refresh(self) -> None:
         """Prepare the scheduled versions (compiled ahead, a timer each), and drop those no

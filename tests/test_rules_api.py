@@ -441,3 +441,34 @@ def test_a_version_cancelled_at_its_instant_is_never_served(redis_client, redis_
 
     original, served = _in_a_worker(redis_server, scenario)
     assert served == original
+
+
+def test_a_redis_that_lost_its_activation_count_is_followed_after_a_while(redis_client, redis_server, monkeypatch):
+    """Redis flushed or restored from an older backup: its count is behind the worker's for
+    good, not for an instant, so after REDIS_RESET_AFTER_S the worker takes Redis's table."""
+    import asyncio
+
+    from api import rules_sync
+    from api.redis_connect import sync_client
+    from api.rules_store import ACTIVE, SEQ, src_key
+    from engine.rules import compile_source
+
+    monkeypatch.setattr(rules_sync, "REDIS_RESET_AFTER_S", 0.3)
+
+    async def scenario(service):
+        cheaper = compile_source(CHEAPER_MILK.encode())
+        _, seq = await service.rules.store.push(cheaper.version, CHEAPER_MILK.encode(), "ops", "cheaper-milk", None,
+                                                int(time.time()))
+        service.swap(cheaper, seq)
+        client = sync_client(redis_server.url)
+        original = compile_source(DEMO.encode()).version
+        client.set(src_key(original), DEMO.encode())
+        client.mset({ACTIVE: original, SEQ: 1})  # what a restored Redis says, from now on
+        service.rules._follow(client)
+        first = service.table.version
+        await asyncio.sleep(0.4)
+        service.rules._follow(client)
+        return cheaper.version, first, original, service.table.version
+
+    cheaper, first, original, after = _in_a_worker(redis_server, scenario)
+    assert first == cheaper and after == original

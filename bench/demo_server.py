@@ -46,9 +46,17 @@ def demo_server(workers: int = 2, **extra_env: str) -> Iterator[str]:
             time.sleep(0.2)
         yield base
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_group(server)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def stop_group(server: subprocess.Popen, seconds: float = 20.0) -> None:
+    """Stop a `rights serve` started in its own session: SIGTERM, then SIGKILL to its group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(seconds)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait(5)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from api.redis_connect import sync_client
 from api.redis_server import EmbeddedRedis, free_port
 from api.reservations import REDEMPTIONS, reservations_key, stock_key
 from api.store import MemberRecord, write_members
+from bench.demo_server import stop_group
 from engine.demo import DEMO_RULES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,12 +81,7 @@ def run_once(redis_url: str, directory: Path, extra_env: Optional[dict] = None) 
     try:
         results = asyncio.run(burst())
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(5)
+        stop_group(server)
         log.close()
     statuses = collections.Counter(status for status, _, _ in results)
     codes = collections.Counter(orjson.loads(answer).get("error", {}).get("code") for status, answer, _ in results

@@ -50,6 +50,25 @@ def redis_server(request, tmp_path_factory):
     server.stop()
 
 
+def in_a_worker(redis_server, scenario, **settings):
+    """Run `scenario(service)` (a coroutine function) against one worker's Service on
+    `redis_server`, started before and stopped after, in a fresh event loop."""
+    import asyncio
+
+    from api.app import Service
+    from api.settings import Settings
+
+    async def main():
+        service = Service(Settings(redis_url=redis_server.url, access_log=False, member_cache=False, **settings))
+        await service.start()
+        try:
+            return await scenario(service)
+        finally:
+            await service.stop()
+
+    return asyncio.run(main())
+
+
 @pytest.fixture
 def redis_client(redis_server):
     from api.redis_connect import sync_client

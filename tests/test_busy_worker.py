@@ -8,10 +8,11 @@ import asyncio
 import time
 
 import pytest
+from conftest import in_a_worker
 from fastapi.testclient import TestClient
 
 import api.app as app_module
-from api.app import Overloaded, RedisUnavailable, Service, create_app
+from api.app import Overloaded, RedisUnavailable, create_app
 from api.redis_connect import sync_client
 from api.settings import Settings
 
@@ -23,17 +24,8 @@ def busy(seconds: float) -> None:
         sum(range(1000))
 
 
-def run(redis_server, scenario, timeout_ms: int = 100):
-    async def main():
-        service = Service(Settings(redis_url=redis_server.url, redis_timeout_ms=timeout_ms, member_cache=False,
-                                   access_log=False))
-        await service.start()
-        try:
-            return await scenario(service)
-        finally:
-            await service.stop()
-
-    return asyncio.run(main())
+def run(redis_server, scenario):
+    return in_a_worker(redis_server, scenario, redis_timeout_ms=100)
 
 
 async def crowd(seconds: float) -> None:

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, at
+from conftest import ROOT, at, in_a_worker
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -382,23 +382,6 @@ def test_a_worker_killed_under_load_is_replaced_and_serves_the_pushed_version(re
         server.wait(20)
 
 
-def _in_a_worker(redis_server, scenario):
-    """Run `scenario(service)` against one worker's Service, started and stopped here."""
-    import asyncio
-
-    from api.app import Service
-
-    async def main():
-        service = Service(Settings(redis_url=redis_server.url, access_log=False, member_cache=False))
-        await service.start()
-        try:
-            return await scenario(service)
-        finally:
-            await service.stop()
-
-    return asyncio.run(main())
-
-
 def test_a_worker_never_swaps_back_to_an_earlier_activation(redis_client, redis_server):
     """The watcher reads the active version while a newer one is being swapped in (e.g. a
     schedule falling due): what it read is older than what the worker serves, so it must
@@ -421,7 +404,7 @@ def test_a_worker_never_swaps_back_to_an_earlier_activation(redis_client, redis_
         service.rules._follow(client)
         return cheaper.version, kept, original, service.table.version
 
-    cheaper, kept, original, after = _in_a_worker(redis_server, scenario)
+    cheaper, kept, original, after = in_a_worker(redis_server, scenario)
     assert kept == cheaper and after == original
 
 
@@ -439,7 +422,7 @@ def test_a_version_cancelled_at_its_instant_is_never_served(redis_client, redis_
         await service.rules._due("cheaper-milk@x", time.time())  # its timer fires
         return original, service.table.version
 
-    original, served = _in_a_worker(redis_server, scenario)
+    original, served = in_a_worker(redis_server, scenario)
     assert served == original
 
 
@@ -470,5 +453,5 @@ def test_a_redis_that_lost_its_activation_count_is_followed_after_a_while(redis_
         service.rules._follow(client)
         return cheaper.version, first, original, service.table.version
 
-    cheaper, first, original, after = _in_a_worker(redis_server, scenario)
+    cheaper, first, original, after = in_a_worker(redis_server, scenario)
     assert first == cheaper and after == original

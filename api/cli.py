@@ -21,12 +21,10 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from .data_lock import DYING_HOLDER_WAIT_S, DataDirBusy, DataDirLock, alive
 from .parent_watch import die_with_parent
-from .redis_connect import eviction_policies, sync_client
+from .redis_connect import sync_client
 from .redis_server import EmbeddedRedis, _ping
 from .settings import Settings
 
-DEMO_MARK = "demo:{rights}:members"  # how many demo members were loaded (and which version)
-DEMO_VERSION = "1:10000"
 
 
 def add_serve_commands(commands) -> None:
@@ -140,28 +138,6 @@ def cmd_serve(args) -> int:
                   file=sys.stderr)
         return 1
     return Supervisor(settings, table, source, appendfsync=args.appendfsync, push_rules=args.push_rules).run()
-
-
-def refuse_evicting_redis(client) -> None:
-    """Balances and idempotency records must never be evicted for memory."""
-    for policy in sorted(eviction_policies(client)):  # INFO works where CONFIG is off
-        if policy != "noeviction":  # volatile-* too: idempotency records and cap counters carry a TTL
-            raise RuntimeError(f"the Redis maxmemory-policy is {policy}, which may evict keys (balances, "
-                               "idempotency records); set it to noeviction")
-
-
-def load_demo_members(client) -> bool:
-    """The demo members, loaded once (a marker key records that they are there)."""
-    from .members_io import demo_members
-    from .store import write_members
-
-    if (client.get(DEMO_MARK) or b"").decode() == DEMO_VERSION:
-        return False
-    members = demo_members()
-    for start in range(0, len(members), 1000):
-        write_members(client, members[start:start + 1000])
-    client.set(DEMO_MARK, DEMO_VERSION)
-    return True
 
 
 def cmd_members_import(args) -> int:

@@ -145,3 +145,21 @@ def demo_members(count: int = 10_000, seed: int = 1) -> list:
         record = out[k - 1]
         record.tier, record.points, record.paid_until, record.birthday_month = tier, points, paid_until, 3
     return out
+
+
+DEMO_MARK = "demo:{rights}:members"  # how many demo members were loaded (and which version)
+DEMO_VERSION = "1:10000"
+
+
+def load_demo_members(client) -> bool:
+    """The demo members, loaded once into the Redis of `client` (a marker key records that
+    they are there); True when they were loaded now."""
+    from .store import write_members
+
+    if (client.get(DEMO_MARK) or b"").decode() == DEMO_VERSION:
+        return False
+    members = demo_members()
+    for start in range(0, len(members), 1000):
+        write_members(client, members[start:start + 1000])
+    client.set(DEMO_MARK, DEMO_VERSION)
+    return True

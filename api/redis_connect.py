@@ -69,6 +69,15 @@ def node_url(url: str, host: str, port: int) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def refuse_evicting_redis(client) -> None:
+    """Balances and idempotency records must never be evicted for memory: RuntimeError
+    naming the policy otherwise."""
+    for policy in sorted(eviction_policies(client)):  # INFO works where CONFIG is off
+        if policy != "noeviction":  # volatile-* too: idempotency records and cap counters carry a TTL
+            raise RuntimeError(f"the Redis maxmemory-policy is {policy}, which may evict keys (balances, "
+                               "idempotency records); set it to noeviction")
+
+
 def eviction_policies(client) -> set:
     """The maxmemory-policy of the server, or of every primary of a cluster."""
     if isinstance(client, RedisCluster):

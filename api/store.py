@@ -24,18 +24,12 @@ from typing import Iterable, Optional
 
 from engine.model import VISITOR, Member
 
+from .keys import identity_key, member_key
+
 CHANNELS = ("phone", "openid", "unionid", "app")
 MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
 IDENTITY_VALUE = re.compile(r"^[A-Za-z0-9+_.:@-]{1,128}\Z")
 _INT_FIELDS = ("points", "birthday_month", "sessions_watched", "paid_until", "frozen", "lapse_at", "debt")
-
-
-def member_key(member_id: str) -> str:
-    return f"m:{{{member_id}}}"
-
-
-def identity_key(channel: str, value: str) -> str:
-    return f"idn:{{{channel}:{value}}}"
 
 
 @dataclass

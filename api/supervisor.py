@@ -97,8 +97,8 @@ class Supervisor:
         self.signals.append(signum)
 
     def _serve(self) -> int:
-        from .cli import load_demo_members, refuse_evicting_redis
-        from .redis_connect import shown, sync_client
+        from .members_io import load_demo_members
+        from .redis_connect import refuse_evicting_redis, shown, sync_client
         from .rules_at_start import decide
 
         settings = self.settings

@@ -77,7 +77,7 @@ def test_serve_refuses_a_redis_that_may_evict(redis_server, redis_client, tmp_pa
 def test_example_request_is_valid_against_the_demo(redis_client, redis_server):
     from fastapi.testclient import TestClient
 
-    from api.cli import load_demo_members
+    from api.members_io import load_demo_members
 
     load_demo_members(redis_client)
     body = (ROOT / "examples" / "eligibility-request.json").read_bytes()

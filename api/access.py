@@ -60,7 +60,7 @@ class Grant:
         return LEADER in self.scopes and (ANY in self.leaders or leader_id in self.leaders)
 
 
-def required_scope(method: str, path: str) -> Optional[str]:
+def required_scope(path: str) -> Optional[str]:
     """The scope a `/v1/` member route needs; None for the open and admin ones. A trailing
     slash names the same route (the router redirects it)."""
     path = path.rstrip("/")
@@ -96,13 +96,13 @@ class ApiKeys:
     @staticmethod
     def guards(path: str) -> bool:
         """Whether a path needs a channel key (when keys are configured)."""
-        return required_scope("", path) is not None
+        return required_scope(path) is not None
 
 
 def scope_refusal(grant: Grant, method: str, path: str) -> Optional[str]:
     """Why this key may not call this route (None: it may). A feed names its leader in the
     path, so it is checked here; a handover names it in the body (see `leader_refusal`)."""
-    needed = required_scope(method, path)
+    needed = required_scope(path)
     if needed is None or needed in grant.scopes:
         feed = _FEED.match(path.rstrip("/"))
         if feed is not None and not grant.acts_for(feed.group(1)):

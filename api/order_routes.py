@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from engine import codes
 from engine.model import MAX_ORDER_FEN, MAX_POINTS
+from engine.quote import yuan
 
 from . import orders, schemas
 from .eligibility import pricing
@@ -34,10 +35,6 @@ _ERRORS = {400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"
            404: {"model": schemas.ErrorResponse, "description": "No such member or order"},
            422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
            503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}}
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100:,}.{fen % 100:02d}"
 
 
 def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) -> None:
@@ -143,8 +140,9 @@ def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) ->
             leader, newly = assign_leader(record, body)
             points = quote.points
             if quote.payable > MAX_ORDER_FEN:
-                raise orders.Refused(422, "order_over_limit", f"the order charges {_yuan(quote.payable)} yuan; one "
-                                                              f"order may charge at most {_yuan(MAX_ORDER_FEN)} yuan",
+                raise orders.Refused(422, "order_over_limit", f"the order charges {yuan(quote.payable, True)} yuan; "
+                                                              f"one order may charge at most "
+                                                              f"{yuan(MAX_ORDER_FEN, True)} yuan",
                                      "lines")
             if points > MAX_POINTS:
                 raise orders.Refused(422, "points_over_limit", f"the order would earn {points:,} points; one order "

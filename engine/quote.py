@@ -164,11 +164,12 @@ def public_quote(compiled: Any, raw: RawQuote) -> dict:
     return assemble(parts, raw, lines, applied, not_applied, redemptions)
 
 
-def yuan(fen: int) -> str:
-    """Fen as a yuan amount with two decimals, e.g. 1200 -> '12.00'."""
+def yuan(fen: int, grouped: bool = False) -> str:
+    """Fen as a yuan amount with two decimals, e.g. 1200 -> '12.00'; `grouped` puts commas
+    between thousands, for amounts too large to read at a glance."""
     sign = "-" if fen < 0 else ""
     fen = abs(fen)
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
+    return f"{sign}{fen // 100:,}.{fen % 100:02d}" if grouped else f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
 def wait_text(seconds: int) -> str:

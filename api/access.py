@@ -15,6 +15,9 @@
   constant time, all of them every time, and never logged; the access log records the
   channel. Without keys configured the routes are open (a deployment behind its own
   gateway).
+- The admin routes (rules, freeze): `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`; none
+  given is 401, a wrong one 403, compared in constant time and never logged; without a
+  configured token they are off (403).
 - Per-member rate limits on events and redemptions: a fixed one-minute window counted in
   Redis under the member's hash tag (`rate:{<member>}:<kind>:<minute>`), so every replica
   shares it, by the same script that answers replays (a replay is not counted); past the
@@ -23,11 +26,16 @@
 from __future__ import annotations
 
 import hmac
+import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
+
+from starlette.requests import Request
+
+from .errors import AdminRefused
 
 ADMIN_PREFIXES = ("/v1/rules",)
 ADMIN_SUFFIXES = ("/freeze", "/unfreeze")
@@ -182,3 +190,16 @@ class RateWindow:
         now = time.time()
         window = int(now // 60)
         return cls(rate_key(member_id, kind, window), per_minute, max(1, int((window + 1) * 60 - now) + 1))
+
+
+def check_admin(request: Request) -> None:
+    """Raises AdminRefused unless the request carries the admin bearer token."""
+    token = os.environ.get("RIGHTS_ADMIN_TOKEN", "")
+    if not token:
+        raise AdminRefused(403, "admin routes are off: start the server with RIGHTS_ADMIN_TOKEN set")
+    header = request.headers.get("authorization", "")
+    if not header:
+        raise AdminRefused(401, "this route needs Authorization: Bearer <admin token>")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise AdminRefused(403, "the admin token is not valid")

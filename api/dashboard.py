@@ -89,13 +89,6 @@ class DashboardCounters:
         await pipe.execute()
 
 
-async def keep_flushing(service) -> None:
-    while True:
-        await asyncio.sleep(1.0)
-        with contextlib.suppress(Exception):
-            await service.dashboard.flush(service.redis)
-
-
 async def data(service, room: str) -> dict:
     """Everything the screen shows for `room`, as one JSON object."""
     table = service.table
@@ -122,7 +115,7 @@ async def data(service, room: str) -> dict:
         if field.startswith("coupon:"):
             _, coupon, tier = field.split(":", 2)
             coupons[coupon][tier] = n
-    scheduled = await service.rules.store.scheduled() if getattr(service, "rules", None) else []
+    scheduled = await service.rules.store.scheduled() if service.rules is not None else []
     return {
         "room": room, "rooms": [r.id for r in model.rooms], "tiers": tiers, "at": int(time.time()),
         "rules_version": table.version,
@@ -159,27 +152,3 @@ def _latency(snapshots: list) -> dict:
                 p99 = None if bound is None else round(bound * 1000, 2)
                 break
     return {"eligibility_requests": total, "eligibility_p99_ms_at_most": p99}
-
-
-def add_dashboard_routes(app, service, error) -> None:
-    service.dashboard = DashboardCounters()
-    service.background.append(lambda: keep_flushing(service))
-
-    @app.get("/dashboard", tags=["operations"], response_class=HTMLResponse,
-             summary="The live session's big screen (HTML, no external assets)",
-             responses={200: {"content": {"text/html": {"example": "<!doctype html>..."}}}})
-    async def dashboard_page() -> HTMLResponse:
-        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
-
-    @app.get("/dashboard/data", tags=["operations"], summary="The figures of the big screen for one room",
-             responses={200: {"content": {"application/json": {"example": {
-                 "room": "gala", "rules_version": "dairy-gala@3fef92905af1", "quotes": 1200,
-                 "active_by_tier": {"visitor": 10, "silver": 40, "gold": 80, "black_gold": 12}}}}},
-                        422: {"description": "Unknown room"}})
-    async def dashboard_data(room: Optional[str] = None) -> Response:
-        """Polled every second by /dashboard; `room` defaults to the first room of the rules."""
-        rooms = [r.id for r in service.table.model.rooms]
-        room = room or (rooms[0] if rooms else "")
-        if room not in rooms:
-            return error(422, "invalid_request", f"unknown room {room!r}", "room")
-        return Response(orjson.dumps(await service.redis_call(data(service, room))), media_type="application/json")

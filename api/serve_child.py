@@ -20,8 +20,8 @@ PARENT_ENV = "RIGHTS_SERVE_PARENT_PID"
 
 
 def create_app():
-    """The API (api.app), plus the parent watch among the tasks its lifespan runs."""
-    from .app import create_app as build
+    """The API (api.main), plus the parent watch among the tasks its lifespan runs."""
+    from .main import create_app as build
     from .parent_watch import watch_parent
 
     app = build()

@@ -9,7 +9,7 @@ import orjson
 
 from engine.inputs import QuoteInputError, member_from_mapping
 
-from .eligibility import RequestInvalid, parse_request, pricing
+from .checkout.request import RequestInvalid, parse_request, pricing
 
 MAX_CARTS = 1000
 MAX_REPLAY = 10_000

@@ -135,7 +135,7 @@ def run(seconds: float = 10.0, connections: int = 64, pushes: int = 10) -> dict:
 
 def _large_swap() -> dict:
     """Compile the large table and swap it into a worker's service, as a push does."""
-    from api.app import Service
+    from api.service import Service
     from api.settings import Settings
     from engine.large_table import ensure_large_table
     from engine.rules import compile_source

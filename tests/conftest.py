@@ -55,7 +55,7 @@ def in_a_worker(redis_server, scenario, **settings):
     `redis_server`, started before and stopped after, in a fresh event loop."""
     import asyncio
 
-    from api.app import Service
+    from api.service import Service
     from api.settings import Settings
 
     async def main():

@@ -7,7 +7,7 @@ from conftest import at
 from fastapi.testclient import TestClient
 
 from api.access import ApiKeys
-from api.app import create_app
+from api.main import create_app
 from api.settings import Settings
 from api.store import MemberRecord, write_members
 

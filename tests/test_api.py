@@ -9,7 +9,7 @@ import pytest
 from conftest import at
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.main import create_app
 from api.members_io import demo_members
 from api.settings import Settings
 from api.store import MemberRecord, write_members
@@ -287,7 +287,7 @@ def test_the_hand_checks_keep_the_documented_model(body):
     two must accept and refuse the same bodies."""
     from pydantic import ValidationError
 
-    from api.eligibility import RequestInvalid, parse_request
+    from api.checkout.request import RequestInvalid, parse_request
     from api.schemas import EligibilityRequest
 
     try:

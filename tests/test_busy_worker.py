@@ -11,8 +11,9 @@ import pytest
 from conftest import in_a_worker
 from fastapi.testclient import TestClient
 
-import api.app as app_module
-from api.app import Overloaded, RedisUnavailable, create_app
+import api.middleware as app_module
+from api.errors import Overloaded, RedisUnavailable
+from api.main import create_app
 from api.redis_connect import sync_client
 from api.settings import Settings
 

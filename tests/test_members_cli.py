@@ -8,7 +8,7 @@ import orjson
 import pytest
 from conftest import ROOT
 
-from api.app import create_app
+from api.main import create_app
 from api.redis_connect import sync_client
 from api.settings import Settings
 from engine.cli import main

@@ -8,7 +8,7 @@ import pytest
 from conftest import at
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.main import create_app
 from api.leaders import write_leaders
 from api.reservations import COUPONS, stock_key
 from api.settings import Settings

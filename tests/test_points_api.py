@@ -9,7 +9,7 @@ import yaml
 from conftest import at
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.main import create_app
 from api.settings import Settings
 from api.store import MemberRecord, write_members
 from engine.demo import DEMO_RULES

@@ -9,7 +9,7 @@ import pytest
 from conftest import at
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.main import create_app
 from api.redeem import RedeemScripts, idempotency_key, recover
 from api.reservations import REDEMPTIONS, index_key, reservations_key, stock_key
 from api.settings import Settings

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, at, in_a_worker
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.main import create_app
 from api.redis_server import free_port
 from api.settings import Settings
 from engine.demo import DEMO_RULES

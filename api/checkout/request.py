@@ -16,7 +16,7 @@ from typing import Optional
 from engine.inputs import QuoteInputError
 from engine.model import MAX_LINES, MAX_QTY, Member
 
-from .store import CHANNELS, IDENTITY_VALUE, MEMBER_ID, MemberRecord
+from ..store import CHANNELS, IDENTITY_VALUE, MEMBER_ID, MemberRecord
 
 _FIELDS = {"member_id", "identity", "room", "lines", "fulfillment", "location"}
 MAX_SKU_LENGTH = 64

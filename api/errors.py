@@ -1,0 +1,116 @@
+"""The one error shape every route answers with, the exceptions that become it, and
+the handlers that turn them into responses.
+
+    {"error": {"code": "...", "field": "lines[0].qty" | null, "reason": "..."}}
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.inputs import QuoteInputError
+
+from . import schemas
+
+JSON = "application/json"
+
+# what most routes may answer besides 200, for the OpenAPI document
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},
+    413: {"model": schemas.ErrorResponse, "description": "Body larger than RIGHTS_MAX_BODY_BYTES"},
+    422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
+    503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}}
+
+
+class RedisUnavailable(RuntimeError):
+    """Redis refused, failed, or did not answer within RIGHTS_REDIS_TIMEOUT_MS: a 503."""
+
+
+class Overloaded(RuntimeError):
+    """This worker is too busy to serve in time (Redis is fine): a 503 with Retry-After."""
+
+
+class AdminRefused(Exception):
+    """An admin route called without the admin token (401) or with a wrong one (403)."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def error(status: int, code: str, reason: str, field: Optional[str] = None) -> Response:
+    return Response(orjson.dumps({"error": {"code": code, "field": field, "reason": reason}}), status, media_type=JSON)
+
+
+def overloaded_answer(why: str) -> Response:
+    """503 `overloaded`: this worker is too busy (Redis is fine); retry in a second."""
+    response = error(503, "overloaded", f"{why}; the server is overloaded, not Redis: retry after 1 s")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+def field_path(loc: Sequence[Any]) -> Optional[str]:
+    """A field as every route names it, the way the eligibility checks do: `lines[0].qty`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or None
+
+
+async def _redis_down(request: Request, exc: Exception) -> Response:
+    return error(503, "redis_unavailable", f"{exc}; retry shortly")
+
+
+async def _overloaded(request: Request, exc: Exception) -> Response:
+    return overloaded_answer(str(exc))
+
+
+async def _quote_input(request: Request, exc: Exception) -> Response:
+    """A quote's input out of range on any route (e.g. a stored member past a limit) is
+    the caller's 422, never a 500."""
+    assert isinstance(exc, QuoteInputError)
+    return error(422, "invalid_request", exc.reason, exc.field)
+
+
+async def _invalid(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    if first.get("type") == "json_invalid":
+        return error(400, "malformed_json", "the body is not valid JSON")
+    if tuple(first.get("loc", ())) == ("body",):
+        return error(422, "invalid_request", "the body must be a JSON object, sent with "
+                                             "Content-Type: application/json")
+    return error(422, "invalid_request", first.get("msg", "invalid"), field_path(tuple(first.get("loc", ()))[1:]))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    response = error(exc.status_code, code, str(exc.detail))
+    for name, value in (getattr(exc, "headers", None) or {}).items():  # e.g. Allow on a 405
+        response.headers[name] = value
+    return response
+
+
+async def _admin_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AdminRefused)
+    response = error(exc.status, "unauthorized" if exc.status == 401 else "forbidden", exc.reason)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Every exception a route may raise, answered in the one error shape."""
+    app.add_exception_handler(RedisUnavailable, _redis_down)
+    app.add_exception_handler(Overloaded, _overloaded)
+    app.add_exception_handler(QuoteInputError, _quote_input)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(AdminRefused, _admin_refused)

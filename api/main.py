@@ -1,0 +1,83 @@
+"""The eligibility API: FastAPI over the compiled engine, members in Redis.
+
+`create_app()` (uvicorn's factory) reads its Settings from the environment and puts
+the app together: one Service, one middleware, the error handlers, and the routers of
+api/routes/ in order. The lifespan starts the Service (Redis, scripts, the rule table,
+the threads watching Redis) and the loops of api/upkeep.py, and stops them again.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, AsyncIterator, Optional
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from . import schemas
+from .errors import JSON, install_handlers
+from .middleware import AccessAndMetrics
+from .routes import checkout, dashboard, members, operations, orders, pickups, points, redemptions, rules
+from .service import Service
+from .settings import Settings
+from .upkeep import loops
+
+# in the order their routes are matched and documented
+ROUTERS = (checkout.router, rules.router, points.router, members.router, redemptions.router, pickups.router,
+           orders.router, dashboard.router, operations.router)
+
+
+def create_app(settings: Optional[Settings] = None) -> FastAPI:
+    service = Service(settings or Settings.from_env())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        tasks = [asyncio.create_task(run()) for run in loops(service)]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await service.stop()
+
+    app = FastAPI(title="rights-engine", version="0.1.0", lifespan=lifespan,
+                  description="Member benefits decided in real time: prices, coupons, points and redemptions "
+                              "for a cart in a live room. Money is integer fen.")
+    app.state.service = service
+    app.add_middleware(AccessAndMetrics, service=service)
+    install_handlers(app)
+    app.router.routes.insert(0, checkout.hot_route)  # matched first, with nothing between it and the request
+    for router in ROUTERS:
+        app.include_router(router)
+    setattr(app, "openapi", lambda: _openapi(app))
+    routes = [*app.routes, *(route for router in ROUTERS for route in router.routes)]
+    service.paths = frozenset(path for route in routes if isinstance(path := getattr(route, "path", None), str))
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, plus the hot route's request model (its route reads the body
+    by hand) and the error answers every route may give, documented once."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    request_schema = schemas.EligibilityRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = spec.setdefault("components", {}).setdefault("schemas", {})
+    components.update(request_schema.pop("$defs", {}))
+    components["EligibilityRequest"] = request_schema
+    if "ErrorResponse" not in components:
+        error_schema = schemas.ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(error_schema.pop("$defs", {}))
+        components["ErrorResponse"] = error_schema
+    error_body = {"content": {JSON: {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+    for path in spec.get("paths", {}).values():
+        for operation in path.values():
+            answers = operation.setdefault("responses", {})
+            if "requestBody" in operation or operation.get("parameters"):
+                answers.setdefault("422", {"description": "A field is wrong; the error names it", **error_body})
+            if "requestBody" in operation:
+                answers.setdefault("400", {"description": "Malformed JSON", **error_body})
+                answers.setdefault("413", {"description": "Body larger than the route's limit", **error_body})
+    app.openapi_schema = spec
+    return spec

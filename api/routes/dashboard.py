@@ -1,0 +1,36 @@
+"""The live session's big screen: the page, and the figures it polls (api/dashboard.py)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import orjson
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, Response
+
+from ..dashboard import PAGE, data
+from ..errors import error
+from .deps import ServiceDep
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/dashboard", response_class=HTMLResponse,
+            summary="The live session's big screen (HTML, no external assets)",
+            responses={200: {"content": {"text/html": {"example": "<!doctype html>..."}}}})
+async def dashboard_page() -> HTMLResponse:
+    return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+
+@router.get("/dashboard/data", summary="The figures of the big screen for one room",
+            responses={200: {"content": {"application/json": {"example": {
+                "room": "gala", "rules_version": "dairy-gala@3fef92905af1", "quotes": 1200,
+                "active_by_tier": {"visitor": 10, "silver": 40, "gold": 80, "black_gold": 12}}}}},
+                       422: {"description": "Unknown room"}})
+async def dashboard_data(service: ServiceDep, room: Optional[str] = None) -> Response:
+    """Polled every second by /dashboard; `room` defaults to the first room of the rules."""
+    assert service.table is not None
+    rooms = [r.id for r in service.table.model.rooms]
+    room = room or (rooms[0] if rooms else "")
+    if room not in rooms:
+        return error(422, "invalid_request", f"unknown room {room!r}", "room")
+    return Response(orjson.dumps(await service.redis_call(data(service, room))), media_type="application/json")

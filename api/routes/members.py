@@ -1,0 +1,108 @@
+"""A member's own routes: the points ledger page by page, and freezing a member for
+review (admin)."""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from .. import schemas
+from ..access import check_admin
+from ..errors import JSON, error
+from ..keys import member_key
+from ..ledger import freeze, ledger_key, parse_entry, sweep
+from ..store import MEMBER_ID
+from .deps import ServiceDep
+
+router = APIRouter(tags=["points"])
+_STREAM_ID = re.compile(r"^([0-9]{1,20})-([0-9]{1,20})\Z")
+_STREAM_PART_MAX = 2**64 - 1
+_LEDGER_EXAMPLE = {"member_id": "M00001", "balance": 1870, "points_debt": 0, "entries": [
+    {"id": "1794405600000-0", "delta": 20, "reason": "event:watch", "ref": "watch-M00001-gala-1", "at": 1794405600,
+     "expires": None, "balance": 1870},
+    {"id": "1794398400000-0", "delta": 1850, "reason": "opening", "ref": "", "at": 1794398400, "expires": None,
+     "balance": 1850}], "next": None}
+_ERRORS = {404: {"model": schemas.ErrorResponse, "description": "No member with this id"},
+           422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
+           503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}}
+
+
+def _ledger_position(text: str) -> bool:
+    """A stream id Redis can start an exclusive range after: both parts fit 64 bits, and
+    it is after 0-0 (nothing comes before that)."""
+    found = _STREAM_ID.match(text)
+    if found is None:
+        return False
+    ms, seq = int(found.group(1)), int(found.group(2))
+    return ms <= _STREAM_PART_MAX and seq <= _STREAM_PART_MAX and (ms, seq) != (0, 0)
+
+
+@router.get("/v1/members/{member_id}/ledger", response_model=schemas.LedgerPage,
+         summary="A member's points ledger, newest first, page by page",
+         responses={200: {"description": "One page of entries", "content": {JSON: {"example": _LEDGER_EXAMPLE}}},
+                    **_ERRORS})
+async def get_ledger(request: Request, member_id: str, service: ServiceDep,
+                     limit: int = Query(50, ge=1, le=500, description="Entries per page."),
+                     before: Optional[str] = Query(None, description="The `next` of the previous page.")) -> Response:
+    """Every change of the balance, with its reason and reference. Reading the ledger
+    first lapses the member's expired points, so the balance shown is the one a quote
+    would use now."""
+    if not MEMBER_ID.match(member_id):
+        return error(422, "invalid_request", "not a member id", "member_id")
+    if before is not None and not _ledger_position(before):
+        return error(422, "invalid_request", "not a ledger position: pass the `next` of the previous page",
+                     "before")
+    balance = await service.redis_call(sweep(service.ledger_scripts, member_id, service.now(request.scope)))
+    if balance < 0:
+        return error(404, "unknown_member", f"no member {member_id!r}", "member_id")
+    raw = await service.redis_call(service.redis.xrevrange(
+        ledger_key(member_id), max=f"({before}" if before else "+", min="-", count=limit + 1))
+    debt = await service.redis_call(service.redis.hget(member_key(member_id), "debt"))
+    entries = [parse_entry(entry_id, fields) for entry_id, fields in raw[:limit]]
+    page = {"member_id": member_id, "balance": balance, "points_debt": int(debt or 0), "entries": entries,
+            "next": entries[-1]["id"] if len(raw) > limit else None}
+    return Response(orjson.dumps(page), media_type=JSON)
+
+
+def _freeze_doc(frozen: bool) -> dict:
+    """The OpenAPI words of freeze and unfreeze (their operation ids are kept as first published)."""
+    return dict(
+        response_model=schemas.FreezeResult,
+        summary=("Freeze a member for review: it earns and spends nothing until unfrozen (admin)" if frozen
+                 else "Unfreeze a member (admin)"),
+        responses={200: {"description": "Done (also when it was so already)",
+                         "content": {JSON: {"example": {"member_id": "M00001", "frozen": frozen}}}},
+                   401: {"model": schemas.ErrorResponse, "description": "No admin token"},
+                   403: {"model": schemas.ErrorResponse, "description": "A wrong admin token, or admin off"},
+                   **_ERRORS})
+
+
+async def _set_frozen(service: ServiceDep, request: Request, member_id: str, frozen: bool,
+                      body: Optional[schemas.FreezeRequest]) -> Response:
+    check_admin(request)
+    if not MEMBER_ID.match(member_id):
+        return error(422, "invalid_request", "not a member id", "member_id")
+    assert service.ledger_scripts is not None
+    reason = (body.reason if body else "") or "admin"
+    done = await service.redis_call(freeze(service.ledger_scripts, member_id, frozen, service.now(request.scope),
+                                           reason))
+    if done < 0:
+        return error(404, "unknown_member", f"no member {member_id!r}", "member_id")
+    return Response(orjson.dumps({"member_id": member_id, "frozen": frozen}), media_type=JSON)
+
+
+@router.post("/v1/members/{member_id}/freeze", operation_id="change_v1_members__member_id__freeze_post",
+             **_freeze_doc(True))
+async def freeze_member(member_id: str, request: Request, service: ServiceDep,
+                        body: Optional[schemas.FreezeRequest] = None) -> Response:
+    return await _set_frozen(service, request, member_id, True, body)
+
+
+@router.post("/v1/members/{member_id}/unfreeze", operation_id="change_v1_members__member_id__unfreeze_post",
+             **_freeze_doc(False))
+async def unfreeze_member(member_id: str, request: Request, service: ServiceDep,
+                          body: Optional[schemas.FreezeRequest] = None) -> Response:
+    return await _set_frozen(service, request, member_id, False, body)

@@ -1,0 +1,209 @@
+"""POST /v1/orders, its refund, and the leaders' feeds (the flow is api/orders.py)."""
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from engine import codes
+from engine.model import MAX_ORDER_FEN, MAX_POINTS
+from engine.quote import yuan
+
+from .. import orders, schemas
+from ..checkout.request import pricing
+from ..errors import JSON, error
+from ..keys import member_key
+from ..leaders import FEED_KEEP, LeaderBook, feed_key
+from ..live_stock import StockChanging, quote_with_live_stock
+from ..reservations import COUPONS, give_back
+from ..store import MEMBER_ID, MemberRecord, record_from_hash
+from .deps import ServiceDep
+
+router = APIRouter(tags=["orders"])
+_SETTLED = {"order_id": "O-20261111-000001", "member_id": "M00001", "rules_version": "dairy-gala@4f1c2a9b3e7d",
+            "subtotal": 2580, "discount": 0, "payable": 2322, "points": 510, "balance": 2360,
+            "coupons": [], "leader_id": "L001", "new_neighbour": True, "at": 1794405600}
+_REFUNDED = {"order_id": "O-20261111-000001", "member_id": "M00001", "points_reversed": 510,
+             "points_not_recovered": 0, "points_owed": 0, "points_debt": 0, "balance": 1850, "coupons_restored": [],
+             "at": 1794409200}
+_FEED = {"leader_id": "L001", "entries": [{"kind": "new_neighbour", "member_id": "M00001",
+                                           "order_id": "O-20261111-000001", "at": 1794405600}]}
+_ERRORS = {400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},
+           403: {"model": schemas.ErrorResponse, "description": "The member is frozen"},
+           404: {"model": schemas.ErrorResponse, "description": "No such member or order"},
+           422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
+           503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}}
+
+
+
+def assign_leader(leaders: LeaderBook, record: MemberRecord, body: schemas.OrderRequest) -> tuple:
+    """(leader id or None, newly bound?): the member's own active leader, else the nearest
+    active one to the given location."""
+    if record.leader and leaders.active(record.leader):
+        return record.leader, False
+    if body.location is not None:
+        found = leaders.index.nearest(body.location.lat, body.location.lon)
+        if found is not None:
+            return found[0], True
+    return None, False
+
+
+@router.post("/v1/orders", response_model=schemas.OrderResult,
+          summary="Settle an order: points credited, coupon use and stock taken, pickup leader assigned",
+          responses={200: {"description": "Settled (or the first answer, for an order id settled before)",
+                           "content": {JSON: {"example": _SETTLED}}},
+                     409: {"model": schemas.ErrorResponse,
+                           "description": "`rules_changed` (the quote's rules are no longer active), "
+                                          "`quote_changed` (a coupon's stock or a member limit moved since the "
+                                          "quote), `line_not_eligible`, or `in_progress`"},
+                     422: {"model": schemas.ErrorResponse,
+                           "description": "A field is wrong (the error names it), the order id was used with "
+                                          "another body (`order_id_reused`), or the order is past a limit: "
+                                          "`order_over_limit` (it charges more than 100,000,000.00 yuan), "
+                                          "`points_over_limit` (it earns more than 1,000,000,000 points, or "
+                                          "the balance would hold more)"},
+                     **{k: v for k, v in _ERRORS.items() if k != 422}})
+async def post_order(body: schemas.OrderRequest, request: Request, service: ServiceDep) -> Response:
+    """Re-quotes the cart with the active rules, then atomically for the member credits
+    the order's points, counts the coupons' and products' per-member use and binds a
+    new neighbour to a leader; each applied coupon's total stock is taken. An order id
+    settles once for a member: a replay returns the first answer, byte for byte. A
+    refused order leaves nothing behind, so it may be quoted again and retried with
+    the same id."""
+    now = service.now(request.scope)
+    table = service.table
+    assert table is not None and service.order_scripts is not None
+    payload = body.model_dump(mode="json")
+    try:
+        status, value = await service.redis_call(orders.begin(service.order_scripts, body.member_id, body.order_id,
+                                                              payload))
+    except orders.Refused as exc:
+        return error(exc.status, exc.code, exc.reason, exc.field)
+    if status == "done":
+        return Response(orders.render_settled(value, body.order_id, body.member_id), media_type=JSON)
+    nonce, stocked = value, []
+    try:
+        if body.rules_version != table.version:
+            raise orders.Refused(409, "rules_changed", f"the rules changed since the quote (active: "
+                                                       f"{table.version}): quote again", "rules_version")
+        if body.room is not None and body.room not in table.room_index:
+            raise orders.Refused(422, "invalid_request", f"unknown room {body.room!r}", "room")
+        record = record_from_hash(body.member_id, await service.redis_call(
+            service.redis.hgetall(member_key(body.member_id))))
+        if record is None:
+            raise orders.Refused(404, "unknown_member", f"no member {body.member_id!r}", "member_id")
+        if record.frozen:
+            raise orders.Refused(403, "member_frozen", "the member is frozen for review: it earns and "
+                                                       "spends nothing until unfrozen", "member_id")
+        _, member = pricing(record, now)
+        try:
+            quote = await quote_with_live_stock(
+                service.evaluator, table, member, body.room, now, [(line.sku, line.qty) for line in body.lines],
+                body.fulfillment, redis=service.redis, cache=service.cache, call=service.redis_call)
+        except StockChanging:
+            raise orders.Refused(409, "quote_changed", "the coupons' stock keeps changing: quote again",
+                                 "lines") from None
+        raw = quote.to_raw()
+        applied = [table.model.coupons[k].id for k in quote.applied_coupons()]
+        for index, line in enumerate(raw.lines):
+            if line.status != codes.OK:
+                raise orders.Refused(409, "line_not_eligible", f"{line.sku}: {codes.REASONS[line.status]}",
+                                     f"lines[{index}]")
+        model = table.model
+        by_id = {c.id: c for c in model.coupons}
+        stocked = [(c, by_id[c].stock) for c in applied if by_id[c].stock is not None]
+        sold_out = await service.redis_call(orders.reserve_coupons(service.order_scripts, stocked, body.member_id,
+                                                                   body.order_id, nonce))
+        if sold_out is not None:
+            stocked = []
+            raise orders.Refused(409, "quote_changed", f"coupon {sold_out} has run out: quote again",
+                                 "lines")
+        limited_coupons = {c: by_id[c].member_limit for c in applied if by_id[c].member_limit is not None}
+        limited_skus: dict = {}
+        for line in body.lines:
+            product = model.products[table.sku_row[line.sku]]
+            if product.member_limit is not None:
+                qty, _ = limited_skus.get(line.sku, (0, 0))
+                limited_skus[line.sku] = (qty + line.qty, product.member_limit)
+        if not service.leaders.loaded:  # a worker's first orders: never judge a leader before knowing them
+            await service.redis_call(service.leaders.reload(service.redis))
+        leader, newly = assign_leader(service.leaders, record, body)
+        points = quote.points
+        if quote.payable > MAX_ORDER_FEN:
+            raise orders.Refused(422, "order_over_limit", f"the order charges {yuan(quote.payable, True)} yuan; "
+                                                          f"one order may charge at most "
+                                                          f"{yuan(MAX_ORDER_FEN, True)} yuan",
+                                 "lines")
+        if points > MAX_POINTS:
+            raise orders.Refused(422, "points_over_limit", f"the order would earn {points:,} points; one order "
+                                                           f"may earn at most {MAX_POINTS:,}", "lines")
+        days = model.points.expire_after_days
+        answer = (f"200 {table.version} {quote.subtotal} {quote.discount} {quote.payable} {points} "
+                  f"{','.join(applied) or '-'} {leader or '-'} {int(newly)} {now}")
+        outcome, stored = await service.redis_call(orders.settle(
+            service.order_scripts, body.member_id, body.order_id, nonce, now=now, points=points,
+            expires=now + days * 86400 if days and points else 0, coupons=applied,
+            limited_coupons=limited_coupons, limited_skus=limited_skus,
+            bind_leader=leader if newly else "", answer=answer))
+        if outcome != "ok":
+            if stored.startswith("balance_limit:"):
+                raise orders.Refused(422, "points_over_limit", f"the member's balance would be "
+                                                               f"{int(stored.split(':')[1]):,} points; a balance "
+                                                               f"holds at most {MAX_POINTS:,}", "member_id")
+            reason = {"member_frozen": (403, "member_frozen", "the member is frozen for review")}.get(
+                stored, (409, "quote_changed", f"a per-member limit was reached since the quote ({stored}): "
+                                               "quote again"))
+            raise orders.Refused(*reason, "member_id" if stored == "member_frozen" else "lines")
+    except orders.Refused as exc:
+        await service.redis_call(orders.finish_coupons(service.redis, service.order_scripts, stocked, body.member_id,
+                                                       body.order_id, nonce, settled=False))
+        await service.redis_call(orders.drop(service.order_scripts, body.member_id, body.order_id, nonce))
+        return error(exc.status, exc.code, exc.reason, exc.field)
+    await service.redis_call(orders.finish_coupons(service.redis, service.order_scripts, stocked, body.member_id,
+                                                   body.order_id, nonce, settled=True))
+    service.dashboard.order(body.room, member.tier or "visitor", points, applied)
+    if newly:
+        pipe = service.redis.pipeline(transaction=False)
+        pipe.zadd(feed_key(leader), {f"new_neighbour|{body.member_id}|{body.order_id}": now})
+        pipe.zremrangebyrank(feed_key(leader), 0, -FEED_KEEP - 1)
+        await service.redis_call(pipe.execute())
+    return Response(orders.render_settled(stored, body.order_id, body.member_id), media_type=JSON)
+
+@router.post("/v1/orders/{order_id}/refund", response_model=schemas.RefundResult,
+          summary="Refund a settled order: its points and coupon use reversed, once",
+          responses={200: {"description": "Refunded (or the first answer, for an order refunded before)",
+                           "content": {JSON: {"example": _REFUNDED}}}, **_ERRORS})
+async def refund_order(order_id: str, body: schemas.RefundRequest, request: Request, service: ServiceDep) -> Response:
+    """Takes back the order's points; those the member has spent already are reported
+    in `points_not_recovered` and, under the rules' `points.refund: debt` (the
+    default), owed: the next credits pay them first and redemptions with points are
+    refused (`points_debt`) until they are paid; under `forgive` they are let go. Gives
+    back the coupons' per-member use and total stock and the products' per-member
+    quantities. A second refund returns the first answer and changes nothing."""
+    if not MEMBER_ID.match(order_id):
+        return error(422, "invalid_request", "not an order id", "order_id")
+    assert service.table is not None and service.order_scripts is not None
+    done = await service.redis_call(orders.refund(service.order_scripts, body.member_id, order_id, service.now(request.scope),
+                                                  service.table.model.points.refund))
+    if done[0] == "unknown_order":
+        return error(404, "unknown_order", f"member {body.member_id} has no settled order {order_id!r}",
+                     "order_id")
+    if done[0] == "ok":
+        stocked = {c.id for c in service.table.model.coupons if c.stock is not None}
+        for coupon_id in done[2].split(","):
+            if coupon_id in stocked:
+                await service.redis_call(give_back(service.order_scripts, COUPONS, coupon_id))
+    return Response(orders.render_refund(done[1], order_id, body.member_id, done[2]), media_type=JSON)
+
+@router.get("/v1/leaders/{leader_id}/feed", summary="A pickup leader's feed, newest first",
+         responses={200: {"description": "The feed", "content": {JSON: {"example": _FEED}}}, **_ERRORS})
+async def leader_feed(service: ServiceDep, leader_id: str, limit: int = Query(50, ge=1, le=500)) -> Response:
+    """New neighbours bound to this leader by their first order."""
+    if not MEMBER_ID.match(leader_id):
+        return error(422, "invalid_request", "not a leader id", "leader_id")
+    raw = await service.redis_call(service.redis.zrevrange(feed_key(leader_id), 0, limit - 1, withscores=True))
+    entries = []
+    for member, score in raw:
+        kind, member_id, order_id = (member.decode() if isinstance(member, bytes) else member).split("|")
+        entries.append({"kind": kind, "member_id": member_id, "order_id": order_id, "at": int(score)})
+    return Response(orjson.dumps({"leader_id": leader_id, "entries": entries}), media_type=JSON)

@@ -1,0 +1,263 @@
+"""Admin routes for rule tables: push (now or at an instant), look, fetch, roll back.
+
+Every route here needs `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`: none given is 401,
+a wrong one 403; the token is compared in constant time and never logged. Without a
+configured token the admin routes are off (403).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Optional
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from engine.diff import describe, diff_tables
+from engine.inputs import QuoteInputError
+from engine.instants import parse_instant
+from engine.rules import RulesInvalid, check_source, compile_source
+
+from ..access import check_admin
+from ..checkout.request import RequestInvalid
+from ..errors import JSON, error
+from ..rules_store import RulesStore, recent_samples
+from ..rules_sync import RulesSync
+from ..service import Service
+from ..simulate import MAX_CARTS, MAX_REPLAY, simulate
+from .deps import ServiceDep
+
+router = APIRouter(tags=["rules"])
+MAX_SCHEDULE_DAYS = 366  # how far ahead a push may be scheduled
+_PUSH_EXAMPLE = {"version": "gala-v2@9c1d2e3f4a5b", "author": "ops-li", "label": "gala-v2", "pushed_at": 1794398400,
+                 "activated_at": 1794398400, "format": "yaml", "activated": True}
+
+
+_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "No admin token"},
+                                                   403: {"description": "A wrong admin token"}}
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type=JSON)
+
+
+def _instant(text: Optional[str]) -> Optional[int]:
+    return None if text is None or text == "" else parse_instant(text)
+
+
+def _sync(service: Service) -> RulesSync:
+    assert service.rules is not None, "the service is not started"
+    return service.rules
+
+
+def _store(service: Service) -> RulesStore:
+    return _sync(service).store
+
+
+@router.post("/v1/rules", status_code=201,
+          summary="Push a rule table: validated and compiled before anything changes",
+          responses={201: {"content": {JSON: {"example": _PUSH_EXAMPLE}}},
+                     422: {"description": "The table has errors; all of them, with places and lines",
+                           "content": {JSON: {"example": {"error": {
+                               "code": "invalid_rules", "field": None, "reason": "1 error"},
+                               "problems": [{"place": "coupons[3].window.to", "line": 88,
+                                             "message": "must end after it starts"}]}}}},
+                     **_ADMIN_ERRORS},
+          openapi_extra={"requestBody": {"required": True, "content": {
+              "application/yaml": {"schema": {"type": "string"},
+                                   "example": "tiers:\n  - {id: gold}\nproducts:\n  - {sku: MILK-1L, price: 1590}\n"},
+              JSON: {"schema": {"type": "object"}}}},
+              "parameters": [
+                  {"name": "author", "in": "query", "required": True, "schema": {"type": "string"},
+                   "example": "ops-li"},
+                  {"name": "label", "in": "query", "required": False, "schema": {"type": "string"},
+                   "example": "gala-v2"},
+                  {"name": "activate_at", "in": "query", "required": False,
+                   "schema": {"type": "string"}, "example": "2026-11-11T20:00:00+08:00",
+                   "description": "Unix seconds or ISO 8601, at most 366 days ahead; without it, or in the "
+                                  "past, the table is active at once"}]})
+async def push(request: Request, service: ServiceDep) -> Response:
+    check_admin(request)
+    author = request.query_params.get("author", "").strip()
+    if not author or len(author) > 64:
+        return error(422, "invalid_request", "who is pushing: 1 to 64 characters", "author")
+    label = request.query_params.get("label", "").strip()
+    try:
+        activate_at = _instant(request.query_params.get("activate_at"))
+    except (ValueError, OverflowError):
+        return error(422, "invalid_request", "Unix seconds or an ISO 8601 time", "activate_at")
+    if activate_at is not None and not 0 <= activate_at <= time.time() + MAX_SCHEDULE_DAYS * 86400:
+        return error(422, "invalid_request", f"at most {MAX_SCHEDULE_DAYS} days from now (an instant in the "
+                                             "past activates at once)", "activate_at")
+    source = await request.body()
+    try:
+        table = await asyncio.to_thread(compile_source, source, label)
+    except RulesInvalid as exc:
+        problems = [p.as_dict() for p in exc.problems]
+        return _json({"error": {"code": "invalid_rules", "field": None,
+                                "reason": f"{len(problems)} error{'s' if len(problems) != 1 else ''}"},
+                      "problems": problems}, 422)
+    now = int(time.time())
+    record, seq = await service.redis_call(_store(service).push(table.version, source, author,
+                                                        table.version.split("@")[0], activate_at, now))
+    activated = "activated_at" in record
+    if activated:
+        service.swap(table, seq)
+    else:
+        service.rules.prepared[table.version] = table
+    return _json({**record, "activated": activated}, 201)
+
+@router.get("/v1/rules", summary="The active version, the scheduled ones, and who serves which",
+         responses={200: {"content": {JSON: {"example": {
+             "active": {"version": "gala-v2@9c1d2e3f4a5b", "author": "ops-li", "activated_at": 1794398400},
+             "scheduled": [], "workers": {"host:1234": {"version": "gala-v2@9c1d2e3f4a5b", "swapped_at": 1794398400.12}},
+             "history": ["gala-v2@9c1d2e3f4a5b", "dairy-gala@3fef92905af1"]}}}}, **_ADMIN_ERRORS})
+async def status(request: Request, service: ServiceDep) -> Response:
+    check_admin(request)
+    st = _store(service)
+    active = await service.redis_call(st.active())
+    scheduled = [{**(await st.meta(v) or {"version": v}), "activate_at": at}
+                 for v, at in await service.redis_call(st.scheduled())]
+    body = {"active": await st.meta(active) if active else None, "scheduled": scheduled,
+            "workers": await service.redis_call(st.workers()), "history": await st.history(),
+            "this_worker": {"worker": service.metrics.worker,
+                            "version": service.table.version if service.table else None}}
+    return _json(body)
+
+@router.get("/v1/rules/diff", summary="What changed between two versions, in a rule author's words",
+         responses={200: {"content": {JSON: {"example": {
+             "from": "dairy-gala@3fef92905af1", "to": "cheaper-milk@9c1d2e3f4a5b",
+             "summary": {"products_changed": 1},
+             "changes": [{"item": "product", "id": "MILK-1L", "change": "changed", "field": "price",
+                          "from": 1590, "to": 1490, "text": "product MILK-1L price: 15.90 yuan -> 14.90 yuan"}]}}}},
+                    404: {"description": "No such version"}, **_ADMIN_ERRORS},
+         openapi_extra={"parameters": [
+             {"name": "from", "in": "query", "required": False, "schema": {"type": "string"},
+              "description": "default: the version active before the current one"},
+             {"name": "to", "in": "query", "required": False, "schema": {"type": "string"},
+              "description": "default: the active version"}]})
+async def diff(request: Request, service: ServiceDep) -> Response:
+    check_admin(request)
+    st = _store(service)
+    new = request.query_params.get("to") or await service.redis_call(st.active())
+    old = request.query_params.get("from") or await service.redis_call(st.previous())
+    models = []
+    for field, version in (("from", old), ("to", new)):
+        raw = await service.redis_call(st.source(version)) if version else None
+        if raw is None:
+            return error(404, "not_found", f"no rule table version {version!r}", field)
+        models.append(await asyncio.to_thread(check_source, raw))
+    return _json(describe(old, new, diff_tables(*models)))
+
+@router.get("/v1/rules/{version}", summary="A version's source, as it was pushed",
+         responses={200: {"content": {"application/yaml": {"example": "tiers:\n  - {id: gold}\n"}}},
+                    404: {"description": "No such version"}, **_ADMIN_ERRORS})
+async def source(version: str, request: Request, service: ServiceDep) -> Response:
+    check_admin(request)
+    raw = await service.redis_call(_store(service).source(version))
+    if raw is None:
+        return error(404, "not_found", f"no rule table version {version!r}", "version")
+    media = JSON if raw.lstrip()[:1] in (b"{", b"[") else "application/yaml"
+    return Response(raw, media_type=media)
+
+@router.post("/v1/rules/simulate",
+          summary="Quote carts under a candidate table and/or at an instant, against the active table",
+          responses={200: {"content": {JSON: {"example": {
+              "active": "dairy-gala@3fef92905af1", "candidate": "cheaper-milk@9c1d2e3f4a5b", "at": 1794402000,
+              "carts": 1, "changed": 1, "payable_change": -200, "points_change": -30, "results": [
+                  {"cart": 0, "active": {"version": "dairy-gala@3fef92905af1", "payable": 2193, "points": 706,
+                                         "coupons": ["GOLD-GALA-85"]},
+                   "candidate": {"version": "cheaper-milk@9c1d2e3f4a5b", "payable": 1993, "points": 676,
+                                 "coupons": ["GOLD-GALA-85"]},
+                   "change": {"payable": -200, "points": -30, "coupons_added": [], "coupons_removed": []}}]}}}},
+                     422: {"description": "The candidate table or a cart is wrong"}, **_ADMIN_ERRORS},
+          openapi_extra={"requestBody": {"required": True, "content": {JSON: {
+              "schema": {"type": "object", "properties": {
+                  "rules": {"type": "string", "description": "a candidate table (YAML or JSON text); "
+                                                             "default: the active table"},
+                  "at": {"type": ["integer", "string"], "description": "the instant (Unix s or ISO 8601)"},
+                  "carts": {"type": "array", "maxItems": 1000, "items": {"type": "object"},
+                            "description": "eligibility requests; `member` may be an inline snapshot"},
+                  "replay": {"type": "integer", "minimum": 0, "maximum": 10000,
+                             "description": "also replay this many of the latest real eligibility requests"}}},
+              "example": {"rules": "...", "at": "2026-11-11T21:00:00+08:00", "carts": [
+                  {"member": {"tier": "gold", "points": 1850}, "room": "gala",
+                   "lines": [{"sku": "MILK-1L", "qty": 2}]}], "replay": 100}}}}})
+async def simulate_route(request: Request, service: ServiceDep) -> Response:
+    check_admin(request)
+    try:
+        data = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        return error(400, "malformed_json", f"the body is not valid JSON: {exc}")
+    if not isinstance(data, dict) or not set(data) <= {"rules", "at", "carts", "replay"}:
+        return error(422, "invalid_request", "an object with rules, at, carts and/or replay")
+    carts, replay = data.get("carts", []), data.get("replay", 0)
+    if not isinstance(carts, list) or len(carts) > MAX_CARTS:
+        return error(422, "invalid_request", f"a list of at most {MAX_CARTS} carts", "carts")
+    if type(replay) is not int or not 0 <= replay <= MAX_REPLAY:
+        return error(422, "invalid_request", f"a whole number from 0 to {MAX_REPLAY}", "replay")
+    try:
+        at = _instant(str(data["at"])) if data.get("at") is not None else None
+    except ValueError:
+        return error(422, "invalid_request", "Unix seconds or an ISO 8601 time", "at")
+    active = service.table
+    candidate = active
+    if data.get("rules") is not None:
+        if not isinstance(data["rules"], str):
+            return error(422, "invalid_request", "the candidate table as YAML or JSON text", "rules")
+        try:
+            candidate = await asyncio.to_thread(compile_source, data["rules"].encode(), "candidate")
+        except RulesInvalid as exc:
+            problems = [p.as_dict() for p in exc.problems]
+            return _json({"error": {"code": "invalid_rules", "field": "rules",
+                                    "reason": f"{len(problems)} error(s)"}, "problems": problems}, 422)
+    samples = await service.redis_call(recent_samples(service.redis, replay)) if replay else []
+    try:
+        result = await simulate(service.evaluator, active, candidate, service.find_member, carts, samples, at,
+                                int(time.time()))
+    except RequestInvalid as exc:
+        return error(422, exc.code, exc.reason, exc.field)
+    except QuoteInputError as exc:
+        return error(422, "invalid_request", exc.reason, exc.field)
+    return _json(result)
+
+@router.delete("/v1/rules/scheduled/{version}",
+            summary="Cancel a scheduled version before it goes live",
+            responses={200: {"content": {JSON: {"example": {"version": "gala-v2@9c1d2e3f4a5b",
+                                                           "cancelled": True}}}},
+                       404: {"description": "The version is not scheduled (never was, was cancelled, or is "
+                                            "live already: roll back instead)"}, **_ADMIN_ERRORS})
+async def cancel(version: str, request: Request, service: ServiceDep) -> Response:
+    """Every worker drops its timer for the version; it stays in the history, with
+    `cancelled_at` in its record, and may be pushed again."""
+    check_admin(request)
+    if not await service.redis_call(_store(service).cancel(version, int(time.time()))):
+        return error(404, "not_found", f"rule table version {version!r} is not scheduled", "version")
+    await service.redis_call(_sync(service).refresh())
+    return _json({"version": version, "cancelled": True})
+
+@router.post("/v1/rules/rollback", summary="Back to the previous version, or a named one",
+          responses={200: {"content": {JSON: {"example": {"version": "dairy-gala@3fef92905af1",
+                                                         "activated": True}}}},
+                     404: {"description": "No such version, or nothing to roll back to"}, **_ADMIN_ERRORS},
+          openapi_extra={"requestBody": {"required": False, "content": {JSON: {
+              "schema": {"type": "object", "properties": {"to": {"type": "string"}}},
+              "example": {"to": "dairy-gala@3fef92905af1"}}}}})
+async def rollback(request: Request, service: ServiceDep) -> Response:
+    check_admin(request)
+    body = await request.body()
+    try:
+        wanted = orjson.loads(body).get("to") if body.strip() else None
+    except (orjson.JSONDecodeError, AttributeError):
+        return error(400, "malformed_json", "the body must be {\"to\": version} or empty")
+    st = _store(service)
+    target = wanted or await service.redis_call(st.previous())
+    if target is None:
+        return error(404, "not_found", "there is no earlier version to roll back to", "to")
+    if await service.redis_call(st.source(target)) is None:
+        return error(404, "not_found", f"no rule table version {target!r}", "to")
+    served = service.table
+    table = served if served is not None and served.version == target else await _sync(service).compile(target)
+    service.swap(table, await service.redis_call(st.activate(target, int(time.time()))))
+    return _json({"version": target, "activated": True})

@@ -1,0 +1,222 @@
+"""What the routes of one worker share, declared in one place and built by the lifespan.
+
+`Service(settings)` costs nothing; `start()` opens Redis, registers the scripts, compiles
+the rule table and starts the threads that watch Redis (health, member cache, rules);
+`stop()` undoes it. Every attribute a route reads is declared here.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import threading
+import time
+from typing import Any, Awaitable, Callable, Optional, TypeVar
+
+from redis.exceptions import RedisClusterException, RedisError
+
+import engine
+from engine.compiler import CompiledTable
+from engine.rules import compile_source
+from engine.source import read_bytes
+
+from .dashboard import DashboardCounters
+from .errors import Overloaded, RedisUnavailable
+from .keys import member_key
+from .leaders import LeaderBook
+from .ledger import Scripts as LedgerScripts
+from .ledger import sweep
+from .metrics import METRICS_KEY, Metrics, forget_silent_workers
+from .orders import OrderScripts
+from .pickup_codes import load_secret
+from .redeem import RedeemScripts
+from .redis_connect import async_client, is_cluster, node_url
+from .redis_health import RedisHealth
+from .rules_sync import RulesSync
+from .settings import Settings
+from .store import MISS, MemberReader, MemberRecord, TrackedCache, record_from_hash
+
+T = TypeVar("T")
+MAX_REDIS_CONNECTIONS = 256  # per worker (per node on a cluster); a burst past it waits for one
+PATIENCE_FLOOR_S, PATIENCE_TIMEOUTS = 2.0, 8  # patience: the larger of 2 s and 8 Redis timeouts
+
+
+class Service:
+    """One worker's settings, Redis client and scripts, rule table, caches and counters."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.evaluator = engine.evaluator
+        self.metrics = Metrics()
+        self.dashboard = DashboardCounters()  # this worker's big-screen counts, flushed each second
+        self.leaders = LeaderBook()  # the pickup leaders, kept current from Redis
+        self.table: Optional[CompiledTable] = None
+        self.table_source = b""  # the served table's source as read at start
+        self.table_seq: float = 0  # the served table's activation, in Redis's count (see swap)
+        self.swapped_at = time.time()  # when the served table became this worker's
+        self.swap_lock = threading.RLock()  # swaps come from the event loop and the rules watcher thread
+        self.redis: Any = None  # redis-py's asyncio client (a RedisCluster on a cluster)
+        self.cluster = False
+        self.ledger_scripts: Optional[LedgerScripts] = None
+        self.order_scripts: Optional[OrderScripts] = None
+        self.redeem_scripts: Optional[RedeemScripts] = None
+        self.cache: Optional[TrackedCache] = None
+        self.reader: Optional[MemberReader] = None
+        self.health: Optional[RedisHealth] = None
+        self.rules: Optional[RulesSync] = None
+        self.timeout = settings.redis_timeout_ms / 1000
+        # how long a call may wait while Redis answers but this worker is too busy to read it
+        self.patience = max(PATIENCE_FLOOR_S, PATIENCE_TIMEOUTS * self.timeout)
+        self.paths: frozenset[str] = frozenset()  # the app's route paths, for metric labels
+        self.samples: list = []  # recent eligibility requests, flushed to Redis each second
+        self.background: list[Callable[[], Awaitable[None]]] = []  # extra loops the lifespan runs (parent watch)
+        self._pickup_secret: Optional[bytes] = None
+
+    async def start(self) -> None:
+        self.table_source = read_bytes(self.settings.rules)
+        self.table = compile_source(self.table_source)
+        gc.freeze()  # the table's objects live as long as the worker: keep them out of every collection
+        self.metrics.rules_version = self.table.version
+        self.cluster = await asyncio.to_thread(is_cluster, self.settings.redis_url)
+        # the client's own timeouts are the patience limit: whether Redis answers in time is
+        # the health thread's call (api/redis_health.py), not a timer on a busy loop
+        self.redis = async_client(
+            self.settings.redis_url, socket_timeout=self.patience, socket_connect_timeout=self.patience,
+            retry_on_timeout=False, retry=None, max_connections=MAX_REDIS_CONNECTIONS,
+            **({} if self.cluster else {"pool_timeout": self.patience}))
+        self.ledger_scripts = LedgerScripts(self.redis)
+        self.order_scripts = OrderScripts(self.redis)
+        self.redeem_scripts = RedeemScripts(self.redis)
+        self.health = RedisHealth(self.settings.redis_url, self.cluster, self.timeout)
+        self.health.start()
+        urls = [self.settings.redis_url]
+        if self.cluster:  # the primaries: /readyz probes each, the member cache tracks each
+            await self.redis.initialize()
+            urls = [node_url(self.settings.redis_url, node.host, node.port) for node in self.redis.get_primaries()]
+        self.cache = TrackedCache(urls, timeout=self.timeout) if self.settings.member_cache else None
+        if self.cache is not None:
+            self.cache.start()
+        self.reader = MemberReader(self.redis, batching=self.settings.batch_lookups, cache=self.cache)
+        self.rules = RulesSync(self, self.settings.redis_url)
+        await self.rules.start()
+
+    async def stop(self) -> None:
+        if self.rules is not None:
+            await self.rules.stop()
+        if self.cache is not None:
+            await self.cache.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
+        if self.health is not None:
+            await asyncio.to_thread(self.health.stop)
+
+    def now(self, scope: dict) -> int:
+        """The instant a request is decided at: the server's clock, or the request's
+        X-Rights-Now header where RIGHTS_ALLOW_CLOCK_OVERRIDE allows it (rehearsals)."""
+        if self.settings.allow_clock_override:
+            for name, value in scope["headers"]:
+                if name == b"x-rights-now" and value.isdigit():
+                    return int(value)
+        return int(time.time())
+
+    def pickup_secret(self) -> bytes:
+        """The key pickup codes are signed with, read (or made) on first use."""
+        if self._pickup_secret is None:
+            self._pickup_secret = load_secret(self.settings.data_dir)
+        return self._pickup_secret
+
+    async def find_member(self, req: Any) -> Optional[MemberRecord]:
+        """The member a request names (by id or channel identity), or None for a visitor.
+        A cached answer costs no I/O; only a miss pays for the bounded wait on Redis."""
+        reader = self.reader
+        assert reader is not None, "the service is not started"
+        member_id = req.member_id
+        if req.identity is not None:
+            member_id = reader.cached_identity(*req.identity)
+            if member_id is MISS:
+                member_id = await self.redis_call(reader.resolve(*req.identity))
+        if member_id is None:
+            return None
+        record = reader.cached_member(member_id)
+        if record is MISS:
+            record = await self.redis_call(reader.member(member_id))
+        return record
+
+    async def current_member(self, record: Optional[MemberRecord], now: int) -> Optional[MemberRecord]:
+        """The member with its expired points lapsed, when one of its lots is due."""
+        if record is None or not 0 < record.lapse_at <= now:
+            return record
+        assert self.ledger_scripts is not None
+        await self.redis_call(sweep(self.ledger_scripts, record.id, now))
+        return record_from_hash(record.id, await self.redis_call(self.redis.hgetall(member_key(record.id))))
+
+    def swap(self, table: CompiledTable, seq: float, reset: bool = False) -> bool:
+        """Serve `table` from now on: one assignment, so every request sees one version.
+        `seq` is its activation's sequence number in Redis (api/rules_store.py): a swap to
+        an earlier activation than the one served is refused, so the event loop and the
+        rules watcher thread (api/rules_sync.py) can never take a worker backwards;
+        `reset` accepts Redis's count when Redis itself was reset."""
+        with self.swap_lock:
+            if seq < self.table_seq and not reset:
+                return False
+            self.table = table
+            self.table_seq = seq
+            self.swapped_at = time.time()
+            self.metrics.rules_version = table.version
+            return True
+
+    def note_seq(self, version: str, seq: float) -> None:
+        """Redis confirms the served version's activation (or a later one of it)."""
+        with self.swap_lock:
+            if self.table is not None and self.table.version == version and seq > self.table_seq:
+                self.table_seq = seq
+
+    async def redis_call(self, awaitable: Awaitable[T]) -> T:
+        """Any Redis call, bounded. A fault, or Redis not answering within the timeout (as
+        the health thread sees it), is a 503 `redis_unavailable` at once; a call that is
+        slow while Redis answers is this worker's queue, so it goes on waiting, up to the
+        patience limit (then 503 `overloaded`)."""
+        started = time.perf_counter()
+        health = self.health
+        if health is not None and not health.answering:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()
+            self.metrics.redis_errors += 1
+            raise RedisUnavailable("member store unavailable: Redis does not answer")
+        task = asyncio.ensure_future(awaitable)
+        try:
+            while True:
+                done, _ = await asyncio.wait((task,), timeout=self.timeout)
+                if done:
+                    return task.result()
+                if health is not None and not health.answering:
+                    raise RedisUnavailable("member store unavailable: Redis does not answer in time")
+                if time.perf_counter() - started > self.patience:
+                    raise Overloaded(f"a Redis answer took over {self.patience:.1f} s to reach this busy worker")
+        except (RedisError, RedisClusterException, OSError, asyncio.TimeoutError) as exc:
+            self.metrics.redis_errors += 1
+            raise RedisUnavailable(f"member store unavailable: {type(exc).__name__}") from None
+        except RedisUnavailable:
+            self.metrics.redis_errors += 1
+            raise
+        finally:
+            if not task.done():
+                task.cancel()
+            self.metrics.redis.observe(time.perf_counter() - started)
+
+    async def publish_snapshot(self) -> None:
+        """This worker's metrics into the shared hash (see api/metrics.py)."""
+        await asyncio.wait_for(self.redis.hset(METRICS_KEY, self.metrics.worker, self.metrics.snapshot()),
+                               self.timeout)
+
+    async def publish_metrics(self) -> None:
+        """Once a second, whatever Redis is doing; once a minute, forget the snapshots of
+        workers silent for FORGET_METRICS_AFTER (restarted or scaled away)."""
+        pruned_at = time.monotonic()
+        while True:
+            await asyncio.sleep(1.0)
+            with contextlib.suppress(Exception):
+                await self.publish_snapshot()
+                if time.monotonic() - pruned_at > 60:
+                    pruned_at = time.monotonic()
+                    await forget_silent_workers(self.redis)

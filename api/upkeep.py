@@ -1,0 +1,50 @@
+"""The loops a worker runs beside its requests, started and cancelled by the lifespan:
+metrics and big-screen counts published each second, the pickup leaders kept current,
+and what crashed order and redemption attempts left half done settled every few seconds.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Awaitable, Callable
+
+from .redeem import recover as recover_redemptions
+from .reservations import COUPONS
+from .reservations import recover as recover_reservations
+from .service import Service
+
+log = logging.getLogger("rights.api")
+RECOVERY_EVERY_SECONDS = 5.0
+
+
+async def flush_dashboard(service: Service) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        with contextlib.suppress(Exception):
+            await service.dashboard.flush(service.redis)
+
+
+async def recover_coupons(service: Service) -> None:
+    """Coupon stock held by an order that stopped half way goes back."""
+    while True:
+        await asyncio.sleep(RECOVERY_EVERY_SECONDS)
+        with contextlib.suppress(Exception):
+            await recover_reservations(service.redis, service.order_scripts, COUPONS)
+
+
+async def recover_redeemed(service: Service) -> None:
+    """Redemptions that stopped half way are settled (see api/redeem.py)."""
+    while True:
+        await asyncio.sleep(RECOVERY_EVERY_SECONDS)
+        with contextlib.suppress(Exception):
+            settled = await recover_redemptions(service.redis, service.redeem_scripts)
+            if any(settled.values()):
+                log.warning("redemption recovery: %s", settled)
+
+
+def loops(service: Service) -> list[Callable[[], Awaitable[None]]]:
+    """Every loop the lifespan runs for this worker, with any extra ones it was given."""
+    return [service.publish_metrics, lambda: flush_dashboard(service),
+            lambda: service.leaders.keep_current(service.redis), lambda: recover_coupons(service),
+            lambda: recover_redeemed(service), *service.background]

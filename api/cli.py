@@ -2,7 +2,7 @@
 
 Without a Redis URL (flag or REDIS_URL) both use the embedded default: a redis-server
 child with its data under ./var (AOF on), owned by whoever holds the data directory's
-lock (api/data_lock.py). `rights serve` is a supervisor (api/supervisor.py) and names
+lock (api/serve/data_lock.py). `rights serve` is a supervisor (api/serve/supervisor.py) and names
 its Redis in the lock file, so `rights members ...` reaches the running server's Redis;
 with no server running, they take the lock and start the embedded redis-server for the
 command, and stop it after.
@@ -19,8 +19,8 @@ from typing import Iterator, Optional
 import orjson
 from redis.exceptions import RedisClusterException, RedisError
 
-from .data_lock import DYING_HOLDER_WAIT_S, DataDirBusy, DataDirLock, alive
-from .parent_watch import die_with_parent
+from .serve.data_lock import DYING_HOLDER_WAIT_S, DataDirBusy, DataDirLock, alive
+from .serve.parent_watch import die_with_parent
 from .redis_connect import sync_client
 from .redis_server import EmbeddedRedis, _ping
 from .settings import Settings
@@ -106,12 +106,12 @@ def redis_for(url: Optional[str], data_dir: Optional[str], command: str) -> Iter
 
 def cmd_serve(args) -> int:
     """The supervisor's exit code: 0 after a stop signal, 1 when the server could not
-    start, 2 for a wrong setting, 3 when a child kept dying (api/supervisor.py)."""
+    start, 2 for a wrong setting, 3 when a child kept dying (api/serve/supervisor.py)."""
     from engine.rules import Problem, RulesInvalid, compile_source
     from engine.source import SourceError, read_bytes
 
     from .access import ApiKeys
-    from .supervisor import Supervisor
+    from .serve.supervisor import Supervisor
 
     try:
         settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers, rules=args.rules,

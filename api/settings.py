@@ -75,7 +75,7 @@ class Settings:
     api_keys_file: str = ""  # the same entries, one a line
     events_per_minute: int = 60  # per member; 0: no limit
     redemptions_per_minute: int = 20  # per member; 0: no limit
-    max_header_bytes: int = 32 * 1024  # request line and headers (api/http_limits.py)
+    max_header_bytes: int = 32 * 1024  # request line and headers (api/serve/http_limits.py)
     header_timeout_s: float = 10.0
     body_timeout_s: float = 60.0
     keepalive_timeout_s: float = 5.0

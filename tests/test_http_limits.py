@@ -1,4 +1,4 @@
-"""The HTTP bounds of `rights serve` (api/http_limits.py and uvicorn's own), against a
+"""The HTTP bounds of `rights serve` (api/serve/http_limits.py and uvicorn's own), against a
 real server: an oversized request head is refused without being held in memory, slow
 heads and bodies are cut, idle connections closed, connections per worker capped, and
 ordinary requests go through untouched. No timing is asserted: each test waits for the

@@ -132,7 +132,7 @@ class Served:
         return self.child("redis-server")
 
     def http_pid(self) -> Optional[int]:
-        return self.child("api.serve_child")
+        return self.child("api.serve.child")
 
     def workers(self) -> list:
         """uvicorn's worker processes (multiprocessing's spawned children)."""
@@ -219,7 +219,7 @@ def test_a_second_server_on_the_same_data_dir_is_refused_in_one_line(tmp_path, s
 
 def test_a_server_is_refused_while_a_members_command_holds_the_data_dir(tmp_path, servers):
     """The server refuses at once, naming the command (it does not wait for an import to end)."""
-    from api.data_lock import DataDirLock
+    from api.serve.data_lock import DataDirLock
 
     lock = DataDirLock(tmp_path / "var")
     assert lock.try_acquire("rights members import")

@@ -3,11 +3,11 @@ single-threaded supervisor that owns everything the server runs.
 
     rights serve                      lock, Redis, the rules decision, signals
     |-- redis-server                  embedded (no REDIS_URL); holds the lock's descriptor
-    `-- python -m api.serve_child     uvicorn, in its own process group
+    `-- python -m api.serve.child     uvicorn, in its own process group
         `-- uvicorn workers           with --workers > 1; each watches its parent
 
 Start: take the data directory's lock, start redis-server, refuse a Redis that may
-evict, load the demo members, decide which rule table is served (api/rules_at_start.py)
+evict, load the demo members, decide which rule table is served (api/serve/rules_at_start.py)
 and say so, then start the HTTP child. Run: every POLL_S, a child that died is started
 again (redis-server on the same port and data: its AOF is replayed) and one line says
 so; more than MAX_RESTARTS deaths of one child within RESTART_WINDOW_S and the server
@@ -36,8 +36,8 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from .data_lock import DataDirBusy, DataDirLock
 from .parent_watch import die_with_parent
-from .redis_server import EmbeddedRedis, RedisServerMissing
-from .settings import Settings
+from ..redis_server import EmbeddedRedis, RedisServerMissing
+from ..settings import Settings
 
 if TYPE_CHECKING:
     from engine.compiler import CompiledTable
@@ -97,8 +97,8 @@ class Supervisor:
         self.signals.append(signum)
 
     def _serve(self) -> int:
-        from .members_io import load_demo_members
-        from .redis_connect import refuse_evicting_redis, shown, sync_client
+        from ..members_io import load_demo_members
+        from ..redis_connect import refuse_evicting_redis, shown, sync_client
         from .rules_at_start import decide
 
         settings = self.settings
@@ -157,7 +157,7 @@ class Supervisor:
         env = {**os.environ, **self.settings.to_env()}
         # its own process group: a terminal's Ctrl-C reaches the supervisor only, which orders the stop;
         # no stdin, which a background group may not read
-        return subprocess.Popen([sys.executable, "-m", "api.serve_child"], env=env, process_group=0,
+        return subprocess.Popen([sys.executable, "-m", "api.serve.child"], env=env, process_group=0,
                                 stdin=subprocess.DEVNULL,
                                 pass_fds=(self.lock.fd,) if self.lock else (),
                                 preexec_fn=die_with_parent(os.getpid()))

@@ -19,8 +19,8 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING, Optional
 
-from .redis_connect import async_client
-from .rules_store import RulesStore
+from ..redis_connect import async_client
+from ..rules_store import RulesStore
 
 if TYPE_CHECKING:
     from engine.compiler import CompiledTable

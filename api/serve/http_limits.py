@@ -25,7 +25,7 @@ from typing import Optional
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .settings import Settings
+from ..settings import Settings
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,12 +1,12 @@
 """The HTTP server of `rights serve`: uvicorn serving the API, as a child process of the
-supervisor (api/supervisor.py), with its settings in the environment.
+supervisor (api/serve/supervisor.py), with its settings in the environment.
 
 uvicorn runs here and not in the supervisor because it takes over SIGTERM and SIGINT and
 re-raises them once it has stopped: in-process, the supervisor could not be sure to
 stop Redis and release the data directory after it. Here uvicorn keeps its graceful
 stop, and the supervisor keeps the last word.
 
-The protocol is httptools with the bounds of api/http_limits.py. Every worker watches
+The protocol is httptools with the bounds of api/serve/http_limits.py. Every worker watches
 the process it must not outlive (the supervisor when this process serves, this process
 when `--workers` > 1 makes it uvicorn's worker manager) and stops when it is gone.
 """
@@ -21,7 +21,7 @@ PARENT_ENV = "RIGHTS_SERVE_PARENT_PID"
 
 def create_app():
     """The API (api.main), plus the parent watch among the tasks its lifespan runs."""
-    from .main import create_app as build
+    from ..main import create_app as build
     from .parent_watch import watch_parent
 
     app = build()
@@ -42,7 +42,7 @@ def log_config() -> dict:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"worker_news": {"()": "api.serve_child.WorkerNews"}}
+    config["filters"] = {"worker_news": {"()": "api.serve.child.WorkerNews"}}
     config["handlers"]["default"]["filters"] = ["worker_news"]
     return config
 
@@ -51,11 +51,11 @@ def main() -> None:
     import uvicorn
 
     from .http_limits import LimitedHttpToolsProtocol
-    from .settings import Settings
+    from ..settings import Settings
 
     settings = Settings.from_env()
     os.environ[PARENT_ENV] = str(os.getppid() if settings.workers == 1 else os.getpid())
-    uvicorn.run("api.serve_child:create_app", factory=True, host=settings.host, port=settings.port,
+    uvicorn.run("api.serve.child:create_app", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers, loop="uvloop", http=LimitedHttpToolsProtocol, ws="none",
                 access_log=False, log_config=log_config(), timeout_graceful_shutdown=5,
                 timeout_keep_alive=settings.keepalive_timeout_s, limit_concurrency=settings.max_connections)

@@ -26,8 +26,8 @@ from starlette.routing import Route
 
 import engine
 from engine.inputs import QuoteInputError
-from engine.rules import compile_source
-from engine.source import read_bytes
+from engine.rules.load import compile_source
+from engine.rules.source import read_bytes
 
 from . import schemas
 from .eligibility import RequestInvalid, encoded, join_offer, member_info, parse_request, pricing

@@ -16,8 +16,8 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from engine.diff import describe, diff_tables
-from engine.rules import RulesInvalid, check_source, compile_source
+from engine.rules.diff import describe, diff_tables
+from engine.rules.load import RulesInvalid, check_source, compile_source
 
 from engine.inputs import QuoteInputError
 from engine.instants import parse_instant

@@ -17,7 +17,7 @@ from . import codes
 from . import layout as L
 from .layout import INDEX, NO_LIMIT, NO_ROOM, TIME_MAX, TIME_MIN, VALUE
 from .model import RuleTable
-from .validate import gc_paused
+from .rules.validate import gc_paused
 
 _KIND_CODE = {"fixed_price": codes.KIND_FIXED_PRICE, "percent_off": codes.KIND_PERCENT_OFF,
               "amount_off": codes.KIND_AMOUNT_OFF, "threshold_off": codes.KIND_THRESHOLD_OFF}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from .model import (
+from ..model import (
     COUPON_KINDS,
     EVENT_KINDS,
     MAX_MULTIPLIER_PERCENT,

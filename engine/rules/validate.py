@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional
 
-from .model import (
+from ..model import (
     COUPON_KINDS,
     EVENT_KINDS,
     MAX_MULTIPLIER_PERCENT,

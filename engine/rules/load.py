@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .compiler import CompiledTable, compile_table, content_version
-from .model import RuleTable
+from ..compiler import CompiledTable, compile_table, content_version
+from ..model import RuleTable
 from .source import SourceError, line_finder, parse, read_bytes
 from .validate import RuleTableError, build_table, gc_paused
 

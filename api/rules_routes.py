@@ -16,11 +16,10 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from engine.rules.diff import describe, diff_tables
-from engine.rules.load import RulesInvalid, check_source, compile_source
-
 from engine.inputs import QuoteInputError
 from engine.instants import parse_instant
+from engine.rules.diff import describe, diff_tables
+from engine.rules.load import RulesInvalid, check_source, compile_source
 
 from .eligibility import RequestInvalid
 from .rules_store import RulesStore, recent_samples

@@ -107,8 +107,8 @@ def redis_for(url: Optional[str], data_dir: Optional[str], command: str) -> Iter
 def cmd_serve(args) -> int:
     """The supervisor's exit code: 0 after a stop signal, 1 when the server could not
     start, 2 for a wrong setting, 3 when a child kept dying (api/serve/supervisor.py)."""
-    from engine.rules import Problem, RulesInvalid, compile_source
-    from engine.source import SourceError, read_bytes
+    from engine.rules.load import Problem, RulesInvalid, compile_source
+    from engine.rules.source import SourceError, read_bytes
 
     from .access import ApiKeys
     from .serve.supervisor import Supervisor
@@ -143,7 +143,7 @@ def cmd_serve(args) -> int:
 def cmd_members_import(args) -> int:
 
     from engine.demo import DEMO_RULES
-    from engine.rules import RulesInvalid, load_file
+    from engine.rules.load import RulesInvalid, load_file
 
     from .members_io import RowError, read_rows, record_from_row
     from .store import write_members

@@ -132,8 +132,8 @@ def cmd_diff(args) -> int:
         if len(args.files) != 2:
             print("rights rules diff: give two files (old, new), or none to ask the server", file=sys.stderr)
             return 2
-        from engine.diff import describe, diff_tables
-        from engine.rules import RulesInvalid, load_file
+        from engine.rules.diff import describe, diff_tables
+        from engine.rules.load import RulesInvalid, load_file
 
         try:
             old, new = (load_file(name) for name in args.files)

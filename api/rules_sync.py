@@ -24,7 +24,7 @@ from typing import Optional
 
 import redis
 
-from engine.rules import compile_source
+from engine.rules.load import compile_source
 
 from .redis_connect import sync_client
 from .rules_store import ACTIVE, CHANNEL, SEQ, RulesStore, add_samples, meta_key, src_key

@@ -17,8 +17,8 @@ from redis.exceptions import RedisClusterException, RedisError
 
 import engine
 from engine.compiler import CompiledTable
-from engine.rules import compile_source
-from engine.source import read_bytes
+from engine.rules.load import compile_source
+from engine.rules.source import read_bytes
 
 from .dashboard import DashboardCounters
 from .errors import Overloaded, RedisUnavailable

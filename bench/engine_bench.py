@@ -13,10 +13,10 @@ import random
 import statistics
 import time
 
+from bench.large_table import ensure_large_table
 from engine import evaluators
-from engine.large_table import ensure_large_table
 from engine.model import Member
-from engine.rules import load_file
+from engine.rules.load import load_file
 
 from engine.demo import DEMO_RULES as DEMO
 

@@ -137,9 +137,9 @@ def _large_swap() -> dict:
     """Compile the large table and swap it into a worker's service, as a push does."""
     from api.service import Service
     from api.settings import Settings
-    from engine.large_table import ensure_large_table
-    from engine.rules import compile_source
-    from engine.source import read_bytes
+    from bench.large_table import ensure_large_table
+    from engine.rules.load import compile_source
+    from engine.rules.source import read_bytes
 
     raw = read_bytes(ensure_large_table())
     started = time.perf_counter()

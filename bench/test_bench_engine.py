@@ -4,10 +4,10 @@ gives the same figures side by side in one run, with their targets."""
 import pytest
 
 from bench.engine_bench import GALA_NIGHT, MEMBER, random_carts
+from bench.large_table import ensure_large_table
 from engine import evaluators
 from engine.demo import DEMO_RULES
-from engine.large_table import ensure_large_table
-from engine.rules import load_file
+from engine.rules.load import load_file
 
 compiled = evaluators.get("compiled")
 reference = evaluators.get("reference")

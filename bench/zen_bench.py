@@ -121,7 +121,7 @@ class ZenQuote:
 
 def run(carts: int = 150, repeat: int = 20) -> dict:
     from engine.demo import DEMO_RULES
-    from engine.rules import load_file
+    from engine.rules.load import load_file
 
     compiled = evaluators.get("compiled")
     table = load_file(DEMO_RULES)

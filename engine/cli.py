@@ -42,7 +42,7 @@ def _fail(message: str, code: int = 1) -> int:
 # -- rules ---------------------------------------------------------------------------------
 
 def cmd_rules_validate(args) -> int:
-    from .rules import RulesInvalid, load_file
+    from .rules.load import RulesInvalid, load_file
 
     failed = 0
     for name in args.files:
@@ -66,14 +66,14 @@ def cmd_rules_validate(args) -> int:
 
 
 def cmd_rules_schema(args) -> int:
-    from .schema import rule_table_schema
+    from .rules.schema import rule_table_schema
 
     _print_json(rule_table_schema())
     return 0
 
 
 def cmd_rules_generate_large(args) -> int:
-    from .large_table import ensure_large_table
+    from bench.large_table import ensure_large_table
 
     path = ensure_large_table(Path(args.out) if args.out else None)
     print(path)
@@ -96,7 +96,7 @@ def cmd_quote(args) -> int:
     from . import evaluators
     from .inputs import QuoteInputError, member_from_mapping, stock_from_mapping
     from .instants import parse_instant
-    from .rules import RulesInvalid, load_file
+    from .rules.load import RulesInvalid, load_file
 
     try:
         evaluator = evaluators.get(args.evaluator)

@@ -15,9 +15,9 @@ import numpy as np
 
 from . import codes
 from . import layout as L
+from .gc_pause import gc_paused
 from .layout import INDEX, NO_LIMIT, NO_ROOM, TIME_MAX, TIME_MIN, VALUE
 from .model import RuleTable
-from .validate import gc_paused
 
 _KIND_CODE = {"fixed_price": codes.KIND_FIXED_PRICE, "percent_off": codes.KIND_PERCENT_OFF,
               "amount_off": codes.KIND_AMOUNT_OFF, "threshold_off": codes.KIND_THRESHOLD_OFF}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine import evaluators
-from engine.rules import load_file
+from engine.rules.load import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
 from engine.demo import DEMO_RULES

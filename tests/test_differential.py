@@ -14,7 +14,7 @@ from engine import codes, evaluators, reference
 from engine.compiler import compile_table
 from engine.inputs import QuoteInputError
 from engine.model import KIND_ORDER, Member, Stock
-from engine.validate import build_table
+from engine.rules.validate import build_table
 
 compiled = evaluators.get("compiled")
 
@@ -304,7 +304,7 @@ def test_agree_on_a_dense_generated_catalogue(seed):
     import datetime as dt
     import random
 
-    from engine.large_table import generate
+    from bench.large_table import generate
 
     table = compile_table(build_table(generate(skus=300, coupons=1500, seed=seed)))
     gala = int(dt.datetime(2026, 11, 11, 21, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.rules import RulesInvalid, compile_source
-from engine.source import MAX_SOURCE_BYTES, SourceError, parse
+from engine.rules.load import RulesInvalid, compile_source
+from engine.rules.source import MAX_SOURCE_BYTES, SourceError, parse
 
 LAUGHS = b"""a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]

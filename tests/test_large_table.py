@@ -1,8 +1,8 @@
 """The large benchmark table generator: valid, of the asked size, and deterministic."""
 import orjson
 
-from engine.large_table import generate, read_stamp, stamp, write
-from engine.validate import build_table
+from bench.large_table import generate, read_stamp, stamp, write
+from engine.rules.validate import build_table
 
 
 def test_generated_table_validates_with_the_asked_sizes():
@@ -30,7 +30,7 @@ def test_written_file_carries_its_stamp(tmp_path):
 
 
 def test_ensure_generates_only_when_missing_or_stale(tmp_path):
-    from engine.large_table import ensure_large_table
+    from bench.large_table import ensure_large_table
 
     path = tmp_path / "large.json"
     assert ensure_large_table(path, skus=50, coupons=20, seed=1) == path

@@ -318,7 +318,7 @@ products: [{sku: MILK-1L, category: milk, price: 1490}]
 
 def test_the_start_line_names_the_version_served_and_where_it_came_from(tmp_path, servers):
     from engine.demo import DEMO_RULES
-    from engine.rules import load_file
+    from engine.rules.load import load_file
 
     demo_version = load_file(DEMO_RULES).version
     data_dir = tmp_path / "var"

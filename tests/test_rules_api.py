@@ -388,7 +388,7 @@ def test_a_worker_never_swaps_back_to_an_earlier_activation(redis_client, redis_
     not swap back; a later activation of the same old version is followed."""
     from api.redis_connect import sync_client
     from api.rules_store import ACTIVE, SEQ
-    from engine.rules import compile_source
+    from engine.rules.load import compile_source
 
     async def scenario(service):
         original = service.table.version
@@ -434,7 +434,7 @@ def test_a_redis_that_lost_its_activation_count_is_followed_after_a_while(redis_
     from api import rules_sync
     from api.redis_connect import sync_client
     from api.rules_store import ACTIVE, SEQ, src_key
-    from engine.rules import compile_source
+    from engine.rules.load import compile_source
 
     monkeypatch.setattr(rules_sync, "REDIS_RESET_AFTER_S", 0.3)
 

@@ -13,9 +13,10 @@ import jsonschema
 import pytest
 
 from engine.model import COUPON_KINDS, MAX_MULTIPLIER_PERCENT
-from engine.schema import rule_table_schema
-from engine.source import parse
-from engine.validate import RuleTableError, build_table, format_path
+from engine.rules.checks.common import RuleTableError, format_path
+from engine.rules.schema import rule_table_schema
+from engine.rules.source import parse
+from engine.rules.validate import build_table
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "rules" / "dairy-gala.yaml"
 SCHEMA = rule_table_schema()

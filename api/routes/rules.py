@@ -14,10 +14,10 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from engine.diff import describe, diff_tables
+from engine.rules.diff import describe, diff_tables
 from engine.inputs import QuoteInputError
 from engine.instants import parse_instant
-from engine.rules import RulesInvalid, check_source, compile_source
+from engine.rules.load import RulesInvalid, check_source, compile_source
 
 from ..access import check_admin
 from ..checkout.request import RequestInvalid

@@ -4,7 +4,7 @@
     python examples/rules/make_large_table.py [--out PATH] [--skus N] [--coupons N] [--seed S]
 
 The default output, examples/rules/large.json, is git-ignored; the generator itself lives
-in engine/large_table.py (tests and benchmarks call engine.large_table.ensure_large_table).
+in bench/large_table.py (tests and benchmarks call bench.large_table.ensure_large_table).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
 
-from engine.large_table import (  # noqa: E402
+from bench.large_table import (  # noqa: E402
     DEFAULT_COUPONS,
     DEFAULT_PATH,
     DEFAULT_SEED,

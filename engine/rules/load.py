@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .compiler import CompiledTable, compile_table, content_version
-from .model import RuleTable
+from ..compiler import CompiledTable, compile_table, content_version
+from ..gc_pause import gc_paused
+from ..model import RuleTable
+from .checks.common import RuleTableError
 from .source import SourceError, line_finder, parse, read_bytes
-from .validate import RuleTableError, build_table, gc_paused
+from .validate import build_table
 
 
 @dataclass(frozen=True)

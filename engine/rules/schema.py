@@ -1,24 +1,24 @@
 """A JSON Schema (draft 2020-12) of the rule table format, for editors and CI checks.
 
-engine/validate.py is the authority on what a rule table may say; this schema restates
-it for tools that speak JSON Schema (editor completion, pre-commit checks), and
-tests/test_schema.py keeps the two in step: same field names in every section, same
-integer bounds, same kinds.
+The validator (build_table in validate.py, with each section's checks in checks/) is the
+authority on what a rule table may say; this schema restates it for tools that speak JSON
+Schema (editor completion, pre-commit checks), and tests/test_schema.py keeps the two in
+step: same field names in every section, same integer bounds, same kinds.
 
 What a JSON Schema cannot say is only described (in the `description` of the field
-concerned) and left to validate.py: ids used twice, references to unknown tiers, skus,
+concerned) and left to the validator: ids used twice, references to unknown tiers, skus,
 categories and rooms, a window or room that must end after it starts, a tier or live price
 above the base price, a threshold coupon saving more than its threshold, and the exact
 calendar check of a time. Two differences are inherent to JSON Schema: it counts 1590.0
-as an integer (validate.py wants 1590), and it cannot check "at most two decimal places"
+as an integer (the validator wants 1590), and it cannot check "at most two decimal places"
 of a multiplier written as a bare number (1.005). Times must be quoted in YAML to reach
-the schema as text (validate.py also reads YAML's unquoted timestamps).
+the schema as text (the validator also reads YAML's unquoted timestamps).
 """
 from __future__ import annotations
 
 from typing import Any, Optional
 
-from .model import (
+from ..model import (
     COUPON_KINDS,
     EVENT_KINDS,
     MAX_MULTIPLIER_PERCENT,
@@ -30,12 +30,13 @@ from .model import (
     REFUND_POLICIES,
     VISITOR,
 )
-from .validate import (_ID, _OFFSET, _RELATIVE, DEFAULT_INVITES_PER_HOUR, FORMAT_VERSION, MAX_EXPIRE_DAYS,
-                       MAX_ID_LENGTH, MAX_INVITES_PER_HOUR, MAX_NAME_LENGTH)
+from .checks.common import ID_RE, MAX_ID_LENGTH, MAX_NAME_LENGTH, RELATIVE_TIME_RE, UTC_OFFSET_RE
+from .checks.points import DEFAULT_INVITES_PER_HOUR, MAX_EXPIRE_DAYS, MAX_INVITES_PER_HOUR
+from .validate import FORMAT_VERSION
 
 SCHEMA_ID = f"urn:rights-engine:rule-table:format-{FORMAT_VERSION}"
 
-# Bounds validate.py writes as literals; tests/test_schema.py checks each against build_table.
+# Bounds the section checks write as literals; tests/test_schema.py checks each against build_table.
 MAX_MEMBER_LIMIT = 1_000_000
 MAX_STOCK = 1_000_000_000
 MAX_PRIORITY = 1_000_000
@@ -49,8 +50,8 @@ MAX_UNITS = MAX_QTY
 TIME_PATTERN = (r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
                 r"(?:[T ][0-9]{2}(?::[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?\s*$")
 # room_start / room_end, optionally shifted: "room_end - 5m", "room_start + 1h30m".
-RELATIVE_PATTERN = r"^\s*" + _RELATIVE.pattern.lstrip("^").rstrip("$") + r"\s*$"
-# A multiplier written as text: a plain decimal; validate.py allows at most two decimal places.
+RELATIVE_PATTERN = r"^\s*" + RELATIVE_TIME_RE.pattern.lstrip("^").rstrip("$") + r"\s*$"
+# A multiplier written as text: a plain decimal; the validator allows at most two decimal places.
 MULTIPLIER_TEXT_PATTERN = r"^\s*\+?(?:[0-9]+(?:\.[0-9]{0,2}0*)?|\.[0-9]{1,2}0*)\s*$"
 
 _KIND_FIELDS = {
@@ -99,7 +100,7 @@ def _nullable(schema: dict) -> dict:
 
 def _ident(description: str) -> dict:
     return _described({"anyOf": [
-        {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": _ID.pattern},
+        {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": ID_RE.pattern},
         {"type": "integer", "minimum": 0},
     ]}, f"{description} Starts with a letter or digit, then letters, digits and _ . : - "
         f"(at most {MAX_ID_LENGTH} characters); a bare number is read as text. Must be unique in its list.")
@@ -123,7 +124,7 @@ def _list(items: dict, description: str, **bounds: int) -> dict:
 
 
 def _section(description: str, properties: dict, required: tuple = (), **extra: Any) -> dict:
-    """A mapping that accepts exactly `properties`: validate.py rejects any other field."""
+    """A mapping that accepts exactly `properties`: the validator rejects any other field."""
     out = {"type": "object", "description": description, "properties": properties,
            "additionalProperties": False}
     if required:
@@ -243,7 +244,7 @@ def rule_table_schema() -> dict:
                                  f"The version of this file format; this engine reads {FORMAT_VERSION}.",
                                  FORMAT_VERSION),
             "name": _text("The table's name, used in its version id.", default="rules"),
-            "timezone": _described({"type": "string", "pattern": _OFFSET.pattern},
+            "timezone": _described({"type": "string", "pattern": UTC_OFFSET_RE.pattern},
                                    "The UTC offset, such as +08:00, in which times without an offset are read "
                                    "and the birthday month is taken.", "+08:00"),
             "tiers": _list(_ref("tier"), "The member tiers, lowest first. Non-members are the implicit tier "

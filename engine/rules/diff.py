@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 from typing import Any, Optional
 
-from .model import RuleTable
+from ..model import RuleTable
 
 _MONEY = {"price", "amount", "threshold", "max_discount", "cash", "tier_prices", "live_prices"}
 _INSTANTS = {"start", "end", "window_from", "window_to"}

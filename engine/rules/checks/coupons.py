@@ -1,0 +1,104 @@
+"""The `coupons` section: the four kinds and their amounts, what a coupon applies to
+(`scope`), who may use it, its room and window, limits, stock, and how coupons stack."""
+from __future__ import annotations
+
+from typing import Optional
+
+from ...model import COUPON_KINDS, Coupon
+from .audience import tier_set
+from .common import Checker
+from .times import room_ref, window
+
+_KIND_FIELDS = {"percent_off": ("percent_off", "max_discount"), "amount_off": ("amount",),
+               "threshold_off": ("threshold", "amount"), "fixed_price": ("price", "units")}
+_EVERY_KIND_FIELD = {f for fields in _KIND_FIELDS.values() for f in fields}
+
+
+def check_coupons(checker: Checker, top: dict, tier_ids: list, skus: dict, categories: set,
+                  rooms: dict) -> list[Coupon]:
+    out, ids = [], []
+    for index, item in enumerate(checker.items(top, (), "coupons")):
+        path = ("coupons", index)
+        obj = checker.mapping(item, path, ("id", "name", "kind", "percent_off", "max_discount", "amount", "threshold",
+                                           "price", "units", "scope", "tiers", "min_tier", "room", "window",
+                                           "member_limit", "stock", "stack_group", "exclusive", "priority"),
+                              required=("id", "kind"))
+        if obj is None:
+            continue
+        ident = checker.ident(obj, path, "id")
+        ids.append((index, ident))
+        kind = obj.get("kind")
+        if "kind" in obj and kind not in COUPON_KINDS:
+            checker.error(path + ("kind",), f"unknown kind {kind!r}; kinds are {', '.join(COUPON_KINDS)}")
+            kind = None
+        values = {"percent_off": 0, "max_discount": None, "amount": 0, "threshold": 0, "price": 0, "units": 1}
+        if kind:
+            for key in sorted(_EVERY_KIND_FIELD - set(_KIND_FIELDS[kind])):
+                if key in obj:
+                    checker.error(path + (key,), f"does not belong to a {kind} coupon")
+            if kind == "percent_off":
+                values["percent_off"] = checker.integer(obj, path, "percent_off", 1, 100)
+                values["max_discount"] = checker.fen(obj, path, "max_discount", default=None, lo=1)
+            elif kind == "amount_off":
+                values["amount"] = checker.fen(obj, path, "amount", lo=1)
+            elif kind == "threshold_off":
+                values["threshold"] = checker.fen(obj, path, "threshold", lo=1)
+                values["amount"] = checker.fen(obj, path, "amount", lo=1)
+                if None not in (values["threshold"], values["amount"]) and values["amount"] > values["threshold"]:
+                    checker.error(path + ("amount",), "saves more than the threshold it asks to spend")
+            else:
+                values["price"] = checker.fen(obj, path, "price")
+                values["units"] = checker.integer(obj, path, "units", 1, 9999, default=1)
+        scope = check_scope(checker, obj, path, skus, categories)
+        tiers = tier_set(checker, obj, path, tier_ids)
+        room = room_ref(checker, obj, path, rooms)
+        start, end = window(checker, obj, path, rooms)
+        member_limit = checker.integer(obj, path, "member_limit", 1, 1_000_000, default=None)
+        stock = checker.integer(obj, path, "stock", 0, 1_000_000_000, default=None)
+        group = obj.get("stack_group")
+        if group is not None and (not isinstance(group, str) or not group):
+            checker.error(path + ("stack_group",), "must be a non-empty name")
+            group = None
+        priority = checker.integer(obj, path, "priority", -1_000_000, 1_000_000, default=0)
+        exclusive = checker.flag(obj, path, "exclusive", False)
+        if None in (ident, kind, scope, priority):
+            continue
+        if any(values[k] is None for k in _KIND_FIELDS[kind] if k != "max_discount"):
+            continue
+        out.append(Coupon(id=ident, name=checker.text(obj, path, "name", default=ident) or ident, kind=kind,
+                          percent_off=values["percent_off"], max_discount=values["max_discount"],
+                          amount=values["amount"], threshold=values["threshold"], price=values["price"],
+                          units=values["units"], scope_all=scope[0], scope_skus=scope[1],
+                          scope_categories=scope[2], tiers=tiers, room=room, window_from=start, window_to=end,
+                          member_limit=member_limit, stock=stock, stack_group=group, exclusive=exclusive,
+                          priority=priority))
+    checker.unique(ids, ("coupons",), "id")
+    return out
+
+
+def check_scope(checker: Checker, obj: dict, path: tuple, skus: dict, categories: set) -> Optional[tuple]:
+    """(everything, skus, categories) a coupon applies to: `scope: all`, or listed skus and categories."""
+    value = obj.get("scope", "all")
+    if value == "all":
+        return (True, frozenset(), frozenset())
+    raw = checker.mapping(value, path + ("scope",), ("skus", "categories"))
+    if raw is None:
+        return None
+    if not raw:
+        checker.error(path + ("scope",), "names no skus and no categories; write scope: all for everything")
+        return None
+    found = {}
+    for key, known, what in (("skus", skus, "sku"), ("categories", categories, "category")):
+        listed = raw.get(key, [])
+        if not isinstance(listed, list):
+            checker.error(path + ("scope", key), f"must be a list of {key}")
+            listed = []
+        for index, name in enumerate(listed):
+            if str(name) not in known:
+                checker.error(path + ("scope", key, index),
+                              f"unknown sku {name!r}" if what == "sku" else f"no product has category {name!r}")
+        found[key] = frozenset(str(n) for n in listed if str(n) in known)
+    if not raw.get("skus") and not raw.get("categories"):
+        checker.error(path + ("scope",), "names no skus and no categories; write scope: all for everything")
+        return None
+    return (False, found["skus"], found["categories"])

@@ -86,7 +86,7 @@ async def _invalid(request: Request, exc: Exception) -> Response:
     if tuple(first.get("loc", ())) == ("body",):
         return error(422, "invalid_request", "the body must be a JSON object, sent with "
                                              "Content-Type: application/json")
-    return error(422, "invalid_request", first.get("msg", "invalid"), field_path(tuple(first.get("loc", ()))[1:]))
+    return error(422, "invalid_request", str(first.get("msg", "invalid")), field_path(tuple(first.get("loc", ()))[1:]))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

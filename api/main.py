@@ -33,7 +33,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.start()
-        tasks = [asyncio.create_task(run()) for run in loops(service)]
+        tasks = [asyncio.ensure_future(run()) for run in loops(service)]
         try:
             yield
         finally:

@@ -11,7 +11,7 @@ import contextlib
 import gc
 import threading
 import time
-from typing import Any, Awaitable, Callable, Optional, TypeVar
+from typing import Any, Awaitable, Callable, MutableMapping, Optional, TypeVar
 
 from redis.exceptions import RedisClusterException, RedisError
 
@@ -73,31 +73,33 @@ class Service:
         self._pickup_secret: Optional[bytes] = None
 
     async def start(self) -> None:
+        url = self.settings.redis_url
+        assert url, "a worker is always given its Redis (rights serve starts one when none is named)"
         self.table_source = read_bytes(self.settings.rules)
         self.table = compile_source(self.table_source)
         gc.freeze()  # the table's objects live as long as the worker: keep them out of every collection
         self.metrics.rules_version = self.table.version
-        self.cluster = await asyncio.to_thread(is_cluster, self.settings.redis_url)
+        self.cluster = await asyncio.to_thread(is_cluster, url)
         # the client's own timeouts are the patience limit: whether Redis answers in time is
         # the health thread's call (api/redis_health.py), not a timer on a busy loop
         self.redis = async_client(
-            self.settings.redis_url, socket_timeout=self.patience, socket_connect_timeout=self.patience,
+            url, socket_timeout=self.patience, socket_connect_timeout=self.patience,
             retry_on_timeout=False, retry=None, max_connections=MAX_REDIS_CONNECTIONS,
             **({} if self.cluster else {"pool_timeout": self.patience}))
         self.ledger_scripts = LedgerScripts(self.redis)
         self.order_scripts = OrderScripts(self.redis)
         self.redeem_scripts = RedeemScripts(self.redis)
-        self.health = RedisHealth(self.settings.redis_url, self.cluster, self.timeout)
+        self.health = RedisHealth(url, self.cluster, self.timeout)
         self.health.start()
-        urls = [self.settings.redis_url]
+        urls = [url]
         if self.cluster:  # the primaries: /readyz probes each, the member cache tracks each
             await self.redis.initialize()
-            urls = [node_url(self.settings.redis_url, node.host, node.port) for node in self.redis.get_primaries()]
+            urls = [node_url(url, node.host, node.port) for node in self.redis.get_primaries()]
         self.cache = TrackedCache(urls, timeout=self.timeout) if self.settings.member_cache else None
         if self.cache is not None:
             self.cache.start()
         self.reader = MemberReader(self.redis, batching=self.settings.batch_lookups, cache=self.cache)
-        self.rules = RulesSync(self, self.settings.redis_url)
+        self.rules = RulesSync(self, url)
         await self.rules.start()
 
     async def stop(self) -> None:
@@ -110,7 +112,7 @@ class Service:
         if self.health is not None:
             await asyncio.to_thread(self.health.stop)
 
-    def now(self, scope: dict) -> int:
+    def now(self, scope: MutableMapping[str, Any]) -> int:
         """The instant a request is decided at: the server's clock, or the request's
         X-Rights-Now header where RIGHTS_ALLOW_CLOCK_OVERRIDE allows it (rehearsals)."""
         if self.settings.allow_clock_override:

@@ -54,6 +54,7 @@ async def decide(service: Service, body: bytes, now: int) -> Response:
     if record is not None and 0 < record.lapse_at <= now:  # points due to lapse: sweep them first
         record = await service.current_member(record, now)
     table = service.table
+    assert table is not None, "a started worker always serves a table"
     status, member = pricing(record, now)
     started = time.perf_counter()
     try:

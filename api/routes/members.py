@@ -3,7 +3,7 @@ review (admin)."""
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Any, Optional
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -25,7 +25,7 @@ _LEDGER_EXAMPLE = {"member_id": "M00001", "balance": 1870, "points_debt": 0, "en
      "expires": None, "balance": 1870},
     {"id": "1794398400000-0", "delta": 1850, "reason": "opening", "ref": "", "at": 1794398400, "expires": None,
      "balance": 1850}], "next": None}
-_ERRORS = {404: {"model": schemas.ErrorResponse, "description": "No member with this id"},
+_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": schemas.ErrorResponse, "description": "No member with this id"},
            422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
            503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}}
 

@@ -1,6 +1,8 @@
 """POST /v1/orders, its refund, and the leaders' feeds (the flow is api/orders.py)."""
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -28,7 +30,7 @@ _REFUNDED = {"order_id": "O-20261111-000001", "member_id": "M00001", "points_rev
              "at": 1794409200}
 _FEED = {"leader_id": "L001", "entries": [{"kind": "new_neighbour", "member_id": "M00001",
                                            "order_id": "O-20261111-000001", "at": 1794405600}]}
-_ERRORS = {400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},
+_ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},
            403: {"model": schemas.ErrorResponse, "description": "The member is frozen"},
            404: {"model": schemas.ErrorResponse, "description": "No such member or order"},
            422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},

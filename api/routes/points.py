@@ -2,6 +2,8 @@
 ledger's keys and scripts are api/ledger.py)."""
 from __future__ import annotations
 
+from typing import Any
+
 import datetime as dt
 
 import orjson
@@ -20,7 +22,7 @@ router = APIRouter(tags=["points"])
 
 _EVENT_EXAMPLE = {"event_id": "watch-M00001-gala-1", "member_id": "M00001", "type": "watch", "points": 20,
                   "balance": 1870, "expires": None, "note": None}
-_ERRORS = {404: {"model": schemas.ErrorResponse, "description": "No member with this id"},
+_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": schemas.ErrorResponse, "description": "No member with this id"},
            422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
            503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}}
 
@@ -64,6 +66,7 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
     fewer than the rule's `min_seconds` earn nothing. The answer is sent after Redis
     has acknowledged the credit."""
     now = service.now(request.scope)
+    assert service.table is not None and service.ledger_scripts is not None
     model = service.table.model
     rule = model.points.events.get(body.type)
     if rule is None:
@@ -106,7 +109,7 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
         rate_field=f"{body.type}:h:{_hour(now, model.utc_offset_seconds)}", rate_limit=rule.freeze_above_per_hour,
         rate=rate))
     status = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
-    if status == "rate_limited":
+    if status == "rate_limited" and rate is not None:
         response = error(429, "rate_limited", f"more than {rate.limit} events a minute for this member; retry "
                                               f"after {rate.retry_after} s", "member_id")
         response.headers["Retry-After"] = str(rate.retry_after)

@@ -105,7 +105,7 @@ async def push(request: Request, service: ServiceDep) -> Response:
     if activated:
         service.swap(table, seq)
     else:
-        service.rules.prepared[table.version] = table
+        _sync(service).prepared[table.version] = table
     return _json({**record, "activated": activated}, 201)
 
 @router.get("/v1/rules", summary="The active version, the scheduled ones, and who serves which",

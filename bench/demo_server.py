@@ -29,7 +29,7 @@ def demo_server(workers: int = 2, **extra_env: str) -> Iterator[str]:
     data_dir = tempfile.mkdtemp(prefix="rights-bench-")
     env = {**os.environ, "RIGHTS_DATA_DIR": data_dir, **extra_env}
     env.pop("REDIS_URL", None)
-    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--demo", "--workers", str(workers),
+    server = subprocess.Popen([sys.executable, "-m", "rights", "serve", "--demo", "--workers", str(workers),
                                "--port", str(port), "--no-access-log"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:

@@ -51,7 +51,7 @@ def run_once(redis_url: str, directory: Path, extra_env: Optional[dict] = None) 
     env = {**os.environ, "REDIS_URL": redis_url, "RIGHTS_DATA_DIR": str(directory), "RIGHTS_ACCESS_LOG": "0",
            "RIGHTS_RULES": str(race_rules(directory)), **(extra_env or {})}
     log = open(directory / "server.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--workers", "2", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "rights", "serve", "--workers", "2", "--port", str(port)],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
 
     async def burst() -> list:

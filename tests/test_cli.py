@@ -3,9 +3,10 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
-from engine.cli import main
+from rights.cli import main
 
 DEMO = str(ROOT / "examples" / "rules" / "dairy-gala.yaml")
 
@@ -80,10 +81,21 @@ def test_quote_input_errors_name_the_field(capsys):
 
 
 def test_console_script_runs_as_a_module():
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "rules", "validate", DEMO],
+    out = subprocess.run([sys.executable, "-m", "rights", "rules", "validate", DEMO],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "ok" in out.stdout
+
+
+@pytest.mark.parametrize("command", [
+    "rules validate", "rules schema", "rules generate-large", "rules push", "rules status", "rules diff",
+    "rules simulate", "rules cancel", "rules rollback", "quote", "bench engine", "bench api", "bench reload",
+    "bench ledger", "bench rush", "bench all", "serve", "members import", "members show", "leaders import"])
+def test_every_command_is_always_there(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([*command.split(), "--help"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: rights {command} ")
 
 
 def test_local_diff_of_two_files(tmp_path, capsys):

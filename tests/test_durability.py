@@ -29,7 +29,7 @@ def test_every_acknowledged_settlement_survives_a_kill(tmp_path):
     port = free_port()
     env = {**os.environ, "REDIS_URL": store.url, "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0",
            "RIGHTS_REDIS_TIMEOUT_MS": "2000"}
-    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+    server = subprocess.Popen([sys.executable, "-m", "rights", "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     acknowledged: list = []
 
@@ -91,7 +91,7 @@ def _every_client_retries(url: str, port: int, tmp_path, acknowledged: list, sen
     import httpx
 
     env = {**os.environ, "REDIS_URL": url, "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0"}
-    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+    server = subprocess.Popen([sys.executable, "-m", "rights", "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     first = {answer["order_id"]: answer for answer in acknowledged}
     try:

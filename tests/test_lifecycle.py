@@ -100,7 +100,7 @@ class Served:
         self.seen: set = set()  # every process of the server seen, killed at the end whatever happened
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "engine.cli", "serve", "--port", str(self.port), "--workers", str(workers),
+                [sys.executable, "-m", "rights", "serve", "--port", str(self.port), "--workers", str(workers),
                  *args], cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
 
     @property
@@ -232,7 +232,7 @@ def test_a_server_is_refused_while_a_members_command_holds_the_data_dir(tmp_path
 
 
 def test_members_commands_use_the_running_servers_redis_else_take_the_lock(tmp_path, servers, monkeypatch):
-    from engine.cli import main
+    from rights.cli import main
 
     monkeypatch.setenv("RIGHTS_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("REDIS_URL", raising=False)
@@ -252,7 +252,7 @@ def test_members_commands_use_the_running_servers_redis_else_take_the_lock(tmp_p
 
 
 def test_a_killed_redis_is_restarted_with_its_data_and_service_resumes(tmp_path, servers, monkeypatch):
-    from engine.cli import main
+    from rights.cli import main
 
     server = servers(tmp_path, "--appendfsync", "always").ready()  # every acknowledged write is on disk
     rows = tmp_path / "members.jsonl"
@@ -351,7 +351,7 @@ def test_the_start_line_names_the_version_served_and_where_it_came_from(tmp_path
 ])
 def test_a_wrong_setting_is_refused_naming_the_variable(tmp_path, name, value, said):
     env = {**os.environ, "RIGHTS_DATA_DIR": str(tmp_path / "var"), name: value}
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", str(free_port())], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "rights", "serve", "--port", str(free_port())], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=DEADLINE_S)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [f"rights serve: {said}"]

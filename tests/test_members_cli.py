@@ -11,7 +11,7 @@ from conftest import ROOT
 from api.main import create_app
 from api.redis_connect import sync_client
 from api.settings import Settings
-from engine.cli import main
+from rights.cli import main
 
 
 def test_import_loads_good_rows_and_reports_bad_ones_by_line(tmp_path, redis_server, redis_client, capsys):
@@ -56,7 +56,7 @@ def test_show_unknown_member(redis_server, redis_client, capsys):
 def test_serve_without_redis_server_says_which_package(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path), "RIGHTS_DATA_DIR": str(tmp_path / "var")}
     env.pop("REDIS_URL", None)
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--port", "1"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "rights", "serve", "--port", "1"], capture_output=True,
                          text=True, cwd=ROOT, env=env, timeout=60)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
@@ -67,7 +67,7 @@ def test_serve_without_redis_server_says_which_package(tmp_path):
 def test_serve_refuses_a_redis_that_may_evict(redis_server, redis_client, tmp_path, policy):
     redis_client.config_set("maxmemory-policy", policy)
     try:
-        out = subprocess.run([sys.executable, "-m", "engine.cli", "serve", "--redis-url", redis_server.url,
+        out = subprocess.run([sys.executable, "-m", "rights", "serve", "--redis-url", redis_server.url,
                               "--port", "1"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     finally:
         redis_client.config_set("maxmemory-policy", "noeviction")
@@ -99,7 +99,7 @@ def test_an_import_into_a_full_redis_says_how_far_it_got(redis_client, redis_ser
     for node in full:
         node.config_set("maxmemory", "1")  # every write refused: OOM
     try:
-        out = subprocess.run([sys.executable, "-m", "engine.cli", "members", "import", str(rows), "--redis-url",
+        out = subprocess.run([sys.executable, "-m", "rights", "members", "import", str(rows), "--redis-url",
                               redis_server.url], capture_output=True, text=True, cwd=ROOT, timeout=120)
     finally:
         for node in full:

@@ -13,7 +13,7 @@ from api.leaders import write_leaders
 from api.reservations import COUPONS, stock_key
 from api.settings import Settings
 from api.store import MemberRecord, read_member, write_members
-from engine.cli import main
+from rights.cli import main
 from engine.geo import Leader, LeaderIndex
 
 GALA_21 = at("2026-11-11 21:00")

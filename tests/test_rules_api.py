@@ -158,7 +158,7 @@ def test_a_push_reaches_every_worker_process(redis_client, redis_server, tmp_pat
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_server.url, "RIGHTS_ADMIN_TOKEN": TOKEN,
            "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0"}
-    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--workers", "2", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "rights", "serve", "--workers", "2", "--port", str(port)],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               start_new_session=True)
     import httpx
@@ -210,12 +210,12 @@ def test_a_push_reaches_every_worker_process(redis_client, redis_server, tmp_pat
 
 def test_cli_push_status_rollback_against_a_server(redis_client, redis_server, tmp_path, monkeypatch, capsys):
     """`rights rules push/status/rollback` against a real `rights serve` process."""
-    from engine.cli import main
+    from rights.cli import main
 
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_server.url, "RIGHTS_ADMIN_TOKEN": TOKEN,
            "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0"}
-    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+    server = subprocess.Popen([sys.executable, "-m", "rights", "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", TOKEN)
     url = f"http://127.0.0.1:{port}"
@@ -329,7 +329,7 @@ def test_a_worker_killed_under_load_is_replaced_and_serves_the_pushed_version(re
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_server.url, "RIGHTS_ADMIN_TOKEN": TOKEN,
            "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0"}
-    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--workers", "2", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "rights", "serve", "--workers", "2", "--port", str(port)],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -1,11 +1,13 @@
-"""`rights rules push|status|diff|simulate|cancel|rollback`: the admin routes from a terminal.
+"""`rights rules ...`: rule tables checked, described and compared locally, and changed on running servers.
 
-The server is `--server URL` (or RIGHTS_SERVER, default http://127.0.0.1:8000); the
-admin token is read from RIGHTS_ADMIN_TOKEN, never from the command line (where shell
-history and `ps` would keep it).
+validate, schema, generate-large and a diff of two files need no server. push, status,
+diff, simulate, cancel and rollback call the admin routes: the server is `--server URL`
+(or RIGHTS_SERVER, default http://127.0.0.1:8000); the admin token is read from
+RIGHTS_ADMIN_TOKEN, never from the command line (where shell history and `ps` would keep it).
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import urllib.error
@@ -16,8 +18,24 @@ from typing import Optional
 
 import orjson
 
+from .output import print_json
 
-def add_rules_remote_commands(rules_commands) -> None:
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    rules = commands.add_parser("rules", help="validate and inspect rule tables")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    validate = rules_commands.add_parser("validate", help="check rule table files; every error with file:line")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(run=cmd_validate)
+    schema = rules_commands.add_parser("schema", help="print the rule format as JSON Schema")
+    schema.set_defaults(run=cmd_schema)
+    large = rules_commands.add_parser("generate-large", help="write the large benchmark table (100k skus)")
+    large.add_argument("--out", help="where to write it (default examples/rules/large.json)")
+    large.set_defaults(run=cmd_generate_large)
+    _add_remote_commands(rules_commands)
+
+
+def _add_remote_commands(rules_commands: argparse._SubParsersAction) -> None:
     def server_arg(parser):
         parser.add_argument("--server", default=os.environ.get("RIGHTS_SERVER", "http://127.0.0.1:8000"),
                             help="the API (RIGHTS_SERVER, default http://127.0.0.1:8000)")
@@ -62,6 +80,45 @@ def add_rules_remote_commands(rules_commands) -> None:
     rollback.set_defaults(run=cmd_rollback)
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from engine.rules.load import RulesInvalid, load_file
+
+    failed = 0
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            print(f"{name}: no such file", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            table = load_file(path)
+        except RulesInvalid as exc:
+            for problem in exc.problems:
+                print(problem.render(name), file=sys.stderr)
+            print(f"{name}: {len(exc.problems)} error{'s' if len(exc.problems) != 1 else ''}", file=sys.stderr)
+            failed += 1
+            continue
+        model = table.model
+        print(f"{name}: ok, version {table.version}: {len(model.tiers)} tiers, {len(model.products)} products, "
+              f"{len(model.rooms)} rooms, {len(model.coupons)} coupons, {len(model.redemptions)} redemptions")
+    return 1 if failed else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from engine.rules.schema import rule_table_schema
+
+    print_json(rule_table_schema())
+    return 0
+
+
+def cmd_generate_large(args: argparse.Namespace) -> int:
+    from bench.large_table import ensure_large_table
+
+    path = ensure_large_table(Path(args.out) if args.out else None)
+    print(path)
+    return 0
+
+
 def request(server: str, method: str, path: str, body: Optional[bytes] = None, params: Optional[dict] = None,
             content_type: str = "application/json") -> tuple:
     """(status, parsed JSON or text) of one admin call; network faults become (0, message)."""
@@ -100,7 +157,7 @@ def _fail(status: int, answer, what: str, file: Optional[str] = None) -> int:
     return 1
 
 
-def cmd_push(args) -> int:
+def cmd_push(args: argparse.Namespace) -> int:
     try:
         source = Path(args.file).read_bytes()
     except OSError as exc:
@@ -119,7 +176,7 @@ def cmd_push(args) -> int:
     return 0
 
 
-def cmd_status(args) -> int:
+def cmd_status(args: argparse.Namespace) -> int:
     status, answer = request(args.server, "GET", "/v1/rules")
     if status != 200:
         return _fail(status, answer, "status")
@@ -127,7 +184,7 @@ def cmd_status(args) -> int:
     return 0
 
 
-def cmd_diff(args) -> int:
+def cmd_diff(args: argparse.Namespace) -> int:
     if args.files:
         if len(args.files) != 2:
             print("rights rules diff: give two files (old, new), or none to ask the server", file=sys.stderr)
@@ -155,7 +212,7 @@ def cmd_diff(args) -> int:
     return 0
 
 
-def cmd_simulate(args) -> int:
+def cmd_simulate(args: argparse.Namespace) -> int:
     body: dict = {"replay": args.replay}
     try:
         if args.file:
@@ -185,7 +242,7 @@ def cmd_simulate(args) -> int:
     return 0
 
 
-def cmd_cancel(args) -> int:
+def cmd_cancel(args: argparse.Namespace) -> int:
     status, answer = request(args.server, "DELETE", f"/v1/rules/scheduled/{urllib.parse.quote(args.version, safe='')}")
     if status != 200:
         return _fail(status, answer, "cancel")
@@ -193,7 +250,7 @@ def cmd_cancel(args) -> int:
     return 0
 
 
-def cmd_rollback(args) -> int:
+def cmd_rollback(args: argparse.Namespace) -> int:
     body = orjson.dumps({"to": args.to}) if args.to else b""
     status, answer = request(args.server, "POST", "/v1/rules/rollback", body)
     if status != 200:

@@ -1,0 +1,106 @@
+"""`rights bench ...`: the benchmarks, each printed with its targets met or missed.
+
+The suites are imported when run: they pull in what only a benchmark needs.
+"""
+from __future__ import annotations
+
+import argparse
+
+from .output import print_json
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("bench", help="benchmarks, side by side in one run")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="SUITE")
+    engine = bench_commands.add_parser("engine", help="compiled vs reference, demo vs large table")
+    engine.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
+    _report_flags(engine)
+    engine.set_defaults(run=cmd_bench_engine)
+    api = bench_commands.add_parser("api", help="the eligibility route against a no-op route, 2 workers, wrk")
+    api.add_argument("--seconds", type=int, default=10, help="length of each round (default 10)")
+    api.add_argument("--rounds", type=int, default=3, help="rounds of each route, alternating (default 3)")
+    api.add_argument("--connections", type=int, default=64)
+    _report_flags(api)
+    api.set_defaults(run=cmd_bench_api)
+    reload = bench_commands.add_parser("reload", help="eligibility load while a table is pushed ten times")
+    reload.add_argument("--seconds", type=float, default=10.0, help="length of each phase (default 10)")
+    _report_flags(reload)
+    reload.set_defaults(run=cmd_bench_reload)
+    ledger = bench_commands.add_parser("ledger", help="leaders by location; settlement and redemption under load")
+    ledger.add_argument("--seconds", type=int, default=5, help="length of each wrk round (default 5)")
+    ledger.add_argument("--rounds", type=int, default=2, help="rounds per route (default 2)")
+    _report_flags(ledger)
+    ledger.set_defaults(run=cmd_bench_ledger)
+    rush = bench_commands.add_parser("rush", help="2,000 redemptions at once for 100 units, N times in a row: "
+                                                  "every answer 200 or 409, never 503, the books right")
+    rush.add_argument("--runs", type=int, default=20, help="rushes in a row (default 20)")
+    rush.add_argument("--json", action="store_true", help="one JSON object")
+    rush.set_defaults(run=cmd_bench_rush)
+    every = bench_commands.add_parser("all", help="every side-by-side comparison, as one table "
+                                                  "(reference, zen-engine, no-op route, reloads)")
+    _report_flags(every)
+    every.set_defaults(run=cmd_bench_all)
+
+
+def cmd_bench_engine(args: argparse.Namespace) -> int:
+    from bench import engine_bench
+
+    figures = engine_bench.run(quick=args.quick)
+    return _report(figures, engine_bench.verdicts(figures, engine_bench.TARGETS), args)
+
+
+def cmd_bench_api(args: argparse.Namespace) -> int:
+    from bench import api_bench, engine_bench
+
+    figures = api_bench.run(seconds=args.seconds, rounds=args.rounds, connections=args.connections)
+    return _report(figures, engine_bench.verdicts(figures, api_bench.TARGETS), args)
+
+
+def cmd_bench_reload(args: argparse.Namespace) -> int:
+    from bench import engine_bench, reload_bench
+
+    figures = reload_bench.run(seconds=args.seconds)
+    return _report(figures, engine_bench.verdicts(figures, reload_bench.TARGETS), args)
+
+
+def cmd_bench_rush(args: argparse.Namespace) -> int:
+    from bench import rush_bench
+
+    return rush_bench.run(runs=args.runs, as_json=args.json)
+
+
+def cmd_bench_ledger(args: argparse.Namespace) -> int:
+    from bench import engine_bench, ledger_bench
+
+    figures = ledger_bench.run(seconds=args.seconds, rounds=args.rounds)
+    return _report(figures, engine_bench.verdicts(figures, ledger_bench.TARGETS), args)
+
+
+def cmd_bench_all(args: argparse.Namespace) -> int:
+    from bench import all_bench
+
+    result = all_bench.run()
+    if args.json:
+        print_json(result, compact=True)
+    else:
+        print(all_bench.table(result))
+    return 1 if args.check and not all(row["met"] for row in result["rows"]) else 0
+
+
+def _report_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON object")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+
+
+def _report(figures: dict, verdicts: dict, args: argparse.Namespace) -> int:
+    """Print a benchmark's figures (a table, or one JSON object), each target met or not."""
+    if args.json:
+        print_json({**figures, "targets": verdicts}, compact=True)
+    else:
+        width = max(len(k) for k in figures)
+        for key, value in figures.items():
+            mark = ""
+            if key in verdicts:
+                mark = f"   target {verdicts[key]['target']}: {'met' if verdicts[key]['met'] else 'MISSED'}"
+            print(f"{key:<{width}}  {value}{mark}")
+    return 1 if args.check and not all(v["met"] for v in verdicts.values()) else 0

@@ -1,0 +1,51 @@
+"""`rights`: the one command for people (rule authors, checkout developers, SREs).
+
+    rights rules validate FILE...      check rule tables; every error with file:line
+    rights rules schema                the rule format as JSON Schema
+    rights rules generate-large        write the large benchmark table
+    rights rules push|status|diff|simulate|rollback
+                                       rule tables on a running server (admin token)
+    rights quote --rules FILE ...      quote a cart locally, no server
+    rights bench engine [--json]       compiled vs reference, demo vs large table
+    rights bench api [--json]          eligibility vs a no-op route, 2 workers, wrk
+    rights bench ledger [--json]       leaders by location; settlement and redemption under load
+    rights bench all [--json]          every side-by-side comparison as one table (incl. zen-engine)
+    rights serve [--demo] ...          the eligibility API (see `rights serve --help`)
+    rights members import|show ...     members in Redis
+    rights leaders import FILE         pickup leaders in Redis
+
+Exit codes: 0 done, 1 the input was refused (invalid rules, bad quote input, a target
+missed with --check), 2 the command line itself was wrong.
+
+Each command group lives in its own module; every one is always registered.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from . import bench, leaders, members, quote, rules, serve
+
+COMMAND_GROUPS = (rules, quote, bench, serve, members, leaders)  # the order `rights --help` lists them in
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rights", description="rights-engine: member benefits, decided in real time")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in COMMAND_GROUPS:
+        group.add_commands(commands)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except Exception as exc:  # Redis down or full: one line, not a traceback
+        if not type(exc).__module__.startswith("redis."):
+            raise
+        print(f"rights {args.command}: Redis refused or did not answer: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 1

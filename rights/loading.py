@@ -1,0 +1,35 @@
+"""What the commands that load files into Redis share: the file's text, and the Redis to write to.
+
+Both fail in one line on stderr naming the command, never with a traceback.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Iterator, Optional
+
+from api.serve.command_redis import redis_for
+from api.serve.data_lock import DataDirBusy
+
+
+def read_text(path: str, command: str) -> Optional[str]:
+    """A UTF-8 file's text, or None after saying why not."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{command}: {path}: {exc}", file=sys.stderr)
+        return None
+
+
+@contextlib.contextmanager
+def command_redis(url: Optional[str], data_dir: Optional[str], command: str) -> Iterator[str]:
+    """The Redis URL for `command` (api/serve/command_redis.py); exit 1 when another process holds
+    the data directory and offers no Redis that answers."""
+    with contextlib.ExitStack() as stack:
+        try:
+            found = stack.enter_context(redis_for(url, data_dir, command))
+        except DataDirBusy as exc:
+            print(f"{command}: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
+        yield found

@@ -1,0 +1,94 @@
+"""`rights members import|show`: members in Redis, loaded in bulk or looked up one by one.
+
+Without a Redis URL the commands use the running server's Redis, else the embedded one
+under the data directory (api/serve/command_redis.py).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+from redis.exceptions import RedisClusterException, RedisError
+
+from api.redis_connect import sync_client
+
+from .loading import command_redis, read_text
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    members = commands.add_parser("members", help="load and look up members in Redis")
+    actions = members.add_subparsers(dest="members_command", required=True, metavar="ACTION")
+    load = actions.add_parser("import", help="bulk-load members from JSON lines or CSV")
+    load.add_argument("file")
+    load.add_argument("--redis-url", help="default: REDIS_URL, else the embedded Redis under --data-dir")
+    load.add_argument("--data-dir", default=None)
+    load.add_argument("--rules", help="check tiers against this rule table (default: the demo table)")
+    load.set_defaults(run=cmd_members_import)
+    show = actions.add_parser("show", help="print one member as JSON")
+    show.add_argument("member_id")
+    show.add_argument("--redis-url")
+    show.add_argument("--data-dir", default=None)
+    show.set_defaults(run=cmd_members_show)
+
+
+def cmd_members_import(args: argparse.Namespace) -> int:
+    from api.members_io import RowError, read_rows, record_from_row
+    from api.store import write_members
+    from engine.demo import DEMO_RULES
+    from engine.rules.load import RulesInvalid, load_file
+
+    text = read_text(args.file, "rights members import")
+    if text is None:
+        return 1
+    try:
+        tiers = set(load_file(args.rules or DEMO_RULES).model.tier_ids())
+    except RulesInvalid:
+        print(f"rights members import: {args.rules} is not a valid rule table", file=sys.stderr)
+        return 1
+    rows = list(read_rows(text, args.file))
+    total, good, bad, batch = len(rows), 0, 0, []
+    with command_redis(args.redis_url, args.data_dir, "rights members import") as url:
+        client = sync_client(url, socket_timeout=10)
+        for done, (line, row) in enumerate(rows, start=1):
+            try:
+                if isinstance(row, RowError):
+                    raise row
+                batch.append(record_from_row(row, tiers))
+            except RowError as exc:
+                bad += 1
+                place = f"{exc.field}: " if exc.field else ""
+                print(f"\r{args.file}:{line}: {place}{exc.reason}", file=sys.stderr)
+            if len(batch) >= 1000 or done == total:
+                try:
+                    good += write_members(client, batch) if batch else 0
+                except (RedisError, RedisClusterException) as exc:  # e.g. a full Redis: say how far it got
+                    print(f"\nrights members import: Redis refused the rows up to {args.file}:{line}: "
+                          f"{type(exc).__name__}: {exc}; imported {good} before them", file=sys.stderr)
+                    return 1
+                batch = []
+                _progress(done, total)
+        if total == 0:
+            _progress(0, 0)
+    print(f"\nimported {good} member{'s' if good != 1 else ''}, refused {bad} row{'s' if bad != 1 else ''}",
+          file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total if total else width
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows")
+    sys.stderr.flush()
+
+
+def cmd_members_show(args: argparse.Namespace) -> int:
+    from api.store import read_member
+
+    with command_redis(args.redis_url, args.data_dir, "rights members show") as url:
+        record = read_member(sync_client(url, socket_timeout=5), args.member_id)
+    if record is None:
+        print(f"rights members show: no member {args.member_id!r}", file=sys.stderr)
+        return 1
+    sys.stdout.write(orjson.dumps(record.public(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0

@@ -6,7 +6,7 @@
 | RIGHTS_RULES | the demo table | the rule table file served at start |
 | RIGHTS_DATA_DIR | ./var | where the embedded redis-server keeps its data (AOF) |
 | RIGHTS_HOST / RIGHTS_PORT | 127.0.0.1 / 8000 | where the API listens |
-| RIGHTS_WORKERS | 1 | worker processes |
+| RIGHTS_WORKERS | 1 | worker processes, 1 to 64 (`--workers` too) |
 | RIGHTS_ACCESS_LOG | 1 | one JSON line per request on stdout; 0 switches it off |
 | RIGHTS_MAX_BODY_BYTES | 65536 | larger request bodies get 413 |
 | RIGHTS_MAX_RULES_BYTES | 67108864 | the same for a rule table pushed to POST /v1/rules |
@@ -33,6 +33,9 @@ from dataclasses import dataclass, fields, replace
 from typing import Optional
 
 from engine.demo import DEMO_RULES
+
+
+MAX_WORKERS = 64  # worker processes one server may run
 
 
 def _number(name: str, default: float, kind: type = int, minimum: float = 1, maximum: float = float("inf")):
@@ -90,7 +93,7 @@ class Settings:
             data_dir=env.get("RIGHTS_DATA_DIR", "var"),
             host=env.get("RIGHTS_HOST", "127.0.0.1"),
             port=_number("RIGHTS_PORT", 8000, minimum=0, maximum=65535),
-            workers=_number("RIGHTS_WORKERS", 1),
+            workers=_number("RIGHTS_WORKERS", 1, maximum=MAX_WORKERS),
             access_log=_flag("RIGHTS_ACCESS_LOG", True),
             max_body_bytes=_number("RIGHTS_MAX_BODY_BYTES", 65536),
             max_rules_bytes=_number("RIGHTS_MAX_RULES_BYTES", 64 * 1024 * 1024),
@@ -110,7 +113,12 @@ class Settings:
             max_connections=_number("RIGHTS_MAX_CONNECTIONS", 2048),
         )
         known = {f.name for f in fields(cls)}
-        return replace(base, **{k: v for k, v in overrides.items() if k in known and v is not None})
+        settings = replace(base, **{k: v for k, v in overrides.items() if k in known and v is not None})
+        if not 1 <= settings.workers <= MAX_WORKERS:  # a flag is held to its variable's bounds
+            raise ValueError(f"--workers {settings.workers}: must be from 1 to {MAX_WORKERS}")
+        if not 0 <= settings.port <= 65535:
+            raise ValueError(f"--port {settings.port}: must be from 0 to 65535")
+        return settings
 
     def to_env(self) -> dict:
         """The settings as environment variables, for worker processes."""

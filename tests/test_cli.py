@@ -108,3 +108,11 @@ def test_local_diff_of_two_files(tmp_path, capsys):
     assert out[0].endswith("2 change(s)")
     assert "  product MILK-1L price: 15.90 yuan -> 14.90 yuan" in out
     assert "  coupon GOLD-GALA-85 percent_off: 15 -> 20" in out
+
+
+@pytest.mark.parametrize("flags, said", [(["--workers", "0"], "--workers 0: must be from 1 to 64"),
+                                         (["--workers", "65"], "--workers 65: must be from 1 to 64"),
+                                         (["--port", "70000"], "--port 70000: must be from 0 to 65535")])
+def test_serve_refuses_a_flag_past_its_bounds_before_starting_anything(flags, said, capsys):
+    assert main(["serve", *flags]) == 2
+    assert said in capsys.readouterr().err

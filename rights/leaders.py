@@ -6,7 +6,7 @@ import sys
 
 from api.redis_connect import sync_client
 
-from .loading import command_redis, read_text
+from .loading import command_redis, read_text, redis_options
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -15,8 +15,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     load_leaders = leader_actions.add_parser("import", help="load leaders from CSV or JSON lines "
                                                             "(id, name, lat, lon, active)")
     load_leaders.add_argument("file")
-    load_leaders.add_argument("--redis-url", help="default: REDIS_URL, else the embedded Redis under --data-dir")
-    load_leaders.add_argument("--data-dir", default=None)
+    redis_options(load_leaders)
     load_leaders.set_defaults(run=cmd_leaders_import)
 
 

@@ -4,6 +4,7 @@ Both fail in one line on stderr naming the command, never with a traceback.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
 from pathlib import Path
@@ -11,6 +12,12 @@ from typing import Iterator, Optional
 
 from api.serve.command_redis import redis_for
 from api.serve.data_lock import DataDirBusy
+
+
+def redis_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that reads or writes Redis takes."""
+    parser.add_argument("--redis-url", help="default: REDIS_URL, else the embedded Redis under --data-dir")
+    parser.add_argument("--data-dir", default=None, help="the embedded Redis's data directory (default ./var)")
 
 
 def read_text(path: str, command: str) -> Optional[str]:

@@ -13,7 +13,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from api.redis_connect import sync_client
 
-from .loading import command_redis, read_text
+from .loading import command_redis, read_text, redis_options
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -21,14 +21,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     actions = members.add_subparsers(dest="members_command", required=True, metavar="ACTION")
     load = actions.add_parser("import", help="bulk-load members from JSON lines or CSV")
     load.add_argument("file")
-    load.add_argument("--redis-url", help="default: REDIS_URL, else the embedded Redis under --data-dir")
-    load.add_argument("--data-dir", default=None)
+    redis_options(load)
     load.add_argument("--rules", help="check tiers against this rule table (default: the demo table)")
     load.set_defaults(run=cmd_members_import)
     show = actions.add_parser("show", help="print one member as JSON")
     show.add_argument("member_id")
-    show.add_argument("--redis-url")
-    show.add_argument("--data-dir", default=None)
+    redis_options(show)
     show.set_defaults(run=cmd_members_show)
 
 

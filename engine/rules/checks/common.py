@@ -75,14 +75,26 @@ class Checker:
                 self.error(path + (key,), "is required")
         return obj
 
+    def absent(self, path: tuple, key: str, default: Any) -> Any:
+        """A field left out: its default, or an error when it has none."""
+        if default is MISSING:
+            self.error(path + (key,), "is required")
+            return None
+        return default
+
+    def keyed(self, obj: dict, path: tuple, key: str, what: str) -> dict:
+        """A field that maps ids to values (an empty map after an error)."""
+        raw = obj[key]
+        if not isinstance(raw, dict):
+            self.error(path + (key,), f"must map {what}")
+            return {}
+        return raw
+
     def integer(self, obj: dict, path: tuple, key: str, lo: int, hi: int, default: Any = MISSING,
                 what: str = "a whole number") -> Any:
         value = obj.get(key, MISSING)
         if value is MISSING:
-            if default is MISSING:
-                self.error(path + (key,), "is required")
-                return None
-            return default
+            return self.absent(path, key, default)
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and "fen" in what:
                 self.error(path + (key,),
@@ -101,10 +113,7 @@ class Checker:
     def text(self, obj: dict, path: tuple, key: str, default: Any = MISSING, limit: int = MAX_NAME_LENGTH) -> Any:
         value = obj.get(key, MISSING)
         if value is MISSING:
-            if default is MISSING:
-                self.error(path + (key,), "is required")
-                return None
-            return default
+            return self.absent(path, key, default)
         if not isinstance(value, str):
             self.error(path + (key,), f"must be text, not {value!r}")
             return None

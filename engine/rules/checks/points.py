@@ -21,10 +21,7 @@ def check_points(checker: Checker, top: dict) -> PointsRules:
     birthday = checker.multiplier(obj, path, "birthday_multiplier", 100)
     bonus = checker.integer(obj, path, "order_bonus", 0, MAX_POINTS, default=0)
     events = {}
-    raw_events = obj.get("events", {})
-    if not isinstance(raw_events, dict):
-        checker.error(path + ("events",), "must map an event kind to its rule")
-        raw_events = {}
+    raw_events = checker.keyed(obj, path, "events", "an event kind to its rule") if "events" in obj else {}
     for kind, rule in raw_events.items():
         epath = path + ("events", kind)
         if kind not in EVENT_KINDS:

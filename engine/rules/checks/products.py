@@ -35,10 +35,7 @@ def check_products(checker: Checker, top: dict, tier_ids: list) -> list[Product]
         price = checker.fen(obj, path, "price")
         tier_prices = {}
         if "tier_prices" in obj:
-            raw = obj["tier_prices"]
-            if not isinstance(raw, dict):
-                checker.error(path + ("tier_prices",), "must map tier id to price in fen")
-                raw = {}
+            raw = checker.keyed(obj, path, "tier_prices", "tier id to price in fen")
             for tier in raw:
                 if tier not in tier_ids[1:]:
                     checker.error(path + ("tier_prices", tier),

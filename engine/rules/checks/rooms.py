@@ -23,10 +23,7 @@ def check_rooms(checker: Checker, top: dict, skus: dict) -> list[Room]:
             checker.error(path + ("end",), "must end after it starts")
         live = {}
         if "live_prices" in obj:
-            raw = obj["live_prices"]
-            if not isinstance(raw, dict):
-                checker.error(path + ("live_prices",), "must map sku to price in fen")
-                raw = {}
+            raw = checker.keyed(obj, path, "live_prices", "sku to price in fen")
             for sku in raw:
                 key = str(sku)
                 if key not in skus:

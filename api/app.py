@@ -37,12 +37,12 @@ from .access import ApiKeys, scope_refusal
 from .dashboard import add_dashboard_routes
 from .live_stock import StockChanging, quote_with_live_stock, touches_stock
 from .points_routes import add_points_routes
-from .redis_connect import async_client, is_cluster, node_url
+from .redis.connect import async_client, is_cluster, node_url
 from .order_routes import add_order_routes
 from .redemption_routes import add_redemption_routes
 from .rules_routes import add_rules_routes
-from .readiness import write_refusal
-from .redis_health import RedisHealth
+from .redis.readiness import write_refusal
+from .redis.health import RedisHealth
 from .rules_sync import RulesSync
 from .store import MISS, MemberReader, MemberRecord, TrackedCache
 
@@ -109,7 +109,7 @@ class Service:
         self.metrics.rules_version = self.table.version
         self.cluster = await asyncio.to_thread(is_cluster, self.settings.redis_url)
         # the client's own timeouts are the patience limit: whether Redis answers in time is
-        # the health thread's call (api/redis_health.py), not a timer on a busy loop
+        # the health thread's call (api/redis/health.py), not a timer on a busy loop
         self.redis = async_client(
             self.settings.redis_url, socket_timeout=self.patience, socket_connect_timeout=self.patience,
             retry_on_timeout=False, retry=None, max_connections=MAX_REDIS_CONNECTIONS,

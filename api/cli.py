@@ -21,8 +21,8 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from .data_lock import DYING_HOLDER_WAIT_S, DataDirBusy, DataDirLock, alive
 from .parent_watch import die_with_parent
-from .redis_connect import sync_client
-from .redis_server import EmbeddedRedis, _ping
+from .redis.connect import sync_client
+from .redis.embedded import EmbeddedRedis, answers_ping
 from .settings import Settings
 
 
@@ -87,7 +87,7 @@ def redis_for(url: Optional[str], data_dir: Optional[str], command: str) -> Iter
         holder = lock.holder()
         known = str(holder.get("url") or "")
         port = known.rsplit(":", 1)[-1].split("/")[0]
-        if alive(holder.get("pid")) and port.isdigit() and _ping(int(port)):
+        if alive(holder.get("pid")) and port.isdigit() and answers_ping(int(port)):
             yield known
             return
         if time.monotonic() > deadline:  # a holder still starting, or one whose Redis does not answer

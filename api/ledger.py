@@ -33,7 +33,7 @@ from typing import Optional
 from engine.model import MAX_POINTS
 
 from .access import RATE_KEY_TTL_SECONDS, RateWindow
-from .keys import member_key
+from .redis.keys import member_key
 
 CAPS_TTL_SECONDS = 8 * 86400  # cap counters outlive any day and any live session they count
 EVENT_REPLAY_DAYS = 30  # an event id counts once within this many days of its credit

@@ -18,7 +18,7 @@ import orjson
 from .ledger import _LOTS, ledger_key, lots_key
 from .reservations import COUPONS, StockScripts, commit, record_key, release, reservation_id, reserve
 from .reservations import begin as begin_attempt
-from .keys import member_key
+from .redis.keys import member_key
 
 ORDER_RETENTION_DAYS = 400  # a settled order's record: its replays and its refund, for 13 months
 

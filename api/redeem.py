@@ -34,7 +34,7 @@ from .pickups import PickupScripts, drop_pending, list_pending, mark_issued
 from .reservations import REDEMPTIONS, StockScripts, commit, record_key, release, reserve, reservation_id
 from .reservations import begin as begin_attempt
 from .reservations import recover as recover_pool
-from .keys import member_key
+from .redis.keys import member_key
 
 IDEMPOTENCY_TTL_SECONDS = 48 * 3600  # a replay answers the same for at least 24 hours
 

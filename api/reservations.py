@@ -28,7 +28,7 @@ from typing import Awaitable, Callable, Optional
 import orjson
 
 from .access import RATE_KEY_TTL_SECONDS, RateWindow
-from .keys import member_key
+from .redis.keys import member_key
 
 STALE_SECONDS = 30
 INDEX_DAYS = 1

@@ -26,7 +26,7 @@ import redis
 
 from engine.rules import compile_source
 
-from .redis_connect import sync_client
+from .redis.connect import sync_client
 from .rules_store import ACTIVE, CHANNEL, SEQ, RulesStore, add_samples, meta_key, src_key
 
 log = logging.getLogger("rights.rules")

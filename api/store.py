@@ -24,7 +24,7 @@ from typing import Iterable, Optional
 
 from engine.model import VISITOR, Member
 
-from .keys import identity_key, member_key
+from .redis.keys import identity_key, member_key
 
 CHANNELS = ("phone", "openid", "unionid", "app")
 MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")

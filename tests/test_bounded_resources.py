@@ -13,7 +13,7 @@ from conftest import at
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.redis_connect import async_client, sync_client
+from api.redis.connect import async_client, sync_client
 from api.settings import Settings
 from api.store import MemberRecord, write_members
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 import api.app as app_module
 from api.app import Overloaded, RedisUnavailable, create_app
-from api.redis_connect import sync_client
+from api.redis.connect import sync_client
 from api.settings import Settings
 
 

@@ -164,7 +164,7 @@ def test_an_any_leader_code_is_handed_over_once_by_whichever_leader_scans_it(api
 def test_pick_lists_keep_codes_for_their_retention_then_refuse_them(redis_server, redis_client):
     from api.pickups import PICKUP_RETENTION_DAYS, PickupScripts, hand_over, issued_key, list_pending, mark_issued
     from api.pickups import pick_list_key
-    from api.redis_connect import async_client
+    from api.redis.connect import async_client
 
     day = 86400
     issued_at = 1_800_000_000.0
@@ -210,7 +210,7 @@ def test_a_redemption_cut_off_after_the_points_were_taken_is_still_handed_over(a
 
 def test_a_pending_code_whose_attempt_took_no_points_is_not_issued(api, redis_client):
     from api.pickups import PickupScripts, list_pending
-    from api.redis_connect import async_client
+    from api.redis.connect import async_client
 
     minted = _minted("L1")
 
@@ -244,7 +244,7 @@ def test_a_leaders_app_verifies_codes_offline_with_its_own_key():
 
 
 def test_recovery_settles_what_a_crash_left_half_done(api, redis_client):
-    from api.redis_connect import async_client
+    from api.redis.connect import async_client
 
     # a crash after the unit was reserved, before the member's script: the unit comes back
     redis_client.set(stock_key(REDEMPTIONS, "OATMEAL-LOWGI"), 499)

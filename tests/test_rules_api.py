@@ -12,7 +12,7 @@ from conftest import ROOT, at, in_a_worker
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.redis_server import free_port
+from api.redis.embedded import free_port
 from api.settings import Settings
 from engine.demo import DEMO_RULES
 
@@ -386,7 +386,7 @@ def test_a_worker_never_swaps_back_to_an_earlier_activation(redis_client, redis_
     """The watcher reads the active version while a newer one is being swapped in (e.g. a
     schedule falling due): what it read is older than what the worker serves, so it must
     not swap back; a later activation of the same old version is followed."""
-    from api.redis_connect import sync_client
+    from api.redis.connect import sync_client
     from api.rules_store import ACTIVE, SEQ
     from engine.rules import compile_source
 
@@ -432,7 +432,7 @@ def test_a_redis_that_lost_its_activation_count_is_followed_after_a_while(redis_
     import asyncio
 
     from api import rules_sync
-    from api.redis_connect import sync_client
+    from api.redis.connect import sync_client
     from api.rules_store import ACTIVE, SEQ, src_key
     from engine.rules import compile_source
 

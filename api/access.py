@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from .redis.keys import rate_key
+
 ADMIN_PREFIXES = ("/v1/rules",)
 ADMIN_SUFFIXES = ("/freeze", "/unfreeze")
 OPEN_PATHS = ("/v1/noop",)
@@ -157,10 +159,6 @@ def _parse_entry(entry: str, where: str) -> tuple:
         else:
             raise ValueError(f"{where}: unknown scope {scope!r} for channel {channel}; {_SCOPES_HELP}")
     return key.encode(), Grant(channel, frozenset(granted), frozenset(leaders))
-
-
-def rate_key(member_id: str, kind: str, window: int) -> str:
-    return f"rate:{{{member_id}}}:{kind}:{window}"
 
 
 RATE_KEY_TTL_SECONDS = 120  # a window's counter outlives its minute, then goes

@@ -31,7 +31,7 @@ from engine.source import read_bytes
 
 from . import schemas
 from .eligibility import RequestInvalid, encoded, join_offer, member_info, parse_request, pricing
-from .metrics import METRICS_KEY, Metrics, forget_silent_workers, render
+from .metrics import Metrics, forget_silent_workers, render
 from .settings import Settings
 from .access import ApiKeys, scope_refusal
 from .dashboard import add_dashboard_routes
@@ -41,6 +41,7 @@ from .redis.connect import async_client, is_cluster, node_url
 from .order_routes import add_order_routes
 from .redemption_routes import add_redemption_routes
 from .rules_routes import add_rules_routes
+from .redis.keys import METRICS_KEY
 from .redis.readiness import write_refusal
 from .redis.health import RedisHealth
 from .rules_sync import RulesSync

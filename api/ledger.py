@@ -33,7 +33,7 @@ from typing import Optional
 from engine.model import MAX_POINTS
 
 from .access import RATE_KEY_TTL_SECONDS, RateWindow
-from .redis.keys import member_key
+from .redis.keys import caps_key, events_index_key, events_key, ledger_key, lots_key, member_key
 
 CAPS_TTL_SECONDS = 8 * 86400  # cap counters outlive any day and any live session they count
 EVENT_REPLAY_DAYS = 30  # an event id counts once within this many days of its credit
@@ -259,28 +259,6 @@ if was ~= (ARGV[1] == '1') then
 end
 return 1
 """
-
-
-def lots_key(member_id: str) -> str:
-    return f"lots:{{{member_id}}}"
-
-
-def ledger_key(member_id: str) -> str:
-    return f"led:{{{member_id}}}"
-
-
-def events_key(member_id: str) -> str:
-    return f"ev:{{{member_id}}}"
-
-
-def caps_key(member_id: str) -> str:
-    return f"caps:{{{member_id}}}"
-
-
-def events_index_key(member_id: str) -> str:
-    """The member's event ids by the wall-clock second they were credited: what the
-    credit script prunes, so `ev:` keeps EVENT_REPLAY_DAYS of them."""
-    return f"ev:{{{member_id}}}:at"
 
 
 class Scripts:

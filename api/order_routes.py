@@ -15,10 +15,11 @@ from engine.quote import yuan
 
 from . import orders, schemas
 from .eligibility import pricing
-from .leaders import FEED_KEEP, LeaderBook, feed_key
+from .leaders import FEED_KEEP, LeaderBook
 from .live_stock import StockChanging, quote_with_live_stock
-from .reservations import COUPONS, give_back, recover
-from .store import MEMBER_ID, member_key, record_from_hash
+from .redis.keys import COUPONS, feed_key, member_key
+from .reservations import give_back, recover
+from .store import MEMBER_ID, record_from_hash
 
 JSON = "application/json"
 RECOVERY_EVERY_SECONDS = 5.0

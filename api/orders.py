@@ -15,10 +15,10 @@ from typing import Optional
 
 import orjson
 
-from .ledger import _LOTS, ledger_key, lots_key
-from .reservations import COUPONS, StockScripts, commit, record_key, release, reservation_id, reserve
+from .ledger import _LOTS
+from .reservations import StockScripts, commit, release, reservation_id, reserve
 from .reservations import begin as begin_attempt
-from .redis.keys import member_key
+from .redis.keys import COUPONS, ORDER_RECORD, ledger_key, lots_key, member_key, order_key
 
 ORDER_RETENTION_DAYS = 400  # a settled order's record: its replays and its refund, for 13 months
 
@@ -104,10 +104,6 @@ return {'ok', answer, coupons}
 
 
 
-def order_key(member_id: str, order_id: str) -> str:
-    return record_key("ord", member_id, order_id)
-
-
 class OrderScripts(StockScripts):
     def __init__(self, redis):
         super().__init__(redis)
@@ -149,7 +145,7 @@ def render_refund(answer: str, order_id: str, member_id: str, coupons: str) -> b
 
 async def begin(scripts: OrderScripts, member_id: str, order_id: str, body: dict):
     """('new', nonce) to go on, ('done', answer) for a replay; Refused otherwise."""
-    started = await begin_attempt(scripts, "ord", member_id, order_id, body, ORDER_RETENTION_DAYS * 86400)
+    started = await begin_attempt(scripts, ORDER_RECORD, member_id, order_id, body, ORDER_RETENTION_DAYS * 86400)
     if started[0] == "unknown_member":
         raise Refused(404, "unknown_member", f"no member {member_id!r}", "member_id")
     if started[0] == "mismatch":
@@ -167,7 +163,7 @@ async def reserve_coupons(scripts: OrderScripts, coupons: list, member_id: str, 
                           nonce: str) -> Optional[str]:
     """Reserve one unit of each coupon's total stock ((id, stock) pairs); the id of the
     first one sold out (having given back what was reserved), or None."""
-    reservation = reservation_id("ord", member_id, order_id, nonce)
+    reservation = reservation_id(ORDER_RECORD, member_id, order_id, nonce)
     taken = []
     for coupon_id, stock in coupons:
         if not await reserve(scripts, COUPONS, coupon_id, stock, reservation):
@@ -180,7 +176,7 @@ async def reserve_coupons(scripts: OrderScripts, coupons: list, member_id: str, 
 
 async def finish_coupons(redis, scripts: OrderScripts, coupons: list, member_id: str, order_id: str, nonce: str,
                          settled: bool) -> None:
-    reservation = reservation_id("ord", member_id, order_id, nonce)
+    reservation = reservation_id(ORDER_RECORD, member_id, order_id, nonce)
     for coupon_id, _ in coupons:
         if settled:
             await commit(redis, COUPONS, coupon_id, reservation)

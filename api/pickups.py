@@ -29,6 +29,8 @@ from typing import Optional
 
 import orjson
 
+from .redis.keys import pick_issued_key, pick_list_key
+
 PICKUP_RETENTION_DAYS = 90
 PRUNE_BATCH = 64  # old codes dropped per call: bounded work, and the list never falls behind its issues
 
@@ -80,14 +82,6 @@ return {'handed_over', raw}
 """
 
 
-def pick_list_key(leader_id: str) -> str:
-    return f"pick:{{leader:{leader_id}}}"
-
-
-def issued_key(leader_id: str) -> str:
-    return f"pick:{{leader:{leader_id}}}:issued"
-
-
 class PickupScripts:
     def __init__(self, redis):
         self.list = redis.register_script(_LIST)
@@ -106,7 +100,7 @@ async def list_pending(scripts: PickupScripts, leader: str, code: str, member_id
     wall = time.time() if wall_now is None else wall_now
     record = orjson.dumps({"member_id": member_id, "redemption_id": redemption_id, "at": at, "key": attempt_key,
                            "state": "pending"})
-    await scripts.list(keys=[pick_list_key(leader), issued_key(leader)],
+    await scripts.list(keys=[pick_list_key(leader), pick_issued_key(leader)],
                        args=[code, record, int(wall), _keep_before(wall), PRUNE_BATCH])
 
 
@@ -125,6 +119,6 @@ async def hand_over(scripts: PickupScripts, leader: str, code: str, at: int,
     """Mark a listed, issued code handed over: ('handed_over', record),
     ('already_handed_over', at), ('pending', member id, attempt key) or ('not_issued',)."""
     wall = time.time() if wall_now is None else wall_now
-    answer = await scripts.hand_over(keys=[pick_list_key(leader), issued_key(leader)],
+    answer = await scripts.hand_over(keys=[pick_list_key(leader), pick_issued_key(leader)],
                                      args=[code, at, _keep_before(wall), PRUNE_BATCH])
     return tuple(part.decode() if isinstance(part, bytes) else part for part in answer)

@@ -28,13 +28,13 @@ from typing import Optional
 import orjson
 
 from .access import RateWindow
-from .ledger import _LOTS, ledger_key, lots_key
+from .ledger import _LOTS
 from .pickup_codes import ANY_LEADER, PickupCode, make_code
 from .pickups import PickupScripts, drop_pending, list_pending, mark_issued
-from .reservations import REDEMPTIONS, StockScripts, commit, record_key, release, reserve, reservation_id
+from .reservations import StockScripts, commit, release, reserve, reservation_id
 from .reservations import begin as begin_attempt
 from .reservations import recover as recover_pool
-from .redis.keys import member_key
+from .redis.keys import REDEMPTION_RECORD, REDEMPTIONS, idempotency_key, ledger_key, lots_key, member_key
 
 IDEMPOTENCY_TTL_SECONDS = 48 * 3600  # a replay answers the same for at least 24 hours
 
@@ -79,10 +79,6 @@ local answer = ARGV[7] .. ' ' .. balance
 redis.call('HSET', KEYS[4], 'state', 'done', 'answer', answer)
 return {'ok', answer}
 """
-
-
-def idempotency_key(member_id: str, key: str) -> str:
-    return record_key("idem", member_id, key)
 
 
 class RedeemScripts(StockScripts):
@@ -143,7 +139,7 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
     before the attempt counts against `rate`."""
     member_id = request["member_id"]
     member, idem = member_key(member_id), idempotency_key(member_id, key)
-    begun = await begin_attempt(scripts, "idem", member_id, key, request, IDEMPOTENCY_TTL_SECONDS, rate)
+    begun = await begin_attempt(scripts, REDEMPTION_RECORD, member_id, key, request, IDEMPOTENCY_TTL_SECONDS, rate)
     state = begun[0]
     if state == "rate_limited":
         return Answer(429, orjson.dumps({"error": {
@@ -171,7 +167,7 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
         answer = f"409 {engine_status} {engine_hint}"
         await scripts.finish(keys=[member, idem], args=[nonce, answer])
         return render(answer, request)
-    reservation = reservation_id("idem", member_id, key, nonce)
+    reservation = reservation_id(REDEMPTION_RECORD, member_id, key, nonce)
     if item.stock is not None:
         if not await reserve(scripts, REDEMPTIONS, item.id, item.stock, reservation):
             answer = "409 out_of_stock 0"

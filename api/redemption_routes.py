@@ -19,7 +19,8 @@ from .access import RateWindow, leader_refusal
 from .pickup_codes import ANY_LEADER, CodeInvalid, load_secret, read_code, verify_code, leader_key
 from .pickups import PICKUP_RETENTION_DAYS, hand_over
 from .redeem import RedeemScripts, issued_by_attempt, recover, redeem
-from .store import member_key, record_from_hash
+from .redis.keys import member_key
+from .store import record_from_hash
 
 log = logging.getLogger("rights.api")
 JSON = "application/json"

@@ -28,11 +28,10 @@ from typing import Awaitable, Callable, Optional
 import orjson
 
 from .access import RATE_KEY_TTL_SECONDS, RateWindow
-from .redis.keys import member_key
+from .redis.keys import member_key, record_key, reservations_index_key, reservations_key, stock_key
 
 STALE_SECONDS = 30
 INDEX_DAYS = 1
-REDEMPTIONS, COUPONS = "r", "c"  # the pools of shared stock
 
 # KEYS: member, record[, rate counter]
 # ARGV: body hash, nonce, now (wall clock), stale after, ttl (0: none)[, rate limit, rate counter ttl]
@@ -95,25 +94,8 @@ return {'refused'}
 """
 
 
-def stock_key(pool: str, item_id: str) -> str:
-    return f"stock:{{{pool}:{item_id}}}"
-
-
-def reservations_key(pool: str, item_id: str) -> str:
-    return f"resv:{{{pool}:{item_id}}}"
-
-
-def record_key(kind: str, member_id: str, name: str) -> str:
-    return f"{kind}:{{{member_id}}}:{name}"
-
-
 def reservation_id(kind: str, member_id: str, name: str, nonce: str) -> str:
     return f"{kind}|{member_id}|{name}|{nonce}"
-
-
-def index_key(pool: str) -> str:
-    """The pool's items that had a reservation lately (zset by instant): what recover() reads."""
-    return f"resv-index:{{{pool}}}"
 
 
 class StockScripts:
@@ -156,7 +138,7 @@ async def reserve(scripts: StockScripts, pool: str, item_id: str, starting: int,
     request's business instant): staleness is about how long an attempt has been silent."""
     now = int(time.time())
     # indexed before the reservation exists, so recover() always finds it
-    await scripts.redis.zadd(index_key(pool), {item_id: now})
+    await scripts.redis.zadd(reservations_index_key(pool), {item_id: now})
     return bool(await scripts.reserve(keys=[stock_key(pool, item_id), reservations_key(pool, item_id)],
                                       args=[starting, reservation, now]))
 
@@ -182,8 +164,8 @@ async def recover(redis, scripts: StockScripts, pool: str, now: Optional[int] = 
     answer)` finishes what a kept unit's operation still owes (e.g. the pickup list)."""
     now = int(time.time()) if now is None else now
     settled = {"committed": 0, "released": 0}
-    await redis.zremrangebyscore(index_key(pool), "-inf", now - INDEX_DAYS * 86400)
-    for raw_id in await redis.zrangebyscore(index_key(pool), now - INDEX_DAYS * 86400, "+inf"):
+    await redis.zremrangebyscore(reservations_index_key(pool), "-inf", now - INDEX_DAYS * 86400)
+    for raw_id in await redis.zrangebyscore(reservations_index_key(pool), now - INDEX_DAYS * 86400, "+inf"):
         item_id = _text(raw_id)
         for field, since in (await redis.hgetall(reservations_key(pool, item_id))).items():
             reservation = field.decode() if isinstance(field, bytes) else field

@@ -24,7 +24,7 @@ from typing import Iterable, Optional
 
 from engine.model import VISITOR, Member
 
-from .redis.keys import identity_key, member_key
+from .redis.keys import TRACKED_PREFIXES, identity_key, member_key
 
 CHANNELS = ("phone", "openid", "unionid", "app")
 MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
@@ -129,7 +129,7 @@ class TrackedCache:
     every pair is up.
     """
 
-    PREFIXES = ("m:", "idn:", "stock:")  # members, identities, shared stock counts
+    PREFIXES = TRACKED_PREFIXES  # members, identities, shared stock counts
 
     def __init__(self, urls, size: int = 200_000, timeout: float = 0.25):
         self.urls = [urls] if isinstance(urls, str) else list(urls)

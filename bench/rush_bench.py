@@ -24,7 +24,7 @@ import yaml
 
 from api.redis.connect import sync_client
 from api.redis.embedded import EmbeddedRedis, free_port
-from api.reservations import REDEMPTIONS, reservations_key, stock_key
+from api.redis.keys import REDEMPTIONS, reservations_key, stock_key
 from api.store import MemberRecord, write_members
 from bench.demo_server import stop_group
 from engine.demo import DEMO_RULES

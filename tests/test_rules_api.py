@@ -387,7 +387,7 @@ def test_a_worker_never_swaps_back_to_an_earlier_activation(redis_client, redis_
     schedule falling due): what it read is older than what the worker serves, so it must
     not swap back; a later activation of the same old version is followed."""
     from api.redis.connect import sync_client
-    from api.rules_store import ACTIVE, SEQ
+    from api.redis.keys import RULES_ACTIVE, RULES_SEQ
     from engine.rules import compile_source
 
     async def scenario(service):
@@ -397,10 +397,10 @@ def test_a_worker_never_swaps_back_to_an_earlier_activation(redis_client, redis_
                                                     None, int(time.time()))
         assert service.swap(cheaper, seq)
         client = sync_client(redis_server.url)
-        client.mset({ACTIVE: original, SEQ: seq - 1})  # a read from before the push
+        client.mset({RULES_ACTIVE: original, RULES_SEQ: seq - 1})  # a read from before the push
         service.rules._follow(client)
         kept = service.table.version
-        client.mset({ACTIVE: original, SEQ: seq + 1})  # a later activation (a rollback)
+        client.mset({RULES_ACTIVE: original, RULES_SEQ: seq + 1})  # a later activation (a rollback)
         service.rules._follow(client)
         return cheaper.version, kept, original, service.table.version
 
@@ -433,7 +433,7 @@ def test_a_redis_that_lost_its_activation_count_is_followed_after_a_while(redis_
 
     from api import rules_sync
     from api.redis.connect import sync_client
-    from api.rules_store import ACTIVE, SEQ, src_key
+    from api.redis.keys import RULES_ACTIVE, RULES_SEQ, rules_source_key
     from engine.rules import compile_source
 
     monkeypatch.setattr(rules_sync, "REDIS_RESET_AFTER_S", 0.3)
@@ -445,8 +445,8 @@ def test_a_redis_that_lost_its_activation_count_is_followed_after_a_while(redis_
         service.swap(cheaper, seq)
         client = sync_client(redis_server.url)
         original = compile_source(DEMO.encode()).version
-        client.set(src_key(original), DEMO.encode())
-        client.mset({ACTIVE: original, SEQ: 1})  # what a restored Redis says, from now on
+        client.set(rules_source_key(original), DEMO.encode())
+        client.mset({RULES_ACTIVE: original, RULES_SEQ: 1})  # what a restored Redis says, from now on
         service.rules._follow(client)
         first = service.table.version
         await asyncio.sleep(0.4)

@@ -18,6 +18,7 @@ from .eligibility import pricing
 from .leaders import FEED_KEEP, LeaderBook
 from .live_stock import StockChanging, quote_with_live_stock
 from .redis.keys import COUPONS, feed_key, member_key
+from .redis.scripts import Scripts
 from .reservations import give_back, recover
 from .store import MEMBER_ID, record_from_hash
 
@@ -43,10 +44,10 @@ def add_order_routes(app: FastAPI, service, error: Callable, clock: Callable) ->
     leaders = LeaderBook()
     service.leaders = leaders
 
-    def scripts() -> orders.OrderScripts:
+    def scripts() -> Scripts:
         if state.get("client") is not service.redis:
             state["client"] = service.redis
-            state["scripts"] = orders.OrderScripts(service.redis)
+            state["scripts"] = Scripts(service.redis)
         return state["scripts"]
 
     def assign_leader(record, body) -> tuple:

@@ -10,12 +10,13 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
 from . import schemas
-from .ledger import Scripts, credit_event, freeze, parse_entry, sweep
+from .ledger import credit_event, freeze, parse_entry, sweep
 from engine.model import MAX_POINTS
 
 from .access import RateWindow
 from .rules_routes import check_admin
 from .redis.keys import ledger_key, member_key
+from .redis.scripts import Scripts
 from .store import MEMBER_ID, record_from_hash
 
 JSON = "application/json"

@@ -18,8 +18,9 @@ from .eligibility import pricing
 from .access import RateWindow, leader_refusal
 from .pickup_codes import ANY_LEADER, CodeInvalid, load_secret, read_code, verify_code, leader_key
 from .pickups import PICKUP_RETENTION_DAYS, hand_over
-from .redeem import RedeemScripts, issued_by_attempt, recover, redeem
+from .redeem import issued_by_attempt, recover, redeem
 from .redis.keys import member_key
+from .redis.scripts import Scripts
 from .store import record_from_hash
 
 log = logging.getLogger("rights.api")
@@ -36,10 +37,10 @@ _VERIFIED = {"handed_over": True, "member_id": "M00001", "redemption_id": "OATME
 def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callable) -> None:
     state: dict = {}
 
-    def scripts() -> RedeemScripts:
+    def scripts() -> Scripts:
         if state.get("client") is not service.redis:
             state["client"] = service.redis
-            state["scripts"] = RedeemScripts(service.redis)
+            state["scripts"] = Scripts(service.redis)
         return state["scripts"]
 
     def secret() -> bytes:
@@ -135,11 +136,11 @@ def add_redemption_routes(app: FastAPI, service, error: Callable, clock: Callabl
         if claims.leader_id not in (body.leader_id, ANY_LEADER):
             return error(403, "wrong_leader", f"this code is for leader {claims.leader_id}", "leader_id")
         now = clock(request.scope)
-        done = await service.redis_call(hand_over(scripts().pickups, claims.leader_id, body.code, now))
+        done = await service.redis_call(hand_over(scripts(), claims.leader_id, body.code, now))
         if done[0] == "pending":  # its request stopped half way: the attempt's own record decides
             paid = await service.redis_call(issued_by_attempt(service.redis, scripts(), claims.leader_id, body.code,
                                                               done[1], done[2]))
-            done = await service.redis_call(hand_over(scripts().pickups, claims.leader_id, body.code, now)) \
+            done = await service.redis_call(hand_over(scripts(), claims.leader_id, body.code, now)) \
                 if paid else ("not_issued",)
         if done[0] in ("not_issued", "pending"):
             return error(403, "not_issued", "no redemption issued this code (or it is older than "

@@ -31,19 +31,11 @@ import orjson
 from .redis.keys import (RULES_ACTIVATIONS, RULES_ACTIVE, RULES_CHANNEL, RULES_HISTORY, RULES_SAMPLE,
                          RULES_SAMPLE_BYTES, RULES_SCHEDULED, RULES_SEQ, RULES_WORKERS, rules_meta_key,
                          rules_source_key)
+from .redis.scripts import Scripts
 
 KEEP_VERSIONS = 50
 KEEP_ACTIVATIONS = 200
 FORGET_WORKER_AFTER = 3600.0
-
-# KEYS: active, scheduled, activations, meta of the version, seq   ARGV: version, now, only if scheduled (1/0)
-_ACTIVATE = r"""
-if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 and ARGV[3] == '1' then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('LPUSH', KEYS[3], ARGV[1])
-redis.call('HSET', KEYS[4], 'activated_at', ARGV[2])
-return redis.call('INCR', KEYS[5])
-"""
 
 
 def _text(value) -> Optional[str]:
@@ -55,6 +47,7 @@ class RulesStore:
 
     def __init__(self, redis):
         self.redis = redis
+        self.scripts = Scripts(redis)
         self._pruned_workers_at = 0.0
 
     async def active(self) -> Optional[str]:
@@ -117,8 +110,9 @@ class RulesStore:
         """Make `version` the active one (a rollback, or a schedule falling due), in one
         script; the activation's sequence number. With `only_if_scheduled` it happens
         once, whichever worker gets there first (the others get 0)."""
-        seq = await self.redis.eval(_ACTIVATE, 5, RULES_ACTIVE, RULES_SCHEDULED, RULES_ACTIVATIONS,
-                                    rules_meta_key(version), RULES_SEQ, version, now, int(only_if_scheduled))
+        seq = await self.scripts.rules_activate(
+            keys=[RULES_ACTIVE, RULES_SCHEDULED, RULES_ACTIVATIONS, rules_meta_key(version), RULES_SEQ],
+            args=[version, now, int(only_if_scheduled)])
         if seq:
             await self.redis.publish(RULES_CHANNEL, version)
         return int(seq)
@@ -183,34 +177,6 @@ SAMPLE_LENGTH = 10_000  # recent eligibility requests kept for shadow runs ...
 SAMPLE_BUDGET = 4 * 1024 * 1024  # ... and never more than this many bytes of them
 SAMPLE_OVERHEAD = 64  # bytes counted per entry beyond its fields: the id and the stream's own keeping
 
-# KEYS: stream, its byte count   ARGV: budget, most entries, overhead, then body, instant pairs
-# Appends the samples, then trims the oldest until the stream is within both bounds.
-_ADD_SAMPLES = r"""
-local budget, most, overhead = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local total = tonumber(redis.call('GET', KEYS[2]) or '0')
-for i = 4, #ARGV, 2 do
-  redis.call('XADD', KEYS[1], '*', 'b', ARGV[i], 'at', ARGV[i + 1])
-  total = total + #ARGV[i] + #ARGV[i + 1] + 3 + overhead  -- 3: the field names b and at
-end
-local length = redis.call('XLEN', KEYS[1])
-while (total > budget or length > most) and length > 0 do
-  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 100)
-  local cut = nil
-  for _, e in ipairs(oldest) do
-    if total <= budget and length <= most then break end
-    local size = overhead
-    for k = 1, #e[2] do size = size + #e[2][k] end
-    total, length, cut = total - size, length - 1, e[1]
-  end
-  if cut == nil then break end
-  redis.call('XDEL', KEYS[1], cut)
-  redis.call('XTRIM', KEYS[1], 'MINID', cut)
-end
-if length == 0 then total = 0 end
-redis.call('SET', KEYS[2], math.max(0, total))
-return total
-"""
-
 
 async def add_samples(redis, samples: list) -> int:
     """Append sampled eligibility requests (body, instant) to the stream, keeping it within
@@ -218,7 +184,7 @@ async def add_samples(redis, samples: list) -> int:
     args = [SAMPLE_BUDGET, SAMPLE_LENGTH, SAMPLE_OVERHEAD]
     for body, at in samples:
         args += [body, at]
-    return await redis.register_script(_ADD_SAMPLES)(keys=[RULES_SAMPLE, RULES_SAMPLE_BYTES], args=args)
+    return await Scripts(redis).rules_add_samples(keys=[RULES_SAMPLE, RULES_SAMPLE_BYTES], args=args)
 
 
 async def recent_samples(redis, count: int) -> list:

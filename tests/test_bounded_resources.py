@@ -100,8 +100,9 @@ def test_readyz_is_503_while_redis_refuses_writes(api, redis_server):
 
 
 def test_event_ids_are_remembered_for_their_replay_window(redis_server, redis_client):
-    from api.ledger import EVENT_REPLAY_DAYS, Scripts, credit_event
+    from api.ledger import EVENT_REPLAY_DAYS, credit_event
     from api.redis.keys import events_index_key, events_key
+    from api.redis.scripts import Scripts
 
     write_members(redis_client, [MemberRecord(id="E1", tier="gold")])
     day = 86400

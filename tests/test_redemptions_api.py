@@ -10,8 +10,9 @@ from conftest import at
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.redeem import RedeemScripts, recover
+from api.redeem import recover
 from api.redis.keys import REDEMPTIONS, idempotency_key, reservations_index_key, reservations_key, stock_key
+from api.redis.scripts import Scripts
 from api.settings import Settings
 from api.store import MemberRecord, write_members
 
@@ -162,7 +163,7 @@ def test_an_any_leader_code_is_handed_over_once_by_whichever_leader_scans_it(api
 
 
 def test_pick_lists_keep_codes_for_their_retention_then_refuse_them(redis_server, redis_client):
-    from api.pickups import PICKUP_RETENTION_DAYS, PickupScripts, hand_over, list_pending, mark_issued
+    from api.pickups import PICKUP_RETENTION_DAYS, hand_over, list_pending, mark_issued
     from api.redis.keys import pick_issued_key, pick_list_key
     from api.redis.connect import async_client
 
@@ -171,7 +172,7 @@ def test_pick_lists_keep_codes_for_their_retention_then_refuse_them(redis_server
 
     async def scenario():
         client = async_client(redis_server.url)
-        scripts = PickupScripts(client)
+        scripts = Scripts(client)
         try:
             for code in ("OLD", "HANDED"):
                 await list_pending(scripts, "L1", code, "M1", "OATMEAL-LOWGI", 1, "k", wall_now=issued_at)
@@ -209,7 +210,7 @@ def test_a_redemption_cut_off_after_the_points_were_taken_is_still_handed_over(a
 
 
 def test_a_pending_code_whose_attempt_took_no_points_is_not_issued(api, redis_client):
-    from api.pickups import PickupScripts, list_pending
+    from api.pickups import list_pending
     from api.redis.connect import async_client
 
     minted = _minted("L1")
@@ -217,7 +218,7 @@ def test_a_pending_code_whose_attempt_took_no_points_is_not_issued(api, redis_cl
     async def left_pending():  # listed before a member's script that never ran
         client = async_client(api.app.state.service.settings.redis_url)
         try:
-            await list_pending(PickupScripts(client), "L1", minted, "RICH", "OATMEAL-LOWGI", GALA_21, "ghost")
+            await list_pending(Scripts(client), "L1", minted, "RICH", "OATMEAL-LOWGI", GALA_21, "ghost")
         finally:
             await client.aclose()
 
@@ -262,7 +263,7 @@ def test_recovery_settles_what_a_crash_left_half_done(api, redis_client):
     async def run():
         client = async_client(api.app.state.service.settings.redis_url)
         try:
-            return await recover(client, RedeemScripts(client), now=GALA_21 + 60)
+            return await recover(client, Scripts(client), now=GALA_21 + 60)
         finally:
             await client.aclose()
 

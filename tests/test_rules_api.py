@@ -409,7 +409,7 @@ def test_a_worker_never_swaps_back_to_an_earlier_activation(redis_client, redis_
 
 
 def test_a_version_cancelled_at_its_instant_is_never_served(redis_client, redis_server):
-    from api.rules_store import SCHEDULED
+    from api.redis.keys import RULES_SCHEDULED
 
     async def scenario(service):
         original = service.table.version
@@ -418,7 +418,7 @@ def test_a_version_cancelled_at_its_instant_is_never_served(redis_client, redis_
                                                    due, int(time.time()))
         await service.rules.refresh()  # compiled ahead, a timer set
         assert "cheaper-milk@x" in service.rules.prepared
-        await service.redis.zrem(SCHEDULED, "cheaper-milk@x")  # cancelled, and this worker not told yet
+        await service.redis.zrem(RULES_SCHEDULED, "cheaper-milk@x")  # cancelled, and this worker not told yet
         await service.rules._due("cheaper-milk@x", time.time())  # its timer fires
         return original, service.table.version
 

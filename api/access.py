@@ -36,6 +36,7 @@ from typing import Optional
 from starlette.requests import Request
 
 from .errors import AdminRefused
+from .redis.keys import rate_key
 
 ADMIN_PREFIXES = ("/v1/rules",)
 ADMIN_SUFFIXES = ("/freeze", "/unfreeze")
@@ -165,10 +166,6 @@ def _parse_entry(entry: str, where: str) -> tuple:
         else:
             raise ValueError(f"{where}: unknown scope {scope!r} for channel {channel}; {_SCOPES_HELP}")
     return key.encode(), Grant(channel, frozenset(granted), frozenset(leaders))
-
-
-def rate_key(member_id: str, kind: str, window: int) -> str:
-    return f"rate:{{{member_id}}}:{kind}:{window}"
 
 
 RATE_KEY_TTL_SECONDS = 120  # a window's counter outlives its minute, then goes

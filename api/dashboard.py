@@ -24,19 +24,11 @@ from typing import Optional
 import orjson
 from fastapi.responses import HTMLResponse, Response
 
-from .metrics import BUCKETS, METRICS_KEY, STALE_AFTER_S
-from .reservations import REDEMPTIONS, stock_key
+from .metrics import BUCKETS, STALE_AFTER_S
+from .redis.keys import METRICS_KEY, REDEMPTIONS, dashboard_active_key, dashboard_key, stock_key
 
 ACTIVE_MINUTES = 5
 PAGE = Path(__file__).resolve().parent / "static" / "dashboard.html"
-
-
-def room_key(room: str) -> str:
-    return f"dash:{{room:{room}}}"
-
-
-def active_key(room: str, tier: str, minute: int) -> str:
-    return f"dash:{{room:{room}}}:active:{tier}:{minute}"
 
 
 class DashboardCounters:
@@ -81,9 +73,9 @@ class DashboardCounters:
         pipe = redis.pipeline(transaction=False)
         for room, fields in counts.items():
             for field, n in fields.items():
-                pipe.hincrby(room_key(room), field, n)
+                pipe.hincrby(dashboard_key(room), field, n)
         for (room, tier), members in active.items():
-            key = active_key(room, tier, minute)
+            key = dashboard_active_key(room, tier, minute)
             pipe.pfadd(key, *members)
             pipe.expire(key, 600)
         await pipe.execute()
@@ -95,10 +87,10 @@ async def data(service, room: str) -> dict:
     model = table.model
     tiers = ["visitor"] + [t.id for t in model.tiers]
     raw = {k.decode() if isinstance(k, bytes) else k: int(v)
-           for k, v in (await service.redis.hgetall(room_key(room))).items()}
+           for k, v in (await service.redis.hgetall(dashboard_key(room))).items()}
     minute = int(time.time() // 60)
     # PFCOUNT is not pipelined: a Redis Cluster client refuses it in a pipeline (each call's keys share a slot)
-    counting = asyncio.gather(*[service.redis.pfcount(*[active_key(room, tier, minute - k)
+    counting = asyncio.gather(*[service.redis.pfcount(*[dashboard_active_key(room, tier, minute - k)
                                                         for k in range(ACTIVE_MINUTES)]) for tier in tiers])
     pipe = service.redis.pipeline(transaction=False)
     items = [r for r in model.redemptions if r.room in (None, room)]

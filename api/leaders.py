@@ -19,18 +19,13 @@ import orjson
 from engine.geo import Leader, LeaderIndex
 
 from .members_io import RowError, read_rows
+from .redis.keys import LEADERS_KEY, LEADERS_VERSION_KEY
 from .store import MEMBER_ID
 
-LEADERS_KEY = "leaders:{leaders}"
-VERSION_KEY = "leaders:{leaders}:version"
 RELOAD_EVERY_SECONDS = 1.0
 
 
 FEED_KEEP = 1_000  # a leader's feed keeps its newest entries (a page shows at most 500)
-
-
-def feed_key(leader_id: str) -> str:
-    return f"feed:{{leader:{leader_id}}}"
 
 
 def leader_from_row(row: dict) -> Leader:
@@ -80,7 +75,7 @@ def write_leaders(redis, leaders: list) -> None:
     if leaders:
         pipe.hset(LEADERS_KEY, mapping={l.id: orjson.dumps({"name": l.name, "lat": l.lat, "lon": l.lon,
                                                             "active": l.active}) for l in leaders})
-    pipe.incr(VERSION_KEY)
+    pipe.incr(LEADERS_VERSION_KEY)
     pipe.execute()
 
 
@@ -103,7 +98,7 @@ class LeaderBook:
         self.index = LeaderIndex([])
 
     async def reload(self, redis) -> None:
-        version = await redis.get(VERSION_KEY)
+        version = await redis.get(LEADERS_VERSION_KEY)
         if self.loaded and version == self.version:
             return
         leaders = parse_leaders(await redis.hgetall(LEADERS_KEY))

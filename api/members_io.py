@@ -19,6 +19,7 @@ import orjson
 from engine.instants import parse_instant
 from engine.model import MAX_POINTS
 
+from .redis.keys import DEMO_MARK
 from .store import CHANNELS, IDENTITY_VALUE, MEMBER_ID, MemberRecord
 
 FIELDS = ("id", "name", "tier", "points", "birthday_month", "sessions_watched", "leader", "tags", "paid_until",
@@ -147,7 +148,6 @@ def demo_members(count: int = 10_000, seed: int = 1) -> list:
     return out
 
 
-DEMO_MARK = "demo:{rights}:members"  # how many demo members were loaded (and which version)
 DEMO_VERSION = "1:10000"
 
 

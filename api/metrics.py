@@ -15,7 +15,8 @@ from collections import defaultdict
 
 import orjson
 
-METRICS_KEY = "metrics:{rights}"
+from .redis.keys import METRICS_KEY
+
 STALE_AFTER_S = 10.0
 # seconds; fine at the low end, where the eligibility route lives
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

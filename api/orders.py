@@ -15,105 +15,12 @@ from typing import Optional
 
 import orjson
 
-from .ledger import _LOTS, ledger_key, lots_key
-from .reservations import COUPONS, StockScripts, commit, record_key, release, reservation_id, reserve
+from .reservations import commit, release, reservation_id, reserve
 from .reservations import begin as begin_attempt
-from .keys import member_key
+from .redis.keys import COUPONS, ORDER_RECORD, ledger_key, lots_key, member_key, order_key
+from .redis.scripts import Scripts
 
 ORDER_RETENTION_DAYS = 400  # a settled order's record: its replays and its refund, for 13 months
-
-# KEYS: order   ARGV: nonce   (a refused attempt leaves nothing behind)
-_DROP = r"""
-if redis.call('HGET', KEYS[1], 'state') == 'running' and redis.call('HGET', KEYS[1], 'nonce') == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-"""
-
-# KEYS: member, lots, led, order
-# ARGV: nonce, now, order id, points, expires, coupons ("id,id"), limited coupons ("id=limit;..."),
-#       limited skus ("sku=qty=limit;..."), leader to bind ("" none), answer (without the balance)
-_SETTLE = _LOTS + r"""
-if redis.call('HGET', KEYS[4], 'state') ~= 'running' or redis.call('HGET', KEYS[4], 'nonce') ~= ARGV[1] then
-  return {'fenced'}
-end
-if redis.call('HGET', KEYS[1], 'frozen') == '1' then return {'refused', 'member_frozen'} end
-for id, limit in string.gmatch(ARGV[7], '([^=;]+)=(%d+)') do
-  if tonumber(redis.call('HGET', KEYS[1], 'c:' .. id) or '0') + 1 > tonumber(limit) then
-    return {'refused', 'coupon_limit:' .. id}
-  end
-end
-for sku, qty, limit in string.gmatch(ARGV[8], '([^=;]+)=(%d+)=(%d+)') do
-  if tonumber(redis.call('HGET', KEYS[1], 's:' .. sku) or '0') + tonumber(qty) > tonumber(limit) then
-    return {'refused', 'sku_limit:' .. sku}
-  end
-end
-local now, points, expires = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local after = balance_after_credit(KEYS[1], live_balance(KEYS[1], KEYS[2], now), points)
-if after > MAX_BALANCE then return {'refused', 'balance_limit:' .. after} end
--- every refusal is behind us: the writes
-local balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
-if points > 0 then
-  balance = credit(KEYS[1], KEYS[2], KEYS[3], live, balance, points, expires, 'order', ARGV[3], now)
-end
-for id in string.gmatch(ARGV[6], '[^,]+') do redis.call('HINCRBY', KEYS[1], 'c:' .. id, 1) end
-for sku, qty in string.gmatch(ARGV[8], '([^=;]+)=(%d+)=%d+') do redis.call('HINCRBY', KEYS[1], 's:' .. sku, qty) end
-if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'leader', ARGV[9]) end
-publish(KEYS[1], balance, live)
-local answer = ARGV[10] .. ' ' .. balance
-redis.call('HSET', KEYS[4], 'state', 'done', 'answer', answer, 'points', points, 'coupons', ARGV[6],
-           'skus', ARGV[8])
-return {'ok', answer}
-"""
-
-# KEYS: member, lots, led, order   ARGV: now, order id, policy for points spent already (debt / forgive)
-_REFUND = _LOTS + r"""
-if redis.call('HGET', KEYS[4], 'state') ~= 'done' then return {'unknown_order'} end
-local prior = redis.call('HGET', KEYS[4], 'refund')
-if prior then return {'replay', prior, redis.call('HGET', KEYS[4], 'coupons')} end
-local now, points = tonumber(ARGV[1]), tonumber(redis.call('HGET', KEYS[4], 'points'))
-local balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
-local taken = math.min(points, balance)
-if taken > 0 then
-  take(KEYS[2], live, taken)
-  balance = balance - taken
-  entry(KEYS[3], -taken, 'refund', ARGV[2], now, 0, balance)
-end
-local owed = 0
-if points > taken and ARGV[3] == 'debt' then  -- spent already: owed, paid by the next credits
-  owed = points - taken
-  local debt = redis.call('HINCRBY', KEYS[1], 'debt', owed)
-  entry(KEYS[3], 0, 'debt', ARGV[2], now, 0, balance, debt)
-end
-local coupons = redis.call('HGET', KEYS[4], 'coupons')
-for id in string.gmatch(coupons, '[^,]+') do
-  if tonumber(redis.call('HINCRBY', KEYS[1], 'c:' .. id, -1)) <= 0 then redis.call('HDEL', KEYS[1], 'c:' .. id) end
-end
-for sku, qty in string.gmatch(redis.call('HGET', KEYS[4], 'skus'), '([^=;]+)=(%d+)=%d+') do
-  if tonumber(redis.call('HINCRBY', KEYS[1], 's:' .. sku, -tonumber(qty))) <= 0 then
-    redis.call('HDEL', KEYS[1], 's:' .. sku)
-  end
-end
-publish(KEYS[1], balance, live)
-local answer = taken .. ' ' .. (points - taken) .. ' ' .. balance .. ' ' .. now .. ' ' .. owed .. ' ' ..
-               debt_of(KEYS[1])
-redis.call('HSET', KEYS[4], 'refund', answer)
-return {'ok', answer, coupons}
-"""
-
-
-
-def order_key(member_id: str, order_id: str) -> str:
-    return record_key("ord", member_id, order_id)
-
-
-class OrderScripts(StockScripts):
-    def __init__(self, redis):
-        super().__init__(redis)
-        self.drop = redis.register_script(_DROP)
-        self.settle = redis.register_script(_SETTLE)
-        self.refund = redis.register_script(_REFUND)
 
 
 class Refused(Exception):
@@ -147,9 +54,9 @@ def render_refund(answer: str, order_id: str, member_id: str, coupons: str) -> b
                          "at": int(at)})
 
 
-async def begin(scripts: OrderScripts, member_id: str, order_id: str, body: dict):
+async def begin(scripts: Scripts, member_id: str, order_id: str, body: dict):
     """('new', nonce) to go on, ('done', answer) for a replay; Refused otherwise."""
-    started = await begin_attempt(scripts, "ord", member_id, order_id, body, ORDER_RETENTION_DAYS * 86400)
+    started = await begin_attempt(scripts, ORDER_RECORD, member_id, order_id, body, ORDER_RETENTION_DAYS * 86400)
     if started[0] == "unknown_member":
         raise Refused(404, "unknown_member", f"no member {member_id!r}", "member_id")
     if started[0] == "mismatch":
@@ -159,15 +66,15 @@ async def begin(scripts: OrderScripts, member_id: str, order_id: str, body: dict
     return ("done", started[1]) if started[0] == "done" else ("new", started[1])
 
 
-async def drop(scripts: OrderScripts, member_id: str, order_id: str, nonce: str) -> None:
-    await scripts.drop(keys=[order_key(member_id, order_id)], args=[nonce])
+async def drop(scripts: Scripts, member_id: str, order_id: str, nonce: str) -> None:
+    await scripts.order_drop(keys=[order_key(member_id, order_id)], args=[nonce])
 
 
-async def reserve_coupons(scripts: OrderScripts, coupons: list, member_id: str, order_id: str,
+async def reserve_coupons(scripts: Scripts, coupons: list, member_id: str, order_id: str,
                           nonce: str) -> Optional[str]:
     """Reserve one unit of each coupon's total stock ((id, stock) pairs); the id of the
     first one sold out (having given back what was reserved), or None."""
-    reservation = reservation_id("ord", member_id, order_id, nonce)
+    reservation = reservation_id(ORDER_RECORD, member_id, order_id, nonce)
     taken = []
     for coupon_id, stock in coupons:
         if not await reserve(scripts, COUPONS, coupon_id, stock, reservation):
@@ -178,9 +85,9 @@ async def reserve_coupons(scripts: OrderScripts, coupons: list, member_id: str, 
     return None
 
 
-async def finish_coupons(redis, scripts: OrderScripts, coupons: list, member_id: str, order_id: str, nonce: str,
+async def finish_coupons(redis, scripts: Scripts, coupons: list, member_id: str, order_id: str, nonce: str,
                          settled: bool) -> None:
-    reservation = reservation_id("ord", member_id, order_id, nonce)
+    reservation = reservation_id(ORDER_RECORD, member_id, order_id, nonce)
     for coupon_id, _ in coupons:
         if settled:
             await commit(redis, COUPONS, coupon_id, reservation)
@@ -188,10 +95,10 @@ async def finish_coupons(redis, scripts: OrderScripts, coupons: list, member_id:
             await release(scripts, COUPONS, coupon_id, reservation)
 
 
-async def settle(scripts: OrderScripts, member_id: str, order_id: str, nonce: str, *, now: int, points: int,
+async def settle(scripts: Scripts, member_id: str, order_id: str, nonce: str, *, now: int, points: int,
                  expires: int, coupons: list, limited_coupons: dict, limited_skus: dict, bind_leader: str,
                  answer: str) -> tuple:
-    done = await scripts.settle(
+    done = await scripts.order_settle(
         keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id), order_key(member_id, order_id)],
         args=[nonce, now, order_id, points, expires, ",".join(coupons),
               ";".join(f"{c}={limit}" for c, limit in limited_coupons.items()),
@@ -199,10 +106,10 @@ async def settle(scripts: OrderScripts, member_id: str, order_id: str, nonce: st
     return _text(done[0]), _text(done[1]) if len(done) > 1 else None
 
 
-async def refund(scripts: OrderScripts, member_id: str, order_id: str, now: int, policy: str = "debt") -> tuple:
+async def refund(scripts: Scripts, member_id: str, order_id: str, now: int, policy: str = "debt") -> tuple:
     """Reverse a settled order once; `policy` is the rules' points.refund for points the
     member has spent already."""
-    done = await scripts.refund(
+    done = await scripts.order_refund(
         keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id), order_key(member_id, order_id)],
         args=[now, order_id, policy])
     return tuple(_text(part) for part in done)

@@ -28,69 +28,15 @@ from typing import Optional
 import orjson
 
 from .access import RateWindow
-from .ledger import _LOTS, ledger_key, lots_key
 from .pickup_codes import ANY_LEADER, PickupCode, make_code
-from .pickups import PickupScripts, drop_pending, list_pending, mark_issued
-from .reservations import REDEMPTIONS, StockScripts, commit, record_key, release, reserve, reservation_id
+from .pickups import drop_pending, list_pending, mark_issued
+from .reservations import commit, release, reserve, reservation_id
 from .reservations import begin as begin_attempt
 from .reservations import recover as recover_pool
-from .keys import member_key
+from .redis.keys import REDEMPTION_RECORD, REDEMPTIONS, idempotency_key, ledger_key, lots_key, member_key
+from .redis.scripts import Scripts
 
 IDEMPOTENCY_TTL_SECONDS = 48 * 3600  # a replay answers the same for at least 24 hours
-
-# KEYS: member, idem   ARGV: nonce, answer (a refusal decided before the member's checks)
-_FINISH = r"""
-if redis.call('HGET', KEYS[2], 'state') ~= 'running' or redis.call('HGET', KEYS[2], 'nonce') ~= ARGV[1] then
-  return 0
-end
-redis.call('HSET', KEYS[2], 'state', 'done', 'answer', ARGV[2])
-return 1
-"""
-
-# KEYS: member, lots, led, idem
-# ARGV: nonce, now, redemption id, points, member limit (-1: none), idempotency key, ok answer prefix
-_REDEEM = _LOTS + r"""
-if redis.call('HGET', KEYS[4], 'state') ~= 'running' or redis.call('HGET', KEYS[4], 'nonce') ~= ARGV[1] then
-  return {'fenced'}
-end
-local now, points, limit = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local function refuse(answer)
-  redis.call('HSET', KEYS[4], 'state', 'done', 'answer', answer)
-  return {'refused', answer}
-end
-if redis.call('HGET', KEYS[1], 'frozen') == '1' then return refuse('403 member_frozen 0') end
-local used = tonumber(redis.call('HGET', KEYS[1], 'r:' .. ARGV[3]) or '0')
-if limit >= 0 and used >= limit then return refuse('409 member_limit_reached ' .. limit) end
-local balance = live_balance(KEYS[1], KEYS[2], now)
-local debt = debt_of(KEYS[1])
-if debt > 0 and points > 0 then return refuse('409 points_debt ' .. debt) end
-if balance < points then return refuse('409 insufficient_points ' .. (points - balance)) end
--- every refusal is behind us: the writes
-local live
-balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
-if points > 0 then
-  take(KEYS[2], live, points)
-  balance = balance - points
-  entry(KEYS[3], -points, 'redeem:' .. ARGV[3], ARGV[6], now, 0, balance)
-end
-redis.call('HINCRBY', KEYS[1], 'r:' .. ARGV[3], 1)
-publish(KEYS[1], balance, live)
-local answer = ARGV[7] .. ' ' .. balance
-redis.call('HSET', KEYS[4], 'state', 'done', 'answer', answer)
-return {'ok', answer}
-"""
-
-
-def idempotency_key(member_id: str, key: str) -> str:
-    return record_key("idem", member_id, key)
-
-
-class RedeemScripts(StockScripts):
-    def __init__(self, redis):
-        super().__init__(redis)
-        self.finish = redis.register_script(_FINISH)
-        self.redeem = redis.register_script(_REDEEM)
-        self.pickups = PickupScripts(redis)
 
 
 @dataclass(frozen=True)
@@ -135,7 +81,7 @@ def render(stored: str, request: dict) -> Answer:
                                                   "reason": _REASONS.get(reason, lambda n: reason)(number)}}))
 
 
-async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now: int, item, engine_status: str,
+async def redeem(redis, scripts: Scripts, *, request: dict, key: str, now: int, item, engine_status: str,
                  engine_hint: int, leader_id: Optional[str], secret: bytes,
                  rate: Optional[RateWindow] = None) -> Answer:
     """Steps 1 to 5 of the module docstring; `engine_status` is the quote's verdict on
@@ -143,7 +89,7 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
     before the attempt counts against `rate`."""
     member_id = request["member_id"]
     member, idem = member_key(member_id), idempotency_key(member_id, key)
-    begun = await begin_attempt(scripts, "idem", member_id, key, request, IDEMPOTENCY_TTL_SECONDS, rate)
+    begun = await begin_attempt(scripts, REDEMPTION_RECORD, member_id, key, request, IDEMPOTENCY_TTL_SECONDS, rate)
     state = begun[0]
     if state == "rate_limited":
         return Answer(429, orjson.dumps({"error": {
@@ -162,26 +108,26 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
     if state == "done":
         if begun[1].startswith("200 "):  # its code may have stayed pending if the first request stopped half way
             _, _, _, leader_field, code, _ = begun[1].split(" ")[1:7]
-            await mark_issued(scripts.pickups, ANY_LEADER if leader_field == "-" else leader_field, code)
+            await mark_issued(scripts, ANY_LEADER if leader_field == "-" else leader_field, code)
         first = render(begun[1], request)
         return Answer(first.status, first.body, replayed=True)
     nonce = begun[1]
 
     if engine_status not in ("ok", "out_of_stock", "insufficient_points", "member_limit_reached", "points_debt"):
         answer = f"409 {engine_status} {engine_hint}"
-        await scripts.finish(keys=[member, idem], args=[nonce, answer])
+        await scripts.redeem_finish(keys=[member, idem], args=[nonce, answer])
         return render(answer, request)
-    reservation = reservation_id("idem", member_id, key, nonce)
+    reservation = reservation_id(REDEMPTION_RECORD, member_id, key, nonce)
     if item.stock is not None:
         if not await reserve(scripts, REDEMPTIONS, item.id, item.stock, reservation):
             answer = "409 out_of_stock 0"
-            await scripts.finish(keys=[member, idem], args=[nonce, answer])
+            await scripts.redeem_finish(keys=[member, idem], args=[nonce, answer])
             return render(answer, request)
     leader = leader_id or ANY_LEADER
     code = make_code(secret, PickupCode(member_id, item.id, leader, secrets.randbits(48)))
     prefix = f"200 {item.points} {item.cash} {now} {leader_id or '-'} {code}"
     # listed pending first: once the points are taken the code is on its list, whatever happens next
-    await list_pending(scripts.pickups, leader, code, member_id, item.id, now, key)
+    await list_pending(scripts, leader, code, member_id, item.id, now, key)
     # on a fault from here on the reservation stays for recover(), which knows from the
     # record whether the points were taken
     done = await scripts.redeem(keys=[member, lots_key(member_id), ledger_key(member_id), idem],
@@ -198,19 +144,19 @@ async def redeem(redis, scripts: RedeemScripts, *, request: dict, key: str, now:
     return render(_text(done[1]), request)
 
 
-async def _settled(redis, scripts: RedeemScripts, leader: str, code: str, item, reservation: str) -> None:
-    await mark_issued(scripts.pickups, leader, code)
+async def _settled(redis, scripts: Scripts, leader: str, code: str, item, reservation: str) -> None:
+    await mark_issued(scripts, leader, code)
     if item.stock is not None:
         await commit(redis, REDEMPTIONS, item.id, reservation)
 
 
-async def _refused(scripts: RedeemScripts, leader: str, code: str, item, reservation: str) -> None:
-    await drop_pending(scripts.pickups, leader, code)
+async def _refused(scripts: Scripts, leader: str, code: str, item, reservation: str) -> None:
+    await drop_pending(scripts, leader, code)
     if item.stock is not None:
         await release(scripts, REDEMPTIONS, item.id, reservation)
 
 
-async def issued_by_attempt(redis, scripts: RedeemScripts, leader: str, code: str, member_id: str,
+async def issued_by_attempt(redis, scripts: Scripts, leader: str, code: str, member_id: str,
                             key: str) -> bool:
     """A pending code's truth, from the attempt that made it: True (and marked issued) when
     that attempt took the member's points for this very code."""
@@ -218,16 +164,16 @@ async def issued_by_attempt(redis, scripts: RedeemScripts, leader: str, code: st
     answer = _text(answer) if answer is not None else ""
     if _text(state) != "done" or not answer.startswith("200 ") or answer.split(" ")[5] != code:
         return False
-    await mark_issued(scripts.pickups, leader, code)
+    await mark_issued(scripts, leader, code)
     return True
 
 
-async def recover(redis, scripts: RedeemScripts, now: Optional[int] = None) -> dict:
+async def recover(redis, scripts: Scripts, now: Optional[int] = None) -> dict:
     """Settle the redemption reservations a crash left behind (api/reservations.py); a kept
     unit's code is marked issued on its leader's pick list, as the request would have done."""
     async def listed(member_id: str, key: str, answer: str) -> None:
         leader, code = answer.split(" ")[4:6]
-        await mark_issued(scripts.pickups, ANY_LEADER if leader == "-" else leader, code)
+        await mark_issued(scripts, ANY_LEADER if leader == "-" else leader, code)
 
     return await recover_pool(redis, scripts, REDEMPTIONS, now, listed)
 

@@ -28,109 +28,22 @@ from typing import Awaitable, Callable, Optional
 import orjson
 
 from .access import RATE_KEY_TTL_SECONDS, RateWindow
-from .keys import member_key
+from .redis.keys import member_key, record_key, reservations_index_key, reservations_key, stock_key
+from .redis.scripts import Scripts
 
 STALE_SECONDS = 30
 INDEX_DAYS = 1
-REDEMPTIONS, COUPONS = "r", "c"  # the pools of shared stock
-
-# KEYS: member, record[, rate counter]
-# ARGV: body hash, nonce, now (wall clock), stale after, ttl (0: none)[, rate limit, rate counter ttl]
-# A replay is answered from the record before the attempt is counted against the rate.
-_BEGIN = r"""
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_member'} end
-local state = redis.call('HGET', KEYS[2], 'state')
-if state and state ~= 'abandoned' then
-  if redis.call('HGET', KEYS[2], 'hash') ~= ARGV[1] then return {'mismatch'} end
-  if state == 'done' then return {'done', redis.call('HGET', KEYS[2], 'answer')} end
-  if tonumber(redis.call('HGET', KEYS[2], 'started')) + tonumber(ARGV[4]) > tonumber(ARGV[3]) then
-    return {'running'}
-  end
-end
-if KEYS[3] then
-  local count = redis.call('INCR', KEYS[3])
-  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[7]))
-  if count > tonumber(ARGV[6]) then return {'rate_limited'} end
-end
-redis.call('HSET', KEYS[2], 'state', 'running', 'hash', ARGV[1], 'nonce', ARGV[2], 'started', ARGV[3])
-if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5])) end
-return {'begun'}
-"""
-
-# KEYS: stock, reservations   ARGV: starting stock, reservation id, now
-_RESERVE = r"""
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
-if tonumber(redis.call('GET', KEYS[1])) <= 0 then return 0 end
-redis.call('DECR', KEYS[1])
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-return 1
-"""
-
-# KEYS: stock, reservations   ARGV: reservation id
-_RELEASE = r"""
-if redis.call('HDEL', KEYS[2], ARGV[1]) == 1 then
-  redis.call('INCR', KEYS[1])
-  return 1
-end
-return 0
-"""
-
-# KEYS: stock   (a unit back, to a count that exists: a missing one was never taken from)
-_GIVE_BACK = r"""
-if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end
-return -1
-"""
-
-# KEYS: record   ARGV: nonce   -> the record's verdict for that nonce, fencing a running one
-_FENCE = r"""
-local state, nonce = redis.call('HGET', KEYS[1], 'state'), redis.call('HGET', KEYS[1], 'nonce')
-if nonce ~= ARGV[1] then return {'gone'} end
-if state == 'running' then
-  redis.call('HSET', KEYS[1], 'state', 'abandoned')
-  return {'abandoned'}
-end
-local answer = redis.call('HGET', KEYS[1], 'answer')
-if state == 'done' and answer and string.sub(answer, 1, 3) == '200' then return {'done', answer} end
-return {'refused'}
-"""
-
-
-def stock_key(pool: str, item_id: str) -> str:
-    return f"stock:{{{pool}:{item_id}}}"
-
-
-def reservations_key(pool: str, item_id: str) -> str:
-    return f"resv:{{{pool}:{item_id}}}"
-
-
-def record_key(kind: str, member_id: str, name: str) -> str:
-    return f"{kind}:{{{member_id}}}:{name}"
 
 
 def reservation_id(kind: str, member_id: str, name: str, nonce: str) -> str:
     return f"{kind}|{member_id}|{name}|{nonce}"
 
 
-def index_key(pool: str) -> str:
-    """The pool's items that had a reservation lately (zset by instant): what recover() reads."""
-    return f"resv-index:{{{pool}}}"
-
-
-class StockScripts:
-    def __init__(self, redis):
-        self.redis = redis
-        self.begin_attempt = redis.register_script(_BEGIN)
-        self.reserve = redis.register_script(_RESERVE)
-        self.release = redis.register_script(_RELEASE)
-        self.fence = redis.register_script(_FENCE)
-        self.give_back_unit = redis.register_script(_GIVE_BACK)
-
-
 def body_hash(body: dict) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
-async def begin(scripts: StockScripts, kind: str, member_id: str, name: str, body: dict, ttl: int = 0,
+async def begin(scripts: Scripts, kind: str, member_id: str, name: str, body: dict, ttl: int = 0,
                 rate: Optional[RateWindow] = None) -> tuple:
     """Start an attempt (its record: `running`, the body's hash, a fresh nonce), or learn
     why not: ('begun', nonce), ('done', answer), ('mismatch',), ('running',),
@@ -142,7 +55,7 @@ async def begin(scripts: StockScripts, kind: str, member_id: str, name: str, bod
     if rate is not None:
         keys.append(rate.key)
         args += [rate.limit, RATE_KEY_TTL_SECONDS]
-    answer = await scripts.begin_attempt(keys=keys, args=args)
+    answer = await scripts.attempt_begin(keys=keys, args=args)
     state = _text(answer[0])
     if state == "begun":
         return state, nonce
@@ -151,46 +64,46 @@ async def begin(scripts: StockScripts, kind: str, member_id: str, name: str, bod
     return (state,)
 
 
-async def reserve(scripts: StockScripts, pool: str, item_id: str, starting: int, reservation: str) -> bool:
+async def reserve(scripts: Scripts, pool: str, item_id: str, starting: int, reservation: str) -> bool:
     """One unit off the pool, held for `reservation`. Stamped with the wall clock (not a
     request's business instant): staleness is about how long an attempt has been silent."""
     now = int(time.time())
     # indexed before the reservation exists, so recover() always finds it
-    await scripts.redis.zadd(index_key(pool), {item_id: now})
-    return bool(await scripts.reserve(keys=[stock_key(pool, item_id), reservations_key(pool, item_id)],
-                                      args=[starting, reservation, now]))
+    await scripts.client.zadd(reservations_index_key(pool), {item_id: now})
+    return bool(await scripts.stock_reserve(keys=[stock_key(pool, item_id), reservations_key(pool, item_id)],
+                                            args=[starting, reservation, now]))
 
 
-async def release(scripts: StockScripts, pool: str, item_id: str, reservation: str) -> int:
-    return await scripts.release(keys=[stock_key(pool, item_id), reservations_key(pool, item_id)],
-                                 args=[reservation])
+async def release(scripts: Scripts, pool: str, item_id: str, reservation: str) -> int:
+    return await scripts.stock_release(keys=[stock_key(pool, item_id), reservations_key(pool, item_id)],
+                                       args=[reservation])
 
 
-async def give_back(scripts: StockScripts, pool: str, item_id: str) -> int:
+async def give_back(scripts: Scripts, pool: str, item_id: str) -> int:
     """One unit back to the pool after a committed use is undone (a refund)."""
-    return await scripts.give_back_unit(keys=[stock_key(pool, item_id)])
+    return await scripts.stock_give_back(keys=[stock_key(pool, item_id)])
 
 
 async def commit(redis, pool: str, item_id: str, reservation: str) -> int:
     return await redis.hdel(reservations_key(pool, item_id), reservation)
 
 
-async def recover(redis, scripts: StockScripts, pool: str, now: Optional[int] = None,
+async def recover(redis, scripts: Scripts, pool: str, now: Optional[int] = None,
                   on_done: Optional[Callable[[str, str, str], Awaitable[None]]] = None) -> dict:
     """Settle the pool's reservations older than STALE_SECONDS, on the items reserved in
     the last day (a sweep runs every few seconds: none is older). `on_done(member, name,
     answer)` finishes what a kept unit's operation still owes (e.g. the pickup list)."""
     now = int(time.time()) if now is None else now
     settled = {"committed": 0, "released": 0}
-    await redis.zremrangebyscore(index_key(pool), "-inf", now - INDEX_DAYS * 86400)
-    for raw_id in await redis.zrangebyscore(index_key(pool), now - INDEX_DAYS * 86400, "+inf"):
+    await redis.zremrangebyscore(reservations_index_key(pool), "-inf", now - INDEX_DAYS * 86400)
+    for raw_id in await redis.zrangebyscore(reservations_index_key(pool), now - INDEX_DAYS * 86400, "+inf"):
         item_id = _text(raw_id)
         for field, since in (await redis.hgetall(reservations_key(pool, item_id))).items():
             reservation = field.decode() if isinstance(field, bytes) else field
             if int(since) + STALE_SECONDS > now:
                 continue
             kind, member_id, name, nonce = reservation.split("|")
-            verdict = await scripts.fence(keys=[record_key(kind, member_id, name)], args=[nonce])
+            verdict = await scripts.attempt_fence(keys=[record_key(kind, member_id, name)], args=[nonce])
             if _text(verdict[0]) == "done":
                 if on_done is not None:
                     await on_done(member_id, name, _text(verdict[1]))

@@ -28,34 +28,14 @@ from typing import Optional
 
 import orjson
 
+from .redis.keys import (RULES_ACTIVATIONS, RULES_ACTIVE, RULES_CHANNEL, RULES_HISTORY, RULES_SAMPLE,
+                         RULES_SAMPLE_BYTES, RULES_SCHEDULED, RULES_SEQ, RULES_WORKERS, rules_meta_key,
+                         rules_source_key)
+from .redis.scripts import Scripts
+
 KEEP_VERSIONS = 50
 KEEP_ACTIVATIONS = 200
 FORGET_WORKER_AFTER = 3600.0
-PREFIX = "rules:{rules}:"
-CHANNEL = PREFIX + "changed"
-ACTIVE = PREFIX + "active"
-HISTORY = PREFIX + "history"
-ACTIVATIONS = PREFIX + "activations"
-SCHEDULED = PREFIX + "scheduled"
-WORKERS = PREFIX + "workers"
-SEQ = PREFIX + "seq"  # counts activations: a worker only ever swaps to a later one
-
-# KEYS: active, scheduled, activations, meta of the version, seq   ARGV: version, now, only if scheduled (1/0)
-_ACTIVATE = r"""
-if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 and ARGV[3] == '1' then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('LPUSH', KEYS[3], ARGV[1])
-redis.call('HSET', KEYS[4], 'activated_at', ARGV[2])
-return redis.call('INCR', KEYS[5])
-"""
-
-
-def src_key(version: str) -> str:
-    return f"{PREFIX}src:{version}"
-
-
-def meta_key(version: str) -> str:
-    return f"{PREFIX}meta:{version}"
 
 
 def _text(value) -> Optional[str]:
@@ -67,16 +47,17 @@ class RulesStore:
 
     def __init__(self, redis):
         self.redis = redis
+        self.scripts = Scripts(redis)
         self._pruned_workers_at = 0.0
 
     async def active(self) -> Optional[str]:
-        return _text(await self.redis.get(ACTIVE))
+        return _text(await self.redis.get(RULES_ACTIVE))
 
     async def source(self, version: str) -> Optional[bytes]:
-        return await self.redis.get(src_key(version))
+        return await self.redis.get(rules_source_key(version))
 
     async def meta(self, version: str) -> Optional[dict]:
-        raw = await self.redis.hgetall(meta_key(version))
+        raw = await self.redis.hgetall(rules_meta_key(version))
         if not raw:
             return None
         out = {_text(k): _text(v) for k, v in raw.items()}
@@ -90,38 +71,38 @@ class RulesStore:
         """Record a validated table; activate it now, or schedule it for `activate_at`.
         (the record, the activation's sequence number: 0 when scheduled)"""
         pipe = self.redis.pipeline(transaction=True)
-        pipe.set(src_key(version), source)
+        pipe.set(rules_source_key(version), source)
         meta = {"author": author, "label": label, "pushed_at": now, "format": _format(source)}
         if activate_at is not None and activate_at > now:
             meta["activate_at"] = activate_at
-            pipe.zadd(SCHEDULED, {version: activate_at})
+            pipe.zadd(RULES_SCHEDULED, {version: activate_at})
         else:
             meta["activated_at"] = now
-            pipe.set(ACTIVE, version)
-            pipe.lpush(ACTIVATIONS, version)
-            pipe.zrem(SCHEDULED, version)
-            pipe.incr(SEQ)
-        pipe.hset(meta_key(version), mapping=meta)
-        pipe.lrem(HISTORY, 0, version)
-        pipe.lpush(HISTORY, version)
+            pipe.set(RULES_ACTIVE, version)
+            pipe.lpush(RULES_ACTIVATIONS, version)
+            pipe.zrem(RULES_SCHEDULED, version)
+            pipe.incr(RULES_SEQ)
+        pipe.hset(rules_meta_key(version), mapping=meta)
+        pipe.lrem(RULES_HISTORY, 0, version)
+        pipe.lpush(RULES_HISTORY, version)
         answers = await pipe.execute()
-        await self.redis.publish(CHANNEL, version)  # after the commit (a cluster takes no PUBLISH in MULTI)
+        await self.redis.publish(RULES_CHANNEL, version)  # after the commit (a cluster takes no PUBLISH in MULTI)
         await self.prune()
         return {"version": version, **meta}, (int(answers[4]) if "activated_at" in meta else 0)
 
     async def prune(self) -> list:
         """Forget the versions pushed before the newest KEEP_VERSIONS, unless one is active
         or scheduled; the versions forgotten."""
-        old = [_text(v) for v in await self.redis.lrange(HISTORY, KEEP_VERSIONS, -1)]
+        old = [_text(v) for v in await self.redis.lrange(RULES_HISTORY, KEEP_VERSIONS, -1)]
         keep = {await self.active()} | {v for v, _ in await self.scheduled()}
         gone = [v for v in old if v not in keep]
         pipe = self.redis.pipeline(transaction=True)
         for version in gone:
-            pipe.delete(src_key(version))
-            pipe.delete(meta_key(version))
-            pipe.lrem(HISTORY, 0, version)
-            pipe.lrem(ACTIVATIONS, 0, version)
-        pipe.ltrim(ACTIVATIONS, 0, KEEP_ACTIVATIONS - 1)
+            pipe.delete(rules_source_key(version))
+            pipe.delete(rules_meta_key(version))
+            pipe.lrem(RULES_HISTORY, 0, version)
+            pipe.lrem(RULES_ACTIVATIONS, 0, version)
+        pipe.ltrim(RULES_ACTIVATIONS, 0, KEEP_ACTIVATIONS - 1)
         await pipe.execute()
         return gone
 
@@ -129,57 +110,59 @@ class RulesStore:
         """Make `version` the active one (a rollback, or a schedule falling due), in one
         script; the activation's sequence number. With `only_if_scheduled` it happens
         once, whichever worker gets there first (the others get 0)."""
-        seq = await self.redis.eval(_ACTIVATE, 5, ACTIVE, SCHEDULED, ACTIVATIONS, meta_key(version), SEQ,
-                                    version, now, int(only_if_scheduled))
+        seq = await self.scripts.rules_activate(
+            keys=[RULES_ACTIVE, RULES_SCHEDULED, RULES_ACTIVATIONS, rules_meta_key(version), RULES_SEQ],
+            args=[version, now, int(only_if_scheduled)])
         if seq:
-            await self.redis.publish(CHANNEL, version)
+            await self.redis.publish(RULES_CHANNEL, version)
         return int(seq)
 
     async def active_with_seq(self) -> tuple:
         """(the active version or None, its activation's sequence number; 0 if unknown)."""
-        active, seq = await self.redis.mget(ACTIVE, SEQ)
+        active, seq = await self.redis.mget(RULES_ACTIVE, RULES_SEQ)
         return _text(active), int(seq or 0)
 
     async def cancel(self, version: str, now: int) -> bool:
         """Take a scheduled version off the schedule (it stays in the history); False when
         it was not scheduled (never, or it has gone live already)."""
-        if not await self.redis.zrem(SCHEDULED, version):
+        if not await self.redis.zrem(RULES_SCHEDULED, version):
             return False
-        await self.redis.hset(meta_key(version), mapping={"cancelled_at": now})
-        await self.redis.publish(CHANNEL, version)
+        await self.redis.hset(rules_meta_key(version), mapping={"cancelled_at": now})
+        await self.redis.publish(RULES_CHANNEL, version)
         return True
 
     async def previous(self) -> Optional[str]:
         """The version that was active before the current one."""
         current = await self.active()
-        for raw in await self.redis.lrange(ACTIVATIONS, 0, 200):
+        for raw in await self.redis.lrange(RULES_ACTIVATIONS, 0, 200):
             version = _text(raw)
             if version != current:
                 return version
         return None
 
     async def scheduled(self) -> list:
-        return [(_text(v), int(score)) for v, score in await self.redis.zrange(SCHEDULED, 0, -1, withscores=True)]
+        return [(_text(v), int(score))
+                for v, score in await self.redis.zrange(RULES_SCHEDULED, 0, -1, withscores=True)]
 
     async def history(self, limit: int = 50) -> list:
-        return [_text(v) for v in await self.redis.lrange(HISTORY, 0, limit - 1)]
+        return [_text(v) for v in await self.redis.lrange(RULES_HISTORY, 0, limit - 1)]
 
     async def heartbeat(self, worker: str, version: str, swapped_at: float) -> None:
         now = time.time()
-        await self.redis.hset(WORKERS, worker, orjson.dumps({"version": version, "at": now,
-                                                              "swapped_at": swapped_at}))
+        await self.redis.hset(RULES_WORKERS, worker, orjson.dumps({"version": version, "at": now,
+                                                                    "swapped_at": swapped_at}))
         if now - self._pruned_workers_at > 60:
             self._pruned_workers_at = now
-            silent = [w for w, raw in (await self.redis.hgetall(WORKERS)).items()
+            silent = [w for w, raw in (await self.redis.hgetall(RULES_WORKERS)).items()
                       if now - orjson.loads(raw)["at"] > FORGET_WORKER_AFTER]
             if silent:
-                await self.redis.hdel(WORKERS, *silent)
+                await self.redis.hdel(RULES_WORKERS, *silent)
 
     async def workers(self, fresh_within: float = 10.0) -> dict:
         """worker -> {"version", "swapped_at"} of the workers heard from lately."""
         now = time.time()
         out = {}
-        for worker, raw in (await self.redis.hgetall(WORKERS)).items():
+        for worker, raw in (await self.redis.hgetall(RULES_WORKERS)).items():
             entry = orjson.loads(raw)
             if now - entry["at"] <= fresh_within:
                 out[_text(worker)] = {"version": entry["version"], "swapped_at": entry.get("swapped_at")}
@@ -190,39 +173,9 @@ def _format(source: bytes) -> str:
     return "json" if source.lstrip()[:1] in (b"{", b"[") else "yaml"
 
 
-SAMPLE = PREFIX + "sample"
-SAMPLE_BYTES = PREFIX + "sample:bytes"
 SAMPLE_LENGTH = 10_000  # recent eligibility requests kept for shadow runs ...
 SAMPLE_BUDGET = 4 * 1024 * 1024  # ... and never more than this many bytes of them
 SAMPLE_OVERHEAD = 64  # bytes counted per entry beyond its fields: the id and the stream's own keeping
-
-# KEYS: stream, its byte count   ARGV: budget, most entries, overhead, then body, instant pairs
-# Appends the samples, then trims the oldest until the stream is within both bounds.
-_ADD_SAMPLES = r"""
-local budget, most, overhead = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local total = tonumber(redis.call('GET', KEYS[2]) or '0')
-for i = 4, #ARGV, 2 do
-  redis.call('XADD', KEYS[1], '*', 'b', ARGV[i], 'at', ARGV[i + 1])
-  total = total + #ARGV[i] + #ARGV[i + 1] + 3 + overhead  -- 3: the field names b and at
-end
-local length = redis.call('XLEN', KEYS[1])
-while (total > budget or length > most) and length > 0 do
-  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 100)
-  local cut = nil
-  for _, e in ipairs(oldest) do
-    if total <= budget and length <= most then break end
-    local size = overhead
-    for k = 1, #e[2] do size = size + #e[2][k] end
-    total, length, cut = total - size, length - 1, e[1]
-  end
-  if cut == nil then break end
-  redis.call('XDEL', KEYS[1], cut)
-  redis.call('XTRIM', KEYS[1], 'MINID', cut)
-end
-if length == 0 then total = 0 end
-redis.call('SET', KEYS[2], math.max(0, total))
-return total
-"""
 
 
 async def add_samples(redis, samples: list) -> int:
@@ -231,10 +184,10 @@ async def add_samples(redis, samples: list) -> int:
     args = [SAMPLE_BUDGET, SAMPLE_LENGTH, SAMPLE_OVERHEAD]
     for body, at in samples:
         args += [body, at]
-    return await redis.register_script(_ADD_SAMPLES)(keys=[SAMPLE, SAMPLE_BYTES], args=args)
+    return await Scripts(redis).rules_add_samples(keys=[RULES_SAMPLE, RULES_SAMPLE_BYTES], args=args)
 
 
 async def recent_samples(redis, count: int) -> list:
     """The newest `count` sampled requests, oldest first, as (body bytes, instant)."""
-    entries = await redis.xrevrange(SAMPLE, count=count)
+    entries = await redis.xrevrange(RULES_SAMPLE, count=count)
     return [(fields[b"b"], int(fields[b"at"])) for _, fields in reversed(entries)]

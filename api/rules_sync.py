@@ -26,8 +26,9 @@ import redis
 
 from engine.rules.load import compile_source
 
-from .redis_connect import sync_client
-from .rules_store import ACTIVE, CHANNEL, SEQ, RulesStore, add_samples, meta_key, src_key
+from .redis.connect import sync_client
+from .redis.keys import RULES_ACTIVE, RULES_CHANNEL, RULES_SEQ, rules_meta_key, rules_source_key
+from .rules_store import RulesStore, add_samples
 
 log = logging.getLogger("rights.rules")
 
@@ -105,7 +106,7 @@ class RulesSync:
                 client = client or sync_client(self.redis_url, socket_timeout=10, socket_connect_timeout=5)
                 listener = redis.Redis.from_url(self.redis_url, socket_connect_timeout=5, protocol=2)
                 pubsub = listener.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(RULES_CHANNEL)
                 self._follow(client)  # what changed while this thread was not listening
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=POLL_SECONDS)
@@ -125,7 +126,7 @@ class RulesSync:
 
     def _follow(self, client) -> None:
         """Swap to the active version if it is a later activation than the one served."""
-        active, seq = client.mget(ACTIVE, SEQ)
+        active, seq = client.mget(RULES_ACTIVE, RULES_SEQ)
         active, seq = (active.decode() if isinstance(active, bytes) else active), int(seq or 0)
         if not active:
             return
@@ -140,8 +141,8 @@ class RulesSync:
             reset = True  # ... or Redis lost its count (flushed, restored): after a while Redis is the truth
         self._behind_since = None
         pipe = client.pipeline(transaction=False)
-        pipe.get(src_key(active))
-        pipe.hget(meta_key(active), "label")
+        pipe.get(rules_source_key(active))
+        pipe.hget(rules_meta_key(active), "label")
         source, label = pipe.execute()
         if source is not None:
             self.service.swap(compile_source(source, (label or b"").decode()), seq, reset=reset)

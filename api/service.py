@@ -22,16 +22,14 @@ from engine.rules.source import read_bytes
 
 from .dashboard import DashboardCounters
 from .errors import Overloaded, RedisUnavailable
-from .keys import member_key
 from .leaders import LeaderBook
-from .ledger import Scripts as LedgerScripts
 from .ledger import sweep
-from .metrics import METRICS_KEY, Metrics, forget_silent_workers
-from .orders import OrderScripts
+from .metrics import Metrics, forget_silent_workers
 from .pickup_codes import load_secret
-from .redeem import RedeemScripts
-from .redis_connect import async_client, is_cluster, node_url
-from .redis_health import RedisHealth
+from .redis.connect import async_client, is_cluster, node_url
+from .redis.health import RedisHealth
+from .redis.keys import METRICS_KEY, member_key
+from .redis.scripts import Scripts
 from .rules_sync import RulesSync
 from .settings import Settings
 from .store import MISS, MemberReader, MemberRecord, TrackedCache, record_from_hash
@@ -57,9 +55,7 @@ class Service:
         self.swap_lock = threading.RLock()  # swaps come from the event loop and the rules watcher thread
         self.redis: Any = None  # redis-py's asyncio client (a RedisCluster on a cluster)
         self.cluster = False
-        self.ledger_scripts: Optional[LedgerScripts] = None
-        self.order_scripts: Optional[OrderScripts] = None
-        self.redeem_scripts: Optional[RedeemScripts] = None
+        self.scripts: Optional[Scripts] = None  # every Lua script, registered on `redis`
         self.cache: Optional[TrackedCache] = None
         self.reader: Optional[MemberReader] = None
         self.health: Optional[RedisHealth] = None
@@ -81,14 +77,12 @@ class Service:
         self.metrics.rules_version = self.table.version
         self.cluster = await asyncio.to_thread(is_cluster, url)
         # the client's own timeouts are the patience limit: whether Redis answers in time is
-        # the health thread's call (api/redis_health.py), not a timer on a busy loop
+        # the health thread's call (api/redis/health.py), not a timer on a busy loop
         self.redis = async_client(
             url, socket_timeout=self.patience, socket_connect_timeout=self.patience,
             retry_on_timeout=False, retry=None, max_connections=MAX_REDIS_CONNECTIONS,
             **({} if self.cluster else {"pool_timeout": self.patience}))
-        self.ledger_scripts = LedgerScripts(self.redis)
-        self.order_scripts = OrderScripts(self.redis)
-        self.redeem_scripts = RedeemScripts(self.redis)
+        self.scripts = Scripts(self.redis)
         self.health = RedisHealth(url, self.cluster, self.timeout)
         self.health.start()
         urls = [url]
@@ -148,8 +142,8 @@ class Service:
         """The member with its expired points lapsed, when one of its lots is due."""
         if record is None or not 0 < record.lapse_at <= now:
             return record
-        assert self.ledger_scripts is not None
-        await self.redis_call(sweep(self.ledger_scripts, record.id, now))
+        assert self.scripts is not None
+        await self.redis_call(sweep(self.scripts, record.id, now))
         return record_from_hash(record.id, await self.redis_call(self.redis.hgetall(member_key(record.id))))
 
     def swap(self, table: CompiledTable, seq: float, reset: bool = False) -> bool:

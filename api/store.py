@@ -24,7 +24,8 @@ from typing import Iterable, Optional
 
 from engine.model import VISITOR, Member
 
-from .keys import identity_key, member_key
+from .redis.keys import TRACKED_PREFIXES, identity_key, member_key
+from .redis.scripts import Scripts
 
 CHANNELS = ("phone", "openid", "unionid", "app")
 MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
@@ -129,7 +130,7 @@ class TrackedCache:
     every pair is up.
     """
 
-    PREFIXES = ("m:", "idn:", "stock:")  # members, identities, shared stock counts
+    PREFIXES = TRACKED_PREFIXES  # members, identities, shared stock counts
 
     def __init__(self, urls, size: int = 200_000, timeout: float = 0.25):
         self.urls = [urls] if isinstance(urls, str) else list(urls)
@@ -343,31 +344,17 @@ class MemberReader:
         return raw.decode() if isinstance(raw, bytes) else raw
 
 
-# KEYS: member   ARGV: field, value, ...   The profile is replaced; the ledger's own fields
-# (the balance, its next lapse, the points owed) are the ledger's to change, so they stay.
-_REPLACE = r"""
-local kept = redis.call('HMGET', KEYS[1], 'points', 'lapse_at', 'debt')
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV))
-local names = {'points', 'lapse_at', 'debt'}
-for i = 1, 3 do
-  if kept[i] then redis.call('HSET', KEYS[1], names[i], kept[i]) end
-end
-return 1
-"""
-
-
 def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) -> int:
     """Write members and their identities through one pipeline (sync client). Each member's
     profile replaces what was stored under its id when `replace` (the ledger's fields stay:
     the points owed from refunds survive an import); its balance is brought to the
     imported one through the ledger (api/ledger.py), whose history stays."""
-    from .ledger import Scripts, set_balance
+    from .ledger import set_balance
 
     from redis.cluster import RedisCluster
 
     scripts = Scripts(redis)
-    replace_profile = redis.register_script(_REPLACE)
+    replace_profile = scripts.member_replace
     now = int(time.time())
     cluster = isinstance(redis, RedisCluster)  # a cluster pipeline takes no scripts: they follow it
     pipe = redis.pipeline(transaction=False)

@@ -10,8 +10,8 @@ import logging
 from typing import Awaitable, Callable
 
 from .redeem import recover as recover_redemptions
-from .reservations import COUPONS
 from .reservations import recover as recover_reservations
+from .redis.keys import COUPONS
 from .service import Service
 
 log = logging.getLogger("rights.api")
@@ -30,7 +30,7 @@ async def recover_coupons(service: Service) -> None:
     while True:
         await asyncio.sleep(RECOVERY_EVERY_SECONDS)
         with contextlib.suppress(Exception):
-            await recover_reservations(service.redis, service.order_scripts, COUPONS)
+            await recover_reservations(service.redis, service.scripts, COUPONS)
 
 
 async def recover_redeemed(service: Service) -> None:
@@ -38,7 +38,7 @@ async def recover_redeemed(service: Service) -> None:
     while True:
         await asyncio.sleep(RECOVERY_EVERY_SECONDS)
         with contextlib.suppress(Exception):
-            settled = await recover_redemptions(service.redis, service.redeem_scripts)
+            settled = await recover_redemptions(service.redis, service.scripts)
             if any(settled.values()):
                 log.warning("redemption recovery: %s", settled)
 

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import orjson
 
-from api.redis_server import free_port
+from api.redis.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

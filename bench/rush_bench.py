@@ -22,9 +22,9 @@ from typing import Optional
 import orjson
 import yaml
 
-from api.redis_connect import sync_client
-from api.redis_server import EmbeddedRedis, free_port
-from api.reservations import REDEMPTIONS, reservations_key, stock_key
+from api.redis.connect import sync_client
+from api.redis.embedded import EmbeddedRedis, free_port
+from api.redis.keys import REDEMPTIONS, reservations_key, stock_key
 from api.store import MemberRecord, write_members
 from bench.demo_server import stop_group
 from engine.demo import DEMO_RULES

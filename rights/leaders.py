@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from api.redis_connect import sync_client
+from api.redis.connect import sync_client
 
 from .loading import command_redis, read_text, redis_options
 

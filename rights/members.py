@@ -11,7 +11,7 @@ import sys
 import orjson
 from redis.exceptions import RedisClusterException, RedisError
 
-from api.redis_connect import sync_client
+from api.redis.connect import sync_client
 
 from .loading import command_redis, read_text, redis_options
 

@@ -40,7 +40,7 @@ def _redis_kinds() -> list:
 def redis_server(request, tmp_path_factory):
     """A real Redis on free loopback ports for the whole session: one redis-server, then a
     local three-master Redis Cluster: every test that uses Redis runs against both."""
-    from api.redis_server import EmbeddedRedis, LocalCluster
+    from api.redis.embedded import EmbeddedRedis, LocalCluster
 
     if request.param == "single":
         server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
@@ -71,7 +71,7 @@ def in_a_worker(redis_server, scenario, **settings):
 
 @pytest.fixture
 def redis_client(redis_server):
-    from api.redis_connect import sync_client
+    from api.redis.connect import sync_client
 
     client = sync_client(redis_server.url)
     client.flushall()

@@ -13,7 +13,7 @@ from conftest import at
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.redis_connect import async_client, sync_client
+from api.redis.connect import async_client, sync_client
 from api.settings import Settings
 from api.store import MemberRecord, write_members
 
@@ -43,7 +43,8 @@ def used_memory(redis_server) -> int:
 
 
 def test_padded_quotes_are_sampled_as_what_was_parsed(api, redis_server, redis_client):
-    from api.rules_store import SAMPLE, SAMPLE_BUDGET
+    from api.redis.keys import RULES_SAMPLE, RULES_SAMPLE_BYTES
+    from api.rules_store import SAMPLE_BUDGET
 
     cart = {"member_id": "G1", "room": "gala", "lines": [{"sku": "MILK-1L", "qty": 2}]}
     padded = orjson.dumps(cart)[:-1] + b" " * 60_000 + b"}"
@@ -53,17 +54,18 @@ def test_padded_quotes_are_sampled_as_what_was_parsed(api, redis_server, redis_c
     for _ in range(300):
         assert api.post("/v1/eligibility", content=padded, headers=HEADERS).status_code == 200
     deadline = time.monotonic() + 10
-    while redis_client.xlen(SAMPLE) < 250 and time.monotonic() < deadline:
+    while redis_client.xlen(RULES_SAMPLE) < 250 and time.monotonic() < deadline:
         time.sleep(0.2)
     grown = used_memory(redis_server) - before
     assert grown < 5 * 1024 * 1024, grown
-    newest = redis_client.xrevrange(SAMPLE, count=1)[0][1]
+    newest = redis_client.xrevrange(RULES_SAMPLE, count=1)[0][1]
     assert orjson.loads(newest[b"b"]) == {**cart, "fulfillment": "delivery"} and b" " not in newest[b"b"]
-    assert int(redis_client.get(SAMPLE + ":bytes")) <= SAMPLE_BUDGET
+    assert int(redis_client.get(RULES_SAMPLE_BYTES)) <= SAMPLE_BUDGET
 
 
 def test_the_sample_stream_is_capped_by_bytes(redis_server, redis_client, monkeypatch):
     from api import rules_store
+    from api.redis.keys import RULES_SAMPLE, RULES_SAMPLE_BYTES
 
     monkeypatch.setattr(rules_store, "SAMPLE_BUDGET", 50_000)
     body = orjson.dumps({"lines": [{"sku": "S" * 64, "qty": 1}] * 200})  # the largest cart a quote parses
@@ -77,9 +79,9 @@ def test_the_sample_stream_is_capped_by_bytes(redis_server, redis_client, monkey
             await client.aclose()
 
     asyncio.run(flush_many())
-    stored = sum(len(fields[b"b"]) for _, fields in redis_client.xrange(rules_store.SAMPLE))
-    assert 0 < stored <= 50_000 and redis_client.xlen(rules_store.SAMPLE) == stored // len(body)
-    assert int(redis_client.get(rules_store.SAMPLE_BYTES)) <= 50_000
+    stored = sum(len(fields[b"b"]) for _, fields in redis_client.xrange(RULES_SAMPLE))
+    assert 0 < stored <= 50_000 and redis_client.xlen(RULES_SAMPLE) == stored // len(body)
+    assert int(redis_client.get(RULES_SAMPLE_BYTES)) <= 50_000
 
 
 def test_readyz_is_503_while_redis_refuses_writes(api, redis_server):
@@ -98,7 +100,9 @@ def test_readyz_is_503_while_redis_refuses_writes(api, redis_server):
 
 
 def test_event_ids_are_remembered_for_their_replay_window(redis_server, redis_client):
-    from api.ledger import EVENT_REPLAY_DAYS, Scripts, credit_event, events_index_key, events_key
+    from api.ledger import EVENT_REPLAY_DAYS, credit_event
+    from api.redis.keys import events_index_key, events_key
+    from api.redis.scripts import Scripts
 
     write_members(redis_client, [MemberRecord(id="E1", tier="gold")])
     day = 86400
@@ -122,7 +126,8 @@ def test_event_ids_are_remembered_for_their_replay_window(redis_server, redis_cl
 
 
 def test_a_leaders_feed_keeps_its_newest_entries(redis_server, redis_client):
-    from api.leaders import FEED_KEEP, feed_key
+    from api.leaders import FEED_KEEP
+    from api.redis.keys import feed_key
 
     key = feed_key("L1")
     redis_client.zadd(key, {f"new_neighbour|M{k}|O{k}": k for k in range(FEED_KEEP)})
@@ -144,7 +149,8 @@ def test_a_leaders_feed_keeps_its_newest_entries(redis_server, redis_client):
 
 
 def test_an_order_record_expires_after_its_retention(api, redis_client):
-    from api.orders import ORDER_RETENTION_DAYS, order_key
+    from api.orders import ORDER_RETENTION_DAYS
+    from api.redis.keys import order_key
 
     version = api.app.state.service.table.version
     assert api.post("/v1/orders", json={"order_id": "O1", "member_id": "G1", "lines": [{"sku": "MILK-1L", "qty": 1}],
@@ -154,7 +160,8 @@ def test_an_order_record_expires_after_its_retention(api, redis_client):
 
 
 def test_rule_versions_past_the_newest_fifty_are_forgotten(api, redis_client):
-    from api.rules_store import KEEP_VERSIONS, src_key
+    from api.redis.keys import rules_source_key
+    from api.rules_store import KEEP_VERSIONS
     from engine.demo import DEMO_RULES
 
     demo = DEMO_RULES.read_text()
@@ -168,13 +175,14 @@ def test_rule_versions_past_the_newest_fifty_are_forgotten(api, redis_client):
         pushed.append(response.json()["version"])
     history = api.get("/v1/rules", headers=admin).json()["history"]
     assert history == pushed[::-1][:KEEP_VERSIONS]
-    assert not redis_client.exists(src_key(pushed[0]))
+    assert not redis_client.exists(rules_source_key(pushed[0]))
     assert api.get(f"/v1/rules/{pushed[0]}", headers=admin).status_code == 404
     assert api.get(f"/v1/rules/{pushed[-1]}", headers=admin).status_code == 200
 
 
 def test_silent_workers_are_forgotten(redis_server, redis_client):
-    from api.metrics import FORGET_METRICS_AFTER, METRICS_KEY, forget_silent_workers
+    from api.metrics import FORGET_METRICS_AFTER, forget_silent_workers
+    from api.redis.keys import METRICS_KEY
 
     redis_client.hset(METRICS_KEY, mapping={"gone:1": orjson.dumps({"at": time.time() - FORGET_METRICS_AFTER - 1}),
                                             "alive:2": orjson.dumps({"at": time.time()})})

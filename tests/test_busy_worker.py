@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 import api.middleware as app_module
 from api.errors import Overloaded, RedisUnavailable
 from api.main import create_app
-from api.redis_connect import sync_client
+from api.redis.connect import sync_client
 from api.settings import Settings
 
 

@@ -15,7 +15,7 @@ import time
 import redis
 from conftest import ROOT
 
-from api.redis_server import EmbeddedRedis, free_port
+from api.redis.embedded import EmbeddedRedis, free_port
 from api.store import MemberRecord, write_members
 
 

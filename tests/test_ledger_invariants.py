@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from api.main import create_app
-from api.redis_connect import sync_client
+from api.redis.connect import sync_client
 from api.settings import Settings
 from api.store import MemberRecord, write_members
 from engine.demo import DEMO_RULES

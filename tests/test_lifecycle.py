@@ -17,7 +17,7 @@ from typing import Callable, Optional
 import pytest
 from conftest import ROOT
 
-from api.redis_server import free_port
+from api.redis.embedded import free_port
 
 DEADLINE_S = 60.0
 TOKEN = "lifecycle-admin-token-0123456789"

@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT
 
 from api.main import create_app
-from api.redis_connect import sync_client
+from api.redis.connect import sync_client
 from api.settings import Settings
 from rights.cli import main
 

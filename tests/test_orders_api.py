@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.leaders import write_leaders
-from api.reservations import COUPONS, stock_key
+from api.redis.keys import COUPONS, stock_key
 from api.settings import Settings
 from api.store import MemberRecord, read_member, write_members
 from rights.cli import main

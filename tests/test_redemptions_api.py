@@ -10,8 +10,9 @@ from conftest import at
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.redeem import RedeemScripts, idempotency_key, recover
-from api.reservations import REDEMPTIONS, index_key, reservations_key, stock_key
+from api.redeem import recover
+from api.redis.keys import REDEMPTIONS, idempotency_key, reservations_index_key, reservations_key, stock_key
+from api.redis.scripts import Scripts
 from api.settings import Settings
 from api.store import MemberRecord, write_members
 
@@ -162,16 +163,16 @@ def test_an_any_leader_code_is_handed_over_once_by_whichever_leader_scans_it(api
 
 
 def test_pick_lists_keep_codes_for_their_retention_then_refuse_them(redis_server, redis_client):
-    from api.pickups import PICKUP_RETENTION_DAYS, PickupScripts, hand_over, issued_key, list_pending, mark_issued
-    from api.pickups import pick_list_key
-    from api.redis_connect import async_client
+    from api.pickups import PICKUP_RETENTION_DAYS, hand_over, list_pending, mark_issued
+    from api.redis.keys import pick_issued_key, pick_list_key
+    from api.redis.connect import async_client
 
     day = 86400
     issued_at = 1_800_000_000.0
 
     async def scenario():
         client = async_client(redis_server.url)
-        scripts = PickupScripts(client)
+        scripts = Scripts(client)
         try:
             for code in ("OLD", "HANDED"):
                 await list_pending(scripts, "L1", code, "M1", "OATMEAL-LOWGI", 1, "k", wall_now=issued_at)
@@ -180,7 +181,7 @@ def test_pick_lists_keep_codes_for_their_retention_then_refuse_them(redis_server
             later = issued_at + PICKUP_RETENTION_DAYS * day + 1
             await list_pending(scripts, "L1", "NEW", "M2", "OATMEAL-LOWGI", 3, "k2", wall_now=later)
             listed = {k.decode() for k in await client.hkeys(pick_list_key("L1"))}
-            indexed = {k.decode() for k in await client.zrange(issued_key("L1"), 0, -1)}
+            indexed = {k.decode() for k in await client.zrange(pick_issued_key("L1"), 0, -1)}
             replay = await hand_over(scripts, "L1", "HANDED", 4, wall_now=later)
             return listed, indexed, replay
         finally:
@@ -197,7 +198,7 @@ def test_a_redemption_cut_off_after_the_points_were_taken_is_still_handed_over(a
     record, which holds this very code, makes it issued at the handover."""
     import orjson
 
-    from api.pickups import pick_list_key
+    from api.redis.keys import pick_list_key
 
     code = redeem(api, {"member_id": "RICH", "redemption_id": "OATMEAL-LOWGI"}, key="cut").json()["pickup_code"]
     record = orjson.loads(redis_client.hget(pick_list_key("L1"), code))
@@ -209,15 +210,15 @@ def test_a_redemption_cut_off_after_the_points_were_taken_is_still_handed_over(a
 
 
 def test_a_pending_code_whose_attempt_took_no_points_is_not_issued(api, redis_client):
-    from api.pickups import PickupScripts, list_pending
-    from api.redis_connect import async_client
+    from api.pickups import list_pending
+    from api.redis.connect import async_client
 
     minted = _minted("L1")
 
     async def left_pending():  # listed before a member's script that never ran
         client = async_client(api.app.state.service.settings.redis_url)
         try:
-            await list_pending(PickupScripts(client), "L1", minted, "RICH", "OATMEAL-LOWGI", GALA_21, "ghost")
+            await list_pending(Scripts(client), "L1", minted, "RICH", "OATMEAL-LOWGI", GALA_21, "ghost")
         finally:
             await client.aclose()
 
@@ -227,7 +228,7 @@ def test_a_pending_code_whose_attempt_took_no_points_is_not_issued(api, redis_cl
 
 
 def test_a_refused_redemption_leaves_no_code_on_the_list(api, redis_client):
-    from api.pickups import pick_list_key
+    from api.redis.keys import pick_list_key
 
     refused = redeem(api, {"member_id": "POOR", "redemption_id": "OATMEAL-LOWGI"}, key="poor")
     assert refused.json()["error"]["code"] == "insufficient_points"
@@ -244,12 +245,12 @@ def test_a_leaders_app_verifies_codes_offline_with_its_own_key():
 
 
 def test_recovery_settles_what_a_crash_left_half_done(api, redis_client):
-    from api.redis_connect import async_client
+    from api.redis.connect import async_client
 
     # a crash after the unit was reserved, before the member's script: the unit comes back
     redis_client.set(stock_key(REDEMPTIONS, "OATMEAL-LOWGI"), 499)
     redis_client.hset(reservations_key(REDEMPTIONS, "OATMEAL-LOWGI"), "idem|G1|lost|n1", GALA_21)
-    redis_client.zadd(index_key(REDEMPTIONS), {"OATMEAL-LOWGI": GALA_21})
+    redis_client.zadd(reservations_index_key(REDEMPTIONS), {"OATMEAL-LOWGI": GALA_21})
     redis_client.hset(idempotency_key("G1", "lost"), mapping={"state": "running", "nonce": "n1", "started": GALA_21,
                                                                "hash": "x"})
     # a crash after the member's script, before the commit: the unit stays taken
@@ -262,7 +263,7 @@ def test_recovery_settles_what_a_crash_left_half_done(api, redis_client):
     async def run():
         client = async_client(api.app.state.service.settings.redis_url)
         try:
-            return await recover(client, RedeemScripts(client), now=GALA_21 + 60)
+            return await recover(client, Scripts(client), now=GALA_21 + 60)
         finally:
             await client.aclose()
 

@@ -12,7 +12,7 @@ from conftest import ROOT, at, in_a_worker
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.redis_server import free_port
+from api.redis.embedded import free_port
 from api.settings import Settings
 from engine.demo import DEMO_RULES
 
@@ -386,8 +386,8 @@ def test_a_worker_never_swaps_back_to_an_earlier_activation(redis_client, redis_
     """The watcher reads the active version while a newer one is being swapped in (e.g. a
     schedule falling due): what it read is older than what the worker serves, so it must
     not swap back; a later activation of the same old version is followed."""
-    from api.redis_connect import sync_client
-    from api.rules_store import ACTIVE, SEQ
+    from api.redis.connect import sync_client
+    from api.redis.keys import RULES_ACTIVE, RULES_SEQ
     from engine.rules.load import compile_source
 
     async def scenario(service):
@@ -397,10 +397,10 @@ def test_a_worker_never_swaps_back_to_an_earlier_activation(redis_client, redis_
                                                     None, int(time.time()))
         assert service.swap(cheaper, seq)
         client = sync_client(redis_server.url)
-        client.mset({ACTIVE: original, SEQ: seq - 1})  # a read from before the push
+        client.mset({RULES_ACTIVE: original, RULES_SEQ: seq - 1})  # a read from before the push
         service.rules._follow(client)
         kept = service.table.version
-        client.mset({ACTIVE: original, SEQ: seq + 1})  # a later activation (a rollback)
+        client.mset({RULES_ACTIVE: original, RULES_SEQ: seq + 1})  # a later activation (a rollback)
         service.rules._follow(client)
         return cheaper.version, kept, original, service.table.version
 
@@ -409,7 +409,7 @@ def test_a_worker_never_swaps_back_to_an_earlier_activation(redis_client, redis_
 
 
 def test_a_version_cancelled_at_its_instant_is_never_served(redis_client, redis_server):
-    from api.rules_store import SCHEDULED
+    from api.redis.keys import RULES_SCHEDULED
 
     async def scenario(service):
         original = service.table.version
@@ -418,7 +418,7 @@ def test_a_version_cancelled_at_its_instant_is_never_served(redis_client, redis_
                                                    due, int(time.time()))
         await service.rules.refresh()  # compiled ahead, a timer set
         assert "cheaper-milk@x" in service.rules.prepared
-        await service.redis.zrem(SCHEDULED, "cheaper-milk@x")  # cancelled, and this worker not told yet
+        await service.redis.zrem(RULES_SCHEDULED, "cheaper-milk@x")  # cancelled, and this worker not told yet
         await service.rules._due("cheaper-milk@x", time.time())  # its timer fires
         return original, service.table.version
 
@@ -432,8 +432,8 @@ def test_a_redis_that_lost_its_activation_count_is_followed_after_a_while(redis_
     import asyncio
 
     from api import rules_sync
-    from api.redis_connect import sync_client
-    from api.rules_store import ACTIVE, SEQ, src_key
+    from api.redis.connect import sync_client
+    from api.redis.keys import RULES_ACTIVE, RULES_SEQ, rules_source_key
     from engine.rules.load import compile_source
 
     monkeypatch.setattr(rules_sync, "REDIS_RESET_AFTER_S", 0.3)
@@ -445,8 +445,8 @@ def test_a_redis_that_lost_its_activation_count_is_followed_after_a_while(redis_
         service.swap(cheaper, seq)
         client = sync_client(redis_server.url)
         original = compile_source(DEMO.encode()).version
-        client.set(src_key(original), DEMO.encode())
-        client.mset({ACTIVE: original, SEQ: 1})  # what a restored Redis says, from now on
+        client.set(rules_source_key(original), DEMO.encode())
+        client.mset({RULES_ACTIVE: original, RULES_SEQ: 1})  # what a restored Redis says, from now on
         service.rules._follow(client)
         first = service.table.version
         await asyncio.sleep(0.4)

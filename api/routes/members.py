@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from .. import schemas
 from ..access import check_admin
 from ..errors import JSON, error
-from ..keys import member_key
-from ..ledger import freeze, ledger_key, parse_entry, sweep
+from ..ledger import freeze, parse_entry, sweep
+from ..redis.keys import ledger_key, member_key
 from ..store import MEMBER_ID
 from .deps import ServiceDep
 
@@ -55,7 +55,7 @@ async def get_ledger(request: Request, member_id: str, service: ServiceDep,
     if before is not None and not _ledger_position(before):
         return error(422, "invalid_request", "not a ledger position: pass the `next` of the previous page",
                      "before")
-    balance = await service.redis_call(sweep(service.ledger_scripts, member_id, service.now(request.scope)))
+    balance = await service.redis_call(sweep(service.scripts, member_id, service.now(request.scope)))
     if balance < 0:
         return error(404, "unknown_member", f"no member {member_id!r}", "member_id")
     raw = await service.redis_call(service.redis.xrevrange(
@@ -85,9 +85,9 @@ async def _set_frozen(service: ServiceDep, request: Request, member_id: str, fro
     check_admin(request)
     if not MEMBER_ID.match(member_id):
         return error(422, "invalid_request", "not a member id", "member_id")
-    assert service.ledger_scripts is not None
+    assert service.scripts is not None
     reason = (body.reason if body else "") or "admin"
-    done = await service.redis_call(freeze(service.ledger_scripts, member_id, frozen, service.now(request.scope),
+    done = await service.redis_call(freeze(service.scripts, member_id, frozen, service.now(request.scope),
                                            reason))
     if done < 0:
         return error(404, "unknown_member", f"no member {member_id!r}", "member_id")

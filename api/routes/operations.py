@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from ..errors import JSON
-from ..metrics import METRICS_KEY, render
-from ..readiness import write_refusal
+from ..metrics import render
+from ..redis.keys import METRICS_KEY
+from ..redis.readiness import write_refusal
 from .deps import ServiceDep
 
 router = APIRouter(tags=["operations"])

@@ -14,10 +14,10 @@ from engine.quote import yuan
 from .. import orders, schemas
 from ..checkout.request import pricing
 from ..errors import JSON, error
-from ..keys import member_key
-from ..leaders import FEED_KEEP, LeaderBook, feed_key
+from ..leaders import FEED_KEEP, LeaderBook
 from ..live_stock import StockChanging, quote_with_live_stock
-from ..reservations import COUPONS, give_back
+from ..redis.keys import COUPONS, feed_key, member_key
+from ..reservations import give_back
 from ..store import MEMBER_ID, MemberRecord, record_from_hash
 from .deps import ServiceDep
 
@@ -74,10 +74,10 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     the same id."""
     now = service.now(request.scope)
     table = service.table
-    assert table is not None and service.order_scripts is not None
+    assert table is not None and service.scripts is not None
     payload = body.model_dump(mode="json")
     try:
-        status, value = await service.redis_call(orders.begin(service.order_scripts, body.member_id, body.order_id,
+        status, value = await service.redis_call(orders.begin(service.scripts, body.member_id, body.order_id,
                                                               payload))
     except orders.Refused as exc:
         return error(exc.status, exc.code, exc.reason, exc.field)
@@ -114,7 +114,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
         model = table.model
         by_id = {c.id: c for c in model.coupons}
         stocked = [(c, by_id[c].stock) for c in applied if by_id[c].stock is not None]
-        sold_out = await service.redis_call(orders.reserve_coupons(service.order_scripts, stocked, body.member_id,
+        sold_out = await service.redis_call(orders.reserve_coupons(service.scripts, stocked, body.member_id,
                                                                    body.order_id, nonce))
         if sold_out is not None:
             stocked = []
@@ -143,7 +143,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
         answer = (f"200 {table.version} {quote.subtotal} {quote.discount} {quote.payable} {points} "
                   f"{','.join(applied) or '-'} {leader or '-'} {int(newly)} {now}")
         outcome, stored = await service.redis_call(orders.settle(
-            service.order_scripts, body.member_id, body.order_id, nonce, now=now, points=points,
+            service.scripts, body.member_id, body.order_id, nonce, now=now, points=points,
             expires=now + days * 86400 if days and points else 0, coupons=applied,
             limited_coupons=limited_coupons, limited_skus=limited_skus,
             bind_leader=leader if newly else "", answer=answer))
@@ -157,11 +157,11 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                                                "quote again"))
             raise orders.Refused(*reason, "member_id" if stored == "member_frozen" else "lines")
     except orders.Refused as exc:
-        await service.redis_call(orders.finish_coupons(service.redis, service.order_scripts, stocked, body.member_id,
+        await service.redis_call(orders.finish_coupons(service.redis, service.scripts, stocked, body.member_id,
                                                        body.order_id, nonce, settled=False))
-        await service.redis_call(orders.drop(service.order_scripts, body.member_id, body.order_id, nonce))
+        await service.redis_call(orders.drop(service.scripts, body.member_id, body.order_id, nonce))
         return error(exc.status, exc.code, exc.reason, exc.field)
-    await service.redis_call(orders.finish_coupons(service.redis, service.order_scripts, stocked, body.member_id,
+    await service.redis_call(orders.finish_coupons(service.redis, service.scripts, stocked, body.member_id,
                                                    body.order_id, nonce, settled=True))
     service.dashboard.order(body.room, member.tier or "visitor", points, applied)
     if newly:
@@ -184,8 +184,8 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
     quantities. A second refund returns the first answer and changes nothing."""
     if not MEMBER_ID.match(order_id):
         return error(422, "invalid_request", "not an order id", "order_id")
-    assert service.table is not None and service.order_scripts is not None
-    done = await service.redis_call(orders.refund(service.order_scripts, body.member_id, order_id, service.now(request.scope),
+    assert service.table is not None and service.scripts is not None
+    done = await service.redis_call(orders.refund(service.scripts, body.member_id, order_id, service.now(request.scope),
                                                   service.table.model.points.refund))
     if done[0] == "unknown_order":
         return error(404, "unknown_order", f"member {body.member_id} has no settled order {order_id!r}",
@@ -194,7 +194,7 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
         stocked = {c.id for c in service.table.model.coupons if c.stock is not None}
         for coupon_id in done[2].split(","):
             if coupon_id in stocked:
-                await service.redis_call(give_back(service.order_scripts, COUPONS, coupon_id))
+                await service.redis_call(give_back(service.scripts, COUPONS, coupon_id))
     return Response(orders.render_refund(done[1], order_id, body.member_id, done[2]), media_type=JSON)
 
 @router.get("/v1/leaders/{leader_id}/feed", summary="A pickup leader's feed, newest first",

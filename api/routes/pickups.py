@@ -48,12 +48,12 @@ async def verify_pickup(body: schemas.PickupVerifyRequest, request: Request, ser
     if claims.leader_id not in (body.leader_id, ANY_LEADER):
         return error(403, "wrong_leader", f"this code is for leader {claims.leader_id}", "leader_id")
     now = service.now(request.scope)
-    assert service.redeem_scripts is not None
-    done = await service.redis_call(hand_over(service.redeem_scripts.pickups, claims.leader_id, body.code, now))
+    assert service.scripts is not None
+    done = await service.redis_call(hand_over(service.scripts, claims.leader_id, body.code, now))
     if done[0] == "pending":  # its request stopped half way: the attempt's own record decides
-        paid = await service.redis_call(issued_by_attempt(service.redis, service.redeem_scripts, claims.leader_id, body.code,
+        paid = await service.redis_call(issued_by_attempt(service.redis, service.scripts, claims.leader_id, body.code,
                                                           done[1], done[2]))
-        done = await service.redis_call(hand_over(service.redeem_scripts.pickups, claims.leader_id, body.code, now)) \
+        done = await service.redis_call(hand_over(service.scripts, claims.leader_id, body.code, now)) \
             if paid else ("not_issued",)
     if done[0] in ("not_issued", "pending"):
         return error(403, "not_issued", "no redemption issued this code (or it is older than "

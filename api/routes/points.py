@@ -66,7 +66,7 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
     fewer than the rule's `min_seconds` earn nothing. The answer is sent after Redis
     has acknowledged the credit."""
     now = service.now(request.scope)
-    assert service.table is not None and service.ledger_scripts is not None
+    assert service.table is not None and service.scripts is not None
     model = service.table.model
     rule = model.points.events.get(body.type)
     if rule is None:
@@ -101,7 +101,7 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
         expires = min(expires, room.end) if expires else room.end
     rate = RateWindow.now(body.member_id, "events", service.settings.events_per_minute)
     answer = await service.redis_call(credit_event(
-        service.ledger_scripts, body.member_id, now=now, event_id=body.event_id, reason=f"event:{body.type}",
+        service.scripts, body.member_id, now=now, event_id=body.event_id, reason=f"event:{body.type}",
         points=points, expires=expires, note=note,
         session_field=f"{body.type}:s:{room.id}:{room.start}" if room else "",
         session_cap=rule.cap_per_session if room else None,

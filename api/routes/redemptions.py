@@ -14,8 +14,8 @@ from .. import schemas
 from ..access import RateWindow
 from ..checkout.request import pricing
 from ..errors import JSON, error
-from ..keys import member_key
 from ..redeem import redeem
+from ..redis.keys import member_key
 from ..store import record_from_hash
 from .deps import ServiceDep
 
@@ -61,7 +61,7 @@ async def post_redemption(body: schemas.RedemptionRequest, request: Request,
                      "Idempotency-Key")
     now = service.now(request.scope)
     table = service.table
-    assert table is not None and service.redeem_scripts is not None
+    assert table is not None and service.scripts is not None
     index = table.redemption_index.get(body.redemption_id)
     if index is None:
         return error(404, "unknown_redemption", f"no redemption {body.redemption_id!r} in the rules",
@@ -79,7 +79,7 @@ async def post_redemption(body: schemas.RedemptionRequest, request: Request,
         status, hint = codes.REASONS[verdict[0]] or "ok", verdict[1]
         leader = record.leader if record.leader and _LEADER.match(record.leader) else None
     answer = await service.redis_call(redeem(
-        service.redis, service.redeem_scripts, request=body.model_dump(mode="json"), key=idempotency_key, now=now, item=item,
+        service.redis, service.scripts, request=body.model_dump(mode="json"), key=idempotency_key, now=now, item=item,
         engine_status=status, engine_hint=hint, leader_id=leader, secret=service.pickup_secret(),
         rate=RateWindow.now(body.member_id, "redemptions", service.settings.redemptions_per_minute)))
     if answer.status == 200 and not answer.replayed:

@@ -15,7 +15,7 @@ from typing import Iterator, Optional
 
 from .data_lock import DYING_HOLDER_WAIT_S, DataDirBusy, DataDirLock, alive
 from .parent_watch import die_with_parent
-from ..redis_server import EmbeddedRedis, _ping
+from ..redis.embedded import EmbeddedRedis, answers_ping
 
 
 @contextlib.contextmanager
@@ -35,7 +35,7 @@ def redis_for(url: Optional[str], data_dir: Optional[str], command: str) -> Iter
         holder = lock.holder()
         known = str(holder.get("url") or "")
         port = known.rsplit(":", 1)[-1].split("/")[0]
-        if alive(holder.get("pid")) and port.isdigit() and _ping(int(port)):
+        if alive(holder.get("pid")) and port.isdigit() and answers_ping(int(port)):
             yield known
             return
         if time.monotonic() > deadline:  # a holder still starting, or one whose Redis does not answer

@@ -19,7 +19,7 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING, Optional
 
-from ..redis_connect import async_client
+from ..redis.connect import async_client
 from ..rules_store import RulesStore
 
 if TYPE_CHECKING:

@@ -36,7 +36,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from .data_lock import DataDirBusy, DataDirLock
 from .parent_watch import die_with_parent
-from ..redis_server import EmbeddedRedis, RedisServerMissing
+from ..redis.embedded import EmbeddedRedis, RedisServerMissing
 from ..settings import Settings
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class Supervisor:
 
     def _serve(self) -> int:
         from ..members_io import load_demo_members
-        from ..redis_connect import refuse_evicting_redis, shown, sync_client
+        from ..redis.connect import refuse_evicting_redis, shown, sync_client
         from .rules_at_start import decide
 
         settings = self.settings

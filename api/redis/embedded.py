@@ -39,7 +39,8 @@ def free_cluster_port() -> int:
     raise RuntimeError("no free port pair for a cluster node")
 
 
-def _ping(port: int, timeout: float = 0.2) -> bool:
+def answers_ping(port: int, timeout: float = 0.2) -> bool:
+    """Whether a Redis on the loopback port answers PING (a raw socket: no client needed)."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
             conn.sendall(b"PING\r\n")
@@ -90,7 +91,7 @@ class EmbeddedRedis:
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
                 raise RuntimeError(f"redis-server exited at start (code {self.process.returncode}): {err.strip()}")
-            if _ping(self.port):
+            if answers_ping(self.port):
                 return self
             time.sleep(0.02)
         self.stop()

@@ -13,18 +13,19 @@ from typing import Optional
 
 from redis.crc import key_slot
 
-PROBE_PREFIX = "ready:"
+from .keys import READY_KEY, ready_cluster_key
+
 PROBE_TTL_SECONDS = 60  # each probe key lives a minute past the last probe
 
 
 def probe_keys(redis, cluster: bool) -> list:
     """One key per primary: a key whose slot that primary owns."""
     if not cluster:
-        return [PROBE_PREFIX + "{rights}"]
+        return [READY_KEY]
     primaries = {node.name for node in redis.get_primaries()}
     found: dict = {}
     for n in range(20_000):  # 16,384 slots: a few thousand tags reach every primary
-        key = f"{PROBE_PREFIX}{{rights-{n}}}"
+        key = ready_cluster_key(n)
         node = redis.nodes_manager.get_node_from_slot(key_slot(key.encode()))
         if node.name in primaries and node.name not in found:
             found[node.name] = key

@@ -1,0 +1,153 @@
+"""Every Redis key name of the product, by family, with its hash tag and how long it lives.
+
+The hash tag (the part in braces) picks the Redis Cluster slot: keys that one script or
+transaction touches together share a tag, so the layout runs unchanged on a Cluster. A
+member's keys share the member id; a leader's `{leader:<id>}`; a stocked item's
+`{<pool>:<id>}`; the rule tables `{rules}`. The retention constants named below live with
+the code that applies them. docs/API.md#keys-in-redis is this module as a table.
+"""
+from __future__ import annotations
+
+# -- members ------------------------------------------------------------------------------
+
+
+def member_key(member_id: str) -> str:  # {<member>}; kept for good: the member hash (profile, usage, balance)
+    return f"m:{{{member_id}}}"
+
+
+def identity_key(channel: str, value: str) -> str:  # {<channel>:<value>}, its own slot; for good
+    return f"idn:{{{channel}:{value}}}"
+
+
+DEMO_MARK = "demo:{rights}:members"  # {rights}; for good: which demo members were loaded
+TRACKED_PREFIXES = ("m:", "idn:", "stock:")  # what each worker caches, told of changes by CLIENT TRACKING
+
+# -- points ledger (api/ledger.py) --------------------------------------------------------
+
+
+def lots_key(member_id: str) -> str:  # {<member>}; a lot goes when spent or lapsed
+    return f"lots:{{{member_id}}}"
+
+
+def ledger_key(member_id: str) -> str:  # {<member>}; for good: the member's record of every change
+    return f"led:{{{member_id}}}"
+
+
+def events_key(member_id: str) -> str:  # {<member>}; an event id for EVENT_REPLAY_DAYS, pruned by the next credit
+    return f"ev:{{{member_id}}}"
+
+
+def events_index_key(member_id: str) -> str:  # {<member>}; as events_key: what the credit script prunes by
+    return f"ev:{{{member_id}}}:at"
+
+
+def caps_key(member_id: str) -> str:  # {<member>}; CAPS_TTL_SECONDS after its last write
+    return f"caps:{{{member_id}}}"
+
+
+# -- rate windows (api/access.py) ---------------------------------------------------------
+
+
+def rate_key(member_id: str, kind: str, window: int) -> str:  # {<member>}; RATE_KEY_TTL_SECONDS (2 minutes)
+    return f"rate:{{{member_id}}}:{kind}:{window}"
+
+
+# -- orders and redemption attempts (api/reservations.py, api/orders.py, api/redeem.py) ---
+
+ORDER_RECORD, REDEMPTION_RECORD = "ord", "idem"  # the kinds of attempt record, as their keys begin
+
+
+def record_key(kind: str, member_id: str, name: str) -> str:  # {<member>}; as its kind below
+    return f"{kind}:{{{member_id}}}:{name}"
+
+
+def order_key(member_id: str, order_id: str) -> str:  # {<member>}; ORDER_RETENTION_DAYS from the first attempt
+    return record_key(ORDER_RECORD, member_id, order_id)
+
+
+def idempotency_key(member_id: str, key: str) -> str:  # {<member>}; IDEMPOTENCY_TTL_SECONDS (48 hours)
+    return record_key(REDEMPTION_RECORD, member_id, key)
+
+
+# -- shared stock and its reservations (api/reservations.py) -------------------------------
+
+REDEMPTIONS, COUPONS = "r", "c"  # the pools of shared stock: redemption items, coupons' totals
+
+
+def stock_key(pool: str, item_id: str) -> str:  # {<pool>:<item>}; one per stocked id, for good
+    return f"stock:{{{pool}:{item_id}}}"
+
+
+def reservations_key(pool: str, item_id: str) -> str:  # {<pool>:<item>}; a reservation settles within a minute
+    return f"resv:{{{pool}:{item_id}}}"
+
+
+def reservations_index_key(pool: str) -> str:  # {<pool>}; items reserved in the last INDEX_DAYS (1)
+    return f"resv-index:{{{pool}}}"
+
+
+# -- pick lists (api/pickups.py) ----------------------------------------------------------
+
+
+def pick_list_key(leader_id: str) -> str:  # {leader:<id>}; a code for PICKUP_RETENTION_DAYS, pruned as used
+    return f"pick:{{leader:{leader_id}}}"
+
+
+def pick_issued_key(leader_id: str) -> str:  # {leader:<id>}; as pick_list_key: what the pruning reads
+    return f"pick:{{leader:{leader_id}}}:issued"
+
+
+# -- leaders (api/leaders.py) -------------------------------------------------------------
+
+LEADERS_KEY = "leaders:{leaders}"  # {leaders}; as imported
+LEADERS_VERSION_KEY = "leaders:{leaders}:version"  # {leaders}; bumped by every import
+
+
+def feed_key(leader_id: str) -> str:  # {leader:<id>}; the newest FEED_KEEP (1,000) entries
+    return f"feed:{{leader:{leader_id}}}"
+
+
+# -- rule tables (api/rules_store.py; all in {rules}: one MULTI/EXEC changes them together) --
+
+RULES_PREFIX = "rules:{rules}:"
+RULES_CHANNEL = RULES_PREFIX + "changed"  # a pub/sub channel, not a key: a push or an activation
+RULES_ACTIVE = RULES_PREFIX + "active"  # {rules}; for good: the active version
+RULES_HISTORY = RULES_PREFIX + "history"  # {rules}; the newest KEEP_VERSIONS pushes and the live ones
+RULES_ACTIVATIONS = RULES_PREFIX + "activations"  # {rules}; the newest KEEP_ACTIVATIONS
+RULES_SCHEDULED = RULES_PREFIX + "scheduled"  # {rules}; until activated or cancelled
+RULES_WORKERS = RULES_PREFIX + "workers"  # {rules}; a worker's heartbeat for FORGET_WORKER_AFTER (1 hour)
+RULES_SEQ = RULES_PREFIX + "seq"  # {rules}; for good: how many activations there have been
+RULES_SAMPLE = RULES_PREFIX + "sample"  # {rules}; at most SAMPLE_LENGTH entries and SAMPLE_BUDGET bytes
+RULES_SAMPLE_BYTES = RULES_PREFIX + "sample:bytes"  # {rules}; the sample stream's byte count
+
+
+def rules_source_key(version: str) -> str:  # {rules}; as RULES_HISTORY keeps the version
+    return f"{RULES_PREFIX}src:{version}"
+
+
+def rules_meta_key(version: str) -> str:  # {rules}; as RULES_HISTORY keeps the version
+    return f"{RULES_PREFIX}meta:{version}"
+
+
+# -- metrics (api/metrics.py) -------------------------------------------------------------
+
+METRICS_KEY = "metrics:{rights}"  # {rights}; a worker's field for FORGET_METRICS_AFTER (1 hour) after it stops
+
+# -- the big screen (api/dashboard.py) ----------------------------------------------------
+
+
+def dashboard_key(room: str) -> str:  # {room:<id>}; per room in the rules, for good
+    return f"dash:{{room:{room}}}"
+
+
+def dashboard_active_key(room: str, tier: str, minute: int) -> str:  # {room:<id>}; 10 minutes
+    return f"dash:{{room:{room}}}:active:{tier}:{minute}"
+
+
+# -- readiness probes (api/redis/readiness.py) --------------------------------------------
+
+READY_KEY = "ready:{rights}"  # {rights}; PROBE_TTL_SECONDS (60 s) past the last probe
+
+
+def ready_cluster_key(n: int) -> str:  # {rights-<n>}: a tag for each Cluster primary's slots; as READY_KEY
+    return f"ready:{{rights-{n}}}"

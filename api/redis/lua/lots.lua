@@ -1,0 +1,121 @@
+-- The points lots of a member (api/ledger.py), for every script that changes a balance: read, lapse,
+-- credit and take lots, and write ledger entries. The registry puts engine.model.MAX_POINTS in for the
+-- placeholder, so Python and Lua refuse the same largest balance.
+local MAX_BALANCE = ${MAX_POINTS}
+
+local function read_lots(key)
+  local raw = redis.call('HGETALL', key)
+  local lots = {}
+  for i = 1, #raw, 2 do
+    if raw[i] ~= '#' then
+      local left, expires = string.match(raw[i + 1], '^(%d+) (%d+)$')
+      lots[#lots + 1] = {n = tonumber(raw[i]), field = raw[i], left = tonumber(left), expires = tonumber(expires)}
+    end
+  end
+  table.sort(lots, function(a, b) return a.n < b.n end)
+  return lots
+end
+
+local function entry(led, delta, reason, ref, at, expires, balance, debt)
+  if debt then  -- the points owed after this entry, on the entries that change them
+    redis.call('XADD', led, '*', 'delta', delta, 'reason', reason, 'ref', ref, 'at', at,
+               'expires', expires, 'balance', balance, 'debt', debt)
+  else
+    redis.call('XADD', led, '*', 'delta', delta, 'reason', reason, 'ref', ref, 'at', at,
+               'expires', expires, 'balance', balance)
+  end
+end
+
+-- lapse the lots whose expiry has passed; the balance and the live lots after. A member
+-- written before the ledger existed has a balance and no lots: it becomes one opening lot.
+local function sweep(member, lots_key, led, now)
+  if redis.call('HEXISTS', lots_key, '#') == 0 then
+    local opening = tonumber(redis.call('HGET', member, 'points') or '0') or 0
+    redis.call('HSET', lots_key, '#', 1)
+    if opening > 0 then
+      redis.call('HSET', lots_key, 1, opening .. ' 0')
+      entry(led, opening, 'opening', '', now, 0, opening)
+    end
+  end
+  local lots = read_lots(lots_key)
+  local balance = 0
+  for _, lot in ipairs(lots) do balance = balance + lot.left end
+  local live = {}
+  for _, lot in ipairs(lots) do
+    if lot.expires > 0 and lot.expires <= now then
+      redis.call('HDEL', lots_key, lot.field)
+      balance = balance - lot.left
+      entry(led, -lot.left, 'expired', 'lot:' .. lot.field, now, lot.expires, balance)
+    else
+      live[#live + 1] = lot
+    end
+  end
+  return balance, live
+end
+
+local function next_lapse(live)
+  local soonest = 0
+  for _, lot in ipairs(live) do
+    if lot.left > 0 and lot.expires > 0 and (soonest == 0 or lot.expires < soonest) then soonest = lot.expires end
+  end
+  return soonest
+end
+
+local function add_lot(lots_key, live, points, expires)
+  local n = redis.call('HINCRBY', lots_key, '#', 1)
+  redis.call('HSET', lots_key, n, points .. ' ' .. expires)
+  live[#live + 1] = {n = n, field = tostring(n), left = points, expires = expires}
+end
+
+-- take points from the oldest lots first; the caller has checked the balance covers it
+local function take(lots_key, live, points)
+  for _, lot in ipairs(live) do
+    if points == 0 then break end
+    local used = math.min(lot.left, points)
+    lot.left = lot.left - used
+    points = points - used
+    if lot.left == 0 then
+      redis.call('HDEL', lots_key, lot.field)
+    else
+      redis.call('HSET', lots_key, lot.field, lot.left .. ' ' .. lot.expires)
+    end
+  end
+end
+
+local function publish(member, balance, live)
+  redis.call('HSET', member, 'points', balance, 'lapse_at', next_lapse(live))
+end
+
+-- the balance a sweep would leave now, read without writing (for refusals made before any write)
+local function live_balance(member, lots_key, now)
+  if redis.call('HEXISTS', lots_key, '#') == 0 then return tonumber(redis.call('HGET', member, 'points') or '0') or 0 end
+  local balance = 0
+  for _, lot in ipairs(read_lots(lots_key)) do
+    if lot.expires == 0 or lot.expires > now then balance = balance + lot.left end
+  end
+  return balance
+end
+
+local function debt_of(member)
+  return tonumber(redis.call('HGET', member, 'debt') or '0') or 0
+end
+
+-- what the balance becomes after a credit of `points`: a debt from a refund is paid first
+local function balance_after_credit(member, balance, points)
+  return balance + math.max(0, points - debt_of(member))
+end
+
+-- credit `points`: an entry for the credit, then one paying any debt from it; the rest is a lot
+local function credit(member, lots_key, led, live, balance, points, expires, reason, ref, now)
+  local debt = debt_of(member)
+  local paid = math.min(debt, points)
+  balance = balance + points
+  entry(led, points, reason, ref, now, expires, balance)
+  if paid > 0 then
+    balance = balance - paid
+    redis.call('HSET', member, 'debt', debt - paid)
+    entry(led, -paid, 'debt_paid', ref, now, 0, balance, debt - paid)
+  end
+  if points > paid then add_lot(lots_key, live, points - paid, expires) end
+  return balance
+end

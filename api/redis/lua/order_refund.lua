@@ -1,0 +1,36 @@
+-- Reverse a settled order once: points taken back (or owed), coupons' uses and skus' quantities given back.
+-- KEYS: member_key, lots_key, ledger_key, order_key
+-- ARGV: now, order id, policy for points spent already (debt / forgive)
+--#include lots
+
+if redis.call('HGET', KEYS[4], 'state') ~= 'done' then return {'unknown_order'} end
+local prior = redis.call('HGET', KEYS[4], 'refund')
+if prior then return {'replay', prior, redis.call('HGET', KEYS[4], 'coupons')} end
+local now, points = tonumber(ARGV[1]), tonumber(redis.call('HGET', KEYS[4], 'points'))
+local balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
+local taken = math.min(points, balance)
+if taken > 0 then
+  take(KEYS[2], live, taken)
+  balance = balance - taken
+  entry(KEYS[3], -taken, 'refund', ARGV[2], now, 0, balance)
+end
+local owed = 0
+if points > taken and ARGV[3] == 'debt' then  -- spent already: owed, paid by the next credits
+  owed = points - taken
+  local debt = redis.call('HINCRBY', KEYS[1], 'debt', owed)
+  entry(KEYS[3], 0, 'debt', ARGV[2], now, 0, balance, debt)
+end
+local coupons = redis.call('HGET', KEYS[4], 'coupons')
+for id in string.gmatch(coupons, '[^,]+') do
+  if tonumber(redis.call('HINCRBY', KEYS[1], 'c:' .. id, -1)) <= 0 then redis.call('HDEL', KEYS[1], 'c:' .. id) end
+end
+for sku, qty in string.gmatch(redis.call('HGET', KEYS[4], 'skus'), '([^=;]+)=(%d+)=%d+') do
+  if tonumber(redis.call('HINCRBY', KEYS[1], 's:' .. sku, -tonumber(qty))) <= 0 then
+    redis.call('HDEL', KEYS[1], 's:' .. sku)
+  end
+end
+publish(KEYS[1], balance, live)
+local answer = taken .. ' ' .. (points - taken) .. ' ' .. balance .. ' ' .. now .. ' ' .. owed .. ' ' ..
+               debt_of(KEYS[1])
+redis.call('HSET', KEYS[4], 'refund', answer)
+return {'ok', answer, coupons}

@@ -1,0 +1,107 @@
+"""The product's Lua scripts: one registry, registered on one redis-py client.
+
+Each script is `lua/<name>.lua`, and a `Scripts` attribute of the same name. In a script,
+a line `--#include <fragment>` stands for the whole of `lua/<fragment>.lua` (shared Lua
+functions: `lots`, a member's points lots; `prune`, a pick list's pruning), and
+`${NAME}` for the constant NAME of CONSTANTS, put in when the source is read (MAX_POINTS:
+the largest balance, one number for Python and Lua). A script's header names its KEYS by
+their builders in api.redis.keys, which tests/test_redis_home.py checks share one slot.
+
+To add a script: write `lua/<name>.lua` with its header (`-- KEYS: ...`, `-- ARGV: ...`),
+declare `<name>: Registered` on Scripts, and call it as `scripts.<name>(keys=[...], args=[...])`.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any, Union
+
+from redis.commands.core import AsyncScript, Script
+
+from engine.model import MAX_POINTS
+
+LUA = Path(__file__).resolve().parent / "lua"
+CONSTANTS = {"MAX_POINTS": MAX_POINTS}
+_INCLUDE = re.compile(r"^--#include ([a-z_]+)$")
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+Registered = Union[Script, AsyncScript]  # what register_script gives a sync or an asyncio client
+
+
+class Scripts:
+    """Every script, registered on `client` (sync or asyncio, one server or a Cluster);
+    registering computes the SHA1 only: a script reaches Redis on its first call."""
+
+    # the points ledger (api/ledger.py)
+    ledger_sweep: Registered
+    ledger_set_balance: Registered
+    ledger_credit_event: Registered
+    ledger_freeze: Registered
+    # members (api/store.py)
+    member_replace: Registered
+    # attempts and shared stock (api/reservations.py)
+    attempt_begin: Registered
+    attempt_fence: Registered
+    stock_reserve: Registered
+    stock_release: Registered
+    stock_give_back: Registered
+    # orders (api/orders.py)
+    order_drop: Registered
+    order_settle: Registered
+    order_refund: Registered
+    # redemptions (api/redeem.py)
+    redeem: Registered
+    redeem_finish: Registered
+    # pick lists (api/pickups.py)
+    pickup_list: Registered
+    pickup_settle: Registered
+    pickup_hand_over: Registered
+    # rule tables (api/rules_store.py)
+    rules_activate: Registered
+    rules_add_samples: Registered
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        for name in NAMES:
+            setattr(self, name, client.register_script(source(name)))
+
+
+NAMES = tuple(Scripts.__annotations__)  # the scripts, in the order declared
+
+
+@functools.lru_cache(maxsize=None)
+def source(name: str) -> str:
+    """The script `name` as Redis runs it: its fragments included, its constants put in."""
+    if name not in NAMES:
+        raise KeyError(f"no script {name!r}; the scripts are {', '.join(NAMES)}")
+    text = _expand(name, (), [])
+    missing = sorted({m.group(1) for m in _PLACEHOLDER.finditer(text)} - set(CONSTANTS))
+    if missing:
+        raise ValueError(f"script {name}: no constant {', '.join(missing)} (api.redis.scripts.CONSTANTS)")
+    return _PLACEHOLDER.sub(lambda m: str(CONSTANTS[m.group(1)]), text)
+
+
+def includes(name: str) -> list[str]:
+    """The fragments script `name` includes, directly or through another, in order."""
+    found: list = []
+    _expand(name, (), found)
+    return found
+
+
+def _expand(name: str, within: tuple, found: list) -> str:
+    if name in within:
+        raise ValueError(f"lua/{name}.lua includes itself through {' -> '.join(within)}")
+    path = LUA / f"{name}.lua"
+    if not path.is_file():
+        raise FileNotFoundError(f"{within[-1] if within else name}: no {path}")
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        match = _INCLUDE.match(line.rstrip("\n"))
+        if match is None:
+            out.append(line)
+            continue
+        if match.group(1) not in found:
+            found.append(match.group(1))
+        out.append(_expand(match.group(1), within + (name,), found))
+    return "".join(out)

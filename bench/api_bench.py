@@ -43,12 +43,12 @@ end
 """
 
 
-def _wrk(url: str, seconds: int, connections: int, script: str = None) -> dict:
+def _wrk(url: str, seconds: int, connections: int, script: str | None = None) -> dict:
     args = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "--timeout", "5s"]
     if script:
         args += ["-s", script]
     out = subprocess.run(args + [url], capture_output=True, text=True, timeout=seconds + 30).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps = float(_found(r"Requests/sec:\s+([\d.]+)", out))
     latency = {}
     for pct, value, unit in re.findall(r"\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\b", out):
         latency[pct] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -63,10 +63,18 @@ def _get(url: str) -> bytes:
         return response.read()
 
 
-def _histogram_sum(text: str, name: str, route: str = None) -> tuple:
+def _found(pattern: str, text: str, flags: int = 0) -> str:
+    """The first group of `pattern` in `text` (wrk's report, the server's metrics), which must be there."""
+    match = re.search(pattern, text, flags)
+    if match is None:
+        raise RuntimeError(f"no match for {pattern!r} in: {text[-2000:]}")
+    return match.group(1)
+
+
+def _histogram_sum(text: str, name: str, route: str | None = None) -> tuple[float, int]:
     label = f'{{route="{route}"}}' if route else ""
-    total = float(re.search(rf"^{name}_sum{re.escape(label)} ([\d.e+-]+)$", text, re.M).group(1))
-    count = int(re.search(rf"^{name}_count{re.escape(label)} (\d+)$", text, re.M).group(1))
+    total = float(_found(rf"^{name}_sum{re.escape(label)} ([\d.e+-]+)$", text, re.M))
+    count = int(_found(rf"^{name}_count{re.escape(label)} (\d+)$", text, re.M))
     return total, count
 
 

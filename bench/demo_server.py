@@ -42,6 +42,7 @@ def demo_server(workers: int = 2, **extra_env: str) -> Iterator[str]:
             except OSError:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
+                assert server.stderr is not None  # stderr=PIPE
                 raise RuntimeError("the server did not become ready: " + server.stderr.read().decode()[-2000:])
             time.sleep(0.2)
         yield base

@@ -40,7 +40,7 @@ def interleaved_us(series: dict) -> dict:
 
     `series` maps a name to (call, carts, repeat): each sample quotes one cart `repeat`
     times back to back and keeps the mean; the series take turns, cart by cart."""
-    samples = {name: [] for name in series}
+    samples: dict[str, list[float]] = {name: [] for name in series}
     longest = max(len(carts) for _, carts, _ in series.values())
     gc_was = gc.isenabled()
     gc.disable()

@@ -73,7 +73,7 @@ def _price(rng: random.Random) -> int:
     return max(500, min(50_000, fen))
 
 
-def _products(rng: random.Random, n: int) -> tuple:
+def _products(rng: random.Random, n: int) -> list[dict]:
     categories = [f"{dept}-{line:02d}" for dept, _ in _DEPARTMENTS for line in range(1, _LINES + 1)]
     labels = {f"{dept}-{line:02d}": f"{label} {line}" for dept, label in _DEPARTMENTS for line in range(1, _LINES + 1)}
     # Popular categories hold more products: weights fall off gently.
@@ -130,7 +130,7 @@ def _rooms(rng: random.Random, products: list, n_rooms: int = 20) -> tuple:
         for row in rows:
             price = products[row]["price"]
             live[products[row]["sku"]] = max(0, min(price, _floor10(price * rng.uniform(0.6, 0.95))))
-        room = {"id": ident, "name": name, "start": _iso(start), "end": _iso(end)}
+        room: dict[str, object] = {"id": ident, "name": name, "start": _iso(start), "end": _iso(end)}
         if members_only:
             room["members_only"] = True
         room["live_prices"] = live
@@ -238,7 +238,7 @@ def _coupons(rng: random.Random, n: int, products: list, spans: dict) -> list:
     for k in range(n):
         obj: dict = {"id": f"CPN-{k + 1:06d}"}
         if k in storewide:
-            scope: object = "all"
+            scope: str | dict[str, list[str]] = "all"
             kind = rng.choice(("percent_off", "percent_off", "threshold_off", "threshold_off", "amount_off"))
             base = None
         elif rng.random() < 0.02:  # ~400 category coupons: one or two per category, as brands run them

@@ -25,7 +25,7 @@ from engine.model import VISITOR
 from bench.engine_bench import GALA_NIGHT, MEMBER, interleaved_us, paired_ratio, random_carts
 
 
-def _node(node_id: str, kind: str, content: dict = None) -> dict:
+def _node(node_id: str, kind: str, content: dict | None = None) -> dict:
     node = {"id": node_id, "name": node_id, "type": kind, "position": {"x": 0, "y": 0}}
     if content is not None:
         node["content"] = content
@@ -127,7 +127,7 @@ def run(carts: int = 150, repeat: int = 20) -> dict:
     table = load_file(DEMO_RULES)
     zen_quote = ZenQuote(table, "gala", GALA_NIGHT)
     cart_list = random_carts(table, carts, 5, seed=7)
-    tier = MEMBER.tier
+    tier = MEMBER.tier or VISITOR  # the graph's rows name a visitor's tier
     agree = 0
     usable = (codes.OK, codes.LOST_TO_BETTER_COMBINATION)
     for cart in cart_list:  # the same unit prices, and the same coupons usable

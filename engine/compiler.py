@@ -91,7 +91,7 @@ class CompiledTable:
         self.room_multiplier = _values(r.points_multiplier for r in rooms)
         self.room_bonus = _values(r.order_bonus for r in rooms)
         # live prices by product (a product has few, whatever the number of rooms and prices)
-        live = [[] for _ in products]
+        live: list[list[tuple[int, int]]] = [[] for _ in products]  # (room index, price)
         for index, r in enumerate(rooms):
             for sku, price in r.live_prices.items():
                 live[self.sku_row[sku]].append((index, price))
@@ -148,8 +148,8 @@ class CompiledTable:
         record[order, L.C_RANK] = np.arange(len(coupons), dtype=VALUE)
         self.coupon_record = _frozen(record)
 
-        by_sku = [[] for _ in self.model.products]
-        by_category = [[] for _ in self.category_index]
+        by_sku: list[list[int]] = [[] for _ in self.model.products]
+        by_category: list[list[int]] = [[] for _ in self.category_index]
         storewide = []
         for k, c in enumerate(coupons):
             if c.scope_all:
@@ -171,7 +171,7 @@ class CompiledTable:
         self.redemption_index = {r.id: k for k, r in enumerate(items)}
         self.redemption_points = _values(r.points for r in items)
         self.redemption_tiers = _values(_mask(r.tiers, tier_ids) for r in items)
-        self.redemption_room = _values(_optional(r.room and self.room_index[r.room], NO_ROOM) for r in items)
+        self.redemption_room = _values(NO_ROOM if r.room is None else self.room_index[r.room] for r in items)
         self.redemption_from = _values(_optional(r.window_from, TIME_MIN) for r in items)
         self.redemption_to = _values(_optional(r.window_to, TIME_MAX) for r in items)
         self.redemption_sessions = _values(r.sessions_watched for r in items)

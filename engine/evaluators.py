@@ -20,7 +20,7 @@ class CompiledMissing(ImportError):
 
 def _compiled() -> ModuleType:
     try:
-        from ext import evaluator
+        from ext import evaluator  # type: ignore[attr-defined]  # a Cython module: no .py or .pyi to read
     except ImportError as exc:
         raise CompiledMissing(
             "the compiled evaluator (ext.evaluator) is not built: run `pip install -e .` "

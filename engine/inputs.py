@@ -77,20 +77,29 @@ def member_from_mapping(data: Any, field: str = "member") -> Member:
     tier = data.get("tier")
     if tier is not None and type(tier) is not str:
         raise QuoteInputError(f"{field}.tier", "must be a tier id or null for a visitor")
-    values = {}
-    for key in _MEMBER_INTS:
-        value = data.get(key, 0)
-        if type(value) is not int or not 0 <= value <= MAX_POINTS:
-            raise QuoteInputError(f"{field}.{key}", f"must be a whole number from 0 to {MAX_POINTS}")
-        values[key] = value
-    counts = {}
-    for key in _MEMBER_COUNTS:
-        value = data.get(key, {})
-        if not isinstance(value, dict) or not all(
-                type(k) is str and type(v) is int and 0 <= v <= MAX_POINTS for k, v in value.items()):
-            raise QuoteInputError(f"{field}.{key}", "must map ids to whole numbers of uses")
-        counts[key] = value
-    return Member(tier=tier, **values, **counts)
+    # keyword arguments run left to right: the fields are checked in the order of the tuples above
+    return Member(tier=tier, points=_member_int(data, field, "points"),
+                  birthday_month=_member_int(data, field, "birthday_month"),
+                  sessions_watched=_member_int(data, field, "sessions_watched"),
+                  points_debt=_member_int(data, field, "points_debt"),
+                  coupon_uses=_member_counts(data, field, "coupon_uses"),
+                  redemption_uses=_member_counts(data, field, "redemption_uses"),
+                  sku_bought=_member_counts(data, field, "sku_bought"))
+
+
+def _member_int(data: dict, field: str, key: str) -> int:
+    value = data.get(key, 0)
+    if type(value) is not int or not 0 <= value <= MAX_POINTS:
+        raise QuoteInputError(f"{field}.{key}", f"must be a whole number from 0 to {MAX_POINTS}")
+    return value
+
+
+def _member_counts(data: dict, field: str, key: str) -> dict[str, int]:
+    value = data.get(key, {})
+    if not isinstance(value, dict) or not all(
+            type(k) is str and type(v) is int and 0 <= v <= MAX_POINTS for k, v in value.items()):
+        raise QuoteInputError(f"{field}.{key}", "must map ids to whole numbers of uses")
+    return value
 
 
 def stock_from_mapping(data: Any, field: str = "stock") -> Stock:

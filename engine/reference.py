@@ -288,9 +288,10 @@ class _Search:
         self.steps = 0
         self.combinations = 0
         self.exact = True
-        self.best_key = (0, 0, [])
+        self.best_key: tuple[int, int, list[int]] = (0, 0, [])
         self.best: list = []
-        exclusive, groups = [], {}
+        exclusive: list = []
+        groups: dict[str | tuple[str, int], list] = {}  # by stack group, ("alone", k) if none
         for entry in usable:
             coupon = entry[1]
             if coupon.exclusive:
@@ -367,7 +368,7 @@ def _combination_saving(chosen: list, lines: list) -> Optional[int]:
     return total
 
 
-def _key(table, saving: int, chosen: list) -> tuple:
+def _key(table, saving: int, chosen: list) -> tuple[int, int, list[int]]:
     """Smaller is better: more saving, then fewer coupons, then better-ranked coupons
     (their ranks compared in ascending order)."""
     return (-saving, len(chosen), sorted(_rank(table, e[0]) for e in chosen))

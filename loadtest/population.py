@@ -42,7 +42,7 @@ EXPECTED_REFUSALS = {"out_of_stock", "member_limit_reached", "insufficient_point
                      "tier_too_low", "tier_not_eligible", "task_locked", "line_not_eligible", "quote_changed",
                      "rules_changed", "in_progress", "member_frozen"}
 
-_started = {"at": None}
+_started: dict[str, float | None] = {"at": None}  # when the run started, by the monotonic clock
 
 
 @events.test_start.add_listener
@@ -76,10 +76,10 @@ def cart() -> list:
 class _GalaUser(FastHttpUser):
     abstract = True
 
-    def headers(self, at: int = None) -> dict:
+    def headers(self, at: int | None = None) -> dict:
         return {"X-Rights-Now": str(at or gala_now(self.environment)), "Content-Type": "application/json"}
 
-    def post(self, path: str, body: dict, name: str, headers: dict = None):
+    def post(self, path: str, body: dict, name: str, headers: dict | None = None):
         """POST and classify: 2xx, or an expected business refusal, is a success."""
         with self.client.post(path, json=body, headers=headers or self.headers(), name=name,
                               catch_response=True) as response:
@@ -174,7 +174,7 @@ class RuleAuthor(_GalaUser):
         from engine.demo import DEMO_RULES
 
         table = DEMO_RULES.read_text(encoding="utf-8").replace("price: 1590\n", "price: 1490\n", 1)
-        with self.client.post("/v1/rules?author=locust&label=gala-mid-run", data=table.encode(),
+        with self.client.post("/v1/rules?author=locust&label=gala-mid-run", data=table,
                               headers={"Authorization": f"Bearer {token}", "Content-Type": "application/yaml"},
                               name="rules push", catch_response=True) as response:
             if not 200 <= response.status_code < 300:

@@ -30,6 +30,7 @@ def build_table(data: Any) -> RuleTable:
         table = _table(checker, data)
     if checker.errors:
         raise RuleTableError(list(dict.fromkeys(checker.errors)))
+    assert table is not None, "_table returns None only after reporting an error"
     return table
 
 

@@ -2,6 +2,7 @@
 (`scope`), who may use it, its room and window, limits, stock, and how coupons stack."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 from ...model import COUPON_KINDS, Coupon
@@ -31,24 +32,7 @@ def check_coupons(checker: Checker, top: dict, tier_ids: list, skus: dict, categ
         if "kind" in obj and kind not in COUPON_KINDS:
             checker.error(path + ("kind",), f"unknown kind {kind!r}; kinds are {', '.join(COUPON_KINDS)}")
             kind = None
-        values = {"percent_off": 0, "max_discount": None, "amount": 0, "threshold": 0, "price": 0, "units": 1}
-        if kind:
-            for key in sorted(_EVERY_KIND_FIELD - set(_KIND_FIELDS[kind])):
-                if key in obj:
-                    checker.error(path + (key,), f"does not belong to a {kind} coupon")
-            if kind == "percent_off":
-                values["percent_off"] = checker.integer(obj, path, "percent_off", 1, 100)
-                values["max_discount"] = checker.fen(obj, path, "max_discount", default=None, lo=1)
-            elif kind == "amount_off":
-                values["amount"] = checker.fen(obj, path, "amount", lo=1)
-            elif kind == "threshold_off":
-                values["threshold"] = checker.fen(obj, path, "threshold", lo=1)
-                values["amount"] = checker.fen(obj, path, "amount", lo=1)
-                if None not in (values["threshold"], values["amount"]) and values["amount"] > values["threshold"]:
-                    checker.error(path + ("amount",), "saves more than the threshold it asks to spend")
-            else:
-                values["price"] = checker.fen(obj, path, "price")
-                values["units"] = checker.integer(obj, path, "units", 1, 9999, default=1)
+        amounts = check_amounts(checker, obj, path, kind) if kind else None
         scope = check_scope(checker, obj, path, skus, categories)
         tiers = tier_set(checker, obj, path, tier_ids)
         room = room_ref(checker, obj, path, rooms)
@@ -61,19 +45,55 @@ def check_coupons(checker: Checker, top: dict, tier_ids: list, skus: dict, categ
             group = None
         priority = checker.integer(obj, path, "priority", -1_000_000, 1_000_000, default=0)
         exclusive = checker.flag(obj, path, "exclusive", False)
-        if None in (ident, kind, scope, priority):
-            continue
-        if any(values[k] is None for k in _KIND_FIELDS[kind] if k != "max_discount"):
+        if ident is None or kind is None or scope is None or priority is None or amounts is None:
             continue
         out.append(Coupon(id=ident, name=checker.text(obj, path, "name", default=ident) or ident, kind=kind,
-                          percent_off=values["percent_off"], max_discount=values["max_discount"],
-                          amount=values["amount"], threshold=values["threshold"], price=values["price"],
-                          units=values["units"], scope_all=scope[0], scope_skus=scope[1],
+                          percent_off=amounts.percent_off, max_discount=amounts.max_discount,
+                          amount=amounts.amount, threshold=amounts.threshold, price=amounts.price,
+                          units=amounts.units, scope_all=scope[0], scope_skus=scope[1],
                           scope_categories=scope[2], tiers=tiers, room=room, window_from=start, window_to=end,
                           member_limit=member_limit, stock=stock, stack_group=group, exclusive=exclusive,
                           priority=priority))
     checker.unique(ids, ("coupons",), "id")
     return out
+
+
+@dataclass(frozen=True)
+class Amounts:
+    """The values of a coupon's kind; the fields its kind does not use keep these defaults."""
+
+    percent_off: int = 0
+    max_discount: int | None = None
+    amount: int = 0
+    threshold: int = 0
+    price: int = 0
+    units: int = 1
+
+
+def check_amounts(checker: Checker, obj: dict, path: tuple, kind: str) -> Amounts | None:
+    """The values of a coupon of `kind`, or None when one it needs has an error; the fields
+    of the other kinds are refused."""
+    for key in sorted(_EVERY_KIND_FIELD - set(_KIND_FIELDS[kind])):
+        if key in obj:
+            checker.error(path + (key,), f"does not belong to a {kind} coupon")
+    if kind == "percent_off":
+        percent = checker.integer(obj, path, "percent_off", 1, 100)
+        cap = checker.fen(obj, path, "max_discount", default=None, lo=1)
+        return None if percent is None else Amounts(percent_off=percent, max_discount=cap)
+    if kind == "amount_off":
+        amount = checker.fen(obj, path, "amount", lo=1)
+        return None if amount is None else Amounts(amount=amount)
+    if kind == "threshold_off":
+        threshold = checker.fen(obj, path, "threshold", lo=1)
+        amount = checker.fen(obj, path, "amount", lo=1)
+        if threshold is None or amount is None:
+            return None
+        if amount > threshold:
+            checker.error(path + ("amount",), "saves more than the threshold it asks to spend")
+        return Amounts(amount=amount, threshold=threshold)
+    price = checker.fen(obj, path, "price")
+    units = checker.integer(obj, path, "units", 1, 9999, default=1)
+    return None if price is None or units is None else Amounts(price=price, units=units)
 
 
 def check_scope(checker: Checker, obj: dict, path: tuple, skus: dict, categories: set) -> Optional[tuple]:

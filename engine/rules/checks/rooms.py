@@ -38,7 +38,7 @@ def check_rooms(checker: Checker, top: dict, skus: dict) -> list[Room]:
                     live[key] = value
         mult = checker.multiplier(obj, path, "points_multiplier", 100)
         bonus = checker.integer(obj, path, "order_bonus", 0, MAX_POINTS, default=0)
-        if None not in (ident, start, end):
+        if ident is not None and start is not None and end is not None:
             out.append(Room(id=ident, name=checker.text(obj, path, "name", default=ident) or ident, start=start,
                             end=end, members_only=checker.flag(obj, path, "members_only", False), live_prices=live,
                             points_multiplier=mult, order_bonus=bonus or 0))

@@ -42,6 +42,8 @@ PATIENCE_FLOOR_S, PATIENCE_TIMEOUTS = 2.0, 8  # patience: the larger of 2 s and 
 class Service:
     """One worker's settings, Redis client and scripts, rule table, caches and counters."""
 
+    scripts: Scripts  # every Lua script, registered on `redis` by start()
+
     def __init__(self, settings: Settings):
         self.settings = settings
         self.evaluator = engine.evaluator
@@ -55,7 +57,6 @@ class Service:
         self.swap_lock = threading.RLock()  # swaps come from the event loop and the rules watcher thread
         self.redis: Any = None  # redis-py's asyncio client (a RedisCluster on a cluster)
         self.cluster = False
-        self.scripts: Optional[Scripts] = None  # every Lua script, registered on `redis`
         self.cache: Optional[TrackedCache] = None
         self.reader: Optional[MemberReader] = None
         self.health: Optional[RedisHealth] = None
@@ -142,7 +143,6 @@ class Service:
         """The member with its expired points lapsed, when one of its lots is due."""
         if record is None or not 0 < record.lapse_at <= now:
             return record
-        assert self.scripts is not None
         await self.redis_call(sweep(self.scripts, record.id, now))
         return record_from_hash(record.id, await self.redis_call(self.redis.hgetall(member_key(record.id))))
 

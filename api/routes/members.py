@@ -85,7 +85,6 @@ async def _set_frozen(service: ServiceDep, request: Request, member_id: str, fro
     check_admin(request)
     if not MEMBER_ID.match(member_id):
         return error(422, "invalid_request", "not a member id", "member_id")
-    assert service.scripts is not None
     reason = (body.reason if body else "") or "admin"
     done = await service.redis_call(freeze(service.scripts, member_id, frozen, service.now(request.scope),
                                            reason))

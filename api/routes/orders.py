@@ -74,7 +74,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     the same id."""
     now = service.now(request.scope)
     table = service.table
-    assert table is not None and service.scripts is not None
+    assert table is not None
     payload = body.model_dump(mode="json")
     try:
         status, value = await service.redis_call(orders.begin(service.scripts, body.member_id, body.order_id,
@@ -184,7 +184,7 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
     quantities. A second refund returns the first answer and changes nothing."""
     if not MEMBER_ID.match(order_id):
         return error(422, "invalid_request", "not an order id", "order_id")
-    assert service.table is not None and service.scripts is not None
+    assert service.table is not None
     done = await service.redis_call(orders.refund(service.scripts, body.member_id, order_id, service.now(request.scope),
                                                   service.table.model.points.refund))
     if done[0] == "unknown_order":

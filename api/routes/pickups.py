@@ -48,7 +48,6 @@ async def verify_pickup(body: schemas.PickupVerifyRequest, request: Request, ser
     if claims.leader_id not in (body.leader_id, ANY_LEADER):
         return error(403, "wrong_leader", f"this code is for leader {claims.leader_id}", "leader_id")
     now = service.now(request.scope)
-    assert service.scripts is not None
     done = await service.redis_call(hand_over(service.scripts, claims.leader_id, body.code, now))
     if done[0] == "pending":  # its request stopped half way: the attempt's own record decides
         paid = await service.redis_call(issued_by_attempt(service.redis, service.scripts, claims.leader_id, body.code,

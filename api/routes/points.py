@@ -66,7 +66,7 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
     fewer than the rule's `min_seconds` earn nothing. The answer is sent after Redis
     has acknowledged the credit."""
     now = service.now(request.scope)
-    assert service.table is not None and service.scripts is not None
+    assert service.table is not None
     model = service.table.model
     rule = model.points.events.get(body.type)
     if rule is None:

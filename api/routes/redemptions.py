@@ -61,7 +61,7 @@ async def post_redemption(body: schemas.RedemptionRequest, request: Request,
                      "Idempotency-Key")
     now = service.now(request.scope)
     table = service.table
-    assert table is not None and service.scripts is not None
+    assert table is not None
     index = table.redemption_index.get(body.redemption_id)
     if index is None:
         return error(404, "unknown_redemption", f"no redemption {body.redemption_id!r} in the rules",

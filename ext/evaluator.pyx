@@ -4,7 +4,7 @@
 Python inputs are checked and turned into C arrays once (`quote`), then `_run` decides
 the whole quote without the GIL, touching only the rows the cart names, stage by stage as
 engine/reference.py does: price lines (ext/price_lines.pyx), choose coupons
-(ext/coupons.pyx, with the search in ext/coupon_search.pyx), points (ext/points.pyx),
+(ext/choose_coupons.pyx, with the search in ext/coupon_search.pyx), points (ext/points.pyx),
 redemptions (ext/redemptions.pyx). The result is a `Quote` holding plain C arrays;
 `to_raw()` / `to_dict()` / `to_json()` build Python objects only when asked.
 """
@@ -17,7 +17,7 @@ cimport cython
 
 from ext.codes cimport OK, compiled_codes
 from ext.coupon_search cimport LINE_BITS
-from ext.coupons cimport choose_coupons
+from ext.choose_coupons cimport choose_coupons
 from ext.json_writer cimport Writer
 from ext.layout cimport P_LIMIT, compiled_layout, index_t, value_t
 from ext.limits cimport MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY, compiled_limits

@@ -1,6 +1,6 @@
 from libc.stdint cimport int64_t
 
-from ext.limits cimport MAX_LINES
+from ext.limits cimport MAX_LINES  # first, so that its C macro precedes the assertion below
 from ext.structs cimport Request, Result, Table
 
 cdef extern from *:

@@ -33,7 +33,7 @@ test: install browser
 # the same differential and scenario tests against a build with bounds checks on
 test-debug: install
 	rm -rf build/debug build/cython-debug && RIGHTS_DEBUG=1 $(PYTHON) setup.py -q build_ext --build-lib build/debug --build-temp build/debug-tmp
-	cp ext/*.py build/debug/ext/
+	cp ext/*.py ext/*.pxd build/debug/ext/
 	cd build/debug && cp -r ../../engine ../../api ../../bench ../../tests . && printf '[pytest]\n' > pytest.ini && RIGHTS_EXPECT_DEBUG=1 $(PYTHON) -m pytest -q -p no:cacheprovider --rootdir=. tests/test_differential.py tests/test_scenarios.py tests/test_layout.py tests/test_evaluator_loaded.py
 
 bench: install

@@ -3,10 +3,10 @@ engine/ shares with ext/.
 
 Products and coupons are stored as records (one row of int64 fields each) rather than a
 column per field: a quote touches a few random rows of a large table, and a row's fields
-then share one or two cache lines instead of one miss per column. ext/layout.pxd
-declares the same types and field positions for Cython; tests/test_layout.py checks that
-both sides agree and that every compiled array is C-contiguous, read-only and of one of
-these dtypes.
+then share one or two cache lines instead of one miss per column. The build writes
+ext/layout.pxd, the same types and field positions for Cython, from this module
+(ext/generate_contract.py); tests/test_layout.py checks that both sides agree and that
+every compiled array is C-contiguous, read-only and of one of these dtypes.
 """
 import numpy as np
 

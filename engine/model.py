@@ -19,7 +19,8 @@ KIND_ORDER = {kind: order for order, kind in enumerate(COUPON_KINDS)}
 # Event kinds a points rule may reward (settled by the ledger, described here).
 EVENT_KINDS = ("watch", "share", "invite_order", "photo_review")
 
-# Bounds that keep every sum and product of the evaluators inside int64.
+# Bounds that keep every sum and product of the evaluators inside int64 (the build writes
+# them into ext/limits.pxd; the coupon search's packing checks MAX_LINES at compile time).
 MAX_PRICE_FEN = 100_000_000  # one million yuan a unit
 MAX_QTY = 9_999
 MAX_LINES = 200

@@ -1,10 +1,15 @@
 """The compiled arrays are the contract between engine/ and ext/: check both sides agree
-(dtypes, record layouts, reason codes) the way the compiled module was built."""
+(dtypes, record layouts, reason codes, limits), in the generated .pxd files and in the
+compiled module as it was built."""
+import re
+
 import numpy as np
 
-from engine import codes, layout
+from conftest import ROOT
+from engine import codes, layout, model
 from engine.compiler import CompiledTable
-from ext import evaluator
+from ext import evaluator, generate_contract
+
 C = evaluator.c_constants()
 
 
@@ -22,16 +27,49 @@ def test_c_types_match_numpy_dtypes():
     assert C["index_bytes"] == np.dtype(layout.INDEX).itemsize
 
 
+def engine_constants(module, keep=lambda name: True) -> dict:
+    return {name: value for name, value in vars(module).items()
+            if name.isupper() and type(value) is int and keep(name)}
+
+
+def test_generated_pxd_files_are_current():
+    """ext/codes.pxd, ext/layout.pxd and ext/limits.pxd are what engine/ gives now
+    (`python -m ext.generate_contract` rewrites them; setup.py does before building)."""
+    assert generate_contract.stale() == []
+
+
+def test_generated_pxd_files_define_what_engine_defines():
+    """Read back from the .pxd text, independently of the generator's code."""
+    for pxd, module, keep in (("codes.pxd", codes, lambda name: True), ("layout.pxd", layout, lambda name: True),
+                              ("limits.pxd", model, lambda name: name.startswith("MAX_"))):
+        text = (ROOT / "ext" / pxd).read_text()
+        defined = {name: int(value.strip("()").removesuffix("LL"))
+                   for name, value in re.findall(r"#define RIGHTS_(\w+) (\S+)", text)}
+        assert defined == engine_constants(module, keep), pxd
+        for name in defined:
+            assert re.search(rf'^    (enum:|const int64_t) {name} "RIGHTS_{name}"$', text, re.M), name
+    typedefs = dict(re.findall(r"^ctypedef (\w+)_t (\w+)$", (ROOT / "ext" / "layout.pxd").read_text(), re.M))
+    assert typedefs == {np.dtype(layout.VALUE).name: "value_t", np.dtype(layout.INDEX).name: "index_t"}
+
+
 def test_record_layouts_match():
-    for name, value in C["layout"].items():
-        assert getattr(layout, name) == value, name
+    assert C["layout"] == engine_constants(layout)
 
 
 def test_reason_codes_match():
-    for name, value in C["codes"].items():
-        assert getattr(codes, name) == value, name
-    reasons = {value for name, value in C["codes"].items() if not name.startswith(("LAYER", "KIND", "SEARCH"))}
-    assert reasons == set(codes.REASONS), "a reason code exists on one side only"
+    assert C["codes"] == engine_constants(codes)
+    for value, reason in codes.REASONS.items():  # every reason the public quote names is compiled in
+        assert C["codes"][(reason or "ok").upper()] == value, reason
+
+
+def test_limits_match():
+    assert C["limits"] == engine_constants(model, lambda name: name.startswith("MAX_"))
+
+
+def test_a_cart_fits_the_coupon_search_line_bits():
+    """Pairs pack as coupon << line_bits | line and allocation keys keep the line in their low
+    bits (a static assertion in ext/coupon_search.pxd stops the build otherwise)."""
+    assert model.MAX_LINES <= 1 << C["line_bits"]
 
 
 def test_record_rows_hold_what_the_model_says(demo: CompiledTable):

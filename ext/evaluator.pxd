@@ -1,0 +1,30 @@
+# The Python face's extension types: a table's C view and one decided quote.
+cimport cython
+from libc.stdint cimport int64_t
+
+from ext.structs cimport Result, Table
+
+
+cdef class TableView:
+    cdef Table t
+    cdef object compiled     # keeps the arrays alive
+    cdef dict sku_row
+    cdef dict tier_rank
+    cdef dict room_index
+    cdef dict coupon_index
+    cdef dict redemption_index
+
+
+@cython.no_gc
+cdef class Quote:
+    cdef Result r
+    cdef int64_t n
+    cdef int64_t n_redemptions
+    cdef int64_t* line_block
+    cdef int64_t* rows
+    cdef int64_t* qty
+    cdef readonly object table
+    cdef list unknown_skus   # (line, sku) of lines whose sku the table lacks
+    cdef int64_t tier
+    cdef int64_t room
+    cdef readonly int64_t run_ns  # nanoseconds the decision took, without the GIL

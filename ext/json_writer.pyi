@@ -1,0 +1,3 @@
+"""The byte buffer Quote.to_json writes into; its methods are C-level only (ext/json_writer.pxd)."""
+
+class Writer: ...

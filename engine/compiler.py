@@ -2,7 +2,7 @@
 
 The compiled evaluator reads only these arrays, so their layout is the contract between
 engine/ and ext/: every value array is int64 and every index array int32 (see
-engine/layout.py, mirrored by ext/layout.pxd). Candidate coupons are indexed per sku
+engine/layout.py, from which the build writes ext/layout.pxd). Candidate coupons are indexed per sku
 and per category in CSR form, so a quote touches only what its cart names.
 """
 from __future__ import annotations

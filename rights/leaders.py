@@ -7,6 +7,7 @@ import sys
 from api.redis.connect import sync_client
 
 from .loading import command_redis, read_text, redis_options
+from .output import counted, refused_row
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -31,13 +32,12 @@ def cmd_leaders_import(args: argparse.Namespace) -> int:
     for line, row in read_leader_rows(text, args.file):
         if isinstance(row, RowError):
             bad += 1
-            place = f"{row.field}: " if row.field else ""
-            print(f"{args.file}:{line}: {place}{row.reason}", file=sys.stderr)
+            refused_row(args.file, line, row.field, row.reason)
         else:
             good.append(row)
     with command_redis(args.redis_url, args.data_dir, "rights leaders import") as url:
         write_leaders(sync_client(url, socket_timeout=10), good)
     active = sum(1 for leader in good if leader.active)
-    print(f"imported {len(good)} leader{'s' if len(good) != 1 else ''} ({active} active), refused {bad} "
-          f"row{'s' if bad != 1 else ''}", file=sys.stderr)
+    print(f"imported {counted(len(good), 'leader')} ({active} active), refused {counted(bad, 'row')}",
+          file=sys.stderr)
     return 1 if bad else 0

@@ -14,6 +14,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from api.redis.connect import sync_client
 
 from .loading import command_redis, read_text, redis_options
+from .output import counted, refused_row
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -55,8 +56,7 @@ def cmd_members_import(args: argparse.Namespace) -> int:
                 batch.append(record_from_row(row, tiers))
             except RowError as exc:
                 bad += 1
-                place = f"{exc.field}: " if exc.field else ""
-                print(f"\r{args.file}:{line}: {place}{exc.reason}", file=sys.stderr)
+                refused_row(args.file, line, exc.field, exc.reason, lead="\r")
             if len(batch) >= 1000 or done == total:
                 try:
                     good += write_members(client, batch) if batch else 0
@@ -68,8 +68,7 @@ def cmd_members_import(args: argparse.Namespace) -> int:
                 _progress(done, total)
         if total == 0:
             _progress(0, 0)
-    print(f"\nimported {good} member{'s' if good != 1 else ''}, refused {bad} row{'s' if bad != 1 else ''}",
-          file=sys.stderr)
+    print(f"\nimported {counted(good, 'member')}, refused {counted(bad, 'row')}", file=sys.stderr)
     return 1 if bad else 0
 
 

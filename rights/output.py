@@ -16,3 +16,14 @@ def fail(message: str, code: int = 1) -> int:
     """Say why on stderr; the exit code to return."""
     print(f"rights: {message}", file=sys.stderr)
     return code
+
+
+def refused_row(path: str, line: int, field: str | None, reason: str, lead: str = "") -> None:
+    """A refused input row, as FILE:LINE: field: reason on stderr (`lead` clears a progress bar)."""
+    place = f"{field}: " if field else ""
+    print(f"{lead}{path}:{line}: {place}{reason}", file=sys.stderr)
+
+
+def counted(n: int, word: str) -> str:
+    """`1 row`, `2 rows`."""
+    return f"{n} {word}{'s' if n != 1 else ''}"

@@ -19,12 +19,17 @@ from . import schemas
 
 JSON = "application/json"
 
+def refusal(description: str) -> dict[str, Any]:
+    """An error answer in the OpenAPI document: the one error shape, and when it is given."""
+    return {"model": schemas.ErrorResponse, "description": description}
+
+
 # what most routes may answer besides 200, for the OpenAPI document
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},
-    413: {"model": schemas.ErrorResponse, "description": "Body larger than RIGHTS_MAX_BODY_BYTES"},
-    422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
-    503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}}
+    400: refusal("Malformed JSON"),
+    413: refusal("Body larger than RIGHTS_MAX_BODY_BYTES"),
+    422: refusal("A field is wrong; the error names it"),
+    503: refusal(schemas.UNAVAILABLE)}
 
 
 class RedisUnavailable(RuntimeError):

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from .. import schemas
 from ..access import check_admin
-from ..errors import JSON, error
+from ..errors import JSON, error, refusal
 from ..ledger import freeze, parse_entry, sweep
 from ..redis.keys import ledger_key, member_key
 from ..store import MEMBER_ID
@@ -25,9 +25,9 @@ _LEDGER_EXAMPLE = {"member_id": "M00001", "balance": 1870, "points_debt": 0, "en
      "expires": None, "balance": 1870},
     {"id": "1794398400000-0", "delta": 1850, "reason": "opening", "ref": "", "at": 1794398400, "expires": None,
      "balance": 1850}], "next": None}
-_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": schemas.ErrorResponse, "description": "No member with this id"},
-           422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
-           503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}}
+_ERRORS: dict[int | str, dict[str, Any]] = {404: refusal("No member with this id"),
+           422: refusal("A field is wrong; the error names it"),
+           503: refusal(schemas.UNAVAILABLE)}
 
 
 def _ledger_position(text: str) -> bool:
@@ -75,8 +75,8 @@ def _freeze_doc(frozen: bool) -> dict:
                  else "Unfreeze a member (admin)"),
         responses={200: {"description": "Done (also when it was so already)",
                          "content": {JSON: {"example": {"member_id": "M00001", "frozen": frozen}}}},
-                   401: {"model": schemas.ErrorResponse, "description": "No admin token"},
-                   403: {"model": schemas.ErrorResponse, "description": "A wrong admin token, or admin off"},
+                   401: refusal("No admin token"),
+                   403: refusal("A wrong admin token, or admin off"),
                    **_ERRORS})
 
 

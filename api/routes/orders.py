@@ -13,7 +13,7 @@ from engine.quote import yuan
 
 from .. import orders, schemas
 from ..checkout.request import pricing
-from ..errors import JSON, error
+from ..errors import JSON, error, refusal
 from ..leaders import FEED_KEEP, LeaderBook
 from ..live_stock import StockChanging, quote_with_live_stock
 from ..redis.keys import COUPONS, feed_key, member_key
@@ -30,11 +30,11 @@ _REFUNDED = {"order_id": "O-20261111-000001", "member_id": "M00001", "points_rev
              "at": 1794409200}
 _FEED = {"leader_id": "L001", "entries": [{"kind": "new_neighbour", "member_id": "M00001",
                                            "order_id": "O-20261111-000001", "at": 1794405600}]}
-_ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},
-           403: {"model": schemas.ErrorResponse, "description": "The member is frozen"},
-           404: {"model": schemas.ErrorResponse, "description": "No such member or order"},
-           422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
-           503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}}
+_ERRORS: dict[int | str, dict[str, Any]] = {400: refusal("Malformed JSON"),
+           403: refusal("The member is frozen"),
+           404: refusal("No such member or order"),
+           422: refusal("A field is wrong; the error names it"),
+           503: refusal(schemas.UNAVAILABLE)}
 
 
 
@@ -54,16 +54,14 @@ def assign_leader(leaders: LeaderBook, record: MemberRecord, body: schemas.Order
           summary="Settle an order: points credited, coupon use and stock taken, pickup leader assigned",
           responses={200: {"description": "Settled (or the first answer, for an order id settled before)",
                            "content": {JSON: {"example": _SETTLED}}},
-                     409: {"model": schemas.ErrorResponse,
-                           "description": "`rules_changed` (the quote's rules are no longer active), "
+                     409: refusal("`rules_changed` (the quote's rules are no longer active), "
                                           "`quote_changed` (a coupon's stock or a member limit moved since the "
-                                          "quote), `line_not_eligible`, or `in_progress`"},
-                     422: {"model": schemas.ErrorResponse,
-                           "description": "A field is wrong (the error names it), the order id was used with "
+                                          "quote), `line_not_eligible`, or `in_progress`"),
+                     422: refusal("A field is wrong (the error names it), the order id was used with "
                                           "another body (`order_id_reused`), or the order is past a limit: "
                                           "`order_over_limit` (it charges more than 100,000,000.00 yuan), "
                                           "`points_over_limit` (it earns more than 1,000,000,000 points, or "
-                                          "the balance would hold more)"},
+                                          "the balance would hold more)"),
                      **{k: v for k, v in _ERRORS.items() if k != 422}})
 async def post_order(body: schemas.OrderRequest, request: Request, service: ServiceDep) -> Response:
     """Re-quotes the cart with the active rules, then atomically for the member credits

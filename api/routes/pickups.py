@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from .. import schemas
 from ..access import leader_refusal
-from ..errors import JSON, error
+from ..errors import JSON, error, refusal
 from ..pickup_codes import ANY_LEADER, CodeInvalid, leader_key, read_code, verify_code
 from ..pickups import PICKUP_RETENTION_DAYS, hand_over
 from ..redeem import issued_by_attempt
@@ -22,15 +22,14 @@ _VERIFIED = {"handed_over": True, "member_id": "M00001", "redemption_id": "OATME
           summary="A pickup leader hands over a redeemed item: the code is checked and used, once",
           responses={200: {"description": "Issued, for this leader (or any leader), and now handed over",
                            "content": {JSON: {"example": _VERIFIED}}},
-                     403: {"model": schemas.ErrorResponse,
-                           "description": "`invalid_code` (not a code, or its tag does not match), "
+                     403: refusal("`invalid_code` (not a code, or its tag does not match), "
                                           "`not_issued` (no redemption issued it: not on the leader's pick "
                                           "list, or older than the pick lists keep), `wrong_leader` (issued "
                                           "for another leader), or `forbidden_scope` (the API key does not "
-                                          "act for this leader)"},
-                     409: {"model": schemas.ErrorResponse, "description": "`already_handed_over`"},
-                     422: {"model": schemas.ErrorResponse, "description": "A field is wrong"},
-                     503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}})
+                                          "act for this leader)"),
+                     409: refusal("`already_handed_over`"),
+                     422: refusal("A field is wrong"),
+                     503: refusal(schemas.UNAVAILABLE)})
 async def verify_pickup(body: schemas.PickupVerifyRequest, request: Request, service: ServiceDep) -> Response:
     """The code's tag is checked with the leader's key (the check a leader's app can
     make offline); then, in one Redis script on the leader's pick list, the code must

@@ -14,7 +14,7 @@ from engine.model import MAX_POINTS
 
 from .. import schemas
 from ..access import RateWindow
-from ..errors import JSON, error
+from ..errors import JSON, error, refusal
 from ..ledger import credit_event
 from .deps import ServiceDep
 
@@ -22,9 +22,9 @@ router = APIRouter(tags=["points"])
 
 _EVENT_EXAMPLE = {"event_id": "watch-M00001-gala-1", "member_id": "M00001", "type": "watch", "points": 20,
                   "balance": 1870, "expires": None, "note": None}
-_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": schemas.ErrorResponse, "description": "No member with this id"},
-           422: {"model": schemas.ErrorResponse, "description": "A field is wrong; the error names it"},
-           503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}}
+_ERRORS: dict[int | str, dict[str, Any]] = {404: refusal("No member with this id"),
+           422: refusal("A field is wrong; the error names it"),
+           503: refusal(schemas.UNAVAILABLE)}
 
 
 def _day(now: int, utc_offset: int) -> str:
@@ -51,14 +51,12 @@ def _event_body(event_id: str, member_id: str, record: str) -> bytes:
                                           "the same event id returns the first answer with the header "
                                           "`Idempotent-Replay: true`",
                            "content": {JSON: {"example": _EVENT_EXAMPLE}}},
-                     400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},
-                     403: {"model": schemas.ErrorResponse, "description": "The member is frozen"},
-                     429: {"model": schemas.ErrorResponse,
-                           "description": "Too many events from this member this minute; see Retry-After"},
+                     400: refusal("Malformed JSON"),
+                     403: refusal("The member is frozen"),
+                     429: refusal("Too many events from this member this minute; see Retry-After"),
                      **_ERRORS,
-                     422: {"model": schemas.ErrorResponse,
-                           "description": "A field is wrong (the error names it), or the credit would take the "
-                                          "balance past 1,000,000,000 points (`points_over_limit`)"}})
+                     422: refusal("A field is wrong (the error names it), or the credit would take the "
+                                          "balance past 1,000,000,000 points (`points_over_limit`)")})
 async def post_event(body: schemas.EventRequest, request: Request, service: ServiceDep) -> Response:
     """Points by the rule table's `points.events`, with their caps per live session and
     per day. The same `event_id` counts once for a member. A `watch` event names its

@@ -13,7 +13,7 @@ from engine import codes
 from .. import schemas
 from ..access import RateWindow
 from ..checkout.request import pricing
-from ..errors import JSON, error
+from ..errors import JSON, error, refusal
 from ..redeem import redeem
 from ..redis.keys import member_key
 from ..store import record_from_hash
@@ -31,21 +31,18 @@ _REDEEMED = {"redemption_id": "OATMEAL-LOWGI", "member_id": "M00001", "points": 
           summary="Redeem an item with points, exactly once per Idempotency-Key",
           responses={200: {"description": "Redeemed: points taken, a unit of stock taken, a pickup code",
                            "content": {JSON: {"example": _REDEEMED}}},
-                     400: {"model": schemas.ErrorResponse, "description": "Malformed JSON"},
-                     403: {"model": schemas.ErrorResponse, "description": "The member is frozen"},
-                     404: {"model": schemas.ErrorResponse, "description": "No such member or item"},
-                     409: {"model": schemas.ErrorResponse,
-                           "description": "Not possible now (the error's code says why: `out_of_stock`, "
+                     400: refusal("Malformed JSON"),
+                     403: refusal("The member is frozen"),
+                     404: refusal("No such member or item"),
+                     409: refusal("Not possible now (the error's code says why: `out_of_stock`, "
                                           "`insufficient_points`, `points_debt`, `member_limit_reached`, "
                                           "`outside_window`, `tier_too_low`, `tier_not_eligible`, `not_in_room`, "
                                           "`task_locked`), or `in_progress`: the first request with this "
-                                          "key is still running"},
-                     422: {"model": schemas.ErrorResponse,
-                           "description": "A field is wrong, the Idempotency-Key header is missing, or the "
-                                          "key was used with another body (`idempotency_key_reused`)"},
-                     429: {"model": schemas.ErrorResponse,
-                           "description": "Too many attempts from this member this minute; see Retry-After"},
-                     503: {"model": schemas.ErrorResponse, "description": schemas.UNAVAILABLE}})
+                                          "key is still running"),
+                     422: refusal("A field is wrong, the Idempotency-Key header is missing, or the "
+                                          "key was used with another body (`idempotency_key_reused`)"),
+                     429: refusal("Too many attempts from this member this minute; see Retry-After"),
+                     503: refusal(schemas.UNAVAILABLE)})
 async def post_redemption(body: schemas.RedemptionRequest, request: Request,
                           service: ServiceDep,
                           idempotency_key: Optional[str] = Header(None, alias="Idempotency-Key")) -> Response:

@@ -19,6 +19,11 @@ from . import schemas
 
 JSON = "application/json"
 
+def answer(description: str, example: Any) -> dict[str, Any]:
+    """A success answer in the OpenAPI document, with its example."""
+    return {"description": description, "content": {JSON: {"example": example}}}
+
+
 def refusal(description: str) -> dict[str, Any]:
     """An error answer in the OpenAPI document: the one error shape, and when it is given."""
     return {"model": schemas.ErrorResponse, "description": description}

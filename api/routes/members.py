@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from .. import schemas
 from ..access import check_admin
-from ..errors import JSON, error, refusal
+from ..errors import JSON, answer, error, refusal
 from ..ledger import freeze, parse_entry, sweep
 from ..redis.keys import ledger_key, member_key
 from ..store import MEMBER_ID
@@ -42,7 +42,7 @@ def _ledger_position(text: str) -> bool:
 
 @router.get("/v1/members/{member_id}/ledger", response_model=schemas.LedgerPage,
          summary="A member's points ledger, newest first, page by page",
-         responses={200: {"description": "One page of entries", "content": {JSON: {"example": _LEDGER_EXAMPLE}}},
+         responses={200: answer("One page of entries", _LEDGER_EXAMPLE),
                     **_ERRORS})
 async def get_ledger(request: Request, member_id: str, service: ServiceDep,
                      limit: int = Query(50, ge=1, le=500, description="Entries per page."),
@@ -73,8 +73,7 @@ def _freeze_doc(frozen: bool) -> dict:
         response_model=schemas.FreezeResult,
         summary=("Freeze a member for review: it earns and spends nothing until unfrozen (admin)" if frozen
                  else "Unfreeze a member (admin)"),
-        responses={200: {"description": "Done (also when it was so already)",
-                         "content": {JSON: {"example": {"member_id": "M00001", "frozen": frozen}}}},
+        responses={200: answer("Done (also when it was so already)", {"member_id": "M00001", "frozen": frozen}),
                    401: refusal("No admin token"),
                    403: refusal("A wrong admin token, or admin off"),
                    **_ERRORS})

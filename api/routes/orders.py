@@ -13,7 +13,7 @@ from engine.quote import yuan
 
 from .. import orders, schemas
 from ..checkout.request import pricing
-from ..errors import JSON, error, refusal
+from ..errors import JSON, answer, error, refusal
 from ..leaders import FEED_KEEP, LeaderBook
 from ..live_stock import StockChanging, quote_with_live_stock
 from ..redis.keys import COUPONS, feed_key, member_key
@@ -52,8 +52,7 @@ def assign_leader(leaders: LeaderBook, record: MemberRecord, body: schemas.Order
 
 @router.post("/v1/orders", response_model=schemas.OrderResult,
           summary="Settle an order: points credited, coupon use and stock taken, pickup leader assigned",
-          responses={200: {"description": "Settled (or the first answer, for an order id settled before)",
-                           "content": {JSON: {"example": _SETTLED}}},
+          responses={200: answer("Settled (or the first answer, for an order id settled before)", _SETTLED),
                      409: refusal("`rules_changed` (the quote's rules are no longer active), "
                                           "`quote_changed` (a coupon's stock or a member limit moved since the "
                                           "quote), `line_not_eligible`, or `in_progress`"),
@@ -171,8 +170,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
 
 @router.post("/v1/orders/{order_id}/refund", response_model=schemas.RefundResult,
           summary="Refund a settled order: its points and coupon use reversed, once",
-          responses={200: {"description": "Refunded (or the first answer, for an order refunded before)",
-                           "content": {JSON: {"example": _REFUNDED}}}, **_ERRORS})
+          responses={200: answer("Refunded (or the first answer, for an order refunded before)", _REFUNDED), **_ERRORS})
 async def refund_order(order_id: str, body: schemas.RefundRequest, request: Request, service: ServiceDep) -> Response:
     """Takes back the order's points; those the member has spent already are reported
     in `points_not_recovered` and, under the rules' `points.refund: debt` (the
@@ -196,7 +194,7 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
     return Response(orders.render_refund(done[1], order_id, body.member_id, done[2]), media_type=JSON)
 
 @router.get("/v1/leaders/{leader_id}/feed", summary="A pickup leader's feed, newest first",
-         responses={200: {"description": "The feed", "content": {JSON: {"example": _FEED}}}, **_ERRORS})
+         responses={200: answer("The feed", _FEED), **_ERRORS})
 async def leader_feed(service: ServiceDep, leader_id: str, limit: int = Query(50, ge=1, le=500)) -> Response:
     """New neighbours bound to this leader by their first order."""
     if not MEMBER_ID.match(leader_id):

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from .. import schemas
 from ..access import leader_refusal
-from ..errors import JSON, error, refusal
+from ..errors import JSON, answer, error, refusal
 from ..pickup_codes import ANY_LEADER, CodeInvalid, leader_key, read_code, verify_code
 from ..pickups import PICKUP_RETENTION_DAYS, hand_over
 from ..redeem import issued_by_attempt
@@ -20,8 +20,7 @@ _VERIFIED = {"handed_over": True, "member_id": "M00001", "redemption_id": "OATME
 
 @router.post("/v1/pickups/verify", response_model=schemas.PickupVerified,
           summary="A pickup leader hands over a redeemed item: the code is checked and used, once",
-          responses={200: {"description": "Issued, for this leader (or any leader), and now handed over",
-                           "content": {JSON: {"example": _VERIFIED}}},
+          responses={200: answer("Issued, for this leader (or any leader), and now handed over", _VERIFIED),
                      403: refusal("`invalid_code` (not a code, or its tag does not match), "
                                           "`not_issued` (no redemption issued it: not on the leader's pick "
                                           "list, or older than the pick lists keep), `wrong_leader` (issued "

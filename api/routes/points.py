@@ -14,7 +14,7 @@ from engine.model import MAX_POINTS
 
 from .. import schemas
 from ..access import RateWindow
-from ..errors import JSON, error, refusal
+from ..errors import JSON, answer, error, refusal
 from ..ledger import credit_event
 from .deps import ServiceDep
 
@@ -47,10 +47,9 @@ def _event_body(event_id: str, member_id: str, record: str) -> bytes:
 
 @router.post("/v1/events", response_model=schemas.EventResult,
           summary="Credit a behaviour event (watching, sharing, an invite that ordered, a photo review)",
-          responses={200: {"description": "The points the event earned and the balance after; a replay of "
+          responses={200: answer("The points the event earned and the balance after; a replay of "
                                           "the same event id returns the first answer with the header "
-                                          "`Idempotent-Replay: true`",
-                           "content": {JSON: {"example": _EVENT_EXAMPLE}}},
+                                          "`Idempotent-Replay: true`", _EVENT_EXAMPLE),
                      400: refusal("Malformed JSON"),
                      403: refusal("The member is frozen"),
                      429: refusal("Too many events from this member this minute; see Retry-After"),

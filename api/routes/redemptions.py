@@ -13,7 +13,7 @@ from engine import codes
 from .. import schemas
 from ..access import RateWindow
 from ..checkout.request import pricing
-from ..errors import JSON, error, refusal
+from ..errors import JSON, answer, error, refusal
 from ..redeem import redeem
 from ..redis.keys import member_key
 from ..store import record_from_hash
@@ -29,8 +29,7 @@ _REDEEMED = {"redemption_id": "OATMEAL-LOWGI", "member_id": "M00001", "points": 
 
 @router.post("/v1/redemptions", response_model=schemas.RedemptionResult,
           summary="Redeem an item with points, exactly once per Idempotency-Key",
-          responses={200: {"description": "Redeemed: points taken, a unit of stock taken, a pickup code",
-                           "content": {JSON: {"example": _REDEEMED}}},
+          responses={200: answer("Redeemed: points taken, a unit of stock taken, a pickup code", _REDEEMED),
                      400: refusal("Malformed JSON"),
                      403: refusal("The member is frozen"),
                      404: refusal("No such member or item"),

@@ -34,7 +34,7 @@ PAGE = Path(__file__).resolve().parent / "static" / "dashboard.html"
 class DashboardCounters:
     """This worker's counts since its last flush."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.counts: dict = defaultdict(lambda: defaultdict(int))  # room -> field -> n
         self.active: dict = defaultdict(set)  # (room, tier) -> member ids
 

@@ -43,7 +43,7 @@ def leader_from_row(row: dict) -> Leader:
     for field, bound in (("lat", 90.0), ("lon", 180.0)):
         value = row.get(field)
         try:
-            number = float(value) if not isinstance(value, bool) else math.nan
+            number = math.nan if value is None or isinstance(value, bool) else float(value)
         except (TypeError, ValueError):
             number = math.nan
         if not -bound <= number <= bound:
@@ -91,7 +91,7 @@ def parse_leaders(raw: dict) -> list:
 class LeaderBook:
     """A worker's view of the leaders: by id, and the spatial index of the active ones."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.version: Optional[bytes] = None
         self.loaded = False  # until the first load, no leader is known to be active or not
         self.by_id: dict = {}

@@ -63,9 +63,10 @@ def credit_event(scripts: Scripts, member_id: str, *, now: int, event_id: str, r
     wall = int(time.time() if wall_now is None else wall_now)
     keys = [member_key(member_id), lots_key(member_id), ledger_key(member_id), events_key(member_id),
             caps_key(member_id), events_index_key(member_id)]
-    args = [now, event_id, reason, points, expires, note, session_field, -1 if session_cap is None else session_cap,
-            day_field, -1 if day_cap is None else day_cap, CAPS_TTL_SECONDS, rate_field,
-            -1 if rate_limit is None else rate_limit, wall, wall - EVENT_REPLAY_DAYS * 86400, PRUNE_BATCH]
+    args: list[str | int] = [
+        now, event_id, reason, points, expires, note, session_field, -1 if session_cap is None else session_cap,
+        day_field, -1 if day_cap is None else day_cap, CAPS_TTL_SECONDS, rate_field,
+        -1 if rate_limit is None else rate_limit, wall, wall - EVENT_REPLAY_DAYS * 86400, PRUNE_BATCH]
     if rate is not None:
         keys.append(rate.key)
         args += [rate.limit, RATE_KEY_TTL_SECONDS]

@@ -75,7 +75,7 @@ async def reserve_coupons(scripts: Scripts, coupons: list, member_id: str, order
     """Reserve one unit of each coupon's total stock ((id, stock) pairs); the id of the
     first one sold out (having given back what was reserved), or None."""
     reservation = reservation_id(ORDER_RECORD, member_id, order_id, nonce)
-    taken = []
+    taken: list[str] = []
     for coupon_id, stock in coupons:
         if not await reserve(scripts, COUPONS, coupon_id, stock, reservation):
             for done in taken:

@@ -92,6 +92,7 @@ async def redeem(redis, scripts: Scripts, *, request: dict, key: str, now: int, 
     begun = await begin_attempt(scripts, REDEMPTION_RECORD, member_id, key, request, IDEMPOTENCY_TTL_SECONDS, rate)
     state = begun[0]
     if state == "rate_limited":
+        assert rate is not None, "the attempt is counted against a rate only when one is given"
         return Answer(429, orjson.dumps({"error": {
             "code": "rate_limited", "field": "member_id",
             "reason": f"more than {rate.limit} redemption attempts a minute for this member; retry after "

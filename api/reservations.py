@@ -51,7 +51,7 @@ async def begin(scripts: Scripts, kind: str, member_id: str, name: str, body: di
     STALE_SECONDS is taken over."""
     nonce = secrets.token_hex(8)
     keys = [member_key(member_id), record_key(kind, member_id, name)]
-    args = [body_hash(body), nonce, int(time.time()), STALE_SECONDS, ttl]
+    args: list[str | int] = [body_hash(body), nonce, int(time.time()), STALE_SECONDS, ttl]
     if rate is not None:
         keys.append(rate.key)
         args += [rate.limit, RATE_KEY_TTL_SECONDS]

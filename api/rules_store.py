@@ -38,8 +38,14 @@ KEEP_ACTIVATIONS = 200
 FORGET_WORKER_AFTER = 3600.0
 
 
-def _text(value) -> Optional[str]:
+def _text(value: bytes | str) -> str:
+    """An element of a list, hash or sorted-set reply: never missing."""
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _text_or_none(value: bytes | str | None) -> str | None:
+    """A string reply: None when its key is missing."""
+    return None if value is None else _text(value)
 
 
 class RulesStore:
@@ -51,7 +57,7 @@ class RulesStore:
         self._pruned_workers_at = 0.0
 
     async def active(self) -> Optional[str]:
-        return _text(await self.redis.get(RULES_ACTIVE))
+        return _text_or_none(await self.redis.get(RULES_ACTIVE))
 
     async def source(self, version: str) -> Optional[bytes]:
         return await self.redis.get(rules_source_key(version))
@@ -60,7 +66,7 @@ class RulesStore:
         raw = await self.redis.hgetall(rules_meta_key(version))
         if not raw:
             return None
-        out = {_text(k): _text(v) for k, v in raw.items()}
+        out: dict[str, str | int] = {_text(k): _text(v) for k, v in raw.items()}
         for key in ("pushed_at", "activate_at", "activated_at", "cancelled_at"):
             if out.get(key):
                 out[key] = int(out[key])
@@ -120,7 +126,7 @@ class RulesStore:
     async def active_with_seq(self) -> tuple:
         """(the active version or None, its activation's sequence number; 0 if unknown)."""
         active, seq = await self.redis.mget(RULES_ACTIVE, RULES_SEQ)
-        return _text(active), int(seq or 0)
+        return _text_or_none(active), int(seq or 0)
 
     async def cancel(self, version: str, now: int) -> bool:
         """Take a scheduled version off the schedule (it stays in the history); False when
@@ -140,7 +146,7 @@ class RulesStore:
                 return version
         return None
 
-    async def scheduled(self) -> list:
+    async def scheduled(self) -> list[tuple[str, int]]:
         return [(_text(v), int(score))
                 for v, score in await self.redis.zrange(RULES_SCHEDULED, 0, -1, withscores=True)]
 

@@ -167,8 +167,7 @@ class RulesSync:
                 continue
             if version not in self.prepared:  # a push through this worker compiled it already
                 self.prepared[version] = await self.compile(version)
-            self.timers[version] = asyncio.get_running_loop().call_later(
-                max(0.0, at - now), lambda v=version, t=at: asyncio.ensure_future(self._due(v, t)))
+            self.timers[version] = asyncio.get_running_loop().call_later(max(0.0, at - now), self._fire, version, at)
 
     async def compile(self, version: str):
         source = await self.store.source(version)
@@ -176,6 +175,10 @@ class RulesSync:
         if source is None:
             raise LookupError(f"rule table {version} has no source in Redis")
         return await asyncio.to_thread(compile_source, source, meta.get("label", ""))
+
+    def _fire(self, version: str, at: float) -> None:
+        """A scheduled version's timer: its activation runs as a task of its own."""
+        asyncio.ensure_future(self._due(version, at))
 
     async def _due(self, version: str, at: float) -> None:
         """A scheduled version's instant: activate it in Redis (the first worker there

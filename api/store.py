@@ -175,9 +175,10 @@ class TrackedCache:
                 # RESP2: invalidations then arrive as pub/sub messages on __redis__:invalidate
                 listener = aioredis.Redis.from_url(url, socket_connect_timeout=self.timeout, protocol=2)
                 pubsub = listener.pubsub()
-                pubsub.connection = await listener.connection_pool.get_connection()
-                await pubsub.connection.send_command("CLIENT", "ID")
-                client_id = await pubsub.connection.read_response()
+                connection = await listener.connection_pool.get_connection()
+                pubsub.connection = connection
+                await connection.send_command("CLIENT", "ID")
+                client_id = await connection.read_response()
                 await pubsub.subscribe("__redis__:invalidate")
                 tracker = aioredis.Redis.from_url(url, single_connection_client=True,
                                                   socket_connect_timeout=self.timeout, socket_timeout=self.timeout)

@@ -58,7 +58,9 @@ def main() -> None:
     uvicorn.run("api.serve.child:create_app", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers, loop="uvloop", http=LimitedHttpToolsProtocol, ws="none",
                 access_log=False, log_config=log_config(), timeout_graceful_shutdown=5,
-                timeout_keep_alive=settings.keepalive_timeout_s, limit_concurrency=settings.max_connections)
+                # uvicorn declares an int but only hands it to loop.call_later, which takes fractional seconds
+                timeout_keep_alive=settings.keepalive_timeout_s,  # type: ignore[arg-type]
+                limit_concurrency=settings.max_connections)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.head_timer: Optional[asyncio.TimerHandle] = None
         self.body_timer: Optional[asyncio.TimerHandle] = None
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         super().connection_made(transport)
         self.head_timer = self.loop.call_later(self.head_timeout, self._head_late)  # a silent connection too
 

@@ -30,6 +30,7 @@ import time
 from collections import deque
 from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Optional
 
 from redis.exceptions import RedisClusterException, RedisError
@@ -76,11 +77,11 @@ class Supervisor:
         self.source = source
         self.appendfsync = appendfsync
         self.push_rules = push_rules
-        self.signals: list = []  # stop signals received, in order
+        self.signals: list[int] = []  # stop signals received, in order
         self.lock: Optional[DataDirLock] = None
         self.redis: Optional[EmbeddedRedis] = None
         self.http: Optional[subprocess.Popen] = None
-        self.deaths = {"redis": deque(), "http": deque()}
+        self.deaths: dict[str, deque[float]] = {"redis": deque(), "http": deque()}  # monotonic instants
         self.url_file: Optional[Path] = None
 
     def run(self) -> int:
@@ -93,7 +94,7 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def _note(self, signum, frame) -> None:
+    def _note(self, signum: int, frame: FrameType | None) -> None:
         self.signals.append(signum)
 
     def _serve(self) -> int:
@@ -101,24 +102,25 @@ class Supervisor:
         from ..redis.connect import refuse_evicting_redis, shown, sync_client
         from .rules_at_start import decide
 
-        settings = self.settings
-        if not settings.redis_url:
+        if not self.settings.redis_url:
             code = self._start_embedded()
             if code is not None:
                 return code
-            settings = self.settings
+        settings = self.settings
+        redis_url = settings.redis_url
+        assert redis_url is not None, "given, or the embedded server's once _start_embedded succeeded"
         if self.signals:
             return EXIT_STOPPED
         try:
-            client = sync_client(settings.redis_url, socket_timeout=5)
+            client = sync_client(redis_url, socket_timeout=5)
             refuse_evicting_redis(client)
             if settings.demo:
                 loaded = load_demo_members(client)
                 say(f"demo members {'loaded' if loaded else 'already loaded'} (M00001..M10000)")
             client.close()
-            lines = decide(settings.redis_url, self.table, self.source, settings.rules, self.push_rules)
+            lines = decide(redis_url, self.table, self.source, settings.rules, self.push_rules)
         except (RedisError, RedisClusterException, OSError) as exc:
-            say(f"Redis at {shown(settings.redis_url)} did not answer: {exc}")
+            say(f"Redis at {shown(redis_url)} did not answer: {exc}")
             return EXIT_REFUSED
         except RuntimeError as exc:  # a Redis that may evict keys
             say(str(exc))
@@ -159,7 +161,7 @@ class Supervisor:
         # no stdin, which a background group may not read
         return subprocess.Popen([sys.executable, "-m", "api.serve.child"], env=env, process_group=0,
                                 stdin=subprocess.DEVNULL,
-                                pass_fds=(self.lock.fd,) if self.lock else (),
+                                pass_fds=(self.lock.fd,) if self.lock is not None and self.lock.fd is not None else (),
                                 preexec_fn=die_with_parent(os.getpid()))
 
     def _watch(self) -> int:
@@ -167,11 +169,13 @@ class Supervisor:
         while not self.signals:
             time.sleep(POLL_S)
             if self.redis is not None and (self.redis.process is None or self.redis.process.poll() is not None):
-                code = self._restart_redis()
+                code = self._restart_redis(self.redis)
                 if code is not None:
                     return code
-            if self.http.poll() is not None and not self.signals:
-                code = self._restart_http()
+            http = self.http
+            assert http is not None, "_serve spawns the HTTP child before it watches it"
+            if http.poll() is not None and not self.signals:
+                code = self._restart_http(http)
                 if code is not None:
                     return code
         return EXIT_STOPPED
@@ -185,24 +189,25 @@ class Supervisor:
             deaths.popleft()
         return len(deaths) > MAX_RESTARTS
 
-    def _restart_redis(self) -> Optional[int]:
-        process = self.redis.process
+    def _restart_redis(self, redis: EmbeddedRedis) -> int | None:
+        process = redis.process
         what = f"the embedded redis-server (pid {process.pid}) {_ended(process.returncode)}" if process else \
             "the embedded redis-server is not running"
         if self._died("redis"):
             say(f"{what}: more than {MAX_RESTARTS} times in {RESTART_WINDOW_S:.0f} s; stopping")
             return EXIT_GAVE_UP
         try:
-            self.redis.start(timeout=REDIS_START_S)
+            redis.start(timeout=REDIS_START_S)
         except RuntimeError as exc:
             say(f"{what}; restarting it failed: {exc}")
             return None
-        say(f"{what}; restarted it on {self.redis.url} with the same data, AOF replayed (pid {self.redis.process.pid})")
+        assert redis.process is not None, "start() leaves a process that answers, or raises"
+        say(f"{what}; restarted it on {redis.url} with the same data, AOF replayed (pid {redis.process.pid})")
         return None
 
-    def _restart_http(self) -> Optional[int]:
-        code = self.http.returncode
-        what = f"the HTTP server (pid {self.http.pid}) {_ended(code)}"
+    def _restart_http(self, dead: subprocess.Popen) -> int | None:
+        code = dead.returncode
+        what = f"the HTTP server (pid {dead.pid}) {_ended(code)}"
         if code == UVICORN_STARTUP_FAILURE and not self.deaths["http"]:
             say(f"{what}: it could not start (see above); stopping")
             return EXIT_REFUSED
@@ -217,7 +222,7 @@ class Supervisor:
         """The HTTP child first (it drains its requests against a live Redis), then Redis,
         then the lock and the URL file."""
         if self.http is not None and self.http.poll() is None:
-            self._stop_http()
+            self._stop_http(self.http)
         if self.redis is not None:
             self.redis.stop(timeout=REDIS_STOP_S)
         if self.url_file is not None:
@@ -226,29 +231,29 @@ class Supervisor:
         if self.lock is not None:
             self.lock.release()
 
-    def _stop_http(self) -> None:
+    def _stop_http(self, http: subprocess.Popen) -> None:
         """SIGTERM to the HTTP child: uvicorn's graceful stop, its workers' too. Asked
         again, SIGINT to its whole process group (uvicorn's forced stop); past
         HTTP_STOP_S, SIGKILL to the group."""
         seen, forced = len(self.signals), False
-        self._signal_http(signal.SIGTERM, group=False)
+        self._signal_http(http, signal.SIGTERM, group=False)
         deadline = time.monotonic() + HTTP_STOP_S
-        while self.http.poll() is None:
+        while http.poll() is None:
             if time.monotonic() > deadline:
-                self._signal_http(signal.SIGKILL, group=True)
-                self.http.wait()
+                self._signal_http(http, signal.SIGKILL, group=True)
+                http.wait()
                 return
             if len(self.signals) > seen and not forced:
                 forced = True
-                self._signal_http(signal.SIGINT, group=True)
+                self._signal_http(http, signal.SIGINT, group=True)
             time.sleep(POLL_S)
 
-    def _signal_http(self, sig: int, group: bool) -> None:
+    def _signal_http(self, http: subprocess.Popen, sig: int, group: bool) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if group:
-                os.killpg(self.http.pid, sig)  # the child leads its own group, with its workers
+                os.killpg(http.pid, sig)  # the child leads its own group, with its workers
             else:
-                self.http.send_signal(sig)
+                http.send_signal(sig)
 
 
 def _evaluator() -> str:

@@ -6,6 +6,7 @@ the numbers compiled in are the engine's. RIGHTS_DEBUG=1 builds with bounds and
 wraparound checks on, so the test suite can run the unchecked loops' checked twin;
 RIGHTS_ANNOTATE=1 also writes the `cython -a` HTML reports next to the sources.
 """
+
 import os
 import sys
 from pathlib import Path

@@ -23,6 +23,7 @@
   shares it, by the same script that answers replays (a replay is not counted); past the
   limit the answer is 429 with `Retry-After` (seconds to the next window).
 """
+
 from __future__ import annotations
 
 import hmac
@@ -31,7 +32,6 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from starlette.requests import Request
 
@@ -69,12 +69,16 @@ class Grant:
         return LEADER in self.scopes and (ANY in self.leaders or leader_id in self.leaders)
 
 
-def required_scope(path: str) -> Optional[str]:
+def required_scope(path: str) -> str | None:
     """The scope a `/v1/` member route needs; None for the open and admin ones. A trailing
     slash names the same route (the router redirects it)."""
     path = path.rstrip("/")
-    if not path.startswith("/v1/") or path in OPEN_PATHS or path.startswith(ADMIN_PREFIXES) or \
-            path.endswith(ADMIN_SUFFIXES):
+    if (
+        not path.startswith("/v1/")
+        or path in OPEN_PATHS
+        or path.startswith(ADMIN_PREFIXES)
+        or path.endswith(ADMIN_SUFFIXES)
+    ):
         return None
     if path == "/v1/eligibility":
         return CHECKOUT
@@ -86,7 +90,7 @@ def required_scope(path: str) -> Optional[str]:
 class ApiKeys:
     """The channel keys with their scopes; `grant(header)` says whose a key is."""
 
-    def __init__(self, spec: str = "", file: Optional[str] = None):
+    def __init__(self, spec: str = "", file: str | None = None):
         self.keys: list = []  # (key bytes, Grant)
         for where, entry in _entries(spec, file):
             self.keys.append(_parse_entry(entry, where))
@@ -95,7 +99,7 @@ class ApiKeys:
     def enabled(self) -> bool:
         return bool(self.keys)
 
-    def grant(self, given: Optional[bytes]) -> Optional[Grant]:
+    def grant(self, given: bytes | None) -> Grant | None:
         found = None
         for key, grant in self.keys:  # every key is compared: the time says nothing of which matched
             if given is not None and hmac.compare_digest(given, key):
@@ -108,7 +112,7 @@ class ApiKeys:
         return required_scope(path) is not None
 
 
-def scope_refusal(grant: Grant, method: str, path: str) -> Optional[str]:
+def scope_refusal(grant: Grant, method: str, path: str) -> str | None:
     """Why this key may not call this route (None: it may). A feed names its leader in the
     path, so it is checked here; a handover names it in the body (see `leader_refusal`)."""
     needed = required_scope(path)
@@ -121,15 +125,17 @@ def scope_refusal(grant: Grant, method: str, path: str) -> Optional[str]:
     return f"the key of channel {grant.channel} has scopes {grant.describe()}; {method} {path} needs {wanted}"
 
 
-def leader_refusal(grant: Optional[Grant], leader_id: str) -> Optional[str]:
+def leader_refusal(grant: Grant | None, leader_id: str) -> str | None:
     """Why this key may not act for this leader (None: it may, or keys are off)."""
     if grant is None or grant.acts_for(leader_id):
         return None
-    return (f"the key of channel {grant.channel} acts for leaders {','.join(sorted(grant.leaders)) or 'none'}; "
-            f"acting for {leader_id} needs scope leader:{leader_id}")
+    return (
+        f"the key of channel {grant.channel} acts for leaders {','.join(sorted(grant.leaders)) or 'none'}; "
+        f"acting for {leader_id} needs scope leader:{leader_id}"
+    )
 
 
-def _entries(spec: str, file: Optional[str]):
+def _entries(spec: str, file: str | None):
     for number, entry in enumerate(re.split(r"[;\n]", spec or ""), start=1):
         if entry.strip():
             yield f"RIGHTS_API_KEYS entry {number}", entry.strip()
@@ -150,8 +156,9 @@ def _parse_entry(entry: str, where: str) -> tuple:
     if not sep or not _CHANNEL.match(channel):
         raise ValueError(f"{where}: write <channel>=<key> <scope>...; the channel is letters, digits and _ . -")
     if len(key) < MIN_KEY_LENGTH or not _KEY.match(key):
-        raise ValueError(f"{where}: the key of channel {channel} must be {MIN_KEY_LENGTH} or more printable "
-                         "characters, no spaces")
+        raise ValueError(
+            f"{where}: the key of channel {channel} must be {MIN_KEY_LENGTH} or more printable characters, no spaces"
+        )
     if not scopes:
         joined = "; entries are separated by ';', not ','" if "," in key and "=" in key else ""
         raise ValueError(f"{where}: the key of channel {channel} names no scope; {_SCOPES_HELP}{joined}")
@@ -181,7 +188,7 @@ class RateWindow:
     retry_after: int  # seconds to the next window, for Retry-After
 
     @classmethod
-    def now(cls, member_id: str, kind: str, per_minute: int) -> Optional["RateWindow"]:
+    def now(cls, member_id: str, kind: str, per_minute: int) -> RateWindow | None:
         if per_minute <= 0:
             return None
         now = time.time()

@@ -12,17 +12,15 @@ Active members are those quoting in the last five minutes; conversion is orders 
 them. Stock left comes from the redemption items' live counts, latency from the metrics
 every worker publishes. The data is aggregates only (no member ids leave Redis).
 """
+
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Optional
 
 import orjson
-from fastapi.responses import HTMLResponse, Response
 
 from .metrics import BUCKETS, STALE_AFTER_S
 from .redis.keys import METRICS_KEY, REDEMPTIONS, dashboard_active_key, dashboard_key, stock_key
@@ -38,7 +36,7 @@ class DashboardCounters:
         self.counts: dict = defaultdict(lambda: defaultdict(int))  # room -> field -> n
         self.active: dict = defaultdict(set)  # (room, tier) -> member ids
 
-    def quote(self, room: Optional[str], tier: str, member_id: Optional[str]) -> None:
+    def quote(self, room: str | None, tier: str, member_id: str | None) -> None:
         if room is None:
             return
         fields = self.counts[room]
@@ -47,7 +45,7 @@ class DashboardCounters:
         if member_id:
             self.active[(room, tier)].add(member_id)
 
-    def order(self, room: Optional[str], tier: str, points: int, coupons: list) -> None:
+    def order(self, room: str | None, tier: str, points: int, coupons: list) -> None:
         if room is None:
             return
         fields = self.counts[room]
@@ -56,11 +54,11 @@ class DashboardCounters:
         for coupon in coupons:
             fields[f"coupon:{coupon}:{tier}"] += 1
 
-    def points(self, room: Optional[str], points: int) -> None:
+    def points(self, room: str | None, points: int) -> None:
         if room is not None and points:
             self.counts[room]["points"] += points
 
-    def redeemed(self, room: Optional[str], item: str) -> None:
+    def redeemed(self, room: str | None, item: str) -> None:
         if room is not None:
             self.counts[room][f"redeemed:{item}"] += 1
 
@@ -86,12 +84,18 @@ async def data(service, room: str) -> dict:
     table = service.table
     model = table.model
     tiers = ["visitor"] + [t.id for t in model.tiers]
-    raw = {k.decode() if isinstance(k, bytes) else k: int(v)
-           for k, v in (await service.redis.hgetall(dashboard_key(room))).items()}
+    raw = {
+        k.decode() if isinstance(k, bytes) else k: int(v)
+        for k, v in (await service.redis.hgetall(dashboard_key(room))).items()
+    }
     minute = int(time.time() // 60)
     # PFCOUNT is not pipelined: a Redis Cluster client refuses it in a pipeline (each call's keys share a slot)
-    counting = asyncio.gather(*[service.redis.pfcount(*[dashboard_active_key(room, tier, minute - k)
-                                                        for k in range(ACTIVE_MINUTES)]) for tier in tiers])
+    counting = asyncio.gather(
+        *[
+            service.redis.pfcount(*[dashboard_active_key(room, tier, minute - k) for k in range(ACTIVE_MINUTES)])
+            for tier in tiers
+        ]
+    )
     pipe = service.redis.pipeline(transaction=False)
     items = [r for r in model.redemptions if r.room in (None, room)]
     for item in items:
@@ -99,7 +103,7 @@ async def data(service, room: str) -> dict:
     pipe.hgetall(METRICS_KEY)
     counts, answers = await asyncio.gather(counting, pipe.execute())
     active = dict(zip(tiers, counts))
-    stocks = answers[:len(items)]
+    stocks = answers[: len(items)]
     snapshots = [orjson.loads(v) for v in answers[-1].values()]
     orders = {tier: raw.get(f"orders:{tier}", 0) for tier in tiers}
     coupons: dict = defaultdict(dict)
@@ -109,16 +113,28 @@ async def data(service, room: str) -> dict:
             coupons[coupon][tier] = n
     scheduled = await service.rules.store.scheduled() if service.rules is not None else []
     return {
-        "room": room, "rooms": [r.id for r in model.rooms], "tiers": tiers, "at": int(time.time()),
+        "room": room,
+        "rooms": [r.id for r in model.rooms],
+        "tiers": tiers,
+        "at": int(time.time()),
         "rules_version": table.version,
         "next_rules": ({"version": scheduled[0][0], "at": int(scheduled[0][1])} if scheduled else None),
-        "quotes": raw.get("quotes", 0), "quotes_by_tier": {t: raw.get(f"quotes:{t}", 0) for t in tiers},
-        "active_by_tier": active, "orders_by_tier": orders,
+        "quotes": raw.get("quotes", 0),
+        "quotes_by_tier": {t: raw.get(f"quotes:{t}", 0) for t in tiers},
+        "active_by_tier": active,
+        "orders_by_tier": orders,
         "conversion_by_tier": {t: round(orders[t] / active[t], 4) if active[t] else 0.0 for t in tiers},
-        "points_issued": raw.get("points", 0), "coupon_uses": dict(coupons),
-        "redemptions": [{"id": item.id, "name": item.name, "redeemed": raw.get(f"redeemed:{item.id}", 0),
-                         "stock_left": (int(left) if left is not None else item.stock) if item.stock is not None
-                         else None} for item, left in zip(items, stocks)],
+        "points_issued": raw.get("points", 0),
+        "coupon_uses": dict(coupons),
+        "redemptions": [
+            {
+                "id": item.id,
+                "name": item.name,
+                "redeemed": raw.get(f"redeemed:{item.id}", 0),
+                "stock_left": (int(left) if left is not None else item.stock) if item.stock is not None else None,
+            }
+            for item, left in zip(items, stocks)
+        ],
         "latency": _latency(snapshots),
     }
 

@@ -3,9 +3,11 @@ the handlers that turn them into responses.
 
     {"error": {"code": "...", "field": "lines[0].qty" | null, "reason": "..."}}
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -18,6 +20,7 @@ from engine.inputs import QuoteInputError
 from . import schemas
 
 JSON = "application/json"
+
 
 def answer(description: str, example: Any) -> dict[str, Any]:
     """A success answer in the OpenAPI document, with its example."""
@@ -34,7 +37,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: refusal("Malformed JSON"),
     413: refusal("Body larger than RIGHTS_MAX_BODY_BYTES"),
     422: refusal("A field is wrong; the error names it"),
-    503: refusal(schemas.UNAVAILABLE)}
+    503: refusal(schemas.UNAVAILABLE),
+}
 
 
 class RedisUnavailable(RuntimeError):
@@ -54,7 +58,7 @@ class AdminRefused(Exception):
         self.reason = reason
 
 
-def error(status: int, code: str, reason: str, field: Optional[str] = None) -> Response:
+def error(status: int, code: str, reason: str, field: str | None = None) -> Response:
     return Response(orjson.dumps({"error": {"code": code, "field": field, "reason": reason}}), status, media_type=JSON)
 
 
@@ -65,7 +69,7 @@ def overloaded_answer(why: str) -> Response:
     return response
 
 
-def field_path(loc: Sequence[Any]) -> Optional[str]:
+def field_path(loc: Sequence[Any]) -> str | None:
     """A field as every route names it, the way the eligibility checks do: `lines[0].qty`."""
     out = ""
     for part in loc:
@@ -94,8 +98,7 @@ async def _invalid(request: Request, exc: Exception) -> Response:
     if first.get("type") == "json_invalid":
         return error(400, "malformed_json", "the body is not valid JSON")
     if tuple(first.get("loc", ())) == ("body",):
-        return error(422, "invalid_request", "the body must be a JSON object, sent with "
-                                             "Content-Type: application/json")
+        return error(422, "invalid_request", "the body must be a JSON object, sent with Content-Type: application/json")
     return error(422, "invalid_request", str(first.get("msg", "invalid")), field_path(tuple(first.get("loc", ()))[1:]))
 
 

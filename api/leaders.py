@@ -7,12 +7,13 @@
 `rights leaders import FILE` (CSV or JSON lines: id, name, lat, lon, active) writes them;
 each worker polls the version every second and rebuilds its engine.geo.LeaderIndex.
 """
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import math
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 import orjson
 
@@ -73,8 +74,13 @@ def write_leaders(redis, leaders: list) -> None:
     """Store leaders (sync client) and bump the version, in one transaction."""
     pipe = redis.pipeline(transaction=True)
     if leaders:
-        pipe.hset(LEADERS_KEY, mapping={l.id: orjson.dumps({"name": l.name, "lat": l.lat, "lon": l.lon,
-                                                            "active": l.active}) for l in leaders})
+        pipe.hset(
+            LEADERS_KEY,
+            mapping={
+                one.id: orjson.dumps({"name": one.name, "lat": one.lat, "lon": one.lon, "active": one.active})
+                for one in leaders
+            },
+        )
     pipe.incr(LEADERS_VERSION_KEY)
     pipe.execute()
 
@@ -83,8 +89,11 @@ def parse_leaders(raw: dict) -> list:
     out = []
     for key, value in raw.items():
         data = orjson.loads(value)
-        out.append(Leader(key.decode() if isinstance(key, bytes) else key, data["name"], data["lat"], data["lon"],
-                          data["active"]))
+        out.append(
+            Leader(
+                key.decode() if isinstance(key, bytes) else key, data["name"], data["lat"], data["lon"], data["active"]
+            )
+        )
     return out
 
 
@@ -92,7 +101,7 @@ class LeaderBook:
     """A worker's view of the leaders: by id, and the spatial index of the active ones."""
 
     def __init__(self) -> None:
-        self.version: Optional[bytes] = None
+        self.version: bytes | None = None
         self.loaded = False  # until the first load, no leader is known to be active or not
         self.by_id: dict = {}
         self.index = LeaderIndex([])
@@ -103,7 +112,7 @@ class LeaderBook:
             return
         leaders = parse_leaders(await redis.hgetall(LEADERS_KEY))
         index = await asyncio.get_running_loop().run_in_executor(None, LeaderIndex, leaders)
-        self.by_id, self.index, self.version, self.loaded = {l.id: l for l in leaders}, index, version, True
+        self.by_id, self.index, self.version, self.loaded = {one.id: one for one in leaders}, index, version, True
 
     async def keep_current(self, redis) -> None:
         while True:

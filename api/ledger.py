@@ -26,10 +26,10 @@ writes come first on purpose: forgetting event ids past their replay window, and
 counting the attempt against the member's rate a minute (an attempt counts, refused or
 not; a replay does not).
 """
+
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 from .access import RATE_KEY_TTL_SECONDS, RateWindow
 from .redis.keys import caps_key, events_index_key, events_key, ledger_key, lots_key, member_key
@@ -44,29 +44,66 @@ def set_balance(scripts: Scripts, member_id: str, points: int, now: int, ref: st
     """Bring a member's balance to `points` through the ledger (an `import` entry): a lot
     for a rise, the oldest lots first for a fall. Returns the script call (a pipeline
     queues it)."""
-    return scripts.ledger_set_balance(keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id)],
-                                      args=[points, now, ref], client=client)
+    return scripts.ledger_set_balance(
+        keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id)], args=[points, now, ref], client=client
+    )
 
 
 def sweep(scripts: Scripts, member_id: str, now: int, client=None):
     """Lapse a member's expired lots now; the balance after (-1: no such member)."""
-    return scripts.ledger_sweep(keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id)], args=[now],
-                                client=client)
+    return scripts.ledger_sweep(
+        keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id)], args=[now], client=client
+    )
 
 
-def credit_event(scripts: Scripts, member_id: str, *, now: int, event_id: str, reason: str, points: int,
-                 expires: int, note: str, session_field: str, session_cap: Optional[int], day_field: str,
-                 day_cap: Optional[int], rate_field: str = "", rate_limit: Optional[int] = None,
-                 rate: Optional[RateWindow] = None, wall_now: Optional[float] = None):
+def credit_event(
+    scripts: Scripts,
+    member_id: str,
+    *,
+    now: int,
+    event_id: str,
+    reason: str,
+    points: int,
+    expires: int,
+    note: str,
+    session_field: str,
+    session_cap: int | None,
+    day_field: str,
+    day_cap: int | None,
+    rate_field: str = "",
+    rate_limit: int | None = None,
+    rate: RateWindow | None = None,
+    wall_now: float | None = None,
+):
     """Credit one event, once per event id within EVENT_REPLAY_DAYS; a replay is answered
     from its record and not counted against `rate` (the member's events a minute)."""
     wall = int(time.time() if wall_now is None else wall_now)
-    keys = [member_key(member_id), lots_key(member_id), ledger_key(member_id), events_key(member_id),
-            caps_key(member_id), events_index_key(member_id)]
+    keys = [
+        member_key(member_id),
+        lots_key(member_id),
+        ledger_key(member_id),
+        events_key(member_id),
+        caps_key(member_id),
+        events_index_key(member_id),
+    ]
     args: list[str | int] = [
-        now, event_id, reason, points, expires, note, session_field, -1 if session_cap is None else session_cap,
-        day_field, -1 if day_cap is None else day_cap, CAPS_TTL_SECONDS, rate_field,
-        -1 if rate_limit is None else rate_limit, wall, wall - EVENT_REPLAY_DAYS * 86400, PRUNE_BATCH]
+        now,
+        event_id,
+        reason,
+        points,
+        expires,
+        note,
+        session_field,
+        -1 if session_cap is None else session_cap,
+        day_field,
+        -1 if day_cap is None else day_cap,
+        CAPS_TTL_SECONDS,
+        rate_field,
+        -1 if rate_limit is None else rate_limit,
+        wall,
+        wall - EVENT_REPLAY_DAYS * 86400,
+        PRUNE_BATCH,
+    ]
     if rate is not None:
         keys.append(rate.key)
         args += [rate.limit, RATE_KEY_TTL_SECONDS]
@@ -81,14 +118,21 @@ def freeze(scripts: Scripts, member_id: str, frozen: bool, now: int, reason: str
 
 def parse_entry(entry_id, fields: dict) -> dict:
     """A ledger stream entry as the API shows it."""
+
     def text(name: str) -> str:
         value = fields.get(name.encode(), fields.get(name, b""))
         return value.decode() if isinstance(value, bytes) else value
 
     expires = int(text("expires") or 0)
-    out = {"id": entry_id.decode() if isinstance(entry_id, bytes) else entry_id, "delta": int(text("delta")),
-           "reason": text("reason"), "ref": text("ref"), "at": int(text("at")), "expires": expires or None,
-           "balance": int(text("balance"))}
+    out = {
+        "id": entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
+        "delta": int(text("delta")),
+        "reason": text("reason"),
+        "ref": text("ref"),
+        "at": int(text("at")),
+        "expires": expires or None,
+        "balance": int(text("balance")),
+    }
     debt = text("debt")
     if debt:  # only the entries that change a debt from a refund carry it
         out["debt"] = int(debt)

@@ -10,6 +10,7 @@ tracked cache when it has them, else one pipeline), and if one has run out the c
 quoted again with the counts known. A quote that touches nothing stocked costs nothing
 more.
 """
+
 from __future__ import annotations
 
 from engine.model import Stock
@@ -29,8 +30,10 @@ def starting_stocks(table) -> tuple:
     that have one (kept on the compiled table: it is immutable)."""
     stocks = getattr(table, "_starting_stocks", None)
     if stocks is None:
-        stocks = ({k: c.stock for k, c in enumerate(table.model.coupons) if c.stock is not None},
-                  {k: r.stock for k, r in enumerate(table.model.redemptions) if r.stock is not None})
+        stocks = (
+            {k: c.stock for k, c in enumerate(table.model.coupons) if c.stock is not None},
+            {k: r.stock for k, r in enumerate(table.model.redemptions) if r.stock is not None},
+        )
         table._starting_stocks = stocks
     return stocks
 
@@ -39,7 +42,8 @@ def touches_stock(table, quote) -> bool:
     """Whether the quote applies a stocked coupon or offers a stocked item."""
     coupons, items = starting_stocks(table)
     return (bool(coupons) and any(k in coupons for k in quote.applied_coupons())) or (
-        bool(items) and any(k in items for k in quote.available_redemptions()))
+        bool(items) and any(k in items for k in quote.available_redemptions())
+    )
 
 
 def cached_counts(cache, pool: str, wanted: dict) -> tuple:
@@ -71,8 +75,9 @@ async def counts(redis, cache, pool: str, wanted: dict) -> dict:
     return out
 
 
-async def quote_with_live_stock(evaluator, table, member, room, now: int, lines, fulfillment: str, *, redis,
-                                cache, call=None, first=None):
+async def quote_with_live_stock(
+    evaluator, table, member, room, now: int, lines, fulfillment: str, *, redis, cache, call=None, first=None
+):
     """evaluator.quote with the live counts of the stocked coupons it applies and the
     stocked items it offers; `call` wraps each Redis read (the service's bounded call);
     `first` is the quote already made without live counts, if any."""
@@ -82,12 +87,21 @@ async def quote_with_live_stock(evaluator, table, member, room, now: int, lines,
     coupons, items = table.model.coupons, table.model.redemptions
     for _ in range(MAX_ROUNDS):
         stock = Stock(coupons=known_coupons, redemptions=known_items) if known_coupons or known_items else None
-        quote = first if first is not None and stock is None else evaluator.quote(
-            table, member, room, now, lines, fulfillment, stock)
-        want_coupons = {coupons[k].id: coupon_stocks[k] for k in quote.applied_coupons()
-                        if k in coupon_stocks and coupons[k].id not in known_coupons}
-        want_items = {items[k].id: item_stocks[k] for k in quote.available_redemptions()
-                      if k in item_stocks and items[k].id not in known_items}
+        quote = (
+            first
+            if first is not None and stock is None
+            else evaluator.quote(table, member, room, now, lines, fulfillment, stock)
+        )
+        want_coupons = {
+            coupons[k].id: coupon_stocks[k]
+            for k in quote.applied_coupons()
+            if k in coupon_stocks and coupons[k].id not in known_coupons
+        }
+        want_items = {
+            items[k].id: item_stocks[k]
+            for k in quote.available_redemptions()
+            if k in item_stocks and items[k].id not in known_items
+        }
         if not want_coupons and not want_items:
             return quote
         learned = {}

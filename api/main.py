@@ -5,11 +5,13 @@ the app together: one Service, one middleware, the error handlers, and the route
 api/routes/ in order. The lifespan starts the Service (Redis, scripts, the rule table,
 the threads watching Redis) and the loops of api/upkeep.py, and stops them again.
 """
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, AsyncIterator, Optional
+from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -23,11 +25,20 @@ from .settings import Settings
 from .upkeep import loops
 
 # in the order their routes are matched and documented
-ROUTERS = (checkout.router, rules.router, points.router, members.router, redemptions.router, pickups.router,
-           orders.router, dashboard.router, operations.router)
+ROUTERS = (
+    checkout.router,
+    rules.router,
+    points.router,
+    members.router,
+    redemptions.router,
+    pickups.router,
+    orders.router,
+    dashboard.router,
+    operations.router,
+)
 
 
-def create_app(settings: Optional[Settings] = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     service = Service(settings or Settings.from_env())
 
     @contextlib.asynccontextmanager
@@ -41,16 +52,20 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
                 task.cancel()
             await service.stop()
 
-    app = FastAPI(title="rights-engine", version="0.1.0", lifespan=lifespan,
-                  description="Member benefits decided in real time: prices, coupons, points and redemptions "
-                              "for a cart in a live room. Money is integer fen.")
+    app = FastAPI(
+        title="rights-engine",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Member benefits decided in real time: prices, coupons, points and redemptions "
+        "for a cart in a live room. Money is integer fen.",
+    )
     app.state.service = service
     app.add_middleware(AccessAndMetrics, service=service)
     install_handlers(app)
     app.router.routes.insert(0, checkout.hot_route)  # matched first, with nothing between it and the request
     for router in ROUTERS:
         app.include_router(router)
-    setattr(app, "openapi", lambda: _openapi(app))
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's way to extend its document
     routes = [*app.routes, *(route for router in ROUTERS for route in router.routes)]
     service.paths = frozenset(path for route in routes if isinstance(path := getattr(route, "path", None), str))
     return app

@@ -6,13 +6,14 @@ tags (a list, or comma separated in CSV), paid_until (Unix seconds or ISO 8601),
 frozen, phone, openid, unionid, app; JSON rows may also carry coupon_uses,
 redemption_uses and sku_bought (id -> count).
 """
+
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
 import random
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 import orjson
 
@@ -22,12 +23,15 @@ from engine.model import MAX_POINTS
 from .redis.keys import DEMO_MARK
 from .store import CHANNELS, IDENTITY_VALUE, MEMBER_ID, MemberRecord
 
-FIELDS = ("id", "name", "tier", "points", "birthday_month", "sessions_watched", "leader", "tags", "paid_until",
-          "frozen") + CHANNELS + ("coupon_uses", "redemption_uses", "sku_bought")
+FIELDS = (
+    ("id", "name", "tier", "points", "birthday_month", "sessions_watched", "leader", "tags", "paid_until", "frozen")
+    + CHANNELS
+    + ("coupon_uses", "redemption_uses", "sku_bought")
+)
 
 
 class RowError(ValueError):
-    def __init__(self, field: Optional[str], reason: str):
+    def __init__(self, field: str | None, reason: str):
         super().__init__(f"{field}: {reason}" if field else reason)
         self.field = field
         self.reason = reason
@@ -51,7 +55,7 @@ def read_rows(text: str, name: str) -> Iterator[tuple]:
         yield number, row if isinstance(row, dict) else RowError(None, "a row must be a JSON object")
 
 
-def record_from_row(row: dict, tiers: Optional[set] = None) -> MemberRecord:
+def record_from_row(row: dict, tiers: set | None = None) -> MemberRecord:
     """Check one row; raise RowError naming the field."""
     for key in row:
         if key not in FIELDS:
@@ -92,8 +96,9 @@ def record_from_row(row: dict, tiers: Optional[set] = None) -> MemberRecord:
             record.identities[channel] = value
     for key in ("coupon_uses", "redemption_uses", "sku_bought"):
         counts = row.get(key, {})
-        if not isinstance(counts, dict) or not all(isinstance(k, str) and type(v) is int and 0 <= v <= MAX_POINTS
-                                                   for k, v in counts.items()):
+        if not isinstance(counts, dict) or not all(
+            isinstance(k, str) and type(v) is int and 0 <= v <= MAX_POINTS for k, v in counts.items()
+        ):
             raise RowError(key, "must map ids to whole numbers")
         setattr(record, key, dict(counts))
     return record
@@ -131,15 +136,21 @@ def demo_members(count: int = 10_000, seed: int = 1) -> list:
     M00004 a gold member whose paid membership lapsed."""
     rng = random.Random(seed)
     out = []
-    now = int(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc).timestamp())
+    now = int(dt.datetime(2026, 11, 1, tzinfo=dt.UTC).timestamp())
     for k in range(1, count + 1):
         tier = rng.choices(["silver", "gold", "black_gold"], weights=(55, 30, 15))[0]
         record = MemberRecord(
-            id=f"M{k:05d}", name=f"demo member {k}", tier=tier, points=rng.randint(0, 6000),
-            birthday_month=rng.randint(1, 12), sessions_watched=rng.randint(0, 6),
-            leader=f"L{rng.randint(1, 80):03d}", tags=rng.sample(["family_0_3", "fitness", "elderly", "office"], 1),
+            id=f"M{k:05d}",
+            name=f"demo member {k}",
+            tier=tier,
+            points=rng.randint(0, 6000),
+            birthday_month=rng.randint(1, 12),
+            sessions_watched=rng.randint(0, 6),
+            leader=f"L{rng.randint(1, 80):03d}",
+            tags=rng.sample(["family_0_3", "fitness", "elderly", "office"], 1),
             paid_until=now + 365 * 86400 if rng.random() < 0.3 else 0,
-            identities={"phone": f"1380000{k:04d}", "openid": f"oDEMO{k:07d}", "unionid": f"uDEMO{k:07d}"})
+            identities={"phone": f"1380000{k:04d}", "openid": f"oDEMO{k:07d}", "unionid": f"uDEMO{k:07d}"},
+        )
         out.append(record)
     fixed = {1: ("gold", 1850, 0), 2: ("black_gold", 5200, 0), 3: ("silver", 900, 0), 4: ("gold", 3000, now - 86400)}
     for k, (tier, points, paid_until) in fixed.items():
@@ -160,6 +171,6 @@ def load_demo_members(client) -> bool:
         return False
     members = demo_members()
     for start in range(0, len(members), 1000):
-        write_members(client, members[start:start + 1000])
+        write_members(client, members[start : start + 1000])
     client.set(DEMO_MARK, DEMO_VERSION)
     return True

@@ -5,6 +5,7 @@ snapshot to Redis once a second under `metrics:{rights}` (one hash, a field per 
 one hash tag: Cluster-safe). `/metrics` sums the snapshots of the workers seen in the
 last few seconds, so any worker answers a scrape with the whole picture.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -59,15 +60,17 @@ class Metrics:
         hist.observe(seconds)
 
     def snapshot(self) -> bytes:
-        return orjson.dumps({
-            "at": time.time(),
-            "requests": [[*key, value] for key, value in self.requests.items()],
-            "latency": {route: h.snapshot() for route, h in self.latency.items()},
-            "engine": self.engine.snapshot(),
-            "redis": self.redis.snapshot(),
-            "redis_errors": self.redis_errors,
-            "rules_version": self.rules_version,
-        })
+        return orjson.dumps(
+            {
+                "at": time.time(),
+                "requests": [[*key, value] for key, value in self.requests.items()],
+                "latency": {route: h.snapshot() for route, h in self.latency.items()},
+                "engine": self.engine.snapshot(),
+                "redis": self.redis.snapshot(),
+                "redis_errors": self.redis_errors,
+                "rules_version": self.rules_version,
+            }
+        )
 
 
 FORGET_METRICS_AFTER = 3600.0  # a worker's snapshot stays this long after its last publish
@@ -76,8 +79,11 @@ FORGET_METRICS_AFTER = 3600.0  # a worker's snapshot stays this long after its l
 async def forget_silent_workers(redis) -> int:
     """Drop the snapshots of workers that have not published for FORGET_METRICS_AFTER."""
     now = time.time()
-    silent = [worker for worker, raw in (await redis.hgetall(METRICS_KEY)).items()
-              if now - orjson.loads(raw).get("at", 0) > FORGET_METRICS_AFTER]
+    silent = [
+        worker
+        for worker, raw in (await redis.hgetall(METRICS_KEY)).items()
+        if now - orjson.loads(raw).get("at", 0) > FORGET_METRICS_AFTER
+    ]
     if silent:
         await redis.hdel(METRICS_KEY, *silent)
     return len(silent)
@@ -109,24 +115,36 @@ def render(snapshots: list, local: Metrics) -> str:
     ]
     for (route, method, status), value in sorted(requests.items()):
         out.append(f'rights_requests_total{{route="{route}",method="{method}",status="{status}"}} {value}')
-    out += ["# HELP rights_request_seconds Request latency by route, as the server saw it.",
-            "# TYPE rights_request_seconds histogram"]
+    out += [
+        "# HELP rights_request_seconds Request latency by route, as the server saw it.",
+        "# TYPE rights_request_seconds histogram",
+    ]
     for route, hist in sorted(latency.items()):
         out += _histogram("rights_request_seconds", hist, BUCKETS, f'route="{route}"')
-    out += ["# HELP rights_engine_seconds Time the engine took to decide a quote (inputs converted, no I/O).",
-            "# TYPE rights_engine_seconds histogram"]
+    out += [
+        "# HELP rights_engine_seconds Time the engine took to decide a quote (inputs converted, no I/O).",
+        "# TYPE rights_engine_seconds histogram",
+    ]
     out += _histogram("rights_engine_seconds", engine, ENGINE_BUCKETS, "")
-    out += ["# HELP rights_redis_lookup_seconds Time to read the member from Redis.",
-            "# TYPE rights_redis_lookup_seconds histogram"]
+    out += [
+        "# HELP rights_redis_lookup_seconds Time to read the member from Redis.",
+        "# TYPE rights_redis_lookup_seconds histogram",
+    ]
     out += _histogram("rights_redis_lookup_seconds", redis, BUCKETS, "")
-    out += ["# HELP rights_redis_errors_total Requests that failed because Redis did not answer in time.",
-            "# TYPE rights_redis_errors_total counter", f"rights_redis_errors_total {redis_errors}",
-            "# HELP rights_rules_version_info The rule table version each worker serves (1 per version).",
-            "# TYPE rights_rules_version_info gauge"]
+    out += [
+        "# HELP rights_redis_errors_total Requests that failed because Redis did not answer in time.",
+        "# TYPE rights_redis_errors_total counter",
+        f"rights_redis_errors_total {redis_errors}",
+        "# HELP rights_rules_version_info The rule table version each worker serves (1 per version).",
+        "# TYPE rights_rules_version_info gauge",
+    ]
     for version in sorted(versions or {local.rules_version}):
         out.append(f'rights_rules_version_info{{version="{version}"}} 1')
-    out += ["# HELP rights_workers Worker processes that reported in the last 10 seconds.",
-            "# TYPE rights_workers gauge", f"rights_workers {len(fresh)}"]
+    out += [
+        "# HELP rights_workers Worker processes that reported in the last 10 seconds.",
+        "# TYPE rights_workers gauge",
+        f"rights_workers {len(fresh)}",
+    ]
     return "\n".join(out) + "\n"
 
 

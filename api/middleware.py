@@ -4,6 +4,7 @@ limit, request metrics and the access log, in that order, before any route runs.
 Pure ASGI rather than Starlette's BaseHTTPMiddleware: it costs the hot route almost
 nothing and never buffers a response.
 """
+
 from __future__ import annotations
 
 import sys
@@ -40,9 +41,12 @@ class AccessAndMetrics:
             grant = self.keys.grant(given)
             if grant is None:
                 status = 401 if given is None else 403
-                await error(status, "unauthorized" if given is None else "forbidden",
-                            "this route needs an X-Api-Key header" if given is None else "the API key is not valid",
-                            "X-Api-Key")(scope, receive, send)
+                await error(
+                    status,
+                    "unauthorized" if given is None else "forbidden",
+                    "this route needs an X-Api-Key header" if given is None else "the API key is not valid",
+                    "X-Api-Key",
+                )(scope, receive, send)
                 self._done(scope, status, started)
                 return
             state = scope.setdefault("state", {})
@@ -66,7 +70,10 @@ class AccessAndMetrics:
             await send(message)
 
         if not any(name == b"content-length" for name, _ in scope.get("headers", ())) and scope["method"] in (
-                "POST", "PUT", "PATCH"):
+            "POST",
+            "PUT",
+            "PATCH",
+        ):
             # a body without Content-Length (chunked) is read here, up to the limit, then handed on
             messages, size = [], 0
             while True:
@@ -104,8 +111,13 @@ class AccessAndMetrics:
             path = scope["path"] if scope["path"] in self.service.paths else "unmatched"
         self.service.metrics.request(path, scope["method"], status, seconds)
         if self.service.settings.access_log:
-            line = {"t": round(time.time(), 3), "method": scope["method"], "path": scope["path"], "status": status,
-                    "ms": round(seconds * 1000, 3)}
+            line = {
+                "t": round(time.time(), 3),
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "ms": round(seconds * 1000, 3),
+            }
             channel = scope.get("state", {}).get("channel")
             if channel:
                 line["channel"] = channel

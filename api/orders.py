@@ -9,22 +9,21 @@ refused attempt leaves no record, so the checkout may quote again
 and retry with the same order id. Coupon stock is a shared pool (`stock:{c:<coupon>}`),
 reserved before the member's script and committed or given back after it.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import orjson
 
-from .reservations import commit, release, reservation_id, reserve
-from .reservations import begin as begin_attempt
 from .redis.keys import COUPONS, ORDER_RECORD, ledger_key, lots_key, member_key, order_key
 from .redis.scripts import Scripts
+from .reservations import begin as begin_attempt
+from .reservations import commit, release, reservation_id, reserve
 
 ORDER_RETENTION_DAYS = 400  # a settled order's record: its replays and its refund, for 13 months
 
 
 class Refused(Exception):
-    def __init__(self, status: int, code: str, reason: str, field: Optional[str] = None):
+    def __init__(self, status: int, code: str, reason: str, field: str | None = None):
         self.status, self.code, self.reason, self.field = status, code, reason, field
 
 
@@ -33,14 +32,23 @@ def render_settled(answer: str, order_id: str, member_id: str) -> bytes:
 
     Stored as `200 <version> <subtotal> <discount> <payable> <points> <coupons or -> <leader
     or -> <new neighbour 0/1> <at> <balance>`."""
-    (_, version, subtotal, discount, payable, points, coupons, leader, neighbour, at,
-     balance) = answer.split(" ")
-    return orjson.dumps({"order_id": order_id, "member_id": member_id, "rules_version": version,
-                         "subtotal": int(subtotal), "discount": int(discount), "payable": int(payable),
-                         "points": int(points), "balance": int(balance),
-                         "coupons": coupons.split(",") if coupons != "-" else [],
-                         "leader_id": None if leader == "-" else leader, "new_neighbour": neighbour == "1",
-                         "at": int(at)})
+    (_, version, subtotal, discount, payable, points, coupons, leader, neighbour, at, balance) = answer.split(" ")
+    return orjson.dumps(
+        {
+            "order_id": order_id,
+            "member_id": member_id,
+            "rules_version": version,
+            "subtotal": int(subtotal),
+            "discount": int(discount),
+            "payable": int(payable),
+            "points": int(points),
+            "balance": int(balance),
+            "coupons": coupons.split(",") if coupons != "-" else [],
+            "leader_id": None if leader == "-" else leader,
+            "new_neighbour": neighbour == "1",
+            "at": int(at),
+        }
+    )
 
 
 def render_refund(answer: str, order_id: str, member_id: str, coupons: str) -> bytes:
@@ -48,10 +56,19 @@ def render_refund(answer: str, order_id: str, member_id: str, coupons: str) -> b
     (refunds recorded before debts existed have the first four)."""
     taken, short, balance, at, *debt = answer.split(" ")
     owed, debt_after = (int(debt[0]), int(debt[1])) if debt else (0, 0)
-    return orjson.dumps({"order_id": order_id, "member_id": member_id, "points_reversed": int(taken),
-                         "points_not_recovered": int(short), "points_owed": owed, "points_debt": debt_after,
-                         "balance": int(balance), "coupons_restored": [c for c in coupons.split(",") if c],
-                         "at": int(at)})
+    return orjson.dumps(
+        {
+            "order_id": order_id,
+            "member_id": member_id,
+            "points_reversed": int(taken),
+            "points_not_recovered": int(short),
+            "points_owed": owed,
+            "points_debt": debt_after,
+            "balance": int(balance),
+            "coupons_restored": [c for c in coupons.split(",") if c],
+            "at": int(at),
+        }
+    )
 
 
 async def begin(scripts: Scripts, member_id: str, order_id: str, body: dict):
@@ -70,8 +87,7 @@ async def drop(scripts: Scripts, member_id: str, order_id: str, nonce: str) -> N
     await scripts.order_drop(keys=[order_key(member_id, order_id)], args=[nonce])
 
 
-async def reserve_coupons(scripts: Scripts, coupons: list, member_id: str, order_id: str,
-                          nonce: str) -> Optional[str]:
+async def reserve_coupons(scripts: Scripts, coupons: list, member_id: str, order_id: str, nonce: str) -> str | None:
     """Reserve one unit of each coupon's total stock ((id, stock) pairs); the id of the
     first one sold out (having given back what was reserved), or None."""
     reservation = reservation_id(ORDER_RECORD, member_id, order_id, nonce)
@@ -85,8 +101,9 @@ async def reserve_coupons(scripts: Scripts, coupons: list, member_id: str, order
     return None
 
 
-async def finish_coupons(redis, scripts: Scripts, coupons: list, member_id: str, order_id: str, nonce: str,
-                         settled: bool) -> None:
+async def finish_coupons(
+    redis, scripts: Scripts, coupons: list, member_id: str, order_id: str, nonce: str, settled: bool
+) -> None:
     reservation = reservation_id(ORDER_RECORD, member_id, order_id, nonce)
     for coupon_id, _ in coupons:
         if settled:
@@ -95,14 +112,36 @@ async def finish_coupons(redis, scripts: Scripts, coupons: list, member_id: str,
             await release(scripts, COUPONS, coupon_id, reservation)
 
 
-async def settle(scripts: Scripts, member_id: str, order_id: str, nonce: str, *, now: int, points: int,
-                 expires: int, coupons: list, limited_coupons: dict, limited_skus: dict, bind_leader: str,
-                 answer: str) -> tuple:
+async def settle(
+    scripts: Scripts,
+    member_id: str,
+    order_id: str,
+    nonce: str,
+    *,
+    now: int,
+    points: int,
+    expires: int,
+    coupons: list,
+    limited_coupons: dict,
+    limited_skus: dict,
+    bind_leader: str,
+    answer: str,
+) -> tuple:
     done = await scripts.order_settle(
         keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id), order_key(member_id, order_id)],
-        args=[nonce, now, order_id, points, expires, ",".join(coupons),
-              ";".join(f"{c}={limit}" for c, limit in limited_coupons.items()),
-              ";".join(f"{s}={qty}={limit}" for s, (qty, limit) in limited_skus.items()), bind_leader, answer])
+        args=[
+            nonce,
+            now,
+            order_id,
+            points,
+            expires,
+            ",".join(coupons),
+            ";".join(f"{c}={limit}" for c, limit in limited_coupons.items()),
+            ";".join(f"{s}={qty}={limit}" for s, (qty, limit) in limited_skus.items()),
+            bind_leader,
+            answer,
+        ],
+    )
     return _text(done[0]), _text(done[1]) if len(done) > 1 else None
 
 
@@ -111,7 +150,8 @@ async def refund(scripts: Scripts, member_id: str, order_id: str, now: int, poli
     member has spent already."""
     done = await scripts.order_refund(
         keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id), order_key(member_id, order_id)],
-        args=[now, order_id, policy])
+        args=[now, order_id, policy],
+    )
     return tuple(_text(part) for part in done)
 
 

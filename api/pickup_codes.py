@@ -13,6 +13,7 @@ default keeps one in the data directory.
 A valid tag shows who may check a code, not that it was issued: a leader's app could sign
 one itself. Handing over goes by the pick list the code was put on (api/pickups.py).
 """
+
 from __future__ import annotations
 
 import base64
@@ -23,12 +24,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 ANY_LEADER = "*"
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
 _SERIAL = re.compile(r"^[0-9]{1,20}\Z")  # ASCII digits only: str.isdigit() also takes '²'
-
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,8 @@ def read_code(text: str) -> PickupCode:
         raise CodeInvalid("not a pickup code")
     member_id, redemption_id, leader_id = parts[1:4]
     if not all(_PART.match(p) for p in (member_id, redemption_id)) or not (
-            leader_id == ANY_LEADER or _PART.match(leader_id)):
+        leader_id == ANY_LEADER or _PART.match(leader_id)
+    ):
         raise CodeInvalid("not a pickup code")
     return PickupCode(member_id, redemption_id, leader_id, int(parts[4]))
 
@@ -79,7 +79,7 @@ def verify_code(key: bytes, text: str) -> PickupCode:
     return code
 
 
-def load_secret(data_dir: Optional[str]) -> bytes:
+def load_secret(data_dir: str | None) -> bytes:
     """RIGHTS_PICKUP_SECRET, or one kept in `<data_dir>/pickup.secret` (made on first use)."""
     configured = os.environ.get("RIGHTS_PICKUP_SECRET", "")
     if configured:

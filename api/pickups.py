@@ -22,10 +22,10 @@ ones are pruned (a few at a time) whenever the list is written or read, and are 
 refused as not issued, so a code is never handed over twice. `*` is the list of members
 with no leader, which any leader may hand over.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 import orjson
 
@@ -40,15 +40,26 @@ def _keep_before(wall_now: float) -> int:
     return int(wall_now) - PICKUP_RETENTION_DAYS * 86400
 
 
-async def list_pending(scripts: Scripts, leader: str, code: str, member_id: str, redemption_id: str,
-                       at: int, attempt_key: str, wall_now: Optional[float] = None) -> None:
+async def list_pending(
+    scripts: Scripts,
+    leader: str,
+    code: str,
+    member_id: str,
+    redemption_id: str,
+    at: int,
+    attempt_key: str,
+    wall_now: float | None = None,
+) -> None:
     """Put a code on its leader's list as `pending`, before the member's points are taken
     (idempotent: a code is listed once)."""
     wall = time.time() if wall_now is None else wall_now
-    record = orjson.dumps({"member_id": member_id, "redemption_id": redemption_id, "at": at, "key": attempt_key,
-                           "state": "pending"})
-    await scripts.pickup_list(keys=[pick_list_key(leader), pick_issued_key(leader)],
-                              args=[code, record, int(wall), _keep_before(wall), PRUNE_BATCH])
+    record = orjson.dumps(
+        {"member_id": member_id, "redemption_id": redemption_id, "at": at, "key": attempt_key, "state": "pending"}
+    )
+    await scripts.pickup_list(
+        keys=[pick_list_key(leader), pick_issued_key(leader)],
+        args=[code, record, int(wall), _keep_before(wall), PRUNE_BATCH],
+    )
 
 
 async def mark_issued(scripts: Scripts, leader: str, code: str) -> None:
@@ -61,11 +72,11 @@ async def drop_pending(scripts: Scripts, leader: str, code: str) -> None:
     await scripts.pickup_settle(keys=[pick_list_key(leader)], args=[code, ""])
 
 
-async def hand_over(scripts: Scripts, leader: str, code: str, at: int,
-                    wall_now: Optional[float] = None) -> tuple:
+async def hand_over(scripts: Scripts, leader: str, code: str, at: int, wall_now: float | None = None) -> tuple:
     """Mark a listed, issued code handed over: ('handed_over', record),
     ('already_handed_over', at), ('pending', member id, attempt key) or ('not_issued',)."""
     wall = time.time() if wall_now is None else wall_now
-    answer = await scripts.pickup_hand_over(keys=[pick_list_key(leader), pick_issued_key(leader)],
-                                            args=[code, at, _keep_before(wall), PRUNE_BATCH])
+    answer = await scripts.pickup_hand_over(
+        keys=[pick_list_key(leader), pick_issued_key(leader)], args=[code, at, _keep_before(wall), PRUNE_BATCH]
+    )
     return tuple(part.decode() if isinstance(part, bytes) else part for part in answer)

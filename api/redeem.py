@@ -18,23 +18,23 @@ api/reservations.py (reserve the unit, run the member's script, commit or give b
    issued and the reservation committed, or on a refusal the code dropped and the unit
    given back.
 """
+
 from __future__ import annotations
 
 import asyncio
 import secrets
 from dataclasses import dataclass
-from typing import Optional
 
 import orjson
 
 from .access import RateWindow
 from .pickup_codes import ANY_LEADER, PickupCode, make_code
 from .pickups import drop_pending, list_pending, mark_issued
-from .reservations import commit, release, reserve, reservation_id
-from .reservations import begin as begin_attempt
-from .reservations import recover as recover_pool
 from .redis.keys import REDEMPTION_RECORD, REDEMPTIONS, idempotency_key, ledger_key, lots_key, member_key
 from .redis.scripts import Scripts
+from .reservations import begin as begin_attempt
+from .reservations import commit, release, reservation_id, reserve
+from .reservations import recover as recover_pool
 
 IDEMPOTENCY_TTL_SECONDS = 48 * 3600  # a replay answers the same for at least 24 hours
 
@@ -46,7 +46,7 @@ class Answer:
     status: int
     body: bytes
     replayed: bool = False
-    retry_after: Optional[int] = None  # seconds, on a 429
+    retry_after: int | None = None  # seconds, on a 429
 
 
 _REASONS = {
@@ -72,18 +72,50 @@ def render(stored: str, request: dict) -> Answer:
     status = int(parts[0])
     if status == 200:
         points, cash, at, leader, code, balance = parts[1:7]
-        return Answer(200, orjson.dumps({
-            "redemption_id": request["redemption_id"], "member_id": request["member_id"], "points": int(points),
-            "cash": int(cash), "balance": int(balance), "pickup_code": code,
-            "leader_id": None if leader == "-" else leader, "at": int(at)}))
+        return Answer(
+            200,
+            orjson.dumps(
+                {
+                    "redemption_id": request["redemption_id"],
+                    "member_id": request["member_id"],
+                    "points": int(points),
+                    "cash": int(cash),
+                    "balance": int(balance),
+                    "pickup_code": code,
+                    "leader_id": None if leader == "-" else leader,
+                    "at": int(at),
+                }
+            ),
+        )
     reason, number = parts[1], int(parts[2])
-    return Answer(status, orjson.dumps({"error": {"code": reason, "field": "redemption_id",
-                                                  "reason": _REASONS.get(reason, lambda n: reason)(number)}}))
+    return Answer(
+        status,
+        orjson.dumps(
+            {
+                "error": {
+                    "code": reason,
+                    "field": "redemption_id",
+                    "reason": _REASONS.get(reason, lambda n: reason)(number),
+                }
+            }
+        ),
+    )
 
 
-async def redeem(redis, scripts: Scripts, *, request: dict, key: str, now: int, item, engine_status: str,
-                 engine_hint: int, leader_id: Optional[str], secret: bytes,
-                 rate: Optional[RateWindow] = None) -> Answer:
+async def redeem(
+    redis,
+    scripts: Scripts,
+    *,
+    request: dict,
+    key: str,
+    now: int,
+    item,
+    engine_status: str,
+    engine_hint: int,
+    leader_id: str | None,
+    secret: bytes,
+    rate: RateWindow | None = None,
+) -> Answer:
     """Steps 1 to 5 of the module docstring; `engine_status` is the quote's verdict on
     the item for this member now (tier, room, window, unlock). A replay is answered
     before the attempt counts against `rate`."""
@@ -93,19 +125,53 @@ async def redeem(redis, scripts: Scripts, *, request: dict, key: str, now: int, 
     state = begun[0]
     if state == "rate_limited":
         assert rate is not None, "the attempt is counted against a rate only when one is given"
-        return Answer(429, orjson.dumps({"error": {
-            "code": "rate_limited", "field": "member_id",
-            "reason": f"more than {rate.limit} redemption attempts a minute for this member; retry after "
-                      f"{rate.retry_after} s"}}), retry_after=rate.retry_after)
+        return Answer(
+            429,
+            orjson.dumps(
+                {
+                    "error": {
+                        "code": "rate_limited",
+                        "field": "member_id",
+                        "reason": f"more than {rate.limit} redemption attempts a minute for this member; retry after "
+                        f"{rate.retry_after} s",
+                    }
+                }
+            ),
+            retry_after=rate.retry_after,
+        )
     if state == "unknown_member":
-        return Answer(404, orjson.dumps({"error": {"code": "unknown_member", "field": "member_id",
-                                                   "reason": f"no member {member_id!r}"}}))
+        return Answer(
+            404,
+            orjson.dumps(
+                {"error": {"code": "unknown_member", "field": "member_id", "reason": f"no member {member_id!r}"}}
+            ),
+        )
     if state == "mismatch":
-        return Answer(422, orjson.dumps({"error": {"code": "idempotency_key_reused", "field": "Idempotency-Key",
-                                                   "reason": "this key was used with another body"}}))
+        return Answer(
+            422,
+            orjson.dumps(
+                {
+                    "error": {
+                        "code": "idempotency_key_reused",
+                        "field": "Idempotency-Key",
+                        "reason": "this key was used with another body",
+                    }
+                }
+            ),
+        )
     if state == "running":
-        return Answer(409, orjson.dumps({"error": {"code": "in_progress", "field": "Idempotency-Key",
-                                                   "reason": "the first request with this key is still running"}}))
+        return Answer(
+            409,
+            orjson.dumps(
+                {
+                    "error": {
+                        "code": "in_progress",
+                        "field": "Idempotency-Key",
+                        "reason": "the first request with this key is still running",
+                    }
+                }
+            ),
+        )
     if state == "done":
         if begun[1].startswith("200 "):  # its code may have stayed pending if the first request stopped half way
             _, _, _, leader_field, code, _ = begun[1].split(" ")[1:7]
@@ -131,17 +197,28 @@ async def redeem(redis, scripts: Scripts, *, request: dict, key: str, now: int, 
     await list_pending(scripts, leader, code, member_id, item.id, now, key)
     # on a fault from here on the reservation stays for recover(), which knows from the
     # record whether the points were taken
-    done = await scripts.redeem(keys=[member, lots_key(member_id), ledger_key(member_id), idem],
-                                args=[nonce, now, item.id, item.points,
-                                      -1 if item.member_limit is None else item.member_limit, key, prefix])
+    done = await scripts.redeem(
+        keys=[member, lots_key(member_id), ledger_key(member_id), idem],
+        args=[nonce, now, item.id, item.points, -1 if item.member_limit is None else item.member_limit, key, prefix],
+    )
     outcome = _text(done[0])
     if outcome == "ok":  # the rest runs to its end even if the request is given up on (a 503 overloaded)
         await asyncio.shield(_settled(redis, scripts, leader, code, item, reservation))
         return render(_text(done[1]), request)
     await asyncio.shield(_refused(scripts, leader, code, item, reservation))
     if outcome == "fenced":
-        return Answer(409, orjson.dumps({"error": {"code": "in_progress", "field": "Idempotency-Key",
-                                                   "reason": "another attempt with this key took over"}}))
+        return Answer(
+            409,
+            orjson.dumps(
+                {
+                    "error": {
+                        "code": "in_progress",
+                        "field": "Idempotency-Key",
+                        "reason": "another attempt with this key took over",
+                    }
+                }
+            ),
+        )
     return render(_text(done[1]), request)
 
 
@@ -157,8 +234,7 @@ async def _refused(scripts: Scripts, leader: str, code: str, item, reservation: 
         await release(scripts, REDEMPTIONS, item.id, reservation)
 
 
-async def issued_by_attempt(redis, scripts: Scripts, leader: str, code: str, member_id: str,
-                            key: str) -> bool:
+async def issued_by_attempt(redis, scripts: Scripts, leader: str, code: str, member_id: str, key: str) -> bool:
     """A pending code's truth, from the attempt that made it: True (and marked issued) when
     that attempt took the member's points for this very code."""
     state, answer = await redis.hmget(idempotency_key(member_id, key), "state", "answer")
@@ -169,9 +245,10 @@ async def issued_by_attempt(redis, scripts: Scripts, leader: str, code: str, mem
     return True
 
 
-async def recover(redis, scripts: Scripts, now: Optional[int] = None) -> dict:
+async def recover(redis, scripts: Scripts, now: int | None = None) -> dict:
     """Settle the redemption reservations a crash left behind (api/reservations.py); a kept
     unit's code is marked issued on its leader's pick list, as the request would have done."""
+
     async def listed(member_id: str, key: str, answer: str) -> None:
         leader, code = answer.split(" ")[4:6]
         await mark_issued(scripts, ANY_LEADER if leader == "-" else leader, code)

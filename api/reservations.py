@@ -18,12 +18,13 @@ then keeps the unit if the record says the member's side happened and gives it b
 otherwise. Giving back is idempotent: only the caller that removes the reservation adds
 the unit, so a sweep and a slow request never both return one.
 """
+
 from __future__ import annotations
 
 import hashlib
 import secrets
 import time
-from typing import Awaitable, Callable, Optional
+from collections.abc import Awaitable, Callable
 
 import orjson
 
@@ -43,8 +44,9 @@ def body_hash(body: dict) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
-async def begin(scripts: Scripts, kind: str, member_id: str, name: str, body: dict, ttl: int = 0,
-                rate: Optional[RateWindow] = None) -> tuple:
+async def begin(
+    scripts: Scripts, kind: str, member_id: str, name: str, body: dict, ttl: int = 0, rate: RateWindow | None = None
+) -> tuple:
     """Start an attempt (its record: `running`, the body's hash, a fresh nonce), or learn
     why not: ('begun', nonce), ('done', answer), ('mismatch',), ('running',),
     ('unknown_member',) or, past `rate`, ('rate_limited',). An attempt silent for
@@ -70,13 +72,17 @@ async def reserve(scripts: Scripts, pool: str, item_id: str, starting: int, rese
     now = int(time.time())
     # indexed before the reservation exists, so recover() always finds it
     await scripts.client.zadd(reservations_index_key(pool), {item_id: now})
-    return bool(await scripts.stock_reserve(keys=[stock_key(pool, item_id), reservations_key(pool, item_id)],
-                                            args=[starting, reservation, now]))
+    return bool(
+        await scripts.stock_reserve(
+            keys=[stock_key(pool, item_id), reservations_key(pool, item_id)], args=[starting, reservation, now]
+        )
+    )
 
 
 async def release(scripts: Scripts, pool: str, item_id: str, reservation: str) -> int:
-    return await scripts.stock_release(keys=[stock_key(pool, item_id), reservations_key(pool, item_id)],
-                                       args=[reservation])
+    return await scripts.stock_release(
+        keys=[stock_key(pool, item_id), reservations_key(pool, item_id)], args=[reservation]
+    )
 
 
 async def give_back(scripts: Scripts, pool: str, item_id: str) -> int:
@@ -88,8 +94,13 @@ async def commit(redis, pool: str, item_id: str, reservation: str) -> int:
     return await redis.hdel(reservations_key(pool, item_id), reservation)
 
 
-async def recover(redis, scripts: Scripts, pool: str, now: Optional[int] = None,
-                  on_done: Optional[Callable[[str, str, str], Awaitable[None]]] = None) -> dict:
+async def recover(
+    redis,
+    scripts: Scripts,
+    pool: str,
+    now: int | None = None,
+    on_done: Callable[[str, str, str], Awaitable[None]] | None = None,
+) -> dict:
     """Settle the pool's reservations older than STALE_SECONDS, on the items reserved in
     the last day (a sweep runs every few seconds: none is older). `on_done(member, name,
     answer)` finishes what a kept unit's operation still owes (e.g. the pickup list)."""

@@ -21,16 +21,26 @@ heartbeat until it has been silent for FORGET_WORKER_AFTER seconds.
 A change is announced on the channel `rules:{rules}:changed`; workers also poll the
 active version, so a missed message delays a swap by one poll, never forever.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 import orjson
 
-from .redis.keys import (RULES_ACTIVATIONS, RULES_ACTIVE, RULES_CHANNEL, RULES_HISTORY, RULES_SAMPLE,
-                         RULES_SAMPLE_BYTES, RULES_SCHEDULED, RULES_SEQ, RULES_WORKERS, rules_meta_key,
-                         rules_source_key)
+from .redis.keys import (
+    RULES_ACTIVATIONS,
+    RULES_ACTIVE,
+    RULES_CHANNEL,
+    RULES_HISTORY,
+    RULES_SAMPLE,
+    RULES_SAMPLE_BYTES,
+    RULES_SCHEDULED,
+    RULES_SEQ,
+    RULES_WORKERS,
+    rules_meta_key,
+    rules_source_key,
+)
 from .redis.scripts import Scripts
 
 KEEP_VERSIONS = 50
@@ -56,13 +66,13 @@ class RulesStore:
         self.scripts = Scripts(redis)
         self._pruned_workers_at = 0.0
 
-    async def active(self) -> Optional[str]:
+    async def active(self) -> str | None:
         return _text_or_none(await self.redis.get(RULES_ACTIVE))
 
-    async def source(self, version: str) -> Optional[bytes]:
+    async def source(self, version: str) -> bytes | None:
         return await self.redis.get(rules_source_key(version))
 
-    async def meta(self, version: str) -> Optional[dict]:
+    async def meta(self, version: str) -> dict | None:
         raw = await self.redis.hgetall(rules_meta_key(version))
         if not raw:
             return None
@@ -72,8 +82,9 @@ class RulesStore:
                 out[key] = int(out[key])
         return {"version": version, **out}
 
-    async def push(self, version: str, source: bytes, author: str, label: str,
-                   activate_at: Optional[int], now: int) -> tuple:
+    async def push(
+        self, version: str, source: bytes, author: str, label: str, activate_at: int | None, now: int
+    ) -> tuple:
         """Record a validated table; activate it now, or schedule it for `activate_at`.
         (the record, the activation's sequence number: 0 when scheduled)"""
         pipe = self.redis.pipeline(transaction=True)
@@ -118,7 +129,8 @@ class RulesStore:
         once, whichever worker gets there first (the others get 0)."""
         seq = await self.scripts.rules_activate(
             keys=[RULES_ACTIVE, RULES_SCHEDULED, RULES_ACTIVATIONS, rules_meta_key(version), RULES_SEQ],
-            args=[version, now, int(only_if_scheduled)])
+            args=[version, now, int(only_if_scheduled)],
+        )
         if seq:
             await self.redis.publish(RULES_CHANNEL, version)
         return int(seq)
@@ -137,7 +149,7 @@ class RulesStore:
         await self.redis.publish(RULES_CHANNEL, version)
         return True
 
-    async def previous(self) -> Optional[str]:
+    async def previous(self) -> str | None:
         """The version that was active before the current one."""
         current = await self.active()
         for raw in await self.redis.lrange(RULES_ACTIVATIONS, 0, 200):
@@ -147,20 +159,23 @@ class RulesStore:
         return None
 
     async def scheduled(self) -> list[tuple[str, int]]:
-        return [(_text(v), int(score))
-                for v, score in await self.redis.zrange(RULES_SCHEDULED, 0, -1, withscores=True)]
+        return [(_text(v), int(score)) for v, score in await self.redis.zrange(RULES_SCHEDULED, 0, -1, withscores=True)]
 
     async def history(self, limit: int = 50) -> list:
         return [_text(v) for v in await self.redis.lrange(RULES_HISTORY, 0, limit - 1)]
 
     async def heartbeat(self, worker: str, version: str, swapped_at: float) -> None:
         now = time.time()
-        await self.redis.hset(RULES_WORKERS, worker, orjson.dumps({"version": version, "at": now,
-                                                                    "swapped_at": swapped_at}))
+        await self.redis.hset(
+            RULES_WORKERS, worker, orjson.dumps({"version": version, "at": now, "swapped_at": swapped_at})
+        )
         if now - self._pruned_workers_at > 60:
             self._pruned_workers_at = now
-            silent = [w for w, raw in (await self.redis.hgetall(RULES_WORKERS)).items()
-                      if now - orjson.loads(raw)["at"] > FORGET_WORKER_AFTER]
+            silent = [
+                w
+                for w, raw in (await self.redis.hgetall(RULES_WORKERS)).items()
+                if now - orjson.loads(raw)["at"] > FORGET_WORKER_AFTER
+            ]
             if silent:
                 await self.redis.hdel(RULES_WORKERS, *silent)
 

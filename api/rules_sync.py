@@ -13,6 +13,7 @@ activation has a sequence number in Redis, and a worker swaps only to a later on
 it serves (Service.swap), so the watcher, a timer and a push or rollback through this
 worker can never take it back to an older table.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +21,6 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Optional
 
 import redis
 
@@ -43,13 +43,13 @@ class RulesSync:
         self.store = RulesStore(service.redis)
         self.prepared: dict = {}  # version -> CompiledTable, scheduled ones compiled ahead
         self.timers: dict = {}  # version -> TimerHandle
-        self._task: Optional[asyncio.Task] = None
+        self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._stop = threading.Event()
-        self._watcher: Optional[threading.Thread] = None
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._watcher: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._refreshing = asyncio.Lock()
-        self._behind_since: Optional[float] = None  # when the watcher first read an older activation
+        self._behind_since: float | None = None  # when the watcher first read an older activation
 
     async def start(self) -> None:
         """Serve the active version from Redis; with none there yet, make the table this
@@ -58,8 +58,14 @@ class RulesSync:
             active, seq = await self.store.active_with_seq()
             table = self.service.table
             if active is None:
-                _, seq = await self.store.push(table.version, self.service.table_source, "rights serve",
-                                               table.version.split("@")[0], None, int(time.time()))
+                _, seq = await self.store.push(
+                    table.version,
+                    self.service.table_source,
+                    "rights serve",
+                    table.version.split("@")[0],
+                    None,
+                    int(time.time()),
+                )
                 self.service.note_seq(table.version, seq)
             elif active != table.version:  # serve what Redis says is active, from the first request
                 self.service.swap(await self.compile(active), seq)
@@ -92,8 +98,9 @@ class RulesSync:
             self._wake.clear()
             with contextlib.suppress(Exception):
                 await self.refresh()
-                await self.store.heartbeat(self.service.metrics.worker, self.service.table.version,
-                                           self.service.swapped_at)
+                await self.store.heartbeat(
+                    self.service.metrics.worker, self.service.table.version, self.service.swapped_at
+                )
                 samples, self.service.samples = self.service.samples, []
                 if samples:
                     await add_samples(self.service.redis, samples)

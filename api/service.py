@@ -4,6 +4,7 @@
 the rule table and starts the threads that watch Redis (health, member cache, rules);
 `stop()` undoes it. Every attribute a route reads is declared here.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +12,8 @@ import contextlib
 import gc
 import threading
 import time
-from typing import Any, Awaitable, Callable, MutableMapping, Optional, TypeVar
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, TypeVar
 
 from redis.exceptions import RedisClusterException, RedisError
 
@@ -50,24 +52,24 @@ class Service:
         self.metrics = Metrics()
         self.dashboard = DashboardCounters()  # this worker's big-screen counts, flushed each second
         self.leaders = LeaderBook()  # the pickup leaders, kept current from Redis
-        self.table: Optional[CompiledTable] = None
+        self.table: CompiledTable | None = None
         self.table_source = b""  # the served table's source as read at start
         self.table_seq: float = 0  # the served table's activation, in Redis's count (see swap)
         self.swapped_at = time.time()  # when the served table became this worker's
         self.swap_lock = threading.RLock()  # swaps come from the event loop and the rules watcher thread
         self.redis: Any = None  # redis-py's asyncio client (a RedisCluster on a cluster)
         self.cluster = False
-        self.cache: Optional[TrackedCache] = None
-        self.reader: Optional[MemberReader] = None
-        self.health: Optional[RedisHealth] = None
-        self.rules: Optional[RulesSync] = None
+        self.cache: TrackedCache | None = None
+        self.reader: MemberReader | None = None
+        self.health: RedisHealth | None = None
+        self.rules: RulesSync | None = None
         self.timeout = settings.redis_timeout_ms / 1000
         # how long a call may wait while Redis answers but this worker is too busy to read it
         self.patience = max(PATIENCE_FLOOR_S, PATIENCE_TIMEOUTS * self.timeout)
         self.paths: frozenset[str] = frozenset()  # the app's route paths, for metric labels
         self.samples: list = []  # recent eligibility requests, flushed to Redis each second
         self.background: list[Callable[[], Awaitable[None]]] = []  # extra loops the lifespan runs (parent watch)
-        self._pickup_secret: Optional[bytes] = None
+        self._pickup_secret: bytes | None = None
 
     async def start(self) -> None:
         url = self.settings.redis_url
@@ -80,9 +82,14 @@ class Service:
         # the client's own timeouts are the patience limit: whether Redis answers in time is
         # the health thread's call (api/redis/health.py), not a timer on a busy loop
         self.redis = async_client(
-            url, socket_timeout=self.patience, socket_connect_timeout=self.patience,
-            retry_on_timeout=False, retry=None, max_connections=MAX_REDIS_CONNECTIONS,
-            **({} if self.cluster else {"pool_timeout": self.patience}))
+            url,
+            socket_timeout=self.patience,
+            socket_connect_timeout=self.patience,
+            retry_on_timeout=False,
+            retry=None,
+            max_connections=MAX_REDIS_CONNECTIONS,
+            **({} if self.cluster else {"pool_timeout": self.patience}),
+        )
         self.scripts = Scripts(self.redis)
         self.health = RedisHealth(url, self.cluster, self.timeout)
         self.health.start()
@@ -122,7 +129,7 @@ class Service:
             self._pickup_secret = load_secret(self.settings.data_dir)
         return self._pickup_secret
 
-    async def find_member(self, req: Any) -> Optional[MemberRecord]:
+    async def find_member(self, req: Any) -> MemberRecord | None:
         """The member a request names (by id or channel identity), or None for a visitor.
         A cached answer costs no I/O; only a miss pays for the bounded wait on Redis."""
         reader = self.reader
@@ -139,7 +146,7 @@ class Service:
             record = await self.redis_call(reader.member(member_id))
         return record
 
-    async def current_member(self, record: Optional[MemberRecord], now: int) -> Optional[MemberRecord]:
+    async def current_member(self, record: MemberRecord | None, now: int) -> MemberRecord | None:
         """The member with its expired points lapsed, when one of its lots is due."""
         if record is None or not 0 < record.lapse_at <= now:
             return record
@@ -189,7 +196,7 @@ class Service:
                     raise RedisUnavailable("member store unavailable: Redis does not answer in time")
                 if time.perf_counter() - started > self.patience:
                     raise Overloaded(f"a Redis answer took over {self.patience:.1f} s to reach this busy worker")
-        except (RedisError, RedisClusterException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RedisError, RedisClusterException, OSError) as exc:
             self.metrics.redis_errors += 1
             raise RedisUnavailable(f"member store unavailable: {type(exc).__name__}") from None
         except RedisUnavailable:
@@ -202,8 +209,7 @@ class Service:
 
     async def publish_snapshot(self) -> None:
         """This worker's metrics into the shared hash (see api/metrics.py)."""
-        await asyncio.wait_for(self.redis.hset(METRICS_KEY, self.metrics.worker, self.metrics.snapshot()),
-                               self.timeout)
+        await asyncio.wait_for(self.redis.hset(METRICS_KEY, self.metrics.worker, self.metrics.snapshot()), self.timeout)
 
     async def publish_metrics(self) -> None:
         """Once a second, whatever Redis is doing; once a minute, forget the snapshots of

@@ -26,14 +26,13 @@
 | RIGHTS_KEEPALIVE_TIMEOUT_S | 5 | an idle keep-alive connection is closed after this |
 | RIGHTS_MAX_CONNECTIONS | 2048 | per worker; past it requests get 503 |
 """
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields, replace
-from typing import Optional
 
 from engine.demo import DEMO_RULES
-
 
 MAX_WORKERS = 64  # worker processes one server may run
 
@@ -60,7 +59,7 @@ def _flag(name: str, default: bool) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    redis_url: Optional[str] = None
+    redis_url: str | None = None
     rules: str = str(DEMO_RULES)
     data_dir: str = "var"
     host: str = "127.0.0.1"
@@ -85,7 +84,7 @@ class Settings:
     max_connections: int = 2048  # per worker
 
     @classmethod
-    def from_env(cls, **overrides) -> "Settings":
+    def from_env(cls, **overrides) -> Settings:
         env = os.environ
         base = cls(
             redis_url=env.get("REDIS_URL") or None,
@@ -123,9 +122,13 @@ class Settings:
     def to_env(self) -> dict:
         """The settings as environment variables, for worker processes."""
         out = {
-            "RIGHTS_RULES": self.rules, "RIGHTS_DATA_DIR": self.data_dir, "RIGHTS_HOST": self.host,
-            "RIGHTS_PORT": str(self.port), "RIGHTS_WORKERS": str(self.workers),
-            "RIGHTS_ACCESS_LOG": "1" if self.access_log else "0", "RIGHTS_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "RIGHTS_RULES": self.rules,
+            "RIGHTS_DATA_DIR": self.data_dir,
+            "RIGHTS_HOST": self.host,
+            "RIGHTS_PORT": str(self.port),
+            "RIGHTS_WORKERS": str(self.workers),
+            "RIGHTS_ACCESS_LOG": "1" if self.access_log else "0",
+            "RIGHTS_MAX_BODY_BYTES": str(self.max_body_bytes),
             "RIGHTS_MAX_RULES_BYTES": str(self.max_rules_bytes),
             "RIGHTS_REDIS_TIMEOUT_MS": str(self.redis_timeout_ms),
             "RIGHTS_BATCH_LOOKUPS": "1" if self.batch_lookups else "0",

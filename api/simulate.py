@@ -1,9 +1,8 @@
 """Dry runs: quote carts under a candidate table (not activated) and/or at a chosen
 instant, next to the active table, and say what changes per cart. Nothing that live
 traffic reads is touched: the candidate is compiled into a table of its own."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import orjson
 
@@ -18,8 +17,11 @@ MAX_REPLAY = 10_000
 def outline(quote) -> dict:
     """What a rule author compares: payable, points, coupons applied."""
     result = quote.to_dict()
-    return {"payable": result["totals"]["payable"], "points": result["points"]["total"],
-            "coupons": [c["id"] for c in result["coupons_applied"]]}
+    return {
+        "payable": result["totals"]["payable"],
+        "points": result["points"]["total"],
+        "coupons": [c["id"] for c in result["coupons_applied"]],
+    }
 
 
 async def member_for(cart: dict, find_member, field: str, now: int):
@@ -33,14 +35,21 @@ async def member_for(cart: dict, find_member, field: str, now: int):
 def compare(evaluator, active, candidate, member, req, now: int) -> dict:
     before = outline(evaluator.quote(active, member, req.room, now, req.lines, req.fulfillment))
     after = outline(evaluator.quote(candidate, member, req.room, now, req.lines, req.fulfillment))
-    return {"active": {"version": active.version, **before}, "candidate": {"version": candidate.version, **after},
-            "change": {"payable": after["payable"] - before["payable"], "points": after["points"] - before["points"],
-                       "coupons_added": [c for c in after["coupons"] if c not in before["coupons"]],
-                       "coupons_removed": [c for c in before["coupons"] if c not in after["coupons"]]}}
+    return {
+        "active": {"version": active.version, **before},
+        "candidate": {"version": candidate.version, **after},
+        "change": {
+            "payable": after["payable"] - before["payable"],
+            "points": after["points"] - before["points"],
+            "coupons_added": [c for c in after["coupons"] if c not in before["coupons"]],
+            "coupons_removed": [c for c in before["coupons"] if c not in after["coupons"]],
+        },
+    }
 
 
-async def simulate(evaluator, active, candidate, find_member, carts: list, replay: list, at: Optional[int],
-                   now: int) -> dict:
+async def simulate(
+    evaluator, active, candidate, find_member, carts: list, replay: list, at: int | None, now: int
+) -> dict:
     """Every cart (and replayed request) under both tables, with totals of the changes."""
     results = []
     for index, cart in enumerate(carts):
@@ -59,14 +68,26 @@ async def simulate(evaluator, active, candidate, find_member, carts: list, repla
             cart = orjson.loads(body)
             member = await member_for(cart, find_member, "replay", at or seen_at)
             req = parse_request(cart)
-            results.append({"replayed_at": seen_at,
-                            **compare(evaluator, active, candidate, member, req, at or seen_at)})
+            results.append(
+                {"replayed_at": seen_at, **compare(evaluator, active, candidate, member, req, at or seen_at)}
+            )
         except (RequestInvalid, QuoteInputError, orjson.JSONDecodeError):
             continue  # a sample the candidate cannot read (an unknown room, say) is skipped
-    changed = [r for r in results if r["change"]["payable"] or r["change"]["points"]
-               or r["change"]["coupons_added"] or r["change"]["coupons_removed"]]
-    return {"active": active.version, "candidate": candidate.version, "at": at, "carts": len(results),
-            "changed": len(changed),
-            "payable_change": sum(r["change"]["payable"] for r in results),
-            "points_change": sum(r["change"]["points"] for r in results),
-            "results": results}
+    changed = [
+        r
+        for r in results
+        if r["change"]["payable"]
+        or r["change"]["points"]
+        or r["change"]["coupons_added"]
+        or r["change"]["coupons_removed"]
+    ]
+    return {
+        "active": active.version,
+        "candidate": candidate.version,
+        "at": at,
+        "carts": len(results),
+        "changed": len(changed),
+        "payable_change": sum(r["change"]["payable"] for r in results),
+        "points_change": sum(r["change"]["points"] for r in results),
+        "results": results,
+    }

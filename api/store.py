@@ -8,10 +8,12 @@ all live in one Redis Cluster slot and a script or transaction over them stays l
 
 Profile fields of `m:{id}`: tier, points, birthday_month, sessions_watched, leader, tags
 (comma separated), paid_until (Unix seconds; 0 or absent: no expiry), frozen (0/1),
-name; `id:<channel>` records the member's own channel identities. Usage counters in the same hash: `c:<coupon id>`, `r:<redemption id>` and
+name; `id:<channel>` records the member's own channel identities. Usage counters in the
+same hash: `c:<coupon id>`, `r:<redemption id>` and
 `s:<sku>` (uses and quantities so far). One HGETALL reads all a quote needs: one round
 trip. Channels: phone, openid (WeChat OpenID), unionid (WeChat UnionID), app.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +21,8 @@ import contextlib
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
 
 from engine.model import VISITOR, Member
 
@@ -38,7 +40,7 @@ class MemberRecord:
     """A member as stored: the profile, and the usage counters by kind."""
 
     id: str
-    tier: Optional[str] = None
+    tier: str | None = None
     points: int = 0
     birthday_month: int = 0
     sessions_watched: int = 0
@@ -60,30 +62,60 @@ class MemberRecord:
 
     def engine_member(self, as_visitor: bool = False) -> Member:
         tier = None if as_visitor or self.tier in (None, "", VISITOR) else self.tier
-        return Member(tier=tier, points=self.points, birthday_month=self.birthday_month,
-                      sessions_watched=self.sessions_watched, points_debt=self.debt, coupon_uses=self.coupon_uses,
-                      redemption_uses=self.redemption_uses, sku_bought=self.sku_bought)
+        return Member(
+            tier=tier,
+            points=self.points,
+            birthday_month=self.birthday_month,
+            sessions_watched=self.sessions_watched,
+            points_debt=self.debt,
+            coupon_uses=self.coupon_uses,
+            redemption_uses=self.redemption_uses,
+            sku_bought=self.sku_bought,
+        )
 
     def to_hash(self) -> dict:
-        out = {"tier": self.tier or "", "points": self.points, "birthday_month": self.birthday_month,
-               "sessions_watched": self.sessions_watched, "leader": self.leader, "tags": ",".join(self.tags),
-               "paid_until": self.paid_until, "frozen": int(self.frozen), "name": self.name}
-        for prefix, counts in (("c:", self.coupon_uses), ("r:", self.redemption_uses), ("s:", self.sku_bought),
-                               ("id:", self.identities)):
+        out = {
+            "tier": self.tier or "",
+            "points": self.points,
+            "birthday_month": self.birthday_month,
+            "sessions_watched": self.sessions_watched,
+            "leader": self.leader,
+            "tags": ",".join(self.tags),
+            "paid_until": self.paid_until,
+            "frozen": int(self.frozen),
+            "name": self.name,
+        }
+        for prefix, counts in (
+            ("c:", self.coupon_uses),
+            ("r:", self.redemption_uses),
+            ("s:", self.sku_bought),
+            ("id:", self.identities),
+        ):
             for key, value in counts.items():
                 out[prefix + key] = value
         return out
 
     def public(self) -> dict:
-        return {"id": self.id, "name": self.name, "tier": self.tier or VISITOR, "points": self.points,
-                "points_debt": self.debt,
-                "birthday_month": self.birthday_month, "sessions_watched": self.sessions_watched,
-                "leader": self.leader or None, "tags": self.tags, "paid_until": self.paid_until or None,
-                "frozen": self.frozen, "coupon_uses": self.coupon_uses, "redemption_uses": self.redemption_uses,
-                "sku_bought": self.sku_bought, "identities": self.identities}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "tier": self.tier or VISITOR,
+            "points": self.points,
+            "points_debt": self.debt,
+            "birthday_month": self.birthday_month,
+            "sessions_watched": self.sessions_watched,
+            "leader": self.leader or None,
+            "tags": self.tags,
+            "paid_until": self.paid_until or None,
+            "frozen": self.frozen,
+            "coupon_uses": self.coupon_uses,
+            "redemption_uses": self.redemption_uses,
+            "sku_bought": self.sku_bought,
+            "identities": self.identities,
+        }
 
 
-def record_from_hash(member_id: str, raw: dict) -> Optional[MemberRecord]:
+def record_from_hash(member_id: str, raw: dict) -> MemberRecord | None:
     """A MemberRecord from HGETALL's answer (bytes or str); None when the member is absent.
     A counter or number that does not parse counts as 0: a damaged field must not take
     checkout down, and the import refuses such values in the first place."""
@@ -180,8 +212,9 @@ class TrackedCache:
                 await connection.send_command("CLIENT", "ID")
                 client_id = await connection.read_response()
                 await pubsub.subscribe("__redis__:invalidate")
-                tracker = aioredis.Redis.from_url(url, single_connection_client=True,
-                                                  socket_connect_timeout=self.timeout, socket_timeout=self.timeout)
+                tracker = aioredis.Redis.from_url(
+                    url, single_connection_client=True, socket_connect_timeout=self.timeout, socket_timeout=self.timeout
+                )
                 prefixes = [part for prefix in self.PREFIXES for part in ("PREFIX", prefix)]
                 await tracker.execute_command("CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *prefixes)
                 self.entries.clear()
@@ -244,14 +277,14 @@ class TrackedCache:
             self.hits += 1
         return value
 
-    def begin(self, key: str) -> Optional[object]:
+    def begin(self, key: str) -> object | None:
         if not self.active:
             return None
         token = object()
         self.inflight[key] = token
         return token
 
-    def finish(self, key: str, token: Optional[object], value) -> None:
+    def finish(self, key: str, token: object | None, value) -> None:
         if token is not None and self.active and self.inflight.get(key) is token:
             del self.inflight[key]
             self.entries[key] = value
@@ -264,7 +297,7 @@ class MemberReader:
     cache (no round trip); misses that arrive in the same event-loop turn go to Redis as
     one pipeline, so at the peak many checkouts share one round trip."""
 
-    def __init__(self, redis, batching: bool = True, cache: Optional[TrackedCache] = None):
+    def __init__(self, redis, batching: bool = True, cache: TrackedCache | None = None):
         self.redis = redis
         self.batching = batching
         self.cache = cache
@@ -280,11 +313,11 @@ class MemberReader:
     def cached_identity(self, channel: str, value: str):
         return self.cache.get(identity_key(channel, value)) if self.cache is not None else MISS
 
-    async def member(self, member_id: str) -> Optional[MemberRecord]:
+    async def member(self, member_id: str) -> MemberRecord | None:
         key = member_key(member_id)
         return await self._through_cache(key, lambda: self._read_member(member_id, key))
 
-    async def _read_member(self, member_id: str, key: str) -> Optional[MemberRecord]:
+    async def _read_member(self, member_id: str, key: str) -> MemberRecord | None:
         return record_from_hash(member_id, await self._hgetall(key))
 
     async def _through_cache(self, key: str, read):
@@ -336,11 +369,11 @@ class MemberReader:
             if not future.done():
                 future.set_result(raw)
 
-    async def resolve(self, channel: str, value: str) -> Optional[str]:
+    async def resolve(self, channel: str, value: str) -> str | None:
         key = identity_key(channel, value)
         return await self._through_cache(key, lambda: self._read_identity(key))
 
-    async def _read_identity(self, key: str) -> Optional[str]:
+    async def _read_identity(self, key: str) -> str | None:
         raw = await self.redis.get(key)
         return raw.decode() if isinstance(raw, bytes) else raw
 
@@ -350,9 +383,9 @@ def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) 
     profile replaces what was stored under its id when `replace` (the ledger's fields stay:
     the points owed from refunds survive an import); its balance is brought to the
     imported one through the ledger (api/ledger.py), whose history stays."""
-    from .ledger import set_balance
-
     from redis.cluster import RedisCluster
+
+    from .ledger import set_balance
 
     scripts = Scripts(redis)
     replace_profile = scripts.member_replace
@@ -375,12 +408,13 @@ def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) 
     if cluster:
         for record in records:
             if replace:
-                replace_profile(keys=[member_key(record.id)],
-                                args=[part for pair in record.to_hash().items() for part in pair])
+                replace_profile(
+                    keys=[member_key(record.id)], args=[part for pair in record.to_hash().items() for part in pair]
+                )
             set_balance(scripts, record.id, record.points, now, "members import")
     return len(records)
 
 
-def read_member(redis, member_id: str) -> Optional[MemberRecord]:
+def read_member(redis, member_id: str) -> MemberRecord | None:
     """One member, identities included (sync client, for the CLI)."""
     return record_from_hash(member_id, redis.hgetall(member_key(member_id)))

@@ -2,16 +2,17 @@
 metrics and big-screen counts published each second, the pickup leaders kept current,
 and what crashed order and redemption attempts left half done settled every few seconds.
 """
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from .redeem import recover as recover_redemptions
-from .reservations import recover as recover_reservations
 from .redis.keys import COUPONS
+from .reservations import recover as recover_reservations
 from .service import Service
 
 log = logging.getLogger("rights.api")
@@ -45,6 +46,11 @@ async def recover_redeemed(service: Service) -> None:
 
 def loops(service: Service) -> list[Callable[[], Awaitable[None]]]:
     """Every loop the lifespan runs for this worker, with any extra ones it was given."""
-    return [service.publish_metrics, lambda: flush_dashboard(service),
-            lambda: service.leaders.keep_current(service.redis), lambda: recover_coupons(service),
-            lambda: recover_redeemed(service), *service.background]
+    return [
+        service.publish_metrics,
+        lambda: flush_dashboard(service),
+        lambda: service.leaders.keep_current(service.redis),
+        lambda: recover_coupons(service),
+        lambda: recover_redeemed(service),
+        *service.background,
+    ]

@@ -7,6 +7,7 @@ alternating short rounds of the no-op route and the eligibility route so that bo
 the same machine. Every run is bounded in time. Engine time is read from the server's
 own /metrics, against the request time the server measured for the same requests.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,9 +25,17 @@ import orjson
 from bench.demo_server import demo_server
 from bench.engine_bench import GALA_NIGHT  # the demo server honours X-Rights-Now
 
-BODY = {"identity": {"channel": "openid", "value": "oDEMO0000001"}, "room": "gala",
-        "lines": [{"sku": "MILK-1L", "qty": 2}, {"sku": "YOGURT-6", "qty": 1}, {"sku": "POWDER-900", "qty": 1},
-                  {"sku": "BUTTER-250", "qty": 1}, {"sku": "CHEESE-KIDS", "qty": 2}]}
+BODY = {
+    "identity": {"channel": "openid", "value": "oDEMO0000001"},
+    "room": "gala",
+    "lines": [
+        {"sku": "MILK-1L", "qty": 2},
+        {"sku": "YOGURT-6", "qty": 1},
+        {"sku": "POWDER-900", "qty": 1},
+        {"sku": "BUTTER-250", "qty": 1},
+        {"sku": "CHEESE-KIDS", "qty": 2},
+    ],
+}
 
 _LUA = """
 local members = {}
@@ -54,8 +63,13 @@ def _wrk(url: str, seconds: int, connections: int, script: str | None = None) ->
         latency[pct] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
-    return {"rps": rps, "p50_ms": latency.get("50"), "p99_ms": latency.get("99"),
-            "non_2xx": int(errors.group(1)) if errors else 0, "socket_errors": socket_errors.group(1) if socket_errors else ""}
+    return {
+        "rps": rps,
+        "p50_ms": latency.get("50"),
+        "p99_ms": latency.get("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
 
 
 def _get(url: str) -> bytes:
@@ -99,15 +113,28 @@ def run(seconds: int = 10, rounds: int = 3, connections: int = 64, workers: int 
         values = sorted(r[key] for r in rows)
         return values[len(values) // 2]
 
-    engine = [a - b for a, b in zip(_histogram_sum(after, "rights_engine_seconds"),
-                                    _histogram_sum(before, "rights_engine_seconds"))]
-    request = [a - b for a, b in zip(_histogram_sum(after, "rights_request_seconds", "/v1/eligibility"),
-                                     _histogram_sum(before, "rights_request_seconds", "/v1/eligibility"))]
+    engine = [
+        a - b
+        for a, b in zip(_histogram_sum(after, "rights_engine_seconds"), _histogram_sum(before, "rights_engine_seconds"))
+    ]
+    request = [
+        a - b
+        for a, b in zip(
+            _histogram_sum(after, "rights_request_seconds", "/v1/eligibility"),
+            _histogram_sum(before, "rights_request_seconds", "/v1/eligibility"),
+        )
+    ]
     figures = {
-        "connections": connections, "workers": workers, "seconds_per_round": seconds, "rounds": rounds,
-        "eligibility_rps": median(elig, "rps"), "eligibility_p50_ms": median(elig, "p50_ms"),
+        "connections": connections,
+        "workers": workers,
+        "seconds_per_round": seconds,
+        "rounds": rounds,
+        "eligibility_rps": median(elig, "rps"),
+        "eligibility_p50_ms": median(elig, "p50_ms"),
         "eligibility_p99_ms": median(elig, "p99_ms"),
-        "noop_rps": median(noop, "rps"), "noop_p50_ms": median(noop, "p50_ms"), "noop_p99_ms": median(noop, "p99_ms"),
+        "noop_rps": median(noop, "rps"),
+        "noop_p50_ms": median(noop, "p50_ms"),
+        "noop_p99_ms": median(noop, "p99_ms"),
         "errors": sum(r["non_2xx"] for r in elig + noop),
         "engine_us_mean": round(engine[0] / max(1, engine[1]) * 1e6, 2),
         "request_us_mean_server_side": round(request[0] / max(1, request[1]) * 1e6, 1),
@@ -118,8 +145,12 @@ def run(seconds: int = 10, rounds: int = 3, connections: int = 64, workers: int 
     return figures
 
 
-TARGETS = {"throughput_ratio": (">=", 0.8), "p99_ratio": ("<=", 1.5), "engine_share_of_request": ("<=", 0.05),
-           "errors": ("<=", 0)}
+TARGETS = {
+    "throughput_ratio": (">=", 0.8),
+    "p99_ratio": ("<=", 1.5),
+    "engine_share_of_request": ("<=", 0.05),
+    "errors": ("<=", 0),
+}
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """A `rights serve --demo` process for the benchmarks: on a free loopback port, with its
 own embedded redis-server and data directory, stopped (and cleaned) when the block ends."""
+
 from __future__ import annotations
 
 import contextlib
@@ -11,8 +12,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 
@@ -29,9 +30,25 @@ def demo_server(workers: int = 2, **extra_env: str) -> Iterator[str]:
     data_dir = tempfile.mkdtemp(prefix="rights-bench-")
     env = {**os.environ, "RIGHTS_DATA_DIR": data_dir, **extra_env}
     env.pop("REDIS_URL", None)
-    server = subprocess.Popen([sys.executable, "-m", "rights", "serve", "--demo", "--workers", str(workers),
-                               "--port", str(port), "--no-access-log"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rights",
+            "serve",
+            "--demo",
+            "--workers",
+            str(workers),
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -5,6 +5,7 @@ the machine is busy. Each cart is quoted in a tight batch and timed per call; th
 is over carts, so a figure is what a typical cart costs, conversion from Python inputs
 included (the quote's dict form is timed separately: a server serialises it once).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,10 +16,9 @@ import time
 
 from bench.large_table import ensure_large_table
 from engine import evaluators
+from engine.demo import DEMO_RULES as DEMO
 from engine.model import Member
 from engine.rules.load import load_file
-
-from engine.demo import DEMO_RULES as DEMO
 
 GALA_NIGHT = int(dt.datetime(2026, 11, 11, 21, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp())
 MEMBER = Member(tier="gold", points=1850, birthday_month=11, sessions_watched=2)
@@ -94,20 +94,28 @@ def run(quick: bool = False) -> dict:
     big_carts = random_carts(large, 10 if quick else 40, 200, seed=13)
     demo_big_carts = random_carts(demo, 10 if quick else 40, 200, seed=17)
 
-    samples = interleaved_us({
-        "compiled": (quote_with(compiled, demo), carts, repeat),
-        "reference": (quote_with(reference, demo), carts[: len(carts) // 3], max(5, repeat // 20)),
-        "to_dict": (lambda cart: compiled.quote(demo, MEMBER, "gala", GALA_NIGHT, cart).to_dict(),
-                    carts[:60], max(5, repeat // 10)),
-        "large": (quote_with(compiled, large), large_carts, max(10, repeat // 4)),
-        "big": (quote_with(compiled, large), big_carts, 10 if quick else 20),
-        "demo_big": (quote_with(compiled, demo), demo_big_carts, 10 if quick else 20),
-    })
+    samples = interleaved_us(
+        {
+            "compiled": (quote_with(compiled, demo), carts, repeat),
+            "reference": (quote_with(reference, demo), carts[: len(carts) // 3], max(5, repeat // 20)),
+            "to_dict": (
+                lambda cart: compiled.quote(demo, MEMBER, "gala", GALA_NIGHT, cart).to_dict(),
+                carts[:60],
+                max(5, repeat // 10),
+            ),
+            "large": (quote_with(compiled, large), large_carts, max(10, repeat // 4)),
+            "big": (quote_with(compiled, large), big_carts, 10 if quick else 20),
+            "demo_big": (quote_with(compiled, demo), demo_big_carts, 10 if quick else 20),
+        }
+    )
     compiled_us, reference_us, to_dict_us = samples["compiled"], samples["reference"], samples["to_dict"]
     large_us, big_us = samples["large"], samples["big"]
-    candidates = {name: statistics.median(len(compiled.quote(table, MEMBER, "gala", GALA_NIGHT, cart).to_raw().coupons)
-                                          for cart in cart_list[:100])
-                  for name, table, cart_list in (("demo", demo, carts), ("large", large, large_carts))}
+    candidates = {
+        name: statistics.median(
+            len(compiled.quote(table, MEMBER, "gala", GALA_NIGHT, cart).to_raw().coupons) for cart in cart_list[:100]
+        )
+        for name, table, cart_list in (("demo", demo, carts), ("large", large, large_carts))
+    }
 
     return {
         "evaluator": compiled.NAME,

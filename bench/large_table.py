@@ -15,6 +15,7 @@ the table's `name`, e.g. `large-100000x20000-s1-v1`, written first in the file.
 Everything depends only on the parameters: one `random.Random(seed)`, no sets iterated,
 so the same parameters give the same bytes.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,7 +25,6 @@ import random
 import re
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import orjson
 
@@ -38,11 +38,26 @@ TIERS = ("silver", "gold", "black_gold")
 _TZ = dt.timezone(dt.timedelta(hours=8))
 
 _DEPARTMENTS = (
-    ("milk", "鲜牛奶 fresh milk"), ("yogurt", "酸奶 yogurt"), ("cheese", "奶酪 cheese"), ("butter", "黄油 butter"),
-    ("powder", "奶粉 milk powder"), ("cream", "奶油 cream"), ("tea", "茶 tea"), ("coffee", "咖啡 coffee"),
-    ("snacks", "零食 snacks"), ("cereal", "燕麦 cereal"), ("oil", "食用油 oil"), ("rice", "大米 rice"),
-    ("noodles", "面条 noodles"), ("eggs", "鸡蛋 eggs"), ("fruit", "水果 fruit"), ("vegetables", "蔬菜 vegetables"),
-    ("meat", "肉类 meat"), ("seafood", "海鲜 seafood"), ("frozen", "冷冻 frozen"), ("bakery", "烘焙 bakery"),
+    ("milk", "鲜牛奶 fresh milk"),
+    ("yogurt", "酸奶 yogurt"),
+    ("cheese", "奶酪 cheese"),
+    ("butter", "黄油 butter"),
+    ("powder", "奶粉 milk powder"),
+    ("cream", "奶油 cream"),
+    ("tea", "茶 tea"),
+    ("coffee", "咖啡 coffee"),
+    ("snacks", "零食 snacks"),
+    ("cereal", "燕麦 cereal"),
+    ("oil", "食用油 oil"),
+    ("rice", "大米 rice"),
+    ("noodles", "面条 noodles"),
+    ("eggs", "鸡蛋 eggs"),
+    ("fruit", "水果 fruit"),
+    ("vegetables", "蔬菜 vegetables"),
+    ("meat", "肉类 meat"),
+    ("seafood", "海鲜 seafood"),
+    ("frozen", "冷冻 frozen"),
+    ("bakery", "烘焙 bakery"),
 )
 _LINES = 20  # product lines per department: 20 x 20 = 400 categories
 _SIZES = ("250g", "500g", "1kg", "1L", "6 pack", "12 pack", "gift box", "family pack", "trial size", "case")
@@ -84,8 +99,12 @@ def _products(rng: random.Random, n: int) -> list[dict]:
         sku = f"SKU-{i + 1:06d}"
         category = chosen[i]
         price = _price(rng)
-        item = {"sku": sku, "name": f"{labels[category]} {rng.choice(_SIZES)} #{i + 1}", "category": category,
-                "price": price}
+        item = {
+            "sku": sku,
+            "name": f"{labels[category]} {rng.choice(_SIZES)} #{i + 1}",
+            "category": category,
+            "price": price,
+        }
         if rng.random() < 0.30:
             # Tier prices fall with the tier: silver 2-6% off, gold 6-15% off, black-gold 10% below gold.
             silver = _floor10(price * (1 - rng.uniform(0.02, 0.06)))
@@ -145,7 +164,7 @@ def _minutes(m: int) -> str:
     return f"{m // 60}h{m % 60}m" if m >= 60 and m % 60 else (f"{m // 60}h" if m >= 60 else f"{m}m")
 
 
-def _room_window(rng: random.Random, start: dt.datetime, end: dt.datetime) -> Optional[dict]:
+def _room_window(rng: random.Random, start: dt.datetime, end: dt.datetime) -> dict | None:
     """A window inside a room, written relative to it ("room_end - 5m"), or None: while live."""
     length = int((end - start).total_seconds() // 60)
     roll = rng.random()
@@ -166,12 +185,16 @@ def _room_window(rng: random.Random, start: dt.datetime, end: dt.datetime) -> Op
         return {"from": "room_start - 1d", "to": "room_end"}
     a = rng.randrange(0, length - 5, 5)
     b = rng.randrange(a + 5, length + 1, 5)
-    return {"from": f"room_start + {_minutes(a)}" if a else "room_start",
-            "to": f"room_end - {_minutes(length - b)}" if b < length else "room_end"}
+    return {
+        "from": f"room_start + {_minutes(a)}" if a else "room_start",
+        "to": f"room_end - {_minutes(length - b)}" if b < length else "room_end",
+    }
 
 
 def _absolute_window(rng: random.Random) -> dict:
-    start = dt.datetime(2026, 9, 1, tzinfo=_TZ) + dt.timedelta(days=rng.randint(0, 110), hours=rng.choice((0, 0, 10, 20)))
+    start = dt.datetime(2026, 9, 1, tzinfo=_TZ) + dt.timedelta(
+        days=rng.randint(0, 110), hours=rng.choice((0, 0, 10, 20))
+    )
     end = start + dt.timedelta(days=rng.choice((1, 3, 7, 14, 30)))
     roll = rng.random()
     if roll < 0.15:
@@ -195,7 +218,7 @@ def _who(rng: random.Random, obj: dict, visitor_share: float = 0.0) -> None:
         obj["tiers"] = picked
 
 
-def _coupon_values(rng: random.Random, kind: str, obj: dict, base: Optional[int]) -> str:
+def _coupon_values(rng: random.Random, kind: str, obj: dict, base: int | None) -> str:
     """Fill the kind's fields; return a short description for the name."""
     if kind == "percent_off":
         pct = rng.choice((5, 5, 8, 10, 10, 12, 15, 15, 20, 25, 30, 50))
@@ -246,8 +269,9 @@ def _coupons(rng: random.Random, n: int, products: list, spans: dict) -> list:
             kind = rng.choice(("percent_off", "amount_off", "threshold_off", "threshold_off"))
             base = None
         else:
-            kind = rng.choices(("percent_off", "amount_off", "threshold_off", "fixed_price"),
-                               weights=(30, 25, 25, 20))[0]
+            kind = rng.choices(("percent_off", "amount_off", "threshold_off", "fixed_price"), weights=(30, 25, 25, 20))[
+                0
+            ]
             count = rng.choice((1, 1, 2, 3, 5)) if kind == "fixed_price" else min(20, int(rng.paretovariate(1.2)))
             rows = sorted(rng.sample(range(n_products), min(n_products, max(1, count))))
             scope = {"skus": [products[r]["sku"] for r in rows]}
@@ -265,7 +289,9 @@ def _coupons(rng: random.Random, n: int, products: list, spans: dict) -> list:
         elif rng.random() < 0.5:
             obj["window"] = _absolute_window(rng)
         if kind == "fixed_price" or rng.random() < 0.25:
-            obj["member_limit"] = rng.choice((1, 1, 1, 2, 3, 5)) if kind == "fixed_price" else rng.choice((1, 2, 3, 5, 10))
+            obj["member_limit"] = (
+                rng.choice((1, 1, 1, 2, 3, 5)) if kind == "fixed_price" else rng.choice((1, 2, 3, 5, 10))
+            )
         if kind == "fixed_price" or rng.random() < 0.4:
             obj["stock"] = rng.choice((50, 100, 200, 500, 1000, 5000, 20000, 100000))
         if scope == "all":
@@ -308,8 +334,18 @@ def _points() -> dict:
 
 def _redemptions(rng: random.Random, spans: dict, n: int = 100) -> list:
     room_ids = list(spans)
-    gifts = ("低GI燕麦 low-GI oatmeal", "橄榄油 olive oil", "鸡蛋 eggs", "体验装 trial pack", "茶具 tea set",
-             "保温杯 thermos", "酸奶机 yogurt maker", "购物袋 tote bag", "奶酪棒 cheese sticks", "礼盒 gift box")
+    gifts = (
+        "低GI燕麦 low-GI oatmeal",
+        "橄榄油 olive oil",
+        "鸡蛋 eggs",
+        "体验装 trial pack",
+        "茶具 tea set",
+        "保温杯 thermos",
+        "酸奶机 yogurt maker",
+        "购物袋 tote bag",
+        "奶酪棒 cheese sticks",
+        "礼盒 gift box",
+    )
     out = []
     for k in range(n):
         obj: dict = {"id": f"RDM-{k + 1:04d}", "name": f"{rng.choice(gifts)} #{k + 1}"}
@@ -394,7 +430,7 @@ def write(path: str | Path, table: dict) -> Path:
     return path
 
 
-def read_stamp(path: str | Path) -> Optional[str]:
+def read_stamp(path: str | Path) -> str | None:
     """The `name` of a generated table, read from the file's first bytes; None if unreadable."""
     try:
         with open(path, "rb") as fh:
@@ -405,8 +441,9 @@ def read_stamp(path: str | Path) -> Optional[str]:
     return match.group(1).decode("utf-8", "replace") if match else None
 
 
-def ensure_large_table(path: str | Path | None = None, skus: int = DEFAULT_SKUS, coupons: int = DEFAULT_COUPONS,
-                       seed: int = DEFAULT_SEED) -> Path:
+def ensure_large_table(
+    path: str | Path | None = None, skus: int = DEFAULT_SKUS, coupons: int = DEFAULT_COUPONS, seed: int = DEFAULT_SEED
+) -> Path:
     """The path of the generated table, generating it only when missing or of other parameters."""
     path = Path(path) if path is not None else DEFAULT_PATH
     if read_stamp(path) != stamp(skus, coupons, seed):

@@ -9,6 +9,7 @@
   new idempotency key for an item with ample stock that costs one point, so the figures
   are of work that writes, not of replays or refusals.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,12 +25,11 @@ import numpy as np
 import orjson
 import yaml
 
-from engine.demo import DEMO_RULES
-from engine.geo import Leader, LeaderIndex
-
 from bench.api_bench import _wrk
 from bench.demo_server import demo_server
 from bench.engine_bench import GALA_NIGHT
+from engine.demo import DEMO_RULES
+from engine.geo import Leader, LeaderIndex
 
 _LUA = """
 local members = {%(members)s}
@@ -58,8 +58,10 @@ _REDEEM = """wrk.headers["Idempotency-Key"] = string.format("b%%d-%(run)s", n)
 
 def leaders_figures(n_leaders: int = 800, n_orders: int = 20_000, seed: int = 5) -> dict:
     rng = random.Random(seed)
-    leaders = [Leader(f"L{k:04d}", "", 31.05 + rng.random() * 0.35, 121.25 + rng.random() * 0.45,
-                      rng.random() > 0.1) for k in range(n_leaders)]
+    leaders = [
+        Leader(f"L{k:04d}", "", 31.05 + rng.random() * 0.35, 121.25 + rng.random() * 0.45, rng.random() > 0.1)
+        for k in range(n_leaders)
+    ]
     lats = np.array([31.0 + rng.random() * 0.45 for _ in range(n_orders)])
     lons = np.array([121.2 + rng.random() * 0.55 for _ in range(n_orders)])
     started = time.perf_counter()
@@ -69,20 +71,26 @@ def leaders_figures(n_leaders: int = 800, n_orders: int = 20_000, seed: int = 5)
     assigned = time.perf_counter() - started
     # the same by a numpy scan of every active leader, in chunks
     started = time.perf_counter()
-    active = [l for l in leaders if l.active]
+    active = [one for one in leaders if one.active]
     ids = sorted(range(len(active)), key=lambda k: active[k].id)
     ax = np.array([active[k].lon for k in ids]) * index.cos0
     ay = np.array([active[k].lat for k in ids])
     scanned = []
     for lo in range(0, n_orders, 2000):
-        d2 = (ax[None, :] - (lons[lo:lo + 2000] * index.cos0)[:, None]) ** 2 + \
-             (ay[None, :] - lats[lo:lo + 2000][:, None]) ** 2
+        d2 = (ax[None, :] - (lons[lo : lo + 2000] * index.cos0)[:, None]) ** 2 + (
+            ay[None, :] - lats[lo : lo + 2000][:, None]
+        ) ** 2
         scanned += [active[ids[k]].id for k in np.argmin(d2, axis=1)]
     scan_s = time.perf_counter() - started
     agree = sum(1 for (leader_id, _), other in zip(found, scanned) if leader_id == other)
-    return {"leaders": n_leaders, "orders": n_orders, "leader_index_build_s": round(built, 4),
-            "assign_orders_s": round(assigned, 3), "numpy_scan_s": round(scan_s, 3),
-            "assignments_agreeing_with_scan": agree}
+    return {
+        "leaders": n_leaders,
+        "orders": n_orders,
+        "leader_index_build_s": round(built, 4),
+        "assign_orders_s": round(assigned, 3),
+        "numpy_scan_s": round(scan_s, 3),
+        "assignments_agreeing_with_scan": agree,
+    }
 
 
 def write_figures(seconds: int = 5, rounds: int = 2, connections: int = 64) -> dict:
@@ -93,15 +101,19 @@ def write_figures(seconds: int = 5, rounds: int = 2, connections: int = 64) -> d
     with tempfile.TemporaryDirectory() as scratch:
         rules = Path(scratch) / "bench-rules.yaml"
         rules.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-        with demo_server(2, RIGHTS_RULES=str(rules), RIGHTS_REDEMPTIONS_PER_MINUTE="0", RIGHTS_EVENTS_PER_MINUTE="0") as base:
+        with demo_server(
+            2, RIGHTS_RULES=str(rules), RIGHTS_REDEMPTIONS_PER_MINUTE="0", RIGHTS_EVENTS_PER_MINUTE="0"
+        ) as base:
             version = orjson.loads(_post(base + "/v1/eligibility", b'{"lines":[]}'))["rules_version"]
             scripts = {}
             members = ",".join(f'"{m}"' for m in _members_who_can_redeem(2000))
             for name, request in (("settle", _SETTLE), ("redeem", _REDEEM)):
                 path = Path(scratch) / f"{name}.lua"
                 run = f"{int(time.time())}{name}"
-                path.write_text(_LUA % {"now": GALA_NIGHT, "members": members,
-                                        "request": request % {"version": version, "run": run}})
+                path.write_text(
+                    _LUA
+                    % {"now": GALA_NIGHT, "members": members, "request": request % {"version": version, "run": run}}
+                )
                 scripts[name] = str(path)
             route = {"settle": "/v1/orders", "redeem": "/v1/redemptions"}
             _wrk(base + "/v1/noop", 2, connections)
@@ -123,8 +135,7 @@ def _members_who_can_redeem(count: int) -> list:
     """Demo members with a tier and points to spare: the redemptions measured are granted."""
     from api.members_io import demo_members
 
-    return [m.id for m in demo_members() if m.tier and m.points >= 1000 and not m.frozen
-            and not m.paid_until][:count]
+    return [m.id for m in demo_members() if m.tier and m.points >= 1000 and not m.frozen and not m.paid_until][:count]
 
 
 def _post(url: str, body: bytes) -> bytes:

@@ -7,6 +7,7 @@ healthy), sell exactly 100 units and leave every balance equal to its ledger and
 `rights bench rush --runs 20` repeats it on a fresh Redis each time and prints, per run,
 the answers by status, the slowest answer and whether the books hold.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
 
 import orjson
 import yaml
@@ -41,18 +41,30 @@ def race_rules(directory: Path) -> Path:
     return path
 
 
-def run_once(redis_url: str, directory: Path, extra_env: Optional[dict] = None) -> dict:
+def run_once(redis_url: str, directory: Path, extra_env: dict | None = None) -> dict:
     """One rush against a fresh server on `redis_url` (flushed first); what it saw."""
     client = sync_client(redis_url)
     client.flushall()
     members = [MemberRecord(id=f"R{k:03d}", tier="gold", points=700) for k in range(MEMBERS)]  # two units each
     write_members(client, members)
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "RIGHTS_DATA_DIR": str(directory), "RIGHTS_ACCESS_LOG": "0",
-           "RIGHTS_RULES": str(race_rules(directory)), **(extra_env or {})}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "RIGHTS_DATA_DIR": str(directory),
+        "RIGHTS_ACCESS_LOG": "0",
+        "RIGHTS_RULES": str(race_rules(directory)),
+        **(extra_env or {}),
+    }
     log = open(directory / "server.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "rights", "serve", "--workers", "2", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rights", "serve", "--workers", "2", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        start_new_session=True,
+    )
 
     async def burst() -> list:
         await _until_ready(port)
@@ -67,9 +79,11 @@ def run_once(redis_url: str, directory: Path, extra_env: Optional[dict] = None) 
                     member, n = queue.pop()
                     body = orjson.dumps({"member_id": member, "redemption_id": "RACE-ITEM"})
                     started = time.perf_counter()
-                    writer.write(b"POST /v1/redemptions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                 b"Content-Type: application/json\r\nIdempotency-Key: try-%d\r\n"
-                                 b"Content-Length: %d\r\n\r\n%s" % (n, len(body), body))
+                    writer.write(
+                        b"POST /v1/redemptions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        b"Content-Type: application/json\r\nIdempotency-Key: try-%d\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (n, len(body), body)
+                    )
                     status, answer = await _read_response(reader)
                     results.append((status, answer, time.perf_counter() - started))
             finally:
@@ -84,17 +98,28 @@ def run_once(redis_url: str, directory: Path, extra_env: Optional[dict] = None) 
         stop_group(server)
         log.close()
     statuses = collections.Counter(status for status, _, _ in results)
-    codes = collections.Counter(orjson.loads(answer).get("error", {}).get("code") for status, answer, _ in results
-                                if status != 200)
+    codes = collections.Counter(
+        orjson.loads(answer).get("error", {}).get("code") for status, answer, _ in results if status != 200
+    )
     books = all(_books_hold(client, m.id) for m in members)
     left = int(client.get(stock_key(REDEMPTIONS, "RACE-ITEM")) or -1)
     open_reservations = client.hlen(reservations_key(REDEMPTIONS, "RACE-ITEM"))
     client.close()
-    return {"requests": len(results), "statuses": dict(sorted(statuses.items())), "codes": dict(codes),
-            "sold": statuses.get(200, 0), "stock_left": left, "open_reservations": open_reservations,
-            "books_hold": books, "slowest_s": round(max(s for _, _, s in results), 3),
-            "ok": set(statuses) <= {200, 409} and statuses.get(200, 0) == STOCK and left == 0 and books
-            and open_reservations == 0}
+    return {
+        "requests": len(results),
+        "statuses": dict(sorted(statuses.items())),
+        "codes": dict(codes),
+        "sold": statuses.get(200, 0),
+        "stock_left": left,
+        "open_reservations": open_reservations,
+        "books_hold": books,
+        "slowest_s": round(max(s for _, _, s in results), 3),
+        "ok": set(statuses) <= {200, 409}
+        and statuses.get(200, 0) == STOCK
+        and left == 0
+        and books
+        and open_reservations == 0,
+    }
 
 
 async def _until_ready(port: int, seconds: float = 30.0) -> None:
@@ -137,16 +162,26 @@ def run(runs: int = 20, as_json: bool = False) -> int:
                 outcome = run_once(redis.url, Path(tmp))
                 outcomes.append(outcome)
                 if not as_json:
-                    print(f"run {n:2d}/{runs}: {outcome['statuses']} {outcome['codes']} sold {outcome['sold']}, "
-                          f"slowest {outcome['slowest_s']} s, books {'hold' if outcome['books_hold'] else 'BROKEN'}"
-                          f"{'' if outcome['ok'] else '  <- FAILED'}", file=sys.stderr, flush=True)
+                    print(
+                        f"run {n:2d}/{runs}: {outcome['statuses']} {outcome['codes']} sold {outcome['sold']}, "
+                        f"slowest {outcome['slowest_s']} s, books {'hold' if outcome['books_hold'] else 'BROKEN'}"
+                        f"{'' if outcome['ok'] else '  <- FAILED'}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     failed = sum(not o["ok"] for o in outcomes)
     unavailable = sum(o["statuses"].get(503, 0) for o in outcomes)
-    summary = {"runs": runs, "failed_runs": failed, "answers_503": unavailable,
-               "slowest_s": max(o["slowest_s"] for o in outcomes), "outcomes": outcomes}
+    summary = {
+        "runs": runs,
+        "failed_runs": failed,
+        "answers_503": unavailable,
+        "slowest_s": max(o["slowest_s"] for o in outcomes),
+        "outcomes": outcomes,
+    }
     if as_json:
         sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        print(f"{runs - failed}/{runs} rushes right; 503 answers: {unavailable}; slowest answer "
-              f"{summary['slowest_s']} s")
+        print(
+            f"{runs - failed}/{runs} rushes right; 503 answers: {unavailable}; slowest answer {summary['slowest_s']} s"
+        )
     return 1 if failed else 0

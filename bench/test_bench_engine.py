@@ -1,6 +1,7 @@
 """pytest-benchmark figures of the engine (not part of the test suite; run with
 `python -m pytest bench/test_bench_engine.py --benchmark-only`). `rights bench engine`
 gives the same figures side by side in one run, with their targets."""
+
 import pytest
 
 from bench.engine_bench import GALA_NIGHT, MEMBER, random_carts

@@ -14,15 +14,15 @@ Both are timed per cart from Python inputs to a Python answer, in turns, cart by
 The unit prices and the usable coupons zen-engine finds are checked against the compiled
 quote's (applied or lost to a better combination).
 """
+
 from __future__ import annotations
 
 import json
 import statistics
 
+from bench.engine_bench import GALA_NIGHT, MEMBER, interleaved_us, paired_ratio, random_carts
 from engine import codes, evaluators
 from engine.model import VISITOR
-
-from bench.engine_bench import GALA_NIGHT, MEMBER, interleaved_us, paired_ratio, random_carts
 
 
 def _node(node_id: str, kind: str, content: dict | None = None) -> dict:
@@ -52,21 +52,38 @@ def decision_graph(table, room: str, now: int) -> str:
                     price = tier_price
                 if live and product.sku in live_prices and live_prices[product.sku] < price:
                     price = live_prices[product.sku]
-                price_rows.append({"_id": f"{product.sku}/{tier}/{live}", "sku": _text(product.sku),
-                                   "tier": _text(tier), "live": "true" if live else "false",
-                                   "unit": str(price), "amount": f"{price} * qty",
-                                   "ok": "true" if tier in product.allowed_tiers else "false",
-                                   "category": _text(product.category)})
-    prices = {"hitPolicy": "first", "inputField": "lines", "outputPath": "priced", "executionMode": "loop",
-              "passThrough": True,
-              "inputs": [{"id": "sku", "name": "sku", "field": "sku"}, {"id": "tier", "name": "tier", "field": "tier"},
-                         {"id": "live", "name": "live", "field": "live"}],
-              "outputs": [{"id": "unit", "name": "unit", "field": "unit"},
-                          {"id": "amount", "name": "amount", "field": "amount"},
-                          {"id": "ok", "name": "ok", "field": "ok"},
-                          {"id": "category", "name": "category", "field": "category"},
-                          {"id": "sku_out", "name": "sku", "field": "sku"}],
-              "rules": [{**row, "sku_out": row["sku"]} for row in price_rows]}
+                price_rows.append(
+                    {
+                        "_id": f"{product.sku}/{tier}/{live}",
+                        "sku": _text(product.sku),
+                        "tier": _text(tier),
+                        "live": "true" if live else "false",
+                        "unit": str(price),
+                        "amount": f"{price} * qty",
+                        "ok": "true" if tier in product.allowed_tiers else "false",
+                        "category": _text(product.category),
+                    }
+                )
+    prices = {
+        "hitPolicy": "first",
+        "inputField": "lines",
+        "outputPath": "priced",
+        "executionMode": "loop",
+        "passThrough": True,
+        "inputs": [
+            {"id": "sku", "name": "sku", "field": "sku"},
+            {"id": "tier", "name": "tier", "field": "tier"},
+            {"id": "live", "name": "live", "field": "live"},
+        ],
+        "outputs": [
+            {"id": "unit", "name": "unit", "field": "unit"},
+            {"id": "amount", "name": "amount", "field": "amount"},
+            {"id": "ok", "name": "ok", "field": "ok"},
+            {"id": "category", "name": "category", "field": "category"},
+            {"id": "sku_out", "name": "sku", "field": "sku"},
+        ],
+        "rules": [{**row, "sku_out": row["sku"]} for row in price_rows],
+    }
     spend = {"id": "spend", "key": "spent", "value": "sum(map(filter(priced, #.ok), #.amount))"}
     coupon_rows = []
     for coupon in model.coupons:
@@ -80,25 +97,50 @@ def decision_graph(table, room: str, now: int) -> str:
         end = coupon.window_to
         if coupon.room is not None and start is None:
             start, end = rooms[coupon.room].start, rooms[coupon.room].end
-        coupon_rows.append({
-            "_id": coupon.id, "tier": f"$ in {json.dumps(sorted(coupon.tiers))}",
-            "room": "" if coupon.room is None else _text(coupon.room),
-            "from": "" if start is None else f">= {start}", "to": "" if end is None else f"< {end}",
-            "reach": f"{scope} >= {threshold}", "id": _text(coupon.id), "kind": _text(coupon.kind),
-            "percent": str(coupon.percent_off or 0), "amount": str(coupon.amount or 0)})
-    coupons = {"hitPolicy": "collect", "outputPath": "coupons", "passThrough": True,
-               "inputs": [{"id": "tier", "name": "tier", "field": "tier"}, {"id": "room", "name": "room", "field": "room"},
-                          {"id": "from", "name": "from", "field": "now"}, {"id": "to", "name": "to", "field": "now"},
-                          {"id": "reach", "name": "reach"}],
-               "outputs": [{"id": "id", "name": "id", "field": "id"}, {"id": "kind", "name": "kind", "field": "kind"},
-                           {"id": "percent", "name": "percent", "field": "percent"},
-                           {"id": "amount", "name": "amount", "field": "amount"}],
-               "rules": coupon_rows}
-    nodes = [_node("in", "inputNode"), _node("prices", "decisionTableNode", prices),
-             _node("spend", "expressionNode", {"expressions": [spend], "passThrough": True}),
-             _node("coupons", "decisionTableNode", coupons), _node("out", "outputNode")]
+        coupon_rows.append(
+            {
+                "_id": coupon.id,
+                "tier": f"$ in {json.dumps(sorted(coupon.tiers))}",
+                "room": "" if coupon.room is None else _text(coupon.room),
+                "from": "" if start is None else f">= {start}",
+                "to": "" if end is None else f"< {end}",
+                "reach": f"{scope} >= {threshold}",
+                "id": _text(coupon.id),
+                "kind": _text(coupon.kind),
+                "percent": str(coupon.percent_off or 0),
+                "amount": str(coupon.amount or 0),
+            }
+        )
+    coupons = {
+        "hitPolicy": "collect",
+        "outputPath": "coupons",
+        "passThrough": True,
+        "inputs": [
+            {"id": "tier", "name": "tier", "field": "tier"},
+            {"id": "room", "name": "room", "field": "room"},
+            {"id": "from", "name": "from", "field": "now"},
+            {"id": "to", "name": "to", "field": "now"},
+            {"id": "reach", "name": "reach"},
+        ],
+        "outputs": [
+            {"id": "id", "name": "id", "field": "id"},
+            {"id": "kind", "name": "kind", "field": "kind"},
+            {"id": "percent", "name": "percent", "field": "percent"},
+            {"id": "amount", "name": "amount", "field": "amount"},
+        ],
+        "rules": coupon_rows,
+    }
+    nodes = [
+        _node("in", "inputNode"),
+        _node("prices", "decisionTableNode", prices),
+        _node("spend", "expressionNode", {"expressions": [spend], "passThrough": True}),
+        _node("coupons", "decisionTableNode", coupons),
+        _node("out", "outputNode"),
+    ]
     chain = ["in", "prices", "spend", "coupons", "out"]
-    edges = [{"id": f"e{k}", "type": "edge", "sourceId": a, "targetId": b} for k, (a, b) in enumerate(zip(chain, chain[1:]))]
+    edges = [
+        {"id": f"e{k}", "type": "edge", "sourceId": a, "targetId": b} for k, (a, b) in enumerate(zip(chain, chain[1:]))
+    ]
     return json.dumps({"contentType": "application/vnd.gorules.decision", "nodes": nodes, "edges": edges})
 
 
@@ -133,19 +175,26 @@ def run(carts: int = 150, repeat: int = 20) -> dict:
     for cart in cart_list:  # the same unit prices, and the same coupons usable
         ours = compiled.quote(table, MEMBER, "gala", GALA_NIGHT, cart).to_raw()
         theirs = zen_quote(tier, cart)
-        prices = all(line.unit_price == row["unit"] for line, row in zip(ours.lines, theirs["priced"])
-                     if line.unit_price)
-        coupons = ({table.model.coupons[c.index].id for c in ours.coupons if c.status in usable}
-                   == {c["id"] for c in theirs["coupons"]})
+        prices = all(
+            line.unit_price == row["unit"] for line, row in zip(ours.lines, theirs["priced"]) if line.unit_price
+        )
+        coupons = {table.model.coupons[c.index].id for c in ours.coupons if c.status in usable} == {
+            c["id"] for c in theirs["coupons"]
+        }
         agree += prices and coupons
-    samples = interleaved_us({
-        "compiled": (lambda cart: compiled.quote(table, MEMBER, "gala", GALA_NIGHT, cart), cart_list, repeat * 10),
-        "zen": (lambda cart: zen_quote(tier, cart), cart_list, repeat),
-    })
-    return {"compiled_quote_us_p50": round(statistics.median(samples["compiled"]), 3),
-            "zen_engine_decision_us_p50": round(statistics.median(samples["zen"]), 1),
-            "zen_over_compiled": paired_ratio(samples["zen"], samples["compiled"]),
-            "carts_with_the_same_prices_and_coupons": agree, "carts": len(cart_list)}
+    samples = interleaved_us(
+        {
+            "compiled": (lambda cart: compiled.quote(table, MEMBER, "gala", GALA_NIGHT, cart), cart_list, repeat * 10),
+            "zen": (lambda cart: zen_quote(tier, cart), cart_list, repeat),
+        }
+    )
+    return {
+        "compiled_quote_us_p50": round(statistics.median(samples["compiled"]), 3),
+        "zen_engine_decision_us_p50": round(statistics.median(samples["zen"]), 1),
+        "zen_over_compiled": paired_ratio(samples["zen"], samples["compiled"]),
+        "carts_with_the_same_prices_and_coupons": agree,
+        "carts": len(cart_list),
+    }
 
 
 TARGETS = {"zen_over_compiled": (">=", 20.0)}

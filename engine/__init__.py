@@ -4,6 +4,7 @@ Importing the package loads the evaluator that will serve quotes (`engine.EVALUA
 names it): the compiled one unless RIGHTS_EVALUATOR=reference asks for the reference.
 A missing compiled module is an ImportError here, never a silent fallback.
 """
+
 from . import evaluators as _evaluators
 
 evaluator = _evaluators.get()

@@ -4,6 +4,7 @@ The compiled evaluator writes these numbers into its result; the public quote tu
 them into the names below. Changing a number here changes the compiled module's
 meaning too, so the build writes ext/codes.pxd from this module (ext/generate_contract.py).
 """
+
 from __future__ import annotations
 
 OK = 0

@@ -5,11 +5,11 @@ engine/ and ext/: every value array is int64 and every index array int32 (see
 engine/layout.py, from which the build writes ext/layout.pxd). Candidate coupons are indexed per sku
 and per category in CSR form, so a quote touches only what its cart names.
 """
+
 from __future__ import annotations
 
 import functools
 import hashlib
-from typing import Optional
 
 import numpy as np
 
@@ -19,8 +19,12 @@ from .gc_pause import gc_paused
 from .layout import INDEX, NO_LIMIT, NO_ROOM, TIME_MAX, TIME_MIN, VALUE
 from .model import RuleTable
 
-_KIND_CODE = {"fixed_price": codes.KIND_FIXED_PRICE, "percent_off": codes.KIND_PERCENT_OFF,
-              "amount_off": codes.KIND_AMOUNT_OFF, "threshold_off": codes.KIND_THRESHOLD_OFF}
+_KIND_CODE = {
+    "fixed_price": codes.KIND_FIXED_PRICE,
+    "percent_off": codes.KIND_PERCENT_OFF,
+    "amount_off": codes.KIND_AMOUNT_OFF,
+    "threshold_off": codes.KIND_THRESHOLD_OFF,
+}
 
 
 def _values(items) -> np.ndarray:
@@ -55,7 +59,7 @@ def _mask_of(allowed: frozenset, tier_ids: tuple) -> int:
     return sum(1 << rank for rank, tier in enumerate(tier_ids) if tier in allowed)
 
 
-def _optional(value: Optional[int], missing: int) -> int:
+def _optional(value: int | None, missing: int) -> int:
     return missing if value is None else value
 
 
@@ -80,7 +84,7 @@ class CompiledTable:
         record[:, L.P_TIERS] = [_mask(p.allowed_tiers, tier_ids) for p in products]
         record[:, L.P_LIMIT] = [_optional(p.member_limit, NO_LIMIT) for p in products]
         record[:, L.P_CATEGORY] = [self.category_index[p.category] for p in products]
-        record[:, L.P_TIER_PRICE:] = self._tier_prices()
+        record[:, L.P_TIER_PRICE :] = self._tier_prices()
         self.product_record = record  # frozen once the coupon index fills the CSR columns
 
         rooms = model.rooms
@@ -142,8 +146,12 @@ class CompiledTable:
         for field, values in columns.items():
             record[:, field] = values
         named: dict = {}
-        record[:, L.C_GROUP] = [len(coupons) + k if c.stack_group is None  # a group of its own
-                                else named.setdefault(c.stack_group, len(named)) for k, c in enumerate(coupons)]
+        record[:, L.C_GROUP] = [
+            len(coupons) + k
+            if c.stack_group is None  # a group of its own
+            else named.setdefault(c.stack_group, len(named))
+            for k, c in enumerate(coupons)
+        ]
         order = sorted(range(len(coupons)), key=lambda k: (-coupons[k].priority, coupons[k].id))
         record[order, L.C_RANK] = np.arange(len(coupons), dtype=VALUE)
         self.coupon_record = _frozen(record)

@@ -4,6 +4,7 @@
 Otherwise the compiled module must import; if it does not, this fails loudly rather
 than quietly serving checkout from an evaluator a hundred times slower.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,7 @@ class CompiledMissing(ImportError):
 
 def _compiled() -> ModuleType:
     try:
-        from ext import evaluator  # type: ignore[attr-defined]  # a Cython module: no .py or .pyi to read
+        from ext import evaluator
     except ImportError as exc:
         raise CompiledMissing(
             "the compiled evaluator (ext.evaluator) is not built: run `pip install -e .` "

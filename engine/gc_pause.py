@@ -3,11 +3,12 @@
 Parsing, checking and compiling a table of 100,000 products makes millions of objects
 that all live on: the collector would scan them again and again for nothing.
 """
+
 from __future__ import annotations
 
 import contextlib
 import gc
-from typing import Iterator
+from collections.abc import Iterator
 
 
 @contextlib.contextmanager

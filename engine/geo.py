@@ -10,11 +10,12 @@ be nearer). The few points further from every leader are compared with all of th
 Points are taken a cell at a time, one numpy step per cell. Ties go to the leader id
 that sorts first.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -34,11 +35,11 @@ class LeaderIndex:
     """Active leaders in a grid; `nearest()` for one point, `nearest_many()` for a batch."""
 
     def __init__(self, leaders: Sequence[Leader], cell_km: float = 2.0):
-        active = sorted((l for l in leaders if l.active), key=lambda l: l.id)
-        self.ids = [l.id for l in active]
+        active = sorted((one for one in leaders if one.active), key=lambda one: one.id)
+        self.ids = [one.id for one in active]
         self.cell_km = cell_km
-        lat = np.array([l.lat for l in active], dtype=np.float64)
-        lon = np.array([l.lon for l in active], dtype=np.float64)
+        lat = np.array([one.lat for one in active], dtype=np.float64)
+        lon = np.array([one.lon for one in active], dtype=np.float64)
         self.cos0 = math.cos(math.radians(float(lat.mean()))) if len(active) else 1.0
         x, y = self._project(lat, lon)
         self.x0 = float(x.min()) if len(active) else 0.0
@@ -58,9 +59,11 @@ class LeaderIndex:
         blocks = []
         for gy in range(self.height):
             for gx in range(self.width):
-                parts = [np.arange(self.start[ny * self.width + nx], self.start[ny * self.width + nx + 1])
-                         for ny in range(max(gy - 1, 0), min(gy + 2, self.height))
-                         for nx in range(max(gx - 1, 0), min(gx + 2, self.width))]
+                parts = [
+                    np.arange(self.start[ny * self.width + nx], self.start[ny * self.width + nx + 1])
+                    for ny in range(max(gy - 1, 0), min(gy + 2, self.height))
+                    for nx in range(max(gx - 1, 0), min(gx + 2, self.width))
+                ]
                 blocks.append(np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
         self.block_start = np.concatenate(([0], np.cumsum([len(b) for b in blocks]))).astype(np.int64)
         self.block = np.concatenate(blocks).astype(np.int64) if blocks else np.zeros(0, dtype=np.int64)
@@ -71,7 +74,7 @@ class LeaderIndex:
     def _project(self, lat, lon):
         return np.asarray(lon) * self.cos0 * KM_PER_DEGREE, np.asarray(lat) * KM_PER_DEGREE
 
-    def nearest(self, lat: float, lon: float) -> Optional[tuple]:
+    def nearest(self, lat: float, lon: float) -> tuple | None:
         """(leader id, distance in km) of the nearest active leader, or None without any."""
         return self.nearest_many([lat], [lon])[0]
 
@@ -94,7 +97,7 @@ class LeaderIndex:
         best_d2 = np.full(len(lats), np.inf)
         for group in groups:
             c = int(cell[group[0]])
-            near = self.block[self.block_start[c]:self.block_start[c + 1]] if c >= 0 else ()
+            near = self.block[self.block_start[c] : self.block_start[c + 1]] if c >= 0 else ()
             if not len(near):
                 continue
             by_rank = np.argsort(self.rank[near], kind="stable")  # argmin's first hit: the id that sorts first
@@ -103,10 +106,12 @@ class LeaderIndex:
             k = np.argmin(d2, axis=1)
             best_d2[group] = d2[np.arange(len(group)), k]
             best_rank[group] = self.rank[near][k]
-        rest = np.flatnonzero(~(best_d2 <= self.cell_km ** 2))
+        rest = np.flatnonzero(~(best_d2 <= self.cell_km**2))
         for lo in range(0, len(rest), 1024):  # far from every leader's block: against them all
-            chunk = rest[lo:lo + 1024]
-            d2 = (self.x_by_rank[None, :] - qx[chunk][:, None]) ** 2 + (self.y_by_rank[None, :] - qy[chunk][:, None]) ** 2
+            chunk = rest[lo : lo + 1024]
+            d2 = (self.x_by_rank[None, :] - qx[chunk][:, None]) ** 2 + (
+                self.y_by_rank[None, :] - qy[chunk][:, None]
+            ) ** 2
             k = np.argmin(d2, axis=1)
             best_d2[chunk] = d2[np.arange(len(chunk)), k]
             best_rank[chunk] = k

@@ -4,9 +4,11 @@ A bad input is the caller's error, never a wrong price: each one raises QuoteInp
 naming the field and the reason, which the API turns into a 422 and the CLI into a
 one-line message.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import codes
 from .model import MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY, VISITOR, Member, Stock
@@ -19,8 +21,7 @@ class QuoteInputError(ValueError):
         self.reason = reason
 
 
-def check_quote_inputs(table, member: Member, room: Optional[str], now: int, lines: Sequence,
-                       fulfillment: str) -> tuple:
+def check_quote_inputs(table, member: Member, room: str | None, now: int, lines: Sequence, fulfillment: str) -> tuple:
     """(tier rank, room index or -1, lines as (sku, qty) tuples, pickup flag)."""
     tier = member.tier
     if tier is None or tier == VISITOR:
@@ -69,7 +70,7 @@ def member_from_mapping(data: Any, field: str = "member") -> Member:
     if data is None:
         return Member()
     if not isinstance(data, dict):
-        raise QuoteInputError(field, "must be an object such as {\"tier\": \"gold\", \"points\": 1850}")
+        raise QuoteInputError(field, 'must be an object such as {"tier": "gold", "points": 1850}')
     allowed = ("tier",) + _MEMBER_INTS + _MEMBER_COUNTS
     for key in data:
         if key not in allowed:
@@ -78,13 +79,16 @@ def member_from_mapping(data: Any, field: str = "member") -> Member:
     if tier is not None and type(tier) is not str:
         raise QuoteInputError(f"{field}.tier", "must be a tier id or null for a visitor")
     # keyword arguments run left to right: the fields are checked in the order of the tuples above
-    return Member(tier=tier, points=_member_int(data, field, "points"),
-                  birthday_month=_member_int(data, field, "birthday_month"),
-                  sessions_watched=_member_int(data, field, "sessions_watched"),
-                  points_debt=_member_int(data, field, "points_debt"),
-                  coupon_uses=_member_counts(data, field, "coupon_uses"),
-                  redemption_uses=_member_counts(data, field, "redemption_uses"),
-                  sku_bought=_member_counts(data, field, "sku_bought"))
+    return Member(
+        tier=tier,
+        points=_member_int(data, field, "points"),
+        birthday_month=_member_int(data, field, "birthday_month"),
+        sessions_watched=_member_int(data, field, "sessions_watched"),
+        points_debt=_member_int(data, field, "points_debt"),
+        coupon_uses=_member_counts(data, field, "coupon_uses"),
+        redemption_uses=_member_counts(data, field, "redemption_uses"),
+        sku_bought=_member_counts(data, field, "sku_bought"),
+    )
 
 
 def _member_int(data: dict, field: str, key: str) -> int:
@@ -97,7 +101,8 @@ def _member_int(data: dict, field: str, key: str) -> int:
 def _member_counts(data: dict, field: str, key: str) -> dict[str, int]:
     value = data.get(key, {})
     if not isinstance(value, dict) or not all(
-            type(k) is str and type(v) is int and 0 <= v <= MAX_POINTS for k, v in value.items()):
+        type(k) is str and type(v) is int and 0 <= v <= MAX_POINTS for k, v in value.items()
+    ):
         raise QuoteInputError(f"{field}.{key}", "must map ids to whole numbers of uses")
     return value
 
@@ -111,6 +116,7 @@ def stock_from_mapping(data: Any, field: str = "stock") -> Stock:
     for key in ("coupons", "redemptions"):
         value = data.get(key, {})
         if not isinstance(value, dict) or not all(
-                type(k) is str and type(v) is int and v >= 0 for k, v in value.items()):
+            type(k) is str and type(v) is int and v >= 0 for k, v in value.items()
+        ):
             raise QuoteInputError(f"{field}.{key}", "must map ids to whole numbers left")
     return Stock(coupons=data.get("coupons", {}), redemptions=data.get("redemptions", {}))

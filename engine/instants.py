@@ -1,5 +1,6 @@
 """Reading an instant written by a person or a file: Unix seconds, or ISO 8601 where a
 time without an offset is at the given UTC offset (China Standard Time by default)."""
+
 from __future__ import annotations
 
 import datetime as dt

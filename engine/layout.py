@@ -8,6 +8,7 @@ ext/layout.pxd, the same types and field positions for Cython, from this module
 (ext/generate_contract.py); tests/test_layout.py checks that both sides agree and that
 every compiled array is C-contiguous, read-only and of one of these dtypes.
 """
+
 import numpy as np
 
 VALUE = np.int64  # money in fen, points, instants, percents, masks, limits
@@ -20,15 +21,54 @@ TIME_MAX = 2**62  # a window with no end
 
 # product_record[row, field]; the tier prices follow, one per tier rank (visitor first).
 # A product's live prices are live_room/live_price[live_start:live_end], in room order.
-PRODUCT_FIELDS = ("price", "tiers", "limit", "category", "sku_coupons_start", "sku_coupons_end",
-                  "live_start", "live_end")
-(P_PRICE, P_TIERS, P_LIMIT, P_CATEGORY, P_SKU_COUPONS_START, P_SKU_COUPONS_END,
- P_LIVE_START, P_LIVE_END) = range(8)
+PRODUCT_FIELDS = (
+    "price",
+    "tiers",
+    "limit",
+    "category",
+    "sku_coupons_start",
+    "sku_coupons_end",
+    "live_start",
+    "live_end",
+)
+(P_PRICE, P_TIERS, P_LIMIT, P_CATEGORY, P_SKU_COUPONS_START, P_SKU_COUPONS_END, P_LIVE_START, P_LIVE_END) = range(8)
 P_TIER_PRICE = len(PRODUCT_FIELDS)
 
 # coupon_record[index, field]: the fields every candidate's checks read come first
-COUPON_FIELDS = ("tiers", "room", "window_from", "window_to", "member_limit", "stock", "kind", "threshold",
-                 "percent", "cap", "amount", "price", "units", "exclusive", "group", "rank")
-(C_TIERS, C_ROOM, C_FROM, C_TO, C_MEMBER_LIMIT, C_STOCK, C_KIND, C_THRESHOLD,
- C_PERCENT, C_CAP, C_AMOUNT, C_PRICE, C_UNITS, C_EXCLUSIVE, C_GROUP, C_RANK) = range(16)
+COUPON_FIELDS = (
+    "tiers",
+    "room",
+    "window_from",
+    "window_to",
+    "member_limit",
+    "stock",
+    "kind",
+    "threshold",
+    "percent",
+    "cap",
+    "amount",
+    "price",
+    "units",
+    "exclusive",
+    "group",
+    "rank",
+)
+(
+    C_TIERS,
+    C_ROOM,
+    C_FROM,
+    C_TO,
+    C_MEMBER_LIMIT,
+    C_STOCK,
+    C_KIND,
+    C_THRESHOLD,
+    C_PERCENT,
+    C_CAP,
+    C_AMOUNT,
+    C_PRICE,
+    C_UNITS,
+    C_EXCLUSIVE,
+    C_GROUP,
+    C_RANK,
+) = range(16)
 COUPON_WIDTH = len(COUPON_FIELDS)

@@ -5,10 +5,12 @@ table without errors, so the evaluators never re-check what the author wrote.
 Money is integer fen; multipliers are integer percent (150 means 1.5x); instants are
 integer Unix seconds.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, NamedTuple, Optional, Sequence
+from typing import NamedTuple
 
 VISITOR = "visitor"
 
@@ -50,7 +52,7 @@ class Product(NamedTuple):
     price: int
     tier_prices: Mapping[str, int]  # as written: tier id -> fen
     allowed_tiers: frozenset  # tier ids (visitor included) that may see and buy it
-    member_limit: Optional[int]
+    member_limit: int | None
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class Coupon:
     name: str
     kind: str
     percent_off: int  # percent_off
-    max_discount: Optional[int]  # percent_off cap
+    max_discount: int | None  # percent_off cap
     amount: int  # amount_off, threshold_off
     threshold: int  # threshold_off
     price: int  # fixed_price
@@ -80,12 +82,12 @@ class Coupon:
     scope_skus: frozenset
     scope_categories: frozenset
     tiers: frozenset  # eligible tier ids
-    room: Optional[str]
-    window_from: Optional[int]
-    window_to: Optional[int]
-    member_limit: Optional[int]
-    stock: Optional[int]
-    stack_group: Optional[str]
+    room: str | None
+    window_from: int | None
+    window_to: int | None
+    member_limit: int | None
+    stock: int | None
+    stack_group: str | None
     exclusive: bool
     priority: int
 
@@ -95,10 +97,10 @@ class EventRule:
     kind: str
     points: int
     min_seconds: int  # watch only
-    cap_per_session: Optional[int]
-    cap_per_day: Optional[int]
+    cap_per_session: int | None
+    cap_per_day: int | None
     session_only: bool = False  # the points lapse when the live session they were earned in ends
-    freeze_above_per_hour: Optional[int] = None  # invite_order: more in one clock hour freezes the member
+    freeze_above_per_hour: int | None = None  # invite_order: more in one clock hour freezes the member
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class PointsRules:
     birthday_multiplier: int  # percent
     order_bonus: int
     events: Mapping[str, EventRule]
-    expire_after_days: Optional[int] = None  # earned points lapse this many days after they arrive
+    expire_after_days: int | None = None  # earned points lapse this many days after they arrive
     refund: str = "debt"  # points a refund cannot take back: owed (debt) or let go (forgive)
 
 
@@ -118,12 +120,12 @@ class Redemption:
     points: int
     cash: int
     tiers: frozenset
-    room: Optional[str]
-    window_from: Optional[int]
-    window_to: Optional[int]
+    room: str | None
+    window_from: int | None
+    window_to: int | None
     sessions_watched: int  # task unlock: sessions the member must have watched
-    stock: Optional[int]
-    member_limit: Optional[int]
+    stock: int | None
+    member_limit: int | None
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ class RuleTable:
     points: PointsRules
     redemptions: Sequence[Redemption]
 
-    def tier_rank(self, tier_id: Optional[str]) -> int:
+    def tier_rank(self, tier_id: str | None) -> int:
         """0 for visitors, 1 for the lowest tier, and so on."""
         if tier_id is None or tier_id == VISITOR:
             return 0
@@ -156,7 +158,7 @@ class RuleTable:
 class Member:
     """What a quote needs to know of the shopper. A visitor has tier None."""
 
-    tier: Optional[str] = None
+    tier: str | None = None
     points: int = 0
     birthday_month: int = 0  # 1..12, 0 unknown
     sessions_watched: int = 0

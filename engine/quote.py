@@ -4,10 +4,11 @@ Both evaluators produce a RawQuote of plain numbers; `public_quote` turns it int
 JSON-ready dict with names, reason codes and hint texts, so the wording of a hint is
 written once and both evaluators are compared number for number.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from . import codes
 
@@ -84,15 +85,32 @@ def parts_of(compiled: Any) -> PublicParts:
     return parts
 
 
-def line_dict(parts: PublicParts, sku: str, qty: int, status: int, hint: int, unit: int, layer: int, amount: int,
-              discount: int, final: int, shares: list) -> dict:
+def line_dict(
+    parts: PublicParts,
+    sku: str,
+    qty: int,
+    status: int,
+    hint: int,
+    unit: int,
+    layer: int,
+    amount: int,
+    discount: int,
+    final: int,
+    shares: list,
+) -> dict:
     ok = status == codes.OK
     coupons = parts.coupons
     return {
-        "sku": sku, "qty": qty, "eligible": ok, "reason": codes.REASONS[status],
+        "sku": sku,
+        "qty": qty,
+        "eligible": ok,
+        "reason": codes.REASONS[status],
         "hint": None if ok else _line_hint(parts, sku, status, hint),
-        "unit_price": unit if ok else None, "price_layer": codes.LAYERS[layer] if ok else None,
-        "amount": amount, "discount": discount, "final": final,
+        "unit_price": unit if ok else None,
+        "price_layer": codes.LAYERS[layer] if ok else None,
+        "amount": amount,
+        "discount": discount,
+        "final": final,
         "coupons": [{"id": coupons[i][0], "amount": fen} for i, fen in shares],
     }
 
@@ -104,14 +122,26 @@ def applied_dict(parts: PublicParts, index: int, amount: int) -> dict:
 
 def not_applied_dict(parts: PublicParts, index: int, status: int, hint: int) -> dict:
     coupon_id, name, kind = parts.coupons[index]
-    return {"id": coupon_id, "name": name, "kind": kind, "reason": codes.REASONS[status],
-            "hint": _coupon_hint(parts, index, status, hint)}
+    return {
+        "id": coupon_id,
+        "name": name,
+        "kind": kind,
+        "reason": codes.REASONS[status],
+        "hint": _coupon_hint(parts, index, status, hint),
+    }
 
 
 def redemption_dict(parts: PublicParts, k: int, status: int, hint: int) -> dict:
     item_id, name, points, cash = parts.redemptions[k]
-    return {"id": item_id, "name": name, "points": points, "cash": cash, "available": status == codes.OK,
-            "reason": codes.REASONS[status], "hint": _redemption_hint(parts, k, status, hint) if status else None}
+    return {
+        "id": item_id,
+        "name": name,
+        "points": points,
+        "cash": cash,
+        "available": status == codes.OK,
+        "reason": codes.REASONS[status],
+        "hint": _redemption_hint(parts, k, status, hint) if status else None,
+    }
 
 
 def points_dict(parts: PublicParts, tier_rank: int, room_index: int, p: RawPoints) -> dict:
@@ -127,13 +157,20 @@ def points_dict(parts: PublicParts, tier_rank: int, room_index: int, p: RawPoint
         bonuses.append({"source": "room_order", "id": parts.rooms[room_index], "points": p.room_bonus})
     if p.order_bonus:
         bonuses.append({"source": "order", "id": None, "points": p.order_bonus})
-    return {"total": p.total, "base": p.base, "per_yuan": parts.model.points.per_yuan, "multipliers": multipliers,
-            "after_multipliers": p.multiplied, "bonuses": bonuses,
-            "note": "visitors earn no points; join to earn" if tier_rank == 0 else None}
+    return {
+        "total": p.total,
+        "base": p.base,
+        "per_yuan": parts.model.points.per_yuan,
+        "multipliers": multipliers,
+        "after_multipliers": p.multiplied,
+        "bonuses": bonuses,
+        "note": "visitors earn no points; join to earn" if tier_rank == 0 else None,
+    }
 
 
-def assemble(parts: PublicParts, raw: RawQuote, lines: list, applied: list, not_applied: list,
-             redemptions: list) -> dict:
+def assemble(
+    parts: PublicParts, raw: RawQuote, lines: list, applied: list, not_applied: list, redemptions: list
+) -> dict:
     """The whole public quote around its already built lists (`raw.lines`, `raw.coupons`
     and `raw.redemptions` are not read here)."""
     return {
@@ -155,8 +192,22 @@ def public_quote(compiled: Any, raw: RawQuote) -> dict:
     `compiled` is the CompiledTable the quote was made with.
     """
     parts = parts_of(compiled)
-    lines = [line_dict(parts, ln.sku, ln.qty, ln.status, ln.hint, ln.unit_price, ln.layer, ln.amount, ln.discount,
-                       ln.final, ln.shares) for ln in raw.lines]
+    lines = [
+        line_dict(
+            parts,
+            ln.sku,
+            ln.qty,
+            ln.status,
+            ln.hint,
+            ln.unit_price,
+            ln.layer,
+            ln.amount,
+            ln.discount,
+            ln.final,
+            ln.shares,
+        )
+        for ln in raw.lines
+    ]
     amounts = {c.index: c.amount for c in raw.coupons}
     applied = [applied_dict(parts, i, amounts[i]) for i in raw.applied]
     not_applied = [not_applied_dict(parts, c.index, c.status, c.hint) for c in raw.coupons if c.status != codes.OK]
@@ -181,7 +232,7 @@ def wait_text(seconds: int) -> str:
     return f"opens in {seconds} second{'s' if seconds != 1 else ''}"
 
 
-def _tier_hint(parts: PublicParts, allowed: frozenset, rank: int) -> Optional[dict]:
+def _tier_hint(parts: PublicParts, allowed: frozenset, rank: int) -> dict | None:
     if rank <= 0:
         return None
     ids = parts.tier_ids
@@ -197,7 +248,7 @@ def _room_hint(parts: PublicParts, room_id: str) -> dict:
     return {"code": "join_room", "value": room.id, "text": f"in live room {room.name}"}
 
 
-def _line_hint(parts: PublicParts, sku: str, status: int, hint: int) -> Optional[dict]:
+def _line_hint(parts: PublicParts, sku: str, status: int, hint: int) -> dict | None:
     if status == codes.TIER_TOO_LOW:
         product = parts.model.products[parts.compiled.sku_row[sku]]
         return _tier_hint(parts, product.allowed_tiers, hint)
@@ -208,7 +259,7 @@ def _line_hint(parts: PublicParts, sku: str, status: int, hint: int) -> Optional
     return None
 
 
-def _coupon_hint(parts: PublicParts, index: int, status: int, hint: int) -> Optional[dict]:
+def _coupon_hint(parts: PublicParts, index: int, status: int, hint: int) -> dict | None:
     if status == codes.TIER_TOO_LOW:
         return _tier_hint(parts, parts.model.coupons[index].tiers, hint)
     if status == codes.NOT_IN_ROOM:
@@ -220,7 +271,7 @@ def _coupon_hint(parts: PublicParts, index: int, status: int, hint: int) -> Opti
     return None
 
 
-def _redemption_hint(parts: PublicParts, k: int, status: int, hint: int) -> Optional[dict]:
+def _redemption_hint(parts: PublicParts, k: int, status: int, hint: int) -> dict | None:
     item = parts.model.redemptions[k]
     if status == codes.TIER_TOO_LOW:
         return _tier_hint(parts, item.tiers, hint)
@@ -229,13 +280,19 @@ def _redemption_hint(parts: PublicParts, k: int, status: int, hint: int) -> Opti
     if status == codes.OUTSIDE_WINDOW and hint > 0:
         return {"code": "opens_in", "value": hint, "text": wait_text(hint)}
     if status == codes.TASK_LOCKED:
-        return {"code": "watch_sessions", "value": hint,
-                "text": f"watch {hint} more live session{'s' if hint != 1 else ''}"}
+        return {
+            "code": "watch_sessions",
+            "value": hint,
+            "text": f"watch {hint} more live session{'s' if hint != 1 else ''}",
+        }
     if status == codes.INSUFFICIENT_POINTS:
         return {"code": "earn_points", "value": hint, "text": f"earn {hint} more points"}
     if status == codes.POINTS_DEBT:
-        return {"code": "pay_debt", "value": hint,
-                "text": f"{hint} points are owed from a refund; the next points earned pay them"}
+        return {
+            "code": "pay_debt",
+            "value": hint,
+            "text": f"{hint} points are owed from a refund; the next points earned pay them",
+        }
     return None
 
 
@@ -254,10 +311,13 @@ class JsonParts:
         self.parts = parts
         self.skus = [dumps(p.sku) for p in model.products]
         self.coupon_ids = [dumps(c[0]) for c in parts.coupons]
-        self.coupon_heads = [b'{"id":' + dumps(i) + b',"name":' + dumps(n) + b',"kind":' + dumps(k)
-                             for i, n, k in parts.coupons]
-        self.redemption_heads = [b'{"id":' + dumps(i) + b',"name":' + dumps(n) + b',"points":%d,"cash":%d' % (p, c)
-                                 for i, n, p, c in parts.redemptions]
+        self.coupon_heads = [
+            b'{"id":' + dumps(i) + b',"name":' + dumps(n) + b',"kind":' + dumps(k) for i, n, k in parts.coupons
+        ]
+        self.redemption_heads = [
+            b'{"id":' + dumps(i) + b',"name":' + dumps(n) + b',"points":%d,"cash":%d' % (p, c)
+            for i, n, p, c in parts.redemptions
+        ]
         self.reasons = [dumps(codes.REASONS.get(k)) for k in range(max(codes.REASONS) + 1)]
         self.layers = [dumps(codes.LAYERS.get(k)) for k in range(max(codes.LAYERS) + 1)]
         self.tiers = [dumps(t) for t in parts.tier_ids]
@@ -283,7 +343,6 @@ class JsonParts:
 
     def redemption_hint(self, k: int, status: int, hint: int) -> bytes:
         return self._cached((2, k, status, hint), lambda: _redemption_hint(self.parts, k, status, hint))
-
 
 
 def json_parts_of(compiled: Any) -> JsonParts:

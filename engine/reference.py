@@ -4,9 +4,10 @@ It reads the validated model directly and favours clarity over speed; the compil
 evaluator in ext/ must agree with it on every field (tests/test_differential.py).
 The rules it implements are documented in docs/RULES.md, section "How a quote is decided".
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from . import codes
 from .compiler import CompiledTable
@@ -47,14 +48,28 @@ class ReferenceQuote:
         return public_quote(self.table, self.raw)
 
 
-def quote(table: CompiledTable, member: Member, room: Optional[str], now: int, lines: Sequence,
-          fulfillment: str = "delivery", stock: Optional[Stock] = None) -> ReferenceQuote:
+def quote(
+    table: CompiledTable,
+    member: Member,
+    room: str | None,
+    now: int,
+    lines: Sequence,
+    fulfillment: str = "delivery",
+    stock: Stock | None = None,
+) -> ReferenceQuote:
     """Decide one cart; see `decide`."""
     return ReferenceQuote(table, decide(table, member, room, now, lines, fulfillment, stock))
 
 
-def decide(table: CompiledTable, member: Member, room: Optional[str], now: int, lines: Sequence,
-           fulfillment: str = "delivery", stock: Optional[Stock] = None) -> RawQuote:
+def decide(
+    table: CompiledTable,
+    member: Member,
+    room: str | None,
+    now: int,
+    lines: Sequence,
+    fulfillment: str = "delivery",
+    stock: Stock | None = None,
+) -> RawQuote:
     """Decide prices, coupons, points and redemptions for one cart at instant `now`."""
     model = table.model
     tier_rank, room_index, lines, pickup = check_quote_inputs(table, member, room, now, lines, fulfillment)
@@ -67,15 +82,29 @@ def decide(table: CompiledTable, member: Member, room: Optional[str], now: int, 
     subtotal = sum(line.amount for line in raw_lines)
     discount = sum(line.discount for line in raw_lines)
     payable = subtotal - discount
-    points = _points(table, member, tier_rank, the_room, live, now, payable,
-                     any(line.status == codes.OK for line in raw_lines))
+    points = _points(
+        table, member, tier_rank, the_room, live, now, payable, any(line.status == codes.OK for line in raw_lines)
+    )
     redemptions = [_redemption(table, member, tier_rank, room, now, item, stock) for item in model.redemptions]
-    return RawQuote(tier_rank=tier_rank, room_index=room_index, live=live, lines=raw_lines, coupons=raw_coupons,
-                    applied=applied, combinations=combinations, search_exact=exact, subtotal=subtotal, discount=discount, payable=payable, points=points,
-                    redemptions=redemptions)
+    return RawQuote(
+        tier_rank=tier_rank,
+        room_index=room_index,
+        live=live,
+        lines=raw_lines,
+        coupons=raw_coupons,
+        applied=applied,
+        combinations=combinations,
+        search_exact=exact,
+        subtotal=subtotal,
+        discount=discount,
+        payable=payable,
+        points=points,
+        redemptions=redemptions,
+    )
 
 
 # -- lines and price layers -------------------------------------------------------------
+
 
 def _price_lines(table, member, tier_rank, room, live, lines, pickup) -> list:
     model = table.model
@@ -120,7 +149,7 @@ def _price_lines(table, member, tier_rank, room, live, lines, pickup) -> list:
     return out
 
 
-def _tier_price(model, product, tier_rank: int) -> Optional[int]:
+def _tier_price(model, product, tier_rank: int) -> int | None:
     """A tier's price holds for that tier and every higher one that sets none of its own."""
     for rank in range(tier_rank, 0, -1):
         tier_id = model.tiers[rank - 1].id
@@ -148,6 +177,7 @@ def _percent_half_up(amount: int, percent: int) -> int:
 
 # -- coupons ----------------------------------------------------------------------------
 
+
 def _in_scope(coupon: Coupon, sku: str, category: str) -> bool:
     return coupon.scope_all or sku in coupon.scope_skus or category in coupon.scope_categories
 
@@ -155,8 +185,9 @@ def _in_scope(coupon: Coupon, sku: str, category: str) -> bool:
 def _choose_coupons(table, member, tier_rank, room_id, now, lines, stock) -> tuple:
     model = table.model
     tier_ids = model.tier_ids()
-    known = [(i, line, model.products[table.sku_row[line.sku]]) for i, line in enumerate(lines)
-             if line.sku in table.sku_row]
+    known = [
+        (i, line, model.products[table.sku_row[line.sku]]) for i, line in enumerate(lines) if line.sku in table.sku_row
+    ]
     results, usable = [], []
     base = [line.amount for line in lines]
     for index, coupon in enumerate(model.coupons):
@@ -192,13 +223,13 @@ def _choose_coupons(table, member, tier_rank, room_id, now, lines, stock) -> tup
 
     search = _best_combination(table, usable, lines)
     chosen = {index for index, *_ in search.best}
-    for index, coupon, eligible, saving, result in usable:
+    for index, _, _, _, result in usable:
         if index not in chosen:
             result.status = codes.LOST_TO_BETTER_COMBINATION
     # apply the winner to the lines, in application order
     amounts = [line.amount for line in lines]
     applied = []
-    for index, coupon, eligible, saving, result in search.best:
+    for index, coupon, eligible, _, result in search.best:
         shares = _discount(coupon, eligible, lines, amounts)
         result.amount = sum(shares)
         applied.append(index)
@@ -211,7 +242,7 @@ def _choose_coupons(table, member, tier_rank, room_id, now, lines, stock) -> tup
     return results, applied, search.combinations, search.exact
 
 
-def _window_open(start: Optional[int], end: Optional[int], now: int) -> bool:
+def _window_open(start: int | None, end: int | None, now: int) -> bool:
     return (start is None or start <= now) and (end is None or now < end)
 
 
@@ -353,11 +384,11 @@ def _best_combination(table, usable: list, lines: list) -> _Search:
     return search
 
 
-def _combination_saving(chosen: list, lines: list) -> Optional[int]:
+def _combination_saving(chosen: list, lines: list) -> int | None:
     """What the coupons save applied in order; None when one of them would save nothing."""
     amounts = [line.amount for line in lines]
     total = 0
-    for index, coupon, eligible, _, _ in chosen:
+    for _, coupon, eligible, _, _ in chosen:
         shares = _discount(coupon, eligible, lines, amounts)
         saved = sum(shares)
         if saved == 0:
@@ -375,6 +406,7 @@ def _key(table, saving: int, chosen: list) -> tuple[int, int, list[int]]:
 
 
 # -- points -----------------------------------------------------------------------------
+
 
 def _points(table, member, tier_rank, room, live, now, payable, has_order) -> RawPoints:
     model = table.model
@@ -403,10 +435,11 @@ def month_of(now: int, utc_offset: int) -> int:
     """The calendar month (1-12) of instant `now` at the table's UTC offset."""
     import datetime as dt
 
-    return dt.datetime.fromtimestamp(now + utc_offset, dt.timezone.utc).month
+    return dt.datetime.fromtimestamp(now + utc_offset, dt.UTC).month
 
 
 # -- redemptions ------------------------------------------------------------------------
+
 
 def _redemption(table, member, tier_rank, room_id, now, item, stock) -> tuple:
     tier_ids = table.model.tier_ids()

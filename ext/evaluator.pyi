@@ -1,6 +1,7 @@
 """The compiled evaluator's Python face (ext/evaluator.pyx): the same contract as
 engine.reference.quote, returning a Quote held as C arrays."""
-from typing import Optional, Sequence
+
+from collections.abc import Sequence
 
 from engine.compiler import CompiledTable
 from engine.model import Member, Stock
@@ -37,6 +38,13 @@ class Quote:
     def to_dict(self) -> dict: ...
     def to_json(self, inner: bool = False) -> bytes: ...
 
-def quote(table: CompiledTable, member: Member, room: Optional[str], now: int, lines: Sequence[tuple[str, int]],
-          fulfillment: str = "delivery", stock: Optional[Stock] = None) -> Quote: ...
+def quote(
+    table: CompiledTable,
+    member: Member,
+    room: str | None,
+    now: int,
+    lines: Sequence[tuple[str, int]],
+    fulfillment: str = "delivery",
+    stock: Stock | None = None,
+) -> Quote: ...
 def c_constants() -> dict: ...

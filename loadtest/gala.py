@@ -4,6 +4,7 @@ Stages, as fractions of `GalaNight.total_seconds` (RIGHTS_GALA_SECONDS, default 
 a ramp to the pre-show crowd, a tenfold spike when the room opens, the live hours, the
 flash burst of the last five minutes (flash redeemers join), and the decay after.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,13 @@ class GalaNight(LoadTestShape):
     total_seconds = float(os.environ.get("RIGHTS_GALA_SECONDS", "60"))
     crowd = [Shopper, Viewer, Buyer, RuleAuthor]
     # (end as a fraction of the run, users as a multiple of BASE_USERS, who)
-    stages = [(0.10, 1, crowd), (0.25, 10, crowd), (0.70, 4, crowd), (0.85, 6, crowd + [FlashRedeemer]),
-              (1.00, 1, crowd)]
+    stages = [
+        (0.10, 1, crowd),
+        (0.25, 10, crowd),
+        (0.70, 4, crowd),
+        (0.85, 6, crowd + [FlashRedeemer]),
+        (1.00, 1, crowd),
+    ]
 
     def tick(self):
         elapsed = self.get_run_time()

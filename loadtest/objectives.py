@@ -12,6 +12,7 @@ first one missed is printed as one line (`objective missed: p99 412 ms > 250 ms`
 process exits with code 3; when all are met it prints one line and exits 0 (the failure
 ratio objective, not locust's any-failure rule, judges failed requests).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,11 +26,13 @@ DEFAULTS = {"p99_ms": 250.0, "failure_ratio": 0.01, "min_requests": 1}
 @events.init_command_line_parser.add_listener
 def _add_flags(parser) -> None:
     group = parser.add_argument_group("service objectives (rights-engine)")
-    group.add_argument("--objectives", default="", help="a JSON file of objectives: p99_ms, failure_ratio, "
-                                                        "min_requests")
+    group.add_argument(
+        "--objectives", default="", help="a JSON file of objectives: p99_ms, failure_ratio, min_requests"
+    )
     group.add_argument("--objective-p99-ms", type=float, default=None, help="p99 of all requests (default 250)")
-    group.add_argument("--objective-failure-ratio", type=float, default=None,
-                       help="failed over all requests (default 0.01)")
+    group.add_argument(
+        "--objective-failure-ratio", type=float, default=None, help="failed over all requests (default 0.01)"
+    )
     group.add_argument("--objective-min-requests", type=int, default=None, help="at least this many (default 1)")
 
 
@@ -57,8 +60,10 @@ def verdict(stats, wanted: dict) -> tuple:
         return False, f"objective missed: p99 {p99:.0f} ms > {wanted['p99_ms']:g} ms"
     if ratio > wanted["failure_ratio"]:
         return False, f"objective missed: failure ratio {ratio:.4f} > {wanted['failure_ratio']:g}"
-    return True, (f"objectives met: {requests} requests, p99 {p99:.0f} ms <= {wanted['p99_ms']:g} ms, "
-                  f"failure ratio {ratio:.4f} <= {wanted['failure_ratio']:g}")
+    return True, (
+        f"objectives met: {requests} requests, p99 {p99:.0f} ms <= {wanted['p99_ms']:g} ms, "
+        f"failure ratio {ratio:.4f} <= {wanted['failure_ratio']:g}"
+    )
 
 
 @events.quitting.add_listener

@@ -20,6 +20,7 @@ refusals (a sold-out item, a limit reached, a table that changed under a buyer) 
 answers, not failures; a failure is a 5xx, a timeout, or a refusal the scenario does not
 expect.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,13 +35,25 @@ GALA_START = int(os.environ.get("RIGHTS_LOAD_ROOM_START", "1794398400"))  # 2026
 GALA_END = int(os.environ.get("RIGHTS_LOAD_ROOM_END", str(GALA_START + 3 * 3600)))
 FLASH_AT = GALA_END - 120
 ROOM = os.environ.get("RIGHTS_LOAD_ROOM", "gala")
-SKUS = os.environ.get("RIGHTS_LOAD_SKUS", "MILK-1L,YOGURT-6,POWDER-900,BUTTER-250,CHEESE-KIDS,A2-MILK-12,"
-                                          "CHEESE-LTD").split(",")
+SKUS = os.environ.get(
+    "RIGHTS_LOAD_SKUS", "MILK-1L,YOGURT-6,POWDER-900,BUTTER-250,CHEESE-KIDS,A2-MILK-12,CHEESE-LTD"
+).split(",")
 FLASH_ITEM = os.environ.get("RIGHTS_LOAD_FLASH_ITEM", "FLASH-EGGS")
 MEMBERS = int(os.environ.get("RIGHTS_LOAD_MEMBERS", "10000"))  # ids M00001 .. M<MEMBERS>
-EXPECTED_REFUSALS = {"out_of_stock", "member_limit_reached", "insufficient_points", "outside_window",
-                     "tier_too_low", "tier_not_eligible", "task_locked", "line_not_eligible", "quote_changed",
-                     "rules_changed", "in_progress", "member_frozen"}
+EXPECTED_REFUSALS = {
+    "out_of_stock",
+    "member_limit_reached",
+    "insufficient_points",
+    "outside_window",
+    "tier_too_low",
+    "tier_not_eligible",
+    "task_locked",
+    "line_not_eligible",
+    "quote_changed",
+    "rules_changed",
+    "in_progress",
+    "member_frozen",
+}
 
 _started: dict[str, float | None] = {"at": None}  # when the run started, by the monotonic clock
 
@@ -81,8 +94,9 @@ class _GalaUser(FastHttpUser):
 
     def post(self, path: str, body: dict, name: str, headers: dict | None = None):
         """POST and classify: 2xx, or an expected business refusal, is a success."""
-        with self.client.post(path, json=body, headers=headers or self.headers(), name=name,
-                              catch_response=True) as response:
+        with self.client.post(
+            path, json=body, headers=headers or self.headers(), name=name, catch_response=True
+        ) as response:
             if 200 <= response.status_code < 300:
                 response.success()
                 return response
@@ -103,8 +117,12 @@ class Shopper(_GalaUser):
 
     @task
     def change_cart(self) -> None:
-        body = {"member_id": member_id(), "room": ROOM, "lines": cart(),
-                "fulfillment": random.choice(("delivery", "pickup"))}
+        body = {
+            "member_id": member_id(),
+            "room": ROOM,
+            "lines": cart(),
+            "fulfillment": random.choice(("delivery", "pickup")),
+        }
         self.post("/v1/eligibility", body, "eligibility")
 
 
@@ -116,13 +134,25 @@ class Viewer(_GalaUser):
     def watch(self) -> None:
         live_for = gala_now(self.environment) - GALA_START
         if live_for >= 600:
-            self.post("/v1/events", {"event_id": uuid.uuid4().hex[:24], "member_id": member_id(), "type": "watch",
-                                     "room": ROOM, "seconds": random.randint(600, min(live_for, 3600))}, "event watch")
+            self.post(
+                "/v1/events",
+                {
+                    "event_id": uuid.uuid4().hex[:24],
+                    "member_id": member_id(),
+                    "type": "watch",
+                    "room": ROOM,
+                    "seconds": random.randint(600, min(live_for, 3600)),
+                },
+                "event watch",
+            )
 
     @task(1)
     def share(self) -> None:
-        self.post("/v1/events", {"event_id": uuid.uuid4().hex[:24], "member_id": member_id(), "type": "share",
-                                 "room": ROOM}, "event share")
+        self.post(
+            "/v1/events",
+            {"event_id": uuid.uuid4().hex[:24], "member_id": member_id(), "type": "share", "room": ROOM},
+            "event share",
+        )
 
 
 class Buyer(_GalaUser):
@@ -132,34 +162,52 @@ class Buyer(_GalaUser):
     @task
     def buy(self) -> None:
         member, lines = member_id(), cart()
-        quote = self.post("/v1/eligibility", {"member_id": member, "room": ROOM, "lines": lines,
-                                              "fulfillment": "pickup"}, "eligibility (before an order)")
+        quote = self.post(
+            "/v1/eligibility",
+            {"member_id": member, "room": ROOM, "lines": lines, "fulfillment": "pickup"},
+            "eligibility (before an order)",
+        )
         if quote.status_code != 200:
             return
         body = quote.json()
         eligible = [line for line, shown in zip(lines, body["lines"]) if shown["eligible"]]
         if not eligible:
             return
-        self.post("/v1/orders", {"order_id": uuid.uuid4().hex[:24], "member_id": member, "room": ROOM,
-                                 "lines": eligible, "fulfillment": "pickup", "rules_version": body["rules_version"],
-                                 "location": {"lat": 31.23 + random.random() / 20, "lon": 121.47 + random.random() / 20}},
-                  "order")
+        self.post(
+            "/v1/orders",
+            {
+                "order_id": uuid.uuid4().hex[:24],
+                "member_id": member,
+                "room": ROOM,
+                "lines": eligible,
+                "fulfillment": "pickup",
+                "rules_version": body["rules_version"],
+                "location": {"lat": 31.23 + random.random() / 20, "lon": 121.47 + random.random() / 20},
+            },
+            "order",
+        )
 
 
 class FlashRedeemer(_GalaUser):
     """Runs only in the flash burst (the shape names it then), as a third of the crowd."""
+
     weight = 15
     wait_time = constant(0.2)
 
     @task
     def redeem(self) -> None:
         headers = {**self.headers(FLASH_AT), "Idempotency-Key": uuid.uuid4().hex}
-        self.post("/v1/redemptions", {"member_id": member_id(), "redemption_id": FLASH_ITEM, "room": ROOM},
-                  "flash redemption", headers=headers)
+        self.post(
+            "/v1/redemptions",
+            {"member_id": member_id(), "redemption_id": FLASH_ITEM, "room": ROOM},
+            "flash redemption",
+            headers=headers,
+        )
 
 
 class RuleAuthor(_GalaUser):
     """One push of a cheaper milk, half way through the run."""
+
     fixed_count = 1
     wait_time = constant(1.0)
     pushed = False
@@ -174,8 +222,12 @@ class RuleAuthor(_GalaUser):
         from engine.demo import DEMO_RULES
 
         table = DEMO_RULES.read_text(encoding="utf-8").replace("price: 1590\n", "price: 1490\n", 1)
-        with self.client.post("/v1/rules?author=locust&label=gala-mid-run", data=table,
-                              headers={"Authorization": f"Bearer {token}", "Content-Type": "application/yaml"},
-                              name="rules push", catch_response=True) as response:
+        with self.client.post(
+            "/v1/rules?author=locust&label=gala-mid-run",
+            data=table,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/yaml"},
+            name="rules push",
+            catch_response=True,
+        ) as response:
             if not 200 <= response.status_code < 300:
                 response.failure(f"{response.status_code} {response.text[:80]}")

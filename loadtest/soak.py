@@ -3,6 +3,7 @@
 RIGHTS_SOAK_USERS (default 40) users of the live-room population, constant for
 RIGHTS_SOAK_SECONDS (default 600): memory, connection and latency drift show here.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """`python -m rights`: the console script, run from whichever checkout is on the path."""
+
 import sys
 
 from rights.cli import main

@@ -2,6 +2,7 @@
 
 The suites are imported when run: they pull in what only a benchmark needs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,13 +32,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     ledger.add_argument("--rounds", type=int, default=2, help="rounds per route (default 2)")
     _report_flags(ledger)
     ledger.set_defaults(run=cmd_bench_ledger)
-    rush = bench_commands.add_parser("rush", help="2,000 redemptions at once for 100 units, N times in a row: "
-                                                  "every answer 200 or 409, never 503, the books right")
+    rush = bench_commands.add_parser(
+        "rush",
+        help="2,000 redemptions at once for 100 units, N times in a row: "
+        "every answer 200 or 409, never 503, the books right",
+    )
     rush.add_argument("--runs", type=int, default=20, help="rushes in a row (default 20)")
     rush.add_argument("--json", action="store_true", help="one JSON object")
     rush.set_defaults(run=cmd_bench_rush)
-    every = bench_commands.add_parser("all", help="every side-by-side comparison, as one table "
-                                                  "(reference, zen-engine, no-op route, reloads)")
+    every = bench_commands.add_parser(
+        "all", help="every side-by-side comparison, as one table (reference, zen-engine, no-op route, reloads)"
+    )
     _report_flags(every)
     every.set_defaults(run=cmd_bench_all)
 

@@ -19,11 +19,12 @@ missed with --check), 2 the command line itself was wrong.
 
 Each command group lives in its own module; every one is always registered.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from . import bench, leaders, members, quote, rules, serve
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -46,6 +47,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception as exc:  # Redis down or full: one line, not a traceback
         if not type(exc).__module__.startswith("redis."):
             raise
-        print(f"rights {args.command}: Redis refused or did not answer: {type(exc).__name__}: {exc}",
-              file=sys.stderr)
+        print(f"rights {args.command}: Redis refused or did not answer: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
 """`rights leaders import`: pickup leaders into Redis, where every worker's nearest-leader index reads them."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,9 @@ from .output import counted, refused_row
 def add_commands(commands: argparse._SubParsersAction) -> None:
     leaders = commands.add_parser("leaders", help="load pickup leaders into Redis")
     leader_actions = leaders.add_subparsers(dest="leaders_command", required=True, metavar="ACTION")
-    load_leaders = leader_actions.add_parser("import", help="load leaders from CSV or JSON lines "
-                                                            "(id, name, lat, lon, active)")
+    load_leaders = leader_actions.add_parser(
+        "import", help="load leaders from CSV or JSON lines (id, name, lat, lon, active)"
+    )
     load_leaders.add_argument("file")
     redis_options(load_leaders)
     load_leaders.set_defaults(run=cmd_leaders_import)
@@ -38,6 +40,5 @@ def cmd_leaders_import(args: argparse.Namespace) -> int:
     with command_redis(args.redis_url, args.data_dir, "rights leaders import") as url:
         write_leaders(sync_client(url, socket_timeout=10), good)
     active = sum(1 for leader in good if leader.active)
-    print(f"imported {counted(len(good), 'leader')} ({active} active), refused {counted(bad, 'row')}",
-          file=sys.stderr)
+    print(f"imported {counted(len(good), 'leader')} ({active} active), refused {counted(bad, 'row')}", file=sys.stderr)
     return 1 if bad else 0

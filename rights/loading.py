@@ -2,13 +2,14 @@
 
 Both fail in one line on stderr naming the command, never with a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 from api.serve.command_redis import redis_for
 from api.serve.data_lock import DataDirBusy
@@ -20,7 +21,7 @@ def redis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="the embedded Redis's data directory (default ./var)")
 
 
-def read_text(path: str, command: str) -> Optional[str]:
+def read_text(path: str, command: str) -> str | None:
     """A UTF-8 file's text, or None after saying why not."""
     try:
         return Path(path).read_text(encoding="utf-8")
@@ -30,7 +31,7 @@ def read_text(path: str, command: str) -> Optional[str]:
 
 
 @contextlib.contextmanager
-def command_redis(url: Optional[str], data_dir: Optional[str], command: str) -> Iterator[str]:
+def command_redis(url: str | None, data_dir: str | None, command: str) -> Iterator[str]:
     """The Redis URL for `command` (api/serve/command_redis.py); exit 1 when another process holds
     the data directory and offers no Redis that answers."""
     with contextlib.ExitStack() as stack:

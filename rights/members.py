@@ -3,6 +3,7 @@
 Without a Redis URL the commands use the running server's Redis, else the embedded one
 under the data directory (api/serve/command_redis.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,11 @@ def cmd_members_import(args: argparse.Namespace) -> int:
                 try:
                     good += write_members(client, batch) if batch else 0
                 except (RedisError, RedisClusterException) as exc:  # e.g. a full Redis: say how far it got
-                    print(f"\nrights members import: Redis refused the rows up to {args.file}:{line}: "
-                          f"{type(exc).__name__}: {exc}; imported {good} before them", file=sys.stderr)
+                    print(
+                        f"\nrights members import: Redis refused the rows up to {args.file}:{line}: "
+                        f"{type(exc).__name__}: {exc}; imported {good} before them",
+                        file=sys.stderr,
+                    )
                     return 1
                 batch = []
                 _progress(done, total)

@@ -1,4 +1,5 @@
 """How every command answers: JSON on stdout, a refusal as one line on stderr."""
+
 from __future__ import annotations
 
 import sys

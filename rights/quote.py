@@ -1,4 +1,5 @@
 """`rights quote`: a cart quoted locally against a rule table, no server and no Redis."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,12 +16,15 @@ from .output import fail, print_json
 def add_commands(commands: argparse._SubParsersAction) -> None:
     quote = commands.add_parser("quote", help="quote a cart locally against a rule table, no server")
     quote.add_argument("--rules", default=str(DEMO_RULES), help="rule table file (default: the demo table)")
-    quote.add_argument("--member", help='member snapshot as JSON, e.g. \'{"tier": "gold", "points": 1850}\' '
-                                        "(default: a visitor)")
+    quote.add_argument(
+        "--member", help='member snapshot as JSON, e.g. \'{"tier": "gold", "points": 1850}\' (default: a visitor)'
+    )
     quote.add_argument("--room", help="live room id")
     quote.add_argument("--item", action="append", type=_item, metavar="SKU:QTY", help="a cart line (repeatable)")
-    quote.add_argument("--at", help="the instant, ISO 8601 or Unix seconds (default: now); ISO without an "
-                                    "offset is in the table's timezone")
+    quote.add_argument(
+        "--at",
+        help="the instant, ISO 8601 or Unix seconds (default: now); ISO without an offset is in the table's timezone",
+    )
     quote.add_argument("--pickup", action="store_true", help="self-pickup instead of delivery")
     quote.add_argument("--stock", help='stock left as JSON, e.g. \'{"coupons": {"BG-CHEESE-ZERO": 0}}\'')
     quote.add_argument("--evaluator", choices=("compiled", "reference"), help="default: compiled")
@@ -64,12 +68,13 @@ def cmd_quote(args: argparse.Namespace) -> int:
     except QuoteInputError as exc:
         return fail(str(exc))
     try:
-        now = parse_instant(args.at, table.utc_offset) if args.at else int(dt.datetime.now(dt.timezone.utc).timestamp())
+        now = parse_instant(args.at, table.utc_offset) if args.at else int(dt.datetime.now(dt.UTC).timestamp())
     except ValueError:
         return fail(f"--at {args.at!r} is not a time; write e.g. 2026-11-11T21:00:00+08:00")
     try:
-        quote = evaluator.quote(table, member, args.room, now, args.item or [],
-                                "pickup" if args.pickup else "delivery", stock)
+        quote = evaluator.quote(
+            table, member, args.room, now, args.item or [], "pickup" if args.pickup else "delivery", stock
+        )
     except QuoteInputError as exc:
         return fail(str(exc))
     result = quote.to_dict()

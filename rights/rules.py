@@ -5,6 +5,7 @@ diff, simulate, cancel and rollback call the admin routes: the server is `--serv
 (or RIGHTS_SERVER, default http://127.0.0.1:8000); the admin token is read from
 RIGHTS_ADMIN_TOKEN, never from the command line (where shell history and `ps` would keep it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Optional
 
 import orjson
 
@@ -37,8 +37,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def _add_remote_commands(rules_commands: argparse._SubParsersAction) -> None:
     def server_arg(parser):
-        parser.add_argument("--server", default=os.environ.get("RIGHTS_SERVER", "http://127.0.0.1:8000"),
-                            help="the API (RIGHTS_SERVER, default http://127.0.0.1:8000)")
+        parser.add_argument(
+            "--server",
+            default=os.environ.get("RIGHTS_SERVER", "http://127.0.0.1:8000"),
+            help="the API (RIGHTS_SERVER, default http://127.0.0.1:8000)",
+        )
 
     push = rules_commands.add_parser("push", help="push a rule table to a running server (validated there first)")
     push.add_argument("file")
@@ -99,8 +102,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             failed += 1
             continue
         model = table.model
-        print(f"{name}: ok, version {table.version}: {len(model.tiers)} tiers, {len(model.products)} products, "
-              f"{len(model.rooms)} rooms, {len(model.coupons)} coupons, {len(model.redemptions)} redemptions")
+        print(
+            f"{name}: ok, version {table.version}: {len(model.tiers)} tiers, {len(model.products)} products, "
+            f"{len(model.rooms)} rooms, {len(model.coupons)} coupons, {len(model.redemptions)} redemptions"
+        )
     return 1 if failed else 0
 
 
@@ -119,8 +124,14 @@ def cmd_generate_large(args: argparse.Namespace) -> int:
     return 0
 
 
-def request(server: str, method: str, path: str, body: Optional[bytes] = None, params: Optional[dict] = None,
-            content_type: str = "application/json") -> tuple:
+def request(
+    server: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    params: dict | None = None,
+    content_type: str = "application/json",
+) -> tuple:
     """(status, parsed JSON or text) of one admin call; network faults become (0, message)."""
     url = server.rstrip("/") + path + ("?" + urllib.parse.urlencode(params) if params else "")
     headers = {"Content-Type": content_type}
@@ -141,7 +152,7 @@ def request(server: str, method: str, path: str, body: Optional[bytes] = None, p
         return status, raw.decode(errors="replace")
 
 
-def _fail(status: int, answer, what: str, file: Optional[str] = None) -> int:
+def _fail(status: int, answer, what: str, file: str | None = None) -> int:
     if status == 0:
         print(f"rights rules {what}: {answer}", file=sys.stderr)
         return 1
@@ -230,14 +241,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
-    print(f"{answer['active']} -> {answer['candidate']}: {answer['carts']} carts, {answer['changed']} changed, "
-          f"payable {answer['payable_change']:+d} fen, points {answer['points_change']:+d}")
+    print(
+        f"{answer['active']} -> {answer['candidate']}: {answer['carts']} carts, {answer['changed']} changed, "
+        f"payable {answer['payable_change']:+d} fen, points {answer['points_change']:+d}"
+    )
     for result in answer["results"]:
         change = result["change"]
         if change["payable"] or change["points"] or change["coupons_added"] or change["coupons_removed"]:
             which = f"cart {result['cart']}" if "cart" in result else f"replay @{result['replayed_at']}"
-            extra = "".join(f" +{c}" for c in change["coupons_added"]) + "".join(f" -{c}" for c in
-                                                                                 change["coupons_removed"])
+            extra = "".join(f" +{c}" for c in change["coupons_added"]) + "".join(
+                f" -{c}" for c in change["coupons_removed"]
+            )
             print(f"  {which}: payable {change['payable']:+d}, points {change['points']:+d}{extra}")
     return 0
 

@@ -2,6 +2,7 @@
 
 A wrong setting or API key is named here, in one line, before any process starts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,15 +19,25 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--rules", help="rule table file (RIGHTS_RULES, default the demo table)")
     serve.add_argument("--redis-url", help="use this Redis (REDIS_URL); without it a local redis-server is started")
     serve.add_argument("--data-dir", help="the embedded Redis's data directory (RIGHTS_DATA_DIR, default ./var)")
-    serve.add_argument("--appendfsync", choices=("everysec", "always"), default="everysec",
-                       help="the embedded Redis's AOF fsync policy (default everysec)")
-    serve.add_argument("--demo", action="store_true",
-                       help="load the demo rules and about 10,000 demo members; requests may then set the "
-                            "instant with an X-Rights-Now header (a rehearsal of the gala night)")
+    serve.add_argument(
+        "--appendfsync",
+        choices=("everysec", "always"),
+        default="everysec",
+        help="the embedded Redis's AOF fsync policy (default everysec)",
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the demo rules and about 10,000 demo members; requests may then set the "
+        "instant with an X-Rights-Now header (a rehearsal of the gala night)",
+    )
     serve.add_argument("--no-access-log", action="store_true", help="no JSON access log lines on stdout")
-    serve.add_argument("--push-rules", action="store_true",
-                       help="when Redis already holds another active rule table, push the --rules file as a new "
-                            "version, active at once (without it, Redis's active version is served)")
+    serve.add_argument(
+        "--push-rules",
+        action="store_true",
+        help="when Redis already holds another active rule table, push the --rules file as a new "
+        "version, active at once (without it, Redis's active version is served)",
+    )
     serve.set_defaults(run=cmd_serve)
 
 
@@ -39,10 +50,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from engine.rules.source import SourceError, read_bytes
 
     try:
-        settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers, rules=args.rules,
-                                     redis_url=args.redis_url, data_dir=args.data_dir,
-                                     access_log=False if args.no_access_log else None, demo=args.demo or None,
-                                     allow_clock_override=True if args.demo else None)
+        settings = Settings.from_env(
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            rules=args.rules,
+            redis_url=args.redis_url,
+            data_dir=args.data_dir,
+            access_log=False if args.no_access_log else None,
+            demo=args.demo or None,
+            allow_clock_override=True if args.demo else None,
+        )
     except ValueError as exc:
         print(f"rights serve: {exc}", file=sys.stderr)
         return 2
@@ -59,7 +77,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if isinstance(exc, SourceError):
             problems = [Problem("", exc.line, exc.message)]
         for problem in problems or [exc]:
-            print(problem.render(settings.rules) if problems else f"rights serve: {settings.rules}: {exc}",
-                  file=sys.stderr)
+            print(
+                problem.render(settings.rules) if problems else f"rights serve: {settings.rules}: {exc}",
+                file=sys.stderr,
+            )
         return 1
     return Supervisor(settings, table, source, appendfsync=args.appendfsync, push_rules=args.push_rules).run()

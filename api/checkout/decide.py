@@ -3,10 +3,12 @@ writes its answer itself, with no FastAPI dependency solving or pydantic validat
 (measured at about a fifth of the route's own cost). `api/routes/checkout.py` documents
 the same route in OpenAPI from the models in `api/schemas.py`.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from fastapi.responses import Response
@@ -64,9 +66,19 @@ async def decide(service: Service, body: bytes, now: int) -> Response:
     service.metrics.engine.observe(time.perf_counter() - started)
     if touches_stock(table, quote):  # what is left, per Redis
         try:
-            quote = await quote_with_live_stock(service.evaluator, table, member, req.room, now, req.lines,
-                                                req.fulfillment, redis=service.redis, cache=service.cache,
-                                                call=service.redis_call, first=quote)
+            quote = await quote_with_live_stock(
+                service.evaluator,
+                table,
+                member,
+                req.room,
+                now,
+                req.lines,
+                req.fulfillment,
+                redis=service.redis,
+                cache=service.cache,
+                call=service.redis_call,
+                first=quote,
+            )
         except StockChanging as exc:
             return error(503, "stock_changing", f"{exc}; retry")
     if len(service.samples) < SAMPLES_PER_SECOND:  # for shadow runs of candidate tables
@@ -74,8 +86,9 @@ async def decide(service: Service, body: bytes, now: int) -> Response:
     offer = join_offer(service.evaluator, table, req, now, quote.payable) if status != "member" else None
     tier = "visitor" if status != "member" else ((record.tier if record else None) or "visitor")
     service.dashboard.quote(req.room, tier, record.id if record is not None else None)
-    head = orjson.dumps({"rules_version": table.version, "at": now, "member": member_info(record, status, tier),
-                         "join_offer": offer})
+    head = orjson.dumps(
+        {"rules_version": table.version, "at": now, "member": member_info(record, status, tier), "join_offer": offer}
+    )
     # the quote's own JSON, written by the engine, spliced in after the head's members
     return Response(head[:-1] + b"," + _quote_json(quote) + b"}", media_type=JSON)
 

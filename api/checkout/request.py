@@ -5,13 +5,13 @@ The request is checked by hand rather than through pydantic: it is the hottest r
 and the checks below are the ones api/schemas.EligibilityRequest documents (a test holds
 the two together). Every refusal names the field and the reason.
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import orjson
-from dataclasses import dataclass
-from typing import Optional
 
 from engine.inputs import QuoteInputError
 from engine.model import MAX_LINES, MAX_QTY, Member
@@ -23,7 +23,7 @@ MAX_SKU_LENGTH = 64
 
 
 class RequestInvalid(ValueError):
-    def __init__(self, field: Optional[str], reason: str, code: str = "invalid_request"):
+    def __init__(self, field: str | None, reason: str, code: str = "invalid_request"):
         super().__init__(f"{field}: {reason}" if field else reason)
         self.field = field
         self.reason = reason
@@ -32,12 +32,12 @@ class RequestInvalid(ValueError):
 
 @dataclass
 class EligibilityRequest:
-    member_id: Optional[str]
-    identity: Optional[tuple]  # (channel, value)
-    room: Optional[str]
+    member_id: str | None
+    identity: tuple | None  # (channel, value)
+    room: str | None
     lines: list  # (sku, qty)
     fulfillment: str
-    location: Optional[tuple]  # (lat, lon)
+    location: tuple | None  # (lat, lon)
 
 
 def parse_request(data) -> EligibilityRequest:
@@ -54,7 +54,7 @@ def parse_request(data) -> EligibilityRequest:
         if member_id is not None:
             raise RequestInvalid("identity", "give member_id or identity, not both")
         if type(identity) is not dict or set(identity) != {"channel", "value"}:
-            raise RequestInvalid("identity", "must be {\"channel\": ..., \"value\": ...}")
+            raise RequestInvalid("identity", 'must be {"channel": ..., "value": ...}')
         if identity["channel"] not in CHANNELS:
             raise RequestInvalid("identity.channel", f"must be one of: {', '.join(CHANNELS)}")
         if type(identity["value"]) is not str or not IDENTITY_VALUE.match(identity["value"]):
@@ -65,13 +65,13 @@ def parse_request(data) -> EligibilityRequest:
         raise RequestInvalid("room", "must be a room id (text, at most 64 characters) or null")
     raw_lines = data.get("lines")
     if type(raw_lines) is not list:
-        raise RequestInvalid("lines", "is required: a list of {\"sku\": ..., \"qty\": ...}")
+        raise RequestInvalid("lines", 'is required: a list of {"sku": ..., "qty": ...}')
     if len(raw_lines) > MAX_LINES:
         raise RequestInvalid("lines", f"at most {MAX_LINES} lines in one cart, not {len(raw_lines)}")
     lines = []
     for index, line in enumerate(raw_lines):
         if type(line) is not dict or set(line) != {"sku", "qty"}:
-            raise RequestInvalid(f"lines[{index}]", "must be {\"sku\": ..., \"qty\": ...}")
+            raise RequestInvalid(f"lines[{index}]", 'must be {"sku": ..., "qty": ...}')
         sku, qty = line["sku"], line["qty"]
         if type(sku) is not str or not 0 < len(sku) <= MAX_SKU_LENGTH:
             raise RequestInvalid(f"lines[{index}].sku", f"must be text of 1 to {MAX_SKU_LENGTH} characters")
@@ -84,7 +84,7 @@ def parse_request(data) -> EligibilityRequest:
     location = data.get("location")
     if location is not None:
         if type(location) is not dict or set(location) != {"lat", "lon"}:
-            raise RequestInvalid("location", "must be {\"lat\": ..., \"lon\": ...}")
+            raise RequestInvalid("location", 'must be {"lat": ..., "lon": ...}')
         lat, lon = location["lat"], location["lon"]
         for name, value, bound in (("lat", lat, 90), ("lon", lon, 180)):
             if type(value) not in (int, float) or not math.isfinite(value) or not -bound <= value <= bound:
@@ -111,7 +111,7 @@ def encoded(req: EligibilityRequest) -> bytes:
 _VISITOR = Member()
 
 
-def pricing(record: Optional[MemberRecord], now: int) -> tuple:
+def pricing(record: MemberRecord | None, now: int) -> tuple:
     """(status, the Member to quote): a lapsed paid membership is priced as a visitor."""
     if record is None:
         return "visitor", _VISITOR
@@ -120,15 +120,29 @@ def pricing(record: Optional[MemberRecord], now: int) -> tuple:
     return "member", record.engine_member()
 
 
-def member_info(record: Optional[MemberRecord], status: str, tier: str) -> dict:
+def member_info(record: MemberRecord | None, status: str, tier: str) -> dict:
     if record is None:
-        return {"id": None, "status": "visitor", "tier": tier, "member_tier": None, "points": 0, "frozen": False,
-                "paid_until": None}
-    return {"id": record.id, "status": status, "tier": tier, "member_tier": record.tier, "points": record.points,
-            "frozen": record.frozen, "paid_until": record.paid_until or None}
+        return {
+            "id": None,
+            "status": "visitor",
+            "tier": tier,
+            "member_tier": None,
+            "points": 0,
+            "frozen": False,
+            "paid_until": None,
+        }
+    return {
+        "id": record.id,
+        "status": status,
+        "tier": tier,
+        "member_tier": record.tier,
+        "points": record.points,
+        "frozen": record.frozen,
+        "paid_until": record.paid_until or None,
+    }
 
 
-def join_offer(evaluator, table, request: EligibilityRequest, now: int, payable_now: int) -> Optional[dict]:
+def join_offer(evaluator, table, request: EligibilityRequest, now: int, payable_now: int) -> dict | None:
     """What the cheapest tier would cost and earn on this very cart."""
     model = table.model
     if not model.tiers:
@@ -139,8 +153,19 @@ def join_offer(evaluator, table, request: EligibilityRequest, now: int, payable_
     except QuoteInputError:
         return None
     saves = payable_now - quote.payable
-    text = (f"join as {tier.name}: this cart costs {quote.payable // 100}.{quote.payable % 100:02d} yuan, "
-            f"{saves // 100}.{saves % 100:02d} less, and earns {quote.points} points") if saves > 0 else \
-        f"join as {tier.name}: this cart earns {quote.points} points"
-    return {"tier": tier.id, "name": tier.name, "payable": quote.payable, "saves": saves, "points": quote.points,
-            "text": text}
+    text = (
+        (
+            f"join as {tier.name}: this cart costs {quote.payable // 100}.{quote.payable % 100:02d} yuan, "
+            f"{saves // 100}.{saves % 100:02d} less, and earns {quote.points} points"
+        )
+        if saves > 0
+        else f"join as {tier.name}: this cart earns {quote.points} points"
+    )
+    return {
+        "tier": tier.id,
+        "name": tier.name,
+        "payable": quote.payable,
+        "saves": saves,
+        "points": quote.points,
+        "text": text,
+    }

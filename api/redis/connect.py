@@ -6,10 +6,10 @@ and the answer picks `Redis` or `RedisCluster`, sync or asyncio. Every key layou
 project is Cluster-safe (one hash tag per member, per item, per leader, `{rules}`), and
 every script touches one slot.
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Optional
 
 import redis
 import redis.asyncio as aioredis
@@ -35,7 +35,7 @@ def sync_client(url: str, **options):
     return redis.Redis.from_url(url, **options)
 
 
-def async_client(url: str, pool_timeout: Optional[float] = None, **options):
+def async_client(url: str, pool_timeout: float | None = None, **options):
     """An asyncio client for a server or a cluster. With `pool_timeout`, a server's calls
     wait that long for a free connection when all `max_connections` are busy (instead of
     failing at once: a burst is a queue, not a Redis fault)."""
@@ -74,8 +74,10 @@ def refuse_evicting_redis(client) -> None:
     naming the policy otherwise."""
     for policy in sorted(eviction_policies(client)):  # INFO works where CONFIG is off
         if policy != "noeviction":  # volatile-* too: idempotency records and cap counters carry a TTL
-            raise RuntimeError(f"the Redis maxmemory-policy is {policy}, which may evict keys (balances, "
-                               "idempotency records); set it to noeviction")
+            raise RuntimeError(
+                f"the Redis maxmemory-policy is {policy}, which may evict keys (balances, "
+                "idempotency records); set it to noeviction"
+            )
 
 
 def eviction_policies(client) -> set:

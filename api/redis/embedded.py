@@ -1,5 +1,6 @@
 """A local `redis-server` child process: the embedded default of `rights serve`, and what
 the tests start on a free loopback port. A real server, never a mock."""
+
 from __future__ import annotations
 
 import shutil
@@ -7,8 +8,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 PACKAGE_HINT = "redis-server is not installed; install the Debian package: apt-get install redis-server"
 
@@ -58,12 +59,18 @@ class EmbeddedRedis:
     `preexec_fn` runs in the child before exec (e.g. to die with its parent).
     """
 
-    def __init__(self, data_dir: str | Path, port: Optional[int] = None, appendfsync: str = "everysec",
-                 pass_fds: tuple = (), preexec_fn: Optional[Callable[[], None]] = None):
+    def __init__(
+        self,
+        data_dir: str | Path,
+        port: int | None = None,
+        appendfsync: str = "everysec",
+        pass_fds: tuple = (),
+        preexec_fn: Callable[[], None] | None = None,
+    ):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.appendfsync = appendfsync
-        self.process: Optional[subprocess.Popen] = None
+        self.process: subprocess.Popen | None = None
         self.extra_args: list = []  # e.g. cluster mode (LocalCluster)
         self.pass_fds = pass_fds
         self.preexec_fn = preexec_fn
@@ -72,20 +79,43 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
+    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RedisServerMissing(PACKAGE_HINT)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
-            binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.data_dir.resolve()),
-            "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "",
-            "--maxmemory-policy", "noeviction", "--protected-mode", "yes", "--daemonize", "no",
-            "--logfile", str((self.data_dir / "redis.log").resolve()), *self.extra_args,
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir.resolve()),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            self.appendfsync,
+            "--save",
+            "",
+            "--maxmemory-policy",
+            "noeviction",
+            "--protected-mode",
+            "yes",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str((self.data_dir / "redis.log").resolve()),
+            *self.extra_args,
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        start_new_session=True, pass_fds=self.pass_fds,
-                                        preexec_fn=self.preexec_fn)
+        self.process = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            pass_fds=self.pass_fds,
+            preexec_fn=self.preexec_fn,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -113,7 +143,7 @@ class EmbeddedRedis:
                 self.process.wait(5)
         self.process = None
 
-    def __enter__(self) -> "EmbeddedRedis":
+    def __enter__(self) -> EmbeddedRedis:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -135,18 +165,35 @@ class LocalCluster:
     def url(self) -> str:
         return self.nodes[0].url
 
-    def start(self, timeout: float = 30.0) -> "LocalCluster":
+    def start(self, timeout: float = 30.0) -> LocalCluster:
         for node in self.nodes:
-            node.extra_args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                               "--cluster-node-timeout", "2000"]
+            node.extra_args = [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "2000",
+            ]
             node.start()
         if not self.created:
             binary = shutil.which("redis-cli")
             if binary is None:
                 raise RedisServerMissing(PACKAGE_HINT)
-            subprocess.run([binary, "--cluster", "create", *[f"127.0.0.1:{n.port}" for n in self.nodes],
-                            "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True,
-                           timeout=timeout)
+            subprocess.run(
+                [
+                    binary,
+                    "--cluster",
+                    "create",
+                    *[f"127.0.0.1:{n.port}" for n in self.nodes],
+                    "--cluster-replicas",
+                    "0",
+                    "--cluster-yes",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=timeout,
+            )
             self.created = True
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -181,7 +228,7 @@ class LocalCluster:
         for node in self.nodes:
             node.stop()
 
-    def __enter__(self) -> "LocalCluster":
+    def __enter__(self) -> LocalCluster:
         return self.start()
 
     def __exit__(self, *exc) -> None:

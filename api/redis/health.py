@@ -11,11 +11,11 @@ with 503 only when this says Redis is not answering; otherwise the worker is mer
 and the call goes on waiting (up to a patience limit, past which the answer is 503
 `overloaded`).
 """
+
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Optional
 
 import redis
 from redis.cluster import RedisCluster
@@ -30,7 +30,7 @@ class RedisHealth:
         self.timeout = timeout
         self._answering = True  # optimistic until the first round says otherwise
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     @property
     def answering(self) -> bool:

@@ -6,6 +6,7 @@ member's keys share the member id; a leader's `{leader:<id>}`; a stocked item's
 `{<pool>:<id>}`; the rule tables `{rules}`. The retention constants named below live with
 the code that applies them. docs/API.md#keys-in-redis is this module as a table.
 """
+
 from __future__ import annotations
 
 # -- members ------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ events and redemptions all fail. So readiness writes a small key and reads the a
 On a Redis Cluster a write goes to the primary that owns its slot, so there is one probe
 key per primary (`ready:{<tag>}` with a tag hashed to that primary's slots).
 """
+
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 from redis.crc import key_slot
 
@@ -34,7 +34,7 @@ def probe_keys(redis, cluster: bool) -> list:
     return sorted(found.values())
 
 
-async def write_refusal(redis, cluster: bool) -> Optional[str]:
+async def write_refusal(redis, cluster: bool) -> str | None:
     """None when every primary took the probe write, else Redis's reason for refusing."""
     pipe = redis.pipeline(transaction=False)
     for key in probe_keys(redis, cluster):

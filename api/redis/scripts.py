@@ -10,12 +10,13 @@ their builders in api.redis.keys, which tests/test_redis_home.py checks share on
 To add a script: write `lua/<name>.lua` with its header (`-- KEYS: ...`, `-- ARGV: ...`),
 declare `<name>: Registered` on Scripts, and call it as `scripts.<name>(keys=[...], args=[...])`.
 """
+
 from __future__ import annotations
 
 import functools
 import re
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from redis.commands.core import AsyncScript, Script
 
@@ -26,7 +27,7 @@ CONSTANTS = {"MAX_POINTS": MAX_POINTS}
 _INCLUDE = re.compile(r"^--#include ([a-z_]+)$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-Registered = Union[Script, AsyncScript]  # what register_script gives a sync or an asyncio client
+Registered = Script | AsyncScript  # what register_script gives a sync or an asyncio client
 
 
 class Scripts:
@@ -70,7 +71,7 @@ class Scripts:
 NAMES = tuple(Scripts.__annotations__)  # the scripts, in the order declared
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def source(name: str) -> str:
     """The script `name` as Redis runs it: its fragments included, its constants put in."""
     if name not in NAMES:

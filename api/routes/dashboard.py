@@ -1,7 +1,6 @@
 """The live session's big screen: the page, and the figures it polls (api/dashboard.py)."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter
@@ -14,19 +13,36 @@ from .deps import ServiceDep
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/dashboard", response_class=HTMLResponse,
-            summary="The live session's big screen (HTML, no external assets)",
-            responses={200: {"content": {"text/html": {"example": "<!doctype html>..."}}}})
+@router.get(
+    "/dashboard",
+    response_class=HTMLResponse,
+    summary="The live session's big screen (HTML, no external assets)",
+    responses={200: {"content": {"text/html": {"example": "<!doctype html>..."}}}},
+)
 async def dashboard_page() -> HTMLResponse:
     return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
 
-@router.get("/dashboard/data", summary="The figures of the big screen for one room",
-            responses={200: {"content": {"application/json": {"example": {
-                "room": "gala", "rules_version": "dairy-gala@3fef92905af1", "quotes": 1200,
-                "active_by_tier": {"visitor": 10, "silver": 40, "gold": 80, "black_gold": 12}}}}},
-                       422: {"description": "Unknown room"}})
-async def dashboard_data(service: ServiceDep, room: Optional[str] = None) -> Response:
+@router.get(
+    "/dashboard/data",
+    summary="The figures of the big screen for one room",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "room": "gala",
+                        "rules_version": "dairy-gala@3fef92905af1",
+                        "quotes": 1200,
+                        "active_by_tier": {"visitor": 10, "silver": 40, "gold": 80, "black_gold": 12},
+                    }
+                }
+            }
+        },
+        422: {"description": "Unknown room"},
+    },
+)
+async def dashboard_data(service: ServiceDep, room: str | None = None) -> Response:
     """Polled every second by /dashboard; `room` defaults to the first room of the rules."""
     assert service.table is not None
     rooms = [r.id for r in service.table.model.rooms]

@@ -1,4 +1,5 @@
 """What a route asks FastAPI for: the worker's Service."""
+
 from __future__ import annotations
 
 from typing import Annotated

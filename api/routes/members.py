@@ -1,9 +1,10 @@
 """A member's own routes: the points ledger page by page, and freezing a member for
 review (admin)."""
+
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -20,14 +21,37 @@ from .deps import ServiceDep
 router = APIRouter(tags=["points"])
 _STREAM_ID = re.compile(r"^([0-9]{1,20})-([0-9]{1,20})\Z")
 _STREAM_PART_MAX = 2**64 - 1
-_LEDGER_EXAMPLE = {"member_id": "M00001", "balance": 1870, "points_debt": 0, "entries": [
-    {"id": "1794405600000-0", "delta": 20, "reason": "event:watch", "ref": "watch-M00001-gala-1", "at": 1794405600,
-     "expires": None, "balance": 1870},
-    {"id": "1794398400000-0", "delta": 1850, "reason": "opening", "ref": "", "at": 1794398400, "expires": None,
-     "balance": 1850}], "next": None}
-_ERRORS: dict[int | str, dict[str, Any]] = {404: refusal("No member with this id"),
-           422: refusal("A field is wrong; the error names it"),
-           503: refusal(schemas.UNAVAILABLE)}
+_LEDGER_EXAMPLE = {
+    "member_id": "M00001",
+    "balance": 1870,
+    "points_debt": 0,
+    "entries": [
+        {
+            "id": "1794405600000-0",
+            "delta": 20,
+            "reason": "event:watch",
+            "ref": "watch-M00001-gala-1",
+            "at": 1794405600,
+            "expires": None,
+            "balance": 1870,
+        },
+        {
+            "id": "1794398400000-0",
+            "delta": 1850,
+            "reason": "opening",
+            "ref": "",
+            "at": 1794398400,
+            "expires": None,
+            "balance": 1850,
+        },
+    ],
+    "next": None,
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: refusal("No member with this id"),
+    422: refusal("A field is wrong; the error names it"),
+    503: refusal(schemas.UNAVAILABLE),
+}
 
 
 def _ledger_position(text: str) -> bool:
@@ -40,30 +64,41 @@ def _ledger_position(text: str) -> bool:
     return ms <= _STREAM_PART_MAX and seq <= _STREAM_PART_MAX and (ms, seq) != (0, 0)
 
 
-@router.get("/v1/members/{member_id}/ledger", response_model=schemas.LedgerPage,
-         summary="A member's points ledger, newest first, page by page",
-         responses={200: answer("One page of entries", _LEDGER_EXAMPLE),
-                    **_ERRORS})
-async def get_ledger(request: Request, member_id: str, service: ServiceDep,
-                     limit: int = Query(50, ge=1, le=500, description="Entries per page."),
-                     before: Optional[str] = Query(None, description="The `next` of the previous page.")) -> Response:
+@router.get(
+    "/v1/members/{member_id}/ledger",
+    response_model=schemas.LedgerPage,
+    summary="A member's points ledger, newest first, page by page",
+    responses={200: answer("One page of entries", _LEDGER_EXAMPLE), **_ERRORS},
+)
+async def get_ledger(
+    request: Request,
+    member_id: str,
+    service: ServiceDep,
+    limit: int = Query(50, ge=1, le=500, description="Entries per page."),
+    before: str | None = Query(None, description="The `next` of the previous page."),
+) -> Response:
     """Every change of the balance, with its reason and reference. Reading the ledger
     first lapses the member's expired points, so the balance shown is the one a quote
     would use now."""
     if not MEMBER_ID.match(member_id):
         return error(422, "invalid_request", "not a member id", "member_id")
     if before is not None and not _ledger_position(before):
-        return error(422, "invalid_request", "not a ledger position: pass the `next` of the previous page",
-                     "before")
+        return error(422, "invalid_request", "not a ledger position: pass the `next` of the previous page", "before")
     balance = await service.redis_call(sweep(service.scripts, member_id, service.now(request.scope)))
     if balance < 0:
         return error(404, "unknown_member", f"no member {member_id!r}", "member_id")
-    raw = await service.redis_call(service.redis.xrevrange(
-        ledger_key(member_id), max=f"({before}" if before else "+", min="-", count=limit + 1))
+    raw = await service.redis_call(
+        service.redis.xrevrange(ledger_key(member_id), max=f"({before}" if before else "+", min="-", count=limit + 1)
+    )
     debt = await service.redis_call(service.redis.hget(member_key(member_id), "debt"))
     entries = [parse_entry(entry_id, fields) for entry_id, fields in raw[:limit]]
-    page = {"member_id": member_id, "balance": balance, "points_debt": int(debt or 0), "entries": entries,
-            "next": entries[-1]["id"] if len(raw) > limit else None}
+    page = {
+        "member_id": member_id,
+        "balance": balance,
+        "points_debt": int(debt or 0),
+        "entries": entries,
+        "next": entries[-1]["id"] if len(raw) > limit else None,
+    }
     return Response(orjson.dumps(page), media_type=JSON)
 
 
@@ -71,36 +106,46 @@ def _freeze_doc(frozen: bool) -> dict:
     """The OpenAPI words of freeze and unfreeze (their operation ids are kept as first published)."""
     return dict(
         response_model=schemas.FreezeResult,
-        summary=("Freeze a member for review: it earns and spends nothing until unfrozen (admin)" if frozen
-                 else "Unfreeze a member (admin)"),
-        responses={200: answer("Done (also when it was so already)", {"member_id": "M00001", "frozen": frozen}),
-                   401: refusal("No admin token"),
-                   403: refusal("A wrong admin token, or admin off"),
-                   **_ERRORS})
+        summary=(
+            "Freeze a member for review: it earns and spends nothing until unfrozen (admin)"
+            if frozen
+            else "Unfreeze a member (admin)"
+        ),
+        responses={
+            200: answer("Done (also when it was so already)", {"member_id": "M00001", "frozen": frozen}),
+            401: refusal("No admin token"),
+            403: refusal("A wrong admin token, or admin off"),
+            **_ERRORS,
+        },
+    )
 
 
-async def _set_frozen(service: ServiceDep, request: Request, member_id: str, frozen: bool,
-                      body: Optional[schemas.FreezeRequest]) -> Response:
+async def _set_frozen(
+    service: ServiceDep, request: Request, member_id: str, frozen: bool, body: schemas.FreezeRequest | None
+) -> Response:
     check_admin(request)
     if not MEMBER_ID.match(member_id):
         return error(422, "invalid_request", "not a member id", "member_id")
     reason = (body.reason if body else "") or "admin"
-    done = await service.redis_call(freeze(service.scripts, member_id, frozen, service.now(request.scope),
-                                           reason))
+    done = await service.redis_call(freeze(service.scripts, member_id, frozen, service.now(request.scope), reason))
     if done < 0:
         return error(404, "unknown_member", f"no member {member_id!r}", "member_id")
     return Response(orjson.dumps({"member_id": member_id, "frozen": frozen}), media_type=JSON)
 
 
-@router.post("/v1/members/{member_id}/freeze", operation_id="change_v1_members__member_id__freeze_post",
-             **_freeze_doc(True))
-async def freeze_member(member_id: str, request: Request, service: ServiceDep,
-                        body: Optional[schemas.FreezeRequest] = None) -> Response:
+@router.post(
+    "/v1/members/{member_id}/freeze", operation_id="change_v1_members__member_id__freeze_post", **_freeze_doc(True)
+)
+async def freeze_member(
+    member_id: str, request: Request, service: ServiceDep, body: schemas.FreezeRequest | None = None
+) -> Response:
     return await _set_frozen(service, request, member_id, True, body)
 
 
-@router.post("/v1/members/{member_id}/unfreeze", operation_id="change_v1_members__member_id__unfreeze_post",
-             **_freeze_doc(False))
-async def unfreeze_member(member_id: str, request: Request, service: ServiceDep,
-                          body: Optional[schemas.FreezeRequest] = None) -> Response:
+@router.post(
+    "/v1/members/{member_id}/unfreeze", operation_id="change_v1_members__member_id__unfreeze_post", **_freeze_doc(False)
+)
+async def unfreeze_member(
+    member_id: str, request: Request, service: ServiceDep, body: schemas.FreezeRequest | None = None
+) -> Response:
     return await _set_frozen(service, request, member_id, False, body)

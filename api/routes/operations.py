@@ -1,4 +1,5 @@
 """The routes operators and probes use: liveness, readiness, metrics, and a no-op."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,26 +18,53 @@ from .deps import ServiceDep
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/v1/noop", summary="Does nothing: the baseline of the API benchmark",
-            responses={200: {"content": {JSON: {"example": {"ok": True}}}}})
+@router.get(
+    "/v1/noop",
+    summary="Does nothing: the baseline of the API benchmark",
+    responses={200: {"content": {JSON: {"example": {"ok": True}}}}},
+)
 async def noop() -> Response:
     return Response(b'{"ok":true}', media_type=JSON)
 
 
-@router.get("/healthz", summary="The process is alive",
-            responses={200: {"content": {JSON: {"example": {"alive": True}}}}})
+@router.get(
+    "/healthz", summary="The process is alive", responses={200: {"content": {JSON: {"example": {"alive": True}}}}}
+)
 async def healthz() -> Response:
     return Response(b'{"alive":true}', media_type=JSON)
 
 
-@router.get("/readyz", summary="Redis answers and takes writes, and the rules are loaded",
-            responses={200: {"content": {JSON: {"example": {"ready": True, "redis": True,
-                                                            "rules_version": "dairy-gala@3fef92905af1",
-                                                            "reason": None}}}},
-                       503: {"content": {JSON: {"example": {
-                           "ready": False, "redis": False, "rules_version": "dairy-gala@3fef92905af1",
-                           "reason": "Redis refuses writes: OutOfMemoryError: command not allowed when used "
-                                     "memory > 'maxmemory'."}}}}})
+@router.get(
+    "/readyz",
+    summary="Redis answers and takes writes, and the rules are loaded",
+    responses={
+        200: {
+            "content": {
+                JSON: {
+                    "example": {
+                        "ready": True,
+                        "redis": True,
+                        "rules_version": "dairy-gala@3fef92905af1",
+                        "reason": None,
+                    }
+                }
+            }
+        },
+        503: {
+            "content": {
+                JSON: {
+                    "example": {
+                        "ready": False,
+                        "redis": False,
+                        "rules_version": "dairy-gala@3fef92905af1",
+                        "reason": "Redis refuses writes: OutOfMemoryError: command not allowed when used "
+                        "memory > 'maxmemory'.",
+                    }
+                }
+            }
+        },
+    },
+)
 async def readyz(service: ServiceDep) -> Response:
     """Ready when Redis answers within RIGHTS_REDIS_TIMEOUT_MS and takes a write on
     every primary (a Redis over its `maxmemory`, failing its saves or a read-only
@@ -51,13 +79,20 @@ async def readyz(service: ServiceDep) -> Response:
         except Exception as exc:
             redis_reason = f"Redis does not answer: {type(exc).__name__}"
     reason = redis_reason or (None if service.table is not None else "no rule table loaded")
-    body = {"ready": reason is None, "redis": redis_reason is None,
-            "rules_version": service.table.version if service.table else None, "reason": reason}
+    body = {
+        "ready": reason is None,
+        "redis": redis_reason is None,
+        "rules_version": service.table.version if service.table else None,
+        "reason": reason,
+    }
     return Response(orjson.dumps(body), 200 if reason is None else 503, media_type=JSON)
 
 
-@router.get("/metrics", summary="Prometheus metrics, summed over every worker",
-            responses={200: {"content": {"text/plain": {"example": "rights_requests_total{...} 12\n"}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics, summed over every worker",
+    responses={200: {"content": {"text/plain": {"example": "rights_requests_total{...} 12\n"}}}},
+)
 async def metrics(service: ServiceDep) -> Response:
     snapshots = []
     with contextlib.suppress(Exception):

@@ -1,4 +1,5 @@
 """POST /v1/orders, its refund, and the leaders' feeds (the flow is api/orders.py)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,20 +23,42 @@ from ..store import MEMBER_ID, MemberRecord, record_from_hash
 from .deps import ServiceDep
 
 router = APIRouter(tags=["orders"])
-_SETTLED = {"order_id": "O-20261111-000001", "member_id": "M00001", "rules_version": "dairy-gala@4f1c2a9b3e7d",
-            "subtotal": 2580, "discount": 0, "payable": 2322, "points": 510, "balance": 2360,
-            "coupons": [], "leader_id": "L001", "new_neighbour": True, "at": 1794405600}
-_REFUNDED = {"order_id": "O-20261111-000001", "member_id": "M00001", "points_reversed": 510,
-             "points_not_recovered": 0, "points_owed": 0, "points_debt": 0, "balance": 1850, "coupons_restored": [],
-             "at": 1794409200}
-_FEED = {"leader_id": "L001", "entries": [{"kind": "new_neighbour", "member_id": "M00001",
-                                           "order_id": "O-20261111-000001", "at": 1794405600}]}
-_ERRORS: dict[int | str, dict[str, Any]] = {400: refusal("Malformed JSON"),
-           403: refusal("The member is frozen"),
-           404: refusal("No such member or order"),
-           422: refusal("A field is wrong; the error names it"),
-           503: refusal(schemas.UNAVAILABLE)}
-
+_SETTLED = {
+    "order_id": "O-20261111-000001",
+    "member_id": "M00001",
+    "rules_version": "dairy-gala@4f1c2a9b3e7d",
+    "subtotal": 2580,
+    "discount": 0,
+    "payable": 2322,
+    "points": 510,
+    "balance": 2360,
+    "coupons": [],
+    "leader_id": "L001",
+    "new_neighbour": True,
+    "at": 1794405600,
+}
+_REFUNDED = {
+    "order_id": "O-20261111-000001",
+    "member_id": "M00001",
+    "points_reversed": 510,
+    "points_not_recovered": 0,
+    "points_owed": 0,
+    "points_debt": 0,
+    "balance": 1850,
+    "coupons_restored": [],
+    "at": 1794409200,
+}
+_FEED = {
+    "leader_id": "L001",
+    "entries": [{"kind": "new_neighbour", "member_id": "M00001", "order_id": "O-20261111-000001", "at": 1794405600}],
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: refusal("Malformed JSON"),
+    403: refusal("The member is frozen"),
+    404: refusal("No such member or order"),
+    422: refusal("A field is wrong; the error names it"),
+    503: refusal(schemas.UNAVAILABLE),
+}
 
 
 def assign_leader(leaders: LeaderBook, record: MemberRecord, body: schemas.OrderRequest) -> tuple:
@@ -50,18 +73,27 @@ def assign_leader(leaders: LeaderBook, record: MemberRecord, body: schemas.Order
     return None, False
 
 
-@router.post("/v1/orders", response_model=schemas.OrderResult,
-          summary="Settle an order: points credited, coupon use and stock taken, pickup leader assigned",
-          responses={200: answer("Settled (or the first answer, for an order id settled before)", _SETTLED),
-                     409: refusal("`rules_changed` (the quote's rules are no longer active), "
-                                          "`quote_changed` (a coupon's stock or a member limit moved since the "
-                                          "quote), `line_not_eligible`, or `in_progress`"),
-                     422: refusal("A field is wrong (the error names it), the order id was used with "
-                                          "another body (`order_id_reused`), or the order is past a limit: "
-                                          "`order_over_limit` (it charges more than 100,000,000.00 yuan), "
-                                          "`points_over_limit` (it earns more than 1,000,000,000 points, or "
-                                          "the balance would hold more)"),
-                     **{k: v for k, v in _ERRORS.items() if k != 422}})
+@router.post(
+    "/v1/orders",
+    response_model=schemas.OrderResult,
+    summary="Settle an order: points credited, coupon use and stock taken, pickup leader assigned",
+    responses={
+        200: answer("Settled (or the first answer, for an order id settled before)", _SETTLED),
+        409: refusal(
+            "`rules_changed` (the quote's rules are no longer active), "
+            "`quote_changed` (a coupon's stock or a member limit moved since the "
+            "quote), `line_not_eligible`, or `in_progress`"
+        ),
+        422: refusal(
+            "A field is wrong (the error names it), the order id was used with "
+            "another body (`order_id_reused`), or the order is past a limit: "
+            "`order_over_limit` (it charges more than 100,000,000.00 yuan), "
+            "`points_over_limit` (it earns more than 1,000,000,000 points, or "
+            "the balance would hold more)"
+        ),
+        **{k: v for k, v in _ERRORS.items() if k != 422},
+    },
+)
 async def post_order(body: schemas.OrderRequest, request: Request, service: ServiceDep) -> Response:
     """Re-quotes the cart with the active rules, then atomically for the member credits
     the order's points, counts the coupons' and products' per-member use and binds a
@@ -74,8 +106,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     assert table is not None
     payload = body.model_dump(mode="json")
     try:
-        status, value = await service.redis_call(orders.begin(service.scripts, body.member_id, body.order_id,
-                                                              payload))
+        status, value = await service.redis_call(orders.begin(service.scripts, body.member_id, body.order_id, payload))
     except orders.Refused as exc:
         return error(exc.status, exc.code, exc.reason, exc.field)
     if status == "done":
@@ -83,40 +114,60 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     nonce, stocked = value, []
     try:
         if body.rules_version != table.version:
-            raise orders.Refused(409, "rules_changed", f"the rules changed since the quote (active: "
-                                                       f"{table.version}): quote again", "rules_version")
+            raise orders.Refused(
+                409,
+                "rules_changed",
+                f"the rules changed since the quote (active: {table.version}): quote again",
+                "rules_version",
+            )
         if body.room is not None and body.room not in table.room_index:
             raise orders.Refused(422, "invalid_request", f"unknown room {body.room!r}", "room")
-        record = record_from_hash(body.member_id, await service.redis_call(
-            service.redis.hgetall(member_key(body.member_id))))
+        record = record_from_hash(
+            body.member_id, await service.redis_call(service.redis.hgetall(member_key(body.member_id)))
+        )
         if record is None:
             raise orders.Refused(404, "unknown_member", f"no member {body.member_id!r}", "member_id")
         if record.frozen:
-            raise orders.Refused(403, "member_frozen", "the member is frozen for review: it earns and "
-                                                       "spends nothing until unfrozen", "member_id")
+            raise orders.Refused(
+                403,
+                "member_frozen",
+                "the member is frozen for review: it earns and spends nothing until unfrozen",
+                "member_id",
+            )
         _, member = pricing(record, now)
         try:
             quote = await quote_with_live_stock(
-                service.evaluator, table, member, body.room, now, [(line.sku, line.qty) for line in body.lines],
-                body.fulfillment, redis=service.redis, cache=service.cache, call=service.redis_call)
+                service.evaluator,
+                table,
+                member,
+                body.room,
+                now,
+                [(line.sku, line.qty) for line in body.lines],
+                body.fulfillment,
+                redis=service.redis,
+                cache=service.cache,
+                call=service.redis_call,
+            )
         except StockChanging:
-            raise orders.Refused(409, "quote_changed", "the coupons' stock keeps changing: quote again",
-                                 "lines") from None
+            raise orders.Refused(
+                409, "quote_changed", "the coupons' stock keeps changing: quote again", "lines"
+            ) from None
         raw = quote.to_raw()
         applied = [table.model.coupons[k].id for k in quote.applied_coupons()]
         for index, line in enumerate(raw.lines):
             if line.status != codes.OK:
-                raise orders.Refused(409, "line_not_eligible", f"{line.sku}: {codes.REASONS[line.status]}",
-                                     f"lines[{index}]")
+                raise orders.Refused(
+                    409, "line_not_eligible", f"{line.sku}: {codes.REASONS[line.status]}", f"lines[{index}]"
+                )
         model = table.model
         by_id = {c.id: c for c in model.coupons}
         stocked = [(c, by_id[c].stock) for c in applied if by_id[c].stock is not None]
-        sold_out = await service.redis_call(orders.reserve_coupons(service.scripts, stocked, body.member_id,
-                                                                   body.order_id, nonce))
+        sold_out = await service.redis_call(
+            orders.reserve_coupons(service.scripts, stocked, body.member_id, body.order_id, nonce)
+        )
         if sold_out is not None:
             stocked = []
-            raise orders.Refused(409, "quote_changed", f"coupon {sold_out} has run out: quote again",
-                                 "lines")
+            raise orders.Refused(409, "quote_changed", f"coupon {sold_out} has run out: quote again", "lines")
         limited_coupons = {c: by_id[c].member_limit for c in applied if by_id[c].member_limit is not None}
         limited_skus: dict = {}
         for line in body.lines:
@@ -129,37 +180,70 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
         leader, newly = assign_leader(service.leaders, record, body)
         points = quote.points
         if quote.payable > MAX_ORDER_FEN:
-            raise orders.Refused(422, "order_over_limit", f"the order charges {yuan(quote.payable, True)} yuan; "
-                                                          f"one order may charge at most "
-                                                          f"{yuan(MAX_ORDER_FEN, True)} yuan",
-                                 "lines")
+            raise orders.Refused(
+                422,
+                "order_over_limit",
+                f"the order charges {yuan(quote.payable, True)} yuan; "
+                f"one order may charge at most "
+                f"{yuan(MAX_ORDER_FEN, True)} yuan",
+                "lines",
+            )
         if points > MAX_POINTS:
-            raise orders.Refused(422, "points_over_limit", f"the order would earn {points:,} points; one order "
-                                                           f"may earn at most {MAX_POINTS:,}", "lines")
+            raise orders.Refused(
+                422,
+                "points_over_limit",
+                f"the order would earn {points:,} points; one order may earn at most {MAX_POINTS:,}",
+                "lines",
+            )
         days = model.points.expire_after_days
-        answer = (f"200 {table.version} {quote.subtotal} {quote.discount} {quote.payable} {points} "
-                  f"{','.join(applied) or '-'} {leader or '-'} {int(newly)} {now}")
-        outcome, stored = await service.redis_call(orders.settle(
-            service.scripts, body.member_id, body.order_id, nonce, now=now, points=points,
-            expires=now + days * 86400 if days and points else 0, coupons=applied,
-            limited_coupons=limited_coupons, limited_skus=limited_skus,
-            bind_leader=leader if newly else "", answer=answer))
+        answer = (
+            f"200 {table.version} {quote.subtotal} {quote.discount} {quote.payable} {points} "
+            f"{','.join(applied) or '-'} {leader or '-'} {int(newly)} {now}"
+        )
+        outcome, stored = await service.redis_call(
+            orders.settle(
+                service.scripts,
+                body.member_id,
+                body.order_id,
+                nonce,
+                now=now,
+                points=points,
+                expires=now + days * 86400 if days and points else 0,
+                coupons=applied,
+                limited_coupons=limited_coupons,
+                limited_skus=limited_skus,
+                bind_leader=leader if newly else "",
+                answer=answer,
+            )
+        )
         if outcome != "ok":
             if stored.startswith("balance_limit:"):
-                raise orders.Refused(422, "points_over_limit", f"the member's balance would be "
-                                                               f"{int(stored.split(':')[1]):,} points; a balance "
-                                                               f"holds at most {MAX_POINTS:,}", "member_id")
+                raise orders.Refused(
+                    422,
+                    "points_over_limit",
+                    f"the member's balance would be "
+                    f"{int(stored.split(':')[1]):,} points; a balance "
+                    f"holds at most {MAX_POINTS:,}",
+                    "member_id",
+                )
             reason = {"member_frozen": (403, "member_frozen", "the member is frozen for review")}.get(
-                stored, (409, "quote_changed", f"a per-member limit was reached since the quote ({stored}): "
-                                               "quote again"))
+                stored,
+                (409, "quote_changed", f"a per-member limit was reached since the quote ({stored}): quote again"),
+            )
             raise orders.Refused(*reason, "member_id" if stored == "member_frozen" else "lines")
     except orders.Refused as exc:
-        await service.redis_call(orders.finish_coupons(service.redis, service.scripts, stocked, body.member_id,
-                                                       body.order_id, nonce, settled=False))
+        await service.redis_call(
+            orders.finish_coupons(
+                service.redis, service.scripts, stocked, body.member_id, body.order_id, nonce, settled=False
+            )
+        )
         await service.redis_call(orders.drop(service.scripts, body.member_id, body.order_id, nonce))
         return error(exc.status, exc.code, exc.reason, exc.field)
-    await service.redis_call(orders.finish_coupons(service.redis, service.scripts, stocked, body.member_id,
-                                                   body.order_id, nonce, settled=True))
+    await service.redis_call(
+        orders.finish_coupons(
+            service.redis, service.scripts, stocked, body.member_id, body.order_id, nonce, settled=True
+        )
+    )
     service.dashboard.order(body.room, member.tier or "visitor", points, applied)
     if newly:
         pipe = service.redis.pipeline(transaction=False)
@@ -168,9 +252,13 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
         await service.redis_call(pipe.execute())
     return Response(orders.render_settled(stored, body.order_id, body.member_id), media_type=JSON)
 
-@router.post("/v1/orders/{order_id}/refund", response_model=schemas.RefundResult,
-          summary="Refund a settled order: its points and coupon use reversed, once",
-          responses={200: answer("Refunded (or the first answer, for an order refunded before)", _REFUNDED), **_ERRORS})
+
+@router.post(
+    "/v1/orders/{order_id}/refund",
+    response_model=schemas.RefundResult,
+    summary="Refund a settled order: its points and coupon use reversed, once",
+    responses={200: answer("Refunded (or the first answer, for an order refunded before)", _REFUNDED), **_ERRORS},
+)
 async def refund_order(order_id: str, body: schemas.RefundRequest, request: Request, service: ServiceDep) -> Response:
     """Takes back the order's points; those the member has spent already are reported
     in `points_not_recovered` and, under the rules' `points.refund: debt` (the
@@ -181,11 +269,13 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
     if not MEMBER_ID.match(order_id):
         return error(422, "invalid_request", "not an order id", "order_id")
     assert service.table is not None
-    done = await service.redis_call(orders.refund(service.scripts, body.member_id, order_id, service.now(request.scope),
-                                                  service.table.model.points.refund))
+    done = await service.redis_call(
+        orders.refund(
+            service.scripts, body.member_id, order_id, service.now(request.scope), service.table.model.points.refund
+        )
+    )
     if done[0] == "unknown_order":
-        return error(404, "unknown_order", f"member {body.member_id} has no settled order {order_id!r}",
-                     "order_id")
+        return error(404, "unknown_order", f"member {body.member_id} has no settled order {order_id!r}", "order_id")
     if done[0] == "ok":
         stocked = {c.id for c in service.table.model.coupons if c.stock is not None}
         for coupon_id in done[2].split(","):
@@ -193,8 +283,12 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
                 await service.redis_call(give_back(service.scripts, COUPONS, coupon_id))
     return Response(orders.render_refund(done[1], order_id, body.member_id, done[2]), media_type=JSON)
 
-@router.get("/v1/leaders/{leader_id}/feed", summary="A pickup leader's feed, newest first",
-         responses={200: answer("The feed", _FEED), **_ERRORS})
+
+@router.get(
+    "/v1/leaders/{leader_id}/feed",
+    summary="A pickup leader's feed, newest first",
+    responses={200: answer("The feed", _FEED), **_ERRORS},
+)
 async def leader_feed(service: ServiceDep, leader_id: str, limit: int = Query(50, ge=1, le=500)) -> Response:
     """New neighbours bound to this leader by their first order."""
     if not MEMBER_ID.match(leader_id):

@@ -1,10 +1,10 @@
 """Points that arrive at once: behaviour events credited through the ledger (the
 ledger's keys and scripts are api/ledger.py)."""
+
 from __future__ import annotations
 
-from typing import Any
-
 import datetime as dt
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
@@ -20,11 +20,20 @@ from .deps import ServiceDep
 
 router = APIRouter(tags=["points"])
 
-_EVENT_EXAMPLE = {"event_id": "watch-M00001-gala-1", "member_id": "M00001", "type": "watch", "points": 20,
-                  "balance": 1870, "expires": None, "note": None}
-_ERRORS: dict[int | str, dict[str, Any]] = {404: refusal("No member with this id"),
-           422: refusal("A field is wrong; the error names it"),
-           503: refusal(schemas.UNAVAILABLE)}
+_EVENT_EXAMPLE = {
+    "event_id": "watch-M00001-gala-1",
+    "member_id": "M00001",
+    "type": "watch",
+    "points": 20,
+    "balance": 1870,
+    "expires": None,
+    "note": None,
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: refusal("No member with this id"),
+    422: refusal("A field is wrong; the error names it"),
+    503: refusal(schemas.UNAVAILABLE),
+}
 
 
 def _day(now: int, utc_offset: int) -> str:
@@ -40,22 +49,40 @@ def _event_body(event_id: str, member_id: str, record: str) -> bytes:
     """The answer to an event, rendered from what the ledger stored: a replay gets the same
     bytes as the first answer."""
     points, balance, expires, note, reason = record.split(" ")
-    return orjson.dumps({"event_id": event_id, "member_id": member_id, "type": reason.partition(":")[2],
-                         "points": int(points), "balance": int(balance), "expires": int(expires) or None,
-                         "note": None if note == "-" else note})
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "member_id": member_id,
+            "type": reason.partition(":")[2],
+            "points": int(points),
+            "balance": int(balance),
+            "expires": int(expires) or None,
+            "note": None if note == "-" else note,
+        }
+    )
 
 
-@router.post("/v1/events", response_model=schemas.EventResult,
-          summary="Credit a behaviour event (watching, sharing, an invite that ordered, a photo review)",
-          responses={200: answer("The points the event earned and the balance after; a replay of "
-                                          "the same event id returns the first answer with the header "
-                                          "`Idempotent-Replay: true`", _EVENT_EXAMPLE),
-                     400: refusal("Malformed JSON"),
-                     403: refusal("The member is frozen"),
-                     429: refusal("Too many events from this member this minute; see Retry-After"),
-                     **_ERRORS,
-                     422: refusal("A field is wrong (the error names it), or the credit would take the "
-                                          "balance past 1,000,000,000 points (`points_over_limit`)")})
+@router.post(
+    "/v1/events",
+    response_model=schemas.EventResult,
+    summary="Credit a behaviour event (watching, sharing, an invite that ordered, a photo review)",
+    responses={
+        200: answer(
+            "The points the event earned and the balance after; a replay of "
+            "the same event id returns the first answer with the header "
+            "`Idempotent-Replay: true`",
+            _EVENT_EXAMPLE,
+        ),
+        400: refusal("Malformed JSON"),
+        403: refusal("The member is frozen"),
+        429: refusal("Too many events from this member this minute; see Retry-After"),
+        **_ERRORS,
+        422: refusal(
+            "A field is wrong (the error names it), or the credit would take the "
+            "balance past 1,000,000,000 points (`points_over_limit`)"
+        ),
+    },
+)
 async def post_event(body: schemas.EventRequest, request: Request, service: ServiceDep) -> Response:
     """Points by the rule table's `points.events`, with their caps per live session and
     per day. The same `event_id` counts once for a member. A `watch` event names its
@@ -81,8 +108,12 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
             return error(422, "invalid_request", "a watch event gives the seconds watched", "seconds")
         live_for = max(0, min(now, room.end) - room.start)
         if body.seconds > live_for:
-            return error(422, "invalid_request",
-                         f"{body.seconds} s is more than room {room.id} has been live ({live_for} s)", "seconds")
+            return error(
+                422,
+                "invalid_request",
+                f"{body.seconds} s is more than room {room.id} has been live ({live_for} s)",
+                "seconds",
+            )
         if body.seconds < rule.min_seconds:
             points, note = 0, "below_min_seconds"
     elif body.seconds is not None:
@@ -90,38 +121,65 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
     expires = now + model.points.expire_after_days * 86400 if model.points.expire_after_days else 0
     if rule.session_only:
         if room is None:
-            return error(422, "invalid_request", f"{body.type} points last one live session: name the room",
-                         "room")
+            return error(422, "invalid_request", f"{body.type} points last one live session: name the room", "room")
         if not room.start <= now < room.end:
-            return error(422, "invalid_request", f"room {room.id} is not live: its session's points "
-                                                 "cannot be earned now", "room")
+            return error(
+                422, "invalid_request", f"room {room.id} is not live: its session's points cannot be earned now", "room"
+            )
         expires = min(expires, room.end) if expires else room.end
     rate = RateWindow.now(body.member_id, "events", service.settings.events_per_minute)
-    answer = await service.redis_call(credit_event(
-        service.scripts, body.member_id, now=now, event_id=body.event_id, reason=f"event:{body.type}",
-        points=points, expires=expires, note=note,
-        session_field=f"{body.type}:s:{room.id}:{room.start}" if room else "",
-        session_cap=rule.cap_per_session if room else None,
-        day_field=f"{body.type}:d:{_day(now, model.utc_offset_seconds)}", day_cap=rule.cap_per_day,
-        rate_field=f"{body.type}:h:{_hour(now, model.utc_offset_seconds)}", rate_limit=rule.freeze_above_per_hour,
-        rate=rate))
+    answer = await service.redis_call(
+        credit_event(
+            service.scripts,
+            body.member_id,
+            now=now,
+            event_id=body.event_id,
+            reason=f"event:{body.type}",
+            points=points,
+            expires=expires,
+            note=note,
+            session_field=f"{body.type}:s:{room.id}:{room.start}" if room else "",
+            session_cap=rule.cap_per_session if room else None,
+            day_field=f"{body.type}:d:{_day(now, model.utc_offset_seconds)}",
+            day_cap=rule.cap_per_day,
+            rate_field=f"{body.type}:h:{_hour(now, model.utc_offset_seconds)}",
+            rate_limit=rule.freeze_above_per_hour,
+            rate=rate,
+        )
+    )
     status = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
     if status == "rate_limited" and rate is not None:
-        response = error(429, "rate_limited", f"more than {rate.limit} events a minute for this member; retry "
-                                              f"after {rate.retry_after} s", "member_id")
+        response = error(
+            429,
+            "rate_limited",
+            f"more than {rate.limit} events a minute for this member; retry after {rate.retry_after} s",
+            "member_id",
+        )
         response.headers["Retry-After"] = str(rate.retry_after)
         return response
     if status == "unknown_member":
         return error(404, "unknown_member", f"no member {body.member_id!r}", "member_id")
     if status == "frozen_now":
-        return error(403, "member_frozen", f"more than {rule.freeze_above_per_hour} {body.type} events in one "
-                                           "hour: the member is frozen for review", "member_id")
+        return error(
+            403,
+            "member_frozen",
+            f"more than {rule.freeze_above_per_hour} {body.type} events in one hour: the member is frozen for review",
+            "member_id",
+        )
     if status == "member_frozen":
-        return error(403, "member_frozen", "the member is frozen for review: it earns and spends nothing "
-                                           "until unfrozen", "member_id")
+        return error(
+            403,
+            "member_frozen",
+            "the member is frozen for review: it earns and spends nothing until unfrozen",
+            "member_id",
+        )
     if status == "balance_limit":
-        return error(422, "points_over_limit", f"the member's balance would pass the most a balance holds "
-                                               f"({MAX_POINTS:,} points)", "member_id")
+        return error(
+            422,
+            "points_over_limit",
+            f"the member's balance would pass the most a balance holds ({MAX_POINTS:,} points)",
+            "member_id",
+        )
     record = answer[1].decode() if isinstance(answer[1], bytes) else answer[1]
     headers = {"Idempotent-Replay": "true"} if status == "replay" else None
     if status == "ok":

@@ -4,19 +4,20 @@ Every route here needs `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`: none given 
 a wrong one 403; the token is compared in constant time and never logged. Without a
 configured token the admin routes are off (403).
 """
+
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Optional
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from engine.rules.diff import describe, diff_tables
 from engine.inputs import QuoteInputError
 from engine.instants import parse_instant
+from engine.rules.diff import describe, diff_tables
 from engine.rules.load import RulesInvalid, check_source, compile_source
 
 from ..access import check_admin
@@ -30,19 +31,28 @@ from .deps import ServiceDep
 
 router = APIRouter(tags=["rules"])
 MAX_SCHEDULE_DAYS = 366  # how far ahead a push may be scheduled
-_PUSH_EXAMPLE = {"version": "gala-v2@9c1d2e3f4a5b", "author": "ops-li", "label": "gala-v2", "pushed_at": 1794398400,
-                 "activated_at": 1794398400, "format": "yaml", "activated": True}
+_PUSH_EXAMPLE = {
+    "version": "gala-v2@9c1d2e3f4a5b",
+    "author": "ops-li",
+    "label": "gala-v2",
+    "pushed_at": 1794398400,
+    "activated_at": 1794398400,
+    "format": "yaml",
+    "activated": True,
+}
 
 
-_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "No admin token"},
-                                                   403: {"description": "A wrong admin token"}}
+_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No admin token"},
+    403: {"description": "A wrong admin token"},
+}
 
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type=JSON)
 
 
-def _instant(text: Optional[str]) -> Optional[int]:
+def _instant(text: str | None) -> int | None:
     return None if text is None or text == "" else parse_instant(text)
 
 
@@ -55,28 +65,53 @@ def _store(service: Service) -> RulesStore:
     return _sync(service).store
 
 
-@router.post("/v1/rules", status_code=201,
-          summary="Push a rule table: validated and compiled before anything changes",
-          responses={201: {"content": {JSON: {"example": _PUSH_EXAMPLE}}},
-                     422: {"description": "The table has errors; all of them, with places and lines",
-                           "content": {JSON: {"example": {"error": {
-                               "code": "invalid_rules", "field": None, "reason": "1 error"},
-                               "problems": [{"place": "coupons[3].window.to", "line": 88,
-                                             "message": "must end after it starts"}]}}}},
-                     **_ADMIN_ERRORS},
-          openapi_extra={"requestBody": {"required": True, "content": {
-              "application/yaml": {"schema": {"type": "string"},
-                                   "example": "tiers:\n  - {id: gold}\nproducts:\n  - {sku: MILK-1L, price: 1590}\n"},
-              JSON: {"schema": {"type": "object"}}}},
-              "parameters": [
-                  {"name": "author", "in": "query", "required": True, "schema": {"type": "string"},
-                   "example": "ops-li"},
-                  {"name": "label", "in": "query", "required": False, "schema": {"type": "string"},
-                   "example": "gala-v2"},
-                  {"name": "activate_at", "in": "query", "required": False,
-                   "schema": {"type": "string"}, "example": "2026-11-11T20:00:00+08:00",
-                   "description": "Unix seconds or ISO 8601, at most 366 days ahead; without it, or in the "
-                                  "past, the table is active at once"}]})
+@router.post(
+    "/v1/rules",
+    status_code=201,
+    summary="Push a rule table: validated and compiled before anything changes",
+    responses={
+        201: {"content": {JSON: {"example": _PUSH_EXAMPLE}}},
+        422: {
+            "description": "The table has errors; all of them, with places and lines",
+            "content": {
+                JSON: {
+                    "example": {
+                        "error": {"code": "invalid_rules", "field": None, "reason": "1 error"},
+                        "problems": [
+                            {"place": "coupons[3].window.to", "line": 88, "message": "must end after it starts"}
+                        ],
+                    }
+                }
+            },
+        },
+        **_ADMIN_ERRORS,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/yaml": {
+                    "schema": {"type": "string"},
+                    "example": "tiers:\n  - {id: gold}\nproducts:\n  - {sku: MILK-1L, price: 1590}\n",
+                },
+                JSON: {"schema": {"type": "object"}},
+            },
+        },
+        "parameters": [
+            {"name": "author", "in": "query", "required": True, "schema": {"type": "string"}, "example": "ops-li"},
+            {"name": "label", "in": "query", "required": False, "schema": {"type": "string"}, "example": "gala-v2"},
+            {
+                "name": "activate_at",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "example": "2026-11-11T20:00:00+08:00",
+                "description": "Unix seconds or ISO 8601, at most 366 days ahead; without it, or in the "
+                "past, the table is active at once",
+            },
+        ],
+    },
+)
 async def push(request: Request, service: ServiceDep) -> Response:
     check_admin(request)
     author = request.query_params.get("author", "").strip()
@@ -88,19 +123,32 @@ async def push(request: Request, service: ServiceDep) -> Response:
     except (ValueError, OverflowError):
         return error(422, "invalid_request", "Unix seconds or an ISO 8601 time", "activate_at")
     if activate_at is not None and not 0 <= activate_at <= time.time() + MAX_SCHEDULE_DAYS * 86400:
-        return error(422, "invalid_request", f"at most {MAX_SCHEDULE_DAYS} days from now (an instant in the "
-                                             "past activates at once)", "activate_at")
+        return error(
+            422,
+            "invalid_request",
+            f"at most {MAX_SCHEDULE_DAYS} days from now (an instant in the past activates at once)",
+            "activate_at",
+        )
     source = await request.body()
     try:
         table = await asyncio.to_thread(compile_source, source, label)
     except RulesInvalid as exc:
         problems = [p.as_dict() for p in exc.problems]
-        return _json({"error": {"code": "invalid_rules", "field": None,
-                                "reason": f"{len(problems)} error{'s' if len(problems) != 1 else ''}"},
-                      "problems": problems}, 422)
+        return _json(
+            {
+                "error": {
+                    "code": "invalid_rules",
+                    "field": None,
+                    "reason": f"{len(problems)} error{'s' if len(problems) != 1 else ''}",
+                },
+                "problems": problems,
+            },
+            422,
+        )
     now = int(time.time())
-    record, seq = await service.redis_call(_store(service).push(table.version, source, author,
-                                                        table.version.split("@")[0], activate_at, now))
+    record, seq = await service.redis_call(
+        _store(service).push(table.version, source, author, table.version.split("@")[0], activate_at, now)
+    )
     activated = "activated_at" in record
     if activated:
         service.swap(table, seq)
@@ -108,35 +156,92 @@ async def push(request: Request, service: ServiceDep) -> Response:
         _sync(service).prepared[table.version] = table
     return _json({**record, "activated": activated}, 201)
 
-@router.get("/v1/rules", summary="The active version, the scheduled ones, and who serves which",
-         responses={200: {"content": {JSON: {"example": {
-             "active": {"version": "gala-v2@9c1d2e3f4a5b", "author": "ops-li", "activated_at": 1794398400},
-             "scheduled": [], "workers": {"host:1234": {"version": "gala-v2@9c1d2e3f4a5b", "swapped_at": 1794398400.12}},
-             "history": ["gala-v2@9c1d2e3f4a5b", "dairy-gala@3fef92905af1"]}}}}, **_ADMIN_ERRORS})
+
+@router.get(
+    "/v1/rules",
+    summary="The active version, the scheduled ones, and who serves which",
+    responses={
+        200: {
+            "content": {
+                JSON: {
+                    "example": {
+                        "active": {"version": "gala-v2@9c1d2e3f4a5b", "author": "ops-li", "activated_at": 1794398400},
+                        "scheduled": [],
+                        "workers": {"host:1234": {"version": "gala-v2@9c1d2e3f4a5b", "swapped_at": 1794398400.12}},
+                        "history": ["gala-v2@9c1d2e3f4a5b", "dairy-gala@3fef92905af1"],
+                    }
+                }
+            }
+        },
+        **_ADMIN_ERRORS,
+    },
+)
 async def status(request: Request, service: ServiceDep) -> Response:
     check_admin(request)
     st = _store(service)
     active = await service.redis_call(st.active())
-    scheduled = [{**(await st.meta(v) or {"version": v}), "activate_at": at}
-                 for v, at in await service.redis_call(st.scheduled())]
-    body = {"active": await st.meta(active) if active else None, "scheduled": scheduled,
-            "workers": await service.redis_call(st.workers()), "history": await st.history(),
-            "this_worker": {"worker": service.metrics.worker,
-                            "version": service.table.version if service.table else None}}
+    scheduled = [
+        {**(await st.meta(v) or {"version": v}), "activate_at": at}
+        for v, at in await service.redis_call(st.scheduled())
+    ]
+    body = {
+        "active": await st.meta(active) if active else None,
+        "scheduled": scheduled,
+        "workers": await service.redis_call(st.workers()),
+        "history": await st.history(),
+        "this_worker": {"worker": service.metrics.worker, "version": service.table.version if service.table else None},
+    }
     return _json(body)
 
-@router.get("/v1/rules/diff", summary="What changed between two versions, in a rule author's words",
-         responses={200: {"content": {JSON: {"example": {
-             "from": "dairy-gala@3fef92905af1", "to": "cheaper-milk@9c1d2e3f4a5b",
-             "summary": {"products_changed": 1},
-             "changes": [{"item": "product", "id": "MILK-1L", "change": "changed", "field": "price",
-                          "from": 1590, "to": 1490, "text": "product MILK-1L price: 15.90 yuan -> 14.90 yuan"}]}}}},
-                    404: {"description": "No such version"}, **_ADMIN_ERRORS},
-         openapi_extra={"parameters": [
-             {"name": "from", "in": "query", "required": False, "schema": {"type": "string"},
-              "description": "default: the version active before the current one"},
-             {"name": "to", "in": "query", "required": False, "schema": {"type": "string"},
-              "description": "default: the active version"}]})
+
+@router.get(
+    "/v1/rules/diff",
+    summary="What changed between two versions, in a rule author's words",
+    responses={
+        200: {
+            "content": {
+                JSON: {
+                    "example": {
+                        "from": "dairy-gala@3fef92905af1",
+                        "to": "cheaper-milk@9c1d2e3f4a5b",
+                        "summary": {"products_changed": 1},
+                        "changes": [
+                            {
+                                "item": "product",
+                                "id": "MILK-1L",
+                                "change": "changed",
+                                "field": "price",
+                                "from": 1590,
+                                "to": 1490,
+                                "text": "product MILK-1L price: 15.90 yuan -> 14.90 yuan",
+                            }
+                        ],
+                    }
+                }
+            }
+        },
+        404: {"description": "No such version"},
+        **_ADMIN_ERRORS,
+    },
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "from",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "default: the version active before the current one",
+            },
+            {
+                "name": "to",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "default: the active version",
+            },
+        ]
+    },
+)
 async def diff(request: Request, service: ServiceDep) -> Response:
     check_admin(request)
     st = _store(service)
@@ -150,9 +255,16 @@ async def diff(request: Request, service: ServiceDep) -> Response:
         models.append(await asyncio.to_thread(check_source, raw))
     return _json(describe(old, new, diff_tables(*models)))
 
-@router.get("/v1/rules/{version}", summary="A version's source, as it was pushed",
-         responses={200: {"content": {"application/yaml": {"example": "tiers:\n  - {id: gold}\n"}}},
-                    404: {"description": "No such version"}, **_ADMIN_ERRORS})
+
+@router.get(
+    "/v1/rules/{version}",
+    summary="A version's source, as it was pushed",
+    responses={
+        200: {"content": {"application/yaml": {"example": "tiers:\n  - {id: gold}\n"}}},
+        404: {"description": "No such version"},
+        **_ADMIN_ERRORS,
+    },
+)
 async def source(version: str, request: Request, service: ServiceDep) -> Response:
     check_admin(request)
     raw = await service.redis_call(_store(service).source(version))
@@ -161,29 +273,91 @@ async def source(version: str, request: Request, service: ServiceDep) -> Respons
     media = JSON if raw.lstrip()[:1] in (b"{", b"[") else "application/yaml"
     return Response(raw, media_type=media)
 
-@router.post("/v1/rules/simulate",
-          summary="Quote carts under a candidate table and/or at an instant, against the active table",
-          responses={200: {"content": {JSON: {"example": {
-              "active": "dairy-gala@3fef92905af1", "candidate": "cheaper-milk@9c1d2e3f4a5b", "at": 1794402000,
-              "carts": 1, "changed": 1, "payable_change": -200, "points_change": -30, "results": [
-                  {"cart": 0, "active": {"version": "dairy-gala@3fef92905af1", "payable": 2193, "points": 706,
-                                         "coupons": ["GOLD-GALA-85"]},
-                   "candidate": {"version": "cheaper-milk@9c1d2e3f4a5b", "payable": 1993, "points": 676,
-                                 "coupons": ["GOLD-GALA-85"]},
-                   "change": {"payable": -200, "points": -30, "coupons_added": [], "coupons_removed": []}}]}}}},
-                     422: {"description": "The candidate table or a cart is wrong"}, **_ADMIN_ERRORS},
-          openapi_extra={"requestBody": {"required": True, "content": {JSON: {
-              "schema": {"type": "object", "properties": {
-                  "rules": {"type": "string", "description": "a candidate table (YAML or JSON text); "
-                                                             "default: the active table"},
-                  "at": {"type": ["integer", "string"], "description": "the instant (Unix s or ISO 8601)"},
-                  "carts": {"type": "array", "maxItems": 1000, "items": {"type": "object"},
-                            "description": "eligibility requests; `member` may be an inline snapshot"},
-                  "replay": {"type": "integer", "minimum": 0, "maximum": 10000,
-                             "description": "also replay this many of the latest real eligibility requests"}}},
-              "example": {"rules": "...", "at": "2026-11-11T21:00:00+08:00", "carts": [
-                  {"member": {"tier": "gold", "points": 1850}, "room": "gala",
-                   "lines": [{"sku": "MILK-1L", "qty": 2}]}], "replay": 100}}}}})
+
+@router.post(
+    "/v1/rules/simulate",
+    summary="Quote carts under a candidate table and/or at an instant, against the active table",
+    responses={
+        200: {
+            "content": {
+                JSON: {
+                    "example": {
+                        "active": "dairy-gala@3fef92905af1",
+                        "candidate": "cheaper-milk@9c1d2e3f4a5b",
+                        "at": 1794402000,
+                        "carts": 1,
+                        "changed": 1,
+                        "payable_change": -200,
+                        "points_change": -30,
+                        "results": [
+                            {
+                                "cart": 0,
+                                "active": {
+                                    "version": "dairy-gala@3fef92905af1",
+                                    "payable": 2193,
+                                    "points": 706,
+                                    "coupons": ["GOLD-GALA-85"],
+                                },
+                                "candidate": {
+                                    "version": "cheaper-milk@9c1d2e3f4a5b",
+                                    "payable": 1993,
+                                    "points": 676,
+                                    "coupons": ["GOLD-GALA-85"],
+                                },
+                                "change": {"payable": -200, "points": -30, "coupons_added": [], "coupons_removed": []},
+                            }
+                        ],
+                    }
+                }
+            }
+        },
+        422: {"description": "The candidate table or a cart is wrong"},
+        **_ADMIN_ERRORS,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "rules": {
+                                "type": "string",
+                                "description": "a candidate table (YAML or JSON text); default: the active table",
+                            },
+                            "at": {"type": ["integer", "string"], "description": "the instant (Unix s or ISO 8601)"},
+                            "carts": {
+                                "type": "array",
+                                "maxItems": 1000,
+                                "items": {"type": "object"},
+                                "description": "eligibility requests; `member` may be an inline snapshot",
+                            },
+                            "replay": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": 10000,
+                                "description": "also replay this many of the latest real eligibility requests",
+                            },
+                        },
+                    },
+                    "example": {
+                        "rules": "...",
+                        "at": "2026-11-11T21:00:00+08:00",
+                        "carts": [
+                            {
+                                "member": {"tier": "gold", "points": 1850},
+                                "room": "gala",
+                                "lines": [{"sku": "MILK-1L", "qty": 2}],
+                            }
+                        ],
+                        "replay": 100,
+                    },
+                }
+            },
+        }
+    },
+)
 async def simulate_route(request: Request, service: ServiceDep) -> Response:
     check_admin(request)
     try:
@@ -210,24 +384,37 @@ async def simulate_route(request: Request, service: ServiceDep) -> Response:
             candidate = await asyncio.to_thread(compile_source, data["rules"].encode(), "candidate")
         except RulesInvalid as exc:
             problems = [p.as_dict() for p in exc.problems]
-            return _json({"error": {"code": "invalid_rules", "field": "rules",
-                                    "reason": f"{len(problems)} error(s)"}, "problems": problems}, 422)
+            return _json(
+                {
+                    "error": {"code": "invalid_rules", "field": "rules", "reason": f"{len(problems)} error(s)"},
+                    "problems": problems,
+                },
+                422,
+            )
     samples = await service.redis_call(recent_samples(service.redis, replay)) if replay else []
     try:
-        result = await simulate(service.evaluator, active, candidate, service.find_member, carts, samples, at,
-                                int(time.time()))
+        result = await simulate(
+            service.evaluator, active, candidate, service.find_member, carts, samples, at, int(time.time())
+        )
     except RequestInvalid as exc:
         return error(422, exc.code, exc.reason, exc.field)
     except QuoteInputError as exc:
         return error(422, "invalid_request", exc.reason, exc.field)
     return _json(result)
 
-@router.delete("/v1/rules/scheduled/{version}",
-            summary="Cancel a scheduled version before it goes live",
-            responses={200: {"content": {JSON: {"example": {"version": "gala-v2@9c1d2e3f4a5b",
-                                                           "cancelled": True}}}},
-                       404: {"description": "The version is not scheduled (never was, was cancelled, or is "
-                                            "live already: roll back instead)"}, **_ADMIN_ERRORS})
+
+@router.delete(
+    "/v1/rules/scheduled/{version}",
+    summary="Cancel a scheduled version before it goes live",
+    responses={
+        200: {"content": {JSON: {"example": {"version": "gala-v2@9c1d2e3f4a5b", "cancelled": True}}}},
+        404: {
+            "description": "The version is not scheduled (never was, was cancelled, or is "
+            "live already: roll back instead)"
+        },
+        **_ADMIN_ERRORS,
+    },
+)
 async def cancel(version: str, request: Request, service: ServiceDep) -> Response:
     """Every worker drops its timer for the version; it stays in the history, with
     `cancelled_at` in its record, and may be pushed again."""
@@ -237,20 +424,34 @@ async def cancel(version: str, request: Request, service: ServiceDep) -> Respons
     await service.redis_call(_sync(service).refresh())
     return _json({"version": version, "cancelled": True})
 
-@router.post("/v1/rules/rollback", summary="Back to the previous version, or a named one",
-          responses={200: {"content": {JSON: {"example": {"version": "dairy-gala@3fef92905af1",
-                                                         "activated": True}}}},
-                     404: {"description": "No such version, or nothing to roll back to"}, **_ADMIN_ERRORS},
-          openapi_extra={"requestBody": {"required": False, "content": {JSON: {
-              "schema": {"type": "object", "properties": {"to": {"type": "string"}}},
-              "example": {"to": "dairy-gala@3fef92905af1"}}}}})
+
+@router.post(
+    "/v1/rules/rollback",
+    summary="Back to the previous version, or a named one",
+    responses={
+        200: {"content": {JSON: {"example": {"version": "dairy-gala@3fef92905af1", "activated": True}}}},
+        404: {"description": "No such version, or nothing to roll back to"},
+        **_ADMIN_ERRORS,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {
+                JSON: {
+                    "schema": {"type": "object", "properties": {"to": {"type": "string"}}},
+                    "example": {"to": "dairy-gala@3fef92905af1"},
+                }
+            },
+        }
+    },
+)
 async def rollback(request: Request, service: ServiceDep) -> Response:
     check_admin(request)
     body = await request.body()
     try:
         wanted = orjson.loads(body).get("to") if body.strip() else None
     except (orjson.JSONDecodeError, AttributeError):
-        return error(400, "malformed_json", "the body must be {\"to\": version} or empty")
+        return error(400, "malformed_json", 'the body must be {"to": version} or empty')
     st = _store(service)
     target = wanted or await service.redis_call(st.previous())
     if target is None:

@@ -10,6 +10,7 @@ The protocol is httptools with the bounds of api/serve/http_limits.py. Every wor
 the process it must not outlive (the supervisor when this process serves, this process
 when `--workers` > 1 makes it uvicorn's worker manager) and stops when it is gone.
 """
+
 from __future__ import annotations
 
 import copy
@@ -50,17 +51,27 @@ def log_config() -> dict:
 def main() -> None:
     import uvicorn
 
-    from .http_limits import LimitedHttpToolsProtocol
     from ..settings import Settings
+    from .http_limits import LimitedHttpToolsProtocol
 
     settings = Settings.from_env()
     os.environ[PARENT_ENV] = str(os.getppid() if settings.workers == 1 else os.getpid())
-    uvicorn.run("api.serve.child:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, loop="uvloop", http=LimitedHttpToolsProtocol, ws="none",
-                access_log=False, log_config=log_config(), timeout_graceful_shutdown=5,
-                # uvicorn declares an int but only hands it to loop.call_later, which takes fractional seconds
-                timeout_keep_alive=settings.keepalive_timeout_s,  # type: ignore[arg-type]
-                limit_concurrency=settings.max_connections)
+    uvicorn.run(
+        "api.serve.child:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http=LimitedHttpToolsProtocol,
+        ws="none",
+        access_log=False,
+        log_config=log_config(),
+        timeout_graceful_shutdown=5,
+        # uvicorn declares an int but only hands it to loop.call_later, which takes fractional seconds
+        timeout_keep_alive=settings.keepalive_timeout_s,  # type: ignore[arg-type]
+        limit_concurrency=settings.max_connections,
+    )
 
 
 if __name__ == "__main__":

@@ -6,20 +6,21 @@ lock (data_lock.py). `rights serve` names its Redis in the lock file, so a comma
 beside it reaches the running server's Redis; with no server running, the command takes
 the lock and starts the embedded redis-server for as long as it needs it.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import time
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
+from ..redis.embedded import EmbeddedRedis, answers_ping
 from .data_lock import DYING_HOLDER_WAIT_S, DataDirBusy, DataDirLock, alive
 from .parent_watch import die_with_parent
-from ..redis.embedded import EmbeddedRedis, answers_ping
 
 
 @contextlib.contextmanager
-def redis_for(url: Optional[str], data_dir: Optional[str], command: str) -> Iterator[str]:
+def redis_for(url: str | None, data_dir: str | None, command: str) -> Iterator[str]:
     """A Redis URL to use: the one given, the running server's (named in the data
     directory's lock), or a redis-server started for the command under the lock.
 

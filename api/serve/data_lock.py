@@ -11,13 +11,13 @@ The file holds one JSON line naming the holder (pid, command, Redis URL), for th
 comer to use or to name in its refusal. A clean stop empties it; it is never removed
 (a waiter could otherwise lock an inode that is no longer the file's).
 """
+
 from __future__ import annotations
 
 import fcntl
 import os
 import time
 from pathlib import Path
-from typing import Optional
 
 import orjson
 
@@ -32,12 +32,13 @@ class DataDirBusy(RuntimeError):
         self.directory = directory
         self.holder = holder
         where = ", ".join(str(holder[k]) for k in ("url", "http") if holder.get(k))
-        who = f"{holder.get('command', 'another process')} (pid {holder.get('pid', '?')}{', ' + where if where else ''})"
-        super().__init__(f"the data directory {directory} is in use by {who}; stop it first, or use another "
-                         "--data-dir")
+        who = (
+            f"{holder.get('command', 'another process')} (pid {holder.get('pid', '?')}{', ' + where if where else ''})"
+        )
+        super().__init__(f"the data directory {directory} is in use by {who}; stop it first, or use another --data-dir")
 
 
-def alive(pid: Optional[int]) -> bool:
+def alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:
@@ -53,7 +54,7 @@ class DataDirLock:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
         self.path = self.directory / LOCK_NAME
-        self.fd: Optional[int] = None
+        self.fd: int | None = None
         self.record: dict = {}
 
     def holder(self) -> dict:
@@ -76,7 +77,7 @@ class DataDirLock:
         self.write(pid=os.getpid(), command=command, since=int(time.time()))
         return True
 
-    def acquire(self, command: str, wait_s: float = DYING_HOLDER_WAIT_S) -> "DataDirLock":
+    def acquire(self, command: str, wait_s: float = DYING_HOLDER_WAIT_S) -> DataDirLock:
         """Take the lock, or raise DataDirBusy at once if its holder is a live process.
 
         A holder that is gone while the lock is still held is dying (its redis-server is

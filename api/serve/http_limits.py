@@ -16,11 +16,11 @@ Data is fed to the parser at most one limit's worth at a time, so a head that be
 the same read as the end of the previous request is counted from the next slice on: a
 head is never more than twice the limit when it is refused.
 """
+
 from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Optional
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -36,8 +36,14 @@ def _settings() -> Settings:
 def refusal(status: bytes, code: str, reason: str) -> bytes:
     """A complete HTTP/1.1 error response in the API's error shape, closing the connection."""
     body = orjson.dumps({"error": {"code": code, "field": None, "reason": reason}})
-    return (b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\ncontent-length: "
-            + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
+    return (
+        b"HTTP/1.1 "
+        + status
+        + b"\r\ncontent-type: application/json\r\ncontent-length: "
+        + str(len(body)).encode()
+        + b"\r\nconnection: close\r\n\r\n"
+        + body
+    )
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
@@ -54,14 +60,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.messages_done = 0
         self.body_pending = False
         self.refuse_pending = False  # a head too large arrived behind a request still being answered
-        self.head_timer: Optional[asyncio.TimerHandle] = None
-        self.body_timer: Optional[asyncio.TimerHandle] = None
+        self.head_timer: asyncio.TimerHandle | None = None
+        self.body_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         self.head_timer = self.loop.call_later(self.head_timeout, self._head_late)  # a silent connection too
 
-    def connection_lost(self, exc: Optional[Exception]) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         for timer in (self.head_timer, self.body_timer):
             if timer is not None:
                 timer.cancel()
@@ -85,7 +91,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             else:
                 take = min(self.max_head, size - offset)
             counted, done_before = self.in_head, self.messages_done
-            super().data_received(data if take == size else data[offset:offset + take])
+            super().data_received(data if take == size else data[offset : offset + take])
             if self.parser is None:
                 return
             if self.messages_done != done_before:
@@ -124,8 +130,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.refuse_pending = True
             self.transport.pause_reading()
             return
-        self.transport.write(refusal(b"431 Request Header Fields Too Large", "headers_too_large",
-                                     f"the request line and headers are larger than {self.max_head} bytes"))
+        self.transport.write(
+            refusal(
+                b"431 Request Header Fields Too Large",
+                "headers_too_large",
+                f"the request line and headers are larger than {self.max_head} bytes",
+            )
+        )
         self.transport.close()
 
     def on_response_complete(self) -> None:

@@ -10,6 +10,7 @@ two kinds of child:
 - uvicorn's worker processes are spawned by uvicorn, so each watches its parent's pid
   from its event loop and stops itself when the parent is gone.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,7 @@ import ctypes
 import ctypes.util
 import os
 import signal
-from typing import Callable, Optional
+from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1
 WATCH_SECONDS = 0.5
@@ -49,7 +50,7 @@ def die_with_parent(parent_pid: int) -> Callable[[], None]:
     return preexec
 
 
-async def watch_parent(parent_pid: Optional[int] = None) -> None:
+async def watch_parent(parent_pid: int | None = None) -> None:
     """Stop this process (SIGTERM to itself: uvicorn's graceful stop) once its parent is
     gone; if that stop hangs, exit outright."""
     parent = parent_pid or os.getppid()

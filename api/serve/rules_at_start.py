@@ -12,12 +12,13 @@ start-up line names the version Redis will hand the workers, and where it came f
 - with `--push-rules` the file is pushed as a new version, active at once, exactly as
   `POST /v1/rules` records a push (RulesStore.push).
 """
+
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import time
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from ..redis.connect import async_client
 from ..rules_store import RulesStore
@@ -26,12 +27,12 @@ if TYPE_CHECKING:
     from engine.compiler import CompiledTable
 
 
-def decide(url: str, table: "CompiledTable", source: bytes, path: str, push: bool) -> list[str]:
+def decide(url: str, table: CompiledTable, source: bytes, path: str, push: bool) -> list[str]:
     """The start-up lines about the rules, after recording in Redis what they say."""
     return asyncio.run(_decide(url, table, source, path, push))
 
 
-async def _decide(url: str, table: "CompiledTable", source: bytes, path: str, push: bool) -> list[str]:
+async def _decide(url: str, table: CompiledTable, source: bytes, path: str, push: bool) -> list[str]:
     redis = async_client(url, socket_timeout=5, socket_connect_timeout=5)
     try:
         store = RulesStore(redis)
@@ -45,16 +46,19 @@ async def _decide(url: str, table: "CompiledTable", source: bytes, path: str, pu
             return [f"rules {version} from Redis (active since {since}; the same as {path})"]
         if push:
             await store.push(version, source, "rights serve --push-rules", label, None, now)
-            return [f"rules {version} from {path} (pushed by --push-rules, active now; {active} was active "
-                    f"since {since})"]
-        return [f"rules {active} from Redis (active since {since})",
-                f"{path} holds {version}, which is not the active version; to serve it: rights rules push {path}, "
-                "or restart with --push-rules"]
+            return [
+                f"rules {version} from {path} (pushed by --push-rules, active now; {active} was active since {since})"
+            ]
+        return [
+            f"rules {active} from Redis (active since {since})",
+            f"{path} holds {version}, which is not the active version; to serve it: rights rules push {path}, "
+            "or restart with --push-rules",
+        ]
     finally:
         await redis.aclose()
 
 
-def _since(meta: Optional[dict]) -> str:
+def _since(meta: dict | None) -> str:
     at = (meta or {}).get("activated_at") or (meta or {}).get("pushed_at")
     if not at:
         return "an unknown time"

@@ -19,6 +19,7 @@ Signal handlers only note the signal: the work is done by the main loop, in the 
 thread, which also spawned every child, so the children's PDEATHSIG (tied to the
 spawning thread) fires only when this process dies.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,14 +32,14 @@ from collections import deque
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisClusterException, RedisError
 
-from .data_lock import DataDirBusy, DataDirLock
-from .parent_watch import die_with_parent
 from ..redis.embedded import EmbeddedRedis, RedisServerMissing
 from ..settings import Settings
+from .data_lock import DataDirBusy, DataDirLock
+from .parent_watch import die_with_parent
 
 if TYPE_CHECKING:
     from engine.compiler import CompiledTable
@@ -70,19 +71,26 @@ def _ended(code: int) -> str:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, table: "CompiledTable", source: bytes, *, appendfsync: str = "everysec",
-                 push_rules: bool = False):
+    def __init__(
+        self,
+        settings: Settings,
+        table: CompiledTable,
+        source: bytes,
+        *,
+        appendfsync: str = "everysec",
+        push_rules: bool = False,
+    ):
         self.settings = settings
         self.table = table
         self.source = source
         self.appendfsync = appendfsync
         self.push_rules = push_rules
         self.signals: list[int] = []  # stop signals received, in order
-        self.lock: Optional[DataDirLock] = None
-        self.redis: Optional[EmbeddedRedis] = None
-        self.http: Optional[subprocess.Popen] = None
+        self.lock: DataDirLock | None = None
+        self.redis: EmbeddedRedis | None = None
+        self.http: subprocess.Popen | None = None
         self.deaths: dict[str, deque[float]] = {"redis": deque(), "http": deque()}  # monotonic instants
-        self.url_file: Optional[Path] = None
+        self.url_file: Path | None = None
 
     def run(self) -> int:
         """Serve until a stop signal or a child that keeps dying; the exit code."""
@@ -127,22 +135,25 @@ class Supervisor:
             return EXIT_REFUSED
         for line in lines:
             say(line)
-        say(f"evaluator {_evaluator()}, http://{settings.host}:{settings.port} ({settings.workers} "
-            f"worker{'s' if settings.workers > 1 else ''}), docs at /docs")
+        say(
+            f"evaluator {_evaluator()}, http://{settings.host}:{settings.port} ({settings.workers} "
+            f"worker{'s' if settings.workers > 1 else ''}), docs at /docs"
+        )
         if self.signals:
             return EXIT_STOPPED
         self.http = self._spawn_http()
         return self._watch()
 
-    def _start_embedded(self) -> Optional[int]:
+    def _start_embedded(self) -> int | None:
         data_dir = Path(self.settings.data_dir)
         try:
             self.lock = DataDirLock(data_dir).acquire("rights serve")
         except DataDirBusy as exc:
             say(str(exc))
             return EXIT_REFUSED
-        self.redis = EmbeddedRedis(data_dir, appendfsync=self.appendfsync, pass_fds=(self.lock.fd,),
-                                   preexec_fn=die_with_parent(os.getpid()))
+        self.redis = EmbeddedRedis(
+            data_dir, appendfsync=self.appendfsync, pass_fds=(self.lock.fd,), preexec_fn=die_with_parent(os.getpid())
+        )
         try:
             self.redis.start(timeout=REDIS_START_S)
         except (RedisServerMissing, RuntimeError) as exc:
@@ -159,10 +170,14 @@ class Supervisor:
         env = {**os.environ, **self.settings.to_env()}
         # its own process group: a terminal's Ctrl-C reaches the supervisor only, which orders the stop;
         # no stdin, which a background group may not read
-        return subprocess.Popen([sys.executable, "-m", "api.serve.child"], env=env, process_group=0,
-                                stdin=subprocess.DEVNULL,
-                                pass_fds=(self.lock.fd,) if self.lock is not None and self.lock.fd is not None else (),
-                                preexec_fn=die_with_parent(os.getpid()))
+        return subprocess.Popen(
+            [sys.executable, "-m", "api.serve.child"],
+            env=env,
+            process_group=0,
+            stdin=subprocess.DEVNULL,
+            pass_fds=(self.lock.fd,) if self.lock is not None and self.lock.fd is not None else (),
+            preexec_fn=die_with_parent(os.getpid()),
+        )
 
     def _watch(self) -> int:
         """The main loop: restart what died, until a stop signal."""
@@ -191,8 +206,11 @@ class Supervisor:
 
     def _restart_redis(self, redis: EmbeddedRedis) -> int | None:
         process = redis.process
-        what = f"the embedded redis-server (pid {process.pid}) {_ended(process.returncode)}" if process else \
-            "the embedded redis-server is not running"
+        what = (
+            f"the embedded redis-server (pid {process.pid}) {_ended(process.returncode)}"
+            if process
+            else "the embedded redis-server is not running"
+        )
         if self._died("redis"):
             say(f"{what}: more than {MAX_RESTARTS} times in {RESTART_WINDOW_S:.0f} s; stopping")
             return EXIT_GAVE_UP

@@ -5,19 +5,25 @@ with the item, the field, the old and new values as written in a table, and a se
 "MILK-1L price: 15.90 -> 14.90 yuan", "coupon GOLD-GALA-85 added", "room gala window:
 20:00-23:00 -> 19:30-23:00".
 """
+
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any, Optional
+from typing import Any
 
 from ..model import RuleTable
 
 _MONEY = {"price", "amount", "threshold", "max_discount", "cash", "tier_prices", "live_prices"}
 _INSTANTS = {"start", "end", "window_from", "window_to"}
 _PERCENT = {"points_multiplier", "birthday_multiplier"}
-_SECTIONS = (("tier", "tiers", "id"), ("product", "products", "sku"), ("room", "rooms", "id"),
-             ("coupon", "coupons", "id"), ("redemption", "redemptions", "id"))
+_SECTIONS = (
+    ("tier", "tiers", "id"),
+    ("product", "products", "sku"),
+    ("room", "rooms", "id"),
+    ("coupon", "coupons", "id"),
+    ("redemption", "redemptions", "id"),
+)
 
 
 def _fields(item: Any) -> dict:
@@ -65,33 +71,77 @@ def diff_tables(old: RuleTable, new: RuleTable) -> list:
         after = {getattr(item, key): item for item in getattr(new, section)}
         for ident, item in after.items():
             if ident not in before:
-                changes.append({"item": kind, "id": ident, "change": "added", "field": None, "from": None,
-                                "to": None, "text": f"{kind} {ident} added"})
+                changes.append(
+                    {
+                        "item": kind,
+                        "id": ident,
+                        "change": "added",
+                        "field": None,
+                        "from": None,
+                        "to": None,
+                        "text": f"{kind} {ident} added",
+                    }
+                )
                 continue
             old_fields, new_fields = _fields(before[ident]), _fields(item)
             for field, value in new_fields.items():
                 was = _show(field, old_fields[field], old.utc_offset_seconds)
                 now = _show(field, value, new.utc_offset_seconds)
                 if was != now:
-                    changes.append({"item": kind, "id": ident, "change": "changed", "field": field, "from": was,
-                                    "to": now, "text": f"{kind} {ident} {field}: {_say(field, was)} -> "
-                                                       f"{_say(field, now)}"})
+                    changes.append(
+                        {
+                            "item": kind,
+                            "id": ident,
+                            "change": "changed",
+                            "field": field,
+                            "from": was,
+                            "to": now,
+                            "text": f"{kind} {ident} {field}: {_say(field, was)} -> {_say(field, now)}",
+                        }
+                    )
         for ident in before:
             if ident not in after:
-                changes.append({"item": kind, "id": ident, "change": "removed", "field": None, "from": None,
-                                "to": None, "text": f"{kind} {ident} removed"})
+                changes.append(
+                    {
+                        "item": kind,
+                        "id": ident,
+                        "change": "removed",
+                        "field": None,
+                        "from": None,
+                        "to": None,
+                        "text": f"{kind} {ident} removed",
+                    }
+                )
     for field in ("pickup_discount_percent", "utc_offset_seconds"):
         was, now = getattr(old, field), getattr(new, field)
         if was != now:
-            changes.append({"item": "table", "id": None, "change": "changed", "field": field, "from": was, "to": now,
-                            "text": f"{field}: {was} -> {now}"})
+            changes.append(
+                {
+                    "item": "table",
+                    "id": None,
+                    "change": "changed",
+                    "field": field,
+                    "from": was,
+                    "to": now,
+                    "text": f"{field}: {was} -> {now}",
+                }
+            )
     old_points, new_points = _fields(old.points), _fields(new.points)
     for field, value in new_points.items():
         was = _show(field, old_points[field], 0) if field != "events" else _events(old_points[field])
         now = _show(field, value, 0) if field != "events" else _events(value)
         if was != now:
-            changes.append({"item": "points", "id": None, "change": "changed", "field": field, "from": was, "to": now,
-                            "text": f"points {field}: {_say(field, was)} -> {_say(field, now)}"})
+            changes.append(
+                {
+                    "item": "points",
+                    "id": None,
+                    "change": "changed",
+                    "field": field,
+                    "from": was,
+                    "to": now,
+                    "text": f"points {field}: {_say(field, was)} -> {_say(field, now)}",
+                }
+            )
     return changes
 
 
@@ -107,5 +157,5 @@ def summary(changes: list) -> dict:
     return out
 
 
-def describe(old_version: Optional[str], new_version: Optional[str], changes: list) -> dict:
+def describe(old_version: str | None, new_version: str | None, changes: list) -> dict:
     return {"from": old_version, "to": new_version, "summary": summary(changes), "changes": changes}

@@ -3,11 +3,11 @@
 This is what the CLI and the server call; both show an author the file, the line and
 the field of every error at once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from ..compiler import CompiledTable, compile_table, content_version
 from ..gc_pause import gc_paused
@@ -22,7 +22,7 @@ class Problem:
     """One error in a rule table: where (path, line) and why."""
 
     place: str
-    line: Optional[int]
+    line: int | None
     message: str
 
     def render(self, filename: str) -> str:

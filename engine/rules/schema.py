@@ -14,9 +14,10 @@ as an integer (the validator wants 1590), and it cannot check "at most two decim
 of a multiplier written as a bare number (1.005). Times must be quoted in YAML to reach
 the schema as text (the validator also reads YAML's unquoted timestamps).
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ..model import (
     COUPON_KINDS,
@@ -47,8 +48,10 @@ MAX_UNITS = MAX_QTY
 
 # A time as ISO 8601 text: a date, optionally a time (T or space), optionally an offset.
 # Without an offset it is read in the table's `timezone`.
-TIME_PATTERN = (r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
-                r"(?:[T ][0-9]{2}(?::[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?\s*$")
+TIME_PATTERN = (
+    r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}(?::[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?\s*$"
+)
 # room_start / room_end, optionally shifted: "room_end - 5m", "room_start + 1h30m".
 RELATIVE_PATTERN = r"^\s*" + RELATIVE_TIME_RE.pattern.lstrip("^").rstrip("$") + r"\s*$"
 # A multiplier written as text: a plain decimal; the validator allows at most two decimal places.
@@ -60,11 +63,16 @@ _KIND_FIELDS = {
     "amount_off": ("amount",),
     "threshold_off": ("threshold", "amount"),
 }
-_KIND_REQUIRED = {"fixed_price": ("price",), "percent_off": ("percent_off",), "amount_off": ("amount",),
-                  "threshold_off": ("threshold", "amount")}
+_KIND_REQUIRED = {
+    "fixed_price": ("price",),
+    "percent_off": ("percent_off",),
+    "amount_off": ("amount",),
+    "threshold_off": ("threshold", "amount"),
+}
 
 
 # -- small builders ---------------------------------------------------------------------
+
 
 def _described(schema: dict, description: str, default: Any = None) -> dict:
     out = {"description": description, **schema}
@@ -73,15 +81,15 @@ def _described(schema: dict, description: str, default: Any = None) -> dict:
     return out
 
 
-def _integer(description: str, lo: int, hi: int, default: Optional[int] = None) -> dict:
+def _integer(description: str, lo: int, hi: int, default: int | None = None) -> dict:
     return _described({"type": "integer", "minimum": lo, "maximum": hi}, description, default)
 
 
-def _fen(description: str, lo: int = 0, default: Optional[int] = None) -> dict:
+def _fen(description: str, lo: int = 0, default: int | None = None) -> dict:
     return _integer(f"{description} Whole fen: 1990 is 19.90 yuan; write no decimal point.", lo, MAX_PRICE_FEN, default)
 
 
-def _text(description: str, limit: int = MAX_NAME_LENGTH, default: Optional[str] = None) -> dict:
+def _text(description: str, limit: int = MAX_NAME_LENGTH, default: str | None = None) -> dict:
     return _described({"type": "string", "maxLength": limit}, description, default)
 
 
@@ -99,11 +107,16 @@ def _nullable(schema: dict) -> dict:
 
 
 def _ident(description: str) -> dict:
-    return _described({"anyOf": [
-        {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": ID_RE.pattern},
-        {"type": "integer", "minimum": 0},
-    ]}, f"{description} Starts with a letter or digit, then letters, digits and _ . : - "
-        f"(at most {MAX_ID_LENGTH} characters); a bare number is read as text. Must be unique in its list.")
+    return _described(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": ID_RE.pattern},
+                {"type": "integer", "minimum": 0},
+            ]
+        },
+        f"{description} Starts with a letter or digit, then letters, digits and _ . : - "
+        f"(at most {MAX_ID_LENGTH} characters); a bare number is read as text. Must be unique in its list.",
+    )
 
 
 def _tier_ref() -> dict:
@@ -112,11 +125,17 @@ def _tier_ref() -> dict:
 
 def _multiplier(description: str) -> dict:
     hi = MAX_MULTIPLIER_PERCENT // 100
-    return _described({"anyOf": [
-        {"type": "number", "minimum": 0.01, "maximum": hi},
-        {"type": "string", "pattern": MULTIPLIER_TEXT_PATTERN},
-    ]}, f"{description} A number from 0.01 to {hi} with at most two decimal places (1.5 is 1.5x), "
-        f"as a number or as text.", 1)
+    return _described(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0.01, "maximum": hi},
+                {"type": "string", "pattern": MULTIPLIER_TEXT_PATTERN},
+            ]
+        },
+        f"{description} A number from 0.01 to {hi} with at most two decimal places (1.5 is 1.5x), "
+        f"as a number or as text.",
+        1,
+    )
 
 
 def _list(items: dict, description: str, **bounds: int) -> dict:
@@ -125,68 +144,96 @@ def _list(items: dict, description: str, **bounds: int) -> dict:
 
 def _section(description: str, properties: dict, required: tuple = (), **extra: Any) -> dict:
     """A mapping that accepts exactly `properties`: the validator rejects any other field."""
-    out = {"type": "object", "description": description, "properties": properties,
-           "additionalProperties": False}
+    out = {"type": "object", "description": description, "properties": properties, "additionalProperties": False}
     if required:
         out["required"] = list(required)
     out.update(extra)
     return out
 
 
-def _ref(name: str, description: Optional[str] = None) -> dict:
+def _ref(name: str, description: str | None = None) -> dict:
     return {"$ref": f"#/$defs/{name}", **({"description": description} if description else {})}
 
 
 def _time(description: str) -> dict:
-    return _described({"type": "string", "pattern": TIME_PATTERN},
-                      f"{description} An ISO 8601 time such as \"2026-11-11T20:00:00+08:00\"; without an offset "
-                      f"it is read in the table's timezone. Quote it in YAML.")
+    return _described(
+        {"type": "string", "pattern": TIME_PATTERN},
+        f'{description} An ISO 8601 time such as "2026-11-11T20:00:00+08:00"; without an offset '
+        f"it is read in the table's timezone. Quote it in YAML.",
+    )
 
 
 def _tier_set(whom: str, default_text: str) -> dict:
     """The `tiers` / `min_tier` pair that says who may use a product, coupon or redemption."""
     return {
-        "tiers": _list(_tier_ref(), f"The tiers {whom}, by id; `visitor` means non-members. "
-                       f"Each must be visitor or a tier of the top-level `tiers`. Give this or `min_tier`, not both; "
-                       f"with neither, {default_text}.", minItems=1),
-        "min_tier": _described(_tier_ref(), f"The lowest tier {whom}; every higher tier is included. "
-                               f"Must be visitor or a tier of the top-level `tiers`. Give this or `tiers`, not both."),
+        "tiers": _list(
+            _tier_ref(),
+            f"The tiers {whom}, by id; `visitor` means non-members. "
+            f"Each must be visitor or a tier of the top-level `tiers`. Give this or `min_tier`, not both; "
+            f"with neither, {default_text}.",
+            minItems=1,
+        ),
+        "min_tier": _described(
+            _tier_ref(),
+            f"The lowest tier {whom}; every higher tier is included. "
+            f"Must be visitor or a tier of the top-level `tiers`. Give this or `tiers`, not both.",
+        ),
     }
 
 
 _NOT_BOTH_TIER_FORMS = {"not": {"required": ["tiers", "min_tier"]}}
 # visitors have no points account, so a redemption's tier set never names them
-_NO_VISITOR_REDEEMS = {"properties": {"tiers": {"not": {"contains": {"const": VISITOR}}},
-                                      "min_tier": {"not": {"const": VISITOR}}}}
+_NO_VISITOR_REDEEMS = {
+    "properties": {"tiers": {"not": {"contains": {"const": VISITOR}}}, "min_tier": {"not": {"const": VISITOR}}}
+}
 
 
 def _window_bound(description: str) -> dict:
-    return _described({"anyOf": [
-        {"type": "string", "pattern": RELATIVE_PATTERN},
-        {"type": "string", "pattern": TIME_PATTERN},
-    ]}, f"{description} Either an ISO 8601 time (\"2026-11-11T22:30:00+08:00\"; quote it in YAML) or a time "
+    return _described(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": RELATIVE_PATTERN},
+                {"type": "string", "pattern": TIME_PATTERN},
+            ]
+        },
+        f'{description} Either an ISO 8601 time ("2026-11-11T22:30:00+08:00"; quote it in YAML) or a time '
         f"relative to the live room named in `room`: room_start, room_end, or shifted by a duration made of "
-        f"d/h/m/s parts, e.g. \"room_end - 5m\", \"room_start + 1h30m\".")
+        f'd/h/m/s parts, e.g. "room_end - 5m", "room_start + 1h30m".',
+    )
 
 
 def _relative_window_needs_room() -> dict:
     """A window relative to room_start/room_end is only meaningful with `room` set."""
     relative = {"type": "string", "pattern": RELATIVE_PATTERN}
     return {
-        "if": {"required": ["window"], "properties": {"window": {"anyOf": [
-            {"type": "object", "required": [end], "properties": {end: relative}} for end in ("from", "to")
-        ]}}},
+        "if": {
+            "required": ["window"],
+            "properties": {
+                "window": {
+                    "anyOf": [
+                        {"type": "object", "required": [end], "properties": {end: relative}} for end in ("from", "to")
+                    ]
+                }
+            },
+        },
         "then": {"required": ["room"], "properties": {"room": {"type": "string"}}},
     }
 
 
 def _room_binding(what: str) -> dict:
     return {
-        "room": _nullable(_described({"type": "string", "maxLength": MAX_ID_LENGTH},
-                                     f"The id of the live room this {what} belongs to; it is offered only to a "
-                                     f"shopper in that room. Must be a room listed in `rooms`.")),
-        "window": _ref("window", f"When the {what} may be used, from `from` (included) to `to` (excluded); "
-                                 f"without one, while `room` is live, or always when there is no room."),
+        "room": _nullable(
+            _described(
+                {"type": "string", "maxLength": MAX_ID_LENGTH},
+                f"The id of the live room this {what} belongs to; it is offered only to a "
+                f"shopper in that room. Must be a room listed in `rooms`.",
+            )
+        ),
+        "window": _ref(
+            "window",
+            f"When the {what} may be used, from `from` (included) to `to` (excluded); "
+            f"without one, while `room` is live, or always when there is no room.",
+        ),
     }
 
 
@@ -202,28 +249,41 @@ def _kind_rule(kind: str) -> dict:
 def _event(kind: str) -> dict:
     fields = {
         "points": _integer("Points earned each time.", 1, MAX_POINTS),
-        "cap_per_session": _integer("At most this many points from this event in one live session; no cap when "
-                                    "left out.", 1, MAX_POINTS),
-        "cap_per_day": _integer("At most this many points from this event in one day; no cap when left out.",
-                                1, MAX_POINTS),
-        "session_only": {"type": "boolean", "default": False,
-                         "description": "The points lapse when the live session they were earned in ends "
-                                        "(the event must name a live room)."},
+        "cap_per_session": _integer(
+            "At most this many points from this event in one live session; no cap when left out.", 1, MAX_POINTS
+        ),
+        "cap_per_day": _integer(
+            "At most this many points from this event in one day; no cap when left out.", 1, MAX_POINTS
+        ),
+        "session_only": {
+            "type": "boolean",
+            "default": False,
+            "description": "The points lapse when the live session they were earned in ends "
+            "(the event must name a live room).",
+        },
     }
     if kind == "invite_order":
         fields["freeze_above_per_hour"] = _integer(
             "A member credited with more invites than this in one clock hour is frozen for review (anti-cheat).",
-            1, MAX_INVITES_PER_HOUR, DEFAULT_INVITES_PER_HOUR)
+            1,
+            MAX_INVITES_PER_HOUR,
+            DEFAULT_INVITES_PER_HOUR,
+        )
     if kind == "watch":
-        fields["min_seconds"] = _integer("Seconds of watching a live room that earn the points.", 1,
-                                         MAX_WATCH_SECONDS, DEFAULT_WATCH_SECONDS)
-    what = {"watch": "watching a live room", "share": "sharing", "invite_order": "inviting a new member who orders",
-            "photo_review": "a photo review"}.get(kind, kind)
-    return _section(f"Points for {what} (settled by the points ledger, not by a quote).", fields,
-                    required=("points",))
+        fields["min_seconds"] = _integer(
+            "Seconds of watching a live room that earn the points.", 1, MAX_WATCH_SECONDS, DEFAULT_WATCH_SECONDS
+        )
+    what = {
+        "watch": "watching a live room",
+        "share": "sharing",
+        "invite_order": "inviting a new member who orders",
+        "photo_review": "a photo review",
+    }.get(kind, kind)
+    return _section(f"Points for {what} (settled by the points ledger, not by a quote).", fields, required=("points",))
 
 
 # -- the schema -------------------------------------------------------------------------
+
 
 def rule_table_schema() -> dict:
     """The JSON Schema of a rule table file (YAML or JSON), draft 2020-12."""
@@ -233,157 +293,259 @@ def rule_table_schema() -> dict:
         "$id": SCHEMA_ID,
         "title": "rights-engine rule table",
         "description": "Tier prices, live rooms, coupons, points and redemptions of one brand, read by the "
-                       "rights engine. Money is whole fen, multipliers are numbers such as 1.5, times are "
-                       "ISO 8601. See docs/RULES.md.",
+        "rights engine. Money is whole fen, multipliers are numbers such as 1.5, times are "
+        "ISO 8601. See docs/RULES.md.",
         "type": "object",
         "additionalProperties": False,
         "required": ["tiers"],
         "properties": {
-            "format": _described({"type": "integer", "const": FORMAT_VERSION, "minimum": FORMAT_VERSION,
-                                  "maximum": FORMAT_VERSION},
-                                 f"The version of this file format; this engine reads {FORMAT_VERSION}.",
-                                 FORMAT_VERSION),
+            "format": _described(
+                {"type": "integer", "const": FORMAT_VERSION, "minimum": FORMAT_VERSION, "maximum": FORMAT_VERSION},
+                f"The version of this file format; this engine reads {FORMAT_VERSION}.",
+                FORMAT_VERSION,
+            ),
             "name": _text("The table's name, used in its version id.", default="rules"),
-            "timezone": _described({"type": "string", "pattern": UTC_OFFSET_RE.pattern},
-                                   "The UTC offset, such as +08:00, in which times without an offset are read "
-                                   "and the birthday month is taken.", "+08:00"),
-            "tiers": _list(_ref("tier"), "The member tiers, lowest first. Non-members are the implicit tier "
-                           "`visitor`, which is not listed.", minItems=1, maxItems=MAX_TIERS),
+            "timezone": _described(
+                {"type": "string", "pattern": UTC_OFFSET_RE.pattern},
+                "The UTC offset, such as +08:00, in which times without an offset are read "
+                "and the birthday month is taken.",
+                "+08:00",
+            ),
+            "tiers": _list(
+                _ref("tier"),
+                "The member tiers, lowest first. Non-members are the implicit tier `visitor`, which is not listed.",
+                minItems=1,
+                maxItems=MAX_TIERS,
+            ),
             "products": _nullable(_list(_ref("product"), "The products a cart may hold.")),
             "rooms": _nullable(_list(_ref("room"), "The live rooms (sessions).")),
             "fulfillment": _ref("fulfillment", "Delivery and self-pickup settings."),
-            "coupons": _nullable(_list(_ref("coupon"), "The coupons, issued automatically to whoever qualifies; "
-                                       "coupons of one kind apply in this order.")),
+            "coupons": _nullable(
+                _list(
+                    _ref("coupon"),
+                    "The coupons, issued automatically to whoever qualifies; coupons of one kind apply in this order.",
+                )
+            ),
             "points": _ref("points", "How members earn points (1 point per yuan when left out)."),
             "redemptions": _nullable(_list(_ref("redemption"), "The redemption catalogue shown with the balance.")),
         },
         "$defs": {
-            "tier": _section("A member tier.", {
-                "id": _ident("The tier's id, used in tier lists, `min_tier` and `tier_prices`; not `visitor`."),
-                "name": _name("to members, e.g. 金卡 gold", "the id"),
-                "points_multiplier": _multiplier("Points multiplier of this tier."),
-            }, required=("id",), allOf=[{"properties": {"id": {"not": {"const": VISITOR}}}}]),
-
-            "product": _section("A product (sku).", {
-                "sku": _ident("The product's sku."),
-                "name": _name("at checkout", "the sku"),
-                "category": _text("The category coupons may be scoped to, e.g. milk.", limit=MAX_ID_LENGTH,
-                                  default=""),
-                "price": _fen("The base price of one unit."),
-                "tier_prices": _described({
-                    "type": "object",
-                    "propertyNames": {"maxLength": MAX_ID_LENGTH, "not": {"const": VISITOR}},
-                    "additionalProperties": _fen("The price of one unit for this tier."),
-                }, "Price per member tier id (not visitor). A tier without one inherits the nearest lower "
-                   "tier's price. Each must be at or below the base price."),
-                **_tier_set("that may see and buy it", "everyone may, visitors included"),
-                "member_limit": _integer("At most this many units per member, over all their orders; no limit "
-                                         "when left out.", 1, MAX_MEMBER_LIMIT),
-            }, required=("sku", "price"), allOf=[_NOT_BOTH_TIER_FORMS]),
-
-            "room": _section("A live room (session).", {
-                "id": _ident("The room's id, named by coupons, redemptions and quotes."),
-                "name": _name("to shoppers", "the id"),
-                "start": _time("When the room goes live."),
-                "end": _time("When the room ends; after `start`. Live means start <= now < end."),
-                "members_only": _flag("Only members may buy in this room; visitors are refused.", False),
-                "live_prices": _described({
-                    "type": "object",
-                    "propertyNames": {"maxLength": MAX_ID_LENGTH},
-                    "additionalProperties": _fen("The price of one unit while the room is live."),
-                }, "Price per sku while the room is live; each sku must be a listed product and each price at "
-                   "or below its base price. It applies only when lower than the member's tier price."),
-                "points_multiplier": _multiplier("Points multiplier of an order placed while the room is live."),
-                "order_bonus": _integer("Points added to an order placed while the room is live.", 0, MAX_POINTS,
-                                        0),
-            }, required=("id", "start", "end")),
-
-            "fulfillment": _section("How orders are handed over.", {
-                "pickup_discount_percent": _integer("Percent off each unit's price when the member picks the "
-                                                    "order up at the group leader's pickup point.", 0, 100, 0),
-            }),
-
-            "coupon": _section(f"A coupon. Its `kind` ({kinds}) decides which amount fields it takes.", {
-                "id": _ident("The coupon's id."),
-                "name": _name("at checkout", "the id"),
-                "kind": _described({"enum": list(COUPON_KINDS)},
-                                   "fixed_price: some units cost a set price; percent_off: a percentage off; "
-                                   "amount_off: a fixed amount off; threshold_off: an amount off once the "
-                                   "items in scope reach a threshold."),
-                "percent_off": _integer("percent_off only: percent taken off each line in scope, e.g. 15 for "
-                                        "15% off (85折).", 1, 100),
-                "max_discount": _fen("percent_off only: the most the coupon may save in one order; no cap when "
-                                     "left out.", lo=1),
-                "amount": _fen("amount_off and threshold_off: the amount saved; for threshold_off at most the "
-                               "threshold.", lo=1),
-                "threshold": _fen("threshold_off only: the amount the items in scope must reach.", lo=1),
-                "price": _fen("fixed_price only: the price each covered unit costs (0 for a free unit)."),
-                "units": _integer("fixed_price only: how many units in one order get the price.", 1, MAX_UNITS, 1),
-                "scope": _described({"anyOf": [{"const": "all"}, _ref("scope")]},
-                                    "What the coupon applies to: \"all\" or a list of skus and/or categories.",
-                                    "all"),
-                **_tier_set("that receive it", "every tier receives it, visitors included"),
-                **_room_binding("coupon"),
-                "member_limit": _integer("At most this many uses per member, over all their orders; no limit "
-                                         "when left out.", 1, MAX_MEMBER_LIMIT),
-                "stock": _integer("How many uses there are in all; no limit when left out.", 0, MAX_STOCK),
-                "stack_group": _nullable(_described({"type": "string", "minLength": 1},
-                                                    "Coupons of one stack group never combine: an order uses at "
-                                                    "most one of them. Without one the coupon combines with "
-                                                    "all others.")),
-                "exclusive": _flag("The coupon is only ever used alone.", False),
-                "priority": _integer("Breaks ties between equally good choices: higher wins, then the smaller id.",
-                                     -MAX_PRIORITY, MAX_PRIORITY, 0),
-            }, required=("id", "kind"),
-                allOf=[_NOT_BOTH_TIER_FORMS, _relative_window_needs_room()] + [_kind_rule(k) for k in COUPON_KINDS]),
-
-            "scope": _section("The skus and categories a coupon applies to; at least one list must name "
-                              "something.", {
-                "skus": _list({"type": ["string", "integer"]}, "Skus of listed products."),
-                "categories": _list({"type": ["string", "integer"]}, "Categories that some listed product has."),
-            }, minProperties=1, allOf=[{"anyOf": [
-                {"required": ["skus"], "properties": {"skus": {"minItems": 1}}},
-                {"required": ["categories"], "properties": {"categories": {"minItems": 1}}}]}]),
-
-            "window": _section("When the coupon or redemption may be used: from `from` (included) until `to` "
-                               "(excluded). A missing end is open. Without a window, one bound to a room holds "
-                               "while the room is live, and one without a room always holds.", {
-                                   "from": _window_bound("The first instant it may be used."),
-                                   "to": _window_bound("The instant it stops; after `from`."),
-                               }),
-
-            "points": _section("How members earn points; visitors earn none.", {
-                "per_yuan": _integer("Points per yuan paid, before multipliers (rounded down).", 0, MAX_PER_YUAN, 1),
-                "birthday_multiplier": _multiplier("Points multiplier in the member's birthday month."),
-                "order_bonus": _integer("Points added to every order, in a room or not.", 0, MAX_POINTS, 0),
-                "events": _section("Points for behaviour, by event kind.",
-                                   {kind: _event(kind) for kind in EVENT_KINDS}),
-                "expire_after_days": _integer("Earned points lapse this many days after they arrive; they never "
-                                              "lapse when left out.", 1, MAX_EXPIRE_DAYS),
-                "refund": _described({"enum": list(REFUND_POLICIES)},
-                                     "What a refund does with an order's points the member has spent already: "
-                                     "debt: they are owed, later credits pay them first and redemptions wait "
-                                     "until they are paid; forgive: they are let go.", "debt"),
-            }),
-
-            "redemption": _section("An item members may redeem with points, points and cash, or a task.", {
-                "id": _ident("The redemption's id."),
-                "name": _name("in the catalogue", "the id"),
-                "points": _integer("Points it costs (0 for none).", 0, MAX_POINTS),
-                "cash": _fen("Cash paid on top of the points.", default=0),
-                **_tier_set("that may redeem it", "every member tier may, visitors not"),
-                **_room_binding("redemption"),
-                "unlock": _section("A task that unlocks the item.", {
-                    "sessions_watched": _integer("Live sessions the member must have watched.", 1, MAX_SESSIONS),
-                }, required=("sessions_watched",)),
-                "stock": _integer("How many there are in all; no limit when left out.", 0, MAX_STOCK),
-                "member_limit": _integer("At most this many per member; no limit when left out.", 1,
-                                         MAX_MEMBER_LIMIT),
-            }, required=("id", "points"), allOf=[
-                _NOT_BOTH_TIER_FORMS, _relative_window_needs_room(), _NO_VISITOR_REDEEMS,
-                {"description": "A redemption must cost points or cash, or be unlocked by a task.",
-                 "not": {"required": ["points"], "properties": {"points": {"const": 0}, "cash": {"const": 0}},
-                         "not": {"required": ["unlock"]}}},
-            ]),
+            "tier": _section(
+                "A member tier.",
+                {
+                    "id": _ident("The tier's id, used in tier lists, `min_tier` and `tier_prices`; not `visitor`."),
+                    "name": _name("to members, e.g. 金卡 gold", "the id"),
+                    "points_multiplier": _multiplier("Points multiplier of this tier."),
+                },
+                required=("id",),
+                allOf=[{"properties": {"id": {"not": {"const": VISITOR}}}}],
+            ),
+            "product": _section(
+                "A product (sku).",
+                {
+                    "sku": _ident("The product's sku."),
+                    "name": _name("at checkout", "the sku"),
+                    "category": _text(
+                        "The category coupons may be scoped to, e.g. milk.", limit=MAX_ID_LENGTH, default=""
+                    ),
+                    "price": _fen("The base price of one unit."),
+                    "tier_prices": _described(
+                        {
+                            "type": "object",
+                            "propertyNames": {"maxLength": MAX_ID_LENGTH, "not": {"const": VISITOR}},
+                            "additionalProperties": _fen("The price of one unit for this tier."),
+                        },
+                        "Price per member tier id (not visitor). A tier without one inherits the nearest lower "
+                        "tier's price. Each must be at or below the base price.",
+                    ),
+                    **_tier_set("that may see and buy it", "everyone may, visitors included"),
+                    "member_limit": _integer(
+                        "At most this many units per member, over all their orders; no limit when left out.",
+                        1,
+                        MAX_MEMBER_LIMIT,
+                    ),
+                },
+                required=("sku", "price"),
+                allOf=[_NOT_BOTH_TIER_FORMS],
+            ),
+            "room": _section(
+                "A live room (session).",
+                {
+                    "id": _ident("The room's id, named by coupons, redemptions and quotes."),
+                    "name": _name("to shoppers", "the id"),
+                    "start": _time("When the room goes live."),
+                    "end": _time("When the room ends; after `start`. Live means start <= now < end."),
+                    "members_only": _flag("Only members may buy in this room; visitors are refused.", False),
+                    "live_prices": _described(
+                        {
+                            "type": "object",
+                            "propertyNames": {"maxLength": MAX_ID_LENGTH},
+                            "additionalProperties": _fen("The price of one unit while the room is live."),
+                        },
+                        "Price per sku while the room is live; each sku must be a listed product and each price at "
+                        "or below its base price. It applies only when lower than the member's tier price.",
+                    ),
+                    "points_multiplier": _multiplier("Points multiplier of an order placed while the room is live."),
+                    "order_bonus": _integer(
+                        "Points added to an order placed while the room is live.", 0, MAX_POINTS, 0
+                    ),
+                },
+                required=("id", "start", "end"),
+            ),
+            "fulfillment": _section(
+                "How orders are handed over.",
+                {
+                    "pickup_discount_percent": _integer(
+                        "Percent off each unit's price when the member picks the "
+                        "order up at the group leader's pickup point.",
+                        0,
+                        100,
+                        0,
+                    ),
+                },
+            ),
+            "coupon": _section(
+                f"A coupon. Its `kind` ({kinds}) decides which amount fields it takes.",
+                {
+                    "id": _ident("The coupon's id."),
+                    "name": _name("at checkout", "the id"),
+                    "kind": _described(
+                        {"enum": list(COUPON_KINDS)},
+                        "fixed_price: some units cost a set price; percent_off: a percentage off; "
+                        "amount_off: a fixed amount off; threshold_off: an amount off once the "
+                        "items in scope reach a threshold.",
+                    ),
+                    "percent_off": _integer(
+                        "percent_off only: percent taken off each line in scope, e.g. 15 for 15% off (85折).", 1, 100
+                    ),
+                    "max_discount": _fen(
+                        "percent_off only: the most the coupon may save in one order; no cap when left out.", lo=1
+                    ),
+                    "amount": _fen(
+                        "amount_off and threshold_off: the amount saved; for threshold_off at most the threshold.", lo=1
+                    ),
+                    "threshold": _fen("threshold_off only: the amount the items in scope must reach.", lo=1),
+                    "price": _fen("fixed_price only: the price each covered unit costs (0 for a free unit)."),
+                    "units": _integer("fixed_price only: how many units in one order get the price.", 1, MAX_UNITS, 1),
+                    "scope": _described(
+                        {"anyOf": [{"const": "all"}, _ref("scope")]},
+                        'What the coupon applies to: "all" or a list of skus and/or categories.',
+                        "all",
+                    ),
+                    **_tier_set("that receive it", "every tier receives it, visitors included"),
+                    **_room_binding("coupon"),
+                    "member_limit": _integer(
+                        "At most this many uses per member, over all their orders; no limit when left out.",
+                        1,
+                        MAX_MEMBER_LIMIT,
+                    ),
+                    "stock": _integer("How many uses there are in all; no limit when left out.", 0, MAX_STOCK),
+                    "stack_group": _nullable(
+                        _described(
+                            {"type": "string", "minLength": 1},
+                            "Coupons of one stack group never combine: an order uses at "
+                            "most one of them. Without one the coupon combines with "
+                            "all others.",
+                        )
+                    ),
+                    "exclusive": _flag("The coupon is only ever used alone.", False),
+                    "priority": _integer(
+                        "Breaks ties between equally good choices: higher wins, then the smaller id.",
+                        -MAX_PRIORITY,
+                        MAX_PRIORITY,
+                        0,
+                    ),
+                },
+                required=("id", "kind"),
+                allOf=[_NOT_BOTH_TIER_FORMS, _relative_window_needs_room()] + [_kind_rule(k) for k in COUPON_KINDS],
+            ),
+            "scope": _section(
+                "The skus and categories a coupon applies to; at least one list must name something.",
+                {
+                    "skus": _list({"type": ["string", "integer"]}, "Skus of listed products."),
+                    "categories": _list({"type": ["string", "integer"]}, "Categories that some listed product has."),
+                },
+                minProperties=1,
+                allOf=[
+                    {
+                        "anyOf": [
+                            {"required": ["skus"], "properties": {"skus": {"minItems": 1}}},
+                            {"required": ["categories"], "properties": {"categories": {"minItems": 1}}},
+                        ]
+                    }
+                ],
+            ),
+            "window": _section(
+                "When the coupon or redemption may be used: from `from` (included) until `to` "
+                "(excluded). A missing end is open. Without a window, one bound to a room holds "
+                "while the room is live, and one without a room always holds.",
+                {
+                    "from": _window_bound("The first instant it may be used."),
+                    "to": _window_bound("The instant it stops; after `from`."),
+                },
+            ),
+            "points": _section(
+                "How members earn points; visitors earn none.",
+                {
+                    "per_yuan": _integer(
+                        "Points per yuan paid, before multipliers (rounded down).", 0, MAX_PER_YUAN, 1
+                    ),
+                    "birthday_multiplier": _multiplier("Points multiplier in the member's birthday month."),
+                    "order_bonus": _integer("Points added to every order, in a room or not.", 0, MAX_POINTS, 0),
+                    "events": _section(
+                        "Points for behaviour, by event kind.", {kind: _event(kind) for kind in EVENT_KINDS}
+                    ),
+                    "expire_after_days": _integer(
+                        "Earned points lapse this many days after they arrive; they never lapse when left out.",
+                        1,
+                        MAX_EXPIRE_DAYS,
+                    ),
+                    "refund": _described(
+                        {"enum": list(REFUND_POLICIES)},
+                        "What a refund does with an order's points the member has spent already: "
+                        "debt: they are owed, later credits pay them first and redemptions wait "
+                        "until they are paid; forgive: they are let go.",
+                        "debt",
+                    ),
+                },
+            ),
+            "redemption": _section(
+                "An item members may redeem with points, points and cash, or a task.",
+                {
+                    "id": _ident("The redemption's id."),
+                    "name": _name("in the catalogue", "the id"),
+                    "points": _integer("Points it costs (0 for none).", 0, MAX_POINTS),
+                    "cash": _fen("Cash paid on top of the points.", default=0),
+                    **_tier_set("that may redeem it", "every member tier may, visitors not"),
+                    **_room_binding("redemption"),
+                    "unlock": _section(
+                        "A task that unlocks the item.",
+                        {
+                            "sessions_watched": _integer(
+                                "Live sessions the member must have watched.", 1, MAX_SESSIONS
+                            ),
+                        },
+                        required=("sessions_watched",),
+                    ),
+                    "stock": _integer("How many there are in all; no limit when left out.", 0, MAX_STOCK),
+                    "member_limit": _integer(
+                        "At most this many per member; no limit when left out.", 1, MAX_MEMBER_LIMIT
+                    ),
+                },
+                required=("id", "points"),
+                allOf=[
+                    _NOT_BOTH_TIER_FORMS,
+                    _relative_window_needs_room(),
+                    _NO_VISITOR_REDEEMS,
+                    {
+                        "description": "A redemption must cost points or cash, or be unlocked by a task.",
+                        "not": {
+                            "required": ["points"],
+                            "properties": {"points": {"const": 0}, "cash": {"const": 0}},
+                            "not": {"required": ["unlock"]},
+                        },
+                    },
+                ],
+            ),
         },
     }

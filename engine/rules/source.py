@@ -7,11 +7,13 @@ before anything walks it. JSON is
 parsed with orjson. Line numbers are found only when there are errors to report, by
 composing the document once more into YAML nodes that keep their marks.
 """
+
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import orjson
 import yaml
@@ -26,7 +28,7 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class SourceError(ValueError):
     """The file cannot be read as a rule table at all (syntax, size, encoding)."""
 
-    def __init__(self, message: str, line: Optional[int] = None):
+    def __init__(self, message: str, line: int | None = None):
         super().__init__(message)
         self.message = message
         self.line = line
@@ -68,8 +70,9 @@ def parse(raw: bytes) -> Any:
             if aliases > MAX_ALIASES:
                 raise SourceError(f"more than {MAX_ALIASES} YAML aliases; refusing to expand them")
             if aliases and _expanded_size(yaml.compose(text, Loader=_Loader)) > MAX_EXPANDED_NODES:
-                raise SourceError(f"its aliases would expand to more than {MAX_EXPANDED_NODES:,} nodes; "
-                                  "refusing to expand them")
+                raise SourceError(
+                    f"its aliases would expand to more than {MAX_EXPANDED_NODES:,} nodes; refusing to expand them"
+                )
         return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
@@ -115,14 +118,14 @@ def _count_aliases(text: str) -> int:
     return count
 
 
-def line_finder(raw: bytes) -> Callable[[tuple], Optional[int]]:
+def line_finder(raw: bytes) -> Callable[[tuple], int | None]:
     """A function from a field's path, e.g. ("coupons", 3, "window"), to its 1-based line."""
     try:
         root = yaml.compose(raw.decode("utf-8"), Loader=_Loader)
     except (yaml.YAMLError, UnicodeDecodeError):
         return lambda path: None
 
-    def find(path: tuple) -> Optional[int]:
+    def find(path: tuple) -> int | None:
         node, line = root, None
         for part in path:
             if node is None:

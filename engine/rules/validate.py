@@ -6,9 +6,10 @@ module reads the table's own fields (format, name, timezone, fulfillment) and ca
 section's checks in `checks/`, in the order later sections need: tiers before the
 products priced by tier, products before the rooms and coupons that name their skus.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ..gc_pause import gc_paused
 from ..model import VISITOR, RuleTable
@@ -34,9 +35,13 @@ def build_table(data: Any) -> RuleTable:
     return table
 
 
-def _table(checker: Checker, data: Any) -> Optional[RuleTable]:
-    top = checker.mapping(data, (), ("format", "name", "timezone", "tiers", "products", "rooms", "fulfillment",
-                                     "coupons", "points", "redemptions"), required=("tiers",))
+def _table(checker: Checker, data: Any) -> RuleTable | None:
+    top = checker.mapping(
+        data,
+        (),
+        ("format", "name", "timezone", "tiers", "products", "rooms", "fulfillment", "coupons", "points", "redemptions"),
+        required=("tiers",),
+    )
     if top is None:
         return None
     fmt = top.get("format", FORMAT_VERSION)
@@ -62,9 +67,17 @@ def _table(checker: Checker, data: Any) -> Optional[RuleTable]:
     coupons = check_coupons(checker, top, tier_ids, skus, categories, room_map)
     points = check_points(checker, top)
     redemptions = check_redemptions(checker, top, tier_ids, room_map)
-    return RuleTable(name=name or "rules", utc_offset_seconds=checker.utc_offset, tiers=tiers, products=products,
-                     rooms=rooms, pickup_discount_percent=pickup, coupons=coupons, points=points,
-                     redemptions=redemptions)
+    return RuleTable(
+        name=name or "rules",
+        utc_offset_seconds=checker.utc_offset,
+        tiers=tiers,
+        products=products,
+        rooms=rooms,
+        pickup_discount_percent=pickup,
+        coupons=coupons,
+        points=points,
+        redemptions=redemptions,
+    )
 
 
 def _fulfillment(checker: Checker, top: dict) -> int:

@@ -1,5 +1,6 @@
 """Who a product, coupon or redemption is for: a set of tiers, written as `tiers: [...]`
 or `min_tier: id` against the table's tiers (lowest first, visitor before them all)."""
+
 from __future__ import annotations
 
 from .common import Checker
@@ -17,7 +18,7 @@ def tier_set(checker: Checker, obj: dict, path: tuple, tier_ids: list, members_o
         if type(tier) is not str or tier not in tier_ids:
             checker.error(path + ("min_tier",), f"unknown tier {tier!r}; tiers are {', '.join(tier_ids)}")
             return frozenset(tier_ids)
-        return frozenset(tier_ids[tier_ids.index(tier):])
+        return frozenset(tier_ids[tier_ids.index(tier) :])
     if "tiers" in obj:
         listed = obj["tiers"]
         if not isinstance(listed, list) or not listed:

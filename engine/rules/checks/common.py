@@ -4,12 +4,13 @@ offset patterns, and a Checker that collects errors while it reads scalar fields
 A section's checks take the Checker and report into it, so one pass over a table gives
 an author every error at once, each with the path of the field it concerns.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Optional
+from typing import Any
 
 from ...model import MAX_MULTIPLIER_PERCENT, MAX_PRICE_FEN
 
@@ -63,7 +64,7 @@ class Checker:
     def error(self, path: tuple, message: str) -> None:
         self.errors.append(RuleError(tuple(path), message))
 
-    def mapping(self, obj: Any, path: tuple, allowed: tuple, required: tuple = ()) -> Optional[dict]:
+    def mapping(self, obj: Any, path: tuple, allowed: tuple, required: tuple = ()) -> dict | None:
         if not isinstance(obj, dict):
             self.error(path, "must be a mapping of fields")
             return None
@@ -90,15 +91,17 @@ class Checker:
             return {}
         return raw
 
-    def integer(self, obj: dict, path: tuple, key: str, lo: int, hi: int, default: Any = MISSING,
-                what: str = "a whole number") -> Any:
+    def integer(
+        self, obj: dict, path: tuple, key: str, lo: int, hi: int, default: Any = MISSING, what: str = "a whole number"
+    ) -> Any:
         value = obj.get(key, MISSING)
         if value is MISSING:
             return self.absent(path, key, default)
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and "fen" in what:
-                self.error(path + (key,),
-                           f"must be {what}; money is written in fen (1990 for 19.90 yuan), not as a decimal")
+                self.error(
+                    path + (key,), f"must be {what}; money is written in fen (1990 for 19.90 yuan), not as a decimal"
+                )
             else:
                 self.error(path + (key,), f"must be {what}, not {value!r}")
             return None
@@ -182,7 +185,8 @@ class Checker:
             if ident is None:
                 continue
             if ident in seen:
-                self.error(path + (index, field),
-                           f"{ident!r} is used twice (also at {format_path(path + (seen[ident],))})")
+                self.error(
+                    path + (index, field), f"{ident!r} is used twice (also at {format_path(path + (seen[ident],))})"
+                )
             else:
                 seen[ident] = index

@@ -1,29 +1,56 @@
 """The `coupons` section: the four kinds and their amounts, what a coupon applies to
 (`scope`), who may use it, its room and window, limits, stock, and how coupons stack."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from ...model import COUPON_KINDS, Coupon
 from .audience import tier_set
 from .common import Checker
 from .times import room_ref, window
 
-_KIND_FIELDS = {"percent_off": ("percent_off", "max_discount"), "amount_off": ("amount",),
-               "threshold_off": ("threshold", "amount"), "fixed_price": ("price", "units")}
+_KIND_FIELDS = {
+    "percent_off": ("percent_off", "max_discount"),
+    "amount_off": ("amount",),
+    "threshold_off": ("threshold", "amount"),
+    "fixed_price": ("price", "units"),
+}
 _EVERY_KIND_FIELD = {f for fields in _KIND_FIELDS.values() for f in fields}
 
 
-def check_coupons(checker: Checker, top: dict, tier_ids: list, skus: dict, categories: set,
-                  rooms: dict) -> list[Coupon]:
+def check_coupons(
+    checker: Checker, top: dict, tier_ids: list, skus: dict, categories: set, rooms: dict
+) -> list[Coupon]:
     out, ids = [], []
     for index, item in enumerate(checker.items(top, (), "coupons")):
         path = ("coupons", index)
-        obj = checker.mapping(item, path, ("id", "name", "kind", "percent_off", "max_discount", "amount", "threshold",
-                                           "price", "units", "scope", "tiers", "min_tier", "room", "window",
-                                           "member_limit", "stock", "stack_group", "exclusive", "priority"),
-                              required=("id", "kind"))
+        obj = checker.mapping(
+            item,
+            path,
+            (
+                "id",
+                "name",
+                "kind",
+                "percent_off",
+                "max_discount",
+                "amount",
+                "threshold",
+                "price",
+                "units",
+                "scope",
+                "tiers",
+                "min_tier",
+                "room",
+                "window",
+                "member_limit",
+                "stock",
+                "stack_group",
+                "exclusive",
+                "priority",
+            ),
+            required=("id", "kind"),
+        )
         if obj is None:
             continue
         ident = checker.ident(obj, path, "id")
@@ -47,13 +74,31 @@ def check_coupons(checker: Checker, top: dict, tier_ids: list, skus: dict, categ
         exclusive = checker.flag(obj, path, "exclusive", False)
         if ident is None or kind is None or scope is None or priority is None or amounts is None:
             continue
-        out.append(Coupon(id=ident, name=checker.text(obj, path, "name", default=ident) or ident, kind=kind,
-                          percent_off=amounts.percent_off, max_discount=amounts.max_discount,
-                          amount=amounts.amount, threshold=amounts.threshold, price=amounts.price,
-                          units=amounts.units, scope_all=scope[0], scope_skus=scope[1],
-                          scope_categories=scope[2], tiers=tiers, room=room, window_from=start, window_to=end,
-                          member_limit=member_limit, stock=stock, stack_group=group, exclusive=exclusive,
-                          priority=priority))
+        out.append(
+            Coupon(
+                id=ident,
+                name=checker.text(obj, path, "name", default=ident) or ident,
+                kind=kind,
+                percent_off=amounts.percent_off,
+                max_discount=amounts.max_discount,
+                amount=amounts.amount,
+                threshold=amounts.threshold,
+                price=amounts.price,
+                units=amounts.units,
+                scope_all=scope[0],
+                scope_skus=scope[1],
+                scope_categories=scope[2],
+                tiers=tiers,
+                room=room,
+                window_from=start,
+                window_to=end,
+                member_limit=member_limit,
+                stock=stock,
+                stack_group=group,
+                exclusive=exclusive,
+                priority=priority,
+            )
+        )
     checker.unique(ids, ("coupons",), "id")
     return out
 
@@ -96,7 +141,7 @@ def check_amounts(checker: Checker, obj: dict, path: tuple, kind: str) -> Amount
     return None if price is None or units is None else Amounts(price=price, units=units)
 
 
-def check_scope(checker: Checker, obj: dict, path: tuple, skus: dict, categories: set) -> Optional[tuple]:
+def check_scope(checker: Checker, obj: dict, path: tuple, skus: dict, categories: set) -> tuple | None:
     """(everything, skus, categories) a coupon applies to: `scope: all`, or listed skus and categories."""
     value = obj.get("scope", "all")
     if value == "all":
@@ -115,8 +160,10 @@ def check_scope(checker: Checker, obj: dict, path: tuple, skus: dict, categories
             listed = []
         for index, name in enumerate(listed):
             if str(name) not in known:
-                checker.error(path + ("scope", key, index),
-                              f"unknown sku {name!r}" if what == "sku" else f"no product has category {name!r}")
+                checker.error(
+                    path + ("scope", key, index),
+                    f"unknown sku {name!r}" if what == "sku" else f"no product has category {name!r}",
+                )
         found[key] = frozenset(str(n) for n in listed if str(n) in known)
     if not raw.get("skus") and not raw.get("categories"):
         checker.error(path + ("scope",), "names no skus and no categories; write scope: all for everything")

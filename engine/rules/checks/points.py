@@ -1,5 +1,6 @@
 """The `points` section: points per yuan, multipliers and bonuses, the events that earn
 points (watching, sharing, inviting...) with their caps, expiry, and what a refund does."""
+
 from __future__ import annotations
 
 from ...model import EVENT_KINDS, MAX_PER_YUAN, MAX_POINTS, REFUND_POLICIES, EventRule, PointsRules
@@ -12,9 +13,11 @@ DEFAULT_INVITES_PER_HOUR = 10  # invites that order, per member and clock hour, 
 
 def check_points(checker: Checker, top: dict) -> PointsRules:
     path = ("points",)
-    obj = checker.mapping(top.get("points", {}), path,
-                          ("per_yuan", "birthday_multiplier", "order_bonus", "events", "expire_after_days",
-                           "refund"))
+    obj = checker.mapping(
+        top.get("points", {}),
+        path,
+        ("per_yuan", "birthday_multiplier", "order_bonus", "events", "expire_after_days", "refund"),
+    )
     if obj is None:
         obj = {}
     per_yuan = checker.integer(obj, path, "per_yuan", 0, MAX_PER_YUAN, default=1)
@@ -27,27 +30,40 @@ def check_points(checker: Checker, top: dict) -> PointsRules:
         if kind not in EVENT_KINDS:
             checker.error(epath, f"unknown event kind; kinds are {', '.join(EVENT_KINDS)}")
             continue
-        allowed = (("points", "cap_per_session", "cap_per_day", "session_only")
-                   + (("min_seconds",) if kind == "watch" else ())
-                   + (("freeze_above_per_hour",) if kind == "invite_order" else ()))
+        allowed = (
+            ("points", "cap_per_session", "cap_per_day", "session_only")
+            + (("min_seconds",) if kind == "watch" else ())
+            + (("freeze_above_per_hour",) if kind == "invite_order" else ())
+        )
         erule = checker.mapping(rule, epath, allowed, required=("points",))
         if erule is None:
             continue
         pts = checker.integer(erule, epath, "points", 1, MAX_POINTS)
         events[kind] = EventRule(
-            kind=kind, points=pts or 0,
+            kind=kind,
+            points=pts or 0,
             min_seconds=checker.integer(erule, epath, "min_seconds", 1, 86400, default=600) or 600,
             cap_per_session=checker.integer(erule, epath, "cap_per_session", 1, MAX_POINTS, default=None),
             cap_per_day=checker.integer(erule, epath, "cap_per_day", 1, MAX_POINTS, default=None),
             session_only=checker.flag(erule, epath, "session_only", False),
-            freeze_above_per_hour=checker.integer(erule, epath, "freeze_above_per_hour", 1, MAX_INVITES_PER_HOUR,
-                                                  default=DEFAULT_INVITES_PER_HOUR)
-            if kind == "invite_order" else None)
+            freeze_above_per_hour=checker.integer(
+                erule, epath, "freeze_above_per_hour", 1, MAX_INVITES_PER_HOUR, default=DEFAULT_INVITES_PER_HOUR
+            )
+            if kind == "invite_order"
+            else None,
+        )
     expire = checker.integer(obj, path, "expire_after_days", 1, MAX_EXPIRE_DAYS, default=None)
     refund = obj.get("refund", "debt")
     if refund not in REFUND_POLICIES:
-        checker.error(path + ("refund",), f"unknown refund policy {refund!r}; policies are "
-                                          f"{', '.join(REFUND_POLICIES)}")
+        checker.error(
+            path + ("refund",), f"unknown refund policy {refund!r}; policies are {', '.join(REFUND_POLICIES)}"
+        )
         refund = "debt"
-    return PointsRules(per_yuan=per_yuan if per_yuan is not None else 1, birthday_multiplier=birthday,
-                       order_bonus=bonus or 0, events=events, expire_after_days=expire, refund=refund)
+    return PointsRules(
+        per_yuan=per_yuan if per_yuan is not None else 1,
+        birthday_multiplier=birthday,
+        order_bonus=bonus or 0,
+        events=events,
+        expire_after_days=expire,
+        refund=refund,
+    )

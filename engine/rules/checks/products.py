@@ -3,10 +3,11 @@
 A catalogue may hold 100,000 products, so the common product is checked in one fast pass
 (`_plain_product`); anything unusual goes the long way, which reports every error.
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Any
 
 from ...model import MAX_PRICE_FEN, VISITOR, Product
 from .audience import tier_set
@@ -26,8 +27,12 @@ def check_products(checker: Checker, top: dict, tier_ids: list) -> list[Product]
             ids.append((index, product.sku))
             continue
         path = ("products", index)
-        obj = checker.mapping(item, path, ("sku", "name", "category", "price", "tier_prices", "tiers", "min_tier",
-                                           "member_limit"), required=("sku", "price"))
+        obj = checker.mapping(
+            item,
+            path,
+            ("sku", "name", "category", "price", "tier_prices", "tiers", "min_tier", "member_limit"),
+            required=("sku", "price"),
+        )
         if obj is None:
             continue
         sku = checker.ident(obj, path, "sku")
@@ -38,21 +43,32 @@ def check_products(checker: Checker, top: dict, tier_ids: list) -> list[Product]
             raw = checker.keyed(obj, path, "tier_prices", "tier id to price in fen")
             for tier in raw:
                 if tier not in tier_ids[1:]:
-                    checker.error(path + ("tier_prices", tier),
-                                  f"unknown tier {tier!r}; tiers are {', '.join(tier_ids[1:])}")
+                    checker.error(
+                        path + ("tier_prices", tier), f"unknown tier {tier!r}; tiers are {', '.join(tier_ids[1:])}"
+                    )
                 if tier in tier_ids[1:]:
                     value = checker.fen(raw, path + ("tier_prices",), tier)
                     if value is not None and price is not None and value > price:
-                        checker.error(path + ("tier_prices", tier),
-                                      f"{value} is above the base price {price}; it would never apply")
+                        checker.error(
+                            path + ("tier_prices", tier),
+                            f"{value} is above the base price {price}; it would never apply",
+                        )
                     elif value is not None:
                         tier_prices[tier] = value
         allowed = tier_set(checker, obj, path, tier_ids)
         limit = checker.integer(obj, path, "member_limit", 1, 1_000_000, default=None)
         if sku is not None and price is not None:
-            out.append(Product(sku=sku, name=checker.text(obj, path, "name", default=sku) or sku,
-                               category=checker.text(obj, path, "category", default="", limit=MAX_ID_LENGTH) or "",
-                               price=price, tier_prices=tier_prices, allowed_tiers=allowed, member_limit=limit))
+            out.append(
+                Product(
+                    sku=sku,
+                    name=checker.text(obj, path, "name", default=sku) or sku,
+                    category=checker.text(obj, path, "category", default="", limit=MAX_ID_LENGTH) or "",
+                    price=price,
+                    tier_prices=tier_prices,
+                    allowed_tiers=allowed,
+                    member_limit=limit,
+                )
+            )
     checker.unique(ids, ("products",), "sku")
     return out
 
@@ -60,23 +76,30 @@ def check_products(checker: Checker, top: dict, tier_ids: list) -> list[Product]
 @functools.lru_cache(maxsize=256)
 def _upward(tier_ids: tuple, lowest: str) -> frozenset:
     """`lowest` and every tier above it (one shared set per tier, not one per product)."""
-    return frozenset(tier_ids[tier_ids.index(lowest):])
+    return frozenset(tier_ids[tier_ids.index(lowest) :])
 
 
 _PRODUCT_FIELDS = frozenset(("sku", "name", "category", "price", "tier_prices", "tiers", "min_tier", "member_limit"))
 
 
-def _plain_product(item: Any, tier_ids: list, everyone: frozenset) -> Optional[Product]:
+def _plain_product(item: Any, tier_ids: list, everyone: frozenset) -> Product | None:
     """The common product, checked in one pass: a large catalogue validates in a fraction of
     the time. Anything unusual returns None and goes the long way, which reports errors."""
     if type(item) is not dict or not item.keys() <= _PRODUCT_FIELDS or "tiers" in item:
         return None
     sku, price = item.get("sku"), item.get("price")
     name, category = item.get("name", sku), item.get("category", "")
-    if (type(sku) is not str or not 0 < len(sku) <= MAX_ID_LENGTH or not ID_RE.match(sku)
-            or type(price) is not int or not 0 <= price <= MAX_PRICE_FEN
-            or type(name) is not str or len(name) > MAX_NAME_LENGTH
-            or type(category) is not str or len(category) > MAX_ID_LENGTH):
+    if (
+        type(sku) is not str
+        or not 0 < len(sku) <= MAX_ID_LENGTH
+        or not ID_RE.match(sku)
+        or type(price) is not int
+        or not 0 <= price <= MAX_PRICE_FEN
+        or type(name) is not str
+        or len(name) > MAX_NAME_LENGTH
+        or type(category) is not str
+        or len(category) > MAX_ID_LENGTH
+    ):
         return None
     tier_prices = item.get("tier_prices", {})
     if type(tier_prices) is not dict:
@@ -92,5 +115,12 @@ def _plain_product(item: Any, tier_ids: list, everyone: frozenset) -> Optional[P
     limit = item.get("member_limit")
     if "member_limit" in item and (type(limit) is not int or not 1 <= limit <= 1_000_000):
         return None
-    return Product(sku=sku, name=name or sku, category=category, price=price, tier_prices=tier_prices,
-                   allowed_tiers=allowed, member_limit=limit)
+    return Product(
+        sku=sku,
+        name=name or sku,
+        category=category,
+        price=price,
+        tier_prices=tier_prices,
+        allowed_tiers=allowed,
+        member_limit=limit,
+    )

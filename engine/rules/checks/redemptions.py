@@ -1,5 +1,6 @@
 """The `redemptions` section: what members may get for points, cash or a watched task,
 for which member tiers, in which room and window, with stock and per-member limits."""
+
 from __future__ import annotations
 
 from ...model import MAX_POINTS, VISITOR, Redemption
@@ -12,8 +13,12 @@ def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) 
     out, ids = [], []
     for index, item in enumerate(checker.items(top, (), "redemptions")):
         path = ("redemptions", index)
-        obj = checker.mapping(item, path, ("id", "name", "points", "cash", "tiers", "min_tier", "room", "window",
-                                           "unlock", "stock", "member_limit"), required=("id", "points"))
+        obj = checker.mapping(
+            item,
+            path,
+            ("id", "name", "points", "cash", "tiers", "min_tier", "room", "window", "unlock", "stock", "member_limit"),
+            required=("id", "points"),
+        )
         if obj is None:
             continue
         ident = checker.ident(obj, path, "id")
@@ -24,23 +29,38 @@ def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) 
             checker.error(path + ("points",), "a redemption must cost points or cash, or be unlocked by a task")
         sessions = 0
         if "unlock" in obj:
-            unlock = checker.mapping(obj["unlock"], path + ("unlock",), ("sessions_watched",),
-                                     required=("sessions_watched",))
+            unlock = checker.mapping(
+                obj["unlock"], path + ("unlock",), ("sessions_watched",), required=("sessions_watched",)
+            )
             if unlock is not None:
                 sessions = checker.integer(unlock, path + ("unlock",), "sessions_watched", 1, 100_000) or 0
         errors_before = len(checker.errors)
         tiers = tier_set(checker, obj, path, tier_ids, members_only=True)
         if VISITOR in tiers and len(checker.errors) == errors_before:
-            checker.error(path + ("tiers" if "tiers" in obj else "min_tier",),
-                          "visitors have no points to spend; a redemption is for member tiers only")
+            checker.error(
+                path + ("tiers" if "tiers" in obj else "min_tier",),
+                "visitors have no points to spend; a redemption is for member tiers only",
+            )
         room = room_ref(checker, obj, path, rooms)
         start, end = window(checker, obj, path, rooms)
         stock = checker.integer(obj, path, "stock", 0, 1_000_000_000, default=None)
         limit = checker.integer(obj, path, "member_limit", 1, 1_000_000, default=None)
         if None in (ident, pts, cash):
             continue
-        out.append(Redemption(id=ident, name=checker.text(obj, path, "name", default=ident) or ident, points=pts,
-                              cash=cash, tiers=tiers, room=room, window_from=start, window_to=end,
-                              sessions_watched=sessions, stock=stock, member_limit=limit))
+        out.append(
+            Redemption(
+                id=ident,
+                name=checker.text(obj, path, "name", default=ident) or ident,
+                points=pts,
+                cash=cash,
+                tiers=tiers,
+                room=room,
+                window_from=start,
+                window_to=end,
+                sessions_watched=sessions,
+                stock=stock,
+                member_limit=limit,
+            )
+        )
     checker.unique(ids, ("redemptions",), "id")
     return out

@@ -1,5 +1,6 @@
 """The `rooms` section: live rooms, the window each is live in, their live prices (below a
 product's base price), and the points a room adds to an order."""
+
 from __future__ import annotations
 
 from ...model import MAX_POINTS, Room
@@ -11,8 +12,12 @@ def check_rooms(checker: Checker, top: dict, skus: dict) -> list[Room]:
     out, ids = [], []
     for index, item in enumerate(checker.items(top, (), "rooms")):
         path = ("rooms", index)
-        obj = checker.mapping(item, path, ("id", "name", "start", "end", "members_only", "live_prices",
-                                           "points_multiplier", "order_bonus"), required=("id", "start", "end"))
+        obj = checker.mapping(
+            item,
+            path,
+            ("id", "name", "start", "end", "members_only", "live_prices", "points_multiplier", "order_bonus"),
+            required=("id", "start", "end"),
+        )
         if obj is None:
             continue
         ident = checker.ident(obj, path, "id")
@@ -32,15 +37,26 @@ def check_rooms(checker: Checker, top: dict, skus: dict) -> list[Room]:
                     continue
                 value = checker.fen(raw, path + ("live_prices",), sku)
                 if value is not None and value > skus[key].price:
-                    checker.error(path + ("live_prices", sku),
-                                  f"{value} is above the base price {skus[key].price}; it would never apply")
+                    checker.error(
+                        path + ("live_prices", sku),
+                        f"{value} is above the base price {skus[key].price}; it would never apply",
+                    )
                 elif value is not None:
                     live[key] = value
         mult = checker.multiplier(obj, path, "points_multiplier", 100)
         bonus = checker.integer(obj, path, "order_bonus", 0, MAX_POINTS, default=0)
         if ident is not None and start is not None and end is not None:
-            out.append(Room(id=ident, name=checker.text(obj, path, "name", default=ident) or ident, start=start,
-                            end=end, members_only=checker.flag(obj, path, "members_only", False), live_prices=live,
-                            points_multiplier=mult, order_bonus=bonus or 0))
+            out.append(
+                Room(
+                    id=ident,
+                    name=checker.text(obj, path, "name", default=ident) or ident,
+                    start=start,
+                    end=end,
+                    members_only=checker.flag(obj, path, "members_only", False),
+                    live_prices=live,
+                    points_multiplier=mult,
+                    order_bonus=bonus or 0,
+                )
+            )
     checker.unique(ids, ("rooms",), "id")
     return out

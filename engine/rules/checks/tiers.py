@@ -2,6 +2,7 @@
 
 Visitor, the tier of non-members, is implicit: it comes before every listed tier.
 """
+
 from __future__ import annotations
 
 from ...model import MAX_TIERS, VISITOR, Tier
@@ -27,7 +28,8 @@ def check_tiers(checker: Checker, top: dict) -> list[Tier]:
         ids.append((index, ident))
         mult = checker.multiplier(obj, path, "points_multiplier", 100)
         if ident is not None:
-            out.append(Tier(id=ident, name=checker.text(obj, path, "name", default=ident) or ident,
-                            points_multiplier=mult))
+            out.append(
+                Tier(id=ident, name=checker.text(obj, path, "name", default=ident) or ident, points_multiplier=mult)
+            )
     checker.unique(ids, ("tiers",), "id")
     return out

@@ -4,11 +4,12 @@
 Naive times are read in the table's timezone (`Checker.utc_offset`), and every time
 becomes Unix seconds, so the evaluators compare integers.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Optional
+from typing import Any
 
 from ...model import Room
 from .common import MISSING, RELATIVE_TIME_RE, Checker
@@ -17,7 +18,7 @@ _DURATION_PART = re.compile(r"(\d+)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
-def instant(checker: Checker, value: Any, path: tuple) -> Optional[int]:
+def instant(checker: Checker, value: Any, path: tuple) -> int | None:
     """An absolute instant, as Unix seconds. Naive times are in the table's timezone."""
     if isinstance(value, dt.datetime):
         moment = value
@@ -25,8 +26,9 @@ def instant(checker: Checker, value: Any, path: tuple) -> Optional[int]:
         try:
             moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            checker.error(path, f"{value!r} is not a time; write e.g. 2026-11-11T20:00:00+08:00, room_start or "
-                                "room_end - 5m")
+            checker.error(
+                path, f"{value!r} is not a time; write e.g. 2026-11-11T20:00:00+08:00, room_start or room_end - 5m"
+            )
             return None
     elif isinstance(value, dt.date):
         moment = dt.datetime(value.year, value.month, value.day)
@@ -38,7 +40,7 @@ def instant(checker: Checker, value: Any, path: tuple) -> Optional[int]:
     return int(moment.timestamp())
 
 
-def window_end(checker: Checker, value: Any, path: tuple, room: Optional[Room], has_room: bool) -> Optional[int]:
+def window_end(checker: Checker, value: Any, path: tuple, room: Room | None, has_room: bool) -> int | None:
     """One end of a window: an absolute instant, or room_start / room_end shifted by a duration."""
     if isinstance(value, str):
         match = RELATIVE_TIME_RE.match(value.strip())
@@ -77,7 +79,7 @@ def window(checker: Checker, obj: dict, path: tuple, rooms: dict) -> tuple:
     return (start, end)
 
 
-def room_ref(checker: Checker, obj: dict, path: tuple, rooms: dict) -> Optional[str]:
+def room_ref(checker: Checker, obj: dict, path: tuple, rooms: dict) -> str | None:
     """The room a coupon or redemption is bound to, if any, which must be a listed room."""
     room = obj.get("room")
     if room is None:

@@ -1,4 +1,5 @@
-"""Shared fixtures: every engine test runs once per evaluator, compiled and reference."""
+"""Shared fixtures: every engine test runs once per evaluator, compiled and reference; a real
+Redis (one server, then a local Cluster) for the API tests; `serve` for a real `rights serve`."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,13 +7,16 @@ import os
 from pathlib import Path
 
 import pytest
+from serving import Server
 
 from engine import evaluators
+from engine.demo import DEMO_RULES
 from engine.rules import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
-from engine.demo import DEMO_RULES
 CST = dt.timezone(dt.timedelta(hours=8))
+# the evaluator this run asked for: what the CLI and the server must say they use
+CONFIGURED_EVALUATOR = os.environ.get("RIGHTS_EVALUATOR") or "compiled"
 
 
 def at(text: str) -> int:
@@ -77,3 +81,21 @@ def redis_client(redis_server):
     client.flushall()
     yield client
     client.close()
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """`serve(*args, workers=1, env=None, data_dir=None, ready=True)`: a `rights serve` process
+    (serving.Server) of this checkout, ready unless `ready=False`; every one is stopped after
+    the test, with all it started (HTTP server, workers, redis-server)."""
+    started: list = []
+
+    def start(*args: str, workers: int = 1, env: dict | None = None, data_dir: Path | None = None,
+              ready: bool = True) -> Server:
+        server = Server(tmp_path, *args, workers=workers, data_dir=data_dir, env=env)
+        started.append(server)
+        return server.ready() if ready else server
+
+    yield start
+    for server in reversed(started):  # the last one first: a successor stops its Redis before its predecessor
+        server.close()

@@ -11,6 +11,7 @@ import orjson
 import pytest
 from conftest import at
 from fastapi.testclient import TestClient
+from serving import wait_until
 
 from api.app import create_app
 from api.redis_connect import async_client, sync_client
@@ -48,7 +49,7 @@ def test_padded_quotes_are_sampled_as_what_was_parsed(api, redis_server, redis_c
     cart = {"member_id": "G1", "room": "gala", "lines": [{"sku": "MILK-1L", "qty": 2}]}
     padded = orjson.dumps(cart)[:-1] + b" " * 60_000 + b"}"
     assert api.post("/v1/eligibility", content=padded, headers=HEADERS).status_code == 200
-    time.sleep(1.5)  # the worker flushes its samples once a second
+    wait_until(lambda: redis_client.xlen(SAMPLE) >= 1, message="the first sample (flushed each second)")
     before = used_memory(redis_server)
     for _ in range(300):
         assert api.post("/v1/eligibility", content=padded, headers=HEADERS).status_code == 200

@@ -8,17 +8,15 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
-
-from bench.demo_server import demo_server
+from serving import ROOT, Server
 
 TOKEN = "loadtest-token"
 
 
 @pytest.fixture(scope="module")
-def demo():
-    with demo_server(1, RIGHTS_ADMIN_TOKEN=TOKEN) as base:
-        yield base
+def demo(tmp_path_factory):
+    with Server(tmp_path_factory.mktemp("gala"), "--demo", env={"RIGHTS_ADMIN_TOKEN": TOKEN}) as served:
+        yield served.ready().url
 
 
 def gala(base: str, tmp_path, *flags: str) -> subprocess.CompletedProcess:

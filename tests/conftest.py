@@ -35,9 +35,11 @@ def demo():
 
 
 def _redis_kinds() -> list:
-    """`RIGHTS_TEST_REDIS`: `single`, `cluster`, or both (the default)."""
+    """`RIGHTS_TEST_REDIS`: `single`, `cluster`, or both (the default). The Cluster runs are
+    marked slow: three masters to start, and every test's keys spread over them."""
     chosen = os.environ.get("RIGHTS_TEST_REDIS", "both")
-    return ["single", "cluster"] if chosen == "both" else [chosen]
+    kinds = ["single", "cluster"] if chosen == "both" else [chosen]
+    return [pytest.param(kind, marks=pytest.mark.slow) if kind == "cluster" else kind for kind in kinds]
 
 
 @pytest.fixture(scope="session", params=_redis_kinds())
@@ -99,3 +101,16 @@ def serve(tmp_path):
     yield start
     for server in reversed(started):  # the last one first: a successor stops its Redis before its predecessor
         server.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _rules_polled_often():
+    """In-process workers (TestClient apps, `in_a_worker`) poll the rules every 0.1 s rather
+    than every second: a worker's stop waits for its rules watcher's current poll, which
+    would add up to a second to every such test's teardown. Servers started as processes
+    keep the shipped interval."""
+    from api import rules_sync
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rules_sync, "POLL_SECONDS", 0.1)
+        yield

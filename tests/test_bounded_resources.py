@@ -43,6 +43,7 @@ def used_memory(redis_server) -> int:
     return sum(int(node.info("memory")["used_memory"]) for node in nodes(redis_server))
 
 
+@pytest.mark.slow  # 300 quotes of 60 KB
 def test_padded_quotes_are_sampled_as_what_was_parsed(api, redis_server, redis_client):
     from api.rules_store import SAMPLE, SAMPLE_BUDGET
 

@@ -7,10 +7,12 @@ import shutil
 import time
 
 import httpx
+import pytest
 from serving import wait_until
 
 from bench.engine_bench import GALA_NIGHT
 
+pytestmark = pytest.mark.slow  # real rights serve processes, a real browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 

@@ -53,6 +53,7 @@ def situations(draw):
     return make_situation(pick, compile_table(build_table(table_data(pick))))
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(situations())
 def test_compiled_and_reference_agree_on_every_field(situation):
@@ -63,6 +64,7 @@ def test_compiled_and_reference_agree_on_every_field(situation):
     assert orjson.loads(actual.to_json()) == expected.to_dict()  # the JSON the API sends
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(situations(), st.integers(0, 3))
 def test_quotes_are_deterministic(situation, repeat):
@@ -71,6 +73,7 @@ def test_quotes_are_deterministic(situation, repeat):
         assert compiled.quote(*situation).to_dict() == first
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(situations())
 def test_money_adds_up(situation):
@@ -123,6 +126,7 @@ def brute_force_best(table, raw):
     return best_key, [e[0] for e in best]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(situations())
 def test_search_finds_what_trying_every_set_finds(situation):
@@ -176,6 +180,7 @@ def test_both_evaluators_refuse_the_same_bad_inputs(evaluator, bad, field):
     assert error.value.field == field
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [5, 6])
 def test_agree_on_a_dense_generated_catalogue(seed):
     """Carts of 5 to 60 lines on a catalogue where every sku has several coupons and a

@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
 import redis
 from serving import wait_until
 
 from api.redis_server import EmbeddedRedis
 from api.store import MemberRecord, write_members
+
+pytestmark = pytest.mark.slow  # real rights serve processes, a burst of 600 orders
 
 
 def test_every_acknowledged_settlement_survives_a_kill(tmp_path, serve):

@@ -8,8 +8,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 from serving import ROOT
 
+pytestmark = pytest.mark.slow  # every route, many examples each, against a real server
 TOKEN = "fuzz-admin-token"
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
           "response_headers_conformance")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from serving import DEADLINE_S, Server, http, wait_until
 
+pytestmark = pytest.mark.slow  # real rights serve processes
 MIB = 1024 * 1024
 
 

@@ -14,6 +14,7 @@ from serving import DEADLINE_S, ROOT, Server, children, descendants, gone, http,
 
 from api.redis_server import free_port
 
+pytestmark = pytest.mark.slow  # real rights serve processes
 TOKEN = "lifecycle-admin-token-0123456789"
 
 

@@ -10,6 +10,7 @@ import sys
 import pytest
 from serving import ROOT, Server
 
+pytestmark = pytest.mark.slow  # locust runs against a real server
 TOKEN = "loadtest-token"
 
 

@@ -74,6 +74,7 @@ def test_serve_refuses_a_redis_that_may_evict(redis_server, redis_client, tmp_pa
     assert out.returncode == 1 and f"maxmemory-policy is {policy}" in out.stderr
 
 
+@pytest.mark.slow  # loads the 10,000 demo members
 def test_example_request_is_valid_against_the_demo(redis_client, redis_server):
     from fastapi.testclient import TestClient
 

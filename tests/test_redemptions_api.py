@@ -279,6 +279,7 @@ def _nonce(redis_client, member_id, key):
     return redis_client.hget(idempotency_key(member_id, key), "nonce").decode()
 
 
+@pytest.mark.slow
 def test_2000_concurrent_redemptions_never_oversell(redis_client, redis_server, tmp_path):
     """500 members, 4 requests each, for an item with stock 100, against two worker
     processes with the default Redis timeout: exactly 100 succeed, every other answer is a

@@ -100,6 +100,7 @@ def test_rollback_restores_the_previous_prices(redis_client, redis_server, admin
         assert client.post("/v1/rules/rollback", json={"to": "nope@000"}, headers=ADMIN).status_code == 404
 
 
+@pytest.mark.slow  # waits for its instant
 def test_a_scheduled_push_activates_at_its_instant(redis_client, redis_server, admin_env):
     with make_client(redis_server) as client:
         _, original = milk_price(client)
@@ -132,6 +133,7 @@ def test_a_push_scheduled_past_the_horizon_is_refused_and_status_stays_readable(
         assert client.get("/dashboard/data", params={"room": "gala"}).status_code == 200
 
 
+@pytest.mark.slow  # waits past its instant
 def test_a_scheduled_version_can_be_cancelled_before_it_goes_live(redis_client, redis_server, admin_env):
     with make_client(redis_server) as client:
         _, original = milk_price(client)
@@ -155,6 +157,7 @@ def test_a_worker_started_after_a_push_serves_the_pushed_version(redis_client, r
         assert milk_price(late) == (1490, pushed)
 
 
+@pytest.mark.slow
 def test_a_push_reaches_every_worker_process(redis_client, redis_server, serve):
     """Two worker processes of `rights serve`: both swap to a pushed table, and both swap a
     scheduled one at its instant, not before. How soon a push reaches them is a speed, so
@@ -194,6 +197,7 @@ def test_a_push_reaches_every_worker_process(redis_client, redis_server, serve):
         assert all(w["swapped_at"] >= due for w in swapped.values()), swapped
 
 
+@pytest.mark.slow
 def test_cli_push_status_rollback_against_a_server(redis_client, redis_server, tmp_path, monkeypatch, capsys,
                                                     serve):
     """`rights rules push/status/rollback` against a real `rights serve` process."""
@@ -291,6 +295,7 @@ def test_simulate_finds_and_prices_members_as_checkout_does(redis_client, redis_
     assert (gold, lapsed) == (1390, 1590 - 1000)  # the lapsed member pays as a visitor (newcomer coupon)
 
 
+@pytest.mark.slow
 def test_a_worker_killed_under_load_is_replaced_and_serves_the_pushed_version(redis_client, redis_server, serve):
     """SIGKILL one of two worker processes while requests flow: uvicorn starts another,
     which reads the active version from Redis; the other worker answers meanwhile."""

@@ -40,7 +40,7 @@ test-fast:
 # the API and the CLI with the reference evaluator serving (what RIGHTS_EVALUATOR=reference selects)
 REFERENCE_TESTS = tests/test_cli.py tests/test_members_cli.py tests/test_api.py tests/test_access.py \
   tests/test_hostile_input.py tests/test_orders_api.py tests/test_points_api.py tests/test_redemptions_api.py \
-  tests/test_rules_api.py tests/test_money_bounds.py
+  tests/test_rules_api.py tests/test_money_bounds.py tests/test_ledger_invariants.py tests/test_bounded_resources.py
 test-reference: install
 	RIGHTS_EVALUATOR=reference RIGHTS_TEST_REDIS=single $(PYTHON) -m pytest -q $(REFERENCE_TESTS)
 

@@ -24,6 +24,11 @@ def at(text: str) -> int:
     return int(dt.datetime.fromisoformat(text).replace(tzinfo=CST).timestamp())
 
 
+def pytest_configure(config):
+    # as in pyproject.toml, for runs that do not read it (make test-debug's copy of the tests)
+    config.addinivalue_line("markers", "slow: seconds or more each; make test-fast skips them")
+
+
 @pytest.fixture(params=evaluators.NAMES)
 def evaluator(request):
     return evaluators.get(request.param)

@@ -85,6 +85,12 @@ def descendants(pid: int) -> list:
     return found
 
 
+def _started(pid: int) -> Optional[str]:
+    """When the process started (clock ticks since boot): with the pid, names one process."""
+    fields = _stat(pid)
+    return fields[19] if fields is not None else None
+
+
 def _kill(pid: int, sig: int = signal.SIGKILL) -> None:
     try:
         os.kill(pid, sig)
@@ -132,7 +138,7 @@ class Server:
         environment.update(env or {})
         # this checkout's code, in the server and in every process it starts, whatever their directory
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-        self.seen: set = set()  # every process of the server seen, killed at the end whatever happened
+        self.seen: dict = {}  # pid -> start time of every process of the server seen, killed at the end
         with open(self.log, "wb") as log, open(self.out, "wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "engine.cli", "serve", "--port", str(self.port), "--workers", str(workers),
@@ -142,10 +148,6 @@ class Server:
     @property
     def pid(self) -> int:
         return self.process.pid
-
-    @property
-    def base(self) -> str:
-        return self.url
 
     def stderr(self) -> str:
         return self.log.read_text(errors="replace")
@@ -166,15 +168,15 @@ class Server:
     def readyz(self) -> Optional[int]:
         return http(self.url + "/readyz", timeout=2)[0]
 
-    def _note(self) -> set:
-        self.seen.update(pid for pid, _ in descendants(self.pid))
-        return self.seen
+    def _note(self, pids=None) -> None:
+        for pid in (pids if pids is not None else [pid for pid, _ in descendants(self.pid)]):
+            self.seen.setdefault(pid, _started(pid))
 
     def child(self, word: str) -> Optional[int]:
         """The pid of the supervisor's child whose command line has `word`, if any."""
         found = next((pid for pid, cmdline in children(self.pid) if word in cmdline), None)
         if found:
-            self.seen.add(found)
+            self._note([found])
         return found
 
     def redis_pid(self) -> Optional[int]:
@@ -186,7 +188,7 @@ class Server:
     def workers(self) -> list:
         """uvicorn's worker processes (multiprocessing's spawned children)."""
         found = [pid for pid, cmdline in descendants(self.pid) if "spawn_main" in cmdline]
-        self.seen.update(found)
+        self._note(found)
         return found
 
     def wait_exit(self, timeout: float = DEADLINE_S) -> int:
@@ -215,7 +217,7 @@ class Server:
         """Everything of this server still alive: what was seen, its session, and a
         redis-server on its data directory (that one runs in a session of its own)."""
         where = str(self.data_dir.resolve())
-        found = {pid for pid in self.seen if not gone(pid)}
+        found = {pid for pid, started in self.seen.items() if not gone(pid) and _started(pid) == started}
         for pid, fields, cmdline in _processes():
             if int(fields[3]) == self.pid or ("redis-server" in cmdline and where in cmdline):
                 found.add(pid)

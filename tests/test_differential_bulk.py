@@ -70,7 +70,8 @@ def report(seed: int, number: int, cart: int, data: dict, case: tuple, differenc
     _, member, room, now, lines, fulfillment, stock = case
     return "\n".join([
         f"compiled and reference disagree: seed {seed}, table {number}, cart {cart}",
-        f"  replay: RIGHTS_BULK_SEED={seed} RIGHTS_BULK_TABLE={number} python -m pytest {__file__}",
+        f"  replay: RIGHTS_BULK_SEED={seed} RIGHTS_BULK_TABLE={number} "
+        "python -m pytest tests/test_differential_bulk.py",
         f"  first difference: {difference}",
         f"  member: {member!r}", f"  room: {room!r}, now: {now}, fulfillment: {fulfillment!r}",
         f"  lines: {lines!r}", f"  stock: {stock!r}",

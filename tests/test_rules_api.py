@@ -109,9 +109,9 @@ def test_a_scheduled_push_activates_at_its_instant(redis_client, redis_server, a
         assert response.status_code == 201
         # scheduled, unless its instant had passed when the server took the push
         assert response.json()["activated"] is (response.json()["pushed_at"] >= due)
-        answer = milk_price(client)
+        seen = milk_price(client)
         if before(due):
-            assert answer == (1590, original)  # not before its instant
+            assert seen == (1590, original)  # not before its instant
         scheduled = client.get("/v1/rules", headers=ADMIN).json()["scheduled"]
         if before(due):
             assert scheduled[0]["activate_at"] == due

@@ -1,10 +1,12 @@
 # The project's entry points for people; each target installs what it needs first.
 #   make serve   the eligibility API on an embedded Redis with demo rules and members
 #   make test    the whole test suite (both evaluators, real redis-server)
+#   make test-fast       the same without the tests marked slow, in under a minute (after one install)
+#   make test-reference  the API and CLI tests with the pure-Python reference evaluator serving
 #   make bench   the engine benchmark, side by side, with its targets (bench-api: the API's)
 PYTHON ?= python3
 
-.PHONY: install redis browser serve demo test test-debug bench bench-api
+.PHONY: install redis browser serve demo test test-fast test-reference test-debug bench bench-api
 
 redis:
 	@{ command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || { \
@@ -29,6 +31,18 @@ demo: install
 
 test: install browser
 	$(PYTHON) -m pytest
+
+# the quick loop while editing: no real `rights serve` processes, browser, load, Cluster or volume runs
+test-fast:
+	$(PYTHON) setup.py -q build_ext --inplace
+	$(PYTHON) -m pytest -q -m "not slow"
+
+# the API and the CLI with the reference evaluator serving (what RIGHTS_EVALUATOR=reference selects)
+REFERENCE_TESTS = tests/test_cli.py tests/test_members_cli.py tests/test_api.py tests/test_access.py \
+  tests/test_hostile_input.py tests/test_orders_api.py tests/test_points_api.py tests/test_redemptions_api.py \
+  tests/test_rules_api.py tests/test_money_bounds.py tests/test_ledger_invariants.py tests/test_bounded_resources.py
+test-reference: install
+	RIGHTS_EVALUATOR=reference RIGHTS_TEST_REDIS=single $(PYTHON) -m pytest -q $(REFERENCE_TESTS)
 
 # the same differential and scenario tests against a build with bounds checks on
 test-debug: install

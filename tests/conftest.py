@@ -1,4 +1,5 @@
-"""Shared fixtures: every engine test runs once per evaluator, compiled and reference."""
+"""Shared fixtures: every engine test runs once per evaluator, compiled and reference; a real
+Redis (one server, then a local Cluster) for the API tests; `serve` for a real `rights serve`."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,18 +7,26 @@ import os
 from pathlib import Path
 
 import pytest
+from serving import Server
 
 from engine import evaluators
+from engine.demo import DEMO_RULES
 from engine.rules.load import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
-from engine.demo import DEMO_RULES
 CST = dt.timezone(dt.timedelta(hours=8))
+# the evaluator this run asked for: what the CLI and the server must say they use
+CONFIGURED_EVALUATOR = os.environ.get("RIGHTS_EVALUATOR") or "compiled"
 
 
 def at(text: str) -> int:
     """Unix seconds of a wall-clock time in China Standard Time, e.g. '2026-11-11 21:00'."""
     return int(dt.datetime.fromisoformat(text).replace(tzinfo=CST).timestamp())
+
+
+def pytest_configure(config):
+    # as in pyproject.toml, for runs that do not read it (make test-debug's copy of the tests)
+    config.addinivalue_line("markers", "slow: seconds or more each; make test-fast skips them")
 
 
 @pytest.fixture(params=evaluators.NAMES)
@@ -31,9 +40,11 @@ def demo():
 
 
 def _redis_kinds() -> list:
-    """`RIGHTS_TEST_REDIS`: `single`, `cluster`, or both (the default)."""
+    """`RIGHTS_TEST_REDIS`: `single`, `cluster`, or both (the default). The Cluster runs are
+    marked slow: three masters to start, and every test's keys spread over them."""
     chosen = os.environ.get("RIGHTS_TEST_REDIS", "both")
-    return ["single", "cluster"] if chosen == "both" else [chosen]
+    kinds = ["single", "cluster"] if chosen == "both" else [chosen]
+    return [pytest.param(kind, marks=pytest.mark.slow) if kind == "cluster" else kind for kind in kinds]
 
 
 @pytest.fixture(scope="session", params=_redis_kinds())
@@ -77,3 +88,34 @@ def redis_client(redis_server):
     client.flushall()
     yield client
     client.close()
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """`serve(*args, workers=1, env=None, data_dir=None, ready=True)`: a `rights serve` process
+    (serving.Server) of this checkout, ready unless `ready=False`; every one is stopped after
+    the test, with all it started (HTTP server, workers, redis-server)."""
+    started: list = []
+
+    def start(*args: str, workers: int = 1, env: dict | None = None, data_dir: Path | None = None,
+              ready: bool = True) -> Server:
+        server = Server(tmp_path, *args, workers=workers, data_dir=data_dir, env=env)
+        started.append(server)
+        return server.ready() if ready else server
+
+    yield start
+    for server in reversed(started):  # the last one first: a successor stops its Redis before its predecessor
+        server.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _rules_polled_often():
+    """In-process workers (TestClient apps, `in_a_worker`) poll the rules every 0.1 s rather
+    than every second: a worker's stop waits for its rules watcher's current poll, which
+    would add up to a second to every such test's teardown. Servers started as processes
+    keep the shipped interval."""
+    from api import rules_sync
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rules_sync, "POLL_SECONDS", 0.1)
+        yield

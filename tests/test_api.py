@@ -2,12 +2,11 @@
 identities, visitors and lapsed members, every kind of bad input, and Redis going away."""
 from __future__ import annotations
 
-import time
-
 import orjson
 import pytest
 from conftest import at
 from fastapi.testclient import TestClient
+from serving import wait_until
 
 from api.main import create_app
 from api.members_io import demo_members
@@ -210,16 +209,16 @@ def test_redis_killed_then_restarted(api, redis_server):
     assert eligibility(api, cart)[0] == 200
     redis_server.kill()
     try:
-        status, body = eligibility(api, cart)  # bounded by RIGHTS_REDIS_TIMEOUT_MS: a 503, not a hang
+        # the member may still come from the worker's cache until it sees the connection drop;
+        # then every answer is bounded by RIGHTS_REDIS_TIMEOUT_MS: a 503, not a hang
+        status, body = wait_until(lambda: (answer := eligibility(api, cart))[0] != 200 and answer,
+                                  message="an answer without Redis")
         assert status == 503 and body["error"]["code"] == "redis_unavailable"
         assert api.get("/readyz").status_code == 503
     finally:
         redis_server.start()
-    for _ in range(50):  # the pool reconnects on its own
-        status, body = eligibility(api, cart)
-        if status == 200:
-            break
-        time.sleep(0.1)
+    status, body = wait_until(lambda: (answer := eligibility(api, cart))[0] == 200 and answer,
+                              message="the pool reconnected on its own")
     assert status == 200 and body["member"]["id"] == "G1"  # AOF kept the member
     assert api.get("/readyz").status_code == 200
 
@@ -229,22 +228,15 @@ def test_members_are_cached_and_a_write_anywhere_invalidates_them(api, redis_cli
     member by any other client (an order settling, an import) reaches the cache through
     Redis's invalidation messages, so the next quotes see it."""
     cache = api.app.state.service.cache
-    for _ in range(100):  # the tracking connection comes up with the app
-        if cache.active:
-            break
-        time.sleep(0.02)
-    assert cache.active
+    wait_until(lambda: cache.active, message="the tracking connection, which comes up with the app")
     cart = {"member_id": "S1", "lines": [{"sku": "MILK-1L", "qty": 1}]}
     assert eligibility(api, cart)[1]["tier"] == "silver"
     hits = cache.hits
     assert eligibility(api, cart)[1]["tier"] == "silver"
     assert cache.hits == hits + 1
     redis_client.hset("m:{S1}", mapping={"tier": "gold", "points": 4000})
-    for _ in range(100):
-        body = eligibility(api, cart)[1]
-        if body["tier"] == "gold":
-            break
-        time.sleep(0.01)
+    body = wait_until(lambda: (answer := eligibility(api, cart)[1])["tier"] == "gold" and answer,
+                      message="the write invalidating the cached member")
     assert (body["tier"], body["member"]["points"]) == ("gold", 4000)
 
 
@@ -252,12 +244,7 @@ def test_identity_rebound_reaches_the_cache(api, redis_client):
     ask = {"identity": {"channel": "openid", "value": "oGOLD1"}, "lines": []}
     assert eligibility(api, ask)[1]["member"]["id"] == "G1"
     redis_client.set("idn:{openid:oGOLD1}", "S1")
-    for _ in range(100):
-        member = eligibility(api, ask)[1]["member"]
-        if member["id"] == "S1":
-            break
-        time.sleep(0.01)
-    assert member["id"] == "S1"
+    wait_until(lambda: eligibility(api, ask)[1]["member"]["id"] == "S1", message="the identity bound to S1")
 
 
 @pytest.mark.parametrize("body", [

@@ -11,6 +11,7 @@ import orjson
 import pytest
 from conftest import at
 from fastapi.testclient import TestClient
+from serving import wait_until
 
 from api.main import create_app
 from api.redis.connect import async_client, sync_client
@@ -42,6 +43,7 @@ def used_memory(redis_server) -> int:
     return sum(int(node.info("memory")["used_memory"]) for node in nodes(redis_server))
 
 
+@pytest.mark.slow  # 300 quotes of 60 KB
 def test_padded_quotes_are_sampled_as_what_was_parsed(api, redis_server, redis_client):
     from api.redis.keys import RULES_SAMPLE, RULES_SAMPLE_BYTES
     from api.rules_store import SAMPLE_BUDGET
@@ -49,7 +51,7 @@ def test_padded_quotes_are_sampled_as_what_was_parsed(api, redis_server, redis_c
     cart = {"member_id": "G1", "room": "gala", "lines": [{"sku": "MILK-1L", "qty": 2}]}
     padded = orjson.dumps(cart)[:-1] + b" " * 60_000 + b"}"
     assert api.post("/v1/eligibility", content=padded, headers=HEADERS).status_code == 200
-    time.sleep(1.5)  # the worker flushes its samples once a second
+    wait_until(lambda: redis_client.xlen(RULES_SAMPLE) >= 1, message="the first sample (flushed each second)")
     before = used_memory(redis_server)
     for _ in range(300):
         assert api.post("/v1/eligibility", content=padded, headers=HEADERS).status_code == 200

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from conftest import CONFIGURED_EVALUATOR, ROOT
 
 from rights.cli import main
 
@@ -54,14 +54,14 @@ def test_local_quote(capsys):
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["totals"] == {"subtotal": 5570, "discount": 836, "payable": 4734}
-    assert result["evaluator"] == "compiled"
+    assert result["evaluator"] == CONFIGURED_EVALUATOR  # the one RIGHTS_EVALUATOR names, compiled by default
     assert result["rules_version"].startswith("dairy-gala@")
 
 
 def test_local_quote_with_the_reference_evaluator_agrees(capsys):
     args = ["quote", "--member", '{"tier": "black_gold"}', "--room", "gala", "--at", "2026-11-11T21:00",
             "--item", "CHEESE-LTD:1", "--item", "POWDER-900:1", "--pickup", "--compact"]
-    main(args)
+    main(args + ["--evaluator", "compiled"])
     compiled = json.loads(capsys.readouterr().out)
     main(args + ["--evaluator", "reference"])
     reference = json.loads(capsys.readouterr().out)

@@ -7,10 +7,12 @@ import shutil
 import time
 
 import httpx
+import pytest
+from serving import wait_until
 
-from bench.demo_server import demo_server
 from bench.engine_bench import GALA_NIGHT
 
+pytestmark = pytest.mark.slow  # real rights serve processes, a real browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 
@@ -33,17 +35,30 @@ def _load(base: str, rounds: int) -> None:
                   headers={"Idempotency-Key": f"dash-{time.time_ns()}"})
 
 
-def _settled(base: str) -> dict:
-    """The data once the workers' last counts have reached Redis (they flush every second)."""
-    time.sleep(2.5)
+def _data(base: str) -> dict:
     return httpx.get(f"{base}/dashboard/data?room=gala", timeout=10).json()
 
 
-def test_the_figures_add_up_across_workers():
-    with demo_server(2, RIGHTS_EVENTS_PER_MINUTE="0", RIGHTS_REDEMPTIONS_PER_MINUTE="0") as base:
-        before = _settled(base)
-        _load(base, 60)
-        after = _settled(base)
+def _settled(base: str, before: dict, rounds: int) -> dict:
+    """The data once the load of `rounds` checkouts has reached it: the workers add their counts
+    to Redis each second, and publish the latency figures apart from them. A worker adds all
+    its counts at once, so the load's last request (the redemption) counted means the rest is."""
+    def redeemed(data: dict) -> int:
+        return next(r["redeemed"] for r in data["redemptions"] if r["id"] == "OATMEAL-LOWGI")
+
+    def counted():
+        data = _data(base)
+        return (data["quotes"] - before["quotes"] >= rounds and redeemed(data) > redeemed(before)
+                and data["latency"]["eligibility_requests"] - before["latency"]["eligibility_requests"] >= rounds
+                and data)
+    return wait_until(counted, message=f"the {rounds} checkouts and the redemption on the dashboard")
+
+
+def test_the_figures_add_up_across_workers(serve):
+    server = serve("--demo", workers=2, env={"RIGHTS_EVENTS_PER_MINUTE": "0", "RIGHTS_REDEMPTIONS_PER_MINUTE": "0"})
+    before = _data(server.url)
+    _load(server.url, 60)
+    after = _settled(server.url, before, 60)
     assert after["quotes"] - before["quotes"] == 60
     assert sum(after["active_by_tier"].values()) >= 40  # 50 members quoted; the HyperLogLog is approximate
     assert sum(after["orders_by_tier"].values()) - sum(before["orders_by_tier"].values()) >= 10
@@ -53,7 +68,7 @@ def test_the_figures_add_up_across_workers():
     assert after["rules_version"].startswith("dairy-gala@") and after["latency"]["eligibility_requests"] >= 60
 
 
-def test_the_page_shows_the_servers_figures_in_a_real_browser(tmp_path):
+def test_the_page_shows_the_servers_figures_in_a_real_browser(tmp_path, serve):
     assert CHROMIUM and DRIVER, "the browser test needs Debian's chromium and chromium-driver (make test installs them)"
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as DriverService
@@ -64,36 +79,37 @@ def test_the_page_shows_the_servers_figures_in_a_real_browser(tmp_path):
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1920,1080",
                  "--disable-dev-shm-usage"):
         options.add_argument(flag)
-    with demo_server(1, RIGHTS_EVENTS_PER_MINUTE="0", RIGHTS_REDEMPTIONS_PER_MINUTE="0") as base:
-        browser = webdriver.Chrome(service=DriverService(DRIVER), options=options)
-        try:
-            browser.get(f"{base}/dashboard?room=gala")
-            wait = WebDriverWait(browser, 20)
-            def shown(b) -> dict:  # every figure at one instant (the page redraws them each second)
-                return b.execute_script(
-                    "const out = {};"
-                    "document.querySelectorAll('[data-testid]').forEach(e => out[e.dataset.testid] = e.textContent);"
-                    "return out;")
+    base = serve("--demo", env={"RIGHTS_EVENTS_PER_MINUTE": "0", "RIGHTS_REDEMPTIONS_PER_MINUTE": "0"}).url
+    browser = webdriver.Chrome(service=DriverService(DRIVER), options=options)
+    try:
+        browser.get(f"{base}/dashboard?room=gala")
+        wait = WebDriverWait(browser, 20)
+        def shown(b) -> dict:  # every figure at one instant (the page redraws them each second)
+            return b.execute_script(
+                "const out = {};"
+                "document.querySelectorAll('[data-testid]').forEach(e => out[e.dataset.testid] = e.textContent);"
+                "return out;")
 
-            def number(text: str) -> int:
-                return int(text.replace(",", ""))
+        def number(text: str) -> int:
+            return int(text.replace(",", ""))
 
-            wait.until(lambda b: shown(b).get("version", "").startswith("dairy"))
-            before = number(shown(browser)["quotes"])
-            _load(base, 40)
-            server = _settled(base)
-            wait.until(lambda b: number(shown(b)["quotes"]) == server["quotes"])
-            screen = shown(browser)
-            assert number(screen["quotes"]) > before  # the figure changed on the screen
-            assert number(screen["points"]) == server["points_issued"]
-            for tier in server["tiers"]:
-                assert number(screen[f"active-{tier}"]) == server["active_by_tier"][tier], tier
-                assert number(screen[f"orders-{tier}"]) == server["orders_by_tier"][tier], tier
-            oatmeal = next(r for r in server["redemptions"] if r["id"] == "OATMEAL-LOWGI")
-            assert screen["stock-OATMEAL-LOWGI"].replace(",", "") == str(oatmeal["stock_left"])
-            assert screen["version"] == server["rules_version"]
-            out = os.environ.get("RIGHTS_SCREENSHOT_DIR", str(tmp_path))
-            os.makedirs(out, exist_ok=True)
-            assert browser.save_screenshot(os.path.join(out, "dashboard.png"))
-        finally:
-            browser.quit()
+        wait.until(lambda b: shown(b).get("version", "").startswith("dairy"))
+        before = number(shown(browser)["quotes"])
+        figures = _data(base)
+        _load(base, 40)
+        server = _settled(base, figures, 40)
+        wait.until(lambda b: number(shown(b)["quotes"]) == server["quotes"])
+        screen = shown(browser)
+        assert number(screen["quotes"]) > before  # the figure changed on the screen
+        assert number(screen["points"]) == server["points_issued"]
+        for tier in server["tiers"]:
+            assert number(screen[f"active-{tier}"]) == server["active_by_tier"][tier], tier
+            assert number(screen[f"orders-{tier}"]) == server["orders_by_tier"][tier], tier
+        oatmeal = next(r for r in server["redemptions"] if r["id"] == "OATMEAL-LOWGI")
+        assert screen["stock-OATMEAL-LOWGI"].replace(",", "") == str(oatmeal["stock_left"])
+        assert screen["version"] == server["rules_version"]
+        out = os.environ.get("RIGHTS_SCREENSHOT_DIR", str(tmp_path))
+        os.makedirs(out, exist_ok=True)
+        assert browser.save_screenshot(os.path.join(out, "dashboard.png"))
+    finally:
+        browser.quit()

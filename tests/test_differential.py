@@ -1,5 +1,6 @@
 """Property-based differential tests: the compiled evaluator and the reference agree on
-every field of every quote, for generated rule tables, members, stock and carts."""
+every field of every quote, for generated rule tables, members, stock and carts (the
+generator is tests/situations.py; tests/test_differential_bulk.py runs it at volume)."""
 from __future__ import annotations
 
 import copy
@@ -9,171 +10,50 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from situations import T0, make_situation, table_data
 
 from engine import codes, evaluators, reference
 from engine.compiler import compile_table
 from engine.inputs import QuoteInputError
-from engine.model import KIND_ORDER, Member, Stock
+from engine.model import KIND_ORDER, Member
 from engine.rules.validate import build_table
 
 compiled = evaluators.get("compiled")
 
-T0 = 1_800_000_000  # the generated rooms and windows live around this instant
-TIERS = ["t1", "t2", "t3", "t4"]
-KINDS = ["percent_off", "amount_off", "threshold_off", "fixed_price"]
 
+class Drawn:
+    """The generator's choices, drawn by Hypothesis (so a failure shrinks to a small case)."""
 
-@st.composite
-def tables(draw):
-    n_tiers = draw(st.integers(1, 4))
-    tiers = [{"id": TIERS[k], "points_multiplier": draw(st.sampled_from([1, 1.25, 1.5, 2, 3]))}
-             for k in range(n_tiers)]
-    tier_ids = ["visitor"] + TIERS[:n_tiers]
-    categories = ["c0", "c1", "c2"]
-    products = []
-    for k in range(draw(st.integers(1, 8))):
-        price = draw(st.integers(0, 50_000))
-        product = {"sku": f"S{k}", "price": price, "category": draw(st.sampled_from(categories))}
-        prices = {}
-        for tier in TIERS[:n_tiers]:
-            if draw(st.booleans()):
-                prices[tier] = draw(st.integers(0, price))
-        if prices:
-            product["tier_prices"] = prices
-        who = draw(st.sampled_from(["all", "min", "list"]))
-        if who == "min":
-            product["min_tier"] = draw(st.sampled_from(tier_ids))
-        elif who == "list":
-            product["tiers"] = draw(st.lists(st.sampled_from(tier_ids), min_size=1, unique=True))
-        if draw(st.integers(0, 3)) == 0:
-            product["member_limit"] = draw(st.integers(1, 4))
-        products.append(product)
-    used_categories = sorted({p["category"] for p in products})
-    rooms = []
-    for k in range(draw(st.integers(0, 2))):
-        start = T0 + draw(st.integers(-3000, 3000))
-        room = {"id": f"R{k}", "start": start, "end": start + draw(st.integers(600, 6000)),
-                "members_only": draw(st.booleans()), "points_multiplier": draw(st.sampled_from([1, 2, 1.5])),
-                "order_bonus": draw(st.integers(0, 100))}
-        live = {}
-        for product in products:
-            if draw(st.booleans()):
-                live[product["sku"]] = draw(st.integers(0, product["price"]))
-        room["live_prices"] = live
-        rooms.append(room)
-    for room in rooms:  # the loader takes ISO times; generate them from the integers
-        room["start"] = _iso(room["start"])
-        room["end"] = _iso(room["end"])
-    coupons = []
-    for k in range(draw(st.integers(0, 10))):
-        kind = draw(st.sampled_from(KINDS))
-        coupon = {"id": f"C{k}", "kind": kind}
-        if kind == "percent_off":
-            coupon["percent_off"] = draw(st.integers(1, 100))
-            if draw(st.booleans()):
-                coupon["max_discount"] = draw(st.integers(1, 5000))
-        elif kind == "amount_off":
-            coupon["amount"] = draw(st.integers(1, 20_000))
-        elif kind == "threshold_off":
-            threshold = draw(st.integers(1, 60_000))
-            coupon["threshold"] = threshold
-            coupon["amount"] = draw(st.integers(1, threshold))
-        else:
-            coupon["price"] = draw(st.integers(0, 20_000))
-            coupon["units"] = draw(st.integers(1, 4))
-        scope = draw(st.sampled_from(["all", "skus", "categories", "both"]))
-        if scope == "all":
-            coupon["scope"] = "all"
-        else:
-            chosen = {}
-            if scope in ("skus", "both"):
-                chosen["skus"] = draw(st.lists(st.sampled_from([p["sku"] for p in products]), min_size=1, unique=True))
-            if scope in ("categories", "both"):
-                chosen["categories"] = draw(st.lists(st.sampled_from(used_categories), min_size=1, unique=True))
-            coupon["scope"] = chosen
-        who = draw(st.sampled_from(["all", "all", "all", "min", "list"]))
-        if who == "min":
-            coupon["min_tier"] = draw(st.sampled_from(tier_ids))
-        elif who == "list":
-            coupon["tiers"] = draw(st.lists(st.sampled_from(tier_ids), min_size=1, unique=True))
-        if rooms and draw(st.integers(0, 2)) == 0:
-            coupon["room"] = draw(st.sampled_from([r["id"] for r in rooms]))
-            if draw(st.booleans()):
-                coupon["window"] = {"from": "room_start", "to": draw(st.sampled_from(["room_end", "room_end - 5m"]))}
-        elif draw(st.integers(0, 3)) == 0:
-            start = T0 + draw(st.integers(-4000, 4000))
-            coupon["window"] = {"from": _iso(start), "to": _iso(start + draw(st.integers(1, 5000)))}
-        if draw(st.integers(0, 3)) == 0:
-            coupon["member_limit"] = draw(st.integers(1, 3))
-        if draw(st.integers(0, 3)) == 0:
-            coupon["stock"] = draw(st.integers(0, 5))
-        group = draw(st.sampled_from([None, "g1", "g2", "g3"]))
-        if group:
-            coupon["stack_group"] = group
-        coupon["exclusive"] = draw(st.integers(0, 5)) == 0
-        coupon["priority"] = draw(st.integers(-2, 3))
-        coupons.append(coupon)
-    redemptions = []
-    for k in range(draw(st.integers(0, 4))):
-        item = {"id": f"X{k}", "points": draw(st.integers(0, 3000)), "cash": draw(st.integers(0, 3000)),
-                "unlock": {"sessions_watched": draw(st.integers(1, 4))}}
-        if draw(st.booleans()):
-            item["min_tier"] = draw(st.sampled_from(tier_ids[1:]))
-        if rooms and draw(st.booleans()):
-            item["room"] = draw(st.sampled_from([r["id"] for r in rooms]))
-            item["window"] = {"from": "room_end - 5m", "to": "room_end"}
-        if draw(st.booleans()):
-            item["stock"] = draw(st.integers(0, 3))
-        if draw(st.booleans()):
-            item["member_limit"] = draw(st.integers(1, 3))
-        redemptions.append(item)
-    return {
-        "tiers": tiers, "products": products, "rooms": rooms, "coupons": coupons, "redemptions": redemptions,
-        "fulfillment": {"pickup_discount_percent": draw(st.integers(0, 20))},
-        "points": {"per_yuan": draw(st.integers(0, 20)), "birthday_multiplier": draw(st.sampled_from([1, 2, 1.5])),
-                   "order_bonus": draw(st.integers(0, 50))},
-    }
+    def __init__(self, draw):
+        self.draw = draw
 
+    def integer(self, low: int, high: int) -> int:
+        return self.draw(st.integers(low, high))
 
-def _iso(seconds: int) -> str:
-    import datetime as dt
+    def choice(self, options):
+        return self.draw(st.sampled_from(options))
 
-    return dt.datetime.fromtimestamp(seconds, dt.timezone(dt.timedelta(hours=8))).isoformat()
+    def boolean(self) -> bool:
+        return self.draw(st.booleans())
+
+    def subset(self, options) -> list:
+        return self.draw(st.lists(st.sampled_from(options), min_size=1, unique=True))
+
+    def counts(self, keys, low: int, high: int) -> dict:
+        return self.draw(st.dictionaries(st.sampled_from(keys), st.integers(low, high)))
+
+    def cart(self, skus, most: int) -> list:
+        return self.draw(st.lists(st.tuples(st.sampled_from(skus), st.integers(1, 5)), max_size=most))
 
 
 @st.composite
 def situations(draw):
-    """A table, and a member with a cart in it at some instant."""
-    table = compile_table(build_table(draw(tables())))
-    model = table.model
-    skus = [p.sku for p in model.products] + ["UNKNOWN"]
-    coupon_ids = [c.id for c in model.coupons]
-    item_ids = [r.id for r in model.redemptions]
-    member = Member(
-        tier=draw(st.sampled_from([None] + [t.id for t in model.tiers] * 2)),
-        points=draw(st.integers(0, 5000)),
-        birthday_month=draw(st.integers(0, 12)),
-        sessions_watched=draw(st.integers(0, 5)),
-        points_debt=draw(st.sampled_from([0, 0, 0, 1, 250])),
-        coupon_uses=draw(st.dictionaries(st.sampled_from(coupon_ids), st.integers(0, 3))) if coupon_ids else {},
-        redemption_uses=draw(st.dictionaries(st.sampled_from(item_ids), st.integers(0, 3))) if item_ids else {},
-        sku_bought=draw(st.dictionaries(st.sampled_from(skus), st.integers(0, 3))),
-    )
-    stock = Stock(
-        coupons=draw(st.dictionaries(st.sampled_from(coupon_ids), st.integers(0, 2))) if coupon_ids else {},
-        redemptions=draw(st.dictionaries(st.sampled_from(item_ids), st.integers(0, 2))) if item_ids else {},
-    )
-    room = draw(st.sampled_from([None] + [r.id for r in model.rooms] * 3))
-    if room is not None and draw(st.integers(0, 3)) > 0:  # mostly while the room is live
-        live = model.rooms[table.room_index[room]]
-        now = draw(st.integers(live.start, live.end - 1))
-    else:
-        now = T0 + draw(st.integers(-6000, 12000))
-    lines = draw(st.lists(st.tuples(st.sampled_from(skus[:-1] * 4 + skus[-1:]), st.integers(1, 5)), max_size=8))
-    fulfillment = draw(st.sampled_from(["delivery", "delivery", "pickup"]))
-    return table, member, room, now, lines, fulfillment, stock
+    """A table, and a member with a cart in it at some instant (tests/situations.py)."""
+    pick = Drawn(draw)
+    return make_situation(pick, compile_table(build_table(table_data(pick))))
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(situations())
 def test_compiled_and_reference_agree_on_every_field(situation):
@@ -184,6 +64,7 @@ def test_compiled_and_reference_agree_on_every_field(situation):
     assert orjson.loads(actual.to_json()) == expected.to_dict()  # the JSON the API sends
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(situations(), st.integers(0, 3))
 def test_quotes_are_deterministic(situation, repeat):
@@ -192,6 +73,7 @@ def test_quotes_are_deterministic(situation, repeat):
         assert compiled.quote(*situation).to_dict() == first
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(situations())
 def test_money_adds_up(situation):
@@ -244,6 +126,7 @@ def brute_force_best(table, raw):
     return best_key, [e[0] for e in best]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(situations())
 def test_search_finds_what_trying_every_set_finds(situation):
@@ -297,6 +180,7 @@ def test_both_evaluators_refuse_the_same_bad_inputs(evaluator, bad, field):
     assert error.value.field == field
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [5, 6])
 def test_agree_on_a_dense_generated_catalogue(seed):
     """Carts of 5 to 60 lines on a catalogue where every sku has several coupons and a

@@ -6,42 +6,37 @@ their first answer back and nothing is credited twice."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import threading
-import time
 
+import pytest
 import redis
-from conftest import ROOT
+from serving import wait_until
 
-from api.redis.embedded import EmbeddedRedis, free_port
+from api.redis.embedded import EmbeddedRedis
 from api.store import MemberRecord, write_members
 
+pytestmark = pytest.mark.slow  # real rights serve processes, a burst of 600 orders
 
-def test_every_acknowledged_settlement_survives_a_kill(tmp_path):
+
+def test_every_acknowledged_settlement_survives_a_kill(tmp_path, serve):
+    store = EmbeddedRedis(tmp_path / "redis", appendfsync="always").start()
+    try:
+        _settle_kill_and_retry(store, serve)
+    finally:
+        store.stop()  # whichever redis-server the test left running
+
+
+def _settle_kill_and_retry(store: EmbeddedRedis, serve) -> None:
     import httpx
 
-    store = EmbeddedRedis(tmp_path / "redis", appendfsync="always").start()
     client = redis.Redis.from_url(store.url)
     members = [MemberRecord(id=f"D{k:03d}", tier="gold", points=100) for k in range(50)]
     write_members(client, members)
-    port = free_port()
-    env = {**os.environ, "REDIS_URL": store.url, "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0",
-           "RIGHTS_REDIS_TIMEOUT_MS": "2000"}
-    server = subprocess.Popen([sys.executable, "-m", "rights", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    server = serve(env={"REDIS_URL": store.url, "RIGHTS_REDIS_TIMEOUT_MS": "2000"})
     acknowledged: list = []
 
     async def burst():
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            for _ in range(200):
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
             version = (await http.post("/v1/eligibility", json={"lines": []})).json()["rules_version"]
 
             async def settle(n: int):
@@ -56,7 +51,9 @@ def test_every_acknowledged_settlement_survives_a_kill(tmp_path):
                     acknowledged.append(answer.json())
 
             # a killer thread pulls the plug once a few dozen orders are through
-            killer = threading.Thread(target=lambda: (_wait_for(lambda: len(acknowledged) >= 40), store.kill()))
+            killer = threading.Thread(target=lambda: (
+                wait_until(lambda: len(acknowledged) >= 40, interval=0.001, message="40 acknowledged orders"),
+                store.kill()))
             killer.start()
             for start in range(0, 600, 20):
                 await asyncio.gather(*(settle(n) for n in range(start, start + 20)))
@@ -67,42 +64,28 @@ def test_every_acknowledged_settlement_survives_a_kill(tmp_path):
     try:
         asyncio.run(burst())
     finally:
-        os.killpg(server.pid, 2)
-        server.wait(20)
+        server.stop()
     assert 40 <= len(acknowledged) < 600, len(acknowledged)
     store.start()  # the same data directory: the AOF is replayed
-    try:
-        client = redis.Redis.from_url(store.url)
-        _every_client_retries(store.url, port, tmp_path, acknowledged, sent=600, members=members)
-        for answer in acknowledged:
-            member, order_id = answer["member_id"], answer["order_id"]
-            assert client.hget(f"ord:{{{member}}}:{order_id}", "state") == b"done", order_id
-            refs = [fields[b"ref"] for _, fields in client.xrange(f"led:{{{member}}}")]
-            assert order_id.encode() in refs, order_id
-        for member in members:
-            points = int(client.hget(f"m:{{{member.id}}}", "points"))
-            deltas = [int(fields[b"delta"]) for _, fields in client.xrange(f"led:{{{member.id}}}")]
-            assert points == sum(deltas), member.id
-    finally:
-        store.stop()
+    client = redis.Redis.from_url(store.url)
+    _every_client_retries(serve(env={"REDIS_URL": store.url}), store.url, acknowledged, sent=600, members=members)
+    for answer in acknowledged:
+        member, order_id = answer["member_id"], answer["order_id"]
+        assert client.hget(f"ord:{{{member}}}:{order_id}", "state") == b"done", order_id
+        refs = [fields[b"ref"] for _, fields in client.xrange(f"led:{{{member}}}")]
+        assert order_id.encode() in refs, order_id
+    for member in members:
+        points = int(client.hget(f"m:{{{member.id}}}", "points"))
+        deltas = [int(fields[b"delta"]) for _, fields in client.xrange(f"led:{{{member.id}}}")]
+        assert points == sum(deltas), member.id
 
 
-def _every_client_retries(url: str, port: int, tmp_path, acknowledged: list, sent: int, members: list) -> None:
+def _every_client_retries(server, url: str, acknowledged: list, sent: int, members: list) -> None:
     import httpx
 
-    env = {**os.environ, "REDIS_URL": url, "RIGHTS_DATA_DIR": str(tmp_path), "RIGHTS_ACCESS_LOG": "0"}
-    server = subprocess.Popen([sys.executable, "-m", "rights", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     first = {answer["order_id"]: answer for answer in acknowledged}
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            for _ in range(200):
-                try:
-                    if http.get("/readyz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.1)
+        with httpx.Client(base_url=server.url, timeout=10) as http:
             version = http.post("/v1/eligibility", json={"lines": []}).json()["rules_version"]
             for n in range(sent):
                 body = {"order_id": f"K{n}", "member_id": members[n % len(members)].id,
@@ -112,15 +95,8 @@ def _every_client_retries(url: str, port: int, tmp_path, acknowledged: list, sen
                 if body["order_id"] in first:
                     assert answer.json() == first[body["order_id"]]  # the first answer, not a second credit
     finally:
-        os.killpg(server.pid, 2)
-        server.wait(20)
+        server.stop()
     client = redis.Redis.from_url(url)
     for member in members:
         refs = [fields[b"ref"] for _, fields in client.xrange(f"led:{{{member.id}}}") if fields[b"reason"] == b"order"]
         assert len(refs) == len(set(refs)), member.id  # each order credited once
-
-
-def _wait_for(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.001)

@@ -11,20 +11,21 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_lifecycle import DEADLINE_S, Served, http, wait_for
+from serving import DEADLINE_S, Server, http, wait_until
 
+pytestmark = pytest.mark.slow  # real rights serve processes
 MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    served = Served(tmp_path_factory.mktemp("limits"), RIGHTS_HEADER_TIMEOUT_S="1", RIGHTS_BODY_TIMEOUT_S="1",
-                    RIGHTS_KEEPALIVE_TIMEOUT_S="1", RIGHTS_MAX_HEADER_BYTES="16384").ready()
-    yield served
-    served.close()
+    with Server(tmp_path_factory.mktemp("limits"), env={
+            "RIGHTS_HEADER_TIMEOUT_S": "1", "RIGHTS_BODY_TIMEOUT_S": "1", "RIGHTS_KEEPALIVE_TIMEOUT_S": "1",
+            "RIGHTS_MAX_HEADER_BYTES": "16384"}) as served:
+        yield served.ready()
 
 
-def connect(server: Served) -> socket.socket:
+def connect(server: Server) -> socket.socket:
     conn = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE_S)
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return conn
@@ -89,7 +90,7 @@ def test_endless_headers_are_cut_off_without_being_buffered(server):
     assert len(results) == 16 and all(r == b"" or r.startswith(b"HTTP/1.1 431 ") for r in results), \
         [r[:40] for r in results]
     assert rss_kib(worker) - before < 4 * 1024, (before, rss_kib(worker))
-    assert http(server.base + "/healthz")[0] == 200
+    assert http(server.url + "/healthz")[0] == 200
 
 
 def test_a_half_sent_head_is_closed_after_the_header_timeout(server):
@@ -114,32 +115,30 @@ def test_an_idle_keep_alive_connection_is_closed(server):
 
 
 def test_ordinary_requests_are_untouched(server):
-    assert http(server.base + "/healthz")[0] == 200
-    assert http(server.base + "/healthz", headers={"X-Pad": "p" * 8000})[0] == 200  # a large head, under the limit
-    status, body = http(server.base + "/v1/eligibility", json.dumps({"lines": []}).encode(),
+    assert http(server.url + "/healthz")[0] == 200
+    assert http(server.url + "/healthz", headers={"X-Pad": "p" * 8000})[0] == 200  # a large head, under the limit
+    status, body = http(server.url + "/v1/eligibility", json.dumps({"lines": []}).encode(),
                         {"content-type": "application/json"})
     assert status == 200 and body["rules_version"]
     big = json.dumps({"lines": [], "pad": "x" * 40_000}).encode()  # a body bigger than the head limit
-    assert http(server.base + "/v1/eligibility", big, {"content-type": "application/json"})[0] == 422
+    assert http(server.url + "/v1/eligibility", big, {"content-type": "application/json"})[0] == 422
     with connect(server) as conn:  # two pipelined requests in one write: two answers
         conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n"
                      b"Connection: close\r\n\r\n")
         assert answer(conn).count(b"HTTP/1.1 200 ") == 2
 
 
-def test_connections_per_worker_are_capped(tmp_path):
-    served = Served(tmp_path, RIGHTS_MAX_CONNECTIONS="4", RIGHTS_HEADER_TIMEOUT_S="600").ready()
-    held = []
+def test_connections_per_worker_are_capped(serve):
+    served = serve(env={"RIGHTS_MAX_CONNECTIONS": "4", "RIGHTS_HEADER_TIMEOUT_S": "600"})
+    held = [connect(served) for _ in range(3)]
     try:
-        held = [connect(served) for _ in range(3)]
-        wait_for(lambda: http(served.base + "/healthz")[0] == 503, "a 503 past four connections")
+        wait_until(lambda: http(served.url + "/healthz")[0] == 503, message="a 503 past four connections")
         for conn in held:
             conn.close()
-        wait_for(lambda: http(served.base + "/healthz")[0] == 200, "a 200 once they are closed")
+        wait_until(lambda: http(served.url + "/healthz")[0] == 200, message="a 200 once they are closed")
     finally:
         for conn in held:
             conn.close()
-        served.close()
 
 
 def test_an_oversized_head_behind_a_pipelined_request_waits_for_its_answer(server):

@@ -139,6 +139,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert int(self.redis.get(key)) >= 0, key
 
 
+@pytest.mark.slow
 def test_the_ledger_holds_under_random_sequences(machine):
     test = machine.TestCase
     test.settings = settings(max_examples=12, stateful_step_count=20, deadline=None,

@@ -8,17 +8,16 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from serving import ROOT, Server
 
-from bench.demo_server import demo_server
-
+pytestmark = pytest.mark.slow  # locust runs against a real server
 TOKEN = "loadtest-token"
 
 
 @pytest.fixture(scope="module")
-def demo():
-    with demo_server(1, RIGHTS_ADMIN_TOKEN=TOKEN) as base:
-        yield base
+def demo(tmp_path_factory):
+    with Server(tmp_path_factory.mktemp("gala"), "--demo", env={"RIGHTS_ADMIN_TOKEN": TOKEN}) as served:
+        yield served.ready().url
 
 
 def gala(base: str, tmp_path, *flags: str) -> subprocess.CompletedProcess:

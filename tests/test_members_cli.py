@@ -4,9 +4,10 @@ import os
 import subprocess
 import sys
 
+import httpx
 import orjson
 import pytest
-from conftest import ROOT
+from conftest import CONFIGURED_EVALUATOR, ROOT
 
 from api.main import create_app
 from api.redis.connect import sync_client
@@ -63,6 +64,16 @@ def test_serve_without_redis_server_says_which_package(tmp_path):
         "rights serve: redis-server is not installed; install the Debian package: apt-get install redis-server"]
 
 
+@pytest.mark.slow  # a real rights serve
+def test_serve_names_the_evaluator_it_serves_with(serve):
+    """The start line names the evaluator RIGHTS_EVALUATOR asks for (compiled by default),
+    and the server quotes with it."""
+    server = serve()
+    assert f"rights serve: evaluator {CONFIGURED_EVALUATOR}, {server.url} (1 worker)" in server.stderr()
+    answer = httpx.post(f"{server.url}/v1/eligibility", json={"lines": [{"sku": "MILK-1L", "qty": 2}]}, timeout=10)
+    assert answer.status_code == 200 and answer.json()["totals"]["payable"] > 0
+
+
 @pytest.mark.parametrize("policy", ["allkeys-lru", "volatile-lru"])  # volatile: idempotency records have a TTL
 def test_serve_refuses_a_redis_that_may_evict(redis_server, redis_client, tmp_path, policy):
     redis_client.config_set("maxmemory-policy", policy)
@@ -74,6 +85,7 @@ def test_serve_refuses_a_redis_that_may_evict(redis_server, redis_client, tmp_pa
     assert out.returncode == 1 and f"maxmemory-policy is {policy}" in out.stderr
 
 
+@pytest.mark.slow  # loads the 10,000 demo members
 def test_example_request_is_valid_against_the_demo(redis_client, redis_server):
     from fastapi.testclient import TestClient
 

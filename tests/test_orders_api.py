@@ -2,11 +2,10 @@
 coupon use and stock counted, the pickup leader found by location, refunds once."""
 from __future__ import annotations
 
-import time
-
 import pytest
 from conftest import at
 from fastapi.testclient import TestClient
+from serving import wait_until
 
 from api.main import create_app
 from api.leaders import write_leaders
@@ -35,10 +34,7 @@ def api(redis_client, redis_server, tmp_path):
                         redis_timeout_ms=500, data_dir=str(tmp_path))
     with TestClient(create_app(settings)) as client:
         service = client.app.state.service
-        for _ in range(50):  # the worker's leader index is loaded in the background
-            if service.leaders.by_id:
-                break
-            time.sleep(0.05)
+        wait_until(lambda: service.leaders.by_id, message="the leader index, loaded in the background")
         yield client
 
 
@@ -172,11 +168,10 @@ def test_checkout_shows_what_the_order_will_charge_when_a_coupon_runs_out(api, r
     applied = [c["id"] for c in quote(api, "BG1", cheese)["coupons_applied"]]
     assert "BG-CHEESE-ZERO" in applied
     redis_client.set(stock_key(COUPONS, "BG-CHEESE-ZERO"), 0)
-    for _ in range(100):  # the worker's cached count is invalidated by Redis
+    def without_the_coupon():  # once Redis has invalidated the worker's cached count
         shown = quote(api, "BG1", cheese)
-        if "BG-CHEESE-ZERO" not in [c["id"] for c in shown["coupons_applied"]]:
-            break
-        time.sleep(0.01)
+        return "BG-CHEESE-ZERO" not in [c["id"] for c in shown["coupons_applied"]] and shown
+    shown = wait_until(without_the_coupon, message="the sold-out coupon gone from checkout")
     reasons = {c["id"]: c["reason"] for c in shown["coupons_not_applied"]}
     assert reasons["BG-CHEESE-ZERO"] == "out_of_stock"
     settled = order(api, "O1", "BG1", cheese).json()
@@ -195,10 +190,7 @@ def test_a_workers_first_order_keeps_the_members_own_leader(redis_client, redis_
                         redis_timeout_ms=500, data_dir=str(tmp_path))
     with TestClient(create_app(settings)) as client:
         book = client.app.state.service.leaders
-        for _ in range(100):  # the background load at start, then none for an hour
-            if book.loaded:
-                break
-            time.sleep(0.02)
+        wait_until(lambda: book.loaded, message="the background load at start (then none for an hour)")
         book.by_id, book.index, book.loaded = {}, LeaderIndex([]), False  # as if it had not run yet
         settled = order(client, "O1", "BG1", MILK, location=PEOPLES_SQUARE).json()
     assert (settled["leader_id"], settled["new_neighbour"]) == ("L2", False)

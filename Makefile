@@ -3,10 +3,11 @@
 #   make test    the whole test suite (both evaluators, real redis-server)
 #   make test-fast       the same without the tests marked slow, in under a minute (after one install)
 #   make test-reference  the API and CLI tests with the pure-Python reference evaluator serving
+#   make lint    ruff (lint and format) and mypy, as CI runs them
 #   make bench   the engine benchmark, side by side, with its targets (bench-api: the API's)
 PYTHON ?= python3
 
-.PHONY: install redis browser serve demo test test-fast test-reference test-debug bench bench-api
+.PHONY: install redis browser serve demo lint test test-fast test-reference test-debug bench bench-api
 
 redis:
 	@{ command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || { \
@@ -28,6 +29,11 @@ serve: install
 demo: install
 	rights quote --member '{"tier": "gold", "points": 1850}' --room gala --at 2026-11-11T21:00 \
 	  --item MILK-1L:2 --item YOGURT-6:1 --item POWDER-900:1
+
+lint: install
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
 
 test: install browser
 	$(PYTHON) -m pytest

@@ -1,5 +1,6 @@
 """Shared fixtures: every engine test runs once per evaluator, compiled and reference; a real
 Redis (one server, then a local Cluster) for the API tests; `serve` for a real `rights serve`."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -97,8 +98,9 @@ def serve(tmp_path):
     the test, with all it started (HTTP server, workers, redis-server)."""
     started: list = []
 
-    def start(*args: str, workers: int = 1, env: dict | None = None, data_dir: Path | None = None,
-              ready: bool = True) -> Server:
+    def start(
+        *args: str, workers: int = 1, env: dict | None = None, data_dir: Path | None = None, ready: bool = True
+    ) -> Server:
         server = Server(tmp_path, *args, workers=workers, data_dir=data_dir, env=env)
         started.append(server)
         return server.ready() if ready else server

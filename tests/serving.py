@@ -6,6 +6,7 @@ once full), and on `close()` stops it and every process it started: its HTTP ser
 uvicorn workers, and its embedded redis-server, which runs in a session of its own.
 The `serve` fixture in conftest.py hands out servers and closes them after the test.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional, TypeVar
+from typing import TypeVar
 
 from api.redis.embedded import free_port
 
@@ -27,8 +29,9 @@ DEADLINE_S = 60.0  # generous: the machine is shared, and a wait ends as soon as
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = DEADLINE_S, interval: float = 0.05,
-               message: Optional[str] = None) -> T:
+def wait_until(
+    predicate: Callable[[], T], timeout: float = DEADLINE_S, interval: float = 0.05, message: str | None = None
+) -> T:
     """Call `predicate` until it returns something true, and return that. After `timeout`
     seconds, fail with `message` and the last value seen."""
     deadline = time.monotonic() + timeout
@@ -44,7 +47,8 @@ def wait_until(predicate: Callable[[], T], timeout: float = DEADLINE_S, interval
 
 # -- processes ---------------------------------------------------------------------------
 
-def _stat(pid: int) -> Optional[list]:
+
+def _stat(pid: int) -> list | None:
     """The fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, session, ..."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -85,7 +89,7 @@ def descendants(pid: int) -> list:
     return found
 
 
-def _started(pid: int) -> Optional[str]:
+def _started(pid: int) -> str | None:
     """When the process started (clock ticks since boot): with the pid, names one process."""
     fields = _stat(pid)
     return fields[19] if fields is not None else None
@@ -100,7 +104,8 @@ def _kill(pid: int, sig: int = signal.SIGKILL) -> None:
 
 # -- HTTP --------------------------------------------------------------------------------
 
-def http(url: str, body: Optional[bytes] = None, headers: Optional[dict] = None, timeout: float = 10):
+
+def http(url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 10):
     """(status, the body parsed as JSON, else as text), or (None, None) when nothing answers."""
     request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body else "GET")
     try:
@@ -121,13 +126,15 @@ def _parsed(raw: bytes):
 
 # -- the server --------------------------------------------------------------------------
 
+
 class Server:
     """`rights serve --port <free> --workers <n> *args`, started at once (not yet ready: see
     `ready()`). Its own data directory (`<directory>/var` unless given) and its own embedded
     redis-server, unless `env` names a REDIS_URL. RIGHTS_ACCESS_LOG is off unless `env` says."""
 
-    def __init__(self, directory: Path, *args: str, workers: int = 1, data_dir: Optional[Path] = None,
-                 env: Optional[dict] = None):
+    def __init__(
+        self, directory: Path, *args: str, workers: int = 1, data_dir: Path | None = None, env: dict | None = None
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(data_dir or Path(directory) / "var")
@@ -141,9 +148,14 @@ class Server:
         self.seen: dict = {}  # pid -> start time of every process of the server seen, killed at the end
         with open(self.log, "wb") as log, open(self.out, "wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "rights", "serve", "--port", str(self.port), "--workers", str(workers),
-                 *args], cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=out, stderr=log,
-                start_new_session=True)
+                [sys.executable, "-m", "rights", "serve", "--port", str(self.port), "--workers", str(workers), *args],
+                cwd=ROOT,
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=log,
+                start_new_session=True,
+            )
 
     @property
     def pid(self) -> int:
@@ -155,34 +167,36 @@ class Server:
     def stdout(self) -> str:
         return self.out.read_text(errors="replace")
 
-    def ready(self, timeout: float = DEADLINE_S) -> "Server":
+    def ready(self, timeout: float = DEADLINE_S) -> Server:
         """Wait until /readyz answers 200; fail at once, with its stderr, if the server exits."""
+
         def up():
             if self.process.poll() is not None:
                 raise AssertionError(f"rights serve exited ({self.process.returncode}): {self.stderr()[-3000:]}")
             return self.readyz() == 200
+
         wait_until(up, timeout, message=f"/readyz 200 from {self.url}")
         self._note()
         return self
 
-    def readyz(self) -> Optional[int]:
+    def readyz(self) -> int | None:
         return http(self.url + "/readyz", timeout=2)[0]
 
     def _note(self, pids=None) -> None:
-        for pid in (pids if pids is not None else [pid for pid, _ in descendants(self.pid)]):
+        for pid in pids if pids is not None else [pid for pid, _ in descendants(self.pid)]:
             self.seen.setdefault(pid, _started(pid))
 
-    def child(self, word: str) -> Optional[int]:
+    def child(self, word: str) -> int | None:
         """The pid of the supervisor's child whose command line has `word`, if any."""
         found = next((pid for pid, cmdline in children(self.pid) if word in cmdline), None)
         if found:
             self._note([found])
         return found
 
-    def redis_pid(self) -> Optional[int]:
+    def redis_pid(self) -> int | None:
         return self.child("redis-server")
 
-    def http_pid(self) -> Optional[int]:
+    def http_pid(self) -> int | None:
         return self.child("api.serve.child")
 
     def workers(self) -> list:
@@ -198,7 +212,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self._kill_group()
             self.process.wait(10)
-            raise AssertionError(f"rights serve did not exit within {timeout:g} s: {self.stderr()[-3000:]}")
+            raise AssertionError(f"rights serve did not exit within {timeout:g} s: {self.stderr()[-3000:]}") from None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = DEADLINE_S) -> int:
         """Ask the server to stop (SIGTERM by default) and wait for it; its exit code."""
@@ -238,7 +252,7 @@ class Server:
             _kill(pid)
         wait_until(lambda: not self._stragglers(), 20, message=f"the processes of the server on {self.url} to end")
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -5,6 +5,7 @@ shrinks a failure to a small case) and a seeded `random.Random` (`Seeded`, for t
 comparison in tests/test_differential_bulk.py, which replays a case from its seed). A
 source answers `integer`, `choice`, `boolean`, `subset`, `counts` and `cart`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -82,9 +83,14 @@ def table_data(pick) -> dict:
     rooms = []
     for k in range(pick.integer(0, 2)):
         start = T0 + pick.integer(-3000, 3000)
-        room = {"id": f"R{k}", "start": start, "end": start + pick.integer(600, 6000),
-                "members_only": pick.boolean(), "points_multiplier": pick.choice([1, 2, 1.5]),
-                "order_bonus": pick.integer(0, 100)}
+        room = {
+            "id": f"R{k}",
+            "start": start,
+            "end": start + pick.integer(600, 6000),
+            "members_only": pick.boolean(),
+            "points_multiplier": pick.choice([1, 2, 1.5]),
+            "order_bonus": pick.integer(0, 100),
+        }
         live = {}
         for product in products:
             if pick.boolean():
@@ -145,8 +151,12 @@ def table_data(pick) -> dict:
         coupons.append(coupon)
     redemptions = []
     for k in range(pick.integer(0, 4)):
-        item = {"id": f"X{k}", "points": pick.integer(0, 3000), "cash": pick.integer(0, 3000),
-                "unlock": {"sessions_watched": pick.integer(1, 4)}}
+        item = {
+            "id": f"X{k}",
+            "points": pick.integer(0, 3000),
+            "cash": pick.integer(0, 3000),
+            "unlock": {"sessions_watched": pick.integer(1, 4)},
+        }
         if pick.boolean():
             item["min_tier"] = pick.choice(tier_ids[1:])
         if rooms and pick.boolean():
@@ -158,10 +168,17 @@ def table_data(pick) -> dict:
             item["member_limit"] = pick.integer(1, 3)
         redemptions.append(item)
     return {
-        "tiers": tiers, "products": products, "rooms": rooms, "coupons": coupons, "redemptions": redemptions,
+        "tiers": tiers,
+        "products": products,
+        "rooms": rooms,
+        "coupons": coupons,
+        "redemptions": redemptions,
         "fulfillment": {"pickup_discount_percent": pick.integer(0, 20)},
-        "points": {"per_yuan": pick.integer(0, 20), "birthday_multiplier": pick.choice([1, 2, 1.5]),
-                   "order_bonus": pick.integer(0, 50)},
+        "points": {
+            "per_yuan": pick.integer(0, 20),
+            "birthday_multiplier": pick.choice([1, 2, 1.5]),
+            "order_bonus": pick.integer(0, 50),
+        },
     }
 
 

@@ -1,5 +1,6 @@
 """Channel API keys with scopes on the member routes, the admin token on the admin ones,
 and the per-member rate limits on events and redemptions."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,13 +14,24 @@ from api.store import MemberRecord, write_members
 
 GALA_21 = at("2026-11-11 21:00")
 KEYS = "miniapp=mini-0123456789abcdef checkout; live=live-0123456789abcdef checkout backend"
-SCOPED = ("shop=shop-0123456789abcdef checkout; erp=erp-0123456789abcdef backend; "
-          "tuan=tuan-0123456789abcdef leader:L1,L2; hq=hq-0123456789abcdef0 leader:*")
+SCOPED = (
+    "shop=shop-0123456789abcdef checkout; erp=erp-0123456789abcdef backend; "
+    "tuan=tuan-0123456789abcdef leader:L1,L2; hq=hq-0123456789abcdef0 leader:*"
+)
 
 
 def client_for(redis_server, tmp_path, **settings):
-    return TestClient(create_app(Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
-                                          data_dir=str(tmp_path), **settings)))
+    return TestClient(
+        create_app(
+            Settings(
+                redis_url=redis_server.url,
+                access_log=False,
+                allow_clock_override=True,
+                data_dir=str(tmp_path),
+                **settings,
+            )
+        )
+    )
 
 
 def test_member_routes_need_a_channel_key_when_keys_are_set(redis_client, redis_server, tmp_path):
@@ -41,18 +53,27 @@ def test_keys_are_checked_in_full_and_a_bad_setting_is_refused():
     keys = ApiKeys(KEYS)
     assert keys.grant(b"mini-0123456789abcdef").channel == "miniapp"
     assert keys.grant(b"mini-0123456789abcde") is None and keys.grant(None) is None
-    for bad in ("miniapp=short checkout", "miniapp=mini-0123456789abcdef", "miniapp=mini-0123456789abcdef admin",
-                "miniapp=mini-0123456789abcdef leader:", "miniapp=mini-0123456789abcdef,live=live-0123456789abcdef"):
+    for bad in (
+        "miniapp=short checkout",
+        "miniapp=mini-0123456789abcdef",
+        "miniapp=mini-0123456789abcdef admin",
+        "miniapp=mini-0123456789abcdef leader:",
+        "miniapp=mini-0123456789abcdef,live=live-0123456789abcdef",
+    ):
         with pytest.raises(ValueError, match="RIGHTS_API_KEYS entry 1"):
             ApiKeys(bad)
 
 
 def test_a_key_file_takes_the_same_entries_and_names_its_bad_line(tmp_path):
     good = tmp_path / "keys.conf"
-    good.write_text("# the channels\nshop=shop-0123456789abcdef checkout  # the mini-program\n\n"
-                    "tuan=tuan-0123456789abcdef leader:L1\n")
+    good.write_text(
+        "# the channels\nshop=shop-0123456789abcdef checkout  # the mini-program\n\n"
+        "tuan=tuan-0123456789abcdef leader:L1\n"
+    )
     keys = ApiKeys("", str(good))
-    assert keys.grant(b"shop-0123456789abcdef").channel == "shop" and keys.grant(b"tuan-0123456789abcdef").acts_for("L1")
+    assert keys.grant(b"shop-0123456789abcdef").channel == "shop" and keys.grant(b"tuan-0123456789abcdef").acts_for(
+        "L1"
+    )
     bad = tmp_path / "bad.conf"
     bad.write_text("shop=shop-0123456789abcdef checkout\nerp=erp-0123456789abcdef everything\n")
     with pytest.raises(ValueError, match=f"RIGHTS_API_KEYS_FILE {bad}:2: unknown scope 'everything'"):
@@ -64,17 +85,23 @@ def test_each_scope_is_refused_outside_itself(redis_client, redis_server, tmp_pa
     write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=5000, leader="L1")])
     now = {"X-Rights-Now": str(GALA_21)}
     with client_for(redis_server, tmp_path, api_keys=SCOPED) as api:
+
         def call(key, method, path, body=None, **headers):
             return api.request(method, path, json=body, headers={"X-Api-Key": key, **now, **headers})
 
-        shop, erp, tuan, hq = ("shop-0123456789abcdef", "erp-0123456789abcdef", "tuan-0123456789abcdef",
-                               "hq-0123456789abcdef0")
+        shop, erp, tuan, hq = (
+            "shop-0123456789abcdef",
+            "erp-0123456789abcdef",
+            "tuan-0123456789abcdef",
+            "hq-0123456789abcdef0",
+        )
         cart = {"member_id": "G1", "lines": [{"sku": "MILK-1L", "qty": 1}]}
-        backend_calls = [("POST", "/v1/events", {"event_id": "s1", "member_id": "G1", "type": "share"}),
-                         ("GET", "/v1/members/G1/ledger", None),
-                         ("POST", "/v1/orders/O1/refund", {"member_id": "G1"}),
-                         ("POST", "/v1/orders", {"order_id": "O1", "member_id": "G1", "lines": cart["lines"],
-                                                 "rules_version": "x"})]
+        backend_calls = [
+            ("POST", "/v1/events", {"event_id": "s1", "member_id": "G1", "type": "share"}),
+            ("GET", "/v1/members/G1/ledger", None),
+            ("POST", "/v1/orders/O1/refund", {"member_id": "G1"}),
+            ("POST", "/v1/orders", {"order_id": "O1", "member_id": "G1", "lines": cart["lines"], "rules_version": "x"}),
+        ]
         assert call(shop, "POST", "/v1/eligibility", cart).status_code == 200
         for key in (erp, tuan):
             refused = call(key, "POST", "/v1/eligibility", cart)
@@ -86,8 +113,13 @@ def test_each_scope_is_refused_outside_itself(redis_client, redis_server, tmp_pa
                 assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden_scope"), path
                 assert "needs backend" in refused.json()["error"]["reason"]
             assert call(erp, method, path, body).status_code != 403, path
-        code = call(erp, "POST", "/v1/redemptions", {"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"},
-                    **{"Idempotency-Key": "k1"}).json()["pickup_code"]
+        code = call(
+            erp,
+            "POST",
+            "/v1/redemptions",
+            {"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"},
+            **{"Idempotency-Key": "k1"},
+        ).json()["pickup_code"]
         for key in (shop, erp):
             refused = call(key, "POST", "/v1/pickups/verify", {"leader_id": "L1", "code": code})
             assert "needs leader:<id>" in refused.json()["error"]["reason"]
@@ -102,17 +134,33 @@ def test_each_scope_is_refused_outside_itself(redis_client, redis_server, tmp_pa
 
 
 def test_events_past_the_rate_limit_get_429_with_retry_after(redis_client, redis_server, tmp_path):
-    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=100),
-                                 MemberRecord(id="G2", tier="gold", points=100)])
+    write_members(
+        redis_client, [MemberRecord(id="G1", tier="gold", points=100), MemberRecord(id="G2", tier="gold", points=100)]
+    )
     with client_for(redis_server, tmp_path, events_per_minute=3, redemptions_per_minute=2) as api:
-        answers = [api.post("/v1/events", json={"event_id": f"s{k}", "member_id": "G1", "type": "share"},
-                            headers={"X-Rights-Now": str(GALA_21)}) for k in range(4)]
+        answers = [
+            api.post(
+                "/v1/events",
+                json={"event_id": f"s{k}", "member_id": "G1", "type": "share"},
+                headers={"X-Rights-Now": str(GALA_21)},
+            )
+            for k in range(4)
+        ]
         assert [a.status_code for a in answers] == [200, 200, 200, 429]
         assert answers[-1].json()["error"]["code"] == "rate_limited"
         assert 1 <= int(answers[-1].headers["retry-after"]) <= 61
-        other = api.post("/v1/events", json={"event_id": "s9", "member_id": "G2", "type": "share"},
-                         headers={"X-Rights-Now": str(GALA_21)})
+        other = api.post(
+            "/v1/events",
+            json={"event_id": "s9", "member_id": "G2", "type": "share"},
+            headers={"X-Rights-Now": str(GALA_21)},
+        )
         assert other.status_code == 200  # the limit is per member
-        tries = [api.post("/v1/redemptions", json={"member_id": "G2", "redemption_id": "OATMEAL-LOWGI"},
-                          headers={"Idempotency-Key": f"k{k}", "X-Rights-Now": str(GALA_21)}) for k in range(3)]
+        tries = [
+            api.post(
+                "/v1/redemptions",
+                json={"member_id": "G2", "redemption_id": "OATMEAL-LOWGI"},
+                headers={"Idempotency-Key": f"k{k}", "X-Rights-Now": str(GALA_21)},
+            )
+            for k in range(3)
+        ]
         assert [t.status_code for t in tries][-1] == 429

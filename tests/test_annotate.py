@@ -1,6 +1,7 @@
 """`cython -a` of every compiled module: each function that runs without the GIL (the whole
 hot path: pricing, candidates, checks, search, allocation, points, redemptions) has no line
 that calls into Python."""
+
 import html
 import re
 import shutil
@@ -48,13 +49,18 @@ def test_the_hot_path_is_all_annotated():
 def test_hot_path_has_no_python_interaction(source, tmp_path):
     assert shutil.which("cython"), "cython (a dev dependency) is needed to annotate the evaluator"
     options = ",".join(f"{k}={v}" for k, v in directives().items() if k != "language_level")
-    subprocess.run(["cython", "-3", "-a", "-X", options, "-I", str(ROOT), str(source), "-o", str(tmp_path / "ev.c")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["cython", "-3", "-a", "-X", options, "-I", str(ROOT), str(source), "-o", str(tmp_path / "ev.c")],
+        check=True,
+        capture_output=True,
+    )
     report = (tmp_path / "ev.html").read_text()
     scored = re.findall(r'<pre class="cython line score-(\d+)"[^>]*>.<span class="">(\d+)</span>: (.*?)</pre>', report)
     assert scored, "the annotate report's format changed"
     spans = nogil_functions(source.read_text().split("\n"))
-    noisy = [f"{number}: {html.unescape(re.sub('<[^>]+>', '', code)).strip()}"
-             for score, number, code in scored
-             if int(score) > 0 and any(a <= int(number) <= b for a, b in spans)]
+    noisy = [
+        f"{number}: {html.unescape(re.sub('<[^>]+>', '', code)).strip()}"
+        for score, number, code in scored
+        if int(score) > 0 and any(a <= int(number) <= b for a, b in spans)
+    ]
     assert noisy == []

@@ -1,5 +1,6 @@
 """The eligibility API through HTTP, against a real redis-server: the gala-night scenarios,
 identities, visitors and lapsed members, every kind of bad input, and Redis going away."""
+
 from __future__ import annotations
 
 import orjson
@@ -19,15 +20,17 @@ GALA_21 = at("2026-11-11 21:00")
 @pytest.fixture
 def api(redis_client, redis_server):
     write_members(redis_client, demo_members(50))
-    write_members(redis_client, [
-        MemberRecord(id="BG1", tier="black_gold", points=1850, identities={"phone": "13900000001"}),
-        MemberRecord(id="G1", tier="gold", points=1850, birthday_month=3, identities={"openid": "oGOLD1"}),
-        MemberRecord(id="S1", tier="silver", points=100),
-        MemberRecord(id="LAPSED", tier="gold", points=500, paid_until=GALA_21 - 86400),
-        MemberRecord(id="USED", tier="black_gold", coupon_uses={"BG-CHEESE-ZERO": 1}),
-    ])
-    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
-                        redis_timeout_ms=300)
+    write_members(
+        redis_client,
+        [
+            MemberRecord(id="BG1", tier="black_gold", points=1850, identities={"phone": "13900000001"}),
+            MemberRecord(id="G1", tier="gold", points=1850, birthday_month=3, identities={"openid": "oGOLD1"}),
+            MemberRecord(id="S1", tier="silver", points=100),
+            MemberRecord(id="LAPSED", tier="gold", points=500, paid_until=GALA_21 - 86400),
+            MemberRecord(id="USED", tier="black_gold", coupon_uses={"BG-CHEESE-ZERO": 1}),
+        ],
+    )
+    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True, redis_timeout_ms=300)
     with TestClient(create_app(settings)) as client:
         yield client
 
@@ -46,12 +49,20 @@ def coupon(result, coupon_id):
 
 # -- the engine's scenarios, through HTTP --------------------------------------------------
 
+
 def test_black_gold_buys_the_limited_cheese_and_gold_is_refused(api):
     status, body = eligibility(api, {"member_id": "BG1", "lines": [{"sku": "CHEESE-LTD", "qty": 1}]})
     assert status == 200
     assert (body["lines"][0]["unit_price"], body["lines"][0]["price_layer"]) == (8910, "tier")
-    assert body["member"] == {"id": "BG1", "status": "member", "tier": "black_gold", "member_tier": "black_gold",
-                              "points": 1850, "frozen": False, "paid_until": None}
+    assert body["member"] == {
+        "id": "BG1",
+        "status": "member",
+        "tier": "black_gold",
+        "member_tier": "black_gold",
+        "points": 1850,
+        "frozen": False,
+        "paid_until": None,
+    }
     assert body["rules_version"].startswith("dairy-gala@")
     _, gold = eligibility(api, {"member_id": "G1", "lines": [{"sku": "CHEESE-LTD", "qty": 1}]})
     assert gold["lines"][0]["reason"] == "tier_too_low"
@@ -101,18 +112,22 @@ def test_pickup_ten_percent_below_delivery(api):
 
 # -- who is asking ---------------------------------------------------------------------------
 
+
 def test_identity_by_openid_and_by_phone(api):
-    _, by_openid = eligibility(api, {"identity": {"channel": "openid", "value": "oGOLD1"},
-                                     "lines": [{"sku": "MILK-1L", "qty": 1}]})
+    _, by_openid = eligibility(
+        api, {"identity": {"channel": "openid", "value": "oGOLD1"}, "lines": [{"sku": "MILK-1L", "qty": 1}]}
+    )
     assert by_openid["member"]["id"] == "G1" and by_openid["tier"] == "gold"
-    _, by_phone = eligibility(api, {"identity": {"channel": "phone", "value": "13900000001"},
-                                    "lines": [{"sku": "MILK-1L", "qty": 1}]})
+    _, by_phone = eligibility(
+        api, {"identity": {"channel": "phone", "value": "13900000001"}, "lines": [{"sku": "MILK-1L", "qty": 1}]}
+    )
     assert by_phone["member"]["id"] == "BG1"
 
 
 def test_unknown_identity_is_a_visitor_with_a_join_offer(api):
-    _, body = eligibility(api, {"identity": {"channel": "openid", "value": "oNOBODY"},
-                                "lines": [{"sku": "POWDER-900", "qty": 1}]})
+    _, body = eligibility(
+        api, {"identity": {"channel": "openid", "value": "oNOBODY"}, "lines": [{"sku": "POWDER-900", "qty": 1}]}
+    )
     assert body["member"]["status"] == "visitor" and body["tier"] == "visitor"
     offer = body["join_offer"]
     assert offer["tier"] == "silver"
@@ -142,21 +157,25 @@ def test_unknown_sku_is_a_line_not_an_error(api):
 
 # -- bad input -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body, field", [
-    ({"lines": [{"sku": "MILK-1L", "qty": 0}]}, "lines[0].qty"),
-    ({"lines": [{"sku": "MILK-1L", "qty": 10**9}]}, "lines[0].qty"),
-    ({"lines": [{"sku": "MILK-1L", "qty": "2"}]}, "lines[0].qty"),
-    ({"lines": [{"sku": 7, "qty": 1}]}, "lines[0].sku"),
-    ({"lines": [{"sku": "MILK-1L", "qty": 1}] * 201}, "lines"),
-    ({"lines": "MILK-1L"}, "lines"),
-    ({}, "lines"),
-    ({"lines": [], "room": "nowhere"}, "room"),
-    ({"lines": [], "fulfillment": "drone"}, "fulfillment"),
-    ({"lines": [], "member_id": "bad id!"}, "member_id"),
-    ({"lines": [], "identity": {"channel": "fax", "value": "1"}}, "identity.channel"),
-    ({"lines": [], "coupon": "FREE"}, "coupon"),
-    ({"lines": [], "location": {"lat": 91, "lon": 0}}, "location.lat"),
-])
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"lines": [{"sku": "MILK-1L", "qty": 0}]}, "lines[0].qty"),
+        ({"lines": [{"sku": "MILK-1L", "qty": 10**9}]}, "lines[0].qty"),
+        ({"lines": [{"sku": "MILK-1L", "qty": "2"}]}, "lines[0].qty"),
+        ({"lines": [{"sku": 7, "qty": 1}]}, "lines[0].sku"),
+        ({"lines": [{"sku": "MILK-1L", "qty": 1}] * 201}, "lines"),
+        ({"lines": "MILK-1L"}, "lines"),
+        ({}, "lines"),
+        ({"lines": [], "room": "nowhere"}, "room"),
+        ({"lines": [], "fulfillment": "drone"}, "fulfillment"),
+        ({"lines": [], "member_id": "bad id!"}, "member_id"),
+        ({"lines": [], "identity": {"channel": "fax", "value": "1"}}, "identity.channel"),
+        ({"lines": [], "coupon": "FREE"}, "coupon"),
+        ({"lines": [], "location": {"lat": 91, "lon": 0}}, "location.lat"),
+    ],
+)
 def test_bad_input_is_a_422_naming_the_field(api, body, field):
     status, answer = eligibility(api, body)
     assert status == 422
@@ -181,6 +200,7 @@ def test_unknown_member_id_is_a_visitor(api):
 
 
 # -- operations ------------------------------------------------------------------------------
+
 
 def test_health_readiness_and_metrics(api):
     assert api.get("/healthz").json() == {"alive": True}
@@ -211,14 +231,16 @@ def test_redis_killed_then_restarted(api, redis_server):
     try:
         # the member may still come from the worker's cache until it sees the connection drop;
         # then every answer is bounded by RIGHTS_REDIS_TIMEOUT_MS: a 503, not a hang
-        status, body = wait_until(lambda: (answer := eligibility(api, cart))[0] != 200 and answer,
-                                  message="an answer without Redis")
+        status, body = wait_until(
+            lambda: (answer := eligibility(api, cart))[0] != 200 and answer, message="an answer without Redis"
+        )
         assert status == 503 and body["error"]["code"] == "redis_unavailable"
         assert api.get("/readyz").status_code == 503
     finally:
         redis_server.start()
-    status, body = wait_until(lambda: (answer := eligibility(api, cart))[0] == 200 and answer,
-                              message="the pool reconnected on its own")
+    status, body = wait_until(
+        lambda: (answer := eligibility(api, cart))[0] == 200 and answer, message="the pool reconnected on its own"
+    )
     assert status == 200 and body["member"]["id"] == "G1"  # AOF kept the member
     assert api.get("/readyz").status_code == 200
 
@@ -235,8 +257,10 @@ def test_members_are_cached_and_a_write_anywhere_invalidates_them(api, redis_cli
     assert eligibility(api, cart)[1]["tier"] == "silver"
     assert cache.hits == hits + 1
     redis_client.hset("m:{S1}", mapping={"tier": "gold", "points": 4000})
-    body = wait_until(lambda: (answer := eligibility(api, cart)[1])["tier"] == "gold" and answer,
-                      message="the write invalidating the cached member")
+    body = wait_until(
+        lambda: (answer := eligibility(api, cart)[1])["tier"] == "gold" and answer,
+        message="the write invalidating the cached member",
+    )
     assert (body["tier"], body["member"]["points"]) == ("gold", 4000)
 
 
@@ -247,28 +271,34 @@ def test_identity_rebound_reaches_the_cache(api, redis_client):
     wait_until(lambda: eligibility(api, ask)[1]["member"]["id"] == "S1", message="the identity bound to S1")
 
 
-@pytest.mark.parametrize("body", [
-    {"lines": []},
-    {"member_id": "M1", "room": "gala", "lines": [{"sku": "MILK-1L", "qty": 9999}], "fulfillment": "pickup"},
-    {"identity": {"channel": "openid", "value": "oX"}, "lines": [{"sku": "A", "qty": 1}],
-     "location": {"lat": 31.2, "lon": 121.5}},
-    {"lines": [{"sku": "A", "qty": 0}]},
-    {"lines": [{"sku": "A", "qty": 10000}]},
-    {"lines": [{"sku": "", "qty": 1}]},
-    {"lines": [{"sku": "A" * 65, "qty": 1}]},
-    {"lines": [{"sku": "A", "qty": 1}] * 201},
-    {"lines": [], "fulfillment": "drone"},
-    {"lines": [], "identity": {"channel": "fax", "value": "1"}},
-    {"lines": [], "identity": {"channel": "phone", "value": "has space"}},
-    {"lines": [], "location": {"lat": 91, "lon": 0}},
-    {"lines": [], "extra": 1},
-    {"lines": [], "member_id": "bad id!"},
-    {"lines": [], "member_id": "M1", "identity": {"channel": "app", "value": "u1"}},
-    {"lines": [{"sku": "A", "qty": 1, "price": 1}]},
-    {"lines": [{"sku": "A", "qty": "2"}]},
-    {"lines": [{"sku": 7, "qty": 1}]},
-    {},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"lines": []},
+        {"member_id": "M1", "room": "gala", "lines": [{"sku": "MILK-1L", "qty": 9999}], "fulfillment": "pickup"},
+        {
+            "identity": {"channel": "openid", "value": "oX"},
+            "lines": [{"sku": "A", "qty": 1}],
+            "location": {"lat": 31.2, "lon": 121.5},
+        },
+        {"lines": [{"sku": "A", "qty": 0}]},
+        {"lines": [{"sku": "A", "qty": 10000}]},
+        {"lines": [{"sku": "", "qty": 1}]},
+        {"lines": [{"sku": "A" * 65, "qty": 1}]},
+        {"lines": [{"sku": "A", "qty": 1}] * 201},
+        {"lines": [], "fulfillment": "drone"},
+        {"lines": [], "identity": {"channel": "fax", "value": "1"}},
+        {"lines": [], "identity": {"channel": "phone", "value": "has space"}},
+        {"lines": [], "location": {"lat": 91, "lon": 0}},
+        {"lines": [], "extra": 1},
+        {"lines": [], "member_id": "bad id!"},
+        {"lines": [], "member_id": "M1", "identity": {"channel": "app", "value": "u1"}},
+        {"lines": [{"sku": "A", "qty": 1, "price": 1}]},
+        {"lines": [{"sku": "A", "qty": "2"}]},
+        {"lines": [{"sku": 7, "qty": 1}]},
+        {},
+    ],
+)
 def test_the_hand_checks_keep_the_documented_model(body):
     """The eligibility route checks its body by hand; the OpenAPI model documents it. The
     two must accept and refuse the same bodies."""

@@ -2,6 +2,7 @@
 against a real redis-server (and a local Redis Cluster), shadow samples stay small
 however the bodies are padded, event ids, pick lists, feeds, orders, rule versions and
 worker records are pruned or expire, and a Redis that refuses writes is not ready."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,13 @@ TOKEN = "bounded-admin-token-0123"
 def api(redis_client, redis_server, tmp_path, monkeypatch):
     monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", TOKEN)
     write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=5000)])
-    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
-                        redis_timeout_ms=500, data_dir=str(tmp_path))
+    settings = Settings(
+        redis_url=redis_server.url,
+        access_log=False,
+        allow_clock_override=True,
+        redis_timeout_ms=500,
+        data_dir=str(tmp_path),
+    )
     with TestClient(create_app(settings)) as client:
         yield client
 
@@ -97,8 +103,12 @@ def test_readyz_is_503_while_redis_refuses_writes(api, redis_server):
         assert refused.json()["ready"] is False and "OutOfMemoryError" in refused.json()["reason"]
     finally:
         first.config_set("maxmemory", "0")
-    assert api.get("/readyz").json() == {"ready": True, "redis": True,
-                                         "rules_version": api.app.state.service.table.version, "reason": None}
+    assert api.get("/readyz").json() == {
+        "ready": True,
+        "redis": True,
+        "rules_version": api.app.state.service.table.version,
+        "reason": None,
+    }
 
 
 def test_event_ids_are_remembered_for_their_replay_window(redis_server, redis_client):
@@ -113,9 +123,21 @@ def test_event_ids_are_remembered_for_their_replay_window(redis_server, redis_cl
     async def credit(event_id: str, wall_now: float):
         client = async_client(redis_server.url)
         try:
-            answer = await credit_event(Scripts(client), "E1", now=GALA_21, event_id=event_id, reason="event:share",
-                                        points=5, expires=0, note="-", session_field="", session_cap=None,
-                                        day_field="", day_cap=None, wall_now=wall_now)
+            answer = await credit_event(
+                Scripts(client),
+                "E1",
+                now=GALA_21,
+                event_id=event_id,
+                reason="event:share",
+                points=5,
+                expires=0,
+                note="-",
+                session_field="",
+                session_cap=None,
+                day_field="",
+                day_cap=None,
+                wall_now=wall_now,
+            )
             return answer[0].decode()
         finally:
             await client.aclose()
@@ -123,8 +145,9 @@ def test_event_ids_are_remembered_for_their_replay_window(redis_server, redis_cl
     assert asyncio.run(credit("old", wall)) == "ok"
     assert asyncio.run(credit("old", wall + (EVENT_REPLAY_DAYS - 1) * day)) == "replay"  # inside the window
     assert asyncio.run(credit("new", wall + EVENT_REPLAY_DAYS * day + 1)) == "ok"  # prunes "old"
-    assert set(redis_client.hkeys(events_key("E1"))) == set(redis_client.zrange(events_index_key("E1"), 0, -1)) \
-        == {b"new"}
+    assert (
+        set(redis_client.hkeys(events_key("E1"))) == set(redis_client.zrange(events_index_key("E1"), 0, -1)) == {b"new"}
+    )
 
 
 def test_a_leaders_feed_keeps_its_newest_entries(redis_server, redis_client):
@@ -141,9 +164,18 @@ def test_a_leaders_feed_keeps_its_newest_entries(redis_server, redis_client):
     write_members(redis_client, [MemberRecord(id="NEW", tier="gold")])
     with TestClient(create_app(api_settings)) as api:
         version = api.app.state.service.table.version
-        settled = api.post("/v1/orders", json={"order_id": "O-new", "member_id": "NEW", "room": "gala",
-                                               "lines": [{"sku": "MILK-1L", "qty": 1}], "rules_version": version,
-                                               "location": {"lat": 31.23, "lon": 121.47}}, headers=HEADERS)
+        settled = api.post(
+            "/v1/orders",
+            json={
+                "order_id": "O-new",
+                "member_id": "NEW",
+                "room": "gala",
+                "lines": [{"sku": "MILK-1L", "qty": 1}],
+                "rules_version": version,
+                "location": {"lat": 31.23, "lon": 121.47},
+            },
+            headers=HEADERS,
+        )
         assert settled.json()["new_neighbour"] is True
     assert redis_client.zcard(key) == FEED_KEEP
     assert redis_client.zscore(key, "new_neighbour|NEW|O-new") is not None  # the newest stays
@@ -155,8 +187,19 @@ def test_an_order_record_expires_after_its_retention(api, redis_client):
     from api.redis.keys import order_key
 
     version = api.app.state.service.table.version
-    assert api.post("/v1/orders", json={"order_id": "O1", "member_id": "G1", "lines": [{"sku": "MILK-1L", "qty": 1}],
-                                        "rules_version": version}, headers=HEADERS).status_code == 200
+    assert (
+        api.post(
+            "/v1/orders",
+            json={
+                "order_id": "O1",
+                "member_id": "G1",
+                "lines": [{"sku": "MILK-1L", "qty": 1}],
+                "rules_version": version,
+            },
+            headers=HEADERS,
+        ).status_code
+        == 200
+    )
     ttl = redis_client.ttl(order_key("G1", "O1"))
     assert ORDER_RETENTION_DAYS * 86400 - 60 < ttl <= ORDER_RETENTION_DAYS * 86400
 
@@ -171,8 +214,9 @@ def test_rule_versions_past_the_newest_fifty_are_forgotten(api, redis_client):
     pushed = []
     for k in range(KEEP_VERSIONS + 2):
         text = demo.replace("price: 1590\n", f"price: {1590 + k}\n", 1)
-        response = api.post("/v1/rules", content=text.encode(), params={"author": "ops", "label": f"v{k}"},
-                            headers=admin)
+        response = api.post(
+            "/v1/rules", content=text.encode(), params={"author": "ops", "label": f"v{k}"}, headers=admin
+        )
         assert response.status_code == 201, response.text
         pushed.append(response.json()["version"])
     history = api.get("/v1/rules", headers=admin).json()["history"]
@@ -186,8 +230,13 @@ def test_silent_workers_are_forgotten(redis_server, redis_client):
     from api.metrics import FORGET_METRICS_AFTER, forget_silent_workers
     from api.redis.keys import METRICS_KEY
 
-    redis_client.hset(METRICS_KEY, mapping={"gone:1": orjson.dumps({"at": time.time() - FORGET_METRICS_AFTER - 1}),
-                                            "alive:2": orjson.dumps({"at": time.time()})})
+    redis_client.hset(
+        METRICS_KEY,
+        mapping={
+            "gone:1": orjson.dumps({"at": time.time() - FORGET_METRICS_AFTER - 1}),
+            "alive:2": orjson.dumps({"at": time.time()}),
+        },
+    )
 
     async def forget():
         client = async_client(redis_server.url)

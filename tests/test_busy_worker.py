@@ -2,6 +2,7 @@
 event loop is too busy to read Redis's answer in time still answers; Redis that really
 does not answer is a 503 `redis_unavailable` at once; a worker busy past its patience,
 or with too many requests in flight, says `overloaded` with Retry-After."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,6 +32,7 @@ def run(redis_server, scenario):
 
 async def crowd(seconds: float) -> None:
     """Many requests' worth of work sharing the loop: each turn takes a while to come round."""
+
     async def one(until: float) -> None:
         while time.perf_counter() < until:
             busy(0.002)
@@ -44,6 +46,7 @@ def test_a_busy_loop_is_not_a_redis_fault(redis_client, redis_server):
     """A burst on a fresh worker: 100 calls open their connections while 100 other tasks
     keep the loop busy (each turn of the loop takes twice the Redis timeout). Redis
     answers at once; every call gets its answer, none a 503."""
+
     async def scenario(service):
         load = asyncio.ensure_future(crowd(0.8))
         await asyncio.sleep(0)

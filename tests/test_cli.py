@@ -1,4 +1,5 @@
 """The `rights` command as a rule author and a checkout developer use it."""
+
 import json
 import subprocess
 import sys
@@ -19,8 +20,10 @@ def test_validate_ok(capsys):
 
 def test_validate_reports_every_error_with_file_and_line(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("tiers:\n  - id: gold\nproducts:\n  - sku: A\n    price: 19.9\n"
-                   "coupons:\n  - id: X\n    kind: bogus\n    window: {from: room_start}\n")
+    bad.write_text(
+        "tiers:\n  - id: gold\nproducts:\n  - sku: A\n    price: 19.9\n"
+        "coupons:\n  - id: X\n    kind: bogus\n    window: {from: room_start}\n"
+    )
     assert main(["rules", "validate", str(bad)]) == 1
     err = capsys.readouterr().err.splitlines()
     assert f"{bad}:5: products[0].price: must be a whole number of fen" in err[0]
@@ -49,8 +52,23 @@ def test_schema_is_json_schema(capsys):
 
 
 def test_local_quote(capsys):
-    code = main(["quote", "--rules", DEMO, "--member", '{"tier": "gold", "points": 1850}', "--room", "gala",
-                 "--at", "2026-11-11T21:00:00+08:00", "--item", "MILK-1L:2", "--item", "YOGURT-6:1"])
+    code = main(
+        [
+            "quote",
+            "--rules",
+            DEMO,
+            "--member",
+            '{"tier": "gold", "points": 1850}',
+            "--room",
+            "gala",
+            "--at",
+            "2026-11-11T21:00:00+08:00",
+            "--item",
+            "MILK-1L:2",
+            "--item",
+            "YOGURT-6:1",
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["totals"] == {"subtotal": 5570, "discount": 836, "payable": 4734}
@@ -59,8 +77,21 @@ def test_local_quote(capsys):
 
 
 def test_local_quote_with_the_reference_evaluator_agrees(capsys):
-    args = ["quote", "--member", '{"tier": "black_gold"}', "--room", "gala", "--at", "2026-11-11T21:00",
-            "--item", "CHEESE-LTD:1", "--item", "POWDER-900:1", "--pickup", "--compact"]
+    args = [
+        "quote",
+        "--member",
+        '{"tier": "black_gold"}',
+        "--room",
+        "gala",
+        "--at",
+        "2026-11-11T21:00",
+        "--item",
+        "CHEESE-LTD:1",
+        "--item",
+        "POWDER-900:1",
+        "--pickup",
+        "--compact",
+    ]
     main(args + ["--evaluator", "compiled"])
     compiled = json.loads(capsys.readouterr().out)
     main(args + ["--evaluator", "reference"])
@@ -81,16 +112,38 @@ def test_quote_input_errors_name_the_field(capsys):
 
 
 def test_console_script_runs_as_a_module():
-    out = subprocess.run([sys.executable, "-m", "rights", "rules", "validate", DEMO],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "rights", "rules", "validate", DEMO], capture_output=True, text=True, cwd=ROOT
+    )
     assert out.returncode == 0, out.stderr
     assert "ok" in out.stdout
 
 
-@pytest.mark.parametrize("command", [
-    "rules validate", "rules schema", "rules generate-large", "rules push", "rules status", "rules diff",
-    "rules simulate", "rules cancel", "rules rollback", "quote", "bench engine", "bench api", "bench reload",
-    "bench ledger", "bench rush", "bench all", "serve", "members import", "members show", "leaders import"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "rules validate",
+        "rules schema",
+        "rules generate-large",
+        "rules push",
+        "rules status",
+        "rules diff",
+        "rules simulate",
+        "rules cancel",
+        "rules rollback",
+        "quote",
+        "bench engine",
+        "bench api",
+        "bench reload",
+        "bench ledger",
+        "bench rush",
+        "bench all",
+        "serve",
+        "members import",
+        "members show",
+        "leaders import",
+    ],
+)
 def test_every_command_is_always_there(command, capsys):
     with pytest.raises(SystemExit) as done:
         main([*command.split(), "--help"])
@@ -101,8 +154,11 @@ def test_every_command_is_always_there(command, capsys):
 def test_local_diff_of_two_files(tmp_path, capsys):
     old = ROOT / "engine" / "demo" / "dairy-gala.yaml"
     new = tmp_path / "new.yaml"
-    new.write_text(old.read_text().replace("price: 1590\n", "price: 1490\n", 1)
-                   .replace("    percent_off: 15\n", "    percent_off: 20\n", 1))
+    new.write_text(
+        old.read_text()
+        .replace("price: 1590\n", "price: 1490\n", 1)
+        .replace("    percent_off: 15\n", "    percent_off: 20\n", 1)
+    )
     assert main(["rules", "diff", str(old), str(new)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith("2 change(s)")
@@ -110,9 +166,14 @@ def test_local_diff_of_two_files(tmp_path, capsys):
     assert "  coupon GOLD-GALA-85 percent_off: 15 -> 20" in out
 
 
-@pytest.mark.parametrize("flags, said", [(["--workers", "0"], "--workers 0: must be from 1 to 64"),
-                                         (["--workers", "65"], "--workers 65: must be from 1 to 64"),
-                                         (["--port", "70000"], "--port 70000: must be from 0 to 65535")])
+@pytest.mark.parametrize(
+    "flags, said",
+    [
+        (["--workers", "0"], "--workers 0: must be from 1 to 64"),
+        (["--workers", "65"], "--workers 65: must be from 1 to 64"),
+        (["--port", "70000"], "--port 70000: must be from 0 to 65535"),
+    ],
+)
 def test_serve_refuses_a_flag_past_its_bounds_before_starting_anything(flags, said, capsys):
     assert main(["serve", *flags]) == 2
     assert said in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """The big screen: counters every worker adds to Redis, the data route, and the page in a
 real browser (headless Chromium through chromedriver) while a short load runs."""
+
 from __future__ import annotations
 
 import os
@@ -29,10 +30,15 @@ def _load(base: str, rounds: int) -> None:
             if n % 5 == 0:
                 http.post("/v1/orders", json={**cart, "order_id": f"D{time.time_ns()}", "rules_version": version})
             if n % 7 == 0:
-                http.post("/v1/events", json={"event_id": f"E{time.time_ns()}", "member_id": member, "type": "share",
-                                              "room": "gala"})
-        http.post("/v1/redemptions", json={"member_id": "M00001", "redemption_id": "OATMEAL-LOWGI", "room": "gala"},
-                  headers={"Idempotency-Key": f"dash-{time.time_ns()}"})
+                http.post(
+                    "/v1/events",
+                    json={"event_id": f"E{time.time_ns()}", "member_id": member, "type": "share", "room": "gala"},
+                )
+        http.post(
+            "/v1/redemptions",
+            json={"member_id": "M00001", "redemption_id": "OATMEAL-LOWGI", "room": "gala"},
+            headers={"Idempotency-Key": f"dash-{time.time_ns()}"},
+        )
 
 
 def _data(base: str) -> dict:
@@ -43,14 +49,19 @@ def _settled(base: str, before: dict, rounds: int) -> dict:
     """The data once the load of `rounds` checkouts has reached it: the workers add their counts
     to Redis each second, and publish the latency figures apart from them. A worker adds all
     its counts at once, so the load's last request (the redemption) counted means the rest is."""
+
     def redeemed(data: dict) -> int:
         return next(r["redeemed"] for r in data["redemptions"] if r["id"] == "OATMEAL-LOWGI")
 
     def counted():
         data = _data(base)
-        return (data["quotes"] - before["quotes"] >= rounds and redeemed(data) > redeemed(before)
-                and data["latency"]["eligibility_requests"] - before["latency"]["eligibility_requests"] >= rounds
-                and data)
+        return (
+            data["quotes"] - before["quotes"] >= rounds
+            and redeemed(data) > redeemed(before)
+            and data["latency"]["eligibility_requests"] - before["latency"]["eligibility_requests"] >= rounds
+            and data
+        )
+
     return wait_until(counted, message=f"the {rounds} checkouts and the redemption on the dashboard")
 
 
@@ -76,19 +87,26 @@ def test_the_page_shows_the_servers_figures_in_a_real_browser(tmp_path, serve):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1920,1080",
-                 "--disable-dev-shm-usage"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--window-size=1920,1080",
+        "--disable-dev-shm-usage",
+    ):
         options.add_argument(flag)
     base = serve("--demo", env={"RIGHTS_EVENTS_PER_MINUTE": "0", "RIGHTS_REDEMPTIONS_PER_MINUTE": "0"}).url
     browser = webdriver.Chrome(service=DriverService(DRIVER), options=options)
     try:
         browser.get(f"{base}/dashboard?room=gala")
         wait = WebDriverWait(browser, 20)
+
         def shown(b) -> dict:  # every figure at one instant (the page redraws them each second)
             return b.execute_script(
                 "const out = {};"
                 "document.querySelectorAll('[data-testid]').forEach(e => out[e.dataset.testid] = e.textContent);"
-                "return out;")
+                "return out;"
+            )
 
         def number(text: str) -> int:
             return int(text.replace(",", ""))

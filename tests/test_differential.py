@@ -1,6 +1,7 @@
 """Property-based differential tests: the compiled evaluator and the reference agree on
 every field of every quote, for generated rule tables, members, stock and carts (the
 generator is tests/situations.py; tests/test_differential_bulk.py runs it at volume)."""
+
 from __future__ import annotations
 
 import copy
@@ -109,8 +110,13 @@ def brute_force_best(table, raw):
         if result.status not in usable_reasons:
             continue
         coupon = model.coupons[result.index]
-        eligible = [i for i, line in enumerate(lines) if line.status == codes.OK and line.sku in table.sku_row
-                    and reference._in_scope(coupon, line.sku, model.products[table.sku_row[line.sku]].category)]
+        eligible = [
+            i
+            for i, line in enumerate(lines)
+            if line.status == codes.OK
+            and line.sku in table.sku_row
+            and reference._in_scope(coupon, line.sku, model.products[table.sku_row[line.sku]].category)
+        ]
         usable.append((result.index, coupon, eligible, None, result))
     best_key, best = (0, 0, []), []
     for size in range(1, len(usable) + 1):
@@ -143,13 +149,19 @@ def test_search_finds_what_trying_every_set_finds(situation):
 def test_search_budget_ends_the_search_the_same_way_in_both():
     """Forty free-stacking coupons on a 60-line cart overrun the search budget: both
     evaluators stop at the same point, say the result is not proven best, and agree."""
-    coupons = [{"id": f"P{k:02d}", "kind": "percent_off", "percent_off": 1 + k % 9, "scope": "all",
-                "priority": k % 4} for k in range(40)]
-    table = compile_table(build_table({
-        "tiers": [{"id": "gold"}],
-        "products": [{"sku": f"S{k}", "price": 999 + 37 * k} for k in range(60)],
-        "coupons": coupons,
-    }))
+    coupons = [
+        {"id": f"P{k:02d}", "kind": "percent_off", "percent_off": 1 + k % 9, "scope": "all", "priority": k % 4}
+        for k in range(40)
+    ]
+    table = compile_table(
+        build_table(
+            {
+                "tiers": [{"id": "gold"}],
+                "products": [{"sku": f"S{k}", "price": 999 + 37 * k} for k in range(60)],
+                "coupons": coupons,
+            }
+        )
+    )
     situation = (table, Member(tier="gold"), None, T0, [(f"S{k}", 1 + k % 3) for k in range(60)], "delivery", None)
     expected = reference.quote(*situation).to_dict()
     assert expected["coupon_search"]["exact"] is False
@@ -157,20 +169,23 @@ def test_search_budget_ends_the_search_the_same_way_in_both():
     assert expected["coupons_applied"], "the best combination found before the budget ran out is applied"
 
 
-@pytest.mark.parametrize("bad, field", [
-    (dict(member=Member(tier="diamond")), "member.tier"),
-    (dict(room="nowhere"), "room"),
-    (dict(lines=[("S0", 0)]), "lines[0].qty"),
-    (dict(lines=[("S0", 10_000)]), "lines[0].qty"),
-    (dict(lines=[(12, 1)]), "lines[0].sku"),
-    (dict(lines=[("S0", 1)] * 201), "lines"),
-    (dict(fulfillment="drone"), "fulfillment"),
-    (dict(now=-5), "now"),
-    (dict(member=Member(tier="gold", birthday_month=13)), "member.birthday_month"),
-    (dict(member=Member(tier="gold", points=-1)), "member.points"),
-    (dict(member=Member(tier="gold", points=1_000_000_001)), "member.points"),
-    (dict(member=Member(tier="gold", points_debt=-1)), "member.points_debt"),
-])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        (dict(member=Member(tier="diamond")), "member.tier"),
+        (dict(room="nowhere"), "room"),
+        (dict(lines=[("S0", 0)]), "lines[0].qty"),
+        (dict(lines=[("S0", 10_000)]), "lines[0].qty"),
+        (dict(lines=[(12, 1)]), "lines[0].sku"),
+        (dict(lines=[("S0", 1)] * 201), "lines"),
+        (dict(fulfillment="drone"), "fulfillment"),
+        (dict(now=-5), "now"),
+        (dict(member=Member(tier="gold", birthday_month=13)), "member.birthday_month"),
+        (dict(member=Member(tier="gold", points=-1)), "member.points"),
+        (dict(member=Member(tier="gold", points=1_000_000_001)), "member.points"),
+        (dict(member=Member(tier="gold", points_debt=-1)), "member.points_debt"),
+    ],
+)
 def test_both_evaluators_refuse_the_same_bad_inputs(evaluator, bad, field):
     table = compile_table(build_table({"tiers": [{"id": "gold"}], "products": [{"sku": "S0", "price": 100}]}))
     args = dict(member=Member(tier="gold"), room=None, now=T0, lines=[("S0", 1)], fulfillment="delivery")
@@ -198,8 +213,12 @@ def test_agree_on_a_dense_generated_catalogue(seed):
     longest = 0
     for _ in range(15):
         cart = [(rng.choice(skus), rng.randint(1, 3)) for _ in range(rng.choice((5, 20, 60)))]
-        member = Member(tier=rng.choice(["silver", "gold", "black_gold"]), points=rng.randint(0, 5000),
-                        birthday_month=11, coupon_uses={rng.choice(coupon_ids): 1 for _ in range(20)})
+        member = Member(
+            tier=rng.choice(["silver", "gold", "black_gold"]),
+            points=rng.randint(0, 5000),
+            birthday_month=11,
+            coupon_uses={rng.choice(coupon_ids): 1 for _ in range(20)},
+        )
         now = gala + rng.randint(-4000, 9000)
         actual = compiled.quote(table, member, "gala", now, cart).to_raw()
         assert actual == reference.quote(table, member, "gala", now, cart).to_raw()
@@ -213,8 +232,9 @@ def test_a_coupon_allocated_over_lines_sees_what_an_earlier_one_took_from_them(e
     and J. Had J split over A's full 10.00, B would keep 5.00 and I would wrongly apply."""
     data = {
         "tiers": [{"id": "gold", "points_multiplier": 1}],
-        "products": [{"sku": sku, "price": price, "category": "c"} for sku, price in
-                     (("A", 1000), ("B", 1000), ("C", 100))],
+        "products": [
+            {"sku": sku, "price": price, "category": "c"} for sku, price in (("A", 1000), ("B", 1000), ("C", 100))
+        ],
         "coupons": [
             {"id": "K", "kind": "amount_off", "amount": 500, "scope": {"skus": ["A"]}},
             {"id": "J", "kind": "amount_off", "amount": 1000, "scope": {"skus": ["A", "B"]}},

@@ -7,6 +7,7 @@ A mismatch fails with the seed, the table and cart numbers, the first field that
 and the whole case. Replay it with `RIGHTS_BULK_SEED=<seed>`, and only its table with
 `RIGHTS_BULK_TABLE=<n>` (table n's carts come from the seed and n alone).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,8 +45,7 @@ def first_difference(actual, expected, path: str = "quote"):
     if isinstance(actual, dict) and isinstance(expected, dict):
         for key in sorted(set(actual) | set(expected), key=str):
             if actual.get(key, "<missing>") != expected.get(key, "<missing>"):
-                return first_difference(actual.get(key, "<missing>"), expected.get(key, "<missing>"),
-                                        f"{path}.{key}")
+                return first_difference(actual.get(key, "<missing>"), expected.get(key, "<missing>"), f"{path}.{key}")
     elif isinstance(actual, (list, tuple)) and isinstance(expected, (list, tuple)) and len(actual) == len(expected):
         for k, (a, e) in enumerate(zip(actual, expected)):
             if a != e:
@@ -68,15 +68,19 @@ def disagreement(case) -> str | None:
 
 def report(seed: int, number: int, cart: int, data: dict, case: tuple, difference: str) -> str:
     _, member, room, now, lines, fulfillment, stock = case
-    return "\n".join([
-        f"compiled and reference disagree: seed {seed}, table {number}, cart {cart}",
-        f"  replay: RIGHTS_BULK_SEED={seed} RIGHTS_BULK_TABLE={number} "
-        "python -m pytest tests/test_differential_bulk.py",
-        f"  first difference: {difference}",
-        f"  member: {member!r}", f"  room: {room!r}, now: {now}, fulfillment: {fulfillment!r}",
-        f"  lines: {lines!r}", f"  stock: {stock!r}",
-        f"  table: {json.dumps(data, ensure_ascii=False)}",
-    ])
+    return "\n".join(
+        [
+            f"compiled and reference disagree: seed {seed}, table {number}, cart {cart}",
+            f"  replay: RIGHTS_BULK_SEED={seed} RIGHTS_BULK_TABLE={number} "
+            "python -m pytest tests/test_differential_bulk.py",
+            f"  first difference: {difference}",
+            f"  member: {member!r}",
+            f"  room: {room!r}, now: {now}, fulfillment: {fulfillment!r}",
+            f"  lines: {lines!r}",
+            f"  stock: {stock!r}",
+            f"  table: {json.dumps(data, ensure_ascii=False)}",
+        ]
+    )
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ settlements under `appendfsync always`, restarted from its AOF, and every order 
 acknowledged is there, with its points in the ledger and the balance. Then every client
 retries every order with its id, as clients do after a failure: the acknowledged ones get
 their first answer back and nothing is credited twice."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,8 +42,12 @@ def _settle_kill_and_retry(store: EmbeddedRedis, serve) -> None:
 
             async def settle(n: int):
                 member = members[n % len(members)].id
-                body = {"order_id": f"K{n}", "member_id": member, "lines": [{"sku": "MILK-1L", "qty": 1}],
-                        "rules_version": version}
+                body = {
+                    "order_id": f"K{n}",
+                    "member_id": member,
+                    "lines": [{"sku": "MILK-1L", "qty": 1}],
+                    "rules_version": version,
+                }
                 try:
                     answer = await http.post("/v1/orders", json=body)
                 except httpx.HTTPError:
@@ -51,9 +56,12 @@ def _settle_kill_and_retry(store: EmbeddedRedis, serve) -> None:
                     acknowledged.append(answer.json())
 
             # a killer thread pulls the plug once a few dozen orders are through
-            killer = threading.Thread(target=lambda: (
-                wait_until(lambda: len(acknowledged) >= 40, interval=0.001, message="40 acknowledged orders"),
-                store.kill()))
+            killer = threading.Thread(
+                target=lambda: (
+                    wait_until(lambda: len(acknowledged) >= 40, interval=0.001, message="40 acknowledged orders"),
+                    store.kill(),
+                )
+            )
             killer.start()
             for start in range(0, 600, 20):
                 await asyncio.gather(*(settle(n) for n in range(start, start + 20)))
@@ -88,8 +96,12 @@ def _every_client_retries(server, url: str, acknowledged: list, sent: int, membe
         with httpx.Client(base_url=server.url, timeout=10) as http:
             version = http.post("/v1/eligibility", json={"lines": []}).json()["rules_version"]
             for n in range(sent):
-                body = {"order_id": f"K{n}", "member_id": members[n % len(members)].id,
-                        "lines": [{"sku": "MILK-1L", "qty": 1}], "rules_version": version}
+                body = {
+                    "order_id": f"K{n}",
+                    "member_id": members[n % len(members)].id,
+                    "lines": [{"sku": "MILK-1L", "qty": 1}],
+                    "rules_version": version,
+                }
                 answer = http.post("/v1/orders", json=body)
                 assert answer.status_code == 200, answer.text
                 if body["order_id"] in first:

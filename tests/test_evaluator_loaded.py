@@ -1,4 +1,5 @@
 """The compiled evaluator must be the one serving, unless the reference is asked for."""
+
 import os
 
 import pytest

@@ -1,4 +1,5 @@
 """The nearest-leader index agrees with looking at every leader."""
+
 import random
 
 import pytest
@@ -7,15 +8,17 @@ from engine.geo import Leader, LeaderIndex
 
 
 def _brute(leaders, lat, lon, cos0):
-    active = [l for l in leaders if l.active]
-    return min(active, key=lambda l: (((l.lon - lon) * cos0) ** 2 + (l.lat - lat) ** 2, l.id)).id
+    active = [one for one in leaders if one.active]
+    return min(active, key=lambda one: (((one.lon - lon) * cos0) ** 2 + (one.lat - lat) ** 2, one.id)).id
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_index_finds_what_a_full_scan_finds(seed):
     rng = random.Random(seed)
-    leaders = [Leader(f"L{k:03d}", "", 31.1 + rng.random() * 0.2, 121.3 + rng.random() * 0.3, rng.random() > 0.2)
-               for k in range(rng.choice((1, 5, 300)))]
+    leaders = [
+        Leader(f"L{k:03d}", "", 31.1 + rng.random() * 0.2, 121.3 + rng.random() * 0.3, rng.random() > 0.2)
+        for k in range(rng.choice((1, 5, 300)))
+    ]
     leaders.append(Leader("ALWAYS", "", 31.2, 121.4))
     index = LeaderIndex(leaders, cell_km=rng.choice((0.5, 2.0, 5.0)))
     points = [(31.0 + rng.random() * 0.4, 121.2 + rng.random() * 0.5) for _ in range(300)]

@@ -1,5 +1,6 @@
 """Hostile rule tables: an entity-expansion ("billion laughs") YAML file is refused quickly,
 an oversized one before it is parsed, and nothing in a table is ever run as code."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,11 +30,14 @@ def test_a_table_over_the_size_limit_is_refused_before_parsing():
         parse(b"#" * (MAX_SOURCE_BYTES + 1))
 
 
-@pytest.mark.parametrize("payload", [
-    b"name: !!python/object/apply:os.system ['touch /tmp/rights-pwned']\n",
-    b"name: !!python/name:os.system\n",
-    b'{"name": "__import__(\'os\').system(\'touch /tmp/rights-pwned\')"}',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"name: !!python/object/apply:os.system ['touch /tmp/rights-pwned']\n",
+        b"name: !!python/name:os.system\n",
+        b"{\"name\": \"__import__('os').system('touch /tmp/rights-pwned')\"}",
+    ],
+)
 def test_nothing_in_a_table_runs_as_code(payload, tmp_path):
     import os
 

@@ -3,6 +3,7 @@ real server: an oversized request head is refused without being held in memory, 
 heads and bodies are cut, idle connections closed, connections per worker capped, and
 ordinary requests go through untouched. No timing is asserted: each test waits for the
 server to act, with a generous deadline."""
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,15 @@ MIB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with Server(tmp_path_factory.mktemp("limits"), env={
-            "RIGHTS_HEADER_TIMEOUT_S": "1", "RIGHTS_BODY_TIMEOUT_S": "1", "RIGHTS_KEEPALIVE_TIMEOUT_S": "1",
-            "RIGHTS_MAX_HEADER_BYTES": "16384"}) as served:
+    with Server(
+        tmp_path_factory.mktemp("limits"),
+        env={
+            "RIGHTS_HEADER_TIMEOUT_S": "1",
+            "RIGHTS_BODY_TIMEOUT_S": "1",
+            "RIGHTS_KEEPALIVE_TIMEOUT_S": "1",
+            "RIGHTS_MAX_HEADER_BYTES": "16384",
+        },
+    ) as served:
         yield served.ready()
 
 
@@ -87,8 +94,9 @@ def test_endless_headers_are_cut_off_without_being_buffered(server):
         thread.start()
     for thread in threads:
         thread.join(DEADLINE_S)
-    assert len(results) == 16 and all(r == b"" or r.startswith(b"HTTP/1.1 431 ") for r in results), \
-        [r[:40] for r in results]
+    assert len(results) == 16 and all(r == b"" or r.startswith(b"HTTP/1.1 431 ") for r in results), [
+        r[:40] for r in results
+    ]
     assert rss_kib(worker) - before < 4 * 1024, (before, rss_kib(worker))
     assert http(server.url + "/healthz")[0] == 200
 
@@ -102,8 +110,10 @@ def test_a_half_sent_head_is_closed_after_the_header_timeout(server):
 
 def test_a_half_sent_body_is_cut(server):
     with connect(server) as conn:
-        conn.sendall(b"POST /v1/eligibility HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 100\r\n\r\n{\"lines\"")
+        conn.sendall(
+            b"POST /v1/eligibility HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"lines"'
+        )
         assert b" 200 " not in answer(conn)
 
 
@@ -117,14 +127,16 @@ def test_an_idle_keep_alive_connection_is_closed(server):
 def test_ordinary_requests_are_untouched(server):
     assert http(server.url + "/healthz")[0] == 200
     assert http(server.url + "/healthz", headers={"X-Pad": "p" * 8000})[0] == 200  # a large head, under the limit
-    status, body = http(server.url + "/v1/eligibility", json.dumps({"lines": []}).encode(),
-                        {"content-type": "application/json"})
+    status, body = http(
+        server.url + "/v1/eligibility", json.dumps({"lines": []}).encode(), {"content-type": "application/json"}
+    )
     assert status == 200 and body["rules_version"]
     big = json.dumps({"lines": [], "pad": "x" * 40_000}).encode()  # a body bigger than the head limit
     assert http(server.url + "/v1/eligibility", big, {"content-type": "application/json"})[0] == 422
     with connect(server) as conn:  # two pipelined requests in one write: two answers
-        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n"
-                     b"Connection: close\r\n\r\n")
+        conn.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         assert answer(conn).count(b"HTTP/1.1 200 ") == 2
 
 

@@ -1,4 +1,5 @@
 """The large benchmark table generator: valid, of the asked size, and deterministic."""
+
 import orjson
 
 from bench.large_table import generate, read_stamp, stamp, write

@@ -1,6 +1,7 @@
 """The layers: rights/ (the command line) on top, importing api/, bench/ and engine/; api/
 importing engine/; engine/ and its compiled half ext/ importing neither. Read from the
 source, imports inside functions included, so a lazy import cannot climb a layer unseen."""
+
 from __future__ import annotations
 
 import ast
@@ -36,16 +37,19 @@ def imported_packages(path: Path) -> set[str]:
 
 
 def sources(package: str) -> list[Path]:
-    return sorted(p for suffix in ("py", "pyx", "pxd") for p in (ROOT / package).rglob(f"*.{suffix}")
-                  if "__pycache__" not in p.parts)
+    return sorted(
+        p
+        for suffix in ("py", "pyx", "pxd")
+        for p in (ROOT / package).rglob(f"*.{suffix}")
+        if "__pycache__" not in p.parts
+    )
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_no_package_imports_a_layer_above_it(package):
     files = sources(package)
     assert files, f"{package}/ has no sources"
-    climbing = {str(path.relative_to(ROOT)): sorted(imported_packages(path) & FORBIDDEN[package])
-                for path in files}
+    climbing = {str(path.relative_to(ROOT)): sorted(imported_packages(path) & FORBIDDEN[package]) for path in files}
     assert {name: found for name, found in climbing.items() if found} == {}
 
 

@@ -1,11 +1,12 @@
 """The compiled arrays are the contract between engine/ and ext/: check both sides agree
 (dtypes, record layouts, reason codes, limits), in the generated .pxd files and in the
 compiled module as it was built."""
+
 import re
 
 import numpy as np
-
 from conftest import ROOT
+
 from engine import codes, layout, model
 from engine.compiler import CompiledTable
 from ext import evaluator, generate_contract
@@ -28,8 +29,7 @@ def test_c_types_match_numpy_dtypes():
 
 
 def engine_constants(module, keep=lambda name: True) -> dict:
-    return {name: value for name, value in vars(module).items()
-            if name.isupper() and type(value) is int and keep(name)}
+    return {name: value for name, value in vars(module).items() if name.isupper() and type(value) is int and keep(name)}
 
 
 def test_generated_pxd_files_are_current():
@@ -40,11 +40,16 @@ def test_generated_pxd_files_are_current():
 
 def test_generated_pxd_files_define_what_engine_defines():
     """Read back from the .pxd text, independently of the generator's code."""
-    for pxd, module, keep in (("codes.pxd", codes, lambda name: True), ("layout.pxd", layout, lambda name: True),
-                              ("limits.pxd", model, lambda name: name.startswith("MAX_"))):
+    for pxd, module, keep in (
+        ("codes.pxd", codes, lambda name: True),
+        ("layout.pxd", layout, lambda name: True),
+        ("limits.pxd", model, lambda name: name.startswith("MAX_")),
+    ):
         text = (ROOT / "ext" / pxd).read_text()
-        defined = {name: int(value.strip("()").removesuffix("LL"))
-                   for name, value in re.findall(r"#define RIGHTS_(\w+) (\S+)", text)}
+        defined = {
+            name: int(value.strip("()").removesuffix("LL"))
+            for name, value in re.findall(r"#define RIGHTS_(\w+) (\S+)", text)
+        }
         assert defined == engine_constants(module, keep), pxd
         for name in defined:
             assert re.search(rf'^    (enum:|const int64_t) {name} "RIGHTS_{name}"$', text, re.M), name

@@ -3,6 +3,7 @@ the clock moving on (points expiring), freeze / unfreeze and replays against the
 a real Redis, and after every step checks what must always hold: each balance equals the
 sum of its live lots and of its ledger, and is never negative; no stock below zero; each
 order id, event id and idempotency key applied at most once."""
+
 from __future__ import annotations
 
 import collections
@@ -23,8 +24,12 @@ from engine.demo import DEMO_RULES
 
 MEMBERS = ["A", "B", "C"]
 ITEMS = ["OATMEAL-LOWGI", "OLIVE-OIL", "TRIAL-PACK"]
-CARTS = [[{"sku": "MILK-1L", "qty": 1}], [{"sku": "YOGURT-6", "qty": 2}, {"sku": "MILK-1L", "qty": 1}],
-         [{"sku": "CHEESE-LTD", "qty": 1}], [{"sku": "POWDER-900", "qty": 1}]]
+CARTS = [
+    [{"sku": "MILK-1L", "qty": 1}],
+    [{"sku": "YOGURT-6", "qty": 2}, {"sku": "MILK-1L", "qty": 1}],
+    [{"sku": "CHEESE-LTD", "qty": 1}],
+    [{"sku": "POWDER-900", "qty": 1}],
+]
 ADMIN = {"Authorization": "Bearer invariants-token"}
 
 
@@ -37,8 +42,14 @@ def machine(redis_server, tmp_path, monkeypatch):
     data["redemptions"] = [dict(item, stock=3) if item["id"] == "OLIVE-OIL" else item for item in data["redemptions"]]
     rules = tmp_path / "rules.yaml"
     rules.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    settings_ = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
-                         redis_timeout_ms=1000, rules=str(rules), data_dir=str(tmp_path))
+    settings_ = Settings(
+        redis_url=redis_server.url,
+        access_log=False,
+        allow_clock_override=True,
+        redis_timeout_ms=1000,
+        rules=str(rules),
+        data_dir=str(tmp_path),
+    )
     with TestClient(create_app(settings_)) as client:
         LedgerMachine.client = client
         LedgerMachine.redis = sync_client(redis_server.url)
@@ -52,9 +63,14 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.redis.flushall()
-        write_members(self.redis, [MemberRecord(id="A", tier="black_gold", points=2500),
-                                   MemberRecord(id="B", tier="gold", points=900),
-                                   MemberRecord(id="C", tier="silver", points=0, sessions_watched=3)])
+        write_members(
+            self.redis,
+            [
+                MemberRecord(id="A", tier="black_gold", points=2500),
+                MemberRecord(id="B", tier="gold", points=900),
+                MemberRecord(id="C", tier="silver", points=0, sessions_watched=3),
+            ],
+        )
         self.now = at("2026-11-11 21:00")
         self.version = self.client.app.state.service.table.version
         self.counter = 0
@@ -75,8 +91,10 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(member=st.sampled_from(MEMBERS), cart=st.sampled_from(CARTS))
     def settle(self, member, cart):
         order_id = self._new("O")
-        answer = self._post("/v1/orders", {"order_id": order_id, "member_id": member, "room": "gala", "lines": cart,
-                                           "rules_version": self.version})
+        answer = self._post(
+            "/v1/orders",
+            {"order_id": order_id, "member_id": member, "room": "gala", "lines": cart, "rules_version": self.version},
+        )
         if answer.status_code == 200:
             self.orders.append((member, order_id))
 
@@ -95,8 +113,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(member=st.sampled_from(MEMBERS), item=st.sampled_from(ITEMS))
     def redeem(self, member, item):
-        self._post("/v1/redemptions", {"member_id": member, "redemption_id": item},
-                   {"Idempotency-Key": self._new("K")})
+        self._post("/v1/redemptions", {"member_id": member, "redemption_id": item}, {"Idempotency-Key": self._new("K")})
 
     @precondition(lambda self: self.sent)
     @rule(data=st.data())
@@ -116,8 +133,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def balances_add_up(self):
         for member in MEMBERS:
-            ledger = self.client.get(f"/v1/members/{member}/ledger", params={"limit": 500},
-                                     headers={"X-Rights-Now": str(self.now)}).json()
+            ledger = self.client.get(
+                f"/v1/members/{member}/ledger", params={"limit": 500}, headers={"X-Rights-Now": str(self.now)}
+            ).json()
             entries = ledger["entries"]
             lots = {k: v for k, v in self.redis.hgetall(f"lots:{{{member}}}").items() if k != b"#"}
             assert ledger["balance"] >= 0
@@ -129,8 +147,11 @@ class LedgerMachine(RuleBasedStateMachine):
             owed = next((e["debt"] for e in entries if "debt" in e), 0)
             assert ledger["points_debt"] == owed >= 0, member
             assert ledger["points_debt"] == 0 or ledger["balance"] == 0, member
-            once = collections.Counter((e["reason"], e["ref"]) for e in entries
-                                       if e["reason"] not in ("expired", "frozen", "unfrozen", "opening", "import"))
+            once = collections.Counter(
+                (e["reason"], e["ref"])
+                for e in entries
+                if e["reason"] not in ("expired", "frozen", "unfrozen", "opening", "import")
+            )
             assert not [k for k, n in once.items() if n > 1], once  # every id applied at most once
 
     @invariant()
@@ -142,6 +163,10 @@ class LedgerMachine(RuleBasedStateMachine):
 @pytest.mark.slow
 def test_the_ledger_holds_under_random_sequences(machine):
     test = machine.TestCase
-    test.settings = settings(max_examples=12, stateful_step_count=20, deadline=None,
-                             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    test.settings = settings(
+        max_examples=12,
+        stateful_step_count=20,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
     test("runTest").runTest()

@@ -1,6 +1,7 @@
 """`rights serve` as a process: stop signals, kill -9, the data directory's lock, the
 supervised embedded Redis and HTTP server, and the rules line at start. Real processes,
 a real redis-server; every wait is for a condition, with a generous deadline."""
+
 from __future__ import annotations
 
 import json
@@ -94,8 +95,11 @@ def test_members_commands_use_the_running_servers_redis_else_take_the_lock(tmp_p
     rows.write_text('{"id": "L2", "tier": "gold", "points": 20}\n')
     assert main(["members", "import", str(rows)]) == 0  # the server's Redis: it sees L2 at once
     for member, points in (("L1", 10), ("L2", 20)):  # L1 from the AOF the command left
-        status, body = http(server.url + "/v1/eligibility", json.dumps({"member_id": member, "lines": []}).encode(),
-                            {"content-type": "application/json"})
+        status, body = http(
+            server.url + "/v1/eligibility",
+            json.dumps({"member_id": member, "lines": []}).encode(),
+            {"content-type": "application/json"},
+        )
         assert status == 200 and body["member"]["points"] == points, body
     assert json.loads((server.data_dir / "rights.lock").read_text())["pid"] == server.pid
 
@@ -122,9 +126,13 @@ def test_a_killed_redis_is_restarted_with_its_data_and_service_resumes(tmp_path,
     assert len(restarts) == 1 and "SIGKILL" in restarts[0], server.stderr()
 
     def member():
-        status, body = http(server.url + "/v1/eligibility", json.dumps({"member_id": "K1", "lines": []}).encode(),
-                            {"content-type": "application/json"})
+        status, body = http(
+            server.url + "/v1/eligibility",
+            json.dumps({"member_id": "K1", "lines": []}).encode(),
+            {"content-type": "application/json"},
+        )
         return status == 200 and body["member"]["points"] == 30
+
     wait_until(member, message="the member read again through the reconnected pool")
 
 
@@ -133,8 +141,10 @@ def test_a_redis_that_keeps_dying_stops_the_server(serve):
     for _ in range(6):
         pid = wait_until(server.redis_pid, message="a redis-server")
         os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: server.redis_pid() != pid or server.process.poll() is not None,
-                   message="the restart or the stop")
+        wait_until(
+            lambda killed=pid: server.redis_pid() != killed or server.process.poll() is not None,
+            message="the restart or the stop",
+        )
     assert server.wait_exit() == 3, server.stderr()
     assert "more than 5 times" in server.stderr()
     assert_left_nothing(server, [])
@@ -174,8 +184,11 @@ def test_the_start_line_names_the_version_served_and_where_it_came_from(tmp_path
     data_dir = tmp_path / "var"
     first = serve("--rules", str(DEMO_RULES), data_dir=data_dir, env={"RIGHTS_ADMIN_TOKEN": TOKEN})
     assert f"rules {demo_version} from {DEMO_RULES} (first version in this Redis)" in first.stderr()
-    status, pushed = http(first.url + "/v1/rules?author=ops", RULES_B.encode(),
-                          {"authorization": f"Bearer {TOKEN}", "content-type": "application/yaml"})
+    status, pushed = http(
+        first.url + "/v1/rules?author=ops",
+        RULES_B.encode(),
+        {"authorization": f"Bearer {TOKEN}", "content-type": "application/yaml"},
+    )
     assert status == 201, pushed
     first.stop()
 
@@ -191,17 +204,29 @@ def test_the_start_line_names_the_version_served_and_where_it_came_from(tmp_path
     assert http(pushing.url + "/v1/eligibility", b'{"lines": []}')[1]["rules_version"] == demo_version
 
 
-@pytest.mark.parametrize("name, value, said", [
-    ("RIGHTS_HEADER_TIMEOUT_S", "soon", "RIGHTS_HEADER_TIMEOUT_S='soon': not a number"),
-    ("RIGHTS_WORKERS", "two", "RIGHTS_WORKERS='two': not a whole number"),
-    ("RIGHTS_REDIS_TIMEOUT_MS", "0", "RIGHTS_REDIS_TIMEOUT_MS='0': must be a finite number, at least 1"),
-    ("RIGHTS_API_KEYS", "shop=shop-0123456789abcdef everything",
-     "RIGHTS_API_KEYS entry 1: unknown scope 'everything' for channel shop; scopes are checkout, backend and "
-     "leader:<id>[,<id>...] (leader:* for any leader)"),
-])
+@pytest.mark.parametrize(
+    "name, value, said",
+    [
+        ("RIGHTS_HEADER_TIMEOUT_S", "soon", "RIGHTS_HEADER_TIMEOUT_S='soon': not a number"),
+        ("RIGHTS_WORKERS", "two", "RIGHTS_WORKERS='two': not a whole number"),
+        ("RIGHTS_REDIS_TIMEOUT_MS", "0", "RIGHTS_REDIS_TIMEOUT_MS='0': must be a finite number, at least 1"),
+        (
+            "RIGHTS_API_KEYS",
+            "shop=shop-0123456789abcdef everything",
+            "RIGHTS_API_KEYS entry 1: unknown scope 'everything' for channel shop; scopes are checkout, backend and "
+            "leader:<id>[,<id>...] (leader:* for any leader)",
+        ),
+    ],
+)
 def test_a_wrong_setting_is_refused_naming_the_variable(tmp_path, name, value, said):
     env = {**os.environ, "RIGHTS_DATA_DIR": str(tmp_path / "var"), name: value}
-    out = subprocess.run([sys.executable, "-m", "rights", "serve", "--port", str(free_port())], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=DEADLINE_S)
+    out = subprocess.run(
+        [sys.executable, "-m", "rights", "serve", "--port", str(free_port())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
+    )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [f"rights serve: {said}"]

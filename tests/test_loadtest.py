@@ -1,6 +1,7 @@
 """The gala-night locust scenario, headless and short, against `rights serve --demo`:
 it exits 0 when its objectives are met and non-zero, with a one-line reason, when they
 are set impossibly tight; it writes its CSV and HTML reports."""
+
 from __future__ import annotations
 
 import os
@@ -22,9 +23,29 @@ def demo(tmp_path_factory):
 
 def gala(base: str, tmp_path, *flags: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "RIGHTS_GALA_SECONDS": "8", "RIGHTS_GALA_USERS": "4", "RIGHTS_ADMIN_TOKEN": TOKEN}
-    return subprocess.run([sys.executable, "-m", "locust", "-f", "loadtest/gala.py", "--headless", "--host", base,
-                           "--only-summary", "--csv", str(tmp_path / "gala"), "--html", str(tmp_path / "gala.html"),
-                           *flags], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            "loadtest/gala.py",
+            "--headless",
+            "--host",
+            base,
+            "--only-summary",
+            "--csv",
+            str(tmp_path / "gala"),
+            "--html",
+            str(tmp_path / "gala.html"),
+            *flags,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_gala_night_meets_its_objectives(demo, tmp_path):

@@ -1,4 +1,5 @@
 """`rights members import/show` and `rights serve`'s start-up checks, against a real Redis."""
+
 import json
 import os
 import subprocess
@@ -39,14 +40,18 @@ def test_import_loads_good_rows_and_reports_bad_ones_by_line(tmp_path, redis_ser
 
 def test_import_csv(tmp_path, redis_server, redis_client, capsys):
     path = tmp_path / "members.csv"
-    path.write_text("id,tier,points,phone,tags\nC1,gold,100,13900000009,\"fitness,office\"\nC2,,0,,\nbad id,gold,1,,\n")
+    path.write_text('id,tier,points,phone,tags\nC1,gold,100,13900000009,"fitness,office"\nC2,,0,,\nbad id,gold,1,,\n')
     assert main(["members", "import", str(path), "--redis-url", redis_server.url]) == 1
     assert f"{path}:4: id:" in capsys.readouterr().err
     assert main(["members", "show", "C1", "--redis-url", redis_server.url]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["tags"] == ["fitness", "office"] and shown["identities"] == {"phone": "13900000009"}
-    assert json.loads(main(["members", "show", "C2", "--redis-url", redis_server.url]) == 0 and
-                      capsys.readouterr().out)["tier"] == "visitor"
+    assert (
+        json.loads(main(["members", "show", "C2", "--redis-url", redis_server.url]) == 0 and capsys.readouterr().out)[
+            "tier"
+        ]
+        == "visitor"
+    )
 
 
 def test_show_unknown_member(redis_server, redis_client, capsys):
@@ -57,11 +62,18 @@ def test_show_unknown_member(redis_server, redis_client, capsys):
 def test_serve_without_redis_server_says_which_package(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path), "RIGHTS_DATA_DIR": str(tmp_path / "var")}
     env.pop("REDIS_URL", None)
-    out = subprocess.run([sys.executable, "-m", "rights", "serve", "--port", "1"], capture_output=True,
-                         text=True, cwd=ROOT, env=env, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "rights", "serve", "--port", "1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
-        "rights serve: redis-server is not installed; install the Debian package: apt-get install redis-server"]
+        "rights serve: redis-server is not installed; install the Debian package: apt-get install redis-server"
+    ]
 
 
 @pytest.mark.slow  # a real rights serve
@@ -78,8 +90,13 @@ def test_serve_names_the_evaluator_it_serves_with(serve):
 def test_serve_refuses_a_redis_that_may_evict(redis_server, redis_client, tmp_path, policy):
     redis_client.config_set("maxmemory-policy", policy)
     try:
-        out = subprocess.run([sys.executable, "-m", "rights", "serve", "--redis-url", redis_server.url,
-                              "--port", "1"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-m", "rights", "serve", "--redis-url", redis_server.url, "--port", "1"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
     finally:
         redis_client.config_set("maxmemory-policy", "noeviction")
     assert out.returncode == 1 and f"maxmemory-policy is {policy}" in out.stderr
@@ -102,7 +119,6 @@ def test_example_request_is_valid_against_the_demo(redis_client, redis_server):
     assert orjson.loads(body)["room"] == result["room"]["id"]
 
 
-
 def test_an_import_into_a_full_redis_says_how_far_it_got(redis_client, redis_server, tmp_path):
     rows = tmp_path / "members.jsonl"
     rows.write_text("".join(f'{{"id": "F{k}", "tier": "gold", "points": 10}}\n' for k in range(2500)))
@@ -111,8 +127,13 @@ def test_an_import_into_a_full_redis_says_how_far_it_got(redis_client, redis_ser
     for node in full:
         node.config_set("maxmemory", "1")  # every write refused: OOM
     try:
-        out = subprocess.run([sys.executable, "-m", "rights", "members", "import", str(rows), "--redis-url",
-                              redis_server.url], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", "rights", "members", "import", str(rows), "--redis-url", redis_server.url],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
     finally:
         for node in full:
             node.config_set("maxmemory", "0")

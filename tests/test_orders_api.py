@@ -1,5 +1,6 @@
 """Settling and refunding orders through HTTP against a real redis-server: points once,
 coupon use and stock counted, the pickup leader found by location, refunds once."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,31 +8,41 @@ from conftest import at
 from fastapi.testclient import TestClient
 from serving import wait_until
 
-from api.main import create_app
 from api.leaders import write_leaders
+from api.main import create_app
 from api.redis.keys import COUPONS, stock_key
 from api.settings import Settings
 from api.store import MemberRecord, read_member, write_members
-from rights.cli import main
 from engine.geo import Leader, LeaderIndex
+from rights.cli import main
 
 GALA_21 = at("2026-11-11 21:00")
 PEOPLES_SQUARE = {"lat": 31.2304, "lon": 121.4737}
-LEADERS = [Leader("L1", "人民广场 People's Square", 31.2310, 121.4740),
-           Leader("L2", "陆家嘴 Lujiazui", 31.2397, 121.4998),
-           Leader("L3", "closed", 31.2305, 121.4738, active=False)]
+LEADERS = [
+    Leader("L1", "人民广场 People's Square", 31.2310, 121.4740),
+    Leader("L2", "陆家嘴 Lujiazui", 31.2397, 121.4998),
+    Leader("L3", "closed", 31.2305, 121.4738, active=False),
+]
 
 
 @pytest.fixture
 def api(redis_client, redis_server, tmp_path):
-    write_members(redis_client, [
-        MemberRecord(id="G1", tier="gold", points=1850),
-        MemberRecord(id="BG1", tier="black_gold", points=100, leader="L2"),
-        MemberRecord(id="ICE", tier="gold", points=100, frozen=True),
-    ])
+    write_members(
+        redis_client,
+        [
+            MemberRecord(id="G1", tier="gold", points=1850),
+            MemberRecord(id="BG1", tier="black_gold", points=100, leader="L2"),
+            MemberRecord(id="ICE", tier="gold", points=100, frozen=True),
+        ],
+    )
     write_leaders(redis_client, LEADERS)
-    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
-                        redis_timeout_ms=500, data_dir=str(tmp_path))
+    settings = Settings(
+        redis_url=redis_server.url,
+        access_log=False,
+        allow_clock_override=True,
+        redis_timeout_ms=500,
+        data_dir=str(tmp_path),
+    )
     with TestClient(create_app(settings)) as client:
         service = client.app.state.service
         wait_until(lambda: service.leaders.by_id, message="the leader index, loaded in the background")
@@ -48,14 +59,20 @@ def quote(api, member_id, lines, fulfillment="pickup"):
 
 
 def order(api, order_id, member_id, lines, **extra):
-    body = {"order_id": order_id, "member_id": member_id, "room": "gala", "lines": lines,
-            "fulfillment": "pickup", "rules_version": extra.pop("rules_version", version(api)), **extra}
+    body = {
+        "order_id": order_id,
+        "member_id": member_id,
+        "room": "gala",
+        "lines": lines,
+        "fulfillment": "pickup",
+        "rules_version": extra.pop("rules_version", version(api)),
+        **extra,
+    }
     return api.post("/v1/orders", json=body, headers={"X-Rights-Now": str(GALA_21)})
 
 
 def refund(api, order_id, member_id, now=GALA_21 + 3600):
-    return api.post(f"/v1/orders/{order_id}/refund", json={"member_id": member_id},
-                    headers={"X-Rights-Now": str(now)})
+    return api.post(f"/v1/orders/{order_id}/refund", json={"member_id": member_id}, headers={"X-Rights-Now": str(now)})
 
 
 MILK = [{"sku": "MILK-1L", "qty": 2}, {"sku": "YOGURT-6", "qty": 1}]
@@ -97,8 +114,11 @@ def test_an_order_quoted_under_other_rules_is_refused_and_can_be_retried(api):
 def test_an_ineligible_line_is_refused(api):
     refused = order(api, "O1", "G1", [{"sku": "CHEESE-LTD", "qty": 1}])
     assert refused.status_code == 409
-    assert refused.json()["error"] == {"code": "line_not_eligible", "field": "lines[0]",
-                                       "reason": "CHEESE-LTD: tier_too_low"}
+    assert refused.json()["error"] == {
+        "code": "line_not_eligible",
+        "field": "lines[0]",
+        "reason": "CHEESE-LTD: tier_too_low",
+    }
 
 
 def test_coupon_use_and_stock_are_counted_and_a_refund_gives_them_back(api, redis_client):
@@ -128,8 +148,11 @@ def test_a_coupon_sold_out_in_redis_is_quoted_away(api, redis_client):
 def test_a_refund_cannot_take_back_points_already_spent(api):
     settled = order(api, "O1", "G1", MILK).json()
     for key, item in (("r1", "OATMEAL-LOWGI"), ("r2", "OLIVE-OIL")):  # 2,800 of 1,850 + what the order earned
-        spend = api.post("/v1/redemptions", json={"member_id": "G1", "redemption_id": item},
-                         headers={"Idempotency-Key": key, "X-Rights-Now": str(GALA_21)})
+        spend = api.post(
+            "/v1/redemptions",
+            json={"member_id": "G1", "redemption_id": item},
+            headers={"Idempotency-Key": key, "X-Rights-Now": str(GALA_21)},
+        )
         assert spend.status_code == 200
     left = spend.json()["balance"]
     assert left < settled["points"]
@@ -139,8 +162,7 @@ def test_a_refund_cannot_take_back_points_already_spent(api):
     assert refunded["balance"] == 0
 
 
-@pytest.mark.parametrize("member_id, status, code", [("NOBODY", 404, "unknown_member"),
-                                                     ("ICE", 403, "member_frozen")])
+@pytest.mark.parametrize("member_id, status, code", [("NOBODY", 404, "unknown_member"), ("ICE", 403, "member_frozen")])
 def test_orders_of_unknown_or_frozen_members_are_refused(api, member_id, status, code):
     response = order(api, "O1", member_id, MILK)
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
@@ -152,8 +174,9 @@ def test_refunding_an_unknown_order(api):
 
 def test_leaders_import_reports_bad_rows_by_line(tmp_path, redis_server, redis_client, capsys):
     path = tmp_path / "leaders.csv"
-    path.write_text("id,name,lat,lon,active\nL1,One,31.23,121.47,1\nL2,Two,95,121.4,1\nL3,Three,31.2,121.5,no\n",
-                    encoding="utf-8")
+    path.write_text(
+        "id,name,lat,lon,active\nL1,One,31.23,121.47,1\nL2,Two,95,121.4,1\nL3,Three,31.2,121.5,no\n", encoding="utf-8"
+    )
     assert main(["leaders", "import", str(path), "--redis-url", redis_server.url]) == 1
     err = capsys.readouterr().err
     assert f"{path}:3: lat: a number from -90 to 90" in err
@@ -168,9 +191,11 @@ def test_checkout_shows_what_the_order_will_charge_when_a_coupon_runs_out(api, r
     applied = [c["id"] for c in quote(api, "BG1", cheese)["coupons_applied"]]
     assert "BG-CHEESE-ZERO" in applied
     redis_client.set(stock_key(COUPONS, "BG-CHEESE-ZERO"), 0)
+
     def without_the_coupon():  # once Redis has invalidated the worker's cached count
         shown = quote(api, "BG1", cheese)
         return "BG-CHEESE-ZERO" not in [c["id"] for c in shown["coupons_applied"]] and shown
+
     shown = wait_until(without_the_coupon, message="the sold-out coupon gone from checkout")
     reasons = {c["id"]: c["reason"] for c in shown["coupons_not_applied"]}
     assert reasons["BG-CHEESE-ZERO"] == "out_of_stock"
@@ -186,8 +211,13 @@ def test_a_workers_first_order_keeps_the_members_own_leader(redis_client, redis_
     monkeypatch.setattr(api.leaders, "RELOAD_EVERY_SECONDS", 3600.0)  # no background reload during the test
     write_members(redis_client, [MemberRecord(id="BG1", tier="black_gold", points=100, leader="L2")])
     write_leaders(redis_client, LEADERS)
-    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
-                        redis_timeout_ms=500, data_dir=str(tmp_path))
+    settings = Settings(
+        redis_url=redis_server.url,
+        access_log=False,
+        allow_clock_override=True,
+        redis_timeout_ms=500,
+        data_dir=str(tmp_path),
+    )
     with TestClient(create_app(settings)) as client:
         book = client.app.state.service.leaders
         wait_until(lambda: book.loaded, message="the background load at start (then none for an hour)")

@@ -1,6 +1,7 @@
 """Behaviour events and the points ledger through HTTP, against a real redis-server:
 points arrive at once, an event counts once, caps hold, anti-cheat refuses impossible
 watch times, expired points lapse, and the ledger always sums to the balance."""
+
 from __future__ import annotations
 
 import orjson
@@ -18,15 +19,18 @@ GALA_21 = at("2026-11-11 21:00")  # the gala room is live 20:00-23:00
 
 
 def _client(redis_server, rules: str = str(DEMO_RULES)):
-    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
-                        redis_timeout_ms=300, rules=rules)
+    settings = Settings(
+        redis_url=redis_server.url, access_log=False, allow_clock_override=True, redis_timeout_ms=300, rules=rules
+    )
     return TestClient(create_app(settings))
 
 
 @pytest.fixture
 def api(redis_client, redis_server):
-    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=1850),
-                                 MemberRecord(id="ICE", tier="gold", points=300, frozen=True)])
+    write_members(
+        redis_client,
+        [MemberRecord(id="G1", tier="gold", points=1850), MemberRecord(id="ICE", tier="gold", points=300, frozen=True)],
+    )
     with _client(redis_server) as client:
         yield client
 
@@ -70,8 +74,15 @@ def all_entries(api, member_id, now=GALA_21):
 def test_a_watch_event_credits_at_once_and_checkout_sees_it(api):
     response = event(api, {"event_id": "w1", "member_id": "G1", "type": "watch", "room": "gala", "seconds": 900})
     assert response.status_code == 200
-    assert response.json() == {"event_id": "w1", "member_id": "G1", "type": "watch", "points": 20,
-                               "balance": 1870, "expires": None, "note": None}
+    assert response.json() == {
+        "event_id": "w1",
+        "member_id": "G1",
+        "type": "watch",
+        "points": 20,
+        "balance": 1870,
+        "expires": None,
+        "note": None,
+    }
     assert quoted_points(api, "G1") == 1870
 
 
@@ -106,15 +117,18 @@ def test_watch_time_beyond_the_live_time_is_refused(api):
     assert ledger(api, "G1").json()["balance"] == 1850
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"event_id": "x", "member_id": "G1", "type": "watch", "room": "gala"}, "seconds"),
-    ({"event_id": "x", "member_id": "G1", "type": "watch", "seconds": 700}, "room"),
-    ({"event_id": "x", "member_id": "G1", "type": "share", "seconds": 700}, "seconds"),
-    ({"event_id": "x", "member_id": "G1", "type": "share", "room": "nowhere"}, "room"),
-    ({"event_id": "x", "member_id": "G1", "type": "like"}, "type"),
-    ({"event_id": "", "member_id": "G1", "type": "share"}, "event_id"),
-    ({"event_id": "x", "member_id": "G1", "type": "watch", "room": "gala", "seconds": "700"}, "seconds"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"event_id": "x", "member_id": "G1", "type": "watch", "room": "gala"}, "seconds"),
+        ({"event_id": "x", "member_id": "G1", "type": "watch", "seconds": 700}, "room"),
+        ({"event_id": "x", "member_id": "G1", "type": "share", "seconds": 700}, "seconds"),
+        ({"event_id": "x", "member_id": "G1", "type": "share", "room": "nowhere"}, "room"),
+        ({"event_id": "x", "member_id": "G1", "type": "like"}, "type"),
+        ({"event_id": "", "member_id": "G1", "type": "share"}, "event_id"),
+        ({"event_id": "x", "member_id": "G1", "type": "watch", "room": "gala", "seconds": "700"}, "seconds"),
+    ],
+)
 def test_bad_events_name_the_field(api, body, field):
     response = event(api, body)
     assert response.status_code == 422
@@ -136,8 +150,14 @@ def test_the_ledger_pages_newest_first_and_sums_to_the_balance(api, redis_client
     write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=1000)])  # an import lowers it
     balance, entries = all_entries(api, "G1")
     assert balance == 1000 == sum(e["delta"] for e in entries)
-    assert [e["reason"] for e in entries] == ["import", "event:photo_review", "event:share", "event:share",
-                                              "event:share", "opening"]
+    assert [e["reason"] for e in entries] == [
+        "import",
+        "event:photo_review",
+        "event:share",
+        "event:share",
+        "event:share",
+        "opening",
+    ]
     assert entries[0]["delta"] == -(1850 + 15 + 30 - 1000)
     assert [e["balance"] for e in entries] == [1000, 1895, 1865, 1860, 1855, 1850]
 
@@ -164,13 +184,17 @@ def test_session_only_points_lapse_when_the_session_ends(redis_client, redis_ser
     write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=100)])
     gala_end = at("2026-11-11 23:00")
     with _client(redis_server, expiring_rules) as api:
-        watched = event(api, {"event_id": "w1", "member_id": "G1", "type": "watch", "room": "gala",
-                              "seconds": 700}).json()
+        watched = event(
+            api, {"event_id": "w1", "member_id": "G1", "type": "watch", "room": "gala", "seconds": 700}
+        ).json()
         assert (watched["points"], watched["expires"]) == (20, gala_end)
         assert quoted_points(api, "G1", now=gala_end - 1) == 120
         assert quoted_points(api, "G1", now=gala_end) == 100
-        after = event(api, {"event_id": "w2", "member_id": "G1", "type": "watch", "room": "gala", "seconds": 700},
-                      now=gala_end + 10)
+        after = event(
+            api,
+            {"event_id": "w2", "member_id": "G1", "type": "watch", "room": "gala", "seconds": 700},
+            now=gala_end + 10,
+        )
         assert after.status_code == 422 and after.json()["error"]["field"] == "room"
 
 
@@ -195,8 +219,11 @@ def test_too_many_invites_in_an_hour_freeze_the_member_until_an_admin_unfreezes(
     assert [a.status_code for a in answers] == [200] * 10 + [403]  # the demo rule: at most 10 an hour
     assert answers[-1].json()["error"]["code"] == "member_frozen"
     assert event(api, {"event_id": "s1", "member_id": "G1", "type": "share"}).status_code == 403
-    redeemed = api.post("/v1/redemptions", json={"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"},
-                        headers={"Idempotency-Key": "k1", "X-Rights-Now": str(GALA_21)})
+    redeemed = api.post(
+        "/v1/redemptions",
+        json={"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"},
+        headers={"Idempotency-Key": "k1", "X-Rights-Now": str(GALA_21)},
+    )
     assert redeemed.status_code == 403  # spends nothing either
     assert api.post("/v1/members/G1/unfreeze").status_code == 401
     admin = {"Authorization": "Bearer t0ken-for-tests"}
@@ -214,8 +241,11 @@ def test_the_scripts_survive_a_script_cache_flush(api, redis_client):
     assert event(api, {"event_id": "s1", "member_id": "G1", "type": "share"}).status_code == 200
     redis_client.script_flush()
     assert event(api, {"event_id": "s2", "member_id": "G1", "type": "share"}).json()["balance"] == 1860
-    redeemed = api.post("/v1/redemptions", json={"member_id": "G1", "redemption_id": "OLIVE-OIL"},
-                        headers={"Idempotency-Key": "k1", "X-Rights-Now": str(GALA_21)})
+    redeemed = api.post(
+        "/v1/redemptions",
+        json={"member_id": "G1", "redemption_id": "OLIVE-OIL"},
+        headers={"Idempotency-Key": "k1", "X-Rights-Now": str(GALA_21)},
+    )
     assert redeemed.status_code == 200
 
 
@@ -225,8 +255,11 @@ def test_spending_takes_the_oldest_points_first(redis_client, redis_server, expi
     write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=1850)])
     with _client(redis_server, expiring_rules) as api:
         assert event(api, {"event_id": "s1", "member_id": "G1", "type": "share"}).json()["balance"] == 1855
-        spent = api.post("/v1/redemptions", json={"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"},
-                         headers={"Idempotency-Key": "k1", "X-Rights-Now": str(GALA_21 + 60)})
+        spent = api.post(
+            "/v1/redemptions",
+            json={"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"},
+            headers={"Idempotency-Key": "k1", "X-Rights-Now": str(GALA_21 + 60)},
+        )
         assert spent.json()["balance"] == 55
         balance, entries = all_entries(api, "G1", now=GALA_21 + 86400)
         assert balance == 50 and (entries[0]["reason"], entries[0]["delta"]) == ("expired", -5)

@@ -1,6 +1,7 @@
 """Instant redemption through HTTP against a real redis-server: exactly once per key,
 never oversold under a race, refusals with reasons, signed pickup codes handed over
 once, and the recovery of attempts a crash left half done."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,15 +30,23 @@ def pickup_secret(monkeypatch):
 
 @pytest.fixture
 def api(redis_client, redis_server, tmp_path):
-    write_members(redis_client, [
-        MemberRecord(id="G1", tier="gold", points=1850),
-        MemberRecord(id="RICH", tier="gold", points=10_000, leader="L1"),
-        MemberRecord(id="POOR", tier="gold", points=100),
-        MemberRecord(id="ICE", tier="gold", points=5000, frozen=True),
-        MemberRecord(id="WATCHER", tier="gold", points=5000, sessions_watched=3),
-    ])
-    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True,
-                        redis_timeout_ms=500, data_dir=str(tmp_path))
+    write_members(
+        redis_client,
+        [
+            MemberRecord(id="G1", tier="gold", points=1850),
+            MemberRecord(id="RICH", tier="gold", points=10_000, leader="L1"),
+            MemberRecord(id="POOR", tier="gold", points=100),
+            MemberRecord(id="ICE", tier="gold", points=5000, frozen=True),
+            MemberRecord(id="WATCHER", tier="gold", points=5000, sessions_watched=3),
+        ],
+    )
+    settings = Settings(
+        redis_url=redis_server.url,
+        access_log=False,
+        allow_clock_override=True,
+        redis_timeout_ms=500,
+        data_dir=str(tmp_path),
+    )
     with TestClient(create_app(settings)) as client:
         yield client
 
@@ -77,8 +86,11 @@ def test_a_replay_returns_the_first_answer_byte_for_byte(api):
 def test_a_refusal_is_kept_for_its_key_too(api, redis_client):
     refused = redeem(api, {"member_id": "POOR", "redemption_id": "OATMEAL-LOWGI"})
     assert refused.status_code == 409
-    assert refused.json()["error"] == {"code": "insufficient_points", "field": "redemption_id",
-                                       "reason": "the balance is 1700 points short"}
+    assert refused.json()["error"] == {
+        "code": "insufficient_points",
+        "field": "redemption_id",
+        "reason": "the balance is 1700 points short",
+    }
     write_members(redis_client, [MemberRecord(id="POOR", tier="gold", points=5000)])
     assert redeem(api, {"member_id": "POOR", "redemption_id": "OATMEAL-LOWGI"}).content == refused.content
     assert redeem(api, {"member_id": "POOR", "redemption_id": "OATMEAL-LOWGI"}, key="k2").status_code == 200
@@ -93,20 +105,24 @@ def test_the_member_limit_holds(api):
 def test_the_flash_item_opens_in_the_last_five_minutes_of_its_room(api):
     early = redeem(api, {"member_id": "RICH", "redemption_id": "FLASH-EGGS", "room": "gala"})
     assert early.status_code == 409 and early.json()["error"]["code"] == "outside_window"
-    late = redeem(api, {"member_id": "RICH", "redemption_id": "FLASH-EGGS", "room": "gala"}, key="k2",
-                  now=GALA_END - 120)
+    late = redeem(
+        api, {"member_id": "RICH", "redemption_id": "FLASH-EGGS", "room": "gala"}, key="k2", now=GALA_END - 120
+    )
     assert late.status_code == 200
 
 
-@pytest.mark.parametrize("body, key, status, code", [
-    ({"member_id": "NOBODY", "redemption_id": "OATMEAL-LOWGI"}, "k1", 404, "unknown_member"),
-    ({"member_id": "G1", "redemption_id": "CAVIAR"}, "k1", 404, "unknown_redemption"),
-    ({"member_id": "ICE", "redemption_id": "OATMEAL-LOWGI"}, "k1", 403, "member_frozen"),
-    ({"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"}, None, 422, "invalid_request"),
-    ({"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"}, "bad key!", 422, "invalid_request"),
-    ({"member_id": "G1", "redemption_id": "OATMEAL-LOWGI", "room": "moon"}, "k1", 422, "invalid_request"),
-    ({"member_id": "G1"}, "k1", 422, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    "body, key, status, code",
+    [
+        ({"member_id": "NOBODY", "redemption_id": "OATMEAL-LOWGI"}, "k1", 404, "unknown_member"),
+        ({"member_id": "G1", "redemption_id": "CAVIAR"}, "k1", 404, "unknown_redemption"),
+        ({"member_id": "ICE", "redemption_id": "OATMEAL-LOWGI"}, "k1", 403, "member_frozen"),
+        ({"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"}, None, 422, "invalid_request"),
+        ({"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"}, "bad key!", 422, "invalid_request"),
+        ({"member_id": "G1", "redemption_id": "OATMEAL-LOWGI", "room": "moon"}, "k1", 422, "invalid_request"),
+        ({"member_id": "G1"}, "k1", 422, "invalid_request"),
+    ],
+)
 def test_refusals_say_why(api, body, key, status, code):
     response = redeem(api, body, key=key)
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
@@ -120,8 +136,12 @@ def test_a_pickup_code_is_handed_over_once_by_its_leader(api):
     forged = api.post("/v1/pickups/verify", json={"leader_id": "L1", "code": code[:-4] + "AAAA"})
     assert (forged.status_code, forged.json()["error"]["code"]) == (403, "invalid_code")
     handed = api.post("/v1/pickups/verify", json={"leader_id": "L1", "code": code})
-    assert handed.json() == {"handed_over": True, "member_id": "RICH", "redemption_id": "OATMEAL-LOWGI",
-                             "leader_id": "L1"}
+    assert handed.json() == {
+        "handed_over": True,
+        "member_id": "RICH",
+        "redemption_id": "OATMEAL-LOWGI",
+        "leader_id": "L1",
+    }
     again = api.post("/v1/pickups/verify", json={"leader_id": "L1", "code": code})
     assert (again.status_code, again.json()["error"]["code"]) == (409, "already_handed_over")
 
@@ -165,8 +185,8 @@ def test_an_any_leader_code_is_handed_over_once_by_whichever_leader_scans_it(api
 
 def test_pick_lists_keep_codes_for_their_retention_then_refuse_them(redis_server, redis_client):
     from api.pickups import PICKUP_RETENTION_DAYS, hand_over, list_pending, mark_issued
-    from api.redis.keys import pick_issued_key, pick_list_key
     from api.redis.connect import async_client
+    from api.redis.keys import pick_issued_key, pick_list_key
 
     day = 86400
     issued_at = 1_800_000_000.0
@@ -252,8 +272,9 @@ def test_recovery_settles_what_a_crash_left_half_done(api, redis_client):
     redis_client.set(stock_key(REDEMPTIONS, "OATMEAL-LOWGI"), 499)
     redis_client.hset(reservations_key(REDEMPTIONS, "OATMEAL-LOWGI"), "idem|G1|lost|n1", GALA_21)
     redis_client.zadd(reservations_index_key(REDEMPTIONS), {"OATMEAL-LOWGI": GALA_21})
-    redis_client.hset(idempotency_key("G1", "lost"), mapping={"state": "running", "nonce": "n1", "started": GALA_21,
-                                                               "hash": "x"})
+    redis_client.hset(
+        idempotency_key("G1", "lost"), mapping={"state": "running", "nonce": "n1", "started": GALA_21, "hash": "x"}
+    )
     # a crash after the member's script, before the commit: the unit stays taken
     done = redeem(api, {"member_id": "RICH", "redemption_id": "OATMEAL-LOWGI"}, key="kept")
     assert done.status_code == 200
@@ -303,8 +324,10 @@ def test_a_replay_while_the_first_attempt_runs_is_told_so(api, redis_client):
     from api.reservations import body_hash
 
     body = {"member_id": "G1", "redemption_id": "OATMEAL-LOWGI", "room": None}
-    redis_client.hset(idempotency_key("G1", "busy"), mapping={"state": "running", "nonce": "n1",
-                                                               "started": int(clock.time()), "hash": body_hash(body)})
+    redis_client.hset(
+        idempotency_key("G1", "busy"),
+        mapping={"state": "running", "nonce": "n1", "started": int(clock.time()), "hash": body_hash(body)},
+    )
     response = redeem(api, {"member_id": "G1", "redemption_id": "OATMEAL-LOWGI"}, key="busy")
     assert (response.status_code, response.json()["error"]["code"]) == (409, "in_progress")
 

@@ -3,6 +3,7 @@ includes, every include and constant resolves, every script's header names its K
 their builders in api.redis.keys and those keys share one Cluster slot, every script
 compiles on a real Redis (and a Cluster), and no module in api/ reaches into another's
 private names."""
+
 from __future__ import annotations
 
 import ast
@@ -22,9 +23,24 @@ from engine.model import MAX_POINTS
 API = Path(__file__).resolve().parent.parent / "api"
 # one sample value per parameter name of a key builder: the tag comes from the member, the
 # leader, the pool and item, or a constant tag, whatever the other parts are
-SAMPLES = {"member_id": "M1", "leader_id": "L1", "pool": keys.REDEMPTIONS, "item_id": "I1", "version": "v1",
-           "kind": keys.ORDER_RECORD, "name": "n1", "order_id": "O1", "key": "k1", "window": 29_000_000,
-           "channel": "phone", "value": "13800000001", "room": "gala", "tier": "gold", "minute": 29_000_000, "n": 7}
+SAMPLES = {
+    "member_id": "M1",
+    "leader_id": "L1",
+    "pool": keys.REDEMPTIONS,
+    "item_id": "I1",
+    "version": "v1",
+    "kind": keys.ORDER_RECORD,
+    "name": "n1",
+    "order_id": "O1",
+    "key": "k1",
+    "window": 29_000_000,
+    "channel": "phone",
+    "value": "13800000001",
+    "room": "gala",
+    "tier": "gold",
+    "minute": 29_000_000,
+    "n": 7,
+}
 
 
 def declared_keys(name: str) -> list:
@@ -83,8 +99,9 @@ def test_each_scripts_keys_are_built_by_api_redis_keys_and_share_one_slot():
     for name in NAMES:
         builders = declared_keys(name)
         used = {int(n) for n in re.findall(r"KEYS\[(\d+)\]", source(name))}
-        assert used and max(used) == len(builders), f"{name}: KEYS[1..{max(used, default=0)}] used, header " \
-                                                    f"names {len(builders)}"
+        assert used and max(used) == len(builders), (
+            f"{name}: KEYS[1..{max(used, default=0)}] used, header names {len(builders)}"
+        )
         slots = {key_slot(built(builder).encode()) for builder in builders}
         assert len(slots) == 1, f"{name}: its keys {builders} span {len(slots)} Cluster slots"
 

@@ -1,5 +1,6 @@
 """Pushing rule tables to running servers: validation before anything changes, the swap,
 schedules, rollback, a late worker, several worker processes, and the admin token."""
+
 from __future__ import annotations
 
 import time
@@ -31,8 +32,11 @@ def make_client(redis_server):
 
 
 def milk_price(client) -> tuple:
-    response = client.post("/v1/eligibility", content=b'{"lines": [{"sku": "MILK-1L", "qty": 1}]}',
-                           headers={"X-Rights-Now": str(at("2026-11-12 10:00"))})
+    response = client.post(
+        "/v1/eligibility",
+        content=b'{"lines": [{"sku": "MILK-1L", "qty": 1}]}',
+        headers={"X-Rights-Now": str(at("2026-11-12 10:00"))},
+    )
     body = response.json()
     return body["lines"][0]["unit_price"], body["rules_version"]
 
@@ -115,17 +119,20 @@ def test_a_scheduled_push_activates_at_its_instant(redis_client, redis_server, a
         scheduled = client.get("/v1/rules", headers=ADMIN).json()["scheduled"]
         if before(due):
             assert scheduled[0]["activate_at"] == due
-        price, version = wait_until(lambda: (answer := milk_price(client))[0] == 1490 and answer,
-                                    message="the scheduled prices")
+        price, version = wait_until(
+            lambda: (answer := milk_price(client))[0] == 1490 and answer, message="the scheduled prices"
+        )
         assert (price, version) == (1490, response.json()["version"])
         active = client.get("/v1/rules", headers=ADMIN).json()["active"]
         assert active["version"] == version and active["activated_at"] >= due  # as Redis recorded it
 
 
-@pytest.mark.parametrize("activate_at", ["99999999999999999999", str(int(time.time()) + 367 * 86400), "-5",
-                                         "2999-01-01T00:00:00+08:00"])
-def test_a_push_scheduled_past_the_horizon_is_refused_and_status_stays_readable(redis_client, redis_server,
-                                                                              admin_env, activate_at):
+@pytest.mark.parametrize(
+    "activate_at", ["99999999999999999999", str(int(time.time()) + 367 * 86400), "-5", "2999-01-01T00:00:00+08:00"]
+)
+def test_a_push_scheduled_past_the_horizon_is_refused_and_status_stays_readable(
+    redis_client, redis_server, admin_env, activate_at
+):
     with make_client(redis_server) as client:
         response = push(client, CHEAPER_MILK, activate_at=activate_at)
         assert response.status_code == 422 and response.json()["error"]["field"] == "activate_at"
@@ -166,6 +173,7 @@ def test_a_push_reaches_every_worker_process(redis_client, redis_server, serve):
 
     server = serve(workers=2, env={"REDIS_URL": redis_server.url, "RIGHTS_ADMIN_TOKEN": TOKEN})
     with httpx.Client(base_url=server.url, timeout=5) as client:
+
         def workers() -> dict:
             return client.get("/v1/rules", headers=ADMIN).json()["workers"]
 
@@ -176,8 +184,7 @@ def test_a_push_reaches_every_worker_process(redis_client, redis_server, serve):
         wait_until(lambda: len(workers()) >= 2, message="both workers heard from")
         assert len(workers()) == 2, workers()
         pushed_at = time.time()
-        response = client.post("/v1/rules", content=CHEAPER_MILK.encode(), params={"author": "ops"},
-                               headers=ADMIN)
+        response = client.post("/v1/rules", content=CHEAPER_MILK.encode(), params={"author": "ops"}, headers=ADMIN)
         pushed = response.json()
         swapped = wait_until(lambda: all_serve(pushed["version"]), message=f"every worker on {pushed['version']}")
         # pushed, then swapped by every worker (how fast is `rights bench reload`'s to measure)
@@ -187,8 +194,9 @@ def test_a_push_reaches_every_worker_process(redis_client, redis_server, serve):
 
         # a scheduled push: every worker swaps at its instant, not before
         due = int(time.time()) + 3
-        scheduled = client.post("/v1/rules", content=DEMO.encode(), headers=ADMIN,
-                                params={"author": "ops", "activate_at": str(due)}).json()
+        scheduled = client.post(
+            "/v1/rules", content=DEMO.encode(), headers=ADMIN, params={"author": "ops", "activate_at": str(due)}
+        ).json()
         assert scheduled["activated"] is (scheduled["pushed_at"] >= due)  # at once only if its instant had passed
         seen = workers()
         if before(due):
@@ -198,8 +206,7 @@ def test_a_push_reaches_every_worker_process(redis_client, redis_server, serve):
 
 
 @pytest.mark.slow
-def test_cli_push_status_rollback_against_a_server(redis_client, redis_server, tmp_path, monkeypatch, capsys,
-                                                    serve):
+def test_cli_push_status_rollback_against_a_server(redis_client, redis_server, tmp_path, monkeypatch, capsys, serve):
     """`rights rules push/status/rollback` against a real `rights serve` process."""
     from rights.cli import main
 
@@ -253,14 +260,23 @@ def test_simulate_quotes_a_candidate_without_touching_live_traffic(redis_client,
     with make_client(redis_server) as client:
         before = milk_price(client)
         cart = {"member": {"tier": "gold", "points": 1850}, "room": "gala", "lines": [{"sku": "MILK-1L", "qty": 2}]}
-        answer = client.post("/v1/rules/simulate", headers=ADMIN, json={
-            "rules": CHEAPER_MILK, "at": "2026-11-12T10:00:00+08:00", "carts": [cart]}).json()
+        answer = client.post(
+            "/v1/rules/simulate",
+            headers=ADMIN,
+            json={"rules": CHEAPER_MILK, "at": "2026-11-12T10:00:00+08:00", "carts": [cart]},
+        ).json()
         result = answer["results"][0]
         # gold's tier price 13.90 is below both base prices: no change; a visitor sees the base price fall
         assert result["change"]["payable"] == 0
-        visitor = client.post("/v1/rules/simulate", headers=ADMIN, json={
-            "rules": CHEAPER_MILK, "at": "2026-11-12T10:00:00+08:00",
-            "carts": [{"lines": [{"sku": "MILK-1L", "qty": 2}, {"sku": "BUTTER-250", "qty": 1}]}]}).json()
+        visitor = client.post(
+            "/v1/rules/simulate",
+            headers=ADMIN,
+            json={
+                "rules": CHEAPER_MILK,
+                "at": "2026-11-12T10:00:00+08:00",
+                "carts": [{"lines": [{"sku": "MILK-1L", "qty": 2}, {"sku": "BUTTER-250", "qty": 1}]}],
+            },
+        ).json()
         change = visitor["results"][0]["change"]
         assert change["payable"] == -200 and visitor["changed"] == 1
         assert milk_price(client) == before  # live traffic still sees the active table
@@ -273,10 +289,15 @@ def test_simulate_quotes_a_candidate_without_touching_live_traffic(redis_client,
 def test_simulate_replays_recent_real_requests(redis_client, redis_server, admin_env):
     with make_client(redis_server) as client:
         for qty in (1, 2, 3):
-            client.post("/v1/eligibility", json={"lines": [{"sku": "MILK-1L", "qty": qty}]},
-                        headers={"X-Rights-Now": str(at("2026-11-12 10:00"))})
-        wait_until(lambda: redis_client.xlen("rules:{rules}:sample") >= 3,  # each worker sends its samples each second
-                   message="the three requests sampled in Redis")
+            client.post(
+                "/v1/eligibility",
+                json={"lines": [{"sku": "MILK-1L", "qty": qty}]},
+                headers={"X-Rights-Now": str(at("2026-11-12 10:00"))},
+            )
+        wait_until(
+            lambda: redis_client.xlen("rules:{rules}:sample") >= 3,  # each worker sends its samples each second
+            message="the three requests sampled in Redis",
+        )
         answer = client.post("/v1/rules/simulate", headers=ADMIN, json={"rules": CHEAPER_MILK, "replay": 3}).json()
         assert answer["carts"] == 3
         assert [r["change"]["payable"] for r in answer["results"]] == [-100, -200, -300]
@@ -285,12 +306,20 @@ def test_simulate_replays_recent_real_requests(redis_client, redis_server, admin
 def test_simulate_finds_and_prices_members_as_checkout_does(redis_client, redis_server, admin_env):
     from api.store import MemberRecord, write_members
 
-    write_members(redis_client, [MemberRecord(id="G1", tier="gold"),
-                                 MemberRecord(id="OLD", tier="gold", paid_until=at("2026-11-01 00:00"))])
+    write_members(
+        redis_client,
+        [MemberRecord(id="G1", tier="gold"), MemberRecord(id="OLD", tier="gold", paid_until=at("2026-11-01 00:00"))],
+    )
     cart = {"lines": [{"sku": "MILK-1L", "qty": 1}]}
     with make_client(redis_server) as client:
-        answer = client.post("/v1/rules/simulate", headers=ADMIN, json={
-            "at": "2026-11-12T10:00:00+08:00", "carts": [{"member_id": "G1", **cart}, {"member_id": "OLD", **cart}]})
+        answer = client.post(
+            "/v1/rules/simulate",
+            headers=ADMIN,
+            json={
+                "at": "2026-11-12T10:00:00+08:00",
+                "carts": [{"member_id": "G1", **cart}, {"member_id": "OLD", **cart}],
+            },
+        )
     gold, lapsed = (r["active"]["payable"] for r in answer.json()["results"])
     assert (gold, lapsed) == (1390, 1590 - 1000)  # the lapsed member pays as a visitor (newcomer coupon)
 
@@ -315,8 +344,9 @@ def test_a_worker_killed_under_load_is_replaced_and_serves_the_pushed_version(re
 
     with httpx.Client(base_url=server.url, timeout=5) as client:
         wait_until(lambda: len(workers(client)) >= 2, message="both workers heard from")
-        pushed = client.post("/v1/rules", content=CHEAPER_MILK.encode(), params={"author": "ops"},
-                             headers=ADMIN).json()["version"]
+        pushed = client.post(
+            "/v1/rules", content=CHEAPER_MILK.encode(), params={"author": "ops"}, headers=ADMIN
+        ).json()["version"]
         statuses: list = []
         stop = threading.Event()
 
@@ -338,6 +368,7 @@ def test_a_worker_killed_under_load_is_replaced_and_serves_the_pushed_version(re
             def replaced() -> dict:  # the dead worker's heartbeat ages out; a new pid appears
                 others = {w: v for w, v in workers(client).items() if int(w.rsplit(":", 1)[1]) != victim}
                 return others if len(others) >= 2 else {}
+
             others = wait_until(replaced, message=f"a worker in place of {victim}")
         finally:
             stop.set()
@@ -360,8 +391,9 @@ def test_a_worker_never_swaps_back_to_an_earlier_activation(redis_client, redis_
     async def scenario(service):
         original = service.table.version
         cheaper = compile_source(CHEAPER_MILK.encode())
-        record, seq = await service.rules.store.push(cheaper.version, CHEAPER_MILK.encode(), "ops", "cheaper-milk",
-                                                    None, int(time.time()))
+        record, seq = await service.rules.store.push(
+            cheaper.version, CHEAPER_MILK.encode(), "ops", "cheaper-milk", None, int(time.time())
+        )
         assert service.swap(cheaper, seq)
         client = sync_client(redis_server.url)
         client.mset({RULES_ACTIVE: original, RULES_SEQ: seq - 1})  # a read from before the push
@@ -381,8 +413,9 @@ def test_a_version_cancelled_at_its_instant_is_never_served(redis_client, redis_
     async def scenario(service):
         original = service.table.version
         due = int(time.time()) + 3600
-        record, _ = await service.rules.store.push("cheaper-milk@x", CHEAPER_MILK.encode(), "ops", "cheaper-milk",
-                                                   due, int(time.time()))
+        record, _ = await service.rules.store.push(
+            "cheaper-milk@x", CHEAPER_MILK.encode(), "ops", "cheaper-milk", due, int(time.time())
+        )
         await service.rules.refresh()  # compiled ahead, a timer set
         assert "cheaper-milk@x" in service.rules.prepared
         await service.redis.zrem(RULES_SCHEDULED, "cheaper-milk@x")  # cancelled, and this worker not told yet
@@ -407,8 +440,9 @@ def test_a_redis_that_lost_its_activation_count_is_followed_after_a_while(redis_
 
     async def scenario(service):
         cheaper = compile_source(CHEAPER_MILK.encode())
-        _, seq = await service.rules.store.push(cheaper.version, CHEAPER_MILK.encode(), "ops", "cheaper-milk", None,
-                                                int(time.time()))
+        _, seq = await service.rules.store.push(
+            cheaper.version, CHEAPER_MILK.encode(), "ops", "cheaper-milk", None, int(time.time())
+        )
         service.swap(cheaper, seq)
         client = sync_client(redis_server.url)
         original = compile_source(DEMO.encode()).version

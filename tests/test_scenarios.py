@@ -1,4 +1,5 @@
 """The gala-night scenarios a checkout must get right, each through both evaluators."""
+
 from __future__ import annotations
 
 from conftest import at
@@ -27,6 +28,7 @@ def redemption(result, item_id):
 
 
 # -- visibility and tier prices ----------------------------------------------------------
+
 
 def test_black_gold_buys_limited_cheese_ten_percent_below_gold(evaluator, demo):
     result = quote(evaluator, demo, Member(tier="black_gold"), [("CHEESE-LTD", 1)], room=None)
@@ -81,22 +83,29 @@ def test_per_member_quantity_limit_counts_past_purchases_and_earlier_lines(evalu
 
 # -- live prices and coupons -------------------------------------------------------------
 
+
 def test_gold_gets_85_percent_storewide_inside_the_gala_window_only(evaluator, demo):
     cart = [("MILK-1L", 2), ("YOGURT-6", 1)]
     inside = quote(evaluator, demo, Member(tier="gold"), cart)
-    assert [l["price_layer"] for l in inside["lines"]] == ["live", "live"]
+    assert [line["price_layer"] for line in inside["lines"]] == ["live", "live"]
     assert coupon(inside, "GOLD-GALA-85") == {
-        "applied": True, "id": "GOLD-GALA-85", "name": coupon(inside, "GOLD-GALA-85")["name"],
-        "kind": "percent_off", "amount": 387 + 449}
-    assert [l["coupons"] for l in inside["lines"]] == [[{"id": "GOLD-GALA-85", "amount": 387}],
-                                                       [{"id": "GOLD-GALA-85", "amount": 449}]]
+        "applied": True,
+        "id": "GOLD-GALA-85",
+        "name": coupon(inside, "GOLD-GALA-85")["name"],
+        "kind": "percent_off",
+        "amount": 387 + 449,
+    }
+    assert [line["coupons"] for line in inside["lines"]] == [
+        [{"id": "GOLD-GALA-85", "amount": 387}],
+        [{"id": "GOLD-GALA-85", "amount": 449}],
+    ]
     assert inside["totals"] == {"subtotal": 5570, "discount": 836, "payable": 4734}
 
     before = quote(evaluator, demo, Member(tier="gold"), cart, now=at("2026-11-11 19:50"))
     early = coupon(before, "GOLD-GALA-85")
     assert (early["applied"], early["reason"]) == (False, "outside_window")
     assert early["hint"] == {"code": "opens_in", "value": 600, "text": "opens in 10 minutes"}
-    assert [l["price_layer"] for l in before["lines"]] == ["tier", "tier"]  # room not live yet
+    assert [line["price_layer"] for line in before["lines"]] == ["tier", "tier"]  # room not live yet
 
     after = quote(evaluator, demo, Member(tier="gold"), cart, now=at("2026-11-11 23:00"))
     late = coupon(after, "GOLD-GALA-85")
@@ -117,16 +126,16 @@ def test_black_gold_zero_price_cheese_once_then_member_limit(evaluator, demo):
     assert coupon(first, "BG-GALA-88")["reason"] == "lost_to_better_combination"
     assert first["totals"]["payable"] == 0
 
-    again = quote(evaluator, demo, Member(tier="black_gold", coupon_uses={"BG-CHEESE-ZERO": 1}),
-                  [("CHEESE-LTD", 1)])
+    again = quote(evaluator, demo, Member(tier="black_gold", coupon_uses={"BG-CHEESE-ZERO": 1}), [("CHEESE-LTD", 1)])
     assert coupon(again, "BG-CHEESE-ZERO")["reason"] == "member_limit_reached"
     assert coupon(again, "BG-GALA-88")["amount"] == 1069  # 12% of 89.10, rounded half up
     assert again["totals"]["payable"] == 8910 - 1069
 
 
 def test_coupon_out_of_stock(evaluator, demo):
-    result = quote(evaluator, demo, Member(tier="black_gold"), [("CHEESE-LTD", 1)],
-                   stock=Stock(coupons={"BG-CHEESE-ZERO": 0}))
+    result = quote(
+        evaluator, demo, Member(tier="black_gold"), [("CHEESE-LTD", 1)], stock=Stock(coupons={"BG-CHEESE-ZERO": 0})
+    )
     assert coupon(result, "BG-CHEESE-ZERO")["reason"] == "out_of_stock"
 
 
@@ -146,8 +155,7 @@ def test_threshold_not_met_says_how_much_to_add(evaluator, demo):
     result = quote(evaluator, demo, Member(tier="silver"), [("YOGURT-6", 5)])  # 5 x 29.90 live
     spend = coupon(result, "SPEND199-SAVE30")
     assert spend["reason"] == "threshold_not_met"
-    assert spend["hint"] == {"code": "add_amount", "value": 19900 - 14950,
-                             "text": "add 49.50 yuan more of these items"}
+    assert spend["hint"] == {"code": "add_amount", "value": 19900 - 14950, "text": "add 49.50 yuan more of these items"}
     assert coupon(result, "SILVER-95")["amount"] == 748  # 5% of 149.50, half up
 
 
@@ -167,6 +175,7 @@ def test_exclusive_newcomer_coupon_for_visitors(evaluator, demo):
 
 
 # -- points ------------------------------------------------------------------------------
+
 
 def test_points_paid_yuan_times_ten_times_multipliers_plus_50_per_live_order(evaluator, demo):
     cart = [("MILK-1L", 2), ("YOGURT-6", 1)]
@@ -195,6 +204,7 @@ def test_no_live_bonus_outside_the_room(evaluator, demo):
 
 # -- redemptions -------------------------------------------------------------------------
 
+
 def test_oatmeal_open_and_flash_eggs_only_in_the_last_five_minutes(evaluator, demo):
     member = Member(tier="gold", points=1850)
     early = quote(evaluator, demo, member, [], now=at("2026-11-11 22:54"))
@@ -211,16 +221,25 @@ def test_oatmeal_open_and_flash_eggs_only_in_the_last_five_minutes(evaluator, de
 
 def test_redemption_refusals_say_why(evaluator, demo):
     result = quote(evaluator, demo, Member(tier="gold", points=900), [], now=at("2026-11-11 22:56"))
-    assert redemption(result, "OATMEAL-LOWGI")["hint"] == {"code": "earn_points", "value": 900,
-                                                          "text": "earn 900 more points"}
+    assert redemption(result, "OATMEAL-LOWGI")["hint"] == {
+        "code": "earn_points",
+        "value": 900,
+        "text": "earn 900 more points",
+    }
     assert redemption(result, "TRIAL-PACK")["reason"] == "task_locked"
     assert redemption(result, "TRIAL-PACK")["hint"]["value"] == 3
     assert redemption(result, "BG-TEA-SET")["reason"] == "tier_too_low"
     unlocked = quote(evaluator, demo, Member(tier="gold", sessions_watched=3), [], room=None)
     assert redemption(unlocked, "TRIAL-PACK")["available"] is True
     assert redemption(unlocked, "FLASH-EGGS")["reason"] == "not_in_room"
-    used = quote(evaluator, demo, Member(tier="gold", points=5000, redemption_uses={"OATMEAL-LOWGI": 2}), [],
-                 room=None, stock=Stock(redemptions={"OLIVE-OIL": 0}))
+    used = quote(
+        evaluator,
+        demo,
+        Member(tier="gold", points=5000, redemption_uses={"OATMEAL-LOWGI": 2}),
+        [],
+        room=None,
+        stock=Stock(redemptions={"OLIVE-OIL": 0}),
+    )
     assert redemption(used, "OATMEAL-LOWGI")["reason"] == "member_limit_reached"
     assert redemption(used, "OLIVE-OIL")["reason"] == "out_of_stock"
 
@@ -230,13 +249,17 @@ def test_a_member_owing_points_redeems_nothing_that_costs_points_until_paid(eval
     result = quote(evaluator, demo, owing, [], room=None)
     assert redemption(result, "OATMEAL-LOWGI")["reason"] == "points_debt"
     assert redemption(result, "OATMEAL-LOWGI")["hint"] == {
-        "code": "pay_debt", "value": 120, "text": "120 points are owed from a refund; the next points earned pay them"}
+        "code": "pay_debt",
+        "value": 120,
+        "text": "120 points are owed from a refund; the next points earned pay them",
+    }
     assert redemption(result, "TRIAL-PACK")["available"] is True  # costs no points: a debt does not stop it
     paid = quote(evaluator, demo, Member(tier="gold", points=5000, sessions_watched=3), [], room=None)
     assert redemption(paid, "OATMEAL-LOWGI")["available"] is True
 
 
 # -- fulfillment -------------------------------------------------------------------------
+
 
 def test_pickup_is_ten_percent_below_delivery(evaluator, demo):
     cart = [("MILK-1L", 1), ("BUTTER-250", 1)]
@@ -253,7 +276,8 @@ def test_both_evaluators_name_the_applied_coupons_alike(evaluator, demo):
 
     quote = evaluator.quote(demo, Member(tier="black_gold"), "gala", at("2026-11-11 21:00"), [("CHEESE-LTD", 1)])
     assert [demo.model.coupons[k].id for k in quote.applied_coupons()] == [
-        c["id"] for c in quote.to_dict()["coupons_applied"]]
+        c["id"] for c in quote.to_dict()["coupons_applied"]
+    ]
     assert quote.applied_coupons()
     offered = [demo.model.redemptions[k].id for k in quote.available_redemptions()]
     assert offered == [r["id"] for r in quote.to_dict()["redemptions"] if r["available"]]

@@ -3,6 +3,7 @@
 Field names are read from validate.py's own "unknown field; expected one of: ..." messages
 and integer bounds are probed against build_table, so the two cannot drift apart.
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,11 +27,20 @@ VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 MINIMAL = {
     "tiers": [{"id": "silver"}, {"id": "gold"}],
     "products": [{"sku": "MILK", "price": 1000, "category": "milk", "tier_prices": {}}],
-    "rooms": [{"id": "gala", "start": "2026-11-11T20:00:00+08:00", "end": "2026-11-11T23:00:00+08:00",
-               "live_prices": {}}],
+    "rooms": [
+        {"id": "gala", "start": "2026-11-11T20:00:00+08:00", "end": "2026-11-11T23:00:00+08:00", "live_prices": {}}
+    ],
     "fulfillment": {},
-    "coupons": [{"id": "C", "kind": "percent_off", "percent_off": 10, "scope": {"skus": ["MILK"]},
-                 "room": "gala", "window": {"from": "room_start"}}],
+    "coupons": [
+        {
+            "id": "C",
+            "kind": "percent_off",
+            "percent_off": 10,
+            "scope": {"skus": ["MILK"]},
+            "room": "gala",
+            "window": {"from": "room_start"},
+        }
+    ],
     "points": {"events": {"watch": {"points": 1}, "share": {"points": 1}}},
     "redemptions": [{"id": "R", "points": 1, "unlock": {"sessions_watched": 1}, "window": {}}],
 }
@@ -83,6 +93,7 @@ def at(data, path: tuple):
 
 def schema_at(path: tuple) -> dict:
     """The object schema that describes the mapping at `path` of a table."""
+
     def resolve(node: dict) -> dict:
         while True:
             if "$ref" in node:
@@ -113,6 +124,7 @@ def expected_fields(message: str) -> set:
 
 # -- the demo and the schema itself ---------------------------------------------------------
 
+
 def test_schema_is_a_valid_draft_2020_12_schema():
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
     assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -140,6 +152,7 @@ def test_every_field_has_a_description():
 
 # -- wrong tables are refused by both ---------------------------------------------------------
 
+
 def _demo() -> dict:
     return parse(DEMO.read_bytes())
 
@@ -147,12 +160,14 @@ def _demo() -> dict:
 def _set(path: tuple, key, value):
     def change(data):
         at(data, path)[key] = value
+
     return change
 
 
 def _drop(path: tuple, key):
     def change(data):
         del at(data, path)[key]
+
     return change
 
 
@@ -161,20 +176,40 @@ WRONG = [
     ("unknown field", _set(("coupons", 1), "colour", "red"), "coupons[1].colour", "unknown field"),
     ("unknown top-level field", _set((), "coupon", []), "coupon", "unknown field"),
     ("unknown coupon kind", _set(("coupons", 2), "kind", "buy_one_get_one"), "coupons[2].kind", "unknown kind"),
-    ("bad relative window", _set(("coupons", 5, "window"), "from", "room_end minus 30m"),
-     "coupons[5].window.from", "is not understood"),
-    ("window that is not a time", _set(("redemptions", 2, "window"), "to", "tonight at ten"),
-     "redemptions[2].window.to", "is not a time"),
-    ("relative window without a room", _set(("coupons", 6), "window", {"from": "room_start"}),
-     "coupons[6].window.from", "name the room"),
+    (
+        "bad relative window",
+        _set(("coupons", 5, "window"), "from", "room_end minus 30m"),
+        "coupons[5].window.from",
+        "is not understood",
+    ),
+    (
+        "window that is not a time",
+        _set(("redemptions", 2, "window"), "to", "tonight at ten"),
+        "redemptions[2].window.to",
+        "is not a time",
+    ),
+    (
+        "relative window without a room",
+        _set(("coupons", 6), "window", {"from": "room_start"}),
+        "coupons[6].window.from",
+        "name the room",
+    ),
     ("room start that is relative", _set(("rooms", 0), "start", "room_start"), "rooms[0].start", "is not a time"),
     ("tiers and min_tier", _set(("coupons", 0), "min_tier", "silver"), "coupons[0].min_tier", "not both"),
-    ("field of another kind", _set(("coupons", 2), "percent_off", 10), "coupons[2].percent_off",
-     "does not belong to a fixed_price coupon"),
+    (
+        "field of another kind",
+        _set(("coupons", 2), "percent_off", 10),
+        "coupons[2].percent_off",
+        "does not belong to a fixed_price coupon",
+    ),
     ("missing kind amount", _drop(("coupons", 3), "threshold"), "coupons[3].threshold", "is required"),
     ("missing id", _drop(("redemptions", 1), "id"), "redemptions[1].id", "is required"),
-    ("multiplier with three decimals", _set(("tiers", 1), "points_multiplier", "1.555"),
-     "tiers[1].points_multiplier", "at most two decimal places"),
+    (
+        "multiplier with three decimals",
+        _set(("tiers", 1), "points_multiplier", "1.555"),
+        "tiers[1].points_multiplier",
+        "at most two decimal places",
+    ),
     ("multiplier of zero", _set(("rooms", 0), "points_multiplier", 0), "rooms[0].points_multiplier", "between"),
     ("visitor listed as a tier", _set(("tiers", 0), "id", "visitor"), "tiers[0].id", "implicit tier"),
     ("bad id", _set(("products", 1), "sku", "YOGURT 6"), "products[1].sku", "must start with a letter or digit"),
@@ -186,13 +221,25 @@ WRONG = [
     ("flag as text", _set(("coupons", 6), "exclusive", "yes"), "coupons[6].exclusive", "true or false"),
     ("empty stack group", _set(("coupons", 0), "stack_group", ""), "coupons[0].stack_group", "non-empty"),
     ("free redemption", _set(("redemptions", 0), "points", 0), "redemptions[0].points", "must cost points or cash"),
-    ("unknown event kind", _set(("points", "events"), "like", {"points": 1}), "points.events.like",
-     "unknown event kind"),
-    ("min_seconds on a share", _set(("points", "events", "share"), "min_seconds", 60),
-     "points.events.share.min_seconds", "unknown field"),
+    (
+        "unknown event kind",
+        _set(("points", "events"), "like", {"points": 1}),
+        "points.events.like",
+        "unknown event kind",
+    ),
+    (
+        "min_seconds on a share",
+        _set(("points", "events", "share"), "min_seconds", 60),
+        "points.events.share.min_seconds",
+        "unknown field",
+    ),
     ("no tiers", _set((), "tiers", []), "tiers", "at least one tier"),
-    ("tier price for visitors", _set(("products", 0, "tier_prices"), "visitor", 1000),
-     "products[0].tier_prices.visitor", "unknown tier"),
+    (
+        "tier price for visitors",
+        _set(("products", 0, "tier_prices"), "visitor", 1000),
+        "products[0].tier_prices.visitor",
+        "unknown tier",
+    ),
 ]
 
 
@@ -226,6 +273,7 @@ def test_errors_carry_place_and_message():
 
 # -- field names and kinds cannot drift ---------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", SECTIONS, ids=[format_path(p) or "top" for p in SECTIONS])
 def test_section_fields_match_validate(path):
     data = with_value(path, "zz_probe", 1)
@@ -239,8 +287,9 @@ def test_section_fields_match_validate(path):
 
 
 REFERENCE_ERROR = re.compile(r"unknown (sku|room|tier) |no product has category ")
-HOSTS = [("minimal", MINIMAL)] + [(kind, with_value(("coupons",), 0, coupon))
-                                  for kind, coupon in COUPON_OF_KIND.items()]
+HOSTS = [("minimal", MINIMAL)] + [
+    (kind, with_value(("coupons",), 0, coupon)) for kind, coupon in COUPON_OF_KIND.items()
+]
 
 
 @pytest.mark.parametrize("host", [h for _, h in HOSTS], ids=[name for name, _ in HOSTS])
@@ -294,8 +343,14 @@ def test_kind_fields_agree(kind, field):
 
 # -- integer bounds and other values -----------------------------------------------------------
 
-KIND_OWNER = {"percent_off": "percent_off", "max_discount": "percent_off", "amount": "amount_off",
-              "threshold": "threshold_off", "price": "fixed_price", "units": "fixed_price"}
+KIND_OWNER = {
+    "percent_off": "percent_off",
+    "max_discount": "percent_off",
+    "amount": "amount_off",
+    "threshold": "threshold_off",
+    "price": "fixed_price",
+    "units": "fixed_price",
+}
 
 
 def _host(path: tuple, field: str) -> dict:
@@ -321,8 +376,9 @@ def test_integer_fields_were_found():
     assert len(INTEGER_FIELDS) >= 20
 
 
-@pytest.mark.parametrize("path, field, lo, hi", INTEGER_FIELDS,
-                         ids=[f"{format_path(p) or 'top'}.{f}" for p, f, _, _ in INTEGER_FIELDS])
+@pytest.mark.parametrize(
+    "path, field, lo, hi", INTEGER_FIELDS, ids=[f"{format_path(p) or 'top'}.{f}" for p, f, _, _ in INTEGER_FIELDS]
+)
 def test_integer_bounds_match_validate(path, field, lo, hi):
     base = _host(path, field)
     for value, ok in ((lo, True), (hi, True), (lo - 1, False), (hi + 1, False), (True, False), ("1", False)):
@@ -331,57 +387,60 @@ def test_integer_bounds_match_validate(path, field, lo, hi):
         assert (not schema_errors(data)) is ok, (field, value)
 
 
-@pytest.mark.parametrize("where, value, ok", [
-    ((("products", 0, "tier_prices"), "gold"), 1000, True),
-    ((("products", 0, "tier_prices"), "gold"), -1, False),
-    ((("products", 0, "tier_prices"), "gold"), 9.9, False),
-    ((("rooms", 0, "live_prices"), "MILK"), 0, True),
-    ((("rooms", 0, "live_prices"), "MILK"), "900", False),
-    ((("tiers", 0), "points_multiplier"), 0.01, True),
-    ((("tiers", 0), "points_multiplier"), MAX_MULTIPLIER_PERCENT // 100, True),
-    ((("tiers", 0), "points_multiplier"), "1.50", True),
-    ((("tiers", 0), "points_multiplier"), "2", True),
-    ((("tiers", 0), "points_multiplier"), MAX_MULTIPLIER_PERCENT // 100 + 0.01, False),
-    ((("tiers", 0), "points_multiplier"), "1.505", False),
-    ((("tiers", 0), "points_multiplier"), "x1.5", False),
-    ((("tiers", 0), "points_multiplier"), True, False),
-    (((), "timezone"), "-05:30", True),
-    (((), "timezone"), "+8", False),
-    (((), "name"), "x" * 200, True),
-    (((), "name"), "x" * 201, False),
-    ((("products", 0), "category"), "c" * 65, False),
-    ((("coupons", 0), "id"), 1001, True),
-    ((("products", 0), "sku"), "-MILK", False),
-    ((("products", 0), "sku"), "M" * 65, False),
-    ((("coupons", 0), "scope"), "all", True),
-    ((("redemptions", 0), "room"), None, True),
-    ((("coupons", 0), "room"), None, False),
-    ((("coupons", 0), "stack_group"), None, True),
-    ((("coupons", 0, "window"), "to"), "room_end - 1h30m", True),
-    ((("coupons", 0, "window"), "to"), "room_end-90s", True),
-    ((("coupons", 0, "window"), "to"), "room_end - 5 m", False),
-    ((("coupons", 0, "window"), "to"), "room_end - 5w", False),
-    ((("coupons", 0, "window"), "to"), "2026-11-11T22:30:00+08:00", True),
-    ((("coupons", 0, "window"), "to"), "2026-11-11 22:30", True),
-    ((("coupons", 0, "window"), "to"), "2026-11-11T22:30:00Z", True),
-    ((("coupons", 0, "window"), "to"), "22:30", False),
-    ((("coupons", 0, "window"), "to"), 1762871400, False),
-    ((("rooms", 0), "members_only"), True, True),
-    ((("rooms", 0), "members_only"), 1, False),
-    (((), "redemptions"), None, True),
-    (((), "tiers"), None, False),
-    ((("redemptions", 0), "tiers"), [], False),
-    ((("redemptions", 0), "min_tier"), "gold", True),
-    ((("points",), "expire_after_days"), 30, True),
-    ((("points",), "expire_after_days"), 0, False),
-    ((("points",), "expire_after_days"), 3651, False),
-    ((("points",), "refund"), "debt", True),
-    ((("points",), "refund"), "forgive", True),
-    ((("points",), "refund"), "keep", False),
-    ((("points",), "refund"), None, False),
-    ((("points", "events", "watch"), "session_only"), True, True),
-    ((("points", "events", "watch"), "session_only"), "yes", False),
-])
+@pytest.mark.parametrize(
+    "where, value, ok",
+    [
+        ((("products", 0, "tier_prices"), "gold"), 1000, True),
+        ((("products", 0, "tier_prices"), "gold"), -1, False),
+        ((("products", 0, "tier_prices"), "gold"), 9.9, False),
+        ((("rooms", 0, "live_prices"), "MILK"), 0, True),
+        ((("rooms", 0, "live_prices"), "MILK"), "900", False),
+        ((("tiers", 0), "points_multiplier"), 0.01, True),
+        ((("tiers", 0), "points_multiplier"), MAX_MULTIPLIER_PERCENT // 100, True),
+        ((("tiers", 0), "points_multiplier"), "1.50", True),
+        ((("tiers", 0), "points_multiplier"), "2", True),
+        ((("tiers", 0), "points_multiplier"), MAX_MULTIPLIER_PERCENT // 100 + 0.01, False),
+        ((("tiers", 0), "points_multiplier"), "1.505", False),
+        ((("tiers", 0), "points_multiplier"), "x1.5", False),
+        ((("tiers", 0), "points_multiplier"), True, False),
+        (((), "timezone"), "-05:30", True),
+        (((), "timezone"), "+8", False),
+        (((), "name"), "x" * 200, True),
+        (((), "name"), "x" * 201, False),
+        ((("products", 0), "category"), "c" * 65, False),
+        ((("coupons", 0), "id"), 1001, True),
+        ((("products", 0), "sku"), "-MILK", False),
+        ((("products", 0), "sku"), "M" * 65, False),
+        ((("coupons", 0), "scope"), "all", True),
+        ((("redemptions", 0), "room"), None, True),
+        ((("coupons", 0), "room"), None, False),
+        ((("coupons", 0), "stack_group"), None, True),
+        ((("coupons", 0, "window"), "to"), "room_end - 1h30m", True),
+        ((("coupons", 0, "window"), "to"), "room_end-90s", True),
+        ((("coupons", 0, "window"), "to"), "room_end - 5 m", False),
+        ((("coupons", 0, "window"), "to"), "room_end - 5w", False),
+        ((("coupons", 0, "window"), "to"), "2026-11-11T22:30:00+08:00", True),
+        ((("coupons", 0, "window"), "to"), "2026-11-11 22:30", True),
+        ((("coupons", 0, "window"), "to"), "2026-11-11T22:30:00Z", True),
+        ((("coupons", 0, "window"), "to"), "22:30", False),
+        ((("coupons", 0, "window"), "to"), 1762871400, False),
+        ((("rooms", 0), "members_only"), True, True),
+        ((("rooms", 0), "members_only"), 1, False),
+        (((), "redemptions"), None, True),
+        (((), "tiers"), None, False),
+        ((("redemptions", 0), "tiers"), [], False),
+        ((("redemptions", 0), "min_tier"), "gold", True),
+        ((("points",), "expire_after_days"), 30, True),
+        ((("points",), "expire_after_days"), 0, False),
+        ((("points",), "expire_after_days"), 3651, False),
+        ((("points",), "refund"), "debt", True),
+        ((("points",), "refund"), "forgive", True),
+        ((("points",), "refund"), "keep", False),
+        ((("points",), "refund"), None, False),
+        ((("points", "events", "watch"), "session_only"), True, True),
+        ((("points", "events", "watch"), "session_only"), "yes", False),
+    ],
+)
 def test_values_agree(where, value, ok):
     path, field = where
     data = with_value(path, field, value)

@@ -6,6 +6,7 @@
 The default output, examples/rules/large.json, is git-ignored; the generator itself lives
 in bench/large_table.py (tests and benchmarks call bench.large_table.ensure_large_table).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,10 @@ def main(argv: list | None = None) -> int:
     table = generate(args.skus, args.coupons, args.seed)
     path = write(args.out, table)
     elapsed = time.perf_counter() - started
-    print(f"{path}: {table['name']}, {len(table['products'])} products, {len(table['coupons'])} coupons, "
-          f"{path.stat().st_size / 1e6:.1f} MB in {elapsed:.2f} s")
+    print(
+        f"{path}: {table['name']}, {len(table['products'])} products, {len(table['coupons'])} coupons, "
+        f"{path.stat().st_size / 1e6:.1f} MB in {elapsed:.2f} s"
+    )
     return 0
 
 

@@ -1,5 +1,5 @@
 """The API's documented shapes (OpenAPI at /docs). The eligibility route does not validate
-through these models (it checks its input by hand on the hot path, see api/eligibility.py);
+through these models (it checks its input by hand on the hot path, see api/checkout/request.py);
 they are the contract the checks and the responses keep, tested in tests/test_api.py."""
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from engine.model import Stock
 
+from .member_cache import MISS
 from .redis.keys import COUPONS, REDEMPTIONS, stock_key
-from .store import MISS
 
 MAX_ROUNDS = 8  # each round learns at least one more count; a cart has few stocked coupons
 

@@ -19,7 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from . import schemas
 from .errors import JSON, install_handlers
 from .middleware import AccessAndMetrics
-from .routes import checkout, dashboard, members, operations, orders, pickups, points, redemptions, rules
+from .routes import checkout, dashboard, members, operations, orders, pickups, points, redemptions, rules, simulate
 from .service import Service
 from .settings import Settings
 from .upkeep import loops
@@ -28,6 +28,7 @@ from .upkeep import loops
 ROUTERS = (
     checkout.router,
     rules.router,
+    simulate.router,
     points.router,
     members.router,
     redemptions.router,

@@ -26,6 +26,7 @@ from .dashboard import DashboardCounters
 from .errors import Overloaded, RedisUnavailable
 from .leaders import LeaderBook
 from .ledger import sweep
+from .member_cache import MISS, TrackedCache
 from .metrics import Metrics, forget_silent_workers
 from .pickup_codes import load_secret
 from .redis.connect import async_client, is_cluster, node_url
@@ -34,7 +35,7 @@ from .redis.keys import METRICS_KEY, member_key
 from .redis.scripts import Scripts
 from .rules_sync import RulesSync
 from .settings import Settings
-from .store import MISS, MemberReader, MemberRecord, TrackedCache, record_from_hash
+from .store import MemberReader, MemberRecord, record_from_hash
 
 T = TypeVar("T")
 MAX_REDIS_CONNECTIONS = 256  # per worker (per node on a cluster); a burst past it waits for one

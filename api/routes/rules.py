@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from engine.inputs import QuoteInputError
-from engine.instants import parse_instant
 from engine.rules.diff import describe, diff_tables
 from engine.rules.load import RulesInvalid, check_source, compile_source
 
 from ..access import check_admin
-from ..checkout.request import RequestInvalid
 from ..errors import JSON, error
-from ..rules_store import RulesStore, recent_samples
+from ..rules_store import RulesStore
 from ..rules_sync import RulesSync
 from ..service import Service
-from ..simulate import MAX_CARTS, MAX_REPLAY, simulate
+from .admin import ADMIN_ERRORS, instant_or_none, json_answer
 from .deps import ServiceDep
 
 router = APIRouter(tags=["rules"])
@@ -40,20 +36,6 @@ _PUSH_EXAMPLE = {
     "format": "yaml",
     "activated": True,
 }
-
-
-_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No admin token"},
-    403: {"description": "A wrong admin token"},
-}
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status, media_type=JSON)
-
-
-def _instant(text: str | None) -> int | None:
-    return None if text is None or text == "" else parse_instant(text)
 
 
 def _sync(service: Service) -> RulesSync:
@@ -84,7 +66,7 @@ def _store(service: Service) -> RulesStore:
                 }
             },
         },
-        **_ADMIN_ERRORS,
+        **ADMIN_ERRORS,
     },
     openapi_extra={
         "requestBody": {
@@ -119,7 +101,7 @@ async def push(request: Request, service: ServiceDep) -> Response:
         return error(422, "invalid_request", "who is pushing: 1 to 64 characters", "author")
     label = request.query_params.get("label", "").strip()
     try:
-        activate_at = _instant(request.query_params.get("activate_at"))
+        activate_at = instant_or_none(request.query_params.get("activate_at"))
     except (ValueError, OverflowError):
         return error(422, "invalid_request", "Unix seconds or an ISO 8601 time", "activate_at")
     if activate_at is not None and not 0 <= activate_at <= time.time() + MAX_SCHEDULE_DAYS * 86400:
@@ -134,7 +116,7 @@ async def push(request: Request, service: ServiceDep) -> Response:
         table = await asyncio.to_thread(compile_source, source, label)
     except RulesInvalid as exc:
         problems = [p.as_dict() for p in exc.problems]
-        return _json(
+        return json_answer(
             {
                 "error": {
                     "code": "invalid_rules",
@@ -154,7 +136,7 @@ async def push(request: Request, service: ServiceDep) -> Response:
         service.swap(table, seq)
     else:
         _sync(service).prepared[table.version] = table
-    return _json({**record, "activated": activated}, 201)
+    return json_answer({**record, "activated": activated}, 201)
 
 
 @router.get(
@@ -173,7 +155,7 @@ async def push(request: Request, service: ServiceDep) -> Response:
                 }
             }
         },
-        **_ADMIN_ERRORS,
+        **ADMIN_ERRORS,
     },
 )
 async def status(request: Request, service: ServiceDep) -> Response:
@@ -191,7 +173,7 @@ async def status(request: Request, service: ServiceDep) -> Response:
         "history": await st.history(),
         "this_worker": {"worker": service.metrics.worker, "version": service.table.version if service.table else None},
     }
-    return _json(body)
+    return json_answer(body)
 
 
 @router.get(
@@ -221,7 +203,7 @@ async def status(request: Request, service: ServiceDep) -> Response:
             }
         },
         404: {"description": "No such version"},
-        **_ADMIN_ERRORS,
+        **ADMIN_ERRORS,
     },
     openapi_extra={
         "parameters": [
@@ -253,7 +235,7 @@ async def diff(request: Request, service: ServiceDep) -> Response:
         if raw is None:
             return error(404, "not_found", f"no rule table version {version!r}", field)
         models.append(await asyncio.to_thread(check_source, raw))
-    return _json(describe(old, new, diff_tables(*models)))
+    return json_answer(describe(old, new, diff_tables(*models)))
 
 
 @router.get(
@@ -262,7 +244,7 @@ async def diff(request: Request, service: ServiceDep) -> Response:
     responses={
         200: {"content": {"application/yaml": {"example": "tiers:\n  - {id: gold}\n"}}},
         404: {"description": "No such version"},
-        **_ADMIN_ERRORS,
+        **ADMIN_ERRORS,
     },
 )
 async def source(version: str, request: Request, service: ServiceDep) -> Response:
@@ -274,135 +256,6 @@ async def source(version: str, request: Request, service: ServiceDep) -> Respons
     return Response(raw, media_type=media)
 
 
-@router.post(
-    "/v1/rules/simulate",
-    summary="Quote carts under a candidate table and/or at an instant, against the active table",
-    responses={
-        200: {
-            "content": {
-                JSON: {
-                    "example": {
-                        "active": "dairy-gala@3fef92905af1",
-                        "candidate": "cheaper-milk@9c1d2e3f4a5b",
-                        "at": 1794402000,
-                        "carts": 1,
-                        "changed": 1,
-                        "payable_change": -200,
-                        "points_change": -30,
-                        "results": [
-                            {
-                                "cart": 0,
-                                "active": {
-                                    "version": "dairy-gala@3fef92905af1",
-                                    "payable": 2193,
-                                    "points": 706,
-                                    "coupons": ["GOLD-GALA-85"],
-                                },
-                                "candidate": {
-                                    "version": "cheaper-milk@9c1d2e3f4a5b",
-                                    "payable": 1993,
-                                    "points": 676,
-                                    "coupons": ["GOLD-GALA-85"],
-                                },
-                                "change": {"payable": -200, "points": -30, "coupons_added": [], "coupons_removed": []},
-                            }
-                        ],
-                    }
-                }
-            }
-        },
-        422: {"description": "The candidate table or a cart is wrong"},
-        **_ADMIN_ERRORS,
-    },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                JSON: {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "rules": {
-                                "type": "string",
-                                "description": "a candidate table (YAML or JSON text); default: the active table",
-                            },
-                            "at": {"type": ["integer", "string"], "description": "the instant (Unix s or ISO 8601)"},
-                            "carts": {
-                                "type": "array",
-                                "maxItems": 1000,
-                                "items": {"type": "object"},
-                                "description": "eligibility requests; `member` may be an inline snapshot",
-                            },
-                            "replay": {
-                                "type": "integer",
-                                "minimum": 0,
-                                "maximum": 10000,
-                                "description": "also replay this many of the latest real eligibility requests",
-                            },
-                        },
-                    },
-                    "example": {
-                        "rules": "...",
-                        "at": "2026-11-11T21:00:00+08:00",
-                        "carts": [
-                            {
-                                "member": {"tier": "gold", "points": 1850},
-                                "room": "gala",
-                                "lines": [{"sku": "MILK-1L", "qty": 2}],
-                            }
-                        ],
-                        "replay": 100,
-                    },
-                }
-            },
-        }
-    },
-)
-async def simulate_route(request: Request, service: ServiceDep) -> Response:
-    check_admin(request)
-    try:
-        data = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        return error(400, "malformed_json", f"the body is not valid JSON: {exc}")
-    if not isinstance(data, dict) or not set(data) <= {"rules", "at", "carts", "replay"}:
-        return error(422, "invalid_request", "an object with rules, at, carts and/or replay")
-    carts, replay = data.get("carts", []), data.get("replay", 0)
-    if not isinstance(carts, list) or len(carts) > MAX_CARTS:
-        return error(422, "invalid_request", f"a list of at most {MAX_CARTS} carts", "carts")
-    if type(replay) is not int or not 0 <= replay <= MAX_REPLAY:
-        return error(422, "invalid_request", f"a whole number from 0 to {MAX_REPLAY}", "replay")
-    try:
-        at = _instant(str(data["at"])) if data.get("at") is not None else None
-    except ValueError:
-        return error(422, "invalid_request", "Unix seconds or an ISO 8601 time", "at")
-    active = service.table
-    candidate = active
-    if data.get("rules") is not None:
-        if not isinstance(data["rules"], str):
-            return error(422, "invalid_request", "the candidate table as YAML or JSON text", "rules")
-        try:
-            candidate = await asyncio.to_thread(compile_source, data["rules"].encode(), "candidate")
-        except RulesInvalid as exc:
-            problems = [p.as_dict() for p in exc.problems]
-            return _json(
-                {
-                    "error": {"code": "invalid_rules", "field": "rules", "reason": f"{len(problems)} error(s)"},
-                    "problems": problems,
-                },
-                422,
-            )
-    samples = await service.redis_call(recent_samples(service.redis, replay)) if replay else []
-    try:
-        result = await simulate(
-            service.evaluator, active, candidate, service.find_member, carts, samples, at, int(time.time())
-        )
-    except RequestInvalid as exc:
-        return error(422, exc.code, exc.reason, exc.field)
-    except QuoteInputError as exc:
-        return error(422, "invalid_request", exc.reason, exc.field)
-    return _json(result)
-
-
 @router.delete(
     "/v1/rules/scheduled/{version}",
     summary="Cancel a scheduled version before it goes live",
@@ -412,7 +265,7 @@ async def simulate_route(request: Request, service: ServiceDep) -> Response:
             "description": "The version is not scheduled (never was, was cancelled, or is "
             "live already: roll back instead)"
         },
-        **_ADMIN_ERRORS,
+        **ADMIN_ERRORS,
     },
 )
 async def cancel(version: str, request: Request, service: ServiceDep) -> Response:
@@ -422,7 +275,7 @@ async def cancel(version: str, request: Request, service: ServiceDep) -> Respons
     if not await service.redis_call(_store(service).cancel(version, int(time.time()))):
         return error(404, "not_found", f"rule table version {version!r} is not scheduled", "version")
     await service.redis_call(_sync(service).refresh())
-    return _json({"version": version, "cancelled": True})
+    return json_answer({"version": version, "cancelled": True})
 
 
 @router.post(
@@ -431,7 +284,7 @@ async def cancel(version: str, request: Request, service: ServiceDep) -> Respons
     responses={
         200: {"content": {JSON: {"example": {"version": "dairy-gala@3fef92905af1", "activated": True}}}},
         404: {"description": "No such version, or nothing to roll back to"},
-        **_ADMIN_ERRORS,
+        **ADMIN_ERRORS,
     },
     openapi_extra={
         "requestBody": {
@@ -461,4 +314,4 @@ async def rollback(request: Request, service: ServiceDep) -> Response:
     served = service.table
     table = served if served is not None and served.version == target else await _sync(service).compile(target)
     service.swap(table, await service.redis_call(st.activate(target, int(time.time()))))
-    return _json({"version": target, "activated": True})
+    return json_answer({"version": target, "activated": True})

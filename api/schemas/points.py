@@ -1,0 +1,142 @@
+"""Points: events, the ledger, freezing, redemptions and their pickup."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": "watch-M00001-gala-1",
+                    "member_id": "M00001",
+                    "type": "watch",
+                    "room": "gala",
+                    "seconds": 900,
+                }
+            ]
+        },
+    )
+
+    event_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        description="The caller's id for this event: the same id counts once for a member.",
+    )
+    member_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    type: Literal["watch", "share", "invite_order", "photo_review"]
+    room: str | None = Field(None, max_length=64, description="The live room it happened in; `watch` needs one.")
+    seconds: int | None = Field(
+        None,
+        ge=1,
+        le=86400,
+        strict=True,
+        description="`watch` only, and required there: seconds watched in this session.",
+    )
+
+
+class EventResult(BaseModel):
+    event_id: str
+    member_id: str
+    type: str
+    points: int = Field(description="Points this event earned (0 when a cap or the minimum watch time held it).")
+    balance: int = Field(description="The member's balance after the event.")
+    expires: int | None = Field(description="When the points earned lapse (Unix seconds); null: never.")
+    note: str | None = Field(
+        description="Why fewer points than the rule gives: `cap_per_session`, "
+        "`cap_per_day` or `below_min_seconds`; null otherwise."
+    )
+
+
+class FreezeRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [{"reason": "invites under review"}]}
+    )
+
+    reason: str = Field("", max_length=200, pattern=r"^[^\n\r]*$", description="Why, for the ledger entry (one line).")
+
+
+class FreezeResult(BaseModel):
+    member_id: str
+    frozen: bool
+
+
+class LedgerEntry(BaseModel):
+    id: str = Field(description="The entry's id: entries are ordered by it.")
+    delta: int = Field(description="Points added (positive) or taken (negative).")
+    reason: str = Field(
+        description="`opening`, `import`, `expired`, `event:<type>`, `order`, `refund`, "
+        "`debt` (a refund's points the member had spent, now owed), `debt_paid` "
+        "(a credit paying what is owed), `redeem:<item>`, `frozen` or `unfrozen`."
+    )
+    ref: str = Field(description="What caused it: the event id, the import, or the lapsed lot.")
+    at: int = Field(description="When it happened (Unix seconds).")
+    expires: int | None = Field(description="For a credit, when its points lapse; null: never.")
+    balance: int = Field(description="The balance right after this entry.")
+    debt: int | None = Field(
+        None, description="On `debt` and `debt_paid` entries only: the points owed right after this entry."
+    )
+
+
+class LedgerPage(BaseModel):
+    member_id: str
+    balance: int
+    points_debt: int = Field(
+        description="Points owed from refunds (the rules' `points.refund: debt`); the next credits pay them first."
+    )
+    entries: list[LedgerEntry] = Field(description="Newest first.")
+    next: str | None = Field(description="Pass as `before` for the next (older) page; null on the last page.")
+
+
+class RedemptionRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"member_id": "M00001", "redemption_id": "OATMEAL-LOWGI", "room": "gala"}]},
+    )
+
+    member_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    redemption_id: str = Field(max_length=64, description="An item of the rule table's `redemptions`.")
+    room: str | None = Field(
+        None, max_length=64, description="The live room the member is in (for items bound to a room)."
+    )
+
+
+class RedemptionResult(BaseModel):
+    redemption_id: str
+    member_id: str
+    points: int = Field(description="Points taken.")
+    cash: int = Field(description="Cash (fen) the member pays on top, at pickup.")
+    balance: int = Field(description="The member's balance after.")
+    pickup_code: str = Field(description="The signed code the pickup leader scans.")
+    leader_id: str | None = Field(description="The member's pickup leader; null: any leader may hand it over.")
+    at: int = Field(description="When it was redeemed (Unix seconds).")
+
+
+class PickupVerifyRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [{"leader_id": "L001", "code": "P1~M00001~OATMEAL-LOWGI~L001~123456789~AbCdEfGhIjKlMnOpQrSt"}]
+        },
+    )
+
+    leader_id: str = Field(
+        max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", description="The leader scanning the code."
+    )
+    code: str = Field(min_length=1, max_length=400)
+
+
+class PickupVerified(BaseModel):
+    handed_over: bool
+    member_id: str
+    redemption_id: str
+    leader_id: str

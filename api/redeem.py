@@ -88,18 +88,13 @@ def render(stored: str, request: dict) -> Answer:
             ),
         )
     reason, number = parts[1], int(parts[2])
-    return Answer(
-        status,
-        orjson.dumps(
-            {
-                "error": {
-                    "code": reason,
-                    "field": "redemption_id",
-                    "reason": _REASONS.get(reason, lambda n: reason)(number),
-                }
-            }
-        ),
-    )
+    return _refusal(status, reason, "redemption_id", _REASONS.get(reason, lambda n: reason)(number))
+
+
+def _refusal(status: int, code: str, field: str, reason: str, retry_after: int | None = None) -> Answer:
+    """A refusal in the one error shape of api/errors.py."""
+    body = orjson.dumps({"error": {"code": code, "field": field, "reason": reason}})
+    return Answer(status, body, retry_after=retry_after)
 
 
 async def redeem(
@@ -125,53 +120,19 @@ async def redeem(
     state = begun[0]
     if state == "rate_limited":
         assert rate is not None, "the attempt is counted against a rate only when one is given"
-        return Answer(
+        return _refusal(
             429,
-            orjson.dumps(
-                {
-                    "error": {
-                        "code": "rate_limited",
-                        "field": "member_id",
-                        "reason": f"more than {rate.limit} redemption attempts a minute for this member; retry after "
-                        f"{rate.retry_after} s",
-                    }
-                }
-            ),
+            "rate_limited",
+            "member_id",
+            f"more than {rate.limit} redemption attempts a minute for this member; retry after {rate.retry_after} s",
             retry_after=rate.retry_after,
         )
     if state == "unknown_member":
-        return Answer(
-            404,
-            orjson.dumps(
-                {"error": {"code": "unknown_member", "field": "member_id", "reason": f"no member {member_id!r}"}}
-            ),
-        )
+        return _refusal(404, "unknown_member", "member_id", f"no member {member_id!r}")
     if state == "mismatch":
-        return Answer(
-            422,
-            orjson.dumps(
-                {
-                    "error": {
-                        "code": "idempotency_key_reused",
-                        "field": "Idempotency-Key",
-                        "reason": "this key was used with another body",
-                    }
-                }
-            ),
-        )
+        return _refusal(422, "idempotency_key_reused", "Idempotency-Key", "this key was used with another body")
     if state == "running":
-        return Answer(
-            409,
-            orjson.dumps(
-                {
-                    "error": {
-                        "code": "in_progress",
-                        "field": "Idempotency-Key",
-                        "reason": "the first request with this key is still running",
-                    }
-                }
-            ),
-        )
+        return _refusal(409, "in_progress", "Idempotency-Key", "the first request with this key is still running")
     if state == "done":
         if begun[1].startswith("200 "):  # its code may have stayed pending if the first request stopped half way
             _, _, _, leader_field, code, _ = begun[1].split(" ")[1:7]
@@ -207,18 +168,7 @@ async def redeem(
         return render(_text(done[1]), request)
     await asyncio.shield(_refused(scripts, leader, code, item, reservation))
     if outcome == "fenced":
-        return Answer(
-            409,
-            orjson.dumps(
-                {
-                    "error": {
-                        "code": "in_progress",
-                        "field": "Idempotency-Key",
-                        "reason": "another attempt with this key took over",
-                    }
-                }
-            ),
-        )
+        return _refusal(409, "in_progress", "Idempotency-Key", "another attempt with this key took over")
     return render(_text(done[1]), request)
 
 

@@ -31,15 +31,21 @@ from ..model import (
     REFUND_POLICIES,
     VISITOR,
 )
-from .checks.common import ID_RE, MAX_ID_LENGTH, MAX_NAME_LENGTH, RELATIVE_TIME_RE, UTC_OFFSET_RE
+from .checks.common import (
+    ID_RE,
+    MAX_ID_LENGTH,
+    MAX_MEMBER_LIMIT,
+    MAX_NAME_LENGTH,
+    MAX_STOCK,
+    RELATIVE_TIME_RE,
+    UTC_OFFSET_RE,
+)
 from .checks.points import DEFAULT_INVITES_PER_HOUR, MAX_EXPIRE_DAYS, MAX_INVITES_PER_HOUR
 from .validate import FORMAT_VERSION
 
 SCHEMA_ID = f"urn:rights-engine:rule-table:format-{FORMAT_VERSION}"
 
 # Bounds the section checks write as literals; tests/test_schema.py checks each against build_table.
-MAX_MEMBER_LIMIT = 1_000_000
-MAX_STOCK = 1_000_000_000
 MAX_PRIORITY = 1_000_000
 MAX_WATCH_SECONDS = 86400
 DEFAULT_WATCH_SECONDS = 600

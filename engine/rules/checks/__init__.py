@@ -1,7 +1,7 @@
 """The checks of a rule table, one module per section of the format.
 
-    common.py       Checker (collects errors, checks single fields), RuleError, RuleTableError,
-                    format_path, the id and UTC offset patterns
+    common.py       Checker (collects errors, walks a section's entries, checks single fields),
+                    RuleError, RuleTableError, format_path, the id and UTC offset patterns
     audience.py     `tiers` / `min_tier`: who a product, coupon or redemption is for
     times.py        instants, room-relative times, a room binding and its window
     tiers.py  products.py  rooms.py  coupons.py  points.py  redemptions.py

@@ -8,6 +8,7 @@ an author every error at once, each with the path of the field it concerns.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,6 +17,8 @@ from ...model import MAX_MULTIPLIER_PERCENT, MAX_PRICE_FEN
 
 MAX_ID_LENGTH = 64
 MAX_NAME_LENGTH = 200
+MAX_MEMBER_LIMIT = 1_000_000  # uses per member of a product, coupon or redemption
+MAX_STOCK = 1_000_000_000  # uses in all of a coupon or redemption
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")
 UTC_OFFSET_RE = re.compile(r"^([+-])(0\d|1[0-4]):([0-5]\d)\Z")
 RELATIVE_TIME_RE = re.compile(r"^(room_start|room_end)\s*(?:([+-])\s*((?:\d+[dhms])+))?\Z")
@@ -113,6 +116,14 @@ class Checker:
     def fen(self, obj: dict, path: tuple, key: str, default: Any = MISSING, lo: int = 0) -> Any:
         return self.integer(obj, path, key, lo, MAX_PRICE_FEN, default, what="a whole number of fen")
 
+    def member_limit(self, obj: dict, path: tuple) -> int | None:
+        """The optional `member_limit`: at most this many per member, no limit when left out."""
+        return self.integer(obj, path, "member_limit", 1, MAX_MEMBER_LIMIT, default=None)
+
+    def stock(self, obj: dict, path: tuple) -> int | None:
+        """The optional `stock`: this many in all, no limit when left out."""
+        return self.integer(obj, path, "stock", 0, MAX_STOCK, default=None)
+
     def text(self, obj: dict, path: tuple, key: str, default: Any = MISSING, limit: int = MAX_NAME_LENGTH) -> Any:
         value = obj.get(key, MISSING)
         if value is MISSING:
@@ -167,6 +178,15 @@ class Checker:
             self.error(path + (key,), f"must be between 0.01 and {MAX_MULTIPLIER_PERCENT // 100}")
             return default
         return int(percent)
+
+    def entries(self, top: dict, section: str, allowed: tuple, required: tuple) -> Iterator[tuple[int, tuple, dict]]:
+        """(index, path, fields) of each entry of a section's list that is a mapping of
+        `allowed` fields; the others are reported and skipped."""
+        for index, item in enumerate(self.items(top, (), section)):
+            path = (section, index)
+            obj = self.mapping(item, path, allowed, required)
+            if obj is not None:
+                yield index, path, obj
 
     def items(self, obj: Any, path: tuple, key: str, required: bool = False) -> list:
         value = obj.get(key, MISSING) if isinstance(obj, dict) else MISSING

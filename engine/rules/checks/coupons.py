@@ -10,6 +10,27 @@ from .audience import tier_set
 from .common import Checker
 from .times import room_ref, window
 
+_COUPON_FIELDS = (
+    "id",
+    "name",
+    "kind",
+    "percent_off",
+    "max_discount",
+    "amount",
+    "threshold",
+    "price",
+    "units",
+    "scope",
+    "tiers",
+    "min_tier",
+    "room",
+    "window",
+    "member_limit",
+    "stock",
+    "stack_group",
+    "exclusive",
+    "priority",
+)
 _KIND_FIELDS = {
     "percent_off": ("percent_off", "max_discount"),
     "amount_off": ("amount",),
@@ -23,36 +44,7 @@ def check_coupons(
     checker: Checker, top: dict, tier_ids: list, skus: dict, categories: set, rooms: dict
 ) -> list[Coupon]:
     out, ids = [], []
-    for index, item in enumerate(checker.items(top, (), "coupons")):
-        path = ("coupons", index)
-        obj = checker.mapping(
-            item,
-            path,
-            (
-                "id",
-                "name",
-                "kind",
-                "percent_off",
-                "max_discount",
-                "amount",
-                "threshold",
-                "price",
-                "units",
-                "scope",
-                "tiers",
-                "min_tier",
-                "room",
-                "window",
-                "member_limit",
-                "stock",
-                "stack_group",
-                "exclusive",
-                "priority",
-            ),
-            required=("id", "kind"),
-        )
-        if obj is None:
-            continue
+    for index, path, obj in checker.entries(top, "coupons", _COUPON_FIELDS, required=("id", "kind")):
         ident = checker.ident(obj, path, "id")
         ids.append((index, ident))
         kind = obj.get("kind")
@@ -64,8 +56,8 @@ def check_coupons(
         tiers = tier_set(checker, obj, path, tier_ids)
         room = room_ref(checker, obj, path, rooms)
         start, end = window(checker, obj, path, rooms)
-        member_limit = checker.integer(obj, path, "member_limit", 1, 1_000_000, default=None)
-        stock = checker.integer(obj, path, "stock", 0, 1_000_000_000, default=None)
+        member_limit = checker.member_limit(obj, path)
+        stock = checker.stock(obj, path)
         group = obj.get("stack_group")
         if group is not None and (not isinstance(group, str) or not group):
             checker.error(path + ("stack_group",), "must be a non-empty name")

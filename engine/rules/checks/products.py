@@ -11,7 +11,10 @@ from typing import Any
 
 from ...model import MAX_PRICE_FEN, VISITOR, Product
 from .audience import tier_set
-from .common import ID_RE, MAX_ID_LENGTH, MAX_NAME_LENGTH, Checker
+from .common import ID_RE, MAX_ID_LENGTH, MAX_MEMBER_LIMIT, MAX_NAME_LENGTH, Checker
+
+_PRODUCT_FIELDS = ("sku", "name", "category", "price", "tier_prices", "tiers", "min_tier", "member_limit")
+_PRODUCT_FIELD_SET = frozenset(_PRODUCT_FIELDS)
 
 
 def check_products(checker: Checker, top: dict, tier_ids: list) -> list[Product]:
@@ -27,12 +30,7 @@ def check_products(checker: Checker, top: dict, tier_ids: list) -> list[Product]
             ids.append((index, product.sku))
             continue
         path = ("products", index)
-        obj = checker.mapping(
-            item,
-            path,
-            ("sku", "name", "category", "price", "tier_prices", "tiers", "min_tier", "member_limit"),
-            required=("sku", "price"),
-        )
+        obj = checker.mapping(item, path, _PRODUCT_FIELDS, required=("sku", "price"))
         if obj is None:
             continue
         sku = checker.ident(obj, path, "sku")
@@ -56,7 +54,7 @@ def check_products(checker: Checker, top: dict, tier_ids: list) -> list[Product]
                     elif value is not None:
                         tier_prices[tier] = value
         allowed = tier_set(checker, obj, path, tier_ids)
-        limit = checker.integer(obj, path, "member_limit", 1, 1_000_000, default=None)
+        limit = checker.member_limit(obj, path)
         if sku is not None and price is not None:
             out.append(
                 Product(
@@ -79,13 +77,10 @@ def _upward(tier_ids: tuple, lowest: str) -> frozenset:
     return frozenset(tier_ids[tier_ids.index(lowest) :])
 
 
-_PRODUCT_FIELDS = frozenset(("sku", "name", "category", "price", "tier_prices", "tiers", "min_tier", "member_limit"))
-
-
 def _plain_product(item: Any, tier_ids: list, everyone: frozenset) -> Product | None:
     """The common product, checked in one pass: a large catalogue validates in a fraction of
     the time. Anything unusual returns None and goes the long way, which reports errors."""
-    if type(item) is not dict or not item.keys() <= _PRODUCT_FIELDS or "tiers" in item:
+    if type(item) is not dict or not item.keys() <= _PRODUCT_FIELD_SET or "tiers" in item:
         return None
     sku, price = item.get("sku"), item.get("price")
     name, category = item.get("name", sku), item.get("category", "")
@@ -113,7 +108,7 @@ def _plain_product(item: Any, tier_ids: list, everyone: frozenset) -> Product | 
             return None
         allowed = _upward(tuple(tier_ids), item["min_tier"])
     limit = item.get("member_limit")
-    if "member_limit" in item and (type(limit) is not int or not 1 <= limit <= 1_000_000):
+    if "member_limit" in item and (type(limit) is not int or not 1 <= limit <= MAX_MEMBER_LIMIT):
         return None
     return Product(
         sku=sku,

@@ -11,16 +11,12 @@ from .times import room_ref, window
 
 def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) -> list[Redemption]:
     out, ids = [], []
-    for index, item in enumerate(checker.items(top, (), "redemptions")):
-        path = ("redemptions", index)
-        obj = checker.mapping(
-            item,
-            path,
-            ("id", "name", "points", "cash", "tiers", "min_tier", "room", "window", "unlock", "stock", "member_limit"),
-            required=("id", "points"),
-        )
-        if obj is None:
-            continue
+    for index, path, obj in checker.entries(
+        top,
+        "redemptions",
+        ("id", "name", "points", "cash", "tiers", "min_tier", "room", "window", "unlock", "stock", "member_limit"),
+        required=("id", "points"),
+    ):
         ident = checker.ident(obj, path, "id")
         ids.append((index, ident))
         pts = checker.integer(obj, path, "points", 0, MAX_POINTS)
@@ -43,8 +39,8 @@ def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) 
             )
         room = room_ref(checker, obj, path, rooms)
         start, end = window(checker, obj, path, rooms)
-        stock = checker.integer(obj, path, "stock", 0, 1_000_000_000, default=None)
-        limit = checker.integer(obj, path, "member_limit", 1, 1_000_000, default=None)
+        stock = checker.stock(obj, path)
+        limit = checker.member_limit(obj, path)
         if None in (ident, pts, cash):
             continue
         out.append(

@@ -10,16 +10,12 @@ from .times import instant
 
 def check_rooms(checker: Checker, top: dict, skus: dict) -> list[Room]:
     out, ids = [], []
-    for index, item in enumerate(checker.items(top, (), "rooms")):
-        path = ("rooms", index)
-        obj = checker.mapping(
-            item,
-            path,
-            ("id", "name", "start", "end", "members_only", "live_prices", "points_multiplier", "order_bonus"),
-            required=("id", "start", "end"),
-        )
-        if obj is None:
-            continue
+    for index, path, obj in checker.entries(
+        top,
+        "rooms",
+        ("id", "name", "start", "end", "members_only", "live_prices", "points_multiplier", "order_bonus"),
+        required=("id", "start", "end"),
+    ):
         ident = checker.ident(obj, path, "id")
         ids.append((index, ident))
         start = instant(checker, obj["start"], path + ("start",)) if "start" in obj else None

@@ -1,5 +1,6 @@
 """Shared fixtures: every engine test runs once per evaluator, compiled and reference; a real
-Redis (one server, then a local Cluster) for the API tests; `serve` for a real `rights serve`."""
+Redis (one server, then a local Cluster) for the API tests; `serve` for a real `rights serve`;
+`client_for` for an in-process app on that Redis, and `place_order` to post an order to it."""
 
 from __future__ import annotations
 
@@ -79,6 +80,39 @@ def in_a_worker(redis_server, scenario, **settings):
             await service.stop()
 
     return asyncio.run(main())
+
+
+def app_settings(redis_server, **overrides):
+    """Settings for an in-process app on `redis_server`: no access log, and the clock set by
+    each request's X-Rights-Now; `overrides` set any other field, or these."""
+    from api.settings import Settings
+
+    return Settings(**{"redis_url": redis_server.url, "access_log": False, "allow_clock_override": True, **overrides})
+
+
+def client_for(redis_server, **overrides):
+    """A TestClient of an app built with `app_settings(redis_server, **overrides)`; use it
+    in a `with` block, which runs the app's lifespan (its Redis pool, its rules)."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    return TestClient(create_app(app_settings(redis_server, **overrides)))
+
+
+def place_order(api, order_id, member_id, lines, *, now: int, fulfillment: str, **extra):
+    """POST /v1/orders in the gala room at `now` (X-Rights-Now), against the rules the app
+    has loaded unless `extra` names a `rules_version`; `extra` adds or replaces body fields."""
+    body = {
+        "order_id": order_id,
+        "member_id": member_id,
+        "room": "gala",
+        "lines": lines,
+        "fulfillment": fulfillment,
+        "rules_version": api.app.state.service.table.version,
+        **extra,
+    }
+    return api.post("/v1/orders", json=body, headers={"X-Rights-Now": str(now)})
 
 
 @pytest.fixture

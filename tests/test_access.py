@@ -4,12 +4,9 @@ and the per-member rate limits on events and redemptions."""
 from __future__ import annotations
 
 import pytest
-from conftest import at
-from fastapi.testclient import TestClient
+from conftest import at, client_for
 
 from api.access import ApiKeys
-from api.main import create_app
-from api.settings import Settings
 from api.store import MemberRecord, write_members
 
 GALA_21 = at("2026-11-11 21:00")
@@ -20,23 +17,9 @@ SCOPED = (
 )
 
 
-def client_for(redis_server, tmp_path, **settings):
-    return TestClient(
-        create_app(
-            Settings(
-                redis_url=redis_server.url,
-                access_log=False,
-                allow_clock_override=True,
-                data_dir=str(tmp_path),
-                **settings,
-            )
-        )
-    )
-
-
 def test_member_routes_need_a_channel_key_when_keys_are_set(redis_client, redis_server, tmp_path):
     write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=100)])
-    with client_for(redis_server, tmp_path, api_keys=KEYS) as api:
+    with client_for(redis_server, data_dir=str(tmp_path), api_keys=KEYS) as api:
         cart = {"member_id": "G1", "lines": [{"sku": "MILK-1L", "qty": 1}]}
         missing = api.post("/v1/eligibility", json=cart)
         assert (missing.status_code, missing.json()["error"]["field"]) == (401, "X-Api-Key")
@@ -84,7 +67,7 @@ def test_each_scope_is_refused_outside_itself(redis_client, redis_server, tmp_pa
     monkeypatch.setenv("RIGHTS_PICKUP_SECRET", "scopes-secret")
     write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=5000, leader="L1")])
     now = {"X-Rights-Now": str(GALA_21)}
-    with client_for(redis_server, tmp_path, api_keys=SCOPED) as api:
+    with client_for(redis_server, data_dir=str(tmp_path), api_keys=SCOPED) as api:
 
         def call(key, method, path, body=None, **headers):
             return api.request(method, path, json=body, headers={"X-Api-Key": key, **now, **headers})
@@ -137,7 +120,7 @@ def test_events_past_the_rate_limit_get_429_with_retry_after(redis_client, redis
     write_members(
         redis_client, [MemberRecord(id="G1", tier="gold", points=100), MemberRecord(id="G2", tier="gold", points=100)]
     )
-    with client_for(redis_server, tmp_path, events_per_minute=3, redemptions_per_minute=2) as api:
+    with client_for(redis_server, data_dir=str(tmp_path), events_per_minute=3, redemptions_per_minute=2) as api:
         answers = [
             api.post(
                 "/v1/events",

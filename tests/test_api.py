@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from conftest import at
-from fastapi.testclient import TestClient
+from conftest import at, client_for
 from serving import wait_until
 
-from api.main import create_app
 from api.members_io import demo_members
-from api.settings import Settings
 from api.store import MemberRecord, write_members
 
 GALA_21 = at("2026-11-11 21:00")
@@ -30,8 +27,7 @@ def api(redis_client, redis_server):
             MemberRecord(id="USED", tier="black_gold", coupon_uses={"BG-CHEESE-ZERO": 1}),
         ],
     )
-    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True, redis_timeout_ms=300)
-    with TestClient(create_app(settings)) as client:
+    with client_for(redis_server, redis_timeout_ms=300) as client:
         yield client
 
 

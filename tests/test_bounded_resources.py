@@ -10,13 +10,10 @@ import time
 
 import orjson
 import pytest
-from conftest import at
-from fastapi.testclient import TestClient
+from conftest import at, client_for
 from serving import wait_until
 
-from api.main import create_app
 from api.redis.connect import async_client, sync_client
-from api.settings import Settings
 from api.store import MemberRecord, write_members
 
 GALA_21 = at("2026-11-11 21:00")
@@ -28,14 +25,7 @@ TOKEN = "bounded-admin-token-0123"
 def api(redis_client, redis_server, tmp_path, monkeypatch):
     monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", TOKEN)
     write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=5000)])
-    settings = Settings(
-        redis_url=redis_server.url,
-        access_log=False,
-        allow_clock_override=True,
-        redis_timeout_ms=500,
-        data_dir=str(tmp_path),
-    )
-    with TestClient(create_app(settings)) as client:
+    with client_for(redis_server, redis_timeout_ms=500, data_dir=str(tmp_path)) as client:
         yield client
 
 
@@ -156,13 +146,12 @@ def test_a_leaders_feed_keeps_its_newest_entries(redis_server, redis_client):
 
     key = feed_key("L1")
     redis_client.zadd(key, {f"new_neighbour|M{k}|O{k}": k for k in range(FEED_KEEP)})
-    api_settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True)
     from api.leaders import write_leaders
     from engine.geo import Leader
 
     write_leaders(redis_client, [Leader("L1", "one", 31.23, 121.47)])
     write_members(redis_client, [MemberRecord(id="NEW", tier="gold")])
-    with TestClient(create_app(api_settings)) as api:
+    with client_for(redis_server) as api:
         version = api.app.state.service.table.version
         settled = api.post(
             "/v1/orders",

@@ -9,14 +9,11 @@ import asyncio
 import time
 
 import pytest
-from conftest import in_a_worker
-from fastapi.testclient import TestClient
+from conftest import client_for, in_a_worker
 
 import api.middleware as app_module
 from api.errors import Overloaded, RedisUnavailable
-from api.main import create_app
 from api.redis.connect import sync_client
-from api.settings import Settings
 
 
 def busy(seconds: float) -> None:
@@ -86,8 +83,7 @@ def test_a_call_outlasting_the_patience_while_redis_answers_is_overloaded(redis_
 
 def test_too_many_requests_in_flight_get_503_overloaded_with_retry_after(redis_client, redis_server, monkeypatch):
     monkeypatch.setattr(app_module, "MAX_IN_FLIGHT", 0)
-    settings = Settings(redis_url=redis_server.url, access_log=False)
-    with TestClient(create_app(settings)) as api:
+    with client_for(redis_server, allow_clock_override=False) as api:
         refused = api.post("/v1/eligibility", json={"lines": [{"sku": "MILK-1L", "qty": 1}]})
         assert (refused.status_code, refused.json()["error"]["code"]) == (503, "overloaded")
         assert refused.headers["Retry-After"] == "1" and "not Redis" in refused.json()["error"]["reason"]

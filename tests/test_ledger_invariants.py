@@ -10,15 +10,13 @@ import collections
 
 import pytest
 import yaml
-from conftest import at
+from conftest import at, client_for
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from api.main import create_app
 from api.redis.connect import sync_client
-from api.settings import Settings
 from api.store import MemberRecord, write_members
 from engine.demo import DEMO_RULES
 
@@ -42,15 +40,7 @@ def machine(redis_server, tmp_path, monkeypatch):
     data["redemptions"] = [dict(item, stock=3) if item["id"] == "OLIVE-OIL" else item for item in data["redemptions"]]
     rules = tmp_path / "rules.yaml"
     rules.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    settings_ = Settings(
-        redis_url=redis_server.url,
-        access_log=False,
-        allow_clock_override=True,
-        redis_timeout_ms=1000,
-        rules=str(rules),
-        data_dir=str(tmp_path),
-    )
-    with TestClient(create_app(settings_)) as client:
+    with client_for(redis_server, redis_timeout_ms=1000, rules=str(rules), data_dir=str(tmp_path)) as client:
         LedgerMachine.client = client
         LedgerMachine.redis = sync_client(redis_server.url)
         yield LedgerMachine

@@ -8,11 +8,9 @@ import sys
 import httpx
 import orjson
 import pytest
-from conftest import CONFIGURED_EVALUATOR, ROOT
+from conftest import CONFIGURED_EVALUATOR, ROOT, client_for
 
-from api.main import create_app
 from api.redis.connect import sync_client
-from api.settings import Settings
 from rights.cli import main
 
 
@@ -104,14 +102,11 @@ def test_serve_refuses_a_redis_that_may_evict(redis_server, redis_client, tmp_pa
 
 @pytest.mark.slow  # loads the 10,000 demo members
 def test_example_request_is_valid_against_the_demo(redis_client, redis_server):
-    from fastapi.testclient import TestClient
-
     from api.members_io import load_demo_members
 
     load_demo_members(redis_client)
     body = (ROOT / "examples" / "eligibility-request.json").read_bytes()
-    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True)
-    with TestClient(create_app(settings)) as client:
+    with client_for(redis_server) as client:
         response = client.post("/v1/eligibility", content=body, headers={"X-Rights-Now": "1794402000"})
     assert response.status_code == 200, response.text
     result = response.json()

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import at
-from fastapi.testclient import TestClient
+from conftest import at, client_for, place_order
 
-from api.main import create_app
-from api.settings import Settings
 from api.store import MemberRecord, write_members
 from engine.demo import DEMO_RULES
 from engine.model import MAX_POINTS
@@ -21,17 +18,9 @@ HEADERS = {"X-Rights-Now": str(GALA_21)}
 
 
 def start(redis_server, tmp_path, rules=None, **settings):
-    options = dict(
-        redis_url=redis_server.url,
-        access_log=False,
-        allow_clock_override=True,
-        redis_timeout_ms=500,
-        data_dir=str(tmp_path),
-        **settings,
-    )
     if rules is not None:
-        options["rules"] = str(rules)
-    return TestClient(create_app(Settings(**options)))
+        settings["rules"] = str(rules)
+    return client_for(redis_server, redis_timeout_ms=500, data_dir=str(tmp_path), **settings)
 
 
 @pytest.fixture
@@ -49,21 +38,8 @@ def api(redis_client, redis_server, tmp_path, monkeypatch):
         yield client
 
 
-def version(api):
-    return api.app.state.service.table.version
-
-
 def order(api, order_id, member_id, lines, **extra):
-    body = {
-        "order_id": order_id,
-        "member_id": member_id,
-        "room": "gala",
-        "lines": lines,
-        "fulfillment": "delivery",
-        "rules_version": version(api),
-        **extra,
-    }
-    return api.post("/v1/orders", json=body, headers=HEADERS)
+    return place_order(api, order_id, member_id, lines, now=GALA_21, fulfillment="delivery", **extra)
 
 
 def error_of(response):

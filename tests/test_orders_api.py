@@ -4,14 +4,11 @@ coupon use and stock counted, the pickup leader found by location, refunds once.
 from __future__ import annotations
 
 import pytest
-from conftest import at
-from fastapi.testclient import TestClient
+from conftest import at, client_for, place_order
 from serving import wait_until
 
 from api.leaders import write_leaders
-from api.main import create_app
 from api.redis.keys import COUPONS, stock_key
-from api.settings import Settings
 from api.store import MemberRecord, read_member, write_members
 from engine.geo import Leader, LeaderIndex
 from rights.cli import main
@@ -36,21 +33,10 @@ def api(redis_client, redis_server, tmp_path):
         ],
     )
     write_leaders(redis_client, LEADERS)
-    settings = Settings(
-        redis_url=redis_server.url,
-        access_log=False,
-        allow_clock_override=True,
-        redis_timeout_ms=500,
-        data_dir=str(tmp_path),
-    )
-    with TestClient(create_app(settings)) as client:
+    with client_for(redis_server, redis_timeout_ms=500, data_dir=str(tmp_path)) as client:
         service = client.app.state.service
         wait_until(lambda: service.leaders.by_id, message="the leader index, loaded in the background")
         yield client
-
-
-def version(api):
-    return api.app.state.service.table.version
 
 
 def quote(api, member_id, lines, fulfillment="pickup"):
@@ -59,16 +45,7 @@ def quote(api, member_id, lines, fulfillment="pickup"):
 
 
 def order(api, order_id, member_id, lines, **extra):
-    body = {
-        "order_id": order_id,
-        "member_id": member_id,
-        "room": "gala",
-        "lines": lines,
-        "fulfillment": "pickup",
-        "rules_version": extra.pop("rules_version", version(api)),
-        **extra,
-    }
-    return api.post("/v1/orders", json=body, headers={"X-Rights-Now": str(GALA_21)})
+    return place_order(api, order_id, member_id, lines, now=GALA_21, fulfillment="pickup", **extra)
 
 
 def refund(api, order_id, member_id, now=GALA_21 + 3600):
@@ -211,14 +188,7 @@ def test_a_workers_first_order_keeps_the_members_own_leader(redis_client, redis_
     monkeypatch.setattr(api.leaders, "RELOAD_EVERY_SECONDS", 3600.0)  # no background reload during the test
     write_members(redis_client, [MemberRecord(id="BG1", tier="black_gold", points=100, leader="L2")])
     write_leaders(redis_client, LEADERS)
-    settings = Settings(
-        redis_url=redis_server.url,
-        access_log=False,
-        allow_clock_override=True,
-        redis_timeout_ms=500,
-        data_dir=str(tmp_path),
-    )
-    with TestClient(create_app(settings)) as client:
+    with client_for(redis_server, redis_timeout_ms=500, data_dir=str(tmp_path)) as client:
         book = client.app.state.service.leaders
         wait_until(lambda: book.loaded, message="the background load at start (then none for an hour)")
         book.by_id, book.index, book.loaded = {}, LeaderIndex([]), False  # as if it had not run yet

@@ -7,11 +7,8 @@ from __future__ import annotations
 import orjson
 import pytest
 import yaml
-from conftest import at
-from fastapi.testclient import TestClient
+from conftest import at, client_for
 
-from api.main import create_app
-from api.settings import Settings
 from api.store import MemberRecord, write_members
 from engine.demo import DEMO_RULES
 
@@ -19,10 +16,7 @@ GALA_21 = at("2026-11-11 21:00")  # the gala room is live 20:00-23:00
 
 
 def _client(redis_server, rules: str = str(DEMO_RULES)):
-    settings = Settings(
-        redis_url=redis_server.url, access_log=False, allow_clock_override=True, redis_timeout_ms=300, rules=rules
-    )
-    return TestClient(create_app(settings))
+    return client_for(redis_server, redis_timeout_ms=300, rules=rules)
 
 
 @pytest.fixture

@@ -7,15 +7,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import at
-from fastapi.testclient import TestClient
+from conftest import at, client_for
 from serving import wait_until
 
-from api.main import create_app
 from api.redeem import recover
 from api.redis.keys import REDEMPTIONS, idempotency_key, reservations_index_key, reservations_key, stock_key
 from api.redis.scripts import Scripts
-from api.settings import Settings
 from api.store import MemberRecord, write_members
 
 GALA_21 = at("2026-11-11 21:00")
@@ -40,14 +37,7 @@ def api(redis_client, redis_server, tmp_path):
             MemberRecord(id="WATCHER", tier="gold", points=5000, sessions_watched=3),
         ],
     )
-    settings = Settings(
-        redis_url=redis_server.url,
-        access_log=False,
-        allow_clock_override=True,
-        redis_timeout_ms=500,
-        data_dir=str(tmp_path),
-    )
-    with TestClient(create_app(settings)) as client:
+    with client_for(redis_server, redis_timeout_ms=500, data_dir=str(tmp_path)) as client:
         yield client
 
 

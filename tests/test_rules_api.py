@@ -6,12 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import at, in_a_worker
-from fastapi.testclient import TestClient
+from conftest import at, client_for, in_a_worker
 from serving import wait_until
 
-from api.main import create_app
-from api.settings import Settings
 from engine.demo import DEMO_RULES
 
 TOKEN = "test-admin-token-0123456789"
@@ -24,11 +21,6 @@ CHEAPER_MILK = DEMO.replace("price: 1590\n", "price: 1490\n", 1).replace("name: 
 @pytest.fixture
 def admin_env(monkeypatch):
     monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", TOKEN)
-
-
-def make_client(redis_server):
-    settings = Settings(redis_url=redis_server.url, access_log=False, allow_clock_override=True)
-    return TestClient(create_app(settings))
 
 
 def milk_price(client) -> tuple:
@@ -52,7 +44,7 @@ def before(instant: float) -> bool:
 
 
 def test_admin_routes_need_the_token(redis_client, redis_server, admin_env):
-    with make_client(redis_server) as client:
+    with client_for(redis_server) as client:
         assert client.get("/v1/rules").status_code == 401
         assert client.get("/v1/rules", headers={"Authorization": "Bearer wrong"}).status_code == 403
         assert client.get("/v1/rules", headers=ADMIN).status_code == 200
@@ -60,13 +52,13 @@ def test_admin_routes_need_the_token(redis_client, redis_server, admin_env):
 
 def test_admin_routes_are_off_without_a_token(redis_client, redis_server, monkeypatch):
     monkeypatch.delenv("RIGHTS_ADMIN_TOKEN", raising=False)
-    with make_client(redis_server) as client:
+    with client_for(redis_server) as client:
         response = client.get("/v1/rules", headers=ADMIN)
         assert response.status_code == 403 and "RIGHTS_ADMIN_TOKEN" in response.json()["error"]["reason"]
 
 
 def test_push_swaps_the_table_and_every_response_names_it(redis_client, redis_server, admin_env):
-    with make_client(redis_server) as client:
+    with client_for(redis_server) as client:
         before_price, before_version = milk_price(client)
         assert before_price == 1590
         response = push(client, CHEAPER_MILK, label="cheaper-milk")
@@ -83,7 +75,7 @@ def test_push_swaps_the_table_and_every_response_names_it(redis_client, redis_se
 
 def test_a_table_with_errors_is_refused_and_the_active_one_stays(redis_client, redis_server, admin_env):
     broken = DEMO.replace("price: 1590\n", "price: 15.90\n", 1).replace("kind: fixed_price", "kind: bogus", 1)
-    with make_client(redis_server) as client:
+    with client_for(redis_server) as client:
         before = milk_price(client)
         response = push(client, broken)
         assert response.status_code == 422
@@ -94,7 +86,7 @@ def test_a_table_with_errors_is_refused_and_the_active_one_stays(redis_client, r
 
 
 def test_rollback_restores_the_previous_prices(redis_client, redis_server, admin_env):
-    with make_client(redis_server) as client:
+    with client_for(redis_server) as client:
         _, original = milk_price(client)
         push(client, CHEAPER_MILK)
         assert milk_price(client)[0] == 1490
@@ -106,7 +98,7 @@ def test_rollback_restores_the_previous_prices(redis_client, redis_server, admin
 
 @pytest.mark.slow  # waits for its instant
 def test_a_scheduled_push_activates_at_its_instant(redis_client, redis_server, admin_env):
-    with make_client(redis_server) as client:
+    with client_for(redis_server) as client:
         _, original = milk_price(client)
         due = int(time.time()) + 2
         response = push(client, CHEAPER_MILK, activate_at=str(due))
@@ -133,7 +125,7 @@ def test_a_scheduled_push_activates_at_its_instant(redis_client, redis_server, a
 def test_a_push_scheduled_past_the_horizon_is_refused_and_status_stays_readable(
     redis_client, redis_server, admin_env, activate_at
 ):
-    with make_client(redis_server) as client:
+    with client_for(redis_server) as client:
         response = push(client, CHEAPER_MILK, activate_at=activate_at)
         assert response.status_code == 422 and response.json()["error"]["field"] == "activate_at"
         assert client.get("/v1/rules", headers=ADMIN).json()["scheduled"] == []
@@ -142,7 +134,7 @@ def test_a_push_scheduled_past_the_horizon_is_refused_and_status_stays_readable(
 
 @pytest.mark.slow  # waits past its instant
 def test_a_scheduled_version_can_be_cancelled_before_it_goes_live(redis_client, redis_server, admin_env):
-    with make_client(redis_server) as client:
+    with client_for(redis_server) as client:
         _, original = milk_price(client)
         due = int(time.time()) + 2
         version = push(client, CHEAPER_MILK, activate_at=str(due)).json()["version"]
@@ -158,9 +150,9 @@ def test_a_scheduled_version_can_be_cancelled_before_it_goes_live(redis_client, 
 
 
 def test_a_worker_started_after_a_push_serves_the_pushed_version(redis_client, redis_server, admin_env):
-    with make_client(redis_server) as first:
+    with client_for(redis_server) as first:
         pushed = push(first, CHEAPER_MILK).json()["version"]
-    with make_client(redis_server) as late:
+    with client_for(redis_server) as late:
         assert milk_price(late) == (1490, pushed)
 
 
@@ -243,7 +235,7 @@ def test_cli_push_status_rollback_against_a_server(redis_client, redis_server, t
 
 
 def test_diff_between_versions_in_an_authors_words(redis_client, redis_server, admin_env):
-    with make_client(redis_server) as client:
+    with client_for(redis_server) as client:
         _, original = milk_price(client)
         pushed = push(client, CHEAPER_MILK).json()["version"]
         answer = client.get("/v1/rules/diff", headers=ADMIN).json()
@@ -257,7 +249,7 @@ def test_diff_between_versions_in_an_authors_words(redis_client, redis_server, a
 
 
 def test_simulate_quotes_a_candidate_without_touching_live_traffic(redis_client, redis_server, admin_env):
-    with make_client(redis_server) as client:
+    with client_for(redis_server) as client:
         before = milk_price(client)
         cart = {"member": {"tier": "gold", "points": 1850}, "room": "gala", "lines": [{"sku": "MILK-1L", "qty": 2}]}
         answer = client.post(
@@ -287,7 +279,7 @@ def test_simulate_quotes_a_candidate_without_touching_live_traffic(redis_client,
 
 
 def test_simulate_replays_recent_real_requests(redis_client, redis_server, admin_env):
-    with make_client(redis_server) as client:
+    with client_for(redis_server) as client:
         for qty in (1, 2, 3):
             client.post(
                 "/v1/eligibility",
@@ -311,7 +303,7 @@ def test_simulate_finds_and_prices_members_as_checkout_does(redis_client, redis_
         [MemberRecord(id="G1", tier="gold"), MemberRecord(id="OLD", tier="gold", paid_until=at("2026-11-01 00:00"))],
     )
     cart = {"lines": [{"sku": "MILK-1L", "qty": 1}]}
-    with make_client(redis_server) as client:
+    with client_for(redis_server) as client:
         answer = client.post(
             "/v1/rules/simulate",
             headers=ADMIN,

@@ -84,10 +84,15 @@ def _progress(done: int, total: int) -> None:
 
 
 def cmd_members_show(args: argparse.Namespace) -> int:
+    from api.serve.command_redis import NoServer, running_redis
     from api.store import read_member
 
-    with command_redis(args.redis_url, args.data_dir, "rights members show") as url:
-        record = read_member(sync_client(url, socket_timeout=5), args.member_id)
+    try:
+        url = running_redis(args.redis_url, args.data_dir)
+    except NoServer as exc:
+        print(f"rights members show: {exc}", file=sys.stderr)
+        return 1
+    record = read_member(sync_client(url, socket_timeout=5), args.member_id)
     if record is None:
         print(f"rights members show: no member {args.member_id!r}", file=sys.stderr)
         return 1

@@ -57,6 +57,18 @@ def test_show_unknown_member(redis_server, redis_client, capsys):
     assert "no member 'NOBODY'" in capsys.readouterr().err
 
 
+def test_show_with_no_server_says_so_and_starts_nothing(tmp_path, monkeypatch, capsys):
+    """A lookup in a folder where no server runs: one line saying how to point at one,
+    exit 1, and no Redis started or data directory made."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("RIGHTS_DATA_DIR", raising=False)
+    assert main(["members", "show", "M00001"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no running server holds var/" in err[0] and "--redis-url" in err[0], err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_serve_without_redis_server_says_which_package(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path), "RIGHTS_DATA_DIR": str(tmp_path / "var")}
     env.pop("REDIS_URL", None)

@@ -19,6 +19,29 @@ from .data_lock import DYING_HOLDER_WAIT_S, DataDirBusy, DataDirLock, alive
 from .parent_watch import die_with_parent
 
 
+class NoServer(RuntimeError):
+    """A read-only command found no Redis to read: it never starts one of its own."""
+
+
+def running_redis(url: str | None, data_dir: str | None) -> str:
+    """The Redis a read-only command (a member lookup) reads: the one given, or the running
+    server's, named in the data directory's lock. Nothing is started and nothing written:
+    with neither, NoServer says how to point at one."""
+    url = url or os.environ.get("REDIS_URL")
+    if url:
+        return url
+    lock = DataDirLock(data_dir or os.environ.get("RIGHTS_DATA_DIR", "var"))
+    holder = lock.holder() if lock.directory.is_dir() else {}
+    known = str(holder.get("url") or "")
+    port = known.rsplit(":", 1)[-1].split("/")[0]
+    if alive(holder.get("pid")) and port.isdigit() and answers_ping(int(port)):
+        return known
+    raise NoServer(
+        f"no running server holds {lock.directory}/ and no Redis was named: start one (rights serve), "
+        "or give --redis-url (or REDIS_URL), or --data-dir of a running server"
+    )
+
+
 @contextlib.contextmanager
 def redis_for(url: str | None, data_dir: str | None, command: str) -> Iterator[str]:
     """A Redis URL to use: the one given, the running server's (named in the data

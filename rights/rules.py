@@ -9,12 +9,14 @@ RIGHTS_ADMIN_TOKEN, never from the command line (where shell history and `ps` wo
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -191,8 +193,23 @@ def cmd_status(args: argparse.Namespace) -> int:
     status, answer = request(args.server, "GET", "/v1/rules")
     if status != 200:
         return _fail(status, answer, "status")
-    sys.stdout.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.write(orjson.dumps(with_readable_times(answer), option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
+
+
+def with_readable_times(value: Any) -> Any:
+    """The answer as the server gave it, each instant (`..._at`, Unix seconds) followed by
+    the same instant in ISO 8601, UTC, under `..._at_utc`, for a reader."""
+    if isinstance(value, list):
+        return [with_readable_times(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        out[key] = with_readable_times(item)
+        if key.endswith("_at") and isinstance(item, int | float) and not isinstance(item, bool):
+            out[f"{key}_utc"] = dt.datetime.fromtimestamp(item, dt.UTC).isoformat(timespec="seconds")
+    return out
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

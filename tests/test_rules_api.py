@@ -3,6 +3,8 @@ schedules, rollback, a late worker, several worker processes, and the admin toke
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import time
 
 import pytest
@@ -205,7 +207,9 @@ def test_cli_push_status_rollback_against_a_server(redis_client, redis_server, t
     url = serve(env={"REDIS_URL": redis_server.url, "RIGHTS_ADMIN_TOKEN": TOKEN}).url
     monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", TOKEN)
     assert main(["rules", "status", "--server", url]) == 0
-    capsys.readouterr()
+    shown = json.loads(capsys.readouterr().out)
+    active = shown["active"]  # each instant also as a reader reads it
+    assert active["activated_at_utc"] == dt.datetime.fromtimestamp(active["activated_at"], dt.UTC).isoformat()
     good = tmp_path / "cheaper.yaml"
     good.write_text(CHEAPER_MILK)
     assert main(["rules", "push", str(good), "--server", url, "--author", "ops-li"]) == 0

@@ -177,3 +177,23 @@ def test_local_diff_of_two_files(tmp_path, capsys):
 def test_serve_refuses_a_flag_past_its_bounds_before_starting_anything(flags, said, capsys):
     assert main(["serve", *flags]) == 2
     assert said in capsys.readouterr().err
+
+
+def test_validate_sorts_errors_by_line_and_suggests_close_names(tmp_path, capsys):
+    path = tmp_path / "typo.yaml"
+    path.write_text(
+        "format: 1\nname: typo\ntiers:\n  - {id: silver}\n  - {id: gold}\n"
+        "coupons:\n  - {id: C1, name: c, kind: percent_of, percent_off: 10, room: gal}\n"
+        "products:\n  - {sku: MILK-1L, price: 1590, tier_price: {gold: 1490}}\n"
+        "  - {sku: EGGS, price: 990, tier_prices: {silvr: 900}}\n"
+        'rooms:\n  - {id: gala, start: "2026-11-11T20:00:00+08:00", end: "2026-11-11T23:00:00+08:00"}\n'
+    )
+    assert main(["rules", "validate", str(path)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()[:-1]
+    numbers = [int(line.split(":")[1]) for line in lines]
+    assert numbers == sorted(numbers), lines
+    text = "\n".join(lines)
+    assert "unknown kind 'percent_of' (did you mean 'percent_off'?)" in text
+    assert "unknown room 'gal' (did you mean 'gala'?)" in text
+    assert "tier_price: unknown field (did you mean 'tier_prices'?)" in text
+    assert "unknown tier 'silvr' (did you mean 'silver'?)" in text

@@ -51,7 +51,14 @@ def check_source(raw: bytes) -> RuleTable:
         return build_table(data)
     except RuleTableError as exc:
         find_line = line_finder(raw)
-        raise RulesInvalid([Problem(e.place, find_line(e.path), e.message) for e in exc.errors]) from None
+        problems = [Problem(e.place, find_line(e.path), e.message) for e in exc.errors]
+        raise RulesInvalid(by_line(problems)) from None
+
+
+def by_line(problems: list[Problem]) -> list[Problem]:
+    """Problems in the order an author reads the file: those of the whole file (no line)
+    first, then by line; those of one line in the order they were found."""
+    return sorted(problems, key=lambda problem: (problem.line is not None, problem.line or 0))
 
 
 def compile_source(raw: bytes, label: str = "") -> CompiledTable:

@@ -3,7 +3,7 @@ or `min_tier: id` against the table's tiers (lowest first, visitor before them a
 
 from __future__ import annotations
 
-from .common import Checker
+from .common import Checker, did_you_mean
 
 
 def tier_set(checker: Checker, obj: dict, path: tuple, tier_ids: list, members_only: bool = False) -> frozenset:
@@ -16,7 +16,10 @@ def tier_set(checker: Checker, obj: dict, path: tuple, tier_ids: list, members_o
     if "min_tier" in obj:
         tier = obj["min_tier"]
         if type(tier) is not str or tier not in tier_ids:
-            checker.error(path + ("min_tier",), f"unknown tier {tier!r}; tiers are {', '.join(tier_ids)}")
+            checker.error(
+                path + ("min_tier",),
+                f"unknown tier {tier!r}{did_you_mean(tier, tier_ids)}; tiers are {', '.join(tier_ids)}",
+            )
             return frozenset(tier_ids)
         return frozenset(tier_ids[tier_ids.index(tier) :])
     if "tiers" in obj:
@@ -26,6 +29,9 @@ def tier_set(checker: Checker, obj: dict, path: tuple, tier_ids: list, members_o
             return frozenset(tier_ids)
         for index, tier in enumerate(listed):
             if type(tier) is not str or tier not in tier_ids:
-                checker.error(path + ("tiers", index), f"unknown tier {tier!r}; tiers are {', '.join(tier_ids)}")
+                checker.error(
+                    path + ("tiers", index),
+                    f"unknown tier {tier!r}{did_you_mean(tier, tier_ids)}; tiers are {', '.join(tier_ids)}",
+                )
         return frozenset(t for t in listed if type(t) is str and t in tier_ids)
     return frozenset(tier_ids[1:] if members_only else tier_ids)

@@ -7,8 +7,9 @@ an author every error at once, each with the path of the field it concerns.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,6 +25,12 @@ UTC_OFFSET_RE = re.compile(r"^([+-])(0\d|1[0-4]):([0-5]\d)\Z")
 RELATIVE_TIME_RE = re.compile(r"^(room_start|room_end)\s*(?:([+-])\s*((?:\d+[dhms])+))?\Z")
 
 MISSING = object()  # a field left out, as opposed to one written as null
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` for the closest of `choices` to a misspelt `word`, else ''."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,9 @@ class Checker:
             return None
         for key in obj:
             if key not in allowed:
-                self.error(path + (key,), f"unknown field; expected one of: {', '.join(allowed)}")
+                self.error(
+                    path + (key,), f"unknown field{did_you_mean(key, allowed)}; expected one of: {', '.join(allowed)}"
+                )
         for key in required:
             if key not in obj:
                 self.error(path + (key,), "is required")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ...model import COUPON_KINDS, Coupon
 from .audience import tier_set
-from .common import Checker
+from .common import Checker, did_you_mean
 from .times import room_ref, window
 
 _COUPON_FIELDS = (
@@ -49,7 +49,10 @@ def check_coupons(
         ids.append((index, ident))
         kind = obj.get("kind")
         if "kind" in obj and kind not in COUPON_KINDS:
-            checker.error(path + ("kind",), f"unknown kind {kind!r}; kinds are {', '.join(COUPON_KINDS)}")
+            checker.error(
+                path + ("kind",),
+                f"unknown kind {kind!r}{did_you_mean(kind, COUPON_KINDS)}; kinds are {', '.join(COUPON_KINDS)}",
+            )
             kind = None
         amounts = check_amounts(checker, obj, path, kind) if kind else None
         scope = check_scope(checker, obj, path, skus, categories)
@@ -154,7 +157,9 @@ def check_scope(checker: Checker, obj: dict, path: tuple, skus: dict, categories
             if str(name) not in known:
                 checker.error(
                     path + ("scope", key, index),
-                    f"unknown sku {name!r}" if what == "sku" else f"no product has category {name!r}",
+                    f"unknown sku {name!r}{did_you_mean(name, known)}"
+                    if what == "sku"
+                    else f"no product has category {name!r}{did_you_mean(name, known)}",
                 )
         found[key] = frozenset(str(n) for n in listed if str(n) in known)
     if not raw.get("skus") and not raw.get("categories"):

@@ -4,7 +4,7 @@ points (watching, sharing, inviting...) with their caps, expiry, and what a refu
 from __future__ import annotations
 
 from ...model import EVENT_KINDS, MAX_PER_YUAN, MAX_POINTS, REFUND_POLICIES, EventRule, PointsRules
-from .common import Checker
+from .common import Checker, did_you_mean
 
 MAX_EXPIRE_DAYS = 3650
 MAX_INVITES_PER_HOUR = 10_000
@@ -28,7 +28,9 @@ def check_points(checker: Checker, top: dict) -> PointsRules:
     for kind, rule in raw_events.items():
         epath = path + ("events", kind)
         if kind not in EVENT_KINDS:
-            checker.error(epath, f"unknown event kind; kinds are {', '.join(EVENT_KINDS)}")
+            checker.error(
+                epath, f"unknown event kind{did_you_mean(kind, EVENT_KINDS)}; kinds are {', '.join(EVENT_KINDS)}"
+            )
             continue
         allowed = (
             ("points", "cap_per_session", "cap_per_day", "session_only")

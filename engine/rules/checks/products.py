@@ -11,7 +11,7 @@ from typing import Any
 
 from ...model import MAX_PRICE_FEN, VISITOR, Product
 from .audience import tier_set
-from .common import ID_RE, MAX_ID_LENGTH, MAX_MEMBER_LIMIT, MAX_NAME_LENGTH, Checker
+from .common import ID_RE, MAX_ID_LENGTH, MAX_MEMBER_LIMIT, MAX_NAME_LENGTH, Checker, did_you_mean
 
 _PRODUCT_FIELDS = ("sku", "name", "category", "price", "tier_prices", "tiers", "min_tier", "member_limit")
 _PRODUCT_FIELD_SET = frozenset(_PRODUCT_FIELDS)
@@ -42,7 +42,8 @@ def check_products(checker: Checker, top: dict, tier_ids: list) -> list[Product]
             for tier in raw:
                 if tier not in tier_ids[1:]:
                     checker.error(
-                        path + ("tier_prices", tier), f"unknown tier {tier!r}; tiers are {', '.join(tier_ids[1:])}"
+                        path + ("tier_prices", tier),
+                        f"unknown tier {tier!r}{did_you_mean(tier, tier_ids[1:])}; tiers are {', '.join(tier_ids[1:])}",
                     )
                 if tier in tier_ids[1:]:
                     value = checker.fen(raw, path + ("tier_prices",), tier)

@@ -4,7 +4,7 @@ product's base price), and the points a room adds to an order."""
 from __future__ import annotations
 
 from ...model import MAX_POINTS, Room
-from .common import Checker
+from .common import Checker, did_you_mean
 from .times import instant
 
 
@@ -29,7 +29,7 @@ def check_rooms(checker: Checker, top: dict, skus: dict) -> list[Room]:
                 key = str(sku)
                 if key not in skus:
                     if key not in checker.declared_skus:  # else the product's own error says it
-                        checker.error(path + ("live_prices", sku), f"unknown sku {key!r}")
+                        checker.error(path + ("live_prices", sku), f"unknown sku {key!r}{did_you_mean(key, skus)}")
                     continue
                 value = checker.fen(raw, path + ("live_prices",), sku)
                 if value is not None and value > skus[key].price:

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from ...model import Room
-from .common import MISSING, RELATIVE_TIME_RE, Checker
+from .common import MISSING, RELATIVE_TIME_RE, Checker, did_you_mean
 
 _DURATION_PART = re.compile(r"(\d+)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -85,6 +85,6 @@ def room_ref(checker: Checker, obj: dict, path: tuple, rooms: dict) -> str | Non
     if room is None:
         return None
     if type(room) is not str or room not in rooms:
-        checker.error(path + ("room",), f"unknown room {room!r}")
+        checker.error(path + ("room",), f"unknown room {room!r}{did_you_mean(room, rooms)}")
         return None
     return room

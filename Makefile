@@ -20,8 +20,12 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei >/dev/null; \
 	  else echo "chromium or chromedriver is missing: sudo apt-get install chromium chromium-driver fonts-wqy-zenhei"; exit 1; fi; }
 
-install: redis
+# installed once, and again only when what the install builds from changes
+INSTALLED := build/.installed
+install: redis $(INSTALLED)
+$(INSTALLED): pyproject.toml setup.py $(wildcard ext/*.pyx ext/*.pxd ext/*.py) engine/codes.py engine/layout.py engine/model.py
 	$(PYTHON) -m pip install -q -e ".[dev]"
+	@mkdir -p build && touch $@
 
 serve: install
 	rights serve --demo

@@ -11,6 +11,7 @@
     rights bench ledger [--json]       leaders by location; settlement and redemption under load
     rights bench all [--json]          every side-by-side comparison as one table (incl. zen-engine)
     rights serve [--demo] ...          the eligibility API (see `rights serve --help`)
+    rights reset [--data-dir DIR]      delete the embedded Redis's data (refused while a server holds it)
     rights members import|show ...     members in Redis
     rights leaders import FILE         pickup leaders in Redis
 

@@ -6,6 +6,7 @@ A wrong setting or API key is named here, in one line, before any process starts
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from api.settings import Settings
@@ -39,6 +40,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "version, active at once (without it, Redis's active version is served)",
     )
     serve.set_defaults(run=cmd_serve)
+    reset = commands.add_parser(
+        "reset", help="delete the embedded Redis's data directory (members, ledgers, pushed tables, stock)"
+    )
+    reset.add_argument("--data-dir", help="the directory (RIGHTS_DATA_DIR, default ./var)")
+    reset.set_defaults(run=cmd_reset)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -83,3 +89,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
         return 1
     return Supervisor(settings, table, source, appendfsync=args.appendfsync, push_rules=args.push_rules).run()
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Start over from the demo state: refused, with the holder named, while a server or
+    command holds the directory; nothing is stopped."""
+    from api.serve.data_lock import DataDirBusy, reset
+
+    directory = args.data_dir or os.environ.get("RIGHTS_DATA_DIR") or "var"
+    try:
+        deleted = reset(directory)
+    except DataDirBusy as exc:
+        print(f"rights reset: {exc}", file=sys.stderr)
+        return 1
+    print(f"rights reset: {'deleted' if deleted else 'nothing to delete:'} {directory}/", file=sys.stderr)
+    return 0

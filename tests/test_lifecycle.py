@@ -81,6 +81,25 @@ def test_a_server_is_refused_while_a_members_command_holds_the_data_dir(tmp_path
         lock.release()
 
 
+def test_reset_is_refused_while_a_server_holds_the_data_and_deletes_it_after(serve, capsys):
+    """`rights reset` (what `make reset` runs) stops nothing: it names the running server and
+    leaves its files; once the server has stopped, the next start is the demo state again."""
+    from rights.cli import main
+
+    server = serve()
+    assert main(["reset", "--data-dir", str(server.data_dir)]) == 1
+    refusal = capsys.readouterr().err.strip().splitlines()
+    assert len(refusal) == 1 and f"pid {server.pid}" in refusal[0], refusal
+    assert server.readyz() == 200 and (server.data_dir / "rights.lock").exists()
+
+    os.kill(server.pid, signal.SIGTERM)
+    assert server.wait_exit() == 0
+    assert main(["reset", "--data-dir", str(server.data_dir)]) == 0
+    assert not server.data_dir.exists()
+    assert main(["reset", "--data-dir", str(server.data_dir)]) == 0
+    assert "nothing to delete" in capsys.readouterr().err
+
+
 def test_members_commands_use_the_running_servers_redis_else_take_the_lock(tmp_path, serve, monkeypatch):
     from rights.cli import main
 

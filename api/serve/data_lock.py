@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -109,3 +110,20 @@ class DataDirLock:
         finally:
             os.close(self.fd)
             self.fd = None
+
+
+def reset(directory: str | Path) -> bool:
+    """Delete a data directory, under its lock: refused (DataDirBusy) while a live process
+    holds it, so a running server's files are never pulled from under it. False when
+    there was nothing to delete."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return False
+    lock = DataDirLock(directory)
+    if not lock.try_acquire("rights reset"):
+        raise DataDirBusy(directory, lock.holder())
+    try:
+        shutil.rmtree(directory)
+    finally:
+        lock.release()  # the descriptor of a file already unlinked: nobody else can have locked it
+    return True

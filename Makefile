@@ -20,7 +20,7 @@ DATA_DIR := $(or $(RIGHTS_DATA_DIR),var)
 define apt_install
   if [ "$$(id -u)" = 0 ]; then echo "make: installing $(1) with apt-get ($(2))"; \
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; \
-  else echo "make: $(2) needs Debian packages: sudo apt-get install $(1)"; exit 1; fi
+  else echo "make: missing Debian packages for $(2): sudo apt-get install $(1)"; exit 1; fi
 endef
 
 redis:

@@ -6,8 +6,10 @@
   after a push it quotes again and settles under the new version.
 - FlashRedeemer: redeems the flash eggs, each with a fresh Idempotency-Key (POST
   /v1/redemptions); only the flash burst stage runs it.
-- RuleAuthor: pushes a price change once, mid-run (POST /v1/rules), when the environment
-  has RIGHTS_ADMIN_TOKEN (the server must know the same token); otherwise it only waits.
+- RuleAuthor: pushes a price change once, mid-run (POST /v1/rules), only when asked to
+  (RIGHTS_LOAD_PUSH=1, with RIGHTS_ADMIN_TOKEN the server knows); otherwise it only waits.
+  When the run stops it rolls back to the table that was active before its push, unless
+  someone pushed another table since: a rehearsal never leaves its table in service.
 
 Members are the demo members (M00001..M10000), the room, skus and flash item the demo
 table's; for another deployment set RIGHTS_LOAD_MEMBERS, RIGHTS_LOAD_ROOM (with
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 import uuid
 
@@ -206,28 +209,62 @@ class FlashRedeemer(_GalaUser):
 
 
 class RuleAuthor(_GalaUser):
-    """One push of a cheaper milk, half way through the run."""
+    """One push of a cheaper milk, half way through the run, taken back when the run stops."""
 
     fixed_count = 1
     wait_time = constant(1.0)
     pushed = False
+    versions: dict[str, str] = {}  # "before" and "pushed", for the rollback at the end
 
     @task
     def push_once(self) -> None:
         token = os.environ.get("RIGHTS_ADMIN_TOKEN")
+        wanted = os.environ.get("RIGHTS_LOAD_PUSH", "0").strip().lower() in ("1", "true", "yes", "on")
         elapsed = time.monotonic() - (_started["at"] or time.monotonic())
-        if RuleAuthor.pushed or not token or elapsed < run_seconds(self.environment) / 2:
+        if RuleAuthor.pushed or not (token and wanted) or elapsed < run_seconds(self.environment) / 2:
             return
         RuleAuthor.pushed = True
         from engine.demo import DEMO_RULES
 
+        auth = {"Authorization": f"Bearer {token}"}
+        with self.client.get("/v1/rules", headers=auth, name="rules status", catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"{response.status_code} {response.text[:80]}")
+                return
+            RuleAuthor.versions["before"] = response.json()["active"]["version"]
         table = DEMO_RULES.read_text(encoding="utf-8").replace("price: 1590\n", "price: 1490\n", 1)
         with self.client.post(
             "/v1/rules?author=locust&label=gala-mid-run",
             data=table,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/yaml"},
+            headers={**auth, "Content-Type": "application/yaml"},
             name="rules push",
             catch_response=True,
         ) as response:
             if not 200 <= response.status_code < 300:
                 response.failure(f"{response.status_code} {response.text[:80]}")
+                return
+            RuleAuthor.versions["pushed"] = response.json()["version"]
+
+
+@events.test_stop.add_listener
+def _take_the_push_back(environment, **kwargs) -> None:
+    """Roll back to the table active before the run's push, if the push is still active."""
+    before, pushed = RuleAuthor.versions.get("before"), RuleAuthor.versions.get("pushed")
+    if not (before and pushed and environment.host):
+        return
+    import requests
+
+    auth = {"Authorization": f"Bearer {os.environ.get('RIGHTS_ADMIN_TOKEN', '')}"}
+    try:
+        active = requests.get(f"{environment.host}/v1/rules", headers=auth, timeout=10).json()["active"]["version"]
+        if active == pushed:
+            requests.post(f"{environment.host}/v1/rules/rollback", json={"to": before}, headers=auth, timeout=10)
+            print(f"load test: rolled back to {before} (the table before its push)", file=sys.stderr)
+        else:
+            print(f"load test: {active} is active (pushed since the run's push): left as it is", file=sys.stderr)
+    except (requests.RequestException, KeyError, ValueError) as exc:
+        print(
+            f"load test: could not take its push back ({exc}); `rights rules rollback --to {before}`", file=sys.stderr
+        )
+    RuleAuthor.versions.clear()
+    RuleAuthor.pushed = False

@@ -9,7 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from serving import ROOT, Server
+from serving import ROOT, Server, http
+
+from engine.demo import DEMO_RULES
+from engine.rules.load import load_file
 
 pytestmark = pytest.mark.slow  # locust runs against a real server
 TOKEN = "loadtest-token"
@@ -23,6 +26,7 @@ def demo(tmp_path_factory):
 
 def gala(base: str, tmp_path, *flags: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "RIGHTS_GALA_SECONDS": "8", "RIGHTS_GALA_USERS": "4", "RIGHTS_ADMIN_TOKEN": TOKEN}
+    env["RIGHTS_LOAD_PUSH"] = "1"
     return subprocess.run(
         [
             sys.executable,
@@ -56,6 +60,10 @@ def test_the_gala_night_meets_its_objectives(demo, tmp_path):
     for name in ("eligibility", "order", "event watch", "flash redemption", "rules push"):
         assert f",{name}," in stats, name
     assert (tmp_path / "gala.html").stat().st_size > 0
+    # the mid-run push is taken back when the run stops: the table served before is served again
+    status, rules = http(demo + "/v1/rules", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert status == 200 and rules["active"]["version"] == load_file(DEMO_RULES).version, rules["active"]
+    assert "rolled back to" in done.stderr
 
 
 def test_an_impossible_objective_fails_the_run_with_its_reason(demo, tmp_path):

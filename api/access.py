@@ -18,10 +18,12 @@
 - The admin routes (rules, freeze): `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`; none
   given is 401, a wrong one 403, compared in constant time and never logged; without a
   configured token they are off (403).
-- Per-member rate limits on events and redemptions: a fixed one-minute window counted in
-  Redis under the member's hash tag (`rate:{<member>}:<kind>:<minute>`), so every replica
-  shares it, by the same script that answers replays (a replay is not counted); past the
-  limit the answer is 429 with `Retry-After` (seconds to the next window).
+- Per-member rate limits on events and redemptions: a moving 60-second window (lua/rate.lua:
+  the instants of the member's last `limit` allowed attempts, on Redis's clock), kept in
+  Redis under the member's hash tag (`rate:{<member>}:<kind>`), so every replica shares
+  it, by the same script that answers replays (a replay is not counted); past the limit
+  the answer is 429 with `Retry-After` (seconds until an attempt would be allowed again),
+  and the refused attempt is not recorded.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from __future__ import annotations
 import hmac
 import os
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,25 +176,21 @@ def _parse_entry(entry: str, where: str) -> tuple:
     return key.encode(), Grant(channel, frozenset(granted), frozenset(leaders))
 
 
-RATE_KEY_TTL_SECONDS = 120  # a window's counter outlives its minute, then goes
+RATE_KEY_TTL_SECONDS = 60  # a window's instants are all older than 60 s a minute after its last attempt
 
 
 @dataclass(frozen=True)
-class RateWindow:
-    """This minute's counter of one member's attempts of one kind, for a script in the
-    member's slot to count (after it has answered any replay from its record)."""
+class RateLimit:
+    """One member's attempts of one kind a minute, for a script in the member's slot to
+    count (lua/rate.lua, after it has answered any replay from its record)."""
 
     key: str
     limit: int
-    retry_after: int  # seconds to the next window, for Retry-After
 
     @classmethod
-    def now(cls, member_id: str, kind: str, per_minute: int) -> RateWindow | None:
-        if per_minute <= 0:
-            return None
-        now = time.time()
-        window = int(now // 60)
-        return cls(rate_key(member_id, kind, window), per_minute, max(1, int((window + 1) * 60 - now) + 1))
+    def of(cls, member_id: str, kind: str, per_minute: int) -> RateLimit | None:
+        """None when `per_minute` is 0: no limit."""
+        return cls(rate_key(member_id, kind), per_minute) if per_minute > 0 else None
 
 
 def check_admin(request: Request) -> None:

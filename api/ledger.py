@@ -23,15 +23,15 @@ Keys, all with the member id as hash tag (one Redis Cluster slot per member):
 Every script makes all of its refusals before its first write (Redis does not roll a
 script back), and redis-py reloads a script the server has forgotten (NOSCRIPT). Two
 writes come first on purpose: forgetting event ids past their replay window, and
-counting the attempt against the member's rate a minute (an attempt counts, refused or
-not; a replay does not).
+recording the attempt in the member's rate window (lua/rate.lua: an attempt within the
+rate counts even when a later check refuses it; one past the rate, or a replay, does not).
 """
 
 from __future__ import annotations
 
 import time
 
-from .access import RATE_KEY_TTL_SECONDS, RateWindow
+from .access import RATE_KEY_TTL_SECONDS, RateLimit
 from .redis.keys import caps_key, events_index_key, events_key, ledger_key, lots_key, member_key
 from .redis.scripts import Scripts
 
@@ -72,7 +72,7 @@ def credit_event(
     day_cap: int | None,
     rate_field: str = "",
     rate_limit: int | None = None,
-    rate: RateWindow | None = None,
+    rate: RateLimit | None = None,
     wall_now: float | None = None,
 ):
     """Credit one event, once per event id within EVENT_REPLAY_DAYS; a replay is answered

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from .access import RateWindow
+from .access import RateLimit
 from .pickup_codes import ANY_LEADER, PickupCode, make_code
 from .pickups import drop_pending, list_pending, mark_issued
 from .redis.keys import REDEMPTION_RECORD, REDEMPTIONS, idempotency_key, ledger_key, lots_key, member_key
@@ -109,7 +109,7 @@ async def redeem(
     engine_hint: int,
     leader_id: str | None,
     secret: bytes,
-    rate: RateWindow | None = None,
+    rate: RateLimit | None = None,
 ) -> Answer:
     """Steps 1 to 5 of the module docstring; `engine_status` is the quote's verdict on
     the item for this member now (tier, room, window, unlock). A replay is answered
@@ -124,8 +124,8 @@ async def redeem(
             429,
             "rate_limited",
             "member_id",
-            f"more than {rate.limit} redemption attempts a minute for this member; retry after {rate.retry_after} s",
-            retry_after=rate.retry_after,
+            f"more than {rate.limit} redemption attempts a minute for this member; retry after {begun[1]} s",
+            retry_after=begun[1],
         )
     if state == "unknown_member":
         return _refusal(404, "unknown_member", "member_id", f"no member {member_id!r}")

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 
-from .access import RATE_KEY_TTL_SECONDS, RateWindow
+from .access import RATE_KEY_TTL_SECONDS, RateLimit
 from .redis.keys import member_key, record_key, reservations_index_key, reservations_key, stock_key
 from .redis.scripts import Scripts
 
@@ -45,11 +45,11 @@ def body_hash(body: dict) -> str:
 
 
 async def begin(
-    scripts: Scripts, kind: str, member_id: str, name: str, body: dict, ttl: int = 0, rate: RateWindow | None = None
+    scripts: Scripts, kind: str, member_id: str, name: str, body: dict, ttl: int = 0, rate: RateLimit | None = None
 ) -> tuple:
     """Start an attempt (its record: `running`, the body's hash, a fresh nonce), or learn
     why not: ('begun', nonce), ('done', answer), ('mismatch',), ('running',),
-    ('unknown_member',) or, past `rate`, ('rate_limited',). An attempt silent for
+    ('unknown_member',) or, past `rate`, ('rate_limited', seconds to wait). An attempt silent for
     STALE_SECONDS is taken over."""
     nonce = secrets.token_hex(8)
     keys = [member_key(member_id), record_key(kind, member_id, name)]
@@ -63,6 +63,8 @@ async def begin(
         return state, nonce
     if state == "done":
         return state, _text(answer[1])
+    if state == "rate_limited":
+        return state, int(answer[1])
     return (state,)
 
 

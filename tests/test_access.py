@@ -131,7 +131,7 @@ def test_events_past_the_rate_limit_get_429_with_retry_after(redis_client, redis
         ]
         assert [a.status_code for a in answers] == [200, 200, 200, 429]
         assert answers[-1].json()["error"]["code"] == "rate_limited"
-        assert 1 <= int(answers[-1].headers["retry-after"]) <= 61
+        assert 58 <= int(answers[-1].headers["retry-after"]) <= 60  # the first of the three, a minute on
         other = api.post(
             "/v1/events",
             json={"event_id": "s9", "member_id": "G2", "type": "share"},
@@ -147,3 +147,48 @@ def test_events_past_the_rate_limit_get_429_with_retry_after(redis_client, redis
             for k in range(3)
         ]
         assert [t.status_code for t in tries][-1] == 429
+
+
+def _attempts_after(redis_server, member: str, ages_ms: list, tries: int) -> list:
+    """The member's window holding attempts made `ages_ms` ago (by Redis's clock, newest
+    first), then `tries` redemption attempts against a limit of 3: each one's (state, wait)."""
+    from conftest import in_a_worker
+
+    from api import reservations
+    from api.access import RateLimit
+
+    rate = RateLimit.of(member, "redemptions", 3)
+    assert rate is not None
+
+    async def attempt(service):
+        seconds, micros = await service.redis.time()  # seeded just before the attempts
+        now_ms = seconds * 1000 + micros // 1000
+        if ages_ms:
+            await service.redis.rpush(rate.key, *[now_ms - age for age in ages_ms])
+        return [
+            await reservations.begin(service.scripts, "idem", member, f"k{k}", {"k": k}, 60, rate) for k in range(tries)
+        ]
+
+    return in_a_worker(redis_server, attempt)
+
+
+def test_the_rate_window_moves_so_a_burst_before_a_minute_ends_blocks_the_next_minute(redis_client, redis_server):
+    """A fixed clock-minute window lets a burst at 12:00:59 and another at 12:01:00 through,
+    twice the limit in two seconds; the moving window counts the last 60 s wherever the
+    clock minute turns, and says how long to wait."""
+    write_members(redis_client, [MemberRecord(id=f"W{k}", tier="gold", points=0) for k in range(4)])
+    burst = _attempts_after(redis_server, "W0", [1000, 1000, 1000], 2)
+    assert [state for state, _ in burst] == ["rate_limited", "rate_limited"]
+    assert all(58 <= wait <= 59 for _, wait in burst), burst
+    assert redis_client.llen("rate:{W0}:redemptions") == 3  # a refused attempt is not recorded
+
+    almost = _attempts_after(redis_server, "W1", [1000, 30_000, 59_000], 1)
+    assert almost == [("rate_limited", 1)]  # the oldest leaves the window within the second
+    gone = _attempts_after(redis_server, "W2", [1000, 30_000, 60_500], 2)
+    assert [state for state, *_ in gone] == ["begun", "rate_limited"]  # one slot freed, one used
+    assert 29 <= gone[1][1] <= 30  # then the 30 s old one is next to leave
+
+    fresh = _attempts_after(redis_server, "W3", [], 4)
+    assert [state for state, *_ in fresh] == ["begun", "begun", "begun", "rate_limited"]
+    assert 59 <= fresh[3][1] <= 60
+    assert 0 < redis_client.pttl("rate:{W3}:redemptions") <= 60_000  # gone a minute after its last attempt

@@ -46,11 +46,13 @@ def caps_key(member_id: str) -> str:  # {<member>}; CAPS_TTL_SECONDS after its l
     return f"caps:{{{member_id}}}"
 
 
-# -- rate windows (api/access.py) ---------------------------------------------------------
+# -- rate limits (api/access.py, lua/rate.lua) ---------------------------------------------------------
 
 
-def rate_key(member_id: str, kind: str, window: int) -> str:  # {<member>}; RATE_KEY_TTL_SECONDS (2 minutes)
-    return f"rate:{{{member_id}}}:{kind}:{window}"
+def rate_key(
+    member_id: str, kind: str
+) -> str:  # {<member>}; RATE_KEY_TTL_SECONDS (60 s) after the last allowed attempt
+    return f"rate:{{{member_id}}}:{kind}"
 
 
 # -- orders and redemption attempts (api/reservations.py, api/orders.py, api/redeem.py) ---

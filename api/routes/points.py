@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from engine.model import MAX_POINTS
 
 from .. import schemas
-from ..access import RateWindow
+from ..access import RateLimit
 from ..errors import JSON, answer, error, refusal
 from ..ledger import credit_event
 from .deps import ServiceDep
@@ -127,7 +127,7 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
                 422, "invalid_request", f"room {room.id} is not live: its session's points cannot be earned now", "room"
             )
         expires = min(expires, room.end) if expires else room.end
-    rate = RateWindow.now(body.member_id, "events", service.settings.events_per_minute)
+    rate = RateLimit.of(body.member_id, "events", service.settings.events_per_minute)
     answer = await service.redis_call(
         credit_event(
             service.scripts,
@@ -149,13 +149,14 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
     )
     status = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
     if status == "rate_limited" and rate is not None:
+        wait = int(answer[1])
         response = error(
             429,
             "rate_limited",
-            f"more than {rate.limit} events a minute for this member; retry after {rate.retry_after} s",
+            f"more than {rate.limit} events a minute for this member; retry after {wait} s",
             "member_id",
         )
-        response.headers["Retry-After"] = str(rate.retry_after)
+        response.headers["Retry-After"] = str(wait)
         return response
     if status == "unknown_member":
         return error(404, "unknown_member", f"no member {body.member_id!r}", "member_id")

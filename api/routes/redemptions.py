@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from engine import codes
 
 from .. import schemas
-from ..access import RateWindow
+from ..access import RateLimit
 from ..checkout.request import pricing
 from ..errors import JSON, answer, error, refusal
 from ..redeem import redeem
@@ -105,7 +105,7 @@ async def post_redemption(
             engine_hint=hint,
             leader_id=leader,
             secret=service.pickup_secret(),
-            rate=RateWindow.now(body.member_id, "redemptions", service.settings.redemptions_per_minute),
+            rate=RateLimit.of(body.member_id, "redemptions", service.settings.redemptions_per_minute),
         )
     )
     if answer.status == 200 and not answer.replayed:

@@ -2,6 +2,8 @@
 -- from the record before the attempt is counted against the rate.
 -- KEYS: member_key, record_key[, rate_key]
 -- ARGV: body hash, nonce, now (wall clock), stale after, ttl (0: none)[, rate limit, rate counter ttl]
+--#include rate
+
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_member'} end
 local state = redis.call('HGET', KEYS[2], 'state')
 if state and state ~= 'abandoned' then
@@ -12,9 +14,8 @@ if state and state ~= 'abandoned' then
   end
 end
 if KEYS[3] then
-  local count = redis.call('INCR', KEYS[3])
-  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[7]))
-  if count > tonumber(ARGV[6]) then return {'rate_limited'} end
+  local wait = rate_wait(KEYS[3], tonumber(ARGV[6]), tonumber(ARGV[7]))
+  if wait > 0 then return {'rate_limited', wait} end
 end
 redis.call('HSET', KEYS[2], 'state', 'running', 'hash', ARGV[1], 'nonce', ARGV[2], 'started', ARGV[3])
 if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5])) end

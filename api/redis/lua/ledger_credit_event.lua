@@ -4,6 +4,7 @@
 --       day field, day cap (-1: none), caps ttl, rate field, most events per rate field (-1: none),
 --       wall-clock now, forget event ids seen before (wall clock), prune batch[, rate limit, rate counter ttl]
 --#include lots
+--#include rate
 
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_member'} end
 local forgotten = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', ARGV[15], 'LIMIT', 0, tonumber(ARGV[16]))
@@ -14,9 +15,8 @@ end
 local prior = redis.call('HGET', KEYS[4], ARGV[2])
 if prior then return {'replay', prior} end
 if KEYS[7] then  -- a replay is answered above, uncounted; a new event counts against the member's rate
-  local count = redis.call('INCR', KEYS[7])
-  redis.call('EXPIRE', KEYS[7], tonumber(ARGV[18]))
-  if count > tonumber(ARGV[17]) then return {'rate_limited'} end
+  local wait = rate_wait(KEYS[7], tonumber(ARGV[17]), tonumber(ARGV[18]))
+  if wait > 0 then return {'rate_limited', wait} end
 end
 if redis.call('HGET', KEYS[1], 'frozen') == '1' then return {'member_frozen'} end
 local now, points, expires = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[5])

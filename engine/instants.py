@@ -20,3 +20,15 @@ def parse_instant(value, utc_offset: int = CST_SECONDS) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(seconds=utc_offset)))
     return int(moment.timestamp())
+
+
+def at_offset(seconds: float, utc_offset: int | None = 0) -> dt.datetime:
+    """Unix seconds as a moment at a UTC offset (in seconds); None: this machine's zone."""
+    if utc_offset is None:
+        return dt.datetime.fromtimestamp(seconds).astimezone()
+    return dt.datetime.fromtimestamp(seconds, dt.timezone(dt.timedelta(seconds=utc_offset)))
+
+
+def format_instant(seconds: float, utc_offset: int | None = 0) -> str:
+    """Unix seconds in ISO 8601 to the second, as a reader reads them (UTC by default)."""
+    return at_offset(seconds, utc_offset).isoformat(timespec="seconds")

@@ -9,7 +9,6 @@ RIGHTS_ADMIN_TOKEN, never from the command line (where shell history and `ps` wo
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import sys
 import urllib.error
@@ -20,7 +19,9 @@ from typing import Any
 
 import orjson
 
-from .output import print_json
+from engine.instants import format_instant
+
+from .output import counted, print_json
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -208,7 +209,7 @@ def with_readable_times(value: Any) -> Any:
     for key, item in value.items():
         out[key] = with_readable_times(item)
         if key.endswith("_at") and isinstance(item, int | float) and not isinstance(item, bool):
-            out[f"{key}_utc"] = dt.datetime.fromtimestamp(item, dt.UTC).isoformat(timespec="seconds")
+            out[f"{key}_utc"] = format_instant(item)
     return out
 
 
@@ -259,13 +260,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
     print(
-        f"{answer['active']} -> {answer['candidate']}: {answer['carts']} carts, {answer['changed']} changed, "
+        f"{answer['active']} -> {answer['candidate']}: {counted(answer['carts'], 'cart')}, "
+        f"{answer['changed']} changed, "
         f"payable {answer['payable_change']:+d} fen, points {answer['points_change']:+d}"
     )
     for result in answer["results"]:
         change = result["change"]
         if change["payable"] or change["points"] or change["coupons_added"] or change["coupons_removed"]:
-            which = f"cart {result['cart']}" if "cart" in result else f"replay @{result['replayed_at']}"
+            which = (
+                f"cart {result['cart'] + 1}"
+                if "cart" in result
+                else f"replay of {format_instant(result['replayed_at'])}"
+            )
             extra = "".join(f" +{c}" for c in change["coupons_added"]) + "".join(
                 f" -{c}" for c in change["coupons_removed"]
             )

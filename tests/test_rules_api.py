@@ -224,9 +224,13 @@ def test_cli_push_status_rollback_against_a_server(redis_client, redis_server, t
     assert main(["rules", "simulate", str(bad), "--carts", str(carts), "--server", url]) == 1
     capsys.readouterr()
     assert main(["rules", "simulate", "--carts", str(carts), "--at", "2026-11-12T10:00", "--server", url]) == 0
-    assert "1 carts, 0 changed" in capsys.readouterr().out
+    assert "1 cart, 0 changed" in capsys.readouterr().out
     assert main(["rules", "rollback", "--server", url]) == 0
     assert capsys.readouterr().out.startswith("dairy-gala@")
+    assert (
+        main(["rules", "simulate", str(good), "--carts", str(carts), "--at", "2026-11-12T10:00", "--server", url]) == 0
+    )
+    assert "1 cart, 1 changed" in (out := capsys.readouterr().out) and "\n  cart 1: payable -200," in out, out
     assert main(["rules", "push", str(good), "--server", url, "--at", str(int(time.time()) + 3600)]) == 0
     scheduled = capsys.readouterr().out.split(":")[0]
     assert main(["rules", "cancel", scheduled, "--server", url]) == 0

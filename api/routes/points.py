@@ -3,13 +3,13 @@ ledger's keys and scripts are api/ledger.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from engine.instants import at_offset
 from engine.model import MAX_POINTS
 
 from .. import schemas
@@ -38,11 +38,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _day(now: int, utc_offset: int) -> str:
     """The rule table's local calendar day of an instant, as yyyymmdd (for the day caps)."""
-    return dt.datetime.fromtimestamp(now, dt.timezone(dt.timedelta(seconds=utc_offset))).strftime("%Y%m%d")
+    return at_offset(now, utc_offset).strftime("%Y%m%d")
 
 
 def _hour(now: int, utc_offset: int) -> str:
-    return dt.datetime.fromtimestamp(now, dt.timezone(dt.timedelta(seconds=utc_offset))).strftime("%Y%m%d%H")
+    return at_offset(now, utc_offset).strftime("%Y%m%d%H")
 
 
 def _event_body(event_id: str, member_id: str, record: str) -> bytes:

@@ -16,9 +16,10 @@ start-up line names the version Redis will hand the workers, and where it came f
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
 from typing import TYPE_CHECKING
+
+from engine.instants import format_instant
 
 from ..redis.connect import async_client
 from ..rules_store import RulesStore
@@ -62,4 +63,4 @@ def _since(meta: dict | None) -> str:
     at = (meta or {}).get("activated_at") or (meta or {}).get("pushed_at")
     if not at:
         return "an unknown time"
-    return dt.datetime.fromtimestamp(int(at)).astimezone().isoformat(timespec="seconds")
+    return format_instant(int(at), utc_offset=None)

@@ -9,9 +9,9 @@ with the item, the field, the old and new values as written in a table, and a se
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from typing import Any
 
+from ..instants import format_instant
 from ..model import RuleTable
 
 _MONEY = {"price", "amount", "threshold", "max_discount", "cash", "tier_prices", "live_prices"}
@@ -43,7 +43,7 @@ def _show(field: str, value: Any, utc_offset: int) -> Any:
     if isinstance(value, frozenset):
         return sorted(value)
     if field in _INSTANTS:
-        return dt.datetime.fromtimestamp(value, dt.timezone(dt.timedelta(seconds=utc_offset))).isoformat()
+        return format_instant(value, utc_offset)
     if isinstance(value, dict):
         return dict(sorted(value.items()))
     return value

@@ -39,6 +39,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: refusal("A field is wrong; the error names it"),
     503: refusal(schemas.UNAVAILABLE),
 }
+# what a route about one member (its ledger, its events) may answer besides 200
+MEMBER_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: refusal("No member with this id"),
+    422: ERRORS[422],
+    503: ERRORS[503],
+}
 
 
 class RedisUnavailable(RuntimeError):

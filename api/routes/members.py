@@ -4,7 +4,6 @@ review (admin)."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -12,7 +11,7 @@ from fastapi.responses import Response
 
 from .. import schemas
 from ..access import check_admin
-from ..errors import JSON, answer, error, refusal
+from ..errors import JSON, MEMBER_ERRORS, answer, error, refusal
 from ..ledger import freeze, parse_entry, sweep
 from ..redis.keys import ledger_key, member_key
 from ..store import MEMBER_ID
@@ -47,11 +46,6 @@ _LEDGER_EXAMPLE = {
     ],
     "next": None,
 }
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: refusal("No member with this id"),
-    422: refusal("A field is wrong; the error names it"),
-    503: refusal(schemas.UNAVAILABLE),
-}
 
 
 def _ledger_position(text: str) -> bool:
@@ -68,7 +62,7 @@ def _ledger_position(text: str) -> bool:
     "/v1/members/{member_id}/ledger",
     response_model=schemas.LedgerPage,
     summary="A member's points ledger, newest first, page by page",
-    responses={200: answer("One page of entries", _LEDGER_EXAMPLE), **_ERRORS},
+    responses={200: answer("One page of entries", _LEDGER_EXAMPLE), **MEMBER_ERRORS},
 )
 async def get_ledger(
     request: Request,
@@ -115,7 +109,7 @@ def _freeze_doc(frozen: bool) -> dict:
             200: answer("Done (also when it was so already)", {"member_id": "M00001", "frozen": frozen}),
             401: refusal("No admin token"),
             403: refusal("A wrong admin token, or admin off"),
-            **_ERRORS,
+            **MEMBER_ERRORS,
         },
     )
 

@@ -3,8 +3,6 @@ ledger's keys and scripts are api/ledger.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -14,7 +12,7 @@ from engine.model import MAX_POINTS
 
 from .. import schemas
 from ..access import RateLimit
-from ..errors import JSON, answer, error, refusal
+from ..errors import JSON, MEMBER_ERRORS, answer, error, refusal
 from ..ledger import credit_event
 from .deps import ServiceDep
 
@@ -28,11 +26,6 @@ _EVENT_EXAMPLE = {
     "balance": 1870,
     "expires": None,
     "note": None,
-}
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: refusal("No member with this id"),
-    422: refusal("A field is wrong; the error names it"),
-    503: refusal(schemas.UNAVAILABLE),
 }
 
 
@@ -76,7 +69,7 @@ def _event_body(event_id: str, member_id: str, record: str) -> bytes:
         400: refusal("Malformed JSON"),
         403: refusal("The member is frozen"),
         429: refusal("Too many events from this member this minute; see Retry-After"),
-        **_ERRORS,
+        **MEMBER_ERRORS,
         422: refusal(
             "A field is wrong (the error names it), or the credit would take the "
             "balance past 1,000,000,000 points (`points_over_limit`)"

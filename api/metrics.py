@@ -15,6 +15,9 @@ import time
 from collections import defaultdict
 
 import orjson
+from prometheus_client import generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
 from .redis.keys import METRICS_KEY
 
@@ -90,62 +93,70 @@ async def forget_silent_workers(redis) -> int:
 
 
 def render(snapshots: list, local: Metrics) -> str:
-    """Prometheus text format of the sum of the snapshots (this worker's own included)."""
+    """Prometheus text format of the sum of the snapshots (this worker's own included),
+    written by prometheus_client's exposition from metric families built here."""
     now = time.time()
     fresh = [s for s in snapshots if now - s.get("at", 0) <= STALE_AFTER_S]
     requests: dict = defaultdict(int)
     latency: dict = {}
-    engine = {"counts": [0] * (len(ENGINE_BUCKETS) + 1), "sum": 0.0, "n": 0}
-    redis = {"counts": [0] * (len(BUCKETS) + 1), "sum": 0.0, "n": 0}
+    engine = _empty(ENGINE_BUCKETS)
+    redis = _empty(BUCKETS)
     redis_errors = 0
     versions = set()
     for snap in fresh:
         for route, method, status, value in snap["requests"]:
             requests[(route, method, status)] += value
         for route, hist in snap["latency"].items():
-            _add(latency.setdefault(route, {"counts": [0] * (len(BUCKETS) + 1), "sum": 0.0, "n": 0}), hist)
+            _add(latency.setdefault(route, _empty(BUCKETS)), hist)
         _add(engine, snap["engine"])
         _add(redis, snap["redis"])
         redis_errors += snap["redis_errors"]
         if snap["rules_version"]:
             versions.add(snap["rules_version"])
-    out = [
-        "# HELP rights_requests_total HTTP requests by route, method and status.",
-        "# TYPE rights_requests_total counter",
-    ]
-    for (route, method, status), value in sorted(requests.items()):
-        out.append(f'rights_requests_total{{route="{route}",method="{method}",status="{status}"}} {value}')
-    out += [
-        "# HELP rights_request_seconds Request latency by route, as the server saw it.",
-        "# TYPE rights_request_seconds histogram",
-    ]
+
+    served = CounterMetricFamily(
+        "rights_requests", "HTTP requests by route, method and status.", labels=("route", "method", "status")
+    )
+    for labels, value in sorted(requests.items()):
+        served.add_metric(labels, value)
+    timing = HistogramMetricFamily(
+        "rights_request_seconds", "Request latency by route, as the server saw it.", labels=("route",)
+    )
     for route, hist in sorted(latency.items()):
-        out += _histogram("rights_request_seconds", hist, BUCKETS, f'route="{route}"')
-    out += [
-        "# HELP rights_engine_seconds Time the engine took to decide a quote (inputs converted, no I/O).",
-        "# TYPE rights_engine_seconds histogram",
-    ]
-    out += _histogram("rights_engine_seconds", engine, ENGINE_BUCKETS, "")
-    out += [
-        "# HELP rights_redis_lookup_seconds Time to read the member from Redis.",
-        "# TYPE rights_redis_lookup_seconds histogram",
-    ]
-    out += _histogram("rights_redis_lookup_seconds", redis, BUCKETS, "")
-    out += [
-        "# HELP rights_redis_errors_total Requests that failed because Redis did not answer in time.",
-        "# TYPE rights_redis_errors_total counter",
-        f"rights_redis_errors_total {redis_errors}",
-        "# HELP rights_rules_version_info The rule table version each worker serves (1 per version).",
-        "# TYPE rights_rules_version_info gauge",
-    ]
-    for version in sorted(versions or {local.rules_version}):
-        out.append(f'rights_rules_version_info{{version="{version}"}} 1')
-    out += [
-        "# HELP rights_workers Worker processes that reported in the last 10 seconds.",
-        "# TYPE rights_workers gauge",
-        f"rights_workers {len(fresh)}",
-    ]
-    return "\n".join(out) + "\n"
+        timing.add_metric([route], _buckets(hist, BUCKETS), hist["sum"])
+    engine_time = HistogramMetricFamily(
+        "rights_engine_seconds", "Time the engine took to decide a quote (inputs converted, no I/O)."
+    )
+    engine_time.add_metric([], _buckets(engine, ENGINE_BUCKETS), engine["sum"])
+    lookups = HistogramMetricFamily("rights_redis_lookup_seconds", "Time to read the member from Redis.")
+    lookups.add_metric([], _buckets(redis, BUCKETS), redis["sum"])
+    errors = CounterMetricFamily(
+        "rights_redis_errors", "Requests that failed because Redis did not answer in time.", value=redis_errors
+    )
+    version = GaugeMetricFamily(
+        "rights_rules_version_info", "The rule table version each worker serves (1 per version).", labels=("version",)
+    )
+    for name in sorted(versions or {local.rules_version}):
+        version.add_metric([name], 1)
+    workers = GaugeMetricFamily(
+        "rights_workers", "Worker processes that reported in the last 10 seconds.", value=len(fresh)
+    )
+    families = (served, timing, engine_time, lookups, errors, version, workers)
+    return generate_latest(_Families(families)).decode()
+
+
+class _Families:
+    """A collector of metric families already built, for prometheus_client's exposition."""
+
+    def __init__(self, families: tuple) -> None:
+        self.families = families
+
+    def collect(self):
+        return iter(self.families)
+
+
+def _empty(buckets: tuple) -> dict:
+    return {"counts": [0] * (len(buckets) + 1), "sum": 0.0, "n": 0}
 
 
 def _add(into: dict, hist: dict) -> None:
@@ -155,14 +166,11 @@ def _add(into: dict, hist: dict) -> None:
     into["n"] += hist["n"]
 
 
-def _histogram(name: str, hist: dict, buckets: tuple, labels: str) -> list:
-    lines, running = [], 0
-    sep = "," if labels else ""
-    for bound, count in zip(buckets, hist["counts"]):
+def _buckets(hist: dict, bounds: tuple) -> list:
+    """Cumulative (le, count) pairs, +Inf last, as a Prometheus histogram has them."""
+    pairs, running = [], 0
+    for bound, count in zip(bounds, hist["counts"]):
         running += count
-        lines.append(f'{name}_bucket{{{labels}{sep}le="{bound}"}} {running}')
-    lines.append(f'{name}_bucket{{{labels}{sep}le="+Inf"}} {hist["n"]}')
-    brace = f"{{{labels}}}" if labels else ""
-    lines.append(f"{name}_sum{brace} {hist['sum']:.9f}")
-    lines.append(f"{name}_count{brace} {hist['n']}")
-    return lines
+        pairs.append((floatToGoString(bound), running))
+    pairs.append(("+Inf", hist["n"]))
+    return pairs

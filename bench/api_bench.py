@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.demo_server import demo_server
 from bench.engine_bench import GALA_NIGHT  # the demo server honours X-Rights-Now
@@ -86,10 +87,11 @@ def _found(pattern: str, text: str, flags: int = 0) -> str:
 
 
 def _histogram_sum(text: str, name: str, route: str | None = None) -> tuple[float, int]:
-    label = f'{{route="{route}"}}' if route else ""
-    total = float(_found(rf"^{name}_sum{re.escape(label)} ([\d.e+-]+)$", text, re.M))
-    count = int(_found(rf"^{name}_count{re.escape(label)} (\d+)$", text, re.M))
-    return total, count
+    """(sum, count) of a histogram in a /metrics scrape, for one route or unlabelled."""
+    labels = {"route": route} if route else {}
+    (family,) = (f for f in text_string_to_metric_families(text) if f.name == name)
+    found = {s.name: s.value for s in family.samples if s.labels == labels}
+    return found[f"{name}_sum"], int(found[f"{name}_count"])
 
 
 def run(seconds: int = 10, rounds: int = 3, connections: int = 64, workers: int = 2) -> dict:

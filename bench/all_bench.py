@@ -10,13 +10,41 @@ benchmark's own 10-second rounds: a p99 needs them).
 from __future__ import annotations
 
 from bench import api_bench, engine_bench, reload_bench, zen_bench
+from bench.progress import report
 
 
 def run(api_seconds: int = 10, api_rounds: int = 3, reload_seconds: float = 6.0) -> dict:
     engine = engine_bench.run(quick=True)
+    report(
+        "all",
+        1,
+        4,
+        "engine",
+        f"compiled {engine['speedup']}x faster than the reference, "
+        f"large table {engine['large_over_demo']}x the demo's time",
+        step="section",
+    )
     zen = zen_bench.run()
+    report(
+        "all",
+        2,
+        4,
+        "zen-engine",
+        f"compiled {zen['zen_over_compiled']}x faster, "
+        f"{zen['carts_with_the_same_prices_and_coupons']}/{zen['carts']} carts agreeing",
+        step="section",
+    )
     api = api_bench.run(seconds=api_seconds, rounds=api_rounds)
+    report(
+        "all",
+        3,
+        4,
+        "api",
+        f"eligibility {api['throughput_ratio']} of the no-op throughput, {api['p99_ratio']}x its p99",
+        step="section",
+    )
     reload = reload_bench.run(seconds=reload_seconds)
+    report("all", 4, 4, "reload", f"p99 {reload['p99_ratio']}x the quiet p99 while tables are pushed", step="section")
     rows = [
         _row(
             "5-line quote, compiled vs pure-Python reference (us, p50)",

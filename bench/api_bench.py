@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.demo_server import demo_server
 from bench.engine_bench import GALA_NIGHT  # the demo server honours X-Rights-Now
+from bench.progress import per_second, report
 
 BODY = {
     "identity": {"channel": "openid", "value": "oDEMO0000001"},
@@ -73,6 +74,16 @@ def _wrk(url: str, seconds: int, connections: int, script: str | None = None) ->
     }
 
 
+def headline(result: dict) -> str:
+    """One wrk round in a few words: `14,210 req/s, p99 11.42 ms` (and its errors, if any)."""
+    out = per_second(result["rps"])
+    if result["p99_ms"] is not None:
+        out += f", p99 {result['p99_ms']:.2f} ms"
+    if result["non_2xx"]:
+        out += f", {result['non_2xx']} errors"
+    return out
+
+
 def _get(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.read()
@@ -105,9 +116,11 @@ def run(seconds: int = 10, rounds: int = 3, connections: int = 64, workers: int 
         _wrk(base + "/v1/eligibility", 2, connections, str(script))
         before = _get(base + "/metrics").decode()
         noop, elig = [], []
-        for _ in range(rounds):
+        for k in range(1, rounds + 1):
             noop.append(_wrk(base + "/v1/noop", seconds, connections))
+            report("api", k, rounds, "no-op", headline(noop[-1]))
             elig.append(_wrk(base + "/v1/eligibility", seconds, connections, str(script)))
+            report("api", k, rounds, "eligibility", headline(elig[-1]))
         time.sleep(1.5)  # let every worker publish its last snapshot
         after = _get(base + "/metrics").decode()
 

@@ -15,6 +15,7 @@ import statistics
 import time
 
 from bench.large_table import ensure_large_table
+from bench.progress import report
 from engine import evaluators
 from engine.demo import DEMO_RULES as DEMO
 from engine.model import Member
@@ -90,6 +91,13 @@ def run(quick: bool = False) -> dict:
     started = time.perf_counter()
     large = load_file(large_path)
     compile_s = time.perf_counter() - started
+    report(
+        "engine",
+        1,
+        3,
+        "large table",
+        f"compiled in {compile_s:.3f} s ({len(large.sku_row):,} skus, {len(large.coupon_index):,} coupons)",
+    )
     large_carts = random_carts(large, len(carts) * 2, 5, seed=11)
     big_carts = random_carts(large, 10 if quick else 40, 200, seed=13)
     demo_big_carts = random_carts(demo, 10 if quick else 40, 200, seed=17)
@@ -110,12 +118,27 @@ def run(quick: bool = False) -> dict:
     )
     compiled_us, reference_us, to_dict_us = samples["compiled"], samples["reference"], samples["to_dict"]
     large_us, big_us = samples["large"], samples["big"]
+    report(
+        "engine",
+        2,
+        3,
+        "5-line quote p50",
+        f"{p50(compiled_us)} us compiled ({paired_ratio(reference_us, compiled_us)}x faster than the "
+        f"reference's {p50(reference_us)} us), {p50(large_us)} us on the large table",
+    )
     candidates = {
         name: statistics.median(
             len(compiled.quote(table, MEMBER, "gala", GALA_NIGHT, cart).to_raw().coupons) for cart in cart_list[:100]
         )
         for name, table, cart_list in (("demo", demo, carts), ("large", large, large_carts))
     }
+    report(
+        "engine",
+        3,
+        3,
+        "coupon candidates p50",
+        f"{candidates['demo']} on the demo table, {candidates['large']} on the large one",
+    )
 
     return {
         "evaluator": compiled.NAME,

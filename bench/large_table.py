@@ -10,7 +10,9 @@ catalogue.
 
 `ensure_large_table()` writes it as compact JSON (examples/rules/large.json by default,
 git-ignored) unless a file with the same generator stamp is there already. The stamp is
-the table's `name`, e.g. `large-100000x20000-s1-v1`, written first in the file.
+the table's `name`, e.g. `large-100000x20000-s1-v1`, written first in the file. Both take
+an optional `progress(stage, items)`, told as every 1,000 products and coupons are built
+and when the writing starts (what `rights rules generate-large` draws its bar from).
 
 Everything depends only on the parameters: one `random.Random(seed)`, no sets iterated,
 so the same parameters give the same bytes.
@@ -24,6 +26,7 @@ import os
 import random
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -64,6 +67,17 @@ _SIZES = ("250g", "500g", "1kg", "1L", "6 pack", "12 pack", "gift box", "family 
 
 _STAMP = re.compile(rb'"name"\s*:\s*"([^"]*)"')
 
+Progress = Callable[[str, int], object]
+"""Told (stage, items built since it was last told): ("products", 1000), ..., ("coupons", 1000),
+..., ("writing", 0). The items of a table are its products and coupons."""
+_EVERY = 1000  # items between two calls of a Progress
+
+
+def _tick(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    """Tell `progress` every _EVERY items, and at the last one."""
+    if progress is not None and (done % _EVERY == 0 or done == total):
+        progress(stage, done % _EVERY or min(_EVERY, total))
+
 
 def stamp(skus: int = DEFAULT_SKUS, coupons: int = DEFAULT_COUPONS, seed: int = DEFAULT_SEED) -> str:
     """The table name that records the generator's parameters and version."""
@@ -88,7 +102,7 @@ def _price(rng: random.Random) -> int:
     return max(500, min(50_000, fen))
 
 
-def _products(rng: random.Random, n: int) -> list[dict]:
+def _products(rng: random.Random, n: int, progress: Progress | None = None) -> list[dict]:
     categories = [f"{dept}-{line:02d}" for dept, _ in _DEPARTMENTS for line in range(1, _LINES + 1)]
     labels = {f"{dept}-{line:02d}": f"{label} {line}" for dept, label in _DEPARTMENTS for line in range(1, _LINES + 1)}
     # Popular categories hold more products: weights fall off gently.
@@ -119,6 +133,7 @@ def _products(rng: random.Random, n: int) -> list[dict]:
         if rng.random() < 0.05:
             item["member_limit"] = rng.choice((1, 1, 2, 2, 3, 5, 10))
         products.append(item)
+        _tick(progress, "products", i + 1, n)
     return products
 
 
@@ -249,7 +264,7 @@ def _coupon_values(rng: random.Random, kind: str, obj: dict, base: int | None) -
     return f"{price / 100:.2f}元秒杀 flash price {price / 100:.2f}"
 
 
-def _coupons(rng: random.Random, n: int, products: list, spans: dict) -> list:
+def _coupons(rng: random.Random, n: int, products: list, spans: dict, progress: Progress | None = None) -> list:
     n_products = len(products)
     categories = sorted({p["category"] for p in products})
     room_ids = list(spans)
@@ -315,6 +330,7 @@ def _coupons(rng: random.Random, n: int, products: list, spans: dict) -> list:
         obj["name"] = f"{where} {what}".strip()
         # keep a readable field order: id, name, kind, values, scope, who, when, limits, stacking
         coupons.append({"id": obj.pop("id"), "name": obj.pop("name"), **obj})
+        _tick(progress, "coupons", k + 1, n)
     return coupons
 
 
@@ -379,12 +395,14 @@ def _redemptions(rng: random.Random, spans: dict, n: int = 100) -> list:
     return out
 
 
-def generate(skus: int = DEFAULT_SKUS, coupons: int = DEFAULT_COUPONS, seed: int = DEFAULT_SEED) -> dict:
+def generate(
+    skus: int = DEFAULT_SKUS, coupons: int = DEFAULT_COUPONS, seed: int = DEFAULT_SEED, progress: Progress | None = None
+) -> dict:
     """The rule table, as the plain data a JSON file of it parses to."""
     if skus < 1 or coupons < 0:
         raise ValueError("need at least one sku and no negative number of coupons")
     rng = random.Random(seed)
-    products = _products(rng, skus)
+    products = _products(rng, skus, progress)
     rooms, spans = _rooms(rng, products)
     return {
         "format": 1,
@@ -398,7 +416,7 @@ def generate(skus: int = DEFAULT_SKUS, coupons: int = DEFAULT_COUPONS, seed: int
         "products": products,
         "rooms": rooms,
         "fulfillment": {"pickup_discount_percent": 10},
-        "coupons": _coupons(rng, coupons, products, spans),
+        "coupons": _coupons(rng, coupons, products, spans, progress),
         "points": _points(),
         "redemptions": _redemptions(rng, spans),
     }
@@ -442,10 +460,17 @@ def read_stamp(path: str | Path) -> str | None:
 
 
 def ensure_large_table(
-    path: str | Path | None = None, skus: int = DEFAULT_SKUS, coupons: int = DEFAULT_COUPONS, seed: int = DEFAULT_SEED
+    path: str | Path | None = None,
+    skus: int = DEFAULT_SKUS,
+    coupons: int = DEFAULT_COUPONS,
+    seed: int = DEFAULT_SEED,
+    progress: Progress | None = None,
 ) -> Path:
     """The path of the generated table, generating it only when missing or of other parameters."""
     path = Path(path) if path is not None else DEFAULT_PATH
     if read_stamp(path) != stamp(skus, coupons, seed):
-        write(path, generate(skus, coupons, seed))
+        table = generate(skus, coupons, seed, progress)
+        if progress is not None:
+            progress("writing", 0)
+        write(path, table)
     return path

@@ -25,9 +25,10 @@ import numpy as np
 import orjson
 import yaml
 
-from bench.api_bench import _wrk
+from bench.api_bench import _wrk, headline
 from bench.demo_server import demo_server
 from bench.engine_bench import GALA_NIGHT
+from bench.progress import report
 from engine.demo import DEMO_RULES
 from engine.geo import Leader, LeaderIndex
 
@@ -93,6 +94,9 @@ def leaders_figures(n_leaders: int = 800, n_orders: int = 20_000, seed: int = 5)
     }
 
 
+_WHAT = {"settle": "settlement", "redeem": "redemption"}  # the routes, as a progress line names them
+
+
 def write_figures(seconds: int = 5, rounds: int = 2, connections: int = 64) -> dict:
     if shutil.which("wrk") is None:
         raise SystemExit("the write benchmark needs wrk: apt-get install wrk")
@@ -118,10 +122,12 @@ def write_figures(seconds: int = 5, rounds: int = 2, connections: int = 64) -> d
             route = {"settle": "/v1/orders", "redeem": "/v1/redemptions"}
             _wrk(base + "/v1/noop", 2, connections)
             rows: dict = {"noop": [], "settle": [], "redeem": []}
-            for _ in range(rounds):
+            for k in range(1, rounds + 1):
                 rows["noop"].append(_wrk(base + "/v1/noop", seconds, connections))
+                report("ledger", k, rounds, "no-op", headline(rows["noop"][-1]))
                 for name in ("settle", "redeem"):
                     rows[name].append(_wrk(base + route[name], seconds, connections, scripts[name]))
+                    report("ledger", k, rounds, _WHAT[name], headline(rows[name][-1]))
     figures: dict = {"connections": connections, "workers": 2, "seconds_per_round": seconds, "rounds": rounds}
     for name, results in rows.items():
         figures[f"{name}_rps"] = round(statistics.median(r["rps"] for r in results), 1)

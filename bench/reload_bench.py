@@ -16,6 +16,7 @@ import orjson
 
 from bench.demo_server import demo_server
 from bench.engine_bench import GALA_NIGHT  # the demo server honours X-Rights-Now
+from bench.progress import report
 from engine.demo import DEMO_RULES
 
 TOKEN = "reload-bench-token"
@@ -93,6 +94,12 @@ def _p99(rows: list) -> float:
     return round(latencies[int(len(latencies) * 0.99)] * 1000, 2) if latencies else float("nan")
 
 
+def _traffic(rows: list) -> str:
+    """A phase in a few words: `p99 12.31 ms over 58,210 requests` (and its failures, if any)."""
+    failed = sum(1 for *_, status, _ in rows if status != 200)
+    return f"p99 {_p99(rows)} ms over {len(rows):,} requests" + (f", {failed} failed" if failed else "")
+
+
 def run(seconds: float = 10.0, connections: int = 64, pushes: int = 10) -> dict:
     demo = DEMO_RULES.read_bytes()
     variant = demo.replace(b"price: 1590\n", b"price: 1490\n", 1)
@@ -100,6 +107,7 @@ def run(seconds: float = 10.0, connections: int = 64, pushes: int = 10) -> dict:
         port = int(base.rsplit(":", 1)[1])
         asyncio.run(_drive(port, 2, connections))  # warm up
         quiet = asyncio.run(_drive(port, seconds, connections))
+        report("reload", 1, 3, "quiet", _traffic(quiet), step="phase")
         timeline = []  # (instant the push was made, instant it was acknowledged, version it made active)
         started = time.time()
         first = _push(base, demo, "demo")
@@ -118,9 +126,21 @@ def run(seconds: float = 10.0, connections: int = 64, pushes: int = 10) -> dict:
                 acked = time.time()
                 timeline.append((started, acked, answer["version"]))
                 propagation.append(await loop.run_in_executor(None, _swapped, base, answer["version"], acked))
+                took = propagation[-1]
+                report(
+                    "reload",
+                    k + 1,
+                    pushes,
+                    f"{label} table",
+                    f"on every worker {took * 1000:.1f} ms after it was acknowledged"
+                    if took != float("inf")
+                    else "not on every worker within 10 s",
+                    step="push",
+                )
             return await traffic
 
         busy = asyncio.run(reloading())
+        report("reload", 2, 3, "while pushing", _traffic(busy), step="phase")
 
     def active_between(sent: float, done: float) -> set:
         """Versions active at some instant of [sent, done], allowing a second for a swap
@@ -149,6 +169,14 @@ def run(seconds: float = 10.0, connections: int = 64, pushes: int = 10) -> dict:
     }
     figures["p99_ratio"] = round(figures["p99_reloading_ms"] / figures["p99_quiet_ms"], 3)
     figures.update(_large_swap())
+    report(
+        "reload",
+        3,
+        3,
+        "large table",
+        f"compiled in {figures['large_compile_s']} s, swapped in {figures['large_swap_us']} us",
+        step="phase",
+    )
     return figures
 
 

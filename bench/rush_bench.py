@@ -4,8 +4,8 @@ redemption requests each (2,000 at once, 200 connections) for an item with stock
 timeout. Each run must answer every request with 200 or 409 (never a 503 while Redis is
 healthy), sell exactly 100 units and leave every balance equal to its ledger and lots.
 
-`rights bench rush --runs 20` repeats it on a fresh Redis each time and prints, per run,
-the answers by status, the slowest answer and whether the books hold.
+`rights bench rush --runs 20` repeats it on a fresh Redis each time and says on stderr, per
+run, the answers by status, the slowest answer and whether the books hold.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from api.redis.embedded import EmbeddedRedis, free_port
 from api.redis.keys import REDEMPTIONS, reservations_key, stock_key
 from api.store import MemberRecord, write_members
 from bench.demo_server import stop_group
+from bench.progress import report
 from engine.demo import DEMO_RULES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,14 +162,16 @@ def run(runs: int = 20, as_json: bool = False) -> int:
             for n in range(1, runs + 1):
                 outcome = run_once(redis.url, Path(tmp))
                 outcomes.append(outcome)
-                if not as_json:
-                    print(
-                        f"run {n:2d}/{runs}: {outcome['statuses']} {outcome['codes']} sold {outcome['sold']}, "
-                        f"slowest {outcome['slowest_s']} s, books {'hold' if outcome['books_hold'] else 'BROKEN'}"
-                        f"{'' if outcome['ok'] else '  <- FAILED'}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+                report(
+                    "rush",
+                    n,
+                    runs,
+                    "sold",
+                    f"{outcome['sold']}, answers {outcome['statuses']} {outcome['codes']}, "
+                    f"slowest {outcome['slowest_s']} s, books {'hold' if outcome['books_hold'] else 'BROKEN'}"
+                    f"{'' if outcome['ok'] else '  <- FAILED'}",
+                    step="run",
+                )
     failed = sum(not o["ok"] for o in outcomes)
     unavailable = sum(o["statuses"].get(503, 0) for o in outcomes)
     summary = {
@@ -179,7 +182,7 @@ def run(runs: int = 20, as_json: bool = False) -> int:
         "outcomes": outcomes,
     }
     if as_json:
-        sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
     else:
         print(
             f"{runs - failed}/{runs} rushes right; 503 answers: {unavailable}; slowest answer {summary['slowest_s']} s"

@@ -1,5 +1,8 @@
 """`rights members import|show`: members in Redis, loaded in bulk or looked up one by one.
 
+An import draws a progress bar on stderr when stderr is a terminal, and always ends with a
+line of how many members it imported and how many rows it refused.
+
 Without a Redis URL the commands use the running server's Redis, else the embedded one
 under the data directory (api/serve/command_redis.py).
 """
@@ -15,7 +18,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from api.redis.connect import sync_client
 
 from .loading import command_redis, read_text, redis_options
-from .output import counted, refused_row
+from .output import counted, progress_bar, refused_row
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -50,37 +53,30 @@ def cmd_members_import(args: argparse.Namespace) -> int:
     total, good, bad, batch = len(rows), 0, 0, []
     with command_redis(args.redis_url, args.data_dir, "rights members import") as url:
         client = sync_client(url, socket_timeout=10)
-        for done, (line, row) in enumerate(rows, start=1):
-            try:
-                if isinstance(row, RowError):
-                    raise row
-                batch.append(record_from_row(row, tiers))
-            except RowError as exc:
-                bad += 1
-                refused_row(args.file, line, exc.field, exc.reason, lead="\r")
-            if len(batch) >= 1000 or done == total:
+        with progress_bar(total, "rows") as bar:  # refused rows print above it
+            for done, (line, row) in enumerate(rows, start=1):
                 try:
-                    good += write_members(client, batch) if batch else 0
-                except (RedisError, RedisClusterException) as exc:  # e.g. a full Redis: say how far it got
-                    print(
-                        f"\nrights members import: Redis refused the rows up to {args.file}:{line}: "
-                        f"{type(exc).__name__}: {exc}; imported {good} before them",
-                        file=sys.stderr,
-                    )
-                    return 1
-                batch = []
-                _progress(done, total)
-        if total == 0:
-            _progress(0, 0)
-    print(f"\nimported {counted(good, 'member')}, refused {counted(bad, 'row')}", file=sys.stderr)
+                    if isinstance(row, RowError):
+                        raise row
+                    batch.append(record_from_row(row, tiers))
+                except RowError as exc:
+                    bad += 1
+                    refused_row(args.file, line, exc.field, exc.reason)
+                if len(batch) >= 1000 or done == total:
+                    try:
+                        good += write_members(client, batch) if batch else 0
+                    except (RedisError, RedisClusterException) as exc:  # e.g. a full Redis: say how far it got
+                        bar.close()
+                        print(
+                            f"rights members import: Redis refused the rows up to {args.file}:{line}: "
+                            f"{type(exc).__name__}: {exc}; imported {good} before them",
+                            file=sys.stderr,
+                        )
+                        return 1
+                    batch = []
+                    bar.update(done - bar.n)
+    print(f"imported {counted(good, 'member')}, refused {counted(bad, 'row')}", file=sys.stderr)
     return 1 if bad else 0
-
-
-def _progress(done: int, total: int) -> None:
-    width = 30
-    filled = width * done // total if total else width
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows")
-    sys.stderr.flush()
 
 
 def cmd_members_show(args: argparse.Namespace) -> int:

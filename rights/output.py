@@ -1,4 +1,5 @@
-"""How every command answers: JSON on stdout, a refusal as one line on stderr."""
+"""How every command answers: JSON on stdout, a refusal as one line on stderr, a long job's
+progress as a bar on stderr when it is a terminal."""
 
 from __future__ import annotations
 
@@ -19,10 +20,21 @@ def fail(message: str, code: int = 1) -> int:
     return code
 
 
-def refused_row(path: str, line: int, field: str | None, reason: str, lead: str = "") -> None:
-    """A refused input row, as FILE:LINE: field: reason on stderr (`lead` clears a progress bar)."""
+def refused_row(path: str, line: int, field: str | None, reason: str) -> None:
+    """A refused input row, as FILE:LINE: field: reason on stderr, on a line of its own above
+    a progress bar if one is drawn."""
+    from tqdm import tqdm
+
     place = f"{field}: " if field else ""
-    print(f"{lead}{path}:{line}: {place}{reason}", file=sys.stderr)
+    tqdm.write(f"{path}:{line}: {place}{reason}", file=sys.stderr)
+
+
+def progress_bar(total: int, unit: str, **options: Any) -> Any:
+    """A tqdm bar on stderr, drawn only when stderr is a terminal: silent in a pipe, a log or CI.
+    Use it as a context manager; `update(n)` moves it, `write(text)` prints above it."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=f" {unit}", file=sys.stderr, disable=None, **options)
 
 
 def counted(n: int, word: str) -> str:

@@ -21,7 +21,7 @@ import orjson
 
 from engine.instants import format_instant
 
-from .output import counted, print_json
+from .output import counted, print_json, progress_bar
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -120,9 +120,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_generate_large(args: argparse.Namespace) -> int:
-    from bench.large_table import ensure_large_table
+    from bench.large_table import DEFAULT_COUPONS, DEFAULT_SKUS, ensure_large_table
 
-    path = ensure_large_table(Path(args.out) if args.out else None)
+    # A bar on a terminal only; `delay` keeps it away when the table is already there.
+    with progress_bar(DEFAULT_SKUS + DEFAULT_COUPONS, "items", unit_scale=True, delay=0.5) as bar:
+
+        def built(stage: str, items: int) -> None:  # products, then coupons, then writing
+            bar.set_description_str(stage, refresh=False)
+            if items:
+                bar.update(items)
+            else:
+                bar.refresh()
+
+        path = ensure_large_table(Path(args.out) if args.out else None, progress=built)
     print(path)
     return 0
 

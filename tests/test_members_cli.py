@@ -147,3 +147,63 @@ def test_an_import_into_a_full_redis_says_how_far_it_got(redis_client, redis_ser
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert f"rights members import: Redis refused the rows up to {rows}:1000: OutOfMemoryError" in out.stderr
     assert "imported 0 before them" in out.stderr
+
+
+def _members_with_one_bad_row(path, count: int = 2500, bad: int = 1200):
+    rows = [f'{{"id": "P{k}", "tier": "gold", "points": 10}}\n' for k in range(count)]
+    rows[bad - 1] = '{"id": "BAD", "tier": "diamond"}\n'
+    path.write_text("".join(rows))
+    return f"{path}:{bad}: tier: unknown tier 'diamond'"
+
+
+def test_import_off_a_terminal_draws_no_bar_and_still_sums_up(tmp_path, redis_server, redis_client):
+    """stderr a pipe (a log, CI): the refused rows and the summary, one line each, nothing else."""
+    path = tmp_path / "members.jsonl"
+    refused = _members_with_one_bad_row(path)
+    out = subprocess.run(
+        [sys.executable, "-m", "rights", "members", "import", str(path), "--redis-url", redis_server.url],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert out.returncode == 1 and out.stdout == ""
+    assert "\r" not in out.stderr and "%|" not in out.stderr and "█" not in out.stderr
+    lines = out.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(refused), out.stderr
+    assert lines[1] == "imported 2499 members, refused 1 row"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a pseudo-terminal as on Linux")
+def test_import_on_a_terminal_draws_a_bar_with_refused_rows_on_lines_of_their_own(tmp_path, redis_server, redis_client):
+    import fcntl
+    import struct
+    import termios
+
+    path = tmp_path / "members.jsonl"
+    refused = _members_with_one_bad_row(path)
+    terminal, stderr = os.openpty()
+    fcntl.ioctl(stderr, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rights", "members", "import", str(path), "--redis-url", redis_server.url],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        cwd=ROOT,
+    )
+    os.close(stderr)
+    said = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 65536)
+        except OSError:  # EIO: the process closed its end
+            break
+        if not chunk:
+            break
+        said += chunk
+    os.close(terminal)
+    assert process.wait(timeout=120) == 1 and process.stdout.read() == b""
+    lines = said.decode().replace("\r\n", "\n").split("\n")
+    frames = [frame for line in lines for frame in line.split("\r")]
+    assert any(frame.startswith(refused) for frame in frames)  # the bar cleared, the row printed whole
+    assert any(frame.startswith("100%|") and "2500/2500" in frame for frame in frames)
+    assert [line for line in lines if line][-1] == "imported 2499 members, refused 1 row"

@@ -9,8 +9,6 @@ import argparse
 import os
 import sys
 
-from api.settings import Settings
-
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="run the eligibility API (embedded Redis unless REDIS_URL is set)")
@@ -52,6 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     start, 2 for a wrong setting, 3 when a child kept dying (api/serve/supervisor.py)."""
     from api.access import ApiKeys
     from api.serve.supervisor import Supervisor
+    from api.settings import Settings  # pydantic-settings: imported by the one command that reads it
     from engine.rules.load import Problem, RulesInvalid, compile_source
     from engine.rules.source import SourceError, read_bytes
 

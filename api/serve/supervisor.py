@@ -29,7 +29,6 @@ import subprocess
 import sys
 import time
 from collections import deque
-from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -162,7 +161,7 @@ class Supervisor:
         self.lock.write(url=self.redis.url, http=f"http://{self.settings.host}:{self.settings.port}")
         self.url_file = data_dir / "redis.url"
         self.url_file.write_text(self.redis.url + "\n")
-        self.settings = replace(self.settings, redis_url=self.redis.url)
+        self.settings = self.settings.model_copy(update={"redis_url": self.redis.url})
         say(f"embedded redis-server on {self.redis.url}, data in {data_dir}/ (AOF {self.appendfsync})")
         return None
 

@@ -14,7 +14,7 @@ redis:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "redis-server or redis-cli is missing: sudo apt-get install redis-server"; exit 1; fi; }
 
-# the dashboard's browser test: Debian's chromium, its driver, and a CJK font for the names
+# the browser tests (the dashboard, the API docs): Debian's chromium, its driver, and a CJK font for the names
 browser:
 	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei >/dev/null; \

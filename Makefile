@@ -27,7 +27,7 @@ redis:
 	@{ command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || { \
 	  $(call apt_install,redis-server,the embedded Redis and the tests' servers); }
 
-# the dashboard's browser test: Debian's chromium, its driver, and a CJK font for the names
+# the browser tests (the dashboard, the API docs): Debian's chromium, its driver, and a CJK font for the names
 browser:
 	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
 	  $(call apt_install,chromium chromium-driver fonts-wqy-zenhei,the browser tests of the dashboard and /docs); }

@@ -19,7 +19,19 @@ from fastapi.openapi.utils import get_openapi
 from . import schemas
 from .errors import JSON, install_handlers
 from .middleware import AccessAndMetrics
-from .routes import checkout, dashboard, members, operations, orders, pickups, points, redemptions, rules, simulate
+from .routes import (
+    checkout,
+    dashboard,
+    docs,
+    members,
+    operations,
+    orders,
+    pickups,
+    points,
+    redemptions,
+    rules,
+    simulate,
+)
 from .service import Service
 from .settings import Settings
 from .upkeep import loops
@@ -59,11 +71,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Member benefits decided in real time: prices, coupons, points and redemptions "
         "for a cart in a live room. Money is integer fen.",
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: api/routes/docs.py serves them itself
+        redoc_url=None,
     )
     app.state.service = service
     app.add_middleware(AccessAndMetrics, service=service)
     install_handlers(app)
     app.router.routes.insert(0, checkout.hot_route)  # matched first, with nothing between it and the request
+    app.router.routes.extend(docs.router.routes)  # /docs, /redoc and their files, where FastAPI's own pages were
     for router in ROUTERS:  # their routes themselves, matched in this order: FastAPI's include_router
         app.router.routes.extend(router.routes)  # would wrap each router, and every match would pay for it
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's way to extend its document

@@ -3,19 +3,16 @@ real browser (headless Chromium through chromedriver) while a short load runs.""
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 
 import httpx
 import pytest
+from browser import assert_not_blank, chromium, outside, requested, screenshot
 from serving import wait_until
 
 from bench.engine_bench import GALA_NIGHT
 
 pytestmark = pytest.mark.slow  # real rights serve processes, a real browser
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 
 
 def _load(base: str, rounds: int) -> None:
@@ -80,24 +77,10 @@ def test_the_figures_add_up_across_workers(serve):
 
 
 def test_the_page_shows_the_servers_figures_in_a_real_browser(tmp_path, serve):
-    assert CHROMIUM and DRIVER, "the browser test needs Debian's chromium and chromium-driver (make test installs them)"
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service as DriverService
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--window-size=1920,1080",
-        "--disable-dev-shm-usage",
-    ):
-        options.add_argument(flag)
     base = serve("--demo", env={"RIGHTS_EVENTS_PER_MINUTE": "0", "RIGHTS_REDEMPTIONS_PER_MINUTE": "0"}).url
-    browser = webdriver.Chrome(service=DriverService(DRIVER), options=options)
-    try:
+    with chromium() as browser:
         browser.get(f"{base}/dashboard?room=gala")
         wait = WebDriverWait(browser, 20)
 
@@ -126,8 +109,5 @@ def test_the_page_shows_the_servers_figures_in_a_real_browser(tmp_path, serve):
         oatmeal = next(r for r in server["redemptions"] if r["id"] == "OATMEAL-LOWGI")
         assert screen["stock-OATMEAL-LOWGI"].replace(",", "") == str(oatmeal["stock_left"])
         assert screen["version"] == server["rules_version"]
-        out = os.environ.get("RIGHTS_SCREENSHOT_DIR", str(tmp_path))
-        os.makedirs(out, exist_ok=True)
-        assert browser.save_screenshot(os.path.join(out, "dashboard.png"))
-    finally:
-        browser.quit()
+        assert outside(requested(browser)) == []  # the page and its data, from this server alone
+        assert_not_blank(screenshot(browser, tmp_path, "dashboard.png"))

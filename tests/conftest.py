@@ -127,15 +127,20 @@ def redis_client(redis_server):
 
 @pytest.fixture
 def serve(tmp_path):
-    """`serve(*args, workers=1, env=None, data_dir=None, ready=True)`: a `rights serve` process
-    (serving.Server) of this checkout, ready unless `ready=False`; every one is stopped after
-    the test, with all it started (HTTP server, workers, redis-server)."""
+    """`serve(*args, workers=1, env=None, data_dir=None, port=None, ready=True)`: a `rights serve`
+    process (serving.Server) of this checkout, ready unless `ready=False`; every one is stopped
+    after the test, with all it started (HTTP server, workers, redis-server)."""
     started: list = []
 
     def start(
-        *args: str, workers: int = 1, env: dict | None = None, data_dir: Path | None = None, ready: bool = True
+        *args: str,
+        workers: int = 1,
+        env: dict | None = None,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        ready: bool = True,
     ) -> Server:
-        server = Server(tmp_path, *args, workers=workers, data_dir=data_dir, env=env)
+        server = Server(tmp_path, *args, workers=workers, data_dir=data_dir, env=env, port=port)
         started.append(server)
         return server.ready() if ready else server
 

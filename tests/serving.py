@@ -128,18 +128,29 @@ def _parsed(raw: bytes):
 
 
 class Server:
-    """`rights serve --port <free> --workers <n> *args`, started at once (not yet ready: see
-    `ready()`). Its own data directory (`<directory>/var` unless given) and its own embedded
-    redis-server, unless `env` names a REDIS_URL. RIGHTS_ACCESS_LOG is off unless `env` says."""
+    """`rights serve --port <port> --workers <n> *args`, started at once (not yet ready: see
+    `ready()`), on a free port unless given one (a replacement in a balancer's pool). Its
+    own data directory (`<directory>/var` unless given) and its own embedded redis-server,
+    unless `env` names a REDIS_URL. RIGHTS_ACCESS_LOG is off unless `env` says."""
 
     def __init__(
-        self, directory: Path, *args: str, workers: int = 1, data_dir: Path | None = None, env: dict | None = None
+        self,
+        directory: Path,
+        *args: str,
+        workers: int = 1,
+        data_dir: Path | None = None,
+        env: dict | None = None,
+        port: int | None = None,
     ):
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(data_dir or Path(directory) / "var")
-        self.log = Path(directory) / f"serve-{self.port}.log"  # stderr: where the server speaks
-        self.out = Path(directory) / f"serve-{self.port}.out"
+        name, again = f"serve-{self.port}", 1
+        while (Path(directory) / f"{name}.log").exists():  # a successor on the same port keeps its own
+            again += 1
+            name = f"serve-{self.port}-{again}"
+        self.log = Path(directory) / f"{name}.log"  # stderr: where the server speaks
+        self.out = Path(directory) / f"{name}.out"
         environment = {**os.environ, "RIGHTS_DATA_DIR": str(self.data_dir), "RIGHTS_ACCESS_LOG": "0"}
         environment.pop("REDIS_URL", None)
         environment.update(env or {})

@@ -100,6 +100,15 @@ def test_reset_is_refused_while_a_server_holds_the_data_and_deletes_it_after(ser
     assert "nothing to delete" in capsys.readouterr().err
 
 
+def test_the_access_log_is_written_line_by_line_to_a_file(serve):
+    """stdout redirected to a file (systemd, nohup) is block-buffered by Python; the access
+    log must still show each request as it ends, or a killed worker takes its last lines."""
+    server = serve(env={"PYTHONUNBUFFERED": "", "RIGHTS_ACCESS_LOG": "1"})
+    for _ in range(3):
+        assert http(server.url + "/healthz")[0] == 200
+    wait_until(lambda: server.stdout().count('"path":"/healthz"') >= 3, timeout=10, message="three access log lines")
+
+
 def test_members_commands_use_the_running_servers_redis_else_take_the_lock(tmp_path, serve, monkeypatch):
     from rights.cli import main
 

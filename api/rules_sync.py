@@ -42,6 +42,7 @@ class RulesSync:
         self.redis_url = redis_url
         self.store = RulesStore(service.redis)
         self.prepared: dict = {}  # version -> CompiledTable, scheduled ones compiled ahead
+        self._unservable: tuple | None = None  # (version, seq) of an active version that did not compile
         self.timers: dict = {}  # version -> TimerHandle
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
@@ -68,7 +69,10 @@ class RulesSync:
                 )
                 self.service.note_seq(table.version, seq)
             elif active != table.version:  # serve what Redis says is active, from the first request
-                self.service.swap(await self.compile(active), seq)
+                try:
+                    self.service.swap(await self.compile(active), seq)
+                except Exception as exc:  # noqa: BLE001 - any reason it cannot be served is told, not hidden
+                    self._cannot_serve(active, seq, exc)
             else:
                 self.service.note_seq(active, seq)
             await self.refresh()
@@ -140,6 +144,8 @@ class RulesSync:
         if active == self.service.table.version:
             self.service.note_seq(active, seq)
             return
+        if (active, seq) == self._unservable:  # told once; not compiled again until the active one changes
+            return
         reset = False
         if seq < self.service.table_seq:  # this worker is ahead of what it read (a swap while it asked) ...
             behind = self._behind_since = self._behind_since or time.monotonic()
@@ -151,8 +157,27 @@ class RulesSync:
         pipe.get(rules_source_key(active))
         pipe.hget(rules_meta_key(active), "label")
         source, label = pipe.execute()
-        if source is not None:
-            self.service.swap(compile_source(source, (label or b"").decode()), seq, reset=reset)
+        try:
+            if source is None:
+                raise LookupError(f"rule table {active} has no source in Redis")
+            table = compile_source(source, (label or b"").decode())
+        except Exception as exc:  # noqa: BLE001 - e.g. a table this release refuses: told, not hidden
+            self._cannot_serve(active, seq, exc)
+            return
+        self.service.swap(table, seq, reset=reset)
+
+    def _cannot_serve(self, active: str, seq: int, exc: Exception) -> None:
+        """The active version cannot be served here: keep serving the table this worker has,
+        say so on stderr once, and make /readyz answer 503 with the reason until the active
+        version changes to one it can serve (a balancer then sends traffic elsewhere)."""
+        problems = getattr(exc, "problems", None)
+        why = problems[0].render(active) if problems else f"{type(exc).__name__}: {exc}"
+        if problems and len(problems) > 1:
+            why += f", and {len(problems) - 1} more"
+        served = self.service.table.version if self.service.table else "nothing"
+        self.service.rules_problem = f"the active rule table {active} cannot be served here ({why}); serving {served}"
+        self._unservable = (active, seq)
+        log.error("rules: %s", self.service.rules_problem)
 
     async def refresh(self) -> None:
         """Prepare the scheduled versions (compiled ahead, a timer each), and drop those no

@@ -54,6 +54,8 @@ class Service:
         self.dashboard = DashboardCounters()  # this worker's big-screen counts, flushed each second
         self.leaders = LeaderBook()  # the pickup leaders, kept current from Redis
         self.table: CompiledTable | None = None
+        # why this worker does not serve Redis's active rule table (it cannot compile it), for /readyz
+        self.rules_problem: str | None = None
         self.table_source = b""  # the served table's source as read at start
         self.table_seq: float = 0  # the served table's activation, in Redis's count (see swap)
         self.swapped_at = time.time()  # when the served table became this worker's
@@ -165,6 +167,7 @@ class Service:
                 return False
             self.table = table
             self.table_seq = seq
+            self.rules_problem = None
             self.swapped_at = time.time()
             self.metrics.rules_version = table.version
             return True

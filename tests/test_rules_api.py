@@ -460,3 +460,32 @@ def test_a_redis_that_lost_its_activation_count_is_followed_after_a_while(redis_
 
     cheaper, first, original, after = in_a_worker(redis_server, scenario)
     assert first == cheaper and after == original
+
+
+def test_an_active_table_a_worker_cannot_compile_makes_it_not_ready(redis_client, redis_server, admin_env):
+    """A table this release refuses (say, written by a newer one) made active in Redis: the
+    worker keeps serving what it has, but /readyz says 503 and why, so a balancer sends the
+    traffic to replicas that serve the active table; a servable push makes it ready again."""
+    from api.redis.keys import RULES_ACTIVE, RULES_CHANNEL, RULES_SEQ, rules_meta_key, rules_source_key
+
+    with client_for(redis_server) as client:
+        assert client.get("/readyz").status_code == 200
+        served = milk_price(client)[1]
+        broken = "from-a-newer-release@0123456789ab"
+        redis_client.set(rules_source_key(broken), DEMO.replace("tiers:", "tiers_v2:", 1))
+        redis_client.hset(rules_meta_key(broken), mapping={"version": broken, "label": "from-a-newer-release"})
+        redis_client.incr(RULES_SEQ)
+        redis_client.set(RULES_ACTIVE, broken)
+        redis_client.publish(RULES_CHANNEL, broken)
+
+        def not_ready():
+            answer = client.get("/readyz")
+            return answer.status_code == 503 and answer.json()
+
+        body = wait_until(not_ready, timeout=10, message="/readyz to say 503")
+        assert broken in body["reason"] and f"serving {served}" in body["reason"], body
+        assert milk_price(client)[1] == served  # still answering, with the table it has
+
+        assert push(client, CHEAPER_MILK).status_code == 201
+        wait_until(lambda: client.get("/readyz").status_code == 200, timeout=10, message="ready again")
+        assert milk_price(client)[1].startswith("cheaper-milk@")

@@ -78,7 +78,7 @@ async def readyz(service: ServiceDep) -> Response:
             redis_reason = await asyncio.wait_for(write_refusal(service.redis, service.cluster), service.patience)
         except Exception as exc:
             redis_reason = f"Redis does not answer: {type(exc).__name__}"
-    reason = redis_reason or (None if service.table is not None else "no rule table loaded")
+    reason = redis_reason or service.rules_problem or (None if service.table is not None else "no rule table loaded")
     body = {
         "ready": reason is None,
         "redis": redis_reason is None,

@@ -2,8 +2,10 @@
 
 Each worker counts in memory (no lock, no I/O on the request path) and publishes a
 snapshot to Redis once a second under `metrics:{rights}` (one hash, a field per worker,
-one hash tag: Cluster-safe). `/metrics` sums the snapshots of the workers seen in the
-last few seconds, so any worker answers a scrape with the whole picture.
+one hash tag: Cluster-safe). `/metrics` sums every snapshot there, so any worker answers
+a scrape with the whole picture, and the counters never fall: a stopped worker's last
+snapshot stays for an hour, then is folded into the field `retired` (lua/metrics_retire.lua).
+Gauges (workers, rules versions) count only the workers seen in the last few seconds.
 """
 
 from __future__ import annotations
@@ -79,17 +81,38 @@ class Metrics:
 FORGET_METRICS_AFTER = 3600.0  # a worker's snapshot stays this long after its last publish
 
 
-async def forget_silent_workers(redis) -> int:
-    """Drop the snapshots of workers that have not published for FORGET_METRICS_AFTER."""
+RETIRED = "retired"  # the field holding the sums of every worker forgotten
+
+
+async def forget_silent_workers(redis, scripts) -> int:
+    """Fold the snapshots of workers silent for FORGET_METRICS_AFTER into the retired one
+    (the sums do not fall); how many were folded, 0 when another worker folded first."""
     now = time.time()
-    silent = [
-        worker
-        for worker, raw in (await redis.hgetall(METRICS_KEY)).items()
-        if now - orjson.loads(raw).get("at", 0) > FORGET_METRICS_AFTER
-    ]
-    if silent:
-        await redis.hdel(METRICS_KEY, *silent)
-    return len(silent)
+    raw = await redis.hgetall(METRICS_KEY)
+    retired_raw = raw.pop(RETIRED.encode(), b"") or raw.pop(RETIRED, b"")
+    silent = {worker: orjson.loads(value) for worker, value in raw.items()}
+    silent = {worker: snap for worker, snap in silent.items() if now - snap.get("at", 0) > FORGET_METRICS_AFTER}
+    if not silent:
+        return 0
+    retired = orjson.loads(retired_raw) if retired_raw else {"at": 0, "rules_version": ""}
+    for snap in silent.values():
+        fold(retired, snap)
+    folded = await scripts.metrics_retire(keys=[METRICS_KEY], args=[retired_raw, orjson.dumps(retired), *silent.keys()])
+    return max(0, int(folded))
+
+
+def fold(into: dict, snap: dict) -> None:
+    """Add a snapshot's counts to `into` (a snapshot too)."""
+    requests = {tuple(key): value for *key, value in into.get("requests", [])}
+    for *key, value in snap.get("requests", []):
+        requests[tuple(key)] = requests.get(tuple(key), 0) + value
+    into["requests"] = [[*key, value] for key, value in requests.items()]
+    latency = into.setdefault("latency", {})
+    for route, hist in snap.get("latency", {}).items():
+        _add(latency.setdefault(route, _empty(BUCKETS)), hist)
+    _add(into.setdefault("engine", _empty(ENGINE_BUCKETS)), snap.get("engine", _empty(ENGINE_BUCKETS)))
+    _add(into.setdefault("redis", _empty(BUCKETS)), snap.get("redis", _empty(BUCKETS)))
+    into["redis_errors"] = into.get("redis_errors", 0) + snap.get("redis_errors", 0)
 
 
 def render(snapshots: list, local: Metrics) -> str:
@@ -97,22 +120,15 @@ def render(snapshots: list, local: Metrics) -> str:
     written by prometheus_client's exposition from metric families built here."""
     now = time.time()
     fresh = [s for s in snapshots if now - s.get("at", 0) <= STALE_AFTER_S]
-    requests: dict = defaultdict(int)
-    latency: dict = {}
-    engine = _empty(ENGINE_BUCKETS)
-    redis = _empty(BUCKETS)
-    redis_errors = 0
-    versions = set()
-    for snap in fresh:
-        for route, method, status, value in snap["requests"]:
-            requests[(route, method, status)] += value
-        for route, hist in snap["latency"].items():
-            _add(latency.setdefault(route, _empty(BUCKETS)), hist)
-        _add(engine, snap["engine"])
-        _add(redis, snap["redis"])
-        redis_errors += snap["redis_errors"]
-        if snap["rules_version"]:
-            versions.add(snap["rules_version"])
+    total: dict = {"requests": []}
+    for snap in snapshots:  # every worker's, the stopped and the retired too: a counter never falls
+        fold(total, snap)
+    requests = {tuple(key): value for *key, value in total["requests"]}
+    latency = total.get("latency", {})
+    engine = total.get("engine", _empty(ENGINE_BUCKETS))
+    redis = total.get("redis", _empty(BUCKETS))
+    redis_errors = total.get("redis_errors", 0)
+    versions = {snap["rules_version"] for snap in fresh if snap.get("rules_version")}
 
     served = CounterMetricFamily(
         "rights_requests", "HTTP requests by route, method and status.", labels=("route", "method", "status")

@@ -225,4 +225,4 @@ class Service:
                 await self.publish_snapshot()
                 if time.monotonic() - pruned_at > 60:
                     pruned_at = time.monotonic()
-                    await forget_silent_workers(self.redis)
+                    await forget_silent_workers(self.redis, self.scripts)

@@ -214,6 +214,48 @@ def test_health_readiness_and_metrics(api):
     assert version.labels["version"].startswith("dairy-gala@") and version.value == 1
 
 
+def test_metrics_counters_never_fall_when_workers_stop_and_are_forgotten(redis_client, redis_server):
+    """A stopped worker's counts stay in the sums (Prometheus reads a fall as a restart of the
+    counter and shows a spike); an hour on they move into one retired snapshot, and the sums
+    are the same before and after."""
+    import time
+
+    from conftest import in_a_worker
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from api.metrics import Metrics, forget_silent_workers, render
+    from api.redis.keys import METRICS_KEY
+
+    def worker(requests: int, at: float) -> bytes:
+        metrics = Metrics()
+        for _ in range(requests):
+            metrics.request("/v1/eligibility", "POST", 200, 0.001)
+        return orjson.dumps({**orjson.loads(metrics.snapshot()), "at": at})
+
+    def scrape() -> tuple:
+        snapshots = [orjson.loads(v) for v in redis_client.hgetall(METRICS_KEY).values()]
+        families = {f.name: f for f in text_string_to_metric_families(render(snapshots, Metrics()))}
+        (served,) = [s.value for s in families["rights_requests"].samples if s.labels.get("status") == "200"]
+        return served, families["rights_workers"].samples[0].value
+
+    now = time.time()
+    redis_client.delete(METRICS_KEY)
+    redis_client.hset(METRICS_KEY, mapping={"alive": worker(5, now), "stopped": worker(7, now - 30)})
+    assert scrape() == (12, 1)  # the stopped worker still counts; it is not a worker any more
+    redis_client.hset(METRICS_KEY, mapping={"gone-1": worker(3, now - 4000), "gone-2": worker(4, now - 5000)})
+    assert scrape() == (19, 1)
+
+    async def forget(service):
+        return await forget_silent_workers(service.redis, service.scripts)
+
+    assert in_a_worker(redis_server, forget) == 2
+    assert sorted(redis_client.hkeys(METRICS_KEY)) == [b"alive", b"retired", b"stopped"]
+    assert scrape() == (19, 1)
+    redis_client.hset(METRICS_KEY, "gone-3", worker(1, now - 4000))
+    assert in_a_worker(redis_server, forget) == 1 and scrape() == (20, 1)
+    assert in_a_worker(redis_server, forget) == 0
+
+
 def test_openapi_documents_every_route_with_examples(api):
     spec = api.get("/openapi.json").json()
     assert "EligibilityRequest" in spec["components"]["schemas"]

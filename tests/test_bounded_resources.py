@@ -216,8 +216,10 @@ def test_rule_versions_past_the_newest_fifty_are_forgotten(api, redis_client):
 
 
 def test_silent_workers_are_forgotten(redis_server, redis_client):
+    """A worker silent for an hour leaves its field; its counts join the one retired field."""
     from api.metrics import FORGET_METRICS_AFTER, forget_silent_workers
     from api.redis.keys import METRICS_KEY
+    from api.redis.scripts import Scripts
 
     redis_client.hset(
         METRICS_KEY,
@@ -230,9 +232,9 @@ def test_silent_workers_are_forgotten(redis_server, redis_client):
     async def forget():
         client = async_client(redis_server.url)
         try:
-            return await forget_silent_workers(client)
+            return await forget_silent_workers(client, Scripts(client))
         finally:
             await client.aclose()
 
     assert asyncio.run(forget()) == 1
-    assert redis_client.hkeys(METRICS_KEY) == [b"alive:2"]
+    assert sorted(redis_client.hkeys(METRICS_KEY)) == [b"alive:2", b"retired"]

@@ -134,7 +134,8 @@ def rules_meta_key(version: str) -> str:  # {rules}; as RULES_HISTORY keeps the 
 
 # -- metrics (api/metrics.py) -------------------------------------------------------------
 
-METRICS_KEY = "metrics:{rights}"  # {rights}; a worker's field for FORGET_METRICS_AFTER (1 hour) after it stops
+METRICS_KEY = "metrics:{rights}"  # {rights}; a worker's field for FORGET_METRICS_AFTER (1 hour) after it stops, then
+# folded into the field `retired` (one snapshot: the sums of every worker gone)
 
 # -- the big screen (api/dashboard.py) ----------------------------------------------------
 

@@ -61,6 +61,8 @@ class Scripts:
     # rule tables (api/rules_store.py)
     rules_activate: Registered
     rules_add_samples: Registered
+    # metrics (api/metrics.py)
+    metrics_retire: Registered
 
     def __init__(self, client: Any) -> None:
         self.client = client

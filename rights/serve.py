@@ -93,12 +93,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_reset(args: argparse.Namespace) -> int:
     """Start over from the demo state: refused, with the holder named, while a server or
     command holds the directory; nothing is stopped."""
-    from api.serve.data_lock import DataDirBusy, reset
+    from api.serve.data_lock import DataDirBusy, NotADataDir, reset
 
     directory = args.data_dir or os.environ.get("RIGHTS_DATA_DIR") or "var"
     try:
         deleted = reset(directory)
-    except DataDirBusy as exc:
+    except (DataDirBusy, NotADataDir) as exc:
         print(f"rights reset: {exc}", file=sys.stderr)
         return 1
     print(f"rights reset: {'deleted' if deleted else 'nothing to delete:'} {directory}/", file=sys.stderr)

@@ -32,3 +32,21 @@ def test_every_target_uses_the_project_venv_not_the_python_on_path():
     bare = [r for r in recipes if r.startswith(("python", "pip", "rights ", "pytest"))]
     assert bare == []
     assert "$(PYTHON) -m venv $(VENV)" in makefile  # the python found makes the venv, and only that
+
+
+def test_reset_deletes_only_a_data_directory(tmp_path, monkeypatch, capsys):
+    """`make reset` with a mistyped --data-dir must not delete a folder of the user's."""
+    from rights.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("keep me")
+    assert main(["reset", "--data-dir", "notes"]) == 1
+    assert "not a data directory" in capsys.readouterr().err
+    (tmp_path / "rights.lock").touch()  # even a folder with a lock file, when it is where we stand
+    assert main(["reset", "--data-dir", "."]) == 1
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me"
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "rights.lock").touch()
+    (tmp_path / "var" / "appendonlydir").mkdir()
+    assert main(["reset"]) == 0 and not (tmp_path / "var").exists()

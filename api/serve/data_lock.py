@@ -119,6 +119,7 @@ def reset(directory: str | Path) -> bool:
     directory = Path(directory)
     if not directory.is_dir():
         return False
+    refuse_to_reset(directory)
     lock = DataDirLock(directory)
     if not lock.try_acquire("rights reset"):
         raise DataDirBusy(directory, lock.holder())
@@ -127,3 +128,21 @@ def reset(directory: str | Path) -> bool:
     finally:
         lock.release()  # the descriptor of a file already unlinked: nobody else can have locked it
     return True
+
+
+class NotADataDir(ValueError):
+    """A directory `reset` will not delete: not one a server made, or one holding more."""
+
+
+def refuse_to_reset(directory: Path) -> None:
+    """A mistyped --data-dir must not delete a checkout or a home: only a directory a server
+    or command has locked (it holds rights.lock) that is not the working directory, one of
+    its parents, the home directory or a git checkout."""
+    where = directory.resolve()
+    here = Path.cwd().resolve()
+    if not (directory / LOCK_NAME).exists():
+        raise NotADataDir(f"{directory} has no {LOCK_NAME}: not a data directory of rights-engine, not deleted")
+    if where == here or where in here.parents or where == Path.home().resolve() or (where / ".git").exists():
+        raise NotADataDir(
+            f"{directory} is the working directory, one of its parents, a home or a checkout: not deleted"
+        )

@@ -140,6 +140,8 @@ def refuse_to_reset(directory: Path) -> None:
     its parents, the home directory or a git checkout."""
     where = directory.resolve()
     here = Path.cwd().resolve()
+    if directory.is_symlink():
+        raise NotADataDir(f"{directory} is a symbolic link: give the directory itself, not deleted")
     if not (directory / LOCK_NAME).exists():
         raise NotADataDir(f"{directory} has no {LOCK_NAME}: not a data directory of rights-engine, not deleted")
     if where == here or where in here.parents or where == Path.home().resolve() or (where / ".git").exists():

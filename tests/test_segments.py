@@ -295,3 +295,14 @@ def test_sixty_four_tags_are_accepted_and_a_sixty_fifth_is_refused_by_name():
 def test_tags_take_bits_in_sorted_order():
     table = compile_table(build_table(parse(TABLE.encode())))
     assert table.tag_bit == {"family-0-3": 0, "family-3-6": 1, "staff": 2, "vip": 3}
+
+
+def test_a_changed_segment_shows_in_the_rules_diff_as_written():
+    from engine.rules.diff import diff_tables
+
+    before = build_table(parse(TABLE.encode()))
+    after = build_table(parse(TABLE.replace("{none_of: [staff]}", "{none_of: [staff, intern]}").encode()))
+    (change,) = diff_tables(before, after)
+    assert change["field"] == "segment"
+    assert (change["from"], change["to"]) == ({"none_of": ["staff"]}, {"none_of": ["intern", "staff"]})
+    assert change["text"] == "coupon NOT-FOR-STAFF segment: none_of staff -> none_of intern, staff"

@@ -54,7 +54,7 @@ class Segment(NamedTuple):
     def admits(self, tags: frozenset) -> bool:
         return (
             (not self.any_of or not self.any_of.isdisjoint(tags))
-            and self.all_of <= tags
+            and self.all_of.issubset(tags)
             and self.none_of.isdisjoint(tags)
         )
 

@@ -57,6 +57,7 @@ _REASONS = {
     "out_of_stock": lambda n: "none left",
     "tier_too_low": lambda n: "the member's tier may not redeem it",
     "tier_not_eligible": lambda n: "the member's tier may not redeem it",
+    "segment_not_eligible": lambda n: "the member's tags are not in the segment it is for",
     "not_in_room": lambda n: "only in its live room",
     "outside_window": lambda n: f"not open now; it opens in {n} s" if n else "not open now",
     "task_locked": lambda n: f"locked: {n} more live sessions to watch",

@@ -67,6 +67,7 @@ class MemberRecord:
             birthday_month=self.birthday_month,
             sessions_watched=self.sessions_watched,
             points_debt=self.debt,
+            tags=frozenset(self.tags),
             coupon_uses=self.coupon_uses,
             redemption_uses=self.redemption_uses,
             sku_bought=self.sku_bought,

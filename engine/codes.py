@@ -23,6 +23,7 @@ TASK_LOCKED = 12
 INSUFFICIENT_POINTS = 13
 TIER_NOT_ELIGIBLE = 14  # the member's tier is not among those allowed, and no higher one is
 POINTS_DEBT = 15  # the member owes points from a refund: no redemption with points until they are paid
+SEGMENT_NOT_ELIGIBLE = 16  # the member's tags are not in the segment the item names (checked after the tier)
 
 REASONS = {
     OK: None,
@@ -41,6 +42,7 @@ REASONS = {
     INSUFFICIENT_POINTS: "insufficient_points",
     TIER_NOT_ELIGIBLE: "tier_not_eligible",
     POINTS_DEBT: "points_debt",
+    SEGMENT_NOT_ELIGIBLE: "segment_not_eligible",
 }
 
 LAYER_NONE = 0

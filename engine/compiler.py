@@ -17,7 +17,7 @@ from . import codes
 from . import layout as L
 from .gc_pause import gc_paused
 from .layout import INDEX, NO_LIMIT, NO_ROOM, TIME_MAX, TIME_MIN, VALUE
-from .model import RuleTable
+from .model import RuleTable, Segment
 
 _KIND_CODE = {
     "fixed_price": codes.KIND_FIXED_PRICE,
@@ -59,6 +59,20 @@ def _mask_of(allowed: frozenset, tier_ids: tuple) -> int:
     return sum(1 << rank for rank, tier in enumerate(tier_ids) if tier in allowed)
 
 
+def _signed(mask: int) -> int:
+    """A uint64 bit pattern as the int64 that holds it (bit 63 reads negative)."""
+    return mask - (1 << 64) if mask >= 1 << 63 else mask
+
+
+def _segment_masks(segment: Segment | None, tag_bit: dict) -> tuple:
+    """(any_of, all_of, none_of) as tag masks; (0, 0, 0) admits every member."""
+    if segment is None:
+        return (0, 0, 0)
+    return tuple(
+        _signed(sum(1 << tag_bit[tag] for tag in tags)) for tags in (segment.any_of, segment.all_of, segment.none_of)
+    )
+
+
 def _optional(value: int | None, missing: int) -> int:
     return missing if value is None else value
 
@@ -73,6 +87,8 @@ class CompiledTable:
         self.tier_rank = {tier: rank for rank, tier in enumerate(tier_ids)}
         self.tier_rank[None] = 0
         self.n_tiers = len(tier_ids)
+        # the tags the segments name, a bit each in sorted order (at most 64: the validator's limit)
+        self.tag_bit = {tag: bit for bit, tag in enumerate(model.segment_tags())}
         self.tier_multiplier = _values([0] + [t.points_multiplier for t in model.tiers])
 
         products = model.products
@@ -84,6 +100,7 @@ class CompiledTable:
         record[:, L.P_TIERS] = [_mask(p.allowed_tiers, tier_ids) for p in products]
         record[:, L.P_LIMIT] = [_optional(p.member_limit, NO_LIMIT) for p in products]
         record[:, L.P_CATEGORY] = [self.category_index[p.category] for p in products]
+        record[:, L.P_SEGMENT_ANY : L.P_SEGMENT_NONE + 1] = self._segment_columns(products)
         record[:, L.P_TIER_PRICE :] = self._tier_prices()
         self.product_record = record  # frozen once the coupon index fills the CSR columns
 
@@ -145,6 +162,7 @@ class CompiledTable:
         }
         for field, values in columns.items():
             record[:, field] = values
+        record[:, L.C_SEGMENT_ANY : L.C_SEGMENT_NONE + 1] = self._segment_columns(coupons)
         named: dict = {}
         record[:, L.C_GROUP] = [
             len(coupons) + k
@@ -185,6 +203,29 @@ class CompiledTable:
         self.redemption_sessions = _values(r.sessions_watched for r in items)
         self.redemption_stock = _values(_optional(r.stock, NO_LIMIT) for r in items)
         self.redemption_member_limit = _values(_optional(r.member_limit, NO_LIMIT) for r in items)
+        masks = self._segment_columns(items)
+        self.redemption_segment_any = _frozen(masks[:, 0])
+        self.redemption_segment_all = _frozen(masks[:, 1])
+        self.redemption_segment_none = _frozen(masks[:, 2])
+
+    def _segment_columns(self, items) -> np.ndarray:
+        """(any_of, all_of, none_of) masks per item, an (n, 3) array; zeros when the table has no segments."""
+        masks = np.zeros((len(items), 3), dtype=VALUE)
+        if self.tag_bit:
+            for row, item in enumerate(items):
+                if item.segment is not None:
+                    masks[row] = _segment_masks(item.segment, self.tag_bit)
+        return masks
+
+    def tag_mask(self, tags) -> int:
+        """A member's tags as the table's tag mask (int64); tags no segment names are ignored."""
+        bit = self.tag_bit
+        return _signed(sum(1 << bit[tag] for tag in set(tags) if tag in bit)) if bit else 0
+
+    def tag_names(self, mask: int) -> list:
+        """The tags of a mask, in bit order (sorted)."""
+        mask &= (1 << 64) - 1
+        return [tag for tag, bit in self.tag_bit.items() if mask >> bit & 1]
 
     def arrays(self) -> dict:
         """Every numpy array of the compiled table, by attribute name."""

@@ -71,7 +71,7 @@ def member_from_mapping(data: Any, field: str = "member") -> Member:
         return Member()
     if not isinstance(data, dict):
         raise QuoteInputError(field, 'must be an object such as {"tier": "gold", "points": 1850}')
-    allowed = ("tier",) + _MEMBER_INTS + _MEMBER_COUNTS
+    allowed = ("tier",) + _MEMBER_INTS + ("tags",) + _MEMBER_COUNTS
     for key in data:
         if key not in allowed:
             raise QuoteInputError(f"{field}.{key}", f"unknown field; expected one of: {', '.join(allowed)}")
@@ -85,6 +85,7 @@ def member_from_mapping(data: Any, field: str = "member") -> Member:
         birthday_month=_member_int(data, field, "birthday_month"),
         sessions_watched=_member_int(data, field, "sessions_watched"),
         points_debt=_member_int(data, field, "points_debt"),
+        tags=_member_tags(data, field),
         coupon_uses=_member_counts(data, field, "coupon_uses"),
         redemption_uses=_member_counts(data, field, "redemption_uses"),
         sku_bought=_member_counts(data, field, "sku_bought"),
@@ -96,6 +97,13 @@ def _member_int(data: dict, field: str, key: str) -> int:
     if type(value) is not int or not 0 <= value <= MAX_POINTS:
         raise QuoteInputError(f"{field}.{key}", f"must be a whole number from 0 to {MAX_POINTS}")
     return value
+
+
+def _member_tags(data: dict, field: str) -> frozenset:
+    value = data.get("tags", [])
+    if not isinstance(value, list) or not all(type(t) is str for t in value):
+        raise QuoteInputError(f"{field}.tags", 'must be a list of tags such as ["family-0-3"]')
+    return frozenset(value)
 
 
 def _member_counts(data: dict, field: str, key: str) -> dict[str, int]:

@@ -12,6 +12,8 @@ every compiled array is C-contiguous, read-only and of one of these dtypes.
 import numpy as np
 
 VALUE = np.int64  # money in fen, points, instants, percents, masks, limits
+# A segment's tag masks are uint64 bit patterns kept in int64 (bit 63 reads negative): they
+# are only ever compared with &, ==, and 0, which mean the same on both.
 INDEX = np.int32  # rows and CSR offsets
 
 NO_LIMIT = -1  # no member limit, no stock limit, no cap, no tier price
@@ -30,8 +32,23 @@ PRODUCT_FIELDS = (
     "sku_coupons_end",
     "live_start",
     "live_end",
+    "segment_any",
+    "segment_all",
+    "segment_none",
 )
-(P_PRICE, P_TIERS, P_LIMIT, P_CATEGORY, P_SKU_COUPONS_START, P_SKU_COUPONS_END, P_LIVE_START, P_LIVE_END) = range(8)
+(
+    P_PRICE,
+    P_TIERS,
+    P_LIMIT,
+    P_CATEGORY,
+    P_SKU_COUPONS_START,
+    P_SKU_COUPONS_END,
+    P_LIVE_START,
+    P_LIVE_END,
+    P_SEGMENT_ANY,
+    P_SEGMENT_ALL,
+    P_SEGMENT_NONE,
+) = range(11)
 P_TIER_PRICE = len(PRODUCT_FIELDS)
 
 # coupon_record[index, field]: the fields every candidate's checks read come first
@@ -52,6 +69,9 @@ COUPON_FIELDS = (
     "exclusive",
     "group",
     "rank",
+    "segment_any",
+    "segment_all",
+    "segment_none",
 )
 (
     C_TIERS,
@@ -70,5 +90,8 @@ COUPON_FIELDS = (
     C_EXCLUSIVE,
     C_GROUP,
     C_RANK,
-) = range(16)
+    C_SEGMENT_ANY,
+    C_SEGMENT_ALL,
+    C_SEGMENT_NONE,
+) = range(19)
 COUPON_WIDTH = len(COUPON_FIELDS)

@@ -30,6 +30,7 @@ MAX_MULTIPLIER_PERCENT = 2_000  # 20x
 MAX_PER_YUAN = 100
 MAX_INSTANT = 253_402_300_799  # 9999-12-31T23:59:59Z
 MAX_TIERS = 30
+MAX_SEGMENT_TAGS = 64  # distinct member tags one table's segments may name: one bit each of a uint64
 MAX_POINTS = 1_000_000_000  # the most a balance, a quote's member or one order's points may hold
 MAX_ORDER_FEN = 10_000_000_000  # the most one order may charge: 100 million yuan
 REFUND_POLICIES = ("debt", "forgive")  # what a refund does with points already spent
@@ -40,6 +41,25 @@ class Tier:
     id: str
     name: str
     points_multiplier: int  # percent
+
+
+class Segment(NamedTuple):
+    """Who, by member tags, a product, coupon or redemption is for: a member with at least
+    one tag of `any_of` (when it names any), every tag of `all_of` and none of `none_of`."""
+
+    any_of: frozenset
+    all_of: frozenset
+    none_of: frozenset
+
+    def admits(self, tags: frozenset) -> bool:
+        return (
+            (not self.any_of or not self.any_of.isdisjoint(tags))
+            and self.all_of.issubset(tags)
+            and self.none_of.isdisjoint(tags)
+        )
+
+    def tags(self) -> frozenset:
+        return self.any_of | self.all_of | self.none_of
 
 
 class Product(NamedTuple):
@@ -53,6 +73,7 @@ class Product(NamedTuple):
     tier_prices: Mapping[str, int]  # as written: tier id -> fen
     allowed_tiers: frozenset  # tier ids (visitor included) that may see and buy it
     member_limit: int | None
+    segment: Segment | None = None  # None: every member tag set may buy it
 
 
 @dataclass(frozen=True)
@@ -90,6 +111,7 @@ class Coupon:
     stack_group: str | None
     exclusive: bool
     priority: int
+    segment: Segment | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +148,7 @@ class Redemption:
     sessions_watched: int  # task unlock: sessions the member must have watched
     stock: int | None
     member_limit: int | None
+    segment: Segment | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +176,15 @@ class RuleTable:
         """All tier ids, visitor first, then lowest to highest."""
         return [VISITOR] + [t.id for t in self.tiers]
 
+    def segment_tags(self) -> list:
+        """Every tag the table's segments name, sorted: a tag's position is its bit."""
+        tags: set = set()
+        items: list[Product | Coupon | Redemption] = [*self.products, *self.coupons, *self.redemptions]
+        for item in items:
+            if item.segment is not None:
+                tags |= item.segment.tags()
+        return sorted(tags)
+
 
 @dataclass(frozen=True, slots=True)
 class Member:
@@ -163,6 +195,7 @@ class Member:
     birthday_month: int = 0  # 1..12, 0 unknown
     sessions_watched: int = 0
     points_debt: int = 0  # points owed from a refund (the rules' points.refund: debt)
+    tags: frozenset = frozenset()  # the member's tags; those no segment of the table names are ignored
     coupon_uses: Mapping[str, int] = field(default_factory=dict)
     redemption_uses: Mapping[str, int] = field(default_factory=dict)
     sku_bought: Mapping[str, int] = field(default_factory=dict)

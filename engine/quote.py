@@ -248,7 +248,25 @@ def _room_hint(parts: PublicParts, room_id: str) -> dict:
     return {"code": "join_room", "value": room.id, "text": f"in live room {room.name}"}
 
 
+def _segment_hint(parts: PublicParts, segment: Any, mask: int) -> dict | None:
+    """What keeps a member (whose tags, as the table's tag mask, are `mask`) out of a
+    segment: the first unmet part of any_of, all_of, none_of, naming its tags."""
+    if segment is None:
+        return None
+    tags = frozenset(parts.compiled.tag_names(mask))
+    if segment.any_of and segment.any_of.isdisjoint(tags):
+        wanted = sorted(segment.any_of)
+        return {"code": "needs_any_of", "value": wanted, "text": f"for members tagged {' or '.join(wanted)}"}
+    missing = sorted(segment.all_of - tags)
+    if missing:
+        return {"code": "needs_all_of", "value": missing, "text": f"for members also tagged {' and '.join(missing)}"}
+    excluded = sorted(segment.none_of & tags)
+    return {"code": "excluded_by", "value": excluded, "text": f"not for members tagged {' or '.join(excluded)}"}
+
+
 def _line_hint(parts: PublicParts, sku: str, status: int, hint: int) -> dict | None:
+    if status == codes.SEGMENT_NOT_ELIGIBLE:
+        return _segment_hint(parts, parts.model.products[parts.compiled.sku_row[sku]].segment, hint)
     if status == codes.TIER_TOO_LOW:
         product = parts.model.products[parts.compiled.sku_row[sku]]
         return _tier_hint(parts, product.allowed_tiers, hint)
@@ -260,6 +278,8 @@ def _line_hint(parts: PublicParts, sku: str, status: int, hint: int) -> dict | N
 
 
 def _coupon_hint(parts: PublicParts, index: int, status: int, hint: int) -> dict | None:
+    if status == codes.SEGMENT_NOT_ELIGIBLE:
+        return _segment_hint(parts, parts.model.coupons[index].segment, hint)
     if status == codes.TIER_TOO_LOW:
         return _tier_hint(parts, parts.model.coupons[index].tiers, hint)
     if status == codes.NOT_IN_ROOM:
@@ -273,6 +293,8 @@ def _coupon_hint(parts: PublicParts, index: int, status: int, hint: int) -> dict
 
 def _redemption_hint(parts: PublicParts, k: int, status: int, hint: int) -> dict | None:
     item = parts.model.redemptions[k]
+    if status == codes.SEGMENT_NOT_ELIGIBLE:
+        return _segment_hint(parts, item.segment, hint)
     if status == codes.TIER_TOO_LOW:
         return _tier_hint(parts, item.tiers, hint)
     if status == codes.NOT_IN_ROOM:

@@ -126,6 +126,9 @@ def _price_lines(table, member, tier_rank, room, live, lines, pickup) -> list:
             line.hint = _lowest_tier_above(tier_ids, product.allowed_tiers, tier_rank)
             line.status = _tier_refusal(line.hint)
             continue
+        if product.segment is not None and not product.segment.admits(member.tags):
+            line.status, line.hint = codes.SEGMENT_NOT_ELIGIBLE, table.tag_mask(member.tags)
+            continue
         if product.member_limit is not None:
             taken = member.sku_bought.get(sku, 0) + in_cart.get(sku, 0)
             if taken + qty > product.member_limit:
@@ -200,6 +203,8 @@ def _choose_coupons(table, member, tier_rank, room_id, now, lines, stock) -> tup
         if tier_ids[tier_rank] not in coupon.tiers:
             result.hint = _lowest_tier_above(tier_ids, coupon.tiers, tier_rank)
             result.status = _tier_refusal(result.hint)
+        elif coupon.segment is not None and not coupon.segment.admits(member.tags):
+            result.status, result.hint = codes.SEGMENT_NOT_ELIGIBLE, table.tag_mask(member.tags)
         elif coupon.room is not None and coupon.room != room_id:
             result.status = codes.NOT_IN_ROOM
         elif not _window_open(coupon.window_from, coupon.window_to, now):
@@ -446,6 +451,8 @@ def _redemption(table, member, tier_rank, room_id, now, item, stock) -> tuple:
     if tier_ids[tier_rank] not in item.tiers:
         higher = _lowest_tier_above(tier_ids, item.tiers, tier_rank)
         return _tier_refusal(higher), higher
+    if item.segment is not None and not item.segment.admits(member.tags):
+        return codes.SEGMENT_NOT_ELIGIBLE, table.tag_mask(member.tags)
     if item.room is not None and item.room != room_id:
         return codes.NOT_IN_ROOM, 0
     if not _window_open(item.window_from, item.window_to, now):

@@ -5,11 +5,12 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
 from ext.codes cimport (KIND_THRESHOLD_OFF, LOST_TO_BETTER_COMBINATION, MEMBER_LIMIT_REACHED, NO_SAVING,
-                        NOT_IN_ROOM, NOT_IN_SCOPE, OK, OUT_OF_STOCK, OUTSIDE_WINDOW, THRESHOLD_NOT_MET,
-                        TIER_NOT_ELIGIBLE, TIER_TOO_LOW)
+                        NOT_IN_ROOM, NOT_IN_SCOPE, OK, OUT_OF_STOCK, OUTSIDE_WINDOW, SEGMENT_NOT_ELIGIBLE,
+                        THRESHOLD_NOT_MET, TIER_NOT_ELIGIBLE, TIER_TOO_LOW)
 from ext.coupon_search cimport LINE_BITS, LINE_MASK, Work, best_combination, discount, sort_values
-from ext.helpers cimport _lookup, _lowest_tier_above, _window_open
-from ext.layout cimport (C_FROM, C_KIND, C_MEMBER_LIMIT, C_ROOM, C_STOCK, C_THRESHOLD, C_TIERS, C_TO,
+from ext.helpers cimport _in_segment, _lookup, _lowest_tier_above, _window_open
+from ext.layout cimport (C_FROM, C_KIND, C_MEMBER_LIMIT, C_ROOM, C_SEGMENT_ALL, C_SEGMENT_ANY, C_SEGMENT_NONE,
+                         C_STOCK, C_THRESHOLD, C_TIERS, C_TO,
                          P_CATEGORY, P_SKU_COUPONS_END, P_SKU_COUPONS_START)
 from ext.structs cimport Request, Result, Table, _coupon, _product
 
@@ -140,6 +141,10 @@ cdef int choose_coupons(const Table* t, const Request* r, Result* out) noexcept 
         if not (_coupon(t, c, C_TIERS) >> tier) & 1:
             hint = _lowest_tier_above(_coupon(t, c, C_TIERS), tier, t.n_tiers)
             status = TIER_TOO_LOW if hint else TIER_NOT_ELIGIBLE
+        elif not _in_segment(_coupon(t, c, C_SEGMENT_ANY), _coupon(t, c, C_SEGMENT_ALL),
+                             _coupon(t, c, C_SEGMENT_NONE), r.tags):
+            status = SEGMENT_NOT_ELIGIBLE
+            hint = r.tags
         elif _coupon(t, c, C_ROOM) >= 0 and _coupon(t, c, C_ROOM) != room:
             status = NOT_IN_ROOM
         elif not _window_open(_coupon(t, c, C_FROM), _coupon(t, c, C_TO), r.now):

@@ -13,6 +13,7 @@ cdef class TableView:
     cdef dict room_index
     cdef dict coupon_index
     cdef dict redemption_index
+    cdef dict tag_bit
 
 
 @cython.no_gc

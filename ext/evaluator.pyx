@@ -10,7 +10,7 @@ redemptions (ext/redemptions.pyx). The result is a `Quote` holding plain C array
 """
 NAME = "compiled"  # set before the engine imports below: `import engine` selects this module
 
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 cimport cython
@@ -89,6 +89,7 @@ cdef class TableView:
         self.room_index = compiled.room_index
         self.coupon_index = compiled.coupon_index
         self.redemption_index = compiled.redemption_index
+        self.tag_bit = compiled.tag_bit
         c = compiled
         self.t.n_tiers = c.n_tiers
         self.t.tier_multiplier = _values(c.tier_multiplier)
@@ -116,6 +117,9 @@ cdef class TableView:
         self.t.redemption_sessions = _values(c.redemption_sessions)
         self.t.redemption_stock = _values(c.redemption_stock)
         self.t.redemption_member_limit = _values(c.redemption_member_limit)
+        self.t.redemption_segment_any = _values(c.redemption_segment_any)
+        self.t.redemption_segment_all = _values(c.redemption_segment_all)
+        self.t.redemption_segment_none = _values(c.redemption_segment_none)
         self.t.per_yuan = c.per_yuan
         self.t.birthday_multiplier = c.birthday_multiplier
         self.t.order_bonus = c.order_bonus
@@ -439,6 +443,17 @@ cdef int64_t* _pairs(object source, dict index, int64_t* count) except? NULL:
     return pairs
 
 
+cdef int64_t _tag_mask(dict tag_bit, object tags) except? -1:
+    """The member's tags as the table's tag mask; tags no segment names are ignored."""
+    cdef uint64_t mask = 0
+    if tag_bit and tags:
+        for tag in tags:
+            bit = tag_bit.get(tag)
+            if bit is not None:
+                mask |= (<uint64_t>1) << <int>bit
+    return <int64_t>mask
+
+
 def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     """Decide one cart; the same contract as engine.reference.quote, returning a Quote."""
     cdef TableView view = _view(table)
@@ -532,6 +547,7 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     req.points_debt = debt
     req.birthday_month = birthday
     req.sessions = sessions
+    req.tags = _tag_mask(view.tag_bit, member.tags)
     req.n = n
     buffers[0] = req.coupon_uses = _pairs(member.coupon_uses, view.coupon_index, &req.n_coupon_uses)
     buffers[1] = req.redemption_uses = NULL

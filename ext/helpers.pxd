@@ -45,6 +45,11 @@ cdef inline int64_t _lowest_tier_above(int64_t mask, int64_t tier, int64_t n_tie
     return 0
 
 
+cdef inline bint _in_segment(int64_t any_of, int64_t all_of, int64_t none_of, int64_t tags) noexcept nogil:
+    """Whether a member's tag mask is in a segment's masks ((0, 0, 0): everyone)."""
+    return (any_of == 0 or (tags & any_of) != 0) and (tags & all_of) == all_of and (tags & none_of) == 0
+
+
 cdef inline int64_t _percent_half_up(int64_t amount, int64_t percent) noexcept nogil:
     return (amount * percent + 50) // 100
 

@@ -19,7 +19,10 @@ cdef extern from *:
     #define RIGHTS_P_SKU_COUPONS_END 5
     #define RIGHTS_P_LIVE_START 6
     #define RIGHTS_P_LIVE_END 7
-    #define RIGHTS_P_TIER_PRICE 8
+    #define RIGHTS_P_SEGMENT_ANY 8
+    #define RIGHTS_P_SEGMENT_ALL 9
+    #define RIGHTS_P_SEGMENT_NONE 10
+    #define RIGHTS_P_TIER_PRICE 11
     #define RIGHTS_C_TIERS 0
     #define RIGHTS_C_ROOM 1
     #define RIGHTS_C_FROM 2
@@ -36,7 +39,10 @@ cdef extern from *:
     #define RIGHTS_C_EXCLUSIVE 13
     #define RIGHTS_C_GROUP 14
     #define RIGHTS_C_RANK 15
-    #define RIGHTS_COUPON_WIDTH 16
+    #define RIGHTS_C_SEGMENT_ANY 16
+    #define RIGHTS_C_SEGMENT_ALL 17
+    #define RIGHTS_C_SEGMENT_NONE 18
+    #define RIGHTS_COUPON_WIDTH 19
     """
     enum: NO_LIMIT "RIGHTS_NO_LIMIT"
     enum: NO_ROOM "RIGHTS_NO_ROOM"
@@ -50,6 +56,9 @@ cdef extern from *:
     enum: P_SKU_COUPONS_END "RIGHTS_P_SKU_COUPONS_END"
     enum: P_LIVE_START "RIGHTS_P_LIVE_START"
     enum: P_LIVE_END "RIGHTS_P_LIVE_END"
+    enum: P_SEGMENT_ANY "RIGHTS_P_SEGMENT_ANY"
+    enum: P_SEGMENT_ALL "RIGHTS_P_SEGMENT_ALL"
+    enum: P_SEGMENT_NONE "RIGHTS_P_SEGMENT_NONE"
     enum: P_TIER_PRICE "RIGHTS_P_TIER_PRICE"
     enum: C_TIERS "RIGHTS_C_TIERS"
     enum: C_ROOM "RIGHTS_C_ROOM"
@@ -67,6 +76,9 @@ cdef extern from *:
     enum: C_EXCLUSIVE "RIGHTS_C_EXCLUSIVE"
     enum: C_GROUP "RIGHTS_C_GROUP"
     enum: C_RANK "RIGHTS_C_RANK"
+    enum: C_SEGMENT_ANY "RIGHTS_C_SEGMENT_ANY"
+    enum: C_SEGMENT_ALL "RIGHTS_C_SEGMENT_ALL"
+    enum: C_SEGMENT_NONE "RIGHTS_C_SEGMENT_NONE"
     enum: COUPON_WIDTH "RIGHTS_COUPON_WIDTH"
 
 
@@ -85,6 +97,9 @@ cdef inline dict compiled_layout():
         "P_SKU_COUPONS_END": P_SKU_COUPONS_END,
         "P_LIVE_START": P_LIVE_START,
         "P_LIVE_END": P_LIVE_END,
+        "P_SEGMENT_ANY": P_SEGMENT_ANY,
+        "P_SEGMENT_ALL": P_SEGMENT_ALL,
+        "P_SEGMENT_NONE": P_SEGMENT_NONE,
         "P_TIER_PRICE": P_TIER_PRICE,
         "C_TIERS": C_TIERS,
         "C_ROOM": C_ROOM,
@@ -102,5 +117,8 @@ cdef inline dict compiled_layout():
         "C_EXCLUSIVE": C_EXCLUSIVE,
         "C_GROUP": C_GROUP,
         "C_RANK": C_RANK,
+        "C_SEGMENT_ANY": C_SEGMENT_ANY,
+        "C_SEGMENT_ALL": C_SEGMENT_ALL,
+        "C_SEGMENT_NONE": C_SEGMENT_NONE,
         "COUPON_WIDTH": COUPON_WIDTH,
     }

@@ -11,6 +11,7 @@ cdef extern from *:
     #define RIGHTS_MAX_PER_YUAN 100
     #define RIGHTS_MAX_INSTANT (253402300799LL)
     #define RIGHTS_MAX_TIERS 30
+    #define RIGHTS_MAX_SEGMENT_TAGS 64
     #define RIGHTS_MAX_POINTS 1000000000
     #define RIGHTS_MAX_ORDER_FEN (10000000000LL)
     """
@@ -21,6 +22,7 @@ cdef extern from *:
     enum: MAX_PER_YUAN "RIGHTS_MAX_PER_YUAN"
     const int64_t MAX_INSTANT "RIGHTS_MAX_INSTANT"
     enum: MAX_TIERS "RIGHTS_MAX_TIERS"
+    enum: MAX_SEGMENT_TAGS "RIGHTS_MAX_SEGMENT_TAGS"
     enum: MAX_POINTS "RIGHTS_MAX_POINTS"
     const int64_t MAX_ORDER_FEN "RIGHTS_MAX_ORDER_FEN"
 
@@ -35,6 +37,7 @@ cdef inline dict compiled_limits():
         "MAX_PER_YUAN": MAX_PER_YUAN,
         "MAX_INSTANT": MAX_INSTANT,
         "MAX_TIERS": MAX_TIERS,
+        "MAX_SEGMENT_TAGS": MAX_SEGMENT_TAGS,
         "MAX_POINTS": MAX_POINTS,
         "MAX_ORDER_FEN": MAX_ORDER_FEN,
     }

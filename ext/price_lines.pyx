@@ -3,9 +3,10 @@ its unit price after the tier, live-room and self-pickup layers."""
 from libc.stdint cimport int64_t
 
 from ext.codes cimport (LAYER_BASE, LAYER_LIVE, LAYER_NONE, LAYER_PICKUP, LAYER_TIER, MEMBER_LIMIT_REACHED,
-                        MEMBERS_ONLY_ROOM, OK, TIER_NOT_ELIGIBLE, TIER_TOO_LOW, UNKNOWN_SKU)
-from ext.helpers cimport _lowest_tier_above, _percent_half_up
-from ext.layout cimport P_LIMIT, P_LIVE_END, P_LIVE_START, P_PRICE, P_TIER_PRICE, P_TIERS
+                        MEMBERS_ONLY_ROOM, OK, SEGMENT_NOT_ELIGIBLE, TIER_NOT_ELIGIBLE, TIER_TOO_LOW, UNKNOWN_SKU)
+from ext.helpers cimport _in_segment, _lowest_tier_above, _percent_half_up
+from ext.layout cimport (P_LIMIT, P_LIVE_END, P_LIVE_START, P_PRICE, P_SEGMENT_ALL, P_SEGMENT_ANY, P_SEGMENT_NONE,
+                         P_TIER_PRICE, P_TIERS)
 from ext.structs cimport Request, Result, Table, _product
 
 
@@ -33,6 +34,11 @@ cdef void price_lines(const Table* t, const Request* r, Result* out) noexcept no
         if not (_product(t, row, P_TIERS) >> tier) & 1:
             out.line_hint[i] = _lowest_tier_above(_product(t, row, P_TIERS), tier, t.n_tiers)
             out.line_status[i] = TIER_TOO_LOW if out.line_hint[i] else TIER_NOT_ELIGIBLE
+            continue
+        if not _in_segment(_product(t, row, P_SEGMENT_ANY), _product(t, row, P_SEGMENT_ALL),
+                           _product(t, row, P_SEGMENT_NONE), r.tags):
+            out.line_status[i] = SEGMENT_NOT_ELIGIBLE
+            out.line_hint[i] = r.tags
             continue
         limit = _product(t, row, P_LIMIT)
         if limit >= 0:

@@ -3,8 +3,8 @@ redeem it now, and if not the first reason, in the reference's order, with its h
 from libc.stdint cimport int64_t
 
 from ext.codes cimport (INSUFFICIENT_POINTS, MEMBER_LIMIT_REACHED, NOT_IN_ROOM, OK, OUT_OF_STOCK, OUTSIDE_WINDOW,
-                        POINTS_DEBT, TASK_LOCKED, TIER_NOT_ELIGIBLE, TIER_TOO_LOW)
-from ext.helpers cimport _lookup, _lowest_tier_above, _window_open
+                        POINTS_DEBT, SEGMENT_NOT_ELIGIBLE, TASK_LOCKED, TIER_NOT_ELIGIBLE, TIER_TOO_LOW)
+from ext.helpers cimport _in_segment, _lookup, _lowest_tier_above, _window_open
 from ext.layout cimport value_t
 from ext.structs cimport Request, Result, Table
 
@@ -22,6 +22,10 @@ cdef void check_redemptions(const Table* t, const Request* r, Result* out) noexc
     cdef const value_t* red_limit = t.redemption_member_limit
     cdef const value_t* red_stock = t.redemption_stock
     cdef const value_t* red_points = t.redemption_points
+    cdef const value_t* red_any = t.redemption_segment_any
+    cdef const value_t* red_all = t.redemption_segment_all
+    cdef const value_t* red_none = t.redemption_segment_none
+    cdef int64_t tags = r.tags
     cdef int64_t* red_status = out.red_status
     cdef int64_t* red_hint = out.red_hint
     for k in range(t.n_redemptions):
@@ -30,6 +34,9 @@ cdef void check_redemptions(const Table* t, const Request* r, Result* out) noexc
         if not (red_tiers[k] >> tier) & 1:
             hint = _lowest_tier_above(red_tiers[k], tier, t.n_tiers)
             status = TIER_TOO_LOW if hint else TIER_NOT_ELIGIBLE
+        elif not _in_segment(red_any[k], red_all[k], red_none[k], tags):
+            status = SEGMENT_NOT_ELIGIBLE
+            hint = tags
         elif red_room[k] >= 0 and red_room[k] != room:
             status = NOT_IN_ROOM
         elif not _window_open(red_from[k], red_to[k], now):

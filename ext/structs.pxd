@@ -32,6 +32,9 @@ cdef struct Table:
     const value_t* redemption_sessions
     const value_t* redemption_stock
     const value_t* redemption_member_limit
+    const value_t* redemption_segment_any
+    const value_t* redemption_segment_all
+    const value_t* redemption_segment_none
     int64_t per_yuan
     int64_t birthday_multiplier
     int64_t order_bonus
@@ -48,6 +51,7 @@ cdef struct Request:
     int64_t points_debt
     int64_t birthday_month
     int64_t sessions
+    int64_t tags        # the member's tags as the table's tag mask (a uint64 bit pattern)
     int64_t n
     int64_t* rows       # product row per line, -1 unknown
     int64_t* qty

@@ -50,6 +50,7 @@ EXPECTED_REFUSALS = {
     "outside_window",
     "tier_too_low",
     "tier_not_eligible",
+    "segment_not_eligible",
     "task_locked",
     "line_not_eligible",
     "quote_changed",

@@ -17,7 +17,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     quote = commands.add_parser("quote", help="quote a cart locally against a rule table, no server")
     quote.add_argument("--rules", default=str(DEMO_RULES), help="rule table file (default: the demo table)")
     quote.add_argument(
-        "--member", help='member snapshot as JSON, e.g. \'{"tier": "gold", "points": 1850}\' (default: a visitor)'
+        "--member",
+        help='member snapshot as JSON, e.g. \'{"tier": "gold", "points": 1850, "tags": ["family_0_3"]}\' '
+        "(default: a visitor)",
     )
     quote.add_argument("--room", help="live room id")
     quote.add_argument("--item", action="append", type=_item, metavar="SKU:QTY", help="a cart line (repeatable)")

@@ -17,6 +17,9 @@ T0 = 1_800_000_000  # the generated rooms and windows live around this instant
 TIERS = ["t1", "t2", "t3", "t4"]
 KINDS = ["percent_off", "amount_off", "threshold_off", "fixed_price"]
 CST = dt.timezone(dt.timedelta(hours=8))
+TAGS = ["family-0-3", "family-3-6", "fitness", "office", "vip"]
+WIDE_TAGS = [f"t{k:02d}" for k in range(64)]  # the most a table may name: the last is bit 63
+SEGMENT_KEYS = ["any_of", "all_of", "none_of"]
 
 
 class Seeded:
@@ -56,7 +59,9 @@ def iso(seconds: int) -> str:
 
 def table_data(pick) -> dict:
     """The source of a rule table: 1-4 tiers, 1-8 products, 0-2 rooms, 0-10 coupons of every
-    kind and scope, 0-4 redemption items, pickup and points settings."""
+    kind and scope, 0-4 redemption items, pickup and points settings; some of the products,
+    coupons and items for a segment of a few tags (now and then of 64)."""
+    tag_pool = WIDE_TAGS if pick.integer(0, 7) == 0 else TAGS
     n_tiers = pick.integer(1, 4)
     tiers = [{"id": TIERS[k], "points_multiplier": pick.choice([1, 1.25, 1.5, 2, 3])} for k in range(n_tiers)]
     tier_ids = ["visitor"] + TIERS[:n_tiers]
@@ -78,6 +83,8 @@ def table_data(pick) -> dict:
             product["tiers"] = pick.subset(tier_ids)
         if pick.integer(0, 3) == 0:
             product["member_limit"] = pick.integer(1, 4)
+        if pick.integer(0, 3) == 0:
+            product["segments"] = segment(pick, tag_pool)
         products.append(product)
     used_categories = sorted({p["category"] for p in products})
     rooms = []
@@ -148,6 +155,8 @@ def table_data(pick) -> dict:
             coupon["stack_group"] = group
         coupon["exclusive"] = pick.integer(0, 5) == 0
         coupon["priority"] = pick.integer(-2, 3)
+        if pick.integer(0, 2) == 0:
+            coupon["segments"] = segment(pick, tag_pool)
         coupons.append(coupon)
     redemptions = []
     for k in range(pick.integer(0, 4)):
@@ -166,7 +175,11 @@ def table_data(pick) -> dict:
             item["stock"] = pick.integer(0, 3)
         if pick.boolean():
             item["member_limit"] = pick.integer(1, 3)
+        if pick.integer(0, 2) == 0:
+            item["segments"] = segment(pick, tag_pool)
         redemptions.append(item)
+    if tag_pool is WIDE_TAGS:  # one item names all 64 tags, so the last has bit 63
+        redemptions.append({"id": "XW", "points": pick.integer(1, 3000), "segments": {"any_of": WIDE_TAGS}})
     return {
         "tiers": tiers,
         "products": products,
@@ -182,6 +195,23 @@ def table_data(pick) -> dict:
     }
 
 
+def segment(pick, tags: list) -> dict:
+    """A segment of some of `tags`, each in one of any_of, all_of, none_of (so never a
+    contradiction)."""
+    lists: dict = {}
+    for tag in pick.subset(tags)[:6]:
+        lists.setdefault(pick.choice(SEGMENT_KEYS), []).append(tag)
+    return lists
+
+
+def member_tags(pick, table) -> frozenset:
+    """None, or some of the tags the table's segments name, with one now and then that none does."""
+    if pick.integer(0, 3) == 0:
+        return frozenset()
+    named = sorted(table.tag_bit) or TAGS
+    return frozenset(pick.subset(named + ["unnamed"])[:8] + ([named[-1]] if pick.boolean() else []))
+
+
 def make_situation(pick, table) -> tuple:
     """A member with a cart in the compiled `table` at some instant, with the live stock:
     the arguments of `quote` (table, member, room, now, lines, fulfillment, stock)."""
@@ -195,6 +225,7 @@ def make_situation(pick, table) -> tuple:
         birthday_month=pick.integer(0, 12),
         sessions_watched=pick.integer(0, 5),
         points_debt=pick.choice([0, 0, 0, 1, 250]),
+        tags=member_tags(pick, table),
         coupon_uses=pick.counts(coupon_ids, 0, 3) if coupon_ids else {},
         redemption_uses=pick.counts(item_ids, 0, 3) if item_ids else {},
         sku_bought=pick.counts(skus, 0, 3),

@@ -377,3 +377,39 @@ def test_every_route_refuses_a_body_over_the_limit_even_without_content_length(a
 def test_a_method_a_route_does_not_take_says_which_it_does(api):
     response = api.put("/v1/eligibility")
     assert response.status_code == 405 and "POST" in response.headers["allow"]
+
+
+# -- segments: a member's imported tags ----------------------------------------------------
+
+
+def test_an_imported_members_tags_reach_the_segment_coupon(tmp_path, redis_client, redis_server):
+    from rights.cli import main
+
+    rows = [
+        {"id": "FAM1", "tier": "gold", "openid": "oFAM1", "tags": ["family_0_3", "fitness"]},
+        {"id": "OFF1", "tier": "gold", "openid": "oOFF1", "tags": ["office"]},
+    ]
+    path = tmp_path / "members.jsonl"
+    path.write_text("\n".join(orjson.dumps(r).decode() for r in rows) + "\n")
+    assert main(["members", "import", str(path), "--redis-url", redis_server.url]) == 0
+    with client_for(redis_server) as api:
+        cart = {"lines": [{"sku": "CHEESE-KIDS", "qty": 1}]}
+        _, family = eligibility(api, {"identity": {"channel": "openid", "value": "oFAM1"}, **cart})
+        assert coupon(family, "FAMILY-CHEESE-5OFF") == {
+            "applied": True,
+            "id": "FAMILY-CHEESE-5OFF",
+            "name": "宝宝家庭儿童奶酪立减5元 kids' cheese 5 yuan off for families with a 0-3 year old",
+            "kind": "amount_off",
+            "amount": 500,
+        }
+        assert family["totals"] == {"subtotal": 4490, "discount": 500, "payable": 3990}
+        _, office = eligibility(api, {"member_id": "OFF1", **cart})
+        refused = coupon(office, "FAMILY-CHEESE-5OFF")
+        assert (refused["applied"], refused["reason"]) == (False, "segment_not_eligible")
+        assert refused["hint"] == {
+            "code": "needs_any_of",
+            "value": ["family_0_3"],
+            "text": "for members tagged family_0_3",
+        }
+        _, visitor = eligibility(api, cart)
+        assert coupon(visitor, "FAMILY-CHEESE-5OFF")["reason"] == "segment_not_eligible"

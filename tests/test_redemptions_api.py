@@ -334,3 +334,27 @@ def test_checkout_stops_offering_an_item_sold_out_in_redis(api, redis_client):
     # once Redis has invalidated the worker's cached count
     shown = wait_until(lambda: not (answer := oatmeal())["available"] and answer, message="the item sold out")
     assert (shown["available"], shown["reason"]) == (False, "out_of_stock")
+
+
+def test_a_redemption_for_a_segment_is_refused_to_a_member_outside_it(redis_client, redis_server, tmp_path):
+    from engine.demo import DEMO_RULES
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        DEMO_RULES.read_text(encoding="utf-8")
+        + "  - {id: BABY-BIB, name: bib, points: 100, segments: {any_of: [family_0_3]}}\n",
+        encoding="utf-8",
+    )
+    write_members(
+        redis_client,
+        [
+            MemberRecord(id="FAM", tier="gold", points=1000, tags=["family_0_3"]),
+            MemberRecord(id="OFF", tier="gold", points=1000, tags=["office"]),
+        ],
+    )
+    with client_for(redis_server, redis_timeout_ms=500, rules=str(rules), data_dir=str(tmp_path)) as api:
+        refused = redeem(api, {"member_id": "OFF", "redemption_id": "BABY-BIB"})
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "segment_not_eligible"
+        assert redeem(api, {"member_id": "FAM", "redemption_id": "BABY-BIB"}, key="k2").status_code == 200
+        assert balance(api, "FAM")["balance"] == 900

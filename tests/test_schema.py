@@ -26,7 +26,9 @@ VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 # A small valid table that has every section, so a field can be tried in each.
 MINIMAL = {
     "tiers": [{"id": "silver"}, {"id": "gold"}],
-    "products": [{"sku": "MILK", "price": 1000, "category": "milk", "tier_prices": {}}],
+    "products": [
+        {"sku": "MILK", "price": 1000, "category": "milk", "tier_prices": {}, "segments": {"none_of": ["staff"]}}
+    ],
     "rooms": [
         {"id": "gala", "start": "2026-11-11T20:00:00+08:00", "end": "2026-11-11T23:00:00+08:00", "live_prices": {}}
     ],
@@ -39,10 +41,13 @@ MINIMAL = {
             "scope": {"skus": ["MILK"]},
             "room": "gala",
             "window": {"from": "room_start"},
+            "segments": {"any_of": ["family-0-3", "family-3-6"], "all_of": ["vip"]},
         }
     ],
     "points": {"events": {"watch": {"points": 1}, "share": {"points": 1}}},
-    "redemptions": [{"id": "R", "points": 1, "unlock": {"sessions_watched": 1}, "window": {}}],
+    "redemptions": [
+        {"id": "R", "points": 1, "unlock": {"sessions_watched": 1}, "window": {}, "segments": {"all_of": ["vip"]}}
+    ],
 }
 
 # Every mapping validate.py checks field by field, as a path into MINIMAL.
@@ -50,17 +55,20 @@ SECTIONS = [
     (),
     ("tiers", 0),
     ("products", 0),
+    ("products", 0, "segments"),
     ("rooms", 0),
     ("fulfillment",),
     ("coupons", 0),
     ("coupons", 0, "scope"),
     ("coupons", 0, "window"),
+    ("coupons", 0, "segments"),
     ("points",),
     ("points", "events", "watch"),
     ("points", "events", "share"),
     ("redemptions", 0),
     ("redemptions", 0, "unlock"),
     ("redemptions", 0, "window"),
+    ("redemptions", 0, "segments"),
 ]
 
 # A coupon of each kind with its amounts, to host the kind's own fields.

@@ -46,8 +46,8 @@ _REDEEMED = {
         409: refusal(
             "Not possible now (the error's code says why: `out_of_stock`, "
             "`insufficient_points`, `points_debt`, `member_limit_reached`, "
-            "`outside_window`, `tier_too_low`, `tier_not_eligible`, `not_in_room`, "
-            "`task_locked`), or `in_progress`: the first request with this "
+            "`outside_window`, `tier_too_low`, `tier_not_eligible`, `segment_not_eligible`, "
+            "`not_in_room`, `task_locked`), or `in_progress`: the first request with this "
             "key is still running"
         ),
         422: refusal(

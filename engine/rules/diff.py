@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any
 
 from ..instants import format_instant
-from ..model import RuleTable
+from ..model import RuleTable, Segment
 
 _MONEY = {"price", "amount", "threshold", "max_discount", "cash", "tier_prices", "live_prices"}
 _INSTANTS = {"start", "end", "window_from", "window_to"}
@@ -40,6 +40,8 @@ def _show(field: str, value: Any, utc_offset: int) -> Any:
     """A value as an author would write or read it."""
     if value is None:
         return None
+    if isinstance(value, Segment):  # as written: only the lists that name tags
+        return {key: sorted(tags) for key, tags in value._asdict().items() if tags}
     if isinstance(value, frozenset):
         return sorted(value)
     if field in _INSTANTS:
@@ -58,6 +60,8 @@ def _say(field: str, value: Any) -> str:
         return ", ".join(f"{k} {_yuan(v)}" for k, v in value.items()) or "none"
     if field in _PERCENT:
         return f"x{value / 100:g}"
+    if field == "segment":
+        return "; ".join(f"{key} {', '.join(tags)}" for key, tags in value.items())
     if isinstance(value, list):
         return ", ".join(map(str, value)) or "none"
     return str(value)

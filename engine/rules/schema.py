@@ -27,6 +27,7 @@ from ..model import (
     MAX_POINTS,
     MAX_PRICE_FEN,
     MAX_QTY,
+    MAX_SEGMENT_TAGS,
     MAX_TIERS,
     REFUND_POLICIES,
     VISITOR,
@@ -185,6 +186,30 @@ def _tier_set(whom: str, default_text: str) -> dict:
             f"Must be visitor or a tier of the top-level `tiers`. Give this or `tiers`, not both.",
         ),
     }
+
+
+def _segments(whom: str) -> dict:
+    """The `segments` mapping: who, by member tags, may use a product, coupon or redemption."""
+
+    def tags(description: str) -> dict:
+        tag = {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": ID_RE.pattern}
+        return _list(tag, f"{description} Each tag is listed once.", uniqueItems=True)
+
+    segments = _section(
+        f"Who, by member tags, {whom}; checked after the tiers: a member is in the segment when they have at "
+        f"least one tag of `any_of` (when it names any), every tag of `all_of` and no tag of `none_of`. "
+        f"Give at least one non-empty list. A tag in both `all_of` and `none_of`, or an `any_of` all of whose "
+        f"tags are in `none_of`, admits nobody and is refused. A table's segments may name at most "
+        f"{MAX_SEGMENT_TAGS} distinct tags. With no `segments`, every member may, whatever their tags.",
+        {
+            "any_of": tags("The member needs at least one of these tags."),
+            "all_of": tags("The member needs every one of these tags."),
+            "none_of": tags("The member must have none of these tags."),
+        },
+    )
+    # at least one list is non-empty: not every list written (perhaps none) is empty
+    segments["not"] = {"properties": {key: {"maxItems": 0} for key in ("any_of", "all_of", "none_of")}}
+    return segments
 
 
 _NOT_BOTH_TIER_FORMS = {"not": {"required": ["tiers", "min_tier"]}}
@@ -365,6 +390,7 @@ def rule_table_schema() -> dict:
                         "tier's price. Each must be at or below the base price.",
                     ),
                     **_tier_set("that may see and buy it", "everyone may, visitors included"),
+                    "segments": _segments("may see and buy it"),
                     "member_limit": _integer(
                         "At most this many units per member, over all their orders; no limit when left out.",
                         1,
@@ -439,6 +465,7 @@ def rule_table_schema() -> dict:
                         "all",
                     ),
                     **_tier_set("that receive it", "every tier receives it, visitors included"),
+                    "segments": _segments("receives it"),
                     **_room_binding("coupon"),
                     "member_limit": _integer(
                         "At most this many uses per member, over all their orders; no limit when left out.",
@@ -523,6 +550,7 @@ def rule_table_schema() -> dict:
                     "points": _integer("Points it costs (0 for none).", 0, MAX_POINTS),
                     "cash": _fen("Cash paid on top of the points.", default=0),
                     **_tier_set("that may redeem it", "every member tier may, visitors not"),
+                    "segments": _segments("may redeem it"),
                     **_room_binding("redemption"),
                     "unlock": _section(
                         "A task that unlocks the item.",

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..gc_pause import gc_paused
 from ..model import VISITOR, RuleTable
+from .checks.audience import segment_limit
 from .checks.common import UTC_OFFSET_RE, Checker, RuleTableError
 from .checks.coupons import check_coupons
 from .checks.points import check_points
@@ -67,6 +68,7 @@ def _table(checker: Checker, data: Any) -> RuleTable | None:
     coupons = check_coupons(checker, top, tier_ids, skus, categories, room_map)
     points = check_points(checker, top)
     redemptions = check_redemptions(checker, top, tier_ids, room_map)
+    segment_limit(checker)
     return RuleTable(
         name=name or "rules",
         utc_offset_seconds=checker.utc_offset,

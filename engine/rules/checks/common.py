@@ -70,6 +70,7 @@ class Checker:
         self.errors: list = []
         self.utc_offset = 8 * 3600  # the table's timezone, once read: naive times are in it
         self.declared_skus: set = set()  # every sku written, valid product or not
+        self.segment_tags: dict = {}  # every tag a segment names -> the place it is first written
 
     def error(self, path: tuple, message: str) -> None:
         self.errors.append(RuleError(tuple(path), message))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...model import COUPON_KINDS, Coupon
-from .audience import tier_set
+from .audience import segment, tier_set
 from .common import Checker, did_you_mean
 from .times import room_ref, window
 
@@ -23,6 +23,7 @@ _COUPON_FIELDS = (
     "scope",
     "tiers",
     "min_tier",
+    "segments",
     "room",
     "window",
     "member_limit",
@@ -57,6 +58,7 @@ def check_coupons(
         amounts = check_amounts(checker, obj, path, kind) if kind else None
         scope = check_scope(checker, obj, path, skus, categories)
         tiers = tier_set(checker, obj, path, tier_ids)
+        audience = segment(checker, obj, path)
         room = room_ref(checker, obj, path, rooms)
         start, end = window(checker, obj, path, rooms)
         member_limit = checker.member_limit(obj, path)
@@ -92,6 +94,7 @@ def check_coupons(
                 stack_group=group,
                 exclusive=exclusive,
                 priority=priority,
+                segment=audience,
             )
         )
     checker.unique(ids, ("coupons",), "id")

@@ -10,10 +10,20 @@ import functools
 from typing import Any
 
 from ...model import MAX_PRICE_FEN, VISITOR, Product
-from .audience import tier_set
+from .audience import segment, tier_set
 from .common import ID_RE, MAX_ID_LENGTH, MAX_MEMBER_LIMIT, MAX_NAME_LENGTH, Checker, did_you_mean
 
-_PRODUCT_FIELDS = ("sku", "name", "category", "price", "tier_prices", "tiers", "min_tier", "member_limit")
+_PRODUCT_FIELDS = (
+    "sku",
+    "name",
+    "category",
+    "price",
+    "tier_prices",
+    "tiers",
+    "min_tier",
+    "segments",
+    "member_limit",
+)
 _PRODUCT_FIELD_SET = frozenset(_PRODUCT_FIELDS)
 
 
@@ -55,6 +65,7 @@ def check_products(checker: Checker, top: dict, tier_ids: list) -> list[Product]
                     elif value is not None:
                         tier_prices[tier] = value
         allowed = tier_set(checker, obj, path, tier_ids)
+        audience = segment(checker, obj, path)
         limit = checker.member_limit(obj, path)
         if sku is not None and price is not None:
             out.append(
@@ -66,6 +77,7 @@ def check_products(checker: Checker, top: dict, tier_ids: list) -> list[Product]
                     tier_prices=tier_prices,
                     allowed_tiers=allowed,
                     member_limit=limit,
+                    segment=audience,
                 )
             )
     checker.unique(ids, ("products",), "sku")
@@ -81,7 +93,7 @@ def _upward(tier_ids: tuple, lowest: str) -> frozenset:
 def _plain_product(item: Any, tier_ids: list, everyone: frozenset) -> Product | None:
     """The common product, checked in one pass: a large catalogue validates in a fraction of
     the time. Anything unusual returns None and goes the long way, which reports errors."""
-    if type(item) is not dict or not item.keys() <= _PRODUCT_FIELD_SET or "tiers" in item:
+    if type(item) is not dict or not item.keys() <= _PRODUCT_FIELD_SET or "tiers" in item or "segments" in item:
         return None
     sku, price = item.get("sku"), item.get("price")
     name, category = item.get("name", sku), item.get("category", "")

@@ -4,7 +4,7 @@ for which member tiers, in which room and window, with stock and per-member limi
 from __future__ import annotations
 
 from ...model import MAX_POINTS, VISITOR, Redemption
-from .audience import tier_set
+from .audience import segment, tier_set
 from .common import Checker
 from .times import room_ref, window
 
@@ -14,7 +14,20 @@ def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) 
     for index, path, obj in checker.entries(
         top,
         "redemptions",
-        ("id", "name", "points", "cash", "tiers", "min_tier", "room", "window", "unlock", "stock", "member_limit"),
+        (
+            "id",
+            "name",
+            "points",
+            "cash",
+            "tiers",
+            "min_tier",
+            "segments",
+            "room",
+            "window",
+            "unlock",
+            "stock",
+            "member_limit",
+        ),
         required=("id", "points"),
     ):
         ident = checker.ident(obj, path, "id")
@@ -37,6 +50,7 @@ def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) 
                 path + ("tiers" if "tiers" in obj else "min_tier",),
                 "visitors have no points to spend; a redemption is for member tiers only",
             )
+        audience = segment(checker, obj, path)
         room = room_ref(checker, obj, path, rooms)
         start, end = window(checker, obj, path, rooms)
         stock = checker.stock(obj, path)
@@ -56,6 +70,7 @@ def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) 
                 sessions_watched=sessions,
                 stock=stock,
                 member_limit=limit,
+                segment=audience,
             )
         )
     checker.unique(ids, ("redemptions",), "id")

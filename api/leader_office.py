@@ -88,8 +88,9 @@ def _int(value) -> int:
         return 0
 
 
-async def group_ids(redis, leader_id: str, cap: int = GROUP_CAP) -> tuple:
-    """(member ids, complete?): at most `cap` of the group's candidates."""
+async def group_ids(redis, leader_id: str, cap: int | None = None) -> tuple:
+    """(member ids, complete?): at most `cap` (GROUP_CAP) of the group's candidates."""
+    cap = GROUP_CAP if cap is None else cap
     key, cursor, ids = group_key(leader_id), 0, []
     seen: set = set()
     while True:
@@ -106,7 +107,7 @@ async def group_ids(redis, leader_id: str, cap: int = GROUP_CAP) -> tuple:
     return ids, True
 
 
-async def ranking(redis, leader_id: str, top: int, cap: int = GROUP_CAP) -> dict:
+async def ranking(redis, leader_id: str, top: int, cap: int | None = None) -> dict:
     """The leader's group ranked by points (ties: member id), the first `top`."""
     ids, complete = await group_ids(redis, leader_id, cap)
     rows = []

@@ -143,6 +143,17 @@ def test_a_member_bound_elsewhere_leaves_the_ranking_and_the_group(redis_client,
         assert [e["member_id"] for e in api.get("/v1/leaders/L2/ranking").json()["entries"]] == ["M1"]
 
 
+def test_a_group_past_the_cap_is_ranked_from_the_members_read(redis_client, redis_server, tmp_path, monkeypatch):
+    import api.leader_office
+
+    monkeypatch.setattr(api.leader_office, "GROUP_CAP", 3)
+    import_leaders(tmp_path, redis_server)
+    write_members(redis_client, [MemberRecord(id=f"M{k}", points=k, leader="L1") for k in range(5)])
+    with app(redis_server, tmp_path) as client:
+        ranking = client.get("/v1/leaders/L1/ranking").json()
+    assert (ranking["members"], ranking["complete"], len(ranking["entries"])) == (3, False, 3)
+
+
 def test_a_leaders_redemptions_newest_first_with_their_state(redis_client, redis_server, tmp_path):
     import_leaders(tmp_path, redis_server)
     write_members(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from .. import leader_office, schemas
@@ -50,6 +50,7 @@ _NEIGHBOURS = {
     "leader_id": "L001",
     "entries": [{"member_id": "M00001", "name_masked": "张*", "order_id": "O-20261111-000001", "at": 1794405600}],
 }
+_LEADER = Path(description="The leader's id, as imported by `rights leaders import`.")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     403: refusal("`forbidden_scope`: the API key does not act for this leader"),
     404: refusal("`unknown_leader`: no leader with this id was imported"),
@@ -74,7 +75,7 @@ async def _refused(service, leader_id: str) -> Response | None:
 )
 async def leader_ranking(
     service: ServiceDep,
-    leader_id: str,
+    leader_id: str = _LEADER,
     top: int = Query(20, ge=1, le=100, description="How many of the first ranks to answer (1-100)."),
 ) -> Response:
     """The members bound to this leader, by points balance (most first; equal balances
@@ -96,7 +97,7 @@ async def leader_ranking(
 )
 async def leader_redemptions(
     service: ServiceDep,
-    leader_id: str,
+    leader_id: str = _LEADER,
     limit: int = Query(50, ge=1, le=500, description="How many entries (1-500)."),
 ) -> Response:
     """The leader's pick list (what `POST /v1/redemptions` lists and `POST
@@ -117,7 +118,7 @@ async def leader_redemptions(
 )
 async def leader_neighbours(
     service: ServiceDep,
-    leader_id: str,
+    leader_id: str = _LEADER,
     limit: int = Query(50, ge=1, le=500, description="How many entries (1-500)."),
 ) -> Response:
     """Members bound to this leader by their first order, newest first: the feed's

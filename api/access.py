@@ -10,7 +10,8 @@
   (entries separated by `;` or new lines; in a key file one entry a line, `#` comments).
   `checkout` may quote (`POST /v1/eligibility`); `backend` may settle and refund orders,
   credit events, redeem and read ledgers; `leader:<id>[,<id>...]` may hand over pickups
-  and read the feed of those leaders only (`leader:*`: of any leader). A key used outside
+  and read the feed, ranking, redemptions and neighbours of those leaders only
+  (`leader:*`: of any leader). A key used outside
   its scopes gets 403 `forbidden_scope` naming the scope needed. Keys are compared in
   constant time, all of them every time, and never logged; the access log records the
   channel. Without keys configured the routes are open (a deployment behind its own
@@ -48,7 +49,7 @@ MIN_KEY_LENGTH = 16
 _CHANNEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _KEY = re.compile(r"^[!-~]+\Z")  # printable ASCII, no spaces: what a header carries unchanged
 _LEADER_ID = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.:-]{0,63}|\*)\Z")
-_FEED = re.compile(r"^/v1/leaders/([^/]+)/feed\Z")
+_FEED = re.compile(r"^/v1/leaders/([^/]+)/(?:feed|ranking|redemptions|neighbours)\Z")  # a leader's own reads
 _SCOPES_HELP = "scopes are checkout, backend and leader:<id>[,<id>...] (leader:* for any leader)"
 
 
@@ -114,8 +115,9 @@ class ApiKeys:
 
 
 def scope_refusal(grant: Grant, method: str, path: str) -> str | None:
-    """Why this key may not call this route (None: it may). A feed names its leader in the
-    path, so it is checked here; a handover names it in the body (see `leader_refusal`)."""
+    """Why this key may not call this route (None: it may). A leader's reads (feed,
+    ranking, redemptions, neighbours) name the leader in the path, so it is checked here;
+    a handover names it in the body (see `leader_refusal`)."""
     needed = required_scope(path)
     if needed is None or needed in grant.scopes:
         feed = _FEED.match(path.rstrip("/"))

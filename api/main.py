@@ -24,6 +24,7 @@ from .routes import (
     checkout,
     dashboard,
     docs,
+    leaders,
     members,
     operations,
     orders,
@@ -47,6 +48,7 @@ ROUTERS = (
     redemptions.router,
     pickups.router,
     orders.router,
+    leaders.router,
     dashboard.router,
     operations.router,
 )

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from engine.model import VISITOR, Member
 
 from .member_cache import MISS, TrackedCache
-from .redis.keys import identity_key, member_key
+from .redis.keys import group_key, identity_key, member_key
 from .redis.scripts import Scripts
 
 CHANNELS = ("phone", "openid", "unionid", "app")
@@ -236,7 +236,8 @@ def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) 
     """Write members and their identities through one pipeline (sync client). Each member's
     profile replaces what was stored under its id when `replace` (the ledger's fields stay:
     the points owed from refunds survive an import); its balance is brought to the
-    imported one through the ledger (api/ledger.py), whose history stays."""
+    imported one through the ledger (api/ledger.py), whose history stays. A member with a
+    `leader` joins that leader's group (`grp:{leader:<id>}`, read by the leader's ranking)."""
     from redis.cluster import RedisCluster
 
     from .ledger import set_balance
@@ -256,6 +257,10 @@ def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) 
             replace_profile(keys=[key], args=[part for pair in profile.items() for part in pair], client=pipe)
         if not cluster:
             set_balance(scripts, record.id, record.points, now, "members import", client=pipe)
+        if (
+            record.leader
+        ):  # the leader's group (api/leader_office.py): a member bound elsewhere since is dropped when read
+            pipe.sadd(group_key(record.leader), record.id)
         for channel, value in record.identities.items():
             pipe.set(identity_key(channel, value), record.id)
     pipe.execute()

@@ -110,6 +110,11 @@ def feed_key(leader_id: str) -> str:  # {leader:<id>}; the newest FEED_KEEP (1,0
     return f"feed:{{leader:{leader_id}}}"
 
 
+def group_key(leader_id: str) -> str:  # {leader:<id>}; a member while bound here: one bound elsewhere (or gone)
+    # is dropped by the next ranking that reads it; a ranking reads at most GROUP_CAP (5,000)
+    return f"grp:{{leader:{leader_id}}}"
+
+
 # -- rule tables (api/rules_store.py; all in {rules}: one MULTI/EXEC changes them together) --
 
 RULES_PREFIX = "rules:{rules}:"

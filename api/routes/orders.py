@@ -15,6 +15,7 @@ from engine.quote import yuan
 from .. import orders, schemas
 from ..checkout.request import pricing
 from ..errors import JSON, answer, error, refusal
+from ..leader_office import join_group
 from ..leaders import FEED_KEEP, LeaderBook
 from ..live_stock import StockChanging, quote_with_live_stock
 from ..redis.keys import COUPONS, feed_key, member_key
@@ -200,6 +201,8 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
             f"200 {table.version} {quote.subtotal} {quote.discount} {quote.payable} {points} "
             f"{','.join(applied) or '-'} {leader or '-'} {int(newly)} {now}"
         )
+        if newly:  # into the leader's group before the binding: a bound member is never missing from it
+            await service.redis_call(join_group(service.redis, leader, body.member_id))
         outcome, stored = await service.redis_call(
             orders.settle(
                 service.scripts,

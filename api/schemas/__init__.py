@@ -21,6 +21,14 @@ from .checkout import (
     Totals,
 )
 from .errors import UNAVAILABLE, ErrorBody, ErrorResponse
+from .leaders import (
+    LeaderNeighbours,
+    LeaderRanking,
+    LeaderRedemption,
+    LeaderRedemptions,
+    Neighbour,
+    RankedMember,
+)
 from .orders import OrderRequest, OrderResult, RefundRequest, RefundResult
 from .points import (
     EventRequest,
@@ -36,6 +44,12 @@ from .points import (
 )
 
 __all__ = [
+    "LeaderNeighbours",
+    "LeaderRanking",
+    "LeaderRedemption",
+    "LeaderRedemptions",
+    "Neighbour",
+    "RankedMember",
     "CouponApplied",
     "CouponNotApplied",
     "ELIGIBILITY_REQUEST_EXAMPLE",

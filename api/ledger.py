@@ -31,6 +31,9 @@ from __future__ import annotations
 
 import time
 
+from engine.instants import at_offset, months_later_day_end
+from engine.model import PointsRules
+
 from .access import RATE_KEY_TTL_SECONDS, RateLimit
 from .redis.keys import caps_key, events_index_key, events_key, ledger_key, lots_key, member_key
 from .redis.scripts import Scripts
@@ -38,6 +41,18 @@ from .redis.scripts import Scripts
 CAPS_TTL_SECONDS = 8 * 86400  # cap counters outlive any day and any live session they count
 EVENT_REPLAY_DAYS = 30  # an event id counts once within this many days of its credit
 PRUNE_BATCH = 64  # forgotten event ids dropped per credit: bounded work that outpaces any rate limit
+
+
+def earned_expiry(points: PointsRules, utc_offset: int, now: int) -> int:
+    """When points earned at `now` (an order's, an event's) lapse by the rules: Unix
+    seconds, 0 for never. `expire_after_days`: that many days to the second after they
+    arrive; `expire_after_months`: at the end of the table's local day that many calendar
+    months after the day they arrive (engine.instants.months_later_day_end)."""
+    if points.expire_after_days:
+        return now + points.expire_after_days * 86400
+    if points.expire_after_months:
+        return months_later_day_end(now, points.expire_after_months, utc_offset)
+    return 0
 
 
 def set_balance(scripts: Scripts, member_id: str, points: int, now: int, ref: str, client=None):
@@ -114,6 +129,26 @@ def freeze(scripts: Scripts, member_id: str, frozen: bool, now: int, reason: str
     """Freeze or unfreeze a member (a `frozen` / `unfrozen` ledger entry when it changes);
     -1 when there is no such member."""
     return scripts.ledger_freeze(keys=[member_key(member_id), ledger_key(member_id)], args=[int(frozen), now, reason])
+
+
+def expiring_by_day(raw_lots: dict, now: int, within_days: int, utc_offset: int) -> list[dict]:
+    """The points of a member's lots (`HGETALL lots:{<id>}`, swept at `now`) that lapse
+    within `within_days` days of `now`, grouped by the last local day they may be used:
+    [{date, at (the day's earliest lapse), points}], soonest first."""
+    until = now + within_days * 86400
+    days: dict[str, dict] = {}
+    for field, value in raw_lots.items():
+        name = field.decode() if isinstance(field, bytes) else field
+        if name == "#":
+            continue
+        left, expires = (int(part) for part in (value.decode() if isinstance(value, bytes) else value).split(" ")[:2])
+        if left <= 0 or not now < expires <= until:
+            continue
+        date = at_offset(expires - 1, utc_offset).date().isoformat()
+        day = days.setdefault(date, {"date": date, "at": expires, "points": 0})
+        day["at"] = min(day["at"], expires)
+        day["points"] += left
+    return [days[date] for date in sorted(days)]
 
 
 def parse_entry(entry_id, fields: dict) -> dict:

@@ -25,6 +25,8 @@ from .orders import OrderRequest, OrderResult, RefundRequest, RefundResult
 from .points import (
     EventRequest,
     EventResult,
+    ExpiringDay,
+    ExpiringPoints,
     FreezeRequest,
     FreezeResult,
     LedgerEntry,
@@ -59,6 +61,8 @@ __all__ = [
     "FreezeRequest",
     "FreezeResult",
     "LedgerEntry",
+    "ExpiringDay",
+    "ExpiringPoints",
     "LedgerPage",
     "PickupVerified",
     "PickupVerifyRequest",

@@ -11,7 +11,11 @@ without reading the lots.
 
 Keys, all with the member id as hash tag (one Redis Cluster slot per member):
 
-    lots:{<id>}   hash    lot number -> "<points left> <expiry, Unix seconds; 0: never>";
+    lots:{<id>}   hash    lot number -> "<points left> <expiry, Unix seconds; 0: never>",
+                          with " o" after it for an order's lot (the order's record keeps
+                          its number); an order's lot that lapses with points left stays
+                          as "0 <expiry> <points lapsed>", outside the balance, until the
+                          order is refunded or its record is gone (lua/lots.lua);
                           field "#" holds the last lot number given
     led:{<id>}    stream  entries: delta, reason, ref, at, expires, balance (after)
     ev:{<id>}     hash    event id -> "<points> <balance> <expires> <note> <reason>": an event

@@ -227,3 +227,51 @@ def test_the_expiring_route_refuses_what_it_cannot_answer(start):
         for days in (0, 367, "x"):
             assert expiring(api, "G1", GALA_21, within_days=days).status_code == 422
         assert expiring(api, "G1", GALA_21, within_days=366).status_code == 200
+
+
+def quoted_member(api, member_id, now):
+    body = {"member_id": member_id, "lines": [{"sku": "MILK-1L", "qty": 1}]}
+    response = api.post("/v1/eligibility", content=orjson.dumps(body), headers={"X-Rights-Now": str(now)})
+    assert response.status_code == 200, response.text
+    return response.json()["member"]
+
+
+def test_a_quote_shows_the_points_lapsing_within_30_days(start, redis_client):
+    with start(months=1) as api:
+        points = order(api, "O1", "G1")["points"]
+        assert "points_expiring" not in quoted_member(api, "G1", GALA_21)  # 30 days and 3 hours ahead
+        soon = {"points": points, "at": LAPSE, "date": "2026-12-11"}
+        assert quoted_member(api, "G1", at("2026-11-12 00:00")) == {
+            "id": "G1",
+            "status": "member",
+            "tier": "gold",
+            "member_tier": "gold",
+            "points": 1850 + points,
+            "frozen": False,
+            "paid_until": None,
+            "points_expiring": soon,
+        }
+        # spending takes the older points that never lapse first: the order's are still due
+        redeem(api, "G1", "OLIVE-OIL", "r1", at("2026-11-20 10:00"))
+        assert quoted_member(api, "G1", at("2026-11-20 10:00"))["points_expiring"] == soon
+        # a members import leaves the ledger's fields as they are
+        write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=850 + points)])
+        assert quoted_member(api, "G1", at("2026-11-20 10:00"))["points_expiring"] == soon
+        assert "points_expiring" not in quoted_member(api, "G1", LAPSE)  # lapsed, and none after
+
+
+def test_a_quote_shows_what_is_left_of_the_points_lapsing_first(start):
+    with start(months=1) as api:
+        first = order(api, "O1", "NEW")["points"]
+        second = order(api, "O2", "NEW", now=at("2026-11-13 09:00"), room=None)["points"]
+        assert quoted_member(api, "NEW", at("2026-11-20 00:00"))["points_expiring"] == {
+            "points": first,
+            "at": LAPSE,
+            "date": "2026-12-11",
+        }
+        refund(api, "O1", "NEW", at("2026-11-20 00:00"))  # the order's own lot goes
+        assert quoted_member(api, "NEW", at("2026-11-20 00:00"))["points_expiring"] == {
+            "points": second,
+            "at": at("2026-12-14 00:00"),
+            "date": "2026-12-13",
+        }

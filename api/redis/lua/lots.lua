@@ -103,8 +103,15 @@ local function take(lots_key, live, points)
   end
 end
 
+-- the balance, the next lapse and the points lapsing then on the member hash, for a quote's one read
 local function publish(member, balance, live)
-  redis.call('HSET', member, 'points', balance, 'lapse_at', next_lapse(live))
+  local soonest, due = next_lapse(live), 0
+  if soonest > 0 then
+    for _, lot in ipairs(live) do
+      if lot.left > 0 and lot.expires == soonest then due = due + lot.left end
+    end
+  end
+  redis.call('HSET', member, 'points', balance, 'lapse_at', soonest, 'lapse_points', due)
 end
 
 -- the balance a sweep would leave now, read without writing (for refusals made before any write)

@@ -7,7 +7,8 @@ ledger stream. The balance is always the sum of the live lots; the `points` fiel
 member hash is a copy of it, kept by the same script that changes the lots, so that a
 quote reads the balance with the rest of the member in one HGETALL. `lapse_at` there is
 the earliest expiry among the lots (0: none), so that a reader knows when a sweep is due
-without reading the lots.
+without reading the lots, and `lapse_points` the points that lapse then (a quote shows
+them when they are near).
 
 Keys, all with the member id as hash tag (one Redis Cluster slot per member):
 

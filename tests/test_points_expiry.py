@@ -275,3 +275,19 @@ def test_a_quote_shows_what_is_left_of_the_points_lapsing_first(start):
             "at": at("2026-12-14 00:00"),
             "date": "2026-12-13",
         }
+
+
+def test_a_lapsed_orders_lot_is_kept_for_its_refund_then_dropped(start, redis_client):
+    with start(months=1) as api:
+        order(api, "O1", "NEW")
+        order(api, "O2", "NEW")
+        assert ledger(api, "NEW", LAPSE)["balance"] == 0
+        lots = {k: v for k, v in redis_client.hgetall("lots:{NEW}").items() if k != b"#"}
+        assert sorted(v.split()[0] for v in lots.values()) == [b"0", b"0"]  # outside the balance
+        refund(api, "O1", "NEW", LAPSE)
+        assert len([k for k in redis_client.hgetall("lots:{NEW}") if k != b"#"]) == 1  # refunded: gone
+        # the other is dropped once no order record could still ask for it
+        assert ledger(api, "NEW", LAPSE + 400 * 86400 - 1)["balance"] == 0
+        assert len([k for k in redis_client.hgetall("lots:{NEW}") if k != b"#"]) == 1
+        order(api, "O3", "NEW", now=LAPSE + 400 * 86400, room=None)
+        assert [v.split()[2:] for k, v in redis_client.hgetall("lots:{NEW}").items() if k != b"#"] == [[b"o"]]

@@ -7,11 +7,16 @@ ledger stream. The balance is always the sum of the live lots; the `points` fiel
 member hash is a copy of it, kept by the same script that changes the lots, so that a
 quote reads the balance with the rest of the member in one HGETALL. `lapse_at` there is
 the earliest expiry among the lots (0: none), so that a reader knows when a sweep is due
-without reading the lots.
+without reading the lots, and `lapse_points` the points that lapse then (a quote shows
+them when they are near).
 
 Keys, all with the member id as hash tag (one Redis Cluster slot per member):
 
-    lots:{<id>}   hash    lot number -> "<points left> <expiry, Unix seconds; 0: never>";
+    lots:{<id>}   hash    lot number -> "<points left> <expiry, Unix seconds; 0: never>",
+                          with " o" after it for an order's lot (the order's record keeps
+                          its number); an order's lot that lapses with points left stays
+                          as "0 <expiry> <points lapsed>", outside the balance, until the
+                          order is refunded or its record is gone (lua/lots.lua);
                           field "#" holds the last lot number given
     led:{<id>}    stream  entries: delta, reason, ref, at, expires, balance (after)
     ev:{<id>}     hash    event id -> "<points> <balance> <expires> <note> <reason>": an event
@@ -31,6 +36,9 @@ from __future__ import annotations
 
 import time
 
+from engine.instants import at_offset, months_later_day_end
+from engine.model import PointsRules
+
 from .access import RATE_KEY_TTL_SECONDS, RateLimit
 from .redis.keys import caps_key, events_index_key, events_key, ledger_key, lots_key, member_key
 from .redis.scripts import Scripts
@@ -38,6 +46,18 @@ from .redis.scripts import Scripts
 CAPS_TTL_SECONDS = 8 * 86400  # cap counters outlive any day and any live session they count
 EVENT_REPLAY_DAYS = 30  # an event id counts once within this many days of its credit
 PRUNE_BATCH = 64  # forgotten event ids dropped per credit: bounded work that outpaces any rate limit
+
+
+def earned_expiry(points: PointsRules, utc_offset: int, now: int) -> int:
+    """When points earned at `now` (an order's, an event's) lapse by the rules: Unix
+    seconds, 0 for never. `expire_after_days`: that many days to the second after they
+    arrive; `expire_after_months`: at the end of the table's local day that many calendar
+    months after the day they arrive (engine.instants.months_later_day_end)."""
+    if points.expire_after_days:
+        return now + points.expire_after_days * 86400
+    if points.expire_after_months:
+        return months_later_day_end(now, points.expire_after_months, utc_offset)
+    return 0
 
 
 def set_balance(scripts: Scripts, member_id: str, points: int, now: int, ref: str, client=None):
@@ -114,6 +134,26 @@ def freeze(scripts: Scripts, member_id: str, frozen: bool, now: int, reason: str
     """Freeze or unfreeze a member (a `frozen` / `unfrozen` ledger entry when it changes);
     -1 when there is no such member."""
     return scripts.ledger_freeze(keys=[member_key(member_id), ledger_key(member_id)], args=[int(frozen), now, reason])
+
+
+def expiring_by_day(raw_lots: dict, now: int, within_days: int, utc_offset: int) -> list[dict]:
+    """The points of a member's lots (`HGETALL lots:{<id>}`, swept at `now`) that lapse
+    within `within_days` days of `now`, grouped by the last local day they may be used:
+    [{date, at (the day's earliest lapse), points}], soonest first."""
+    until = now + within_days * 86400
+    days: dict[str, dict] = {}
+    for field, value in raw_lots.items():
+        name = field.decode() if isinstance(field, bytes) else field
+        if name == "#":
+            continue
+        left, expires = (int(part) for part in (value.decode() if isinstance(value, bytes) else value).split(" ")[:2])
+        if left <= 0 or not now < expires <= until:
+            continue
+        date = at_offset(expires - 1, utc_offset).date().isoformat()
+        day = days.setdefault(date, {"date": date, "at": expires, "points": 0})
+        day["at"] = min(day["at"], expires)
+        day["points"] += left
+    return [days[date] for date in sorted(days)]
 
 
 def parse_entry(entry_id, fields: dict) -> dict:

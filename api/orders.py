@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import orjson
 
-from .redis.keys import COUPONS, ORDER_RECORD, ledger_key, lots_key, member_key, order_key
+from .redis.keys import COUPONS, ORDER_RECORD, ORDER_RETENTION_DAYS, ledger_key, lots_key, member_key, order_key
 from .redis.scripts import Scripts
 from .reservations import begin as begin_attempt
 from .reservations import commit, release, reservation_id, reserve
-
-ORDER_RETENTION_DAYS = 400  # a settled order's record: its replays and its refund, for 13 months
 
 
 class Refused(Exception):
@@ -52,16 +50,19 @@ def render_settled(answer: str, order_id: str, member_id: str) -> bytes:
 
 
 def render_refund(answer: str, order_id: str, member_id: str, coupons: str) -> bytes:
-    """Stored as `<taken> <not recovered> <balance> <at> <owed by this refund> <debt after>`
-    (refunds recorded before debts existed have the first four)."""
-    taken, short, balance, at, *debt = answer.split(" ")
-    owed, debt_after = (int(debt[0]), int(debt[1])) if debt else (0, 0)
+    """Stored as `<taken> <not recovered> <balance> <at> <owed by this refund> <debt after>
+    <lapsed>` (refunds recorded before debts existed have the first four, before lapsed
+    order lots were remembered the first six)."""
+    taken, short, balance, at, *more = answer.split(" ")
+    owed, debt_after = (int(more[0]), int(more[1])) if more else (0, 0)
+    lapsed = int(more[2]) if len(more) > 2 else 0
     return orjson.dumps(
         {
             "order_id": order_id,
             "member_id": member_id,
             "points_reversed": int(taken),
             "points_not_recovered": int(short),
+            "points_lapsed": lapsed,
             "points_owed": owed,
             "points_debt": debt_after,
             "balance": int(balance),

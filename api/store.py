@@ -31,7 +31,16 @@ from .redis.scripts import Scripts
 CHANNELS = ("phone", "openid", "unionid", "app")
 MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
 IDENTITY_VALUE = re.compile(r"^[A-Za-z0-9+_.:@-]{1,128}\Z")
-_INT_FIELDS = ("points", "birthday_month", "sessions_watched", "paid_until", "frozen", "lapse_at", "debt")
+_INT_FIELDS = (
+    "points",
+    "birthday_month",
+    "sessions_watched",
+    "paid_until",
+    "frozen",
+    "lapse_at",
+    "lapse_points",
+    "debt",
+)
 
 
 @dataclass
@@ -49,6 +58,7 @@ class MemberRecord:
     frozen: bool = False
     name: str = ""
     lapse_at: int = 0  # the earliest expiry among the member's points lots (0: none), kept by the ledger
+    lapse_points: int = 0  # the points that lapse at lapse_at, kept by the ledger
     debt: int = 0  # points owed from refunds (points.refund: debt), paid by the next credits
     coupon_uses: dict = field(default_factory=dict)
     redemption_uses: dict = field(default_factory=dict)

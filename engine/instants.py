@@ -3,6 +3,7 @@ time without an offset is at the given UTC offset (China Standard Time by defaul
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 
 CST_SECONDS = 8 * 3600
@@ -32,3 +33,18 @@ def at_offset(seconds: float, utc_offset: int | None = 0) -> dt.datetime:
 def format_instant(seconds: float, utc_offset: int | None = 0) -> str:
     """Unix seconds in ISO 8601 to the second, as a reader reads them (UTC by default)."""
     return at_offset(seconds, utc_offset).isoformat(timespec="seconds")
+
+
+def months_later_day_end(seconds: float, months: int, utc_offset: int) -> int:
+    """The end of the local day `months` calendar months after the day of `seconds`, at a
+    UTC offset: Unix seconds of the midnight that follows it. A day the later month lacks
+    becomes that month's last day (31 January + 1 month: the end of 28 or 29 February)."""
+    day = at_offset(seconds, utc_offset).date()
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    midnight = dt.datetime.combine(
+        last + dt.timedelta(days=1), dt.time(), dt.timezone(dt.timedelta(seconds=utc_offset))
+    )
+    return int(midnight.timestamp())

@@ -132,6 +132,7 @@ class PointsRules:
     order_bonus: int
     events: Mapping[str, EventRule]
     expire_after_days: int | None = None  # earned points lapse this many days after they arrive
+    expire_after_months: int | None = None  # or at the end of the local day this many months after
     refund: str = "debt"  # points a refund cannot take back: owed (debt) or let go (forgive)
 
 

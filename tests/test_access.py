@@ -82,6 +82,7 @@ def test_each_scope_is_refused_outside_itself(redis_client, redis_server, tmp_pa
         backend_calls = [
             ("POST", "/v1/events", {"event_id": "s1", "member_id": "G1", "type": "share"}),
             ("GET", "/v1/members/G1/ledger", None),
+            ("GET", "/v1/members/G1/expiring", None),
             ("POST", "/v1/orders/O1/refund", {"member_id": "G1"}),
             ("POST", "/v1/orders", {"order_id": "O1", "member_id": "G1", "lines": cart["lines"], "rules_version": "x"}),
         ]

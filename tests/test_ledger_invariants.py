@@ -64,7 +64,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.now = at("2026-11-11 21:00")
         self.version = self.client.app.state.service.table.version
         self.counter = 0
-        self.orders: list = []  # (member, order id)
+        self.orders: list = []  # (member, order id, points earned)
         self.sent: list = []  # what was sent, for replays: (path, body, headers)
 
     def _new(self, prefix: str) -> str:
@@ -86,13 +86,16 @@ class LedgerMachine(RuleBasedStateMachine):
             {"order_id": order_id, "member_id": member, "room": "gala", "lines": cart, "rules_version": self.version},
         )
         if answer.status_code == 200:
-            self.orders.append((member, order_id))
+            self.orders.append((member, order_id, answer.json()["points"]))
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data())
     def refund(self, data):
-        member, order_id = data.draw(st.sampled_from(self.orders))
-        self._post(f"/v1/orders/{order_id}/refund", {"member_id": member})
+        member, order_id, points = data.draw(st.sampled_from(self.orders))
+        answer = self._post(f"/v1/orders/{order_id}/refund", {"member_id": member})
+        if answer.status_code == 200:  # every point of the order is taken back, was spent, or had lapsed
+            refunded = answer.json()
+            assert refunded["points_reversed"] + refunded["points_not_recovered"] + refunded["points_lapsed"] == points
 
     @rule(member=st.sampled_from(MEMBERS), kind=st.sampled_from(["share", "photo_review", "invite_order", "watch"]))
     def event(self, member, kind):
@@ -132,6 +135,12 @@ class LedgerMachine(RuleBasedStateMachine):
             assert ledger["balance"] == sum(e["delta"] for e in entries), member
             assert ledger["balance"] == sum(int(v.split()[0]) for v in lots.values()), member
             assert int(self.redis.hget(f"m:{{{member}}}", "points")) == ledger["balance"]
+            # the next lapse and its points, as a quote reads them from the member hash
+            live = [tuple(int(p) for p in v.split()[:2]) for v in lots.values() if int(v.split()[0]) > 0]
+            soonest = min((expires for _, expires in live if expires > 0), default=0)
+            lapse_at, lapse_points = self.redis.hmget(f"m:{{{member}}}", "lapse_at", "lapse_points")
+            assert int(lapse_at) == soonest, member
+            assert int(lapse_points) == sum(left for left, expires in live if soonest and expires == soonest), member
             # a refund's unrecovered points are owed; the newest entry that changed the debt says how many,
             # and while any is owed every credit goes to it first, so nothing is left to spend
             owed = next((e["debt"] for e in entries if "debt" in e), 0)

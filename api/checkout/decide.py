@@ -89,7 +89,12 @@ async def decide(service: Service, body: bytes, now: int) -> Response:
     tier = "visitor" if status != "member" else ((record.tier if record else None) or "visitor")
     service.dashboard.quote(req.room, tier, record.id if record is not None else None)
     head = orjson.dumps(
-        {"rules_version": table.version, "at": now, "member": member_info(record, status, tier), "join_offer": offer}
+        {
+            "rules_version": table.version,
+            "at": now,
+            "member": member_info(record, status, tier, now, table.model.utc_offset_seconds),
+            "join_offer": offer,
+        }
     )
     # the quote's own JSON, written by the engine, spliced in after the head's members
     return Response(head[:-1] + b"," + _quote_json(quote) + b"}", media_type=JSON)

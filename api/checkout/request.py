@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import orjson
 
 from engine.inputs import QuoteInputError
+from engine.instants import at_offset
 from engine.model import MAX_LINES, MAX_QTY, Member
 
 from ..store import CHANNELS, IDENTITY_VALUE, MEMBER_ID, MemberRecord
@@ -120,7 +121,13 @@ def pricing(record: MemberRecord | None, now: int) -> tuple:
     return "member", record.engine_member()
 
 
-def member_info(record: MemberRecord | None, status: str, tier: str) -> dict:
+EXPIRING_NOTICE_DAYS = 30  # a quote shows the member's next points to lapse this many days ahead
+
+
+def member_info(record: MemberRecord | None, status: str, tier: str, now: int, utc_offset: int) -> dict:
+    """The answer's `member` block; `points_expiring` only when the member's next points to
+    lapse do so within EXPIRING_NOTICE_DAYS of `now` (read from the member hash: no extra
+    round trip), their last day in the table's timezone (`utc_offset`)."""
     if record is None:
         return {
             "id": None,
@@ -131,7 +138,7 @@ def member_info(record: MemberRecord | None, status: str, tier: str) -> dict:
             "frozen": False,
             "paid_until": None,
         }
-    return {
+    info: dict[str, object] = {
         "id": record.id,
         "status": status,
         "tier": tier,
@@ -140,6 +147,13 @@ def member_info(record: MemberRecord | None, status: str, tier: str) -> dict:
         "frozen": record.frozen,
         "paid_until": record.paid_until or None,
     }
+    if record.lapse_points > 0 and now < record.lapse_at <= now + EXPIRING_NOTICE_DAYS * 86400:
+        info["points_expiring"] = {
+            "points": record.lapse_points,
+            "at": record.lapse_at,
+            "date": at_offset(record.lapse_at - 1, utc_offset).date().isoformat(),
+        }
+    return info
 
 
 def join_offer(evaluator, table, request: EligibilityRequest, now: int, payable_now: int) -> dict | None:

@@ -64,6 +64,9 @@ def record_key(kind: str, member_id: str, name: str) -> str:  # {<member>}; as i
     return f"{kind}:{{{member_id}}}:{name}"
 
 
+ORDER_RETENTION_DAYS = 400  # a settled order's record: its replays and its refund, for 13 months
+
+
 def order_key(member_id: str, order_id: str) -> str:  # {<member>}; ORDER_RETENTION_DAYS from the first attempt
     return record_key(ORDER_RECORD, member_id, order_id)
 

@@ -22,8 +22,10 @@ from redis.commands.core import AsyncScript, Script
 
 from engine.model import MAX_POINTS
 
+from .keys import ORDER_RETENTION_DAYS
+
 LUA = Path(__file__).resolve().parent / "lua"
-CONSTANTS = {"MAX_POINTS": MAX_POINTS}
+CONSTANTS = {"MAX_POINTS": MAX_POINTS, "ORDER_RETENTION_SECONDS": ORDER_RETENTION_DAYS * 86400}
 _INCLUDE = re.compile(r"^--#include ([a-z_]+)$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -1,5 +1,5 @@
-"""A member's own routes: the points ledger page by page, and freezing a member for
-review (admin)."""
+"""A member's own routes: the points ledger page by page, the points about to lapse, and
+freezing a member for review (admin)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from .. import schemas
 from ..access import check_admin
 from ..errors import JSON, MEMBER_ERRORS, answer, error, refusal
-from ..ledger import freeze, parse_entry, sweep
-from ..redis.keys import ledger_key, member_key
+from ..ledger import expiring_by_day, freeze, parse_entry, sweep
+from ..redis.keys import ledger_key, lots_key, member_key
 from ..store import MEMBER_ID
 from .deps import ServiceDep
 
@@ -92,6 +92,47 @@ async def get_ledger(
         "points_debt": int(debt or 0),
         "entries": entries,
         "next": entries[-1]["id"] if len(raw) > limit else None,
+    }
+    return Response(orjson.dumps(page), media_type=JSON)
+
+
+_EXPIRING_EXAMPLE = {
+    "member_id": "M00001",
+    "within_days": 30,
+    "total": 300,
+    "by_day": [{"date": "2027-01-31", "at": 1801411200, "points": 300}],
+}
+
+
+@router.get(
+    "/v1/members/{member_id}/expiring",
+    response_model=schemas.ExpiringPoints,
+    summary="A member's points that lapse within the next days, by day",
+    responses={200: answer("The points that lapse within the window", _EXPIRING_EXAMPLE), **MEMBER_ERRORS},
+)
+async def get_expiring(
+    request: Request,
+    member_id: str,
+    service: ServiceDep,
+    within_days: int = Query(30, ge=1, le=366, description="The window, in days from now."),
+) -> Response:
+    """The member's points that lapse within `within_days` days, grouped by the last day
+    (in the rule table's timezone) they may be used, soonest first. Like the ledger, it
+    first lapses the member's points already due, so none of those is listed."""
+    if not MEMBER_ID.match(member_id):
+        return error(422, "invalid_request", "not a member id", "member_id")
+    now = service.now(request.scope)
+    balance = await service.redis_call(sweep(service.scripts, member_id, now))
+    if balance < 0:
+        return error(404, "unknown_member", f"no member {member_id!r}", "member_id")
+    raw = await service.redis_call(service.redis.hgetall(lots_key(member_id)))
+    assert service.table is not None
+    days = expiring_by_day(raw, now, within_days, service.table.model.utc_offset_seconds)
+    page = {
+        "member_id": member_id,
+        "within_days": within_days,
+        "total": sum(day["points"] for day in days),
+        "by_day": days,
     }
     return Response(orjson.dumps(page), media_type=JSON)
 

@@ -17,6 +17,7 @@ from ..checkout.request import pricing
 from ..errors import JSON, answer, error, refusal
 from ..leader_office import join_group
 from ..leaders import FEED_KEEP, LeaderBook
+from ..ledger import earned_expiry
 from ..live_stock import StockChanging, quote_with_live_stock
 from ..redis.keys import COUPONS, feed_key, member_key
 from ..reservations import give_back
@@ -43,6 +44,7 @@ _REFUNDED = {
     "member_id": "M00001",
     "points_reversed": 510,
     "points_not_recovered": 0,
+    "points_lapsed": 0,
     "points_owed": 0,
     "points_debt": 0,
     "balance": 1850,
@@ -196,7 +198,6 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                 f"the order would earn {points:,} points; one order may earn at most {MAX_POINTS:,}",
                 "lines",
             )
-        days = model.points.expire_after_days
         answer = (
             f"200 {table.version} {quote.subtotal} {quote.discount} {quote.payable} {points} "
             f"{','.join(applied) or '-'} {leader or '-'} {int(newly)} {now}"
@@ -211,7 +212,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                 nonce,
                 now=now,
                 points=points,
-                expires=now + days * 86400 if days and points else 0,
+                expires=earned_expiry(model.points, model.utc_offset_seconds, now) if points else 0,
                 coupons=applied,
                 limited_coupons=limited_coupons,
                 limited_skus=limited_skus,
@@ -263,7 +264,9 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     responses={200: answer("Refunded (or the first answer, for an order refunded before)", _REFUNDED), **_ERRORS},
 )
 async def refund_order(order_id: str, body: schemas.RefundRequest, request: Request, service: ServiceDep) -> Response:
-    """Takes back the order's points; those the member has spent already are reported
+    """Takes back the order's points, from the order's own lot first; those that lapsed
+    unspent are gone already (`points_lapsed`: neither taken again nor owed), and those
+    the member has spent already are reported
     in `points_not_recovered` and, under the rules' `points.refund: debt` (the
     default), owed: the next credits pay them first and redemptions with points are
     refused (`points_debt`) until they are paid; under `forgive` they are let go. Gives

@@ -13,7 +13,7 @@ from engine.model import MAX_POINTS
 from .. import schemas
 from ..access import RateLimit
 from ..errors import JSON, MEMBER_ERRORS, answer, error, refusal
-from ..ledger import credit_event
+from ..ledger import credit_event, earned_expiry
 from .deps import ServiceDep
 
 router = APIRouter(tags=["points"])
@@ -111,7 +111,7 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
             points, note = 0, "below_min_seconds"
     elif body.seconds is not None:
         return error(422, "invalid_request", "only a watch event gives seconds", "seconds")
-    expires = now + model.points.expire_after_days * 86400 if model.points.expire_after_days else 0
+    expires = earned_expiry(model.points, model.utc_offset_seconds, now)
     if rule.session_only:
         if room is None:
             return error(422, "invalid_request", f"{body.type} points last one live session: name the room", "room")

@@ -130,6 +130,12 @@ class RedemptionOption(BaseModel):
     hint: Hint | None
 
 
+class PointsExpiring(BaseModel):
+    points: int = Field(description="the points that lapse then")
+    at: int = Field(description="when they lapse (Unix seconds)")
+    date: str = Field(description="the last day they may be used, in the rule table's timezone (YYYY-MM-DD)")
+
+
 class MemberInfo(BaseModel):
     id: str | None = Field(description="null for a visitor")
     status: Literal["member", "visitor", "lapsed"] = Field(
@@ -140,6 +146,12 @@ class MemberInfo(BaseModel):
     points: int = Field(description="the points balance")
     frozen: bool
     paid_until: int | None = Field(description="Unix seconds the paid membership runs to, if any")
+    points_expiring: PointsExpiring | None = Field(
+        None,
+        description="only when the member's next points to lapse do so within 30 days: how many "
+        "(those lapsing at that instant; with `expire_after_months`, all of that day's), when, and "
+        "their last day; left out otherwise",
+    )
 
 
 class JoinOffer(BaseModel):

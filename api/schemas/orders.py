@@ -70,6 +70,11 @@ class RefundResult(BaseModel):
     member_id: str
     points_reversed: int = Field(description="Points taken back.")
     points_not_recovered: int = Field(description="Points the member had spent already, so not taken back.")
+    points_lapsed: int = Field(
+        description="The order's points that had lapsed unspent: they left the balance when they "
+        "lapsed, so they are neither taken back nor owed. The order's points are `points_reversed` "
+        "+ `points_not_recovered` + `points_lapsed`."
+    )
     points_owed: int = Field(
         description="Of those, the points this refund made a debt (the rules' "
         "`points.refund: debt`); 0 under `forgive`."

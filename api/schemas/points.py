@@ -95,6 +95,32 @@ class LedgerPage(BaseModel):
     next: str | None = Field(description="Pass as `before` for the next (older) page; null on the last page.")
 
 
+class ExpiringDay(BaseModel):
+    date: str = Field(description="The last day the points may be used, in the rule table's timezone (YYYY-MM-DD).")
+    at: int = Field(description="When they lapse (Unix seconds): the earliest instant of that day's lots.")
+    points: int = Field(description="Points that lapse that day.")
+
+
+class ExpiringPoints(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "member_id": "M00001",
+                    "within_days": 30,
+                    "total": 300,
+                    "by_day": [{"date": "2027-01-31", "at": 1801411200, "points": 300}],
+                }
+            ]
+        }
+    )
+
+    member_id: str
+    within_days: int = Field(description="The window asked for, in days from now.")
+    total: int = Field(description="All the points that lapse within the window.")
+    by_day: list[ExpiringDay] = Field(description="By the last day they may be used, soonest first; empty for none.")
+
+
 class RedemptionRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",

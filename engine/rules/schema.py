@@ -41,7 +41,7 @@ from .checks.common import (
     RELATIVE_TIME_RE,
     UTC_OFFSET_RE,
 )
-from .checks.points import DEFAULT_INVITES_PER_HOUR, MAX_EXPIRE_DAYS, MAX_INVITES_PER_HOUR
+from .checks.points import DEFAULT_INVITES_PER_HOUR, MAX_EXPIRE_DAYS, MAX_EXPIRE_MONTHS, MAX_INVITES_PER_HOUR
 from .validate import FORMAT_VERSION
 
 SCHEMA_ID = f"urn:rights-engine:rule-table:format-{FORMAT_VERSION}"
@@ -529,9 +529,17 @@ def rule_table_schema() -> dict:
                         "Points for behaviour, by event kind.", {kind: _event(kind) for kind in EVENT_KINDS}
                     ),
                     "expire_after_days": _integer(
-                        "Earned points lapse this many days after they arrive; they never lapse when left out.",
+                        "Earned points (orders' and events') lapse this many days after they arrive; "
+                        "they never lapse when left out (nor expire_after_months given).",
                         1,
                         MAX_EXPIRE_DAYS,
+                    ),
+                    "expire_after_months": _integer(
+                        "Earned points (orders' and events') lapse at the end of the table's local day "
+                        "this many calendar months after the day they arrive (a day the month lacks: "
+                        "its last day). Not together with expire_after_days.",
+                        1,
+                        MAX_EXPIRE_MONTHS,
                     ),
                     "refund": _described(
                         {"enum": list(REFUND_POLICIES)},
@@ -541,6 +549,7 @@ def rule_table_schema() -> dict:
                         "debt",
                     ),
                 },
+                allOf=[{"not": {"required": ["expire_after_days", "expire_after_months"]}}],
             ),
             "redemption": _section(
                 "An item members may redeem with points, points and cash, or a task.",

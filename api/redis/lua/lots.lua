@@ -1,19 +1,30 @@
 -- The points lots of a member (api/ledger.py), for every script that changes a balance: read, lapse,
 -- credit and take lots, and write ledger entries. The registry puts engine.model.MAX_POINTS in for the
--- placeholder, so Python and Lua refuse the same largest balance.
+-- placeholder, so Python and Lua refuse the same largest balance, and api.redis.keys.ORDER_RETENTION_DAYS
+-- (in seconds) for how long a lapsed order lot is remembered.
 local MAX_BALANCE = ${MAX_POINTS}
+local ORDER_RETENTION = ${ORDER_RETENTION_SECONDS}
 
+-- A lot is "<left> <expires>", or "<left> <expires> o" for an order's points. An order lot that lapses
+-- with points left becomes "0 <expires> <points lapsed>" (a lapsed lot, not part of the balance) so that
+-- a refund of the order knows them; it is dropped when refunded or once the order's record is gone.
 local function read_lots(key)
   local raw = redis.call('HGETALL', key)
-  local lots = {}
+  local lots, lapsed = {}, {}
   for i = 1, #raw, 2 do
     if raw[i] ~= '#' then
-      local left, expires = string.match(raw[i + 1], '^(%d+) (%d+)$')
-      lots[#lots + 1] = {n = tonumber(raw[i]), field = raw[i], left = tonumber(left), expires = tonumber(expires)}
+      local left, expires, tail = string.match(raw[i + 1], '^(%d+) (%d+) ?(%w*)$')
+      local lot = {n = tonumber(raw[i]), field = raw[i], left = tonumber(left), expires = tonumber(expires), tag = tail}
+      if tail ~= '' and tail ~= 'o' then lapsed[#lapsed + 1] = lot else lots[#lots + 1] = lot end
     end
   end
   table.sort(lots, function(a, b) return a.n < b.n end)
-  return lots
+  return lots, lapsed
+end
+
+local function lot_value(lot)
+  if lot.tag == 'o' then return lot.left .. ' ' .. lot.expires .. ' o' end
+  return lot.left .. ' ' .. lot.expires
 end
 
 local function entry(led, delta, reason, ref, at, expires, balance, debt)
@@ -37,13 +48,20 @@ local function sweep(member, lots_key, led, now)
       entry(led, opening, 'opening', '', now, 0, opening)
     end
   end
-  local lots = read_lots(lots_key)
+  local lots, lapsed = read_lots(lots_key)
+  for _, lot in ipairs(lapsed) do  -- an order's record is gone by then: its refund is too
+    if lot.expires + ORDER_RETENTION <= now then redis.call('HDEL', lots_key, lot.field) end
+  end
   local balance = 0
   for _, lot in ipairs(lots) do balance = balance + lot.left end
   local live = {}
   for _, lot in ipairs(lots) do
     if lot.expires > 0 and lot.expires <= now then
-      redis.call('HDEL', lots_key, lot.field)
+      if lot.tag == 'o' and lot.left > 0 then
+        redis.call('HSET', lots_key, lot.field, '0 ' .. lot.expires .. ' ' .. lot.left)
+      else
+        redis.call('HDEL', lots_key, lot.field)
+      end
       balance = balance - lot.left
       entry(led, -lot.left, 'expired', 'lot:' .. lot.field, now, lot.expires, balance)
     else
@@ -61,10 +79,13 @@ local function next_lapse(live)
   return soonest
 end
 
-local function add_lot(lots_key, live, points, expires)
+-- a new lot; `tag` 'o' for an order's points (its refund finds them by the lot's number)
+local function add_lot(lots_key, live, points, expires, tag)
   local n = redis.call('HINCRBY', lots_key, '#', 1)
-  redis.call('HSET', lots_key, n, points .. ' ' .. expires)
-  live[#live + 1] = {n = n, field = tostring(n), left = points, expires = expires}
+  local lot = {n = n, field = tostring(n), left = points, expires = expires, tag = tag or ''}
+  redis.call('HSET', lots_key, n, lot_value(lot))
+  live[#live + 1] = lot
+  return n
 end
 
 -- take points from the oldest lots first; the caller has checked the balance covers it
@@ -77,20 +98,27 @@ local function take(lots_key, live, points)
     if lot.left == 0 then
       redis.call('HDEL', lots_key, lot.field)
     else
-      redis.call('HSET', lots_key, lot.field, lot.left .. ' ' .. lot.expires)
+      redis.call('HSET', lots_key, lot.field, lot_value(lot))
     end
   end
 end
 
+-- the balance, the next lapse and the points lapsing then on the member hash, for a quote's one read
 local function publish(member, balance, live)
-  redis.call('HSET', member, 'points', balance, 'lapse_at', next_lapse(live))
+  local soonest, due = next_lapse(live), 0
+  if soonest > 0 then
+    for _, lot in ipairs(live) do
+      if lot.left > 0 and lot.expires == soonest then due = due + lot.left end
+    end
+  end
+  redis.call('HSET', member, 'points', balance, 'lapse_at', soonest, 'lapse_points', due)
 end
 
 -- the balance a sweep would leave now, read without writing (for refusals made before any write)
 local function live_balance(member, lots_key, now)
   if redis.call('HEXISTS', lots_key, '#') == 0 then return tonumber(redis.call('HGET', member, 'points') or '0') or 0 end
   local balance = 0
-  for _, lot in ipairs(read_lots(lots_key)) do
+  for _, lot in ipairs((read_lots(lots_key))) do
     if lot.expires == 0 or lot.expires > now then balance = balance + lot.left end
   end
   return balance
@@ -105,8 +133,9 @@ local function balance_after_credit(member, balance, points)
   return balance + math.max(0, points - debt_of(member))
 end
 
--- credit `points`: an entry for the credit, then one paying any debt from it; the rest is a lot
-local function credit(member, lots_key, led, live, balance, points, expires, reason, ref, now)
+-- credit `points`: an entry for the credit, then one paying any debt from it; the rest is a lot (tagged
+-- `tag`). The balance after, and the new lot's number (nil when the debt took it all).
+local function credit(member, lots_key, led, live, balance, points, expires, reason, ref, now, tag)
   local debt = debt_of(member)
   local paid = math.min(debt, points)
   balance = balance + points
@@ -116,6 +145,7 @@ local function credit(member, lots_key, led, live, balance, points, expires, rea
     redis.call('HSET', member, 'debt', debt - paid)
     entry(led, -paid, 'debt_paid', ref, now, 0, balance, debt - paid)
   end
-  if points > paid then add_lot(lots_key, live, points - paid, expires) end
-  return balance
+  local n = nil
+  if points > paid then n = add_lot(lots_key, live, points - paid, expires, tag) end
+  return balance, n
 end

@@ -1,4 +1,6 @@
 -- Reverse a settled order once: points taken back (or owed), coupons' uses and skus' quantities given back.
+-- The order's points that lapsed unspent left the balance then: they are neither taken again nor owed.
+-- The rest is taken from the order's own lot first, then from the oldest lots.
 -- KEYS: member_key, lots_key, ledger_key, order_key
 -- ARGV: now, order id, policy for points spent already (debt / forgive)
 --#include lots
@@ -8,15 +10,30 @@ local prior = redis.call('HGET', KEYS[4], 'refund')
 if prior then return {'replay', prior, redis.call('HGET', KEYS[4], 'coupons')} end
 local now, points = tonumber(ARGV[1]), tonumber(redis.call('HGET', KEYS[4], 'points'))
 local balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
-local taken = math.min(points, balance)
+local lot = redis.call('HGET', KEYS[4], 'lot')  -- none: orders settled before lots were tagged, or all paid a debt
+local lapsed = 0
+if lot then
+  local kept = redis.call('HGET', KEYS[2], lot)
+  local gone = kept and string.match(kept, '^0 %d+ (%d+)$')
+  if gone then  -- the order's lot lapsed with points left
+    lapsed = math.min(points, tonumber(gone))
+    redis.call('HDEL', KEYS[2], lot)
+  end
+end
+local ordered = {}  -- the order's own lot first
+for _, each in ipairs(live) do
+  if each.field == lot then table.insert(ordered, 1, each) else ordered[#ordered + 1] = each end
+end
+local due = points - lapsed
+local taken = math.min(due, balance)
 if taken > 0 then
-  take(KEYS[2], live, taken)
+  take(KEYS[2], ordered, taken)
   balance = balance - taken
   entry(KEYS[3], -taken, 'refund', ARGV[2], now, 0, balance)
 end
 local owed = 0
-if points > taken and ARGV[3] == 'debt' then  -- spent already: owed, paid by the next credits
-  owed = points - taken
+if due > taken and ARGV[3] == 'debt' then  -- spent already: owed, paid by the next credits
+  owed = due - taken
   local debt = redis.call('HINCRBY', KEYS[1], 'debt', owed)
   entry(KEYS[3], 0, 'debt', ARGV[2], now, 0, balance, debt)
 end
@@ -30,7 +47,7 @@ for sku, qty in string.gmatch(redis.call('HGET', KEYS[4], 'skus'), '([^=;]+)=(%d
   end
 end
 publish(KEYS[1], balance, live)
-local answer = taken .. ' ' .. (points - taken) .. ' ' .. balance .. ' ' .. now .. ' ' .. owed .. ' ' ..
-               debt_of(KEYS[1])
+local answer = taken .. ' ' .. (due - taken) .. ' ' .. balance .. ' ' .. now .. ' ' .. owed .. ' ' ..
+               debt_of(KEYS[1]) .. ' ' .. lapsed
 redis.call('HSET', KEYS[4], 'refund', answer)
 return {'ok', answer, coupons}

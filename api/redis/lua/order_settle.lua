@@ -23,8 +23,9 @@ local after = balance_after_credit(KEYS[1], live_balance(KEYS[1], KEYS[2], now),
 if after > MAX_BALANCE then return {'refused', 'balance_limit:' .. after} end
 -- every refusal is behind us: the writes
 local balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
+local lot = nil  -- the lot of the order's points, for its refund
 if points > 0 then
-  balance = credit(KEYS[1], KEYS[2], KEYS[3], live, balance, points, expires, 'order', ARGV[3], now)
+  balance, lot = credit(KEYS[1], KEYS[2], KEYS[3], live, balance, points, expires, 'order', ARGV[3], now, 'o')
 end
 for id in string.gmatch(ARGV[6], '[^,]+') do redis.call('HINCRBY', KEYS[1], 'c:' .. id, 1) end
 for sku, qty in string.gmatch(ARGV[8], '([^=;]+)=(%d+)=%d+') do redis.call('HINCRBY', KEYS[1], 's:' .. sku, qty) end
@@ -33,4 +34,5 @@ publish(KEYS[1], balance, live)
 local answer = ARGV[10] .. ' ' .. balance
 redis.call('HSET', KEYS[4], 'state', 'done', 'answer', answer, 'points', points, 'coupons', ARGV[6],
            'skus', ARGV[8])
+if lot then redis.call('HSET', KEYS[4], 'lot', lot) end
 return {'ok', answer}

@@ -7,6 +7,7 @@ from ...model import EVENT_KINDS, MAX_PER_YUAN, MAX_POINTS, REFUND_POLICIES, Eve
 from .common import Checker, did_you_mean
 
 MAX_EXPIRE_DAYS = 3650
+MAX_EXPIRE_MONTHS = 120
 MAX_INVITES_PER_HOUR = 10_000
 DEFAULT_INVITES_PER_HOUR = 10  # invites that order, per member and clock hour, before a freeze for review
 
@@ -16,7 +17,15 @@ def check_points(checker: Checker, top: dict) -> PointsRules:
     obj = checker.mapping(
         top.get("points", {}),
         path,
-        ("per_yuan", "birthday_multiplier", "order_bonus", "events", "expire_after_days", "refund"),
+        (
+            "per_yuan",
+            "birthday_multiplier",
+            "order_bonus",
+            "events",
+            "expire_after_days",
+            "expire_after_months",
+            "refund",
+        ),
     )
     if obj is None:
         obj = {}
@@ -55,6 +64,13 @@ def check_points(checker: Checker, top: dict) -> PointsRules:
             else None,
         )
     expire = checker.integer(obj, path, "expire_after_days", 1, MAX_EXPIRE_DAYS, default=None)
+    months = checker.integer(obj, path, "expire_after_months", 1, MAX_EXPIRE_MONTHS, default=None)
+    if "expire_after_days" in obj and "expire_after_months" in obj:
+        # both would say when the same points lapse: an order's, and an event's
+        checker.error(
+            path + ("expire_after_months",),
+            "give either expire_after_days or expire_after_months, not both: each says when all earned points lapse",
+        )
     refund = obj.get("refund", "debt")
     if refund not in REFUND_POLICIES:
         checker.error(
@@ -67,5 +83,6 @@ def check_points(checker: Checker, top: dict) -> PointsRules:
         order_bonus=bonus or 0,
         events=events,
         expire_after_days=expire,
+        expire_after_months=months,
         refund=refund,
     )

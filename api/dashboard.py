@@ -9,7 +9,9 @@ adds to the same picture:
     dash:{room:<id>}:active:<tier>:<minute>   HyperLogLog of the members quoting (kept 10 min)
 
 Active members are those quoting in the last five minutes; conversion is orders over
-them. Stock left comes from the redemption items' live counts, latency from the metrics
+them. Stock left comes from the redemption items' live counts (an item released on a
+schedule with the release of the current period applied), and `stock_alerts` lists the
+items at or below their `low_stock` (api/stock_levels.py); latency from the metrics
 every worker publishes. The data is aggregates only (no member ids leave Redis).
 """
 
@@ -23,7 +25,8 @@ from pathlib import Path
 import orjson
 
 from .metrics import BUCKETS, STALE_AFTER_S
-from .redis.keys import METRICS_KEY, REDEMPTIONS, dashboard_active_key, dashboard_key, stock_key
+from .redis.keys import METRICS_KEY, dashboard_active_key, dashboard_key
+from .stock_levels import alert, levels
 
 ACTIVE_MINUTES = 5
 PAGE = Path(__file__).resolve().parent / "static" / "dashboard.html"
@@ -79,8 +82,9 @@ class DashboardCounters:
         await pipe.execute()
 
 
-async def data(service, room: str) -> dict:
-    """Everything the screen shows for `room`, as one JSON object."""
+async def data(service, room: str, now: int | None = None) -> dict:
+    """Everything the screen shows for `room`, as one JSON object; `now` is the instant
+    the stock is read for (the period of an item released on a schedule)."""
     table = service.table
     model = table.model
     tiers = ["visitor"] + [t.id for t in model.tiers]
@@ -96,15 +100,15 @@ async def data(service, room: str) -> dict:
             for tier in tiers
         ]
     )
-    pipe = service.redis.pipeline(transaction=False)
     items = [r for r in model.redemptions if r.room in (None, room)]
-    for item in items:
-        pipe.get(stock_key(REDEMPTIONS, item.id))
-    pipe.hgetall(METRICS_KEY)
-    counts, answers = await asyncio.gather(counting, pipe.execute())
+    counts, stocked, metrics = await asyncio.gather(
+        counting,
+        levels(service.redis, service.scripts, items, int(time.time()) if now is None else now),
+        service.redis.hgetall(METRICS_KEY),
+    )
+    left = {item.id: n for item, n in stocked}
     active = dict(zip(tiers, counts))
-    stocks = answers[: len(items)]
-    snapshots = [orjson.loads(v) for v in answers[-1].values()]
+    snapshots = [orjson.loads(v) for v in metrics.values()]
     orders = {tier: raw.get(f"orders:{tier}", 0) for tier in tiers}
     coupons: dict = defaultdict(dict)
     for field, n in raw.items():
@@ -131,10 +135,11 @@ async def data(service, room: str) -> dict:
                 "id": item.id,
                 "name": item.name,
                 "redeemed": raw.get(f"redeemed:{item.id}", 0),
-                "stock_left": (int(left) if left is not None else item.stock) if item.stock is not None else None,
+                "stock_left": left.get(item.id),
             }
-            for item, left in zip(items, stocks)
+            for item in items
         ],
+        "stock_alerts": [a for item, n in stocked if (a := alert(item, n)) is not None],
         "latency": _latency(snapshots),
     }
 

@@ -9,14 +9,21 @@ coupons or offers items that have a stock, their counts are read (from the worke
 tracked cache when it has them, else one pipeline), and if one has run out the cart is
 quoted again with the counts known. A quote that touches nothing stocked costs nothing
 more.
+
+An item with a scheduled `release` is read through `stock_read` (api/redis/lua), which
+applies the release first when a new period has begun, so a quote in a new week sees the
+new stock; the tracked cache keeps its count with the period it was read in, and a count
+of an older period is read again. A table without released items reads as before.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from engine.model import Stock
 
 from .member_cache import MISS
-from .redis.keys import COUPONS, REDEMPTIONS, stock_key
+from .redis.keys import COUPONS, REDEMPTIONS, stock_key, stock_period_key
 
 MAX_ROUNDS = 8  # each round learns at least one more count; a cart has few stocked coupons
 
@@ -38,6 +45,20 @@ def starting_stocks(table) -> tuple:
     return stocks
 
 
+def releases(table) -> dict:
+    """item id -> its Release, for the items released on a schedule (kept on the table)."""
+    found = getattr(table, "_releases", None)
+    if found is None:
+        found = {r.id: r.release for r in table.model.redemptions if r.release is not None}
+        table._releases = found
+    return found
+
+
+def release_args(release, now: int) -> list:
+    """ARGV of stock_period's release for `release` at `now`: period, amount, roll_over."""
+    return [release.period(now), release.amount, 1 if release.roll_over else 0]
+
+
 def touches_stock(table, quote) -> bool:
     """Whether the quote applies a stocked coupon or offers a stocked item."""
     coupons, items = starting_stocks(table)
@@ -46,42 +67,89 @@ def touches_stock(table, quote) -> bool:
     )
 
 
-def cached_counts(cache, pool: str, wanted: dict) -> tuple:
-    """(id -> units left for what the worker's tracked cache knows, what it does not)."""
+def cached_counts(cache, pool: str, wanted: dict, released: dict | None = None, now: int = 0) -> tuple:
+    """(id -> units left for what the worker's tracked cache knows, what it does not).
+    A released item's count is known only if it was read in the current period."""
     known, missing = {}, {}
     for item_id, starting in wanted.items():
         value = cache.get(stock_key(pool, item_id)) if cache is not None else MISS
-        if value is MISS:
+        release = released.get(item_id) if released else None
+        if release is not None:
+            if isinstance(value, tuple) and value[0] == release.period(now):
+                known[item_id] = value[1]
+            else:
+                missing[item_id] = starting
+        elif value is MISS or isinstance(value, tuple):
             missing[item_id] = starting
         else:
             known[item_id] = starting if value is None else value
     return known, missing
 
 
-async def counts(redis, cache, pool: str, wanted: dict) -> dict:
+async def counts(
+    redis, cache, pool: str, wanted: dict, released: dict | None = None, now: int = 0, scripts=None
+) -> dict:
     """id -> units left, read from Redis in one pipeline (and kept in the tracked cache),
-    for `wanted` (id -> the rules' starting stock) of one pool."""
-    keys = [(item_id, starting, stock_key(pool, item_id)) for item_id, starting in wanted.items()]
+    for `wanted` (id -> the rules' starting stock) of one pool; the items of `released`
+    (id -> Release) through stock_read, their release applied for `now`."""
+    released = {k: v for k, v in (released or {}).items() if k in wanted}
+    keys = [
+        (item_id, starting, stock_key(pool, item_id)) for item_id, starting in wanted.items() if item_id not in released
+    ]
     tokens = [cache.begin(key) if cache is not None else None for _, _, key in keys]
+    out = {}
+    reads = []
+    if released:
+        assert scripts is not None, "a released item's count is read through its script"
+        for item_id, release in released.items():
+            key = stock_key(pool, item_id)
+            token = cache.begin(key) if cache is not None else None
+            reads.append((item_id, release, key, token))
     pipe = redis.pipeline(transaction=False)
     for _, _, key in keys:
         pipe.get(key)
-    out = {}
-    for (item_id, starting, key), token, raw in zip(keys, tokens, await pipe.execute()):
+    pending = [
+        scripts.stock_read(keys=[key, stock_period_key(pool, item_id)], args=release_args(release, now))
+        for item_id, release, key, _ in reads
+    ]
+    answers = await asyncio.gather(pipe.execute() if keys else _nothing(), *pending)
+    for (item_id, starting, key), token, raw in zip(keys, tokens, answers[0]):
         value = None if raw is None else int(raw)
         if cache is not None:
             cache.finish(key, token, value)
         out[item_id] = starting if value is None else value
+    for (item_id, release, key, token), left in zip(reads, answers[1:]):
+        if cache is not None:
+            cache.finish(key, token, (release.period(now), int(left)))
+        out[item_id] = int(left)
     return out
 
 
+async def _nothing() -> list:
+    return []
+
+
 async def quote_with_live_stock(
-    evaluator, table, member, room, now: int, lines, fulfillment: str, *, redis, cache, call=None, first=None
+    evaluator,
+    table,
+    member,
+    room,
+    now: int,
+    lines,
+    fulfillment: str,
+    *,
+    redis,
+    cache,
+    call=None,
+    first=None,
+    scripts=None,
 ):
     """evaluator.quote with the live counts of the stocked coupons it applies and the
     stocked items it offers; `call` wraps each Redis read (the service's bounded call);
-    `first` is the quote already made without live counts, if any."""
+    `first` is the quote already made without live counts, if any; `scripts` reads the
+    items released on a schedule."""
     coupon_stocks, item_stocks = starting_stocks(table)
+    released = releases(table)
     known_coupons: dict = {}
     known_items: dict = {}
     coupons, items = table.model.coupons, table.model.redemptions
@@ -108,9 +176,10 @@ async def quote_with_live_stock(
         for pool, wanted, known in ((COUPONS, want_coupons, known_coupons), (REDEMPTIONS, want_items, known_items)):
             if not wanted:
                 continue
-            found, missing = cached_counts(cache, pool, wanted)  # no I/O, no await: the usual case
+            on_schedule = released if pool == REDEMPTIONS else None
+            found, missing = cached_counts(cache, pool, wanted, on_schedule, now)  # no I/O, no await: the usual case
             if missing:
-                read = counts(redis, cache, pool, missing)
+                read = counts(redis, cache, pool, missing, on_schedule, now, scripts)
                 found.update(await (call(read) if call is not None else read))
             known.update(found)
             learned.update(found)

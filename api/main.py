@@ -33,6 +33,7 @@ from .routes import (
     redemptions,
     rules,
     simulate,
+    stock,
 )
 from .service import Service
 from .settings import Settings
@@ -46,6 +47,7 @@ ROUTERS = (
     points.router,
     members.router,
     redemptions.router,
+    stock.router,
     pickups.router,
     orders.router,
     leaders.router,

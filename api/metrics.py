@@ -6,6 +6,10 @@ one hash tag: Cluster-safe). `/metrics` sums every snapshot there, so any worker
 a scrape with the whole picture, and the counters never fall: a stopped worker's last
 snapshot stays for an hour, then is folded into the field `retired` (lua/metrics_retire.lua).
 Gauges (workers, rules versions) count only the workers seen in the last few seconds.
+The stock gauges are not summed from snapshots: the worker answering a scrape reads them
+from Redis then (api/stock_levels.py), so every worker gives the same figures:
+`rights_stock_left{item}` for each stocked redemption item, and `rights_stock_low{item}`
+(1 when at or below its `low_stock`, sold out included; 0 otherwise) for those that set one.
 """
 
 from __future__ import annotations
@@ -115,9 +119,10 @@ def fold(into: dict, snap: dict) -> None:
     into["redis_errors"] = into.get("redis_errors", 0) + snap.get("redis_errors", 0)
 
 
-def render(snapshots: list, local: Metrics) -> str:
+def render(snapshots: list, local: Metrics, stock: list | None = None) -> str:
     """Prometheus text format of the sum of the snapshots (this worker's own included),
-    written by prometheus_client's exposition from metric families built here."""
+    written by prometheus_client's exposition from metric families built here; `stock`:
+    (redemption item, units left) as Redis has them now."""
     now = time.time()
     fresh = [s for s in snapshots if now - s.get("at", 0) <= STALE_AFTER_S]
     total: dict = {"requests": []}
@@ -157,7 +162,21 @@ def render(snapshots: list, local: Metrics) -> str:
     workers = GaugeMetricFamily(
         "rights_workers", "Worker processes that reported in the last 10 seconds.", value=len(fresh)
     )
-    families = (served, timing, engine_time, lookups, errors, version, workers)
+    left = GaugeMetricFamily(
+        "rights_stock_left",
+        "Units left of a stocked redemption item, read from Redis at scrape time.",
+        labels=("item",),
+    )
+    low = GaugeMetricFamily(
+        "rights_stock_low",
+        "1 when a redemption item's stock left is at or below its low_stock (sold out included), else 0.",
+        labels=("item",),
+    )
+    for item, n in stock or []:
+        left.add_metric([item.id], max(n, 0))
+        if item.low_stock is not None:
+            low.add_metric([item.id], 1 if n <= item.low_stock else 0)
+    families = (served, timing, engine_time, lookups, errors, version, workers, left, low)
     return generate_latest(_Families(families)).decode()
 
 

@@ -148,7 +148,7 @@ async def redeem(
         return render(answer, request)
     reservation = reservation_id(REDEMPTION_RECORD, member_id, key, nonce)
     if item.stock is not None:
-        if not await reserve(scripts, REDEMPTIONS, item.id, item.stock, reservation):
+        if not await reserve(scripts, REDEMPTIONS, item.id, item.stock, reservation, item.release, now):
             answer = "409 out_of_stock 0"
             await scripts.redeem_finish(keys=[member, idem], args=[nonce, answer])
             return render(answer, request)

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 
 from .access import RATE_KEY_TTL_SECONDS, RateLimit
-from .redis.keys import member_key, record_key, reservations_index_key, reservations_key, stock_key
+from .redis.keys import member_key, record_key, reservations_index_key, reservations_key, stock_key, stock_period_key
 from .redis.scripts import Scripts
 
 STALE_SECONDS = 30
@@ -68,17 +68,22 @@ async def begin(
     return (state,)
 
 
-async def reserve(scripts: Scripts, pool: str, item_id: str, starting: int, reservation: str) -> bool:
+async def reserve(
+    scripts: Scripts, pool: str, item_id: str, starting: int, reservation: str, release=None, at: int = 0
+) -> bool:
     """One unit off the pool, held for `reservation`. Stamped with the wall clock (not a
-    request's business instant): staleness is about how long an attempt has been silent."""
+    request's business instant): staleness is about how long an attempt has been silent.
+    An item's scheduled `release` (engine.model.Release) is applied first for the period
+    of `at`, the request's business instant."""
     now = int(time.time())
     # indexed before the reservation exists, so recover() always finds it
     await scripts.client.zadd(reservations_index_key(pool), {item_id: now})
-    return bool(
-        await scripts.stock_reserve(
-            keys=[stock_key(pool, item_id), reservations_key(pool, item_id)], args=[starting, reservation, now]
-        )
-    )
+    keys = [stock_key(pool, item_id), reservations_key(pool, item_id)]
+    args: list = [starting, reservation, now]
+    if release is not None:
+        keys.append(stock_period_key(pool, item_id))
+        args += [release.period(at), release.amount, 1 if release.roll_over else 0]
+    return bool(await scripts.stock_reserve(keys=keys, args=args))
 
 
 async def release(scripts: Scripts, pool: str, item_id: str, reservation: str) -> int:

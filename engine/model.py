@@ -147,9 +147,29 @@ class Redemption:
     window_from: int | None
     window_to: int | None
     sessions_watched: int  # task unlock: sessions the member must have watched
-    stock: int | None
+    stock: int | None  # with a `release`, its amount: the stock a period starts from
     member_limit: int | None
     segment: Segment | None = None
+    low_stock: int | None = None  # alert when the stock left is at or below this
+    release: Release | None = None  # stock released on a schedule
+
+
+RELEASE_PERIODS = {"day": 86_400, "week": 7 * 86_400}
+
+
+@dataclass(frozen=True)
+class Release:
+    """An item's stock released every `every_seconds` from `starts` (Unix s): the stock
+    becomes `amount`, or what is left plus `amount` with `roll_over`. Period 0 runs until
+    the first release after `starts`; an instant before `starts` is in period 0 too."""
+
+    every_seconds: int
+    amount: int
+    starts: int
+    roll_over: bool
+
+    def period(self, now: int) -> int:
+        return max(0, (now - self.starts) // self.every_seconds)
 
 
 @dataclass(frozen=True)

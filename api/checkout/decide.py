@@ -78,6 +78,7 @@ async def decide(service: Service, body: bytes, now: int) -> Response:
                 req.fulfillment,
                 redis=service.redis,
                 cache=service.cache,
+                scripts=service.scripts,
                 call=service.redis_call,
                 first=quote,
             )

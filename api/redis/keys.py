@@ -84,6 +84,10 @@ def stock_key(pool: str, item_id: str) -> str:  # {<pool>:<item>}; one per stock
     return f"stock:{{{pool}:{item_id}}}"
 
 
+def stock_period_key(pool: str, item_id: str) -> str:  # {<pool>:<item>}; an item with a release, for good
+    return f"stock-period:{{{pool}:{item_id}}}"
+
+
 def reservations_key(pool: str, item_id: str) -> str:  # {<pool>:<item>}; a reservation settles within a minute
     return f"resv:{{{pool}:{item_id}}}"
 

@@ -21,11 +21,12 @@ from typing import Any
 from redis.commands.core import AsyncScript, Script
 
 from engine.model import MAX_POINTS
+from engine.rules.checks.common import MAX_STOCK
 
 from .keys import ORDER_RETENTION_DAYS
 
 LUA = Path(__file__).resolve().parent / "lua"
-CONSTANTS = {"MAX_POINTS": MAX_POINTS, "ORDER_RETENTION_SECONDS": ORDER_RETENTION_DAYS * 86400}
+CONSTANTS = {"MAX_POINTS": MAX_POINTS, "MAX_STOCK": MAX_STOCK, "ORDER_RETENTION_SECONDS": ORDER_RETENTION_DAYS * 86400}
 _INCLUDE = re.compile(r"^--#include ([a-z_]+)$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -49,6 +50,7 @@ class Scripts:
     stock_reserve: Registered
     stock_release: Registered
     stock_give_back: Registered
+    stock_read: Registered
     # orders (api/orders.py)
     order_drop: Registered
     order_settle: Registered

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ..dashboard import PAGE, data
@@ -35,6 +35,16 @@ async def dashboard_page() -> HTMLResponse:
                         "rules_version": "dairy-gala@3fef92905af1",
                         "quotes": 1200,
                         "active_by_tier": {"visitor": 10, "silver": 40, "gold": 80, "black_gold": 12},
+                        "stock_alerts": [
+                            {
+                                "item": "FLASH-EGGS",
+                                "kind": "redemption",
+                                "name": "flash eggs",
+                                "left": 6,
+                                "threshold": 10,
+                                "state": "low",
+                            }
+                        ],
                     }
                 }
             }
@@ -42,11 +52,12 @@ async def dashboard_page() -> HTMLResponse:
         422: {"description": "Unknown room"},
     },
 )
-async def dashboard_data(service: ServiceDep, room: str | None = None) -> Response:
+async def dashboard_data(request: Request, service: ServiceDep, room: str | None = None) -> Response:
     """Polled every second by /dashboard; `room` defaults to the first room of the rules."""
     assert service.table is not None
     rooms = [r.id for r in service.table.model.rooms]
     room = room or (rooms[0] if rooms else "")
     if room not in rooms:
         return error(422, "invalid_request", f"unknown room {room!r}", "room")
-    return Response(orjson.dumps(await service.redis_call(data(service, room))), media_type="application/json")
+    now = service.now(request.scope)
+    return Response(orjson.dumps(await service.redis_call(data(service, room, now))), media_type="application/json")

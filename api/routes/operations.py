@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import orjson
 from fastapi import APIRouter
@@ -13,6 +14,7 @@ from ..errors import JSON
 from ..metrics import render
 from ..redis.keys import METRICS_KEY
 from ..redis.readiness import write_refusal
+from ..stock_levels import levels
 from .deps import ServiceDep
 
 router = APIRouter(tags=["operations"])
@@ -101,4 +103,11 @@ async def metrics(service: ServiceDep) -> Response:
         snapshots = [orjson.loads(v) for v in raw.values()]
     if not snapshots:
         snapshots = [orjson.loads(service.metrics.snapshot())]
-    return Response(render(snapshots, service.metrics), media_type="text/plain; version=0.0.4")
+    stock: list = []
+    if service.table is not None:
+        with contextlib.suppress(Exception):  # a scrape still answers without Redis
+            stock = await asyncio.wait_for(
+                levels(service.redis, service.scripts, service.table.model.redemptions, int(time.time())),
+                service.timeout,
+            )
+    return Response(render(snapshots, service.metrics, stock), media_type="text/plain; version=0.0.4")

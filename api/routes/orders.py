@@ -149,6 +149,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                 body.fulfillment,
                 redis=service.redis,
                 cache=service.cache,
+                scripts=service.scripts,
                 call=service.redis_call,
             )
         except StockChanging:

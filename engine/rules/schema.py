@@ -574,9 +574,27 @@ def rule_table_schema() -> dict:
                     "member_limit": _integer(
                         "At most this many per member; no limit when left out.", 1, MAX_MEMBER_LIMIT
                     ),
+                    "low_stock": _integer(
+                        "Alert (GET /v1/stock/alerts, the dashboard, rights_stock_low) when the stock left is "
+                        "at or below this many; below `stock` (or the release's amount).",
+                        0,
+                        MAX_STOCK,
+                    ),
+                    "release": _section(
+                        "Stock released on a schedule: at the start of every period the stock becomes "
+                        "`amount`, or what is left plus `amount` with `roll_over`. Not with `stock`.",
+                        {
+                            "every": _described({"enum": ["day", "week"]}, "How long a period is."),
+                            "amount": _integer("The units each period releases.", 1, MAX_STOCK),
+                            "starts": _time("When the first period starts; a new one every `every` after it."),
+                            "roll_over": _flag("Whether what is left at a period's end is kept on top.", False),
+                        },
+                        required=("every", "amount", "starts"),
+                    ),
                 },
                 required=("id", "points"),
                 allOf=[
+                    {"not": {"required": ["stock", "release"]}},
                     _NOT_BOTH_TIER_FORMS,
                     _relative_window_needs_room(),
                     _NO_VISITOR_REDEEMS,

@@ -3,10 +3,10 @@ for which member tiers, in which room and window, with stock and per-member limi
 
 from __future__ import annotations
 
-from ...model import MAX_POINTS, VISITOR, Redemption
+from ...model import MAX_POINTS, RELEASE_PERIODS, VISITOR, Redemption, Release
 from .audience import segment, tier_set
-from .common import Checker
-from .times import room_ref, window
+from .common import MAX_STOCK, Checker
+from .times import instant, room_ref, window
 
 
 def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) -> list[Redemption]:
@@ -27,6 +27,8 @@ def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) 
             "unlock",
             "stock",
             "member_limit",
+            "low_stock",
+            "release",
         ),
         required=("id", "points"),
     ):
@@ -55,6 +57,10 @@ def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) 
         start, end = window(checker, obj, path, rooms)
         stock = checker.stock(obj, path)
         limit = checker.member_limit(obj, path)
+        release = _release(checker, obj, path)
+        if release is not None:
+            stock = release.amount
+        low = _low_stock(checker, obj, path, stock)
         if None in (ident, pts, cash):
             continue
         out.append(
@@ -71,7 +77,49 @@ def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) 
                 stock=stock,
                 member_limit=limit,
                 segment=audience,
+                low_stock=low,
+                release=release,
             )
         )
     checker.unique(ids, ("redemptions",), "id")
     return out
+
+
+def _release(checker: Checker, obj: dict, path: tuple) -> Release | None:
+    """The optional `release`: `every` day or week from `starts`, the stock becomes
+    `amount` (or what is left plus `amount` with `roll_over`). Not with `stock`."""
+    if "release" not in obj:
+        return None
+    where = path + ("release",)
+    raw = checker.mapping(
+        obj["release"], where, ("every", "amount", "starts", "roll_over"), required=("every", "amount", "starts")
+    )
+    if raw is None:
+        return None
+    if "stock" in obj:
+        checker.error(path + ("stock",), "an item with a `release` has the stock its release gives; leave `stock` out")
+    every = raw.get("every")
+    if every not in RELEASE_PERIODS:
+        checker.error(where + ("every",), f"must be one of {', '.join(RELEASE_PERIODS)}, not {every!r}")
+    amount = checker.integer(raw, where, "amount", 1, MAX_STOCK)
+    starts = instant(checker, raw["starts"], where + ("starts",)) if "starts" in raw else None
+    roll_over = checker.flag(raw, where, "roll_over", False)
+    if every not in RELEASE_PERIODS or amount is None or starts is None:
+        return None
+    return Release(every_seconds=RELEASE_PERIODS[every], amount=amount, starts=starts, roll_over=roll_over)
+
+
+def _low_stock(checker: Checker, obj: dict, path: tuple, stock: int | None) -> int | None:
+    """The optional `low_stock`: alert at or below this many left; below the stock."""
+    low = checker.integer(obj, path, "low_stock", 0, MAX_STOCK, default=None)
+    if low is None:
+        return None
+    if stock is None:
+        if "stock" not in obj and "release" not in obj:
+            checker.error(path + ("low_stock",), "an item without a `stock` (or a `release`) never runs low")
+        return None
+    if low >= stock:
+        what = "its release's amount" if "release" in obj else "its stock"
+        checker.error(path + ("low_stock",), f"must be below {what} ({stock}), not {low}")
+        return None
+    return low

@@ -111,3 +111,56 @@ def test_the_page_shows_the_servers_figures_in_a_real_browser(tmp_path, serve):
         assert screen["version"] == server["rules_version"]
         assert outside(requested(browser)) == []  # the page and its data, from this server alone
         assert_not_blank(screenshot(browser, tmp_path, "dashboard.png"))
+
+
+def test_the_page_shows_a_stock_alert_then_sold_out_in_a_real_browser(tmp_path, serve):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from engine.demo import DEMO_RULES
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        DEMO_RULES.read_text(encoding="utf-8")
+        + "  - {id: SCARCE, name: scarce mug, points: 1, stock: 4, low_stock: 2}\n",
+        encoding="utf-8",
+    )
+    base = serve("--demo", "--rules", str(rules), env={"RIGHTS_REDEMPTIONS_PER_MINUTE": "0"}).url
+
+    members = iter(f"M{n:05d}" for n in range(1, 200))
+
+    def redeem() -> None:
+        """One unit, by the next demo member who may redeem it (visitors and the poor may not)."""
+        for member in members:
+            answer = httpx.post(
+                f"{base}/v1/redemptions",
+                json={"member_id": member, "redemption_id": "SCARCE"},
+                headers={"Idempotency-Key": f"scarce-{member}", "X-Rights-Now": str(GALA_NIGHT)},
+                timeout=10,
+            )
+            if answer.status_code == 200:
+                return
+            assert answer.json()["error"]["code"] in ("tier_too_low", "insufficient_points", "unknown_member")
+        raise AssertionError("no demo member could redeem")
+
+    with chromium() as browser:
+        browser.get(f"{base}/dashboard?room=gala")
+        wait = WebDriverWait(browser, 20)
+
+        def alert(b) -> tuple:
+            return b.execute_script(
+                "const a = document.querySelector('[data-testid=alert-SCARCE]');"
+                "const s = document.querySelector('[data-testid=stock-SCARCE]');"
+                "return a ? [a.dataset.state, a.textContent, s.className] : null;"
+            )
+
+        wait.until(lambda b: b.execute_script("return !!document.querySelector('[data-testid=stock-SCARCE]')"))
+        assert alert(browser) is None
+        redeem()
+        redeem()  # 2 left: at the threshold
+        state, text, marked = wait.until(alert)
+        assert (state, text) == ("low", "scarce mug: 2 left (alert at 2)") and "low" in marked
+        redeem()
+        redeem()
+        wait.until(lambda b: (found := alert(b)) and found[0] == "sold_out")
+        assert alert(browser)[1] == "scarce mug: sold out"
+        assert outside(requested(browser)) == []  # still the page and its data alone

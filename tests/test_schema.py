@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from engine.model import COUPON_KINDS, MAX_MULTIPLIER_PERCENT
-from engine.rules.checks.common import RuleTableError, format_path
+from engine.rules.checks.common import MAX_STOCK, RuleTableError, format_path
 from engine.rules.schema import rule_table_schema
 from engine.rules.source import parse
 from engine.rules.validate import build_table
@@ -371,6 +371,8 @@ def _host(path: tuple, field: str) -> dict:
     """MINIMAL, with the coupon swapped for one whose kind owns `field`."""
     if path == ("coupons", 0) and field in KIND_OWNER:
         return with_value(("coupons",), 0, COUPON_OF_KIND[KIND_OWNER[field]])
+    if path == ("redemptions", 0) and field == "low_stock":  # below the stock, so with the most there is
+        return with_value(path, "stock", MAX_STOCK, MINIMAL)
     return MINIMAL
 
 

@@ -576,9 +576,9 @@ def rule_table_schema() -> dict:
                     ),
                     "low_stock": _integer(
                         "Alert (GET /v1/stock/alerts, the dashboard, rights_stock_low) when the stock left is "
-                        "at or below this many; below `stock` (or the release's amount).",
+                        "at or below this many; below `stock` (or the release's amount), so it needs one.",
                         0,
-                        MAX_STOCK,
+                        MAX_STOCK - 1,
                     ),
                     "release": _section(
                         "Stock released on a schedule: at the start of every period the stock becomes "
@@ -595,6 +595,11 @@ def rule_table_schema() -> dict:
                 required=("id", "points"),
                 allOf=[
                     {"not": {"required": ["stock", "release"]}},
+                    {
+                        "description": "low_stock needs a stock or a release.",
+                        "if": {"required": ["low_stock"]},
+                        "then": {"anyOf": [{"required": ["stock"]}, {"required": ["release"]}]},
+                    },
                     _NOT_BOTH_TIER_FORMS,
                     _relative_window_needs_room(),
                     _NO_VISITOR_REDEEMS,

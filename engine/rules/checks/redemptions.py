@@ -111,7 +111,7 @@ def _release(checker: Checker, obj: dict, path: tuple) -> Release | None:
 
 def _low_stock(checker: Checker, obj: dict, path: tuple, stock: int | None) -> int | None:
     """The optional `low_stock`: alert at or below this many left; below the stock."""
-    low = checker.integer(obj, path, "low_stock", 0, MAX_STOCK, default=None)
+    low = checker.integer(obj, path, "low_stock", 0, MAX_STOCK - 1, default=None)
     if low is None:
         return None
     if stock is None:

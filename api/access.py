@@ -9,9 +9,10 @@
 
   (entries separated by `;` or new lines; in a key file one entry a line, `#` comments).
   `checkout` may quote (`POST /v1/eligibility`); `backend` may settle and refund orders,
-  credit events, redeem and read ledgers; `leader:<id>[,<id>...]` may hand over pickups
-  and read the feed, ranking, redemptions and neighbours of those leaders only
-  (`leader:*`: of any leader). A key used outside
+  credit events, redeem, read ledgers and the stock alerts (`GET /v1/stock/alerts`: the
+  shop's systems act on them; the big screen shows the same on the operations network);
+  `leader:<id>[,<id>...]` may hand over pickups and read the feed, ranking, redemptions
+  and neighbours of those leaders only (`leader:*`: of any leader). A key used outside
   its scopes gets 403 `forbidden_scope` naming the scope needed. Keys are compared in
   constant time, all of them every time, and never logged; the access log records the
   channel. Without keys configured the routes are open (a deployment behind its own

@@ -178,3 +178,19 @@ def test_low_stock_and_release_are_checked_with_place_and_line():
         "redemptions[5].release",
         "redemptions[5].release.again",
     )
+
+
+def test_a_rules_diff_says_a_release_as_written():
+    from engine.rules.diff import diff_tables
+
+    source = DEMO_RULES.read_text(encoding="utf-8")
+    before = check_source(source.encode())
+    after = check_source((source + TRIAL % "true").encode())
+    assert [c["text"] for c in diff_tables(before, after)] == ["redemption TRIAL-WEEKLY added"]
+    changed = check_source((source + (TRIAL % "true").replace("amount: 200", "amount: 300")).encode())
+    texts = [c["text"] for c in diff_tables(after, changed)]
+    assert texts == [
+        "redemption TRIAL-WEEKLY stock: 200 -> 300",
+        "redemption TRIAL-WEEKLY release: 200 every week from 2026-11-02T00:00:00+08:00, what is left carried over"
+        " -> 300 every week from 2026-11-02T00:00:00+08:00, what is left carried over",
+    ]

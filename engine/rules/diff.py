@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any
 
 from ..instants import format_instant
-from ..model import RuleTable, Segment
+from ..model import RELEASE_PERIODS, Release, RuleTable, Segment
 
 _MONEY = {"price", "amount", "threshold", "max_discount", "cash", "tier_prices", "live_prices"}
 _INSTANTS = {"start", "end", "window_from", "window_to"}
@@ -44,6 +44,14 @@ def _show(field: str, value: Any, utc_offset: int) -> Any:
         return {key: sorted(tags) for key, tags in value._asdict().items() if tags}
     if isinstance(value, frozenset):
         return sorted(value)
+    if isinstance(value, Release):  # as written
+        every = next(name for name, seconds in RELEASE_PERIODS.items() if seconds == value.every_seconds)
+        return {
+            "every": every,
+            "amount": value.amount,
+            "starts": format_instant(value.starts, utc_offset),
+            "roll_over": value.roll_over,
+        }
     if field in _INSTANTS:
         return format_instant(value, utc_offset)
     if isinstance(value, dict):
@@ -62,6 +70,9 @@ def _say(field: str, value: Any) -> str:
         return f"x{value / 100:g}"
     if field == "segment":
         return "; ".join(f"{key} {', '.join(tags)}" for key, tags in value.items())
+    if field == "release":
+        carried = ", what is left carried over" if value["roll_over"] else ""
+        return f"{value['amount']} every {value['every']} from {value['starts']}{carried}"
     if isinstance(value, list):
         return ", ".join(map(str, value)) or "none"
     return str(value)

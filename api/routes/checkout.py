@@ -34,7 +34,7 @@ class AsgiEndpoint:
 hot_route = Route("/v1/eligibility", AsgiEndpoint(eligibility_endpoint), methods=["POST"])
 
 _ELIGIBILITY_EXAMPLE = {
-    "rules_version": "dairy-gala@3fef92905af1",
+    "rules_version": "dairy-gala@09d5c1a17011",
     "at": 1794402000,
     "member": {
         "id": "M00001",

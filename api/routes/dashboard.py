@@ -32,7 +32,7 @@ async def dashboard_page() -> HTMLResponse:
                 "application/json": {
                     "example": {
                         "room": "gala",
-                        "rules_version": "dairy-gala@3fef92905af1",
+                        "rules_version": "dairy-gala@09d5c1a17011",
                         "quotes": 1200,
                         "active_by_tier": {"visitor": 10, "silver": 40, "gold": 80, "black_gold": 12},
                         "stock_alerts": [

@@ -13,6 +13,7 @@ from conftest import at, client_for
 
 from api.store import MemberRecord, write_members
 from engine.demo import DEMO_RULES
+from engine.rules.validate import build_table
 
 GALA_21 = at("2026-11-11 21:00")  # the gala room is live 20:00-23:00
 
@@ -273,6 +274,7 @@ def authored(redis_client, redis_server, tmp_path):
         check_in={"points": 5, "cap_per_day": 5, "counts_toward": ["daily_visits"]},
         comment={"points": 2, "cap_per_week": 6},
         live_reply={"points": 3, "session_only": True, "cap_per_session": 6},
+        like={"points": 1, "freeze_above_per_hour": 3},
     )
     path = tmp_path / "authored.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -324,7 +326,7 @@ def test_an_unknown_kind_is_refused_with_the_kinds_the_table_knows(authored):
     assert error["field"] == "type"
     assert error["reason"] == (
         "unknown event kind 'chek_in' (did you mean 'check_in'?); the rules know "
-        "watch, share, invite_order, photo_review, check_in, comment, live_reply"
+        "watch, share, invite_order, photo_review, check_in, comment, like, live_reply"  # the file's order
     )
     assert ledger(authored, "G1").json()["balance"] == 1850
 
@@ -365,3 +367,25 @@ def test_the_openapi_type_is_a_pattern_naming_the_four_kinds(api):
     assert "enum" not in kind and kind["pattern"] == "^[a-z][a-z0-9_]{0,63}$"
     assert "watch, share, invite_order, photo_review" in kind["description"]
     assert re.match(kind["pattern"], schema["examples"][0]["type"])
+
+
+def test_an_authored_kind_past_its_hourly_threshold_freezes_the_member(authored):
+    like = {"member_id": "G1", "type": "like"}
+    answers = [event(authored, {"event_id": f"l{k}", **like}, now=GALA_21 + k) for k in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 403]
+    assert answers[-1].json()["error"]["reason"] == (
+        "more than 3 like events in one hour: the member is frozen for review"
+    )
+    assert event(authored, {"event_id": "c1", "member_id": "G1", "type": "check_in"}).status_code == 403
+    assert ledger(authored, "G1").json()["entries"][0]["reason"] == "frozen"
+
+
+def test_the_documented_event_example_is_a_valid_table():
+    """docs/RULES.md's worked example of event rules, on the demo table."""
+    text = (DEMO_RULES.parents[2] / "docs" / "RULES.md").read_text(encoding="utf-8")
+    block = text.split("Worked example: a daily check-in", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    data = yaml.safe_load(DEMO_RULES.read_text(encoding="utf-8"))
+    data["points"]["events"].update(yaml.safe_load(block)["points"]["events"])
+    table = build_table(data)
+    assert table.points.events["check_in"].counts_toward == ("daily_visits",)
+    assert (table.points.events["comment"].cap_per_week, table.points.events["check_in"].cap_per_day) == (6, 5)

@@ -62,7 +62,7 @@ class EventResult(BaseModel):
     expires: int | None = Field(description="When the points earned lapse (Unix seconds); null: never.")
     note: str | None = Field(
         description="Why fewer points than the rule gives: `cap_per_session`, "
-        "`cap_per_day` or `below_min_seconds`; null otherwise."
+        "`cap_per_day`, `cap_per_week` or `below_min_seconds`; null otherwise."
     )
 
 

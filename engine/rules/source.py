@@ -139,6 +139,30 @@ def line_finder(raw: bytes) -> Callable[[tuple], int | None]:
     return find
 
 
+def repeated_keys(raw: bytes, path: tuple) -> list[tuple[str, int, int]]:
+    """The keys written twice in the YAML mapping at `path` (YAML keeps the last one, so
+    the first would be lost without a word): (key, its line, the line of its first)."""
+    if looks_like_json(raw):
+        return []
+    try:
+        node = yaml.compose(raw.decode("utf-8"), Loader=_Loader)
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return []
+    for part in path:
+        node = _child(node, part) if node is not None else None
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    first: dict = {}
+    out = []
+    for key, _ in node.value:
+        line = key.start_mark.line + 1
+        if key.value in first:
+            out.append((key.value, line, first[key.value]))
+        else:
+            first[key.value] = line
+    return out
+
+
 def _child(node: Any, part: Any) -> Any:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:

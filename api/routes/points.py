@@ -96,8 +96,8 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
     day and per ISO week. The same `event_id` counts once for a member. A `watch` event
     (any kind whose rule has `min_seconds`) names its room and the seconds watched: more
     seconds than the room has been live is refused, fewer than the rule's `min_seconds`
-    earn nothing. A kind the table does not know is refused with the kinds it knows. The answer is sent after Redis
-    has acknowledged the credit."""
+    earn nothing. A kind the table does not know is refused with the kinds it knows. The
+    answer is sent after Redis has acknowledged the credit."""
     now = service.now(request.scope)
     assert service.table is not None
     model = service.table.model

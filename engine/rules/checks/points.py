@@ -87,7 +87,7 @@ def _event_rule(checker: Checker, epath: tuple, kind: object, rule: object, has_
         close = did_you_mean(kind, EVENT_KINDS)
         checker.error(
             epath,
-            f"an event kind is a lower-case name: a letter, then letters, digits and _ "
+            f"an event kind is a lower-case name: a lower-case letter, then lower-case letters, digits and _ "
             f"(at most 64 characters){close}; {kind!r} is not",
         )
         return None

@@ -61,6 +61,17 @@ def test_validate_reports_event_rule_mistakes_with_their_lines(tmp_path, capsys)
     assert err[5] == f"{bad}: 5 errors"
 
 
+def test_validate_refuses_an_event_kind_named_twice_in_json(tmp_path, capsys):
+    bad = tmp_path / "events.json"
+    bad.write_text(
+        '{"tiers": [{"id": "gold", "name": "Gold"}], "products": [{"sku": "share", "name": "share:", "price": 100}],'
+        ' "points": {"events": {"check_in": {"points": 5}, "check_in": {"points": 5, "cap_per_day": 5}}}}'
+    )
+    assert main(["rules", "validate", str(bad)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"{bad}: points.events.check_in: event kind 'check_in' is named twice", f"{bad}: 1 error"]
+
+
 def test_validate_reports_a_syntax_error_with_its_line(tmp_path, capsys):
     bad = tmp_path / "broken.yaml"
     bad.write_text("tiers:\n  - id: gold\n  - id: [unclosed\n")

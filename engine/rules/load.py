@@ -48,8 +48,12 @@ def check_source(raw: bytes) -> RuleTable:
     except SourceError as exc:
         raise RulesInvalid([Problem("", exc.line, exc.message)]) from None
     repeated = [
-        Problem(f"points.events.{kind}", line, f"event kind {kind!r} is named twice (first on line {first})")
-        for kind, line, first in repeated_keys(raw, ("points", "events"))
+        Problem(
+            f"points.events.{kind}",
+            line,
+            f"event kind {kind!r} is named twice" + (f" (first on line {first})" if first else ""),
+        )
+        for kind, line, first in repeated_keys(raw, ("points", "events"), data)
     ]
     try:
         table = build_table(data)

@@ -23,7 +23,7 @@ Keys, all with the member id as hash tag (one Redis Cluster slot per member):
                           counts once, and its replay is answered from this
     ev:{<id>}:at  zset    event id -> the wall-clock second it was credited; ids older than
                           EVENT_REPLAY_DAYS are dropped from both by the next credit
-    caps:{<id>}   hash    points earned per event kind and session / day, for the caps
+    caps:{<id>}   hash    points earned per event kind and session / day / ISO week, for the caps
 
 Every script makes all of its refusals before its first write (Redis does not roll a
 script back), and redis-py reloads a script the server has forgotten (NOSCRIPT). Two
@@ -43,7 +43,7 @@ from .access import RATE_KEY_TTL_SECONDS, RateLimit
 from .redis.keys import caps_key, events_index_key, events_key, ledger_key, lots_key, member_key
 from .redis.scripts import Scripts
 
-CAPS_TTL_SECONDS = 8 * 86400  # cap counters outlive any day and any live session they count
+CAPS_TTL_SECONDS = 8 * 86400  # cap counters outlive any day, ISO week and live session they count
 EVENT_REPLAY_DAYS = 30  # an event id counts once within this many days of its credit
 PRUNE_BATCH = 64  # forgotten event ids dropped per credit: bounded work that outpaces any rate limit
 
@@ -90,6 +90,8 @@ def credit_event(
     session_cap: int | None,
     day_field: str,
     day_cap: int | None,
+    week_field: str = "",
+    week_cap: int | None = None,
     rate_field: str = "",
     rate_limit: int | None = None,
     rate: RateLimit | None = None,
@@ -123,6 +125,8 @@ def credit_event(
         wall,
         wall - EVENT_REPLAY_DAYS * 86400,
         PRUNE_BATCH,
+        week_field,
+        -1 if week_cap is None else week_cap,
     ]
     if rate is not None:
         keys.append(rate.key)

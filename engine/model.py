@@ -18,8 +18,14 @@ VISITOR = "visitor"
 COUPON_KINDS = ("fixed_price", "percent_off", "amount_off", "threshold_off")
 KIND_ORDER = {kind: order for order, kind in enumerate(COUPON_KINDS)}
 
-# Event kinds a points rule may reward (settled by the ledger, described here).
+# The event kinds every table knows (settled by the ledger, described here); a table's
+# `points.events` may name more. `watch` needs a room and seconds watched (min_seconds 600
+# unless the rule says otherwise); `invite_order` freezes a member above 10 an hour unless
+# the rule says otherwise.
 EVENT_KINDS = ("watch", "share", "invite_order", "photo_review")
+# An event kind's name: it is written into the ledger's reason (`event:<kind>`) and the
+# cap counters' field names (`<kind>:d:<day>`), so it uses no `:`, `.` or space.
+EVENT_KIND_RE = r"^[a-z][a-z0-9_]{0,63}\Z"
 
 # Bounds that keep every sum and product of the evaluators inside int64 (the build writes
 # them into ext/limits.pxd; the coupon search's packing checks MAX_LINES at compile time).
@@ -118,11 +124,13 @@ class Coupon:
 class EventRule:
     kind: str
     points: int
-    min_seconds: int  # watch only
+    min_seconds: int | None  # seconds watched that earn the points; None: the event gives no seconds
     cap_per_session: int | None
     cap_per_day: int | None
     session_only: bool = False  # the points lapse when the live session they were earned in ends
-    freeze_above_per_hour: int | None = None  # invite_order: more in one clock hour freezes the member
+    freeze_above_per_hour: int | None = None  # more in one clock hour freezes the member (anti-cheat)
+    cap_per_week: int | None = None  # points per ISO week in the table's timezone
+    counts_toward: tuple = ()  # task names, recorded for tier progression (not evaluated yet)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,46 @@ def test_validate_reports_every_error_with_file_and_line(tmp_path, capsys):
     assert err[3] == f"{bad}: 3 errors"
 
 
+def test_validate_reports_event_rule_mistakes_with_their_lines(tmp_path, capsys):
+    bad = tmp_path / "events.yaml"
+    bad.write_text(
+        "tiers:\n  - {id: gold, name: Gold}\n"
+        "points:\n"
+        "  events:\n"
+        "    share: {points: 5}\n"
+        "    check_in: {points: 5, cap_per_day: 1}\n"
+        "    comment: {points: 2, cap_per_wek: 6}\n"
+        "    share: {points: 3}\n"
+        "    photo-review: {points: 30}\n"
+        "    live_reply: {points: 3, session_only: true}\n"
+    )
+    assert main(["rules", "validate", str(bad)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"{bad}:6: points.events.check_in.cap_per_day: caps count points, and 1 is less")
+    assert err[1].startswith(
+        f"{bad}:7: points.events.comment.cap_per_wek: unknown field (did you mean 'cap_per_week'?)"
+    )
+    assert err[2] == f"{bad}:8: points.events.share: event kind 'share' is named twice (first on line 5)"
+    assert err[3].startswith(f"{bad}:9: points.events.photo-review: an event kind is a lower-case name")
+    assert "did you mean 'photo_review'?" in err[3]
+    assert err[4] == (
+        f"{bad}:10: points.events.live_reply.session_only: its points last one live session, "
+        "and the table lists no rooms: add `rooms`"
+    )
+    assert err[5] == f"{bad}: 5 errors"
+
+
+def test_validate_refuses_an_event_kind_named_twice_in_json(tmp_path, capsys):
+    bad = tmp_path / "events.json"
+    bad.write_text(
+        '{"tiers": [{"id": "gold", "name": "Gold"}], "products": [{"sku": "share", "name": "share:", "price": 100}],'
+        ' "points": {"events": {"check_in": {"points": 5}, "check_in": {"points": 5, "cap_per_day": 5}}}}'
+    )
+    assert main(["rules", "validate", str(bad)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"{bad}: points.events.check_in: event kind 'check_in' is named twice", f"{bad}: 1 error"]
+
+
 def test_validate_reports_a_syntax_error_with_its_line(tmp_path, capsys):
     bad = tmp_path / "broken.yaml"
     bad.write_text("tiers:\n  - id: gold\n  - id: [unclosed\n")

@@ -4,6 +4,8 @@ watch times, expired points lapse, and the ledger always sums to the balance."""
 
 from __future__ import annotations
 
+import re
+
 import orjson
 import pytest
 import yaml
@@ -11,6 +13,7 @@ from conftest import at, client_for
 
 from api.store import MemberRecord, write_members
 from engine.demo import DEMO_RULES
+from engine.rules.validate import build_table
 
 GALA_21 = at("2026-11-11 21:00")  # the gala room is live 20:00-23:00
 
@@ -257,3 +260,132 @@ def test_spending_takes_the_oldest_points_first(redis_client, redis_server, expi
         assert spent.json()["balance"] == 55
         balance, entries = all_entries(api, "G1", now=GALA_21 + 86400)
         assert balance == 50 and (entries[0]["reason"], entries[0]["delta"]) == ("expired", -5)
+
+
+# -- event kinds the rule table names -------------------------------------------------------
+
+
+@pytest.fixture
+def authored(redis_client, redis_server, tmp_path):
+    """The demo table with kinds of its own: a daily check-in (once a day), a comment
+    capped per ISO week, and a reply that needs a live room."""
+    data = yaml.safe_load(DEMO_RULES.read_text(encoding="utf-8"))
+    data["points"]["events"].update(
+        check_in={"points": 5, "cap_per_day": 5, "counts_toward": ["daily_visits"]},
+        comment={"points": 2, "cap_per_week": 6},
+        live_reply={"points": 3, "session_only": True, "cap_per_session": 6},
+        like={"points": 1, "freeze_above_per_hour": 3},
+    )
+    path = tmp_path / "authored.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=1850)])
+    with _client(redis_server, str(path)) as client:
+        yield client
+
+
+def test_a_daily_check_in_earns_once_a_day(authored):
+    check_in = {"member_id": "G1", "type": "check_in"}
+    first = event(authored, {"event_id": "c1", **check_in}).json()
+    assert (first["type"], first["points"], first["balance"], first["note"]) == ("check_in", 5, 1855, None)
+    again = event(authored, {"event_id": "c2", **check_in}, now=GALA_21 + 2 * 3600).json()  # 23:00, same day
+    assert (again["points"], again["balance"], again["note"]) == (0, 1855, "cap_per_day")
+    next_day = event(authored, {"event_id": "c3", **check_in}, now=GALA_21 + 4 * 3600).json()  # 01:00 next day
+    assert (next_day["points"], next_day["balance"], next_day["note"]) == (5, 1860, None)
+    reasons = [e["reason"] for e in ledger(authored, "G1", now=GALA_21 + 4 * 3600).json()["entries"]]
+    assert reasons.count("event:check_in") == 2
+
+
+def test_a_week_cap_holds_through_the_iso_week_and_opens_on_monday(authored):
+    # 2026-11-11 is the Wednesday of ISO week 46; Sunday 15th 23:59 is its last minute (+08:00)
+    comment = {"member_id": "G1", "type": "comment"}
+    days = [GALA_21 + k * 86400 for k in range(3)]  # Wed, Thu, Fri
+    earned = [event(authored, {"event_id": f"m{k}", **comment}, now=t).json()["points"] for k, t in enumerate(days)]
+    assert earned == [2, 2, 2]
+    sunday = event(authored, {"event_id": "m-sun", **comment}, now=at("2026-11-15 23:59")).json()
+    assert (sunday["points"], sunday["note"]) == (0, "cap_per_week")
+    monday = event(authored, {"event_id": "m-mon", **comment}, now=at("2026-11-16 00:00")).json()
+    assert (monday["points"], monday["note"], monday["balance"]) == (2, None, 1858)
+
+
+def test_an_authored_session_kind_needs_a_live_room_and_its_session_cap_holds(authored):
+    reply = {"member_id": "G1", "type": "live_reply"}
+    no_room = event(authored, {"event_id": "r0", **reply})
+    assert (no_room.status_code, no_room.json()["error"]["field"]) == (422, "room")
+    earned = [event(authored, {"event_id": f"r{k}", "room": "gala", **reply}).json() for k in range(1, 4)]
+    assert [e["points"] for e in earned] == [3, 3, 0]
+    assert earned[-1]["note"] == "cap_per_session"
+    assert earned[0]["expires"] is not None  # lapses when the gala session ends
+    seconds = event(authored, {"event_id": "r9", "room": "gala", "seconds": 60, **reply})
+    assert (seconds.status_code, seconds.json()["error"]["field"]) == (422, "seconds")
+
+
+def test_an_unknown_kind_is_refused_with_the_kinds_the_table_knows(authored):
+    response = event(authored, {"event_id": "x", "member_id": "G1", "type": "chek_in"})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["field"] == "type"
+    assert error["reason"] == (
+        "unknown event kind 'chek_in' (did you mean 'check_in'?); the rules know "
+        "watch, share, invite_order, photo_review, check_in, comment, like, live_reply"  # the file's order
+    )
+    assert ledger(authored, "G1").json()["balance"] == 1850
+
+
+def test_without_authored_kinds_the_four_kinds_are_as_before(api):
+    # the demo table names only the four kinds every table knows
+    unknown = event(api, {"event_id": "x", "member_id": "G1", "type": "check_in"}).json()["error"]
+    assert unknown == {
+        "code": "invalid_request",
+        "field": "type",
+        "reason": "unknown event kind 'check_in'; the rules know watch, share, invite_order, photo_review",
+    }
+    earned = [
+        event(api, {"event_id": "w", "member_id": "G1", "type": "watch", "room": "gala", "seconds": 600}),
+        event(api, {"event_id": "s", "member_id": "G1", "type": "share"}),
+        event(api, {"event_id": "i", "member_id": "G1", "type": "invite_order"}),
+        event(api, {"event_id": "p", "member_id": "G1", "type": "photo_review"}),
+    ]
+    assert [r.json()["points"] for r in earned] == [20, 5, 100, 30]
+    short = event(api, {"event_id": "w2", "member_id": "G1", "type": "watch", "room": "gala", "seconds": 599})
+    assert (short.json()["points"], short.json()["note"]) == (0, "below_min_seconds")
+
+
+def test_a_kind_every_table_knows_but_this_table_does_not_reward_is_refused(redis_client, redis_server, tmp_path):
+    data = yaml.safe_load(DEMO_RULES.read_text(encoding="utf-8"))
+    del data["points"]["events"]["photo_review"]
+    path = tmp_path / "no-reviews.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=1850)])
+    with _client(redis_server, str(path)) as client:
+        error = event(client, {"event_id": "p", "member_id": "G1", "type": "photo_review"}).json()["error"]
+    assert (error["field"], error["reason"]) == ("type", "the rules give no points for photo_review events")
+
+
+def test_the_openapi_type_is_a_pattern_naming_the_four_kinds(api):
+    schema = api.get("/openapi.json").json()["components"]["schemas"]["EventRequest"]
+    kind = schema["properties"]["type"]
+    assert "enum" not in kind and kind["pattern"] == "^[a-z][a-z0-9_]{0,63}$"
+    assert "watch, share, invite_order, photo_review" in kind["description"]
+    assert re.match(kind["pattern"], schema["examples"][0]["type"])
+
+
+def test_an_authored_kind_past_its_hourly_threshold_freezes_the_member(authored):
+    like = {"member_id": "G1", "type": "like"}
+    answers = [event(authored, {"event_id": f"l{k}", **like}, now=GALA_21 + k) for k in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 403]
+    assert answers[-1].json()["error"]["reason"] == (
+        "more than 3 like events in one hour: the member is frozen for review"
+    )
+    assert event(authored, {"event_id": "c1", "member_id": "G1", "type": "check_in"}).status_code == 403
+    assert ledger(authored, "G1").json()["entries"][0]["reason"] == "frozen"
+
+
+def test_the_documented_event_example_is_a_valid_table():
+    """docs/RULES.md's worked example of event rules, on the demo table."""
+    text = (DEMO_RULES.parents[2] / "docs" / "RULES.md").read_text(encoding="utf-8")
+    block = text.split("Worked example: a daily check-in", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    data = yaml.safe_load(DEMO_RULES.read_text(encoding="utf-8"))
+    data["points"]["events"].update(yaml.safe_load(block)["points"]["events"])
+    table = build_table(data)
+    assert table.points.events["check_in"].counts_toward == ("daily_visits",)
+    assert (table.points.events["comment"].cap_per_week, table.points.events["check_in"].cap_per_day) == (6, 5)

@@ -230,16 +230,40 @@ WRONG = [
     ("empty stack group", _set(("coupons", 0), "stack_group", ""), "coupons[0].stack_group", "non-empty"),
     ("free redemption", _set(("redemptions", 0), "points", 0), "redemptions[0].points", "must cost points or cash"),
     (
-        "unknown event kind",
-        _set(("points", "events"), "like", {"points": 1}),
-        "points.events.like",
-        "unknown event kind",
+        "event kind with a hyphen",
+        _set(("points", "events"), "check-in", {"points": 5}),
+        "points.events.check-in",
+        "an event kind is a lower-case name",
     ),
     (
-        "min_seconds on a share",
-        _set(("points", "events", "share"), "min_seconds", 60),
-        "points.events.share.min_seconds",
-        "unknown field",
+        "misspelt event field",
+        _set(("points", "events", "share"), "cap_per_wek", 60),
+        "points.events.share.cap_per_wek",
+        "unknown field (did you mean 'cap_per_week'?)",
+    ),
+    (
+        "author's event kind without points",
+        _set(("points", "events"), "check_in", {"cap_per_day": 5}),
+        "points.events.check_in.points",
+        "is required",
+    ),
+    (
+        "task name with a space",
+        _set(("points", "events"), "check_in", {"points": 5, "counts_toward": ["gold tasks"]}),
+        "points.events.check_in.counts_toward[0]",
+        "a task name starts with a letter or digit",
+    ),
+    (
+        "task named twice",
+        _set(("points", "events"), "check_in", {"points": 5, "counts_toward": ["daily", "daily"]}),
+        "points.events.check_in.counts_toward[1]",
+        "listed twice",
+    ),
+    (
+        "week cap of zero",
+        _set(("points", "events", "share"), "cap_per_week", 0),
+        "points.events.share.cap_per_week",
+        "between 1 and",
     ),
     ("no tiers", _set((), "tiers", []), "tiers", "at least one tier"),
     (
@@ -340,9 +364,60 @@ def test_coupon_kinds_match_validate():
     assert schema_at(("coupons", 0))["properties"]["kind"]["enum"] == list(COUPON_KINDS)
 
 
-def test_event_kinds_match_validate():
-    (error,) = engine_errors(with_value(("points", "events"), "zz_probe", {"points": 1}))
-    assert expected_fields(error.message) == set(schema_at(("points", "events"))["properties"])
+def test_event_fields_match_validate():
+    (error,) = engine_errors(with_value(("points", "events", "share"), "zz_probe", 1))
+    events = schema_at(("points", "events"))
+    assert expected_fields(error.message) == set(events["additionalProperties"]["properties"])
+    for kind in events["properties"]:
+        assert set(events["properties"][kind]["properties"]) == set(events["additionalProperties"]["properties"])
+
+
+# mistakes in how an event rule's fields fit together, or fit the rest of the table: the
+# engine refuses them with the place; the schema checks each field's shape only
+EVENT_MISTAKES = [
+    ({"check_in": {"points": 5, "cap_per_day": 1}}, "points.events.check_in.cap_per_day", "caps count points"),
+    (
+        {"check_in": {"points": 5, "cap_per_day": 50, "cap_per_week": 20}},
+        "points.events.check_in.cap_per_day",
+        "above cap_per_week",
+    ),
+]
+
+
+@pytest.mark.parametrize("events, place, message", EVENT_MISTAKES)
+def test_event_rule_mistakes_are_refused_with_their_place(events, place, message):
+    data = _demo()
+    data["points"]["events"].update(events)
+    errors = engine_errors(data)
+    assert any(e.place == place and message in e.message for e in errors), [str(e) for e in errors]
+
+
+@pytest.mark.parametrize(
+    "rule, field",
+    [
+        ({"points": 5, "session_only": True}, "session_only"),
+        ({"points": 5, "cap_per_session": 5}, "cap_per_session"),
+        ({"points": 5, "min_seconds": 60}, "min_seconds"),
+    ],
+)
+def test_session_events_need_rooms(rule, field):
+    data = {"tiers": [{"id": "gold", "name": "Gold"}], "points": {"events": {"check_in": rule}}}
+    errors = [str(e) for e in engine_errors(data)]
+    assert errors == [f"points.events.check_in.{field}: {errors[0].split(': ', 1)[1]}"], errors
+    assert "the table lists no rooms: add `rooms`" in errors[0]
+
+
+def test_an_authors_event_kind_is_valid_for_schema_and_engine():
+    data = _demo()
+    data["points"]["events"]["check_in"] = {
+        "points": 5,
+        "cap_per_day": 5,
+        "cap_per_week": 25,
+        "freeze_above_per_hour": 3,
+        "counts_toward": ["daily_visits"],
+    }
+    assert schema_errors(data) == []
+    assert engine_errors(data) == []
 
 
 @pytest.mark.parametrize("kind", COUPON_KINDS)

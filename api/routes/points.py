@@ -3,12 +3,15 @@ ledger's keys and scripts are api/ledger.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from engine.instants import at_offset
-from engine.model import MAX_POINTS
+from engine.model import EVENT_KINDS, MAX_POINTS, EventRule
+from engine.rules.checks.common import did_you_mean
 
 from .. import schemas
 from ..access import RateLimit
@@ -32,6 +35,17 @@ _EVENT_EXAMPLE = {
 def _day(now: int, utc_offset: int) -> str:
     """The rule table's local calendar day of an instant, as yyyymmdd (for the day caps)."""
     return at_offset(now, utc_offset).strftime("%Y%m%d")
+
+
+def _week(now: int, utc_offset: int) -> str:
+    """The ISO week (Monday to Sunday) of an instant in the table's local time, as yyyyWww."""
+    year, week, _ = at_offset(now, utc_offset).isocalendar()
+    return f"{year}W{week:02d}"
+
+
+def known_kinds(events: Mapping[str, EventRule]) -> list[str]:
+    """The event kinds a served table knows: the four every table knows, then its own."""
+    return list(EVENT_KINDS) + [kind for kind in events if kind not in EVENT_KINDS]
 
 
 def _hour(now: int, utc_offset: int) -> str:
@@ -58,7 +72,8 @@ def _event_body(event_id: str, member_id: str, record: str) -> bytes:
 @router.post(
     "/v1/events",
     response_model=schemas.EventResult,
-    summary="Credit a behaviour event (watching, sharing, an invite that ordered, a photo review)",
+    summary="Credit a behaviour event (watching, sharing, an invite that ordered, a photo review, "
+    "or a kind the rule table names)",
     responses={
         200: answer(
             "The points the event earned and the balance after; a replay of "
@@ -77,28 +92,37 @@ def _event_body(event_id: str, member_id: str, record: str) -> bytes:
     },
 )
 async def post_event(body: schemas.EventRequest, request: Request, service: ServiceDep) -> Response:
-    """Points by the rule table's `points.events`, with their caps per live session and
-    per day. The same `event_id` counts once for a member. A `watch` event names its
-    room and the seconds watched: more seconds than the room has been live is refused,
-    fewer than the rule's `min_seconds` earn nothing. The answer is sent after Redis
-    has acknowledged the credit."""
+    """Points by the rule table's `points.events`, with their caps per live session, per
+    day and per ISO week. The same `event_id` counts once for a member. A `watch` event
+    (any kind whose rule has `min_seconds`) names its room and the seconds watched: more
+    seconds than the room has been live is refused, fewer than the rule's `min_seconds`
+    earn nothing. A kind the table does not know is refused with the kinds it knows. The
+    answer is sent after Redis has acknowledged the credit."""
     now = service.now(request.scope)
     assert service.table is not None
     model = service.table.model
     rule = model.points.events.get(body.type)
     if rule is None:
-        return error(422, "invalid_request", f"the rules give no points for {body.type} events", "type")
+        known = known_kinds(model.points.events)
+        if body.type in known:
+            return error(422, "invalid_request", f"the rules give no points for {body.type} events", "type")
+        return error(
+            422,
+            "invalid_request",
+            f"unknown event kind {body.type!r}{did_you_mean(body.type, known)}; the rules know {', '.join(known)}",
+            "type",
+        )
     room = None
     if body.room is not None:
         room = next((r for r in model.rooms if r.id == body.room), None)
         if room is None:
             return error(422, "invalid_request", f"unknown room {body.room!r}", "room")
     points, note = rule.points, "-"
-    if body.type == "watch":
+    if rule.min_seconds is not None:
         if room is None:
-            return error(422, "invalid_request", "a watch event names the live room watched", "room")
+            return error(422, "invalid_request", f"a {body.type} event names the live room watched", "room")
         if body.seconds is None:
-            return error(422, "invalid_request", "a watch event gives the seconds watched", "seconds")
+            return error(422, "invalid_request", f"a {body.type} event gives the seconds watched", "seconds")
         live_for = max(0, min(now, room.end) - room.start)
         if body.seconds > live_for:
             return error(
@@ -110,7 +134,8 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
         if body.seconds < rule.min_seconds:
             points, note = 0, "below_min_seconds"
     elif body.seconds is not None:
-        return error(422, "invalid_request", "only a watch event gives seconds", "seconds")
+        watched = [kind for kind, r in model.points.events.items() if r.min_seconds is not None]
+        return error(422, "invalid_request", f"only a {' or '.join(watched) or 'watch'} event gives seconds", "seconds")
     expires = earned_expiry(model.points, model.utc_offset_seconds, now)
     if rule.session_only:
         if room is None:
@@ -135,6 +160,8 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
             session_cap=rule.cap_per_session if room else None,
             day_field=f"{body.type}:d:{_day(now, model.utc_offset_seconds)}",
             day_cap=rule.cap_per_day,
+            week_field=f"{body.type}:w:{_week(now, model.utc_offset_seconds)}",
+            week_cap=rule.cap_per_week,
             rate_field=f"{body.type}:h:{_hour(now, model.utc_offset_seconds)}",
             rate_limit=rule.freeze_above_per_hour,
             rate=rate,

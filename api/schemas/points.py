@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from engine.model import EVENT_KIND_RE, EVENT_KINDS
 
 
 class EventRequest(BaseModel):
@@ -31,14 +31,25 @@ class EventRequest(BaseModel):
         description="The caller's id for this event: the same id counts once for a member.",
     )
     member_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-    type: Literal["watch", "share", "invite_order", "photo_review"]
-    room: str | None = Field(None, max_length=64, description="The live room it happened in; `watch` needs one.")
+    type: str = Field(
+        max_length=64,
+        pattern=EVENT_KIND_RE.replace("\\Z", "$"),  # the Rust regex engine has no \Z
+        description="The event kind: one the served rule table's `points.events` names. Every table knows "
+        f"{', '.join(EVENT_KINDS)}; a table may name more (such as `check_in`). A kind the table does not know "
+        "is refused (422, field `type`) with the kinds it knows.",
+    )
+    room: str | None = Field(
+        None,
+        max_length=64,
+        description="The live room it happened in; `watch` (any kind with `min_seconds`) needs one.",
+    )
     seconds: int | None = Field(
         None,
         ge=1,
         le=86400,
         strict=True,
-        description="`watch` only, and required there: seconds watched in this session.",
+        description="Required for `watch` and any kind whose rule has `min_seconds`, refused for the others: "
+        "seconds watched in this session.",
     )
 
 
@@ -51,7 +62,7 @@ class EventResult(BaseModel):
     expires: int | None = Field(description="When the points earned lapse (Unix seconds); null: never.")
     note: str | None = Field(
         description="Why fewer points than the rule gives: `cap_per_session`, "
-        "`cap_per_day` or `below_min_seconds`; null otherwise."
+        "`cap_per_day`, `cap_per_week` or `below_min_seconds`; null otherwise."
     )
 
 

@@ -13,7 +13,7 @@ from ..compiler import CompiledTable, compile_table, content_version
 from ..gc_pause import gc_paused
 from ..model import RuleTable
 from .checks.common import RuleTableError
-from .source import SourceError, line_finder, parse, read_bytes
+from .source import SourceError, line_finder, parse, read_bytes, repeated_keys
 from .validate import build_table
 
 
@@ -47,12 +47,23 @@ def check_source(raw: bytes) -> RuleTable:
         data = parse(raw)
     except SourceError as exc:
         raise RulesInvalid([Problem("", exc.line, exc.message)]) from None
+    repeated = [
+        Problem(
+            f"points.events.{kind}",
+            line,
+            f"event kind {kind!r} is named twice" + (f" (first on line {first})" if first else ""),
+        )
+        for kind, line, first in repeated_keys(raw, ("points", "events"), data)
+    ]
     try:
-        return build_table(data)
+        table = build_table(data)
     except RuleTableError as exc:
         find_line = line_finder(raw)
         problems = [Problem(e.place, find_line(e.path), e.message) for e in exc.errors]
-        raise RulesInvalid(by_line(problems)) from None
+        raise RulesInvalid(by_line(repeated + problems)) from None
+    if repeated:
+        raise RulesInvalid(repeated)
+    return table
 
 
 def by_line(problems: list[Problem]) -> list[Problem]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..model import (
     COUPON_KINDS,
+    EVENT_KIND_RE,
     EVENT_KINDS,
     MAX_MULTIPLIER_PERCENT,
     MAX_PER_YUAN,
@@ -41,15 +42,21 @@ from .checks.common import (
     RELATIVE_TIME_RE,
     UTC_OFFSET_RE,
 )
-from .checks.points import DEFAULT_INVITES_PER_HOUR, MAX_EXPIRE_DAYS, MAX_EXPIRE_MONTHS, MAX_INVITES_PER_HOUR
+from .checks.points import (
+    DEFAULT_INVITES_PER_HOUR,
+    DEFAULT_WATCH_SECONDS,
+    MAX_EXPIRE_DAYS,
+    MAX_EXPIRE_MONTHS,
+    MAX_INVITES_PER_HOUR,
+    MAX_TASKS,
+    MAX_WATCH_SECONDS,
+)
 from .validate import FORMAT_VERSION
 
 SCHEMA_ID = f"urn:rights-engine:rule-table:format-{FORMAT_VERSION}"
 
 # Bounds the section checks write as literals; tests/test_schema.py checks each against build_table.
 MAX_PRIORITY = 1_000_000
-MAX_WATCH_SECONDS = 86400
-DEFAULT_WATCH_SECONDS = 600
 MAX_SESSIONS = 100_000
 MAX_UNITS = MAX_QTY
 
@@ -277,14 +284,36 @@ def _kind_rule(kind: str) -> dict:
     }
 
 
-def _event(kind: str) -> dict:
+def _event(kind: str | None) -> dict:
+    """An event kind's rule: one of the four every table knows (with its defaults), or, for
+    None, a kind the author names."""
     fields = {
         "points": _integer("Points earned each time.", 1, MAX_POINTS),
+        "min_seconds": _integer(
+            "Seconds of watching a live room that earn the points; the event then names its room and the "
+            "seconds watched. Left out, the event gives no seconds"
+            + (" (a `watch` rule's default is 600)." if kind != "watch" else "."),
+            1,
+            MAX_WATCH_SECONDS,
+            DEFAULT_WATCH_SECONDS if kind == "watch" else None,
+        ),
         "cap_per_session": _integer(
-            "At most this many points from this event in one live session; no cap when left out.", 1, MAX_POINTS
+            "At most this many points from this event in one live session; no cap when left out. "
+            "Caps count points, not events: once is the event's points.",
+            1,
+            MAX_POINTS,
         ),
         "cap_per_day": _integer(
-            "At most this many points from this event in one day; no cap when left out.", 1, MAX_POINTS
+            "At most this many points from this event in one day (the table's local day); no cap when left out. "
+            "Caps count points, not events.",
+            1,
+            MAX_POINTS,
+        ),
+        "cap_per_week": _integer(
+            "At most this many points from this event in one ISO week (Monday to Sunday, the table's local "
+            "time); no cap when left out. Caps count points, not events.",
+            1,
+            MAX_POINTS,
         ),
         "session_only": {
             "type": "boolean",
@@ -292,24 +321,30 @@ def _event(kind: str) -> dict:
             "description": "The points lapse when the live session they were earned in ends "
             "(the event must name a live room).",
         },
-    }
-    if kind == "invite_order":
-        fields["freeze_above_per_hour"] = _integer(
-            "A member credited with more invites than this in one clock hour is frozen for review (anti-cheat).",
+        "freeze_above_per_hour": _integer(
+            "A member credited with more of these events than this in one clock hour is frozen for review "
+            "(anti-cheat); no limit when left out"
+            + (
+                f" (an `invite_order` rule's default is {DEFAULT_INVITES_PER_HOUR})." if kind != "invite_order" else "."
+            ),
             1,
             MAX_INVITES_PER_HOUR,
-            DEFAULT_INVITES_PER_HOUR,
-        )
-    if kind == "watch":
-        fields["min_seconds"] = _integer(
-            "Seconds of watching a live room that earn the points.", 1, MAX_WATCH_SECONDS, DEFAULT_WATCH_SECONDS
-        )
+            DEFAULT_INVITES_PER_HOUR if kind == "invite_order" else None,
+        ),
+        "counts_toward": _list(
+            {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": ID_RE.pattern},
+            "Names of the tasks this event counts toward, each listed once. Recorded for tier "
+            "progression, which is not implemented yet: nothing counts them today.",
+            maxItems=MAX_TASKS,
+            uniqueItems=True,
+        ),
+    }
     what = {
         "watch": "watching a live room",
         "share": "sharing",
         "invite_order": "inviting a new member who orders",
         "photo_review": "a photo review",
-    }.get(kind, kind)
+    }.get(kind or "", "an event kind the table names")
     return _section(f"Points for {what} (settled by the points ledger, not by a quote).", fields, required=("points",))
 
 
@@ -526,7 +561,12 @@ def rule_table_schema() -> dict:
                     "birthday_multiplier": _multiplier("Points multiplier in the member's birthday month."),
                     "order_bonus": _integer("Points added to every order, in a room or not.", 0, MAX_POINTS, 0),
                     "events": _section(
-                        "Points for behaviour, by event kind.", {kind: _event(kind) for kind in EVENT_KINDS}
+                        "Points for behaviour, by event kind. Every table knows watch, share, invite_order and "
+                        "photo_review; a table may name more kinds (a lower-case letter, then lower-case letters, "
+                        "digits and _).",
+                        {kind: _event(kind) for kind in EVENT_KINDS},
+                        additionalProperties=_event(None),
+                        propertyNames={"pattern": EVENT_KIND_RE, "maxLength": 64},
                     ),
                     "expire_after_days": _integer(
                         "Earned points (orders' and events') lapse this many days after they arrive; "

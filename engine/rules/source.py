@@ -11,6 +11,8 @@ composing the document once more into YAML nodes that keep their marks.
 from __future__ import annotations
 
 import gzip
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -137,6 +139,86 @@ def line_finder(raw: bytes) -> Callable[[tuple], int | None]:
         return line
 
     return find
+
+
+def repeated_keys(raw: bytes, path: tuple, data: Any = None) -> list[tuple[str, int | None, int | None]]:
+    """The keys written twice in the mapping at `path` (the parsers keep the last one, so
+    the first would be lost without a word): (key, its line, the line of its first); the
+    lines are None in JSON text. The text is read again only when some key of that
+    mapping is written more than once anywhere in it."""
+    data = parse(raw) if data is None else data
+    want = data
+    for part in path:
+        want = want.get(part) if isinstance(want, dict) else None
+    if not isinstance(want, dict) or not _written_twice(raw, want):
+        return []
+    if looks_like_json(raw):
+        return _repeated_json_keys(raw, path, want)
+    try:
+        node = yaml.compose(raw.decode("utf-8"), Loader=_Loader)
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return []
+    for part in path:
+        node = _child(node, part) if node is not None else None
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    first: dict = {}
+    out = []
+    for key, _ in node.value:
+        line = key.start_mark.line + 1
+        if key.value in first:
+            out.append((key.value, line, first[key.value]))
+        else:
+            first[key.value] = line
+    return out
+
+
+class _Pairs(dict):
+    repeated: list
+
+
+def _keep_repeats(pairs: list) -> _Pairs:
+    out = _Pairs()
+    out.repeated = []
+    for key, value in pairs:
+        if key in out:
+            out.repeated.append(key)
+        out[key] = value
+    return out
+
+
+def _written_twice(raw: bytes, mapping: dict) -> bool:
+    """Could some key of `mapping` be written as a key more than once in the text? Counts
+    `key:`, `"key":`, `'key':` (and with a space before the colon); a key written once
+    cannot repeat, and counting bytes costs little even in a large table."""
+    for key in mapping:
+        word = str(key).encode("utf-8")
+        if raw.count(word) < 2:
+            continue
+        written = sum(raw.count(word + end) for end in (b":", b'":', b"':", b" :", b'" :', b"' :"))
+        if written > 1:
+            return True
+    return False
+
+
+def _repeated_json_keys(raw: bytes, path: tuple, want: dict) -> list[tuple[str, int | None, int | None]]:
+    """In JSON, only the object at `path` is read again (a table may be megabytes): each
+    `"<last part>": {` in the text is decoded on its own until one equals the parsed one."""
+    text = raw.decode("utf-8", errors="replace")
+    decoder = json.JSONDecoder(object_pairs_hook=_keep_repeats)
+    key = re.compile('"' + re.escape(str(path[-1])) + r'"\s*:\s*(?=\{)')
+    for match in key.finditer(text):
+        try:
+            node, _ = decoder.raw_decode(text, match.end())
+        except ValueError:
+            continue
+        if node == want:
+            return [(kind, None, None) for kind in _all_repeats(node)]
+    return []
+
+
+def _all_repeats(node: Any) -> list:
+    return list(node.repeated) if isinstance(node, _Pairs) else []
 
 
 def _child(node: Any, part: Any) -> Any:

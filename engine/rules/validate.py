@@ -66,7 +66,7 @@ def _table(checker: Checker, data: Any) -> RuleTable | None:
     room_map = {r.id: r for r in rooms}
     pickup = _fulfillment(checker, top)
     coupons = check_coupons(checker, top, tier_ids, skus, categories, room_map)
-    points = check_points(checker, top)
+    points = check_points(checker, top, bool(rooms))
     redemptions = check_redemptions(checker, top, tier_ids, room_map)
     segment_limit(checker)
     return RuleTable(

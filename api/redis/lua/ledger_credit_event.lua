@@ -2,7 +2,9 @@
 -- KEYS: member_key, lots_key, ledger_key, events_key, caps_key, events_index_key[, rate_key]
 -- ARGV: now, event id, reason, points, expires, note, session field, session cap (-1: none),
 --       day field, day cap (-1: none), caps ttl, rate field, most events per rate field (-1: none),
---       wall-clock now, forget event ids seen before (wall clock), prune batch[, rate limit, rate counter ttl]
+--       wall-clock now, forget event ids seen before (wall clock), prune batch,
+--       week field, week cap (-1: none)[, rate limit, rate counter ttl]
+-- The caps hash's TTL (caps ttl, from its last write) outlives the week a week field counts.
 --#include lots
 --#include rate
 
@@ -15,13 +17,14 @@ end
 local prior = redis.call('HGET', KEYS[4], ARGV[2])
 if prior then return {'replay', prior} end
 if KEYS[7] then  -- a replay is answered above, uncounted; a new event counts against the member's rate
-  local wait = rate_wait(KEYS[7], tonumber(ARGV[17]), tonumber(ARGV[18]))
+  local wait = rate_wait(KEYS[7], tonumber(ARGV[19]), tonumber(ARGV[20]))
   if wait > 0 then return {'rate_limited', wait} end
 end
 if redis.call('HGET', KEYS[1], 'frozen') == '1' then return {'member_frozen'} end
 local now, points, expires = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local note = ARGV[6]
-local caps = {{ARGV[7], tonumber(ARGV[8]), 'cap_per_session'}, {ARGV[9], tonumber(ARGV[10]), 'cap_per_day'}}
+local caps = {{ARGV[7], tonumber(ARGV[8]), 'cap_per_session'}, {ARGV[9], tonumber(ARGV[10]), 'cap_per_day'},
+  {ARGV[17], tonumber(ARGV[18]), 'cap_per_week'}}
 for _, cap in ipairs(caps) do
   if cap[2] >= 0 and points > 0 then
     local earned = tonumber(redis.call('HGET', KEYS[5], cap[1]) or '0')

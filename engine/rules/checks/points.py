@@ -3,16 +3,33 @@ points (watching, sharing, inviting...) with their caps, expiry, and what a refu
 
 from __future__ import annotations
 
-from ...model import EVENT_KINDS, MAX_PER_YUAN, MAX_POINTS, REFUND_POLICIES, EventRule, PointsRules
-from .common import Checker, did_you_mean
+import re
+
+from ...model import EVENT_KIND_RE, EVENT_KINDS, MAX_PER_YUAN, MAX_POINTS, REFUND_POLICIES, EventRule, PointsRules
+from .common import ID_RE, MAX_ID_LENGTH, Checker, did_you_mean
 
 MAX_EXPIRE_DAYS = 3650
 MAX_EXPIRE_MONTHS = 120
 MAX_INVITES_PER_HOUR = 10_000
 DEFAULT_INVITES_PER_HOUR = 10  # invites that order, per member and clock hour, before a freeze for review
+MAX_WATCH_SECONDS = 86400
+DEFAULT_WATCH_SECONDS = 600  # a `watch` rule's min_seconds when it names none
+MAX_TASKS = 100  # task names one event counts toward
+EVENT_FIELDS = (
+    "points",
+    "min_seconds",
+    "cap_per_session",
+    "cap_per_day",
+    "cap_per_week",
+    "session_only",
+    "freeze_above_per_hour",
+    "counts_toward",
+)
+_KIND = re.compile(EVENT_KIND_RE)
 
 
-def check_points(checker: Checker, top: dict) -> PointsRules:
+def check_points(checker: Checker, top: dict, has_rooms: bool = True) -> PointsRules:
+    """`has_rooms`: the table lists live rooms (an event limited to a session needs one)."""
     path = ("points",)
     obj = checker.mapping(
         top.get("points", {}),
@@ -35,34 +52,9 @@ def check_points(checker: Checker, top: dict) -> PointsRules:
     events = {}
     raw_events = checker.keyed(obj, path, "events", "an event kind to its rule") if "events" in obj else {}
     for kind, rule in raw_events.items():
-        epath = path + ("events", kind)
-        if kind not in EVENT_KINDS:
-            checker.error(
-                epath, f"unknown event kind{did_you_mean(kind, EVENT_KINDS)}; kinds are {', '.join(EVENT_KINDS)}"
-            )
-            continue
-        allowed = (
-            ("points", "cap_per_session", "cap_per_day", "session_only")
-            + (("min_seconds",) if kind == "watch" else ())
-            + (("freeze_above_per_hour",) if kind == "invite_order" else ())
-        )
-        erule = checker.mapping(rule, epath, allowed, required=("points",))
-        if erule is None:
-            continue
-        pts = checker.integer(erule, epath, "points", 1, MAX_POINTS)
-        events[kind] = EventRule(
-            kind=kind,
-            points=pts or 0,
-            min_seconds=checker.integer(erule, epath, "min_seconds", 1, 86400, default=600) or 600,
-            cap_per_session=checker.integer(erule, epath, "cap_per_session", 1, MAX_POINTS, default=None),
-            cap_per_day=checker.integer(erule, epath, "cap_per_day", 1, MAX_POINTS, default=None),
-            session_only=checker.flag(erule, epath, "session_only", False),
-            freeze_above_per_hour=checker.integer(
-                erule, epath, "freeze_above_per_hour", 1, MAX_INVITES_PER_HOUR, default=DEFAULT_INVITES_PER_HOUR
-            )
-            if kind == "invite_order"
-            else None,
-        )
+        event = _event_rule(checker, path + ("events", kind), kind, rule, has_rooms)
+        if event is not None:
+            events[kind] = event
     expire = checker.integer(obj, path, "expire_after_days", 1, MAX_EXPIRE_DAYS, default=None)
     months = checker.integer(obj, path, "expire_after_months", 1, MAX_EXPIRE_MONTHS, default=None)
     if "expire_after_days" in obj and "expire_after_months" in obj:
@@ -86,3 +78,85 @@ def check_points(checker: Checker, top: dict) -> PointsRules:
         expire_after_months=months,
         refund=refund,
     )
+
+
+def _event_rule(checker: Checker, epath: tuple, kind: object, rule: object, has_rooms: bool) -> EventRule | None:
+    """One event kind's rule: the four kinds every table knows keep their defaults (`watch`:
+    min_seconds 600; `invite_order`: freeze above 10 an hour); an author's kind has none."""
+    if not isinstance(kind, str) or not _KIND.match(kind):
+        close = did_you_mean(kind, EVENT_KINDS)
+        checker.error(
+            epath,
+            f"an event kind is a lower-case name: a lower-case letter, then lower-case letters, digits and _ "
+            f"(at most 64 characters){close}; {kind!r} is not",
+        )
+        return None
+    erule = checker.mapping(rule, epath, EVENT_FIELDS, required=("points",))
+    if erule is None:
+        return None
+    pts = checker.integer(erule, epath, "points", 1, MAX_POINTS)
+    default_seconds = DEFAULT_WATCH_SECONDS if kind == "watch" else None
+    min_seconds = checker.integer(erule, epath, "min_seconds", 1, MAX_WATCH_SECONDS, default=default_seconds)
+    caps = {
+        name: checker.integer(erule, epath, name, 1, MAX_POINTS, default=None)
+        for name in ("cap_per_session", "cap_per_day", "cap_per_week")
+    }
+    session_only = checker.flag(erule, epath, "session_only", False)
+    default_freeze = DEFAULT_INVITES_PER_HOUR if kind == "invite_order" else None
+    freeze = checker.integer(erule, epath, "freeze_above_per_hour", 1, MAX_INVITES_PER_HOUR, default=default_freeze)
+    for name, cap in caps.items():
+        if cap is not None and pts is not None and cap < pts:
+            checker.error(
+                epath + (name,),
+                f"caps count points, and {cap} is less than one event's {pts} points: the first event would "
+                f"earn {cap}; to allow n events, write n x {pts} (once: {name}: {pts})",
+            )
+    day, week = caps["cap_per_day"], caps["cap_per_week"]
+    if day is not None and week is not None and day > week:
+        checker.error(epath + ("cap_per_day",), f"is above cap_per_week ({week}): a week holds every day's points")
+    if not has_rooms:
+        for name, why in (
+            ("session_only", "its points last one live session"),
+            ("cap_per_session", "it caps points per live session"),
+            ("min_seconds", "it counts seconds watched in a live room"),
+        ):
+            if name in erule and (name != "session_only" or session_only):
+                checker.error(epath + (name,), f"{why}, and the table lists no rooms: add `rooms`")
+    tasks = _tasks(checker, erule, epath)
+    return EventRule(
+        kind=kind,
+        points=pts or 0,
+        min_seconds=min_seconds,
+        cap_per_session=caps["cap_per_session"],
+        cap_per_day=day,
+        cap_per_week=week,
+        session_only=session_only,
+        freeze_above_per_hour=freeze,
+        counts_toward=tasks,
+    )
+
+
+def _tasks(checker: Checker, erule: dict, epath: tuple) -> tuple:
+    """`counts_toward`: the task names the event counts toward, each an id, listed once.
+    Recorded in the model for tier progression, which nothing evaluates yet."""
+    raw = erule.get("counts_toward", [])
+    tpath = epath + ("counts_toward",)
+    if not isinstance(raw, list):
+        checker.error(tpath, f"must list task names, not {raw!r}")
+        return ()
+    if len(raw) > MAX_TASKS:
+        checker.error(tpath, f"lists more than {MAX_TASKS} tasks")
+        return ()
+    tasks: list = []
+    for i, task in enumerate(raw):
+        if not isinstance(task, str) or len(task) > MAX_ID_LENGTH or not ID_RE.match(task):
+            checker.error(
+                tpath + (i,),
+                f"a task name starts with a letter or digit and uses only letters, digits and _ . : - "
+                f"(at most {MAX_ID_LENGTH} characters), not {task!r}",
+            )
+        elif task in tasks:
+            checker.error(tpath + (i,), f"task {task!r} is listed twice")
+        else:
+            tasks.append(task)
+    return tuple(tasks)

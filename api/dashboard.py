@@ -25,10 +25,20 @@ from pathlib import Path
 import orjson
 
 from .metrics import BUCKETS, STALE_AFTER_S
-from .redis.keys import METRICS_KEY, dashboard_active_key, dashboard_key
+from .redis.keys import (
+    DASHBOARD_MINUTES,
+    DASHBOARD_SESSION_SECONDS,
+    LEADERS_KEY,
+    METRICS_KEY,
+    dashboard_active_key,
+    dashboard_key,
+    dashboard_leaders_key,
+    dashboard_minutes_key,
+)
 from .stock_levels import alert, levels
 
 ACTIVE_MINUTES = 5
+TOP_LEADERS = 5
 PAGE = Path(__file__).resolve().parent / "static" / "dashboard.html"
 
 
@@ -61,9 +71,11 @@ class DashboardCounters:
         if room is not None and points:
             self.counts[room]["points"] += points
 
-    def redeemed(self, room: str | None, item: str) -> None:
+    def redeemed(self, room: str | None, item: str, points: int = 0) -> None:
         if room is not None:
             self.counts[room][f"redeemed:{item}"] += 1
+            if points:
+                self.counts[room]["points_redeemed"] += points
 
     async def flush(self, redis) -> None:
         counts, active = self.counts, self.active
@@ -75,6 +87,10 @@ class DashboardCounters:
         for room, fields in counts.items():
             for field, n in fields.items():
                 pipe.hincrby(dashboard_key(room), field, n)
+            if fields.get("quotes"):
+                pipe.hincrby(dashboard_minutes_key(room), f"q:{minute}", fields["quotes"])
+                pipe.hdel(dashboard_minutes_key(room), f"q:{minute - DASHBOARD_MINUTES}")
+                pipe.expire(dashboard_minutes_key(room), DASHBOARD_SESSION_SECONDS)
         for (room, tier), members in active.items():
             key = dashboard_active_key(room, tier, minute)
             pipe.pfadd(key, *members)
@@ -101,11 +117,15 @@ async def data(service, room: str, now: int | None = None) -> dict:
         ]
     )
     items = [r for r in model.redemptions if r.room in (None, room)]
-    counts, stocked, metrics = await asyncio.gather(
+    counts, stocked, metrics, minutes, top = await asyncio.gather(
         counting,
         levels(service.redis, service.scripts, items, int(time.time()) if now is None else now),
         service.redis.hgetall(METRICS_KEY),
+        service.redis.hgetall(dashboard_minutes_key(room)),
+        service.redis.zrevrange(dashboard_leaders_key(room), 0, TOP_LEADERS - 1, withscores=True),
     )
+    leaders = [(_text(leader), int(n)) for leader, n in top]
+    names = await service.redis.hmget(LEADERS_KEY, [leader for leader, _ in leaders]) if leaders else []
     left = {item.id: n for item, n in stocked}
     active = dict(zip(tiers, counts))
     snapshots = [orjson.loads(v) for v in metrics.values()]
@@ -129,6 +149,13 @@ async def data(service, room: str, now: int | None = None) -> dict:
         "orders_by_tier": orders,
         "conversion_by_tier": {t: round(orders[t] / active[t], 4) if active[t] else 0.0 for t in tiers},
         "points_issued": raw.get("points", 0),
+        "points_redeemed": raw.get("points_redeemed", 0),
+        "gmv_fen": raw.get("gmv", 0),
+        "orders": raw.get("orders", 0),
+        "top_leaders": [
+            {"id": leader, "name": _leader_name(name, leader), "orders": n} for (leader, n), name in zip(leaders, names)
+        ],
+        "per_minute": _per_minute(minutes),
         "coupon_uses": dict(coupons),
         "redemptions": [
             {
@@ -141,6 +168,41 @@ async def data(service, room: str, now: int | None = None) -> dict:
         ],
         "stock_alerts": [a for item, n in stocked if (a := alert(item, n)) is not None],
         "latency": _latency(snapshots),
+    }
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _leader_name(stored, leader: str) -> str:
+    """The name in the leaders' hash (api/leaders.py), else the id."""
+    if not stored:
+        return leader
+    try:
+        return str(orjson.loads(stored).get("name") or leader)
+    except (orjson.JSONDecodeError, AttributeError):
+        return _text(stored)
+
+
+def _per_minute(stored: dict) -> dict:
+    """GMV (fen) and quotes of each minute from the session's first kept bucket to its last
+    (minutes with nothing in them as 0): `minutes` are Unix minutes, the lists run alongside."""
+    gmv: dict = {}
+    quotes: dict = {}
+    for field, n in stored.items():
+        kind, _, minute = _text(field).partition(":")
+        (gmv if kind == "g" else quotes)[int(minute)] = int(n)
+    if not gmv and not quotes:
+        return {"minutes": [], "gmv_fen": [], "quotes": []}
+    kept = gmv.keys() | quotes.keys()
+    last = max(kept)
+    first = max(min(kept), last - DASHBOARD_MINUTES + 1)
+    minutes = list(range(first, last + 1))
+    return {
+        "minutes": minutes,
+        "gmv_fen": [gmv.get(m, 0) for m in minutes],
+        "quotes": [quotes.get(m, 0) for m in minutes],
     }
 
 

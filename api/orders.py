@@ -14,7 +14,19 @@ from __future__ import annotations
 
 import orjson
 
-from .redis.keys import COUPONS, ORDER_RECORD, ORDER_RETENTION_DAYS, ledger_key, lots_key, member_key, order_key
+from .redis.keys import (
+    COUPONS,
+    ORDER_RECORD,
+    ORDER_RETENTION_DAYS,
+    dashboard_key,
+    dashboard_leaders_key,
+    dashboard_minutes_key,
+    dashboard_orders_key,
+    ledger_key,
+    lots_key,
+    member_key,
+    order_key,
+)
 from .redis.scripts import Scripts
 from .reservations import begin as begin_attempt
 from .reservations import commit, release, reservation_id, reserve
@@ -127,6 +139,7 @@ async def settle(
     limited_skus: dict,
     bind_leader: str,
     answer: str,
+    room: str = "",
 ) -> tuple:
     done = await scripts.order_settle(
         keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id), order_key(member_id, order_id)],
@@ -141,6 +154,7 @@ async def settle(
             ";".join(f"{s}={qty}={limit}" for s, (qty, limit) in limited_skus.items()),
             bind_leader,
             answer,
+            room,
         ],
     )
     return _text(done[0]), _text(done[1]) if len(done) > 1 else None
@@ -154,6 +168,35 @@ async def refund(scripts: Scripts, member_id: str, order_id: str, now: int, poli
         args=[now, order_id, policy],
     )
     return tuple(_text(part) for part in done)
+
+
+async def count_on_screen(
+    scripts: Scripts,
+    how: str,
+    room: str,
+    member_id: str,
+    order_id: str,
+    payable: int = 0,
+    minute: int = 0,
+    leader: str = "",
+) -> None:
+    """`how` 'settle': the order onto the room's big screen (its payable in the GMV of `minute`,
+    its pickup leader's count); 'refund': taken back off it. Each once per order."""
+    await scripts.dashboard_order(
+        keys=[
+            dashboard_key(room),
+            dashboard_orders_key(room),
+            dashboard_minutes_key(room),
+            dashboard_leaders_key(room),
+        ],
+        args=[how, f"{member_id}|{order_id}", payable, minute, leader],
+    )
+
+
+async def room_of(redis, member_id: str, order_id: str) -> str | None:
+    """The room a settled order was placed in (None: none, or settled before rooms were kept)."""
+    room = await redis.hget(order_key(member_id, order_id), "room")
+    return _text(room) if room else None
 
 
 def _text(value) -> str:

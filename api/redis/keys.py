@@ -160,6 +160,26 @@ def dashboard_active_key(room: str, tier: str, minute: int) -> str:  # {room:<id
     return f"dash:{{room:{room}}}:active:{tier}:{minute}"
 
 
+DASHBOARD_SESSION_SECONDS = 2 * 86400  # the session keys below: two days past the room's last order or quote
+DASHBOARD_MINUTES = 360  # per-minute buckets kept: the last six hours of the session
+
+
+def dashboard_orders_key(room: str) -> str:  # {room:<id>}; DASHBOARD_SESSION_SECONDS after the last order
+    """Each order counted on the screen: `<member>|<order>` -> `<payable> <minute> <leader or ->`
+    (`r ` in front once refunded), so a settlement and a refund count once."""
+    return f"dash:{{room:{room}}}:orders"
+
+
+def dashboard_minutes_key(room: str) -> str:  # {room:<id>}; DASHBOARD_MINUTES fields of each kind, as above
+    """`g:<minute>` GMV in fen of the orders settled that minute (less their refunds), `q:<minute>` quotes."""
+    return f"dash:{{room:{room}}}:minutes"
+
+
+def dashboard_leaders_key(room: str) -> str:  # {room:<id>}; as dashboard_orders_key
+    """Sorted set: pickup leader id -> pickup orders settled in the room, less refunded ones."""
+    return f"dash:{{room:{room}}}:leaders"
+
+
 # -- readiness probes (api/redis/readiness.py) --------------------------------------------
 
 READY_KEY = "ready:{rights}"  # {rights}; PROBE_TTL_SECONDS (60 s) past the last probe

@@ -23,10 +23,16 @@ from redis.commands.core import AsyncScript, Script
 from engine.model import MAX_POINTS
 from engine.rules.checks.common import MAX_STOCK
 
-from .keys import ORDER_RETENTION_DAYS
+from .keys import DASHBOARD_MINUTES, DASHBOARD_SESSION_SECONDS, ORDER_RETENTION_DAYS
 
 LUA = Path(__file__).resolve().parent / "lua"
-CONSTANTS = {"MAX_POINTS": MAX_POINTS, "MAX_STOCK": MAX_STOCK, "ORDER_RETENTION_SECONDS": ORDER_RETENTION_DAYS * 86400}
+CONSTANTS = {
+    "MAX_POINTS": MAX_POINTS,
+    "MAX_STOCK": MAX_STOCK,
+    "ORDER_RETENTION_SECONDS": ORDER_RETENTION_DAYS * 86400,
+    "DASHBOARD_MINUTES": DASHBOARD_MINUTES,
+    "DASHBOARD_SESSION_SECONDS": DASHBOARD_SESSION_SECONDS,
+}
 _INCLUDE = re.compile(r"^--#include ([a-z_]+)$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -55,6 +61,8 @@ class Scripts:
     order_drop: Registered
     order_settle: Registered
     order_refund: Registered
+    # the big screen (api/dashboard.py)
+    dashboard_order: Registered
     # redemptions (api/redeem.py)
     redeem: Registered
     redeem_finish: Registered

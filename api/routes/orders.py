@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -76,6 +77,22 @@ def assign_leader(leaders: LeaderBook, record: MemberRecord, body: schemas.Order
     return None, False
 
 
+async def _on_screen(service, body: schemas.OrderRequest, stored: str) -> None:
+    """A settled order (its stored answer) onto its room's big screen: its payable in the GMV of
+    this minute, and, picked up, its leader's count."""
+    if body.room is None:
+        return
+    parts = stored.split(" ")
+    payable, leader = int(parts[4]), parts[7]
+    pickup = leader if body.fulfillment == "pickup" and leader != "-" else ""
+    minute = int(time.time() // 60)  # the clock of the screen's other per-minute figures
+    await service.redis_call(
+        orders.count_on_screen(
+            service.scripts, "settle", body.room, body.member_id, body.order_id, payable, minute, pickup
+        )
+    )
+
+
 @router.post(
     "/v1/orders",
     response_model=schemas.OrderResult,
@@ -112,7 +129,8 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
         status, value = await service.redis_call(orders.begin(service.scripts, body.member_id, body.order_id, payload))
     except orders.Refused as exc:
         return error(exc.status, exc.code, exc.reason, exc.field)
-    if status == "done":
+    if status == "done":  # counted on the screen again: once only, and after a crash between the two, at last
+        await _on_screen(service, body, value)
         return Response(orders.render_settled(value, body.order_id, body.member_id), media_type=JSON)
     nonce, stocked = value, []
     try:
@@ -219,6 +237,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                 limited_skus=limited_skus,
                 bind_leader=leader if newly else "",
                 answer=answer,
+                room=body.room or "",
             )
         )
         if outcome != "ok":
@@ -250,6 +269,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
         )
     )
     service.dashboard.order(body.room, member.tier or "visitor", points, applied)
+    await _on_screen(service, body, stored)
     if newly:
         pipe = service.redis.pipeline(transaction=False)
         pipe.zadd(feed_key(leader), {f"new_neighbour|{body.member_id}|{body.order_id}": now})
@@ -283,6 +303,9 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
     )
     if done[0] == "unknown_order":
         return error(404, "unknown_order", f"member {body.member_id} has no settled order {order_id!r}", "order_id")
+    room = await service.redis_call(orders.room_of(service.redis, body.member_id, order_id))
+    if room is not None:  # off the room's screen; a replay takes nothing twice
+        await service.redis_call(orders.count_on_screen(service.scripts, "refund", room, body.member_id, order_id))
     if done[0] == "ok":
         stocked = {c.id for c in service.table.model.coupons if c.stock is not None}
         for coupon_id in done[2].split(","):

@@ -109,6 +109,6 @@ async def post_redemption(
         )
     )
     if answer.status == 200 and not answer.replayed:
-        service.dashboard.redeemed(body.room, item.id)
+        service.dashboard.redeemed(body.room, item.id, item.points)
     headers = {"Retry-After": str(answer.retry_after)} if answer.retry_after is not None else None
     return Response(answer.body, answer.status, media_type=JSON, headers=headers)

@@ -1,7 +1,8 @@
 -- Settle an order for the member: limits checked again, points credited, uses counted, a leader bound.
 -- KEYS: member_key, lots_key, ledger_key, order_key
 -- ARGV: nonce, now, order id, points, expires, coupons ("id,id"), limited coupons ("id=limit;..."),
---       limited skus ("sku=qty=limit;..."), leader to bind ("" none), answer (without the balance)
+--       limited skus ("sku=qty=limit;..."), leader to bind ("" none), answer (without the balance),
+--       room ("" none: kept for the refund to take the order off the room's big screen)
 --#include lots
 
 if redis.call('HGET', KEYS[4], 'state') ~= 'running' or redis.call('HGET', KEYS[4], 'nonce') ~= ARGV[1] then
@@ -35,4 +36,5 @@ local answer = ARGV[10] .. ' ' .. balance
 redis.call('HSET', KEYS[4], 'state', 'done', 'answer', answer, 'points', points, 'coupons', ARGV[6],
            'skus', ARGV[8])
 if lot then redis.call('HSET', KEYS[4], 'lot', lot) end
+if ARGV[11] and ARGV[11] ~= '' then redis.call('HSET', KEYS[4], 'room', ARGV[11]) end
 return {'ok', answer}

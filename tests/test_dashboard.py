@@ -15,8 +15,43 @@ from bench.engine_bench import GALA_NIGHT
 pytestmark = pytest.mark.slow  # real rights serve processes, a real browser
 
 
+NEAR = [{"lat": 31.2304, "lon": 121.4737}, {"lat": 31.2397, "lon": 121.4998}, {"lat": 31.1940, "lon": 121.4370}]
+LEADERS = (
+    '{"id": "L1", "name": "人民广场 People\'s Square", "lat": 31.2310, "lon": 121.4740}\n'
+    '{"id": "L2", "name": "陆家嘴 Lujiazui", "lat": 31.2397, "lon": 121.4998}\n'
+    '{"id": "L3", "name": "徐家汇 Xujiahui", "lat": 31.1940, "lon": 121.4370}\n'
+)
+
+
+def _with_leaders(server, tmp_path) -> None:
+    """Pickup leaders in the server's Redis, and known to it: a pickup order is given one."""
+    from rights.cli import main
+
+    rows = tmp_path / "leaders.jsonl"
+    rows.write_text(LEADERS, encoding="utf-8")
+    assert main(["leaders", "import", str(rows), "--data-dir", str(server.data_dir)]) == 0
+    headers = {"X-Rights-Now": str(GALA_NIGHT)}
+    with httpx.Client(base_url=server.url, timeout=10, headers=headers) as http:
+        version = http.post("/v1/eligibility", json={"lines": []}).json()["rules_version"]
+
+        def bound() -> bool:
+            body = {
+                "member_id": "M00002",
+                "room": "gala",
+                "lines": [{"sku": "MILK-1L", "qty": 1}],
+                "order_id": f"P{time.time_ns()}",
+                "rules_version": version,
+                "fulfillment": "pickup",
+                "location": NEAR[0],
+            }
+            return http.post("/v1/orders", json=body).json().get("leader_id") is not None
+
+        wait_until(bound, message="the imported leaders, reloaded by the server")
+
+
 def _load(base: str, rounds: int) -> None:
-    """Checkouts, orders, events and a redemption in the gala room, on the gala clock."""
+    """Checkouts, orders (picked up near one of three leaders, when the server knows them),
+    events and a redemption in the gala room, on the gala clock."""
     headers = {"X-Rights-Now": str(GALA_NIGHT)}
     with httpx.Client(base_url=base, timeout=10, headers=headers) as http:
         version = http.post("/v1/eligibility", json={"lines": []}).json()["rules_version"]
@@ -25,7 +60,8 @@ def _load(base: str, rounds: int) -> None:
             cart = {"member_id": member, "room": "gala", "lines": [{"sku": "MILK-1L", "qty": 1}]}
             assert http.post("/v1/eligibility", json=cart).status_code == 200
             if n % 5 == 0:
-                http.post("/v1/orders", json={**cart, "order_id": f"D{time.time_ns()}", "rules_version": version})
+                order = {"order_id": f"D{time.time_ns()}", "rules_version": version, "fulfillment": "pickup"}
+                http.post("/v1/orders", json={**cart, **order, "location": NEAR[n % 3]})
             if n % 7 == 0:
                 http.post(
                     "/v1/events",
@@ -79,7 +115,9 @@ def test_the_figures_add_up_across_workers(serve):
 def test_the_page_shows_the_servers_figures_in_a_real_browser(tmp_path, serve):
     from selenium.webdriver.support.ui import WebDriverWait
 
-    base = serve("--demo", env={"RIGHTS_EVENTS_PER_MINUTE": "0", "RIGHTS_REDEMPTIONS_PER_MINUTE": "0"}).url
+    started = serve("--demo", env={"RIGHTS_EVENTS_PER_MINUTE": "0", "RIGHTS_REDEMPTIONS_PER_MINUTE": "0"})
+    base = started.url
+    _with_leaders(started, tmp_path)
     with chromium() as browser:
         browser.get(f"{base}/dashboard?room=gala")
         wait = WebDriverWait(browser, 20)
@@ -103,6 +141,26 @@ def test_the_page_shows_the_servers_figures_in_a_real_browser(tmp_path, serve):
         screen = shown(browser)
         assert number(screen["quotes"]) > before  # the figure changed on the screen
         assert number(screen["points"]) == server["points_issued"]
+        assert number(screen["points-redeemed"]) == server["points_redeemed"] > 0
+        assert number(screen["orders"]) == server["orders"] >= 8  # the load's orders, every one in the room
+        assert screen["gmv"] == f"{server['gmv_fen'] / 100:,.2f}" and server["gmv_fen"] > 0
+        for rank, leader in enumerate(server["top_leaders"], 1):
+            assert (
+                screen[f"leader-{rank}"] == leader["name"]
+                and number(screen[f"leader-orders-{rank}"]) == leader["orders"]
+            )
+        assert (
+            server["top_leaders"]
+            and len(server["top_leaders"]) <= 5
+            and f"leader-{len(server['top_leaders']) + 1}" not in screen
+        )
+        minutes = server["per_minute"]
+        assert sum(minutes["gmv_fen"]) == server["gmv_fen"] and sum(minutes["quotes"]) == server["quotes"]
+        for chart in ("gmv-chart", "quotes-chart"):  # a line (or, in the first minute, a point) drawn on the page
+            drawn = browser.execute_script(
+                f"return document.querySelectorAll('#{chart} polyline, #{chart} circle').length"
+            )
+            assert drawn == 1, chart
         for tier in server["tiers"]:
             assert number(screen[f"active-{tier}"]) == server["active_by_tier"][tier], tier
             assert number(screen[f"orders-{tier}"]) == server["orders_by_tier"][tier], tier

@@ -4,9 +4,17 @@ Each worker counts what its requests did, per room, in memory (no I/O on the req
 path), and adds it to Redis once a second in one pipeline, so every worker and replica
 adds to the same picture:
 
-    dash:{room:<id>}                  hash   quotes, quotes:<tier>, orders:<tier>, points,
+    dash:{room:<id>}                  hash   quotes, quotes:<tier>, orders:<tier>, points, points_redeemed,
                                              coupon:<coupon>:<tier>, redeemed:<item>
     dash:{room:<id>}:active:<tier>:<minute>   HyperLogLog of the members quoting (kept 10 min)
+
+An order with a room is counted on its screen by the settlement itself and taken off by
+its refund (api/orders.py, lua/dashboard_order.lua), each once per order and exact:
+
+    dash:{room:<id>}                  hash   gmv (fen), orders: settled less refunded
+    dash:{room:<id>}:orders           hash   each order counted (2 days past the last)
+    dash:{room:<id>}:minutes          hash   g:<minute> GMV, q:<minute> quotes (360 minutes)
+    dash:{room:<id>}:leaders          zset   pickup leader -> orders
 
 Active members are those quoting in the last five minutes; conversion is orders over
 them. Stock left comes from the redemption items' live counts (an item released on a

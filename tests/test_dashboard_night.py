@@ -96,3 +96,25 @@ def test_quotes_are_counted_per_minute_on_the_screen(api):
     data = wait_until(lambda: (d := screen(api))["quotes"] == 3 and d, message="the quotes flushed to Redis")
     assert sum(data["per_minute"]["quotes"]) == 3
     assert data["points_redeemed"] == 0
+
+
+def test_the_screens_session_keys_are_bounded(api, redis_client):
+    import time
+
+    from api.redis.keys import (
+        DASHBOARD_MINUTES,
+        DASHBOARD_SESSION_SECONDS,
+        dashboard_leaders_key,
+        dashboard_minutes_key,
+        dashboard_orders_key,
+    )
+
+    old = int(time.time() // 60) - DASHBOARD_MINUTES
+    redis_client.hset(dashboard_minutes_key("gala"), f"g:{old}", 5)  # a bucket as old as the ones kept
+    order(api, "O1", "G1", MILK, PEOPLES_SQUARE)
+    minutes = redis_client.hgetall(dashboard_minutes_key("gala"))
+    if b"g:%d" % old in minutes:  # the minute turned between the two: the next one went
+        old += 1
+    assert f"g:{old}".encode() not in redis_client.hgetall(dashboard_minutes_key("gala"))
+    for key in (dashboard_orders_key("gala"), dashboard_minutes_key("gala"), dashboard_leaders_key("gala")):
+        assert 0 < redis_client.ttl(key) <= DASHBOARD_SESSION_SECONDS, key

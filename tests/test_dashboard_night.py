@@ -118,3 +118,13 @@ def test_the_screens_session_keys_are_bounded(api, redis_client):
     assert f"g:{old}".encode() not in redis_client.hgetall(dashboard_minutes_key("gala"))
     for key in (dashboard_orders_key("gala"), dashboard_minutes_key("gala"), dashboard_leaders_key("gala")):
         assert 0 < redis_client.ttl(key) <= DASHBOARD_SESSION_SECONDS, key
+
+
+def test_a_free_order_is_counted_and_refunded_too(api, redis_client):
+    write_members(redis_client, [MemberRecord(id="BG1", tier="black_gold", points=100)])
+    free = order(api, "O1", "BG1", [{"sku": "CHEESE-LTD", "qty": 1}], PEOPLES_SQUARE)
+    assert free["payable"] == 0
+    assert (screen(api)["gmv_fen"], screen(api)["orders"]) == (0, 1)
+    refund(api, "O1", "BG1")
+    after = screen(api)
+    assert (after["gmv_fen"], after["orders"], after["top_leaders"]) == (0, 0, [])

@@ -18,12 +18,12 @@ if ARGV[1] == 'settle' then
 else
   if not seen or string.sub(seen, 1, 2) == 'r ' then return 0 end
   local p, m, l = string.match(seen, '^(%d+) (%d+) (%S+)$')
-  payable, minute, leader = tonumber(p), m, l
+  payable, minute, leader = tonumber(p), m, l  -- taken back as 0 - payable: Lua's -0 is no integer to Redis
   redis.call('HSET', KEYS[2], ARGV[2], 'r ' .. seen)
-  redis.call('HINCRBY', KEYS[1], 'gmv', -payable)
+  redis.call('HINCRBY', KEYS[1], 'gmv', 0 - payable)
   redis.call('HINCRBY', KEYS[1], 'orders', -1)
   if redis.call('HEXISTS', KEYS[3], 'g:' .. minute) == 1 then  -- the settlement's own minute, while kept
-    redis.call('HINCRBY', KEYS[3], 'g:' .. minute, -payable)
+    redis.call('HINCRBY', KEYS[3], 'g:' .. minute, 0 - payable)
   end
   if leader ~= '-' then
     if tonumber(redis.call('ZINCRBY', KEYS[4], -1, leader)) <= 0 then redis.call('ZREM', KEYS[4], leader) end

@@ -34,6 +34,16 @@ async def dashboard_page() -> HTMLResponse:
                         "room": "gala",
                         "rules_version": "dairy-gala@09d5c1a17011",
                         "quotes": 1200,
+                        "gmv_fen": 52_340_000,
+                        "orders": 18_400,
+                        "points_issued": 2_460_000,
+                        "points_redeemed": 310_000,
+                        "top_leaders": [{"id": "L001", "name": "人民广场 People's Square", "orders": 412}],
+                        "per_minute": {
+                            "minutes": [29937120, 29937121],
+                            "gmv_fen": [81_000, 96_500],
+                            "quotes": [900, 1_140],
+                        },
                         "active_by_tier": {"visitor": 10, "silver": 40, "gold": 80, "black_gold": 12},
                         "stock_alerts": [
                             {

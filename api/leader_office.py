@@ -118,8 +118,9 @@ async def ranking(redis, leader_id: str, top: int, cap: int | None = None) -> di
         answers = await pipe.execute()
         gone = []
         for member_id, (points, tier, name, leader, frozen) in zip(ids, answers):
-            if _text(leader) != leader_id:  # bound elsewhere since, never bound, or no longer a member
-                gone.append(member_id)
+            if _text(leader) != leader_id:  # not (yet) bound here: left out
+                if _text(leader):  # bound elsewhere since: out of this group for good (an order
+                    gone.append(member_id)  # binding it here may be between its two writes)
                 continue
             if _int(frozen):
                 continue

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import secrets
 import socket
 import time
 from collections import defaultdict
@@ -53,7 +54,9 @@ class Metrics:
     """This worker's counters and histograms."""
 
     def __init__(self) -> None:
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        # host:pid and a random tag: a worker restarted under the same pid (pid 1 in a container)
+        # is another worker, whose counts start from 0 beside the last one's, not over them
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.requests: dict = defaultdict(int)  # (route, method, status) -> count
         self.latency: dict = {}  # route -> Histogram
         self.engine = Histogram(ENGINE_BUCKETS)

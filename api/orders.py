@@ -12,10 +12,13 @@ reserved before the member's script and committed or given back after it.
 
 from __future__ import annotations
 
+import time
+
 import orjson
 
 from .redis.keys import (
     COUPONS,
+    DASHBOARD_SESSION_SECONDS,
     ORDER_RECORD,
     ORDER_RETENTION_DAYS,
     dashboard_key,
@@ -191,6 +194,16 @@ async def count_on_screen(
         ],
         args=[how, f"{member_id}|{order_id}", payable, minute, leader],
     )
+
+
+async def may_count_again(redis, member_id: str, order_id: str) -> bool:
+    """Whether a replayed settlement may be counted on the screen (at most once, by the
+    screen's own record): not once it was refunded, nor once the screen's record of the
+    orders it counted may have expired (DASHBOARD_SESSION_SECONDS after settling)."""
+    refund, started = await redis.hmget(order_key(member_id, order_id), ["refund", "started"])
+    if refund is not None or started is None:
+        return False
+    return time.time() - float(_text(started)) < DASHBOARD_SESSION_SECONDS
 
 
 async def room_of(redis, member_id: str, order_id: str) -> str | None:

@@ -128,3 +128,16 @@ def test_a_free_order_is_counted_and_refunded_too(api, redis_client):
     refund(api, "O1", "BG1")
     after = screen(api)
     assert (after["gmv_fen"], after["orders"], after["top_leaders"]) == (0, 0, [])
+
+
+def test_a_refunded_order_replayed_after_the_screens_record_expired_is_not_counted_again(api, redis_client):
+    """The screen's record of counted orders lives two days; the order's own record longer.
+    A replay of a refunded order, or of one settled before the screen's record may have
+    gone, is answered as before and leaves the screen as it is."""
+    from api.redis.keys import dashboard_orders_key
+
+    first = order(api, "O7", "G1", MILK, PEOPLES_SQUARE)
+    refund(api, "O7", "G1")
+    redis_client.delete(dashboard_orders_key("gala"))  # as two quiet days would
+    assert order(api, "O7", "G1", MILK, PEOPLES_SQUARE) == first
+    assert (screen(api)["gmv_fen"], screen(api)["orders"]) == (0, 0)

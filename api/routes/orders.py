@@ -130,7 +130,8 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     except orders.Refused as exc:
         return error(exc.status, exc.code, exc.reason, exc.field)
     if status == "done":  # counted on the screen again: once only, and after a crash between the two, at last
-        await _on_screen(service, body, value)
+        if await service.redis_call(orders.may_count_again(service.redis, body.member_id, body.order_id)):
+            await _on_screen(service, body, value)
         return Response(orders.render_settled(value, body.order_id, body.member_id), media_type=JSON)
     nonce, stocked = value, []
     try:

@@ -55,8 +55,10 @@ def releases(table) -> dict:
 
 
 def release_args(release, now: int) -> list:
-    """ARGV of stock_period's release for `release` at `now`: period, amount, roll_over."""
-    return [release.period(now), release.amount, 1 if release.roll_over else 0]
+    """ARGV of stock_period's release for `release` at `now`: the period's start, amount,
+    roll_over, the period's length."""
+    start = release.starts + release.period(now) * release.every_seconds
+    return [start, release.amount, 1 if release.roll_over else 0, release.every_seconds]
 
 
 def touches_stock(table, quote) -> bool:

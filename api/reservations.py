@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 
 from .access import RATE_KEY_TTL_SECONDS, RateLimit
+from .live_stock import release_args
 from .redis.keys import member_key, record_key, reservations_index_key, reservations_key, stock_key, stock_period_key
 from .redis.scripts import Scripts
 
@@ -82,7 +83,7 @@ async def reserve(
     args: list = [starting, reservation, now]
     if release is not None:
         keys.append(stock_period_key(pool, item_id))
-        args += [release.period(at), release.amount, 1 if release.roll_over else 0]
+        args += release_args(release, at)
     return bool(await scripts.stock_reserve(keys=keys, args=args))
 
 

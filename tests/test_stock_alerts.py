@@ -194,3 +194,29 @@ def test_a_rules_diff_says_a_release_as_written():
         "redemption TRIAL-WEEKLY release: 200 every week from 2026-11-02T00:00:00+08:00, what is left carried over"
         " -> 300 every week from 2026-11-02T00:00:00+08:00, what is left carried over",
     ]
+
+
+def test_a_changed_schedule_is_compared_on_the_same_clock(redis_server, redis_client):
+    """A new rule table may turn a weekly release daily (or move `starts`): the stored
+    period start is an instant, so the new schedule releases at its first period start
+    after the last release and counts its own whole periods, never a flood of them."""
+    from conftest import in_a_worker
+
+    from api.redis.keys import REDEMPTIONS, stock_key, stock_period_key
+
+    keys = [stock_key(REDEMPTIONS, "SHIFT"), stock_period_key(REDEMPTIONS, "SHIFT")]
+    redis_client.delete(*keys)
+
+    def read(start: int, amount: int, roll_over: int, every: int) -> int:
+        async def go(service):
+            await service.scripts.stock_read(keys=keys, args=[start, amount, roll_over, every])
+
+        in_a_worker(redis_server, go)
+        return int(redis_client.get(keys[0]))
+
+    assert read(MONDAY + 4 * WEEK, 200, 1, WEEK) == 200  # weekly, its fifth week: the first release
+    redis_client.set(keys[0], 70)
+    assert read(MONDAY + 4 * WEEK + 86400, 10, 1, 86400) == 80  # now daily: one day since, not 29
+    assert read(MONDAY + 4 * WEEK + 86400, 10, 1, 86400) == 80  # once a period
+    assert read(MONDAY + 4 * WEEK, 200, 0, WEEK) == 80  # back to weekly: its current start is before
+    assert read(MONDAY + 5 * WEEK, 200, 0, WEEK) == 200  # ... the last release; the next one releases

@@ -54,9 +54,10 @@ class Metrics:
     """This worker's counters and histograms."""
 
     def __init__(self) -> None:
-        # host:pid and a random tag: a worker restarted under the same pid (pid 1 in a container)
-        # is another worker, whose counts start from 0 beside the last one's, not over them
-        self.worker = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        # its snapshot's field in Redis: host:pid and a random tag, so a worker restarted under the
+        # same pid (pid 1 in a container) counts from 0 beside the last one's counts, not over them
+        self.field = f"{self.worker}/{secrets.token_hex(3)}"
         self.requests: dict = defaultdict(int)  # (route, method, status) -> count
         self.latency: dict = {}  # route -> Histogram
         self.engine = Histogram(ENGINE_BUCKETS)

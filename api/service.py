@@ -213,7 +213,7 @@ class Service:
 
     async def publish_snapshot(self) -> None:
         """This worker's metrics into the shared hash (see api/metrics.py)."""
-        await asyncio.wait_for(self.redis.hset(METRICS_KEY, self.metrics.worker, self.metrics.snapshot()), self.timeout)
+        await asyncio.wait_for(self.redis.hset(METRICS_KEY, self.metrics.field, self.metrics.snapshot()), self.timeout)
 
     async def publish_metrics(self) -> None:
         """Once a second, whatever Redis is doing; once a minute, forget the snapshots of

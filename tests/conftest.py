@@ -115,6 +115,22 @@ def place_order(api, order_id, member_id, lines, *, now: int, fulfillment: str, 
     return api.post("/v1/orders", json=body, headers={"X-Rights-Now": str(now)})
 
 
+def coupon(result, coupon_id):
+    """One coupon of a quote's answer, applied or not, with `applied` saying which."""
+    for entry in result["coupons_applied"]:
+        if entry["id"] == coupon_id:
+            return {"applied": True, **entry}
+    for entry in result["coupons_not_applied"]:
+        if entry["id"] == coupon_id:
+            return {"applied": False, **entry}
+    raise AssertionError(f"{coupon_id} is not among the quote's coupons")
+
+
+def redemption(result, item_id):
+    """One redemption item of a quote's answer."""
+    return next(r for r in result["redemptions"] if r["id"] == item_id)
+
+
 @pytest.fixture
 def redis_client(redis_server):
     from api.redis.connect import sync_client

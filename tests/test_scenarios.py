@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import at
+from conftest import at, coupon, redemption
 
 from engine.model import Member, Stock
 
@@ -11,20 +11,6 @@ GALA_21 = at("2026-11-11 21:00")
 
 def quote(evaluator, demo, member, lines, room="gala", now=GALA_21, fulfillment="delivery", stock=None):
     return evaluator.quote(demo, member, room, now, lines, fulfillment, stock).to_dict()
-
-
-def coupon(result, coupon_id):
-    for entry in result["coupons_applied"]:
-        if entry["id"] == coupon_id:
-            return {"applied": True, **entry}
-    for entry in result["coupons_not_applied"]:
-        if entry["id"] == coupon_id:
-            return {"applied": False, **entry}
-    raise AssertionError(f"{coupon_id} is not among the quote's coupons")
-
-
-def redemption(result, item_id):
-    return next(r for r in result["redemptions"] if r["id"] == item_id)
 
 
 # -- visibility and tier prices ----------------------------------------------------------

@@ -4,6 +4,7 @@ table is read (each mistake with its place and line) and decided by both evaluat
 from __future__ import annotations
 
 import pytest
+from conftest import coupon, redemption
 
 from engine.compiler import compile_table
 from engine.inputs import QuoteInputError, member_from_mapping
@@ -52,20 +53,6 @@ def table():
 
 def quote(evaluator, table, member, lines):
     return evaluator.quote(table, member, None, NOW, lines).to_dict()
-
-
-def coupon(result, coupon_id):
-    for entry in result["coupons_applied"]:
-        if entry["id"] == coupon_id:
-            return {"applied": True, **entry}
-    for entry in result["coupons_not_applied"]:
-        if entry["id"] == coupon_id:
-            return {"applied": False, **entry}
-    raise AssertionError(f"{coupon_id} is not among the quote's coupons")
-
-
-def redemption(result, item_id):
-    return next(r for r in result["redemptions"] if r["id"] == item_id)
 
 
 FAMILY = Member(tier="silver", points=500, tags=frozenset({"family-0-3"}))

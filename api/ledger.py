@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import time
 
-from engine.instants import at_offset, months_later_day_end
+from engine.instants import last_day, months_later_day_end
 from engine.model import PointsRules
 
 from .access import RATE_KEY_TTL_SECONDS, RateLimit
@@ -153,7 +153,7 @@ def expiring_by_day(raw_lots: dict, now: int, within_days: int, utc_offset: int)
         left, expires = (int(part) for part in (value.decode() if isinstance(value, bytes) else value).split(" ")[:2])
         if left <= 0 or not now < expires <= until:
             continue
-        date = at_offset(expires - 1, utc_offset).date().isoformat()
+        date = last_day(expires, utc_offset)
         day = days.setdefault(date, {"date": date, "at": expires, "points": 0})
         day["at"] = min(day["at"], expires)
         day["points"] += left

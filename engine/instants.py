@@ -48,3 +48,9 @@ def months_later_day_end(seconds: float, months: int, utc_offset: int) -> int:
         last + dt.timedelta(days=1), dt.time(), dt.timezone(dt.timedelta(seconds=utc_offset))
     )
     return int(midnight.timestamp())
+
+
+def last_day(expires: int, utc_offset: int) -> str:
+    """The last local day (ISO date) something lapsing at `expires` may still be used: an
+    instant at midnight belongs to the day before."""
+    return at_offset(expires - 1, utc_offset).date().isoformat()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import orjson
 
 from engine.inputs import QuoteInputError
-from engine.instants import at_offset
+from engine.instants import last_day
 from engine.model import MAX_LINES, MAX_QTY, Member
 
 from ..store import CHANNELS, IDENTITY_VALUE, MEMBER_ID, MemberRecord
@@ -151,7 +151,7 @@ def member_info(record: MemberRecord | None, status: str, tier: str, now: int, u
         info["points_expiring"] = {
             "points": record.lapse_points,
             "at": record.lapse_at,
-            "date": at_offset(record.lapse_at - 1, utc_offset).date().isoformat(),
+            "date": last_day(record.lapse_at, utc_offset),
         }
     return info
 

@@ -18,10 +18,16 @@ class RedisServerMissing(RuntimeError):
     pass
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def free_port(avoid: frozenset[int] = frozenset()) -> int:
+    """A loopback port free now, and not one of `avoid` (ports promised to another server
+    that has not bound them yet, e.g. the HTTP port beside an embedded Redis)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in avoid:
+            return port
+    raise RuntimeError("no free loopback port")
 
 
 def free_cluster_port() -> int:

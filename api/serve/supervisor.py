@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisClusterException, RedisError
 
-from ..redis.embedded import EmbeddedRedis, RedisServerMissing
+from ..redis.embedded import EmbeddedRedis, RedisServerMissing, free_port
 from ..settings import Settings
 from .data_lock import DataDirBusy, DataDirLock
 from .parent_watch import die_with_parent
@@ -150,8 +150,13 @@ class Supervisor:
         except DataDirBusy as exc:
             say(str(exc))
             return EXIT_REFUSED
+        # the HTTP port is bound only after Redis is up: Redis must not take it first
         self.redis = EmbeddedRedis(
-            data_dir, appendfsync=self.appendfsync, pass_fds=(self.lock.fd,), preexec_fn=die_with_parent(os.getpid())
+            data_dir,
+            port=free_port(avoid=frozenset({self.settings.port})),
+            appendfsync=self.appendfsync,
+            pass_fds=(self.lock.fd,),
+            preexec_fn=die_with_parent(os.getpid()),
         )
         try:
             self.redis.start(timeout=REDIS_START_S)

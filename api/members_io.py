@@ -162,6 +162,39 @@ def demo_members(count: int = 10_000, seed: int = 1) -> list:
 DEMO_VERSION = "1:10000"
 
 
+DEMO_LEADERS = 80  # L001..L080, the leaders the demo members are bound to
+
+
+def demo_leaders() -> list:
+    """Pickup points for the demo members' `leader` (L001..L080): active, spread over
+    central Shanghai, so a leader's back office and a pickup work on a demo server."""
+    from engine.geo import Leader
+
+    rng = random.Random(2)
+    return [
+        Leader(
+            f"L{k:03d}",
+            f"demo leader {k}",
+            round(31.15 + rng.random() * 0.15, 6),
+            round(121.40 + rng.random() * 0.15, 6),
+            True,
+        )
+        for k in range(1, DEMO_LEADERS + 1)
+    ]
+
+
+def load_demo_leaders(client) -> bool:
+    """The demo leaders, written when the Redis holds no leader at all (imported leaders
+    are never replaced); True when they were written now."""
+    from .leaders import write_leaders
+    from .redis.keys import LEADERS_KEY
+
+    if client.hlen(LEADERS_KEY):
+        return False
+    write_leaders(client, demo_leaders())
+    return True
+
+
 def load_demo_members(client) -> bool:
     """The demo members, loaded once into the Redis of `client` (a marker key records that
     they are there); True when they were loaded now."""

@@ -286,3 +286,17 @@ def test_ranking_2000_members_reads_in_one_pipeline(redis_client, redis_server, 
     assert points == sorted(points, reverse=True) and len(points) == 100
     print(f"ranking of 2,000 members: {took * 1000:.1f} ms")
     assert took < 1.0
+
+
+@pytest.mark.slow  # a real `rights serve` loading the 10,000 demo members
+def test_the_demo_server_has_the_demo_members_leaders(serve):
+    """Every demo member is bound to one of L001..L080: a demo server knows those leaders,
+    so their back office answers, and an imported leader is never replaced by them."""
+    import httpx
+
+    server = serve("--demo")
+    assert "demo pickup leaders loaded (L001..L080)" in server.stderr()
+    ranking = httpx.get(f"{server.url}/v1/leaders/L001/ranking?top=3", timeout=10)
+    assert ranking.status_code == 200, ranking.text
+    assert ranking.json()["members"] > 50 and len(ranking.json()["entries"]) == 3
+    assert httpx.get(f"{server.url}/v1/leaders/L081/ranking", timeout=10).status_code == 404

@@ -105,7 +105,7 @@ class Supervisor:
         self.signals.append(signum)
 
     def _serve(self) -> int:
-        from ..members_io import load_demo_members
+        from ..members_io import load_demo_leaders, load_demo_members
         from ..redis.connect import refuse_evicting_redis, shown, sync_client
         from .rules_at_start import decide
 
@@ -124,6 +124,8 @@ class Supervisor:
             if settings.demo:
                 loaded = load_demo_members(client)
                 say(f"demo members {'loaded' if loaded else 'already loaded'} (M00001..M10000)")
+                if load_demo_leaders(client):
+                    say("demo pickup leaders loaded (L001..L080)")
             client.close()
             lines = decide(redis_url, self.table, self.source, settings.rules, self.push_rules)
         except (RedisError, RedisClusterException, OSError) as exc:

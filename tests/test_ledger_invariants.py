@@ -36,6 +36,7 @@ def machine(redis_server, tmp_path, monkeypatch):
     monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", "invariants-token")
     monkeypatch.setenv("RIGHTS_PICKUP_SECRET", "invariants-secret")
     data = yaml.safe_load(DEMO_RULES.read_text(encoding="utf-8"))
+    data["points"].pop("expire_after_months")
     data["points"]["expire_after_days"] = 1
     data["redemptions"] = [dict(item, stock=3) if item["id"] == "OLIVE-OIL" else item for item in data["redemptions"]]
     rules = tmp_path / "rules.yaml"

@@ -36,6 +36,7 @@ def api(redis_client, redis_server):
 def expiring_rules(tmp_path):
     """The demo table with points that lapse after a day, and watch points for one session."""
     data = yaml.safe_load(DEMO_RULES.read_text(encoding="utf-8"))
+    data["points"].pop("expire_after_months")
     data["points"]["expire_after_days"] = 1
     data["points"]["events"]["watch"]["session_only"] = True
     path = tmp_path / "expiring.yaml"
@@ -77,7 +78,7 @@ def test_a_watch_event_credits_at_once_and_checkout_sees_it(api):
         "type": "watch",
         "points": 20,
         "balance": 1870,
-        "expires": None,
+        "expires": 1825948800,  # the demo's expire_after_months: 12, usable through 2027-11-11 (+08:00)
         "note": None,
     }
     assert quoted_points(api, "G1") == 1870
@@ -331,8 +332,20 @@ def test_an_unknown_kind_is_refused_with_the_kinds_the_table_knows(authored):
     assert ledger(authored, "G1").json()["balance"] == 1850
 
 
-def test_without_authored_kinds_the_four_kinds_are_as_before(api):
-    # the demo table names only the four kinds every table knows
+@pytest.fixture
+def four_kinds(redis_client, redis_server, tmp_path):
+    """The demo table without its own `check_in`: it names only the four kinds every table knows."""
+    data = yaml.safe_load(DEMO_RULES.read_text(encoding="utf-8"))
+    del data["points"]["events"]["check_in"]
+    path = tmp_path / "four-kinds.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=1850)])
+    with _client(redis_server, str(path)) as client:
+        yield client
+
+
+def test_without_authored_kinds_the_four_kinds_are_as_before(four_kinds):
+    api = four_kinds
     unknown = event(api, {"event_id": "x", "member_id": "G1", "type": "check_in"}).json()["error"]
     assert unknown == {
         "code": "invalid_request",

@@ -108,8 +108,8 @@ def test_a_low_stock_alert_then_sold_out(redis_client, redis_server, tmp_path):
         metrics = api.get("/metrics").text
         assert 'rights_stock_low{item="SCARCE"} 1.0' in metrics
         assert 'rights_stock_left{item="SCARCE"} 2.0' in metrics
-        assert 'rights_stock_low{item="OATMEAL-LOWGI"}' not in metrics  # sets no low_stock
-        assert 'rights_stock_left{item="OATMEAL-LOWGI"} 500.0' in metrics
+        assert 'rights_stock_low{item="OLIVE-OIL"}' not in metrics  # sets no low_stock
+        assert 'rights_stock_left{item="OLIVE-OIL"} 300.0' in metrics
         assert redeem(api, members[2], "SCARCE", WED).status_code == 200
         assert redeem(api, members[3], "SCARCE", WED).status_code == 200
         sold_out = {**low, "left": 0, "state": "sold_out"}

@@ -32,7 +32,7 @@ async def dashboard_page() -> HTMLResponse:
                 "application/json": {
                     "example": {
                         "room": "gala",
-                        "rules_version": "dairy-gala@09d5c1a17011",
+                        "rules_version": "dairy-gala@f7751a2e7a5e",
                         "quotes": 1200,
                         "gmv_fen": 52_340_000,
                         "orders": 18_400,

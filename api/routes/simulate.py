@@ -32,7 +32,7 @@ router = APIRouter(tags=["rules"])
             "content": {
                 JSON: {
                     "example": {
-                        "active": "dairy-gala@09d5c1a17011",
+                        "active": "dairy-gala@f7751a2e7a5e",
                         "candidate": "cheaper-milk@9c1d2e3f4a5b",
                         "at": 1794402000,
                         "carts": 1,
@@ -43,7 +43,7 @@ router = APIRouter(tags=["rules"])
                             {
                                 "cart": 0,
                                 "active": {
-                                    "version": "dairy-gala@09d5c1a17011",
+                                    "version": "dairy-gala@f7751a2e7a5e",
                                     "payable": 2193,
                                     "points": 706,
                                     "coupons": ["GOLD-GALA-85"],

@@ -92,18 +92,35 @@ class DashboardCounters:
         self.counts, self.active = defaultdict(lambda: defaultdict(int)), defaultdict(set)
         minute = int(time.time() // 60)
         pipe = redis.pipeline(transaction=False)
+        rooms_sized = []
         for room, fields in counts.items():
             for field, n in fields.items():
                 pipe.hincrby(dashboard_key(room), field, n)
             if fields.get("quotes"):
                 pipe.hincrby(dashboard_minutes_key(room), f"q:{minute}", fields["quotes"])
-                pipe.hdel(dashboard_minutes_key(room), f"q:{minute - DASHBOARD_MINUTES}")
                 pipe.expire(dashboard_minutes_key(room), DASHBOARD_SESSION_SECONDS)
+                pipe.hlen(dashboard_minutes_key(room))
+                rooms_sized.append((room, len(pipe)))
         for (room, tier), members in active.items():
             key = dashboard_active_key(room, tier, minute)
             pipe.pfadd(key, *members)
             pipe.expire(key, 600)
-        await pipe.execute()
+        replies = await pipe.execute()
+        for room, position in rooms_sized:
+            if replies[position - 1] > 2 * DASHBOARD_MINUTES:
+                await trim_minutes(redis, room, minute)
+
+
+async def trim_minutes(redis, room: str, minute: int) -> None:
+    """Drop a room's per-minute buckets older than the window, once the hash holds more
+    than the window's worth of both kinds (a minute with no quote or order later leaves
+    its bucket behind, and a session with gaps would otherwise grow it)."""
+    key = dashboard_minutes_key(room)
+    oldest = minute - DASHBOARD_MINUTES
+    names = [_text(name) for name in await redis.hkeys(key)]
+    stale = [name for name in names if name[2:].isdigit() and int(name[2:]) <= oldest]
+    if stale:
+        await redis.hdel(key, *stale)
 
 
 async def data(service, room: str, now: int | None = None) -> dict:

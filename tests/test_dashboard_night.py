@@ -109,13 +109,32 @@ def test_the_screens_session_keys_are_bounded(api, redis_client):
         dashboard_orders_key,
     )
 
-    old = int(time.time() // 60) - DASHBOARD_MINUTES
-    redis_client.hset(dashboard_minutes_key("gala"), f"g:{old}", 5)  # a bucket as old as the ones kept
+    def seed_gaps() -> int:
+        """A long session with gaps: buckets of minutes that saw no order or quote 360
+        minutes later, more than the window holds, and one bucket inside the window."""
+        now = int(time.time() // 60)
+        stale = {f"{kind}:{now - DASHBOARD_MINUTES - 1 - k * 7}": 1 for kind in "gq" for k in range(DASHBOARD_MINUTES)}
+        redis_client.delete(dashboard_minutes_key("gala"))
+        redis_client.hset(dashboard_minutes_key("gala"), mapping={**stale, f"g:{now - 5}": 7})
+        return now
+
+    def left(now: int) -> dict:
+        fields = {k.decode(): int(v) for k, v in redis_client.hgetall(dashboard_minutes_key("gala")).items()}
+        assert fields[f"g:{now - 5}"] == 7  # inside the window: kept
+        assert len(fields) <= 2 * DASHBOARD_MINUTES
+        return fields
+
+    now = seed_gaps()
     order(api, "O1", "G1", MILK, PEOPLES_SQUARE)
-    minutes = redis_client.hgetall(dashboard_minutes_key("gala"))
-    if b"g:%d" % old in minutes:  # the minute turned between the two: the next one went
-        old += 1
-    assert f"g:{old}".encode() not in redis_client.hgetall(dashboard_minutes_key("gala"))
+    assert all(int(name[2:]) > now - DASHBOARD_MINUTES - 1 for name in left(now))
+    now = seed_gaps()
+    cart = {"member_id": "G1", "room": "gala", "lines": MILK}
+    assert api.post("/v1/eligibility", json=cart, headers={"X-Rights-Now": str(GALA_21)}).status_code == 200
+    wait_until(
+        lambda: redis_client.hlen(dashboard_minutes_key("gala")) <= 2 * DASHBOARD_MINUTES,
+        message="the quote's flush trims the buckets past the window",
+    )
+    assert all(int(name[2:]) > now - DASHBOARD_MINUTES - 1 for name in left(now))
     for key in (dashboard_orders_key("gala"), dashboard_minutes_key("gala"), dashboard_leaders_key("gala")):
         assert 0 < redis_client.ttl(key) <= DASHBOARD_SESSION_SECONDS, key
 

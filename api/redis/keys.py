@@ -170,7 +170,7 @@ def dashboard_orders_key(room: str) -> str:  # {room:<id>}; DASHBOARD_SESSION_SE
     return f"dash:{{room:{room}}}:orders"
 
 
-def dashboard_minutes_key(room: str) -> str:  # {room:<id>}; DASHBOARD_MINUTES fields of each kind, as above
+def dashboard_minutes_key(room: str) -> str:  # {room:<id>}; past 2 x DASHBOARD_MINUTES fields, the older trimmed
     """`g:<minute>` GMV in fen of the orders settled that minute (less their refunds), `q:<minute>` quotes."""
     return f"dash:{{room:{room}}}:minutes"
 

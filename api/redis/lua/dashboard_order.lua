@@ -13,7 +13,13 @@ if ARGV[1] == 'settle' then
   redis.call('HINCRBY', KEYS[1], 'gmv', payable)
   redis.call('HINCRBY', KEYS[1], 'orders', 1)
   redis.call('HINCRBY', KEYS[3], 'g:' .. minute, payable)
-  redis.call('HDEL', KEYS[3], 'g:' .. (tonumber(minute) - ${DASHBOARD_MINUTES}))
+  if redis.call('HLEN', KEYS[3]) > 2 * ${DASHBOARD_MINUTES} then  -- both kinds' buckets: drop any past the window
+    local oldest = tonumber(minute) - ${DASHBOARD_MINUTES}
+    for _, name in ipairs(redis.call('HKEYS', KEYS[3])) do
+      local at = tonumber(string.sub(name, 3))
+      if at and at <= oldest then redis.call('HDEL', KEYS[3], name) end
+    end
+  end
   if leader ~= '-' then redis.call('ZINCRBY', KEYS[4], 1, leader) end
 else
   if not seen or string.sub(seen, 1, 2) == 'r ' then return 0 end

@@ -5,6 +5,9 @@ snapshot to Redis once a second under `metrics:{rights}` (one hash, a field per 
 one hash tag: Cluster-safe). `/metrics` sums every snapshot there, so any worker answers
 a scrape with the whole picture, and the counters never fall: a stopped worker's last
 snapshot stays for an hour, then is folded into the field `retired` (lua/metrics_retire.lua).
+A worker cut off from Redis for that hour finds its field gone when it publishes again
+(lua/metrics_publish.lua) and goes on under a new one with only what it counted since its
+last snapshot, so nothing is counted twice.
 Gauges (workers, rules versions) count only the workers seen in the last few seconds.
 The stock gauges are not summed from snapshots: the worker answering a scrape reads them
 from Redis then (api/stock_levels.py), so every worker gives the same figures:
@@ -15,6 +18,7 @@ from Redis then (api/stock_levels.py), so every worker gives the same figures:
 from __future__ import annotations
 
 import bisect
+import copy
 import os
 import secrets
 import socket
@@ -64,6 +68,9 @@ class Metrics:
         self.redis = Histogram(BUCKETS)
         self.redis_errors = 0
         self.rules_version = ""
+        self.first_publish = True  # the field may be created only by its first publish
+        self.published: dict | None = None  # the counts as of the last snapshot Redis took
+        self.baseline: dict | None = None  # counts already folded into `retired` under an older field
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests[(route, method, str(status))] += 1
@@ -72,18 +79,55 @@ class Metrics:
             hist = self.latency[route] = Histogram(BUCKETS)
         hist.observe(seconds)
 
-    def snapshot(self) -> bytes:
-        return orjson.dumps(
-            {
-                "at": time.time(),
-                "requests": [[*key, value] for key, value in self.requests.items()],
-                "latency": {route: h.snapshot() for route, h in self.latency.items()},
-                "engine": self.engine.snapshot(),
-                "redis": self.redis.snapshot(),
-                "redis_errors": self.redis_errors,
-                "rules_version": self.rules_version,
-            }
-        )
+    def counts(self) -> dict:
+        """Everything counted since the worker started, as a snapshot."""
+        return {
+            "at": time.time(),
+            "requests": [[*key, value] for key, value in self.requests.items()],
+            "latency": {route: h.snapshot() for route, h in self.latency.items()},
+            "engine": self.engine.snapshot(),
+            "redis": self.redis.snapshot(),
+            "redis_errors": self.redis_errors,
+            "rules_version": self.rules_version,
+        }
+
+    def snapshot(self, counts: dict | None = None) -> bytes:
+        """What this worker's field holds: its counts, less those already folded into
+        `retired` when Redis took its field away (see `retired`)."""
+        counts = counts if counts is not None else self.counts()
+        return orjson.dumps(counts if self.baseline is None else minus(counts, self.baseline))
+
+    def took(self, counts: dict) -> None:
+        """Redis holds `counts` under this worker's field now."""
+        self.published, self.first_publish = copy.deepcopy(counts), False
+
+    def retired(self) -> None:
+        """The field was folded into `retired` while this worker could not publish (an hour
+        without Redis): what it last published is counted there, so the worker goes on
+        under a new field with only what came after."""
+        self.baseline = self.published
+        self.field = f"{self.worker}/{secrets.token_hex(3)}"
+        self.first_publish = True
+
+
+def minus(counts: dict, earlier: dict) -> dict:
+    """`counts` less the `earlier` counts of the same worker (every figure only grows)."""
+    out = copy.deepcopy(counts)
+    before = {tuple(key): value for *key, value in earlier.get("requests", [])}
+    out["requests"] = [[*key, value - before.get(tuple(key), 0)] for *key, value in counts["requests"]]
+    for route, hist in out["latency"].items():
+        _take(hist, earlier.get("latency", {}).get(route))
+    _take(out["engine"], earlier.get("engine"))
+    _take(out["redis"], earlier.get("redis"))
+    out["redis_errors"] -= earlier.get("redis_errors", 0)
+    return out
+
+
+def _take(hist: dict, earlier: dict | None) -> None:
+    if earlier is not None:
+        hist["counts"] = [now - before for now, before in zip(hist["counts"], earlier["counts"])]
+        hist["sum"] -= earlier["sum"]
+        hist["n"] -= earlier["n"]
 
 
 FORGET_METRICS_AFTER = 3600.0  # a worker's snapshot stays this long after its last publish

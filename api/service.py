@@ -213,7 +213,13 @@ class Service:
 
     async def publish_snapshot(self) -> None:
         """This worker's metrics into the shared hash (see api/metrics.py)."""
-        await asyncio.wait_for(self.redis.hset(METRICS_KEY, self.metrics.field, self.metrics.snapshot()), self.timeout)
+        metrics = self.metrics
+        counts = metrics.counts()
+        args: list[str | bytes] = [metrics.field, metrics.snapshot(counts), "1" if metrics.first_publish else "0"]
+        if await asyncio.wait_for(self.scripts.metrics_publish(keys=[METRICS_KEY], args=args), self.timeout):
+            metrics.took(counts)
+        else:
+            metrics.retired()
 
     async def publish_metrics(self) -> None:
         """Once a second, whatever Redis is doing; once a minute, forget the snapshots of

@@ -256,6 +256,41 @@ def test_metrics_counters_never_fall_when_workers_stop_and_are_forgotten(redis_c
     assert in_a_worker(redis_server, forget) == 0
 
 
+def test_a_worker_cut_off_past_the_hour_is_not_counted_twice(redis_client, redis_server):
+    """A worker that could not publish for an hour has its last snapshot folded into
+    `retired`; when it publishes again, it counts on under a new field from there."""
+    from conftest import in_a_worker
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from api.metrics import Metrics, forget_silent_workers, render
+    from api.redis.keys import METRICS_KEY
+
+    def served(snapshots: list) -> float:
+        families = {f.name: f for f in text_string_to_metric_families(render(snapshots, Metrics()))}
+        return sum(s.value for s in families["rights_requests"].samples if s.labels.get("route") == "/cut-off")
+
+    async def scenario(service):
+        metrics = service.metrics
+        for _ in range(5):
+            metrics.request("/cut-off", "GET", 200, 0.001)
+        await service.publish_snapshot()
+        first = metrics.field
+        stored = orjson.loads(await service.redis.hget(METRICS_KEY, first))
+        await service.redis.hset(METRICS_KEY, first, orjson.dumps({**stored, "at": stored["at"] - 4000}))
+        assert await forget_silent_workers(service.redis, service.scripts) == 1  # silent for over an hour
+        for _ in range(3):  # counted while cut off
+            metrics.request("/cut-off", "GET", 200, 0.001)
+        await service.publish_snapshot()  # finds its field gone
+        await service.publish_snapshot()  # under a new field, what came after the folded snapshot
+        return first, metrics.field
+
+    redis_client.delete(METRICS_KEY)
+    first, second = in_a_worker(redis_server, scenario)
+    fields = redis_client.hgetall(METRICS_KEY)
+    assert first != second and first.encode() not in fields and second.encode() in fields
+    assert served([orjson.loads(v) for v in fields.values()]) == 8
+
+
 def test_openapi_documents_every_route_with_examples(api):
     spec = api.get("/openapi.json").json()
     assert "EligibilityRequest" in spec["components"]["schemas"]

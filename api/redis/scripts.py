@@ -75,6 +75,7 @@ class Scripts:
     rules_add_samples: Registered
     # metrics (api/metrics.py)
     metrics_retire: Registered
+    metrics_publish: Registered
 
     def __init__(self, client: Any) -> None:
         self.client = client

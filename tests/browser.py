@@ -53,7 +53,8 @@ def chromium() -> Iterator[Any]:
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # DevTools' Network events
+    # DevTools' Network events, and the console (where a page's blocked loads are reported)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     browser = webdriver.Chrome(service=DriverService(DRIVER), options=options)
     try:
         yield browser
@@ -70,6 +71,12 @@ def requested(browser) -> list[str]:
         if message.get("method") == "Network.requestWillBeSent":
             urls.append(message["params"]["request"]["url"])
     return urls
+
+
+def refused_by_policy(browser) -> list[str]:
+    """The console's reports, since the last call, of anything the page's Content Security
+    Policy blocked (a script, style, image, worker or connection the page needed)."""
+    return [entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
 
 
 def wait_for(browser, condition, what: str, timeout: float = 30) -> Any:

@@ -7,7 +7,7 @@ import time
 
 import httpx
 import pytest
-from browser import assert_not_blank, chromium, outside, requested, screenshot
+from browser import assert_not_blank, chromium, outside, refused_by_policy, requested, screenshot
 from serving import wait_until
 
 from bench.engine_bench import GALA_NIGHT
@@ -168,6 +168,7 @@ def test_the_page_shows_the_servers_figures_in_a_real_browser(tmp_path, serve):
         assert screen["stock-OATMEAL-LOWGI"].replace(",", "") == str(oatmeal["stock_left"])
         assert screen["version"] == server["rules_version"]
         assert outside(requested(browser)) == []  # the page and its data, from this server alone
+        assert refused_by_policy(browser) == []
         assert_not_blank(screenshot(browser, tmp_path, "dashboard.png"))
 
 

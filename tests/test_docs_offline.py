@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser import assert_not_blank, chromium, outside, requested, screenshot, wait_for
+from browser import assert_not_blank, chromium, outside, refused_by_policy, requested, screenshot, wait_for
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -81,6 +81,15 @@ def test_nothing_but_the_listed_files_is_served(api, path):
     assert got.status_code == 404 and got.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.parametrize("page", ["/docs", "/redoc", "/docs/oauth2-redirect", "/dashboard"])
+def test_every_page_loads_from_this_server_only_and_cannot_be_framed(api, page):
+    headers = api.get(page).headers
+    policy = dict(part.strip().split(" ", 1) for part in headers["content-security-policy"].split(";"))
+    assert policy["default-src"] == policy["connect-src"] == "'self'"
+    assert (policy["frame-ancestors"], policy["object-src"], policy["base-uri"]) == ("'none'", "'none'", "'none'")
+    assert (headers["x-frame-options"], headers["x-content-type-options"]) == ("DENY", "nosniff")
+
+
 def test_the_docs_routes_stay_out_of_the_openapi_document(api):
     paths = api.get("/openapi.json").json()["paths"]
     assert not [path for path in paths if path.startswith(("/docs", "/redoc"))]
@@ -138,6 +147,7 @@ def test_swagger_ui_draws_every_operation_with_nothing_from_outside(tmp_path, se
         assert outside(urls) == []
         assert any("/docs/assets/swagger-ui-bundle.js" in url for url in urls), urls
         assert_not_blank(screenshot(browser, tmp_path, "docs.png"))
+        assert refused_by_policy(browser) == []
 
 
 @pytest.mark.slow
@@ -157,3 +167,4 @@ def test_redoc_draws_every_operation_with_nothing_from_outside(tmp_path, serve):
         assert outside(urls) == []
         assert any("/docs/assets/redoc.standalone.js" in url for url in urls), urls
         assert_not_blank(screenshot(browser, tmp_path, "redoc.png"))
+        assert refused_by_policy(browser) == []

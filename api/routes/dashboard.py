@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ..dashboard import PAGE, data
 from ..errors import error
+from ..pages import guarded
 from .deps import ServiceDep
 
 router = APIRouter(tags=["operations"])
@@ -20,7 +21,7 @@ router = APIRouter(tags=["operations"])
     responses={200: {"content": {"text/html": {"example": "<!doctype html>..."}}}},
 )
 async def dashboard_page() -> HTMLResponse:
-    return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+    return guarded(HTMLResponse(PAGE.read_text(encoding="utf-8")))
 
 
 @router.get(

@@ -18,6 +18,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagge
 from fastapi.responses import HTMLResponse, Response
 
 from ..errors import error
+from ..pages import guarded
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
@@ -57,33 +58,37 @@ def _root(request: Request) -> str:
 @router.get(DOCS_URL)
 async def swagger_ui(request: Request) -> HTMLResponse:
     app = request.app
-    return get_swagger_ui_html(
-        openapi_url=_root(request) + app.openapi_url,
-        title=f"{app.title} - Swagger UI",
-        swagger_js_url=asset_url(request, "swagger-ui-bundle.js"),
-        swagger_css_url=asset_url(request, "swagger-ui.css"),
-        swagger_favicon_url=asset_url(request, "favicon.png"),
-        oauth2_redirect_url=_root(request) + OAUTH2_REDIRECT_URL,
-        init_oauth=app.swagger_ui_init_oauth,
-        # no online validator badge: it would load an image from validator.swagger.io
-        swagger_ui_parameters={**(app.swagger_ui_parameters or {}), "validatorUrl": None},
+    return guarded(
+        get_swagger_ui_html(
+            openapi_url=_root(request) + app.openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=asset_url(request, "swagger-ui-bundle.js"),
+            swagger_css_url=asset_url(request, "swagger-ui.css"),
+            swagger_favicon_url=asset_url(request, "favicon.png"),
+            oauth2_redirect_url=_root(request) + OAUTH2_REDIRECT_URL,
+            init_oauth=app.swagger_ui_init_oauth,
+            # no online validator badge: it would load an image from validator.swagger.io
+            swagger_ui_parameters={**(app.swagger_ui_parameters or {}), "validatorUrl": None},
+        )
     )
 
 
 @router.get(OAUTH2_REDIRECT_URL)
 async def swagger_ui_oauth2_redirect() -> HTMLResponse:
-    return get_swagger_ui_oauth2_redirect_html()
+    return guarded(get_swagger_ui_oauth2_redirect_html())
 
 
 @router.get(REDOC_URL)
 async def redoc(request: Request) -> HTMLResponse:
     app = request.app
-    return get_redoc_html(
-        openapi_url=_root(request) + app.openapi_url,
-        title=f"{app.title} - ReDoc",
-        redoc_js_url=asset_url(request, "redoc.standalone.js"),
-        redoc_favicon_url=asset_url(request, "favicon.png"),
-        with_google_fonts=False,
+    return guarded(
+        get_redoc_html(
+            openapi_url=_root(request) + app.openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=asset_url(request, "redoc.standalone.js"),
+            redoc_favicon_url=asset_url(request, "favicon.png"),
+            with_google_fonts=False,
+        )
     )
 
 
@@ -93,14 +98,22 @@ def asset(name: str) -> Response:  # a plain def: FastAPI runs it in a thread, s
     if name not in ASSETS:
         return error(404, "not_found", f"no documentation asset {name!r}")
     path, media_type = ASSETS[name]
-    return Response(_read(path), media_type=media_type, headers={"Cache-Control": CACHE_CONTROL})
+    return Response(
+        _read(path),
+        media_type=media_type,
+        headers={"Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get(REDOC_LOGO_URL)
 def redoc_logo() -> Response:
     """The logo ReDoc's bundle shows at the foot of its menu."""
     path, media_type = ASSETS["logo-mini.svg"]
-    return Response(_read(path), media_type=media_type, headers={"Cache-Control": "public, max-age=86400"})
+    return Response(
+        _read(path),
+        media_type=media_type,
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @functools.cache

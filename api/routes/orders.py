@@ -50,6 +50,8 @@ _REFUNDED = {
     "points_debt": 0,
     "balance": 1850,
     "coupons_restored": [],
+    "coupon_grants_restored": [],
+    "coupon_grants_expired": [],
     "at": 1794409200,
 }
 _FEED = {
@@ -239,6 +241,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                 bind_leader=leader if newly else "",
                 answer=answer,
                 room=body.room or "",
+                granted=tuple(c for c in applied if by_id[c].issue == "granted"),
             )
         )
         if outcome != "ok":
@@ -255,6 +258,12 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                 stored,
                 (409, "quote_changed", f"a per-member limit was reached since the quote ({stored}): quote again"),
             )
+            if stored.startswith("not_owned:"):
+                reason = (
+                    409,
+                    "quote_changed",
+                    f"the member no longer holds a valid grant of coupon {stored.split(':', 1)[1]}: quote again",
+                )
             raise orders.Refused(*reason, "member_id" if stored == "member_frozen" else "lines")
     except orders.Refused as exc:
         await service.redis_call(
@@ -312,7 +321,8 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
         for coupon_id in done[2].split(","):
             if coupon_id in stocked:
                 await service.redis_call(give_back(service.scripts, COUPONS, coupon_id))
-    return Response(orders.render_refund(done[1], order_id, body.member_id, done[2]), media_type=JSON)
+    grants = done[3] if len(done) > 3 else ""
+    return Response(orders.render_refund(done[1], order_id, body.member_id, done[2], grants), media_type=JSON)
 
 
 @router.get(

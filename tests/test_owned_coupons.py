@@ -12,6 +12,7 @@ import pytest
 import yaml
 from conftest import at, client_for, coupon, place_order, redemption
 
+from api.owned_coupons import GRANT_RETENTION_DAYS, MAX_GRANTS
 from api.redis.keys import grants_key, member_key
 from api.store import MemberRecord, write_members
 from engine import evaluators
@@ -217,3 +218,18 @@ def test_quote_input_takes_owned_coupons_and_checks_them(name):
 def test_a_quotes_redemption_list_shows_the_coupon_item(api):
     item = redemption(quote(api, "RICH"), "BUY-BIG-50")
     assert item["available"] is True
+
+
+def test_lapsed_records_go_after_the_retention_and_the_bound_refuses_before_taking_points(api, redis_client):
+    assert redeem(api, "TWICE", "r1").status_code == 200
+    lapse = grant_expires(NOON, 30, CST)
+    later = lapse + GRANT_RETENTION_DAYS * 86400
+    assert redeem(api, "TWICE", "r2", now=later).status_code == 200  # the first record goes with this grant
+    assert [g["id"] for g in grants(api, "TWICE", now=later)] == ["g2"]
+
+    kept = {f"g{100 + k}": f"BIG-50 {NOON} {lapse} u O{k} {NOON}" for k in range(MAX_GRANTS)}
+    redis_client.hset(grants_key("RICH"), mapping=kept)
+    full = redeem(api, "RICH", "r-full")
+    assert full.status_code == 409 and full.json()["error"]["code"] == "grants_full"
+    ledger = api.get("/v1/members/RICH/ledger", headers={"X-Rights-Now": str(NOON)}).json()
+    assert ledger["balance"] == 2500

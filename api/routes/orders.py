@@ -119,7 +119,8 @@ async def _on_screen(service, body: schemas.OrderRequest, stored: str) -> None:
 async def post_order(body: schemas.OrderRequest, request: Request, service: ServiceDep) -> Response:
     """Re-quotes the cart with the active rules, then atomically for the member credits
     the order's points, counts the coupons' and products' per-member use and binds a
-    new neighbour to a leader; each applied coupon's total stock is taken. An order id
+    new neighbour to a leader; each applied coupon's total stock is taken, and each
+    applied `issue: granted` coupon uses one of the member's valid grants. An order id
     settles once for a member: a replay returns the first answer, byte for byte. A
     refused order leaves nothing behind, so it may be quoted again and retried with
     the same id."""
@@ -302,7 +303,9 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
     default), owed: the next credits pay them first and redemptions with points are
     refused (`points_debt`) until they are paid; under `forgive` they are let go. Gives
     back the coupons' per-member use and total stock and the products' per-member
-    quantities. A second refund returns the first answer and changes nothing."""
+    quantities. The coupon grants the order used come back while they hold
+    (`coupon_grants_restored`); one that lapsed since stays used (`coupon_grants_expired`).
+    A second refund returns the first answer and changes nothing."""
     if not MEMBER_ID.match(order_id):
         return error(422, "invalid_request", "not an order id", "order_id")
     assert service.table is not None

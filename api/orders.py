@@ -25,6 +25,7 @@ from .redis.keys import (
     dashboard_leaders_key,
     dashboard_minutes_key,
     dashboard_orders_key,
+    grants_key,
     ledger_key,
     lots_key,
     member_key,
@@ -64,7 +65,7 @@ def render_settled(answer: str, order_id: str, member_id: str) -> bytes:
     )
 
 
-def render_refund(answer: str, order_id: str, member_id: str, coupons: str) -> bytes:
+def render_refund(answer: str, order_id: str, member_id: str, coupons: str, grants: str = "") -> bytes:
     """Stored as `<taken> <not recovered> <balance> <at> <owed by this refund> <debt after>
     <lapsed>` (refunds recorded before debts existed have the first four, before lapsed
     order lots were remembered the first six)."""
@@ -82,9 +83,20 @@ def render_refund(answer: str, order_id: str, member_id: str, coupons: str) -> b
             "points_debt": debt_after,
             "balance": int(balance),
             "coupons_restored": [c for c in coupons.split(",") if c],
+            **grants_back(grants),
             "at": int(at),
         }
     )
+
+
+def grants_back(stored: str) -> dict:
+    """What a refund did with the coupon grants its order used (`<grant>=<outcome>,...`):
+    given back while they hold; one that lapsed since stays used."""
+    outcomes = dict(part.split("=", 1) for part in stored.split(",") if "=" in part)
+    return {
+        "coupon_grants_restored": [g for g, o in outcomes.items() if o == "restored"],
+        "coupon_grants_expired": [g for g, o in outcomes.items() if o != "restored"],
+    }
 
 
 async def begin(scripts: Scripts, member_id: str, order_id: str, body: dict):
@@ -143,9 +155,17 @@ async def settle(
     bind_leader: str,
     answer: str,
     room: str = "",
+    granted: tuple = (),
 ) -> tuple:
+    """`granted`: the applied coupons with issue: granted, each using one of the member's grants."""
     done = await scripts.order_settle(
-        keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id), order_key(member_id, order_id)],
+        keys=[
+            member_key(member_id),
+            lots_key(member_id),
+            ledger_key(member_id),
+            order_key(member_id, order_id),
+            grants_key(member_id),
+        ],
         args=[
             nonce,
             now,
@@ -158,6 +178,7 @@ async def settle(
             bind_leader,
             answer,
             room,
+            ",".join(granted),
         ],
     )
     return _text(done[0]), _text(done[1]) if len(done) > 1 else None
@@ -167,10 +188,16 @@ async def refund(scripts: Scripts, member_id: str, order_id: str, now: int, poli
     """Reverse a settled order once; `policy` is the rules' points.refund for points the
     member has spent already."""
     done = await scripts.order_refund(
-        keys=[member_key(member_id), lots_key(member_id), ledger_key(member_id), order_key(member_id, order_id)],
+        keys=[
+            member_key(member_id),
+            lots_key(member_id),
+            ledger_key(member_id),
+            order_key(member_id, order_id),
+            grants_key(member_id),
+        ],
         args=[now, order_id, policy],
     )
-    return tuple(_text(part) for part in done)
+    return tuple(_text(part) if part is not None else "" for part in done)
 
 
 async def count_on_screen(

@@ -30,7 +30,15 @@ import orjson
 from .access import RateLimit
 from .pickup_codes import ANY_LEADER, PickupCode, make_code
 from .pickups import drop_pending, list_pending, mark_issued
-from .redis.keys import REDEMPTION_RECORD, REDEMPTIONS, idempotency_key, ledger_key, lots_key, member_key
+from .redis.keys import (
+    REDEMPTION_RECORD,
+    REDEMPTIONS,
+    grants_key,
+    idempotency_key,
+    ledger_key,
+    lots_key,
+    member_key,
+)
 from .redis.scripts import Scripts
 from .reservations import begin as begin_attempt
 from .reservations import commit, release, reservation_id, reserve
@@ -61,18 +69,23 @@ _REASONS = {
     "not_in_room": lambda n: "only in its live room",
     "outside_window": lambda n: f"not open now; it opens in {n} s" if n else "not open now",
     "task_locked": lambda n: f"locked: {n} more live sessions to watch",
+    "grants_full": lambda n: f"the member holds the most coupon grants kept ({n}); used and lapsed ones go in time",
 }
 
 
 def render(stored: str, request: dict) -> Answer:
     """The answer from what the idempotency record holds, the same bytes every time.
 
-    A success is stored as `200 <points> <cash> <at> <leader or -> <code> <balance>`, a
+    A success is stored as `200 <points> <cash> <at> <leader or -> <code> <balance>` (a
+    coupon grant: `200 <points> <cash> <at> - - <balance> <grant id> <coupon> <expires>`), a
     refusal as `<status> <reason code> <number>`."""
     parts = stored.split(" ")
     status = int(parts[0])
     if status == 200:
         points, cash, at, leader, code, balance = parts[1:7]
+        grant = None
+        if len(parts) >= 10:  # a redemption that grants a coupon: `... <balance> <grant id> <coupon> <expires>`
+            grant = {"id": parts[7], "coupon": parts[8], "granted": int(at), "expires": int(parts[9])}
         return Answer(
             200,
             orjson.dumps(
@@ -82,8 +95,9 @@ def render(stored: str, request: dict) -> Answer:
                     "points": int(points),
                     "cash": int(cash),
                     "balance": int(balance),
-                    "pickup_code": code,
+                    "pickup_code": None if code == "-" else code,
                     "leader_id": None if leader == "-" else leader,
+                    "coupon_grant": grant,
                     "at": int(at),
                 }
             ),
@@ -111,10 +125,13 @@ async def redeem(
     leader_id: str | None,
     secret: bytes,
     rate: RateLimit | None = None,
+    grant_expires: int = 0,
 ) -> Answer:
     """Steps 1 to 5 of the module docstring; `engine_status` is the quote's verdict on
     the item for this member now (tier, room, window, unlock). A replay is answered
-    before the attempt counts against `rate`."""
+    before the attempt counts against `rate`. An item with `grants_coupon` gives the
+    member a grant of that coupon lapsing at `grant_expires` instead of a pickup code
+    (lua/grants.lua, in the same script that takes the points)."""
     member_id = request["member_id"]
     member, idem = member_key(member_id), idempotency_key(member_id, key)
     begun = await begin_attempt(scripts, REDEMPTION_RECORD, member_id, key, request, IDEMPOTENCY_TTL_SECONDS, rate)
@@ -137,7 +154,8 @@ async def redeem(
     if state == "done":
         if begun[1].startswith("200 "):  # its code may have stayed pending if the first request stopped half way
             _, _, _, leader_field, code, _ = begun[1].split(" ")[1:7]
-            await mark_issued(scripts, ANY_LEADER if leader_field == "-" else leader_field, code)
+            if code != "-":  # "-": a coupon grant, no code
+                await mark_issued(scripts, ANY_LEADER if leader_field == "-" else leader_field, code)
         first = render(begun[1], request)
         return Answer(first.status, first.body, replayed=True)
     nonce = begun[1]
@@ -153,15 +171,30 @@ async def redeem(
             await scripts.redeem_finish(keys=[member, idem], args=[nonce, answer])
             return render(answer, request)
     leader = leader_id or ANY_LEADER
-    code = make_code(secret, PickupCode(member_id, item.id, leader, secrets.randbits(48)))
-    prefix = f"200 {item.points} {item.cash} {now} {leader_id or '-'} {code}"
-    # listed pending first: once the points are taken the code is on its list, whatever happens next
-    await list_pending(scripts, leader, code, member_id, item.id, now, key)
+    granted = item.grants_coupon or ""
+    if granted:  # a coupon grant: nothing to pick up
+        code = "-"
+        prefix = f"200 {item.points} {item.cash} {now} - -"
+    else:
+        code = make_code(secret, PickupCode(member_id, item.id, leader, secrets.randbits(48)))
+        prefix = f"200 {item.points} {item.cash} {now} {leader_id or '-'} {code}"
+        # listed pending first: once the points are taken the code is on its list, whatever happens next
+        await list_pending(scripts, leader, code, member_id, item.id, now, key)
     # on a fault from here on the reservation stays for recover(), which knows from the
     # record whether the points were taken
     done = await scripts.redeem(
-        keys=[member, lots_key(member_id), ledger_key(member_id), idem],
-        args=[nonce, now, item.id, item.points, -1 if item.member_limit is None else item.member_limit, key, prefix],
+        keys=[member, lots_key(member_id), ledger_key(member_id), idem, grants_key(member_id)],
+        args=[
+            nonce,
+            now,
+            item.id,
+            item.points,
+            -1 if item.member_limit is None else item.member_limit,
+            key,
+            prefix,
+            granted,
+            grant_expires,
+        ],
     )
     outcome = _text(done[0])
     if outcome == "ok":  # the rest runs to its end even if the request is given up on (a 503 overloaded)
@@ -174,13 +207,15 @@ async def redeem(
 
 
 async def _settled(redis, scripts: Scripts, leader: str, code: str, item, reservation: str) -> None:
-    await mark_issued(scripts, leader, code)
+    if code != "-":
+        await mark_issued(scripts, leader, code)
     if item.stock is not None:
         await commit(redis, REDEMPTIONS, item.id, reservation)
 
 
 async def _refused(scripts: Scripts, leader: str, code: str, item, reservation: str) -> None:
-    await drop_pending(scripts, leader, code)
+    if code != "-":
+        await drop_pending(scripts, leader, code)
     if item.stock is not None:
         await release(scripts, REDEMPTIONS, item.id, reservation)
 
@@ -202,6 +237,8 @@ async def recover(redis, scripts: Scripts, now: int | None = None) -> dict:
 
     async def listed(member_id: str, key: str, answer: str) -> None:
         leader, code = answer.split(" ")[4:6]
+        if code == "-":  # a coupon grant: no code to list
+            return
         await mark_issued(scripts, ANY_LEADER if leader == "-" else leader, code)
 
     return await recover_pool(redis, scripts, REDEMPTIONS, now, listed)

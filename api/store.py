@@ -10,7 +10,8 @@ Profile fields of `m:{id}`: tier, points, birthday_month, sessions_watched, lead
 (comma separated), paid_until (Unix seconds; 0 or absent: no expiry), frozen (0/1),
 name; `id:<channel>` records the member's own channel identities. Usage counters in the
 same hash: `c:<coupon id>`, `r:<redemption id>` and
-`s:<sku>` (uses and quantities so far). One HGETALL reads all a quote needs: one round
+`s:<sku>` (uses and quantities so far), and `g:<coupon id>`, the expiries of the member's
+unused grants of a coupon (api/owned_coupons.py). One HGETALL reads all a quote needs: one round
 trip. Channels: phone, openid (WeChat OpenID), unionid (WeChat UnionID), app.
 """
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from engine.model import VISITOR, Member
 
 from .member_cache import MISS, TrackedCache
+from .owned_coupons import OWNED_PREFIX, owned_counts, parse_expiries
 from .redis.keys import group_key, identity_key, member_key
 from .redis.scripts import Scripts
 
@@ -64,12 +66,14 @@ class MemberRecord:
     redemption_uses: dict = field(default_factory=dict)
     sku_bought: dict = field(default_factory=dict)
     identities: dict = field(default_factory=dict)  # channel -> value, for import and show
+    owned: dict = field(default_factory=dict)  # granted coupon id -> unused grants' expiries (api/owned_coupons.py)
 
     def lapsed(self, now: int) -> bool:
         """A paid membership whose expiry has passed: priced as a visitor until renewed."""
         return self.paid_until > 0 and self.paid_until <= now
 
-    def engine_member(self, as_visitor: bool = False) -> Member:
+    def engine_member(self, as_visitor: bool = False, now: int = 0) -> Member:
+        """The Member to quote; `owned_coupons` counts the grants that still hold at `now`."""
         tier = None if as_visitor or self.tier in (None, "", VISITOR) else self.tier
         return Member(
             tier=tier,
@@ -81,6 +85,7 @@ class MemberRecord:
             coupon_uses=self.coupon_uses,
             redemption_uses=self.redemption_uses,
             sku_bought=self.sku_bought,
+            owned_coupons=owned_counts(self.owned, now) if self.owned else {},
         )
 
     def to_hash(self) -> dict:
@@ -140,6 +145,8 @@ def record_from_hash(member_id: str, raw: dict) -> MemberRecord | None:
             counts[key[2:]] = _int(value)
         elif key.startswith("id:"):
             record.identities[key[3:]] = value
+        elif key.startswith(OWNED_PREFIX):
+            record.owned[key[len(OWNED_PREFIX) :]] = parse_expiries(value)
         elif key in _INT_FIELDS:
             setattr(record, key, bool(_int(value)) if key == "frozen" else _int(value))
         elif key == "tags":

@@ -24,6 +24,7 @@ INSUFFICIENT_POINTS = 13
 TIER_NOT_ELIGIBLE = 14  # the member's tier is not among those allowed, and no higher one is
 POINTS_DEBT = 15  # the member owes points from a refund: no redemption with points until they are paid
 SEGMENT_NOT_ELIGIBLE = 16  # the member's tags are not in the segment the item names (checked after the tier)
+NOT_OWNED = 17  # an `issue: granted` coupon the member holds no valid grant of (hint: the redemption granting it)
 
 REASONS = {
     OK: None,
@@ -43,6 +44,7 @@ REASONS = {
     TIER_NOT_ELIGIBLE: "tier_not_eligible",
     POINTS_DEBT: "points_debt",
     SEGMENT_NOT_ELIGIBLE: "segment_not_eligible",
+    NOT_OWNED: "not_owned",
 }
 
 LAYER_NONE = 0

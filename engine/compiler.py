@@ -18,6 +18,7 @@ from . import layout as L
 from .gc_pause import gc_paused
 from .layout import INDEX, NO_LIMIT, NO_ROOM, TIME_MAX, TIME_MIN, VALUE
 from .model import RuleTable, Segment
+from .owned import granting_redemption
 
 _KIND_CODE = {
     "fixed_price": codes.KIND_FIXED_PRICE,
@@ -159,6 +160,7 @@ class CompiledTable:
             L.C_PRICE: [c.price for c in coupons],
             L.C_UNITS: [c.units for c in coupons],
             L.C_EXCLUSIVE: [int(c.exclusive) for c in coupons],
+            L.C_GRANTED: [-1 if c.issue != "granted" else granting_redemption(self.model, c.id) + 1 for c in coupons],
         }
         for field, values in columns.items():
             record[:, field] = values

@@ -62,7 +62,7 @@ def check_quote_inputs(table, member: Member, room: str | None, now: int, lines:
 
 
 _MEMBER_INTS = ("points", "birthday_month", "sessions_watched", "points_debt")
-_MEMBER_COUNTS = ("coupon_uses", "redemption_uses", "sku_bought")
+_MEMBER_COUNTS = ("coupon_uses", "redemption_uses", "sku_bought", "owned_coupons")
 
 
 def member_from_mapping(data: Any, field: str = "member") -> Member:
@@ -89,6 +89,7 @@ def member_from_mapping(data: Any, field: str = "member") -> Member:
         coupon_uses=_member_counts(data, field, "coupon_uses"),
         redemption_uses=_member_counts(data, field, "redemption_uses"),
         sku_bought=_member_counts(data, field, "sku_bought"),
+        owned_coupons=_member_counts(data, field, "owned_coupons"),
     )
 
 
@@ -111,7 +112,8 @@ def _member_counts(data: dict, field: str, key: str) -> dict[str, int]:
     if not isinstance(value, dict) or not all(
         type(k) is str and type(v) is int and 0 <= v <= MAX_POINTS for k, v in value.items()
     ):
-        raise QuoteInputError(f"{field}.{key}", "must map ids to whole numbers of uses")
+        what = "valid grants" if key == "owned_coupons" else "uses"
+        raise QuoteInputError(f"{field}.{key}", f"must map ids to whole numbers of {what}")
     return value
 
 

@@ -54,3 +54,11 @@ def last_day(expires: int, utc_offset: int) -> str:
     """The last local day (ISO date) something lapsing at `expires` may still be used: an
     instant at midnight belongs to the day before."""
     return at_offset(expires - 1, utc_offset).date().isoformat()
+
+
+def days_later_day_end(seconds: float, days: int, utc_offset: int) -> int:
+    """The end of the local day `days` days after the day of `seconds`, at a UTC offset:
+    Unix seconds of the midnight that follows it (0 days: the end of that very day)."""
+    day = at_offset(seconds, utc_offset).date() + dt.timedelta(days=days)
+    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.timezone(dt.timedelta(seconds=utc_offset)))
+    return int(midnight.timestamp())

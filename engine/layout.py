@@ -72,6 +72,7 @@ COUPON_FIELDS = (
     "segment_any",
     "segment_all",
     "segment_none",
+    "granted",
 )
 (
     C_TIERS,
@@ -93,5 +94,6 @@ COUPON_FIELDS = (
     C_SEGMENT_ANY,
     C_SEGMENT_ALL,
     C_SEGMENT_NONE,
-) = range(19)
+    C_GRANTED,  # -1: issued to every eligible member; else owned only, and the granting redemption + 1 (0: none)
+) = range(20)
 COUPON_WIDTH = len(COUPON_FIELDS)

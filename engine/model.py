@@ -40,6 +40,8 @@ MAX_SEGMENT_TAGS = 64  # distinct member tags one table's segments may name: one
 MAX_POINTS = 1_000_000_000  # the most a balance, a quote's member or one order's points may hold
 MAX_ORDER_FEN = 10_000_000_000  # the most one order may charge: 100 million yuan
 REFUND_POLICIES = ("debt", "forgive")  # what a refund does with points already spent
+COUPON_ISSUES = ("auto", "granted")  # how a member comes to have a coupon: every eligible member, or a grant
+MAX_GRANT_DAYS = 3_660  # the longest a granted coupon may be valid: about ten years
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ class Coupon:
     exclusive: bool
     priority: int
     segment: Segment | None = None
+    issue: str = "auto"  # auto: every eligible member has it; granted: only a member who owns a grant
+    valid_days: int | None = None  # granted: a grant holds until the end of the local day valid_days on
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,7 @@ class Redemption:
     segment: Segment | None = None
     low_stock: int | None = None  # alert when the stock left is at or below this
     release: Release | None = None  # stock released on a schedule
+    grants_coupon: str | None = None  # redeeming it grants the member this `issue: granted` coupon
 
 
 RELEASE_PERIODS = {"day": 86_400, "week": 7 * 86_400}
@@ -228,6 +233,7 @@ class Member:
     coupon_uses: Mapping[str, int] = field(default_factory=dict)
     redemption_uses: Mapping[str, int] = field(default_factory=dict)
     sku_bought: Mapping[str, int] = field(default_factory=dict)
+    owned_coupons: Mapping[str, int] = field(default_factory=dict)  # granted coupon id -> valid grants now
 
 
 @dataclass(frozen=True, slots=True)

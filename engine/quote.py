@@ -288,6 +288,9 @@ def _coupon_hint(parts: PublicParts, index: int, status: int, hint: int) -> dict
         return {"code": "opens_in", "value": hint, "text": wait_text(hint)}
     if status == codes.THRESHOLD_NOT_MET:
         return {"code": "add_amount", "value": hint, "text": f"add {yuan(hint)} yuan more of these items"}
+    if status == codes.NOT_OWNED and hint > 0:  # hint: the granting redemption's position + 1
+        item = parts.model.redemptions[hint - 1]
+        return {"code": "redeem", "value": item.id, "text": f"redeem {item.name} for {item.points} points"}
     return None
 
 

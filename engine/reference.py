@@ -14,6 +14,7 @@ from .compiler import CompiledTable
 from .inputs import check_quote_inputs
 from .layout import C_RANK
 from .model import KIND_ORDER, Coupon, Member, Stock
+from .owned import granting_redemption
 from .quote import RawCoupon, RawLine, RawPoints, RawQuote, public_quote
 
 NAME = "reference"
@@ -210,6 +211,8 @@ def _choose_coupons(table, member, tier_rank, room_id, now, lines, stock) -> tup
         elif not _window_open(coupon.window_from, coupon.window_to, now):
             result.status = codes.OUTSIDE_WINDOW
             result.hint = coupon.window_from - now if coupon.window_from is not None and now < coupon.window_from else 0
+        elif coupon.issue == "granted" and member.owned_coupons.get(coupon.id, 0) <= 0:
+            result.status, result.hint = codes.NOT_OWNED, granting_redemption(model, coupon.id) + 1
         elif coupon.member_limit is not None and member.coupon_uses.get(coupon.id, 0) >= coupon.member_limit:
             result.status = codes.MEMBER_LIMIT_REACHED
         elif coupon.stock is not None and stock.coupons.get(coupon.id, coupon.stock) <= 0:

@@ -5,11 +5,11 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
 from ext.codes cimport (KIND_THRESHOLD_OFF, LOST_TO_BETTER_COMBINATION, MEMBER_LIMIT_REACHED, NO_SAVING,
-                        NOT_IN_ROOM, NOT_IN_SCOPE, OK, OUT_OF_STOCK, OUTSIDE_WINDOW, SEGMENT_NOT_ELIGIBLE,
+                        NOT_IN_ROOM, NOT_OWNED, NOT_IN_SCOPE, OK, OUT_OF_STOCK, OUTSIDE_WINDOW, SEGMENT_NOT_ELIGIBLE,
                         THRESHOLD_NOT_MET, TIER_NOT_ELIGIBLE, TIER_TOO_LOW)
 from ext.coupon_search cimport LINE_BITS, LINE_MASK, Work, best_combination, discount, sort_values
 from ext.helpers cimport _in_segment, _lookup, _lowest_tier_above, _window_open
-from ext.layout cimport (C_FROM, C_KIND, C_MEMBER_LIMIT, C_ROOM, C_SEGMENT_ALL, C_SEGMENT_ANY, C_SEGMENT_NONE,
+from ext.layout cimport (C_FROM, C_GRANTED, C_KIND, C_MEMBER_LIMIT, C_ROOM, C_SEGMENT_ALL, C_SEGMENT_ANY, C_SEGMENT_NONE,
                          C_STOCK, C_THRESHOLD, C_TIERS, C_TO,
                          P_CATEGORY, P_SKU_COUPONS_END, P_SKU_COUPONS_START)
 from ext.structs cimport Request, Result, Table, _coupon, _product
@@ -150,6 +150,9 @@ cdef int choose_coupons(const Table* t, const Request* r, Result* out) noexcept 
         elif not _window_open(_coupon(t, c, C_FROM), _coupon(t, c, C_TO), r.now):
             status = OUTSIDE_WINDOW
             hint = _coupon(t, c, C_FROM) - r.now if r.now < _coupon(t, c, C_FROM) else 0
+        elif _coupon(t, c, C_GRANTED) >= 0 and _lookup(r.owned, r.n_owned, c, 0) <= 0:
+            status = NOT_OWNED
+            hint = _coupon(t, c, C_GRANTED)
         elif (_coupon(t, c, C_MEMBER_LIMIT) >= 0
               and _lookup(r.coupon_uses, r.n_coupon_uses, c, 0) >= _coupon(t, c, C_MEMBER_LIMIT)):
             status = MEMBER_LIMIT_REACHED

@@ -460,7 +460,7 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     cdef Request req
     cdef Quote q = Quote.__new__(Quote)
     cdef int64_t n, i, row, rc, tier_rank, room_index, count, blocks = 7
-    cdef int64_t* buffers[4]
+    cdef int64_t* buffers[5]
     cdef timespec started, ended
     cdef object sku_bought
 
@@ -553,7 +553,10 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     buffers[1] = req.redemption_uses = NULL
     buffers[2] = req.coupon_stock = NULL
     buffers[3] = req.redemption_stock = NULL
+    buffers[4] = req.owned = NULL
+    req.n_owned = 0
     try:
+        buffers[4] = req.owned = _pairs(member.owned_coupons, view.coupon_index, &req.n_owned)
         buffers[1] = req.redemption_uses = _pairs(member.redemption_uses, view.redemption_index,
                                                  &req.n_redemption_uses)
         if stock is not None:
@@ -568,7 +571,7 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
             clock_gettime(CLOCK_MONOTONIC, &ended)
         q.run_ns = (ended.tv_sec - started.tv_sec) * 1000000000 + (ended.tv_nsec - started.tv_nsec)
     finally:
-        for i in range(4):
+        for i in range(5):
             free(buffers[i])
     if rc != 0:
         raise MemoryError()

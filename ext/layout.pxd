@@ -42,7 +42,8 @@ cdef extern from *:
     #define RIGHTS_C_SEGMENT_ANY 16
     #define RIGHTS_C_SEGMENT_ALL 17
     #define RIGHTS_C_SEGMENT_NONE 18
-    #define RIGHTS_COUPON_WIDTH 19
+    #define RIGHTS_C_GRANTED 19
+    #define RIGHTS_COUPON_WIDTH 20
     """
     enum: NO_LIMIT "RIGHTS_NO_LIMIT"
     enum: NO_ROOM "RIGHTS_NO_ROOM"
@@ -79,6 +80,7 @@ cdef extern from *:
     enum: C_SEGMENT_ANY "RIGHTS_C_SEGMENT_ANY"
     enum: C_SEGMENT_ALL "RIGHTS_C_SEGMENT_ALL"
     enum: C_SEGMENT_NONE "RIGHTS_C_SEGMENT_NONE"
+    enum: C_GRANTED "RIGHTS_C_GRANTED"
     enum: COUPON_WIDTH "RIGHTS_COUPON_WIDTH"
 
 
@@ -120,5 +122,6 @@ cdef inline dict compiled_layout():
         "C_SEGMENT_ANY": C_SEGMENT_ANY,
         "C_SEGMENT_ALL": C_SEGMENT_ALL,
         "C_SEGMENT_NONE": C_SEGMENT_NONE,
+        "C_GRANTED": C_GRANTED,
         "COUPON_WIDTH": COUPON_WIDTH,
     }

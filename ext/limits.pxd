@@ -14,6 +14,7 @@ cdef extern from *:
     #define RIGHTS_MAX_SEGMENT_TAGS 64
     #define RIGHTS_MAX_POINTS 1000000000
     #define RIGHTS_MAX_ORDER_FEN (10000000000LL)
+    #define RIGHTS_MAX_GRANT_DAYS 3660
     """
     enum: MAX_PRICE_FEN "RIGHTS_MAX_PRICE_FEN"
     enum: MAX_QTY "RIGHTS_MAX_QTY"
@@ -25,6 +26,7 @@ cdef extern from *:
     enum: MAX_SEGMENT_TAGS "RIGHTS_MAX_SEGMENT_TAGS"
     enum: MAX_POINTS "RIGHTS_MAX_POINTS"
     const int64_t MAX_ORDER_FEN "RIGHTS_MAX_ORDER_FEN"
+    enum: MAX_GRANT_DAYS "RIGHTS_MAX_GRANT_DAYS"
 
 
 cdef inline dict compiled_limits():
@@ -40,4 +42,5 @@ cdef inline dict compiled_limits():
         "MAX_SEGMENT_TAGS": MAX_SEGMENT_TAGS,
         "MAX_POINTS": MAX_POINTS,
         "MAX_ORDER_FEN": MAX_ORDER_FEN,
+        "MAX_GRANT_DAYS": MAX_GRANT_DAYS,
     }

@@ -64,6 +64,8 @@ cdef struct Request:
     int64_t* coupon_stock   # pairs: coupon index, stock left
     int64_t n_redemption_stock
     int64_t* redemption_stock
+    int64_t n_owned
+    int64_t* owned          # pairs: granted coupon index, valid grants the member owns
 
 
 cdef struct Result:

@@ -157,6 +157,9 @@ def table_data(pick) -> dict:
         coupon["priority"] = pick.integer(-2, 3)
         if pick.integer(0, 2) == 0:
             coupon["segments"] = segment(pick, tag_pool)
+        if pick.integer(0, 2) == 0:  # owned only: bought with points through a redemption
+            coupon["issue"] = "granted"
+            coupon["valid_days"] = pick.integer(1, 30)
         coupons.append(coupon)
     redemptions = []
     for k in range(pick.integer(0, 4)):
@@ -177,6 +180,9 @@ def table_data(pick) -> dict:
             item["member_limit"] = pick.integer(1, 3)
         if pick.integer(0, 2) == 0:
             item["segments"] = segment(pick, tag_pool)
+        granted = [c["id"] for c in coupons if c.get("issue") == "granted"]
+        if granted and pick.boolean():
+            item["grants_coupon"] = pick.choice(granted)
         redemptions.append(item)
     if tag_pool is WIDE_TAGS:  # one item names all 64 tags, so the last has bit 63
         redemptions.append({"id": "XW", "points": pick.integer(1, 3000), "segments": {"any_of": WIDE_TAGS}})
@@ -229,6 +235,7 @@ def make_situation(pick, table) -> tuple:
         coupon_uses=pick.counts(coupon_ids, 0, 3) if coupon_ids else {},
         redemption_uses=pick.counts(item_ids, 0, 3) if item_ids else {},
         sku_bought=pick.counts(skus, 0, 3),
+        owned_coupons=pick.counts(coupon_ids + ["UNKNOWN"], 0, 2),
     )
     stock = Stock(
         coupons=pick.counts(coupon_ids, 0, 2) if coupon_ids else {},

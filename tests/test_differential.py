@@ -5,6 +5,7 @@ generator is tests/situations.py; tests/test_differential_bulk.py runs it at vol
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 
 import orjson
@@ -92,6 +93,44 @@ def test_money_adds_up(situation):
     groups = [coupon_group(situation[0], c["id"]) for c in result["coupons_applied"]]
     named = [g for g in groups if g is not None]
     assert len(named) == len(set(named)), "two coupons of one stack group applied"
+
+
+@st.composite
+def owned_situations(draw):
+    """A situation whose member owns a valid grant of every granted coupon, with the same
+    table written with every coupon issued automatically."""
+    pick = Drawn(draw)
+    data = table_data(pick)
+    table = compile_table(build_table(data))
+    situation = make_situation(pick, table)
+    granted = [c["id"] for c in data["coupons"] if c.get("issue") == "granted"]
+    automatic = copy.deepcopy(data)
+    for entry in automatic["coupons"]:
+        entry.pop("issue", None)
+        entry.pop("valid_days", None)
+    for item in automatic["redemptions"]:
+        item.pop("grants_coupon", None)
+    member = dataclasses.replace(situation[1], owned_coupons={c: draw(st.integers(1, 3)) for c in granted})
+    return (table, member, *situation[2:]), compile_table(build_table(automatic)), granted
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(owned_situations())
+def test_an_owned_coupon_decides_exactly_like_an_automatic_one(drawn):
+    """Both evaluators agree with an owned grant, and the coupons' decision is the one of the
+    same table with every coupon issued automatically; without grants, no granted coupon is
+    applied."""
+    situation, automatic, granted = drawn
+    expected = reference.quote(*situation).to_dict()
+    assert compiled.quote(*situation).to_dict() == expected
+    as_auto = compiled.quote(automatic, *situation[1:]).to_dict()
+    for key in ("lines", "coupons_applied", "coupons_not_applied", "coupon_search", "totals", "points"):
+        assert expected[key] == as_auto[key], key
+    unowned = (situation[0], dataclasses.replace(situation[1], owned_coupons={}), *situation[2:])
+    bare = reference.quote(*unowned).to_dict()
+    assert compiled.quote(*unowned).to_dict() == bare
+    assert not {c["id"] for c in bare["coupons_applied"]} & set(granted)
 
 
 def coupon_group(table, coupon_id):

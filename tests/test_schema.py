@@ -448,6 +448,8 @@ def _host(path: tuple, field: str) -> dict:
         return with_value(("coupons",), 0, COUPON_OF_KIND[KIND_OWNER[field]])
     if path == ("redemptions", 0) and field == "low_stock":  # below the stock, so with the most there is
         return with_value(path, "stock", MAX_STOCK, MINIMAL)
+    if path == ("coupons", 0) and field == "valid_days":  # a granted coupon's field
+        return with_value(path, "issue", "granted", MINIMAL)
     return MINIMAL
 
 

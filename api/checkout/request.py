@@ -117,8 +117,8 @@ def pricing(record: MemberRecord | None, now: int) -> tuple:
     if record is None:
         return "visitor", _VISITOR
     if record.lapsed(now):
-        return "lapsed", record.engine_member(as_visitor=True)
-    return "member", record.engine_member()
+        return "lapsed", record.engine_member(as_visitor=True, now=now)
+    return "member", record.engine_member(now=now)
 
 
 EXPIRING_NOTICE_DAYS = 30  # a quote shows the member's next points to lapse this many days ahead

@@ -46,6 +46,13 @@ def caps_key(member_id: str) -> str:  # {<member>}; CAPS_TTL_SECONDS after its l
     return f"caps:{{{member_id}}}"
 
 
+# -- granted coupons (api/owned_coupons.py, lua/grants.lua) -------------------------------------
+
+
+def grants_key(member_id: str) -> str:  # {<member>}; a grant until GRANT_RETENTION_DAYS after it lapses
+    return f"cg:{{{member_id}}}"
+
+
 # -- rate limits (api/access.py, lua/rate.lua) ---------------------------------------------------------
 
 

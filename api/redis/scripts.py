@@ -23,6 +23,7 @@ from redis.commands.core import AsyncScript, Script
 from engine.model import MAX_POINTS
 from engine.rules.checks.common import MAX_STOCK
 
+from ..owned_coupons import GRANT_RETENTION_DAYS, MAX_GRANTS
 from .keys import DASHBOARD_MINUTES, DASHBOARD_SESSION_SECONDS, ORDER_RETENTION_DAYS
 
 LUA = Path(__file__).resolve().parent / "lua"
@@ -32,6 +33,8 @@ CONSTANTS = {
     "ORDER_RETENTION_SECONDS": ORDER_RETENTION_DAYS * 86400,
     "DASHBOARD_MINUTES": DASHBOARD_MINUTES,
     "DASHBOARD_SESSION_SECONDS": DASHBOARD_SESSION_SECONDS,
+    "GRANT_RETENTION_SECONDS": GRANT_RETENTION_DAYS * 86400,
+    "MAX_GRANTS": MAX_GRANTS,
 }
 _INCLUDE = re.compile(r"^--#include ([a-z_]+)$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -50,6 +50,8 @@ _REFUNDED = {
     "points_debt": 0,
     "balance": 1850,
     "coupons_restored": [],
+    "coupon_grants_restored": [],
+    "coupon_grants_expired": [],
     "at": 1794409200,
 }
 _FEED = {
@@ -117,7 +119,8 @@ async def _on_screen(service, body: schemas.OrderRequest, stored: str) -> None:
 async def post_order(body: schemas.OrderRequest, request: Request, service: ServiceDep) -> Response:
     """Re-quotes the cart with the active rules, then atomically for the member credits
     the order's points, counts the coupons' and products' per-member use and binds a
-    new neighbour to a leader; each applied coupon's total stock is taken. An order id
+    new neighbour to a leader; each applied coupon's total stock is taken, and each
+    applied `issue: granted` coupon uses one of the member's valid grants. An order id
     settles once for a member: a replay returns the first answer, byte for byte. A
     refused order leaves nothing behind, so it may be quoted again and retried with
     the same id."""
@@ -239,6 +242,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                 bind_leader=leader if newly else "",
                 answer=answer,
                 room=body.room or "",
+                granted=tuple(c for c in applied if by_id[c].issue == "granted"),
             )
         )
         if outcome != "ok":
@@ -255,6 +259,12 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                 stored,
                 (409, "quote_changed", f"a per-member limit was reached since the quote ({stored}): quote again"),
             )
+            if stored.startswith("not_owned:"):
+                reason = (
+                    409,
+                    "quote_changed",
+                    f"the member no longer holds a valid grant of coupon {stored.split(':', 1)[1]}: quote again",
+                )
             raise orders.Refused(*reason, "member_id" if stored == "member_frozen" else "lines")
     except orders.Refused as exc:
         await service.redis_call(
@@ -293,7 +303,9 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
     default), owed: the next credits pay them first and redemptions with points are
     refused (`points_debt`) until they are paid; under `forgive` they are let go. Gives
     back the coupons' per-member use and total stock and the products' per-member
-    quantities. A second refund returns the first answer and changes nothing."""
+    quantities. The coupon grants the order used come back while they hold
+    (`coupon_grants_restored`); one that lapsed since stays used (`coupon_grants_expired`).
+    A second refund returns the first answer and changes nothing."""
     if not MEMBER_ID.match(order_id):
         return error(422, "invalid_request", "not an order id", "order_id")
     assert service.table is not None
@@ -312,7 +324,8 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
         for coupon_id in done[2].split(","):
             if coupon_id in stocked:
                 await service.redis_call(give_back(service.scripts, COUPONS, coupon_id))
-    return Response(orders.render_refund(done[1], order_id, body.member_id, done[2]), media_type=JSON)
+    grants = done[3] if len(done) > 3 else ""
+    return Response(orders.render_refund(done[1], order_id, body.member_id, done[2], grants), media_type=JSON)
 
 
 @router.get(

@@ -14,6 +14,7 @@ from .. import schemas
 from ..access import RateLimit
 from ..checkout.request import pricing
 from ..errors import JSON, answer, error, refusal
+from ..owned_coupons import expiry_of_grant
 from ..redeem import redeem
 from ..redis.keys import member_key
 from ..store import record_from_hash
@@ -30,6 +31,7 @@ _REDEEMED = {
     "balance": 50,
     "pickup_code": "P1~M00001~OATMEAL-LOWGI~L001~123456789~AbCdEfGhIjKlMnOpQrSt",
     "leader_id": "L001",
+    "coupon_grant": None,
     "at": 1794405600,
 }
 
@@ -47,7 +49,7 @@ _REDEEMED = {
             "Not possible now (the error's code says why: `out_of_stock`, "
             "`insufficient_points`, `points_debt`, `member_limit_reached`, "
             "`outside_window`, `tier_too_low`, `tier_not_eligible`, `segment_not_eligible`, "
-            "`not_in_room`, `task_locked`), or `in_progress`: the first request with this "
+            "`not_in_room`, `task_locked`, `grants_full`), or `in_progress`: the first request with this "
             "key is still running"
         ),
         422: refusal(
@@ -106,6 +108,7 @@ async def post_redemption(
             leader_id=leader,
             secret=service.pickup_secret(),
             rate=RateLimit.of(body.member_id, "redemptions", service.settings.redemptions_per_minute),
+            grant_expires=expiry_of_grant(table, item, now),
         )
     )
     if answer.status == 200 and not answer.replayed:

@@ -21,6 +21,7 @@ from .checkout import (
     RedemptionOption,
     Totals,
 )
+from .coupons import CouponGrant, CouponGrants
 from .errors import UNAVAILABLE, ErrorBody, ErrorResponse
 from .leaders import (
     LeaderNeighbours,
@@ -88,4 +89,6 @@ __all__ = [
     "OrderResult",
     "RefundRequest",
     "RefundResult",
+    "CouponGrant",
+    "CouponGrants",
 ]

@@ -85,4 +85,10 @@ class RefundResult(BaseModel):
     )
     balance: int
     coupons_restored: list[str] = Field(description="Coupons whose use (and total stock) is given back.")
+    coupon_grants_restored: list[str] = Field(
+        description="The member's coupon grants (GET /v1/members/{id}/coupons) the order used, valid again."
+    )
+    coupon_grants_expired: list[str] = Field(
+        description="Grants the order used that lapsed since: they stay used, nothing is given back."
+    )
     at: int

@@ -146,14 +146,27 @@ class RedemptionRequest(BaseModel):
     )
 
 
+class RedeemedGrant(BaseModel):
+    id: str = Field(description="The grant's id among the member's grants.")
+    coupon: str = Field(description="The coupon granted.")
+    granted: int = Field(description="When (Unix seconds).")
+    expires: int = Field(description="When it lapses (Unix seconds): the end of its last local day.")
+
+
 class RedemptionResult(BaseModel):
     redemption_id: str
     member_id: str
     points: int = Field(description="Points taken.")
     cash: int = Field(description="Cash (fen) the member pays on top, at pickup.")
     balance: int = Field(description="The member's balance after.")
-    pickup_code: str = Field(description="The signed code the pickup leader scans.")
+    pickup_code: str | None = Field(
+        description="The signed code the pickup leader scans; null for an item that grants a coupon."
+    )
     leader_id: str | None = Field(description="The member's pickup leader; null: any leader may hand it over.")
+    coupon_grant: RedeemedGrant | None = Field(
+        description="For an item with grants_coupon: the grant the member now owns "
+        "(GET /v1/members/{id}/coupons); null otherwise."
+    )
     at: int = Field(description="When it was redeemed (Unix seconds).")
 
 

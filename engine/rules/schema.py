@@ -20,9 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import (
+    COUPON_ISSUES,
     COUPON_KINDS,
     EVENT_KIND_RE,
     EVENT_KINDS,
+    MAX_GRANT_DAYS,
     MAX_MULTIPLIER_PERCENT,
     MAX_PER_YUAN,
     MAX_POINTS,
@@ -517,6 +519,18 @@ def rule_table_schema() -> dict:
                         )
                     ),
                     "exclusive": _flag("The coupon is only ever used alone.", False),
+                    "issue": _described(
+                        {"enum": list(COUPON_ISSUES)},
+                        "auto: every member who qualifies has it at checkout; granted: only a member who owns a "
+                        "valid grant of it (bought through a redemption's grants_coupon) has it.",
+                        "auto",
+                    ),
+                    "valid_days": _integer(
+                        "issue: granted only, and required there: the days a grant holds, the day it is made being "
+                        "the first; it lapses at the midnight (table's timezone) that ends the last.",
+                        1,
+                        MAX_GRANT_DAYS,
+                    ),
                     "priority": _integer(
                         "Breaks ties between equally good choices: higher wins, then the smaller id.",
                         -MAX_PRIORITY,
@@ -525,7 +539,17 @@ def rule_table_schema() -> dict:
                     ),
                 },
                 required=("id", "kind"),
-                allOf=[_NOT_BOTH_TIER_FORMS, _relative_window_needs_room()] + [_kind_rule(k) for k in COUPON_KINDS],
+                allOf=[
+                    _NOT_BOTH_TIER_FORMS,
+                    _relative_window_needs_room(),
+                    {
+                        "description": "valid_days with issue: granted only, and required there.",
+                        "if": {"required": ["issue"], "properties": {"issue": {"const": "granted"}}},
+                        "then": {"required": ["valid_days"]},
+                        "else": {"not": {"required": ["valid_days"]}},
+                    },
+                ]
+                + [_kind_rule(k) for k in COUPON_KINDS],
             ),
             "scope": _section(
                 "The skus and categories a coupon applies to; at least one list must name something.",
@@ -619,6 +643,11 @@ def rule_table_schema() -> dict:
                         "at or below this many; below `stock` (or the release's amount), so it needs one.",
                         0,
                         MAX_STOCK - 1,
+                    ),
+                    "grants_coupon": _described(
+                        {"type": "string", "minLength": 1},
+                        "Redeeming it grants the member this coupon (an issue: granted coupon of the table) instead "
+                        "of goods to pick up.",
                     ),
                     "release": _section(
                         "Stock released on a schedule: at the start of every period the stock becomes "

@@ -16,6 +16,7 @@ from ..model import VISITOR, RuleTable
 from .checks.audience import segment_limit
 from .checks.common import UTC_OFFSET_RE, Checker, RuleTableError
 from .checks.coupons import check_coupons
+from .checks.grants import check_grants
 from .checks.points import check_points
 from .checks.products import check_products
 from .checks.redemptions import check_redemptions
@@ -68,6 +69,7 @@ def _table(checker: Checker, data: Any) -> RuleTable | None:
     coupons = check_coupons(checker, top, tier_ids, skus, categories, room_map)
     points = check_points(checker, top, bool(rooms))
     redemptions = check_redemptions(checker, top, tier_ids, room_map)
+    check_grants(checker, top, coupons, redemptions)
     segment_limit(checker)
     return RuleTable(
         name=name or "rules",

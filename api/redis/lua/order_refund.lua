@@ -1,13 +1,17 @@
 -- Reverse a settled order once: points taken back (or owed), coupons' uses and skus' quantities given back.
 -- The order's points that lapsed unspent left the balance then: they are neither taken again nor owed.
 -- The rest is taken from the order's own lot first, then from the oldest lots.
--- KEYS: member_key, lots_key, ledger_key, order_key
+-- The member's coupon grants the order used come back while they still hold (lua/grants.lua).
+-- KEYS: member_key, lots_key, ledger_key, order_key, grants_key
 -- ARGV: now, order id, policy for points spent already (debt / forgive)
 --#include lots
+--#include grants
 
 if redis.call('HGET', KEYS[4], 'state') ~= 'done' then return {'unknown_order'} end
 local prior = redis.call('HGET', KEYS[4], 'refund')
-if prior then return {'replay', prior, redis.call('HGET', KEYS[4], 'coupons')} end
+if prior then
+  return {'replay', prior, redis.call('HGET', KEYS[4], 'coupons'), redis.call('HGET', KEYS[4], 'grants_back') or ''}
+end
 local now, points = tonumber(ARGV[1]), tonumber(redis.call('HGET', KEYS[4], 'points'))
 local balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
 local lot = redis.call('HGET', KEYS[4], 'lot')  -- none: orders settled before lots were tagged, or all paid a debt
@@ -46,8 +50,13 @@ for sku, qty in string.gmatch(redis.call('HGET', KEYS[4], 'skus'), '([^=;]+)=(%d
     redis.call('HDEL', KEYS[1], 's:' .. sku)
   end
 end
+local back = {}  -- "<grant id>=<restored|expired|gone>"
+for id in string.gmatch(redis.call('HGET', KEYS[4], 'grants') or '', '[^,]+') do
+  back[#back + 1] = id .. '=' .. grant_give_back(KEYS[1], KEYS[5], id, ARGV[2], now)
+end
+redis.call('HSET', KEYS[4], 'grants_back', table.concat(back, ','))
 publish(KEYS[1], balance, live)
 local answer = taken .. ' ' .. (due - taken) .. ' ' .. balance .. ' ' .. now .. ' ' .. owed .. ' ' ..
                debt_of(KEYS[1]) .. ' ' .. lapsed
 redis.call('HSET', KEYS[4], 'refund', answer)
-return {'ok', answer, coupons}
+return {'ok', answer, coupons, table.concat(back, ',')}

@@ -1,9 +1,11 @@
 -- Settle an order for the member: limits checked again, points credited, uses counted, a leader bound.
--- KEYS: member_key, lots_key, ledger_key, order_key
+-- KEYS: member_key, lots_key, ledger_key, order_key, grants_key
 -- ARGV: nonce, now, order id, points, expires, coupons ("id,id"), limited coupons ("id=limit;..."),
 --       limited skus ("sku=qty=limit;..."), leader to bind ("" none), answer (without the balance),
---       room ("" none: kept for the refund to take the order off the room's big screen)
+--       room ("" none: kept for the refund to take the order off the room's big screen),
+--       granted coupons among the coupons ("id,id"): each uses one of the member's grants
 --#include lots
+--#include grants
 
 if redis.call('HGET', KEYS[4], 'state') ~= 'running' or redis.call('HGET', KEYS[4], 'nonce') ~= ARGV[1] then
   return {'fenced'}
@@ -20,6 +22,12 @@ for sku, qty, limit in string.gmatch(ARGV[8], '([^=;]+)=(%d+)=(%d+)') do
   end
 end
 local now, points, expires = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local owned = {}  -- the grant each granted coupon uses
+for id in string.gmatch(ARGV[12] or '', '[^,]+') do
+  local each = grant_usable(KEYS[5], id, now)
+  if not each then return {'refused', 'not_owned:' .. id} end
+  owned[#owned + 1] = each
+end
 local after = balance_after_credit(KEYS[1], live_balance(KEYS[1], KEYS[2], now), points)
 if after > MAX_BALANCE then return {'refused', 'balance_limit:' .. after} end
 -- every refusal is behind us: the writes
@@ -30,6 +38,11 @@ if points > 0 then
 end
 for id in string.gmatch(ARGV[6], '[^,]+') do redis.call('HINCRBY', KEYS[1], 'c:' .. id, 1) end
 for sku, qty in string.gmatch(ARGV[8], '([^=;]+)=(%d+)=%d+') do redis.call('HINCRBY', KEYS[1], 's:' .. sku, qty) end
+local used = {}
+for _, each in ipairs(owned) do
+  grant_use(KEYS[1], KEYS[5], each, ARGV[3], now)
+  used[#used + 1] = each.id
+end
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'leader', ARGV[9]) end
 publish(KEYS[1], balance, live)
 local answer = ARGV[10] .. ' ' .. balance
@@ -37,4 +50,5 @@ redis.call('HSET', KEYS[4], 'state', 'done', 'answer', answer, 'points', points,
            'skus', ARGV[8])
 if lot then redis.call('HSET', KEYS[4], 'lot', lot) end
 if ARGV[11] and ARGV[11] ~= '' then redis.call('HSET', KEYS[4], 'room', ARGV[11]) end
+if #used > 0 then redis.call('HSET', KEYS[4], 'grants', table.concat(used, ',')) end
 return {'ok', answer}

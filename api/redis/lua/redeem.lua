@@ -1,7 +1,9 @@
 -- The member's side of a redemption: checks before any write, then the points from the oldest lots.
--- KEYS: member_key, lots_key, ledger_key, idempotency_key
--- ARGV: nonce, now, redemption id, points, member limit (-1: none), idempotency key, ok answer prefix
+-- KEYS: member_key, lots_key, ledger_key, idempotency_key, grants_key
+-- ARGV: nonce, now, redemption id, points, member limit (-1: none), idempotency key, ok answer prefix,
+--       coupon granted ("" none: goods to pick up), the grant's expiry
 --#include lots
+--#include grants
 
 if redis.call('HGET', KEYS[4], 'state') ~= 'running' or redis.call('HGET', KEYS[4], 'nonce') ~= ARGV[1] then
   return {'fenced'}
@@ -18,6 +20,8 @@ local balance = live_balance(KEYS[1], KEYS[2], now)
 local debt = debt_of(KEYS[1])
 if debt > 0 and points > 0 then return refuse('409 points_debt ' .. debt) end
 if balance < points then return refuse('409 insufficient_points ' .. (points - balance)) end
+local grants = ARGV[8] or ''
+if grants ~= '' and grants_kept(KEYS[5], now) >= MAX_GRANTS then return refuse('409 grants_full ' .. MAX_GRANTS) end
 -- every refusal is behind us: the writes
 local live
 balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
@@ -29,5 +33,8 @@ end
 redis.call('HINCRBY', KEYS[1], 'r:' .. ARGV[3], 1)
 publish(KEYS[1], balance, live)
 local answer = ARGV[7] .. ' ' .. balance
+if grants ~= '' then
+  answer = answer .. ' ' .. grant_add(KEYS[1], KEYS[5], grants, now, tonumber(ARGV[9])) .. ' ' .. grants .. ' ' .. ARGV[9]
+end
 redis.call('HSET', KEYS[4], 'state', 'done', 'answer', answer)
 return {'ok', answer}

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from ...model import COUPON_KINDS, Coupon
 from .audience import segment, tier_set
 from .common import Checker, did_you_mean
+from .grants import COUPON_FIELDS as GRANT_COUPON_FIELDS
+from .grants import coupon_issue
 from .times import room_ref, window
 
 _COUPON_FIELDS = (
@@ -31,6 +33,7 @@ _COUPON_FIELDS = (
     "stack_group",
     "exclusive",
     "priority",
+    *GRANT_COUPON_FIELDS,
 )
 _KIND_FIELDS = {
     "percent_off": ("percent_off", "max_discount"),
@@ -69,6 +72,7 @@ def check_coupons(
             group = None
         priority = checker.integer(obj, path, "priority", -1_000_000, 1_000_000, default=0)
         exclusive = checker.flag(obj, path, "exclusive", False)
+        issue, valid_days = coupon_issue(checker, obj, path)
         if ident is None or kind is None or scope is None or priority is None or amounts is None:
             continue
         out.append(
@@ -95,6 +99,8 @@ def check_coupons(
                 exclusive=exclusive,
                 priority=priority,
                 segment=audience,
+                issue=issue,
+                valid_days=valid_days,
             )
         )
     checker.unique(ids, ("coupons",), "id")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from ...model import MAX_POINTS, RELEASE_PERIODS, VISITOR, Redemption, Release
 from .audience import segment, tier_set
 from .common import MAX_STOCK, Checker
+from .grants import REDEMPTION_FIELDS as GRANT_REDEMPTION_FIELDS
+from .grants import grants_coupon
 from .times import instant, room_ref, window
 
 
@@ -29,6 +31,7 @@ def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) 
             "member_limit",
             "low_stock",
             "release",
+            *GRANT_REDEMPTION_FIELDS,
         ),
         required=("id", "points"),
     ):
@@ -61,6 +64,7 @@ def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) 
         if release is not None:
             stock = release.amount
         low = _low_stock(checker, obj, path, stock)
+        grants = grants_coupon(checker, obj, path)
         if None in (ident, pts, cash):
             continue
         out.append(
@@ -79,6 +83,7 @@ def check_redemptions(checker: Checker, top: dict, tier_ids: list, rooms: dict) 
                 segment=audience,
                 low_stock=low,
                 release=release,
+                grants_coupon=grants,
             )
         )
     checker.unique(ids, ("redemptions",), "id")

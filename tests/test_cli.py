@@ -15,7 +15,7 @@ DEMO = str(ROOT / "examples" / "rules" / "dairy-gala.yaml")
 def test_validate_ok(capsys):
     assert main(["rules", "validate", DEMO]) == 0
     out = capsys.readouterr().out
-    assert "ok, version dairy-gala@" in out and "8 coupons" in out
+    assert "ok, version dairy-gala@" in out and "9 coupons" in out
 
 
 def test_validate_reports_every_error_with_file_and_line(tmp_path, capsys):

@@ -5,6 +5,7 @@ and stock released on a schedule (weekly trial packs), seen by redemptions and q
 from __future__ import annotations
 
 import pytest
+import yaml
 from conftest import at, client_for
 
 from api.store import MemberRecord, write_members
@@ -149,34 +150,35 @@ def _problems(extra: str) -> list:
     with pytest.raises(RulesInvalid) as caught:
         check_source(source.encode())
     line = source.count("\n", 0, len(source) - len(extra)) + 1
-    return [(p.place, p.line - line, p.message) for p in caught.value.problems]
+    added = f"redemptions[{len(yaml.safe_load(DEMO_RULES.read_text(encoding='utf-8'))['redemptions'])}]"
+    return [(p.place.replace(added, "redemptions[new]"), p.line - line, p.message) for p in caught.value.problems]
 
 
 def test_low_stock_and_release_are_checked_with_place_and_line():
     assert _problems("  - {id: A, points: 1, stock: 5, low_stock: 5}\n") == [
-        ("redemptions[5].low_stock", 0, "must be below its stock (5), not 5")
+        ("redemptions[new].low_stock", 0, "must be below its stock (5), not 5")
     ]
     assert _problems("  - {id: A, points: 1, low_stock: 5}\n") == [
-        ("redemptions[5].low_stock", 0, "an item without a `stock` (or a `release`) never runs low")
+        ("redemptions[new].low_stock", 0, "an item without a `stock` (or a `release`) never runs low")
     ]
     assert _problems(
         "  - id: A\n    points: 1\n    stock: 5\n    release: {every: month, amount: 0, starts: soon}\n"
     ) == [
-        ("redemptions[5].stock", 2, "an item with a `release` has the stock its release gives; leave `stock` out"),
-        ("redemptions[5].release.every", 3, "must be one of day, week, not 'month'"),
-        ("redemptions[5].release.amount", 3, "must be between 1 and 1000000000, not 0"),
+        ("redemptions[new].stock", 2, "an item with a `release` has the stock its release gives; leave `stock` out"),
+        ("redemptions[new].release.every", 3, "must be one of day, week, not 'month'"),
+        ("redemptions[new].release.amount", 3, "must be between 1 and 1000000000, not 0"),
         (
-            "redemptions[5].release.starts",
+            "redemptions[new].release.starts",
             3,
             "'soon' is not a time; write e.g. 2026-11-11T20:00:00+08:00, room_start or room_end - 5m",
         ),
     ]
     assert _problems(
         "  - {id: A, points: 1, low_stock: 300, release: {every: day, amount: 200, starts: '2026-11-02'}}\n"
-    ) == [("redemptions[5].low_stock", 0, "must be below its release's amount (200), not 300")]
+    ) == [("redemptions[new].low_stock", 0, "must be below its release's amount (200), not 300")]
     assert _problems("  - {id: A, points: 1, release: {amount: 2, starts: '2026-11-02', again: 1}}\n")[0][0] in (
-        "redemptions[5].release",
-        "redemptions[5].release.again",
+        "redemptions[new].release",
+        "redemptions[new].release.again",
     )
 
 

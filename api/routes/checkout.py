@@ -34,7 +34,7 @@ class AsgiEndpoint:
 hot_route = Route("/v1/eligibility", AsgiEndpoint(eligibility_endpoint), methods=["POST"])
 
 _ELIGIBILITY_EXAMPLE = {
-    "rules_version": "dairy-gala@f7751a2e7a5e",
+    "rules_version": "dairy-gala@08584d332987",
     "at": 1794402000,
     "member": {
         "id": "M00001",

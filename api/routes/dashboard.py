@@ -33,7 +33,7 @@ async def dashboard_page() -> HTMLResponse:
                 "application/json": {
                     "example": {
                         "room": "gala",
-                        "rules_version": "dairy-gala@f7751a2e7a5e",
+                        "rules_version": "dairy-gala@08584d332987",
                         "quotes": 1200,
                         "gmv_fen": 52_340_000,
                         "orders": 18_400,

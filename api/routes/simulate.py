@@ -32,7 +32,7 @@ router = APIRouter(tags=["rules"])
             "content": {
                 JSON: {
                     "example": {
-                        "active": "dairy-gala@f7751a2e7a5e",
+                        "active": "dairy-gala@08584d332987",
                         "candidate": "cheaper-milk@9c1d2e3f4a5b",
                         "at": 1794402000,
                         "carts": 1,
@@ -43,7 +43,7 @@ router = APIRouter(tags=["rules"])
                             {
                                 "cart": 0,
                                 "active": {
-                                    "version": "dairy-gala@f7751a2e7a5e",
+                                    "version": "dairy-gala@08584d332987",
                                     "payable": 2193,
                                     "points": 706,
                                     "coupons": ["GOLD-GALA-85"],

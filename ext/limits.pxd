@@ -14,6 +14,9 @@ cdef extern from *:
     #define RIGHTS_MAX_SEGMENT_TAGS 64
     #define RIGHTS_MAX_POINTS 1000000000
     #define RIGHTS_MAX_ORDER_FEN (10000000000LL)
+    #define RIGHTS_MAX_SPEND_FEN (10000000000000LL)
+    #define RIGHTS_MAX_GROWTH (10000000000000LL)
+    #define RIGHTS_MAX_TASK_TARGET 1000
     """
     enum: MAX_PRICE_FEN "RIGHTS_MAX_PRICE_FEN"
     enum: MAX_QTY "RIGHTS_MAX_QTY"
@@ -25,6 +28,9 @@ cdef extern from *:
     enum: MAX_SEGMENT_TAGS "RIGHTS_MAX_SEGMENT_TAGS"
     enum: MAX_POINTS "RIGHTS_MAX_POINTS"
     const int64_t MAX_ORDER_FEN "RIGHTS_MAX_ORDER_FEN"
+    const int64_t MAX_SPEND_FEN "RIGHTS_MAX_SPEND_FEN"
+    const int64_t MAX_GROWTH "RIGHTS_MAX_GROWTH"
+    enum: MAX_TASK_TARGET "RIGHTS_MAX_TASK_TARGET"
 
 
 cdef inline dict compiled_limits():
@@ -40,4 +46,7 @@ cdef inline dict compiled_limits():
         "MAX_SEGMENT_TAGS": MAX_SEGMENT_TAGS,
         "MAX_POINTS": MAX_POINTS,
         "MAX_ORDER_FEN": MAX_ORDER_FEN,
+        "MAX_SPEND_FEN": MAX_SPEND_FEN,
+        "MAX_GROWTH": MAX_GROWTH,
+        "MAX_TASK_TARGET": MAX_TASK_TARGET,
     }

@@ -18,6 +18,7 @@ from .checks.common import UTC_OFFSET_RE, Checker, RuleTableError
 from .checks.coupons import check_coupons
 from .checks.points import check_points
 from .checks.products import check_products
+from .checks.progression import check_progression
 from .checks.redemptions import check_redemptions
 from .checks.rooms import check_rooms
 from .checks.tiers import check_tiers
@@ -40,7 +41,19 @@ def _table(checker: Checker, data: Any) -> RuleTable | None:
     top = checker.mapping(
         data,
         (),
-        ("format", "name", "timezone", "tiers", "products", "rooms", "fulfillment", "coupons", "points", "redemptions"),
+        (
+            "format",
+            "name",
+            "timezone",
+            "tiers",
+            "products",
+            "rooms",
+            "fulfillment",
+            "coupons",
+            "points",
+            "redemptions",
+            "progression",
+        ),
         required=("tiers",),
     )
     if top is None:
@@ -68,6 +81,7 @@ def _table(checker: Checker, data: Any) -> RuleTable | None:
     coupons = check_coupons(checker, top, tier_ids, skus, categories, room_map)
     points = check_points(checker, top, bool(rooms))
     redemptions = check_redemptions(checker, top, tier_ids, room_map)
+    progression, tiers = check_progression(checker, top, tiers, dict(points.events))
     segment_limit(checker)
     return RuleTable(
         name=name or "rules",
@@ -79,6 +93,7 @@ def _table(checker: Checker, data: Any) -> RuleTable | None:
         coupons=coupons,
         points=points,
         redemptions=redemptions,
+        progression=progression,
     )
 
 

@@ -1,0 +1,123 @@
+"""Tier progression in the rule table and in the quote: validation with places, and the
+progress hints both evaluators give (tests/test_differential.py compares them at random)."""
+
+from __future__ import annotations
+
+import copy
+
+import orjson
+import pytest
+
+from engine import evaluators, reference
+from engine.compiler import compile_table
+from engine.model import Member
+from engine.rules.checks.common import RuleTableError
+from engine.rules.validate import build_table
+
+NOW = 1_800_000_000
+TABLE = {
+    "tiers": [
+        {"id": "silver", "name": "银卡 silver", "reach": {"tasks": ["watch_days"], "spend": 50000, "growth": 300}},
+        {"id": "gold", "name": "金卡 gold", "points_multiplier": 1.5, "reach": {"spend": 100000}},
+        {"id": "black", "name": "黑金卡 black-gold"},
+    ],
+    "products": [{"sku": "S0", "price": 1000}],
+    "points": {"events": {"watch": {"points": 20, "counts_toward": ["watch_days"], "growth": 5}}},
+    "progression": {
+        "tasks": {
+            "watch_days": {"streak_days": 3, "hint": "watch {left} more day"},
+            "invites": {"count": 3, "within_days": 30},
+        },
+        "growth_per_yuan": 1,
+    },
+}
+
+
+def errors(data) -> dict:
+    with pytest.raises(RuleTableError) as refused:
+        build_table(data)
+    return {e.place: e.message for e in refused.value.errors}
+
+
+def test_the_table_reads():
+    model = build_table(TABLE)
+    assert model.progression.review_months == 12
+    assert model.tiers[0].reach.tasks == ("watch_days",)
+    assert model.tiers[2].reach is None
+    assert model.points.events["watch"].growth == 5
+
+
+@pytest.mark.parametrize(
+    "change, place, words",
+    [
+        (
+            lambda d: d["points"]["events"]["watch"].update(counts_toward=["watch_day"]),
+            "points.events.watch.counts_toward[0]",
+            "did you mean 'watch_days'",
+        ),
+        (
+            lambda d: d["tiers"][0]["reach"].update(tasks=["invite"]),
+            "tiers[0].reach.tasks[0]",
+            "did you mean 'invites'",
+        ),
+        (lambda d: d["tiers"][1].update(reach={}), "tiers[1].reach", "at least one of"),
+        (lambda d: d["progression"]["tasks"].update(x={"streak_days": 2, "count": 2}), "progression.tasks.x", "either"),
+        (
+            lambda d: d["progression"]["tasks"].update(x={"streak_days": 2, "within_days": 2}),
+            "progression.tasks.x.within_days",
+            "count",
+        ),
+        (lambda d: d["progression"].update(review_months=0), "progression.review_months", "between 1 and 120"),
+        (lambda d: d.pop("progression"), "tiers[0].reach", "add a `progression` section"),
+    ],
+)
+def test_mistakes_are_refused_with_their_place(change, place, words):
+    data = copy.deepcopy(TABLE)
+    change(data)
+    found = errors(data)
+    assert place in found and words in found[place], found
+
+
+def test_counts_toward_without_progression_is_kept_as_before():
+    data = {"tiers": [{"id": "gold"}], "points": {"events": {"share": {"points": 5, "counts_toward": ["daily"]}}}}
+    assert build_table(data).points.events["share"].counts_toward == ("daily",)
+
+
+def quotes(member: Member, lines=(("S0", 1),)) -> dict:
+    table = compile_table(build_table(TABLE))
+    expected = reference.quote(table, member, None, NOW, list(lines))
+    actual = evaluators.get("compiled").quote(table, member, None, NOW, list(lines))
+    assert actual.to_raw() == expected.to_raw()
+    assert actual.to_dict() == expected.to_dict() == orjson.loads(actual.to_json())
+    return expected.to_dict()["tier_progress"]
+
+
+def test_a_visitor_sees_the_way_to_silver():
+    progress = quotes(Member(tasks={"watch_days": 2}, spend_12m=100))
+    assert progress["tier"] == "silver"
+    assert progress["hints"] == [
+        {"code": "spend_more", "value": 48900, "text": "spend 489.00 more to reach 银卡 silver"},
+        {"code": "growth_more", "value": 290, "text": "earn 290 more growth to reach 银卡 silver"},
+        {"code": "task", "task": "watch_days", "value": 1, "text": "watch 1 more day"},
+    ]
+
+
+def test_this_order_reaches_gold():
+    progress = quotes(Member(tier="silver", spend_12m=99_500))
+    assert progress == {
+        "tier": "gold",
+        "name": "金卡 gold",
+        "hints": [{"code": "reached", "value": 0, "text": "this order reaches 金卡 gold"}],
+    }
+
+
+def test_no_tier_above_with_a_reach_shows_null():
+    assert quotes(Member(tier="gold")) is None
+    assert quotes(Member(tier="black")) is None
+
+
+def test_a_table_without_progression_has_no_tier_progress_key():
+    table = compile_table(build_table({"tiers": [{"id": "gold"}], "products": [{"sku": "S0", "price": 100}]}))
+    for evaluator in (reference, evaluators.get("compiled")):
+        assert "tier_progress" not in evaluator.quote(table, Member(), None, NOW, [("S0", 1)]).to_dict()
+    assert b"tier_progress" not in evaluators.get("compiled").quote(table, Member(), None, NOW, [("S0", 1)]).to_json()

@@ -34,6 +34,7 @@ from .routes import (
     rules,
     simulate,
     stock,
+    tiers,
 )
 from .service import Service
 from .settings import Settings
@@ -46,6 +47,7 @@ ROUTERS = (
     simulate.router,
     points.router,
     members.router,
+    tiers.router,
     redemptions.router,
     stock.router,
     pickups.router,

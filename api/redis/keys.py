@@ -46,6 +46,10 @@ def caps_key(member_id: str) -> str:  # {<member>}; CAPS_TTL_SECONDS after its l
     return f"caps:{{{member_id}}}"
 
 
+def tier_history_key(member_id: str) -> str:  # {<member>}; the newest HISTORY_KEEP (50) tier changes
+    return f"tiers:{{{member_id}}}"
+
+
 # -- rate limits (api/access.py, lua/rate.lua) ---------------------------------------------------------
 
 

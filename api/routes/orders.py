@@ -13,7 +13,7 @@ from engine import codes
 from engine.model import MAX_ORDER_FEN, MAX_POINTS
 from engine.quote import yuan
 
-from .. import orders, schemas
+from .. import orders, progression, schemas
 from ..checkout.request import pricing
 from ..errors import JSON, answer, error, refusal
 from ..leader_office import join_group
@@ -132,7 +132,13 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     if status == "done":  # counted on the screen again: once only, and after a crash between the two, at last
         if await service.redis_call(orders.may_count_again(service.redis, body.member_id, body.order_id)):
             await _on_screen(service, body, value)
-        return Response(orders.render_settled(value, body.order_id, body.member_id), media_type=JSON)
+        content = orders.render_settled(value, body.order_id, body.member_id)
+        if table.model.progression is not None:
+            change = await service.redis_call(
+                progression.change_by(service.redis, body.member_id, f"ord:{body.order_id}")
+            )
+            content = _with_tier(content, change)
+        return Response(content, media_type=JSON)
     nonce, stocked = value, []
     try:
         if body.rules_version != table.version:
@@ -156,7 +162,9 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                 "the member is frozen for review: it earns and spends nothing until unfrozen",
                 "member_id",
             )
-        _, member = pricing(record, now)
+        record = await service.reviewed_member(record, now)  # a tier review due runs before pricing
+        assert record is not None
+        _, member = pricing(record, now, model=table.model)
         try:
             quote = await quote_with_live_stock(
                 service.evaluator,
@@ -271,12 +279,36 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     )
     service.dashboard.order(body.room, member.tier or "visitor", points, applied)
     await _on_screen(service, body, stored)
+    content = orders.render_settled(stored, body.order_id, body.member_id)
+    progressing = table.model.progression
+    if progressing is not None:  # tier progression: the order's spend, growth and tasks count now
+        made = await service.redis_call(
+            progression.run(
+                service.scripts,
+                table.model,
+                body.member_id,
+                now,
+                mode="count",
+                ref=f"ord:{body.order_id}",
+                spend=quote.payable,
+                growth=quote.payable // 100 * progressing.growth_per_yuan,
+                tasks=tuple(t.name for t in progressing.tasks.values() if t.orders),
+            )
+        )
+        if isinstance(made, dict):
+            service.dashboard.tier_change(body.room, made)
+        content = _with_tier(content, made if isinstance(made, dict) else None)
     if newly:
         pipe = service.redis.pipeline(transaction=False)
         pipe.zadd(feed_key(leader), {f"new_neighbour|{body.member_id}|{body.order_id}": now})
         pipe.zremrangebyrank(feed_key(leader), 0, -FEED_KEEP - 1)
         await service.redis_call(pipe.execute())
-    return Response(orders.render_settled(stored, body.order_id, body.member_id), media_type=JSON)
+    return Response(content, media_type=JSON)
+
+
+def _with_tier(content: bytes, change: dict | None) -> bytes:
+    """A settled order's answer with `tier`: the change it made (tables with progression)."""
+    return content[:-1] + b',"tier":' + orjson.dumps(change) + b"}"
 
 
 @router.post(

@@ -121,3 +121,25 @@ def test_a_table_without_progression_has_no_tier_progress_key():
     for evaluator in (reference, evaluators.get("compiled")):
         assert "tier_progress" not in evaluator.quote(table, Member(), None, NOW, [("S0", 1)]).to_dict()
     assert b"tier_progress" not in evaluators.get("compiled").quote(table, Member(), None, NOW, [("S0", 1)]).to_json()
+
+
+def test_the_documented_example_reads_and_quotes_as_written():
+    """docs/RULES.md's worked example of tier progression."""
+    import pathlib
+
+    import yaml
+
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "RULES.md").read_text(encoding="utf-8")
+    section = text.split("## Tier progression", 1)[1].split("### Worked example", 1)[1]
+    data = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    data["products"] = [{"sku": "S0", "price": 3000}]
+    table = compile_table(build_table(data))
+    member = Member(growth=10, tasks={"watch_days": 2})
+    for evaluator in (reference, evaluators.get("compiled")):
+        progress = evaluator.quote(table, member, None, NOW, [("S0", 1)]).to_dict()["tier_progress"]
+        assert progress["tier"] == "silver"
+        assert [(h["code"], h["value"], h["text"]) for h in progress["hints"]] == [
+            ("growth_more", 260, "earn 260 more growth to reach 银卡 silver"),
+            ("task", 1, "watch 1 more day"),
+            ("task", 3, "invite 3 more"),
+        ]

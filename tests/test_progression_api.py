@@ -8,6 +8,7 @@ from __future__ import annotations
 import orjson
 import pytest
 from conftest import at, client_for
+from serving import wait_until
 
 from api.store import MemberRecord, write_members
 
@@ -53,8 +54,9 @@ def watch(api, member_id: str, event_id: str, now: int) -> dict:
     return response.json()
 
 
-def order(api, member_id: str, order_id: str, now: int) -> dict:
+def order(api, member_id: str, order_id: str, now: int, room: str | None = None) -> dict:
     body = {
+        "room": room,
         "order_id": order_id,
         "member_id": member_id,
         "lines": [{"sku": "MILK", "qty": 1}],
@@ -150,3 +152,33 @@ def test_the_quote_shows_the_way_to_the_next_tier(api):
     progress = quote(api, "S1", T0)["tier_progress"]
     assert progress["tier"] == "gold"
     assert progress["hints"] == [{"code": "spend_more", "value": 20000, "text": "spend 200.00 more to reach 金卡 gold"}]
+
+
+def test_new_members_and_tier_upgrades_count_on_the_rooms_screen(api):
+    for day in range(3):
+        watch(api, "V1", f"w{day}", T0 + day * DAY)  # a visitor becomes silver: a new member
+    order(api, "S1", "o1", T0, room="daily")
+    assert order(api, "S1", "o2", T0 + 60, room="daily")["tier"]["to"] == "gold"  # an upgrade
+
+    def counted():
+        data = api.get("/dashboard/data?room=daily").json()
+        return data if (data["new_members"], data["tier_upgrades"]) == (1, 1) else None
+
+    data = wait_until(counted, message="the tier changes flushed to Redis")
+    assert data["orders"] == 2
+
+
+def test_the_tiers_route_refuses_unknown_and_bad_members(api):
+    assert api.get("/v1/members/NOBODY/tiers").json()["error"]["code"] == "unknown_member"
+    assert api.get("/v1/members/-bad/tiers").status_code == 422
+
+
+def test_an_import_keeps_the_progression_figures(api, redis_client):
+    watch(api, "V2", "c1", T0)
+    watch(api, "V2", "c2", T0 + DAY)
+    write_members(redis_client, [MemberRecord(id="V2", name="Ms Zhang")])
+    assert watch(api, "V2", "c3", T0 + 2 * DAY)["tier"] == {
+        "from": "visitor",
+        "to": "silver",
+        "reason": "task:watch_days",
+    }

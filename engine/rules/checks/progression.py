@@ -38,6 +38,9 @@ def check_progression(
     """(the progression or None, the tiers with their `reach`)."""
     path = ("progression",)
     progression = None
+    written: list[str] = []  # every task name written, valid or not: no second error for a bad one
+    if isinstance(top.get("progression"), dict) and isinstance(top["progression"].get("tasks"), dict):
+        written = [name for name in top["progression"]["tasks"] if isinstance(name, str)]
     if top.get("progression") is not None:
         obj = checker.mapping(top["progression"], path, ("tasks", "growth_per_yuan", "review_months"))
         if obj is not None:
@@ -46,16 +49,12 @@ def check_progression(
                 growth_per_yuan=checker.integer(obj, path, "growth_per_yuan", 0, MAX_PER_YUAN, default=0) or 0,
                 review_months=checker.integer(obj, path, "review_months", 1, MAX_REVIEW_MONTHS, default=12) or 12,
             )
-    tiers = _reaches(checker, top, tiers, progression)
+    tiers = _reaches(checker, top, tiers, progression, written)
     if progression is not None:
         for kind, rule in events.items():
             for i, name in enumerate(rule.counts_toward):
-                if name not in progression.tasks:
-                    checker.error(
-                        ("points", "events", kind, "counts_toward", i),
-                        f"unknown task {name!r}{did_you_mean(name, progression.tasks)}; "
-                        f"progression.tasks defines: {', '.join(progression.tasks) or 'none'}",
-                    )
+                if name not in written:
+                    checker.error(("points", "events", kind, "counts_toward", i), _unknown(name, written))
     return progression, tiers
 
 
@@ -100,7 +99,15 @@ def _tasks(checker: Checker, obj: dict, path: tuple) -> dict[str, Task]:
     return out
 
 
-def _reaches(checker: Checker, top: dict, tiers: list[Tier], progression: Progression | None) -> list[Tier]:
+def _unknown(name: object, written: list[str]) -> str:
+    return (
+        f"unknown task {name!r}{did_you_mean(name, written)}; progression.tasks defines: {', '.join(written) or 'none'}"
+    )
+
+
+def _reaches(
+    checker: Checker, top: dict, tiers: list[Tier], progression: Progression | None, written: list[str]
+) -> list[Tier]:
     raw = top.get("tiers")
     if not isinstance(raw, list):
         return tiers
@@ -112,7 +119,8 @@ def _reaches(checker: Checker, top: dict, tiers: list[Tier], progression: Progre
         path = ("tiers", index, "reach")
         tier = by_id.get(str(item.get("id")))
         if progression is None:
-            checker.error(path, "a tier is reached by tier progression: add a `progression` section")
+            if top.get("progression") is None:  # a section written with errors is reported where it is
+                checker.error(path, "a tier is reached by tier progression: add a `progression` section")
             continue
         obj = checker.mapping(item["reach"], path, REACH_FIELDS)
         if obj is None:
@@ -124,12 +132,10 @@ def _reaches(checker: Checker, top: dict, tiers: list[Tier], progression: Progre
         growth = checker.integer(obj, path, "growth", 1, MAX_GROWTH, default=None)
         names: list[str] = []
         for i, name in enumerate(checker.items(obj, path, "tasks")):
-            if name not in progression.tasks:
-                checker.error(
-                    path + ("tasks", i),
-                    f"unknown task {name!r}{did_you_mean(name, progression.tasks)}; "
-                    f"progression.tasks defines: {', '.join(progression.tasks) or 'none'}",
-                )
+            if name not in written:
+                checker.error(path + ("tasks", i), _unknown(name, written))
+            elif name not in progression.tasks:
+                continue  # a task written with an error, reported where it is defined
             elif name in names:
                 checker.error(path + ("tasks", i), f"task {name!r} is listed twice")
             else:

@@ -14,6 +14,9 @@ the member in one HGETALL:
 `tiers:{<id>}` (a list, newest first, at most HISTORY_KEEP) records each change as
 `<at> <from> <to> <reason> <ref>`; the ref is the event id (`ev:<id>`) or the order id
 (`ord:<id>`) that caused it, so a replayed request answers with the same change.
+`tiers:{<id>}:refs` (a sorted set) remembers each ref counted while its request may be
+replayed (an event 30 days, an order 400), so a ref counts once, and a replay whose first
+attempt stopped between its settlement and its count is counted then.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import Any
 from engine.model import Member, RuleTable
 from engine.progression import HISTORY_KEEP, local_day, member_figures, next_review, spend_months, stale_months
 
-from .redis.keys import member_key, tier_history_key
+from .ledger import EVENT_REPLAY_DAYS
+from .redis.keys import ORDER_RETENTION_DAYS, member_key, tier_history_key, tier_refs_key
 from .redis.scripts import Scripts
 
 
@@ -70,7 +74,7 @@ async def run(
     offset = model.utc_offset_seconds
     assert model.progression is not None
     done = await scripts.tier_progress(
-        keys=[member_key(member_id), tier_history_key(member_id)],
+        keys=[member_key(member_id), tier_history_key(member_id), tier_refs_key(member_id)],
         args=[
             mode,
             now,
@@ -85,6 +89,7 @@ async def run(
             ",".join(stale_months(now, offset)),
             next_review(now, model.progression, offset),
             HISTORY_KEEP,
+            now + (ORDER_RETENTION_DAYS if ref.startswith("ord:") else EVENT_REPLAY_DAYS) * 86400,
         ],
     )
     parts = [_text(p) for p in done]
@@ -103,6 +108,17 @@ def parse_history(raw: list) -> list[dict]:
         at, before, after, reason, ref = _text(entry).split(" ")
         out.append({"at": int(at), "from": before, "to": after, "reason": reason, "ref": None if ref == "-" else ref})
     return out
+
+
+async def replayed(
+    scripts: Scripts, redis: Any, model: RuleTable, member_id: str, now: int, **count: Any
+) -> dict | None:
+    """The `tier` of a replayed event or order: counted now if its first attempt stopped
+    before counting (the script counts a ref once), else the change it made then."""
+    change = await run(scripts, model, member_id, now, mode="count", **count)
+    if isinstance(change, dict):
+        return change
+    return await change_by(redis, member_id, count["ref"])
 
 
 async def change_by(redis: Any, member_id: str, ref: str) -> dict | None:

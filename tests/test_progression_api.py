@@ -182,3 +182,24 @@ def test_an_import_keeps_the_progression_figures(api, redis_client):
         "to": "silver",
         "reason": "task:watch_days",
     }
+
+
+def test_an_order_whose_count_was_cut_short_counts_on_its_replay_and_only_once(api, monkeypatch):
+    from api import progression
+
+    order(api, "S1", "o1", T0)
+    real, calls = progression.run, []
+
+    async def cut_short(*args, **kwargs):
+        calls.append(kwargs.get("ref"))
+        if len(calls) == 1:
+            raise RuntimeError("the worker stopped between the settlement and the count")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(progression, "run", cut_short)
+    with pytest.raises(RuntimeError):
+        order(api, "S1", "o2", T0 + 60)
+    replay = order(api, "S1", "o2", T0 + 120)
+    assert replay["tier"] == {"from": "silver", "to": "gold", "reason": "spend"}
+    assert order(api, "S1", "o2", T0 + 180) == replay  # counted once: the same answer again
+    assert quote(api, "S1", T0 + 200)["tier_progress"] is None

@@ -50,6 +50,11 @@ def tier_history_key(member_id: str) -> str:  # {<member>}; the newest HISTORY_K
     return f"tiers:{{{member_id}}}"
 
 
+def tier_refs_key(member_id: str) -> str:  # {<member>}; a ref as long as its request may be replayed
+    """Events and orders counted toward tier progression: ref -> the instant it may be forgotten."""
+    return f"tiers:{{{member_id}}}:refs"
+
+
 # -- rate limits (api/access.py, lua/rate.lua) ---------------------------------------------------------
 
 

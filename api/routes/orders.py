@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from engine import codes
-from engine.model import MAX_ORDER_FEN, MAX_POINTS
+from engine.model import MAX_ORDER_FEN, MAX_POINTS, Progression
 from engine.quote import yuan
 
 from .. import orders, progression, schemas
@@ -135,7 +135,14 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
         content = orders.render_settled(value, body.order_id, body.member_id)
         if table.model.progression is not None:
             change = await service.redis_call(
-                progression.change_by(service.redis, body.member_id, f"ord:{body.order_id}")
+                progression.replayed(
+                    service.scripts,
+                    service.redis,
+                    table.model,
+                    body.member_id,
+                    now,
+                    **_order_counts(table.model.progression, f"ord:{body.order_id}", int(value.split(" ")[4])),
+                )
             )
             content = _with_tier(content, change)
         return Response(content, media_type=JSON)
@@ -289,10 +296,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                 body.member_id,
                 now,
                 mode="count",
-                ref=f"ord:{body.order_id}",
-                spend=quote.payable,
-                growth=quote.payable // 100 * progressing.growth_per_yuan,
-                tasks=tuple(t.name for t in progressing.tasks.values() if t.orders),
+                **_order_counts(progressing, f"ord:{body.order_id}", quote.payable),
             )
         )
         if isinstance(made, dict):
@@ -304,6 +308,17 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
         pipe.zremrangebyrank(feed_key(leader), 0, -FEED_KEEP - 1)
         await service.redis_call(pipe.execute())
     return Response(content, media_type=JSON)
+
+
+def _order_counts(rules: Progression, ref: str, payable: int) -> dict:
+    """What a settled order counts toward tier progression: its payable as spend, its growth
+    and the tasks that count orders."""
+    return {
+        "ref": ref,
+        "spend": payable,
+        "growth": payable // 100 * rules.growth_per_yuan,
+        "tasks": tuple(t.name for t in rules.tasks.values() if t.orders),
+    }
 
 
 def _with_tier(content: bytes, change: dict | None) -> bytes:

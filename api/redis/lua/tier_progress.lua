@@ -1,11 +1,13 @@
 -- Tier progression of one member (api/progression.py): the downgrade review when it is due, then, for
 -- an event or a settled order, its spend, growth and tasks counted and the tier raised to the highest
 -- tier reached. Every change goes to the member's tier history, newest first, at most `keep` entries.
--- KEYS: member_key, tier_history_key
+-- A ref (an event or an order) counts once: it is remembered in the member's refs until `forget at`.
+-- KEYS: member_key, tier_history_key, tier_refs_key
 -- ARGV: mode ('count' or 'review'), now, ref, local day, spend to add (fen), growth to add,
 --       tasks counted ('a,b' or ''), tasks ('name|s or c|target|window seconds, 0 none;...'),
 --       tiers lowest first ('id|1 reached by progression or 0|spend or -1|growth or -1|task,task;...'),
---       spend months ('yyyymm,...', this month first), stale months ('yyyymm,...'), next review, keep
+--       spend months ('yyyymm,...', this month first), stale months ('yyyymm,...'), next review, keep,
+--       forget at (the instant the ref may be forgotten)
 -- Returns {'unknown_member'}, or {'ok', tier before, tier after, reason of the last change or ''}
 -- (tiers as ids, '' for a visitor).
 
@@ -102,6 +104,13 @@ if review_at > 0 and now >= review_at and current > 0 then
   else
     redis.call('HSET', KEYS[1], 'review_at', next_review)
   end
+end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. now)
+if mode == 'count' and redis.call('ZSCORE', KEYS[3], ref) then
+  mode = 'counted'  -- counted before: a replay counts nothing again
+elseif mode == 'count' then
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[14]), ref)
 end
 
 if mode == 'count' then

@@ -143,3 +143,13 @@ def test_the_documented_example_reads_and_quotes_as_written():
             ("task", 1, "watch 1 more day"),
             ("task", 3, "invite 3 more"),
         ]
+
+
+def test_the_rules_diff_names_progression_changes():
+    from engine.rules.diff import diff_tables
+
+    changed = copy.deepcopy(TABLE)
+    changed["tiers"][1]["reach"] = {"spend": 60000, "growth": 5}
+    changed["progression"]["review_months"] = 6
+    texts = [c["text"] for c in diff_tables(build_table(TABLE), build_table(changed))]
+    assert texts == ["tier gold reach: spend 1000.00 yuan -> spend 600.00 yuan or growth 5", "progression: changed"]

@@ -150,10 +150,8 @@ def task_progress(task: Task, state: str, now: int, utc_offset: int) -> int:
             return 0
         last, length = numbers
         return min(task.target, length) if last >= local_day(now, utc_offset) - 1 else 0
-    if task.within_days is not None:
-        since = now - task.within_days * DAY
-        numbers = [t for t in numbers if since < t <= now]
-    return min(task.target, len(numbers))
+    since = now - task.within_days * DAY if task.within_days is not None else -1
+    return min(task.target, sum(1 for t in numbers if since < t <= now))
 
 
 def member_figures(

@@ -153,3 +153,18 @@ def test_the_rules_diff_names_progression_changes():
     changed["progression"]["review_months"] = 6
     texts = [c["text"] for c in diff_tables(build_table(TABLE), build_table(changed))]
     assert texts == ["tier gold reach: spend 1000.00 yuan -> spend 600.00 yuan or growth 5", "progression: changed"]
+
+
+def test_stored_task_states_read_as_the_service_counts_them():
+    from engine.model import Task
+    from engine.progression import local_day, task_progress
+
+    streak = Task("watch_days", streak_days=3, count=None, within_days=None, orders=False, hint="")
+    today = local_day(NOW, 8 * 3600)
+    assert task_progress(streak, f"{today} 2", NOW, 8 * 3600) == 2
+    assert task_progress(streak, f"{today - 1} 5", NOW, 8 * 3600) == 3  # alive, at most the target
+    assert task_progress(streak, f"{today - 2} 2", NOW, 8 * 3600) == 0  # broken
+    invites = Task("invites", streak_days=None, count=3, within_days=30, orders=False, hint="")
+    state = f"{NOW - 31 * 86400} {NOW - 86400} {NOW} {NOW + 5}"
+    assert task_progress(invites, state, NOW, 8 * 3600) == 2
+    assert task_progress(invites, "garbage", NOW, 8 * 3600) == 0

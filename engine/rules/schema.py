@@ -369,6 +369,12 @@ def rule_table_schema() -> dict:
         "type": "object",
         "additionalProperties": False,
         "required": ["tiers"],
+        "if": {"properties": {"tiers": {"contains": {"type": "object", "required": ["reach"]}}}},
+        "then": {
+            "required": ["progression"],
+            "properties": {"progression": {"type": "object"}},
+            "description": "A tier with `reach` needs a `progression` section.",
+        },
         "properties": {
             "format": _described(
                 {"type": "integer", "const": FORMAT_VERSION, "minimum": FORMAT_VERSION, "maximum": FORMAT_VERSION},

@@ -168,3 +168,20 @@ def test_stored_task_states_read_as_the_service_counts_them():
     state = f"{NOW - 31 * 86400} {NOW - 86400} {NOW} {NOW + 5}"
     assert task_progress(invites, state, NOW, 8 * 3600) == 2
     assert task_progress(invites, "garbage", NOW, 8 * 3600) == 0
+
+
+def test_a_members_progression_figures_are_read_and_checked():
+    from engine.inputs import QuoteInputError, member_from_mapping
+
+    member = member_from_mapping({"tier": "silver", "spend_12m": 12000, "growth": 40, "tasks": {"watch_days": 2}})
+    assert (member.spend_12m, member.growth, member.tasks) == (12000, 40, {"watch_days": 2})
+    for bad, field in (
+        ({"spend_12m": -1}, "member.spend_12m"),
+        ({"spend_12m": 1.5}, "member.spend_12m"),
+        ({"growth": 10**14}, "member.growth"),
+        ({"tasks": {"watch_days": 1001}}, "member.tasks"),
+        ({"tasks": ["watch_days"]}, "member.tasks"),
+    ):
+        with pytest.raises(QuoteInputError) as refused:
+            member_from_mapping(bad)
+        assert refused.value.field == field

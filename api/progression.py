@@ -105,7 +105,10 @@ def parse_history(raw: list) -> list[dict]:
     """The history list (newest first) as the API shows it."""
     out = []
     for entry in raw:
-        at, before, after, reason, ref = _text(entry).split(" ")
+        parts = _text(entry).split(" ", 4)
+        if len(parts) != 5 or not parts[0].isdigit():
+            continue  # not written by lua/tier_progress.lua: never shown, never a 500
+        at, before, after, reason, ref = parts
         out.append({"at": int(at), "from": before, "to": after, "reason": reason, "ref": None if ref == "-" else ref})
     return out
 

@@ -5,7 +5,9 @@ path), and adds it to Redis once a second in one pipeline, so every worker and r
 adds to the same picture:
 
     dash:{room:<id>}                  hash   quotes, quotes:<tier>, orders:<tier>, points, points_redeemed,
-                                             coupon:<coupon>:<tier>, redeemed:<item>
+                                             coupon:<coupon>:<tier>, redeemed:<item>, new_members and
+                                             tier_upgrades (tier progression raising a member's tier
+                                             by an event or an order in the room)
     dash:{room:<id>}:active:<tier>:<minute>   HyperLogLog of the members quoting (kept 10 min)
 
 An order with a room is counted on its screen by the settlement itself and taken off by
@@ -78,6 +80,16 @@ class DashboardCounters:
     def points(self, room: str | None, points: int) -> None:
         if room is not None and points:
             self.counts[room]["points"] += points
+
+    def tier_change(self, room: str | None, change: dict) -> None:
+        """A tier raised by progression (api/progression.py): a visitor into a tier is a new
+        member, every other rise a tier upgrade; a downgrade at review counts in neither."""
+        if room is None:
+            return
+        if change["from"] == "visitor" and change["to"] != "visitor":
+            self.counts[room]["new_members"] += 1
+        elif change["reason"] != "review":
+            self.counts[room]["tier_upgrades"] += 1
 
     def redeemed(self, room: str | None, item: str, points: int = 0) -> None:
         if room is not None:
@@ -176,6 +188,8 @@ async def data(service, room: str, now: int | None = None) -> dict:
         "points_issued": raw.get("points", 0),
         "points_redeemed": raw.get("points_redeemed", 0),
         "gmv_fen": raw.get("gmv", 0),
+        "new_members": raw.get("new_members", 0),
+        "tier_upgrades": raw.get("tier_upgrades", 0),
         "orders": raw.get("orders", 0),
         "top_leaders": [
             {"id": leader, "name": _leader_name(name, leader), "orders": n} for (leader, n), name in zip(leaders, names)

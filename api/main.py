@@ -35,6 +35,7 @@ from .routes import (
     rules,
     simulate,
     stock,
+    tiers,
 )
 from .service import Service
 from .settings import Settings
@@ -48,6 +49,7 @@ ROUTERS = (
     points.router,
     members.router,
     owned_coupons.router,
+    tiers.router,
     redemptions.router,
     stock.router,
     pickups.router,

@@ -29,6 +29,8 @@ from .ledger import sweep
 from .member_cache import MISS, TrackedCache
 from .metrics import Metrics, forget_silent_workers
 from .pickup_codes import load_secret
+from .progression import review_due
+from .progression import run as run_progression
 from .redis.connect import async_client, is_cluster, node_url
 from .redis.health import RedisHealth
 from .redis.keys import METRICS_KEY, member_key
@@ -154,6 +156,16 @@ class Service:
         if record is None or not 0 < record.lapse_at <= now:
             return record
         await self.redis_call(sweep(self.scripts, record.id, now))
+        return record_from_hash(record.id, await self.redis_call(self.redis.hgetall(member_key(record.id))))
+
+    async def reviewed_member(self, record: MemberRecord | None, now: int) -> MemberRecord | None:
+        """The member after its tier-progression review, when one is due (api/progression.py):
+        the first touch at or after the review instant runs it."""
+        table = self.table
+        if not review_due(record, now) or table is None or table.model.progression is None:
+            return record
+        assert record is not None
+        await self.redis_call(run_progression(self.scripts, table.model, record.id, now, mode="review"))
         return record_from_hash(record.id, await self.redis_call(self.redis.hgetall(member_key(record.id))))
 
     def swap(self, table: CompiledTable, seq: float, reset: bool = False) -> bool:

@@ -8,7 +8,9 @@ all live in one Redis Cluster slot and a script or transaction over them stays l
 
 Profile fields of `m:{id}`: tier, points, birthday_month, sessions_watched, leader, tags
 (comma separated), paid_until (Unix seconds; 0 or absent: no expiry), frozen (0/1),
-name; `id:<channel>` records the member's own channel identities. Usage counters in the
+name; `id:<channel>` records the member's own channel identities. Tier progression's
+figures (`sp:<yyyymm>`, growth, `t:<task>`, tier_since, review_at) are described in
+api/progression.py. Usage counters in the
 same hash: `c:<coupon id>`, `r:<redemption id>` and
 `s:<sku>` (uses and quantities so far), and `g:<coupon id>`, the expiries of the member's
 unused grants of a coupon (api/owned_coupons.py). One HGETALL reads all a quote needs: one round
@@ -42,6 +44,9 @@ _INT_FIELDS = (
     "lapse_at",
     "lapse_points",
     "debt",
+    "growth",
+    "review_at",
+    "tier_since",
 )
 
 
@@ -67,6 +72,12 @@ class MemberRecord:
     sku_bought: dict = field(default_factory=dict)
     identities: dict = field(default_factory=dict)  # channel -> value, for import and show
     owned: dict = field(default_factory=dict)  # granted coupon id -> unused grants' expiries (api/owned_coupons.py)
+    # tier progression (api/progression.py), kept by lua/tier_progress.lua
+    spend: dict = field(default_factory=dict)  # yyyymm -> fen paid that local month
+    growth: int = 0
+    task_state: dict = field(default_factory=dict)  # task -> its stored state
+    review_at: int = 0
+    tier_since: int = 0
 
     def lapsed(self, now: int) -> bool:
         """A paid membership whose expiry has passed: priced as a visitor until renewed."""
@@ -147,6 +158,10 @@ def record_from_hash(member_id: str, raw: dict) -> MemberRecord | None:
             record.identities[key[3:]] = value
         elif key.startswith(OWNED_PREFIX):
             record.owned[key[len(OWNED_PREFIX) :]] = parse_expiries(value)
+        elif key.startswith("sp:"):
+            record.spend[key[3:]] = _int(value)
+        elif key.startswith("t:"):
+            record.task_state[key[2:]] = value
         elif key in _INT_FIELDS:
             setattr(record, key, bool(_int(value)) if key == "frozen" else _int(value))
         elif key == "tags":

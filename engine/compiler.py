@@ -129,6 +129,7 @@ class CompiledTable:
         self.order_bonus = model.points.order_bonus
         self.pickup_percent = model.pickup_discount_percent
         self.utc_offset = model.utc_offset_seconds
+        self._compile_progression()
 
     def _tier_prices(self) -> list:
         """Effective tier price per (product, tier rank); a lower tier's price holds upward."""
@@ -209,6 +210,25 @@ class CompiledTable:
         self.redemption_segment_any = _frozen(masks[:, 0])
         self.redemption_segment_all = _frozen(masks[:, 1])
         self.redemption_segment_none = _frozen(masks[:, 2])
+
+    def _compile_progression(self) -> None:
+        """Tier progression (engine/progression.py): per tier rank, the target tier a quote
+        shows progress toward (0: none), its spend and growth criteria (NO_LIMIT: none) and
+        its tasks (CSR over ranks, into the table's tasks in the order written)."""
+        from .progression import target_rank
+
+        model = self.model
+        progression = model.progression
+        self.has_progression = int(progression is not None)
+        names = list(progression.tasks) if progression is not None else []
+        self.task_index = {name: k for k, name in enumerate(names)}
+        self.growth_per_yuan = progression.growth_per_yuan if progression is not None else 0
+        reaches = [None] + [t.reach for t in model.tiers]
+        self.progress_target = _values(target_rank(model, rank) if progression else 0 for rank in range(self.n_tiers))
+        self.tier_spend = _values(_optional(r.spend if r else None, NO_LIMIT) for r in reaches)
+        self.tier_growth = _values(_optional(r.growth if r else None, NO_LIMIT) for r in reaches)
+        self.tier_task_ptr, self.tier_task = _csr([[self.task_index[n] for n in r.tasks] if r else [] for r in reaches])
+        self.task_target = _values(progression.tasks[n].target for n in names) if progression else _values([])
 
     def _segment_columns(self, items) -> np.ndarray:
         """(any_of, all_of, none_of) masks per item, an (n, 3) array; zeros when the table has no segments."""

@@ -11,7 +11,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import codes
-from .model import MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY, VISITOR, Member, Stock
+from .model import (
+    MAX_GROWTH,
+    MAX_INSTANT,
+    MAX_LINES,
+    MAX_POINTS,
+    MAX_QTY,
+    MAX_SPEND_FEN,
+    MAX_TASK_TARGET,
+    VISITOR,
+    Member,
+    Stock,
+)
 
 
 class QuoteInputError(ValueError):
@@ -38,6 +49,7 @@ def check_quote_inputs(table, member: Member, room: str | None, now: int, lines:
         raise QuoteInputError("member.sessions_watched", f"must be from 0 to {MAX_POINTS}")
     if not 0 <= member.points_debt <= MAX_POINTS:
         raise QuoteInputError("member.points_debt", f"must be from 0 to {MAX_POINTS}")
+    check_progress_figures(member)
     if type(now) is not int or not 0 <= now <= MAX_INSTANT:
         raise QuoteInputError("now", "must be Unix seconds between 1970 and 9999")
     if room is None:
@@ -61,6 +73,19 @@ def check_quote_inputs(table, member: Member, room: str | None, now: int, lines:
     return tier_rank, room_index, checked, fulfillment == "pickup"
 
 
+def check_progress_figures(member: Member) -> None:
+    """The tier-progression figures of a quote's member (both evaluators call this)."""
+    if type(member.spend_12m) is not int or not 0 <= member.spend_12m <= MAX_SPEND_FEN:
+        raise QuoteInputError("member.spend_12m", f"must be a whole number of fen from 0 to {MAX_SPEND_FEN}")
+    if type(member.growth) is not int or not 0 <= member.growth <= MAX_GROWTH:
+        raise QuoteInputError("member.growth", f"must be a whole number from 0 to {MAX_GROWTH}")
+    tasks = member.tasks
+    if not isinstance(tasks, dict) or not all(
+        type(k) is str and type(v) is int and 0 <= v <= MAX_TASK_TARGET for k, v in tasks.items()
+    ):
+        raise QuoteInputError("member.tasks", f"must map task names to days or events done, 0 to {MAX_TASK_TARGET}")
+
+
 _MEMBER_INTS = ("points", "birthday_month", "sessions_watched", "points_debt")
 _MEMBER_COUNTS = ("coupon_uses", "redemption_uses", "sku_bought", "owned_coupons")
 
@@ -71,7 +96,7 @@ def member_from_mapping(data: Any, field: str = "member") -> Member:
         return Member()
     if not isinstance(data, dict):
         raise QuoteInputError(field, 'must be an object such as {"tier": "gold", "points": 1850}')
-    allowed = ("tier",) + _MEMBER_INTS + ("tags",) + _MEMBER_COUNTS
+    allowed = ("tier",) + _MEMBER_INTS + ("tags",) + _MEMBER_COUNTS + ("spend_12m", "growth", "tasks")
     for key in data:
         if key not in allowed:
             raise QuoteInputError(f"{field}.{key}", f"unknown field; expected one of: {', '.join(allowed)}")
@@ -90,6 +115,9 @@ def member_from_mapping(data: Any, field: str = "member") -> Member:
         redemption_uses=_member_counts(data, field, "redemption_uses"),
         sku_bought=_member_counts(data, field, "sku_bought"),
         owned_coupons=_member_counts(data, field, "owned_coupons"),
+        spend_12m=_member_bounded(data, field, "spend_12m", MAX_SPEND_FEN),
+        growth=_member_bounded(data, field, "growth", MAX_GROWTH),
+        tasks=_member_tasks(data, field),
     )
 
 
@@ -97,6 +125,25 @@ def _member_int(data: dict, field: str, key: str) -> int:
     value = data.get(key, 0)
     if type(value) is not int or not 0 <= value <= MAX_POINTS:
         raise QuoteInputError(f"{field}.{key}", f"must be a whole number from 0 to {MAX_POINTS}")
+    return value
+
+
+def _member_bounded(data: dict, field: str, key: str, top: int) -> int:
+    value = data.get(key, 0)
+    if type(value) is not int or not 0 <= value <= top:
+        raise QuoteInputError(f"{field}.{key}", f"must be a whole number from 0 to {top}")
+    return value
+
+
+def _member_tasks(data: dict, field: str) -> dict[str, int]:
+    value = data.get("tasks", {})
+    if not isinstance(value, dict) or not all(
+        type(k) is str and type(v) is int and 0 <= v <= MAX_TASK_TARGET for k, v in value.items()
+    ):
+        raise QuoteInputError(
+            f"{field}.tasks",
+            f'must map task names to days or events done (0 to {MAX_TASK_TARGET}), e.g. {{"watch_days": 2}}',
+        )
     return value
 
 

@@ -39,9 +39,22 @@ MAX_TIERS = 30
 MAX_SEGMENT_TAGS = 64  # distinct member tags one table's segments may name: one bit each of a uint64
 MAX_POINTS = 1_000_000_000  # the most a balance, a quote's member or one order's points may hold
 MAX_ORDER_FEN = 10_000_000_000  # the most one order may charge: 100 million yuan
+MAX_SPEND_FEN = 10_000_000_000_000  # the most a member's 12 months' spend (tier progression) may read
+MAX_GROWTH = 10_000_000_000_000  # the most growth value a member or a tier's `reach` may hold
+MAX_TASK_TARGET = 1_000  # the most days or events one progression task may ask for
 REFUND_POLICIES = ("debt", "forgive")  # what a refund does with points already spent
 COUPON_ISSUES = ("auto", "granted")  # how a member comes to have a coupon: every eligible member, or a grant
 MAX_GRANT_DAYS = 3_660  # the longest a granted coupon may be valid: about ten years
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How a tier is reached (tier progression): every task of `tasks` complete, or the paid
+    spend of the last 12 months at least `spend` (fen), or growth at least `growth`."""
+
+    tasks: tuple = ()  # task names, defined in the table's progression.tasks
+    spend: int | None = None
+    growth: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,31 @@ class Tier:
     id: str
     name: str
     points_multiplier: int  # percent
+    reach: Reach | None = None  # None: progression never moves a member into this tier
+
+
+@dataclass(frozen=True)
+class Task:
+    """A progression task: `streak_days` consecutive local days with a counting event, or
+    `count` counting events (within `within_days` days of each other's count, when set)."""
+
+    name: str
+    streak_days: int | None
+    count: int | None
+    within_days: int | None
+    orders: bool  # a settled order counts too
+    hint: str  # the quote's hint, with {left} for what is left
+
+    @property
+    def target(self) -> int:
+        return self.streak_days if self.streak_days is not None else (self.count or 0)
+
+
+@dataclass(frozen=True)
+class Progression:
+    tasks: Mapping[str, Task]  # in the order written
+    growth_per_yuan: int
+    review_months: int
 
 
 class Segment(NamedTuple):
@@ -134,7 +172,8 @@ class EventRule:
     session_only: bool = False  # the points lapse when the live session they were earned in ends
     freeze_above_per_hour: int | None = None  # more in one clock hour freezes the member (anti-cheat)
     cap_per_week: int | None = None  # points per ISO week in the table's timezone
-    counts_toward: tuple = ()  # task names, recorded for tier progression (not evaluated yet)
+    counts_toward: tuple = ()  # progression task names this event counts toward
+    growth: int = 0  # growth value (tier progression) the event adds
 
 
 @dataclass(frozen=True)
@@ -196,6 +235,7 @@ class RuleTable:
     coupons: Sequence[Coupon]
     points: PointsRules
     redemptions: Sequence[Redemption]
+    progression: Progression | None = None  # None: tiers change only by import
 
     def tier_rank(self, tier_id: str | None) -> int:
         """0 for visitors, 1 for the lowest tier, and so on."""
@@ -234,6 +274,9 @@ class Member:
     redemption_uses: Mapping[str, int] = field(default_factory=dict)
     sku_bought: Mapping[str, int] = field(default_factory=dict)
     owned_coupons: Mapping[str, int] = field(default_factory=dict)  # granted coupon id -> valid grants now
+    spend_12m: int = 0  # fen paid by settled orders in the last 12 months (tier progression)
+    growth: int = 0  # growth value (tier progression)
+    tasks: Mapping[str, int] = field(default_factory=dict)  # progression task -> days or events so far
 
 
 @dataclass(frozen=True, slots=True)

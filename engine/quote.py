@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import codes
+from .progression import progress_dict
 
 
 @dataclass
@@ -62,6 +63,7 @@ class RawQuote:
     payable: int
     points: RawPoints
     redemptions: list  # (status, hint) per catalogue entry, in table order
+    progress: Any = None  # engine.progression.RawProgress; None for a table without progression
 
 
 class PublicParts:
@@ -173,7 +175,7 @@ def assemble(
 ) -> dict:
     """The whole public quote around its already built lists (`raw.lines`, `raw.coupons`
     and `raw.redemptions` are not read here)."""
-    return {
+    out = {
         "tier": parts.tier_ids[raw.tier_rank],
         "room": {"id": parts.rooms[raw.room_index], "live": raw.live} if raw.room_index >= 0 else None,
         "lines": lines,
@@ -184,6 +186,9 @@ def assemble(
         "points": points_dict(parts, raw.tier_rank, raw.room_index, raw.points),
         "redemptions": redemptions,
     }
+    if raw.progress is not None:  # only a table with `progression` (engine/progression.py)
+        out["tier_progress"] = progress_dict(parts.model, raw.progress, raw.payable)
+    return out
 
 
 def public_quote(compiled: Any, raw: RawQuote) -> dict:

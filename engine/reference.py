@@ -15,6 +15,7 @@ from .inputs import check_quote_inputs
 from .layout import C_RANK
 from .model import KIND_ORDER, Coupon, Member, Stock
 from .owned import granting_redemption
+from .progression import decide_progress
 from .quote import RawCoupon, RawLine, RawPoints, RawQuote, public_quote
 
 NAME = "reference"
@@ -101,6 +102,7 @@ def decide(
         payable=payable,
         points=points,
         redemptions=redemptions,
+        progress=decide_progress(model, member, tier_rank, payable),
     )
 
 

@@ -14,6 +14,7 @@ cdef class TableView:
     cdef dict coupon_index
     cdef dict redemption_index
     cdef dict tag_bit
+    cdef dict task_index
 
 
 @cython.no_gc
@@ -21,6 +22,7 @@ cdef class Quote:
     cdef Result r
     cdef int64_t n
     cdef int64_t n_redemptions
+    cdef int64_t n_tasks
     cdef int64_t* line_block
     cdef int64_t* rows
     cdef int64_t* qty

@@ -5,7 +5,7 @@ Python inputs are checked and turned into C arrays once (`quote`), then `_run` d
 the whole quote without the GIL, touching only the rows the cart names, stage by stage as
 engine/reference.py does: price lines (ext/price_lines.pyx), choose coupons
 (ext/choose_coupons.pyx, with the search in ext/coupon_search.pyx), points (ext/points.pyx),
-redemptions (ext/redemptions.pyx). The result is a `Quote` holding plain C arrays;
+redemptions (ext/redemptions.pyx), tier progress (ext/progress.pyx). The result is a `Quote` holding plain C arrays;
 `to_raw()` / `to_dict()` / `to_json()` build Python objects only when asked.
 """
 NAME = "compiled"  # set before the engine imports below: `import engine` selects this module
@@ -23,10 +23,12 @@ from ext.layout cimport P_LIMIT, compiled_layout, index_t, value_t
 from ext.limits cimport MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY, compiled_limits
 from ext.points cimport add_totals, earn_points
 from ext.price_lines cimport price_lines
+from ext.progress cimport tier_progress
 from ext.redemptions cimport check_redemptions
 from ext.structs cimport Request, Result, Table, _product
 
-from engine.inputs import QuoteInputError
+from engine.inputs import QuoteInputError, check_progress_figures
+from engine.progression import RawProgress, progress_dict
 from engine.quote import (RawCoupon, RawLine, RawPoints, RawQuote, applied_dict, assemble, json_parts_of,
                           line_dict, not_applied_dict, parts_of, redemption_dict)
 
@@ -66,6 +68,7 @@ cdef int _run(const Table* t, const Request* r, Result* out) noexcept nogil:
     add_totals(r, out)
     earn_points(t, r, out)
     check_redemptions(t, r, out)
+    tier_progress(t, r, out)
     return 0
 
 
@@ -90,6 +93,7 @@ cdef class TableView:
         self.coupon_index = compiled.coupon_index
         self.redemption_index = compiled.redemption_index
         self.tag_bit = compiled.tag_bit
+        self.task_index = compiled.task_index
         c = compiled
         self.t.n_tiers = c.n_tiers
         self.t.tier_multiplier = _values(c.tier_multiplier)
@@ -125,6 +129,15 @@ cdef class TableView:
         self.t.order_bonus = c.order_bonus
         self.t.pickup_percent = c.pickup_percent
         self.t.utc_offset = c.utc_offset
+        self.t.has_progression = c.has_progression
+        self.t.growth_per_yuan = c.growth_per_yuan
+        self.t.n_tasks = c.task_target.shape[0]
+        self.t.progress_target = _values(c.progress_target)
+        self.t.tier_spend = _values(c.tier_spend)
+        self.t.tier_growth = _values(c.tier_growth)
+        self.t.tier_task_ptr = _indexes(c.tier_task_ptr)
+        self.t.tier_task = _indexes(c.tier_task)
+        self.t.task_target = _values(c.task_target)
 
 
 cdef object _last_table = None
@@ -211,7 +224,8 @@ cdef class Quote:
         return RawQuote(tier_rank=self.tier, room_index=self.room, live=bool(self.r.live), lines=raw_lines,
                         coupons=coupons, applied=applied, combinations=self.r.combinations,
                         search_exact=bool(self.r.exact), subtotal=self.r.subtotal, discount=self.r.discount,
-                        payable=self.r.payable, points=points, redemptions=redemptions)
+                        payable=self.r.payable, points=points, redemptions=redemptions,
+                        progress=_progress(self))
 
     def to_dict(self) -> dict:
         """The public quote (engine.quote's builders, fed from the C arrays directly)."""
@@ -386,8 +400,23 @@ cdef class Quote:
                 w.text(',"hint":')
                 w.bytes(_hint(jp, 2, k, self.r.red_status[k], self.r.red_hint[k], self, -1))
                 w.text("}")
-        w.text("]" if inner else "]}")
+        w.text("]")
+        if self.table.has_progression:
+            w.text(',"tier_progress":')
+            w.bytes(jp.dumps(progress_dict(self.table.model, _progress(self), self.r.payable)))
+        if not inner:
+            w.text("}")
         return w.result()
+
+
+cdef object _progress(Quote q):
+    """The RawProgress of a quote, None for a table without progression."""
+    cdef int64_t k, start
+    if not q.table.has_progression:
+        return None
+    start = q.table.tier_task_ptr[q.r.g_tier] if q.r.g_tier else 0
+    return RawProgress(tier=q.r.g_tier, spend_left=q.r.g_spend, growth_left=q.r.g_growth,
+                       tasks=[(int(q.table.tier_task[start + k]), q.r.g_task_left[k]) for k in range(q.r.g_n_tasks)])
 
 
 cdef object _hint(object jp, int kind, int64_t item, int64_t status, int64_t value, Quote q, int64_t line):
@@ -407,7 +436,7 @@ class _Summary:
     """The quote-wide figures `engine.quote.assemble` reads, without building a RawQuote."""
 
     __slots__ = ("tier_rank", "room_index", "live", "combinations", "search_exact", "subtotal", "discount",
-                 "payable", "points")
+                 "payable", "points", "progress")
 
     def __init__(self, Quote q):
         self.tier_rank = q.tier
@@ -421,6 +450,7 @@ class _Summary:
         self.points = RawPoints(base=q.r.p_base, tier_percent=q.r.p_tier, room_percent=q.r.p_room,
                                 birthday_percent=q.r.p_birthday, multiplied=q.r.p_multiplied,
                                 room_bonus=q.r.p_room_bonus, order_bonus=q.r.p_order_bonus, total=q.r.p_total)
+        self.progress = _progress(q)
 
 
 cdef int64_t* _pairs(object source, dict index, int64_t* count) except? NULL:
@@ -480,6 +510,7 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     cdef int64_t debt = member.points_debt
     if not 0 <= debt <= MAX_POINTS:
         raise QuoteInputError("member.points_debt", f"must be from 0 to {MAX_POINTS}")
+    check_progress_figures(member)
     cdef int64_t at = _whole(now)  # -1 unless an int, as the reference requires
     if not 0 <= at <= MAX_INSTANT:
         raise QuoteInputError("now", "must be Unix seconds between 1970 and 9999")
@@ -505,8 +536,10 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     q.tier = tier_rank
     q.room = room_index
     q.n_redemptions = view.t.n_redemptions
-    # one block for the request's line arrays and the result's line arrays
-    q.line_block = <int64_t*>malloc((n * (3 + blocks) + 2 * q.n_redemptions + 1) * sizeof(int64_t))
+    q.n_tasks = view.t.n_tasks
+    # one block for the request's line arrays, the result's line arrays and the tasks' progress
+    q.line_block = <int64_t*>malloc((n * (3 + blocks) + 2 * q.n_redemptions + 2 * q.n_tasks + 1)
+                                    * sizeof(int64_t))
     if q.line_block == NULL:
         raise MemoryError()
     req.rows = q.rows = q.line_block
@@ -521,6 +554,17 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     q.r.line_final = q.r.line_discount + n
     q.r.red_status = q.r.line_final + n
     q.r.red_hint = q.r.red_status + q.n_redemptions
+    req.task_progress = q.r.red_hint + q.n_redemptions
+    q.r.g_task_left = req.task_progress + q.n_tasks
+    for i in range(q.n_tasks):
+        req.task_progress[i] = 0
+    if q.n_tasks and member.tasks:
+        for name, done in member.tasks.items():
+            position = view.task_index.get(name)
+            if position is not None:
+                req.task_progress[<int64_t>position] = done
+    req.spend_12m = member.spend_12m
+    req.growth = member.growth
 
     sku_bought = member.sku_bought
     for i in range(n):

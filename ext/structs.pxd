@@ -40,6 +40,15 @@ cdef struct Table:
     int64_t order_bonus
     int64_t pickup_percent
     int64_t utc_offset
+    int64_t has_progression     # tier progression (ext/progress.pyx)
+    int64_t growth_per_yuan
+    int64_t n_tasks
+    const value_t* progress_target   # per tier rank: the tier progress is shown toward, 0 none
+    const value_t* tier_spend        # per tier rank, NO_LIMIT: no spend criterion
+    const value_t* tier_growth
+    const index_t* tier_task_ptr     # CSR over tier ranks into tier_task
+    const index_t* tier_task         # task indexes
+    const value_t* task_target       # per task: days or events to do
 
 
 cdef struct Request:
@@ -66,6 +75,9 @@ cdef struct Request:
     int64_t* redemption_stock
     int64_t n_owned
     int64_t* owned          # pairs: granted coupon index, valid grants the member owns
+    int64_t spend_12m
+    int64_t growth
+    int64_t* task_progress  # per task of the table: days or events done
 
 
 cdef struct Result:
@@ -105,6 +117,11 @@ cdef struct Result:
     int64_t* shares          # owns the share arrays
     int64_t combinations    # how many combinations the search evaluated
     bint exact              # False when the search budget ran out
+    int64_t g_tier          # tier progression: the target tier's rank, 0 none
+    int64_t g_spend         # fen left, -1 no criterion
+    int64_t g_growth        # growth left, -1 no criterion
+    int64_t g_n_tasks
+    int64_t* g_task_left    # per task of the target tier, in order: what is left
 
 
 cdef inline value_t _coupon(const Table* t, int64_t c, int64_t field) noexcept nogil:

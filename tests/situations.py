@@ -8,6 +8,7 @@ source answers `integer`, `choice`, `boolean`, `subset`, `counts` and `cart`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 
@@ -186,7 +187,7 @@ def table_data(pick) -> dict:
         redemptions.append(item)
     if tag_pool is WIDE_TAGS:  # one item names all 64 tags, so the last has bit 63
         redemptions.append({"id": "XW", "points": pick.integer(1, 3000), "segments": {"any_of": WIDE_TAGS}})
-    return {
+    data = {
         "tiers": tiers,
         "products": products,
         "rooms": rooms,
@@ -199,6 +200,31 @@ def table_data(pick) -> dict:
             "order_bonus": pick.integer(0, 50),
         },
     }
+    if pick.integer(0, 2) > 0:
+        data["progression"] = progression(pick, tiers)
+    return data
+
+
+def progression(pick, tiers: list) -> dict:
+    """0-3 tasks (streaks and counts) and a `reach` on some tiers: tasks, spend, growth."""
+    tasks = {}
+    for k in range(pick.integer(0, 3)):
+        if pick.boolean():
+            tasks[f"task{k}"] = {"streak_days": pick.integer(1, 5), "hint": "do {task}: {left} more"}
+        else:
+            tasks[f"task{k}"] = {"count": pick.integer(1, 5), "within_days": pick.integer(1, 30)}
+    for tier in tiers:
+        if pick.integer(0, 3) == 0:
+            continue
+        reach: dict = {}
+        if tasks and pick.boolean():
+            reach["tasks"] = pick.subset(sorted(tasks))
+        if pick.boolean():
+            reach["spend"] = pick.integer(1, 20_000)
+        if not reach or pick.boolean():
+            reach["growth"] = pick.integer(1, 500)
+        tier["reach"] = reach
+    return {"tasks": tasks, "growth_per_yuan": pick.integer(0, 5), "review_months": pick.integer(1, 24)}
 
 
 def segment(pick, tags: list) -> dict:
@@ -237,6 +263,13 @@ def make_situation(pick, table) -> tuple:
         sku_bought=pick.counts(skus, 0, 3),
         owned_coupons=pick.counts(coupon_ids + ["UNKNOWN"], 0, 2),
     )
+    if model.progression is not None:
+        member = dataclasses.replace(
+            member,
+            spend_12m=pick.integer(0, 20_000),
+            growth=pick.integer(0, 500),
+            tasks=pick.counts(list(model.progression.tasks) + ["unknown_task"], 0, 6),
+        )
     stock = Stock(
         coupons=pick.counts(coupon_ids, 0, 2) if coupon_ids else {},
         redemptions=pick.counts(item_ids, 0, 2) if item_ids else {},

@@ -223,6 +223,9 @@ def test_search_budget_ends_the_search_the_same_way_in_both():
         (dict(member=Member(tier="gold", points=-1)), "member.points"),
         (dict(member=Member(tier="gold", points=1_000_000_001)), "member.points"),
         (dict(member=Member(tier="gold", points_debt=-1)), "member.points_debt"),
+        (dict(member=Member(tier="gold", spend_12m=-1)), "member.spend_12m"),
+        (dict(member=Member(tier="gold", growth=10**14)), "member.growth"),
+        (dict(member=Member(tier="gold", tasks={"watch_days": 1001})), "member.tasks"),
     ],
 )
 def test_both_evaluators_refuse_the_same_bad_inputs(evaluator, bad, field):

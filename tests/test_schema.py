@@ -25,7 +25,7 @@ VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 # A small valid table that has every section, so a field can be tried in each.
 MINIMAL = {
-    "tiers": [{"id": "silver"}, {"id": "gold"}],
+    "tiers": [{"id": "silver", "reach": {"spend": 100}}, {"id": "gold"}],
     "products": [
         {"sku": "MILK", "price": 1000, "category": "milk", "tier_prices": {}, "segments": {"none_of": ["staff"]}}
     ],
@@ -48,6 +48,7 @@ MINIMAL = {
     "redemptions": [
         {"id": "R", "points": 1, "unlock": {"sessions_watched": 1}, "window": {}, "segments": {"all_of": ["vip"]}}
     ],
+    "progression": {"tasks": {"s": {"streak_days": 1}, "c": {"count": 1}}},
 }
 
 # Every mapping validate.py checks field by field, as a path into MINIMAL.
@@ -69,6 +70,9 @@ SECTIONS = [
     ("redemptions", 0, "unlock"),
     ("redemptions", 0, "window"),
     ("redemptions", 0, "segments"),
+    ("tiers", 0, "reach"),
+    ("progression",),
+    ("progression", "tasks", "c"),
 ]
 
 # A coupon of each kind with its amounts, to host the kind's own fields.
@@ -114,7 +118,12 @@ def schema_at(path: tuple) -> dict:
     node = SCHEMA
     for part in path:
         node = resolve(node)
-        node = node["items"] if isinstance(part, int) else node["properties"][part]
+        if isinstance(part, int):
+            node = node["items"]
+        elif part in node.get("properties", {}):
+            node = node["properties"][part]
+        else:  # a mapping keyed by the author's names (progression.tasks)
+            node = node["additionalProperties"]
     return resolve(node)
 
 
@@ -446,6 +455,8 @@ def _host(path: tuple, field: str) -> dict:
     """MINIMAL, with the coupon swapped for one whose kind owns `field`."""
     if path == ("coupons", 0) and field in KIND_OWNER:
         return with_value(("coupons",), 0, COUPON_OF_KIND[KIND_OWNER[field]])
+    if path == ("progression", "tasks", "c") and field == "streak_days":  # a task is a streak or a count
+        return with_value(("progression", "tasks"), "c", {}, MINIMAL)
     if path == ("redemptions", 0) and field == "low_stock":  # below the stock, so with the most there is
         return with_value(path, "stock", MAX_STOCK, MINIMAL)
     if path == ("coupons", 0) and field == "valid_days":  # a granted coupon's field

@@ -57,9 +57,11 @@ async def decide(service: Service, body: bytes, now: int) -> Response:
     # spares almost every quote a coroutine call on the hot path
     if record is not None and 0 < record.lapse_at <= now:
         record = await service.current_member(record, now)
+    if record is not None and 0 < record.review_at <= now:  # a tier review is due (api/progression.py)
+        record = await service.reviewed_member(record, now)
     table = service.table
     assert table is not None, "a started worker always serves a table"
-    status, member = pricing(record, now)
+    status, member = pricing(record, now, table.model)
     started = time.perf_counter()
     try:
         quote = service.evaluator.quote(table, member, req.room, now, req.lines, req.fulfillment)

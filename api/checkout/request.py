@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -17,6 +18,7 @@ from engine.inputs import QuoteInputError
 from engine.instants import last_day
 from engine.model import MAX_LINES, MAX_QTY, Member
 
+from ..progression import with_figures
 from ..store import CHANNELS, IDENTITY_VALUE, MEMBER_ID, MemberRecord
 
 _FIELDS = {"member_id", "identity", "room", "lines", "fulfillment", "location"}
@@ -112,13 +114,18 @@ def encoded(req: EligibilityRequest) -> bytes:
 _VISITOR = Member()
 
 
-def pricing(record: MemberRecord | None, now: int) -> tuple:
-    """(status, the Member to quote): a lapsed paid membership is priced as a visitor."""
+def pricing(record: MemberRecord | None, now: int, model: Any = None) -> tuple:
+    """(status, the Member to quote): a lapsed paid membership is priced as a visitor.
+    With the served table's `model`, the member carries its tier-progression figures."""
     if record is None:
         return "visitor", _VISITOR
     if record.lapsed(now):
-        return "lapsed", record.engine_member(as_visitor=True, now=now)
-    return "member", record.engine_member(now=now)
+        status, member = "lapsed", record.engine_member(as_visitor=True, now=now)
+    else:
+        status, member = "member", record.engine_member(now=now)
+    if model is not None and model.progression is not None:
+        member = with_figures(member, record, model, now)
+    return status, member
 
 
 EXPIRING_NOTICE_DAYS = 30  # a quote shows the member's next points to lapse this many days ahead

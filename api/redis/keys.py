@@ -53,6 +53,18 @@ def grants_key(member_id: str) -> str:  # {<member>}; a grant until GRANT_RETENT
     return f"cg:{{{member_id}}}"
 
 
+# -- tier progression (api/progression.py, lua/tier_progress.lua) ------------------------------
+
+
+def tier_history_key(member_id: str) -> str:  # {<member>}; the newest HISTORY_KEEP (50) tier changes
+    return f"tiers:{{{member_id}}}"
+
+
+def tier_refs_key(member_id: str) -> str:  # {<member>}; a ref as long as its request may be replayed
+    """Events and orders counted toward tier progression: ref -> the instant it may be forgotten."""
+    return f"tiers:{{{member_id}}}:refs"
+
+
 # -- rate limits (api/access.py, lua/rate.lua) ---------------------------------------------------------
 
 

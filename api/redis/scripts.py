@@ -53,6 +53,8 @@ class Scripts:
     ledger_freeze: Registered
     # members (api/store.py)
     member_replace: Registered
+    # tier progression (api/progression.py)
+    tier_progress: Registered
     # attempts and shared stock (api/reservations.py)
     attempt_begin: Registered
     attempt_fence: Registered

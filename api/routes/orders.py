@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from engine import codes
-from engine.model import MAX_ORDER_FEN, MAX_POINTS
+from engine.model import MAX_ORDER_FEN, MAX_POINTS, Progression
 from engine.quote import yuan
 
-from .. import orders, schemas
+from .. import orders, progression, schemas
 from ..checkout.request import pricing
 from ..errors import JSON, answer, error, refusal
 from ..leader_office import join_group
@@ -135,7 +135,20 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     if status == "done":  # counted on the screen again: once only, and after a crash between the two, at last
         if await service.redis_call(orders.may_count_again(service.redis, body.member_id, body.order_id)):
             await _on_screen(service, body, value)
-        return Response(orders.render_settled(value, body.order_id, body.member_id), media_type=JSON)
+        content = orders.render_settled(value, body.order_id, body.member_id)
+        if table.model.progression is not None:
+            change = await service.redis_call(
+                progression.replayed(
+                    service.scripts,
+                    service.redis,
+                    table.model,
+                    body.member_id,
+                    now,
+                    **_order_counts(table.model.progression, f"ord:{body.order_id}", int(value.split(" ")[4])),
+                )
+            )
+            content = _with_tier(content, change)
+        return Response(content, media_type=JSON)
     nonce, stocked = value, []
     try:
         if body.rules_version != table.version:
@@ -159,7 +172,9 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                 "the member is frozen for review: it earns and spends nothing until unfrozen",
                 "member_id",
             )
-        _, member = pricing(record, now)
+        record = await service.reviewed_member(record, now)  # a tier review due runs before pricing
+        assert record is not None
+        _, member = pricing(record, now, model=table.model)
         try:
             quote = await quote_with_live_stock(
                 service.evaluator,
@@ -281,12 +296,44 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     )
     service.dashboard.order(body.room, member.tier or "visitor", points, applied)
     await _on_screen(service, body, stored)
+    content = orders.render_settled(stored, body.order_id, body.member_id)
+    progressing = table.model.progression
+    if progressing is not None:  # tier progression: the order's spend, growth and tasks count now
+        made = await service.redis_call(
+            progression.run(
+                service.scripts,
+                table.model,
+                body.member_id,
+                now,
+                mode="count",
+                **_order_counts(progressing, f"ord:{body.order_id}", quote.payable),
+            )
+        )
+        if isinstance(made, dict):
+            service.dashboard.tier_change(body.room, made)
+        content = _with_tier(content, made if isinstance(made, dict) else None)
     if newly:
         pipe = service.redis.pipeline(transaction=False)
         pipe.zadd(feed_key(leader), {f"new_neighbour|{body.member_id}|{body.order_id}": now})
         pipe.zremrangebyrank(feed_key(leader), 0, -FEED_KEEP - 1)
         await service.redis_call(pipe.execute())
-    return Response(orders.render_settled(stored, body.order_id, body.member_id), media_type=JSON)
+    return Response(content, media_type=JSON)
+
+
+def _order_counts(rules: Progression, ref: str, payable: int) -> dict:
+    """What a settled order counts toward tier progression: its payable as spend, its growth
+    and the tasks that count orders."""
+    return {
+        "ref": ref,
+        "spend": payable,
+        "growth": payable // 100 * rules.growth_per_yuan,
+        "tasks": tuple(t.name for t in rules.tasks.values() if t.orders),
+    }
+
+
+def _with_tier(content: bytes, change: dict | None) -> bytes:
+    """A settled order's answer with `tier`: the change it made (tables with progression)."""
+    return content[:-1] + b',"tier":' + orjson.dumps(change) + b"}"
 
 
 @router.post(

@@ -4,6 +4,7 @@ ledger's keys and scripts are api/ledger.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
@@ -13,7 +14,7 @@ from engine.instants import at_offset
 from engine.model import EVENT_KINDS, MAX_POINTS, EventRule
 from engine.rules.checks.common import did_you_mean
 
-from .. import schemas
+from .. import progression, schemas
 from ..access import RateLimit
 from ..errors import JSON, MEMBER_ERRORS, answer, error, refusal
 from ..ledger import credit_event, earned_expiry
@@ -205,4 +206,23 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
     headers = {"Idempotent-Replay": "true"} if status == "replay" else None
     if status == "ok":
         service.dashboard.points(body.room, int(record.split(" ")[0]))
-    return Response(_event_body(body.event_id, body.member_id, record), media_type=JSON, headers=headers)
+    content = _event_body(body.event_id, body.member_id, record)
+    if model.progression is not None:  # tier progression: the event counts, and the answer says what it changed
+        counts = record.split(" ")[3] != "below_min_seconds"
+        count: dict[str, Any] = dict(
+            ref=f"ev:{body.event_id}",
+            growth=rule.growth if counts else 0,
+            tasks=rule.counts_toward if counts else (),
+        )
+        if status == "ok":
+            change = await service.redis_call(
+                progression.run(service.scripts, model, body.member_id, now, mode="count", **count)
+            )
+            if isinstance(change, dict):
+                service.dashboard.tier_change(body.room, change)
+        else:
+            change = await service.redis_call(
+                progression.replayed(service.scripts, service.redis, model, body.member_id, now, **count)
+            )
+        content = content[:-1] + b',"tier":' + orjson.dumps(change if isinstance(change, dict) else None) + b"}"
+    return Response(content, media_type=JSON, headers=headers)

@@ -163,6 +163,19 @@ class JoinOffer(BaseModel):
     text: str
 
 
+class ProgressHint(BaseModel):
+    code: str = Field(description="`reached`, `spend_more`, `growth_more` or `task`")
+    value: int = Field(description="fen, growth or days/events left (0 for `reached`)")
+    text: str
+    task: str | None = Field(None, description="the task's name, for `task`")
+
+
+class TierProgress(BaseModel):
+    tier: str = Field(description="the next tier above the member's that has a `reach`")
+    name: str
+    hints: list[ProgressHint]
+
+
 class EligibilityResponse(BaseModel):
     rules_version: str
     at: int = Field(description="the instant the quote was made for (Unix seconds, the server's clock)")
@@ -177,3 +190,8 @@ class EligibilityResponse(BaseModel):
     points: PointsEarned
     redemptions: list[RedemptionOption]
     join_offer: JoinOffer | None = Field(description="for visitors and lapsed members: what joining saves")
+    tier_progress: TierProgress | None = Field(
+        None,
+        description="only under rules with `progression`: the progress toward the next tier, this cart "
+        "counted (docs/RULES.md, Tier progression); null when no tier above has a `reach`",
+    )

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .checkout import Line, Location
+from .points import TierChange
 
 
 class OrderRequest(BaseModel):
@@ -57,6 +58,11 @@ class OrderResult(BaseModel):
     leader_id: str | None = Field(description="The order's pickup leader.")
     new_neighbour: bool = Field(description="The member was bound to this leader by this order.")
     at: int
+    tier: TierChange | None = Field(
+        None,
+        description="Only under rules with `progression`: the tier change this request made "
+        "(null when the tier stayed); a replay answers with the same change.",
+    )
 
 
 class RefundRequest(BaseModel):

@@ -53,6 +53,12 @@ class EventRequest(BaseModel):
     )
 
 
+class TierChange(BaseModel):
+    from_: str = Field(alias="from", description="The tier before (`visitor` for a non-member).")
+    to: str = Field(description="The tier after.")
+    reason: str = Field(description="`task:<name>`, `spend`, `growth` or `review`.")
+
+
 class EventResult(BaseModel):
     event_id: str
     member_id: str
@@ -63,6 +69,11 @@ class EventResult(BaseModel):
     note: str | None = Field(
         description="Why fewer points than the rule gives: `cap_per_session`, "
         "`cap_per_day`, `cap_per_week` or `below_min_seconds`; null otherwise."
+    )
+    tier: TierChange | None = Field(
+        None,
+        description="Only under rules with `progression`: the tier change this request made "
+        "(null when the tier stayed); a replay answers with the same change.",
     )
 
 

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any
 
 from ..instants import format_instant
-from ..model import RELEASE_PERIODS, Release, RuleTable, Segment
+from ..model import RELEASE_PERIODS, Progression, Reach, Release, RuleTable, Segment
 
 _MONEY = {"price", "amount", "threshold", "max_discount", "cash", "tier_prices", "live_prices"}
 _INSTANTS = {"start", "end", "window_from", "window_to"}
@@ -44,6 +44,18 @@ def _show(field: str, value: Any, utc_offset: int) -> Any:
         return {key: sorted(tags) for key, tags in value._asdict().items() if tags}
     if isinstance(value, frozenset):
         return sorted(value)
+    if isinstance(value, Reach):  # as written: the criteria given
+        written = {"tasks": list(value.tasks), "spend": value.spend, "growth": value.growth}
+        return {key: v for key, v in written.items() if v not in (None, [])}
+    if isinstance(value, Progression):  # as written
+        return {
+            "tasks": {
+                name: {k: v for k, v in _fields(t).items() if k != "name" and v is not None}
+                for name, t in value.tasks.items()
+            },
+            "growth_per_yuan": value.growth_per_yuan,
+            "review_months": value.review_months,
+        }
     if isinstance(value, Release):  # as written
         every = next(name for name, seconds in RELEASE_PERIODS.items() if seconds == value.every_seconds)
         return {
@@ -70,6 +82,11 @@ def _say(field: str, value: Any) -> str:
         return f"x{value / 100:g}"
     if field == "segment":
         return "; ".join(f"{key} {', '.join(tags)}" for key, tags in value.items())
+    if field == "reach":
+        parts = [f"tasks {', '.join(value['tasks'])}"] if "tasks" in value else []
+        parts += [f"spend {_yuan(value['spend'])} yuan"] if "spend" in value else []
+        parts += [f"growth {value['growth']}"] if "growth" in value else []
+        return " or ".join(parts)
     if field == "release":
         carried = ", what is left carried over" if value["roll_over"] else ""
         return f"{value['amount']} every {value['every']} from {value['starts']}{carried}"
@@ -141,6 +158,19 @@ def diff_tables(old: RuleTable, new: RuleTable) -> list:
                     "text": f"{field}: {was} -> {now}",
                 }
             )
+    was, now = _show("progression", old.progression, 0), _show("progression", new.progression, 0)
+    if was != now:
+        changes.append(
+            {
+                "item": "table",
+                "id": None,
+                "change": "changed",
+                "field": "progression",
+                "from": was,
+                "to": now,
+                "text": "progression: " + ("added" if was is None else "removed" if now is None else "changed"),
+            }
+        )
     old_points, new_points = _fields(old.points), _fields(new.points)
     for field, value in new_points.items():
         was = _show(field, old_points[field], 0) if field != "events" else _events(old_points[field])

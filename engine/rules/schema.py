@@ -25,12 +25,15 @@ from ..model import (
     EVENT_KIND_RE,
     EVENT_KINDS,
     MAX_GRANT_DAYS,
+    MAX_GROWTH,
     MAX_MULTIPLIER_PERCENT,
     MAX_PER_YUAN,
     MAX_POINTS,
     MAX_PRICE_FEN,
     MAX_QTY,
     MAX_SEGMENT_TAGS,
+    MAX_SPEND_FEN,
+    MAX_TASK_TARGET,
     MAX_TIERS,
     REFUND_POLICIES,
     VISITOR,
@@ -53,6 +56,7 @@ from .checks.points import (
     MAX_TASKS,
     MAX_WATCH_SECONDS,
 )
+from .checks.progression import DEFAULT_HINT, MAX_PROGRESSION_TASKS, MAX_REVIEW_MONTHS, MAX_WITHIN_DAYS
 from .validate import FORMAT_VERSION
 
 SCHEMA_ID = f"urn:rights-engine:rule-table:format-{FORMAT_VERSION}"
@@ -335,11 +339,12 @@ def _event(kind: str | None) -> dict:
         ),
         "counts_toward": _list(
             {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": ID_RE.pattern},
-            "Names of the tasks this event counts toward, each listed once. Recorded for tier "
-            "progression, which is not implemented yet: nothing counts them today.",
+            "Names of the tasks this event counts toward, each listed once. With a `progression` section "
+            "each must be one of its tasks; without one the names are kept and nothing counts them.",
             maxItems=MAX_TASKS,
             uniqueItems=True,
         ),
+        "growth": _integer("Growth value (tier progression) each credited event adds.", 0, MAX_POINTS, 0),
     }
     what = {
         "watch": "watching a live room",
@@ -366,6 +371,12 @@ def rule_table_schema() -> dict:
         "type": "object",
         "additionalProperties": False,
         "required": ["tiers"],
+        "if": {"properties": {"tiers": {"contains": {"type": "object", "required": ["reach"]}}}},
+        "then": {
+            "required": ["progression"],
+            "properties": {"progression": {"type": "object"}},
+            "description": "A tier with `reach` needs a `progression` section.",
+        },
         "properties": {
             "format": _described(
                 {"type": "integer", "const": FORMAT_VERSION, "minimum": FORMAT_VERSION, "maximum": FORMAT_VERSION},
@@ -396,6 +407,10 @@ def rule_table_schema() -> dict:
             ),
             "points": _ref("points", "How members earn points (1 point per yuan when left out)."),
             "redemptions": _nullable(_list(_ref("redemption"), "The redemption catalogue shown with the balance.")),
+            "progression": {
+                "anyOf": [_ref("progression"), {"type": "null"}],
+                "description": "Tier progression (docs/RULES.md, Tier progression); none when left out.",
+            },
         },
         "$defs": {
             "tier": _section(
@@ -404,6 +419,7 @@ def rule_table_schema() -> dict:
                     "id": _ident("The tier's id, used in tier lists, `min_tier` and `tier_prices`; not `visitor`."),
                     "name": _name("to members, e.g. 金卡 gold", "the id"),
                     "points_multiplier": _multiplier("Points multiplier of this tier."),
+                    "reach": _ref("reach", "How tier progression reaches this tier; never, when left out."),
                 },
                 required=("id",),
                 allOf=[{"properties": {"id": {"not": {"const": VISITOR}}}}],
@@ -682,5 +698,74 @@ def rule_table_schema() -> dict:
                     },
                 ],
             ),
+            **_progression_defs(),
         },
+    }
+
+
+def _progression_defs() -> dict:
+    """The `progression` section, its tasks and a tier's `reach` (checks/progression.py)."""
+    task_name = {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": ID_RE.pattern}
+    return {
+        "progression": _section(
+            "Tier progression: the tasks a tier's `reach` names, growth per yuan and the downgrade review.",
+            {
+                "tasks": _described(
+                    {
+                        "type": "object",
+                        "propertyNames": task_name,
+                        "additionalProperties": _ref("task"),
+                        "maxProperties": MAX_PROGRESSION_TASKS,
+                    },
+                    "The tasks, by name; an event rule's `counts_toward` names them.",
+                ),
+                "growth_per_yuan": _integer(
+                    "Growth value per whole yuan paid by a settled order; event rules may add `growth`.",
+                    0,
+                    MAX_PER_YUAN,
+                    0,
+                ),
+                "review_months": _integer(
+                    "The downgrade review comes this many calendar months after the member's last tier change "
+                    "(at the end of that local day).",
+                    1,
+                    MAX_REVIEW_MONTHS,
+                    12,
+                ),
+            },
+        ),
+        "task": _section(
+            "A progression task: streak_days (consecutive local days, each with a counting event) or count "
+            "(counting events, within_days of now when given), one of them.",
+            {
+                "streak_days": _integer(
+                    "Consecutive local days, each with at least one counting event.", 1, MAX_TASK_TARGET
+                ),
+                "count": _integer("Counting events.", 1, MAX_TASK_TARGET),
+                "within_days": _integer(
+                    "With count: only events of the last this many days count; all when left out.", 1, MAX_WITHIN_DAYS
+                ),
+                "orders": _flag("A settled order counts toward the task too.", False),
+                "hint": _text(
+                    "The quote's hint while the task is not done; {left} is replaced by what is left, {task} by "
+                    "the name.",
+                    default=DEFAULT_HINT,
+                ),
+            },
+            oneOf=[{"required": ["streak_days"]}, {"required": ["count"]}],
+            dependentSchemas={"within_days": {"required": ["count"]}},
+        ),
+        "reach": _section(
+            "How tier progression reaches this tier: every listed task done, or the spend, or the growth "
+            "(any criterion given). Needs a `progression` section.",
+            {
+                "tasks": _list(
+                    task_name, "Tasks that together reach the tier (each defined in progression.tasks).", minItems=1
+                ),
+                "spend": _fen("Paid spend of this calendar month and the 11 before it that reaches the tier.", 1)
+                | {"maximum": MAX_SPEND_FEN},
+                "growth": _integer("Growth value that reaches the tier.", 1, MAX_GROWTH),
+            },
+            minProperties=1,
+        ),
     }

@@ -19,6 +19,7 @@ from .checks.coupons import check_coupons
 from .checks.grants import check_grants
 from .checks.points import check_points
 from .checks.products import check_products
+from .checks.progression import check_progression
 from .checks.redemptions import check_redemptions
 from .checks.rooms import check_rooms
 from .checks.tiers import check_tiers
@@ -41,7 +42,19 @@ def _table(checker: Checker, data: Any) -> RuleTable | None:
     top = checker.mapping(
         data,
         (),
-        ("format", "name", "timezone", "tiers", "products", "rooms", "fulfillment", "coupons", "points", "redemptions"),
+        (
+            "format",
+            "name",
+            "timezone",
+            "tiers",
+            "products",
+            "rooms",
+            "fulfillment",
+            "coupons",
+            "points",
+            "redemptions",
+            "progression",
+        ),
         required=("tiers",),
     )
     if top is None:
@@ -69,6 +82,7 @@ def _table(checker: Checker, data: Any) -> RuleTable | None:
     coupons = check_coupons(checker, top, tier_ids, skus, categories, room_map)
     points = check_points(checker, top, bool(rooms))
     redemptions = check_redemptions(checker, top, tier_ids, room_map)
+    progression, tiers = check_progression(checker, top, tiers, dict(points.events))
     check_grants(checker, top, coupons, redemptions)
     segment_limit(checker)
     return RuleTable(
@@ -81,6 +95,7 @@ def _table(checker: Checker, data: Any) -> RuleTable | None:
         coupons=coupons,
         points=points,
         redemptions=redemptions,
+        progression=progression,
     )
 
 

@@ -24,6 +24,7 @@ EVENT_FIELDS = (
     "session_only",
     "freeze_above_per_hour",
     "counts_toward",
+    "growth",
 )
 _KIND = re.compile(EVENT_KIND_RE)
 
@@ -123,6 +124,7 @@ def _event_rule(checker: Checker, epath: tuple, kind: object, rule: object, has_
             if name in erule and (name != "session_only" or session_only):
                 checker.error(epath + (name,), f"{why}, and the table lists no rooms: add `rooms`")
     tasks = _tasks(checker, erule, epath)
+    growth = checker.integer(erule, epath, "growth", 0, MAX_POINTS, default=0) or 0
     return EventRule(
         kind=kind,
         points=pts or 0,
@@ -133,12 +135,14 @@ def _event_rule(checker: Checker, epath: tuple, kind: object, rule: object, has_
         session_only=session_only,
         freeze_above_per_hour=freeze,
         counts_toward=tasks,
+        growth=growth,
     )
 
 
 def _tasks(checker: Checker, erule: dict, epath: tuple) -> tuple:
     """`counts_toward`: the task names the event counts toward, each an id, listed once.
-    Recorded in the model for tier progression, which nothing evaluates yet."""
+    Whether each names a task of `progression.tasks` is checked with that section
+    (checks/progression.py)."""
     raw = erule.get("counts_toward", [])
     tpath = epath + ("counts_toward",)
     if not isinstance(raw, list):

@@ -1,6 +1,8 @@
 """The `tiers` section: the member tiers, lowest first, each with its points multiplier.
 
-Visitor, the tier of non-members, is implicit: it comes before every listed tier.
+Visitor, the tier of non-members, is implicit: it comes before every listed tier. A
+tier's `reach` (tier progression) is read with the `progression` section
+(checks/progression.py), which defines the tasks it names.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ def check_tiers(checker: Checker, top: dict) -> list[Tier]:
         checker.error(("tiers",), f"at most {MAX_TIERS} tiers")
     for index, item in enumerate(raw):
         path = ("tiers", index)
-        obj = checker.mapping(item, path, ("id", "name", "points_multiplier"), required=("id",))
+        obj = checker.mapping(item, path, ("id", "name", "points_multiplier", "reach"), required=("id",))
         if obj is None:
             continue
         ident = checker.ident(obj, path, "id")

@@ -80,6 +80,7 @@ def test_a_watch_event_credits_at_once_and_checkout_sees_it(api):
         "balance": 1870,
         "expires": 1825948800,  # the demo's expire_after_months: 12, usable through 2027-11-11 (+08:00)
         "note": None,
+        "tier": None,  # the demo's tiers have a reach: one watch day moves no one up
     }
     assert quoted_points(api, "G1") == 1870
 
@@ -277,6 +278,7 @@ def authored(redis_client, redis_server, tmp_path):
         live_reply={"points": 3, "session_only": True, "cap_per_session": 6},
         like={"points": 1, "freeze_above_per_hour": 3},
     )
+    data["progression"]["tasks"]["daily_visits"] = {"streak_days": 7}
     path = tmp_path / "authored.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=1850)])
@@ -398,7 +400,9 @@ def test_the_documented_event_example_is_a_valid_table():
     text = (DEMO_RULES.parents[2] / "docs" / "RULES.md").read_text(encoding="utf-8")
     block = text.split("Worked example: a daily check-in", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
     data = yaml.safe_load(DEMO_RULES.read_text(encoding="utf-8"))
-    data["points"]["events"].update(yaml.safe_load(block)["points"]["events"])
+    example = yaml.safe_load(block)
+    data["points"]["events"].update(example["points"]["events"])
+    data["progression"]["tasks"].update(example["progression"]["tasks"])
     table = build_table(data)
     assert table.points.events["check_in"].counts_toward == ("daily_visits",)
     assert (table.points.events["comment"].cap_per_week, table.points.events["check_in"].cap_per_day) == (6, 5)

@@ -425,6 +425,7 @@ def test_an_authors_event_kind_is_valid_for_schema_and_engine():
         "freeze_above_per_hour": 3,
         "counts_toward": ["daily_visits"],
     }
+    data["progression"]["tasks"]["daily_visits"] = {"count": 5, "within_days": 7}
     assert schema_errors(data) == []
     assert engine_errors(data) == []
 

@@ -33,7 +33,7 @@ async def dashboard_page() -> HTMLResponse:
                 "application/json": {
                     "example": {
                         "room": "gala",
-                        "rules_version": "dairy-gala@08584d332987",
+                        "rules_version": "dairy-gala@4b0dcd6d70e7",
                         "quotes": 1200,
                         "gmv_fen": 52_340_000,
                         "orders": 18_400,

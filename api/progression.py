@@ -66,8 +66,10 @@ async def run(
     spend: int = 0,
     growth: int = 0,
     tasks: tuple = (),
+    counted_at: int = 0,
 ) -> dict | None | str:
-    """Run the script: 'count' an event or order (after the review, when due), or only
+    """Run the script: 'count' an event or order (after the review, when due), 'refund' an
+    order settled at `counted_at` (its spend and growth taken back, once), or only
     'review'. The change to answer with ({from, to, reason}; None when the tier stayed),
     or 'unknown_member'."""
     tasks_spec, tiers_spec = _specs(model)
@@ -90,6 +92,7 @@ async def run(
             next_review(now, model.progression, offset),
             HISTORY_KEEP,
             now + (ORDER_RETENTION_DAYS if ref.startswith("ord:") else EVENT_REPLAY_DAYS) * 86400,
+            spend_months(counted_at or now, offset)[0],
         ],
     )
     parts = [_text(p) for p in done]

@@ -119,6 +119,23 @@ def test_the_order_that_crosses_the_spend_threshold_raises_the_tier_in_its_answe
     assert quote(api, "S1", T0 + 3700)["tier"] == "gold"
 
 
+def test_a_refund_takes_the_orders_spend_and_growth_back_once(api, redis_client):
+    from api.redis.keys import member_key
+
+    order(api, "S1", "o1", T0)
+    assert order(api, "S1", "o2", T0 + 3600)["tier"]["to"] == "gold"
+    figures = ("sp:202611", "growth")
+    assert redis_client.hmget(member_key("S1"), figures) == [b"60000", b"600"]
+    refund = api.post("/v1/orders/o2/refund", json={"member_id": "S1"}, headers={"X-Rights-Now": str(T0 + 7200)})
+    assert refund.status_code == 200, refund.text
+    assert redis_client.hmget(member_key("S1"), figures) == [b"30000", b"300"]
+    again = api.post("/v1/orders/o2/refund", json={"member_id": "S1"}, headers={"X-Rights-Now": str(T0 + 7300)})
+    assert again.json() == refund.json()  # a replay takes nothing twice
+    assert redis_client.hmget(member_key("S1"), figures) == [b"30000", b"300"]
+    page = tiers(api, "S1", T0 + 7400)
+    assert page["tier"] == "gold" and page["history"][0]["reason"] == "spend"  # the tier waits for its review
+
+
 def test_the_review_lowers_the_tier_lazily_on_the_first_touch(api):
     order(api, "S1", "o1", T0)
     order(api, "S1", "o2", T0 + 3600)  # gold; its review 13 months on

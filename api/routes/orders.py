@@ -20,7 +20,7 @@ from ..leader_office import join_group
 from ..leaders import FEED_KEEP, LeaderBook
 from ..ledger import earned_expiry
 from ..live_stock import StockChanging, quote_with_live_stock
-from ..redis.keys import COUPONS, feed_key, member_key
+from ..redis.keys import COUPONS, feed_key, member_key, order_key
 from ..reservations import give_back
 from ..store import MEMBER_ID, MemberRecord, record_from_hash
 from .deps import ServiceDep
@@ -371,6 +371,25 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
         for coupon_id in done[2].split(","):
             if coupon_id in stocked:
                 await service.redis_call(give_back(service.scripts, COUPONS, coupon_id))
+    progressing = service.table.model.progression
+    if progressing is not None:  # the order's spend and growth no longer count (a replay takes nothing twice)
+        settled = await service.redis_call(service.redis.hget(order_key(body.member_id, order_id), "answer"))
+        if settled:
+            fields = (settled.decode() if isinstance(settled, bytes) else settled).split(" ")
+            counts = _order_counts(progressing, f"ord:{order_id}", int(fields[4]))
+            await service.redis_call(
+                progression.run(
+                    service.scripts,
+                    service.table.model,
+                    body.member_id,
+                    service.now(request.scope),
+                    mode="refund",
+                    ref=counts["ref"],
+                    spend=counts["spend"],
+                    growth=counts["growth"],
+                    counted_at=int(fields[9]),
+                )
+            )
     grants = done[3] if len(done) > 3 else ""
     return Response(orders.render_refund(done[1], order_id, body.member_id, done[2], grants), media_type=JSON)
 

@@ -3,11 +3,12 @@
 -- tier reached. Every change goes to the member's tier history, newest first, at most `keep` entries.
 -- A ref (an event or an order) counts once: it is remembered in the member's refs until `forget at`.
 -- KEYS: member_key, tier_history_key, tier_refs_key
--- ARGV: mode ('count' or 'review'), now, ref, local day, spend to add (fen), growth to add,
+-- ARGV: mode ('count', 'refund' or 'review'), now, ref, local day, spend to add (fen), growth to add,
 --       tasks counted ('a,b' or ''), tasks ('name|s or c|target|window seconds, 0 none;...'),
 --       tiers lowest first ('id|1 reached by progression or 0|spend or -1|growth or -1|task,task;...'),
 --       spend months ('yyyymm,...', this month first), stale months ('yyyymm,...'), next review, keep,
---       forget at (the instant the ref may be forgotten)
+--       forget at (the instant the ref may be forgotten), and for 'refund' the month (yyyymm) the order's
+--       spend was counted in: a refund takes the order's spend and growth back once, if it was counted
 -- Returns {'unknown_member'}, or {'ok', tier before, tier after, reason of the last change or ''}
 -- (tiers as ids, '' for a visitor).
 
@@ -111,6 +112,17 @@ if mode == 'count' and redis.call('ZSCORE', KEYS[3], ref) then
   mode = 'counted'  -- counted before: a replay counts nothing again
 elseif mode == 'count' then
   redis.call('ZADD', KEYS[3], tonumber(ARGV[14]), ref)
+end
+
+if mode == 'refund' and redis.call('ZSCORE', KEYS[3], ref) and not redis.call('ZSCORE', KEYS[3], 'refund:' .. ref) then
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[14]), 'refund:' .. ref)
+  local function take(field, amount)
+    local have = tonumber(redis.call('HGET', KEYS[1], field))
+    if not have or amount <= 0 then return end
+    if have > amount then redis.call('HSET', KEYS[1], field, have - amount) else redis.call('HDEL', KEYS[1], field) end
+  end
+  take('sp:' .. ARGV[15], spend_add)  -- a month already past the 12 counted is gone: nothing to take
+  take('growth', growth_add)
 end
 
 if mode == 'count' then

@@ -67,6 +67,12 @@ def _load(base: str, rounds: int) -> None:
                     "/v1/events",
                     json={"event_id": f"E{time.time_ns()}", "member_id": member, "type": "share", "room": "gala"},
                 )
+        big = {"member_id": "M00003", "room": "gala", "lines": [{"sku": "POWDER-900", "qty": 4}]}  # silver: 1,042.00
+        upgraded = http.post(
+            "/v1/orders",
+            json={**big, "order_id": f"U{time.time_ns()}", "rules_version": version, "fulfillment": "delivery"},
+        )
+        assert upgraded.json()["tier"] == {"from": "silver", "to": "gold", "reason": "spend"}, upgraded.text
         http.post(
             "/v1/redemptions",
             json={"member_id": "M00001", "redemption_id": "OATMEAL-LOWGI", "room": "gala"},
@@ -144,6 +150,8 @@ def test_the_page_shows_the_servers_figures_in_a_real_browser(tmp_path, serve):
         assert number(screen["points-redeemed"]) == server["points_redeemed"] > 0
         assert number(screen["orders"]) == server["orders"] >= 8  # the load's orders, every one in the room
         assert screen["gmv"] == f"{server['gmv_fen'] / 100:,.2f}" and server["gmv_fen"] > 0
+        assert number(screen["tier-upgrades"]) == server["tier_upgrades"] >= 1  # M00003: silver to gold
+        assert number(screen["new-members"]) == server["new_members"]
         for rank, leader in enumerate(server["top_leaders"], 1):
             assert (
                 screen[f"leader-{rank}"] == leader["name"]

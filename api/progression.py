@@ -21,7 +21,6 @@ attempt stopped between its settlement and its count is counted then.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from engine.model import Member, RuleTable
@@ -147,7 +146,7 @@ def with_figures(member: Member, record: Any, model: RuleTable, now: int) -> Mem
     figures = member_figures(
         model.progression, model.utc_offset_seconds, now, record.spend, record.growth, record.task_state
     )
-    return dataclasses.replace(member, **figures)
+    return member._replace(**figures)
 
 
 def _text(value: Any) -> str:

@@ -20,7 +20,8 @@ from ext.coupon_search cimport LINE_BITS
 from ext.choose_coupons cimport choose_coupons
 from ext.json_writer cimport Writer
 from ext.layout cimport P_LIMIT, compiled_layout, index_t, value_t
-from ext.limits cimport MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY, compiled_limits
+from ext.limits cimport (MAX_GROWTH, MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY, MAX_SPEND_FEN, MAX_TASK_TARGET,
+                         compiled_limits)
 from ext.points cimport add_totals, earn_points
 from ext.price_lines cimport price_lines
 from ext.progress cimport tier_progress
@@ -28,9 +29,17 @@ from ext.redemptions cimport check_redemptions
 from ext.structs cimport Request, Result, Table, _product
 
 from engine.inputs import QuoteInputError, check_progress_figures
+from engine.model import Member
 from engine.progression import RawProgress, progress_dict
 from engine.quote import (RawCoupon, RawLine, RawPoints, RawQuote, applied_dict, assemble, json_parts_of,
                           line_dict, not_applied_dict, parts_of, redemption_dict)
+
+# the positions `quote` reads a Member's fields at: refuse to load against another layout
+MEMBER_FIELDS = ("tier", "points", "birthday_month", "sessions_watched", "points_debt", "tags", "coupon_uses",
+                 "redemption_uses", "sku_bought", "owned_coupons", "spend_12m", "growth", "tasks")
+if Member._fields != MEMBER_FIELDS:
+    raise ImportError(f"engine.model.Member's fields {Member._fields} are not the ones ext/evaluator.pyx reads "
+                      "by position: update MEMBER_FIELDS and the reads in quote()")
 
 
 cdef extern from "Python.h":
@@ -494,23 +503,36 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     cdef timespec started, ended
     cdef object sku_bought
 
-    tier = member.tier
+    # the member's fields by position (a Member is a tuple); any other object by name
+    cdef tuple m = <tuple>member if type(member) is Member else tuple([getattr(member, f) for f in MEMBER_FIELDS])
+    tier = m[0]
     tier_rank = view.tier_rank.get(tier, -1)
     if tier_rank < 0:
         raise QuoteInputError("member.tier", f"unknown tier {tier!r}")
-    cdef int64_t birthday = member.birthday_month
+    cdef int64_t birthday = m[2]
     if not 0 <= birthday <= 12:
         raise QuoteInputError("member.birthday_month", "must be 1 to 12, or 0 when unknown")
-    cdef int64_t points = member.points
+    cdef int64_t points = m[1]
     if not 0 <= points <= MAX_POINTS:
         raise QuoteInputError("member.points", f"must be from 0 to {MAX_POINTS}")
-    cdef int64_t sessions = member.sessions_watched
+    cdef int64_t sessions = m[3]
     if not 0 <= sessions <= MAX_POINTS:
         raise QuoteInputError("member.sessions_watched", f"must be from 0 to {MAX_POINTS}")
-    cdef int64_t debt = member.points_debt
+    cdef int64_t debt = m[4]
     if not 0 <= debt <= MAX_POINTS:
         raise QuoteInputError("member.points_debt", f"must be from 0 to {MAX_POINTS}")
-    check_progress_figures(member)
+    # tier progression's figures, checked here without a Python call; anything off is left
+    # to the reference's check, which raises its error
+    cdef int64_t spend_12m = _whole(m[10])
+    cdef int64_t growth = _whole(m[11])
+    tasks = m[12]
+    if not (0 <= spend_12m <= MAX_SPEND_FEN and 0 <= growth <= MAX_GROWTH) or type(tasks) is not dict:
+        check_progress_figures(member)
+    if tasks:
+        for name, done in tasks.items():
+            count = _whole(done)
+            if type(name) is not str or not 0 <= count <= MAX_TASK_TARGET:
+                check_progress_figures(member)
     cdef int64_t at = _whole(now)  # -1 unless an int, as the reference requires
     if not 0 <= at <= MAX_INSTANT:
         raise QuoteInputError("now", "must be Unix seconds between 1970 and 9999")
@@ -558,15 +580,15 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     q.r.g_task_left = req.task_progress + q.n_tasks
     for i in range(q.n_tasks):
         req.task_progress[i] = 0
-    if q.n_tasks and member.tasks:
-        for name, done in member.tasks.items():
+    if q.n_tasks and tasks:
+        for name, done in tasks.items():
             position = view.task_index.get(name)
             if position is not None:
                 req.task_progress[<int64_t>position] = done
-    req.spend_12m = member.spend_12m
-    req.growth = member.growth
+    req.spend_12m = spend_12m
+    req.growth = growth
 
-    sku_bought = member.sku_bought
+    sku_bought = m[8]
     for i in range(n):
         sku, qty = lines[i]
         if type(sku) is not str:
@@ -591,17 +613,17 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     req.points_debt = debt
     req.birthday_month = birthday
     req.sessions = sessions
-    req.tags = _tag_mask(view.tag_bit, member.tags)
+    req.tags = _tag_mask(view.tag_bit, m[5])
     req.n = n
-    buffers[0] = req.coupon_uses = _pairs(member.coupon_uses, view.coupon_index, &req.n_coupon_uses)
+    buffers[0] = req.coupon_uses = _pairs(m[6], view.coupon_index, &req.n_coupon_uses)
     buffers[1] = req.redemption_uses = NULL
     buffers[2] = req.coupon_stock = NULL
     buffers[3] = req.redemption_stock = NULL
     buffers[4] = req.owned = NULL
     req.n_owned = 0
     try:
-        buffers[4] = req.owned = _pairs(member.owned_coupons, view.coupon_index, &req.n_owned)
-        buffers[1] = req.redemption_uses = _pairs(member.redemption_uses, view.redemption_index,
+        buffers[4] = req.owned = _pairs(m[9], view.coupon_index, &req.n_owned)
+        buffers[1] = req.redemption_uses = _pairs(m[7], view.redemption_index,
                                                  &req.n_redemption_uses)
         if stock is not None:
             buffers[2] = req.coupon_stock = _pairs(stock.coupons, view.coupon_index, &req.n_coupon_stock)

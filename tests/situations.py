@@ -8,7 +8,6 @@ source answers `integer`, `choice`, `boolean`, `subset`, `counts` and `cart`.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import random
 
@@ -264,8 +263,7 @@ def make_situation(pick, table) -> tuple:
         owned_coupons=pick.counts(coupon_ids + ["UNKNOWN"], 0, 2),
     )
     if model.progression is not None:
-        member = dataclasses.replace(
-            member,
+        member = member._replace(
             spend_12m=pick.integer(0, 20_000),
             growth=pick.integer(0, 500),
             tasks=pick.counts(list(model.progression.tasks) + ["unknown_task"], 0, 6),

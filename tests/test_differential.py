@@ -5,7 +5,6 @@ generator is tests/situations.py; tests/test_differential_bulk.py runs it at vol
 from __future__ import annotations
 
 import copy
-import dataclasses
 import itertools
 
 import orjson
@@ -110,7 +109,7 @@ def owned_situations(draw):
         entry.pop("valid_days", None)
     for item in automatic["redemptions"]:
         item.pop("grants_coupon", None)
-    member = dataclasses.replace(situation[1], owned_coupons={c: draw(st.integers(1, 3)) for c in granted})
+    member = situation[1]._replace(owned_coupons={c: draw(st.integers(1, 3)) for c in granted})
     return (table, member, *situation[2:]), compile_table(build_table(automatic)), granted
 
 
@@ -127,7 +126,7 @@ def test_an_owned_coupon_decides_exactly_like_an_automatic_one(drawn):
     as_auto = compiled.quote(automatic, *situation[1:]).to_dict()
     for key in ("lines", "coupons_applied", "coupons_not_applied", "coupon_search", "totals", "points"):
         assert expected[key] == as_auto[key], key
-    unowned = (situation[0], dataclasses.replace(situation[1], owned_coupons={}), *situation[2:])
+    unowned = (situation[0], situation[1]._replace(owned_coupons={}), *situation[2:])
     bare = reference.quote(*unowned).to_dict()
     assert compiled.quote(*unowned).to_dict() == bare
     assert not {c["id"] for c in bare["coupons_applied"]} & set(granted)

@@ -143,6 +143,8 @@ def with_figures(member: Member, record: Any, model: RuleTable, now: int) -> Mem
     """The quote's member with its progression figures, for a table with `progression`."""
     if model.progression is None or record is None:
         return member
+    if not record.spend and not record.growth and not record.task_state:
+        return member  # nothing recorded: the Member's own zeros are the figures
     figures = member_figures(
         model.progression, model.utc_offset_seconds, now, record.spend, record.growth, record.task_state
     )

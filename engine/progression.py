@@ -9,6 +9,7 @@ checkout can say "this order reaches gold"; the tasks count what was done so far
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from .instants import at_offset, months_later_day_end
@@ -124,8 +125,15 @@ def month_name(number: int) -> str:
 
 def spend_months(now: int, utc_offset: int) -> list[str]:
     """The months whose spend counts at `now`: this one first, then the 11 before it."""
-    current = month_number(now, utc_offset)
-    return [month_name(current - k) for k in range(SPEND_MONTHS)]
+    return list(_spend_months_of_day(local_day(now, utc_offset), utc_offset))
+
+
+@functools.lru_cache(maxsize=64)
+def _spend_months_of_day(day: int, utc_offset: int) -> tuple[str, ...]:
+    """spend_months for a local day (computed once a day: every quote of a member with
+    spend asks for them)."""
+    current = month_number(day * DAY - utc_offset, utc_offset)
+    return tuple(month_name(current - k) for k in range(SPEND_MONTHS))
 
 
 def stale_months(now: int, utc_offset: int) -> list[str]:
@@ -161,9 +169,11 @@ def member_figures(
     spend by month (yyyymm -> fen), growth, and each task's state."""
     if progression is None:
         return {}
-    months = spend_months(now, utc_offset)
+    if not spend and not growth and not tasks:  # most members: nothing recorded yet
+        return {"spend_12m": 0, "growth": 0, "tasks": {}}
+    months = _spend_months_of_day(local_day(now, utc_offset), utc_offset)
     return {
-        "spend_12m": sum(spend.get(m, 0) for m in months),
+        "spend_12m": sum(spend.get(m, 0) for m in months) if spend else 0,
         "growth": growth,
         "tasks": {
             name: task_progress(task, tasks[name], now, utc_offset)

@@ -119,7 +119,9 @@ async def replayed(
     scripts: Scripts, redis: Any, model: RuleTable, member_id: str, now: int, **count: Any
 ) -> dict | None:
     """The `tier` of a replayed event or order: counted now if its first attempt stopped
-    before counting (the script counts a ref once), else the change it made then."""
+    before counting (the script counts a ref once), else the change it made then. A review
+    due now is made first, as a change of its own: never the replay's answer."""
+    await run(scripts, model, member_id, now, mode="review")
     change = await run(scripts, model, member_id, now, mode="count", **count)
     if isinstance(change, dict):
         return change

@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass, field
 
 from .instants import at_offset, months_later_day_end
-from .model import Member, Progression, RuleTable, Task
+from .model import MAX_GROWTH, MAX_SPEND_FEN, Member, Progression, RuleTable, Task
 
 DAY = 86_400
 SPEND_MONTHS = 12  # the spend a tier's `reach` reads: this calendar month and the 11 before it
@@ -172,9 +172,9 @@ def member_figures(
     if not spend and not growth and not tasks:  # most members: nothing recorded yet
         return {"spend_12m": 0, "growth": 0, "tasks": {}}
     months = _spend_months_of_day(local_day(now, utc_offset), utc_offset)
-    return {
-        "spend_12m": sum(spend.get(m, 0) for m in months) if spend else 0,
-        "growth": growth,
+    return {  # at most what a quote takes: a figure past it only ever reaches every tier anyway
+        "spend_12m": min(MAX_SPEND_FEN, sum(spend.get(m, 0) for m in months)) if spend else 0,
+        "growth": min(MAX_GROWTH, growth),
         "tasks": {
             name: task_progress(task, tasks[name], now, utc_offset)
             for name, task in progression.tasks.items()

@@ -220,3 +220,53 @@ def test_an_order_whose_count_was_cut_short_counts_on_its_replay_and_only_once(a
     assert replay["tier"] == {"from": "silver", "to": "gold", "reason": "spend"}
     assert order(api, "S1", "o2", T0 + 180) == replay  # counted once: the same answer again
     assert quote(api, "S1", T0 + 200)["tier_progress"] is None
+
+
+def test_an_order_refunded_before_its_count_never_counts(api, monkeypatch, redis_client):
+    from api import progression
+    from api.redis.keys import member_key
+
+    order(api, "S1", "o1", T0)
+    real, calls = progression.run, []
+
+    async def cut_short(*args, **kwargs):
+        calls.append(kwargs.get("ref"))
+        if len(calls) == 1:
+            raise RuntimeError("the worker stopped between the settlement and the count")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(progression, "run", cut_short)
+    with pytest.raises(RuntimeError):
+        order(api, "S1", "o2", T0 + 60)
+    refund = api.post("/v1/orders/o2/refund", json={"member_id": "S1"}, headers={"X-Rights-Now": str(T0 + 90)})
+    assert refund.status_code == 200, refund.text
+    assert order(api, "S1", "o2", T0 + 120)["tier"] is None  # the replay finds it refunded: nothing counts
+    assert redis_client.hmget(member_key("S1"), ("sp:202611", "growth")) == [b"30000", b"300"]
+    assert tiers(api, "S1", T0 + 150)["tier"] == "silver"
+
+
+def test_a_replay_after_the_review_answers_as_the_first_did(api):
+    order(api, "S1", "o1", T0)
+    first = order(api, "S1", "o2", T0 + 3600)
+    assert first["tier"] == {"from": "silver", "to": "gold", "reason": "spend"}
+    review_at = tiers(api, "S1", T0 + 3600)["review_at"]
+    assert order(api, "S1", "o2", review_at + 5) == first  # the review is not the replay's change
+    page = tiers(api, "S1", review_at + 10)
+    assert page["tier"] == "silver"
+    assert page["history"][0] == {"at": review_at + 5, "from": "gold", "to": "silver", "reason": "review", "ref": None}
+
+
+def test_an_event_held_at_its_cap_adds_no_growth(redis_client, redis_server, tmp_path):
+    """The demo's watch: 20 points a session, growth 5 with them; a second watch in the same
+    session earns 0 and adds nothing, though it still counts its day toward the streak."""
+    from api.redis.keys import member_key
+    from engine.demo import DEMO_RULES
+
+    write_members(redis_client, [MemberRecord(id="W1", tier="silver")])
+    with client_for(redis_server, redis_timeout_ms=300, rules=str(DEMO_RULES)) as api:
+        gala = at("2026-11-11 21:00")
+        for event_id, earned in (("g1", 20), ("g2", 0)):
+            body = {"event_id": event_id, "member_id": "W1", "type": "watch", "room": "gala", "seconds": 900}
+            answer = api.post("/v1/events", json=body, headers={"X-Rights-Now": str(gala)})
+            assert answer.status_code == 200 and answer.json()["points"] == earned, answer.text
+            assert redis_client.hget(member_key("W1"), "growth") == b"5"

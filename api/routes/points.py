@@ -209,9 +209,10 @@ async def post_event(body: schemas.EventRequest, request: Request, service: Serv
     content = _event_body(body.event_id, body.member_id, record)
     if model.progression is not None:  # tier progression: the event counts, and the answer says what it changed
         counts = record.split(" ")[3] != "below_min_seconds"
+        earned = int(record.split(" ")[0]) > 0  # growth, like points, stops at the rule's caps
         count: dict[str, Any] = dict(
             ref=f"ev:{body.event_id}",
-            growth=rule.growth if counts else 0,
+            growth=rule.growth if counts and earned else 0,
             tasks=rule.counts_toward if counts else (),
         )
         if status == "ok":

@@ -108,14 +108,18 @@ if review_at > 0 and now >= review_at and current > 0 then
 end
 
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. now)
-if mode == 'count' and redis.call('ZSCORE', KEYS[3], ref) then
-  mode = 'counted'  -- counted before: a replay counts nothing again
+if mode == 'count' and (redis.call('ZSCORE', KEYS[3], ref) or redis.call('ZSCORE', KEYS[3], 'refund:' .. ref)) then
+  mode = 'counted'  -- counted before (a replay counts nothing again), or refunded before it was counted
 elseif mode == 'count' then
   redis.call('ZADD', KEYS[3], tonumber(ARGV[14]), ref)
 end
 
-if mode == 'refund' and redis.call('ZSCORE', KEYS[3], ref) and not redis.call('ZSCORE', KEYS[3], 'refund:' .. ref) then
+-- a refund marks its order, counted or not: an order counted only after its refund (its count cut
+-- short, then replayed) counts nothing
+if mode == 'refund' and not redis.call('ZSCORE', KEYS[3], 'refund:' .. ref) then
+  local was_counted = redis.call('ZSCORE', KEYS[3], ref)
   redis.call('ZADD', KEYS[3], tonumber(ARGV[14]), 'refund:' .. ref)
+  if not was_counted then spend_add, growth_add = 0, 0 end
   local function take(field, amount)
     local have = tonumber(redis.call('HGET', KEYS[1], field))
     if not have or amount <= 0 then return end

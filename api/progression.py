@@ -27,7 +27,7 @@ from engine.model import Member, RuleTable
 from engine.progression import HISTORY_KEEP, local_day, member_figures, next_review, spend_months, stale_months
 
 from .ledger import EVENT_REPLAY_DAYS
-from .redis.keys import ORDER_RETENTION_DAYS, member_key, tier_history_key, tier_refs_key
+from .redis.keys import ORDER_RETENTION_DAYS, member_key, order_key, tier_history_key, tier_refs_key
 from .redis.scripts import Scripts
 
 
@@ -75,7 +75,12 @@ async def run(
     offset = model.utc_offset_seconds
     assert model.progression is not None
     done = await scripts.tier_progress(
-        keys=[member_key(member_id), tier_history_key(member_id), tier_refs_key(member_id)],
+        keys=[
+            member_key(member_id),
+            tier_history_key(member_id),
+            tier_refs_key(member_id),
+            order_key(member_id, ref[4:]) if ref.startswith("ord:") else tier_refs_key(member_id),
+        ],
         args=[
             mode,
             now,

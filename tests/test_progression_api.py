@@ -270,3 +270,17 @@ def test_an_event_held_at_its_cap_adds_no_growth(redis_client, redis_server, tmp
             answer = api.post("/v1/events", json=body, headers={"X-Rights-Now": str(gala)})
             assert answer.status_code == 200 and answer.json()["points"] == earned, answer.text
             assert redis_client.hget(member_key("W1"), "growth") == b"5"
+
+
+def test_a_refund_takes_back_what_its_order_counted_whatever_the_rules_say_now(api, redis_client):
+    """The order's record keeps what its count added (spend, growth, month); a refund takes
+    back exactly that, even if the rules' growth_per_yuan changed in between."""
+    from api.redis.keys import member_key, order_key
+
+    order(api, "S1", "o1", T0)
+    order(api, "S1", "o2", T0 + 60)
+    assert redis_client.hget(order_key("S1", "o2"), "progress") == b"30000 300 202611"
+    redis_client.hset(order_key("S1", "o2"), "progress", "30000 100 202611")  # as if counted at 1/3 the rate
+    refund = api.post("/v1/orders/o2/refund", json={"member_id": "S1"}, headers={"X-Rights-Now": str(T0 + 90)})
+    assert refund.status_code == 200, refund.text
+    assert redis_client.hmget(member_key("S1"), ("sp:202611", "growth")) == [b"30000", b"500"]

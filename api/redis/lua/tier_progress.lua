@@ -2,7 +2,9 @@
 -- an event or a settled order, its spend, growth and tasks counted and the tier raised to the highest
 -- tier reached. Every change goes to the member's tier history, newest first, at most `keep` entries.
 -- A ref (an event or an order) counts once: it is remembered in the member's refs until `forget at`.
--- KEYS: member_key, tier_history_key, tier_refs_key
+-- KEYS: member_key, tier_history_key, tier_refs_key, order_key
+--       (the order's record for an order's count or refund: it keeps what the order counted, under
+--       `progress`; for an event or a review, tier_refs_key again)
 -- ARGV: mode ('count', 'refund' or 'review'), now, ref, local day, spend to add (fen), growth to add,
 --       tasks counted ('a,b' or ''), tasks ('name|s or c|target|window seconds, 0 none;...'),
 --       tiers lowest first ('id|1 reached by progression or 0|spend or -1|growth or -1|task,task;...'),
@@ -120,12 +122,18 @@ if mode == 'refund' and not redis.call('ZSCORE', KEYS[3], 'refund:' .. ref) then
   local was_counted = redis.call('ZSCORE', KEYS[3], ref)
   redis.call('ZADD', KEYS[3], tonumber(ARGV[14]), 'refund:' .. ref)
   if not was_counted then spend_add, growth_add = 0, 0 end
+  local month = ARGV[15]
+  local counted = redis.call('HGET', KEYS[4], 'progress')  -- what the count added, whatever the rules are now
+  if was_counted and counted then
+    local p = split(counted, ' ')
+    spend_add, growth_add, month = tonumber(p[1]), tonumber(p[2]), p[3]
+  end
   local function take(field, amount)
     local have = tonumber(redis.call('HGET', KEYS[1], field))
     if not have or amount <= 0 then return end
     if have > amount then redis.call('HSET', KEYS[1], field, have - amount) else redis.call('HDEL', KEYS[1], field) end
   end
-  take('sp:' .. ARGV[15], spend_add)  -- a month already past the 12 counted is gone: nothing to take
+  take('sp:' .. month, spend_add)  -- a month already past the 12 counted is gone: nothing to take
   take('growth', growth_add)
 end
 
@@ -166,6 +174,9 @@ if mode == 'count' then
     if #stale > 0 then redis.call('HDEL', KEYS[1], unpack(stale)) end
   end
   if growth_add > 0 then redis.call('HINCRBY', KEYS[1], 'growth', growth_add) end
+  if string.sub(ref, 1, 4) == 'ord:' and KEYS[4] ~= KEYS[3] then
+    redis.call('HSET', KEYS[4], 'progress', spend_add .. ' ' .. growth_add .. ' ' .. months[1])
+  end
   local spend, growth = figures()
   for r = #tiers, current + 1, -1 do
     local why = reached(r, spend, growth, counted)

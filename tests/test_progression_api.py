@@ -284,3 +284,17 @@ def test_a_refund_takes_back_what_its_order_counted_whatever_the_rules_say_now(a
     refund = api.post("/v1/orders/o2/refund", json={"member_id": "S1"}, headers={"X-Rights-Now": str(T0 + 90)})
     assert refund.status_code == 200, refund.text
     assert redis_client.hmget(member_key("S1"), ("sp:202611", "growth")) == [b"30000", b"500"]
+
+
+def test_a_member_of_a_tier_the_rules_do_not_know_keeps_it_and_its_events_count(api, redis_client):
+    """An imported tier the table does not name (one since retired, say) is not changed by
+    progression, but the member's events still count, for when the tier is known again."""
+    from api.redis.keys import member_key
+
+    write_members(redis_client, [MemberRecord(id="P1", tier="platinum")])
+    for day in range(3):
+        assert watch(api, "P1", f"p{day}", T0 + day * DAY)["tier"] is None
+    assert redis_client.hmget(member_key("P1"), ("tier", "t:watch_days")) == [
+        b"platinum",
+        b"20770 3",
+    ]  # a 3-day streak to 2026-11-13

@@ -42,7 +42,9 @@ local months = split(ARGV[10], ',')
 local before = redis.call('HGET', KEYS[1], 'tier') or ''
 local rank
 if before == '' or before == 'visitor' then rank = 0 else rank = rank_of[before] end
-if rank == nil then return {'ok', before, before, ''} end  -- a tier the rules do not know: left alone
+-- a tier the rules do not know is left alone (no review, no upgrade), but what counts is still counted
+local unknown_tier = rank == nil
+if unknown_tier then rank = 0 end
 
 local function progress(name)
   local task, state = tasks[name], redis.call('HGET', KEYS[1], 't:' .. name)
@@ -96,7 +98,7 @@ end
 
 -- the review, when due: the highest tier the figures reach, never above the tier held
 local review_at = tonumber(redis.call('HGET', KEYS[1], 'review_at')) or 0
-if review_at > 0 and now >= review_at and current > 0 then
+if not unknown_tier and review_at > 0 and now >= review_at and current > 0 then
   local spend, growth = figures()
   local to = 0
   for r = current, 1, -1 do
@@ -179,10 +181,13 @@ if mode == 'count' then
   end
   local spend, growth = figures()
   for r = #tiers, current + 1, -1 do
+    if unknown_tier then break end
     local why = reached(r, spend, growth, counted)
     if why ~= '' then change(r, why) break end
   end
 end
+
+if unknown_tier then return {'ok', before, before, ''} end
 
 local after = current == 0 and '' or tiers[current].id
 return {'ok', before == 'visitor' and '' or before, after, last_reason}

@@ -138,6 +138,12 @@ class MemberRecord:
             "redemption_uses": self.redemption_uses,
             "sku_bought": self.sku_bought,
             "identities": self.identities,
+            # what the member owns and has done toward its next tier
+            "coupon_grants": {coupon: list(expiries) for coupon, expiries in self.owned.items()},
+            "spend_by_month": self.spend,
+            "growth": self.growth,
+            "tier_since": self.tier_since or None,
+            "review_at": self.review_at or None,
         }
 
 

@@ -207,3 +207,16 @@ def test_import_on_a_terminal_draws_a_bar_with_refused_rows_on_lines_of_their_ow
     assert any(frame.startswith(refused) for frame in frames)  # the bar cleared, the row printed whole
     assert any(frame.startswith("100%|") and "2500/2500" in frame for frame in frames)
     assert [line for line in lines if line][-1] == "imported 2499 members, refused 1 row"
+
+
+def test_show_names_the_members_coupon_grants_and_tier_progress(redis_server, redis_client, capsys):
+    from api.redis.keys import member_key
+
+    write = {"tier": "gold", "points": "100", "g:POINTS-50": "1796918400,1797004800", "sp:202611": "104200"}
+    redis_client.hset(member_key("G9"), mapping={**write, "growth": "1042", "tier_since": "1794402000"})
+    redis_client.hset(member_key("G9"), "review_at", "1825948800")
+    assert main(["members", "show", "G9", "--redis-url", redis_server.url]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["coupon_grants"] == {"POINTS-50": [1796918400, 1797004800]}
+    assert (shown["spend_by_month"], shown["growth"]) == ({"202611": 104200}, 1042)
+    assert (shown["tier_since"], shown["review_at"]) == (1794402000, 1825948800)

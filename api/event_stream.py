@@ -195,7 +195,7 @@ class EventConsumer:
         try:
             event, at = parse_entry(fields, self.service.settings.allow_clock_override)
             now = int(time.time()) if at is None else at
-            outcome: Outcome = await self.service.redis_call(record_event(self.service, event, now))
+            outcome: Outcome = await record_event(self.service, event, now)
             if outcome.status != 200:
                 raise Poison(outcome.code or "refused", outcome.reason or "", outcome.field)
         except Poison as poison:

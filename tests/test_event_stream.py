@@ -17,6 +17,7 @@ import orjson
 import pytest
 from conftest import in_a_worker
 
+from api.errors import RedisUnavailable
 from api.event_stream import EventConsumer, Options
 from api.redis.connect import async_client
 from api.redis.keys import dead_letter_key, event_stream_key, ledger_key
@@ -44,10 +45,13 @@ def credited_refs(client, member_id: str) -> list[str]:
     ]
 
 
-def consume_until(redis_server, options: Options, done, **settings):
-    """Run one in-process consumer until `done(tally)` holds, then stop it; its tally."""
+def consume_until(redis_server, options: Options, done, prepare=None, **settings):
+    """Run one in-process consumer until `done(tally)` holds, then stop it; its tally.
+    `prepare(service)` runs first."""
 
     async def scenario(service):
+        if prepare is not None:
+            prepare(service)
         stop = asyncio.Event()
         client = async_client(redis_server.url, socket_timeout=10)
         consumer = EventConsumer(service, client, options, stop)
@@ -130,6 +134,47 @@ def test_a_redelivered_entry_already_credited_is_not_credited_again(redis_server
     assert (second.credited, second.replays, second.dead) == (0, 1, 0)
     assert balance(redis_client, "G1") == 100 and credited_refs(redis_client, "G1") == ["once"]
     assert redis_client.xpending(key, "g")["pending"] == 0
+
+
+def test_a_redis_fault_leaves_the_entry_pending_and_it_is_credited_later(redis_server, redis_client):
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=0)])
+    redis_client.xadd(event_stream_key("fault"), invite("late", "G1"))
+
+    def failing_once(service):
+        calls = {"n": 0}
+        real = service.redis_call
+
+        async def redis_call(awaitable):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                awaitable.close()
+                raise RedisUnavailable("member store unavailable: Redis does not answer")
+            return await real(awaitable)
+
+        service.redis_call = redis_call
+
+    options = Options(stream="fault", group="g", consumer="c1", block_ms=100, claim_idle_ms=1, claim_every_s=0.1)
+    tally = consume_until(redis_server, options, lambda t: t.credited >= 1, prepare=failing_once)
+    assert (tally.retried, tally.credited, tally.dead) == (1, 1, 0)
+    assert balance(redis_client, "G1") == 100 and redis_client.xlen(dead_letter_key("fault")) == 0
+    assert redis_client.xpending(event_stream_key("fault"), "g")["pending"] == 0
+
+
+def test_at_is_read_only_where_the_clock_may_be_set(redis_server, redis_client):
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=0)])
+    then = 1_800_000_000
+    redis_client.xadd(event_stream_key("clock"), {**invite("a1", "G1"), "at": str(then)})
+    redis_client.xadd(event_stream_key("clock"), {**invite("a2", "G1"), "at": "soon"})
+    options = Options(stream="clock", group="g", consumer="c1", block_ms=100)
+    tally = consume_until(redis_server, options, lambda t: t.credited + t.dead >= 2, allow_clock_override=True)
+    assert (tally.credited, tally.dead) == (1, 1)
+    credited_at = [int(f[b"at"]) for _, f in redis_client.xrange(ledger_key("G1")) if f[b"ref"] == b"a1"]
+    assert credited_at == [then]
+    (_, letter), *_ = redis_client.xrange(dead_letter_key("clock"))
+    assert letter[b"field"] == b"at"
+    redis_client.xadd(event_stream_key("clock"), {**invite("a3", "G1"), "at": "soon"})
+    tally = consume_until(redis_server, options, lambda t: t.credited >= 1)  # not read: the consumer's clock
+    assert tally.credited == 1
 
 
 def _consumer(redis_server, tmp_path: Path, name: str, stream: str, *extra: str) -> subprocess.Popen:

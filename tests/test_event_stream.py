@@ -238,8 +238,6 @@ def test_a_consumer_without_an_active_rule_table_refuses_to_start(redis_server, 
 
 @pytest.mark.slow
 def test_ten_thousand_events_three_consumers_one_killed_each_credited_once(redis_server, redis_client, tmp_path):
-    if type(redis_server).__name__ == "LocalCluster":
-        pytest.skip("one server is enough here: the Cluster runs the same commands, and the other tests use it")
     in_a_worker(redis_server, lambda service: asyncio.sleep(0))
     members = [f"M{n:04d}" for n in range(1000)]  # ten events each: the demo table freezes past ten an hour
     write_members(redis_client, [MemberRecord(id=m, tier="silver", points=0) for m in members])

@@ -39,6 +39,7 @@ log = logging.getLogger("rights.consume")
 T = TypeVar("T")
 TRANSIENT = (RedisUnavailable, Overloaded, RedisError, RedisClusterException, OSError, asyncio.TimeoutError)
 RETRY_PAUSE_S = 0.5  # after a Redis fault, before the next read
+WARN_EVERY_S = 10.0  # a Redis fault is told at most this often
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class EventConsumer:
         self.dead_key = dead_letter_key(options.stream)
         self.tally = Tally()
         self._claimed_at = 0.0
+        self._warned_at = -WARN_EVERY_S
 
     async def ensure_group(self) -> None:
         """The group, made (with the stream) if missing, reading from the stream's start."""
@@ -140,7 +142,11 @@ class EventConsumer:
                     )
                 )
             except TRANSIENT as exc:
-                log.warning("rights consume events: Redis: %s: %s; trying again", type(exc).__name__, exc)
+                if (
+                    time.monotonic() - self._warned_at >= WARN_EVERY_S
+                ):  # one line, not two a second, while Redis is away
+                    self._warned_at = time.monotonic()
+                    log.warning("rights consume events: Redis: %s: %s; trying again", type(exc).__name__, exc)
                 await self._pause()
                 continue
             if entries is None:  # stopped while waiting: whatever Redis delivered stays pending

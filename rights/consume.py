@@ -19,11 +19,16 @@ import sys
 from .loading import redis_options
 
 
-def _positive(kind: type):
+def _positive(kind: type, most: float):
+    """A number from 1 (or just above 0) to `most`: what a consumer holds and waits for is bounded."""
+
     def read(text: str):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text} is not positive")
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not 0 < value <= most:
+            raise argparse.ArgumentTypeError(f"{text} must be above 0 and at most {most:,}")
         return value
 
     return read
@@ -36,18 +41,23 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     events.add_argument("--stream", default="stream", help="the stream's name: the key events:{NAME} (default stream)")
     events.add_argument("--group", default="rights", help="the consumer group (default rights; made if missing)")
     events.add_argument("--consumer", default=None, help="this consumer's name in the group (default host:pid)")
-    events.add_argument("--count", type=_positive(int), default=100, help="entries read at a time (default 100)")
     events.add_argument(
-        "--block-ms", type=_positive(int), default=2000, help="how long a read waits for entries (default 2000)"
+        "--count", type=_positive(int, 10_000), default=100, help="entries read at a time (default 100, at most 10000)"
+    )
+    events.add_argument(
+        "--block-ms",
+        type=_positive(int, 60_000),
+        default=2000,
+        help="how long a read waits for entries (default 2000, at most 60000)",
     )
     events.add_argument(
         "--claim-idle-ms",
-        type=_positive(int),
+        type=_positive(int, 86_400_000),
         default=60_000,
         help="take over entries another consumer has held this long unacknowledged (default 60000)",
     )
     events.add_argument(
-        "--claim-every-s", type=_positive(float), default=10.0, help="how often to look for them (default 10)"
+        "--claim-every-s", type=_positive(float, 86_400), default=10.0, help="how often to look for them (default 10)"
     )
     redis_options(events)
     events.set_defaults(run=cmd_consume_events)

@@ -142,9 +142,12 @@ class EventConsumer:
                     )
                 )
             except TRANSIENT as exc:
-                if (
-                    time.monotonic() - self._warned_at >= WARN_EVERY_S
-                ):  # one line, not two a second, while Redis is away
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):  # the stream was deleted: start again
+                    with contextlib.suppress(*TRANSIENT):
+                        await self.ensure_group()
+                    continue
+                # one line while Redis is away, not two a second
+                if time.monotonic() - self._warned_at >= WARN_EVERY_S:
                     self._warned_at = time.monotonic()
                     log.warning("rights consume events: Redis: %s: %s; trying again", type(exc).__name__, exc)
                 await self._pause()

@@ -177,6 +177,32 @@ def test_at_is_read_only_where_the_clock_may_be_set(redis_server, redis_client):
     assert tally.credited == 1
 
 
+def test_a_deleted_stream_is_made_again_with_its_group(redis_server, redis_client):
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=0)])
+    key = event_stream_key("gone")
+
+    async def scenario(service):
+        stop = asyncio.Event()
+        client = async_client(redis_server.url, socket_timeout=10)
+        consumer = EventConsumer(service, client, Options(stream="gone", group="g", consumer="c1", block_ms=100), stop)
+        await consumer.ensure_group()
+        redis_client.delete(key)  # the stream and its group gone while the consumer runs
+        task = asyncio.ensure_future(consumer.run())
+        deadline = time.monotonic() + PATIENCE_S
+        while not redis_client.exists(key) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        redis_client.xadd(key, invite("back", "G1"))
+        while consumer.tally.credited < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+        await client.aclose()
+        return consumer.tally
+
+    tally = in_a_worker(redis_server, scenario)
+    assert tally.credited == 1 and balance(redis_client, "G1") == 100
+
+
 def _consumer(redis_server, tmp_path: Path, name: str, stream: str, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "RIGHTS_EVENTS_PER_MINUTE": "0", "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)

@@ -203,6 +203,44 @@ def test_a_deleted_stream_is_made_again_with_its_group(redis_server, redis_clien
     assert tally.credited == 1 and balance(redis_client, "G1") == 100
 
 
+def test_a_consumer_follows_a_pushed_rule_table(redis_server, redis_client):
+    import yaml
+
+    from engine.demo import DEMO_RULES
+    from engine.rules.load import compile_source
+
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=0)])
+    key = event_stream_key("pushed")
+    data = yaml.safe_load(DEMO_RULES.read_text(encoding="utf-8"))
+    data["points"]["events"]["invite_order"]["points"] = 150
+    source = yaml.safe_dump(data, allow_unicode=True).encode()
+
+    async def scenario(service):
+        stop = asyncio.Event()
+        client = async_client(redis_server.url, socket_timeout=10)
+        consumer = EventConsumer(
+            service, client, Options(stream="pushed", group="g", consumer="c1", block_ms=100), stop
+        )
+        await consumer.ensure_group()
+        task = asyncio.ensure_future(consumer.run())
+        table = compile_source(source, "more-for-invites")
+        await service.rules.store.push(table.version, source, "ops", "more-for-invites", None, int(time.time()))
+        deadline = time.monotonic() + PATIENCE_S
+        while service.table.version != table.version and time.monotonic() < deadline:  # the watcher follows
+            await asyncio.sleep(0.05)
+        followed = service.table.version == table.version
+        redis_client.xadd(key, invite("after-push", "G1"))
+        while consumer.tally.credited < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+        await client.aclose()
+        return followed, consumer.tally
+
+    followed, tally = in_a_worker(redis_server, scenario)
+    assert followed and tally.credited == 1 and balance(redis_client, "G1") == 150
+
+
 def _consumer(redis_server, tmp_path: Path, name: str, stream: str, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "RIGHTS_EVENTS_PER_MINUTE": "0", "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)

@@ -14,6 +14,7 @@
     rights reset [--data-dir DIR]      delete the embedded Redis's data (refused while a server holds it)
     rights members import|show ...     members in Redis
     rights leaders import FILE         pickup leaders in Redis
+    rights consume events ...          credit behaviour events from a Redis stream
 
 Exit codes: 0 done, 1 the input was refused (invalid rules, bad quote input, a target
 missed with --check), 2 the command line itself was wrong.
@@ -27,9 +28,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import bench, leaders, members, quote, rules, serve
+from . import bench, consume, leaders, members, quote, rules, serve
 
-COMMAND_GROUPS = (rules, quote, bench, serve, members, leaders)  # the order `rights --help` lists them in
+COMMAND_GROUPS = (rules, quote, bench, serve, members, leaders, consume)  # the order `rights --help` lists them in
 
 
 def build_parser() -> argparse.ArgumentParser:

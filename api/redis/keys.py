@@ -46,6 +46,22 @@ def caps_key(member_id: str) -> str:  # {<member>}; CAPS_TTL_SECONDS after its l
     return f"caps:{{{member_id}}}"
 
 
+# -- behaviour events from a stream (api/event_stream.py, `rights consume events`) ------------
+
+EVENT_STREAM = "stream"  # the stream's name when none is given: the key events:{stream}
+EVENT_STREAM_MAXLEN = 1_000_000  # producers add with XADD MAXLEN ~ this
+EVENT_STREAM_KEEP_DAYS = 7  # consumers trim entries older than this (XTRIM MINID ~), read or not
+DEAD_LETTER_MAXLEN = 100_000  # the dead-letter stream keeps about the newest this many (MAXLEN ~)
+
+
+def event_stream_key(name: str) -> str:  # {<name>}; EVENT_STREAM_MAXLEN entries, EVENT_STREAM_KEEP_DAYS days
+    return f"events:{{{name}}}"
+
+
+def dead_letter_key(name: str) -> str:  # {<name>}; the newest DEAD_LETTER_MAXLEN entries
+    return f"events:{{{name}}}:dead"
+
+
 # -- granted coupons (api/owned_coupons.py, lua/grants.lua) -------------------------------------
 
 

@@ -19,7 +19,9 @@
   gateway).
 - The admin routes (rules, freeze): `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`; none
   given is 401, a wrong one 403, compared in constant time and never logged; without a
-  configured token they are off (403).
+  configured token they are off (403). A brand's admin token (RIGHTS_BRAND_ADMIN_TOKENS,
+  `brand=token;...`) opens the rule-table routes of that brand only (`?brand=`); any other
+  route or brand with it is 403.
 - Per-member rate limits on events and redemptions: a moving 60-second window (lua/rate.lua:
   the instants of the member's last `limit` allowed attempts, on Redis's clock), kept in
   Redis under the member's hash tag (`rate:{<member>}:<kind>`), so every replica shares
@@ -196,14 +198,37 @@ class RateLimit:
         return cls(rate_key(member_id, kind), per_minute) if per_minute > 0 else None
 
 
-def check_admin(request: Request) -> None:
-    """Raises AdminRefused unless the request carries the admin bearer token."""
+def brand_admin_tokens() -> dict[str, str]:
+    """brand -> its admin token, from RIGHTS_BRAND_ADMIN_TOKENS (`brand=token` entries
+    separated by `;`); an entry that is not one is ignored (rights serve refuses it at start)."""
+    out = {}
+    for entry in os.environ.get("RIGHTS_BRAND_ADMIN_TOKENS", "").split(";"):
+        brand, sep, token = entry.strip().partition("=")
+        if sep and brand.strip() and len(token.strip()) >= MIN_KEY_LENGTH:
+            out[brand.strip()] = token.strip()
+    return out
+
+
+def check_admin(request: Request, brand: str | None = None) -> None:
+    """Raises AdminRefused unless the request carries the admin bearer token, or, for a
+    route acting on one brand's rule tables (`brand`), that brand's admin token
+    (RIGHTS_BRAND_ADMIN_TOKENS). Every configured token is compared, in constant time."""
     token = os.environ.get("RIGHTS_ADMIN_TOKEN", "")
-    if not token:
+    brands = brand_admin_tokens()
+    if not token and not brands:
         raise AdminRefused(403, "admin routes are off: start the server with RIGHTS_ADMIN_TOKEN set")
     header = request.headers.get("authorization", "")
     if not header:
         raise AdminRefused(401, "this route needs Authorization: Bearer <admin token>")
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+    offered = given.strip().encode()
+    deployment = bool(token) and hmac.compare_digest(offered, token.encode())
+    owner = None
+    for name, each in brands.items():  # all of them, every time
+        if hmac.compare_digest(offered, each.encode()):
+            owner = name
+    if scheme.lower() != "bearer" or not (deployment or owner):
         raise AdminRefused(403, "the admin token is not valid")
+    if not deployment and owner != brand:
+        where = f"brand {brand}'s rule tables" if brand else "this deployment-wide route"
+        raise AdminRefused(403, f"this token administers brand {owner}'s rule tables only, not {where}")

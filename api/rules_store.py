@@ -28,19 +28,7 @@ import time
 
 import orjson
 
-from .redis.keys import (
-    RULES_ACTIVATIONS,
-    RULES_ACTIVE,
-    RULES_CHANNEL,
-    RULES_HISTORY,
-    RULES_SAMPLE,
-    RULES_SAMPLE_BYTES,
-    RULES_SCHEDULED,
-    RULES_SEQ,
-    RULES_WORKERS,
-    rules_meta_key,
-    rules_source_key,
-)
+from .redis.keys import HOME_RULES, RulesKeys, rules_keys
 from .redis.scripts import Scripts
 
 KEEP_VERSIONS = 50
@@ -61,19 +49,21 @@ def _text_or_none(value: bytes | str | None) -> str | None:
 class RulesStore:
     """The rule-table records in Redis (asyncio client)."""
 
-    def __init__(self, redis):
+    def __init__(self, redis, brand: str = ""):
         self.redis = redis
+        self.brand = brand
+        self.keys = rules_keys(brand)
         self.scripts = Scripts(redis)
         self._pruned_workers_at = 0.0
 
     async def active(self) -> str | None:
-        return _text_or_none(await self.redis.get(RULES_ACTIVE))
+        return _text_or_none(await self.redis.get(self.keys.active))
 
     async def source(self, version: str) -> bytes | None:
-        return await self.redis.get(rules_source_key(version))
+        return await self.redis.get(self.keys.source(version))
 
     async def meta(self, version: str) -> dict | None:
-        raw = await self.redis.hgetall(rules_meta_key(version))
+        raw = await self.redis.hgetall(self.keys.meta(version))
         if not raw:
             return None
         out: dict[str, str | int] = {_text(k): _text(v) for k, v in raw.items()}
@@ -88,38 +78,38 @@ class RulesStore:
         """Record a validated table; activate it now, or schedule it for `activate_at`.
         (the record, the activation's sequence number: 0 when scheduled)"""
         pipe = self.redis.pipeline(transaction=True)
-        pipe.set(rules_source_key(version), source)
+        pipe.set(self.keys.source(version), source)
         meta = {"author": author, "label": label, "pushed_at": now, "format": _format(source)}
         if activate_at is not None and activate_at > now:
             meta["activate_at"] = activate_at
-            pipe.zadd(RULES_SCHEDULED, {version: activate_at})
+            pipe.zadd(self.keys.scheduled, {version: activate_at})
         else:
             meta["activated_at"] = now
-            pipe.set(RULES_ACTIVE, version)
-            pipe.lpush(RULES_ACTIVATIONS, version)
-            pipe.zrem(RULES_SCHEDULED, version)
-            pipe.incr(RULES_SEQ)
-        pipe.hset(rules_meta_key(version), mapping=meta)
-        pipe.lrem(RULES_HISTORY, 0, version)
-        pipe.lpush(RULES_HISTORY, version)
+            pipe.set(self.keys.active, version)
+            pipe.lpush(self.keys.activations, version)
+            pipe.zrem(self.keys.scheduled, version)
+            pipe.incr(self.keys.seq)
+        pipe.hset(self.keys.meta(version), mapping=meta)
+        pipe.lrem(self.keys.history, 0, version)
+        pipe.lpush(self.keys.history, version)
         answers = await pipe.execute()
-        await self.redis.publish(RULES_CHANNEL, version)  # after the commit (a cluster takes no PUBLISH in MULTI)
+        await self.redis.publish(self.keys.channel, version)  # after the commit (a cluster takes no PUBLISH in MULTI)
         await self.prune()
         return {"version": version, **meta}, (int(answers[4]) if "activated_at" in meta else 0)
 
     async def prune(self) -> list:
         """Forget the versions pushed before the newest KEEP_VERSIONS, unless one is active
         or scheduled; the versions forgotten."""
-        old = [_text(v) for v in await self.redis.lrange(RULES_HISTORY, KEEP_VERSIONS, -1)]
+        old = [_text(v) for v in await self.redis.lrange(self.keys.history, KEEP_VERSIONS, -1)]
         keep = {await self.active()} | {v for v, _ in await self.scheduled()}
         gone = [v for v in old if v not in keep]
         pipe = self.redis.pipeline(transaction=True)
         for version in gone:
-            pipe.delete(rules_source_key(version))
-            pipe.delete(rules_meta_key(version))
-            pipe.lrem(RULES_HISTORY, 0, version)
-            pipe.lrem(RULES_ACTIVATIONS, 0, version)
-        pipe.ltrim(RULES_ACTIVATIONS, 0, KEEP_ACTIVATIONS - 1)
+            pipe.delete(self.keys.source(version))
+            pipe.delete(self.keys.meta(version))
+            pipe.lrem(self.keys.history, 0, version)
+            pipe.lrem(self.keys.activations, 0, version)
+        pipe.ltrim(self.keys.activations, 0, KEEP_ACTIVATIONS - 1)
         await pipe.execute()
         return gone
 
@@ -128,62 +118,64 @@ class RulesStore:
         script; the activation's sequence number. With `only_if_scheduled` it happens
         once, whichever worker gets there first (the others get 0)."""
         seq = await self.scripts.rules_activate(
-            keys=[RULES_ACTIVE, RULES_SCHEDULED, RULES_ACTIVATIONS, rules_meta_key(version), RULES_SEQ],
+            keys=[self.keys.active, self.keys.scheduled, self.keys.activations, self.keys.meta(version), self.keys.seq],
             args=[version, now, int(only_if_scheduled)],
         )
         if seq:
-            await self.redis.publish(RULES_CHANNEL, version)
+            await self.redis.publish(self.keys.channel, version)
         return int(seq)
 
     async def active_with_seq(self) -> tuple:
         """(the active version or None, its activation's sequence number; 0 if unknown)."""
-        active, seq = await self.redis.mget(RULES_ACTIVE, RULES_SEQ)
+        active, seq = await self.redis.mget(self.keys.active, self.keys.seq)
         return _text_or_none(active), int(seq or 0)
 
     async def cancel(self, version: str, now: int) -> bool:
         """Take a scheduled version off the schedule (it stays in the history); False when
         it was not scheduled (never, or it has gone live already)."""
-        if not await self.redis.zrem(RULES_SCHEDULED, version):
+        if not await self.redis.zrem(self.keys.scheduled, version):
             return False
-        await self.redis.hset(rules_meta_key(version), mapping={"cancelled_at": now})
-        await self.redis.publish(RULES_CHANNEL, version)
+        await self.redis.hset(self.keys.meta(version), mapping={"cancelled_at": now})
+        await self.redis.publish(self.keys.channel, version)
         return True
 
     async def previous(self) -> str | None:
         """The version that was active before the current one."""
         current = await self.active()
-        for raw in await self.redis.lrange(RULES_ACTIVATIONS, 0, 200):
+        for raw in await self.redis.lrange(self.keys.activations, 0, 200):
             version = _text(raw)
             if version != current:
                 return version
         return None
 
     async def scheduled(self) -> list[tuple[str, int]]:
-        return [(_text(v), int(score)) for v, score in await self.redis.zrange(RULES_SCHEDULED, 0, -1, withscores=True)]
+        return [
+            (_text(v), int(score)) for v, score in await self.redis.zrange(self.keys.scheduled, 0, -1, withscores=True)
+        ]
 
     async def history(self, limit: int = 50) -> list:
-        return [_text(v) for v in await self.redis.lrange(RULES_HISTORY, 0, limit - 1)]
+        return [_text(v) for v in await self.redis.lrange(self.keys.history, 0, limit - 1)]
 
     async def heartbeat(self, worker: str, version: str, swapped_at: float) -> None:
         now = time.time()
         await self.redis.hset(
-            RULES_WORKERS, worker, orjson.dumps({"version": version, "at": now, "swapped_at": swapped_at})
+            self.keys.workers, worker, orjson.dumps({"version": version, "at": now, "swapped_at": swapped_at})
         )
         if now - self._pruned_workers_at > 60:
             self._pruned_workers_at = now
             silent = [
                 w
-                for w, raw in (await self.redis.hgetall(RULES_WORKERS)).items()
+                for w, raw in (await self.redis.hgetall(self.keys.workers)).items()
                 if now - orjson.loads(raw)["at"] > FORGET_WORKER_AFTER
             ]
             if silent:
-                await self.redis.hdel(RULES_WORKERS, *silent)
+                await self.redis.hdel(self.keys.workers, *silent)
 
     async def workers(self, fresh_within: float = 10.0) -> dict:
         """worker -> {"version", "swapped_at"} of the workers heard from lately."""
         now = time.time()
         out = {}
-        for worker, raw in (await self.redis.hgetall(RULES_WORKERS)).items():
+        for worker, raw in (await self.redis.hgetall(self.keys.workers)).items():
             entry = orjson.loads(raw)
             if now - entry["at"] <= fresh_within:
                 out[_text(worker)] = {"version": entry["version"], "swapped_at": entry.get("swapped_at")}
@@ -199,16 +191,16 @@ SAMPLE_BUDGET = 4 * 1024 * 1024  # ... and never more than this many bytes of th
 SAMPLE_OVERHEAD = 64  # bytes counted per entry beyond its fields: the id and the stream's own keeping
 
 
-async def add_samples(redis, samples: list) -> int:
+async def add_samples(redis, samples: list, keys: RulesKeys = HOME_RULES) -> int:
     """Append sampled eligibility requests (body, instant) to the stream, keeping it within
     SAMPLE_LENGTH entries and SAMPLE_BUDGET bytes; the bytes it holds after."""
     args = [SAMPLE_BUDGET, SAMPLE_LENGTH, SAMPLE_OVERHEAD]
     for body, at in samples:
         args += [body, at]
-    return await Scripts(redis).rules_add_samples(keys=[RULES_SAMPLE, RULES_SAMPLE_BYTES], args=args)
+    return await Scripts(redis).rules_add_samples(keys=[keys.sample, keys.sample_bytes], args=args)
 
 
-async def recent_samples(redis, count: int) -> list:
+async def recent_samples(redis, count: int, keys: RulesKeys = HOME_RULES) -> list:
     """The newest `count` sampled requests, oldest first, as (body bytes, instant)."""
-    entries = await redis.xrevrange(RULES_SAMPLE, count=count)
+    entries = await redis.xrevrange(keys.sample, count=count)
     return [(fields[b"b"], int(fields[b"at"])) for _, fields in reversed(entries)]

@@ -27,7 +27,8 @@ import redis
 from engine.rules.load import compile_source
 
 from .redis.connect import sync_client
-from .redis.keys import RULES_ACTIVE, RULES_CHANNEL, RULES_SEQ, rules_meta_key, rules_source_key
+from .redis.keys import rules_keys
+from .brands import Served
 from .rules_store import RulesStore, add_samples
 
 log = logging.getLogger("rights.rules")
@@ -37,10 +38,13 @@ REDIS_RESET_AFTER_S = 5.0  # Redis's activation count behind this worker's for t
 
 
 class RulesSync:
-    def __init__(self, service, redis_url: str):
+    def __init__(self, service, redis_url: str, brand: str = ""):
         self.service = service
         self.redis_url = redis_url
-        self.store = RulesStore(service.redis)
+        self.brand = brand  # "": the home brand, whose table is the service's own
+        self.keys = rules_keys(brand)
+        self.store = RulesStore(service.redis, brand)
+        self.target = service  # what serves this brand's table (api/brands.Served for another brand)
         self.prepared: dict = {}  # version -> CompiledTable, scheduled ones compiled ahead
         self._unservable: tuple | None = None  # (version, seq) of an active version that did not compile
         self.timers: dict = {}  # version -> TimerHandle
@@ -54,27 +58,38 @@ class RulesSync:
 
     async def start(self) -> None:
         """Serve the active version from Redis; with none there yet, make the table this
-        worker loaded from its file the first version."""
+        worker loaded from its file the first version. Another brand's table is Redis's
+        active one, or LookupError when it has none yet."""
+        if self.brand:
+            active, seq = await self.store.active_with_seq()
+            if active is None:
+                raise LookupError(f"brand {self.brand} has no active rule table")
+            source = await self.store.source(active)
+            table = await self.compile(active)
+            self.target = Served(self.brand, table, source or b"", self.service)
+            self.target.table_seq = seq
+            self.service.brands[self.brand] = self.target
+            self.service.rooms_changed()
         with contextlib.suppress(Exception):
             active, seq = await self.store.active_with_seq()
-            table = self.service.table
+            table = self.target.table
             if active is None:
                 _, seq = await self.store.push(
                     table.version,
-                    self.service.table_source,
+                    self.target.table_source,
                     "rights serve",
                     table.version.split("@")[0],
                     None,
                     int(time.time()),
                 )
-                self.service.note_seq(table.version, seq)
+                self.target.note_seq(table.version, seq)
             elif active != table.version:  # serve what Redis says is active, from the first request
                 try:
-                    self.service.swap(await self.compile(active), seq)
+                    self.target.swap(await self.compile(active), seq)
                 except Exception as exc:  # noqa: BLE001 - any reason it cannot be served is told, not hidden
                     self._cannot_serve(active, seq, exc)
             else:
-                self.service.note_seq(active, seq)
+                self.target.note_seq(active, seq)
             await self.refresh()
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.ensure_future(self._run())
@@ -103,11 +118,11 @@ class RulesSync:
             with contextlib.suppress(Exception):
                 await self.refresh()
                 await self.store.heartbeat(
-                    self.service.metrics.worker, self.service.table.version, self.service.swapped_at
+                    self.service.metrics.worker, self.target.table.version, self.target.swapped_at
                 )
-                samples, self.service.samples = self.service.samples, []
+                samples, self.target.samples = self.target.samples, []
                 if samples:
-                    await add_samples(self.service.redis, samples)
+                    await add_samples(self.service.redis, samples, self.keys)
 
     def _watch(self) -> None:
         """The watcher thread: follow the active version, off the event loop."""
@@ -117,7 +132,7 @@ class RulesSync:
                 client = client or sync_client(self.redis_url, socket_timeout=10, socket_connect_timeout=5)
                 listener = redis.Redis.from_url(self.redis_url, socket_connect_timeout=5, protocol=2)
                 pubsub = listener.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(RULES_CHANNEL)
+                pubsub.subscribe(self.keys.channel)
                 self._follow(client)  # what changed while this thread was not listening
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=POLL_SECONDS)
@@ -137,25 +152,25 @@ class RulesSync:
 
     def _follow(self, client) -> None:
         """Swap to the active version if it is a later activation than the one served."""
-        active, seq = client.mget(RULES_ACTIVE, RULES_SEQ)
+        active, seq = client.mget(self.keys.active, self.keys.seq)
         active, seq = (active.decode() if isinstance(active, bytes) else active), int(seq or 0)
         if not active:
             return
-        if active == self.service.table.version:
-            self.service.note_seq(active, seq)
+        if active == self.target.table.version:
+            self.target.note_seq(active, seq)
             return
         if (active, seq) == self._unservable:  # told once; not compiled again until the active one changes
             return
         reset = False
-        if seq < self.service.table_seq:  # this worker is ahead of what it read (a swap while it asked) ...
+        if seq < self.target.table_seq:  # this worker is ahead of what it read (a swap while it asked) ...
             behind = self._behind_since = self._behind_since or time.monotonic()
             if time.monotonic() - behind < REDIS_RESET_AFTER_S:
                 return
             reset = True  # ... or Redis lost its count (flushed, restored): after a while Redis is the truth
         self._behind_since = None
         pipe = client.pipeline(transaction=False)
-        pipe.get(rules_source_key(active))
-        pipe.hget(rules_meta_key(active), "label")
+        pipe.get(self.keys.source(active))
+        pipe.hget(self.keys.meta(active), "label")
         source, label = pipe.execute()
         try:
             if source is None:
@@ -164,7 +179,7 @@ class RulesSync:
         except Exception as exc:  # noqa: BLE001 - e.g. a table this release refuses: told, not hidden
             self._cannot_serve(active, seq, exc)
             return
-        self.service.swap(table, seq, reset=reset)
+        self.target.swap(table, seq, reset=reset)
 
     def _cannot_serve(self, active: str, seq: int, exc: Exception) -> None:
         """The active version cannot be served here: keep serving the table this worker has,
@@ -174,10 +189,10 @@ class RulesSync:
         why = problems[0].render(active) if problems else f"{type(exc).__name__}: {exc}"
         if problems and len(problems) > 1:
             why += f", and {len(problems) - 1} more"
-        served = self.service.table.version if self.service.table else "nothing"
-        self.service.rules_problem = f"the active rule table {active} cannot be served here ({why}); serving {served}"
+        served = self.target.table.version if self.target.table else "nothing"
+        self.target.rules_problem = f"the active rule table {active} cannot be served here ({why}); serving {served}"
         self._unservable = (active, seq)
-        log.error("rules: %s", self.service.rules_problem)
+        log.error("rules: %s", self.target.rules_problem)
 
     async def refresh(self) -> None:
         """Prepare the scheduled versions (compiled ahead, a timer each), and drop those no
@@ -187,15 +202,15 @@ class RulesSync:
 
     async def _refresh(self) -> None:
         active, seq = await self.store.active_with_seq()
-        if active in self.prepared and active != self.service.table.version:  # compiled ahead: no wait
-            self.service.swap(self.prepared.pop(active), seq)
+        if active in self.prepared and active != self.target.table.version:  # compiled ahead: no wait
+            self.target.swap(self.prepared.pop(active), seq)
         now = time.time()
         scheduled = await self.store.scheduled()
         for version in set(self.timers) - {v for v, _ in scheduled}:  # cancelled (or gone live elsewhere)
             self.timers.pop(version).cancel()
             self.prepared.pop(version, None)
         for version, at in scheduled:
-            if version in self.timers or version == self.service.table.version:
+            if version in self.timers or version == self.target.table.version:
                 continue
             if version not in self.prepared:  # a push through this worker compiled it already
                 self.prepared[version] = await self.compile(version)
@@ -226,4 +241,4 @@ class RulesSync:
                 if active != version:
                     return  # cancelled or overtaken: the watcher follows whatever is active
             if table is not None:
-                self.service.swap(table, seq)
+                self.target.swap(table, seq)

@@ -22,6 +22,7 @@ from engine.compiler import CompiledTable
 from engine.rules.load import compile_source
 from engine.rules.source import read_bytes
 
+from .brands import Served, registered, scope_of
 from .dashboard import DashboardCounters
 from .errors import Overloaded, RedisUnavailable
 from .leaders import LeaderBook
@@ -33,7 +34,7 @@ from .progression import review_due
 from .progression import run as run_progression
 from .redis.connect import async_client, is_cluster, node_url
 from .redis.health import RedisHealth
-from .redis.keys import METRICS_KEY, member_key
+from .redis.keys import METRICS_KEY, Scope, member_key
 from .redis.scripts import Scripts
 from .rules_sync import RulesSync
 from .settings import Settings
@@ -75,6 +76,11 @@ class Service:
         self.samples: list = []  # recent eligibility requests, flushed to Redis each second
         self.background: list[Callable[[], Awaitable[None]]] = []  # extra loops the lifespan runs (parent watch)
         self._pickup_secret: bytes | None = None
+        self.home = settings.brand  # the home brand: its table is `table` above, its keys unscoped
+        self.brands: dict[str, Served] = {}  # every other brand served: its table (api/brands.py)
+        self.brand_rules: dict[str, RulesSync] = {}  # ... and what keeps it current
+        self.rooms: dict[str, str] = {}  # room -> the brand whose table has it (home rooms too)
+        self.members_of: dict[str, str] = {}  # brand -> the brand whose members it shares (an alliance)
 
     async def start(self) -> None:
         url = self.settings.redis_url
@@ -108,8 +114,12 @@ class Service:
         self.reader = MemberReader(self.redis, batching=self.settings.batch_lookups, cache=self.cache)
         self.rules = RulesSync(self, url)
         await self.rules.start()
+        self.rooms_changed()
+        await self.follow_brands()
 
     async def stop(self) -> None:
+        for sync in self.brand_rules.values():
+            await sync.stop()
         if self.rules is not None:
             await self.rules.stop()
         if self.cache is not None:
@@ -158,10 +168,13 @@ class Service:
         await self.redis_call(sweep(self.scripts, record.id, now))
         return record_from_hash(record.id, await self.redis_call(self.redis.hgetall(member_key(record.id))))
 
-    async def reviewed_member(self, record: MemberRecord | None, now: int) -> MemberRecord | None:
+    async def reviewed_member(
+        self, record: MemberRecord | None, now: int, table: CompiledTable | None = None
+    ) -> MemberRecord | None:
         """The member after its tier-progression review, when one is due (api/progression.py):
-        the first touch at or after the review instant runs it."""
-        table = self.table
+        the first touch at or after the review instant runs it, by `table` (the home one's
+        by default)."""
+        table = table or self.table
         if not review_due(record, now) or table is None or table.model.progression is None:
             return record
         assert record is not None
@@ -182,7 +195,65 @@ class Service:
             self.rules_problem = None
             self.swapped_at = time.time()
             self.metrics.rules_version = table.version
-            return True
+        self.rooms_changed()
+        return True
+
+    # -- brands (api/brands.py) --------------------------------------------------------------
+
+    def table_of(self, brand: str) -> CompiledTable | None:
+        """The table served for `brand` (None: no such brand here)."""
+        if brand == self.home:
+            return self.table
+        served = self.brands.get(brand)
+        return served.table if served is not None else None
+
+    def served(self, brand: str) -> Any:
+        """What serves `brand`'s table: the service itself for the home brand, else its Served."""
+        return self if brand == self.home else self.brands.get(brand)
+
+    def brand_of(self, brand: str | None, room: str | None) -> str | None:
+        """The brand a request is for: the one it names, else its room's, else the home
+        brand; None when it names a brand this deployment does not serve."""
+        if brand is not None:
+            return brand if brand == self.home or brand in self.brands else None
+        if room is not None:
+            return self.rooms.get(room, self.home)
+        return self.home
+
+    def scope(self, brand: str) -> Scope:
+        return scope_of(brand, self.home, self.members_of)
+
+    def rooms_changed(self) -> None:
+        """Rebuild room -> brand from the tables served: the home brand's rooms first, then
+        each brand's in id order (a room two brands claim is the first's; a push that makes
+        such a claim is refused)."""
+        rooms: dict[str, str] = {}
+        for brand, table in [(self.home, self.table), *sorted((b, s.table) for b, s in self.brands.items())]:
+            if table is None:
+                continue
+            for room in table.model.rooms:
+                rooms.setdefault(room.id, brand)
+        self.rooms = rooms
+
+    async def follow_brands(self) -> None:
+        """Serve every brand in the registry that this worker does not serve yet."""
+        assert self.redis is not None
+        for brand in await registered(self.redis):
+            if brand == self.home or brand in self.brand_rules:
+                continue
+            sync = RulesSync(self, self.settings.redis_url or "", brand=brand)
+            try:
+                await sync.start()
+            except LookupError:  # registered, no table yet (a push in flight): the next look serves it
+                continue
+            self.brand_rules[brand] = sync
+
+    async def watch_brands(self) -> None:
+        """A brand pushed through any worker is served by every worker within a second or two."""
+        while True:
+            await asyncio.sleep(1.0)
+            with contextlib.suppress(Exception):
+                await self.follow_brands()
 
     def note_seq(self, version: str, seq: float) -> None:
         """Redis confirms the served version's activation (or a later one of it)."""

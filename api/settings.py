@@ -50,6 +50,19 @@ class Settings(BaseSettings):
         description="the rule table file served at start (Redis's active version wins unless `--push-rules`)",
         json_schema_extra={"flag": "--rules", "shown": "the demo table"},
     )
+    brand: str = Field(
+        default="main",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
+        description="the home brand: the brand of a request that names none and whose room is no other "
+        "brand's ([docs/BRANDS.md](BRANDS.md))",
+        json_schema_extra={"flag": "--brand", "shown": "`main` (`dairy` with `--demo`)"},
+    )
+    brand_rules: str = Field(
+        default="",
+        description="further brands and the rule table each serves at start, `brand=FILE` entries separated "
+        "by `;` (Redis's active version of each wins, as for `--rules`)",
+        json_schema_extra={"flag": "--brand-rules", "shown": "none (`grain` with `--demo`)"},
+    )
     data_dir: str = Field(
         default="var",
         description="the embedded redis-server's data (AOF) and the data directory's lock; one server per directory",

@@ -52,5 +52,6 @@ def loops(service: Service) -> list[Callable[[], Awaitable[None]]]:
         lambda: service.leaders.keep_current(service.redis),
         lambda: recover_coupons(service),
         lambda: recover_redeemed(service),
+        service.watch_brands,
         *service.background,
     ]

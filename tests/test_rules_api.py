@@ -93,7 +93,7 @@ def test_rollback_restores_the_previous_prices(redis_client, redis_server, admin
         push(client, CHEAPER_MILK)
         assert milk_price(client)[0] == 1490
         response = client.post("/v1/rules/rollback", headers=ADMIN)
-        assert response.json() == {"version": original, "activated": True}
+        assert response.json() == {"version": original, "brand": "main", "activated": True}
         assert milk_price(client) == (1590, original)
         assert client.post("/v1/rules/rollback", json={"to": "nope@000"}, headers=ADMIN).status_code == 404
 

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 
 from engine.inputs import QuoteInputError
 
+from ..brands import enter
 from ..errors import JSON, error
 from ..live_stock import StockChanging, quote_with_live_stock, touches_stock
 from ..service import Service
@@ -52,14 +53,19 @@ async def decide(service: Service, body: bytes, now: int) -> Response:
         req = parse_request(data)
     except RequestInvalid as exc:
         return error(422, exc.code, exc.reason, exc.field)
+    brand = service.brand_of(req.brand, req.room)
+    if brand is None:
+        return error(422, "invalid_request", f"no brand {req.brand!r} on this deployment", "brand")
+    enter(service.scope(brand))  # this request's keys are its brand's
+    holder = service.served(brand)
+    table = holder.table
     record = await service.find_member(req)
     # points due to lapse: sweep them first. current_member checks the same, but the test here
     # spares almost every quote a coroutine call on the hot path
     if record is not None and 0 < record.lapse_at <= now:
         record = await service.current_member(record, now)
     if record is not None and 0 < record.review_at <= now:  # a tier review is due (api/progression.py)
-        record = await service.reviewed_member(record, now)
-    table = service.table
+        record = await service.reviewed_member(record, now, table)
     assert table is not None, "a started worker always serves a table"
     status, member = pricing(record, now, table.model)
     started = time.perf_counter()
@@ -86,8 +92,8 @@ async def decide(service: Service, body: bytes, now: int) -> Response:
             )
         except StockChanging as exc:
             return error(503, "stock_changing", f"{exc}; retry")
-    if len(service.samples) < SAMPLES_PER_SECOND:  # for shadow runs of candidate tables
-        service.samples.append((encoded(req), now))
+    if len(holder.samples) < SAMPLES_PER_SECOND:  # for shadow runs of candidate tables
+        holder.samples.append((encoded(req), now))
     offer = join_offer(service.evaluator, table, req, now, quote.payable) if status != "member" else None
     tier = "visitor" if status != "member" else ((record.tier if record else None) or "visitor")
     service.dashboard.quote(req.room, tier, record.id if record is not None else None)

@@ -18,10 +18,11 @@ from engine.inputs import QuoteInputError
 from engine.instants import last_day
 from engine.model import MAX_LINES, MAX_QTY, Member
 
+from ..brands import BRAND_ID, BRAND_ID_HELP
 from ..progression import with_figures
 from ..store import CHANNELS, IDENTITY_VALUE, MEMBER_ID, MemberRecord
 
-_FIELDS = {"member_id", "identity", "room", "lines", "fulfillment", "location"}
+_FIELDS = {"member_id", "identity", "room", "lines", "fulfillment", "location", "brand"}
 MAX_SKU_LENGTH = 64
 
 
@@ -41,6 +42,7 @@ class EligibilityRequest:
     lines: list  # (sku, qty)
     fulfillment: str
     location: tuple | None  # (lat, lon)
+    brand: str | None = None  # None: the room's brand, or the home brand
 
 
 def parse_request(data) -> EligibilityRequest:
@@ -93,7 +95,10 @@ def parse_request(data) -> EligibilityRequest:
             if type(value) not in (int, float) or not math.isfinite(value) or not -bound <= value <= bound:
                 raise RequestInvalid(f"location.{name}", f"must be a number from -{bound} to {bound}")
         location = (float(lat), float(lon))
-    return EligibilityRequest(member_id, identity, room, lines, fulfillment, location)
+    brand = data.get("brand")
+    if brand is not None and (type(brand) is not str or not BRAND_ID.match(brand)):
+        raise RequestInvalid("brand", f"must be {BRAND_ID_HELP}, or null")
+    return EligibilityRequest(member_id, identity, room, lines, fulfillment, location, brand)
 
 
 def encoded(req: EligibilityRequest) -> bytes:
@@ -108,6 +113,8 @@ def encoded(req: EligibilityRequest) -> bytes:
         body["room"] = req.room
     if req.location is not None:
         body["location"] = {"lat": req.location[0], "lon": req.location[1]}
+    if req.brand is not None:
+        body["brand"] = req.brand
     return orjson.dumps(body)
 
 

@@ -5,15 +5,52 @@ transaction touches together share a tag, so the layout runs unchanged on a Clus
 member's keys share the member id; a leader's `{leader:<id>}`; a stocked item's
 `{<pool>:<id>}`; the rule tables `{rules}`. The retention constants named below live with
 the code that applies them. docs/API.md#keys-in-redis is this module as a table.
+
+Brands. A deployment serves a home brand and any number of further brands (api/brands.py).
+The home brand's keys are the names below; another brand's carry `~<scope>` after the hash
+tag, so they live in the same slot as the home brand's (one script may take both) and
+never meet them. Members' keys take the member scope (the brand; for a brand in an
+alliance, the alliance's first brand: its members are the alliance's); stock takes the
+brand. The scope is the request's: api/brands.py sets it where a request names its brand
+(or its room implies it), and every key function here reads it, so no call site passes
+it along.
 """
 
 from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import NamedTuple
+
+
+class Scope(NamedTuple):
+    """Whose keys: `brand` for its stock, `members` for its members and their points
+    ("": the home brand's)."""
+
+    brand: str = ""
+    members: str = ""
+
+
+HOME = Scope()
+SCOPE: ContextVar[Scope] = ContextVar("rights_key_scope", default=HOME)
+
+
+def _members() -> str:
+    """The member scope's suffix: "" at home."""
+    scope = SCOPE.get().members
+    return f"~{scope}" if scope else ""
+
+
+def _brand() -> str:
+    """The brand's suffix: "" at home."""
+    scope = SCOPE.get().brand
+    return f"~{scope}" if scope else ""
+
 
 # -- members ------------------------------------------------------------------------------
 
 
 def member_key(member_id: str) -> str:  # {<member>}; kept for good: the member hash (profile, usage, balance)
-    return f"m:{{{member_id}}}"
+    return f"m:{{{member_id}}}{_members()}"
 
 
 def identity_key(channel: str, value: str) -> str:  # {<channel>:<value>}, its own slot; for good
@@ -27,23 +64,23 @@ TRACKED_PREFIXES = ("m:", "idn:", "stock:")  # what each worker caches, told of 
 
 
 def lots_key(member_id: str) -> str:  # {<member>}; a lot goes when spent or lapsed
-    return f"lots:{{{member_id}}}"
+    return f"lots:{{{member_id}}}{_members()}"
 
 
 def ledger_key(member_id: str) -> str:  # {<member>}; for good: the member's record of every change
-    return f"led:{{{member_id}}}"
+    return f"led:{{{member_id}}}{_members()}"
 
 
 def events_key(member_id: str) -> str:  # {<member>}; an event id for EVENT_REPLAY_DAYS, pruned by the next credit
-    return f"ev:{{{member_id}}}"
+    return f"ev:{{{member_id}}}{_members()}"
 
 
 def events_index_key(member_id: str) -> str:  # {<member>}; as events_key: what the credit script prunes by
-    return f"ev:{{{member_id}}}:at"
+    return f"ev:{{{member_id}}}:at{_members()}"
 
 
 def caps_key(member_id: str) -> str:  # {<member>}; CAPS_TTL_SECONDS after its last write
-    return f"caps:{{{member_id}}}"
+    return f"caps:{{{member_id}}}{_members()}"
 
 
 # -- behaviour events from a stream (api/event_stream.py, `rights consume events`) ------------
@@ -66,19 +103,19 @@ def dead_letter_key(name: str) -> str:  # {<name>}; the newest DEAD_LETTER_MAXLE
 
 
 def grants_key(member_id: str) -> str:  # {<member>}; a grant until GRANT_RETENTION_DAYS after it lapses
-    return f"cg:{{{member_id}}}"
+    return f"cg:{{{member_id}}}{_members()}"
 
 
 # -- tier progression (api/progression.py, lua/tier_progress.lua) ------------------------------
 
 
 def tier_history_key(member_id: str) -> str:  # {<member>}; the newest HISTORY_KEEP (50) tier changes
-    return f"tiers:{{{member_id}}}"
+    return f"tiers:{{{member_id}}}{_members()}"
 
 
 def tier_refs_key(member_id: str) -> str:  # {<member>}; a ref as long as its request may be replayed
     """Events and orders counted toward tier progression: ref -> the instant it may be forgotten."""
-    return f"tiers:{{{member_id}}}:refs"
+    return f"tiers:{{{member_id}}}:refs{_members()}"
 
 
 # -- rate limits (api/access.py, lua/rate.lua) ---------------------------------------------------------
@@ -87,7 +124,7 @@ def tier_refs_key(member_id: str) -> str:  # {<member>}; a ref as long as its re
 def rate_key(
     member_id: str, kind: str
 ) -> str:  # {<member>}; RATE_KEY_TTL_SECONDS (60 s) after the last allowed attempt
-    return f"rate:{{{member_id}}}:{kind}"
+    return f"rate:{{{member_id}}}:{kind}{_members()}"
 
 
 # -- orders and redemption attempts (api/reservations.py, api/orders.py, api/redeem.py) ---
@@ -96,7 +133,7 @@ ORDER_RECORD, REDEMPTION_RECORD = "ord", "idem"  # the kinds of attempt record, 
 
 
 def record_key(kind: str, member_id: str, name: str) -> str:  # {<member>}; as its kind below
-    return f"{kind}:{{{member_id}}}:{name}"
+    return f"{kind}:{{{member_id}}}:{name}{_members()}"
 
 
 ORDER_RETENTION_DAYS = 400  # a settled order's record: its replays and its refund, for 13 months
@@ -116,19 +153,19 @@ REDEMPTIONS, COUPONS = "r", "c"  # the pools of shared stock: redemption items, 
 
 
 def stock_key(pool: str, item_id: str) -> str:  # {<pool>:<item>}; one per stocked id, for good
-    return f"stock:{{{pool}:{item_id}}}"
+    return f"stock:{{{pool}:{item_id}}}{_brand()}"
 
 
 def stock_period_key(pool: str, item_id: str) -> str:  # {<pool>:<item>}; an item with a release, for good
-    return f"stock-period:{{{pool}:{item_id}}}"
+    return f"stock-period:{{{pool}:{item_id}}}{_brand()}"
 
 
 def reservations_key(pool: str, item_id: str) -> str:  # {<pool>:<item>}; a reservation settles within a minute
-    return f"resv:{{{pool}:{item_id}}}"
+    return f"resv:{{{pool}:{item_id}}}{_brand()}"
 
 
 def reservations_index_key(pool: str) -> str:  # {<pool>}; items reserved in the last INDEX_DAYS (1)
-    return f"resv-index:{{{pool}}}"
+    return f"resv-index:{{{pool}}}{_brand()}"
 
 
 # -- pick lists (api/pickups.py) ----------------------------------------------------------
@@ -157,26 +194,55 @@ def group_key(leader_id: str) -> str:  # {leader:<id>}; a member while bound her
     return f"grp:{{leader:{leader_id}}}"
 
 
-# -- rule tables (api/rules_store.py; all in {rules}: one MULTI/EXEC changes them together) --
-
-RULES_PREFIX = "rules:{rules}:"
-RULES_CHANNEL = RULES_PREFIX + "changed"  # a pub/sub channel, not a key: a push or an activation
-RULES_ACTIVE = RULES_PREFIX + "active"  # {rules}; for good: the active version
-RULES_HISTORY = RULES_PREFIX + "history"  # {rules}; the newest KEEP_VERSIONS pushes and the live ones
-RULES_ACTIVATIONS = RULES_PREFIX + "activations"  # {rules}; the newest KEEP_ACTIVATIONS
-RULES_SCHEDULED = RULES_PREFIX + "scheduled"  # {rules}; until activated or cancelled
-RULES_WORKERS = RULES_PREFIX + "workers"  # {rules}; a worker's heartbeat for FORGET_WORKER_AFTER (1 hour)
-RULES_SEQ = RULES_PREFIX + "seq"  # {rules}; for good: how many activations there have been
-RULES_SAMPLE = RULES_PREFIX + "sample"  # {rules}; at most SAMPLE_LENGTH entries and SAMPLE_BUDGET bytes
-RULES_SAMPLE_BYTES = RULES_PREFIX + "sample:bytes"  # {rules}; the sample stream's byte count
+# -- rule tables (api/rules_store.py; a brand's all in one tag: one MULTI/EXEC changes them together) --
 
 
-def rules_source_key(version: str) -> str:  # {rules}; as RULES_HISTORY keeps the version
-    return f"{RULES_PREFIX}src:{version}"
+class RulesKeys(NamedTuple):
+    """One brand's rule-table keys: the home brand's under `{rules}`, brand B's under
+    `{rules:B}` (its own slot)."""
+
+    prefix: str
+    channel: str  # a pub/sub channel, not a key: a push or an activation
+    active: str  # for good: the active version
+    history: str  # the newest KEEP_VERSIONS pushes and the live ones
+    activations: str  # the newest KEEP_ACTIVATIONS
+    scheduled: str  # until activated or cancelled
+    workers: str  # a worker's heartbeat for FORGET_WORKER_AFTER (1 hour)
+    seq: str  # for good: how many activations there have been
+    sample: str  # at most SAMPLE_LENGTH entries and SAMPLE_BUDGET bytes
+    sample_bytes: str  # the sample stream's byte count
+
+    def source(self, version: str) -> str:  # as `history` keeps the version
+        return f"{self.prefix}src:{version}"
+
+    def meta(self, version: str) -> str:  # as `history` keeps the version
+        return f"{self.prefix}meta:{version}"
 
 
-def rules_meta_key(version: str) -> str:  # {rules}; as RULES_HISTORY keeps the version
-    return f"{RULES_PREFIX}meta:{version}"
+def rules_keys(brand: str = "") -> RulesKeys:
+    """The rule-table keys of `brand` ("": the home brand)."""
+    prefix = f"rules:{{rules:{brand}}}:" if brand else "rules:{rules}:"
+    names = ("changed", "active", "history", "activations", "scheduled", "workers", "seq", "sample", "sample:bytes")
+    return RulesKeys(prefix, *(prefix + name for name in names))
+
+
+HOME_RULES = rules_keys()
+RULES_PREFIX = HOME_RULES.prefix
+RULES_CHANNEL = HOME_RULES.channel
+RULES_ACTIVE = HOME_RULES.active
+RULES_HISTORY = HOME_RULES.history
+RULES_ACTIVATIONS = HOME_RULES.activations
+RULES_SCHEDULED = HOME_RULES.scheduled
+RULES_WORKERS = HOME_RULES.workers
+RULES_SEQ = HOME_RULES.seq
+RULES_SAMPLE = HOME_RULES.sample
+RULES_SAMPLE_BYTES = HOME_RULES.sample_bytes
+rules_source_key = HOME_RULES.source
+rules_meta_key = HOME_RULES.meta
+
+# -- brands (api/brands.py) -----------------------------------------------------------------
+
+BRANDS_KEY = "brands:{rules}"  # {rules}; for good: brand -> when it was added and by whom (at most MAX_BRANDS)
 
 
 # -- metrics (api/metrics.py) -------------------------------------------------------------

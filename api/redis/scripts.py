@@ -81,6 +81,7 @@ class Scripts:
     # metrics (api/metrics.py)
     metrics_retire: Registered
     metrics_publish: Registered
+    brand_register: Registered
 
     def __init__(self, client: Any) -> None:
         self.client = client

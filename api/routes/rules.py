@@ -18,6 +18,7 @@ from engine.rules.diff import describe, diff_tables
 from engine.rules.load import RulesInvalid, check_source, compile_source
 
 from ..access import check_admin
+from ..brands import BRAND_ID, BRAND_ID_HELP, MAX_BRANDS, register
 from ..errors import JSON, error
 from ..rules_store import RulesStore
 from ..rules_sync import RulesSync
@@ -38,13 +39,35 @@ _PUSH_EXAMPLE = {
 }
 
 
-def _sync(service: Service) -> RulesSync:
-    assert service.rules is not None, "the service is not started"
-    return service.rules
+class NoSuchBrand(Exception):
+    """A rule-table route named a brand that is not one, or not served here."""
+
+    def __init__(self, response: Response):
+        self.response = response
 
 
-def _store(service: Service) -> RulesStore:
-    return _sync(service).store
+def _brand(request: Request, service: Service, new: bool = False) -> str:
+    """The brand a rule-table route acts on (`?brand=`; the home brand by default), after
+    its admin token is checked for it; with `new`, a brand not served yet (a first push)."""
+    brand = request.query_params.get("brand") or service.home
+    if not BRAND_ID.match(brand):
+        raise NoSuchBrand(error(422, "invalid_request", f"must be {BRAND_ID_HELP}", "brand"))
+    check_admin(request, brand)
+    if not new and service.served(brand) is None:
+        raise NoSuchBrand(error(404, "not_found", f"no brand {brand!r} on this deployment", "brand"))
+    return brand
+
+
+def _sync(service: Service, brand: str) -> RulesSync | None:
+    if brand == service.home:
+        assert service.rules is not None, "the service is not started"
+        return service.rules
+    return service.brand_rules.get(brand)
+
+
+def _store(service: Service, brand: str) -> RulesStore:
+    sync = _sync(service, brand)
+    return sync.store if sync is not None else RulesStore(service.redis, "" if brand == service.home else brand)
 
 
 @router.post(
@@ -95,7 +118,10 @@ def _store(service: Service) -> RulesStore:
     },
 )
 async def push(request: Request, service: ServiceDep) -> Response:
-    check_admin(request)
+    try:
+        brand = _brand(request, service, new=True)
+    except NoSuchBrand as exc:
+        return exc.response
     author = request.query_params.get("author", "").strip()
     if not author or len(author) > 64:
         return error(422, "invalid_request", "who is pushing: 1 to 64 characters", "author")
@@ -127,16 +153,27 @@ async def push(request: Request, service: ServiceDep) -> Response:
             },
             422,
         )
+    taken = sorted({room.id for room in table.model.rooms if service.rooms.get(room.id, brand) != brand})
+    if taken:
+        owner = service.rooms[taken[0]]
+        return error(409, "room_taken", f"room {taken[0]} is brand {owner}'s: a room belongs to one brand", "rooms")
     now = int(time.time())
+    if brand != service.home and service.served(brand) is None:
+        added = await service.redis_call(register(service.scripts, brand, author, now))
+        if added < 0:
+            return error(409, "too_many_brands", f"this deployment serves at most {MAX_BRANDS} brands", "brand")
     record, seq = await service.redis_call(
-        _store(service).push(table.version, source, author, table.version.split("@")[0], activate_at, now)
+        _store(service, brand).push(table.version, source, author, table.version.split("@")[0], activate_at, now)
     )
     activated = "activated_at" in record
-    if activated:
-        service.swap(table, seq)
+    served, sync = service.served(brand), _sync(service, brand)
+    if served is None or sync is None:  # a new brand: served from here on (every worker within a second)
+        await service.redis_call(service.follow_brands())
+    elif activated:
+        served.swap(table, seq)
     else:
-        _sync(service).prepared[table.version] = table
-    return json_answer({**record, "activated": activated}, 201)
+        sync.prepared[table.version] = table
+    return json_answer({**record, "brand": brand, "activated": activated}, 201)
 
 
 @router.get(
@@ -159,8 +196,11 @@ async def push(request: Request, service: ServiceDep) -> Response:
     },
 )
 async def status(request: Request, service: ServiceDep) -> Response:
-    check_admin(request)
-    st = _store(service)
+    try:
+        brand = _brand(request, service)
+    except NoSuchBrand as exc:
+        return exc.response
+    st = _store(service, brand)
     active = await service.redis_call(st.active())
     scheduled = [
         {**(await st.meta(v) or {"version": v}), "activate_at": at}
@@ -171,7 +211,9 @@ async def status(request: Request, service: ServiceDep) -> Response:
         "scheduled": scheduled,
         "workers": await service.redis_call(st.workers()),
         "history": await st.history(),
-        "this_worker": {"worker": service.metrics.worker, "version": service.table.version if service.table else None},
+        "this_worker": {"worker": service.metrics.worker, "version": _served_version(service, brand)},
+        "brand": brand,
+        "brands": [service.home, *sorted(service.brands)],
     }
     return json_answer(body)
 
@@ -225,8 +267,11 @@ async def status(request: Request, service: ServiceDep) -> Response:
     },
 )
 async def diff(request: Request, service: ServiceDep) -> Response:
-    check_admin(request)
-    st = _store(service)
+    try:
+        brand = _brand(request, service)
+    except NoSuchBrand as exc:
+        return exc.response
+    st = _store(service, brand)
     new = request.query_params.get("to") or await service.redis_call(st.active())
     old = request.query_params.get("from") or await service.redis_call(st.previous())
     models = []
@@ -248,8 +293,11 @@ async def diff(request: Request, service: ServiceDep) -> Response:
     },
 )
 async def source(version: str, request: Request, service: ServiceDep) -> Response:
-    check_admin(request)
-    raw = await service.redis_call(_store(service).source(version))
+    try:
+        brand = _brand(request, service)
+    except NoSuchBrand as exc:
+        return exc.response
+    raw = await service.redis_call(_store(service, brand).source(version))
     if raw is None:
         return error(404, "not_found", f"no rule table version {version!r}", "version")
     media = JSON if raw.lstrip()[:1] in (b"{", b"[") else "application/yaml"
@@ -271,10 +319,15 @@ async def source(version: str, request: Request, service: ServiceDep) -> Respons
 async def cancel(version: str, request: Request, service: ServiceDep) -> Response:
     """Every worker drops its timer for the version; it stays in the history, with
     `cancelled_at` in its record, and may be pushed again."""
-    check_admin(request)
-    if not await service.redis_call(_store(service).cancel(version, int(time.time()))):
+    try:
+        brand = _brand(request, service)
+    except NoSuchBrand as exc:
+        return exc.response
+    if not await service.redis_call(_store(service, brand).cancel(version, int(time.time()))):
         return error(404, "not_found", f"rule table version {version!r} is not scheduled", "version")
-    await service.redis_call(_sync(service).refresh())
+    sync = _sync(service, brand)
+    if sync is not None:
+        await service.redis_call(sync.refresh())
     return json_answer({"version": version, "cancelled": True})
 
 
@@ -299,19 +352,29 @@ async def cancel(version: str, request: Request, service: ServiceDep) -> Respons
     },
 )
 async def rollback(request: Request, service: ServiceDep) -> Response:
-    check_admin(request)
+    try:
+        brand = _brand(request, service)
+    except NoSuchBrand as exc:
+        return exc.response
     body = await request.body()
     try:
         wanted = orjson.loads(body).get("to") if body.strip() else None
     except (orjson.JSONDecodeError, AttributeError):
         return error(400, "malformed_json", 'the body must be {"to": version} or empty')
-    st = _store(service)
+    st = _store(service, brand)
     target = wanted or await service.redis_call(st.previous())
     if target is None:
         return error(404, "not_found", "there is no earlier version to roll back to", "to")
     if await service.redis_call(st.source(target)) is None:
         return error(404, "not_found", f"no rule table version {target!r}", "to")
-    served = service.table
-    table = served if served is not None and served.version == target else await _sync(service).compile(target)
-    service.swap(table, await service.redis_call(st.activate(target, int(time.time()))))
-    return json_answer({"version": target, "activated": True})
+    holder, sync = service.served(brand), _sync(service, brand)
+    assert holder is not None and sync is not None, "a brand served here has its table and its sync"
+    served = holder.table
+    table = served if served is not None and served.version == target else await sync.compile(target)
+    holder.swap(table, await service.redis_call(st.activate(target, int(time.time()))))
+    return json_answer({"version": target, "brand": brand, "activated": True})
+
+
+def _served_version(service: Service, brand: str) -> str | None:
+    holder = service.served(brand)
+    return holder.table.version if holder is not None and holder.table is not None else None

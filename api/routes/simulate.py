@@ -14,6 +14,8 @@ from engine.inputs import QuoteInputError
 from engine.rules.load import RulesInvalid, compile_source
 
 from ..access import check_admin
+from ..brands import BRAND_ID, BRAND_ID_HELP, enter
+from ..redis.keys import rules_keys
 from ..checkout.request import RequestInvalid
 from ..errors import JSON, error
 from ..rules_store import recent_samples
@@ -109,7 +111,14 @@ router = APIRouter(tags=["rules"])
     },
 )
 async def simulate_route(request: Request, service: ServiceDep) -> Response:
-    check_admin(request)
+    brand = request.query_params.get("brand") or service.home
+    if not BRAND_ID.match(brand):
+        return error(422, "invalid_request", f"must be {BRAND_ID_HELP}", "brand")
+    check_admin(request, brand)
+    holder = service.served(brand)
+    if holder is None:
+        return error(404, "not_found", f"no brand {brand!r} on this deployment", "brand")
+    enter(service.scope(brand))  # the carts' members are this brand's
     try:
         data = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
@@ -125,7 +134,7 @@ async def simulate_route(request: Request, service: ServiceDep) -> Response:
         at = instant_or_none(str(data["at"])) if data.get("at") is not None else None
     except ValueError:
         return error(422, "invalid_request", "Unix seconds or an ISO 8601 time", "at")
-    active = service.table
+    active = holder.table
     candidate = active
     if data.get("rules") is not None:
         if not isinstance(data["rules"], str):
@@ -141,7 +150,8 @@ async def simulate_route(request: Request, service: ServiceDep) -> Response:
                 },
                 422,
             )
-    samples = await service.redis_call(recent_samples(service.redis, replay)) if replay else []
+    keys = rules_keys("" if brand == service.home else brand)
+    samples = await service.redis_call(recent_samples(service.redis, replay, keys)) if replay else []
     try:
         result = await simulate(
             service.evaluator, active, candidate, service.find_member, carts, samples, at, int(time.time())

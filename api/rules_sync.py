@@ -26,9 +26,9 @@ import redis
 
 from engine.rules.load import compile_source
 
+from .brands import Served
 from .redis.connect import sync_client
 from .redis.keys import rules_keys
-from .brands import Served
 from .rules_store import RulesStore, add_samples
 
 log = logging.getLogger("rights.rules")

@@ -15,9 +15,9 @@ from engine.rules.load import RulesInvalid, compile_source
 
 from ..access import check_admin
 from ..brands import BRAND_ID, BRAND_ID_HELP, enter
-from ..redis.keys import rules_keys
 from ..checkout.request import RequestInvalid
 from ..errors import JSON, error
+from ..redis.keys import rules_keys
 from ..rules_store import recent_samples
 from ..simulate import MAX_CARTS, MAX_REPLAY, simulate
 from .admin import ADMIN_ERRORS, instant_or_none, json_answer

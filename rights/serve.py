@@ -9,6 +9,10 @@ import argparse
 import os
 import sys
 
+from engine.demo import DEMO_GRAIN_RULES
+
+DEMO_BRANDS = f"grain={DEMO_GRAIN_RULES}"  # the demo's second brand
+
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="run the eligibility API (embedded Redis unless REDIS_URL is set)")
@@ -16,6 +20,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, help="listen port (RIGHTS_PORT, default 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (RIGHTS_WORKERS, default 1)")
     serve.add_argument("--rules", help="rule table file (RIGHTS_RULES, default the demo table)")
+    serve.add_argument("--brand", help="the home brand's id (RIGHTS_BRAND, default main; dairy with --demo)")
+    serve.add_argument(
+        "--brand-rules",
+        help="further brands and their tables, BRAND=FILE entries separated by ; (RIGHTS_BRAND_RULES; "
+        "with --demo, grain and its demo table)",
+    )
     serve.add_argument("--redis-url", help="use this Redis (REDIS_URL); without it a local redis-server is started")
     serve.add_argument("--data-dir", help="the embedded Redis's data directory (RIGHTS_DATA_DIR, default ./var)")
     serve.add_argument(
@@ -65,6 +75,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             access_log=False if args.no_access_log else None,
             demo=args.demo or None,
             allow_clock_override=True if args.demo else None,
+            brand=args.brand or ("dairy" if args.demo else None),
+            brand_rules=args.brand_rules if args.brand_rules is not None else (DEMO_BRANDS if args.demo else None),
         )
     except ValueError as exc:
         print(f"rights serve: {exc}", file=sys.stderr)
@@ -75,19 +87,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"rights serve: {exc}", file=sys.stderr)
         return 2
     try:
-        source = read_bytes(settings.rules)
-        table = compile_source(source)
-    except (RulesInvalid, SourceError, OSError) as exc:
-        problems = getattr(exc, "problems", None)
-        if isinstance(exc, SourceError):
-            problems = [Problem("", exc.line, exc.message)]
-        for problem in problems or [exc]:
-            print(
-                problem.render(settings.rules) if problems else f"rights serve: {settings.rules}: {exc}",
-                file=sys.stderr,
-            )
-        return 1
-    return Supervisor(settings, table, source, appendfsync=args.appendfsync, push_rules=args.push_rules).run()
+        brands = brand_files(settings.brand_rules, settings.brand)
+    except ValueError as exc:
+        print(f"rights serve: --brand-rules: {exc}", file=sys.stderr)
+        return 2
+    tables = []
+    for brand, path in [("", settings.rules), *brands]:
+        try:
+            source = read_bytes(path)
+            tables.append((brand, path, compile_source(source), source))
+        except (RulesInvalid, SourceError, OSError) as exc:
+            problems = getattr(exc, "problems", None)
+            if isinstance(exc, SourceError):
+                problems = [Problem("", exc.line, exc.message)]
+            for problem in problems or [exc]:
+                print(problem.render(path) if problems else f"rights serve: {path}: {exc}", file=sys.stderr)
+            return 1
+    _, _, table, source = tables[0]
+    return Supervisor(
+        settings, table, source, appendfsync=args.appendfsync, push_rules=args.push_rules, brands=tables[1:]
+    ).run()
+
+
+def brand_files(text: str, home: str) -> list[tuple[str, str]]:
+    """`brand=FILE;...` as (brand, path) pairs; ValueError names a wrong entry."""
+    from api.brands import BRAND_ID, BRAND_ID_HELP, MAX_BRANDS
+
+    out: list[tuple[str, str]] = []
+    for entry in filter(None, (part.strip() for part in text.split(";"))):
+        brand, sep, path = (part.strip() for part in entry.partition("="))
+        if not sep or not path:
+            raise ValueError(f"{entry!r}: expected BRAND=FILE")
+        if not BRAND_ID.match(brand):
+            raise ValueError(f"{brand!r}: must be {BRAND_ID_HELP}")
+        if brand == home or brand in dict(out):
+            raise ValueError(f"brand {brand} is named twice (the home brand is {home})")
+        out.append((brand, path))
+    if len(out) + 1 > MAX_BRANDS:
+        raise ValueError(f"at most {MAX_BRANDS} brands, the home brand among them")
+    return out
 
 
 def cmd_reset(args: argparse.Namespace) -> int:

@@ -21,39 +21,45 @@ from typing import TYPE_CHECKING
 
 from engine.instants import format_instant
 
+from ..brands import MAX_BRANDS, register
 from ..redis.connect import async_client
+from ..redis.scripts import Scripts
 from ..rules_store import RulesStore
 
 if TYPE_CHECKING:
     from engine.compiler import CompiledTable
 
 
-def decide(url: str, table: CompiledTable, source: bytes, path: str, push: bool) -> list[str]:
-    """The start-up lines about the rules, after recording in Redis what they say."""
-    return asyncio.run(_decide(url, table, source, path, push))
+def decide(url: str, table: CompiledTable, source: bytes, path: str, push: bool, brand: str = "") -> list[str]:
+    """The start-up lines about the rules (of `brand`; "": the home brand's), after
+    recording in Redis what they say. Another brand is added to the registry."""
+    return asyncio.run(_decide(url, table, source, path, push, brand))
 
 
-async def _decide(url: str, table: CompiledTable, source: bytes, path: str, push: bool) -> list[str]:
+async def _decide(url: str, table: CompiledTable, source: bytes, path: str, push: bool, brand: str) -> list[str]:
     redis = async_client(url, socket_timeout=5, socket_connect_timeout=5)
     try:
-        store = RulesStore(redis)
+        store = RulesStore(redis, brand)
         version, label, now = table.version, table.version.split("@")[0], int(time.time())
+        if brand and await register(Scripts(redis), brand, "rights serve", now) < 0:
+            return [f"brand {brand}: not served, this deployment serves at most {MAX_BRANDS} brands"]
         active = await store.active()
         if active is None:
             await store.push(version, source, "rights serve", label, None, now)
-            return [f"rules {version} from {path} (first version in this Redis)"]
+            return [f"{_whose(brand)}rules {version} from {path} (first version in this Redis)"]
         since = _since(await store.meta(active))
         if active == version:
-            return [f"rules {version} from Redis (active since {since}; the same as {path})"]
+            return [f"{_whose(brand)}rules {version} from Redis (active since {since}; the same as {path})"]
         if push:
             await store.push(version, source, "rights serve --push-rules", label, None, now)
             return [
-                f"rules {version} from {path} (pushed by --push-rules, active now; {active} was active since {since})"
+                f"{_whose(brand)}rules {version} from {path} (pushed by --push-rules, active now; "
+                f"{active} was active since {since})"
             ]
         return [
-            f"rules {active} from Redis (active since {since})",
-            f"{path} holds {version}, which is not the active version; to serve it: rights rules push {path}, "
-            "or restart with --push-rules",
+            f"{_whose(brand)}rules {active} from Redis (active since {since})",
+            f"{path} holds {version}, which is not the active version; to serve it: rights rules push "
+            f"{'--brand ' + brand + ' ' if brand else ''}{path}, or restart with --push-rules",
         ]
     finally:
         await redis.aclose()
@@ -64,3 +70,7 @@ def _since(meta: dict | None) -> str:
     if not at:
         return "an unknown time"
     return format_instant(int(at), utc_offset=None)
+
+
+def _whose(brand: str) -> str:
+    return f"brand {brand}: " if brand else ""

@@ -78,8 +78,10 @@ class Supervisor:
         *,
         appendfsync: str = "everysec",
         push_rules: bool = False,
+        brands: list | None = None,
     ):
         self.settings = settings
+        self.brands = brands or []  # (brand, path, table, source) of each further brand
         self.table = table
         self.source = source
         self.appendfsync = appendfsync
@@ -128,6 +130,8 @@ class Supervisor:
                     say("demo pickup leaders loaded (L001..L080)")
             client.close()
             lines = decide(redis_url, self.table, self.source, settings.rules, self.push_rules)
+            for brand, path, table, source in self.brands:
+                lines += decide(redis_url, table, source, path, self.push_rules, brand)
         except (RedisError, RedisClusterException, OSError) as exc:
             say(f"Redis at {shown(redis_url)} did not answer: {exc}")
             return EXIT_REFUSED

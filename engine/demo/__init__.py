@@ -4,3 +4,4 @@
 from pathlib import Path
 
 DEMO_RULES = Path(__file__).resolve().parent / "dairy-gala.yaml"
+DEMO_GRAIN_RULES = Path(__file__).resolve().parent / "grain-oil.yaml"  # the second brand, `grain`

@@ -46,6 +46,18 @@ def caps_key(member_id: str) -> str:  # {<member>}; CAPS_TTL_SECONDS after its l
     return f"caps:{{{member_id}}}"
 
 
+# -- the ledger's hash chains (api/ledger_chain.py, lua/chain.lua, `rights ledger verify|anchor`) ---------
+# A member's chain lives in its own slot: each led:{<id>} entry carries n and h, and the member hash
+# the head (fields chain_n, chain_h). Redemptions and pickup handovers are also linked into one
+# brand-wide chain, all of it in {ledger}:
+
+CHAIN_KEY = "chain:{ledger}"  # {ledger}; for good, like the member ledgers: the brand chain's entries
+CHAIN_HEAD_KEY = "chain:{ledger}:head"  # {ledger}; for good: the brand chain's last seq and h
+CHAIN_SEEN_KEY = "chain:{ledger}:seen"  # {ledger}; for good, one field per entry: what is linked, where
+ANCHOR_KEEP = 24 * 30  # anchors kept: a month of hourly ones
+ANCHORS_KEY = "anchors:{ledger}"  # {ledger}; the newest ANCHOR_KEEP anchors (a list, newest first)
+
+
 # -- behaviour events from a stream (api/event_stream.py, `rights consume events`) ------------
 
 EVENT_STREAM = "stream"  # the stream's name when none is given: the key events:{stream}

@@ -115,12 +115,12 @@ def _walk(client, key: str, who: str, seq_name: str, names: Sequence[str], want:
         if not raw_n:
             if expected == 1:  # written before the chain began
                 continue
-            report.finding = Finding(who, entry_id, None, f"no `{seq_name}`: an entry written outside the chain")
+            report.finding = Finding(who, entry_id, None, f"no {seq_name} field: an entry written outside the chain")
             return report
         try:
             n = int(raw_n)
         except ValueError:
-            report.finding = Finding(who, entry_id, None, f"`{seq_name}` is not a number")
+            report.finding = Finding(who, entry_id, None, f"its {seq_name} is not a number")
             return report
         if n != expected:
             later = any(_get(f, seq_name) == str(expected).encode() for _, f in entries)
@@ -198,7 +198,7 @@ def verify_brand(client, want: set | None = None) -> ChainReport:
         try:
             n = int(_get(fields, "seq"))
         except ValueError:
-            report.finding = Finding(BRAND, entry_id, None, "`seq` is not a number")
+            report.finding = Finding(BRAND, entry_id, None, "its seq is not a number")
             return report
         if n != expected:
             later = any(_get(f, "seq") == str(expected).encode() for _, f in entries)

@@ -148,7 +148,7 @@ def test_an_entry_written_outside_the_scripts_is_found(played, redis_server, cap
     redis = played
     redis.xadd(ledger_key("C"), {"delta": 500, "reason": "import", "ref": "", "at": 1, "expires": 0, "balance": 9})
     assert verify(redis_server, "--member", "C") == 1
-    assert "no `n`: an entry written outside the chain" in capsys.readouterr().out
+    assert "no n field: an entry written outside the chain" in capsys.readouterr().out
 
 
 def test_a_redemption_the_brand_chain_lost_is_found_and_linked_again(played, redis_server, capsys):

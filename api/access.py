@@ -17,7 +17,7 @@
   constant time, all of them every time, and never logged; the access log records the
   channel. Without keys configured the routes are open (a deployment behind its own
   gateway).
-- The admin routes (rules, freeze): `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`; none
+- The admin routes (rules, freeze, ledger verify): `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`; none
   given is 401, a wrong one 403, compared in constant time and never logged; without a
   configured token they are off (403).
 - Per-member rate limits on events and redemptions: a moving 60-second window (lua/rate.lua:
@@ -42,7 +42,7 @@ from .errors import AdminRefused
 from .redis.keys import rate_key
 
 ADMIN_PREFIXES = ("/v1/rules",)
-ADMIN_SUFFIXES = ("/freeze", "/unfreeze")
+ADMIN_SUFFIXES = ("/freeze", "/unfreeze", "/ledger/verify")
 OPEN_PATHS = ("/v1/noop",)
 CHECKOUT, BACKEND, LEADER = "checkout", "backend", "leader"
 ANY = "*"

@@ -224,3 +224,31 @@ def test_a_command_line_without_a_target_is_refused(redis_server):
     with pytest.raises(SystemExit) as refused:
         main(["ledger", "verify", "--redis-url", redis_server.url])
     assert refused.value.code == 2
+
+
+def test_the_admin_route_checks_one_members_chain(played, redis_server, tmp_path, monkeypatch):
+    redis = played
+    with client_for(redis_server, data_dir=str(tmp_path)) as api:
+        assert api.get("/v1/members/A/ledger/verify").status_code == 401
+        good = api.get("/v1/members/A/ledger/verify", headers=ADMIN)
+        assert good.status_code == 200, good.text
+        rows = entries(redis, "A")
+        assert good.json() == {
+            "member_id": "A",
+            "verified": True,
+            "entries": len(rows),
+            "n": len(rows),
+            "h": rows[-1][1][b"h"].decode(),
+            "finding": None,
+        }
+        assert api.get("/v1/members/NOBODY/ledger/verify", headers=ADMIN).status_code == 404
+        rows[3] = (rows[3][0], {**rows[3][1], b"ref": b"someone else"})
+        rewrite(redis, ledger_key("A"), rows)
+        bad = api.get("/v1/members/A/ledger/verify", headers=ADMIN).json()
+        assert (bad["verified"], bad["n"], bad["finding"]["entry_id"], bad["finding"]["n"]) == (
+            False,
+            3,
+            rows[3][0].decode(),
+            4,
+        )
+        assert bad["finding"]["what"].startswith("edited")

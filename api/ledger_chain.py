@@ -146,10 +146,17 @@ def _walk(client, key: str, who: str, seq_name: str, names: Sequence[str], want:
     return report
 
 
-def _check_head(report: ChainReport, head_n, head_h, where: str) -> None:
+def _read_head(client, key: str, n_field: str, h_field: str) -> tuple[int, str | None]:
+    n, h = client.hmget(key, n_field, h_field)
+    return int(_text(n) or 0), (_text(h) if h is not None else None)
+
+
+def _check_head(report: ChainReport, head: tuple[int, str | None], where: str) -> None:
+    """The head, read before the walk, against the chain walked: entries past it were
+    appended since (the ledger goes on while it is checked), entries short of it deleted."""
     if report.finding is not None:
         return
-    n, h = int(_text(head_n) or 0), _text(head_h) or GENESIS
+    n, h = head
     last_id = getattr(report, "last_id", "")
     if n > report.last_n:
         report.finding = Finding(
@@ -158,19 +165,17 @@ def _check_head(report: ChainReport, head_n, head_h, where: str) -> None:
             report.last_n + 1,
             f"deleted: {where} counts {n} entries, the chain ends at n={report.last_n}",
         )
-    elif n < report.last_n:
-        report.finding = Finding(
-            report.member, last_id, report.last_n, f"{where} counts {n} entries, the chain goes on to n={report.last_n}"
-        )
-    elif h != report.last_h:
-        report.finding = Finding(report.member, last_id, n, f"edited: {where}'s h differs from the last entry's")
+    elif h is None and report.last_n:
+        report.finding = Finding(report.member, last_id, report.last_n, f"{where} is missing")
+    elif n and report.at_n.get(n) != h:
+        report.finding = Finding(report.member, "", n, f"edited: {where}'s h differs from entry n={n}'s")
 
 
 def verify_member(client, member_id: str, want: set | None = None) -> ChainReport:
-    """Walk a member's chain and compare its end with the head in the member hash."""
-    report = _walk(client, ledger_key(member_id), member_id, "n", MEMBER_FIELDS, want or set())
-    head_n, head_h = client.hmget(member_key(member_id), "chain_n", "chain_h")
-    _check_head(report, head_n, head_h, "the member's chain head")
+    """Walk a member's chain and compare it with the head in the member hash."""
+    head = _read_head(client, member_key(member_id), "chain_n", "chain_h")
+    report = _walk(client, ledger_key(member_id), member_id, "n", MEMBER_FIELDS, (want or set()) | {head[0]})
+    _check_head(report, head, "the member's chain head")
     return report
 
 
@@ -180,7 +185,8 @@ def verify_brand(client, want: set | None = None) -> ChainReport:
     report = ChainReport(BRAND)
     expected, prev = 1, GENESIS
     pending: list[tuple[str, dict]] = []
-    want = want or set()
+    head = _read_head(client, CHAIN_HEAD_KEY, "n", "h")
+    want = (want or set()) | {head[0]}
 
     def check_index() -> Finding | None:
         if not pending:
@@ -221,8 +227,7 @@ def verify_brand(client, want: set | None = None) -> ChainReport:
     if found := check_index():
         report.finding = found
         return report
-    head_n, head_h = client.hmget(CHAIN_HEAD_KEY, "n", "h")
-    _check_head(report, head_n, head_h, "the brand chain's head")
+    _check_head(report, head, "the brand chain's head")
     return report
 
 

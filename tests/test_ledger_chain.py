@@ -252,3 +252,30 @@ def test_the_admin_route_checks_one_members_chain(played, redis_server, tmp_path
             4,
         )
         assert bad["finding"]["what"].startswith("edited")
+
+
+def test_text_of_any_bytes_hashes_the_same_in_lua_and_python(redis_client, redis_server, capsys):
+    """Lengths are counted in bytes on both sides: a reference in Chinese, with a colon and
+    a newline, chains and verifies like any other."""
+    from api.ledger import set_balance
+    from api.redis.scripts import Scripts
+
+    write_members(redis_client, [MemberRecord(id="U", tier="gold", points=10)])
+    scripts = Scripts(redis_client)
+    for points, ref in [(500, "会员导入: 第一批"), (20, "a:b\nc"), (20, "")]:
+        set_balance(scripts, "U", points, GALA_21, ref)
+    rows = entries(redis_client, "U")
+    assert [fields[b"ref"].decode() for _, fields in rows[1:]] == ["会员导入: 第一批", "a:b\nc"]
+    assert verify(redis_server, "--member", "U") == 0
+    assert "1 member, 3 entries checked" in capsys.readouterr().out
+
+
+def test_a_head_that_does_not_match_its_entry_is_found(played, redis_server, capsys):
+    redis = played
+    n = int(redis.hget(member_key("B"), "chain_n"))
+    redis.hset(member_key("B"), "chain_h", "0" * 40)
+    assert verify(redis_server, "--member", "B") == 1
+    assert f"(n={n}): edited: the member's chain head's h differs from entry n={n}'s" in capsys.readouterr().out
+    redis.hdel(member_key("B"), "chain_n", "chain_h")
+    assert verify(redis_server, "--member", "B") == 1
+    assert "the member's chain head is missing" in capsys.readouterr().out

@@ -77,6 +77,7 @@ class ChainReport:
     last_n: int = 0
     last_h: str = GENESIS
     finding: Finding | None = None
+    last_id: str = ""
     at_n: dict = field(default_factory=dict)
     redeemed: list = field(default_factory=list)
 
@@ -104,8 +105,8 @@ def _entries(client, key: str) -> Iterator[tuple[str, dict]]:
 
 
 def _walk(client, key: str, who: str, seq_name: str, names: Sequence[str], want: set) -> ChainReport:
-    """Walk one chain from its first entry: the first entry out of sequence (deleted or
-    reordered) or whose h does not follow (edited) is the report's finding."""
+    """Walk a member's chain from its first entry: the first entry out of sequence (deleted
+    or reordered) or whose h does not follow (edited) is the report's finding."""
     report = ChainReport(who)
     expected, prev = 1, GENESIS
     entries = _entries(client, key)
@@ -138,11 +139,11 @@ def _walk(client, key: str, who: str, seq_name: str, names: Sequence[str], want:
             return report
         if n in want:
             report.at_n[n] = h
-        if who != BRAND and _get(fields, "reason").startswith(b"redeem:"):
+        if _get(fields, "reason").startswith(b"redeem:"):
             report.redeemed.append((n, h, entry_id, _text(_get(fields, "at"))))
         prev, expected = h, expected + 1
         report.last_n, report.last_h = n, h
-        report.last_id = entry_id  # type: ignore[attr-defined]
+        report.last_id = entry_id
     return report
 
 
@@ -157,7 +158,7 @@ def _check_head(report: ChainReport, head: tuple[int, str | None], where: str) -
     if report.finding is not None:
         return
     n, h = head
-    last_id = getattr(report, "last_id", "")
+    last_id = report.last_id
     if n > report.last_n:
         report.finding = Finding(
             report.member,
@@ -223,7 +224,7 @@ def verify_brand(client, want: set | None = None) -> ChainReport:
             return report
         prev, expected = h, expected + 1
         report.last_n, report.last_h = n, h
-        report.last_id = entry_id  # type: ignore[attr-defined]
+        report.last_id = entry_id
     if found := check_index():
         report.finding = found
         return report

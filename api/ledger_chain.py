@@ -251,6 +251,32 @@ def unlinked(client, report: ChainReport, grace_seconds: float = LINK_GRACE_SECO
     return missing, None
 
 
+def handovers(client) -> Iterator[list[tuple[str, str, str, int]]]:
+    """Every handover the pick lists still hold (they keep a code PICKUP_RETENTION_DAYS),
+    in batches: (member, leader, code, handed at), by SCAN and HSCAN over every primary."""
+    for node in _nodes(client):
+        cursor = 0
+        while True:
+            cursor, keys = node.scan(cursor, match="pick:{leader:*}", count=READ_BATCH, _type="hash")
+            for key in keys:
+                leader = _text(key)[len("pick:{leader:") : -1]
+                found = []
+                for code, raw in node.hscan_iter(key, count=READ_BATCH):
+                    record = json.loads(raw)
+                    if record.get("handed_at") is not None:
+                        found.append((str(record.get("member_id", "")), leader, _text(code), int(record["handed_at"])))
+                if found:
+                    yield found
+            if int(cursor) == 0:
+                break
+
+
+def unlinked_handovers(client, found: list) -> list:
+    """The handovers of `found` (handovers()) the brand chain does not link."""
+    ids = [f"handover {member} {leader} {code}" for member, leader, code, _ in found]
+    return [one for one, got in zip(found, client.hmget(CHAIN_SEEN_KEY, ids)) if got is None]
+
+
 def link_redemption(scripts: Scripts, member_id: str, n, h, at, client=None):
     """Link a redemption's ledger entry into the brand chain (idempotent); the script call."""
     return scripts.chain_link(
@@ -269,16 +295,18 @@ def link_handover(scripts: Scripts, member_id: str, leader: str, code: str, at: 
     )
 
 
-def members(client, batch: int = READ_BATCH) -> Iterator[list[str]]:
-    """Every member id, in batches, by SCAN over every primary (a Cluster's too)."""
+def _nodes(client) -> list:
+    """A client per primary: the one given, or each primary of a Cluster (SCAN is per node)."""
     from redis.cluster import RedisCluster
 
-    nodes = (
-        [client.get_redis_connection(n) for n in client.get_primaries()]
-        if isinstance(client, RedisCluster)
-        else [client]
-    )
-    for node in nodes:
+    if isinstance(client, RedisCluster):
+        return [client.get_redis_connection(node) for node in client.get_primaries()]
+    return [client]
+
+
+def members(client, batch: int = READ_BATCH) -> Iterator[list[str]]:
+    """Every member id, in batches, by SCAN over every primary (a Cluster's too)."""
+    for node in _nodes(client):
         cursor = 0
         while True:
             cursor, keys = node.scan(cursor, match="m:{*}", count=batch, _type="hash")

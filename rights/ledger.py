@@ -2,8 +2,9 @@
 
     rights ledger verify --member ID     one member's chain
     rights ledger verify --all           every member (SCAN over every primary) and the brand chain;
-                                         redemptions missing from the brand chain are findings,
-                                         linked by --repair
+                                         redemptions and handovers (those the pick lists still
+                                         hold) missing from the brand chain are findings, linked
+                                         by --repair
     rights ledger verify --anchor FILE   the chains still extend the heads of an anchor
     rights ledger anchor [--out FILE]    every chain's head and their digest, as JSON; kept in Redis too
 
@@ -34,7 +35,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     which.add_argument("--member", help="one member's chain")
     which.add_argument("--all", action="store_true", help="every member's chain and the brand chain")
     which.add_argument("--anchor", metavar="FILE", help="check the chains extend this anchor's heads")
-    verify.add_argument("--repair", action="store_true", help="with --all: link redemptions the brand chain misses")
+    verify.add_argument(
+        "--repair", action="store_true", help="with --all: link the redemptions and handovers the brand chain misses"
+    )
     verify.add_argument(
         "--grace-seconds",
         type=float,
@@ -104,12 +107,29 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                 member_id, entry_id, n, "a redemption missing from the brand chain (--repair)"
                             )
                         )
+        handed = 0
+        for listed in chain.handovers(client):
+            for member_id, leader, code, at in chain.unlinked_handovers(client, listed):
+                if args.repair:
+                    chain.link_handover(chain.Scripts(client), member_id, leader, code, at)
+                    handed += 1
+                else:
+                    findings.append(
+                        chain.Finding(
+                            member_id,
+                            "",
+                            None,
+                            f"the handover of {code} by {leader} is missing from the brand chain (--repair)",
+                        )
+                    )
         brand = chain.verify_brand(client)
         entries += brand.entries
         if brand.finding is not None:
             findings.append(brand.finding)
         if linked:
             print(f"linked {counted(linked, 'redemption')} into the brand chain")
+        if handed:
+            print(f"linked {counted(handed, 'handover')} into the brand chain")
     for finding in findings:
         print(finding)
     if findings:

@@ -158,14 +158,18 @@ def test_a_redemption_the_brand_chain_lost_is_found_and_linked_again(played, red
     out = capsys.readouterr().out
     assert out.count("a redemption missing from the brand chain") == 2
     assert "member A: entry " in out and "member B: entry " in out
-    assert verify(redis_server, "--all", "--grace-seconds", "3600") == 0  # younger than the grace: on its way
-    capsys.readouterr()
+    younger = verify(redis_server, "--all", "--grace-seconds", "3600")  # redemptions within the grace: on their way
+    assert "redemption missing" not in capsys.readouterr().out and younger == 1  # the handover is still missing
+
+    assert "member A: entry - (n=-): the handover of P1~A~OATMEAL-LOWGI~L1~" in out  # handed over, not linked
+    assert out.count("missing from the brand chain") == 3
 
     assert verify(redis_server, "--all", "--grace-seconds", "0", "--repair") == 0
-    assert "linked 2 redemptions into the brand chain" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "linked 2 redemptions into the brand chain" in out and "linked 1 handover into the brand chain" in out
     assert verify(redis_server, "--all", "--grace-seconds", "0", "--repair") == 0
     assert "linked" not in capsys.readouterr().out  # linking is idempotent
-    assert redis.xlen(CHAIN_KEY) == 2
+    assert redis.xlen(CHAIN_KEY) == 3
 
     rows = redis.xrange(CHAIN_KEY)
     rows[0] = (rows[0][0], {**rows[0][1], b"member": b"Z"})

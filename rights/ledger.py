@@ -66,6 +66,9 @@ def _client(args: argparse.Namespace, command: str):
 def cmd_verify(args: argparse.Namespace) -> int:
     from api import ledger_chain as chain
 
+    if (args.repair or args.grace_seconds is not None) and not args.all:
+        print("rights ledger verify: --repair and --grace-seconds go with --all", file=sys.stderr)
+        return 2
     client = _client(args, "rights ledger verify")
     if client is None:
         return 1

@@ -228,6 +228,7 @@ def test_a_command_line_without_a_target_is_refused(redis_server):
     with pytest.raises(SystemExit) as refused:
         main(["ledger", "verify", "--redis-url", redis_server.url])
     assert refused.value.code == 2
+    assert verify(redis_server, "--member", "A", "--repair") == 2
 
 
 def test_the_admin_route_checks_one_members_chain(played, redis_server, tmp_path, monkeypatch):

@@ -101,9 +101,9 @@ def render(stored: str, request: dict) -> Answer:
             "at": int(at),
         }
         return Answer(200, orjson.dumps(body))
-    reason, number = parts[1], int(parts[2])
+    reason, count = parts[1], int(parts[2])
     field = "member_id" if reason in ("member_frozen", "insufficient_points", "points_debt") else "draw_id"
-    return _refusal(status, reason, field, _REASONS.get(reason, lambda n: reason)(number))
+    return _refusal(status, reason, field, _REASONS.get(reason, lambda n: reason)(count))
 
 
 async def ensure_seed(scripts: Scripts, draw_id: str) -> tuple[str, str]:

@@ -172,9 +172,14 @@ def verify(document: dict) -> list[str]:
     if commitment(seed) != document.get("commitment"):
         problems.append("SHA-256 of the seed is not the commitment")
     try:
-        entries = [Entry(str(e["member_id"]), int(e["entry"]), str(e["tier"]), int(e["weight"])) for e in document["entries"]]
+        entries = [
+            Entry(str(e["member_id"]), int(e["entry"]), str(e["tier"]), int(e["weight"])) for e in document["entries"]
+        ]
         slots = slots_of(document["prizes"])
-        stated = [Winner(int(w["slot"]), str(w["prize"]), str(w["member_id"]), int(w["entry"]), str(w["tier"])) for w in document["winners"]]
+        stated = [
+            Winner(int(w["slot"]), str(w["prize"]), str(w["member_id"]), int(w["entry"]), str(w["tier"]))
+            for w in document["winners"]
+        ]
     except (KeyError, TypeError, ValueError) as exc:
         return [*problems, f"the document is malformed: {exc!r}"]
     if entries != canonical(entries):

@@ -15,6 +15,7 @@
     rights members import|show ...     members in Redis
     rights leaders import FILE         pickup leaders in Redis
     rights consume events ...          credit behaviour events from a Redis stream
+    rights draw verify FILE|--url URL  recompute a draw's winners from its revealed seed
 
 Exit codes: 0 done, 1 the input was refused (invalid rules, bad quote input, a target
 missed with --check), 2 the command line itself was wrong.
@@ -28,9 +29,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import bench, consume, leaders, members, quote, rules, serve
+from . import bench, consume, draw, leaders, members, quote, rules, serve
 
-COMMAND_GROUPS = (rules, quote, bench, serve, members, leaders, consume)  # the order `rights --help` lists them in
+COMMAND_GROUPS = (
+    rules,
+    quote,
+    bench,
+    serve,
+    members,
+    leaders,
+    consume,
+    draw,
+)  # the order `rights --help` lists them in
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -51,7 +51,7 @@ def check_draws(
         most = checker.integer(obj, path, "max_entries", 1, MAX_DRAW_ENTRIES, default=DEFAULT_MAX_ENTRIES)
         weights = _weights(checker, obj, path, member_tiers)
         prizes = _prizes(checker, obj, path, skus, coupon_map)
-        if None in (ident, room, opens, closes, cost, per_member, most) or prizes is None:
+        if None in (ident, opens, closes, cost, per_member, most) or room is None or prizes is None:
             continue
         out.append(
             Draw(

@@ -376,15 +376,22 @@ async def results(scripts: Scripts, draw: Draw, with_codes: bool = False) -> dic
     }
 
 
+def masked(member_id: str) -> str:
+    """A member id as the open big screen shows it: M0****01 (a winner can tell it is them)."""
+    if len(member_id) <= 4:
+        return member_id[:1] + "*" * (len(member_id) - 1)
+    return member_id[:2] + "*" * (len(member_id) - 4) + member_id[-2:]
+
+
 async def board(redis, draw: Draw) -> dict:
-    """A draw on the big screen: entries per tier and, once drawn, the winners (one read
-    of the draw's hash: the per-tier counts are kept as entries settle)."""
+    """A draw on the big screen: entries per tier and, once drawn, the winners, their ids
+    masked (one read of the draw's hash: the per-tier counts are kept as entries settle)."""
     meta = {_text(k): v for k, v in (await redis.hgetall(draw_key(draw.id))).items()}
     tiers = {name[5:]: int(value) for name, value in meta.items() if name.startswith("tier:")}
     winners = []
     if "result" in meta:
         winners = [
-            {"slot": w["slot"], "prize": w["prize"], "member_id": w["member_id"], "tier": w["tier"]}
+            {"slot": w["slot"], "prize": w["prize"], "member": masked(w["member_id"]), "tier": w["tier"]}
             for w in orjson.loads(meta["result"])["winners"]
         ]
     return {

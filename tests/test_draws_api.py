@@ -177,3 +177,4 @@ def test_the_dashboard_shows_entries_by_tier_and_winners(api):
     draw(api)
     lucky = api.get("/dashboard/data", params={"room": "gala"}).json()["draws"][0]
     assert lucky["state"] == "drawn" and len(lucky["winners"]) == 4
+    assert {w["member"] for w in lucky["winners"]} == {"S*", "G*", "B*"}  # masked: the screen is open

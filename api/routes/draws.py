@@ -30,6 +30,35 @@ _ENTERED = {
     "at": 1794405600,
 }
 _UNKNOWN_DRAW = "No such draw in the rules (`unknown_draw`)"
+_OPEN = {
+    "algorithm": "rights-engine-draw-v1",
+    "draw_id": "GALA-LUCKY",
+    "name": "gala lucky draw",
+    "room": "gala",
+    "state": "open",
+    "opens": 1794398400,
+    "closes": 1794407400,
+    "commitment": "9f2c5a0e4b1d7c3a8e6f0b2d4c6a8e0f1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a",
+    "weights": {"black_gold": 3, "gold": 2},
+    "prizes": [{"id": "POINTS-500", "name": "500 points", "kind": "points", "points": 500, "stock": 5}],
+    "entries_count": 1200,
+    "max_entries": 100000,
+}
+_DRAWN = {
+    **{k: v for k, v in _OPEN.items() if k != "max_entries"},
+    "state": "drawn",
+    "drawn_at": 1794408000,
+    "seed": "5e1d0c7b3a2f49e8d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817060",
+    "entries_count": 2,
+    "entries": [
+        {"member_id": "M00001", "entry": 1, "tier": "black_gold", "weight": 3},
+        {"member_id": "M00002", "entry": 1, "tier": "silver", "weight": 1},
+    ],
+    "winners": [
+        {"slot": 1, "prize": "POINTS-500", "member_id": "M00001", "entry": 1, "tier": "black_gold", "award": "awarded"},
+        {"slot": 2, "prize": "POINTS-500", "member_id": "M00002", "entry": 1, "tier": "silver", "award": "awarded"},
+    ],
+}
 
 
 def _draw(service, draw_id: str):
@@ -103,7 +132,11 @@ async def post_entry(
     response_model=schemas.DrawResults,
     response_model_exclude_none=True,
     summary="A draw's commitment, then its seed, entries and winners",
-    responses={404: refusal(_UNKNOWN_DRAW), 503: refusal(schemas.UNAVAILABLE)},
+    responses={
+        200: answer("The commitment and the counts; once drawn, the seed, the entries and the winners", _OPEN),
+        404: refusal(_UNKNOWN_DRAW),
+        503: refusal(schemas.UNAVAILABLE),
+    },
 )
 async def get_results(draw_id: str, service: ServiceDep) -> Response:
     """Before the draw: the commitment (SHA-256 of the seed, made at the draw's first
@@ -122,6 +155,7 @@ async def get_results(draw_id: str, service: ServiceDep) -> Response:
     response_model_exclude_none=True,
     summary="Draw the winners (admin), once; again returns the same result",
     responses={
+        200: answer("The results document: the seed revealed, every entry, the winners and their awards", _DRAWN),
         **ADMIN_ERRORS,
         404: refusal(_UNKNOWN_DRAW),
         409: refusal(

@@ -16,6 +16,7 @@
     rights leaders import FILE         pickup leaders in Redis
     rights consume events ...          credit behaviour events from a Redis stream
     rights draw verify FILE|--url URL  recompute a draw's winners from its revealed seed
+    rights draw run ID                 draw on a server (admin token), then verify it
 
 Exit codes: 0 done, 1 the input was refused (invalid rules, bad quote input, a target
 missed with --check), 2 the command line itself was wrong.

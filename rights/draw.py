@@ -1,9 +1,12 @@
 """`rights draw verify`: recompute a draw's winners from its results document (the seed
-revealed, the entry list, the prizes) and say whether they match (engine/draws.py)."""
+revealed, the entry list, the prizes) and say whether they match (engine/draws.py).
+`rights draw run ID`: draw on a running server (the admin token from RIGHTS_ADMIN_TOKEN),
+then verify what it answered."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -25,6 +28,44 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--draw", help="the draw id, with --redis-url")
     check.add_argument("--api-key", help="the X-Api-Key header for --url (a checkout key)")
     check.set_defaults(run=cmd_verify)
+    run = actions.add_parser(
+        "run", help="draw a closed draw on a server (RIGHTS_ADMIN_TOKEN), print its results, verify them"
+    )
+    run.add_argument("draw", metavar="ID")
+    run.add_argument(
+        "--server",
+        default=os.environ.get("RIGHTS_SERVER", "http://127.0.0.1:8000"),
+        help="the API (RIGHTS_SERVER, default http://127.0.0.1:8000)",
+    )
+    run.add_argument("--out", help="write the results document here (default: standard output)")
+    run.set_defaults(run=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """POST /v1/draws/<id>/draw, then the document written out and verified: exit 0 drawn
+    and matching, 1 refused or mismatching."""
+    import urllib.parse
+
+    from engine.draws import verify
+
+    from .rules import request
+
+    status, answer = request(args.server, "POST", f"/v1/draws/{urllib.parse.quote(args.draw, safe='')}/draw")
+    if status != 200 or not isinstance(answer, dict):
+        reason = answer.get("error", answer) if isinstance(answer, dict) else answer
+        print(f"rights draw run: {status or 'no answer'}: {reason}", file=sys.stderr)
+        return 1
+    text = orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode()
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as out:
+            out.write(text + "\n")
+    else:
+        print(text)
+    problems = verify(answer)
+    for problem in problems:
+        print(f"rights draw run: {problem}", file=sys.stderr)
+    print(f"{'mismatch' if problems else 'match'}: draw {args.draw}, {len(answer['winners'])} winners", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _document(args: argparse.Namespace) -> tuple[dict | None, str]:

@@ -178,3 +178,30 @@ def test_the_dashboard_shows_entries_by_tier_and_winners(api):
     lucky = api.get("/dashboard/data", params={"room": "gala"}).json()["draws"][0]
     assert lucky["state"] == "drawn" and len(lucky["winners"]) == 4
     assert {w["member"] for w in lucky["winners"]} == {"S*", "G*", "B*"}  # masked: the screen is open
+
+
+@pytest.mark.slow
+def test_rights_draw_run_and_verify_url_against_a_server(redis_client, redis_server, serve, tmp_path, monkeypatch):
+    """`rights draw run` and `rights draw verify --url` against a real `rights serve`: the
+    demo draw closed on 11 November 2026, before any clock this runs on."""
+    import urllib.request
+
+    write_members(redis_client, [MemberRecord(id=f"S{i}", tier="silver", points=0) for i in range(12)])
+    env = {"REDIS_URL": redis_server.url, "RIGHTS_ADMIN_TOKEN": TOKEN, "RIGHTS_ALLOW_CLOCK_OVERRIDE": "true"}
+    url = serve(env=env).url
+    for i in range(12):
+        req = urllib.request.Request(
+            f"{url}/v1/draws/GALA-LUCKY/entries",
+            data=json.dumps({"member_id": f"S{i}"}).encode(),
+            headers={"Content-Type": "application/json", "Idempotency-Key": "k", "X-Rights-Now": str(OPEN)},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as answer:
+            assert answer.status == 200
+    monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", TOKEN)
+    out = tmp_path / "drawn.json"
+    assert rights(["draw", "run", "GALA-LUCKY", "--server", url, "--out", str(out)]) == 0
+    assert len(json.loads(out.read_text())["winners"]) == 10
+    assert rights(["draw", "verify", "--url", f"{url}/v1/draws/GALA-LUCKY"]) == 0
+    monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", "wrong-token-wrong-token")
+    assert rights(["draw", "run", "GALA-LUCKY", "--server", url]) == 1

@@ -9,8 +9,8 @@
 
   (entries separated by `;` or new lines; in a key file one entry a line, `#` comments).
   `checkout` may quote (`POST /v1/eligibility`), enter a draw and read its results
-  (`POST /v1/draws/<id>/entries`, `GET /v1/draws/<id>`); `backend` may settle and refund orders,
-  credit events, redeem, read ledgers and the stock alerts (`GET /v1/stock/alerts`: the
+  (`POST /v1/draws/<id>/entries`, `GET /v1/draws/<id>`); `backend` may settle and refund
+  orders, credit events, redeem, read ledgers and the stock alerts (`GET /v1/stock/alerts`: the
   shop's systems act on them; the big screen shows the same on the operations network);
   `leader:<id>[,<id>...]` may hand over pickups and read the feed, ranking, redemptions
   and neighbours of those leaders only (`leader:*`: of any leader). A key used outside
@@ -18,8 +18,8 @@
   constant time, all of them every time, and never logged; the access log records the
   channel. Without keys configured the routes are open (a deployment behind its own
   gateway).
-- The admin routes (rules, freeze, drawing a draw's winners): `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`; none
-  given is 401, a wrong one 403, compared in constant time and never logged; without a
+- The admin routes (rules, freeze, drawing a draw's winners): `Authorization: Bearer
+  <RIGHTS_ADMIN_TOKEN>`; none given is 401, a wrong one 403, compared in constant time and never logged; without a
   configured token they are off (403).
 - Per-member rate limits on events and redemptions: a moving 60-second window (lua/rate.lua:
   the instants of the member's last `limit` allowed attempts, on Redis's clock), kept in

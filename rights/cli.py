@@ -32,16 +32,8 @@ from collections.abc import Sequence
 
 from . import bench, consume, draw, leaders, members, quote, rules, serve
 
-COMMAND_GROUPS = (
-    rules,
-    quote,
-    bench,
-    serve,
-    members,
-    leaders,
-    consume,
-    draw,
-)  # the order `rights --help` lists them in
+# the order `rights --help` lists them in
+COMMAND_GROUPS = (rules, quote, bench, serve, members, leaders, consume, draw)
 
 
 def build_parser() -> argparse.ArgumentParser:

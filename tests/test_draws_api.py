@@ -205,3 +205,24 @@ def test_rights_draw_run_and_verify_url_against_a_server(redis_client, redis_ser
     assert rights(["draw", "verify", "--url", f"{url}/v1/draws/GALA-LUCKY"]) == 0
     monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", "wrong-token-wrong-token")
     assert rights(["draw", "run", "GALA-LUCKY", "--server", url]) == 1
+
+
+def test_a_checkout_key_enters_and_reads_a_backend_key_does_not_and_drawing_is_admin_only(
+    redis_client, redis_server, tmp_path
+):
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=0)])
+    shop, erp = "shop-key-0123456789abcdef", "erp-key-0123456789abcdefg"
+    keys = f"miniapp={shop} checkout; erp={erp} backend"
+    with client_for(redis_server, data_dir=str(tmp_path), api_keys=keys) as api:
+        body, now = {"member_id": "G1"}, {"X-Rights-Now": str(OPEN), "Idempotency-Key": "k"}
+        path = "/v1/draws/GALA-LUCKY/entries"
+        assert api.post(path, json=body, headers=now).status_code == 401
+        refused = api.post(path, json=body, headers={**now, "X-Api-Key": erp})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden_scope"
+        assert api.post(path, json=body, headers={**now, "X-Api-Key": shop}).status_code == 200
+        assert api.get("/v1/draws/GALA-LUCKY", headers={"X-Api-Key": shop}).status_code == 200
+        assert api.get("/v1/draws/GALA-LUCKY", headers={"X-Api-Key": erp}).status_code == 403
+        drawing = {"X-Rights-Now": str(AFTER), "X-Api-Key": shop}
+        assert api.post("/v1/draws/GALA-LUCKY/draw", headers=drawing).status_code == 401  # a key is no admin token
+        admin = {"X-Rights-Now": str(AFTER), "Authorization": f"Bearer {TOKEN}"}
+        assert api.post("/v1/draws/GALA-LUCKY/draw", headers=admin).status_code == 200

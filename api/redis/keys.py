@@ -143,6 +143,30 @@ def reservations_index_key(pool: str) -> str:  # {<pool>}; items reserved in the
     return f"resv-index:{{{pool}}}"
 
 
+# -- draws (api/draws.py; a draw's keys share {draw:<id>}, a winner's award the member's tag) ----------
+
+DRAW_RECORD = "drw"  # the kind of a draw entry's attempt record (IDEMPOTENCY_TTL_SECONDS, 48 hours)
+DRAW_RETENTION_DAYS = 400  # a drawn draw's keys and its awards, from the draw
+
+
+def draw_key(draw_id: str) -> str:  # {draw:<id>}; until DRAW_RETENTION_DAYS after the draw
+    """The seed, its commitment, the state (open, closed, drawn), the result once drawn."""
+    return f"draw:{{draw:{draw_id}}}"
+
+
+def draw_entries_key(draw_id: str) -> str:  # {draw:<id>}; as draw_key
+    """`<member>#<n>` -> `e <tier> <weight> <at>`, or `r <reservation> <tier> <weight> <wall>` while held."""
+    return f"draw:{{draw:{draw_id}}}:entries"
+
+
+def draw_reservations_key(draw_id: str) -> str:  # {draw:<id>}; an entry's hold settles within a minute
+    return f"draw:{{draw:{draw_id}}}:resv"
+
+
+def draw_award_key(member_id: str, draw_id: str) -> str:  # {<member>}; DRAW_RETENTION_DAYS from the award
+    return f"drwa:{{{member_id}}}:{draw_id}"
+
+
 # -- pick lists (api/pickups.py) ----------------------------------------------------------
 
 

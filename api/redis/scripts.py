@@ -25,7 +25,7 @@ from engine.model import MAX_POINTS
 from engine.rules.checks.common import MAX_STOCK
 
 from ..owned_coupons import GRANT_RETENTION_DAYS, MAX_GRANTS
-from .keys import DASHBOARD_MINUTES, DASHBOARD_SESSION_SECONDS, ORDER_RETENTION_DAYS
+from .keys import DASHBOARD_MINUTES, DASHBOARD_SESSION_SECONDS, DRAW_RETENTION_DAYS, ORDER_RETENTION_DAYS
 
 CHAIN_GENESIS = "0" * 40  # the `h` before the first entry of every hash chain (api/ledger_chain.py)
 LUA = Path(__file__).resolve().parent / "lua"
@@ -38,6 +38,7 @@ CONSTANTS = {
     "GRANT_RETENTION_SECONDS": GRANT_RETENTION_DAYS * 86400,
     "MAX_GRANTS": MAX_GRANTS,
     "CHAIN_GENESIS": CHAIN_GENESIS,
+    "DRAW_RETENTION_SECONDS": DRAW_RETENTION_DAYS * 86400,
 }
 _INCLUDE = re.compile(r"^--#include ([a-z_]+)$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -76,6 +77,13 @@ class Scripts:
     # redemptions (api/redeem.py)
     redeem: Registered
     redeem_finish: Registered
+    # draws (api/draws.py)
+    draw_seed: Registered
+    draw_reserve: Registered
+    draw_settle: Registered
+    draw_enter: Registered
+    draw_close: Registered
+    draw_award: Registered
     # pick lists (api/pickups.py)
     pickup_list: Registered
     pickup_settle: Registered

@@ -22,6 +22,7 @@ from .checkout import (
     Totals,
 )
 from .coupons import CouponGrant, CouponGrants
+from .draws import DrawEntryRequest, DrawEntryResult, DrawResults
 from .errors import UNAVAILABLE, ErrorBody, ErrorResponse
 from .leaders import (
     LeaderNeighbours,
@@ -50,6 +51,9 @@ from .points import (
 )
 
 __all__ = [
+    "DrawEntryRequest",
+    "DrawEntryResult",
+    "DrawResults",
     "LeaderNeighbours",
     "LeaderRanking",
     "LeaderRedemption",

@@ -19,8 +19,8 @@
   channel. Without keys configured the routes are open (a deployment behind its own
   gateway).
 - The admin routes (rules, freeze, ledger verify, drawing a draw's winners):
-  `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`; none given is 401, a wrong one 403, compared in constant time and never logged; without a
-  configured token they are off (403).
+  `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`; none given is 401, a wrong one 403,
+  compared in constant time and never logged; without a configured token they are off (403).
 - Per-member rate limits on events and redemptions: a moving 60-second window (lua/rate.lua:
   the instants of the member's last `limit` allowed attempts, on Redis's clock), kept in
   Redis under the member's hash tag (`rate:{<member>}:<kind>`), so every replica shares

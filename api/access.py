@@ -8,8 +8,9 @@
       RIGHTS_API_KEYS="miniapp=<key> checkout; erp=<key> backend; tuan=<key> leader:L001,L002"
 
   (entries separated by `;` or new lines; in a key file one entry a line, `#` comments).
-  `checkout` may quote (`POST /v1/eligibility`); `backend` may settle and refund orders,
-  credit events, redeem, read ledgers and the stock alerts (`GET /v1/stock/alerts`: the
+  `checkout` may quote (`POST /v1/eligibility`), enter a draw and read its results
+  (`POST /v1/draws/<id>/entries`, `GET /v1/draws/<id>`); `backend` may settle and refund
+  orders, credit events, redeem, read ledgers and the stock alerts (`GET /v1/stock/alerts`: the
   shop's systems act on them; the big screen shows the same on the operations network);
   `leader:<id>[,<id>...]` may hand over pickups and read the feed, ranking, redemptions
   and neighbours of those leaders only (`leader:*`: of any leader). A key used outside
@@ -17,9 +18,9 @@
   constant time, all of them every time, and never logged; the access log records the
   channel. Without keys configured the routes are open (a deployment behind its own
   gateway).
-- The admin routes (rules, freeze): `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`; none
-  given is 401, a wrong one 403, compared in constant time and never logged; without a
-  configured token they are off (403). A brand's admin token (RIGHTS_BRAND_ADMIN_TOKENS,
+- The admin routes (rules, freeze, ledger verify, drawing a draw's winners):
+  `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`; none given is 401, a wrong one 403,
+  compared in constant time and never logged; without a configured token they are off (403). A brand's admin token (RIGHTS_BRAND_ADMIN_TOKENS,
   `brand=token;...`) opens the rule-table routes of that brand only (`?brand=`); any other
   route or brand with it is 403.
 - Per-member rate limits on events and redemptions: a moving 60-second window (lua/rate.lua:
@@ -44,7 +45,7 @@ from .errors import AdminRefused
 from .redis.keys import rate_key
 
 ADMIN_PREFIXES = ("/v1/rules",)
-ADMIN_SUFFIXES = ("/freeze", "/unfreeze")
+ADMIN_SUFFIXES = ("/freeze", "/unfreeze", "/ledger/verify", "/draw")
 OPEN_PATHS = ("/v1/noop",)
 CHECKOUT, BACKEND, LEADER = "checkout", "backend", "leader"
 ANY = "*"
@@ -53,6 +54,7 @@ _CHANNEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _KEY = re.compile(r"^[!-~]+\Z")  # printable ASCII, no spaces: what a header carries unchanged
 _LEADER_ID = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.:-]{0,63}|\*)\Z")
 _FEED = re.compile(r"^/v1/leaders/([^/]+)/(?:feed|ranking|redemptions|neighbours)\Z")  # a leader's own reads
+_DRAW = re.compile(r"^/v1/draws/[^/]+(?:/entries)?\Z")  # a draw's entries and results: what a shop front calls
 _SCOPES_HELP = "scopes are checkout, backend and leader:<id>[,<id>...] (leader:* for any leader)"
 
 
@@ -85,7 +87,7 @@ def required_scope(path: str) -> str | None:
         or path.endswith(ADMIN_SUFFIXES)
     ):
         return None
-    if path == "/v1/eligibility":
+    if path == "/v1/eligibility" or _DRAW.match(path):
         return CHECKOUT
     if path == "/v1/pickups/verify" or _FEED.match(path):
         return LEADER

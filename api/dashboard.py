@@ -34,6 +34,7 @@ from pathlib import Path
 
 import orjson
 
+from .draws import board
 from .metrics import BUCKETS, STALE_AFTER_S
 from .redis.keys import (
     DASHBOARD_MINUTES,
@@ -207,6 +208,7 @@ async def data(service, room: str, now: int | None = None) -> dict:
         ],
         "stock_alerts": [a for item, n in stocked if (a := alert(item, n)) is not None],
         "latency": _latency(snapshots),
+        "draws": [await board(service.redis, d) for d in model.draws if d.room == room],
     }
 
 

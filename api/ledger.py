@@ -18,7 +18,10 @@ Keys, all with the member id as hash tag (one Redis Cluster slot per member):
                           as "0 <expiry> <points lapsed>", outside the balance, until the
                           order is refunded or its record is gone (lua/lots.lua);
                           field "#" holds the last lot number given
-    led:{<id>}    stream  entries: delta, reason, ref, at, expires, balance (after)
+    led:{<id>}    stream  entries: delta, reason, ref, at, expires, balance (after), debt (on
+                          the entries that change it), n and h: the entry's place and hash in
+                          the member's hash chain, whose head (chain_n, chain_h) the member
+                          hash keeps (lua/chain.lua, api/ledger_chain.py)
     ev:{<id>}     hash    event id -> "<points> <balance> <expires> <note> <reason>": an event
                           counts once, and its replay is answered from this
     ev:{<id>}:at  zset    event id -> the wall-clock second it was credited; ids older than

@@ -20,19 +20,24 @@ Both keys carry the leader's hash tag (one Cluster slot):
 A code is kept for PICKUP_RETENTION_DAYS after it was listed, handed over or not; older
 ones are pruned (a few at a time) whenever the list is written or read, and are then
 refused as not issued, so a code is never handed over twice. `*` is the list of members
-with no leader, which any leader may hand over.
+with no leader, which any leader may hand over. A handover is then linked into the brand
+chain (api/ledger_chain.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 import orjson
 
+from .ledger_chain import link_handover
 from .redis.keys import pick_issued_key, pick_list_key
 from .redis.scripts import Scripts
 
 PICKUP_RETENTION_DAYS = 90
+log = logging.getLogger("rights.api")
 PRUNE_BATCH = 64  # old codes dropped per call: bounded work, and the list never falls behind its issues
 
 
@@ -79,4 +84,15 @@ async def hand_over(scripts: Scripts, leader: str, code: str, at: int, wall_now:
     answer = await scripts.pickup_hand_over(
         keys=[pick_list_key(leader), pick_issued_key(leader)], args=[code, at, _keep_before(wall), PRUNE_BATCH]
     )
-    return tuple(part.decode() if isinstance(part, bytes) else part for part in answer)
+    done = tuple(part.decode() if isinstance(part, bytes) else part for part in answer)
+    if done[0] == "handed_over":  # into the brand chain (api/ledger_chain.py), whatever the request does next
+        await asyncio.shield(_link_handover(scripts, leader, code, done[1], at))
+    return done
+
+
+async def _link_handover(scripts: Scripts, leader: str, code: str, record: str, at: int) -> None:
+    """A handover's link in the brand chain; a fault is logged, never the handover's answer."""
+    try:
+        await link_handover(scripts, str(orjson.loads(record).get("member_id", "")), leader, code, at)
+    except Exception:  # the handover stands; the brand chain misses it (docs/API.md#verifying-the-ledger)
+        log.exception("pickup handover %s %s: not linked into the brand chain", leader, code)

@@ -22,12 +22,14 @@ api/reservations.py (reserve the unit, run the member's script, commit or give b
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from dataclasses import dataclass
 
 import orjson
 
 from .access import RateLimit
+from .ledger_chain import link_redemption
 from .pickup_codes import ANY_LEADER, PickupCode, make_code
 from .pickups import drop_pending, list_pending, mark_issued
 from .redis.keys import (
@@ -43,6 +45,8 @@ from .redis.scripts import Scripts
 from .reservations import begin as begin_attempt
 from .reservations import commit, release, reservation_id, reserve
 from .reservations import recover as recover_pool
+
+log = logging.getLogger("rights.api")
 
 IDEMPOTENCY_TTL_SECONDS = 48 * 3600  # a replay answers the same for at least 24 hours
 
@@ -198,7 +202,8 @@ async def redeem(
     )
     outcome = _text(done[0])
     if outcome == "ok":  # the rest runs to its end even if the request is given up on (a 503 overloaded)
-        await asyncio.shield(_settled(redis, scripts, leader, code, item, reservation))
+        linked = (member_id, done[2], done[3], now) if len(done) >= 4 else None
+        await asyncio.shield(_settled(redis, scripts, leader, code, item, reservation, linked))
         return render(_text(done[1]), request)
     await asyncio.shield(_refused(scripts, leader, code, item, reservation))
     if outcome == "fenced":
@@ -206,7 +211,12 @@ async def redeem(
     return render(_text(done[1]), request)
 
 
-async def _settled(redis, scripts: Scripts, leader: str, code: str, item, reservation: str) -> None:
+async def _settled(redis, scripts: Scripts, leader: str, code: str, item, reservation: str, linked=None) -> None:
+    if linked is not None:  # the ledger entry into the brand chain; one lost to a fault: `rights ledger verify --all`
+        try:
+            await link_redemption(scripts, *linked)
+        except Exception:
+            log.exception("redemption of %s: ledger entry n=%s not linked into the brand chain", linked[0], linked[1])
     if code != "-":
         await mark_issued(scripts, leader, code)
     if item.stock is not None:

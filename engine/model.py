@@ -225,6 +225,47 @@ class Release:
 
 
 @dataclass(frozen=True)
+class DrawPrize:
+    """A prize of a draw: `stock` of them, each goods (`kind` sku: a pickup code for the
+    product `target`), a grant of the coupon `target` (kind coupon) or `points` (kind points)."""
+
+    id: str
+    name: str
+    kind: str  # one of DRAW_PRIZE_KINDS
+    target: str  # the sku or the coupon id; "" for points
+    points: int  # kind points: the points credited; 0 otherwise
+    stock: int
+
+
+DRAW_PRIZE_KINDS = ("sku", "coupon", "points")
+
+
+@dataclass(frozen=True)
+class Draw:
+    """A lottery in a live room (docs/RULES.md, Draws): members enter while `opens` <= now <
+    `closes`, paying `cost` points an entry, at most `entries_per_member` entries each and
+    `max_entries` in all; an entry weighs its member's tier's weight (1 when not listed)."""
+
+    id: str
+    name: str
+    room: str
+    opens: int
+    closes: int
+    cost: int  # points an entry; 0: free
+    entries_per_member: int
+    max_entries: int
+    weights: Mapping[str, int]  # tier id -> weight, as written
+    prizes: tuple  # DrawPrize, in the order written: the first winner drawn gets the first
+
+    def weight(self, tier: str) -> int:
+        return self.weights.get(tier, 1)
+
+    def prize_slots(self) -> list:
+        """One DrawPrize per unit of stock, in the order the winners are drawn for them."""
+        return [prize for prize in self.prizes for _ in range(prize.stock)]
+
+
+@dataclass(frozen=True)
 class RuleTable:
     name: str
     utc_offset_seconds: int
@@ -236,6 +277,7 @@ class RuleTable:
     points: PointsRules
     redemptions: Sequence[Redemption]
     progression: Progression | None = None  # None: tiers change only by import
+    draws: Sequence[Draw] = ()  # lotteries in the live rooms (api/draws.py), not in the compiled tables
 
     def tier_rank(self, tier_id: str | None) -> int:
         """0 for visitors, 1 for the lowest tier, and so on."""

@@ -15,9 +15,12 @@
     rights members import|show ...     members in Redis
     rights leaders import FILE         pickup leaders in Redis
     rights consume events ...          credit behaviour events from a Redis stream
+    rights ledger verify|anchor ...    check the ledger's hash chains; anchor their heads
+    rights draw verify FILE|--url URL  recompute a draw's winners from its revealed seed
+    rights draw run ID                 draw on a server (admin token), then verify it
 
 Exit codes: 0 done, 1 the input was refused (invalid rules, bad quote input, a target
-missed with --check), 2 the command line itself was wrong.
+missed with --check, a ledger that does not verify), 2 the command line itself was wrong.
 
 Each command group lives in its own module; every one is always registered.
 """
@@ -28,9 +31,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import bench, consume, leaders, members, quote, rules, serve
+from . import bench, consume, draw, leaders, ledger, members, quote, rules, serve
 
-COMMAND_GROUPS = (rules, quote, bench, serve, members, leaders, consume)  # the order `rights --help` lists them in
+# the order `rights --help` lists them in
+COMMAND_GROUPS = (rules, quote, bench, serve, members, leaders, consume, ledger, draw)
 
 
 def build_parser() -> argparse.ArgumentParser:

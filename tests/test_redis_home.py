@@ -40,6 +40,7 @@ SAMPLES = {
     "tier": "gold",
     "minute": 29_000_000,
     "n": 7,
+    "draw_id": "D1",
 }
 
 

@@ -49,6 +49,15 @@ MINIMAL = {
         {"id": "R", "points": 1, "unlock": {"sessions_watched": 1}, "window": {}, "segments": {"all_of": ["vip"]}}
     ],
     "progression": {"tasks": {"s": {"streak_days": 1}, "c": {"count": 1}}},
+    "draws": [
+        {
+            "id": "D",
+            "room": "gala",
+            "window": {"from": "room_start", "to": "room_end"},
+            "weights": {"gold": 2},
+            "prizes": [{"id": "P", "sku": "MILK"}],
+        }
+    ],
 }
 
 # Every mapping validate.py checks field by field, as a path into MINIMAL.
@@ -73,6 +82,9 @@ SECTIONS = [
     ("tiers", 0, "reach"),
     ("progression",),
     ("progression", "tasks", "c"),
+    ("draws", 0),
+    ("draws", 0, "window"),
+    ("draws", 0, "prizes", 0),
 ]
 
 # A coupon of each kind with its amounts, to host the kind's own fields.
@@ -462,6 +474,8 @@ def _host(path: tuple, field: str) -> dict:
         return with_value(path, "stock", MAX_STOCK, MINIMAL)
     if path == ("coupons", 0) and field == "valid_days":  # a granted coupon's field
         return with_value(path, "issue", "granted", MINIMAL)
+    if path == ("draws", 0, "prizes", 0) and field == "points":  # a prize is goods or points, not both
+        return with_value(("draws", 0, "prizes"), 0, {"id": "P"}, MINIMAL)
     return MINIMAL
 
 

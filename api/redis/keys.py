@@ -83,6 +83,18 @@ def caps_key(member_id: str) -> str:  # {<member>}; CAPS_TTL_SECONDS after its l
     return f"caps:{{{member_id}}}{_members()}"
 
 
+# -- the ledger's hash chains (api/ledger_chain.py, lua/chain.lua, `rights ledger verify|anchor`) ---------
+# A member's chain lives in its own slot: each led:{<id>} entry carries n and h, and the member hash
+# the head (fields chain_n, chain_h). Redemptions and pickup handovers are also linked into one
+# brand-wide chain, all of it in {ledger}:
+
+CHAIN_KEY = "chain:{ledger}"  # {ledger}; for good, like the member ledgers: the brand chain's entries
+CHAIN_HEAD_KEY = "chain:{ledger}:head"  # {ledger}; for good: the brand chain's last seq and h
+CHAIN_SEEN_KEY = "chain:{ledger}:seen"  # {ledger}; for good, one field per entry: what is linked, where
+ANCHOR_KEEP = 24 * 30  # anchors kept: a month of hourly ones
+ANCHORS_KEY = "anchors:{ledger}"  # {ledger}; the newest ANCHOR_KEEP anchors (a list, newest first)
+
+
 # -- behaviour events from a stream (api/event_stream.py, `rights consume events`) ------------
 
 EVENT_STREAM = "stream"  # the stream's name when none is given: the key events:{stream}
@@ -166,6 +178,30 @@ def reservations_key(pool: str, item_id: str) -> str:  # {<pool>:<item>}; a rese
 
 def reservations_index_key(pool: str) -> str:  # {<pool>}; items reserved in the last INDEX_DAYS (1)
     return f"resv-index:{{{pool}}}{_brand()}"
+
+
+# -- draws (api/draws.py; a draw's keys share {draw:<id>}, a winner's award the member's tag) ----------
+
+DRAW_RECORD = "drw"  # the kind of a draw entry's attempt record (IDEMPOTENCY_TTL_SECONDS, 48 hours)
+DRAW_RETENTION_DAYS = 400  # a drawn draw's keys and its awards, from the draw
+
+
+def draw_key(draw_id: str) -> str:  # {draw:<id>}; until DRAW_RETENTION_DAYS after the draw
+    """The seed, its commitment, the state (open, closed, drawn), the result once drawn."""
+    return f"draw:{{draw:{draw_id}}}"
+
+
+def draw_entries_key(draw_id: str) -> str:  # {draw:<id>}; as draw_key
+    """`<member>#<n>` -> `e <tier> <weight> <at>`, or `r <reservation> <tier> <weight> <wall>` while held."""
+    return f"draw:{{draw:{draw_id}}}:entries"
+
+
+def draw_reservations_key(draw_id: str) -> str:  # {draw:<id>}; an entry's hold settles within a minute
+    return f"draw:{{draw:{draw_id}}}:resv"
+
+
+def draw_award_key(member_id: str, draw_id: str) -> str:  # {<member>}; DRAW_RETENTION_DAYS from the award
+    return f"drwa:{{{member_id}}}:{draw_id}"
 
 
 # -- pick lists (api/pickups.py) ----------------------------------------------------------

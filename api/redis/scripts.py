@@ -2,7 +2,8 @@
 
 Each script is `lua/<name>.lua`, and a `Scripts` attribute of the same name. In a script,
 a line `--#include <fragment>` stands for the whole of `lua/<fragment>.lua` (shared Lua
-functions: `lots`, a member's points lots; `prune`, a pick list's pruning), and
+functions: `lots`, a member's points lots; `chain`, the ledger's hash chains; `prune`, a
+pick list's pruning), and
 `${NAME}` for the constant NAME of CONSTANTS, put in when the source is read (MAX_POINTS:
 the largest balance, one number for Python and Lua). A script's header names its KEYS by
 their builders in api.redis.keys, which tests/test_redis_home.py checks share one slot.
@@ -24,8 +25,9 @@ from engine.model import MAX_POINTS
 from engine.rules.checks.common import MAX_STOCK
 
 from ..owned_coupons import GRANT_RETENTION_DAYS, MAX_GRANTS
-from .keys import DASHBOARD_MINUTES, DASHBOARD_SESSION_SECONDS, ORDER_RETENTION_DAYS
+from .keys import DASHBOARD_MINUTES, DASHBOARD_SESSION_SECONDS, DRAW_RETENTION_DAYS, ORDER_RETENTION_DAYS
 
+CHAIN_GENESIS = "0" * 40  # the `h` before the first entry of every hash chain (api/ledger_chain.py)
 LUA = Path(__file__).resolve().parent / "lua"
 CONSTANTS = {
     "MAX_POINTS": MAX_POINTS,
@@ -35,6 +37,8 @@ CONSTANTS = {
     "DASHBOARD_SESSION_SECONDS": DASHBOARD_SESSION_SECONDS,
     "GRANT_RETENTION_SECONDS": GRANT_RETENTION_DAYS * 86400,
     "MAX_GRANTS": MAX_GRANTS,
+    "CHAIN_GENESIS": CHAIN_GENESIS,
+    "DRAW_RETENTION_SECONDS": DRAW_RETENTION_DAYS * 86400,
 }
 _INCLUDE = re.compile(r"^--#include ([a-z_]+)$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -51,6 +55,8 @@ class Scripts:
     ledger_set_balance: Registered
     ledger_credit_event: Registered
     ledger_freeze: Registered
+    # the brand-wide hash chain (api/ledger_chain.py)
+    chain_link: Registered
     # members (api/store.py)
     member_replace: Registered
     # tier progression (api/progression.py)
@@ -71,6 +77,13 @@ class Scripts:
     # redemptions (api/redeem.py)
     redeem: Registered
     redeem_finish: Registered
+    # draws (api/draws.py)
+    draw_seed: Registered
+    draw_reserve: Registered
+    draw_settle: Registered
+    draw_enter: Registered
+    draw_close: Registered
+    draw_award: Registered
     # pick lists (api/pickups.py)
     pickup_list: Registered
     pickup_settle: Registered

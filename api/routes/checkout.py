@@ -34,7 +34,7 @@ class AsgiEndpoint:
 hot_route = Route("/v1/eligibility", AsgiEndpoint(eligibility_endpoint), methods=["POST"])
 
 _ELIGIBILITY_EXAMPLE = {
-    "rules_version": "dairy-gala@4b0dcd6d70e7",
+    "rules_version": "dairy-gala@a534c9bded50",
     "at": 1794402000,
     "member": {
         "id": "M00001",

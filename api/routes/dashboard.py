@@ -33,7 +33,7 @@ async def dashboard_page() -> HTMLResponse:
                 "application/json": {
                     "example": {
                         "room": "gala",
-                        "rules_version": "dairy-gala@4b0dcd6d70e7",
+                        "rules_version": "dairy-gala@a534c9bded50",
                         "quotes": 1200,
                         "gmv_fen": 52_340_000,
                         "orders": 18_400,

@@ -1,8 +1,9 @@
-"""A member's own routes: the points ledger page by page, the points about to lapse, and
-freezing a member for review (admin)."""
+"""A member's own routes: the points ledger page by page, the points about to lapse,
+freezing a member for review (admin), and checking the ledger's hash chain (admin)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import orjson
@@ -184,3 +185,71 @@ async def unfreeze_member(
     member_id: str, request: Request, service: ServiceDep, body: schemas.FreezeRequest | None = None
 ) -> Response:
     return await _set_frozen(service, request, member_id, False, body)
+
+
+_VERIFY_EXAMPLE = {
+    "member_id": "M00001",
+    "verified": False,
+    "entries": 41,
+    "n": 6,
+    "h": "3f786850e387550fdab836ed7e6dc881de23001b",
+    "finding": {
+        "entry_id": "1794405600000-0",
+        "n": 7,
+        "what": "edited: its h does not match its fields and the h of the entry before",
+    },
+}
+
+
+@router.get(
+    "/v1/members/{member_id}/ledger/verify",
+    response_model=schemas.LedgerVerification,
+    summary="Check a member's ledger hash chain (admin)",
+    responses={
+        200: answer("The chain checked, or the first entry that does not", _VERIFY_EXAMPLE),
+        401: refusal("No admin token"),
+        403: refusal("A wrong admin token, or admin off"),
+        **MEMBER_ERRORS,
+    },
+)
+async def verify_ledger(member_id: str, request: Request, service: ServiceDep) -> Response:
+    """Recompute the member's hash chain from its first entry to the head kept in the
+    member hash, as `rights ledger verify --member` does (docs/API.md, Verifying the
+    ledger). Reads the whole ledger, 1,000 entries at a time, off the event loop."""
+    check_admin(request)
+    if not MEMBER_ID.match(member_id):
+        return error(422, "invalid_request", "not a member id", "member_id")
+    url = service.settings.redis_url
+    assert url
+    try:
+        report = await asyncio.wait_for(asyncio.to_thread(_verify_one, url, member_id), VERIFY_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return error(503, "ledger_too_long", "the ledger takes too long to check here: `rights ledger verify --member`")
+    if report is None:
+        return error(404, "unknown_member", f"no member {member_id!r}", "member_id")
+    finding = report.finding
+    body = {
+        "member_id": member_id,
+        "verified": finding is None,
+        "entries": report.entries,
+        "n": report.last_n,
+        "h": report.last_h,
+        "finding": None if finding is None else {"entry_id": finding.entry_id, "n": finding.n, "what": finding.what},
+    }
+    return Response(orjson.dumps(body), media_type=JSON)
+
+
+VERIFY_TIMEOUT_SECONDS = 60.0  # a ledger that takes longer is for `rights ledger verify`
+
+
+def _verify_one(url: str, member_id: str):
+    from ..ledger_chain import verify_member
+    from ..redis.connect import sync_client
+
+    client = sync_client(url, socket_timeout=10)
+    try:
+        if not client.exists(member_key(member_id)):
+            return None
+        return verify_member(client, member_id)
+    finally:
+        client.close()

@@ -46,7 +46,7 @@ async def healthz() -> Response:
                     "example": {
                         "ready": True,
                         "redis": True,
-                        "rules_version": "dairy-gala@4b0dcd6d70e7",
+                        "rules_version": "dairy-gala@a534c9bded50",
                         "reason": None,
                     }
                 }
@@ -58,7 +58,7 @@ async def healthz() -> Response:
                     "example": {
                         "ready": False,
                         "redis": False,
-                        "rules_version": "dairy-gala@4b0dcd6d70e7",
+                        "rules_version": "dairy-gala@a534c9bded50",
                         "reason": "Redis refuses writes: OutOfMemoryError: command not allowed when used "
                         "memory > 'maxmemory'.",
                     }

@@ -187,7 +187,7 @@ async def push(request: Request, service: ServiceDep) -> Response:
                         "active": {"version": "gala-v2@9c1d2e3f4a5b", "author": "ops-li", "activated_at": 1794398400},
                         "scheduled": [],
                         "workers": {"host:1234": {"version": "gala-v2@9c1d2e3f4a5b", "swapped_at": 1794398400.12}},
-                        "history": ["gala-v2@9c1d2e3f4a5b", "dairy-gala@4b0dcd6d70e7"],
+                        "history": ["gala-v2@9c1d2e3f4a5b", "dairy-gala@a534c9bded50"],
                     }
                 }
             }
@@ -226,7 +226,7 @@ async def status(request: Request, service: ServiceDep) -> Response:
             "content": {
                 JSON: {
                     "example": {
-                        "from": "dairy-gala@4b0dcd6d70e7",
+                        "from": "dairy-gala@a534c9bded50",
                         "to": "cheaper-milk@9c1d2e3f4a5b",
                         "summary": {"products_changed": 1},
                         "changes": [
@@ -335,7 +335,7 @@ async def cancel(version: str, request: Request, service: ServiceDep) -> Respons
     "/v1/rules/rollback",
     summary="Back to the previous version, or a named one",
     responses={
-        200: {"content": {JSON: {"example": {"version": "dairy-gala@4b0dcd6d70e7", "activated": True}}}},
+        200: {"content": {JSON: {"example": {"version": "dairy-gala@a534c9bded50", "activated": True}}}},
         404: {"description": "No such version, or nothing to roll back to"},
         **ADMIN_ERRORS,
     },
@@ -345,7 +345,7 @@ async def cancel(version: str, request: Request, service: ServiceDep) -> Respons
             "content": {
                 JSON: {
                     "schema": {"type": "object", "properties": {"to": {"type": "string"}}},
-                    "example": {"to": "dairy-gala@4b0dcd6d70e7"},
+                    "example": {"to": "dairy-gala@a534c9bded50"},
                 }
             },
         }

@@ -34,7 +34,7 @@ router = APIRouter(tags=["rules"])
             "content": {
                 JSON: {
                     "example": {
-                        "active": "dairy-gala@4b0dcd6d70e7",
+                        "active": "dairy-gala@a534c9bded50",
                         "candidate": "cheaper-milk@9c1d2e3f4a5b",
                         "at": 1794402000,
                         "carts": 1,
@@ -45,7 +45,7 @@ router = APIRouter(tags=["rules"])
                             {
                                 "cart": 0,
                                 "active": {
-                                    "version": "dairy-gala@4b0dcd6d70e7",
+                                    "version": "dairy-gala@a534c9bded50",
                                     "payable": 2193,
                                     "points": 706,
                                     "coupons": ["GOLD-GALA-85"],

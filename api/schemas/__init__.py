@@ -22,6 +22,7 @@ from .checkout import (
     Totals,
 )
 from .coupons import CouponGrant, CouponGrants
+from .draws import DrawEntryRequest, DrawEntryResult, DrawResults
 from .errors import UNAVAILABLE, ErrorBody, ErrorResponse
 from .leaders import (
     LeaderNeighbours,
@@ -40,7 +41,9 @@ from .points import (
     FreezeRequest,
     FreezeResult,
     LedgerEntry,
+    LedgerFinding,
     LedgerPage,
+    LedgerVerification,
     PickupVerified,
     PickupVerifyRequest,
     RedemptionRequest,
@@ -48,6 +51,9 @@ from .points import (
 )
 
 __all__ = [
+    "DrawEntryRequest",
+    "DrawEntryResult",
+    "DrawResults",
     "LeaderNeighbours",
     "LeaderRanking",
     "LeaderRedemption",
@@ -80,6 +86,8 @@ __all__ = [
     "LedgerEntry",
     "ExpiringDay",
     "ExpiringPoints",
+    "LedgerFinding",
+    "LedgerVerification",
     "LedgerPage",
     "PickupVerified",
     "PickupVerifyRequest",

@@ -143,6 +143,36 @@ class ExpiringPoints(BaseModel):
     by_day: list[ExpiringDay] = Field(description="By the last day they may be used, soonest first; empty for none.")
 
 
+class LedgerFinding(BaseModel):
+    entry_id: str = Field(description="The stream id of the entry where the chain breaks; empty when none names it.")
+    n: int | None = Field(description="That entry's number in the member's chain.")
+    what: str = Field(description="What is wrong: `edited: ...`, `deleted: ...`, `reordered: ...`, and the like.")
+
+
+class LedgerVerification(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "member_id": "M00001",
+                    "verified": True,
+                    "entries": 41,
+                    "n": 41,
+                    "h": "3f786850e387550fdab836ed7e6dc881de23001b",
+                    "finding": None,
+                }
+            ]
+        }
+    )
+
+    member_id: str
+    verified: bool = Field(description="Whether the member's hash chain checks, to its head.")
+    entries: int = Field(description="Entries read.")
+    n: int = Field(description="The last entry's number in the chain that checked.")
+    h: str = Field(description="That entry's hash (forty `0`: none).")
+    finding: LedgerFinding | None = Field(description="The first entry that does not check; null when verified.")
+
+
 class RedemptionRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",

@@ -15,7 +15,7 @@ from ..instants import format_instant
 from ..model import RELEASE_PERIODS, Progression, Reach, Release, RuleTable, Segment
 
 _MONEY = {"price", "amount", "threshold", "max_discount", "cash", "tier_prices", "live_prices"}
-_INSTANTS = {"start", "end", "window_from", "window_to"}
+_INSTANTS = {"start", "end", "window_from", "window_to", "opens", "closes"}
 _PERCENT = {"points_multiplier", "birthday_multiplier"}
 _SECTIONS = (
     ("tier", "tiers", "id"),
@@ -23,6 +23,7 @@ _SECTIONS = (
     ("room", "rooms", "id"),
     ("coupon", "coupons", "id"),
     ("redemption", "redemptions", "id"),
+    ("draw", "draws", "id"),
 )
 
 
@@ -64,6 +65,8 @@ def _show(field: str, value: Any, utc_offset: int) -> Any:
             "starts": format_instant(value.starts, utc_offset),
             "roll_over": value.roll_over,
         }
+    if field == "prizes":  # a draw's, as written
+        return [f"{p.id} x{p.stock}: {p.kind} {p.target or p.points}" for p in value]
     if field in _INSTANTS:
         return format_instant(value, utc_offset)
     if isinstance(value, dict):

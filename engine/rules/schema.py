@@ -47,6 +47,13 @@ from .checks.common import (
     RELATIVE_TIME_RE,
     UTC_OFFSET_RE,
 )
+from .checks.draws import (
+    DEFAULT_MAX_ENTRIES,
+    MAX_DRAW_ENTRIES,
+    MAX_DRAW_PRIZES,
+    MAX_DRAW_WEIGHT,
+    MAX_ENTRIES_PER_MEMBER,
+)
 from .checks.points import (
     DEFAULT_INVITES_PER_HOUR,
     DEFAULT_WATCH_SECONDS,
@@ -411,6 +418,7 @@ def rule_table_schema() -> dict:
                 "anyOf": [_ref("progression"), {"type": "null"}],
                 "description": "Tier progression (docs/RULES.md, Tier progression); none when left out.",
             },
+            "draws": _nullable(_list(_ref("draw"), "Lotteries in the live rooms (docs/RULES.md, Draws).")),
         },
         "$defs": {
             "tier": _section(
@@ -699,7 +707,71 @@ def rule_table_schema() -> dict:
                 ],
             ),
             **_progression_defs(),
+            **_draw_defs(),
         },
+    }
+
+
+def _draw_defs() -> dict:
+    """The `draws` section and a draw's prizes (checks/draws.py)."""
+    bound = {"type": "string", "anyOf": [{"pattern": RELATIVE_PATTERN}, {"pattern": TIME_PATTERN}]}
+    return {
+        "draw": _section(
+            "A lottery in a live room: members enter in its window, winners are drawn from a committed seed.",
+            {
+                "id": _ident("The draw's id."),
+                "name": _name("to members", "the id"),
+                "room": _described(
+                    {"type": "string", "maxLength": MAX_ID_LENGTH}, "The live room it runs in; a room of `rooms`."
+                ),
+                "window": _section(
+                    "When entries are taken: from `from` (included) until `to` (excluded); both ends, absolute "
+                    "or relative to the room (room_start, room_end - 30m). The room's live time when left out.",
+                    {
+                        "from": _described(bound, "The first instant an entry is taken."),
+                        "to": _described(bound, "The instant entries stop; after `from`. Drawing comes after."),
+                    },
+                    required=("from", "to"),
+                ),
+                "cost": _integer("Points an entry costs; 0 for a free entry.", 0, MAX_POINTS, 0),
+                "entries_per_member": _integer("Entries one member may make.", 1, MAX_ENTRIES_PER_MEMBER, 1),
+                "max_entries": _integer(
+                    "Entries in all; the draw refuses more (it bounds the results document).",
+                    1,
+                    MAX_DRAW_ENTRIES,
+                    DEFAULT_MAX_ENTRIES,
+                ),
+                "weights": _described(
+                    {
+                        "type": "object",
+                        "propertyNames": {"maxLength": MAX_ID_LENGTH, "not": {"const": VISITOR}},
+                        "additionalProperties": {"type": "integer", "minimum": 1, "maximum": MAX_DRAW_WEIGHT},
+                    },
+                    "An entry's weight by its member's tier (a tier of `tiers`); a tier not listed weighs 1.",
+                ),
+                "prizes": _list(
+                    _ref("draw_prize"),
+                    f"The prizes, drawn in the order written; at most {MAX_DRAW_PRIZES} in all (the stocks' sum).",
+                    minItems=1,
+                ),
+            },
+            required=("id", "room", "prizes"),
+        ),
+        "draw_prize": _section(
+            "A prize: exactly one of `sku` (goods, a pickup code), `coupon` (a grant) and `points`.",
+            {
+                "id": _ident("The prize's id, unique in its draw."),
+                "name": _name("to members", "the id"),
+                "sku": _described({"type": "string", "maxLength": MAX_ID_LENGTH}, "Goods: a sku of `products`."),
+                "coupon": _described(
+                    {"type": "string", "maxLength": MAX_ID_LENGTH}, "A coupon of `coupons` with issue: granted."
+                ),
+                "points": _integer("Points credited through the ledger.", 1, MAX_POINTS),
+                "stock": _integer("How many of this prize.", 1, MAX_DRAW_PRIZES, 1),
+            },
+            required=("id",),
+            oneOf=[{"required": ["sku"]}, {"required": ["coupon"]}, {"required": ["points"]}],
+        ),
     }
 
 

@@ -16,6 +16,7 @@ from ..model import VISITOR, RuleTable
 from .checks.audience import segment_limit
 from .checks.common import UTC_OFFSET_RE, Checker, RuleTableError
 from .checks.coupons import check_coupons
+from .checks.draws import check_draws
 from .checks.grants import check_grants
 from .checks.points import check_points
 from .checks.products import check_products
@@ -54,6 +55,7 @@ def _table(checker: Checker, data: Any) -> RuleTable | None:
             "points",
             "redemptions",
             "progression",
+            "draws",
         ),
         required=("tiers",),
     )
@@ -84,6 +86,7 @@ def _table(checker: Checker, data: Any) -> RuleTable | None:
     redemptions = check_redemptions(checker, top, tier_ids, room_map)
     progression, tiers = check_progression(checker, top, tiers, dict(points.events))
     check_grants(checker, top, coupons, redemptions)
+    draws = check_draws(checker, top, tier_ids, room_map, skus, coupons)
     segment_limit(checker)
     return RuleTable(
         name=name or "rules",
@@ -96,6 +99,7 @@ def _table(checker: Checker, data: Any) -> RuleTable | None:
         points=points,
         redemptions=redemptions,
         progression=progression,
+        draws=draws,
     )
 
 

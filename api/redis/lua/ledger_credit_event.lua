@@ -43,7 +43,7 @@ if rate_limit >= 0 then
   local seen = tonumber(redis.call('HGET', KEYS[5], ARGV[12]) or '0')
   if seen + 1 > rate_limit then  -- too many: frozen for review, this event earns nothing
     redis.call('HSET', KEYS[1], 'frozen', 1)
-    entry(KEYS[3], 0, 'frozen', 'rate:' .. ARGV[12], now, 0, tonumber(redis.call('HGET', KEYS[1], 'points') or '0'))
+    entry(KEYS[1], KEYS[3], 0, 'frozen', 'rate:' .. ARGV[12], now, 0, tonumber(redis.call('HGET', KEYS[1], 'points') or '0'))
     return {'frozen_now'}
   end
   redis.call('HINCRBY', KEYS[5], ARGV[12], 1)

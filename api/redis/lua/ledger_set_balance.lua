@@ -11,6 +11,6 @@ if delta > 0 then
 elseif delta < 0 then
   take(KEYS[2], live, -delta)
 end
-if delta ~= 0 then entry(KEYS[3], delta, 'import', ARGV[3], now, 0, target) end
+if delta ~= 0 then entry(KEYS[1], KEYS[3], delta, 'import', ARGV[3], now, 0, target) end
 publish(KEYS[1], target, live)
 return delta

@@ -4,6 +4,7 @@
 -- (in seconds) for how long a lapsed order lot is remembered.
 local MAX_BALANCE = ${MAX_POINTS}
 local ORDER_RETENTION = ${ORDER_RETENTION_SECONDS}
+--#include chain
 
 -- A lot is "<left> <expires>", or "<left> <expires> o" for an order's points. An order lot that lapses
 -- with points left becomes "0 <expires> <points lapsed>" (a lapsed lot, not part of the balance) so that
@@ -27,16 +28,6 @@ local function lot_value(lot)
   return lot.left .. ' ' .. lot.expires
 end
 
-local function entry(led, delta, reason, ref, at, expires, balance, debt)
-  if debt then  -- the points owed after this entry, on the entries that change them
-    redis.call('XADD', led, '*', 'delta', delta, 'reason', reason, 'ref', ref, 'at', at,
-               'expires', expires, 'balance', balance, 'debt', debt)
-  else
-    redis.call('XADD', led, '*', 'delta', delta, 'reason', reason, 'ref', ref, 'at', at,
-               'expires', expires, 'balance', balance)
-  end
-end
-
 -- lapse the lots whose expiry has passed; the balance and the live lots after. A member
 -- written before the ledger existed has a balance and no lots: it becomes one opening lot.
 local function sweep(member, lots_key, led, now)
@@ -45,7 +36,7 @@ local function sweep(member, lots_key, led, now)
     redis.call('HSET', lots_key, '#', 1)
     if opening > 0 then
       redis.call('HSET', lots_key, 1, opening .. ' 0')
-      entry(led, opening, 'opening', '', now, 0, opening)
+      entry(member, led, opening, 'opening', '', now, 0, opening)
     end
   end
   local lots, lapsed = read_lots(lots_key)
@@ -63,7 +54,7 @@ local function sweep(member, lots_key, led, now)
         redis.call('HDEL', lots_key, lot.field)
       end
       balance = balance - lot.left
-      entry(led, -lot.left, 'expired', 'lot:' .. lot.field, now, lot.expires, balance)
+      entry(member, led, -lot.left, 'expired', 'lot:' .. lot.field, now, lot.expires, balance)
     else
       live[#live + 1] = lot
     end
@@ -139,11 +130,11 @@ local function credit(member, lots_key, led, live, balance, points, expires, rea
   local debt = debt_of(member)
   local paid = math.min(debt, points)
   balance = balance + points
-  entry(led, points, reason, ref, now, expires, balance)
+  entry(member, led, points, reason, ref, now, expires, balance)
   if paid > 0 then
     balance = balance - paid
     redis.call('HSET', member, 'debt', debt - paid)
-    entry(led, -paid, 'debt_paid', ref, now, 0, balance, debt - paid)
+    entry(member, led, -paid, 'debt_paid', ref, now, 0, balance, debt - paid)
   end
   local n = nil
   if points > paid then n = add_lot(lots_key, live, points - paid, expires, tag) end

@@ -33,13 +33,13 @@ local taken = math.min(due, balance)
 if taken > 0 then
   take(KEYS[2], ordered, taken)
   balance = balance - taken
-  entry(KEYS[3], -taken, 'refund', ARGV[2], now, 0, balance)
+  entry(KEYS[1], KEYS[3], -taken, 'refund', ARGV[2], now, 0, balance)
 end
 local owed = 0
 if due > taken and ARGV[3] == 'debt' then  -- spent already: owed, paid by the next credits
   owed = due - taken
   local debt = redis.call('HINCRBY', KEYS[1], 'debt', owed)
-  entry(KEYS[3], 0, 'debt', ARGV[2], now, 0, balance, debt)
+  entry(KEYS[1], KEYS[3], 0, 'debt', ARGV[2], now, 0, balance, debt)
 end
 local coupons = redis.call('HGET', KEYS[4], 'coupons')
 for id in string.gmatch(coupons, '[^,]+') do

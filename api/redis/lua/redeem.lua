@@ -1,4 +1,5 @@
 -- The member's side of a redemption: checks before any write, then the points from the oldest lots.
+-- Answers {'ok', answer[, n, h of the ledger entry]}, {'refused', answer} or {'fenced'}.
 -- KEYS: member_key, lots_key, ledger_key, idempotency_key, grants_key
 -- ARGV: nonce, now, redemption id, points, member limit (-1: none), idempotency key, ok answer prefix,
 --       coupon granted ("" none: goods to pick up), the grant's expiry
@@ -23,12 +24,12 @@ if balance < points then return refuse('409 insufficient_points ' .. (points - b
 local grants = ARGV[8] or ''
 if grants ~= '' and grants_kept(KEYS[5], now) >= MAX_GRANTS then return refuse('409 grants_full ' .. MAX_GRANTS) end
 -- every refusal is behind us: the writes
-local live
+local live, chained
 balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
 if points > 0 then
   take(KEYS[2], live, points)
   balance = balance - points
-  entry(KEYS[3], -points, 'redeem:' .. ARGV[3], ARGV[6], now, 0, balance)
+  chained = {entry(KEYS[1], KEYS[3], -points, 'redeem:' .. ARGV[3], ARGV[6], now, 0, balance)}
 end
 redis.call('HINCRBY', KEYS[1], 'r:' .. ARGV[3], 1)
 publish(KEYS[1], balance, live)
@@ -37,4 +38,6 @@ if grants ~= '' then
   answer = answer .. ' ' .. grant_add(KEYS[1], KEYS[5], grants, now, tonumber(ARGV[9])) .. ' ' .. grants .. ' ' .. ARGV[9]
 end
 redis.call('HSET', KEYS[4], 'state', 'done', 'answer', answer)
+-- the ledger entry's n and h, for the brand chain (api/ledger_chain.py); none when no points were taken
+if chained then return {'ok', answer, chained[1], chained[2]} end
 return {'ok', answer}

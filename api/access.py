@@ -20,9 +20,9 @@
   gateway).
 - The admin routes (rules, freeze, ledger verify, drawing a draw's winners):
   `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`; none given is 401, a wrong one 403,
-  compared in constant time and never logged; without a configured token they are off (403). A brand's admin token (RIGHTS_BRAND_ADMIN_TOKENS,
-  `brand=token;...`) opens the rule-table routes of that brand only (`?brand=`); any other
-  route or brand with it is 403.
+  compared in constant time and never logged; without a configured token they are off (403).
+  A brand's admin token (RIGHTS_BRAND_ADMIN_TOKENS, `brand=token;...`) opens the rule-table
+  routes of that brand only (`?brand=`); any other route or brand with it is 403.
 - Per-member rate limits on events and redemptions: a moving 60-second window (lua/rate.lua:
   the instants of the member's last `limit` allowed attempts, on Redis's clock), kept in
   Redis under the member's hash tag (`rate:{<member>}:<kind>`), so every replica shares

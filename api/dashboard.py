@@ -139,7 +139,7 @@ async def trim_minutes(redis, room: str, minute: int) -> None:
 async def data(service, room: str, now: int | None = None) -> dict:
     """Everything the screen shows for `room`, as one JSON object; `now` is the instant
     the stock is read for (the period of an item released on a schedule)."""
-    table = service.table
+    table = service.table_of(service.rooms.get(room, service.home))
     model = table.model
     tiers = ["visitor"] + [t.id for t in model.tiers]
     raw = {

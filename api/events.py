@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from engine.inputs import QuoteInputError
 from engine.instants import at_offset
 from engine.model import EVENT_KINDS, MAX_POINTS, EventRule
 from engine.rules.checks.common import did_you_mean
@@ -90,8 +91,14 @@ def _event_body(event_id: str, member_id: str, record: str) -> bytes:
 
 
 async def record_event(service: Any, body: schemas.EventRequest, now: int) -> Outcome:
-    """Credit one event at `now` by the table `service` serves (see the module's doc)."""
-    table = service.table
+    """Credit one event at `now` by the table `service` serves for the event's brand (see
+    the module's doc)."""
+    if body.brand is not None and service.brand_of(body.brand, None) is None:
+        await service.redis_call(service.follow_brands())  # a brand added since this process looked
+    try:
+        table = service.enter_brand(body.brand, body.room).table
+    except QuoteInputError as exc:
+        return refused(422, "invalid_request", exc.reason, exc.field)
     assert table is not None
     model = table.model
     rule = model.points.events.get(body.type)

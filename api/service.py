@@ -19,10 +19,11 @@ from redis.exceptions import RedisClusterException, RedisError
 
 import engine
 from engine.compiler import CompiledTable
+from engine.inputs import QuoteInputError
 from engine.rules.load import compile_source
 from engine.rules.source import read_bytes
 
-from .brands import Served, registered, scope_of
+from .brands import Served, enter, registered, scope_of
 from .dashboard import DashboardCounters
 from .errors import Overloaded, RedisUnavailable
 from .leaders import LeaderBook
@@ -219,6 +220,16 @@ class Service:
         if room is not None:
             return self.rooms.get(room, self.home)
         return self.home
+
+    def enter_brand(self, brand: str | None, room: str | None = None) -> Any:
+        """Make this request's keys those of the brand it names (or its room's, else the
+        home brand's); what serves that brand's table. QuoteInputError (422 on `brand`)
+        for a brand this deployment does not serve."""
+        name = self.brand_of(brand, room)
+        if name is None:
+            raise QuoteInputError("brand", f"no brand {brand!r} on this deployment")
+        enter(self.scope(name))
+        return self.served(name)
 
     def scope(self, brand: str) -> Scope:
         return scope_of(brand, self.home, self.members_of)

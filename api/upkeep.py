@@ -26,22 +26,31 @@ async def flush_dashboard(service: Service) -> None:
             await service.dashboard.flush(service.redis)
 
 
+def each_brand(service: Service) -> list[str]:
+    """Every brand served, the home one first: a loop's keys are made each one's in turn."""
+    return [service.home, *sorted(service.brands)]
+
+
 async def recover_coupons(service: Service) -> None:
-    """Coupon stock held by an order that stopped half way goes back."""
+    """Coupon stock held by an order that stopped half way goes back, for every brand."""
     while True:
         await asyncio.sleep(RECOVERY_EVERY_SECONDS)
-        with contextlib.suppress(Exception):
-            await recover_reservations(service.redis, service.scripts, COUPONS)
+        for brand in each_brand(service):
+            with contextlib.suppress(Exception):
+                service.enter_brand(brand)
+                await recover_reservations(service.redis, service.scripts, COUPONS)
 
 
 async def recover_redeemed(service: Service) -> None:
-    """Redemptions that stopped half way are settled (see api/redeem.py)."""
+    """Redemptions that stopped half way are settled (see api/redeem.py), for every brand."""
     while True:
         await asyncio.sleep(RECOVERY_EVERY_SECONDS)
-        with contextlib.suppress(Exception):
-            settled = await recover_redemptions(service.redis, service.scripts)
-            if any(settled.values()):
-                log.warning("redemption recovery: %s", settled)
+        for brand in each_brand(service):
+            with contextlib.suppress(Exception):
+                service.enter_brand(brand)
+                settled = await recover_redemptions(service.redis, service.scripts)
+                if any(settled.values()):
+                    log.warning("redemption recovery (brand %s): %s", brand, settled)
 
 
 def loops(service: Service) -> list[Callable[[], Awaitable[None]]]:

@@ -188,20 +188,20 @@ DRAW_RETENTION_DAYS = 400  # a drawn draw's keys and its awards, from the draw
 
 def draw_key(draw_id: str) -> str:  # {draw:<id>}; until DRAW_RETENTION_DAYS after the draw
     """The seed, its commitment, the state (open, closed, drawn), the result once drawn."""
-    return f"draw:{{draw:{draw_id}}}"
+    return f"draw:{{draw:{draw_id}}}{_brand()}"
 
 
 def draw_entries_key(draw_id: str) -> str:  # {draw:<id>}; as draw_key
     """`<member>#<n>` -> `e <tier> <weight> <at>`, or `r <reservation> <tier> <weight> <wall>` while held."""
-    return f"draw:{{draw:{draw_id}}}:entries"
+    return f"draw:{{draw:{draw_id}}}:entries{_brand()}"
 
 
 def draw_reservations_key(draw_id: str) -> str:  # {draw:<id>}; an entry's hold settles within a minute
-    return f"draw:{{draw:{draw_id}}}:resv"
+    return f"draw:{{draw:{draw_id}}}:resv{_brand()}"
 
 
 def draw_award_key(member_id: str, draw_id: str) -> str:  # {<member>}; DRAW_RETENTION_DAYS from the award
-    return f"drwa:{{{member_id}}}:{draw_id}"
+    return f"drwa:{{{member_id}}}:{draw_id}{_members()}"
 
 
 # -- pick lists (api/pickups.py) ----------------------------------------------------------

@@ -64,11 +64,13 @@ async def dashboard_page() -> HTMLResponse:
     },
 )
 async def dashboard_data(request: Request, service: ServiceDep, room: str | None = None) -> Response:
-    """Polled every second by /dashboard; `room` defaults to the first room of the rules."""
+    """Polled every second by /dashboard; `room` (any brand's) defaults to the first room of
+    the home brand's rules."""
     assert service.table is not None
-    rooms = [r.id for r in service.table.model.rooms]
-    room = room or (rooms[0] if rooms else "")
-    if room not in rooms:
+    home = [r.id for r in service.table.model.rooms]
+    room = room or (home[0] if home else "")
+    if room not in service.rooms:
         return error(422, "invalid_request", f"unknown room {room!r}", "room")
+    service.enter_brand(None, room)  # the room's brand: its stock
     now = service.now(request.scope)
     return Response(orjson.dumps(await service.redis_call(data(service, room, now))), media_type="application/json")

@@ -62,9 +62,15 @@ _DRAWN = {
 
 
 def _draw(service, draw_id: str):
-    table = service.table
-    assert table is not None
-    return next((d for d in table.model.draws if d.id == draw_id), None)
+    """The draw of that id in the tables served (the home brand's first), with this
+    request's keys made its brand's; None when no table has it."""
+    for brand in (service.home, *sorted(service.brands)):
+        table = service.table_of(brand)
+        draw = next((d for d in table.model.draws if d.id == draw_id), None) if table is not None else None
+        if draw is not None:
+            service.enter_brand(brand)
+            return draw
+    return None
 
 
 @router.post(
@@ -177,7 +183,7 @@ async def post_draw(draw_id: str, request: Request, service: ServiceDep) -> Resp
     if draw is None:
         return error(404, "unknown_draw", f"no draw {draw_id!r} in the rules", "draw_id")
     now = service.now(request.scope)
-    table = service.table
+    table = service.served(service.rooms.get(draw.room, service.home)).table
     done = await service.redis_call(run_draw(service.scripts, table, draw, now, service.pickup_secret()))
     if done.status == "not_closed":
         return Response(

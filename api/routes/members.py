@@ -16,7 +16,7 @@ from ..errors import JSON, MEMBER_ERRORS, answer, error, refusal
 from ..ledger import expiring_by_day, freeze, parse_entry, sweep
 from ..redis.keys import ledger_key, lots_key, member_key
 from ..store import MEMBER_ID
-from .deps import ServiceDep
+from .deps import BrandDep, ServiceDep
 
 router = APIRouter(tags=["points"])
 _STREAM_ID = re.compile(r"^([0-9]{1,20})-([0-9]{1,20})\Z")
@@ -69,6 +69,7 @@ async def get_ledger(
     request: Request,
     member_id: str,
     service: ServiceDep,
+    brand: BrandDep,
     limit: int = Query(50, ge=1, le=500, description="Entries per page."),
     before: str | None = Query(None, description="The `next` of the previous page."),
 ) -> Response:
@@ -115,6 +116,7 @@ async def get_expiring(
     request: Request,
     member_id: str,
     service: ServiceDep,
+    brand: BrandDep,
     within_days: int = Query(30, ge=1, le=366, description="The window, in days from now."),
 ) -> Response:
     """The member's points that lapse within `within_days` days, grouped by the last day
@@ -127,8 +129,9 @@ async def get_expiring(
     if balance < 0:
         return error(404, "unknown_member", f"no member {member_id!r}", "member_id")
     raw = await service.redis_call(service.redis.hgetall(lots_key(member_id)))
-    assert service.table is not None
-    days = expiring_by_day(raw, now, within_days, service.table.model.utc_offset_seconds)
+    table = brand.table
+    assert table is not None
+    days = expiring_by_day(raw, now, within_days, table.model.utc_offset_seconds)
     page = {
         "member_id": member_id,
         "within_days": within_days,
@@ -173,7 +176,7 @@ async def _set_frozen(
     "/v1/members/{member_id}/freeze", operation_id="change_v1_members__member_id__freeze_post", **_freeze_doc(True)
 )
 async def freeze_member(
-    member_id: str, request: Request, service: ServiceDep, body: schemas.FreezeRequest | None = None
+    member_id: str, request: Request, service: ServiceDep, brand: BrandDep, body: schemas.FreezeRequest | None = None
 ) -> Response:
     return await _set_frozen(service, request, member_id, True, body)
 
@@ -182,7 +185,7 @@ async def freeze_member(
     "/v1/members/{member_id}/unfreeze", operation_id="change_v1_members__member_id__unfreeze_post", **_freeze_doc(False)
 )
 async def unfreeze_member(
-    member_id: str, request: Request, service: ServiceDep, body: schemas.FreezeRequest | None = None
+    member_id: str, request: Request, service: ServiceDep, brand: BrandDep, body: schemas.FreezeRequest | None = None
 ) -> Response:
     return await _set_frozen(service, request, member_id, False, body)
 
@@ -212,7 +215,7 @@ _VERIFY_EXAMPLE = {
         **MEMBER_ERRORS,
     },
 )
-async def verify_ledger(member_id: str, request: Request, service: ServiceDep) -> Response:
+async def verify_ledger(member_id: str, request: Request, service: ServiceDep, brand: BrandDep) -> Response:
     """Recompute the member's hash chain from its first entry to the head kept in the
     member hash, as `rights ledger verify --member` does (docs/API.md, Verifying the
     ledger). Reads the whole ledger, 1,000 entries at a time, off the event loop."""

@@ -80,7 +80,15 @@ async def readyz(service: ServiceDep) -> Response:
             redis_reason = await asyncio.wait_for(write_refusal(service.redis, service.cluster), service.patience)
         except Exception as exc:
             redis_reason = f"Redis does not answer: {type(exc).__name__}"
-    reason = redis_reason or service.rules_problem or (None if service.table is not None else "no rule table loaded")
+    brand_problem = next(
+        (f"brand {b}: {s.rules_problem}" for b, s in sorted(service.brands.items()) if s.rules_problem), None
+    )
+    reason = (
+        redis_reason
+        or service.rules_problem
+        or brand_problem
+        or (None if service.table is not None else "no rule table loaded")
+    )
     body = {
         "ready": reason is None,
         "redis": redis_reason is None,

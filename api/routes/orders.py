@@ -125,7 +125,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     refused order leaves nothing behind, so it may be quoted again and retried with
     the same id."""
     now = service.now(request.scope)
-    table = service.table
+    table = service.enter_brand(body.brand, body.room).table
     assert table is not None
     payload = body.model_dump(mode="json")
     try:
@@ -355,11 +355,10 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
     A second refund returns the first answer and changes nothing."""
     if not MEMBER_ID.match(order_id):
         return error(422, "invalid_request", "not an order id", "order_id")
-    assert service.table is not None
+    table = service.enter_brand(body.brand).table
+    assert table is not None
     done = await service.redis_call(
-        orders.refund(
-            service.scripts, body.member_id, order_id, service.now(request.scope), service.table.model.points.refund
-        )
+        orders.refund(service.scripts, body.member_id, order_id, service.now(request.scope), table.model.points.refund)
     )
     if done[0] == "unknown_order":
         return error(404, "unknown_order", f"member {body.member_id} has no settled order {order_id!r}", "order_id")
@@ -367,11 +366,11 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
     if room is not None:  # off the room's screen; a replay takes nothing twice
         await service.redis_call(orders.count_on_screen(service.scripts, "refund", room, body.member_id, order_id))
     if done[0] == "ok":
-        stocked = {c.id for c in service.table.model.coupons if c.stock is not None}
+        stocked = {c.id for c in table.model.coupons if c.stock is not None}
         for coupon_id in done[2].split(","):
             if coupon_id in stocked:
                 await service.redis_call(give_back(service.scripts, COUPONS, coupon_id))
-    progressing = service.table.model.progression
+    progressing = table.model.progression
     if progressing is not None:  # the order's spend and growth no longer count (a replay takes nothing twice)
         settled = await service.redis_call(service.redis.hget(order_key(body.member_id, order_id), "answer"))
         if settled:
@@ -380,7 +379,7 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
             await service.redis_call(
                 progression.run(
                     service.scripts,
-                    service.table.model,
+                    table.model,
                     body.member_id,
                     service.now(request.scope),
                     mode="refund",

@@ -11,7 +11,7 @@ from ..errors import JSON, MEMBER_ERRORS, answer, error
 from ..owned_coupons import grant_list
 from ..redis.keys import grants_key, member_key
 from ..store import MEMBER_ID
-from .deps import ServiceDep
+from .deps import BrandDep, ServiceDep
 
 router = APIRouter(tags=["points"])
 _EXAMPLE = {
@@ -36,7 +36,7 @@ _EXAMPLE = {
     summary="The coupons a member was granted (bought with points), oldest first",
     responses={200: answer("The member's grants", _EXAMPLE), **MEMBER_ERRORS},
 )
-async def get_owned_coupons(request: Request, member_id: str, service: ServiceDep) -> Response:
+async def get_owned_coupons(request: Request, member_id: str, service: ServiceDep, brand: BrandDep) -> Response:
     """Every grant the member holds a record of: valid (an order may use it now), used (by
     the order named; its refund gives it back while it holds) or expired. A record is
     kept 90 days after its grant lapses, and a member keeps at most 200."""

@@ -78,7 +78,7 @@ async def post_redemption(
             422, "invalid_request", "give an Idempotency-Key header: 1 to 128 of A-Z a-z 0-9 _ . : -", "Idempotency-Key"
         )
     now = service.now(request.scope)
-    table = service.table
+    table = service.enter_brand(body.brand, body.room).table
     assert table is not None
     index = table.redemption_index.get(body.redemption_id)
     if index is None:

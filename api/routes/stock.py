@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..stock_levels import alerts
-from .deps import ServiceDep
+from .deps import BrandDep, ServiceDep
 
 router = APIRouter(tags=["redemptions"])
 
@@ -42,12 +42,12 @@ EXAMPLE = {
         403: {"description": "The key has no `backend` scope (`forbidden_scope`)"},
     },
 )
-async def stock_alerts(request: Request, service: ServiceDep) -> Response:
+async def stock_alerts(request: Request, service: ServiceDep, brand: BrandDep) -> Response:
     """Every item that sets `low_stock` and has that many or fewer left, from the counts
     in Redis (an item released on a schedule with its release of the current period
     applied): `state` is `low`, or `sold_out` when none is left. `at` is the instant
     read for (X-Rights-Now where allowed). Needs the `backend` scope when keys are set."""
-    table = service.table
+    table = brand.table
     assert table is not None
     now = service.now(request.scope)
     found = await service.redis_call(alerts(service.redis, service.scripts, table.model.redemptions, now))

@@ -12,7 +12,7 @@ from .. import progression
 from ..errors import JSON, MEMBER_ERRORS, answer, error
 from ..redis.keys import member_key, tier_history_key
 from ..store import MEMBER_ID, record_from_hash
-from .deps import ServiceDep
+from .deps import BrandDep, ServiceDep
 
 router = APIRouter(tags=["tiers"])
 _EXAMPLE = {
@@ -31,7 +31,7 @@ _EXAMPLE = {
     summary="A member's tier, its next downgrade review and its tier changes, newest first",
     responses={200: answer("The tier and its history", _EXAMPLE), **MEMBER_ERRORS},
 )
-async def get_tiers(request: Request, member_id: str, service: ServiceDep) -> Response:
+async def get_tiers(request: Request, member_id: str, service: ServiceDep, brand: BrandDep) -> Response:
     """The member's tier now (a due review runs first, as on any touch), when tier
     progression last changed it, when its next review is (null: none scheduled), and the
     newest changes (at most 50): instant, from, to, reason (`task:<name>`, `spend`,

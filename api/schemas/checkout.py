@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .brands import BrandField
+
 
 class Identity(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -61,12 +63,7 @@ class EligibilityRequest(BaseModel):
     lines: list[Line] = Field(max_length=200, description="The cart, at most 200 lines.")
     fulfillment: Literal["delivery", "pickup"] = "delivery"
     location: Location | None = Field(None, description="Where the shopper is (for the pickup leader).")
-    brand: str | None = Field(
-        None,
-        pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
-        description="The brand whose rules, members and stock answer (docs/BRANDS.md); without it, the brand "
-        "whose table has the room, else the home brand.",
-    )
+    brand: str | None = BrandField
 
     @model_validator(mode="after")
     def one_way_to_name_the_member(self) -> EligibilityRequest:

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .brands import BrandField
 from .checkout import Line, Location
 from .points import TierChange
 
@@ -43,6 +44,7 @@ class OrderRequest(BaseModel):
     location: Location | None = Field(
         None, description="Where the member is: finds a pickup leader for a member without one."
     )
+    brand: str | None = BrandField
 
 
 class OrderResult(BaseModel):
@@ -69,6 +71,11 @@ class RefundRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"member_id": "M00001"}]})
 
     member_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    brand: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
+        description="The brand the order was settled in (docs/BRANDS.md); without it, the home brand.",
+    )
 
 
 class RefundResult(BaseModel):

@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.model import EVENT_KIND_RE, EVENT_KINDS
 
+from .brands import BrandField
+
 
 class EventRequest(BaseModel):
     model_config = ConfigDict(
@@ -51,6 +53,7 @@ class EventRequest(BaseModel):
         description="Required for `watch` and any kind whose rule has `min_seconds`, refused for the others: "
         "seconds watched in this session.",
     )
+    brand: str | None = BrandField
 
 
 class TierChange(BaseModel):
@@ -185,6 +188,7 @@ class RedemptionRequest(BaseModel):
     room: str | None = Field(
         None, max_length=64, description="The live room the member is in (for items bound to a room)."
     )
+    brand: str | None = BrandField
 
 
 class RedeemedGrant(BaseModel):

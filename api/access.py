@@ -52,6 +52,7 @@ ANY = "*"
 MIN_KEY_LENGTH = 16
 _CHANNEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _KEY = re.compile(r"^[!-~]+\Z")  # printable ASCII, no spaces: what a header carries unchanged
+_BRAND = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}\Z")
 _LEADER_ID = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.:-]{0,63}|\*)\Z")
 _FEED = re.compile(r"^/v1/leaders/([^/]+)/(?:feed|ranking|redemptions|neighbours)\Z")  # a leader's own reads
 _DRAW = re.compile(r"^/v1/draws/[^/]+(?:/entries)?\Z")  # a draw's entries and results: what a shop front calls
@@ -200,14 +201,20 @@ class RateLimit:
         return cls(rate_key(member_id, kind), per_minute) if per_minute > 0 else None
 
 
-def brand_admin_tokens() -> dict[str, str]:
+def brand_admin_tokens(strict: bool = False) -> dict[str, str]:
     """brand -> its admin token, from RIGHTS_BRAND_ADMIN_TOKENS (`brand=token` entries
-    separated by `;`); an entry that is not one is ignored (rights serve refuses it at start)."""
+    separated by `;`). An entry that is not one is ignored, or with `strict` a ValueError
+    naming it (rights serve checks them so at start)."""
     out = {}
-    for entry in os.environ.get("RIGHTS_BRAND_ADMIN_TOKENS", "").split(";"):
-        brand, sep, token = entry.strip().partition("=")
-        if sep and brand.strip() and len(token.strip()) >= MIN_KEY_LENGTH:
-            out[brand.strip()] = token.strip()
+    for entry in filter(None, (part.strip() for part in os.environ.get("RIGHTS_BRAND_ADMIN_TOKENS", "").split(";"))):
+        brand, sep, token = (part.strip() for part in entry.partition("="))
+        if sep and _BRAND.match(brand) and len(token) >= MIN_KEY_LENGTH and _KEY.match(token):
+            out[brand] = token
+        elif strict:
+            raise ValueError(
+                f"RIGHTS_BRAND_ADMIN_TOKENS: entry {len(out) + 1} ({brand or '?'}=...) is not brand=token with a "
+                f"brand id and a token of {MIN_KEY_LENGTH} or more printable characters"
+            )
     return out
 
 

@@ -16,14 +16,16 @@ are the alliance's. `enter(scope)` makes a request's keys that scope's.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .redis.keys import BRANDS_KEY, HOME, SCOPE, Scope
+from .redis.keys import BRANDS_KEY, HOME, HOME_BRAND_KEY, SCOPE, Scope
 
 if TYPE_CHECKING:
     from engine.compiler import CompiledTable
@@ -78,8 +80,14 @@ def enter(scope: Scope) -> None:
         SCOPE.set(scope)
 
 
-def at_home() -> None:
-    enter(HOME)
+@contextlib.contextmanager
+def scoped(scope: Scope) -> Iterator[None]:
+    """Keys are `scope`'s inside the block (a command, a test), as they were after it."""
+    token = SCOPE.set(scope)
+    try:
+        yield
+    finally:
+        SCOPE.reset(token)
 
 
 async def registered(redis) -> list[str]:
@@ -92,3 +100,18 @@ async def register(scripts, brand: str, by: str, now: int) -> int:
     """Add `brand` to the registry: 1 added, 0 it was there, -1 refused (MAX_BRANDS)."""
     record = orjson.dumps({"added_at": now, "by": by})
     return int(await scripts.brand_register(keys=[BRANDS_KEY], args=[brand, record, MAX_BRANDS - 1]))
+
+
+def scope_in_redis(client, brand: str | None) -> Scope:
+    """The key scope of `brand` for a command beside the servers (sync client): the home
+    brand is the one the first server on this Redis named (HOME_BRAND_KEY). ValueError
+    for a brand the deployment does not have."""
+    if brand is None:
+        return HOME
+    home = client.get(HOME_BRAND_KEY)
+    home = home.decode() if isinstance(home, bytes) else home
+    if brand == (home or "main"):
+        return HOME
+    if not client.hexists(BRANDS_KEY, brand):
+        raise ValueError(f"no brand {brand!r} in this Redis (the home brand is {home or 'main'})")
+    return scope_of(brand, home or "main")

@@ -28,14 +28,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     load.add_argument("file")
     redis_options(load)
     load.add_argument("--rules", help="check tiers against this rule table (default: the demo table)")
+    load.add_argument("--brand", help="the brand the members are of (default: the home brand)")
     load.set_defaults(run=cmd_members_import)
     show = actions.add_parser("show", help="print one member as JSON")
     show.add_argument("member_id")
+    show.add_argument("--brand", help="the brand whose member to show (default: the home brand)")
     redis_options(show)
     show.set_defaults(run=cmd_members_show)
 
 
 def cmd_members_import(args: argparse.Namespace) -> int:
+    from api.brands import scope_in_redis, scoped
     from api.members_io import RowError, read_rows, record_from_row
     from api.store import write_members
     from engine.demo import DEMO_RULES
@@ -53,7 +56,12 @@ def cmd_members_import(args: argparse.Namespace) -> int:
     total, good, bad, batch = len(rows), 0, 0, []
     with command_redis(args.redis_url, args.data_dir, "rights members import") as url:
         client = sync_client(url, socket_timeout=10)
-        with progress_bar(total, "rows") as bar:  # refused rows print above it
+        try:
+            scope = scope_in_redis(client, args.brand)
+        except ValueError as exc:
+            print(f"rights members import: --brand: {exc}", file=sys.stderr)
+            return 1
+        with scoped(scope), progress_bar(total, "rows") as bar:  # refused rows print above it
             for done, (line, row) in enumerate(rows, start=1):
                 try:
                     if isinstance(row, RowError):
@@ -80,6 +88,7 @@ def cmd_members_import(args: argparse.Namespace) -> int:
 
 
 def cmd_members_show(args: argparse.Namespace) -> int:
+    from api.brands import scope_in_redis, scoped
     from api.serve.command_redis import NoServer, running_redis
     from api.store import read_member
 
@@ -88,7 +97,14 @@ def cmd_members_show(args: argparse.Namespace) -> int:
     except NoServer as exc:
         print(f"rights members show: {exc}", file=sys.stderr)
         return 1
-    record = read_member(sync_client(url, socket_timeout=5), args.member_id)
+    client = sync_client(url, socket_timeout=5)
+    try:
+        scope = scope_in_redis(client, args.brand)
+    except ValueError as exc:
+        print(f"rights members show: --brand: {exc}", file=sys.stderr)
+        return 1
+    with scoped(scope):
+        record = read_member(client, args.member_id)
     if record is None:
         print(f"rights members show: no member {args.member_id!r}", file=sys.stderr)
         return 1

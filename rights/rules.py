@@ -45,6 +45,7 @@ def _add_remote_commands(rules_commands: argparse._SubParsersAction) -> None:
             default=os.environ.get("RIGHTS_SERVER", "http://127.0.0.1:8000"),
             help="the API (RIGHTS_SERVER, default http://127.0.0.1:8000)",
         )
+        parser.add_argument("--brand", help="the brand whose rule tables (default: the server's home brand)")
 
     push = rules_commands.add_parser("push", help="push a rule table to a running server (validated there first)")
     push.add_argument("file")
@@ -144,8 +145,12 @@ def request(
     body: bytes | None = None,
     params: dict | None = None,
     content_type: str = "application/json",
+    brand: str | None = None,
 ) -> tuple:
-    """(status, parsed JSON or text) of one admin call; network faults become (0, message)."""
+    """(status, parsed JSON or text) of one admin call (for `brand`'s tables, when given);
+    network faults become (0, message)."""
+    if brand:
+        params = {**(params or {}), "brand": brand}
     url = server.rstrip("/") + path + ("?" + urllib.parse.urlencode(params) if params else "")
     headers = {"Content-Type": content_type}
     token = os.environ.get("RIGHTS_ADMIN_TOKEN")
@@ -192,7 +197,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         params["label"] = args.label
     if args.at:
         params["activate_at"] = args.at
-    status, answer = request(args.server, "POST", "/v1/rules", source, params, "application/yaml")
+    status, answer = request(args.server, "POST", "/v1/rules", source, params, "application/yaml", brand=args.brand)
     if status != 201:
         return _fail(status, answer, "push", args.file)
     when = "active now" if answer["activated"] else f"scheduled for {answer['activate_at']}"
@@ -201,7 +206,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    status, answer = request(args.server, "GET", "/v1/rules")
+    status, answer = request(args.server, "GET", "/v1/rules", brand=args.brand)
     if status != 200:
         return _fail(status, answer, "status")
     sys.stdout.write(orjson.dumps(with_readable_times(answer), option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -239,7 +244,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         answer = describe(old.version, new.version, diff_tables(old.model, new.model))
     else:
         params = {k: v for k, v in (("from", args.old), ("to", args.new)) if v}
-        status, answer = request(args.server, "GET", "/v1/rules/diff", params=params)
+        status, answer = request(args.server, "GET", "/v1/rules/diff", params=params, brand=args.brand)
         if status != 200:
             return _fail(status, answer, "diff")
     if args.json:
@@ -263,7 +268,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 1
     if args.at:
         body["at"] = args.at
-    status, answer = request(args.server, "POST", "/v1/rules/simulate", orjson.dumps(body))
+    status, answer = request(args.server, "POST", "/v1/rules/simulate", orjson.dumps(body), brand=args.brand)
     if status != 200:
         return _fail(status, answer, "simulate", args.file)
     if args.json:
@@ -290,7 +295,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    status, answer = request(args.server, "DELETE", f"/v1/rules/scheduled/{urllib.parse.quote(args.version, safe='')}")
+    status, answer = request(
+        args.server, "DELETE", f"/v1/rules/scheduled/{urllib.parse.quote(args.version, safe='')}", brand=args.brand
+    )
     if status != 200:
         return _fail(status, answer, "cancel")
     print(f"{answer['version']}: cancelled; it will not go live")
@@ -299,7 +306,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     body = orjson.dumps({"to": args.to}) if args.to else b""
-    status, answer = request(args.server, "POST", "/v1/rules/rollback", body)
+    status, answer = request(args.server, "POST", "/v1/rules/rollback", body, brand=args.brand)
     if status != 200:
         return _fail(status, answer, "rollback")
     print(f"{answer['version']}: active now")

@@ -58,7 +58,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """The supervisor's exit code: 0 after a stop signal, 1 when the server could not
     start, 2 for a wrong setting, 3 when a child kept dying (api/serve/supervisor.py)."""
-    from api.access import ApiKeys
+    from api.access import ApiKeys, brand_admin_tokens
     from api.serve.supervisor import Supervisor
     from api.settings import Settings  # pydantic-settings: imported by the one command that reads it
     from engine.rules.load import Problem, RulesInvalid, compile_source
@@ -83,6 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     try:
         ApiKeys(settings.api_keys, settings.api_keys_file or None)  # a bad entry is named here, not in a worker
+        brand_admin_tokens(strict=True)
     except ValueError as exc:
         print(f"rights serve: {exc}", file=sys.stderr)
         return 2

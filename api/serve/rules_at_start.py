@@ -23,6 +23,7 @@ from engine.instants import format_instant
 
 from ..brands import MAX_BRANDS, register
 from ..redis.connect import async_client
+from ..redis.keys import HOME_BRAND_KEY
 from ..redis.scripts import Scripts
 from ..rules_store import RulesStore
 
@@ -30,17 +31,23 @@ if TYPE_CHECKING:
     from engine.compiler import CompiledTable
 
 
-def decide(url: str, table: CompiledTable, source: bytes, path: str, push: bool, brand: str = "") -> list[str]:
-    """The start-up lines about the rules (of `brand`; "": the home brand's), after
+def decide(
+    url: str, table: CompiledTable, source: bytes, path: str, push: bool, brand: str = "", home: str = "main"
+) -> list[str]:
+    """The start-up lines about the rules (of `brand`; "": the home brand's, `home`), after
     recording in Redis what they say. Another brand is added to the registry."""
-    return asyncio.run(_decide(url, table, source, path, push, brand))
+    return asyncio.run(_decide(url, table, source, path, push, brand, home))
 
 
-async def _decide(url: str, table: CompiledTable, source: bytes, path: str, push: bool, brand: str) -> list[str]:
+async def _decide(
+    url: str, table: CompiledTable, source: bytes, path: str, push: bool, brand: str, home: str
+) -> list[str]:
     redis = async_client(url, socket_timeout=5, socket_connect_timeout=5)
     try:
         store = RulesStore(redis, brand)
         version, label, now = table.version, table.version.split("@")[0], int(time.time())
+        if not brand:
+            await redis.set(HOME_BRAND_KEY, home, nx=True)  # what the commands beside the servers read
         if brand and await register(Scripts(redis), brand, "rights serve", now) < 0:
             return [f"brand {brand}: not served, this deployment serves at most {MAX_BRANDS} brands"]
         active = await store.active()

@@ -129,7 +129,7 @@ class Supervisor:
                 if load_demo_leaders(client):
                     say("demo pickup leaders loaded (L001..L080)")
             client.close()
-            lines = decide(redis_url, self.table, self.source, settings.rules, self.push_rules)
+            lines = decide(redis_url, self.table, self.source, settings.rules, self.push_rules, home=settings.brand)
             for brand, path, table, source in self.brands:
                 lines += decide(redis_url, table, source, path, self.push_rules, brand)
         except (RedisError, RedisClusterException, OSError) as exc:

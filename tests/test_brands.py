@@ -1,0 +1,126 @@
+"""Several brands on one deployment: each brand's own rule tables, members, stock and admin
+token, a request's brand named or implied by its room, and keys that never meet."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import at, client_for
+
+from api.brands import scoped
+from api.redis.keys import Scope, ledger_key, member_key
+from api.store import MemberRecord, write_members
+from engine.demo import DEMO_GRAIN_RULES
+
+TOKEN = "test-admin-token-0123456789"
+GRAIN_TOKEN = "grain-admin-token-0123456789"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+GRAIN_ADMIN = {"Authorization": f"Bearer {GRAIN_TOKEN}"}
+GRAIN = DEMO_GRAIN_RULES.read_text()
+LIVE = {"X-Rights-Now": str(at("2026-11-11 20:30"))}
+GRAIN_SCOPE = Scope("grain", "grain")
+
+
+@pytest.fixture
+def tokens(monkeypatch):
+    monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", TOKEN)
+    monkeypatch.setenv("RIGHTS_BRAND_ADMIN_TOKENS", f"grain={GRAIN_TOKEN}")
+
+
+def push(client, text: str, brand: str | None, headers=ADMIN):
+    params = {"author": "ops-li", **({"brand": brand} if brand else {})}
+    return client.post("/v1/rules", content=text.encode(), params=params, headers=headers)
+
+
+def quote(client, body: dict) -> dict:
+    return client.post("/v1/eligibility", json=body, headers=LIVE).json()
+
+
+def test_a_brand_pushed_is_served_by_its_room_or_its_name(redis_client, redis_server, tokens):
+    with client_for(redis_server) as client:
+        pushed = push(client, GRAIN, "grain")
+        assert pushed.status_code == 201, pushed.text
+        assert (pushed.json()["brand"], pushed.json()["version"].split("@")[0]) == ("grain", "grain-oil")
+        rice = {"room": "grain-live", "lines": [{"sku": "RICE-5KG", "qty": 1}]}
+        answer = quote(client, rice)
+        assert answer["rules_version"] == pushed.json()["version"]
+        assert answer["lines"][0]["unit_price"] == 3990  # grain's live price
+        named = quote(client, {"brand": "grain", "lines": [{"sku": "MILLET-2KG", "qty": 1}]})
+        assert named["rules_version"] == pushed.json()["version"]
+        home = quote(client, {"room": "gala", "lines": [{"sku": "MILK-1L", "qty": 1}]})
+        assert home["rules_version"].startswith("dairy-gala@")  # the home brand's table is untouched
+        unknown = client.post("/v1/eligibility", json={"brand": "nope", "lines": []}, headers=LIVE)
+        assert (unknown.status_code, unknown.json()["error"]["field"]) == (422, "brand")
+        status = client.get("/v1/rules", params={"brand": "grain"}, headers=ADMIN).json()
+        assert status["active"]["version"] == pushed.json()["version"] and status["brands"] == ["main", "grain"]
+
+
+def test_each_brand_has_its_own_members_in_the_same_slot(redis_client, redis_server, tokens):
+    write_members(redis_client, [MemberRecord(id="B1", tier="gold", points=500)])
+    with scoped(GRAIN_SCOPE):
+        write_members(redis_client, [MemberRecord(id="B1", tier="silver", points=70)])
+        grain_key = member_key("B1")
+    assert grain_key == "m:{B1}~grain" and member_key("B1") == "m:{B1}"
+    with client_for(redis_server) as client:
+        assert push(client, GRAIN, "grain").status_code == 201
+        home = quote(client, {"member_id": "B1", "room": "gala", "lines": []})["member"]
+        grain = quote(client, {"member_id": "B1", "room": "grain-live", "lines": []})["member"]
+        assert (home["tier"], home["points"]) == ("gold", 500)
+        assert (grain["tier"], grain["points"]) == ("silver", 70)
+        stranger = quote(client, {"member_id": "B2", "brand": "grain", "lines": []})["member"]
+        assert stranger["status"] == "visitor"
+
+
+def test_an_order_in_a_brands_room_earns_that_brands_points(redis_client, redis_server, tokens):
+    with scoped(GRAIN_SCOPE):
+        write_members(redis_client, [MemberRecord(id="B3", tier="gold", points=0)])
+    write_members(redis_client, [MemberRecord(id="B3", tier="gold", points=0)])
+    with client_for(redis_server) as client:
+        version = push(client, GRAIN, "grain").json()["version"]
+        order = {
+            "order_id": "G-1",
+            "member_id": "B3",
+            "room": "grain-live",
+            "lines": [{"sku": "RICE-5KG", "qty": 2}],
+            "rules_version": version,
+        }
+        settled = client.post("/v1/orders", json=order, headers=LIVE)
+        assert settled.status_code == 200, settled.text
+        assert settled.json()["points"] > 0
+        with scoped(GRAIN_SCOPE):
+            assert int(redis_client.hget(member_key("B3"), "points")) == settled.json()["points"]
+            assert redis_client.xlen(ledger_key("B3")) >= 1
+        assert int(redis_client.hget(member_key("B3"), "points")) == 0  # the home brand's balance untouched
+        ledger = client.get("/v1/members/B3/ledger", params={"brand": "grain"}).json()
+        assert ledger["entries"][0]["reason"] == "order"
+
+
+def test_a_room_belongs_to_one_brand(redis_client, redis_server, tokens):
+    with client_for(redis_server) as client:
+        taken = push(client, GRAIN.replace("grain-live", "gala"), "grain")
+        assert (taken.status_code, taken.json()["error"]["code"]) == (409, "room_taken")
+        bad = push(client, GRAIN, "Not_A_Brand")
+        assert (bad.status_code, bad.json()["error"]["field"]) == (422, "brand")
+
+
+def test_a_brand_admin_token_opens_that_brands_rule_tables_only(redis_client, redis_server, tokens):
+    with client_for(redis_server) as client:
+        assert push(client, GRAIN, "grain", GRAIN_ADMIN).status_code == 201
+        home = push(client, GRAIN.replace("grain-live", "other-live"), None, GRAIN_ADMIN)
+        assert home.status_code == 403 and "grain" in home.json()["error"]["reason"]
+        assert client.get("/v1/rules", params={"brand": "grain"}, headers=GRAIN_ADMIN).status_code == 200
+        freeze = client.post("/v1/members/B1/freeze", json={"reason": "x"}, headers=GRAIN_ADMIN)
+        assert freeze.status_code == 403
+        assert client.post("/v1/rules/rollback", params={"brand": "grain"}, headers=GRAIN_ADMIN).status_code == 404
+
+
+def test_a_rollback_of_one_brand_leaves_the_others(redis_client, redis_server, tokens):
+    with client_for(redis_server) as client:
+        first = push(client, GRAIN, "grain").json()["version"]
+        cheaper = GRAIN.replace("price: 4990", "price: 4790").replace("name: grain-oil", "name: cheaper-rice")
+        second = push(client, cheaper, "grain").json()["version"]
+        home_before = quote(client, {"lines": []})["rules_version"]
+        assert quote(client, {"brand": "grain", "lines": []})["rules_version"] == second
+        rolled = client.post("/v1/rules/rollback", params={"brand": "grain"}, headers=ADMIN)
+        assert rolled.json() == {"version": first, "brand": "grain", "activated": True}
+        assert quote(client, {"brand": "grain", "lines": []})["rules_version"] == first
+        assert quote(client, {"lines": []})["rules_version"] == home_before

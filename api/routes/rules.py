@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from engine.rules.diff import describe, diff_tables
@@ -27,6 +28,14 @@ from .admin import ADMIN_ERRORS, instant_or_none, json_answer
 from .deps import ServiceDep
 
 router = APIRouter(tags=["rules"])
+# documents `?brand=` in OpenAPI; each route reads and checks it itself (_brand), after the token
+BrandParam = Annotated[
+    str | None,
+    Query(
+        description="The brand whose rule tables (docs/BRANDS.md); the home brand by default. A new brand's "
+        "first push adds it to the deployment."
+    ),
+]
 MAX_SCHEDULE_DAYS = 366  # how far ahead a push may be scheduled
 _PUSH_EXAMPLE = {
     "version": "gala-v2@9c1d2e3f4a5b",
@@ -117,7 +126,7 @@ def _store(service: Service, brand: str) -> RulesStore:
         ],
     },
 )
-async def push(request: Request, service: ServiceDep) -> Response:
+async def push(request: Request, service: ServiceDep, brand: BrandParam = None) -> Response:
     try:
         brand = _brand(request, service, new=True)
     except NoSuchBrand as exc:
@@ -195,7 +204,7 @@ async def push(request: Request, service: ServiceDep) -> Response:
         **ADMIN_ERRORS,
     },
 )
-async def status(request: Request, service: ServiceDep) -> Response:
+async def status(request: Request, service: ServiceDep, brand: BrandParam = None) -> Response:
     try:
         brand = _brand(request, service)
     except NoSuchBrand as exc:
@@ -266,7 +275,7 @@ async def status(request: Request, service: ServiceDep) -> Response:
         ]
     },
 )
-async def diff(request: Request, service: ServiceDep) -> Response:
+async def diff(request: Request, service: ServiceDep, brand: BrandParam = None) -> Response:
     try:
         brand = _brand(request, service)
     except NoSuchBrand as exc:
@@ -292,7 +301,7 @@ async def diff(request: Request, service: ServiceDep) -> Response:
         **ADMIN_ERRORS,
     },
 )
-async def source(version: str, request: Request, service: ServiceDep) -> Response:
+async def source(version: str, request: Request, service: ServiceDep, brand: BrandParam = None) -> Response:
     try:
         brand = _brand(request, service)
     except NoSuchBrand as exc:
@@ -316,7 +325,7 @@ async def source(version: str, request: Request, service: ServiceDep) -> Respons
         **ADMIN_ERRORS,
     },
 )
-async def cancel(version: str, request: Request, service: ServiceDep) -> Response:
+async def cancel(version: str, request: Request, service: ServiceDep, brand: BrandParam = None) -> Response:
     """Every worker drops its timer for the version; it stays in the history, with
     `cancelled_at` in its record, and may be pushed again."""
     try:
@@ -351,7 +360,7 @@ async def cancel(version: str, request: Request, service: ServiceDep) -> Respons
         }
     },
 )
-async def rollback(request: Request, service: ServiceDep) -> Response:
+async def rollback(request: Request, service: ServiceDep, brand: BrandParam = None) -> Response:
     try:
         brand = _brand(request, service)
     except NoSuchBrand as exc:

@@ -22,6 +22,7 @@ from ..rules_store import recent_samples
 from ..simulate import MAX_CARTS, MAX_REPLAY, simulate
 from .admin import ADMIN_ERRORS, instant_or_none, json_answer
 from .deps import ServiceDep
+from .rules import BrandParam
 
 router = APIRouter(tags=["rules"])
 
@@ -110,8 +111,8 @@ router = APIRouter(tags=["rules"])
         }
     },
 )
-async def simulate_route(request: Request, service: ServiceDep) -> Response:
-    brand = request.query_params.get("brand") or service.home
+async def simulate_route(request: Request, service: ServiceDep, brand: BrandParam = None) -> Response:
+    brand = brand or service.home
     if not BRAND_ID.match(brand):
         return error(422, "invalid_request", f"must be {BRAND_ID_HELP}", "brand")
     check_admin(request, brand)

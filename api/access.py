@@ -17,7 +17,8 @@
   its scopes gets 403 `forbidden_scope` naming the scope needed. Keys are compared in
   constant time, all of them every time, and never logged; the access log records the
   channel. Without keys configured the routes are open (a deployment behind its own
-  gateway).
+  gateway). A key with `brand:<id>[,<id>...]` acts for those brands only (docs/BRANDS.md):
+  a request for another brand gets 403 `forbidden_scope`; without it, for every brand.
 - The admin routes (rules, freeze, ledger verify, drawing a draw's winners):
   `Authorization: Bearer <RIGHTS_ADMIN_TOKEN>`; none given is 401, a wrong one 403,
   compared in constant time and never logged; without a configured token they are off (403).
@@ -36,6 +37,7 @@ from __future__ import annotations
 import hmac
 import os
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +58,11 @@ _BRAND = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}\Z")
 _LEADER_ID = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.:-]{0,63}|\*)\Z")
 _FEED = re.compile(r"^/v1/leaders/([^/]+)/(?:feed|ranking|redemptions|neighbours)\Z")  # a leader's own reads
 _DRAW = re.compile(r"^/v1/draws/[^/]+(?:/entries)?\Z")  # a draw's entries and results: what a shop front calls
-_SCOPES_HELP = "scopes are checkout, backend and leader:<id>[,<id>...] (leader:* for any leader)"
+_SCOPES_HELP = (
+    "scopes are checkout, backend and leader:<id>[,<id>...] (leader:* for any leader), "
+    "and brand:<id>[,<id>...] to keep a key to those brands"
+)
+CURRENT_GRANT: ContextVar[Grant | None] = ContextVar("rights_grant", default=None)  # the request's key
 
 
 @dataclass(frozen=True)
@@ -66,12 +72,24 @@ class Grant:
     channel: str
     scopes: frozenset
     leaders: frozenset = frozenset()  # with the leader scope; ANY for every leader
+    brands: frozenset = frozenset()  # the brands it acts for (scope brand:<id>,...); empty: every brand
 
     def describe(self) -> str:
         parts = sorted(self.scopes - {LEADER})
         if LEADER in self.scopes:
             parts.append("leader:" + ",".join(sorted(self.leaders)))
+        if self.brands:
+            parts.append("brand:" + ",".join(sorted(self.brands)))
         return " ".join(parts)
+
+    def brand_refusal(self, brand: str) -> str | None:
+        """Why this key may not act for `brand` (None: it may)."""
+        if not self.brands or brand in self.brands:
+            return None
+        return (
+            f"the key of channel {self.channel} acts for brand {','.join(sorted(self.brands))}; "
+            f"brand {brand} needs scope brand:{brand}"
+        )
 
     def acts_for(self, leader_id: str) -> bool:
         return LEADER in self.scopes and (ANY in self.leaders or leader_id in self.leaders)
@@ -171,17 +189,21 @@ def _parse_entry(entry: str, where: str) -> tuple:
     if not scopes:
         joined = "; entries are separated by ';', not ','" if "," in key and "=" in key else ""
         raise ValueError(f"{where}: the key of channel {channel} names no scope; {_SCOPES_HELP}{joined}")
-    granted, leaders = set(), set()
+    granted, leaders, brands = set(), set(), set()
     for scope in scopes:
         name, _, ids = scope.partition(":")
         if scope in (CHECKOUT, BACKEND):
             granted.add(scope)
+        elif name == "brand" and ids and all(_BRAND.match(i) for i in ids.split(",")):
+            brands.update(ids.split(","))
         elif name == LEADER and ids and all(_LEADER_ID.match(i) for i in ids.split(",")):
             granted.add(LEADER)
             leaders.update(ids.split(","))
         else:
             raise ValueError(f"{where}: unknown scope {scope!r} for channel {channel}; {_SCOPES_HELP}")
-    return key.encode(), Grant(channel, frozenset(granted), frozenset(leaders))
+    if not granted:
+        raise ValueError(f"{where}: the key of channel {channel} names no scope but brands; {_SCOPES_HELP}")
+    return key.encode(), Grant(channel, frozenset(granted), frozenset(leaders), frozenset(brands))
 
 
 RATE_KEY_TTL_SECONDS = 60  # a window's instants are all older than 60 s a minute after its last attempt

@@ -64,6 +64,14 @@ class AdminRefused(Exception):
         self.reason = reason
 
 
+class BrandRefused(Exception):
+    """A channel key kept to other brands (scope `brand:<id>`) used for this one: 403."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 def error(status: int, code: str, reason: str, field: str | None = None) -> Response:
     return Response(orjson.dumps({"error": {"code": code, "field": field, "reason": reason}}), status, media_type=JSON)
 
@@ -125,6 +133,11 @@ async def _admin_refused(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _brand_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BrandRefused)
+    return error(403, "forbidden_scope", exc.reason, "brand")
+
+
 def install_handlers(app: FastAPI) -> None:
     """Every exception a route may raise, answered in the one error shape."""
     app.add_exception_handler(RedisUnavailable, _redis_down)
@@ -133,3 +146,4 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(AdminRefused, _admin_refused)
+    app.add_exception_handler(BrandRefused, _brand_refused)

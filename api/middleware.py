@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from .access import ApiKeys, scope_refusal
+from .access import CURRENT_GRANT, ApiKeys, scope_refusal
 from .errors import error, overloaded_answer
 from .service import Service
 
@@ -51,6 +51,7 @@ class AccessAndMetrics:
                 return
             state = scope.setdefault("state", {})
             state["channel"], state["grant"] = grant.channel, grant
+            CURRENT_GRANT.set(grant)  # a route checks the brand it acts for (Service.enter_brand)
             refusal = scope_refusal(grant, scope["method"], scope["path"])
             if refusal is not None:
                 await error(403, "forbidden_scope", refusal, "X-Api-Key")(scope, receive, send)

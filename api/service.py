@@ -23,9 +23,10 @@ from engine.inputs import QuoteInputError
 from engine.rules.load import compile_source
 from engine.rules.source import read_bytes
 
+from .access import CURRENT_GRANT
 from .brands import Served, enter, registered, scope_of
 from .dashboard import DashboardCounters
-from .errors import Overloaded, RedisUnavailable
+from .errors import BrandRefused, Overloaded, RedisUnavailable
 from .leaders import LeaderBook
 from .ledger import sweep
 from .member_cache import MISS, TrackedCache
@@ -224,10 +225,15 @@ class Service:
     def enter_brand(self, brand: str | None, room: str | None = None) -> Any:
         """Make this request's keys those of the brand it names (or its room's, else the
         home brand's); what serves that brand's table. QuoteInputError (422 on `brand`)
-        for a brand this deployment does not serve."""
+        for a brand this deployment does not serve, BrandRefused (403) for one the
+        request's channel key is not for."""
         name = self.brand_of(brand, room)
         if name is None:
             raise QuoteInputError("brand", f"no brand {brand!r} on this deployment")
+        grant = CURRENT_GRANT.get()
+        refusal = grant.brand_refusal(name) if grant is not None else None
+        if refusal is not None:
+            raise BrandRefused(refusal)
         enter(self.scope(name))
         return self.served(name)
 

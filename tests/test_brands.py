@@ -124,3 +124,31 @@ def test_a_rollback_of_one_brand_leaves_the_others(redis_client, redis_server, t
         assert rolled.json() == {"version": first, "brand": "grain", "activated": True}
         assert quote(client, {"brand": "grain", "lines": []})["rules_version"] == first
         assert quote(client, {"lines": []})["rules_version"] == home_before
+
+
+def test_a_channel_key_kept_to_a_brand_acts_for_that_brand_only(redis_client, redis_server, tokens):
+    keys = "grainapp=grain-checkout-key-0123 checkout brand:grain; shop=every-brand-key-01234 checkout backend"
+    with client_for(redis_server, api_keys=keys) as client:
+        assert push(client, GRAIN, "grain").status_code == 201
+        grain_key, shop_key = {"X-Api-Key": "grain-checkout-key-0123"}, {"X-Api-Key": "every-brand-key-01234"}
+        cart = {"room": "grain-live", "lines": [{"sku": "RICE-5KG", "qty": 1}]}
+        assert client.post("/v1/eligibility", json=cart, headers={**LIVE, **grain_key}).status_code == 200
+        home = client.post("/v1/eligibility", json={"lines": []}, headers={**LIVE, **grain_key})
+        assert (home.status_code, home.json()["error"]["code"], home.json()["error"]["field"]) == (
+            403,
+            "forbidden_scope",
+            "brand",
+        )
+        assert "brand:main" in home.json()["error"]["reason"]
+        assert client.post("/v1/eligibility", json={"lines": []}, headers={**LIVE, **shop_key}).status_code == 200
+        alerts = client.get("/v1/stock/alerts", params={"brand": "grain"}, headers=shop_key)
+        assert alerts.status_code == 200
+
+
+def test_a_brand_scope_alone_is_not_a_key(monkeypatch):
+    from api.access import ApiKeys
+
+    with pytest.raises(ValueError, match="names no scope but brands"):
+        ApiKeys("app=abcdefghijklmnop0123 brand:grain")
+    grant = ApiKeys("app=abcdefghijklmnop0123 backend brand:grain,dairy").keys[0][1]
+    assert grant.brands == {"grain", "dairy"} and grant.describe() == "backend brand:dairy,grain"

@@ -15,8 +15,7 @@ from fastapi.responses import Response
 
 from engine.inputs import QuoteInputError
 
-from ..brands import enter
-from ..errors import JSON, error
+from ..errors import JSON, BrandRefused, error
 from ..live_stock import StockChanging, quote_with_live_stock, touches_stock
 from ..service import Service
 from .request import RequestInvalid, encoded, join_offer, member_info, parse_request, pricing
@@ -53,11 +52,12 @@ async def decide(service: Service, body: bytes, now: int) -> Response:
         req = parse_request(data)
     except RequestInvalid as exc:
         return error(422, exc.code, exc.reason, exc.field)
-    brand = service.brand_of(req.brand, req.room)
-    if brand is None:
-        return error(422, "invalid_request", f"no brand {req.brand!r} on this deployment", "brand")
-    enter(service.scope(brand))  # this request's keys are its brand's
-    holder = service.served(brand)
+    try:
+        holder = service.enter_brand(req.brand, req.room)  # this request's keys are its brand's
+    except QuoteInputError as exc:
+        return error(422, "invalid_request", exc.reason, exc.field)
+    except BrandRefused as exc:
+        return error(403, "forbidden_scope", exc.reason, "brand")
     table = holder.table
     record = await service.find_member(req)
     # points due to lapse: sweep them first. current_member checks the same, but the test here

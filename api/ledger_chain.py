@@ -35,7 +35,17 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .redis.keys import ANCHOR_KEEP, ANCHORS_KEY, CHAIN_HEAD_KEY, CHAIN_KEY, CHAIN_SEEN_KEY, ledger_key, member_key
+from .redis.keys import (
+    ANCHOR_KEEP,
+    ANCHORS_KEY,
+    CHAIN_HEAD_KEY,
+    CHAIN_KEY,
+    CHAIN_SEEN_KEY,
+    SCOPE,
+    Scope,
+    ledger_key,
+    member_key,
+)
 from .redis.scripts import CHAIN_GENESIS, Scripts
 
 GENESIS = CHAIN_GENESIS
@@ -44,6 +54,23 @@ BRAND_FIELDS = ("seq", "kind", "member", "ref", "mh", "at")
 READ_BATCH = 1_000  # stream entries read per XRANGE; members per SCAN step and pipeline
 LINK_GRACE_SECONDS = 60  # a redemption younger than this may still be on its way to the brand chain
 BRAND = "(brand chain)"  # the `member` of a finding in the brand chain
+
+
+def member_ref(member_id: str) -> str:
+    """A member as the chains and their reports name it: the id, with `~<scope>` for
+    another brand's member (docs/BRANDS.md), so brands never share a name."""
+    scope = SCOPE.get().members
+    return f"{member_id}~{scope}" if scope else member_id
+
+
+def _keys_of(ref: str) -> tuple[str, str]:
+    """(member hash, ledger stream) of a member named by member_ref."""
+    member_id, _, scope = ref.partition("~")
+    token = SCOPE.set(Scope("", scope))
+    try:
+        return member_key(member_id), ledger_key(member_id)
+    finally:
+        SCOPE.reset(token)
 
 
 def chain_hash(prev: str, values: Sequence[bytes | str]) -> str:
@@ -174,8 +201,9 @@ def _check_head(report: ChainReport, head: tuple[int, str | None], where: str) -
 
 def verify_member(client, member_id: str, want: set | None = None) -> ChainReport:
     """Walk a member's chain and compare it with the head in the member hash."""
-    head = _read_head(client, member_key(member_id), "chain_n", "chain_h")
-    report = _walk(client, ledger_key(member_id), member_id, "n", MEMBER_FIELDS, (want or set()) | {head[0]})
+    hash_key, stream_key = _keys_of(member_id)
+    head = _read_head(client, hash_key, "chain_n", "chain_h")
+    report = _walk(client, stream_key, member_id, "n", MEMBER_FIELDS, (want or set()) | {head[0]})
     _check_head(report, head, "the member's chain head")
     return report
 
@@ -281,7 +309,7 @@ def link_redemption(scripts: Scripts, member_id: str, n, h, at, client=None):
     """Link a redemption's ledger entry into the brand chain (idempotent); the script call."""
     return scripts.chain_link(
         keys=[CHAIN_KEY, CHAIN_HEAD_KEY, CHAIN_SEEN_KEY],
-        args=["redeem", member_id, _text(n), _text(h), _text(at)],
+        args=["redeem", member_ref(member_id), _text(n), _text(h), _text(at)],
         client=client,
     )
 
@@ -305,16 +333,23 @@ def _nodes(client) -> list:
 
 
 def members(client, batch: int = READ_BATCH) -> Iterator[list[str]]:
-    """Every member id, in batches, by SCAN over every primary (a Cluster's too)."""
+    """Every member (member_ref: every brand's), in batches, by SCAN over every primary
+    (a Cluster's too)."""
     for node in _nodes(client):
         cursor = 0
         while True:
-            cursor, keys = node.scan(cursor, match="m:{*}", count=batch, _type="hash")
-            ids = [_text(k)[3:-1] for k in keys]
+            cursor, keys = node.scan(cursor, match="m:{*", count=batch, _type="hash")
+            ids = [_ref_of_key(_text(k)) for k in keys]
             if ids:
                 yield ids
             if int(cursor) == 0:
                 break
+
+
+def _ref_of_key(key: str) -> str:
+    """`m:{M1}` -> M1; another brand's `m:{M1}~grain` -> M1~grain (member_ref)."""
+    member_id, _, suffix = key[3:].partition("}")
+    return member_id + suffix
 
 
 def heads(client) -> list[list]:
@@ -323,7 +358,7 @@ def heads(client) -> list[list]:
     for batch in members(client):
         pipe = client.pipeline(transaction=False)
         for member_id in batch:
-            pipe.hmget(member_key(member_id), "chain_n", "chain_h")
+            pipe.hmget(_keys_of(member_id)[0], "chain_n", "chain_h")
         for member_id, (n, h) in zip(batch, pipe.execute()):
             if n is not None:
                 found.append([member_id, int(n), _text(h)])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -43,6 +44,7 @@ from .settings import Settings
 from .store import MemberReader, MemberRecord, record_from_hash
 
 T = TypeVar("T")
+log = logging.getLogger("rights.rules")
 MAX_REDIS_CONNECTIONS = 256  # per worker (per node on a cluster); a burst past it waits for one
 PATIENCE_FLOOR_S, PATIENCE_TIMEOUTS = 2.0, 8  # patience: the larger of 2 s and 8 Redis timeouts
 
@@ -83,6 +85,7 @@ class Service:
         self.brand_rules: dict[str, RulesSync] = {}  # ... and what keeps it current
         self.rooms: dict[str, str] = {}  # room -> the brand whose table has it (home rooms too)
         self.members_of: dict[str, str] = {}  # brand -> the brand whose members it shares (an alliance)
+        self.unserved: dict[str, str] = {}  # brand -> why its active table cannot be served here (/readyz)
 
     async def start(self) -> None:
         url = self.settings.redis_url
@@ -263,6 +266,14 @@ class Service:
                 await sync.start()
             except LookupError:  # registered, no table yet (a push in flight): the next look serves it
                 continue
+            except Exception as exc:  # noqa: BLE001 - one brand's table this worker cannot compile: told, not fatal
+                problems = getattr(exc, "problems", None)
+                why = problems[0].render(brand) if problems else f"{type(exc).__name__}: {exc}"
+                if self.unserved.get(brand) != why:
+                    log.error("brand %s: its active rule table cannot be served here (%s)", brand, why)
+                self.unserved[brand] = why
+                continue
+            self.unserved.pop(brand, None)
             self.brand_rules[brand] = sync
 
     async def watch_brands(self) -> None:

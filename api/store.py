@@ -29,7 +29,7 @@ from engine.model import VISITOR, Member
 
 from .member_cache import MISS, TrackedCache
 from .owned_coupons import OWNED_PREFIX, owned_counts, parse_expiries
-from .redis.keys import group_key, identity_key, member_key
+from .redis.keys import SCOPE, group_key, identity_key, member_key
 from .redis.scripts import Scripts
 
 CHANNELS = ("phone", "openid", "unionid", "app")
@@ -295,9 +295,9 @@ def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) 
             replace_profile(keys=[key], args=[part for pair in profile.items() for part in pair], client=pipe)
         if not cluster:
             set_balance(scripts, record.id, record.points, now, "members import", client=pipe)
-        if (
-            record.leader
-        ):  # the leader's group (api/leader_office.py): a member bound elsewhere since is dropped when read
+        # the leader's group (api/leader_office.py): a member bound elsewhere since is dropped when read;
+        # leaders' groups are the home brand's members (docs/BRANDS.md)
+        if record.leader and not SCOPE.get().members:
             pipe.sadd(group_key(record.leader), record.id)
         for channel, value in record.identities.items():
             pipe.set(identity_key(channel, value), record.id)

@@ -152,3 +152,72 @@ def test_a_brand_scope_alone_is_not_a_key(monkeypatch):
         ApiKeys("app=abcdefghijklmnop0123 brand:grain")
     grant = ApiKeys("app=abcdefghijklmnop0123 backend brand:grain,dairy").keys[0][1]
     assert grant.brands == {"grain", "dairy"} and grant.describe() == "backend brand:dairy,grain"
+
+
+def test_a_brand_whose_table_cannot_be_compiled_is_told_not_fatal(redis_client, redis_server, tokens):
+    from api.redis.keys import BRANDS_KEY, rules_keys
+
+    keys = rules_keys("zbad")
+    redis_client.hset(BRANDS_KEY, "zbad", b'{"added_at": 0, "by": "test"}')
+    redis_client.set(keys.source("broken@000000000000"), b"tiers: [unclosed")
+    redis_client.set(keys.active, "broken@000000000000")
+    with client_for(redis_server) as client:  # the worker starts, serves the others, and says what it cannot
+        assert quote(client, {"lines": []})["rules_version"].startswith("dairy-gala@")
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and "zbad" in ready.json()["reason"]
+        assert push(client, GRAIN, "grain").status_code == 201  # a brand after it is still added
+        assert quote(client, {"brand": "grain", "lines": []})["rules_version"].startswith("grain-oil@")
+
+
+def test_a_new_brands_first_table_is_active_at_once_and_a_draw_id_is_one_brands(redis_client, redis_server, tokens):
+    with client_for(redis_server) as client:
+        later = client.post(
+            "/v1/rules",
+            content=GRAIN.encode(),
+            params={"author": "ops", "brand": "grain", "activate_at": str(2_000_000_000)},
+            headers=ADMIN,
+        )
+        assert (later.status_code, later.json()["error"]["field"]) == (422, "activate_at")
+        home_draws = client.app.state.service.table.model.draws
+        assert home_draws, "the demo table has a draw"
+        draw = home_draws[0].id
+        clash = GRAIN + (
+            f"\ndraws:\n  - {{id: {draw}, name: copy, room: grain-live,"
+            " prizes: [{id: P, name: p, points: 10, stock: 1}]}\n"
+        )
+        taken = push(client, clash, "grain")
+        assert (taken.status_code, taken.json()["error"]["code"]) == (409, "draw_taken"), taken.text
+
+
+def test_a_server_is_refused_a_redis_whose_home_brand_is_another(redis_client, redis_server):
+    from api.serve.rules_at_start import decide
+    from engine.demo import DEMO_RULES
+    from engine.rules.load import compile_source
+
+    source = DEMO_RULES.read_bytes()
+    table = compile_source(source)
+    decide(redis_server.url, table, source, "demo.yaml", False, home="dairy")
+    with pytest.raises(RuntimeError, match="home brand is dairy"):
+        decide(redis_server.url, table, source, "demo.yaml", False, home="main")
+
+
+def test_the_ledger_chains_of_every_brand_are_verified_apart(redis_client, redis_server, tokens):
+    from api.ledger_chain import heads, verify_member
+
+    write_members(redis_client, [MemberRecord(id="B5", tier="gold", points=100)])
+    with scoped(GRAIN_SCOPE):
+        write_members(redis_client, [MemberRecord(id="B5", tier="gold", points=2000)])
+    with client_for(redis_server) as client:
+        assert push(client, GRAIN, "grain").status_code == 201
+        redeemed = client.post(
+            "/v1/redemptions",
+            json={"member_id": "B5", "redemption_id": "MILLET-GIFT", "brand": "grain"},
+            headers={**LIVE, "Idempotency-Key": "g-1"},
+        )
+        assert redeemed.status_code == 200, redeemed.text
+    found = {head[0]: head[1] for head in heads(redis_client)}
+    assert {"B5", "B5~grain"} <= set(found) and found["B5~grain"] > found["B5"]
+    assert verify_member(redis_client, "B5~grain").finding is None
+    with scoped(GRAIN_SCOPE):
+        assert int(redis_client.hget(member_key("B5"), "points")) == 500
+    assert int(redis_client.hget(member_key("B5"), "points")) == 100

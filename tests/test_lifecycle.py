@@ -242,7 +242,7 @@ def test_the_start_line_names_the_version_served_and_where_it_came_from(tmp_path
             "RIGHTS_API_KEYS",
             "shop=shop-0123456789abcdef everything",
             "RIGHTS_API_KEYS entry 1: unknown scope 'everything' for channel shop; scopes are checkout, backend and "
-            "leader:<id>[,<id>...] (leader:* for any leader)",
+            "leader:<id>[,<id>...] (leader:* for any leader), and brand:<id>[,<id>...] to keep a key to those brands",
         ),
     ],
 )

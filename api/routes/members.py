@@ -246,13 +246,13 @@ VERIFY_TIMEOUT_SECONDS = 60.0  # a ledger that takes longer is for `rights ledge
 
 
 def _verify_one(url: str, member_id: str):
-    from ..ledger_chain import verify_member
+    from ..ledger_chain import member_ref, verify_member
     from ..redis.connect import sync_client
 
     client = sync_client(url, socket_timeout=10)
     try:
-        if not client.exists(member_key(member_id)):
+        if not client.exists(member_key(member_id)):  # the request's brand's member (the scope is copied here)
             return None
-        return verify_member(client, member_id)
+        return verify_member(client, member_ref(member_id))
     finally:
         client.close()

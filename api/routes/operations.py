@@ -82,7 +82,7 @@ async def readyz(service: ServiceDep) -> Response:
             redis_reason = f"Redis does not answer: {type(exc).__name__}"
     brand_problem = next(
         (f"brand {b}: {s.rules_problem}" for b, s in sorted(service.brands.items()) if s.rules_problem), None
-    )
+    ) or next((f"brand {b}: {why}" for b, why in sorted(service.unserved.items())), None)
     reason = (
         redis_reason
         or service.rules_problem

@@ -172,7 +172,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                 "the member is frozen for review: it earns and spends nothing until unfrozen",
                 "member_id",
             )
-        record = await service.reviewed_member(record, now)  # a tier review due runs before pricing
+        record = await service.reviewed_member(record, now, table)  # a tier review due runs before pricing
         assert record is not None
         _, member = pricing(record, now, model=table.model)
         try:

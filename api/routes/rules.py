@@ -58,7 +58,8 @@ class NoSuchBrand(Exception):
 def _brand(request: Request, service: Service, new: bool = False) -> str:
     """The brand a rule-table route acts on (`?brand=`; the home brand by default), after
     its admin token is checked for it; with `new`, a brand not served yet (a first push)."""
-    brand = request.query_params.get("brand") or service.home
+    brand = request.query_params.get("brand")
+    brand = service.home if brand is None else brand
     if not BRAND_ID.match(brand):
         raise NoSuchBrand(error(422, "invalid_request", f"must be {BRAND_ID_HELP}", "brand"))
     check_admin(request, brand)
@@ -166,7 +167,23 @@ async def push(request: Request, service: ServiceDep, brand: BrandParam = None) 
     if taken:
         owner = service.rooms[taken[0]]
         return error(409, "room_taken", f"room {taken[0]} is brand {owner}'s: a room belongs to one brand", "rooms")
+    for other in (service.home, *service.brands):
+        holder = service.served(other)
+        if other == brand or holder is None or holder.table is None:
+            continue
+        clash = sorted({d.id for d in table.model.draws} & {d.id for d in holder.table.model.draws})
+        if clash:
+            return error(
+                409, "draw_taken", f"draw {clash[0]} is brand {other}'s: a draw id belongs to one brand", "draws"
+            )
     now = int(time.time())
+    if brand != service.home and service.served(brand) is None and activate_at is not None and activate_at > now:
+        return error(
+            422,
+            "invalid_request",
+            f"brand {brand}'s first table is active at once: push it without activate_at",
+            "activate_at",
+        )
     if brand != service.home and service.served(brand) is None:
         added = await service.redis_call(register(service.scripts, brand, author, now))
         if added < 0:
@@ -201,6 +218,7 @@ async def push(request: Request, service: ServiceDep, brand: BrandParam = None) 
                 }
             }
         },
+        404: {"description": "No such brand (`brand`) on this deployment"},
         **ADMIN_ERRORS,
     },
 )

@@ -65,6 +65,7 @@ router = APIRouter(tags=["rules"])
             }
         },
         422: {"description": "The candidate table or a cart is wrong"},
+        404: {"description": "No such brand (`brand`) on this deployment"},
         **ADMIN_ERRORS,
     },
     openapi_extra={
@@ -112,7 +113,7 @@ router = APIRouter(tags=["rules"])
     },
 )
 async def simulate_route(request: Request, service: ServiceDep, brand: BrandParam = None) -> Response:
-    brand = brand or service.home
+    brand = service.home if brand is None else brand
     if not BRAND_ID.match(brand):
         return error(422, "invalid_request", f"must be {BRAND_ID_HELP}", "brand")
     check_admin(request, brand)

@@ -43,7 +43,7 @@ async def get_tiers(request: Request, member_id: str, service: ServiceDep, brand
     record = record_from_hash(member_id, await service.redis_call(service.redis.hgetall(member_key(member_id))))
     if record is None:
         return error(404, "unknown_member", f"no member {member_id!r}", "member_id")
-    record = await service.reviewed_member(record, now)
+    record = await service.reviewed_member(record, now, brand.table)
     assert record is not None
     raw = await service.redis_call(service.redis.lrange(tier_history_key(member_id), 0, HISTORY_KEEP - 1))
     page = {

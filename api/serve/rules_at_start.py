@@ -48,6 +48,13 @@ async def _decide(
         version, label, now = table.version, table.version.split("@")[0], int(time.time())
         if not brand:
             await redis.set(HOME_BRAND_KEY, home, nx=True)  # what the commands beside the servers read
+            recorded = await redis.get(HOME_BRAND_KEY)
+            recorded = recorded.decode() if isinstance(recorded, bytes) else recorded
+            if recorded != home:  # its unscoped keys are that brand's: serving them as another's would swap brands
+                raise RuntimeError(
+                    f"this Redis's home brand is {recorded}, not {home}: start with --brand {recorded} "
+                    "(or RIGHTS_BRAND), or use another Redis"
+                )
         if brand and await register(Scripts(redis), brand, "rights serve", now) < 0:
             return [f"brand {brand}: not served, this deployment serves at most {MAX_BRANDS} brands"]
         active = await store.active()

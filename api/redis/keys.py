@@ -24,10 +24,12 @@ from typing import NamedTuple
 
 class Scope(NamedTuple):
     """Whose keys: `brand` for its stock, `members` for its members and their points
-    ("": the home brand's)."""
+    ("": the home brand's); `ledger`: the brand the points ledger records, for a brand in
+    an alliance ("": none, outside one)."""
 
     brand: str = ""
     members: str = ""
+    ledger: str = ""
 
 
 HOME = Scope()

@@ -25,7 +25,7 @@ from engine.model import MAX_POINTS
 from engine.rules.checks.common import MAX_STOCK
 
 from ..owned_coupons import GRANT_RETENTION_DAYS, MAX_GRANTS
-from .keys import DASHBOARD_MINUTES, DASHBOARD_SESSION_SECONDS, DRAW_RETENTION_DAYS, ORDER_RETENTION_DAYS
+from .keys import DASHBOARD_MINUTES, DASHBOARD_SESSION_SECONDS, DRAW_RETENTION_DAYS, ORDER_RETENTION_DAYS, SCOPE
 
 CHAIN_GENESIS = "0" * 40  # the `h` before the first entry of every hash chain (api/ledger_chain.py)
 LUA = Path(__file__).resolve().parent / "lua"
@@ -99,10 +99,28 @@ class Scripts:
     def __init__(self, client: Any) -> None:
         self.client = client
         for name in NAMES:
-            setattr(self, name, client.register_script(source(name)))
+            script = client.register_script(source(name))
+            setattr(self, name, Branded(script) if name in BRANDED else script)
 
 
-NAMES = tuple(Scripts.__annotations__)  # the scripts, in the order declared
+NAMES = tuple(Scripts.__annotations__)
+# the scripts that credit or take points: each reads the alliance brand it acts for from its last ARGV
+BRANDED = frozenset({"ledger_credit_event", "order_settle", "order_refund", "redeem", "draw_enter", "draw_award"})
+
+
+class Branded:
+    """A BRANDED script: called as any other, with the request's alliance brand (the key
+    scope's `ledger`, api/redis/keys.py) given as its last argument, so its lots and
+    ledger entries name the brand for clearing (api/alliance.py)."""
+
+    def __init__(self, script: Any) -> None:
+        self.script = script
+        self.sha = script.sha
+
+    def __call__(self, keys: Any = None, args: Any = None, client: Any = None) -> Any:
+        return self.script(
+            keys=keys, args=[*(args or []), SCOPE.get().ledger], client=client
+        )  # the scripts, in the order declared
 
 
 @functools.cache

@@ -3,6 +3,9 @@
 -- by the entry's fields in a fixed order, each as "<length in bytes>:<value>". The chain's head (the last
 -- n and h) is kept beside it, where the script that appends reads it without a scan.
 local GENESIS = '${CHAIN_GENESIS}'
+-- The brand a script acts for in an alliance (api/alliance.py): a script that credits or takes points
+-- sets it from its last ARGV (api/redis/scripts.py BRANDED); '' outside an alliance.
+local BRAND = ''
 
 -- a field as it is stored and hashed: a number as a plain integer, text as it is
 local function chain_text(value)
@@ -21,19 +24,26 @@ end
 
 -- append a ledger entry to the member's stream `led`, chained after the head kept in the member hash
 -- (fields chain_n, chain_h); the entry's n and h
-local function entry(member, led, delta, reason, ref, at, expires, balance, debt)
+-- In an alliance (BRAND set, lua/lots.lua) the entry also carries `brand` (where it happened) and `from`
+-- (a take's points by issuing brand), hashed after the eight fields.
+local function entry(member, led, delta, reason, ref, at, expires, balance, debt, from)
   local head = redis.call('HMGET', member, 'chain_n', 'chain_h')
   local n = (tonumber(head[1]) or 0) + 1
   local values = {chain_text(n), chain_text(delta), chain_text(reason), chain_text(ref), chain_text(at),
                   chain_text(expires), chain_text(balance), chain_text(debt)}
-  local h = chain_hash(head[2] or GENESIS, values)
-  if debt then  -- the points owed after this entry, on the entries that change them
-    redis.call('XADD', led, '*', 'delta', values[2], 'reason', values[3], 'ref', values[4], 'at', values[5],
-               'expires', values[6], 'balance', values[7], 'debt', values[8], 'n', values[1], 'h', h)
-  else
-    redis.call('XADD', led, '*', 'delta', values[2], 'reason', values[3], 'ref', values[4], 'at', values[5],
-               'expires', values[6], 'balance', values[7], 'n', values[1], 'h', h)
+  local fields = {'delta', values[2], 'reason', values[3], 'ref', values[4], 'at', values[5],
+                  'expires', values[6], 'balance', values[7]}
+  if debt then fields[#fields + 1] = 'debt'; fields[#fields + 1] = values[8] end
+  if BRAND ~= '' then
+    values[#values + 1] = BRAND
+    values[#values + 1] = from or ''
+    fields[#fields + 1] = 'brand'; fields[#fields + 1] = BRAND
+    fields[#fields + 1] = 'from'; fields[#fields + 1] = from or ''
   end
+  local h = chain_hash(head[2] or GENESIS, values)
+  fields[#fields + 1] = 'n'; fields[#fields + 1] = values[1]
+  fields[#fields + 1] = 'h'; fields[#fields + 1] = h
+  redis.call('XADD', led, '*', unpack(fields))
   redis.call('HSET', member, 'chain_n', n, 'chain_h', h)
   return n, h
 end

@@ -4,8 +4,10 @@
 -- KEYS: member_key, lots_key, ledger_key, draw_award_key, grants_key
 -- ARGV: now, draw id, slot, prize id, kind (sku, coupon, points), points, coupon, grant expiry, pickup code,
 --       leader, points' expiry
+--       ..., and last the alliance brand ('' none)
 --#include lots
 --#include grants
+BRAND = ARGV[#ARGV]  -- the brand it acts for in an alliance, '' outside one (api/redis/scripts.py)
 
 local prior = redis.call('HGET', KEYS[4], 'answer')
 if prior then return {'done', prior} end

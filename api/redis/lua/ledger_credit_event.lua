@@ -4,9 +4,11 @@
 --       day field, day cap (-1: none), caps ttl, rate field, most events per rate field (-1: none),
 --       wall-clock now, forget event ids seen before (wall clock), prune batch,
 --       week field, week cap (-1: none)[, rate limit, rate counter ttl]
+--       ..., and last the alliance brand ('' none)
 -- The caps hash's TTL (caps ttl, from its last write) outlives the week a week field counts.
 --#include lots
 --#include rate
+BRAND = ARGV[#ARGV]  -- the brand it acts for in an alliance, '' outside one (api/redis/scripts.py)
 
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_member'} end
 local forgotten = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', ARGV[15], 'LIMIT', 0, tonumber(ARGV[16]))

@@ -9,13 +9,21 @@ local ORDER_RETENTION = ${ORDER_RETENTION_SECONDS}
 -- A lot is "<left> <expires>", or "<left> <expires> o" for an order's points. An order lot that lapses
 -- with points left becomes "0 <expires> <points lapsed>" (a lapsed lot, not part of the balance) so that
 -- a refund of the order knows them; it is dropped when refunded or once the order's record is gone.
+-- In an alliance a lot ends with " @<brand>": the brand that issued its points, for clearing.
 local function read_lots(key)
   local raw = redis.call('HGETALL', key)
   local lots, lapsed = {}, {}
   for i = 1, #raw, 2 do
     if raw[i] ~= '#' then
-      local left, expires, tail = string.match(raw[i + 1], '^(%d+) (%d+) ?(%w*)$')
-      local lot = {n = tonumber(raw[i]), field = raw[i], left = tonumber(left), expires = tonumber(expires), tag = tail}
+      local value, by = raw[i + 1], ''
+      local issuer = string.match(value, ' @([%w%-]+)$')
+      if issuer then
+        by = issuer
+        value = string.sub(value, 1, #value - #issuer - 2)
+      end
+      local left, expires, tail = string.match(value, '^(%d+) (%d+) ?(%w*)$')
+      local lot = {n = tonumber(raw[i]), field = raw[i], left = tonumber(left), expires = tonumber(expires), tag = tail,
+                   by = by}
       if tail ~= '' and tail ~= 'o' then lapsed[#lapsed + 1] = lot else lots[#lots + 1] = lot end
     end
   end
@@ -24,8 +32,10 @@ local function read_lots(key)
 end
 
 local function lot_value(lot)
-  if lot.tag == 'o' then return lot.left .. ' ' .. lot.expires .. ' o' end
-  return lot.left .. ' ' .. lot.expires
+  local value = lot.left .. ' ' .. lot.expires
+  if lot.tag == 'o' then value = value .. ' o' end
+  if lot.by and lot.by ~= '' then value = value .. ' @' .. lot.by end
+  return value
 end
 
 -- lapse the lots whose expiry has passed; the balance and the live lots after. A member
@@ -49,7 +59,7 @@ local function sweep(member, lots_key, led, now)
   for _, lot in ipairs(lots) do
     if lot.expires > 0 and lot.expires <= now then
       if lot.tag == 'o' and lot.left > 0 then
-        redis.call('HSET', lots_key, lot.field, '0 ' .. lot.expires .. ' ' .. lot.left)
+        redis.call('HSET', lots_key, lot.field, '0 ' .. lot.expires .. ' ' .. lot.left .. (lot.by ~= '' and (' @' .. lot.by) or ''))
       else
         redis.call('HDEL', lots_key, lot.field)
       end
@@ -73,25 +83,35 @@ end
 -- a new lot; `tag` 'o' for an order's points (its refund finds them by the lot's number)
 local function add_lot(lots_key, live, points, expires, tag)
   local n = redis.call('HINCRBY', lots_key, '#', 1)
-  local lot = {n = n, field = tostring(n), left = points, expires = expires, tag = tag or ''}
+  local lot = {n = n, field = tostring(n), left = points, expires = expires, tag = tag or '', by = BRAND}
   redis.call('HSET', lots_key, n, lot_value(lot))
   live[#live + 1] = lot
   return n
 end
 
--- take points from the oldest lots first; the caller has checked the balance covers it
+-- take points from the oldest lots first; the caller has checked the balance covers it. What was taken
+-- from each issuing brand's lots, as "<brand>=<points>,..." in brand order ('' when no lot names one)
 local function take(lots_key, live, points)
+  local by, brands = {}, {}
   for _, lot in ipairs(live) do
     if points == 0 then break end
     local used = math.min(lot.left, points)
     lot.left = lot.left - used
     points = points - used
+    if used > 0 and lot.by and lot.by ~= '' then
+      if not by[lot.by] then brands[#brands + 1] = lot.by end
+      by[lot.by] = (by[lot.by] or 0) + used
+    end
     if lot.left == 0 then
       redis.call('HDEL', lots_key, lot.field)
     else
       redis.call('HSET', lots_key, lot.field, lot_value(lot))
     end
   end
+  table.sort(brands)
+  local parts = {}
+  for _, brand in ipairs(brands) do parts[#parts + 1] = brand .. '=' .. by[brand] end
+  return table.concat(parts, ',')
 end
 
 -- the balance, the next lapse and the points lapsing then on the member hash, for a quote's one read

@@ -4,8 +4,10 @@
 -- The member's coupon grants the order used come back while they still hold (lua/grants.lua).
 -- KEYS: member_key, lots_key, ledger_key, order_key, grants_key
 -- ARGV: now, order id, policy for points spent already (debt / forgive)
+--       ..., and last the alliance brand ('' none)
 --#include lots
 --#include grants
+BRAND = ARGV[#ARGV]  -- the brand it acts for in an alliance, '' outside one (api/redis/scripts.py)
 
 if redis.call('HGET', KEYS[4], 'state') ~= 'done' then return {'unknown_order'} end
 local prior = redis.call('HGET', KEYS[4], 'refund')
@@ -18,7 +20,7 @@ local lot = redis.call('HGET', KEYS[4], 'lot')  -- none: orders settled before l
 local lapsed = 0
 if lot then
   local kept = redis.call('HGET', KEYS[2], lot)
-  local gone = kept and string.match(kept, '^0 %d+ (%d+)$')
+  local gone = kept and string.match(kept, '^0 %d+ (%d+)')
   if gone then  -- the order's lot lapsed with points left
     lapsed = math.min(points, tonumber(gone))
     redis.call('HDEL', KEYS[2], lot)
@@ -31,9 +33,9 @@ end
 local due = points - lapsed
 local taken = math.min(due, balance)
 if taken > 0 then
-  take(KEYS[2], ordered, taken)
+  local from = take(KEYS[2], ordered, taken)
   balance = balance - taken
-  entry(KEYS[1], KEYS[3], -taken, 'refund', ARGV[2], now, 0, balance)
+  entry(KEYS[1], KEYS[3], -taken, 'refund', ARGV[2], now, 0, balance, nil, from)
 end
 local owed = 0
 if due > taken and ARGV[3] == 'debt' then  -- spent already: owed, paid by the next credits

@@ -4,8 +4,10 @@
 --       limited skus ("sku=qty=limit;..."), leader to bind ("" none), answer (without the balance),
 --       room ("" none: kept for the refund to take the order off the room's big screen),
 --       granted coupons among the coupons ("id,id"): each uses one of the member's grants
+--       ..., and last the alliance brand ('' none)
 --#include lots
 --#include grants
+BRAND = ARGV[#ARGV]  -- the brand it acts for in an alliance, '' outside one (api/redis/scripts.py)
 
 if redis.call('HGET', KEYS[4], 'state') ~= 'running' or redis.call('HGET', KEYS[4], 'nonce') ~= ARGV[1] then
   return {'fenced'}

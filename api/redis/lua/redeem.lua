@@ -3,8 +3,10 @@
 -- KEYS: member_key, lots_key, ledger_key, idempotency_key, grants_key
 -- ARGV: nonce, now, redemption id, points, member limit (-1: none), idempotency key, ok answer prefix,
 --       coupon granted ("" none: goods to pick up), the grant's expiry
+--       ..., and last the alliance brand ('' none)
 --#include lots
 --#include grants
+BRAND = ARGV[#ARGV]  -- the brand it acts for in an alliance, '' outside one (api/redis/scripts.py)
 
 if redis.call('HGET', KEYS[4], 'state') ~= 'running' or redis.call('HGET', KEYS[4], 'nonce') ~= ARGV[1] then
   return {'fenced'}
@@ -27,9 +29,9 @@ if grants ~= '' and grants_kept(KEYS[5], now) >= MAX_GRANTS then return refuse('
 local live, chained
 balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
 if points > 0 then
-  take(KEYS[2], live, points)
+  local from = take(KEYS[2], live, points)
   balance = balance - points
-  chained = {entry(KEYS[1], KEYS[3], -points, 'redeem:' .. ARGV[3], ARGV[6], now, 0, balance)}
+  chained = {entry(KEYS[1], KEYS[3], -points, 'redeem:' .. ARGV[3], ARGV[6], now, 0, balance, nil, from)}
 end
 redis.call('HINCRBY', KEYS[1], 'r:' .. ARGV[3], 1)
 publish(KEYS[1], balance, live)

@@ -46,7 +46,7 @@ from starlette.requests import Request
 from .errors import AdminRefused
 from .redis.keys import rate_key
 
-ADMIN_PREFIXES = ("/v1/rules",)
+ADMIN_PREFIXES = ("/v1/rules", "/v1/alliances")
 ADMIN_SUFFIXES = ("/freeze", "/unfreeze", "/ledger/verify", "/draw")
 OPEN_PATHS = ("/v1/noop",)
 CHECKOUT, BACKEND, LEADER = "checkout", "backend", "leader"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .redis.keys import BRANDS_KEY, HOME, HOME_BRAND_KEY, SCOPE, Scope
+from .redis.keys import BRANDS_KEY, HOME_BRAND_KEY, SCOPE, Scope
 
 if TYPE_CHECKING:
     from engine.compiler import CompiledTable
@@ -68,10 +68,12 @@ class Served:
 
 
 def scope_of(brand: str, home: str, members_of: dict[str, str] | None = None) -> Scope:
-    """The key scope of `brand`: "" for the home brand; its members' scope is the
-    alliance's first brand when it is in one (`members_of`: brand -> that brand)."""
-    owner = (members_of or {}).get(brand, brand)
-    return Scope("" if brand == home else brand, "" if owner == home else owner)
+    """The key scope of `brand`: "" for the home brand; for a brand in an alliance
+    (`members_of`: brand -> the brand whose members it uses, api/alliance.py) its members'
+    scope is that brand's and its ledger entries name it."""
+    allied = members_of or {}
+    owner = allied.get(brand, brand)
+    return Scope("" if brand == home else brand, "" if owner == home else owner, brand if brand in allied else "")
 
 
 def enter(scope: Scope) -> None:
@@ -106,12 +108,14 @@ def scope_in_redis(client, brand: str | None) -> Scope:
     """The key scope of `brand` for a command beside the servers (sync client): the home
     brand is the one the first server on this Redis named (HOME_BRAND_KEY). ValueError
     for a brand the deployment does not have."""
-    if brand is None:
-        return HOME
     home = client.get(HOME_BRAND_KEY)
     home = home.decode() if isinstance(home, bytes) else home
-    if brand == (home or "main"):
-        return HOME
+    if brand is None or brand == (home or "main"):
+        from .alliance import members_of, stored_sync
+
+        return scope_of(home or "main", home or "main", members_of(stored_sync(client), home or "main"))
     if not client.hexists(BRANDS_KEY, brand):
         raise ValueError(f"no brand {brand!r} in this Redis (the home brand is {home or 'main'})")
-    return scope_of(brand, home or "main")
+    from .alliance import members_of, stored_sync
+
+    return scope_of(brand, home or "main", members_of(stored_sync(client), home or "main"))

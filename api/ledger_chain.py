@@ -7,7 +7,8 @@ ledger) and `h`, written by the script that writes the entry (lua/chain.lua):
     h = SHA-1 hex of  prev || "\\n" || enc(n) enc(delta) enc(reason) enc(ref) enc(at)
                       enc(expires) enc(balance) enc(debt)
 
-where `prev` is the previous entry's `h` (GENESIS, forty "0", before the first), enc(v)
+then, on an entry that carries `brand` (a brand in an alliance, api/alliance.py),
+enc(brand) enc(from); where `prev` is the previous entry's `h` (GENESIS, forty "0", before the first), enc(v)
 is "<length of v in bytes>:<v>" and a field an entry lacks (`debt` on most) is "". The
 values hashed are the ones stored, byte for byte; the stream id Redis gives is not hashed.
 The head (chain_n, chain_h) is kept in the member hash, which every ledger script already
@@ -50,6 +51,7 @@ from .redis.scripts import CHAIN_GENESIS, Scripts
 
 GENESIS = CHAIN_GENESIS
 MEMBER_FIELDS = ("n", "delta", "reason", "ref", "at", "expires", "balance", "debt")  # hashed, in this order
+ALLIANCE_FIELDS = ("brand", "from")  # hashed after MEMBER_FIELDS on the entries that carry them (an alliance's)
 BRAND_FIELDS = ("seq", "kind", "member", "ref", "mh", "at")
 READ_BATCH = 1_000  # stream entries read per XRANGE; members per SCAN step and pipeline
 LINK_GRACE_SECONDS = 60  # a redemption younger than this may still be on its way to the brand chain
@@ -159,7 +161,10 @@ def _walk(client, key: str, who: str, seq_name: str, names: Sequence[str], want:
             report.finding = Finding(who, entry_id, n, what)
             return report
         h = _text(_get(fields, "h"))
-        if chain_hash(prev, [_get(fields, name) for name in names]) != h:
+        values = [_get(fields, name) for name in names]
+        if names is MEMBER_FIELDS and (b"brand" in fields or "brand" in fields):  # an alliance's entry
+            values += [_get(fields, name) for name in ALLIANCE_FIELDS]
+        if chain_hash(prev, values) != h:
             report.finding = Finding(
                 who, entry_id, n, "edited: its h does not match its fields and the h of the entry before"
             )

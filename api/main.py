@@ -21,6 +21,7 @@ from . import schemas
 from .errors import JSON, install_handlers
 from .middleware import AccessAndMetrics
 from .routes import (
+    alliances,
     checkout,
     dashboard,
     docs,
@@ -46,6 +47,7 @@ from .upkeep import loops
 ROUTERS = (
     checkout.router,
     rules.router,
+    alliances.router,
     simulate.router,
     points.router,
     members.router,

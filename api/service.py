@@ -25,6 +25,8 @@ from engine.rules.load import compile_source
 from engine.rules.source import read_bytes
 
 from .access import CURRENT_GRANT
+from .alliance import members_of as alliance_members
+from .alliance import stored as stored_alliances
 from .brands import Served, enter, registered, scope_of
 from .dashboard import DashboardCounters
 from .errors import BrandRefused, Overloaded, RedisUnavailable
@@ -85,6 +87,8 @@ class Service:
         self.brand_rules: dict[str, RulesSync] = {}  # ... and what keeps it current
         self.rooms: dict[str, str] = {}  # room -> the brand whose table has it (home rooms too)
         self.members_of: dict[str, str] = {}  # brand -> the brand whose members it shares (an alliance)
+        self.alliances: dict = {}  # name -> api.alliance.Alliance
+        self.alliance_problem = ""
         self.unserved: dict[str, str] = {}  # brand -> why its active table cannot be served here (/readyz)
 
     async def start(self) -> None:
@@ -240,6 +244,10 @@ class Service:
         enter(self.scope(name))
         return self.served(name)
 
+    def alliance_of(self, brand: str) -> Any:
+        """The alliance `brand` is in, or None."""
+        return next((a for a in self.alliances.values() if brand in a.brands), None)
+
     def scope(self, brand: str) -> Scope:
         return scope_of(brand, self.home, self.members_of)
 
@@ -256,8 +264,16 @@ class Service:
         self.rooms = rooms
 
     async def follow_brands(self) -> None:
-        """Serve every brand in the registry that this worker does not serve yet."""
+        """Serve every brand in the registry that this worker does not serve yet, and follow
+        the alliances (api/alliance.py): which brands share whose members."""
         assert self.redis is not None
+        try:
+            self.alliances = await stored_alliances(self.redis)
+            self.members_of = alliance_members(self.alliances, self.home)
+        except ValueError as exc:  # a declaration this release refuses: the last good one stays, said once
+            if self.alliance_problem != str(exc):
+                log.error("alliances: %s; following the ones read before", exc)
+            self.alliance_problem = str(exc)
         for brand in await registered(self.redis):
             if brand == self.home or brand in self.brand_rules:
                 continue

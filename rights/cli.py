@@ -15,6 +15,7 @@
     rights members import|show ...     members in Redis
     rights leaders import FILE         pickup leaders in Redis
     rights consume events ...          credit behaviour events from a Redis stream
+    rights alliance set|clearing ...   brands sharing members and points; who owes whom
     rights ledger verify|anchor ...    check the ledger's hash chains; anchor their heads
     rights draw verify FILE|--url URL  recompute a draw's winners from its revealed seed
     rights draw run ID                 draw on a server (admin token), then verify it
@@ -31,10 +32,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import bench, consume, draw, leaders, ledger, members, quote, rules, serve
+from . import alliance, bench, consume, draw, leaders, ledger, members, quote, rules, serve
 
 # the order `rights --help` lists them in
-COMMAND_GROUPS = (rules, quote, bench, serve, members, leaders, consume, ledger, draw)
+COMMAND_GROUPS = (rules, quote, bench, serve, members, leaders, consume, ledger, draw, alliance)
 
 
 def build_parser() -> argparse.ArgumentParser:

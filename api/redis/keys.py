@@ -281,6 +281,7 @@ rules_meta_key = HOME_RULES.meta
 # -- brands (api/brands.py) -----------------------------------------------------------------
 
 BRANDS_KEY = "brands:{rules}"  # {rules}; for good: brand -> when it was added and by whom (at most MAX_BRANDS)
+ALLIANCES_KEY = "alliances:{rules}"  # {rules}; for good: alliance -> its declaration (JSON), at most MAX_ALLIANCES
 HOME_BRAND_KEY = "brands:{rules}:home"  # {rules}; for good: the home brand's id, as the first server named it
 
 

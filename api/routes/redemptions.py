@@ -49,7 +49,8 @@ _REDEEMED = {
             "Not possible now (the error's code says why: `out_of_stock`, "
             "`insufficient_points`, `points_debt`, `member_limit_reached`, "
             "`outside_window`, `tier_too_low`, `tier_not_eligible`, `segment_not_eligible`, "
-            "`not_in_room`, `task_locked`, `grants_full`), or `in_progress`: the first request with this "
+            "`not_in_room`, `task_locked`, `grants_full`, `alliance_redeem_closed`), or `in_progress`: the first "
+            "request with this "
             "key is still running"
         ),
         422: refusal(
@@ -86,6 +87,14 @@ async def post_redemption(
     if body.room is not None and body.room not in table.room_index:
         return error(422, "invalid_request", f"unknown room {body.room!r}", "room")
     item = table.model.redemptions[index]
+    alliance = service.alliance_of(service.brand_of(body.brand, body.room) or service.home)
+    if alliance is not None and item.points > 0 and service.brand_of(body.brand, body.room) not in alliance.redeem:
+        return error(
+            409,
+            "alliance_redeem_closed",
+            f"alliance {alliance.name}'s points are not redeemed in this brand's catalogue",
+            "redemption_id",
+        )
     raw = await service.redis_call(service.redis.hgetall(member_key(body.member_id)))
     record = record_from_hash(body.member_id, raw)
     status, hint = "ok", 0

@@ -107,6 +107,7 @@ class Supervisor:
         self.signals.append(signum)
 
     def _serve(self) -> int:
+        from ..alliance import load_demo_alliance
         from ..members_io import load_demo_leaders, load_demo_members
         from ..redis.connect import refuse_evicting_redis, shown, sync_client
         from .rules_at_start import decide
@@ -128,6 +129,8 @@ class Supervisor:
                 say(f"demo members {'loaded' if loaded else 'already loaded'} (M00001..M10000)")
                 if load_demo_leaders(client):
                     say("demo pickup leaders loaded (L001..L080)")
+                if load_demo_alliance(client):
+                    say("demo alliance grain-dairy declared: dairy and grain share members and points")
             client.close()
             lines = decide(redis_url, self.table, self.source, settings.rules, self.push_rules, home=settings.brand)
             for brand, path, table, source in self.brands:

@@ -173,6 +173,7 @@ class Clearing:
     redeemed: dict = field(default_factory=lambda: defaultdict(int))
     taken_back: dict = field(default_factory=lambda: defaultdict(int))  # refunds and debts paid, by issuer
     unattributed: dict = field(default_factory=lambda: defaultdict(int))  # spent from lots naming no issuer
+    lapsed: dict = field(default_factory=lambda: defaultdict(int))  # expired in a brand's request
     flows: dict = field(default_factory=lambda: defaultdict(int))  # (issuer, redeemer) -> points
     members: int = 0
     entries: int = 0
@@ -198,6 +199,8 @@ class Clearing:
             if older:
                 self.unattributed[brand] += older
                 self.flows[(self.owner, brand)] += older
+        elif reason == "expired":  # lapsed unspent: no brand honoured them, so no flow
+            self.lapsed[brand] += -delta
         elif delta < 0:
             for issuer, points in taken.items():
                 self.taken_back[issuer] += points
@@ -262,10 +265,10 @@ def _taken(text: str) -> dict:
 
 def _owner_members(client, owner_scope: str, batch: int = 1_000) -> Iterator[list[str]]:
     """The ids of the members in the alliance's member scope, by SCAN over every primary."""
-    from .ledger_chain import _nodes
+    from .ledger_chain import primaries
 
     suffix = f"~{owner_scope}" if owner_scope else ""
-    for node in _nodes(client):
+    for node in primaries(client):
         cursor = 0
         while True:
             cursor, keys = node.scan(cursor, match="m:{*", count=batch, _type="hash")

@@ -287,7 +287,7 @@ def unlinked(client, report: ChainReport, grace_seconds: float = LINK_GRACE_SECO
 def handovers(client) -> Iterator[list[tuple[str, str, str, int]]]:
     """Every handover the pick lists still hold (they keep a code PICKUP_RETENTION_DAYS),
     in batches: (member, leader, code, handed at), by SCAN and HSCAN over every primary."""
-    for node in _nodes(client):
+    for node in primaries(client):
         cursor = 0
         while True:
             cursor, keys = node.scan(cursor, match="pick:{leader:*}", count=READ_BATCH, _type="hash")
@@ -328,7 +328,7 @@ def link_handover(scripts: Scripts, member_id: str, leader: str, code: str, at: 
     )
 
 
-def _nodes(client) -> list:
+def primaries(client) -> list:
     """A client per primary: the one given, or each primary of a Cluster (SCAN is per node)."""
     from redis.cluster import RedisCluster
 
@@ -340,7 +340,7 @@ def _nodes(client) -> list:
 def members(client, batch: int = READ_BATCH) -> Iterator[list[str]]:
     """Every member (member_ref: every brand's), in batches, by SCAN over every primary
     (a Cluster's too)."""
-    for node in _nodes(client):
+    for node in primaries(client):
         cursor = 0
         while True:
             cursor, keys = node.scan(cursor, match="m:{*", count=batch, _type="hash")

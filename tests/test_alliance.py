@@ -220,3 +220,23 @@ def test_the_demo_members_earn_in_dairy_and_redeem_in_grain_and_the_commands_cle
         timeout=60,
     )
     assert bad.returncode == 1 and "no alliance 'nope'" in bad.stderr
+
+
+def test_a_brand_closed_to_the_pool_takes_no_points_for_its_draws(redis_client, redis_server, admin):
+    paid_draw = GRAIN + (
+        "\ndraws:\n  - {id: GRAIN-HUNT, name: hunt, room: grain-live, cost: 100,"
+        " prizes: [{id: P, name: p, points: 10, stock: 1}]}\n"
+    )
+    write_members(redis_client, [MemberRecord(id="D1", tier="gold", points=5000)])
+    with client_for(redis_server) as client:
+        pushed = client.post(
+            "/v1/rules", content=paid_draw.encode(), params={"author": "t", "brand": "grain"}, headers=ADMIN
+        )
+        assert pushed.status_code == 201, pushed.text
+        assert declare(client, {**ALLIANCE, "redeem": ["main"]}).status_code == 200
+        entry = client.post(
+            "/v1/draws/GRAIN-HUNT/entries",
+            json={"member_id": "D1"},
+            headers={"X-Rights-Now": str(LIVE), "Idempotency-Key": "hunt-1"},
+        )
+        assert (entry.status_code, entry.json()["error"]["code"]) == (409, "alliance_redeem_closed")

@@ -85,7 +85,8 @@ def _draw(service, draw_id: str):
         409: refusal(
             "Not possible now (the error's code says why: `not_open` (before the window), `draw_closed` "
             "(after it, or once drawing began), `entries_used_up`, `draw_full`, `insufficient_points`, "
-            "`points_debt`), or `in_progress`: the first request with this key is still running"
+            "`points_debt`, `alliance_redeem_closed`: the draw's brand takes no alliance points), or `in_progress`: "
+            "the first request with this key is still running"
         ),
         422: refusal(
             "A field is wrong, the Idempotency-Key header is missing, or the key was used with another "
@@ -115,6 +116,15 @@ async def post_entry(
     draw = _draw(service, draw_id)
     if draw is None:
         return error(404, "unknown_draw", f"no draw {draw_id!r} in the rules", "draw_id")
+    brand = service.rooms.get(draw.room, service.home)
+    alliance = service.alliance_of(brand)
+    if alliance is not None and draw.cost > 0 and brand not in alliance.redeem:
+        return error(
+            409,
+            "alliance_redeem_closed",
+            f"alliance {alliance.name}'s points are not spent on this brand's draws",
+            "draw_id",
+        )
     now = service.now(request.scope)
     tier = await service.redis_call(service.redis.hget(member_key(body.member_id), "tier"))
     tier_text = (tier.decode() if isinstance(tier, bytes) else tier) or "visitor"

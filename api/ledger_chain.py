@@ -310,13 +310,15 @@ def unlinked_handovers(client, found: list) -> list:
     return [one for one, got in zip(found, client.hmget(CHAIN_SEEN_KEY, ids)) if got is None]
 
 
+def redemption_link(member_id: str, n, h, at) -> tuple[list, list]:
+    """(KEYS, ARGV) of chain_link for a redemption's ledger entry n (its h)."""
+    return [CHAIN_KEY, CHAIN_HEAD_KEY, CHAIN_SEEN_KEY], ["redeem", member_ref(member_id), _text(n), _text(h), _text(at)]
+
+
 def link_redemption(scripts: Scripts, member_id: str, n, h, at, client=None):
     """Link a redemption's ledger entry into the brand chain (idempotent); the script call."""
-    return scripts.chain_link(
-        keys=[CHAIN_KEY, CHAIN_HEAD_KEY, CHAIN_SEEN_KEY],
-        args=["redeem", member_ref(member_id), _text(n), _text(h), _text(at)],
-        client=client,
-    )
+    keys, args = redemption_link(member_id, n, h, at)
+    return scripts.chain_link(keys=keys, args=args, client=client)
 
 
 def link_handover(scripts: Scripts, member_id: str, leader: str, code: str, at: int, client=None):

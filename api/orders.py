@@ -33,6 +33,7 @@ from .redis.keys import (
 )
 from .redis.scripts import Scripts
 from .reservations import begin as begin_attempt
+from .reservations import begin_call as attempt_call
 from .reservations import commit, release, reservation_id, reserve
 
 
@@ -101,14 +102,24 @@ def grants_back(stored: str) -> dict:
 
 async def begin(scripts: Scripts, member_id: str, order_id: str, body: dict):
     """('new', nonce) to go on, ('done', answer) for a replay; Refused otherwise."""
-    started = await begin_attempt(scripts, ORDER_RECORD, member_id, order_id, body, ORDER_RETENTION_DAYS * 86400)
-    if started[0] == "unknown_member":
+    begun = await begin_attempt(scripts, ORDER_RECORD, member_id, order_id, body, ORDER_RETENTION_DAYS * 86400)
+    return started(begun, member_id)
+
+
+def begin_call(member_id: str, order_id: str, body: dict) -> tuple[str, list, list]:
+    """(nonce, KEYS, ARGV) of the attempt_begin `begin` calls."""
+    return attempt_call(ORDER_RECORD, member_id, order_id, body, ORDER_RETENTION_DAYS * 86400)
+
+
+def started(begun: tuple, member_id: str) -> tuple:
+    """attempt_begin's answer (as api/reservations.py reads it) as `begin` returns it."""
+    if begun[0] == "unknown_member":
         raise Refused(404, "unknown_member", f"no member {member_id!r}", "member_id")
-    if started[0] == "mismatch":
+    if begun[0] == "mismatch":
         raise Refused(422, "order_id_reused", "this order id was settled with another body", "order_id")
-    if started[0] == "running":
+    if begun[0] == "running":
         raise Refused(409, "in_progress", "this order is being settled by another request", "order_id")
-    return ("done", started[1]) if started[0] == "done" else ("new", started[1])
+    return ("done", begun[1]) if begun[0] == "done" else ("new", begun[1])
 
 
 async def drop(scripts: Scripts, member_id: str, order_id: str, nonce: str) -> None:
@@ -140,8 +151,7 @@ async def finish_coupons(
             await release(scripts, COUPONS, coupon_id, reservation)
 
 
-async def settle(
-    scripts: Scripts,
+def settle_call(
     member_id: str,
     order_id: str,
     nonce: str,
@@ -156,31 +166,42 @@ async def settle(
     answer: str,
     room: str = "",
     granted: tuple = (),
-) -> tuple:
-    """`granted`: the applied coupons with issue: granted, each using one of the member's grants."""
-    done = await scripts.order_settle(
-        keys=[
-            member_key(member_id),
-            lots_key(member_id),
-            ledger_key(member_id),
-            order_key(member_id, order_id),
-            grants_key(member_id),
-        ],
-        args=[
-            nonce,
-            now,
-            order_id,
-            points,
-            expires,
-            ",".join(coupons),
-            ";".join(f"{c}={limit}" for c, limit in limited_coupons.items()),
-            ";".join(f"{s}={qty}={limit}" for s, (qty, limit) in limited_skus.items()),
-            bind_leader,
-            answer,
-            room,
-            ",".join(granted),
-        ],
-    )
+) -> tuple[list, list]:
+    """(KEYS, ARGV) of order_settle (its brand put last by its caller)."""
+    keys = [
+        member_key(member_id),
+        lots_key(member_id),
+        ledger_key(member_id),
+        order_key(member_id, order_id),
+        grants_key(member_id),
+    ]
+    args = [
+        nonce,
+        now,
+        order_id,
+        points,
+        expires,
+        ",".join(coupons),
+        ";".join(f"{c}={limit}" for c, limit in limited_coupons.items()),
+        ";".join(f"{s}={qty}={limit}" for s, (qty, limit) in limited_skus.items()),
+        bind_leader,
+        answer,
+        room,
+        ",".join(granted),
+    ]
+    return keys, args
+
+
+async def settle(scripts: Scripts, member_id: str, order_id: str, nonce: str, **settling) -> tuple:
+    """The member's side (lua/order_settle.lua) with settle_call's arguments: ('ok', the
+    stored answer) or why not. `granted`: the applied coupons with issue: granted, each
+    using one of the member's grants."""
+    keys, args = settle_call(member_id, order_id, nonce, **settling)
+    return settled(await scripts.order_settle(keys=keys, args=args))
+
+
+def settled(done: list) -> tuple:
+    """order_settle's answer: (outcome, the stored answer or the refusal, or None)."""
     return _text(done[0]), _text(done[1]) if len(done) > 1 else None
 
 
@@ -200,6 +221,14 @@ async def refund(scripts: Scripts, member_id: str, order_id: str, now: int, poli
     return tuple(_text(part) if part is not None else "" for part in done)
 
 
+def screen_call(
+    how: str, room: str, member_id: str, order_id: str, payable: int = 0, minute: int = 0, leader: str = ""
+) -> tuple[list, list]:
+    """(KEYS, ARGV) of dashboard_order for count_on_screen's arguments."""
+    keys = [dashboard_key(room), dashboard_orders_key(room), dashboard_minutes_key(room), dashboard_leaders_key(room)]
+    return keys, [how, f"{member_id}|{order_id}", payable, minute, leader]
+
+
 async def count_on_screen(
     scripts: Scripts,
     how: str,
@@ -212,15 +241,8 @@ async def count_on_screen(
 ) -> None:
     """`how` 'settle': the order onto the room's big screen (its payable in the GMV of `minute`,
     its pickup leader's count); 'refund': taken back off it. Each once per order."""
-    await scripts.dashboard_order(
-        keys=[
-            dashboard_key(room),
-            dashboard_orders_key(room),
-            dashboard_minutes_key(room),
-            dashboard_leaders_key(room),
-        ],
-        args=[how, f"{member_id}|{order_id}", payable, minute, leader],
-    )
+    keys, args = screen_call(how, room, member_id, order_id, payable, minute, leader)
+    await scripts.dashboard_order(keys=keys, args=args)
 
 
 async def may_count_again(redis, member_id: str, order_id: str) -> bool:

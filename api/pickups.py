@@ -45,6 +45,17 @@ def _keep_before(wall_now: float) -> int:
     return int(wall_now) - PICKUP_RETENTION_DAYS * 86400
 
 
+def pending_call(
+    leader: str, code: str, member_id: str, redemption_id: str, at: int, attempt_key: str, wall_now: float | None = None
+) -> tuple[list, list]:
+    """(KEYS, ARGV) of pickup_list for a code listed `pending`."""
+    wall = time.time() if wall_now is None else wall_now
+    record = orjson.dumps(
+        {"member_id": member_id, "redemption_id": redemption_id, "at": at, "key": attempt_key, "state": "pending"}
+    )
+    return [pick_list_key(leader), pick_issued_key(leader)], [code, record, int(wall), _keep_before(wall), PRUNE_BATCH]
+
+
 async def list_pending(
     scripts: Scripts,
     leader: str,
@@ -57,14 +68,8 @@ async def list_pending(
 ) -> None:
     """Put a code on its leader's list as `pending`, before the member's points are taken
     (idempotent: a code is listed once)."""
-    wall = time.time() if wall_now is None else wall_now
-    record = orjson.dumps(
-        {"member_id": member_id, "redemption_id": redemption_id, "at": at, "key": attempt_key, "state": "pending"}
-    )
-    await scripts.pickup_list(
-        keys=[pick_list_key(leader), pick_issued_key(leader)],
-        args=[code, record, int(wall), _keep_before(wall), PRUNE_BATCH],
-    )
+    keys, args = pending_call(leader, code, member_id, redemption_id, at, attempt_key, wall_now)
+    await scripts.pickup_list(keys=keys, args=args)
 
 
 async def mark_issued(scripts: Scripts, leader: str, code: str) -> None:

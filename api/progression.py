@@ -54,6 +54,59 @@ def _specs(model: RuleTable) -> tuple[str, str]:
     return specs
 
 
+def run_call(
+    model: RuleTable,
+    member_id: str,
+    now: int,
+    *,
+    mode: str,
+    ref: str = "",
+    spend: int = 0,
+    growth: int = 0,
+    tasks: tuple = (),
+    counted_at: int = 0,
+) -> tuple[list, list]:
+    """(KEYS, ARGV) of tier_progress for `run`'s arguments."""
+    tasks_spec, tiers_spec = _specs(model)
+    offset = model.utc_offset_seconds
+    assert model.progression is not None
+    keys = [
+        member_key(member_id),
+        tier_history_key(member_id),
+        tier_refs_key(member_id),
+        order_key(member_id, ref[4:]) if ref.startswith("ord:") else tier_refs_key(member_id),
+    ]
+    args = [
+        mode,
+        now,
+        ref or "-",
+        local_day(now, offset),
+        spend,
+        growth,
+        ",".join(tasks),
+        tasks_spec,
+        tiers_spec,
+        ",".join(spend_months(now, offset)),
+        ",".join(stale_months(now, offset)),
+        next_review(now, model.progression, offset),
+        HISTORY_KEEP,
+        now + (ORDER_RETENTION_DAYS if ref.startswith("ord:") else EVENT_REPLAY_DAYS) * 86400,
+        spend_months(counted_at or now, offset)[0],
+    ]
+    return keys, args
+
+
+def change_of(done: list) -> dict | None | str:
+    """tier_progress's answer as `run` returns it."""
+    parts = [_text(p) for p in done]
+    if parts[0] == "unknown_member":
+        return "unknown_member"
+    before, after, reason = parts[1], parts[2], parts[3]
+    if before == after:
+        return None
+    return {"from": before or "visitor", "to": after or "visitor", "reason": reason}
+
+
 async def run(
     scripts: Scripts,
     model: RuleTable,
@@ -71,41 +124,10 @@ async def run(
     order settled at `counted_at` (its spend and growth taken back, once), or only
     'review'. The change to answer with ({from, to, reason}; None when the tier stayed),
     or 'unknown_member'."""
-    tasks_spec, tiers_spec = _specs(model)
-    offset = model.utc_offset_seconds
-    assert model.progression is not None
-    done = await scripts.tier_progress(
-        keys=[
-            member_key(member_id),
-            tier_history_key(member_id),
-            tier_refs_key(member_id),
-            order_key(member_id, ref[4:]) if ref.startswith("ord:") else tier_refs_key(member_id),
-        ],
-        args=[
-            mode,
-            now,
-            ref or "-",
-            local_day(now, offset),
-            spend,
-            growth,
-            ",".join(tasks),
-            tasks_spec,
-            tiers_spec,
-            ",".join(spend_months(now, offset)),
-            ",".join(stale_months(now, offset)),
-            next_review(now, model.progression, offset),
-            HISTORY_KEEP,
-            now + (ORDER_RETENTION_DAYS if ref.startswith("ord:") else EVENT_REPLAY_DAYS) * 86400,
-            spend_months(counted_at or now, offset)[0],
-        ],
+    keys, args = run_call(
+        model, member_id, now, mode=mode, ref=ref, spend=spend, growth=growth, tasks=tasks, counted_at=counted_at
     )
-    parts = [_text(p) for p in done]
-    if parts[0] == "unknown_member":
-        return "unknown_member"
-    before, after, reason = parts[1], parts[2], parts[3]
-    if before == after:
-        return None
-    return {"from": before or "visitor", "to": after or "visitor", "reason": reason}
+    return change_of(await scripts.tier_progress(keys=keys, args=args))
 
 
 def parse_history(raw: list) -> list[dict]:

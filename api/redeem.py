@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import orjson
 
 from .access import RateLimit
-from .ledger_chain import link_redemption
+from .ledger_chain import link_redemption, redemption_link
 from .pickup_codes import ANY_LEADER, PickupCode, make_code
-from .pickups import drop_pending, list_pending, mark_issued
+from .pickups import drop_pending, list_pending, mark_issued, pending_call
 from .redis.keys import (
     REDEMPTION_RECORD,
     REDEMPTIONS,
@@ -40,10 +40,12 @@ from .redis.keys import (
     ledger_key,
     lots_key,
     member_key,
+    pick_list_key,
 )
 from .redis.scripts import Scripts
+from .redis.steps import Steps
 from .reservations import begin as begin_attempt
-from .reservations import commit, release, reservation_id, reserve
+from .reservations import begin_call, begun, commit, release, reservation_id, reserve, reserve_call
 from .reservations import recover as recover_pool
 
 log = logging.getLogger("rights.api")
@@ -116,6 +118,9 @@ def _refusal(status: int, code: str, field: str, reason: str, retry_after: int |
     return Answer(status, body, retry_after=retry_after)
 
 
+ENGINE_GOES_ON = frozenset({"ok", "out_of_stock", "insufficient_points", "member_limit_reached", "points_debt"})
+
+
 async def redeem(
     redis,
     scripts: Scripts,
@@ -130,41 +135,26 @@ async def redeem(
     secret: bytes,
     rate: RateLimit | None = None,
     grant_expires: int = 0,
+    one_node: bool = False,
 ) -> Answer:
     """Steps 1 to 5 of the module docstring; `engine_status` is the quote's verdict on
     the item for this member now (tier, room, window, unlock). A replay is answered
     before the attempt counts against `rate`. An item with `grants_coupon` gives the
     member a grant of that coupon lapsing at `grant_expires` instead of a pickup code
-    (lua/grants.lua, in the same script that takes the points)."""
+    (lua/grants.lua, in the same script that takes the points). `one_node` (Redis is
+    one server, not a Cluster): the steps run as one script, one round trip."""
     member_id = request["member_id"]
-    member, idem = member_key(member_id), idempotency_key(member_id, key)
-    begun = await begin_attempt(scripts, REDEMPTION_RECORD, member_id, key, request, IDEMPOTENCY_TTL_SECONDS, rate)
-    state = begun[0]
-    if state == "rate_limited":
-        assert rate is not None, "the attempt is counted against a rate only when one is given"
-        return _refusal(
-            429,
-            "rate_limited",
-            "member_id",
-            f"more than {rate.limit} redemption attempts a minute for this member; retry after {begun[1]} s",
-            retry_after=begun[1],
+    if one_node:
+        return await _on_one_node(
+            scripts, request, key, now, item, engine_status, engine_hint, leader_id, secret, rate, grant_expires
         )
-    if state == "unknown_member":
-        return _refusal(404, "unknown_member", "member_id", f"no member {member_id!r}")
-    if state == "mismatch":
-        return _refusal(422, "idempotency_key_reused", "Idempotency-Key", "this key was used with another body")
-    if state == "running":
-        return _refusal(409, "in_progress", "Idempotency-Key", "the first request with this key is still running")
-    if state == "done":
-        if begun[1].startswith("200 "):  # its code may have stayed pending if the first request stopped half way
-            _, _, _, leader_field, code, _ = begun[1].split(" ")[1:7]
-            if code != "-":  # "-": a coupon grant, no code
-                await mark_issued(scripts, ANY_LEADER if leader_field == "-" else leader_field, code)
-        first = render(begun[1], request)
-        return Answer(first.status, first.body, replayed=True)
-    nonce = begun[1]
+    member, idem = member_key(member_id), idempotency_key(member_id, key)
+    opened = await begin_attempt(scripts, REDEMPTION_RECORD, member_id, key, request, IDEMPOTENCY_TTL_SECONDS, rate)
+    if opened[0] != "begun":
+        return await _not_begun(scripts, opened, request, rate)
+    nonce = opened[1]
 
-    if engine_status not in ("ok", "out_of_stock", "insufficient_points", "member_limit_reached", "points_debt"):
+    if engine_status not in ENGINE_GOES_ON:
         answer = f"409 {engine_status} {engine_hint}"
         await scripts.redeem_finish(keys=[member, idem], args=[nonce, answer])
         return render(answer, request)
@@ -175,30 +165,13 @@ async def redeem(
             await scripts.redeem_finish(keys=[member, idem], args=[nonce, answer])
             return render(answer, request)
     leader = leader_id or ANY_LEADER
-    granted = item.grants_coupon or ""
-    if granted:  # a coupon grant: nothing to pick up
-        code = "-"
-        prefix = f"200 {item.points} {item.cash} {now} - -"
-    else:
-        code = make_code(secret, PickupCode(member_id, item.id, leader, secrets.randbits(48)))
-        prefix = f"200 {item.points} {item.cash} {now} {leader_id or '-'} {code}"
-        # listed pending first: once the points are taken the code is on its list, whatever happens next
+    code, prefix = _code_and_prefix(secret, item, member_id, leader, leader_id, now)
+    if code != "-":  # listed pending first: once the points are taken the code is on its list, whatever happens next
         await list_pending(scripts, leader, code, member_id, item.id, now, key)
     # on a fault from here on the reservation stays for recover(), which knows from the
     # record whether the points were taken
     done = await scripts.redeem(
-        keys=[member, lots_key(member_id), ledger_key(member_id), idem, grants_key(member_id)],
-        args=[
-            nonce,
-            now,
-            item.id,
-            item.points,
-            -1 if item.member_limit is None else item.member_limit,
-            key,
-            prefix,
-            granted,
-            grant_expires,
-        ],
+        keys=_member_keys(member_id, key), args=_member_args(nonce, now, item, key, prefix, grant_expires)
     )
     outcome = _text(done[0])
     if outcome == "ok":  # the rest runs to its end even if the request is given up on (a 503 overloaded)
@@ -209,6 +182,94 @@ async def redeem(
     if outcome == "fenced":
         return _refusal(409, "in_progress", "Idempotency-Key", "another attempt with this key took over")
     return render(_text(done[1]), request)
+
+
+async def _on_one_node(
+    scripts: Scripts,
+    request: dict,
+    key: str,
+    now: int,
+    item,
+    engine_status,
+    engine_hint,
+    leader_id,
+    secret,
+    rate,
+    expires,
+) -> Answer:
+    """The same steps as one script (lua/redeem_node.lua): what a redemption writes, it
+    writes together, and a replay or a refusal of the attempt costs the same one call."""
+    member_id = request["member_id"]
+    steps = Steps()
+    nonce, keys, args = begin_call(REDEMPTION_RECORD, member_id, key, request, IDEMPOTENCY_TTL_SECONDS, rate)
+    steps.add("begin", keys, args, "attempt_begin")
+    if engine_status not in ENGINE_GOES_ON:
+        steps.add("refuse", [], [f"409 {engine_status} {engine_hint}"])
+    else:
+        reservation = reservation_id(REDEMPTION_RECORD, member_id, key, nonce)
+        if item.stock is not None:
+            steps.add("reserve", *reserve_call(REDEMPTIONS, item.id, item.stock, reservation, item.release, now))
+        leader = leader_id or ANY_LEADER
+        code, prefix = _code_and_prefix(secret, item, member_id, leader, leader_id, now)
+        if code != "-":
+            steps.add("list", *pending_call(leader, code, member_id, item.id, now, key))
+            steps.add("issue", [pick_list_key(leader)], [code, "issued"])
+            steps.add("drop", [pick_list_key(leader)], [code, ""])
+        steps.add("redeem", _member_keys(member_id, key), _member_args(nonce, now, item, key, prefix, expires))
+        steps.add("link", *redemption_link(member_id, "", "", now))  # its n and h put in by the script
+    done = await steps.run(scripts, "redeem_node")
+    outcome = _text(done[0])
+    if outcome in ("ok", "refused"):
+        return render(_text(done[1]), request)
+    if outcome == "fenced":
+        return _refusal(409, "in_progress", "Idempotency-Key", "another attempt with this key took over")
+    return await _not_begun(scripts, begun(done, nonce), request, rate)
+
+
+async def _not_begun(scripts: Scripts, opened: tuple, request: dict, rate: RateLimit | None) -> Answer:
+    """The answer to an attempt that did not open: a replay's first answer, or why not."""
+    state = opened[0]
+    if state == "rate_limited":
+        assert rate is not None, "the attempt is counted against a rate only when one is given"
+        return _refusal(
+            429,
+            "rate_limited",
+            "member_id",
+            f"more than {rate.limit} redemption attempts a minute for this member; retry after {opened[1]} s",
+            retry_after=opened[1],
+        )
+    if state == "unknown_member":
+        return _refusal(404, "unknown_member", "member_id", f"no member {request['member_id']!r}")
+    if state == "mismatch":
+        return _refusal(422, "idempotency_key_reused", "Idempotency-Key", "this key was used with another body")
+    if state == "running":
+        return _refusal(409, "in_progress", "Idempotency-Key", "the first request with this key is still running")
+    assert state == "done", state
+    if opened[1].startswith("200 "):  # its code may have stayed pending if the first request stopped half way
+        _, _, _, leader_field, code, _ = opened[1].split(" ")[1:7]
+        if code != "-":  # "-": a coupon grant, no code
+            await mark_issued(scripts, ANY_LEADER if leader_field == "-" else leader_field, code)
+    first = render(opened[1], request)
+    return Answer(first.status, first.body, replayed=True)
+
+
+def _code_and_prefix(secret: bytes, item, member_id: str, leader: str, leader_id: str | None, now: int) -> tuple:
+    """(pickup code, the ok answer's prefix): a coupon grant has no code ("-")."""
+    if item.grants_coupon:
+        return "-", f"200 {item.points} {item.cash} {now} - -"
+    code = make_code(secret, PickupCode(member_id, item.id, leader, secrets.randbits(48)))
+    return code, f"200 {item.points} {item.cash} {now} {leader_id or '-'} {code}"
+
+
+def _member_keys(member_id: str, key: str) -> list:
+    member = member_key(member_id)
+    return [member, lots_key(member_id), ledger_key(member_id), idempotency_key(member_id, key), grants_key(member_id)]
+
+
+def _member_args(nonce: str, now: int, item, key: str, prefix: str, grant_expires: int) -> list:
+    """The member's script's ARGV (lua/redeem.lua), its brand put last by its caller."""
+    limit = -1 if item.member_limit is None else item.member_limit
+    return [nonce, now, item.id, item.points, limit, key, prefix, item.grants_coupon or "", grant_expires]
 
 
 async def _settled(redis, scripts: Scripts, leader: str, code: str, item, reservation: str, linked=None) -> None:

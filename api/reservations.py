@@ -49,20 +49,22 @@ def body_hash(body: dict) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
-async def begin(
-    scripts: Scripts, kind: str, member_id: str, name: str, body: dict, ttl: int = 0, rate: RateLimit | None = None
-) -> tuple:
-    """Start an attempt (its record: `running`, the body's hash, a fresh nonce), or learn
-    why not: ('begun', nonce), ('done', answer), ('mismatch',), ('running',),
-    ('unknown_member',) or, past `rate`, ('rate_limited', seconds to wait). An attempt silent for
-    STALE_SECONDS is taken over."""
+def begin_call(
+    kind: str, member_id: str, name: str, body: dict, ttl: int = 0, rate: RateLimit | None = None
+) -> tuple[str, list, list]:
+    """(nonce, KEYS, ARGV) of attempt_begin for an attempt: what `begin` calls, and a step
+    of a one-node script (api/redis/steps.py)."""
     nonce = secrets.token_hex(8)
     keys = [member_key(member_id), record_key(kind, member_id, name)]
     args: list[str | int] = [body_hash(body), nonce, int(time.time()), STALE_SECONDS, ttl]
     if rate is not None:
         keys.append(rate.key)
         args += [rate.limit, RATE_KEY_TTL_SECONDS]
-    answer = await scripts.attempt_begin(keys=keys, args=args)
+    return nonce, keys, args
+
+
+def begun(answer: list, nonce: str) -> tuple:
+    """attempt_begin's answer as `begin` returns it."""
     state = _text(answer[0])
     if state == "begun":
         return state, nonce
@@ -73,6 +75,29 @@ async def begin(
     return (state,)
 
 
+async def begin(
+    scripts: Scripts, kind: str, member_id: str, name: str, body: dict, ttl: int = 0, rate: RateLimit | None = None
+) -> tuple:
+    """Start an attempt (its record: `running`, the body's hash, a fresh nonce), or learn
+    why not: ('begun', nonce), ('done', answer), ('mismatch',), ('running',),
+    ('unknown_member',) or, past `rate`, ('rate_limited', seconds to wait). An attempt silent for
+    STALE_SECONDS is taken over."""
+    nonce, keys, args = begin_call(kind, member_id, name, body, ttl, rate)
+    return begun(await scripts.attempt_begin(keys=keys, args=args), nonce)
+
+
+def reserve_call(
+    pool: str, item_id: str, starting: int, reservation: str, release=None, at: int = 0
+) -> tuple[list, list]:
+    """(KEYS, ARGV) of stock_reserve: one unit of `item_id` held for `reservation`."""
+    keys = [stock_key(pool, item_id), reservations_key(pool, item_id)]
+    args: list = [starting, reservation, int(time.time())]
+    if release is not None:
+        keys.append(stock_period_key(pool, item_id))
+        args += release_args(release, at)
+    return keys, args
+
+
 async def reserve(
     scripts: Scripts, pool: str, item_id: str, starting: int, reservation: str, release=None, at: int = 0
 ) -> bool:
@@ -80,14 +105,9 @@ async def reserve(
     request's business instant): staleness is about how long an attempt has been silent.
     An item's scheduled `release` (engine.model.Release) is applied first for the period
     of `at`, the request's business instant."""
-    now = int(time.time())
+    keys, args = reserve_call(pool, item_id, starting, reservation, release, at)
     # indexed before the reservation exists, so recover() always finds it
-    await scripts.client.zadd(reservations_index_key(pool), {item_id: now})
-    keys = [stock_key(pool, item_id), reservations_key(pool, item_id)]
-    args: list = [starting, reservation, now]
-    if release is not None:
-        keys.append(stock_period_key(pool, item_id))
-        args += release_args(release, at)
+    await scripts.client.zadd(reservations_index_key(pool), {item_id: args[2]})
     return bool(await scripts.stock_reserve(keys=keys, args=args))
 
 

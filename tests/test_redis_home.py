@@ -98,6 +98,8 @@ def test_a_missing_fragment_a_loop_or_an_unknown_constant_is_an_error(tmp_path, 
 
 def test_each_scripts_keys_are_built_by_api_redis_keys_and_share_one_slot():
     for name in NAMES:
+        if name in registry.ONE_NODE:
+            continue  # its keys are its steps' (the next test)
         builders = declared_keys(name)
         used = {int(n) for n in re.findall(r"KEYS\[(\d+)\]", source(name))}
         assert used and max(used) == len(builders), (
@@ -105,6 +107,21 @@ def test_each_scripts_keys_are_built_by_api_redis_keys_and_share_one_slot():
         )
         slots = {key_slot(built(builder).encode()) for builder in builders}
         assert len(slots) == 1, f"{name}: its keys {builders} span {len(slots)} Cluster slots"
+
+
+def test_a_one_node_script_runs_scripts_as_its_steps_and_names_no_key_of_its_own():
+    """A ONE_NODE script spans slots only through its steps, each a script that passes the
+    test above; its own code reads KEYS only as lua/steps.lua hands them out."""
+    assert registry.ONE_NODE <= set(NAMES)
+    for name in registry.ONE_NODE:
+        text = (LUA / f"{name}.lua").read_text(encoding="utf-8")
+        assert re.search(r"^-- KEYS: the steps' keys \(lua/steps.lua\)", text, re.MULTILINE), name
+        steps = re.findall(r"^--#script ([a-z_]+)$", text, re.MULTILINE)
+        assert steps and set(steps) <= set(NAMES) - registry.ONE_NODE, name
+        assert "steps" in includes(name)
+        own = re.sub(r"^--#.*$", "", text, flags=re.MULTILINE)
+        assert not re.search(r"KEYS\[\d", own), f"{name} reads a key by its place: only its steps' keys"
+        assert f"local function {steps[0]}(KEYS, ARGV)" in source(name)
 
 
 def test_every_script_is_registered_on_a_client_and_compiles_on_redis(redis_client):

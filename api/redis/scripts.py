@@ -3,8 +3,9 @@
 Each script is `lua/<name>.lua`, and a `Scripts` attribute of the same name. In a script,
 a line `--#include <fragment>` stands for the whole of `lua/<fragment>.lua` (shared Lua
 functions: `lots`, a member's points lots; `chain`, the ledger's hash chains; `prune`, a
-pick list's pruning), and
-`${NAME}` for the constant NAME of CONSTANTS, put in when the source is read (MAX_POINTS:
+pick list's pruning), a line `--#script <name>` for the whole of script `name` as a local
+Lua function `name(KEYS, ARGV)` (the one-node scripts of ONE_NODE chain other scripts so),
+and `${NAME}` for the constant NAME of CONSTANTS, put in when the source is read (MAX_POINTS:
 the largest balance, one number for Python and Lua). A script's header names its KEYS by
 their builders in api.redis.keys, which tests/test_redis_home.py checks share one slot.
 
@@ -40,7 +41,7 @@ CONSTANTS = {
     "CHAIN_GENESIS": CHAIN_GENESIS,
     "DRAW_RETENTION_SECONDS": DRAW_RETENTION_DAYS * 86400,
 }
-_INCLUDE = re.compile(r"^--#include ([a-z_]+)$")
+_INCLUDE = re.compile(r"^--#(include|script) ([a-z_]+)$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 Registered = Script | AsyncScript  # what register_script gives a sync or an asyncio client
@@ -72,6 +73,9 @@ class Scripts:
     order_drop: Registered
     order_settle: Registered
     order_refund: Registered
+    # one round trip on one Redis node (api/redis/steps.py): a settlement, a redemption
+    order_node: Registered
+    redeem_node: Registered
     # the big screen (api/dashboard.py)
     dashboard_order: Registered
     # redemptions (api/redeem.py)
@@ -106,6 +110,8 @@ class Scripts:
 NAMES = tuple(Scripts.__annotations__)
 # the scripts that credit or take points: each reads the alliance brand it acts for from its last ARGV
 BRANDED = frozenset({"ledger_credit_event", "order_settle", "order_refund", "redeem", "draw_enter", "draw_award"})
+# the scripts that run other scripts as their steps, over keys of several slots: one Redis node only
+ONE_NODE = frozenset({"order_node", "redeem_node"})
 
 
 class Branded:
@@ -154,7 +160,11 @@ def _expand(name: str, within: tuple, found: list) -> str:
         if match is None:
             out.append(line)
             continue
-        if match.group(1) not in found:
-            found.append(match.group(1))
-        out.append(_expand(match.group(1), within + (name,), found))
+        kind, included = match.groups()
+        if kind == "script":  # a whole script as a function of its own KEYS and ARGV
+            out.append(f"local function {included}(KEYS, ARGV)\n{_expand(included, within + (name,), found)}end\n")
+            continue
+        if included not in found:
+            found.append(included)
+        out.append(_expand(included, within + (name,), found))
     return "".join(out)

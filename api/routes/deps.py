@@ -9,7 +9,8 @@ from fastapi import Depends, Query, Request
 from ..service import Service
 
 
-def service_of(request: Request) -> Service:
+async def service_of(request: Request) -> Service:
+    """Async: a plain function would be called in a worker thread, on every request."""
     return request.app.state.service
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from engine import codes
-from engine.model import MAX_ORDER_FEN, MAX_POINTS, Progression
+from engine.model import MAX_ORDER_FEN, MAX_POINTS, Member, Progression
 from engine.quote import yuan
 
 from .. import orders, progression, schemas
@@ -20,8 +21,10 @@ from ..leader_office import join_group
 from ..leaders import FEED_KEEP, LeaderBook
 from ..ledger import earned_expiry
 from ..live_stock import StockChanging, quote_with_live_stock
-from ..redis.keys import COUPONS, feed_key, member_key, order_key
-from ..reservations import give_back
+from ..redis.keys import COUPONS, ORDER_RECORD, feed_key, group_key, member_key, order_key
+from ..redis.steps import Steps
+from ..reservations import begun as reservations_begun
+from ..reservations import give_back, reservation_id, reserve_call
 from ..store import MEMBER_ID, MemberRecord, record_from_hash
 from .deps import ServiceDep
 
@@ -129,158 +132,36 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     assert table is not None
     payload = body.model_dump(mode="json")
     try:
+        if not service.cluster:  # one server: a new order in two round trips (docs/ARCHITECTURE.md)
+            pipe = service.redis.pipeline(transaction=False)
+            pipe.hgetall(member_key(body.member_id))
+            pipe.hget(order_key(body.member_id, body.order_id), "state")
+            raw, state = await service.redis_call(pipe.execute())
+            if state is None or state in (b"abandoned", "abandoned"):
+                return await _settle_on_one_node(service, body, table, now, payload, raw)
         status, value = await service.redis_call(orders.begin(service.scripts, body.member_id, body.order_id, payload))
     except orders.Refused as exc:
         return error(exc.status, exc.code, exc.reason, exc.field)
-    if status == "done":  # counted on the screen again: once only, and after a crash between the two, at last
-        if await service.redis_call(orders.may_count_again(service.redis, body.member_id, body.order_id)):
-            await _on_screen(service, body, value)
-        content = orders.render_settled(value, body.order_id, body.member_id)
-        if table.model.progression is not None:
-            change = await service.redis_call(
-                progression.replayed(
-                    service.scripts,
-                    service.redis,
-                    table.model,
-                    body.member_id,
-                    now,
-                    **_order_counts(table.model.progression, f"ord:{body.order_id}", int(value.split(" ")[4])),
-                )
-            )
-            content = _with_tier(content, change)
-        return Response(content, media_type=JSON)
+    if status == "done":
+        return await _replayed(service, body, table, now, value)
     nonce, stocked = value, []
     try:
-        if body.rules_version != table.version:
-            raise orders.Refused(
-                409,
-                "rules_changed",
-                f"the rules changed since the quote (active: {table.version}): quote again",
-                "rules_version",
-            )
-        if body.room is not None and body.room not in table.room_index:
-            raise orders.Refused(422, "invalid_request", f"unknown room {body.room!r}", "room")
-        record = record_from_hash(
-            body.member_id, await service.redis_call(service.redis.hgetall(member_key(body.member_id)))
-        )
-        if record is None:
-            raise orders.Refused(404, "unknown_member", f"no member {body.member_id!r}", "member_id")
-        if record.frozen:
-            raise orders.Refused(
-                403,
-                "member_frozen",
-                "the member is frozen for review: it earns and spends nothing until unfrozen",
-                "member_id",
-            )
-        record = await service.reviewed_member(record, now, table)  # a tier review due runs before pricing
-        assert record is not None
-        _, member = pricing(record, now, model=table.model)
-        try:
-            quote = await quote_with_live_stock(
-                service.evaluator,
-                table,
-                member,
-                body.room,
-                now,
-                [(line.sku, line.qty) for line in body.lines],
-                body.fulfillment,
-                redis=service.redis,
-                cache=service.cache,
-                scripts=service.scripts,
-                call=service.redis_call,
-            )
-        except StockChanging:
-            raise orders.Refused(
-                409, "quote_changed", "the coupons' stock keeps changing: quote again", "lines"
-            ) from None
-        raw = quote.to_raw()
-        applied = [table.model.coupons[k].id for k in quote.applied_coupons()]
-        for index, line in enumerate(raw.lines):
-            if line.status != codes.OK:
-                raise orders.Refused(
-                    409, "line_not_eligible", f"{line.sku}: {codes.REASONS[line.status]}", f"lines[{index}]"
-                )
-        model = table.model
-        by_id = {c.id: c for c in model.coupons}
-        stocked = [(c, by_id[c].stock) for c in applied if by_id[c].stock is not None]
+        raw = await service.redis_call(service.redis.hgetall(member_key(body.member_id)))
+        ready = await _prepare(service, body, table, now, raw)
+        stocked = ready.stocked
         sold_out = await service.redis_call(
             orders.reserve_coupons(service.scripts, stocked, body.member_id, body.order_id, nonce)
         )
         if sold_out is not None:
             stocked = []
             raise orders.Refused(409, "quote_changed", f"coupon {sold_out} has run out: quote again", "lines")
-        limited_coupons = {c: by_id[c].member_limit for c in applied if by_id[c].member_limit is not None}
-        limited_skus: dict = {}
-        for line in body.lines:
-            product = model.products[table.sku_row[line.sku]]
-            if product.member_limit is not None:
-                qty, _ = limited_skus.get(line.sku, (0, 0))
-                limited_skus[line.sku] = (qty + line.qty, product.member_limit)
-        if not service.leaders.loaded:  # a worker's first orders: never judge a leader before knowing them
-            await service.redis_call(service.leaders.reload(service.redis))
-        leader, newly = assign_leader(service.leaders, record, body)
-        points = quote.points
-        if quote.payable > MAX_ORDER_FEN:
-            raise orders.Refused(
-                422,
-                "order_over_limit",
-                f"the order charges {yuan(quote.payable, True)} yuan; "
-                f"one order may charge at most "
-                f"{yuan(MAX_ORDER_FEN, True)} yuan",
-                "lines",
-            )
-        if points > MAX_POINTS:
-            raise orders.Refused(
-                422,
-                "points_over_limit",
-                f"the order would earn {points:,} points; one order may earn at most {MAX_POINTS:,}",
-                "lines",
-            )
-        answer = (
-            f"200 {table.version} {quote.subtotal} {quote.discount} {quote.payable} {points} "
-            f"{','.join(applied) or '-'} {leader or '-'} {int(newly)} {now}"
-        )
-        if newly:  # into the leader's group before the binding: a bound member is never missing from it
-            await service.redis_call(join_group(service.redis, leader, body.member_id))
+        if ready.newly:  # into the leader's group before the binding: a bound member is never missing from it
+            await service.redis_call(join_group(service.redis, ready.leader, body.member_id))
         outcome, stored = await service.redis_call(
-            orders.settle(
-                service.scripts,
-                body.member_id,
-                body.order_id,
-                nonce,
-                now=now,
-                points=points,
-                expires=earned_expiry(model.points, model.utc_offset_seconds, now) if points else 0,
-                coupons=applied,
-                limited_coupons=limited_coupons,
-                limited_skus=limited_skus,
-                bind_leader=leader if newly else "",
-                answer=answer,
-                room=body.room or "",
-                granted=tuple(c for c in applied if by_id[c].issue == "granted"),
-            )
+            orders.settle(service.scripts, body.member_id, body.order_id, nonce, **ready.settling(body, now))
         )
         if outcome != "ok":
-            if stored.startswith("balance_limit:"):
-                raise orders.Refused(
-                    422,
-                    "points_over_limit",
-                    f"the member's balance would be "
-                    f"{int(stored.split(':')[1]):,} points; a balance "
-                    f"holds at most {MAX_POINTS:,}",
-                    "member_id",
-                )
-            reason = {"member_frozen": (403, "member_frozen", "the member is frozen for review")}.get(
-                stored,
-                (409, "quote_changed", f"a per-member limit was reached since the quote ({stored}): quote again"),
-            )
-            if stored.startswith("not_owned:"):
-                reason = (
-                    409,
-                    "quote_changed",
-                    f"the member no longer holds a valid grant of coupon {stored.split(':', 1)[1]}: quote again",
-                )
-            raise orders.Refused(*reason, "member_id" if stored == "member_frozen" else "lines")
+            raise _settle_refusal(stored or "")
     except orders.Refused as exc:
         await service.redis_call(
             orders.finish_coupons(
@@ -294,7 +175,8 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
             service.redis, service.scripts, stocked, body.member_id, body.order_id, nonce, settled=True
         )
     )
-    service.dashboard.order(body.room, member.tier or "visitor", points, applied)
+    assert stored is not None
+    service.dashboard.order(body.room, ready.member.tier or "visitor", ready.points, ready.applied)
     await _on_screen(service, body, stored)
     content = orders.render_settled(stored, body.order_id, body.member_id)
     progressing = table.model.progression
@@ -306,17 +188,244 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
                 body.member_id,
                 now,
                 mode="count",
-                **_order_counts(progressing, f"ord:{body.order_id}", quote.payable),
+                **_order_counts(progressing, f"ord:{body.order_id}", ready.payable),
             )
         )
         if isinstance(made, dict):
             service.dashboard.tier_change(body.room, made)
         content = _with_tier(content, made if isinstance(made, dict) else None)
-    if newly:
+    if ready.newly:
         pipe = service.redis.pipeline(transaction=False)
-        pipe.zadd(feed_key(leader), {f"new_neighbour|{body.member_id}|{body.order_id}": now})
-        pipe.zremrangebyrank(feed_key(leader), 0, -FEED_KEEP - 1)
+        pipe.zadd(feed_key(ready.leader), {f"new_neighbour|{body.member_id}|{body.order_id}": now})
+        pipe.zremrangebyrank(feed_key(ready.leader), 0, -FEED_KEEP - 1)
         await service.redis_call(pipe.execute())
+    return Response(content, media_type=JSON)
+
+
+async def _replayed(service, body: schemas.OrderRequest, table, now: int, value: str) -> Response:
+    """A settled order's first answer; counted on the screen again: once only, and after a
+    crash between the two, at last."""
+    if await service.redis_call(orders.may_count_again(service.redis, body.member_id, body.order_id)):
+        await _on_screen(service, body, value)
+    content = orders.render_settled(value, body.order_id, body.member_id)
+    if table.model.progression is not None:
+        change = await service.redis_call(
+            progression.replayed(
+                service.scripts,
+                service.redis,
+                table.model,
+                body.member_id,
+                now,
+                **_order_counts(table.model.progression, f"ord:{body.order_id}", int(value.split(" ")[4])),
+            )
+        )
+        content = _with_tier(content, change)
+    return Response(content, media_type=JSON)
+
+
+@dataclass
+class _Ready:
+    """An order priced and checked, ready to settle."""
+
+    member: Member
+    points: int
+    payable: int
+    applied: list
+    stocked: list  # (coupon id, its rules' stock) of the applied coupons with a total stock
+    limited_coupons: dict
+    limited_skus: dict
+    leader: Any
+    newly: bool
+    expires: int
+    granted: tuple
+    answer: str
+
+    def settling(self, body: schemas.OrderRequest, now: int) -> dict:
+        """orders.settle_call's keyword arguments."""
+        return {
+            "now": now,
+            "points": self.points,
+            "expires": self.expires,
+            "coupons": self.applied,
+            "limited_coupons": self.limited_coupons,
+            "limited_skus": self.limited_skus,
+            "bind_leader": self.leader if self.newly else "",
+            "answer": self.answer,
+            "room": body.room or "",
+            "granted": self.granted,
+        }
+
+
+async def _prepare(service, body: schemas.OrderRequest, table, now: int, raw: dict) -> _Ready:
+    """Everything decided before the writes: the rules and room, the member (`raw`, its
+    hash), the quote with live stock, the limits and the leader; Refused otherwise."""
+    if body.rules_version != table.version:
+        raise orders.Refused(
+            409,
+            "rules_changed",
+            f"the rules changed since the quote (active: {table.version}): quote again",
+            "rules_version",
+        )
+    if body.room is not None and body.room not in table.room_index:
+        raise orders.Refused(422, "invalid_request", f"unknown room {body.room!r}", "room")
+    record = record_from_hash(body.member_id, raw)
+    if record is None:
+        raise orders.Refused(404, "unknown_member", f"no member {body.member_id!r}", "member_id")
+    if record.frozen:
+        raise orders.Refused(
+            403,
+            "member_frozen",
+            "the member is frozen for review: it earns and spends nothing until unfrozen",
+            "member_id",
+        )
+    record = await service.reviewed_member(record, now, table)  # a tier review due runs before pricing
+    assert record is not None
+    _, member = pricing(record, now, model=table.model)
+    try:
+        quote = await quote_with_live_stock(
+            service.evaluator,
+            table,
+            member,
+            body.room,
+            now,
+            [(line.sku, line.qty) for line in body.lines],
+            body.fulfillment,
+            redis=service.redis,
+            cache=service.cache,
+            scripts=service.scripts,
+            call=service.redis_call,
+        )
+    except StockChanging:
+        raise orders.Refused(409, "quote_changed", "the coupons' stock keeps changing: quote again", "lines") from None
+    raw_quote = quote.to_raw()
+    model = table.model
+    applied = [model.coupons[k].id for k in quote.applied_coupons()]
+    for index, line in enumerate(raw_quote.lines):
+        if line.status != codes.OK:
+            raise orders.Refused(
+                409, "line_not_eligible", f"{line.sku}: {codes.REASONS[line.status]}", f"lines[{index}]"
+            )
+    by_id = {c.id: c for c in model.coupons}
+    stocked = [(c, by_id[c].stock) for c in applied if by_id[c].stock is not None]
+    limited_coupons = {c: by_id[c].member_limit for c in applied if by_id[c].member_limit is not None}
+    limited_skus: dict = {}
+    for line in body.lines:
+        product = model.products[table.sku_row[line.sku]]
+        if product.member_limit is not None:
+            qty, _ = limited_skus.get(line.sku, (0, 0))
+            limited_skus[line.sku] = (qty + line.qty, product.member_limit)
+    if not service.leaders.loaded:  # a worker's first orders: never judge a leader before knowing them
+        await service.redis_call(service.leaders.reload(service.redis))
+    leader, newly = assign_leader(service.leaders, record, body)
+    points = quote.points
+    if quote.payable > MAX_ORDER_FEN:
+        raise orders.Refused(
+            422,
+            "order_over_limit",
+            f"the order charges {yuan(quote.payable, True)} yuan; "
+            f"one order may charge at most "
+            f"{yuan(MAX_ORDER_FEN, True)} yuan",
+            "lines",
+        )
+    if points > MAX_POINTS:
+        raise orders.Refused(
+            422,
+            "points_over_limit",
+            f"the order would earn {points:,} points; one order may earn at most {MAX_POINTS:,}",
+            "lines",
+        )
+    answer = (
+        f"200 {table.version} {quote.subtotal} {quote.discount} {quote.payable} {points} "
+        f"{','.join(applied) or '-'} {leader or '-'} {int(newly)} {now}"
+    )
+    return _Ready(
+        member=member,
+        points=points,
+        payable=quote.payable,
+        applied=applied,
+        stocked=stocked,
+        limited_coupons=limited_coupons,
+        limited_skus=limited_skus,
+        leader=leader,
+        newly=newly,
+        expires=earned_expiry(model.points, model.utc_offset_seconds, now) if points else 0,
+        granted=tuple(c for c in applied if by_id[c].issue == "granted"),
+        answer=answer,
+    )
+
+
+def _settle_refusal(stored: str) -> orders.Refused:
+    """The member's script's refusal as the answer's."""
+    if stored.startswith("balance_limit:"):
+        return orders.Refused(
+            422,
+            "points_over_limit",
+            f"the member's balance would be {int(stored.split(':')[1]):,} points; a balance "
+            f"holds at most {MAX_POINTS:,}",
+            "member_id",
+        )
+    reason = {"member_frozen": (403, "member_frozen", "the member is frozen for review")}.get(
+        stored,
+        (409, "quote_changed", f"a per-member limit was reached since the quote ({stored}): quote again"),
+    )
+    if stored.startswith("not_owned:"):
+        reason = (
+            409,
+            "quote_changed",
+            f"the member no longer holds a valid grant of coupon {stored.split(':', 1)[1]}: quote again",
+        )
+    return orders.Refused(*reason, "member_id" if stored == "member_frozen" else "lines")
+
+
+async def _settle_on_one_node(
+    service, body: schemas.OrderRequest, table, now: int, payload: dict, raw: dict
+) -> Response:
+    """A new order on one Redis server: priced from the member hash read with its record,
+    then every write in one script (lua/order_node.lua), the steps of the Cluster's path."""
+    ready = await _prepare(service, body, table, now, raw)
+    nonce, keys, args = orders.begin_call(body.member_id, body.order_id, payload)
+    steps = Steps().add("begin", keys, args, "attempt_begin")
+    reservation = reservation_id(ORDER_RECORD, body.member_id, body.order_id, nonce)
+    for coupon_id, stock in ready.stocked:
+        steps.add("reserve", *reserve_call(COUPONS, coupon_id, stock, reservation), "stock_reserve")
+    if ready.newly:  # into the leader's group before the binding, as on a Cluster
+        steps.add("join", [group_key(ready.leader)], [body.member_id])
+    steps.add(
+        "settle", *orders.settle_call(body.member_id, body.order_id, nonce, **ready.settling(body, now)), "order_settle"
+    )
+    steps.add("drop", [order_key(body.member_id, body.order_id)], [nonce], "order_drop")
+    if body.room is not None:
+        pickup = ready.leader if body.fulfillment == "pickup" and ready.leader else ""
+        minute = int(time.time() // 60)  # the clock of the screen's other per-minute figures
+        screen = orders.screen_call("settle", body.room, body.member_id, body.order_id, ready.payable, minute, pickup)
+        steps.add("screen", *screen, "dashboard_order")
+    progressing = table.model.progression
+    if progressing is not None:
+        counts = _order_counts(progressing, f"ord:{body.order_id}", ready.payable)
+        steps.add(
+            "tier", *progression.run_call(table.model, body.member_id, now, mode="count", **counts), "tier_progress"
+        )
+    if ready.newly:
+        steps.add("feed", [feed_key(ready.leader)], [f"new_neighbour|{body.member_id}|{body.order_id}", now, FEED_KEEP])
+    done = await service.redis_call(steps.run(service.scripts, "order_node"))
+    outcome = done[0].decode() if isinstance(done[0], bytes) else done[0]
+    if outcome == "sold_out":
+        coupon_id = ready.stocked[int(done[1]) - 1][0]
+        raise orders.Refused(409, "quote_changed", f"coupon {coupon_id} has run out: quote again", "lines")
+    if outcome != "ok":
+        if outcome in ("refused", "fenced"):
+            raise _settle_refusal(orders.settled(done)[1] or "")
+        status, value = orders.started(reservations_begun(done, nonce), body.member_id)
+        return await _replayed(service, body, table, now, value)  # settled by another request meanwhile
+    stored = orders.settled(done)[1]
+    assert stored is not None
+    service.dashboard.order(body.room, ready.member.tier or "visitor", ready.points, ready.applied)
+    content = orders.render_settled(stored, body.order_id, body.member_id)
+    if progressing is not None:
+        made = progression.change_of(done[2])
+        if isinstance(made, dict):
+            service.dashboard.tier_change(body.room, made)
+        content = _with_tier(content, made if isinstance(made, dict) else None)
     return Response(content, media_type=JSON)
 
 

@@ -71,6 +71,8 @@ class Service:
         self.swap_lock = threading.RLock()  # swaps come from the event loop and the rules watcher thread
         self.redis: Any = None  # redis-py's asyncio client (a RedisCluster on a cluster)
         self.cluster = False
+        # one Redis server: a settlement's and a redemption's steps run as one script (api/redis/steps.py)
+        self.one_node = False
         self.cache: TrackedCache | None = None
         self.reader: MemberReader | None = None
         self.health: RedisHealth | None = None
@@ -99,6 +101,7 @@ class Service:
         gc.freeze()  # the table's objects live as long as the worker: keep them out of every collection
         self.metrics.rules_version = self.table.version
         self.cluster = await asyncio.to_thread(is_cluster, url)
+        self.one_node = not self.cluster
         # the client's own timeouts are the patience limit: whether Redis answers in time is
         # the health thread's call (api/redis/health.py), not a timer on a busy loop
         self.redis = async_client(

@@ -24,7 +24,7 @@ from ..live_stock import StockChanging, quote_with_live_stock
 from ..redis.keys import COUPONS, ORDER_RECORD, feed_key, group_key, member_key, order_key
 from ..redis.steps import Steps
 from ..reservations import begun as reservations_begun
-from ..reservations import give_back, reservation_id, reserve_call
+from ..reservations import body_hash, give_back, reservation_id, reserve_call
 from ..store import MEMBER_ID, MemberRecord, record_from_hash
 from .deps import ServiceDep
 
@@ -132,13 +132,15 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     assert table is not None
     payload = body.model_dump(mode="json")
     try:
-        if not service.cluster:  # one server: a new order in two round trips (docs/ARCHITECTURE.md)
+        if service.one_node:  # one server: a new order in two round trips (docs/ARCHITECTURE.md)
             pipe = service.redis.pipeline(transaction=False)
             pipe.hgetall(member_key(body.member_id))
-            pipe.hget(order_key(body.member_id, body.order_id), "state")
-            raw, state = await service.redis_call(pipe.execute())
+            pipe.hmget(order_key(body.member_id, body.order_id), "state", "hash", "answer")
+            raw, (state, hashed, first) = await service.redis_call(pipe.execute())
             if state is None or state in (b"abandoned", "abandoned"):
                 return await _settle_on_one_node(service, body, table, now, payload, raw)
+            if state in (b"done", "done") and _text(hashed) == body_hash(payload):  # a replay, as begin answers it
+                return await _replayed(service, body, table, now, _text(first))
         status, value = await service.redis_call(orders.begin(service.scripts, body.member_id, body.order_id, payload))
     except orders.Refused as exc:
         return error(exc.status, exc.code, exc.reason, exc.field)
@@ -438,6 +440,10 @@ def _order_counts(rules: Progression, ref: str, payable: int) -> dict:
         "growth": payable // 100 * rules.growth_per_yuan,
         "tasks": tuple(t.name for t in rules.tasks.values() if t.orders),
     }
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _with_tier(content: bytes, change: dict | None) -> bytes:

@@ -118,7 +118,7 @@ async def post_redemption(
             secret=service.pickup_secret(),
             rate=RateLimit.of(body.member_id, "redemptions", service.settings.redemptions_per_minute),
             grant_expires=expiry_of_grant(table, item, now),
-            one_node=not service.cluster,
+            one_node=service.one_node,
         )
     )
     if answer.status == 200 and not answer.replayed:

@@ -65,8 +65,10 @@ def _wrk(url: str, seconds: int, connections: int, script: str | None = None) ->
         latency[pct] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
+    done = re.search(r"(\d+) requests in", out)
     return {
         "rps": rps,
+        "requests": int(done.group(1)) if done else 0,
         "p50_ms": latency.get("50"),
         "p99_ms": latency.get("99"),
         "non_2xx": int(errors.group(1)) if errors else 0,

@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 
 from api.redis.embedded import free_port
+from api.serve.data_lock import LOCK_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 @contextlib.contextmanager
 def demo_server(workers: int = 2, **extra_env: str) -> Iterator[str]:
     """Yields the server's base URL once /readyz says ready."""
+    with demo_server_and_redis(workers, **extra_env) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def demo_server_and_redis(workers: int = 2, **extra_env: str) -> Iterator[tuple[str, str]]:
+    """Yields (the server's base URL, its embedded Redis's URL) once /readyz says ready."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     data_dir = tempfile.mkdtemp(prefix="rights-bench-")
@@ -62,7 +70,7 @@ def demo_server(workers: int = 2, **extra_env: str) -> Iterator[str]:
                 assert server.stderr is not None  # stderr=PIPE
                 raise RuntimeError("the server did not become ready: " + server.stderr.read().decode()[-2000:])
             time.sleep(0.2)
-        yield base
+        yield base, orjson.loads((Path(data_dir) / LOCK_NAME).read_bytes())["url"]
     finally:
         stop_group(server)
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -33,11 +33,11 @@ def counting_sends():
             counter[0] += 1
         return await original(self, command, check_health)
 
-    AbstractConnection.send_packed_command = send  # type: ignore[method-assign]
+    AbstractConnection.send_packed_command = send
     try:
         yield
     finally:
-        AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+        AbstractConnection.send_packed_command = original
 
 
 async def call(app: Any, method: str, path: str, body: bytes = b"", headers: tuple = ()) -> tuple[int, bytes, int]:

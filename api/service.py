@@ -312,7 +312,8 @@ class Service:
         """Any Redis call, bounded. A fault, or Redis not answering within the timeout (as
         the health thread sees it), is a 503 `redis_unavailable` at once; a call that is
         slow while Redis answers is this worker's queue, so it goes on waiting, up to the
-        patience limit (then 503 `overloaded`)."""
+        patience limit (then 503 `overloaded`). The call runs in the request's own task (no
+        task of its own per call): a timer looks every timeout and cancels it to give up."""
         started = time.perf_counter()
         health = self.health
         if health is not None and not health.answering:
@@ -320,25 +321,36 @@ class Service:
                 awaitable.close()
             self.metrics.redis_errors += 1
             raise RedisUnavailable("member store unavailable: Redis does not answer")
-        task = asyncio.ensure_future(awaitable)
+        current = asyncio.current_task()
+        assert current is not None, "a Redis call runs in a task"
+        loop = asyncio.get_running_loop()
+        verdict: list[Exception] = []
+
+        def look() -> None:
+            if health is not None and not health.answering:
+                verdict.append(RedisUnavailable("member store unavailable: Redis does not answer in time"))
+            elif time.perf_counter() - started > self.patience:
+                verdict.append(Overloaded(f"a Redis answer took over {self.patience:.1f} s to reach this busy worker"))
+            else:
+                timer[0] = loop.call_later(self.timeout, look)
+                return
+            current.cancel()
+
+        timer = [loop.call_later(self.timeout, look)]
         try:
-            while True:
-                done, _ = await asyncio.wait((task,), timeout=self.timeout)
-                if done:
-                    return task.result()
-                if health is not None and not health.answering:
-                    raise RedisUnavailable("member store unavailable: Redis does not answer in time")
-                if time.perf_counter() - started > self.patience:
-                    raise Overloaded(f"a Redis answer took over {self.patience:.1f} s to reach this busy worker")
+            return await awaitable
+        except asyncio.CancelledError:
+            if not verdict:
+                raise  # the request itself was cancelled
+            current.uncancel()
+            if isinstance(verdict[0], RedisUnavailable):
+                self.metrics.redis_errors += 1
+            raise verdict[0] from None
         except (TimeoutError, RedisError, RedisClusterException, OSError) as exc:
             self.metrics.redis_errors += 1
             raise RedisUnavailable(f"member store unavailable: {type(exc).__name__}") from None
-        except RedisUnavailable:
-            self.metrics.redis_errors += 1
-            raise
         finally:
-            if not task.done():
-                task.cancel()
+            timer[0].cancel()
             self.metrics.redis.observe(time.perf_counter() - started)
 
     async def publish_snapshot(self) -> None:

@@ -7,7 +7,8 @@ answer once the member's script has run. A settled order's record is kept for
 ORDER_RETENTION_DAYS from its first attempt (its replays and its refund need it); a
 refused attempt leaves no record, so the checkout may quote again
 and retry with the same order id. Coupon stock is a shared pool (`stock:{c:<coupon>}`),
-reserved before the member's script and committed or given back after it.
+reserved before the member's script and committed or given back after it. On one Redis
+server api/routes/orders.py runs these scripts as the steps of one (lua/order_node.lua).
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ api/reservations.py (reserve the unit, run the member's script, commit or give b
    (api/pickups.py: only listed codes can be handed over); after it, the code is marked
    issued and the reservation committed, or on a refusal the code dropped and the unit
    given back.
+
+On one Redis server (not a Cluster) steps 1 and 3 to 5 are one script, lua/redeem_node.lua,
+running the same scripts in the same order (api/redis/steps.py): one round trip, and
+nothing half done for recover() to settle.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from ..redis.keys import COUPONS, ORDER_RECORD, feed_key, group_key, member_key,
 from ..redis.steps import Steps
 from ..reservations import begun as reservations_begun
 from ..reservations import body_hash, give_back, reservation_id, reserve_call
+from ..service import Service
 from ..store import MEMBER_ID, MemberRecord, record_from_hash
 from .deps import ServiceDep
 
@@ -119,7 +120,7 @@ async def _on_screen(service, body: schemas.OrderRequest, stored: str) -> None:
         **{k: v for k, v in _ERRORS.items() if k != 422},
     },
 )
-async def post_order(body: schemas.OrderRequest, request: Request, service: ServiceDep) -> Response:
+async def post_order(body: schemas.OrderRequest, request: Request) -> Response:
     """Re-quotes the cart with the active rules, then atomically for the member credits
     the order's points, counts the coupons' and products' per-member use and binds a
     new neighbour to a leader; each applied coupon's total stock is taken, and each
@@ -127,6 +128,7 @@ async def post_order(body: schemas.OrderRequest, request: Request, service: Serv
     settles once for a member: a replay returns the first answer, byte for byte. A
     refused order leaves nothing behind, so it may be quoted again and retried with
     the same id."""
+    service: Service = request.app.state.service  # no dependency to solve on this hot route
     now = service.now(request.scope)
     table = service.enter_brand(body.brand, body.room).table
     assert table is not None

@@ -188,3 +188,30 @@ async def quote_with_live_stock(
         if all(left > 0 for left in learned.values()):
             return quote  # everything it used is still there: the quote stands as it is
     raise StockChanging("the stock kept changing while the cart was quoted")
+
+
+def quote_with_cached_stock(evaluator, table, member, room, now: int, lines, fulfillment: str, *, cache, sold_out):
+    """evaluator.quote for a settlement on one Redis server: the stocked coupons it applies
+    counted as the worker's tracked cache knows them (no I/O) and `sold_out` (id -> 0) says,
+    any other as the rules' stock. Its script takes each unit itself and says which one
+    ran out; the order is then quoted again with that one known (api/routes/orders.py).
+    The items it offers play no part in an order: their counts are not looked at."""
+    coupon_stocks, _ = starting_stocks(table)
+    coupons = table.model.coupons
+    known: dict = dict(sold_out)
+    stock = Stock(coupons=known) if known else None
+    for _ in range(MAX_ROUNDS):
+        quote = evaluator.quote(table, member, room, now, lines, fulfillment, stock)
+        wanted = {
+            coupons[k].id: coupon_stocks[k]
+            for k in quote.applied_coupons()
+            if k in coupon_stocks and coupons[k].id not in known
+        }
+        if not wanted:
+            return quote
+        found, _ = cached_counts(cache, COUPONS, wanted)
+        known.update(found)
+        if all(left > 0 for left in found.values()):
+            return quote
+        stock = Stock(coupons=known)
+    raise StockChanging("the stock kept changing while the cart was quoted")

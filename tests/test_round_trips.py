@@ -92,3 +92,45 @@ def test_a_settlement_and_a_redemption_take_two_round_trips_on_one_server(redis_
         assert trips["settle"] <= 2 and trips["redeem"] <= 2, trips
     else:
         assert (trips["settle"], trips["redeem"]) == (CLUSTER_SETTLEMENT, CLUSTER_REDEMPTION), trips
+
+
+def test_a_stocked_coupon_is_taken_in_the_same_two_and_one_sold_out_is_quoted_away(redis_server, tmp_path):
+    """The settlement's script takes each stocked coupon's unit itself: two round trips
+    with the coupon; one sold out in Redis is quoted away (one try more on one server),
+    and the order answers as a quote that read the count would have."""
+    from api.redis.keys import COUPONS, stock_key
+
+    client = sync_client(redis_server.url)
+    client.flushall()
+    write_members(client, [MemberRecord(id="BG1", tier="black_gold", points=100, leader="L1")])
+    write_leaders(client, [Leader("L1", "人民广场 People's Square", 31.2310, 121.4740)])
+    app = create_app(app_settings(redis_server, redis_timeout_ms=2000, data_dir=str(tmp_path)))
+    now = (("X-Rights-Now", str(GALA_21)),)
+
+    async def scenario() -> list:
+        async with running(app):
+            version = app.state.service.table.version
+
+            def cheese(order_id: str) -> bytes:
+                lines = [{"sku": "CHEESE-LTD", "qty": 1}]
+                return orjson.dumps(
+                    {"order_id": order_id, "member_id": "BG1", "room": "gala", "lines": lines, "rules_version": version}
+                    | {"fulfillment": "pickup"}
+                )
+
+            await call(app, "POST", "/v1/orders", cheese("W1"), now)  # the worker's first order: its leaders
+            client.delete(stock_key(COUPONS, "BG-CHEESE-ZERO"), "m:{BG1}")
+            write_members(client, [MemberRecord(id="BG1", tier="black_gold", points=100, leader="L1")])
+            first = await call(app, "POST", "/v1/orders", cheese("O1"), now)
+            write_members(client, [MemberRecord(id="BG1", tier="black_gold", points=100, leader="L1")])
+            client.set(stock_key(COUPONS, "BG-CHEESE-ZERO"), 0)
+            second = await call(app, "POST", "/v1/orders", cheese("O2"), now)
+            return [first, second]
+
+    (status, body, trips), (status2, body2, trips2) = asyncio.run(scenario())
+    assert status == status2 == 200
+    assert "BG-CHEESE-ZERO" in orjson.loads(body)["coupons"]
+    assert "BG-CHEESE-ZERO" not in orjson.loads(body2)["coupons"] and orjson.loads(body2)["payable"] > 0
+    assert int(client.get(stock_key(COUPONS, "BG-CHEESE-ZERO"))) == 0
+    if not isinstance(redis_server, LocalCluster):
+        assert (trips, trips2) == (2, 3)

@@ -20,7 +20,7 @@ from ..errors import JSON, answer, error, refusal
 from ..leader_office import join_group
 from ..leaders import FEED_KEEP, LeaderBook
 from ..ledger import earned_expiry
-from ..live_stock import StockChanging, quote_with_live_stock
+from ..live_stock import MAX_ROUNDS, StockChanging, quote_with_cached_stock, quote_with_live_stock
 from ..redis.keys import COUPONS, ORDER_RECORD, feed_key, group_key, member_key, order_key
 from ..redis.steps import Steps
 from ..reservations import begun as reservations_begun
@@ -260,9 +260,13 @@ class _Ready:
         }
 
 
-async def _prepare(service, body: schemas.OrderRequest, table, now: int, raw: dict) -> _Ready:
+async def _prepare(
+    service, body: schemas.OrderRequest, table, now: int, raw: dict, sold_out: dict | None = None
+) -> _Ready:
     """Everything decided before the writes: the rules and room, the member (`raw`, its
-    hash), the quote with live stock, the limits and the leader; Refused otherwise."""
+    hash), the quote with live stock, the limits and the leader; Refused otherwise. With
+    `sold_out` (one Redis server) the quote reads no stock: the settlement's script takes
+    the units (api/live_stock.py: quote_with_cached_stock)."""
     if body.rules_version != table.version:
         raise orders.Refused(
             409,
@@ -286,19 +290,32 @@ async def _prepare(service, body: schemas.OrderRequest, table, now: int, raw: di
     assert record is not None
     _, member = pricing(record, now, model=table.model)
     try:
-        quote = await quote_with_live_stock(
-            service.evaluator,
-            table,
-            member,
-            body.room,
-            now,
-            [(line.sku, line.qty) for line in body.lines],
-            body.fulfillment,
-            redis=service.redis,
-            cache=service.cache,
-            scripts=service.scripts,
-            call=service.redis_call,
-        )
+        if sold_out is not None:
+            quote = quote_with_cached_stock(
+                service.evaluator,
+                table,
+                member,
+                body.room,
+                now,
+                [(line.sku, line.qty) for line in body.lines],
+                body.fulfillment,
+                cache=service.cache,
+                sold_out=sold_out,
+            )
+        else:
+            quote = await quote_with_live_stock(
+                service.evaluator,
+                table,
+                member,
+                body.room,
+                now,
+                [(line.sku, line.qty) for line in body.lines],
+                body.fulfillment,
+                redis=service.redis,
+                cache=service.cache,
+                scripts=service.scripts,
+                call=service.redis_call,
+            )
     except StockChanging:
         raise orders.Refused(409, "quote_changed", "the coupons' stock keeps changing: quote again", "lines") from None
     raw_quote = quote.to_raw()
@@ -385,8 +402,22 @@ async def _settle_on_one_node(
     service, body: schemas.OrderRequest, table, now: int, payload: dict, raw: dict
 ) -> Response:
     """A new order on one Redis server: priced from the member hash read with its record,
-    then every write in one script (lua/order_node.lua), the steps of the Cluster's path."""
-    ready = await _prepare(service, body, table, now, raw)
+    then every write in one script (lua/order_node.lua), the steps of the Cluster's path.
+    A stocked coupon the script finds sold out (it took nothing) is quoted away and the
+    order settled again, as a quote that read the count would have."""
+    sold_out: dict = {}
+    for _ in range(MAX_ROUNDS):
+        done = await _settle_once(service, body, table, now, payload, raw, sold_out)
+        if done is not None:
+            return done
+    raise orders.Refused(409, "quote_changed", "the coupons' stock keeps changing: quote again", "lines")
+
+
+async def _settle_once(
+    service, body: schemas.OrderRequest, table, now: int, payload: dict, raw: dict, sold_out: dict
+) -> Response | None:
+    """One try of _settle_on_one_node; None when a coupon ran out (now in `sold_out`)."""
+    ready = await _prepare(service, body, table, now, raw, sold_out)
     nonce, keys, args = orders.begin_call(body.member_id, body.order_id, payload)
     steps = Steps().add("begin", keys, args, "attempt_begin")
     reservation = reservation_id(ORDER_RECORD, body.member_id, body.order_id, nonce)
@@ -414,8 +445,8 @@ async def _settle_on_one_node(
     done = await service.redis_call(steps.run(service.scripts, "order_node"))
     outcome = done[0].decode() if isinstance(done[0], bytes) else done[0]
     if outcome == "sold_out":
-        coupon_id = ready.stocked[int(done[1]) - 1][0]
-        raise orders.Refused(409, "quote_changed", f"coupon {coupon_id} has run out: quote again", "lines")
+        sold_out[ready.stocked[int(done[1]) - 1][0]] = 0
+        return None
     if outcome != "ok":
         if outcome in ("refused", "fenced"):
             raise _settle_refusal(orders.settled(done)[1] or "")

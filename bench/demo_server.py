@@ -26,13 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 @contextlib.contextmanager
 def demo_server(workers: int = 2, **extra_env: str) -> Iterator[str]:
     """Yields the server's base URL once /readyz says ready."""
-    with demo_server_and_redis(workers, **extra_env) as (base, _):
+    with demo_server_and_redis(workers, **extra_env) as (base, _, _):
         yield base
 
 
 @contextlib.contextmanager
-def demo_server_and_redis(workers: int = 2, **extra_env: str) -> Iterator[tuple[str, str]]:
-    """Yields (the server's base URL, its embedded Redis's URL) once /readyz says ready."""
+def demo_server_and_redis(workers: int = 2, **extra_env: str) -> Iterator[tuple[str, str, int]]:
+    """Yields (the server's base URL, its embedded Redis's URL, its pid) once /readyz says ready."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     data_dir = tempfile.mkdtemp(prefix="rights-bench-")
@@ -70,7 +70,7 @@ def demo_server_and_redis(workers: int = 2, **extra_env: str) -> Iterator[tuple[
                 assert server.stderr is not None  # stderr=PIPE
                 raise RuntimeError("the server did not become ready: " + server.stderr.read().decode()[-2000:])
             time.sleep(0.2)
-        yield base, orjson.loads((Path(data_dir) / LOCK_NAME).read_bytes())["url"]
+        yield base, orjson.loads((Path(data_dir) / LOCK_NAME).read_bytes())["url"], server.pid
     finally:
         stop_group(server)
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -86,3 +86,20 @@ def stop_group(server: subprocess.Popen, seconds: float = 20.0) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
         server.wait(5)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of `pid` and every process below it, from /proc: what a
+    server and its workers (and its embedded Redis) have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, parents = 0.0, {pid}
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    while parents:
+        total += sum(stats[p][1] for p in parents if p in stats) / ticks
+        parents = {child for child, (parent, _) in stats.items() if parent in parents}
+    return total

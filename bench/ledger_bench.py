@@ -14,6 +14,9 @@
   per_request`: every command, those a script runs included), and the round trips,
   counted at the client by sending 200 more of each request through the app in this
   process, on the same Redis (bench/round_trips.py).
+- CPU per request, by the server (its workers and its embedded Redis: every process
+  under it, from /proc) and by Redis alone (INFO cpu), per route: on a shared machine
+  whose speed drifts the rates move with it, what a request costs much less.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import yaml
 
 from api.redis.connect import sync_client
 from bench.api_bench import _wrk, headline
-from bench.demo_server import demo_server_and_redis
+from bench.demo_server import cpu_seconds, demo_server_and_redis
 from bench.engine_bench import GALA_NIGHT
 from bench.progress import report
 from bench.round_trips import per_request, running
@@ -118,7 +121,7 @@ def write_figures(seconds: int = 5, rounds: int = 2, connections: int = 64) -> d
         rules.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         with demo_server_and_redis(
             2, RIGHTS_RULES=str(rules), RIGHTS_REDEMPTIONS_PER_MINUTE="0", RIGHTS_EVENTS_PER_MINUTE="0"
-        ) as (base, redis_url):
+        ) as (base, redis_url, server):
             version = orjson.loads(_post(base + "/v1/eligibility", b'{"lines":[]}'))["rules_version"]
             scripts = {}
             members = _members_who_can_redeem(2000)
@@ -139,14 +142,18 @@ def write_figures(seconds: int = 5, rounds: int = 2, connections: int = 64) -> d
             _wrk(base + "/v1/noop", 2, connections)
             rows: dict = {"noop": [], "settle": [], "redeem": []}
             commands: dict = {"settle": Counter(), "redeem": Counter()}
+            cpu: dict = {"noop": [0.0, 0.0], "settle": [0.0, 0.0], "redeem": [0.0, 0.0]}  # server, of it Redis
             for k in range(1, rounds + 1):
-                rows["noop"].append(_wrk(base + "/v1/noop", seconds, connections))
-                report("ledger", k, rounds, "no-op", headline(rows["noop"][-1]))
-                for name in ("settle", "redeem"):
-                    before = _calls(redis)
-                    rows[name].append(_wrk(base + route[name], seconds, connections, scripts[name]))
-                    commands[name].update(_calls(redis) - before)
-                    report("ledger", k, rounds, _WHAT[name], headline(rows[name][-1]))
+                for name in ("noop", "settle", "redeem"):
+                    before, used = _calls(redis), (cpu_seconds(server), _redis_cpu(redis))
+                    if name == "noop":
+                        rows[name].append(_wrk(base + "/v1/noop", seconds, connections))
+                    else:
+                        rows[name].append(_wrk(base + route[name], seconds, connections, scripts[name]))
+                        commands[name].update(_calls(redis) - before)
+                    cpu[name][0] += cpu_seconds(server) - used[0]
+                    cpu[name][1] += _redis_cpu(redis) - used[1]
+                    report("ledger", k, rounds, _WHAT.get(name, "no-op"), headline(rows[name][-1]))
             redis.close()
             trips = asyncio.run(_round_trips(redis_url, rules, Path(scratch), version, members))
     figures: dict = {"connections": connections, "workers": 2, "seconds_per_round": seconds, "rounds": rounds}
@@ -156,6 +163,9 @@ def write_figures(seconds: int = 5, rounds: int = 2, connections: int = 64) -> d
         figures[f"{name}_p99_ms"] = statistics.median(r["p99_ms"] for r in results)
         figures[f"{name}_errors"] = sum(r["non_2xx"] for r in results)
         requests[name] = sum(r["requests"] for r in results)
+        count = max(1, requests[name])
+        figures[f"{name}_server_cpu_us_per_request"] = round(cpu[name][0] / count * 1e6)
+        figures[f"{name}_redis_cpu_us_per_request"] = round(cpu[name][1] / count * 1e6)
     for name in ("settle", "redeem"):
         figures[f"{name}_over_noop"] = round(figures[f"{name}_rps"] / figures["noop_rps"], 3)
         count = max(1, requests[name])
@@ -167,6 +177,12 @@ def write_figures(seconds: int = 5, rounds: int = 2, connections: int = 64) -> d
 
 
 _SCRIPT_COMMANDS = ("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro")
+
+
+def _redis_cpu(redis) -> float:
+    """Seconds of CPU the Redis server has used (INFO cpu)."""
+    used = redis.info("cpu")
+    return float(used["used_cpu_user"]) + float(used["used_cpu_sys"])
 
 
 def _calls(redis) -> Counter:

@@ -6,8 +6,8 @@
 - Settlement and redemption: `rights serve --demo --workers 2` (embedded redis-server)
   driven by wrk at 64 connections, rounds alternating with the no-op route: every
   settlement is a new order (a 2-line pickup cart in the gala room), every redemption a
-  new idempotency key for an item with ample stock that costs one point, so the figures
-  are of work that writes, not of replays or refusals. `<route>_over_noop` is the
+  new idempotency key for an item with ample stock that costs one point, each round with
+  ids of its own, so the figures are of work that writes, not of replays or refusals. `<route>_over_noop` is the
   route's rate over the no-op route's in the same run.
 - What each request asks of Redis: INFO commandstats before and after each route's
   rounds, per request (`<route>_scripts_per_request`: script calls; `..._redis_commands_
@@ -123,20 +123,12 @@ def write_figures(seconds: int = 5, rounds: int = 2, connections: int = 64) -> d
             2, RIGHTS_RULES=str(rules), RIGHTS_REDEMPTIONS_PER_MINUTE="0", RIGHTS_EVENTS_PER_MINUTE="0"
         ) as (base, redis_url, server):
             version = orjson.loads(_post(base + "/v1/eligibility", b'{"lines":[]}'))["rules_version"]
-            scripts = {}
             members = _members_who_can_redeem(2000)
-            for name, request in (("settle", _SETTLE), ("redeem", _REDEEM)):
-                path = Path(scratch) / f"{name}.lua"
-                run = f"{int(time.time())}{name}"
-                path.write_text(
-                    _LUA
-                    % {
-                        "now": GALA_NIGHT,
-                        "members": ",".join(f'"{m}"' for m in members),
-                        "request": request % {"version": version, "run": run},
-                    }
-                )
-                scripts[name] = str(path)
+            scripts = {
+                (name, k): _wrk_script(Path(scratch), name, request, k, version, members)
+                for name, request in (("settle", _SETTLE), ("redeem", _REDEEM))
+                for k in range(1, rounds + 1)
+            }
             route = {"settle": "/v1/orders", "redeem": "/v1/redemptions"}
             redis = sync_client(redis_url)
             _wrk(base + "/v1/noop", 2, connections)
@@ -149,7 +141,7 @@ def write_figures(seconds: int = 5, rounds: int = 2, connections: int = 64) -> d
                     if name == "noop":
                         rows[name].append(_wrk(base + "/v1/noop", seconds, connections))
                     else:
-                        rows[name].append(_wrk(base + route[name], seconds, connections, scripts[name]))
+                        rows[name].append(_wrk(base + route[name], seconds, connections, scripts[name, k]))
                         commands[name].update(_calls(redis) - before)
                     cpu[name][0] += cpu_seconds(server) - used[0]
                     cpu[name][1] += _redis_cpu(redis) - used[1]
@@ -174,6 +166,17 @@ def write_figures(seconds: int = 5, rounds: int = 2, connections: int = 64) -> d
         figures[f"{name}_redis_commands_per_request"] = round(sum(commands[name].values()) / count, 2)
         figures[f"{name}_round_trips_per_request"] = trips[name]
     return figures
+
+
+def _wrk_script(scratch: Path, name: str, request: str, k: int, version: str, members: list) -> str:
+    """wrk's script for round `k` of route `name`: order ids and idempotency keys of its
+    own, so no round replays an earlier one's requests."""
+    path = scratch / f"{name}-{k}.lua"
+    run = f"{int(time.time())}{name}{k}"
+    body = request % {"version": version, "run": run}
+    members_list = ",".join(f'"{m}"' for m in members)
+    path.write_text(_LUA % {"now": GALA_NIGHT, "members": members_list, "request": body})
+    return str(path)
 
 
 _SCRIPT_COMMANDS = ("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro")

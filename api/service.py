@@ -340,9 +340,8 @@ class Service:
         try:
             return await awaitable
         except asyncio.CancelledError:
-            if not verdict:
-                raise  # the request itself was cancelled
-            current.uncancel()
+            if not verdict or current.uncancel() > 0:
+                raise  # the request itself was cancelled (too)
             if isinstance(verdict[0], RedisUnavailable):
                 self.metrics.redis_errors += 1
             raise verdict[0] from None

@@ -25,7 +25,7 @@ from ext.limits cimport (MAX_GROWTH, MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY
 from ext.points cimport add_totals, earn_points
 from ext.price_lines cimport price_lines
 from ext.progress cimport tier_progress
-from ext.redemptions cimport check_redemptions
+from ext.redemptions cimport check_redemptions, decided_items, spread
 from ext.structs cimport Request, Result, Table, _product
 
 from engine.inputs import QuoteInputError, check_progress_figures
@@ -133,6 +133,10 @@ cdef class TableView:
         self.t.redemption_segment_any = _values(c.redemption_segment_any)
         self.t.redemption_segment_all = _values(c.redemption_segment_all)
         self.t.redemption_segment_none = _values(c.redemption_segment_none)
+        self.t.n_roomless_redemptions = c.roomless_redemption.shape[0]
+        self.t.roomless_redemption = _indexes(c.roomless_redemption)
+        self.t.room_redemption_ptr = _indexes(c.room_redemption_ptr)
+        self.t.room_redemption = _indexes(c.room_redemption)
         self.t.per_yuan = c.per_yuan
         self.t.birthday_multiplier = c.birthday_multiplier
         self.t.order_bonus = c.order_bonus
@@ -175,6 +179,7 @@ cdef class Quote:
 
     def __dealloc__(self):
         free(self.line_block)
+        free(self.red_block)
         free(self.r.arena)
         free(self.r.shares)
 
@@ -202,6 +207,7 @@ cdef class Quote:
     def available_redemptions(self) -> list:
         """The positions of the catalogue items the member may redeem now."""
         cdef int64_t k
+        _other_rooms(self)
         return [k for k in range(self.n_redemptions) if self.r.red_status[k] == OK]
 
     @property
@@ -212,6 +218,7 @@ cdef class Quote:
     def to_raw(self):
         """The same RawQuote the reference evaluator returns."""
         cdef int64_t i, k, row
+        _other_rooms(self)
         products = self.table.model.products
         unknown = dict(self.unknown_skus) if self.unknown_skus else {}
         raw_lines = []
@@ -239,6 +246,7 @@ cdef class Quote:
     def to_dict(self) -> dict:
         """The public quote (engine.quote's builders, fed from the C arrays directly)."""
         cdef int64_t i, k, row, c
+        _other_rooms(self)
         parts = parts_of(self.table)
         products = parts.model.products
         unknown = dict(self.unknown_skus) if self.unknown_skus else None
@@ -269,6 +277,7 @@ cdef class Quote:
         larger response."""
         cdef Writer w = Writer()
         cdef int64_t i, k, c, row, j
+        _other_rooms(self)
         jp = json_parts_of(self.table)
         skus, coupon_ids, heads = jp.skus, jp.coupon_ids, jp.coupon_heads
         reasons, layers = jp.reasons, jp.layers
@@ -418,6 +427,25 @@ cdef class Quote:
         return w.result()
 
 
+cdef int _other_rooms(Quote q) except -1:
+    """Every redemption's status and hint in table order, spread once before any is read:
+    the quote decided only the items without a room and those of its own room
+    (ext/redemptions.pyx)."""
+    cdef TableView view
+    cdef int64_t* block
+    if q.red_block != NULL:
+        return 0
+    view = _view(q.table)
+    block = <int64_t*>malloc((2 * q.n_redemptions + 1) * sizeof(int64_t))
+    if block == NULL:
+        raise MemoryError()
+    spread(&view.t, q.tier, q.tags, q.room, q.r.red_status, q.r.red_hint, block, block + q.n_redemptions)
+    q.red_block = block
+    q.r.red_status = block
+    q.r.red_hint = block + q.n_redemptions
+    return 0
+
+
 cdef object _progress(Quote q):
     """The RawProgress of a quote, None for a table without progression."""
     cdef int64_t k, start
@@ -558,9 +586,11 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     q.tier = tier_rank
     q.room = room_index
     q.n_redemptions = view.t.n_redemptions
+    q.red_block = NULL
+    cdef int64_t n_decided = decided_items(&view.t, room_index)
     q.n_tasks = view.t.n_tasks
     # one block for the request's line arrays, the result's line arrays and the tasks' progress
-    q.line_block = <int64_t*>malloc((n * (3 + blocks) + 2 * q.n_redemptions + 2 * q.n_tasks + 1)
+    q.line_block = <int64_t*>malloc((n * (3 + blocks) + 2 * n_decided + 2 * q.n_tasks + 1)
                                     * sizeof(int64_t))
     if q.line_block == NULL:
         raise MemoryError()
@@ -575,8 +605,8 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     q.r.line_discount = q.r.line_amount + n
     q.r.line_final = q.r.line_discount + n
     q.r.red_status = q.r.line_final + n
-    q.r.red_hint = q.r.red_status + q.n_redemptions
-    req.task_progress = q.r.red_hint + q.n_redemptions
+    q.r.red_hint = q.r.red_status + n_decided
+    req.task_progress = q.r.red_hint + n_decided
     q.r.g_task_left = req.task_progress + q.n_tasks
     for i in range(q.n_tasks):
         req.task_progress[i] = 0
@@ -613,7 +643,7 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     req.points_debt = debt
     req.birthday_month = birthday
     req.sessions = sessions
-    req.tags = _tag_mask(view.tag_bit, m[5])
+    req.tags = q.tags = _tag_mask(view.tag_bit, m[5])
     req.n = n
     buffers[0] = req.coupon_uses = _pairs(m[6], view.coupon_index, &req.n_coupon_uses)
     buffers[1] = req.redemption_uses = NULL

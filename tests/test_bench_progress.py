@@ -46,6 +46,8 @@ def test_bench_engine_says_each_round_on_stderr_and_prints_only_its_json_on_stdo
         "large_table_quote_us_p50",
         "large_table_quote_us_p99",
         "large_over_demo",
+        "large_same_shape_quote_us_p50",
+        "large_same_shape_over_demo",
         "large_table_compile_s",
         "demo_candidates_p50",
         "large_table_candidates_p50",

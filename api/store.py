@@ -20,17 +20,21 @@ trip. Channels: phone, openid (WeChat OpenID), unionid (WeChat UnionID), app.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from redis.exceptions import RedisError
+
 from engine.model import VISITOR, Member
 
 from .member_cache import MISS, TrackedCache
 from .owned_coupons import OWNED_PREFIX, owned_counts, parse_expiries
-from .redis.keys import SCOPE, group_key, identity_key, member_key
-from .redis.scripts import Scripts
+from .redis.bulk import pack, send
+from .redis.keys import SCOPE, group_key, identity_key, ledger_key, lots_key, member_key
+from .redis.scripts import source
 
 CHANNELS = ("phone", "openid", "unionid", "app")
 MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
@@ -99,18 +103,23 @@ class MemberRecord:
             owned_coupons=owned_counts(self.owned, now) if self.owned else {},
         )
 
-    def to_hash(self) -> dict:
-        out = {
-            "tier": self.tier or "",
-            "points": self.points,
-            "birthday_month": self.birthday_month,
-            "sessions_watched": self.sessions_watched,
-            "leader": self.leader,
-            "tags": ",".join(self.tags),
-            "paid_until": self.paid_until,
-            "frozen": int(self.frozen),
-            "name": self.name,
-        }
+    def profile_args(self) -> list:
+        """The profile as HSET's field, value, ... without the balance (the ledger's) and
+        without the fields at their default (no tier, no leader, 0, false, empty), which
+        a reader takes as that default: a member's hash holds what is particular to it."""
+        out: list = []
+        for name, value in (
+            ("tier", self.tier or ""),
+            ("birthday_month", self.birthday_month),
+            ("sessions_watched", self.sessions_watched),
+            ("leader", self.leader),
+            ("tags", ",".join(self.tags)),
+            ("paid_until", self.paid_until),
+            ("frozen", int(self.frozen)),
+            ("name", self.name),
+        ):
+            if value:
+                out += (name, value)
         for prefix, counts in (
             ("c:", self.coupon_uses),
             ("r:", self.redemption_uses),
@@ -118,7 +127,7 @@ class MemberRecord:
             ("id:", self.identities),
         ):
             for key, value in counts.items():
-                out[prefix + key] = value
+                out += (prefix + key, value)
         return out
 
     def public(self) -> dict:
@@ -270,45 +279,98 @@ class MemberReader:
         return raw.decode() if isinstance(raw, bytes) else raw
 
 
-def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) -> int:
-    """Write members and their identities through one pipeline (sync client). Each member's
-    profile replaces what was stored under its id when `replace` (the ledger's fields stay:
-    the points owed from refunds survive an import); its balance is brought to the
-    imported one through the ledger (api/ledger.py), whose history stays. A member with a
-    `leader` joins that leader's group (`grp:{leader:<id>}`, read by the leader's ranking)."""
+class WriteRefused(RedisError):
+    """Redis refused part of a write_members batch: `written` members, the first ones of
+    the batch, were written whole; `cause` is the first refusal."""
+
+    def __init__(self, written: int, cause: BaseException):
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.written = written
+        self.cause = cause
+
+
+def write_members(redis, records: Iterable[MemberRecord]) -> int:
+    """Write members, their identities and their leaders' groups (sync client), packed
+    and sent in bulk (api/redis/bulk.py), each server's commands in one go: one script a
+    member (lua/member_import.lua: the profile replaces the stored one, the ledger's
+    fields stay; the balance becomes the imported one, through the ledger once the
+    member's ledger has begun), and on a single server one MSET for the identities and
+    one SADD a leader's group (`grp:{leader:<id>}`, read by the leader's ranking). On a
+    Cluster each primary gets its own members' scripts and keys. Returns how many were
+    written; raises WriteRefused, saying how many went in whole, when Redis refuses a
+    command."""
     from redis.cluster import RedisCluster
 
-    from .ledger import set_balance
-
-    scripts = Scripts(redis)
-    replace_profile = scripts.member_replace
-    now = int(time.time())
-    cluster = isinstance(redis, RedisCluster)  # a cluster pipeline takes no scripts: they follow it
-    pipe = redis.pipeline(transaction=False)
     records = list(records)
-    for record in records:
+    if not records:
+        return 0
+    script = source("member_import")
+    sha = hashlib.sha1(script.encode()).hexdigest()
+    now = int(time.time())
+    cluster = isinstance(redis, RedisCluster)
+    home = not SCOPE.get().members  # leaders' groups are the home brand's members (docs/BRANDS.md)
+    servers: dict = {}  # server name -> (client, packed commands, the members each command is for)
+
+    def queue(key: str, command: bytes, members) -> None:
+        name, client = "", redis
+        if cluster:
+            node = redis.get_node_from_key(key)
+            name, client = node.name, redis.get_redis_connection(node)
+        if name not in servers:
+            servers[name] = (client, [], [])
+        _, commands, of = servers[name]
+        commands.append(command)
+        of.append(members)
+
+    identities: dict = {}
+    groups: dict = {}
+    for k, record in enumerate(records):
         key = member_key(record.id)
-        profile = record.to_hash()
-        if not replace:
-            pipe.hset(key, mapping=profile)
-        elif not cluster:
-            replace_profile(keys=[key], args=[part for pair in profile.items() for part in pair], client=pipe)
-        if not cluster:
-            set_balance(scripts, record.id, record.points, now, "members import", client=pipe)
-        # the leader's group (api/leader_office.py): a member bound elsewhere since is dropped when read;
-        # leaders' groups are the home brand's members (docs/BRANDS.md)
-        if record.leader and not SCOPE.get().members:
-            pipe.sadd(group_key(record.leader), record.id)
+        queue(
+            key,
+            pack(
+                "EVALSHA",
+                sha,
+                3,
+                key,
+                lots_key(record.id),
+                ledger_key(record.id),
+                record.points,
+                now,
+                "members import",
+                *record.profile_args(),
+            ),
+            (k,),
+        )
+        if record.leader and home:
+            groups.setdefault(record.leader, []).append(k)
         for channel, value in record.identities.items():
-            pipe.set(identity_key(channel, value), record.id)
-    pipe.execute()
-    if cluster:
-        for record in records:
-            if replace:
-                replace_profile(
-                    keys=[member_key(record.id)], args=[part for pair in record.to_hash().items() for part in pair]
-                )
-            set_balance(scripts, record.id, record.points, now, "members import")
+            identities[identity_key(channel, value)] = k
+    if cluster:  # each identity its own slot
+        for key, k in identities.items():
+            queue(key, pack("SET", key, records[k].id), (k,))
+    elif identities:
+        queue(
+            "",
+            pack("MSET", *[part for key, k in identities.items() for part in (key, records[k].id)]),
+            identities.values(),
+        )
+    for leader, members in groups.items():
+        key = group_key(leader)
+        queue(key, pack("SADD", key, *[records[k].id for k in members]), members)
+    refused: dict = {}  # member -> the first refusal of a command of its
+    for client, commands, members in servers.values():
+        try:
+            client.script_load(script)  # known from now on; a no-op when it is already
+        except RedisError as exc:
+            raise WriteRefused(0, exc) from None
+        for reply, of in zip(send(client, commands), members):
+            if isinstance(reply, Exception):
+                for k in of:
+                    refused.setdefault(k, reply)
+    if refused:
+        first = min(refused)
+        raise WriteRefused(first, refused[first])
     return len(records)
 
 

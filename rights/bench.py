@@ -32,6 +32,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     ledger.add_argument("--rounds", type=int, default=2, help="rounds per route (default 2)")
     _report_flags(ledger)
     ledger.set_defaults(run=cmd_bench_ledger)
+    memory = bench_commands.add_parser(
+        "memory", help="100,000 members imported into a redis-server of its own: bytes a member, import rate"
+    )
+    memory.add_argument("--members", type=int, default=100_000, help="members imported (default 100,000)")
+    _report_flags(memory)
+    memory.set_defaults(run=cmd_bench_memory)
     rush = bench_commands.add_parser(
         "rush",
         help="2,000 redemptions at once for 100 units, N times in a row: "
@@ -66,6 +72,13 @@ def cmd_bench_reload(args: argparse.Namespace) -> int:
 
     figures = reload_bench.run(seconds=args.seconds)
     return _report(figures, engine_bench.verdicts(figures, reload_bench.TARGETS), args)
+
+
+def cmd_bench_memory(args: argparse.Namespace) -> int:
+    from bench import engine_bench, memory_bench
+
+    figures = memory_bench.run(members=args.members)
+    return _report(figures, engine_bench.verdicts(figures, memory_bench.TARGETS), args)
 
 
 def cmd_bench_rush(args: argparse.Namespace) -> int:

@@ -1,17 +1,16 @@
 """Importing member rows into Redis (`rights members import`): each row checked as it is
-read, the good ones written a batch at a time (api/store.py write_members) by a writer
-thread while the next batch is read, so that Redis and the parsing work at once.
+read, the good ones written a batch at a time (api/store.py MemberWrites). A batch is
+sent, and while Redis writes it the next one is read and packed; its replies are read
+before the next is sent.
 
-At most one batch is on its way: when Redis refuses a batch, nothing after it has been
+So at most one batch is on its way: when Redis refuses a batch, nothing after it has been
 sent, and the result says how far the import got (the batch's last line, and how many
 members went in whole before the refusal).
 """
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from redis.exceptions import RedisClusterException, RedisError
@@ -19,9 +18,9 @@ from redis.exceptions import RedisClusterException, RedisError
 from engine.gc_pause import gc_paused
 
 from .members_io import RowError, record_from_row
-from .store import WriteRefused, write_members
+from .store import MemberWrites, WriteRefused
 
-BATCH = 1000  # members a batch: a pipeline of about a thousand scripts and a few commands
+BATCH = 1000  # members a batch: about a thousand scripts and a few commands
 
 
 @dataclass
@@ -46,41 +45,48 @@ def import_rows(
     each refused row as it is read; `on_done(rows)` of how many rows (written or refused)
     are behind each batch once it is written."""
     result = Imported()
-    pending: tuple[Future, int, int] | None = None  # the batch on its way: its future, last line, rows behind it
+    pending: tuple[MemberWrites, int, int] | None = None  # the batch on its way, its last line, rows behind it
     batch: list = []
     seen = line = 0
+
+    def settle() -> bool:
+        """Read the replies of the batch on its way; False when Redis refused it."""
+        nonlocal pending
+        if pending is None:
+            return True
+        writes, last_line, behind = pending
+        pending = None
+        try:
+            result.written += writes.finish()
+        except (RedisError, RedisClusterException) as exc:
+            refusal: BaseException = exc
+            if isinstance(exc, WriteRefused):  # the batch's first members went in whole
+                result.written += exc.written
+                refusal = exc.cause
+            result.stopped_at, result.error = last_line, refusal
+            return False
+        on_done(behind)
+        return True
+
+    def send() -> bool:
+        nonlocal pending, batch
+        try:
+            writes = MemberWrites(client, batch)  # packed while Redis writes the batch before
+        finally:
+            batch = []
+        if not settle():
+            return False
+        try:
+            writes.send()
+        except (RedisError, RedisClusterException) as exc:  # the connection, say
+            result.stopped_at, result.error = line, exc
+            return False
+        pending = (writes, line, seen)
+        return True
+
     # the rows and records all live on until written: the cyclic collector would scan them
     # again and again for nothing (it took three quarters of the time)
-    with gc_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="members-import") as writer:
-
-        def settle() -> bool:
-            """Wait for the batch on its way; False when Redis refused it."""
-            nonlocal pending
-            if pending is None:
-                return True
-            future, last_line, behind = pending
-            pending = None
-            try:
-                result.written += future.result()
-            except (RedisError, RedisClusterException) as exc:
-                refusal: BaseException = exc
-                if isinstance(exc, WriteRefused):  # the batch's first members went in whole
-                    result.written += exc.written
-                    refusal = exc.cause
-                result.stopped_at, result.error = last_line, refusal
-                return False
-            on_done(behind)
-            return True
-
-        def send() -> bool:
-            nonlocal pending, batch
-            if not settle():
-                return False
-            context = contextvars.copy_context()  # the brand's key scope (api/redis/keys.py) goes along
-            pending = (writer.submit(context.run, write_members, client, batch), line, seen)
-            batch = []
-            return True
-
+    with gc_paused():
         for line, row in rows:
             seen += 1
             try:

@@ -32,7 +32,7 @@ from engine.model import VISITOR, Member
 
 from .member_cache import MISS, TrackedCache
 from .owned_coupons import OWNED_PREFIX, owned_counts, parse_expiries
-from .redis.bulk import pack, send
+from .redis.bulk import Sent, pack
 from .redis.keys import SCOPE, group_key, identity_key, ledger_key, lots_key, member_key
 from .redis.scripts import source
 
@@ -54,7 +54,7 @@ _INT_FIELDS = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class MemberRecord:
     """A member as stored: the profile, and the usage counters by kind."""
 
@@ -108,26 +108,31 @@ class MemberRecord:
         without the fields at their default (no tier, no leader, 0, false, empty), which
         a reader takes as that default: a member's hash holds what is particular to it."""
         out: list = []
-        for name, value in (
-            ("tier", self.tier or ""),
-            ("birthday_month", self.birthday_month),
-            ("sessions_watched", self.sessions_watched),
-            ("leader", self.leader),
-            ("tags", ",".join(self.tags)),
-            ("paid_until", self.paid_until),
-            ("frozen", int(self.frozen)),
-            ("name", self.name),
-        ):
-            if value:
-                out += (name, value)
+        if self.tier:
+            out += ("tier", self.tier)
+        if self.birthday_month:
+            out += ("birthday_month", self.birthday_month)
+        if self.sessions_watched:
+            out += ("sessions_watched", self.sessions_watched)
+        if self.leader:
+            out += ("leader", self.leader)
+        if self.tags:
+            out += ("tags", ",".join(self.tags))
+        if self.paid_until:
+            out += ("paid_until", self.paid_until)
+        if self.frozen:
+            out += ("frozen", 1)
+        if self.name:
+            out += ("name", self.name)
         for prefix, counts in (
             ("c:", self.coupon_uses),
             ("r:", self.redemption_uses),
             ("s:", self.sku_bought),
             ("id:", self.identities),
         ):
-            for key, value in counts.items():
-                out += (prefix + key, value)
+            if counts:
+                for key, value in counts.items():
+                    out += (prefix + key, value)
         return out
 
     def public(self) -> dict:
@@ -289,89 +294,110 @@ class WriteRefused(RedisError):
         self.cause = cause
 
 
-def write_members(redis, records: Iterable[MemberRecord]) -> int:
-    """Write members, their identities and their leaders' groups (sync client), packed
-    and sent in bulk (api/redis/bulk.py), each server's commands in one go: one script a
-    member (lua/member_import.lua: the profile replaces the stored one, the ledger's
-    fields stay; the balance becomes the imported one, through the ledger once the
-    member's ledger has begun), and on a single server one MSET for the identities and
-    one SADD a leader's group (`grp:{leader:<id>}`, read by the leader's ranking). On a
-    Cluster each primary gets its own members' scripts and keys. Returns how many were
-    written; raises WriteRefused, saying how many went in whole, when Redis refuses a
-    command."""
-    from redis.cluster import RedisCluster
+class MemberWrites:
+    """The commands that write a batch of members (sync client), packed for each server
+    (api/redis/bulk.py): one script a member (lua/member_import.lua: the profile replaces
+    the stored one, the ledger's fields stay; the balance becomes the imported one,
+    through the ledger once the member's ledger has begun), and on a single server one
+    MSET for the identities and one SADD a leader's group (`grp:{leader:<id>}`, read by
+    the leader's ranking); on a Cluster each primary gets its own members' scripts and
+    keys. `send()` sends them all, `finish()` reads the replies: between the two the
+    caller may prepare the next batch while Redis writes this one."""
 
-    records = list(records)
-    if not records:
-        return 0
-    script = source("member_import")
-    sha = hashlib.sha1(script.encode()).hexdigest()
-    now = int(time.time())
-    cluster = isinstance(redis, RedisCluster)
-    home = not SCOPE.get().members  # leaders' groups are the home brand's members (docs/BRANDS.md)
-    servers: dict = {}  # server name -> (client, packed commands, the members each command is for)
+    def __init__(self, redis, records: Iterable[MemberRecord]):
+        from redis.cluster import RedisCluster
 
-    def queue(key: str, command: bytes, members) -> None:
-        name, client = "", redis
-        if cluster:
-            node = redis.get_node_from_key(key)
-            name, client = node.name, redis.get_redis_connection(node)
-        if name not in servers:
-            servers[name] = (client, [], [])
-        _, commands, of = servers[name]
-        commands.append(command)
-        of.append(members)
+        self.redis = redis
+        self.records = records = list(records)
+        self.script = source("member_import")
+        sha = hashlib.sha1(self.script.encode()).hexdigest()
+        now = int(time.time())
+        cluster = isinstance(redis, RedisCluster)
+        home = not SCOPE.get().members  # leaders' groups are the home brand's members (docs/BRANDS.md)
+        self.servers: dict = {}  # server name -> (client, packed commands, the members each is for)
 
-    identities: dict = {}
-    groups: dict = {}
-    for k, record in enumerate(records):
-        key = member_key(record.id)
-        queue(
-            key,
-            pack(
-                "EVALSHA",
-                sha,
-                3,
+        def queue(key: str, command: bytes, members) -> None:
+            name, client = "", redis
+            if cluster:
+                node = redis.get_node_from_key(key)
+                name, client = node.name, redis.get_redis_connection(node)
+            if name not in self.servers:
+                self.servers[name] = (client, [], [])
+            _, commands, of = self.servers[name]
+            commands.append(command)
+            of.append(members)
+
+        identities: dict = {}
+        groups: dict = {}
+        for k, record in enumerate(records):
+            key = member_key(record.id)
+            queue(
                 key,
-                lots_key(record.id),
-                ledger_key(record.id),
-                record.points,
-                now,
-                "members import",
-                *record.profile_args(),
-            ),
-            (k,),
-        )
-        if record.leader and home:
-            groups.setdefault(record.leader, []).append(k)
-        for channel, value in record.identities.items():
-            identities[identity_key(channel, value)] = k
-    if cluster:  # each identity its own slot
-        for key, k in identities.items():
-            queue(key, pack("SET", key, records[k].id), (k,))
-    elif identities:
-        queue(
-            "",
-            pack("MSET", *[part for key, k in identities.items() for part in (key, records[k].id)]),
-            identities.values(),
-        )
-    for leader, members in groups.items():
-        key = group_key(leader)
-        queue(key, pack("SADD", key, *[records[k].id for k in members]), members)
-    refused: dict = {}  # member -> the first refusal of a command of its
-    for client, commands, members in servers.values():
-        try:
-            client.script_load(script)  # known from now on; a no-op when it is already
-        except RedisError as exc:
-            raise WriteRefused(0, exc) from None
-        for reply, of in zip(send(client, commands), members):
-            if isinstance(reply, Exception):
-                for k in of:
-                    refused.setdefault(k, reply)
-    if refused:
-        first = min(refused)
-        raise WriteRefused(first, refused[first])
-    return len(records)
+                pack(
+                    "EVALSHA",
+                    sha,
+                    3,
+                    key,
+                    lots_key(record.id),
+                    ledger_key(record.id),
+                    record.points,
+                    now,
+                    "members import",
+                    *record.profile_args(),
+                ),
+                (k,),
+            )
+            if record.leader and home:
+                groups.setdefault(record.leader, []).append(k)
+            for channel, value in record.identities.items():
+                identities[identity_key(channel, value)] = k
+        if cluster:  # each identity its own slot
+            for key, k in identities.items():
+                queue(key, pack("SET", key, records[k].id), (k,))
+        elif identities:
+            pairs = [part for key, k in identities.items() for part in (key, records[k].id)]
+            queue("", pack("MSET", *pairs), list(identities.values()))
+        for leader, members in groups.items():
+            key = group_key(leader)
+            queue(key, pack("SADD", key, *[records[k].id for k in members]), members)
+        self.sent: list = []
+        self.refused: list = []  # (members, refusal) of the commands never sent
+
+    def send(self) -> None:
+        """Send every server its commands (the script made known to it first); a server
+        that refuses even that has all its commands refused."""
+        for client, commands, members in self.servers.values():
+            try:
+                client.script_load(self.script)  # a no-op where it is known already
+            except RedisError as exc:
+                self.refused.extend((of, exc) for of in members)
+                continue
+            self.sent.append((Sent(client, commands), members))
+
+    def finish(self) -> int:
+        """Read the replies: how many members were written, or WriteRefused saying how
+        many of the first went in whole."""
+        refused: dict = {}  # member -> the first refusal of a command of its
+        for of, exc in self.refused:
+            for k in of:
+                refused.setdefault(k, exc)
+        for sent, members in self.sent:
+            for reply, of in zip(sent.replies(), members):
+                if isinstance(reply, Exception):
+                    for k in of:
+                        refused.setdefault(k, reply)
+        if refused:
+            first = min(refused)
+            raise WriteRefused(first, refused[first])
+        return len(self.records)
+
+
+def write_members(redis, records: Iterable[MemberRecord]) -> int:
+    """Write members, their identities and their leaders' groups (MemberWrites); how many
+    were written, or WriteRefused saying how many of the first went in whole."""
+    writes = MemberWrites(redis, records)
+    writes.send()
+    return writes.finish()
 
 
 def read_member(redis, member_id: str) -> MemberRecord | None:

@@ -1,10 +1,12 @@
-"""Bulk writes: many commands packed once and sent to one server in one go, every reply
-read back, a refused command's error kept as its reply.
+"""Bulk writes: many commands packed once and sent to one server in one go, their replies
+read back later, a refused command's error kept as its reply.
 
 redis-py's pipeline checks and converts each argument in Python; for a bulk import (a
 hundred thousand members of two dozen arguments each) that is most of the time the
 import takes. Here hiredis packs a whole command in C, and the replies are read off the
-client's own connection, so its settings (TLS, password, timeouts) hold.
+client's own connection, so its settings (TLS, password, timeouts) hold. Sending and
+reading are apart so that the caller can prepare its next commands while the server
+runs these.
 """
 
 from __future__ import annotations
@@ -18,25 +20,42 @@ def pack(*args) -> bytes:
     return hiredis.pack_command(args)
 
 
-def send(client, packed: list[bytes]) -> list:
-    """Send the packed commands to the server of `client` (a redis-py client of one
-    server, a Cluster's node included) and return each reply in order, an error reply
-    (e.g. OutOfMemoryError) as its exception. A connection error is raised."""
-    if not packed:
-        return []
-    pool = client.connection_pool
-    connection = pool.get_connection()
-    try:
-        connection.send_packed_command([b"".join(packed)])
-        replies: list = []
-        for _ in packed:
-            try:
-                replies.append(connection.read_response())
-            except ResponseError as exc:  # the connection stays in step: the next reply follows
-                replies.append(exc)
+class Sent:
+    """Packed commands sent to the server of `client` (a redis-py client of one server, a
+    Cluster's node included) on a connection of its own, held until `replies()`."""
+
+    def __init__(self, client, packed: list[bytes]):
+        self.count = len(packed)
+        self.pool = client.connection_pool
+        self.connection = self.pool.get_connection()
+        try:
+            self.connection.send_packed_command([b"".join(packed)])
+        except BaseException:
+            self._drop()
+            raise
+
+    def replies(self) -> list:
+        """Each reply in order, an error reply (e.g. OutOfMemoryError) as its exception; a
+        connection error is raised. The connection goes back to its pool."""
+        try:
+            replies: list = []
+            for _ in range(self.count):
+                try:
+                    replies.append(self.connection.read_response())
+                except ResponseError as exc:  # the connection stays in step: the next reply follows
+                    replies.append(exc)
+        except BaseException:
+            self._drop()
+            raise
+        self.pool.release(self.connection)
         return replies
-    except BaseException:
-        connection.disconnect()  # replies may be left unread: never hand this connection out again
-        raise
-    finally:
-        pool.release(connection)
+
+    def _drop(self) -> None:
+        """Replies may be left unread: never hand this connection out again."""
+        self.connection.disconnect()
+        self.pool.release(self.connection)
+
+
+def send(client, packed: list[bytes]) -> list:
+    """Send the packed commands and read every reply (Sent.replies)."""
+    return Sent(client, packed).replies() if packed else []

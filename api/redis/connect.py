@@ -107,6 +107,6 @@ def stream_node_warning(client, most: int = 1024) -> str | None:
         return None
     return (
         f"the Redis stream-node-max-bytes is {largest or 'unlimited'}: every member's ledger (a stream) "
-        f"takes about {(min(largest or 4096, 4096) + 300) / 1000:.1f} KB from its first entry; set it to 512 "
+        f"costs about {(min(largest or 4096, 4096) + 600) / 1000:.1f} KB from its first entry; set it to 512 "
         "(docs/OPERATIONS.md, Memory)"
     )

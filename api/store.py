@@ -8,7 +8,8 @@ all live in one Redis Cluster slot and a script or transaction over them stays l
 
 Profile fields of `m:{id}`: tier, points, birthday_month, sessions_watched, leader, tags
 (comma separated), paid_until (Unix seconds; 0 or absent: no expiry), frozen (0/1),
-name; `id:<channel>` records the member's own channel identities. Tier progression's
+name; `id:<channel>` records the member's own channel identities. A field at its default
+(0, false, empty) is not stored: a member's hash holds what is particular to it. Tier progression's
 figures (`sp:<yyyymm>`, growth, `t:<task>`, tier_since, review_at) are described in
 api/progression.py. Usage counters in the
 same hash: `c:<coupon id>`, `r:<redemption id>` and

@@ -97,7 +97,7 @@ def run(members: int = 100_000, sample: int = 1_000) -> dict:
             )
 
             scripts = Scripts(client)
-            ids = [f"M{k:05d}" for k in range(1, members + 1, members // sample)][:sample]
+            ids = [f"M{k:05d}" for k in range(1, members + 1, max(1, members // sample))][:sample]
             now = int(time.time())
             _in_pipelines(client, [lambda pipe, m=m: sweep(scripts, m, now, client=pipe) for m in ids])
             one = _used(client)

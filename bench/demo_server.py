@@ -25,6 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 @contextlib.contextmanager
 def demo_server(workers: int = 2, **extra_env: str) -> Iterator[str]:
     """Yields the server's base URL once /readyz says ready."""
+    with demo_process(workers, **extra_env) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def demo_process(workers: int = 2, **extra_env: str) -> Iterator[tuple[str, int]]:
+    """Yields (base URL, pid of `rights serve`) once /readyz says ready: the pid roots the
+    process tree whose CPU time the API benchmark reads."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     data_dir = tempfile.mkdtemp(prefix="rights-bench-")
@@ -62,7 +70,7 @@ def demo_server(workers: int = 2, **extra_env: str) -> Iterator[str]:
                 assert server.stderr is not None  # stderr=PIPE
                 raise RuntimeError("the server did not become ready: " + server.stderr.read().decode()[-2000:])
             time.sleep(0.2)
-        yield base
+        yield base, server.pid
     finally:
         stop_group(server)
         shutil.rmtree(data_dir, ignore_errors=True)

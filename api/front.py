@@ -14,11 +14,11 @@ api/routes/checkout.py, which FastAPI still answers for any other method (405).
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from .checkout.decide import decide
 from .errors import answer_for
@@ -26,9 +26,6 @@ from .middleware import Gate, too_large
 
 ELIGIBILITY = "/v1/eligibility"
 _JSON = b"application/json"
-
-Receive = Callable[[], Awaitable[dict]]
-Send = Callable[[dict], Awaitable[None]]
 
 
 class Front:
@@ -39,7 +36,7 @@ class Front:
         self.service = gate.service
         self.limit = gate.service.settings.max_body_bytes
 
-    async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         gate = self.gate
         refused = gate.refusal(scope, self.limit) or gate.busy(scope)
@@ -55,7 +52,7 @@ class Front:
             gate.in_flight -= 1
             gate.done(scope, ELIGIBILITY, status, started)
 
-    async def _answer(self, scope: dict, receive: Receive, send: Send) -> int:
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Read the body (bounded), decide, send the answer; its status."""
         limit = self.limit
         message = await receive()
@@ -101,7 +98,7 @@ class App(FastAPI):
 
     front: Any = None  # set by api.main.create_app once the Gate exists
 
-    async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == ELIGIBILITY and scope["method"] == "POST":
             front = self.front
             if front is not None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from starlette.responses import Response
+from starlette.types import Scope
 
 from .access import CURRENT_GRANT, ApiKeys, scope_refusal
 from .errors import error, overloaded_answer
@@ -37,7 +38,7 @@ class Gate:
         self.in_flight = 0  # requests this worker is serving now
         self.keys = ApiKeys(service.settings.api_keys, service.settings.api_keys_file or None)
 
-    def refusal(self, scope: dict, limit: int) -> Response | None:
+    def refusal(self, scope: Scope, limit: int) -> Response | None:
         """The answer refusing this request before its body is read, or None: no valid key
         for a guarded route (401/403), a key without the route's scope (403), a declared
         Content-Length past `limit` (413). A granted key is the request's CURRENT_GRANT."""
@@ -60,13 +61,13 @@ class Gate:
                 return too_large(limit)
         return None
 
-    def busy(self, scope: dict) -> Response | None:
+    def busy(self, scope: Scope) -> Response | None:
         """503 overloaded when this worker already serves MAX_IN_FLIGHT requests (probes pass)."""
         if self.in_flight >= MAX_IN_FLIGHT and scope["path"] not in UNLIMITED_PATHS:
             return overloaded_answer(f"{self.in_flight} requests in flight")
         return None
 
-    def label(self, scope: dict) -> str:
+    def label(self, scope: Scope) -> str:
         """The metrics' route label: the matched route's path, or a known path, or "unmatched"."""
         route = scope.get("route")
         if route is not None:
@@ -74,7 +75,7 @@ class Gate:
         # plain Starlette routes leave no route in the scope; label by known paths only
         return scope["path"] if scope["path"] in self.service.paths else "unmatched"
 
-    def done(self, scope: dict, route: str, status: int, started: float) -> None:
+    def done(self, scope: Scope, route: str, status: int, started: float) -> None:
         """A request has ended: count it under `route`, and log it when the access log is on."""
         seconds = time.perf_counter() - started
         self.service.metrics.request(route, scope["method"], status, seconds)
@@ -99,7 +100,7 @@ class AccessAndMetrics:
         self.app = app
         self.gate = gate
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = time.perf_counter()

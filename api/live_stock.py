@@ -8,7 +8,7 @@ checkout and settlement quote through `quote_with_live_stock`: when the quote ap
 coupons or offers items that have a stock, their counts are read (from the worker's
 tracked cache when it has them, else one pipeline), and if one has run out the cart is
 quoted again with the counts known. A quote that touches nothing stocked costs nothing
-more.
+more, and one whose counts the cache knows, none run out, costs a few look-ups (`stands`).
 
 An item with a scheduled `release` is read through `stock_read` (api/redis/lua), which
 applies the release first when a new period has begun, so a quote in a new week sees the
@@ -61,12 +61,28 @@ def release_args(release, now: int) -> list:
     return [start, release.amount, 1 if release.roll_over else 0, release.every_seconds]
 
 
-def touches_stock(table, quote) -> bool:
-    """Whether the quote applies a stocked coupon or offers a stocked item."""
-    coupons, items = starting_stocks(table)
-    return (bool(coupons) and any(k in coupons for k in quote.applied_coupons())) or (
-        bool(items) and any(k in items for k in quote.available_redemptions())
-    )
+def stands(table, quote, cache, now: int) -> bool:
+    """Whether `quote` stands as it is, known without a read or a coroutine: it applies no
+    stocked coupon and offers no stocked item, or the tracked cache knows the count of each
+    it does (of the current period, for a released item) and none has run out. Otherwise
+    `quote_with_live_stock` reads and quotes again."""
+    coupon_stocks, item_stocks = starting_stocks(table)
+    if coupon_stocks:
+        coupons = table.model.coupons
+        wanted = {coupons[k].id: coupon_stocks[k] for k in quote.applied_coupons() if k in coupon_stocks}
+        if wanted and not _all_left(cached_counts(cache, COUPONS, wanted)):
+            return False
+    if item_stocks:
+        items = table.model.redemptions
+        wanted = {items[k].id: item_stocks[k] for k in quote.available_redemptions() if k in item_stocks}
+        if wanted and not _all_left(cached_counts(cache, REDEMPTIONS, wanted, releases(table), now)):
+            return False
+    return True
+
+
+def _all_left(counts: tuple) -> bool:
+    known, missing = counts
+    return not missing and all(left > 0 for left in known.values())
 
 
 def cached_counts(cache, pool: str, wanted: dict, released: dict | None = None, now: int = 0) -> tuple:

@@ -18,6 +18,7 @@ cimport cython
 from ext.codes cimport OK, compiled_codes
 from ext.coupon_search cimport LINE_BITS
 from ext.choose_coupons cimport choose_coupons
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from ext.json_writer cimport Writer
 from ext.layout cimport P_LIMIT, compiled_layout, index_t, value_t
 from ext.limits cimport (MAX_GROWTH, MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY, MAX_SPEND_FEN, MAX_TASK_TARGET,
@@ -262,23 +263,29 @@ cdef class Quote:
                        for k in range(self.n_redemptions)]
         return assemble(parts, _Summary(self), lines, applied, not_applied, redemptions)
 
-    def to_json(self, bint inner=False) -> bytes:
+    def to_json(self, bint inner=False, bytes head=None) -> bytes:
         """The public quote as JSON bytes, written straight from the C arrays and the
         table's pre-encoded pieces; equal to orjson.dumps(to_dict()) once parsed (tested).
         With `inner`, the members of the object without its braces, to splice into a
-        larger response."""
+        larger response; with `head`, a JSON object whose members come first (the
+        eligibility answer's own), written into the same buffer."""
         cdef Writer w = Writer()
         cdef int64_t i, k, c, row, j
+        cdef list skus, coupon_ids, heads, reasons, layers, tiers, rooms, red_heads
         jp = json_parts_of(self.table)
         skus, coupon_ids, heads = jp.skus, jp.coupon_ids, jp.coupon_heads
-        reasons, layers = jp.reasons, jp.layers
-        if not inner:
+        reasons, layers, tiers, rooms = jp.reasons, jp.layers, jp.tiers, jp.rooms
+        if head is not None:
+            w.put(PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head) - 1)  # all but its closing brace
+            w.text(",")
+            inner = False
+        elif not inner:
             w.text("{")
         w.text('"tier":')
-        w.bytes(jp.tiers[self.tier])
+        w.bytes(tiers[self.tier])
         if self.room >= 0:
             w.text(',"room":{"id":')
-            w.bytes(jp.rooms[self.room])
+            w.bytes(rooms[self.room])
             w.text(',"live":true}' if self.r.live else ',"live":false}')
         else:
             w.text(',"room":null')
@@ -363,14 +370,14 @@ cdef class Quote:
         j = 0
         if self.r.p_tier:
             w.text('{"source":"tier","id":')
-            w.bytes(jp.tiers[self.tier])
+            w.bytes(tiers[self.tier])
             w.text(',"percent":')
             w.integer(self.r.p_tier)
             w.text("}")
             j = 1
         if self.r.p_room:
             w.text(',{"source":"room","id":' if j else '{"source":"room","id":')
-            w.bytes(jp.rooms[self.room])
+            w.bytes(rooms[self.room])
             w.text(',"percent":')
             w.integer(self.r.p_room)
             w.text("}")
@@ -385,7 +392,7 @@ cdef class Quote:
         w.text(',"bonuses":[')
         if self.r.p_room_bonus:
             w.text('{"source":"room_order","id":')
-            w.bytes(jp.rooms[self.room])
+            w.bytes(rooms[self.room])
             w.text(',"points":')
             w.integer(self.r.p_room_bonus)
             w.text("}")

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from engine.inputs import QuoteInputError
 
 from ..errors import BrandRefused, error
-from ..live_stock import StockChanging, quote_with_live_stock, touches_stock
+from ..live_stock import StockChanging, quote_with_live_stock, stands
 from ..service import Service
 from .request import RequestInvalid, encoded, join_offer, member_info, parse_request, pricing
 
@@ -56,7 +56,7 @@ async def decide(service: Service, body: bytes, now: int) -> bytes | Response:
     except QuoteInputError as exc:
         return error(422, "invalid_request", exc.reason, exc.field)
     service.metrics.engine.observe(time.perf_counter() - started)
-    if touches_stock(table, quote):  # what is left, per Redis
+    if not stands(table, quote, service.cache, now):  # what is left, per Redis
         try:
             quote = await quote_with_live_stock(
                 service.evaluator,
@@ -87,10 +87,13 @@ async def decide(service: Service, body: bytes, now: int) -> bytes | Response:
             "join_offer": offer,
         }
     )
-    # the quote's own JSON, written by the engine, spliced in after the head's members
-    return head[:-1] + b"," + _quote_json(quote) + b"}"
+    return _with_quote(head, quote)
 
 
-def _quote_json(quote: Any) -> bytes:
-    to_json = getattr(quote, "to_json", None)  # the compiled Quote writes its own JSON
-    return to_json(inner=True) if to_json else orjson.dumps(quote.to_dict())[1:-1]
+def _with_quote(head: bytes, quote: Any) -> bytes:
+    """The answer: the head's members, then the quote's own JSON (the compiled Quote writes
+    it after the head in one buffer)."""
+    to_json = getattr(quote, "to_json", None)
+    if to_json is not None:
+        return to_json(head=head)
+    return head[:-1] + b"," + orjson.dumps(quote.to_dict())[1:-1] + b"}"

@@ -69,38 +69,42 @@ def stands(table, quote, cache, now: int) -> bool:
     coupon_stocks, item_stocks = starting_stocks(table)
     if coupon_stocks:
         coupons = table.model.coupons
-        wanted = {coupons[k].id: coupon_stocks[k] for k in quote.applied_coupons() if k in coupon_stocks}
-        if wanted and not _all_left(cached_counts(cache, COUPONS, wanted)):
-            return False
+        for k in quote.applied_coupons():
+            if k in coupon_stocks:
+                left = cached_count(cache, COUPONS, coupons[k].id, coupon_stocks[k])
+                if left is MISS or left <= 0:
+                    return False
     if item_stocks:
-        items = table.model.redemptions
-        wanted = {items[k].id: item_stocks[k] for k in quote.available_redemptions() if k in item_stocks}
-        if wanted and not _all_left(cached_counts(cache, REDEMPTIONS, wanted, releases(table), now)):
-            return False
+        items, released = table.model.redemptions, releases(table)
+        for k in quote.available_redemptions():
+            if k in item_stocks:
+                item_id = items[k].id
+                left = cached_count(cache, REDEMPTIONS, item_id, item_stocks[k], released.get(item_id), now)
+                if left is MISS or left <= 0:
+                    return False
     return True
 
 
-def _all_left(counts: tuple) -> bool:
-    known, missing = counts
-    return not missing and all(left > 0 for left in known.values())
+def cached_count(cache, pool: str, item_id: str, starting: int, release=None, now: int = 0):
+    """Units left of one stocked id as the worker's tracked cache knows them, or MISS. A
+    released item's count is known only if it was read in the current period."""
+    value = cache.get(stock_key(pool, item_id)) if cache is not None else MISS
+    if release is not None:
+        return value[1] if isinstance(value, tuple) and value[0] == release.period(now) else MISS
+    if value is MISS or isinstance(value, tuple):
+        return MISS
+    return starting if value is None else value
 
 
 def cached_counts(cache, pool: str, wanted: dict, released: dict | None = None, now: int = 0) -> tuple:
-    """(id -> units left for what the worker's tracked cache knows, what it does not).
-    A released item's count is known only if it was read in the current period."""
+    """(id -> units left for what the worker's tracked cache knows, what it does not)."""
     known, missing = {}, {}
     for item_id, starting in wanted.items():
-        value = cache.get(stock_key(pool, item_id)) if cache is not None else MISS
-        release = released.get(item_id) if released else None
-        if release is not None:
-            if isinstance(value, tuple) and value[0] == release.period(now):
-                known[item_id] = value[1]
-            else:
-                missing[item_id] = starting
-        elif value is MISS or isinstance(value, tuple):
+        left = cached_count(cache, pool, item_id, starting, released.get(item_id) if released else None, now)
+        if left is MISS:
             missing[item_id] = starting
         else:
-            known[item_id] = starting if value is None else value
+            known[item_id] = left
     return known, missing
 
 

@@ -34,7 +34,7 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.redis.embedded import free_port
-from bench.demo_server import ROOT, demo_process, stop_group
+from bench.demo_server import ROOT, demo_process, stop_group, wait_until_ready
 from bench.engine_bench import GALA_NIGHT  # the demo server honours X-Rights-Now
 from bench.progress import per_second, report
 from bench.server_cpu import cpu_seconds
@@ -143,17 +143,7 @@ def raw_server(answer: bytes, workers: int) -> Iterator[tuple[str, int]]:
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if _get(base + "/") == answer:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    assert server.stderr is not None  # stderr=PIPE
-                    raise RuntimeError("the raw ASGI server did not start: " + server.stderr.read().decode()[-2000:])
-                time.sleep(0.2)
+            wait_until_ready(server, lambda: _get(base + "/") == answer, "the raw ASGI server did not start")
             yield base, server.pid
         finally:
             stop_group(server)

@@ -99,9 +99,9 @@ class App(FastAPI):
     front: Any = None  # set by api.main.create_app once the Gate exists
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == ELIGIBILITY and scope["method"] == "POST":
-            front = self.front
-            if front is not None:
-                await front(scope, receive, send)
+        if scope["type"] == "http" and scope["method"] == "POST" and self.front is not None:
+            path, root = scope["path"], scope.get("root_path")
+            if path == ELIGIBILITY or (root and path == root + ELIGIBILITY):  # behind a proxy's prefix, as routed
+                await self.front(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)

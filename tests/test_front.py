@@ -132,6 +132,15 @@ def test_every_answer_is_the_routes_byte_for_byte(redis_server, members):
     assert sorted({ours[0] for ours, _ in results}) == [200, 400, 405, 413, 422]
 
 
+def test_behind_a_path_prefix_the_front_still_answers(redis_server, members):
+    served, reference = apps(redis_server)
+    with TestClient(served, root_path="/shop") as ours, TestClient(reference, root_path="/shop") as old:
+        body = orjson.dumps({"member_id": "G1", "room": "gala", "lines": CART})
+        answers = [client.post("/shop/v1/eligibility", content=body, headers=NOW) for client in (ours, old)]
+    assert answers[0].status_code == 200
+    assert (answers[0].headers.raw, answers[0].content) == (answers[1].headers.raw, answers[1].content)
+
+
 def test_the_key_checks_answer_as_before(redis_server, members):
     cart = {"lines": CART}
     requests = [

@@ -31,7 +31,7 @@ from ext.structs cimport Request, Result, Table, _product
 
 from engine.inputs import QuoteInputError, check_progress_figures
 from engine.model import Member
-from engine.progression import RawProgress, progress_dict
+from engine.progression import RawProgress
 from engine.quote import (RawCoupon, RawLine, RawPoints, RawQuote, applied_dict, assemble, json_parts_of,
                           line_dict, not_applied_dict, parts_of, redemption_dict)
 
@@ -419,7 +419,7 @@ cdef class Quote:
         w.text("]")
         if self.table.has_progression:
             w.text(',"tier_progress":')
-            w.bytes(jp.dumps(progress_dict(self.table.model, _progress(self), self.r.payable)))
+            w.bytes(_progress_json(jp, self))
         if not inner:
             w.text("}")
         return w.result()
@@ -433,6 +433,22 @@ cdef object _progress(Quote q):
     start = q.table.tier_task_ptr[q.r.g_tier] if q.r.g_tier else 0
     return RawProgress(tier=q.r.g_tier, spend_left=q.r.g_spend, growth_left=q.r.g_growth,
                        tasks=[(int(q.table.tier_task[start + k]), q.r.g_task_left[k]) for k in range(q.r.g_n_tasks)])
+
+
+cdef object _progress_json(object jp, Quote q):
+    """The quote's tier_progress JSON from the table's cache, keyed by all it says (the
+    target tier, what is left of each criterion and task, whether the cart pays anything);
+    built by engine.progression on a miss."""
+    cdef int64_t k, start
+    if not q.r.g_tier:
+        return b"null"
+    start = q.table.tier_task_ptr[q.r.g_tier]
+    tasks = tuple([(int(q.table.tier_task[start + k]), q.r.g_task_left[k]) for k in range(q.r.g_n_tasks)])
+    key = (3, q.r.g_tier, q.r.g_spend, q.r.g_growth, tasks, q.r.payable > 0)
+    piece = jp._hints.get(key)
+    if piece is not None:
+        return piece
+    return jp.progress(key, _progress(q), q.r.payable)
 
 
 cdef object _hint(object jp, int kind, int64_t item, int64_t status, int64_t value, Quote q, int64_t line):

@@ -18,6 +18,7 @@ cimport cython
 from ext.codes cimport OK, compiled_codes
 from ext.coupon_search cimport LINE_BITS
 from ext.choose_coupons cimport choose_coupons
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from ext.json_writer cimport Writer
 from ext.layout cimport P_LIMIT, compiled_layout, index_t, value_t
 from ext.limits cimport (MAX_GROWTH, MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY, MAX_SPEND_FEN, MAX_TASK_TARGET,
@@ -30,7 +31,7 @@ from ext.structs cimport Request, Result, Table, _product
 
 from engine.inputs import QuoteInputError, check_progress_figures
 from engine.model import Member
-from engine.progression import RawProgress, progress_dict
+from engine.progression import RawProgress
 from engine.quote import (RawCoupon, RawLine, RawPoints, RawQuote, applied_dict, assemble, json_parts_of,
                           line_dict, not_applied_dict, parts_of, redemption_dict)
 
@@ -270,24 +271,30 @@ cdef class Quote:
                        for k in range(self.n_redemptions)]
         return assemble(parts, _Summary(self), lines, applied, not_applied, redemptions)
 
-    def to_json(self, bint inner=False) -> bytes:
+    def to_json(self, bint inner=False, bytes head=None) -> bytes:
         """The public quote as JSON bytes, written straight from the C arrays and the
         table's pre-encoded pieces; equal to orjson.dumps(to_dict()) once parsed (tested).
         With `inner`, the members of the object without its braces, to splice into a
-        larger response."""
+        larger response; with `head`, a JSON object whose members come first (the
+        eligibility answer's own), written into the same buffer."""
         cdef Writer w = Writer()
         cdef int64_t i, k, c, row, j
+        cdef list skus, coupon_ids, heads, reasons, layers, tiers, rooms, red_heads
         _other_rooms(self)
         jp = json_parts_of(self.table)
         skus, coupon_ids, heads = jp.skus, jp.coupon_ids, jp.coupon_heads
-        reasons, layers = jp.reasons, jp.layers
-        if not inner:
+        reasons, layers, tiers, rooms = jp.reasons, jp.layers, jp.tiers, jp.rooms
+        if head is not None:
+            w.put(PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head) - 1)  # all but its closing brace
+            w.text(",")
+            inner = False
+        elif not inner:
             w.text("{")
         w.text('"tier":')
-        w.bytes(jp.tiers[self.tier])
+        w.bytes(tiers[self.tier])
         if self.room >= 0:
             w.text(',"room":{"id":')
-            w.bytes(jp.rooms[self.room])
+            w.bytes(rooms[self.room])
             w.text(',"live":true}' if self.r.live else ',"live":false}')
         else:
             w.text(',"room":null')
@@ -372,14 +379,14 @@ cdef class Quote:
         j = 0
         if self.r.p_tier:
             w.text('{"source":"tier","id":')
-            w.bytes(jp.tiers[self.tier])
+            w.bytes(tiers[self.tier])
             w.text(',"percent":')
             w.integer(self.r.p_tier)
             w.text("}")
             j = 1
         if self.r.p_room:
             w.text(',{"source":"room","id":' if j else '{"source":"room","id":')
-            w.bytes(jp.rooms[self.room])
+            w.bytes(rooms[self.room])
             w.text(',"percent":')
             w.integer(self.r.p_room)
             w.text("}")
@@ -394,7 +401,7 @@ cdef class Quote:
         w.text(',"bonuses":[')
         if self.r.p_room_bonus:
             w.text('{"source":"room_order","id":')
-            w.bytes(jp.rooms[self.room])
+            w.bytes(rooms[self.room])
             w.text(',"points":')
             w.integer(self.r.p_room_bonus)
             w.text("}")
@@ -421,7 +428,7 @@ cdef class Quote:
         w.text("]")
         if self.table.has_progression:
             w.text(',"tier_progress":')
-            w.bytes(jp.dumps(progress_dict(self.table.model, _progress(self), self.r.payable)))
+            w.bytes(_progress_json(jp, self))
         if not inner:
             w.text("}")
         return w.result()
@@ -454,6 +461,22 @@ cdef object _progress(Quote q):
     start = q.table.tier_task_ptr[q.r.g_tier] if q.r.g_tier else 0
     return RawProgress(tier=q.r.g_tier, spend_left=q.r.g_spend, growth_left=q.r.g_growth,
                        tasks=[(int(q.table.tier_task[start + k]), q.r.g_task_left[k]) for k in range(q.r.g_n_tasks)])
+
+
+cdef object _progress_json(object jp, Quote q):
+    """The quote's tier_progress JSON from the table's cache, keyed by all it says (the
+    target tier, what is left of each criterion and task, whether the cart pays anything);
+    built by engine.progression on a miss."""
+    cdef int64_t k, start
+    if not q.r.g_tier:
+        return b"null"
+    start = q.table.tier_task_ptr[q.r.g_tier]
+    tasks = tuple([(int(q.table.tier_task[start + k]), q.r.g_task_left[k]) for k in range(q.r.g_n_tasks)])
+    key = (3, q.r.g_tier, q.r.g_spend, q.r.g_growth, tasks, q.r.payable > 0)
+    piece = jp._hints.get(key)
+    if piece is not None:
+        return piece
+    return jp.progress(key, _progress(q), q.r.payable)
 
 
 cdef object _hint(object jp, int kind, int64_t item, int64_t status, int64_t value, Quote q, int64_t line):

@@ -17,7 +17,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     engine.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
     _report_flags(engine)
     engine.set_defaults(run=cmd_bench_engine)
-    api = bench_commands.add_parser("api", help="the eligibility route against a no-op route, 2 workers, wrk")
+    api = bench_commands.add_parser(
+        "api", help="the eligibility route against a no-op route and a raw ASGI app, 2 workers, wrk"
+    )
     api.add_argument("--seconds", type=int, default=10, help="length of each round (default 10)")
     api.add_argument("--rounds", type=int, default=3, help="rounds of each route, alternating (default 3)")
     api.add_argument("--connections", type=int, default=64)

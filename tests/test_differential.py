@@ -63,6 +63,8 @@ def test_compiled_and_reference_agree_on_every_field(situation):
     assert actual.to_raw() == expected.to_raw()
     assert actual.to_dict() == expected.to_dict()
     assert orjson.loads(actual.to_json()) == expected.to_dict()  # the JSON the API sends
+    head = b'{"rules_version":"v","at":1,"member":{"id":null}}'  # the eligibility answer's members first
+    assert actual.to_json(head=head) == head[:-1] + b"," + actual.to_json(inner=True) + b"}"
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ the handlers that turn them into responses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -91,15 +91,15 @@ def field_path(loc: Sequence[Any]) -> str | None:
     return out or None
 
 
-async def _redis_down(request: Request, exc: Exception) -> Response:
+def _redis_down(exc: Exception) -> Response:
     return error(503, "redis_unavailable", f"{exc}; retry shortly")
 
 
-async def _overloaded(request: Request, exc: Exception) -> Response:
+def _overloaded(exc: Exception) -> Response:
     return overloaded_answer(str(exc))
 
 
-async def _quote_input(request: Request, exc: Exception) -> Response:
+def _quote_input(exc: Exception) -> Response:
     """A quote's input out of range on any route (e.g. a stored member past a limit) is
     the caller's 422, never a 500."""
     assert isinstance(exc, QuoteInputError)
@@ -125,7 +125,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
-async def _admin_refused(request: Request, exc: Exception) -> Response:
+def _admin_refused(exc: Exception) -> Response:
     assert isinstance(exc, AdminRefused)
     response = error(exc.status, "unauthorized" if exc.status == 401 else "forbidden", exc.reason)
     if exc.status == 401:
@@ -133,17 +133,40 @@ async def _admin_refused(request: Request, exc: Exception) -> Response:
     return response
 
 
-async def _brand_refused(request: Request, exc: Exception) -> Response:
+def _brand_refused(exc: Exception) -> Response:
     assert isinstance(exc, BrandRefused)
     return error(403, "forbidden_scope", exc.reason, "brand")
 
 
+# the exceptions any route may raise, and their answers
+ANSWERS: dict[type[Exception], Callable[[Exception], Response]] = {
+    RedisUnavailable: _redis_down,
+    Overloaded: _overloaded,
+    QuoteInputError: _quote_input,
+    AdminRefused: _admin_refused,
+    BrandRefused: _brand_refused,
+}
+
+
+def answer_for(exc: Exception) -> Response | None:
+    """The answer to an exception a route raised, as the app's handlers give it; None for
+    one they do not handle (a 500)."""
+    for kind in type(exc).__mro__:
+        make = ANSWERS.get(kind)
+        if make is not None:
+            return make(exc)
+    return None
+
+
+async def _handled(request: Request, exc: Exception) -> Response:
+    answer = answer_for(exc)
+    assert answer is not None, "registered for the exceptions of ANSWERS only"
+    return answer
+
+
 def install_handlers(app: FastAPI) -> None:
     """Every exception a route may raise, answered in the one error shape."""
-    app.add_exception_handler(RedisUnavailable, _redis_down)
-    app.add_exception_handler(Overloaded, _overloaded)
-    app.add_exception_handler(QuoteInputError, _quote_input)
+    for kind in ANSWERS:
+        app.add_exception_handler(kind, _handled)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(AdminRefused, _admin_refused)
-    app.add_exception_handler(BrandRefused, _brand_refused)

@@ -137,10 +137,12 @@ def credit_event(
     return scripts.ledger_credit_event(keys=keys, args=args)
 
 
-def freeze(scripts: Scripts, member_id: str, frozen: bool, now: int, reason: str):
+def freeze(scripts: Scripts, member_id: str, frozen: bool, now: int, reason: str, client=None):
     """Freeze or unfreeze a member (a `frozen` / `unfrozen` ledger entry when it changes);
-    -1 when there is no such member."""
-    return scripts.ledger_freeze(keys=[member_key(member_id), ledger_key(member_id)], args=[int(frozen), now, reason])
+    -1 when there is no such member. Returns the script call (a pipeline queues it)."""
+    return scripts.ledger_freeze(
+        keys=[member_key(member_id), ledger_key(member_id)], args=[int(frozen), now, reason], client=client
+    )
 
 
 def expiring_by_day(raw_lots: dict, now: int, within_days: int, utc_offset: int) -> list[dict]:

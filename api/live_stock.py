@@ -8,7 +8,7 @@ checkout and settlement quote through `quote_with_live_stock`: when the quote ap
 coupons or offers items that have a stock, their counts are read (from the worker's
 tracked cache when it has them, else one pipeline), and if one has run out the cart is
 quoted again with the counts known. A quote that touches nothing stocked costs nothing
-more.
+more, and one whose counts the cache knows, none run out, costs a few look-ups (`stands`).
 
 An item with a scheduled `release` is read through `stock_read` (api/redis/lua), which
 applies the release first when a new period has begun, so a quote in a new week sees the
@@ -61,30 +61,50 @@ def release_args(release, now: int) -> list:
     return [start, release.amount, 1 if release.roll_over else 0, release.every_seconds]
 
 
-def touches_stock(table, quote) -> bool:
-    """Whether the quote applies a stocked coupon or offers a stocked item."""
-    coupons, items = starting_stocks(table)
-    return (bool(coupons) and any(k in coupons for k in quote.applied_coupons())) or (
-        bool(items) and any(k in items for k in quote.available_redemptions())
-    )
+def stands(table, quote, cache, now: int) -> bool:
+    """Whether `quote` stands as it is, known without a read or a coroutine: it applies no
+    stocked coupon and offers no stocked item, or the tracked cache knows the count of each
+    it does (of the current period, for a released item) and none has run out. Otherwise
+    `quote_with_live_stock` reads and quotes again."""
+    coupon_stocks, item_stocks = starting_stocks(table)
+    if coupon_stocks:
+        coupons = table.model.coupons
+        for k in quote.applied_coupons():
+            if k in coupon_stocks:
+                left = cached_count(cache, COUPONS, coupons[k].id, coupon_stocks[k])
+                if left is MISS or left <= 0:
+                    return False
+    if item_stocks:
+        items, released = table.model.redemptions, releases(table)
+        for k in quote.available_redemptions():
+            if k in item_stocks:
+                item_id = items[k].id
+                left = cached_count(cache, REDEMPTIONS, item_id, item_stocks[k], released.get(item_id), now)
+                if left is MISS or left <= 0:
+                    return False
+    return True
+
+
+def cached_count(cache, pool: str, item_id: str, starting: int, release=None, now: int = 0):
+    """Units left of one stocked id as the worker's tracked cache knows them, or MISS. A
+    released item's count is known only if it was read in the current period."""
+    value = cache.get(stock_key(pool, item_id)) if cache is not None else MISS
+    if release is not None:
+        return value[1] if isinstance(value, tuple) and value[0] == release.period(now) else MISS
+    if value is MISS or isinstance(value, tuple):
+        return MISS
+    return starting if value is None else value
 
 
 def cached_counts(cache, pool: str, wanted: dict, released: dict | None = None, now: int = 0) -> tuple:
-    """(id -> units left for what the worker's tracked cache knows, what it does not).
-    A released item's count is known only if it was read in the current period."""
+    """(id -> units left for what the worker's tracked cache knows, what it does not)."""
     known, missing = {}, {}
     for item_id, starting in wanted.items():
-        value = cache.get(stock_key(pool, item_id)) if cache is not None else MISS
-        release = released.get(item_id) if released else None
-        if release is not None:
-            if isinstance(value, tuple) and value[0] == release.period(now):
-                known[item_id] = value[1]
-            else:
-                missing[item_id] = starting
-        elif value is MISS or isinstance(value, tuple):
+        left = cached_count(cache, pool, item_id, starting, released.get(item_id) if released else None, now)
+        if left is MISS:
             missing[item_id] = starting
         else:
-            known[item_id] = starting if value is None else value
+            known[item_id] = left
     return known, missing
 
 

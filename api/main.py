@@ -1,9 +1,11 @@
 """The eligibility API: FastAPI over the compiled engine, members in Redis.
 
 `create_app()` (uvicorn's factory) reads its Settings from the environment and puts
-the app together: one Service, one middleware, the error handlers, and the routers of
-api/routes/ in order. The lifespan starts the Service (Redis, scripts, the rule table,
-the threads watching Redis) and the loops of api/upkeep.py, and stops them again.
+the app together: one Service, its Gate (api/middleware.py) shared by the front that
+answers POST /v1/eligibility before FastAPI (api/front.py) and the one middleware around
+every other route, the error handlers, and the routers of api/routes/ in order. The
+lifespan starts the Service (Redis, scripts, the rule table, the threads watching Redis)
+and the loops of api/upkeep.py, and stops them again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from fastapi.openapi.utils import get_openapi
 
 from . import schemas
 from .errors import JSON, install_handlers
-from .middleware import AccessAndMetrics
+from .front import App, Front
+from .middleware import AccessAndMetrics, Gate
 from .routes import (
     alliances,
     checkout,
@@ -82,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
             await service.stop()
 
-    app = FastAPI(
+    app = App(
         title="rights-engine",
         version="0.1.0",
         lifespan=lifespan,
@@ -92,9 +95,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = service
-    app.add_middleware(AccessAndMetrics, service=service)
+    gate = Gate(service)
+    app.front = Front(gate)  # POST /v1/eligibility, before every layer below
+    app.add_middleware(AccessAndMetrics, gate=gate)
     install_handlers(app)
-    app.router.routes.insert(0, checkout.hot_route)  # matched first, with nothing between it and the request
     app.router.routes.extend(docs.router.routes)  # /docs, /redoc and their files, where FastAPI's own pages were
     for router in ROUTERS:  # their routes themselves, matched in this order: FastAPI's include_router
         app.router.routes.extend(router.routes)  # would wrap each router, and every match would pay for it
@@ -105,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document, plus the hot route's request model (its route reads the body
+    """FastAPI's document, plus the checkout's request model (the front reads its body
     by hand) and the error answers every route may give, documented once."""
     if app.openapi_schema:
         return app.openapi_schema

@@ -1,8 +1,11 @@
-"""The app's one ASGI middleware: API keys and scopes, the body-size limit, the in-flight
-limit, request metrics and the access log, in that order, before any route runs.
+"""What every request passes before any route runs: API keys and scopes, the body-size
+limit, the in-flight limit, then request metrics and the access log when it ends.
 
-Pure ASGI rather than Starlette's BaseHTTPMiddleware: it costs the hot route almost
-nothing and never buffers a response.
+`Gate` holds the checks and the bookkeeping, once per worker; two callers share it: the
+app's one ASGI middleware (`AccessAndMetrics`, every route FastAPI serves) and the front
+(api/front.py, POST /v1/eligibility before FastAPI), so both count the same requests in
+flight and log the same way. Pure ASGI rather than Starlette's BaseHTTPMiddleware: it
+costs almost nothing and never buffers a response.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import time
 from typing import Any
 
 import orjson
+from starlette.responses import Response
+from starlette.types import Scope
 
 from .access import CURRENT_GRANT, ApiKeys, scope_refusal
 from .errors import error, overloaded_answer
@@ -21,49 +26,93 @@ MAX_IN_FLIGHT = 1024  # requests one worker takes at once; past it: 503 overload
 UNLIMITED_PATHS = frozenset(("/healthz", "/readyz", "/metrics"))  # a probe is answered however busy
 
 
-class AccessAndMetrics:
-    """Pure ASGI middleware: request metrics, the body-size limit, the access log."""
+def too_large(limit: int) -> Response:
+    return error(413, "body_too_large", f"the body is larger than {limit} bytes")
 
-    def __init__(self, app: Any, service: Service):
-        self.app = app
+
+class Gate:
+    """One worker's checks before a route and its record after: keys, limits, metrics, log."""
+
+    def __init__(self, service: Service):
         self.service = service
         self.in_flight = 0  # requests this worker is serving now
         self.keys = ApiKeys(service.settings.api_keys, service.settings.api_keys_file or None)
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    def refusal(self, scope: Scope, limit: int) -> Response | None:
+        """The answer refusing this request before its body is read, or None: no valid key
+        for a guarded route (401/403), a key without the route's scope (403), a declared
+        Content-Length past `limit` (413). A granted key is the request's CURRENT_GRANT."""
+        headers = scope["headers"]
+        if self.keys.enabled and ApiKeys.guards(scope["path"]):
+            given = next((value for name, value in headers if name == b"x-api-key"), None)
+            grant = self.keys.grant(given)
+            if grant is None:
+                if given is None:
+                    return error(401, "unauthorized", "this route needs an X-Api-Key header", "X-Api-Key")
+                return error(403, "forbidden", "the API key is not valid", "X-Api-Key")
+            state = scope.setdefault("state", {})
+            state["channel"], state["grant"] = grant.channel, grant
+            CURRENT_GRANT.set(grant)  # a route checks the brand it acts for (Service.enter_brand)
+            refused = scope_refusal(grant, scope["method"], scope["path"])
+            if refused is not None:
+                return error(403, "forbidden_scope", refused, "X-Api-Key")
+        for name, value in headers:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                return too_large(limit)
+        return None
+
+    def busy(self, scope: Scope) -> Response | None:
+        """503 overloaded when this worker already serves MAX_IN_FLIGHT requests (probes pass)."""
+        if self.in_flight >= MAX_IN_FLIGHT and scope["path"] not in UNLIMITED_PATHS:
+            return overloaded_answer(f"{self.in_flight} requests in flight")
+        return None
+
+    def label(self, scope: Scope) -> str:
+        """The metrics' route label: the matched route's path, or a known path, or "unmatched"."""
+        route = scope.get("route")
+        if route is not None:
+            return route.path
+        # plain Starlette routes leave no route in the scope; label by known paths only
+        return scope["path"] if scope["path"] in self.service.paths else "unmatched"
+
+    def done(self, scope: Scope, route: str, status: int, started: float) -> None:
+        """A request has ended: count it under `route`, and log it when the access log is on."""
+        seconds = time.perf_counter() - started
+        self.service.metrics.request(route, scope["method"], status, seconds)
+        if self.service.settings.access_log:
+            line = {
+                "t": round(time.time(), 3),
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "ms": round(seconds * 1000, 3),
+            }
+            channel = scope.get("state", {}).get("channel")
+            if channel:
+                line["channel"] = channel
+            sys.stdout.write(orjson.dumps(line).decode() + "\n")
+
+
+class AccessAndMetrics:
+    """Pure ASGI middleware: the Gate around every route FastAPI serves."""
+
+    def __init__(self, app: Any, gate: Gate):
+        self.app = app
+        self.gate = gate
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         status_holder = [500]
-        settings = self.service.settings
-        if self.keys.enabled and ApiKeys.guards(scope["path"]):
-            given = next((value for name, value in scope.get("headers", ()) if name == b"x-api-key"), None)
-            grant = self.keys.grant(given)
-            if grant is None:
-                status = 401 if given is None else 403
-                await error(
-                    status,
-                    "unauthorized" if given is None else "forbidden",
-                    "this route needs an X-Api-Key header" if given is None else "the API key is not valid",
-                    "X-Api-Key",
-                )(scope, receive, send)
-                self._done(scope, status, started)
-                return
-            state = scope.setdefault("state", {})
-            state["channel"], state["grant"] = grant.channel, grant
-            CURRENT_GRANT.set(grant)  # a route checks the brand it acts for (Service.enter_brand)
-            refusal = scope_refusal(grant, scope["method"], scope["path"])
-            if refusal is not None:
-                await error(403, "forbidden_scope", refusal, "X-Api-Key")(scope, receive, send)
-                self._done(scope, 403, started)
-                return
+        gate = self.gate
+        settings = gate.service.settings
         limit = settings.max_rules_bytes if scope["path"] == "/v1/rules" else settings.max_body_bytes
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                response = error(413, "body_too_large", f"the body is larger than {limit} bytes")
-                await response(scope, receive, send)
-                self._done(scope, 413, started)
-                return
+        refused = gate.refusal(scope, limit)
+        if refused is not None:
+            await refused(scope, receive, send)
+            gate.done(scope, gate.label(scope), refused.status_code, started)
+            return
 
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
@@ -82,8 +131,8 @@ class AccessAndMetrics:
                 messages.append(message)
                 size += len(message.get("body", b""))
                 if size > limit:
-                    await error(413, "body_too_large", f"the body is larger than {limit} bytes")(scope, receive, send)
-                    self._done(scope, 413, started)
+                    await too_large(limit)(scope, receive, send)
+                    gate.done(scope, gate.label(scope), 413, started)
                     return
                 if message["type"] != "http.request" or not message.get("more_body"):
                     break
@@ -92,34 +141,14 @@ class AccessAndMetrics:
                 return messages.pop(0) if messages else await receive()
 
             receive = replay
-        if self.in_flight >= MAX_IN_FLIGHT and scope["path"] not in UNLIMITED_PATHS:
-            await overloaded_answer(f"{self.in_flight} requests in flight")(scope, receive, send)
-            self._done(scope, 503, started)
+        refused = gate.busy(scope)
+        if refused is not None:
+            await refused(scope, receive, send)
+            gate.done(scope, gate.label(scope), 503, started)
             return
-        self.in_flight += 1
+        gate.in_flight += 1
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            self.in_flight -= 1
-            self._done(scope, status_holder[0], started)
-
-    def _done(self, scope: dict, status: int, started: float) -> None:
-        seconds = time.perf_counter() - started
-        route = scope.get("route")
-        if route is not None:
-            path = route.path
-        else:  # plain Starlette routes leave no route in the scope; label by known paths only
-            path = scope["path"] if scope["path"] in self.service.paths else "unmatched"
-        self.service.metrics.request(path, scope["method"], status, seconds)
-        if self.service.settings.access_log:
-            line = {
-                "t": round(time.time(), 3),
-                "method": scope["method"],
-                "path": scope["path"],
-                "status": status,
-                "ms": round(seconds * 1000, 3),
-            }
-            channel = scope.get("state", {}).get("channel")
-            if channel:
-                line["channel"] = channel
-            sys.stdout.write(orjson.dumps(line).decode() + "\n")
+            gate.in_flight -= 1
+            gate.done(scope, gate.label(scope), status_holder[0], started)

@@ -8,7 +8,8 @@ all live in one Redis Cluster slot and a script or transaction over them stays l
 
 Profile fields of `m:{id}`: tier, points, birthday_month, sessions_watched, leader, tags
 (comma separated), paid_until (Unix seconds; 0 or absent: no expiry), frozen (0/1),
-name; `id:<channel>` records the member's own channel identities. Tier progression's
+name; `id:<channel>` records the member's own channel identities. A field at its default
+(0, false, empty) is not stored: a member's hash holds what is particular to it. Tier progression's
 figures (`sp:<yyyymm>`, growth, `t:<task>`, tier_since, review_at) are described in
 api/progression.py. Usage counters in the
 same hash: `c:<coupon id>`, `r:<redemption id>` and
@@ -20,17 +21,21 @@ trip. Channels: phone, openid (WeChat OpenID), unionid (WeChat UnionID), app.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from redis.exceptions import RedisError
+
 from engine.model import VISITOR, Member
 
 from .member_cache import MISS, TrackedCache
 from .owned_coupons import OWNED_PREFIX, owned_counts, parse_expiries
-from .redis.keys import SCOPE, group_key, identity_key, member_key
-from .redis.scripts import Scripts
+from .redis.bulk import Sent, pack
+from .redis.keys import SCOPE, group_key, identity_key, ledger_key, lots_key, member_key
+from .redis.scripts import source
 
 CHANNELS = ("phone", "openid", "unionid", "app")
 MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
@@ -50,7 +55,7 @@ _INT_FIELDS = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class MemberRecord:
     """A member as stored: the profile, and the usage counters by kind."""
 
@@ -99,26 +104,36 @@ class MemberRecord:
             owned_coupons=owned_counts(self.owned, now) if self.owned else {},
         )
 
-    def to_hash(self) -> dict:
-        out = {
-            "tier": self.tier or "",
-            "points": self.points,
-            "birthday_month": self.birthday_month,
-            "sessions_watched": self.sessions_watched,
-            "leader": self.leader,
-            "tags": ",".join(self.tags),
-            "paid_until": self.paid_until,
-            "frozen": int(self.frozen),
-            "name": self.name,
-        }
+    def profile_args(self) -> list:
+        """The profile as HSET's field, value, ... without the balance (the ledger's) and
+        without the fields at their default (no tier, no leader, 0, false, empty), which
+        a reader takes as that default: a member's hash holds what is particular to it."""
+        out: list = []
+        if self.tier:
+            out += ("tier", self.tier)
+        if self.birthday_month:
+            out += ("birthday_month", self.birthday_month)
+        if self.sessions_watched:
+            out += ("sessions_watched", self.sessions_watched)
+        if self.leader:
+            out += ("leader", self.leader)
+        if self.tags:
+            out += ("tags", ",".join(self.tags))
+        if self.paid_until:
+            out += ("paid_until", self.paid_until)
+        if self.frozen:
+            out += ("frozen", 1)
+        if self.name:
+            out += ("name", self.name)
         for prefix, counts in (
             ("c:", self.coupon_uses),
             ("r:", self.redemption_uses),
             ("s:", self.sku_bought),
             ("id:", self.identities),
         ):
-            for key, value in counts.items():
-                out[prefix + key] = value
+            if counts:
+                for key, value in counts.items():
+                    out += (prefix + key, value)
         return out
 
     def public(self) -> dict:
@@ -270,46 +285,120 @@ class MemberReader:
         return raw.decode() if isinstance(raw, bytes) else raw
 
 
-def write_members(redis, records: Iterable[MemberRecord], replace: bool = True) -> int:
-    """Write members and their identities through one pipeline (sync client). Each member's
-    profile replaces what was stored under its id when `replace` (the ledger's fields stay:
-    the points owed from refunds survive an import); its balance is brought to the
-    imported one through the ledger (api/ledger.py), whose history stays. A member with a
-    `leader` joins that leader's group (`grp:{leader:<id>}`, read by the leader's ranking)."""
-    from redis.cluster import RedisCluster
+class WriteRefused(RedisError):
+    """Redis refused part of a write_members batch: `written` members, the first ones of
+    the batch, were written whole; `cause` is the first refusal."""
 
-    from .ledger import set_balance
+    def __init__(self, written: int, cause: BaseException):
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.written = written
+        self.cause = cause
 
-    scripts = Scripts(redis)
-    replace_profile = scripts.member_replace
-    now = int(time.time())
-    cluster = isinstance(redis, RedisCluster)  # a cluster pipeline takes no scripts: they follow it
-    pipe = redis.pipeline(transaction=False)
-    records = list(records)
-    for record in records:
-        key = member_key(record.id)
-        profile = record.to_hash()
-        if not replace:
-            pipe.hset(key, mapping=profile)
-        elif not cluster:
-            replace_profile(keys=[key], args=[part for pair in profile.items() for part in pair], client=pipe)
-        if not cluster:
-            set_balance(scripts, record.id, record.points, now, "members import", client=pipe)
-        # the leader's group (api/leader_office.py): a member bound elsewhere since is dropped when read;
-        # leaders' groups are the home brand's members (docs/BRANDS.md)
-        if record.leader and not SCOPE.get().members:
-            pipe.sadd(group_key(record.leader), record.id)
-        for channel, value in record.identities.items():
-            pipe.set(identity_key(channel, value), record.id)
-    pipe.execute()
-    if cluster:
-        for record in records:
-            if replace:
-                replace_profile(
-                    keys=[member_key(record.id)], args=[part for pair in record.to_hash().items() for part in pair]
-                )
-            set_balance(scripts, record.id, record.points, now, "members import")
-    return len(records)
+
+class MemberWrites:
+    """The commands that write a batch of members (sync client), packed for each server
+    (api/redis/bulk.py): one script a member (lua/member_import.lua: the profile replaces
+    the stored one, the ledger's fields stay; the balance becomes the imported one,
+    through the ledger once the member's ledger has begun), and on a single server one
+    MSET for the identities and one SADD a leader's group (`grp:{leader:<id>}`, read by
+    the leader's ranking); on a Cluster each primary gets its own members' scripts and
+    keys. `send()` sends them all, `finish()` reads the replies: between the two the
+    caller may prepare the next batch while Redis writes this one."""
+
+    def __init__(self, redis, records: Iterable[MemberRecord]):
+        from redis.cluster import RedisCluster
+
+        self.redis = redis
+        self.records = records = list(records)
+        self.script = source("member_import")
+        sha = hashlib.sha1(self.script.encode()).hexdigest()
+        now = int(time.time())
+        cluster = isinstance(redis, RedisCluster)
+        home = not SCOPE.get().members  # leaders' groups are the home brand's members (docs/BRANDS.md)
+        self.servers: dict = {}  # server name -> (client, packed commands, the members each is for)
+
+        def queue(key: str, command: bytes, members) -> None:
+            name, client = "", redis
+            if cluster:
+                node = redis.get_node_from_key(key)
+                name, client = node.name, redis.get_redis_connection(node)
+            if name not in self.servers:
+                self.servers[name] = (client, [], [])
+            _, commands, of = self.servers[name]
+            commands.append(command)
+            of.append(members)
+
+        identities: dict = {}
+        groups: dict = {}
+        for k, record in enumerate(records):
+            key = member_key(record.id)
+            queue(
+                key,
+                pack(
+                    "EVALSHA",
+                    sha,
+                    3,
+                    key,
+                    lots_key(record.id),
+                    ledger_key(record.id),
+                    record.points,
+                    now,
+                    "members import",
+                    *record.profile_args(),
+                ),
+                (k,),
+            )
+            if record.leader and home:
+                groups.setdefault(record.leader, []).append(k)
+            for channel, value in record.identities.items():
+                identities[identity_key(channel, value)] = k
+        if cluster:  # each identity its own slot
+            for key, k in identities.items():
+                queue(key, pack("SET", key, records[k].id), (k,))
+        elif identities:
+            pairs = [part for key, k in identities.items() for part in (key, records[k].id)]
+            queue("", pack("MSET", *pairs), list(identities.values()))
+        for leader, members in groups.items():
+            key = group_key(leader)
+            queue(key, pack("SADD", key, *[records[k].id for k in members]), members)
+        self.sent: list = []
+        self.refused: list = []  # (members, refusal) of the commands never sent
+
+    def send(self) -> None:
+        """Send every server its commands (the script made known to it first); a server
+        that refuses even that has all its commands refused."""
+        for client, commands, members in self.servers.values():
+            try:
+                client.script_load(self.script)  # a no-op where it is known already
+            except RedisError as exc:
+                self.refused.extend((of, exc) for of in members)
+                continue
+            self.sent.append((Sent(client, commands), members))
+
+    def finish(self) -> int:
+        """Read the replies: how many members were written, or WriteRefused saying how
+        many of the first went in whole."""
+        refused: dict = {}  # member -> the first refusal of a command of its
+        for of, exc in self.refused:
+            for k in of:
+                refused.setdefault(k, exc)
+        for sent, members in self.sent:
+            for reply, of in zip(sent.replies(), members):
+                if isinstance(reply, Exception):
+                    for k in of:
+                        refused.setdefault(k, reply)
+        if refused:
+            first = min(refused)
+            raise WriteRefused(first, refused[first])
+        return len(self.records)
+
+
+def write_members(redis, records: Iterable[MemberRecord]) -> int:
+    """Write members, their identities and their leaders' groups (MemberWrites); how many
+    were written, or WriteRefused saying how many of the first went in whole."""
+    writes = MemberWrites(redis, records)
+    writes.send()
+    return writes.finish()
 
 
 def read_member(redis, member_id: str) -> MemberRecord | None:

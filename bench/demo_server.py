@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -26,8 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 @contextlib.contextmanager
 def demo_server(workers: int = 2, **extra_env: str) -> Iterator[str]:
     """Yields the server's base URL once /readyz says ready."""
-    with demo_server_and_redis(workers, **extra_env) as (base, _, _):
+    with demo_process(workers, **extra_env) as (base, _):
         yield base
+
+
+@contextlib.contextmanager
+def demo_process(workers: int = 2, **extra_env: str) -> Iterator[tuple[str, int]]:
+    """Yields (base URL, pid of `rights serve`) once /readyz says ready: the pid roots the
+    process tree whose CPU time the API benchmark reads."""
+    with demo_server_and_redis(workers, **extra_env) as (base, _, pid):
+        yield base, pid
 
 
 @contextlib.contextmanager
@@ -58,22 +66,32 @@ def demo_server_and_redis(workers: int = 2, **extra_env: str) -> Iterator[tuple[
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
-                    if orjson.loads(response.read())["ready"]:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                assert server.stderr is not None  # stderr=PIPE
-                raise RuntimeError("the server did not become ready: " + server.stderr.read().decode()[-2000:])
-            time.sleep(0.2)
+        wait_until_ready(server, lambda: _ready(base), "the server did not become ready")
         yield base, orjson.loads((Path(data_dir) / LOCK_NAME).read_bytes())["url"], server.pid
     finally:
         stop_group(server)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _ready(base: str) -> bool:
+    with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
+        return bool(orjson.loads(response.read())["ready"])
+
+
+def wait_until_ready(server: subprocess.Popen, ready: Callable[[], bool], failure: str, seconds: float = 60) -> None:
+    """Poll `ready` (an OSError counts as not yet) until true; past `seconds`, or when the
+    server (started with stderr=PIPE) has exited, RuntimeError with `failure` and its stderr."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if ready():
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            assert server.stderr is not None  # stderr=PIPE
+            raise RuntimeError(f"{failure}: " + server.stderr.read().decode()[-2000:])
+        time.sleep(0.2)
 
 
 def stop_group(server: subprocess.Popen, seconds: float = 20.0) -> None:

@@ -24,7 +24,7 @@ import yaml
 
 from api.redis.connect import sync_client
 from api.redis.embedded import EmbeddedRedis, free_port
-from api.redis.keys import REDEMPTIONS, reservations_key, stock_key
+from api.redis.keys import REDEMPTIONS, ledger_key, lots_key, member_key, reservations_key, stock_key
 from api.store import MemberRecord, write_members
 from bench.demo_server import stop_group
 from bench.progress import report
@@ -148,9 +148,14 @@ async def _read_response(reader) -> tuple:
 
 
 def _books_hold(client, member_id: str) -> bool:
-    points = int(client.hget(f"m:{{{member_id}}}", "points"))
-    deltas = [int(fields[b"delta"]) for _, fields in client.xrange(f"led:{{{member_id}}}")]
-    lots = {k: v for k, v in client.hgetall(f"lots:{{{member_id}}}").items() if k != b"#"}
+    """The balance is the sum of the ledger's entries and of the lots; a member whose ledger
+    has not begun (never charged: imported, then refused) holds its balance alone."""
+    points = int(client.hget(member_key(member_id), "points"))
+    raw_lots = client.hgetall(lots_key(member_id))
+    if not raw_lots and not client.exists(ledger_key(member_id)):
+        return points >= 0
+    deltas = [int(fields[b"delta"]) for _, fields in client.xrange(ledger_key(member_id))]
+    lots = {k: v for k, v in raw_lots.items() if k != b"#"}
     return points >= 0 and points == sum(deltas) == sum(int(v.split()[0]) for v in lots.values())
 
 

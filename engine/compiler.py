@@ -210,6 +210,16 @@ class CompiledTable:
         self.redemption_segment_any = _frozen(masks[:, 0])
         self.redemption_segment_all = _frozen(masks[:, 1])
         self.redemption_segment_none = _frozen(masks[:, 2])
+        # by room, as coupons are by sku: a quote decides the items without a room and those
+        # of its own room; an item of another room can only be refused, which is decided
+        # when the quote is read (ext/redemptions.pyx), so catalogues of other rooms cost
+        # a quote nothing
+        by_room: list[list[int]] = [[] for _ in self.room_index]
+        for k, r in enumerate(items):
+            if r.room is not None:
+                by_room[self.room_index[r.room]].append(k)
+        self.room_redemption_ptr, self.room_redemption = _csr(by_room)
+        self.roomless_redemption = _indexes(k for k, r in enumerate(items) if r.room is None)
 
     def _compile_progression(self) -> None:
         """Tier progression (engine/progression.py): per tier rank, the target tier a quote

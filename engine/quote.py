@@ -362,7 +362,8 @@ class JsonParts:
                 self._hints[key] = hit
         return hit
 
-    # cache keys: (0 line, product row or -1, status, hint), (1 coupon, index, ...), (2 redemption, k, ...)
+    # cache keys: (0 line, product row or -1, status, hint), (1 coupon, index, ...), (2 redemption, k, ...),
+    # (3 progress, target tier, spend left, growth left, tasks left, whether the cart pays)
     def line_hint(self, sku: str, status: int, hint: int) -> bytes:
         row = self.parts.compiled.sku_row.get(sku, -1)
         key = (0, row, status, hint) if row >= 0 else ("unknown", sku, status, hint)
@@ -373,6 +374,10 @@ class JsonParts:
 
     def redemption_hint(self, k: int, status: int, hint: int) -> bytes:
         return self._cached((2, k, status, hint), lambda: _redemption_hint(self.parts, k, status, hint))
+
+    def progress(self, key: tuple, raw: Any, payable: int) -> bytes:
+        """The tier_progress block's JSON under `key` (3, and every figure it shows)."""
+        return self._cached(key, lambda: progress_dict(self.parts.model, raw, payable))
 
 
 def json_parts_of(compiled: Any) -> JsonParts:

@@ -30,4 +30,6 @@ cdef class Quote:
     cdef list unknown_skus   # (line, sku) of lines whose sku the table lacks
     cdef int64_t tier
     cdef int64_t room
+    cdef int64_t tags        # the member's tag mask, for the redemptions of other rooms
+    cdef int64_t* red_block  # every redemption's status and hint, once spread (ext/redemptions.pyx)
     cdef readonly int64_t run_ns  # nanoseconds the decision took, without the GIL

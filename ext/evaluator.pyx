@@ -18,6 +18,7 @@ cimport cython
 from ext.codes cimport OK, compiled_codes
 from ext.coupon_search cimport LINE_BITS
 from ext.choose_coupons cimport choose_coupons
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from ext.json_writer cimport Writer
 from ext.layout cimport P_LIMIT, compiled_layout, index_t, value_t
 from ext.limits cimport (MAX_GROWTH, MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY, MAX_SPEND_FEN, MAX_TASK_TARGET,
@@ -25,12 +26,12 @@ from ext.limits cimport (MAX_GROWTH, MAX_INSTANT, MAX_LINES, MAX_POINTS, MAX_QTY
 from ext.points cimport add_totals, earn_points
 from ext.price_lines cimport price_lines
 from ext.progress cimport tier_progress
-from ext.redemptions cimport check_redemptions
+from ext.redemptions cimport check_redemptions, decided_items, spread
 from ext.structs cimport Request, Result, Table, _product
 
 from engine.inputs import QuoteInputError, check_progress_figures
 from engine.model import Member
-from engine.progression import RawProgress, progress_dict
+from engine.progression import RawProgress
 from engine.quote import (RawCoupon, RawLine, RawPoints, RawQuote, applied_dict, assemble, json_parts_of,
                           line_dict, not_applied_dict, parts_of, redemption_dict)
 
@@ -133,6 +134,10 @@ cdef class TableView:
         self.t.redemption_segment_any = _values(c.redemption_segment_any)
         self.t.redemption_segment_all = _values(c.redemption_segment_all)
         self.t.redemption_segment_none = _values(c.redemption_segment_none)
+        self.t.n_roomless_redemptions = c.roomless_redemption.shape[0]
+        self.t.roomless_redemption = _indexes(c.roomless_redemption)
+        self.t.room_redemption_ptr = _indexes(c.room_redemption_ptr)
+        self.t.room_redemption = _indexes(c.room_redemption)
         self.t.per_yuan = c.per_yuan
         self.t.birthday_multiplier = c.birthday_multiplier
         self.t.order_bonus = c.order_bonus
@@ -175,6 +180,7 @@ cdef class Quote:
 
     def __dealloc__(self):
         free(self.line_block)
+        free(self.red_block)
         free(self.r.arena)
         free(self.r.shares)
 
@@ -202,6 +208,7 @@ cdef class Quote:
     def available_redemptions(self) -> list:
         """The positions of the catalogue items the member may redeem now."""
         cdef int64_t k
+        _other_rooms(self)
         return [k for k in range(self.n_redemptions) if self.r.red_status[k] == OK]
 
     @property
@@ -212,6 +219,7 @@ cdef class Quote:
     def to_raw(self):
         """The same RawQuote the reference evaluator returns."""
         cdef int64_t i, k, row
+        _other_rooms(self)
         products = self.table.model.products
         unknown = dict(self.unknown_skus) if self.unknown_skus else {}
         raw_lines = []
@@ -239,6 +247,7 @@ cdef class Quote:
     def to_dict(self) -> dict:
         """The public quote (engine.quote's builders, fed from the C arrays directly)."""
         cdef int64_t i, k, row, c
+        _other_rooms(self)
         parts = parts_of(self.table)
         products = parts.model.products
         unknown = dict(self.unknown_skus) if self.unknown_skus else None
@@ -262,23 +271,30 @@ cdef class Quote:
                        for k in range(self.n_redemptions)]
         return assemble(parts, _Summary(self), lines, applied, not_applied, redemptions)
 
-    def to_json(self, bint inner=False) -> bytes:
+    def to_json(self, bint inner=False, bytes head=None) -> bytes:
         """The public quote as JSON bytes, written straight from the C arrays and the
         table's pre-encoded pieces; equal to orjson.dumps(to_dict()) once parsed (tested).
         With `inner`, the members of the object without its braces, to splice into a
-        larger response."""
+        larger response; with `head`, a JSON object whose members come first (the
+        eligibility answer's own), written into the same buffer."""
         cdef Writer w = Writer()
         cdef int64_t i, k, c, row, j
+        cdef list skus, coupon_ids, heads, reasons, layers, tiers, rooms, red_heads
+        _other_rooms(self)
         jp = json_parts_of(self.table)
         skus, coupon_ids, heads = jp.skus, jp.coupon_ids, jp.coupon_heads
-        reasons, layers = jp.reasons, jp.layers
-        if not inner:
+        reasons, layers, tiers, rooms = jp.reasons, jp.layers, jp.tiers, jp.rooms
+        if head is not None:
+            w.put(PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head) - 1)  # all but its closing brace
+            w.text(",")
+            inner = False
+        elif not inner:
             w.text("{")
         w.text('"tier":')
-        w.bytes(jp.tiers[self.tier])
+        w.bytes(tiers[self.tier])
         if self.room >= 0:
             w.text(',"room":{"id":')
-            w.bytes(jp.rooms[self.room])
+            w.bytes(rooms[self.room])
             w.text(',"live":true}' if self.r.live else ',"live":false}')
         else:
             w.text(',"room":null')
@@ -363,14 +379,14 @@ cdef class Quote:
         j = 0
         if self.r.p_tier:
             w.text('{"source":"tier","id":')
-            w.bytes(jp.tiers[self.tier])
+            w.bytes(tiers[self.tier])
             w.text(',"percent":')
             w.integer(self.r.p_tier)
             w.text("}")
             j = 1
         if self.r.p_room:
             w.text(',{"source":"room","id":' if j else '{"source":"room","id":')
-            w.bytes(jp.rooms[self.room])
+            w.bytes(rooms[self.room])
             w.text(',"percent":')
             w.integer(self.r.p_room)
             w.text("}")
@@ -385,7 +401,7 @@ cdef class Quote:
         w.text(',"bonuses":[')
         if self.r.p_room_bonus:
             w.text('{"source":"room_order","id":')
-            w.bytes(jp.rooms[self.room])
+            w.bytes(rooms[self.room])
             w.text(',"points":')
             w.integer(self.r.p_room_bonus)
             w.text("}")
@@ -412,10 +428,29 @@ cdef class Quote:
         w.text("]")
         if self.table.has_progression:
             w.text(',"tier_progress":')
-            w.bytes(jp.dumps(progress_dict(self.table.model, _progress(self), self.r.payable)))
+            w.bytes(_progress_json(jp, self))
         if not inner:
             w.text("}")
         return w.result()
+
+
+cdef int _other_rooms(Quote q) except -1:
+    """Every redemption's status and hint in table order, spread once before any is read:
+    the quote decided only the items without a room and those of its own room
+    (ext/redemptions.pyx)."""
+    cdef TableView view
+    cdef int64_t* block
+    if q.red_block != NULL:
+        return 0
+    view = _view(q.table)
+    block = <int64_t*>malloc((2 * q.n_redemptions + 1) * sizeof(int64_t))
+    if block == NULL:
+        raise MemoryError()
+    spread(&view.t, q.tier, q.tags, q.room, q.r.red_status, q.r.red_hint, block, block + q.n_redemptions)
+    q.red_block = block
+    q.r.red_status = block
+    q.r.red_hint = block + q.n_redemptions
+    return 0
 
 
 cdef object _progress(Quote q):
@@ -426,6 +461,22 @@ cdef object _progress(Quote q):
     start = q.table.tier_task_ptr[q.r.g_tier] if q.r.g_tier else 0
     return RawProgress(tier=q.r.g_tier, spend_left=q.r.g_spend, growth_left=q.r.g_growth,
                        tasks=[(int(q.table.tier_task[start + k]), q.r.g_task_left[k]) for k in range(q.r.g_n_tasks)])
+
+
+cdef object _progress_json(object jp, Quote q):
+    """The quote's tier_progress JSON from the table's cache, keyed by all it says (the
+    target tier, what is left of each criterion and task, whether the cart pays anything);
+    built by engine.progression on a miss."""
+    cdef int64_t k, start
+    if not q.r.g_tier:
+        return b"null"
+    start = q.table.tier_task_ptr[q.r.g_tier]
+    tasks = tuple([(int(q.table.tier_task[start + k]), q.r.g_task_left[k]) for k in range(q.r.g_n_tasks)])
+    key = (3, q.r.g_tier, q.r.g_spend, q.r.g_growth, tasks, q.r.payable > 0)
+    piece = jp._hints.get(key)
+    if piece is not None:
+        return piece
+    return jp.progress(key, _progress(q), q.r.payable)
 
 
 cdef object _hint(object jp, int kind, int64_t item, int64_t status, int64_t value, Quote q, int64_t line):
@@ -558,9 +609,11 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     q.tier = tier_rank
     q.room = room_index
     q.n_redemptions = view.t.n_redemptions
+    q.red_block = NULL
+    cdef int64_t n_decided = decided_items(&view.t, room_index)
     q.n_tasks = view.t.n_tasks
     # one block for the request's line arrays, the result's line arrays and the tasks' progress
-    q.line_block = <int64_t*>malloc((n * (3 + blocks) + 2 * q.n_redemptions + 2 * q.n_tasks + 1)
+    q.line_block = <int64_t*>malloc((n * (3 + blocks) + 2 * n_decided + 2 * q.n_tasks + 1)
                                     * sizeof(int64_t))
     if q.line_block == NULL:
         raise MemoryError()
@@ -575,8 +628,8 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     q.r.line_discount = q.r.line_amount + n
     q.r.line_final = q.r.line_discount + n
     q.r.red_status = q.r.line_final + n
-    q.r.red_hint = q.r.red_status + q.n_redemptions
-    req.task_progress = q.r.red_hint + q.n_redemptions
+    q.r.red_hint = q.r.red_status + n_decided
+    req.task_progress = q.r.red_hint + n_decided
     q.r.g_task_left = req.task_progress + q.n_tasks
     for i in range(q.n_tasks):
         req.task_progress[i] = 0
@@ -613,7 +666,7 @@ def quote(table, member, room, now, lines, fulfillment="delivery", stock=None):
     req.points_debt = debt
     req.birthday_month = birthday
     req.sessions = sessions
-    req.tags = _tag_mask(view.tag_bit, m[5])
+    req.tags = q.tags = _tag_mask(view.tag_bit, m[5])
     req.n = n
     buffers[0] = req.coupon_uses = _pairs(m[6], view.coupon_index, &req.n_coupon_uses)
     buffers[1] = req.redemption_uses = NULL

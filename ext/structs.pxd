@@ -35,6 +35,10 @@ cdef struct Table:
     const value_t* redemption_segment_any
     const value_t* redemption_segment_all
     const value_t* redemption_segment_none
+    int64_t n_roomless_redemptions
+    const index_t* roomless_redemption     # the items without a room
+    const index_t* room_redemption_ptr     # CSR over rooms into room_redemption
+    const index_t* room_redemption         # each room's own items
     int64_t per_yuan
     int64_t birthday_multiplier
     int64_t order_bonus

@@ -17,7 +17,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     engine.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
     _report_flags(engine)
     engine.set_defaults(run=cmd_bench_engine)
-    api = bench_commands.add_parser("api", help="the eligibility route against a no-op route, 2 workers, wrk")
+    api = bench_commands.add_parser(
+        "api", help="the eligibility route against a no-op route and a raw ASGI app, 2 workers, wrk"
+    )
     api.add_argument("--seconds", type=int, default=10, help="length of each round (default 10)")
     api.add_argument("--rounds", type=int, default=3, help="rounds of each route, alternating (default 3)")
     api.add_argument("--connections", type=int, default=64)
@@ -32,6 +34,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     ledger.add_argument("--rounds", type=int, default=2, help="rounds per route (default 2)")
     _report_flags(ledger)
     ledger.set_defaults(run=cmd_bench_ledger)
+    memory = bench_commands.add_parser(
+        "memory", help="100,000 members imported into a redis-server of its own: bytes a member, import rate"
+    )
+    memory.add_argument("--members", type=int, default=100_000, help="members imported (default 100,000)")
+    _report_flags(memory)
+    memory.set_defaults(run=cmd_bench_memory)
     rush = bench_commands.add_parser(
         "rush",
         help="2,000 redemptions at once for 100 units, N times in a row: "
@@ -66,6 +74,13 @@ def cmd_bench_reload(args: argparse.Namespace) -> int:
 
     figures = reload_bench.run(seconds=args.seconds)
     return _report(figures, engine_bench.verdicts(figures, reload_bench.TARGETS), args)
+
+
+def cmd_bench_memory(args: argparse.Namespace) -> int:
+    from bench import engine_bench, memory_bench
+
+    figures = memory_bench.run(members=args.members)
+    return _report(figures, engine_bench.verdicts(figures, memory_bench.TARGETS), args)
 
 
 def cmd_bench_rush(args: argparse.Namespace) -> int:

@@ -13,7 +13,6 @@ import argparse
 import sys
 
 import orjson
-from redis.exceptions import RedisClusterException, RedisError
 
 from api.redis.connect import sync_client
 
@@ -39,9 +38,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def cmd_members_import(args: argparse.Namespace) -> int:
     from api.brands import scope_in_redis, scoped
-    from api.members_io import RowError, read_rows, record_from_row
-    from api.store import write_members
+    from api.members_import import import_rows
+    from api.members_io import read_rows
     from engine.demo import DEMO_RULES
+    from engine.gc_pause import gc_paused
     from engine.rules.load import RulesInvalid, load_file
 
     text = read_text(args.file, "rights members import")
@@ -52,8 +52,8 @@ def cmd_members_import(args: argparse.Namespace) -> int:
     except RulesInvalid:
         print(f"rights members import: {args.rules} is not a valid rule table", file=sys.stderr)
         return 1
-    rows = list(read_rows(text, args.file))
-    total, good, bad, batch = len(rows), 0, 0, []
+    with gc_paused():  # a row a dict: a hundred thousand that live on, nothing to collect
+        rows = list(read_rows(text, args.file))
     with command_redis(args.redis_url, args.data_dir, "rights members import") as url:
         client = sync_client(url, socket_timeout=10)
         try:
@@ -61,28 +61,22 @@ def cmd_members_import(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"rights members import: --brand: {exc}", file=sys.stderr)
             return 1
-        with scoped(scope), progress_bar(total, "rows") as bar:  # refused rows print above it
-            for done, (line, row) in enumerate(rows, start=1):
-                try:
-                    if isinstance(row, RowError):
-                        raise row
-                    batch.append(record_from_row(row, tiers))
-                except RowError as exc:
-                    bad += 1
-                    refused_row(args.file, line, exc.field, exc.reason)
-                if len(batch) >= 1000 or done == total:
-                    try:
-                        good += write_members(client, batch) if batch else 0
-                    except (RedisError, RedisClusterException) as exc:  # e.g. a full Redis: say how far it got
-                        bar.close()
-                        print(
-                            f"rights members import: Redis refused the rows up to {args.file}:{line}: "
-                            f"{type(exc).__name__}: {exc}; imported {good} before them",
-                            file=sys.stderr,
-                        )
-                        return 1
-                    batch = []
-                    bar.update(done - bar.n)
+        with scoped(scope), progress_bar(len(rows), "rows") as bar:  # refused rows print above it
+            result = import_rows(
+                client,
+                rows,
+                tiers,
+                on_refused=lambda line, field, reason: refused_row(args.file, line, field, reason),
+                on_done=lambda done: bar.update(done - bar.n),
+            )
+        if result.error is not None:  # e.g. a full Redis: say how far it got
+            print(
+                f"rights members import: Redis refused the rows up to {args.file}:{result.stopped_at}: "
+                f"{type(result.error).__name__}: {result.error}; imported {result.written} before them",
+                file=sys.stderr,
+            )
+            return 1
+    good, bad = result.written, result.refused
     print(f"imported {counted(good, 'member')}, refused {counted(bad, 'row')}", file=sys.stderr)
     return 1 if bad else 0
 

@@ -46,6 +46,8 @@ def test_bench_engine_says_each_round_on_stderr_and_prints_only_its_json_on_stdo
         "large_table_quote_us_p50",
         "large_table_quote_us_p99",
         "large_over_demo",
+        "large_same_shape_quote_us_p50",
+        "large_same_shape_over_demo",
         "large_table_compile_s",
         "demo_candidates_p50",
         "large_table_candidates_p50",
@@ -65,11 +67,24 @@ def test_bench_api_says_each_route_of_each_round(monkeypatch, capsys):
 
     def wrk(url, seconds, connections, script=None):
         rps, p99 = (16000.0, 9.8) if url.endswith("/v1/noop") else (14210.4, 11.418)
-        return {"rps": rps, "p50_ms": 3.1, "p99_ms": p99, "non_2xx": 0, "socket_errors": ""}
+        if url.startswith("http://127.0.0.1:8/"):
+            rps, p99 = (30000.0, 4.0)
+        return {"rps": rps, "requests": 1000, "p50_ms": 3.1, "p99_ms": p99, "non_2xx": 0, "socket_errors": ""}
 
     @contextlib.contextmanager
     def server(workers):
-        yield "http://127.0.0.1:9"
+        yield "http://127.0.0.1:9", 9
+
+    @contextlib.contextmanager
+    def raw(answer, workers):
+        assert answer == b"{}"
+        yield "http://127.0.0.1:8", 8
+
+    spent = {8: 0.0, 9: 0.0}
+
+    def cpu(pid):  # each reading of a tree: 20 ms more for the raw app's, 50 ms for the API's
+        spent[pid] += 0.02 if pid == 8 else 0.05
+        return spent[pid]
 
     metrics = (
         "# TYPE rights_engine_seconds histogram\n"
@@ -79,7 +94,10 @@ def test_bench_api_says_each_route_of_each_round(monkeypatch, capsys):
         'rights_request_seconds_count{route="/v1/eligibility"} 100\n'
     )
     monkeypatch.setattr(api_bench.shutil, "which", lambda name: "/usr/bin/" + name)
-    monkeypatch.setattr(api_bench, "demo_server", server)
+    monkeypatch.setattr(api_bench, "demo_process", server)
+    monkeypatch.setattr(api_bench, "raw_server", raw)
+    monkeypatch.setattr(api_bench, "cpu_seconds", cpu)
+    monkeypatch.setattr(api_bench, "_post", lambda url, body, now: b"{}")
     monkeypatch.setattr(api_bench, "_wrk", wrk)
     monkeypatch.setattr(api_bench, "_get", lambda url: metrics.encode())
     monkeypatch.setattr(api_bench.time, "sleep", lambda seconds: None)
@@ -89,10 +107,15 @@ def test_bench_api_says_each_route_of_each_round(monkeypatch, capsys):
     assert said.err.splitlines() == [
         "bench api: round 1/2 no-op 16,000 req/s, p99 9.80 ms",
         "bench api: round 1/2 eligibility 14,210 req/s, p99 11.42 ms",
+        "bench api: round 1/2 raw ASGI 30,000 req/s, p99 4.00 ms",
         "bench api: round 2/2 no-op 16,000 req/s, p99 9.80 ms",
         "bench api: round 2/2 eligibility 14,210 req/s, p99 11.42 ms",
+        "bench api: round 2/2 raw ASGI 30,000 req/s, p99 4.00 ms",
     ]
     assert figures["rounds"] == 2 and figures["errors"] == 0
+    # CPU per request: the tree's seconds across each round over the requests wrk completed
+    assert figures["raw_asgi_cpu_us"] == 20.0 and figures["eligibility_cpu_us"] == 50.0
+    assert figures["eligibility_over_raw_cpu"] == 2.5
 
 
 @pytest.mark.parametrize(

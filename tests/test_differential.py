@@ -63,6 +63,8 @@ def test_compiled_and_reference_agree_on_every_field(situation):
     assert actual.to_raw() == expected.to_raw()
     assert actual.to_dict() == expected.to_dict()
     assert orjson.loads(actual.to_json()) == expected.to_dict()  # the JSON the API sends
+    head = b'{"rules_version":"v","at":1,"member":{"id":null}}'  # the eligibility answer's members first
+    assert actual.to_json(head=head) == head[:-1] + b"," + actual.to_json(inner=True) + b"}"
 
 
 @pytest.mark.slow
@@ -288,3 +290,38 @@ def test_a_coupon_allocated_over_lines_sees_what_an_earlier_one_took_from_them(e
     assert [c["id"] for c in quote["coupons_applied"]] == ["K", "J"]
     assert quote["totals"]["discount"] == 1500
     assert {c["id"]: c["reason"] for c in quote["coupons_not_applied"]} == {"I": "lost_to_better_combination"}
+
+
+def test_redemptions_of_other_rooms_read_as_the_reference_decides_them():
+    """A quote decides only the items without a room and those of its own room; the others
+    are decided when first read. Whichever way a quote is read first, in every room and in
+    none, for every tier and with or without the segment's tag, both evaluators agree."""
+    rooms = [
+        {"id": room, "start": f"2026-11-1{k}T20:00:00+08:00", "end": f"2026-11-1{k}T22:00:00+08:00"}
+        for k, room in enumerate(("r0", "r1", "r2"))
+    ]
+    items = [{"id": "FREE", "points": 10}, {"id": "GOLD", "points": 10, "min_tier": "gold"}]
+    for room in ("r0", "r1", "r2"):
+        items += [
+            {"id": f"{room}-any", "points": 10, "room": room},
+            {"id": f"{room}-gold", "points": 10, "room": room, "tiers": ["gold"]},
+            {"id": f"{room}-family", "points": 10, "room": room, "segments": {"any_of": ["family"]}},
+        ]
+    data = {
+        "tiers": [{"id": "silver"}, {"id": "gold"}],
+        "products": [{"sku": "S0", "price": 100}],
+        "rooms": rooms,
+        "redemptions": items,
+    }
+    table = compile_table(build_table(data))
+    for room, tier, tags in itertools.product((None, "r0", "r1", "r2"), (None, "silver", "gold"), ((), ("family",))):
+        now = table.model.rooms[table.room_index[room]].start + 60 if room else T0
+        args = (table, Member(tier=tier, points=100, tags=frozenset(tags)), room, now, [("S0", 1)])
+        expected = reference.quote(*args)
+        for first in ("available_redemptions", "to_json", "to_dict", "to_raw"):
+            actual = compiled.quote(*args)
+            getattr(actual, first)()  # read this way first, then every way
+            assert actual.available_redemptions() == expected.available_redemptions()
+            assert orjson.loads(actual.to_json()) == expected.to_dict()
+            assert actual.to_dict() == expected.to_dict()
+            assert actual.to_raw() == expected.to_raw()

@@ -112,6 +112,24 @@ def test_serve_refuses_a_redis_that_may_evict(redis_server, redis_client, tmp_pa
     assert out.returncode == 1 and f"maxmemory-policy is {policy}" in out.stderr
 
 
+def test_serve_warns_of_a_redis_whose_streams_take_4_kb_each(redis_server, redis_client):
+    """The embedded server (and the test servers, which are the same) keeps a stream's node
+    small; a Redis left at the default of 4096 bytes is named at start."""
+    from api.redis.connect import stream_node_warning
+    from api.redis.embedded import STREAM_NODE_MAX_BYTES
+
+    nodes = [sync_client(node.url) for node in getattr(redis_server, "nodes", [redis_server])]
+    assert stream_node_warning(redis_client) is None
+    for node in nodes:
+        node.config_set("stream-node-max-bytes", 4096)
+    try:
+        warning = stream_node_warning(redis_client)
+    finally:
+        for node in nodes:
+            node.config_set("stream-node-max-bytes", STREAM_NODE_MAX_BYTES)
+    assert warning is not None and "stream-node-max-bytes is 4096" in warning and "4.7 KB" in warning
+
+
 @pytest.mark.slow  # loads the 10,000 demo members
 def test_example_request_is_valid_against_the_demo(redis_client, redis_server):
     from api.members_io import load_demo_members

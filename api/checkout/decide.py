@@ -1,13 +1,12 @@
-"""POST /v1/eligibility as a bare ASGI app: the hottest route reads its body, decides and
-writes its answer itself, with no FastAPI dependency solving or pydantic validation
-(measured at about a fifth of the route's own cost). `api/routes/checkout.py` documents
-the same route in OpenAPI from the models in `api/schemas/checkout.py`.
+"""The eligibility answer, from the request's bytes to the answer's: POST /v1/eligibility
+decided without FastAPI's dependency solving or pydantic validation. api/front.py hands it
+the body; `api/routes/checkout.py` documents the route in OpenAPI from the models in
+`api/schemas/checkout.py`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -15,35 +14,18 @@ from fastapi.responses import Response
 
 from engine.inputs import QuoteInputError
 
-from ..errors import JSON, BrandRefused, error
-from ..live_stock import StockChanging, quote_with_live_stock, touches_stock
+from ..errors import BrandRefused, error
+from ..live_stock import StockChanging, quote_with_live_stock, stands
 from ..service import Service
 from .request import RequestInvalid, encoded, join_offer, member_info, parse_request, pricing
 
 SAMPLES_PER_SECOND = 200  # eligibility requests a worker keeps each second for simulate's replay
 
-Send = Callable[[dict], Awaitable[None]]
-Receive = Callable[[], Awaitable[dict]]
 
-
-async def eligibility_endpoint(scope: dict, receive: Receive, send: Send) -> None:
-    """The ASGI app of the route: the body, bounded by RIGHTS_MAX_BODY_BYTES, then `decide`."""
-    service: Service = scope["app"].state.service
-    limit = service.settings.max_body_bytes
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if len(body) > limit:
-            return await _send(send, error(413, "body_too_large", f"the body is larger than {limit} bytes"))
-        if not message.get("more_body"):
-            break
-    await _send(send, await decide(service, body, service.now(scope)))
-
-
-async def decide(service: Service, body: bytes, now: int) -> Response:
+async def decide(service: Service, body: bytes, now: int) -> bytes | Response:
     """The eligibility answer for one request body at the instant `now`: the member, the
-    quote of the served table with live stock, and what joining would save a visitor."""
+    quote of the served table with live stock, and what joining would save a visitor.
+    The answer's JSON when it is a quote (200); a refusal, a Response."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -74,7 +56,7 @@ async def decide(service: Service, body: bytes, now: int) -> Response:
     except QuoteInputError as exc:
         return error(422, "invalid_request", exc.reason, exc.field)
     service.metrics.engine.observe(time.perf_counter() - started)
-    if touches_stock(table, quote):  # what is left, per Redis
+    if not stands(table, quote, service.cache, now):  # what is left, per Redis
         try:
             quote = await quote_with_live_stock(
                 service.evaluator,
@@ -105,15 +87,13 @@ async def decide(service: Service, body: bytes, now: int) -> Response:
             "join_offer": offer,
         }
     )
-    # the quote's own JSON, written by the engine, spliced in after the head's members
-    return Response(head[:-1] + b"," + _quote_json(quote) + b"}", media_type=JSON)
+    return _with_quote(head, quote)
 
 
-def _quote_json(quote: Any) -> bytes:
-    to_json = getattr(quote, "to_json", None)  # the compiled Quote writes its own JSON
-    return to_json(inner=True) if to_json else orjson.dumps(quote.to_dict())[1:-1]
-
-
-async def _send(send: Send, response: Response) -> None:
-    await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
-    await send({"type": "http.response.body", "body": response.body})
+def _with_quote(head: bytes, quote: Any) -> bytes:
+    """The answer: the head's members, then the quote's own JSON (the compiled Quote writes
+    it after the head in one buffer)."""
+    to_json = getattr(quote, "to_json", None)
+    if to_json is not None:
+        return to_json(head=head)
+    return head[:-1] + b"," + orjson.dumps(quote.to_dict())[1:-1] + b"}"

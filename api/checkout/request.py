@@ -75,7 +75,7 @@ def parse_request(data) -> EligibilityRequest:
         raise RequestInvalid("lines", f"at most {MAX_LINES} lines in one cart, not {len(raw_lines)}")
     lines = []
     for index, line in enumerate(raw_lines):
-        if type(line) is not dict or set(line) != {"sku", "qty"}:
+        if type(line) is not dict or len(line) != 2 or "sku" not in line or "qty" not in line:
             raise RequestInvalid(f"lines[{index}]", 'must be {"sku": ..., "qty": ...}')
         sku, qty = line["sku"], line["qty"]
         if type(sku) is not str or not 0 < len(sku) <= MAX_SKU_LENGTH:

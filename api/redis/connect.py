@@ -86,3 +86,27 @@ def eviction_policies(client) -> set:
         answers = client.info("memory", target_nodes=RedisCluster.PRIMARIES)
         return {info.get("maxmemory_policy", "noeviction") for info in answers.values()}
     return {client.info("memory").get("maxmemory_policy", "noeviction")}
+
+
+def stream_node_warning(client, most: int = 1024) -> str | None:
+    """A warning when the server (or a primary of a cluster) lets a stream's node grow past
+    `most` bytes: each member's ledger then takes that much from its first entry (Redis's
+    default, 4096, about 4 KB a member). None when it does not, or when CONFIG is off."""
+    try:
+        if isinstance(client, RedisCluster):
+            answers: dict = client.config_get(  # a dict per primary
+                "stream-node-max-bytes", target_nodes=RedisCluster.PRIMARIES
+            )
+            values = {int(answer.get("stream-node-max-bytes", 0)) for answer in answers.values()}
+        else:
+            values = {int(client.config_get("stream-node-max-bytes").get("stream-node-max-bytes", 0))}
+    except redis.RedisError:  # CONFIG renamed or refused, as on some managed services
+        return None
+    largest = max(values)
+    if largest and largest <= most:
+        return None
+    return (
+        f"the Redis stream-node-max-bytes is {largest or 'unlimited'}: every member's ledger (a stream) "
+        f"costs about {(min(largest or 4096, 4096) + 600) / 1000:.1f} KB from its first entry; set it to 512 "
+        "(docs/OPERATIONS.md, Memory)"
+    )

@@ -12,6 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 PACKAGE_HINT = "redis-server is not installed; install the Debian package: apt-get install redis-server"
+# A stream's last node is allocated at this size (up to 4096 bytes) when it begins: each
+# member's ledger is a stream, so Redis's default of 4096 costs about 4 KB a member from
+# its first entry. 512 costs about 1 KB, and about 160 bytes a further entry against 93;
+# docs/OPERATIONS.md, "Memory", has the measured trade-off.
+STREAM_NODE_MAX_BYTES = 512
 
 
 class RedisServerMissing(RuntimeError):
@@ -106,6 +111,8 @@ class EmbeddedRedis:
             "",
             "--maxmemory-policy",
             "noeviction",
+            "--stream-node-max-bytes",
+            str(STREAM_NODE_MAX_BYTES),
             "--protected-mode",
             "yes",
             "--daemonize",

@@ -59,7 +59,7 @@ class Scripts:
     # the brand-wide hash chain (api/ledger_chain.py)
     chain_link: Registered
     # members (api/store.py)
-    member_replace: Registered
+    member_import: Registered
     # tier progression (api/progression.py)
     tier_progress: Registered
     # attempts and shared stock (api/reservations.py)

@@ -1,37 +1,19 @@
-"""POST /v1/eligibility: the bare ASGI route that serves it, and its documented twin.
+"""POST /v1/eligibility in OpenAPI: the documented twin of the route the front serves.
 
-The served route is `api/checkout/decide.py: eligibility_endpoint`, a plain Starlette
-route (`hot_route`) that the app matches before any other; the decorated twin never runs and only documents the route
-in OpenAPI, from the same models.
+api/front.py answers every POST /v1/eligibility before FastAPI sees it (the decision is
+api/checkout/decide.py); the decorated route below never runs for a POST and only
+documents the route, from the same models. Any other method reaches it and gets 405.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import Response
-from starlette.routing import Route
 
 from .. import schemas
-from ..checkout.decide import Receive, Send, eligibility_endpoint
 from ..errors import ERRORS, JSON
 
 router = APIRouter()
-
-
-class AsgiEndpoint:
-    """Starlette calls a plain function with a Request; an object it calls as an ASGI app."""
-
-    def __init__(self, handler: Any):
-        self.handler = handler
-
-    async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
-        await self.handler(scope, receive, send)
-
-
-# the served route, which the app places first of all its routes
-hot_route = Route("/v1/eligibility", AsgiEndpoint(eligibility_endpoint), methods=["POST"])
 
 _ELIGIBILITY_EXAMPLE = {
     "rules_version": "dairy-gala@a534c9bded50",
@@ -139,9 +121,9 @@ _ELIGIBILITY_EXAMPLE = {
         }
     },
 )
-async def eligibility_documented() -> Response:  # pragma: no cover - shadowed by the route above
+async def eligibility_documented() -> Response:  # pragma: no cover - the front answers every POST
     """The checkout calls this on every cart change. The member is found by `member_id`
     or a channel `identity` (neither: a visitor); an unknown identity is a visitor too.
     The instant is the server's clock. A lapsed paid membership is priced as a visitor
     and says so; visitors and lapsed members get a `join_offer` for this very cart."""
-    raise RuntimeError("shadowed by the Starlette route")
+    raise RuntimeError("answered by api/front.py before the router")

@@ -16,6 +16,9 @@ from __future__ import annotations
 import copy
 import logging
 import os
+from typing import Any
+
+from ..settings import Settings
 
 PARENT_ENV = "RIGHTS_SERVE_PARENT_PID"
 
@@ -48,30 +51,34 @@ def log_config() -> dict:
     return config
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How `rights serve` runs uvicorn (loop, protocol, bounds, workers): the API's server,
+    and any other app measured against it under the same server (bench/raw_asgi.py)."""
+    from .http_limits import LimitedHttpToolsProtocol
+
+    return {
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "loop": "uvloop",
+        "http": LimitedHttpToolsProtocol,
+        "ws": "none",
+        "access_log": False,
+        "log_config": log_config(),
+        "timeout_graceful_shutdown": 5,
+        # uvicorn declares an int but only hands it to loop.call_later, which takes fractional seconds
+        "timeout_keep_alive": settings.keepalive_timeout_s,
+        "limit_concurrency": settings.max_connections,
+    }
+
+
 def main() -> None:
     import uvicorn
 
-    from ..settings import Settings
-    from .http_limits import LimitedHttpToolsProtocol
-
     settings = Settings.from_env()
     os.environ[PARENT_ENV] = str(os.getppid() if settings.workers == 1 else os.getpid())
-    uvicorn.run(
-        "api.serve.child:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        loop="uvloop",
-        http=LimitedHttpToolsProtocol,
-        ws="none",
-        access_log=False,
-        log_config=log_config(),
-        timeout_graceful_shutdown=5,
-        # uvicorn declares an int but only hands it to loop.call_later, which takes fractional seconds
-        timeout_keep_alive=settings.keepalive_timeout_s,  # type: ignore[arg-type]
-        limit_concurrency=settings.max_connections,
-    )
+    uvicorn.run("api.serve.child:create_app", **uvicorn_options(settings))
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ class Supervisor:
     def _serve(self) -> int:
         from ..alliance import load_demo_alliance
         from ..members_io import load_demo_leaders, load_demo_members
-        from ..redis.connect import refuse_evicting_redis, shown, sync_client
+        from ..redis.connect import refuse_evicting_redis, shown, stream_node_warning, sync_client
         from .rules_at_start import decide
 
         if not self.settings.redis_url:
@@ -124,6 +124,9 @@ class Supervisor:
         try:
             client = sync_client(redis_url, socket_timeout=5)
             refuse_evicting_redis(client)
+            warning = stream_node_warning(client)
+            if warning:
+                say(f"warning: {warning}")
             if settings.demo:
                 loaded = load_demo_members(client)
                 say(f"demo members {'loaded' if loaded else 'already loaded'} (M00001..M10000)")

@@ -46,7 +46,12 @@ local function sweep(member, lots_key, led, now)
     redis.call('HSET', lots_key, '#', 1)
     if opening > 0 then
       redis.call('HSET', lots_key, 1, opening .. ' 0')
+      -- the balance it opens with came before (an import, the owner's): no brand's doing, even when
+      -- a brand's script opens it (lua/chain.lua)
+      local acting = BRAND
+      BRAND = ''
       entry(member, led, opening, 'opening', '', now, 0, opening)
+      BRAND = acting
     end
   end
   local lots, lapsed = read_lots(lots_key)

@@ -1,0 +1,144 @@
+"""`rights bench memory`: what a member costs in Redis, and how fast members import.
+
+Starts its own redis-server (loopback, a free port, configured as the embedded one:
+api/redis/embedded.py), imports 100,000 members shaped as the demo's (a name, a tier,
+points, a birthday month, sessions watched, a leader, a tag and three identities: phone,
+OpenID, UnionID) through the import of `rights members import` (api/members_import.py,
+from JSON lines), and reads `used_memory` before and after. Then it brings a sample of
+those members to 1, 10 and 100 ledger entries through the ledger's own scripts: the
+first by a sweep (the member's first ledger script, which opens its ledger: the
+`opening` entry and lot), each further one by a freeze or an unfreeze (an entry with a
+32-character reference, as an order's; nothing else written), and reads `used_memory`
+after each stage.
+
+`bytes_per_member_1_entry` is everything a member with one ledger entry costs: its hash,
+its identities, its share of its leader's group, its lots and its ledger stream.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+import orjson
+
+from api.ledger import freeze, sweep
+from api.members_import import import_rows
+from api.members_io import demo_members, read_rows
+from api.redis.connect import sync_client
+from api.redis.embedded import EmbeddedRedis
+from api.redis.scripts import Scripts
+from bench.progress import per_second, report
+from engine.gc_pause import gc_paused
+
+PIPELINE = 1000  # ledger script calls a pipeline
+REF = "review:order-20261111-000000123"  # as long as an order's reference
+
+
+def member_rows(count: int) -> str:
+    """`count` members shaped as the demo's, as JSON lines (the import's input)."""
+    lines = []
+    for record in demo_members(count):
+        row = {
+            "id": record.id,
+            "name": record.name,
+            "tier": record.tier,
+            "points": record.points,
+            "birthday_month": record.birthday_month,
+            "sessions_watched": record.sessions_watched,
+            "leader": record.leader,
+            "tags": record.tags,
+            **record.identities,
+        }
+        if record.paid_until:
+            row["paid_until"] = record.paid_until
+        lines.append(orjson.dumps(row))
+    return b"\n".join(lines).decode()
+
+
+def _used(client) -> int:
+    return int(client.info("memory")["used_memory"])
+
+
+def _in_pipelines(client, calls) -> None:
+    """Run `calls` (each a function of a pipeline that queues one script call) in pipelines."""
+    for start in range(0, len(calls), PIPELINE):
+        pipe = client.pipeline(transaction=False)
+        for call in calls[start : start + PIPELINE]:
+            call(pipe)
+        pipe.execute()
+
+
+def run(members: int = 100_000, sample: int = 1_000) -> dict:
+    """The figures, as one flat dict of numbers."""
+    text = member_rows(members)
+    with tempfile.TemporaryDirectory(prefix="rights-bench-memory-") as data_dir:
+        with EmbeddedRedis(data_dir) as server:
+            client = sync_client(server.url, socket_timeout=30)
+            config = client.config_get("stream-node-max-bytes")
+            empty = _used(client)
+            started = time.perf_counter()
+            with gc_paused():
+                rows = list(read_rows(text, "members.jsonl"))
+            result = import_rows(client, rows, None, lambda *refused: None, lambda done: None)
+            import_s = time.perf_counter() - started
+            if result.error is not None or result.written != members:
+                raise RuntimeError(f"the import stopped: {result}")
+            imported = _used(client)
+            rate = members / import_s
+            per_member = (imported - empty) / members
+            report(
+                "memory",
+                1,
+                4,
+                "import",
+                f"{per_second(rate, 'members/s')}, {per_member:,.0f} bytes a member",
+                step="stage",
+            )
+
+            scripts = Scripts(client)
+            ids = [f"M{k:05d}" for k in range(1, members + 1, max(1, members // sample))][:sample]
+            now = int(time.time())
+            _in_pipelines(client, [lambda pipe, m=m: sweep(scripts, m, now, client=pipe) for m in ids])
+            one = _used(client)
+            first_entry = (one - imported) / len(ids)
+            report("memory", 2, 4, "1 entry", f"{per_member + first_entry:,.0f} bytes a member", step="stage")
+
+            def entries(upto: int, done: int) -> list:
+                return [
+                    lambda pipe, m=m, k=k: freeze(scripts, m, k % 2 == 1, now + k, REF, client=pipe)
+                    for k in range(done, upto)
+                    for m in ids
+                ]
+
+            _in_pipelines(client, entries(10, 1))
+            ten = _used(client)
+            report(
+                "memory",
+                3,
+                4,
+                "10 entries",
+                f"{per_member + (ten - imported) / len(ids):,.0f} bytes a member",
+                step="stage",
+            )
+            _in_pipelines(client, entries(100, 10))
+            hundred = _used(client)
+            further = (hundred - ten) / (90 * len(ids))
+            report("memory", 4, 4, "100 entries", f"{further:,.0f} bytes a further entry", step="stage")
+    return {
+        "members": members,
+        "sample": len(ids),
+        "stream_node_max_bytes": int(config.get("stream-node-max-bytes", 0)),
+        "import_members_per_s": round(rate),
+        "bytes_per_member_imported": round(per_member),
+        "bytes_per_member_1_entry": round(per_member + first_entry),
+        "bytes_per_member_10_entries": round(per_member + (ten - imported) / len(ids)),
+        "bytes_per_member_100_entries": round(per_member + (hundred - imported) / len(ids)),
+        "bytes_per_further_entry": round(further),
+    }
+
+
+TARGETS = {
+    "bytes_per_member_1_entry": ("<=", 1024),
+    "import_members_per_s": (">=", 50_000),
+}

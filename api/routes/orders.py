@@ -289,27 +289,13 @@ async def _prepare(
     record = await service.reviewed_member(record, now, table)  # a tier review due runs before pricing
     assert record is not None
     _, member = pricing(record, now, model=table.model)
+    cart = (service.evaluator, table, member, body.room, now, [(line.sku, line.qty) for line in body.lines])
     try:
         if sold_out is not None:
-            quote = quote_with_cached_stock(
-                service.evaluator,
-                table,
-                member,
-                body.room,
-                now,
-                [(line.sku, line.qty) for line in body.lines],
-                body.fulfillment,
-                cache=service.cache,
-                sold_out=sold_out,
-            )
+            quote = quote_with_cached_stock(*cart, body.fulfillment, cache=service.cache, sold_out=sold_out)
         else:
             quote = await quote_with_live_stock(
-                service.evaluator,
-                table,
-                member,
-                body.room,
-                now,
-                [(line.sku, line.qty) for line in body.lines],
+                *cart,
                 body.fulfillment,
                 redis=service.redis,
                 cache=service.cache,

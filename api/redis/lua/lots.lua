@@ -165,3 +165,17 @@ local function credit(member, lots_key, led, live, balance, points, expires, rea
   if points > paid then n = add_lot(lots_key, live, points - paid, expires, tag) end
   return balance, n
 end
+
+-- bring the balance to `target` through the ledger (lots added or taken, an `import` entry); the change
+local function set_balance(member, lots_key, led, target, now, ref)
+  local balance, live = sweep(member, lots_key, led, now)
+  local delta = target - balance
+  if delta > 0 then
+    add_lot(lots_key, live, delta, 0)
+  elseif delta < 0 then
+    take(lots_key, live, -delta)
+  end
+  if delta ~= 0 then entry(member, led, delta, 'import', ref, now, 0, target) end
+  publish(member, target, live)
+  return delta
+end

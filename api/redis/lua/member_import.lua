@@ -42,13 +42,4 @@ if redis.call('HEXISTS', KEYS[2], '#') == 0 then  -- its ledger has not begun: t
   redis.call('HSET', KEYS[1], 'points', target)
   return 0
 end
-local balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
-local delta = target - balance
-if delta > 0 then
-  add_lot(KEYS[2], live, delta, 0)
-elseif delta < 0 then
-  take(KEYS[2], live, -delta)
-end
-if delta ~= 0 then entry(KEYS[1], KEYS[3], delta, 'import', ARGV[3], now, 0, target) end
-publish(KEYS[1], target, live)
-return delta
+return set_balance(KEYS[1], KEYS[2], KEYS[3], target, now, ARGV[3])

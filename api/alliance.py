@@ -24,7 +24,8 @@ from typing import Any
 
 import orjson
 
-from .redis.keys import ALLIANCES_KEY, Scope, ledger_key
+from .ledger import ledger_entries
+from .redis.keys import ALLIANCES_KEY, Scope
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}\Z")
 MAX_ALLIANCES = 32
@@ -294,11 +295,10 @@ def clearing(client, alliance: Alliance, home: str, since: int, until: int) -> d
     for batch in _owner_members(client, scope.members):
         for member_id in batch:
             result.members += 1
-            with scoped(scope):
-                key = ledger_key(member_id)
             start = "-"
             while True:
-                entries = client.xrange(key, min=start, max="+", count=1_000)
+                with scoped(scope):
+                    entries = ledger_entries(client, member_id, start)
                 for _, fields in entries:
                     result.add(fields)
                 if len(entries) < 1_000:

@@ -21,7 +21,9 @@ Keys, all with the member id as hash tag (one Redis Cluster slot per member):
     led:{<id>}    stream  entries: delta, reason, ref, at, expires, balance (after), debt (on
                           the entries that change it), n and h: the entry's place and hash in
                           the member's hash chain, whose head (chain_n, chain_h) the member
-                          hash keeps (lua/chain.lua, api/ledger_chain.py)
+                          hash keeps (lua/chain.lua, api/ledger_chain.py). The first entry
+                          waits in the member hash (`e:id`, `e:delta`, ...) until a second
+                          comes: no stream for a member with one entry (ledger_entries)
     ev:{<id>}     hash    event id -> "<points> <balance> <expires> <note> <reason>": an event
                           counts once, and its replay is answered from this
     ev:{<id>}:at  zset    event id -> the wall-clock second it was credited; ids older than
@@ -38,6 +40,7 @@ rate counts even when a later check refuses it; one past the rate, or a replay, 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from engine.instants import last_day, months_later_day_end
 from engine.model import PointsRules
@@ -163,6 +166,41 @@ def expiring_by_day(raw_lots: dict, now: int, within_days: int, utc_offset: int)
         day["at"] = min(day["at"], expires)
         day["points"] += left
     return [days[date] for date in sorted(days)]
+
+
+HELD = ("delta", "reason", "ref", "at", "expires", "balance", "debt", "brand", "from")
+_HELD_DEFAULT = {"ref": b"", "expires": b"0"}  # held only when not these (lua/chain.lua)
+HELD_NAMES = ("e:id", *(f"e:{name}" for name in HELD), "chain_h")  # HMGET these of the member hash for held_entry
+
+
+def _bytes(value) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def held_entry(values: Sequence) -> tuple[bytes, dict] | None:
+    """The ledger's first entry while the member hash holds it (lua/chain.lua), as XRANGE
+    gives a stream entry (its n 1, its h the chain's head), from the member hash's values
+    of HELD_NAMES; None when it holds none."""
+    if values[0] is None:
+        return None
+    fields = {}
+    for name, value in zip(HELD, values[1:-1]):
+        value = _HELD_DEFAULT.get(name) if value is None else value
+        if value is not None:
+            fields[name.encode()] = _bytes(value)
+    fields[b"n"] = b"1"
+    fields[b"h"] = _bytes(values[-1] or b"")
+    return _bytes(values[0]) + b"-0", fields
+
+
+def ledger_entries(client, member_id: str, start: str = "-", count: int | None = 1_000) -> list:
+    """A member's ledger entries from `start` (XRANGE's min), oldest first, at most `count`
+    (None: all), the one the member hash holds included (sync client)."""
+    batch = client.xrange(ledger_key(member_id), min=start, max="+", count=count)
+    if batch or start != "-":
+        return batch
+    held = held_entry(client.hmget(member_key(member_id), HELD_NAMES))
+    return [held] if held else []
 
 
 def parse_entry(entry_id, fields: dict) -> dict:

@@ -36,6 +36,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from .ledger import HELD_NAMES, held_entry
 from .redis.keys import (
     ANCHOR_KEEP,
     ANCHORS_KEY,
@@ -122,10 +123,15 @@ def _get(fields: dict, name: str) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
 
 
-def _entries(client, key: str) -> Iterator[tuple[str, dict]]:
+def _entries(client, key: str, held_in: str | None = None) -> Iterator[tuple[str, dict]]:
+    """The stream's entries, oldest first; for a member's ledger (`held_in` its hash) the
+    first entry while the hash holds it (api/ledger.py held_entry)."""
     start = "-"
     while True:
         batch = client.xrange(key, min=start, max="+", count=READ_BATCH)
+        if not batch and start == "-" and held_in is not None:
+            held = held_entry(client.hmget(held_in, HELD_NAMES))
+            batch = [held] if held else []
         for entry_id, fields in batch:
             yield _text(entry_id), fields
         if len(batch) < READ_BATCH:
@@ -133,12 +139,14 @@ def _entries(client, key: str) -> Iterator[tuple[str, dict]]:
         start = "(" + _text(batch[-1][0])
 
 
-def _walk(client, key: str, who: str, seq_name: str, names: Sequence[str], want: set) -> ChainReport:
+def _walk(
+    client, key: str, who: str, seq_name: str, names: Sequence[str], want: set, held_in: str | None = None
+) -> ChainReport:
     """Walk a member's chain from its first entry: the first entry out of sequence (deleted
     or reordered) or whose h does not follow (edited) is the report's finding."""
     report = ChainReport(who)
     expected, prev = 1, GENESIS
-    entries = _entries(client, key)
+    entries = _entries(client, key, held_in)
     for entry_id, fields in entries:
         report.entries += 1
         raw_n = _get(fields, seq_name)
@@ -208,7 +216,7 @@ def verify_member(client, member_id: str, want: set | None = None) -> ChainRepor
     """Walk a member's chain and compare it with the head in the member hash."""
     hash_key, stream_key = _keys_of(member_id)
     head = _read_head(client, hash_key, "chain_n", "chain_h")
-    report = _walk(client, stream_key, member_id, "n", MEMBER_FIELDS, (want or set()) | {head[0]})
+    report = _walk(client, stream_key, member_id, "n", MEMBER_FIELDS, (want or set()) | {head[0]}, hash_key)
     _check_head(report, head, "the member's chain head")
     return report
 

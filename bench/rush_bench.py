@@ -22,9 +22,10 @@ from pathlib import Path
 import orjson
 import yaml
 
+from api.ledger import ledger_entries
 from api.redis.connect import sync_client
 from api.redis.embedded import EmbeddedRedis, free_port
-from api.redis.keys import REDEMPTIONS, ledger_key, lots_key, member_key, reservations_key, stock_key
+from api.redis.keys import REDEMPTIONS, lots_key, member_key, reservations_key, stock_key
 from api.store import MemberRecord, write_members
 from bench.demo_server import stop_group
 from bench.progress import report
@@ -152,9 +153,10 @@ def _books_hold(client, member_id: str) -> bool:
     has not begun (never charged: imported, then refused) holds its balance alone."""
     points = int(client.hget(member_key(member_id), "points"))
     raw_lots = client.hgetall(lots_key(member_id))
-    if not raw_lots and not client.exists(ledger_key(member_id)):
+    entries = ledger_entries(client, member_id, count=None)
+    if not raw_lots and not entries:
         return points >= 0
-    deltas = [int(fields[b"delta"]) for _, fields in client.xrange(ledger_key(member_id))]
+    deltas = [int(fields[b"delta"]) for _, fields in entries]
     lots = {k: v for k, v in raw_lots.items() if k != b"#"}
     return points >= 0 and points == sum(deltas) == sum(int(v.split()[0]) for v in lots.values())
 

@@ -38,6 +38,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "memory", help="100,000 members imported into a redis-server of its own: bytes a member, import rate"
     )
     memory.add_argument("--members", type=int, default=100_000, help="members imported (default 100,000)")
+    memory.add_argument(
+        "--stream-node-max-bytes",
+        type=int,
+        default=None,
+        help="the Redis setting the ledgers' streams are measured at (default: the embedded Redis's, 512)",
+    )
     _report_flags(memory)
     memory.set_defaults(run=cmd_bench_memory)
     rush = bench_commands.add_parser(
@@ -79,7 +85,7 @@ def cmd_bench_reload(args: argparse.Namespace) -> int:
 def cmd_bench_memory(args: argparse.Namespace) -> int:
     from bench import engine_bench, memory_bench
 
-    figures = memory_bench.run(members=args.members)
+    figures = memory_bench.run(members=args.members, stream_node_max_bytes=args.stream_node_max_bytes)
     return _report(figures, engine_bench.verdicts(figures, memory_bench.TARGETS), args)
 
 

@@ -13,6 +13,7 @@ import pytest
 import redis
 from serving import wait_until
 
+from api.ledger import ledger_entries
 from api.redis.embedded import EmbeddedRedis
 from api.store import MemberRecord, write_members
 
@@ -80,11 +81,11 @@ def _settle_kill_and_retry(store: EmbeddedRedis, serve) -> None:
     for answer in acknowledged:
         member, order_id = answer["member_id"], answer["order_id"]
         assert client.hget(f"ord:{{{member}}}:{order_id}", "state") == b"done", order_id
-        refs = [fields[b"ref"] for _, fields in client.xrange(f"led:{{{member}}}")]
+        refs = [fields[b"ref"] for _, fields in ledger_entries(client, member, count=None)]
         assert order_id.encode() in refs, order_id
     for member in members:
         points = int(client.hget(f"m:{{{member.id}}}", "points"))
-        deltas = [int(fields[b"delta"]) for _, fields in client.xrange(f"led:{{{member.id}}}")]
+        deltas = [int(fields[b"delta"]) for _, fields in ledger_entries(client, member.id, count=None)]
         assert points == sum(deltas), member.id
 
 
@@ -110,5 +111,9 @@ def _every_client_retries(server, url: str, acknowledged: list, sent: int, membe
         server.stop()
     client = redis.Redis.from_url(url)
     for member in members:
-        refs = [fields[b"ref"] for _, fields in client.xrange(f"led:{{{member.id}}}") if fields[b"reason"] == b"order"]
+        refs = [
+            fields[b"ref"]
+            for _, fields in ledger_entries(client, member.id, count=None)
+            if fields[b"reason"] == b"order"
+        ]
         assert len(refs) == len(set(refs)), member.id  # each order credited once

@@ -19,8 +19,9 @@ from conftest import in_a_worker
 
 from api.errors import RedisUnavailable
 from api.event_stream import EventConsumer, Options
+from api.ledger import ledger_entries
 from api.redis.connect import async_client
-from api.redis.keys import dead_letter_key, event_stream_key, ledger_key
+from api.redis.keys import dead_letter_key, event_stream_key
 from api.store import MemberRecord, write_members
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def credited_refs(client, member_id: str) -> list[str]:
     """The event ids the member's ledger credited, one per ledger entry."""
     return [
         fields[b"ref"].decode()
-        for _, fields in client.xrange(ledger_key(member_id))
+        for _, fields in ledger_entries(client, member_id, count=None)
         if fields[b"reason"].decode().startswith("event:")
     ]
 
@@ -168,7 +169,7 @@ def test_at_is_read_only_where_the_clock_may_be_set(redis_server, redis_client):
     options = Options(stream="clock", group="g", consumer="c1", block_ms=100)
     tally = consume_until(redis_server, options, lambda t: t.credited + t.dead >= 2, allow_clock_override=True)
     assert (tally.credited, tally.dead) == (1, 1)
-    credited_at = [int(f[b"at"]) for _, f in redis_client.xrange(ledger_key("G1")) if f[b"ref"] == b"a1"]
+    credited_at = [int(f[b"at"]) for _, f in ledger_entries(redis_client, "G1", count=None) if f[b"ref"] == b"a1"]
     assert credited_at == [then]
     (_, letter), *_ = redis_client.xrange(dead_letter_key("clock"))
     assert letter[b"field"] == b"at"

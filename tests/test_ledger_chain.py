@@ -12,6 +12,7 @@ import json
 import pytest
 from conftest import at, client_for
 
+from api.ledger import ledger_entries
 from api.ledger_chain import GENESIS, MEMBER_FIELDS, chain_hash
 from api.redis.keys import CHAIN_HEAD_KEY, CHAIN_KEY, CHAIN_SEEN_KEY, ledger_key, member_key
 from api.store import MemberRecord, write_members
@@ -75,7 +76,7 @@ def verify(redis_server, *args: str) -> int:
 
 
 def entries(redis, member: str) -> list:
-    return redis.xrange(ledger_key(member))
+    return ledger_entries(redis, member, count=None)
 
 
 def rewrite(redis, key: str, rows: list) -> None:

@@ -140,8 +140,10 @@ class LedgerMachine(RuleBasedStateMachine):
             live = [tuple(int(p) for p in v.split()[:2]) for v in lots.values() if int(v.split()[0]) > 0]
             soonest = min((expires for _, expires in live if expires > 0), default=0)
             lapse_at, lapse_points = self.redis.hmget(f"m:{{{member}}}", "lapse_at", "lapse_points")
-            assert int(lapse_at) == soonest, member
-            assert int(lapse_points) == sum(left for left, expires in live if soonest and expires == soonest), member
+            assert int(lapse_at or 0) == soonest, member  # absent: nothing lapses
+            assert int(lapse_points or 0) == sum(left for left, expires in live if soonest and expires == soonest), (
+                member
+            )
             # a refund's unrecovered points are owed; the newest entry that changed the debt says how many,
             # and while any is owed every credit goes to it first, so nothing is left to spend
             owed = next((e["debt"] for e in entries if "debt" in e), 0)

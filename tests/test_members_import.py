@@ -7,7 +7,7 @@ import time
 import pytest
 from redis.exceptions import ResponseError
 
-from api.ledger import sweep
+from api.ledger import ledger_entries, sweep
 from api.ledger_chain import verify_member
 from api.redis.keys import identity_key, ledger_key, lots_key, member_key
 from api.redis.scripts import Scripts
@@ -25,10 +25,14 @@ def test_an_import_begins_no_ledger_and_the_first_change_opens_it(redis_client):
 
     scripts = Scripts(redis_client)
     assert sweep(scripts, "N1", int(time.time())) == 1200  # the first ledger script opens it
-    entries = redis_client.xrange(ledger_key("N1"))
+    entries = ledger_entries(redis_client, "N1")
     assert [(e[b"reason"], e[b"delta"], e[b"n"]) for _, e in entries] == [(b"opening", b"1200", b"1")]
+    write_members(
+        redis_client, [MemberRecord(id="N1", tier="silver", points=1200)]
+    )  # the one entry the hash holds stays
+    assert ledger_entries(redis_client, "N1") == entries and verify_member(redis_client, "N1").finding is None
     write_members(redis_client, [MemberRecord(id="N1", tier="gold", points=1000)])  # now through the ledger
-    entries = redis_client.xrange(ledger_key("N1"))
+    entries = ledger_entries(redis_client, "N1")
     assert [(e[b"reason"], e[b"delta"]) for _, e in entries][1:] == [(b"import", b"-200")]
     assert read_member(redis_client, "N1").points == 1000
     report = verify_member(redis_client, "N1")

@@ -406,3 +406,43 @@ def test_the_documented_event_example_is_a_valid_table():
     table = build_table(data)
     assert table.points.events["check_in"].counts_toward == ("daily_visits",)
     assert (table.points.events["comment"].cap_per_week, table.points.events["check_in"].cap_per_day) == (6, 5)
+
+
+def test_a_member_with_one_ledger_entry_has_no_stream_until_its_second(api, redis_client):
+    from api.ledger import freeze
+    from api.ledger_chain import verify_member
+    from api.redis.keys import ledger_key, member_key
+    from api.redis.scripts import Scripts
+
+    first = ledger(api, "G1").json()  # reading opens the ledger: its `opening` entry
+    assert [(e["reason"], e["delta"], e["balance"]) for e in first["entries"]] == [("opening", 1850, 1850)]
+    entry = first["entries"][0]
+    assert re.fullmatch(r"\d{13}-0", entry["id"]) and entry["ref"] == "" and entry["expires"] is None
+    assert not redis_client.exists(ledger_key("G1"))  # held in the member hash
+    assert ledger(api, "G1", before=entry["id"]).json()["entries"] == []
+    assert verify_member(redis_client, "G1").finding is None
+
+    redis_client.hset(member_key("G1"), "e:delta", 9999)  # an edit of the held entry shows
+    assert "edited" in str(verify_member(redis_client, "G1").finding)
+    redis_client.hset(member_key("G1"), "e:delta", 1850)
+
+    freeze(Scripts(redis_client), "G1", True, GALA_21, "review")  # the second entry: both in the stream
+    assert redis_client.xlen(ledger_key("G1")) == 2
+    assert not [f for f in redis_client.hkeys(member_key("G1")) if f.startswith(b"e:")]
+    after = ledger(api, "G1").json()["entries"]
+    assert [e["reason"] for e in after] == ["frozen", "opening"] and after[1] == entry
+    report = verify_member(redis_client, "G1")
+    assert report.finding is None and report.last_n == 2
+
+
+def test_a_first_entry_too_long_for_the_hash_begins_the_stream(api, redis_client):
+    from api.ledger import freeze
+    from api.ledger_chain import verify_member
+    from api.redis.keys import ledger_key, member_key
+    from api.redis.scripts import Scripts
+
+    write_members(redis_client, [MemberRecord(id="Z1", tier="gold")])  # no points: no opening entry
+    freeze(Scripts(redis_client), "Z1", True, GALA_21, "r" * 65)  # a ref past the hash's 64 bytes
+    assert redis_client.xlen(ledger_key("Z1")) == 1 and not redis_client.hexists(member_key("Z1"), "e:id")
+    assert [e["ref"] for e in ledger(api, "Z1").json()["entries"]] == ["r" * 65]
+    assert verify_member(redis_client, "Z1").finding is None

@@ -106,7 +106,7 @@ def stream_node_warning(client, most: int = 1024) -> str | None:
     if largest and largest <= most:
         return None
     return (
-        f"the Redis stream-node-max-bytes is {largest or 'unlimited'}: every member's ledger (a stream) "
-        f"costs about {(min(largest or 4096, 4096) + 600) / 1000:.1f} KB from its first entry; set it to 512 "
+        f"the Redis stream-node-max-bytes is {largest or 'unlimited'}: every member's ledger (a stream from its "
+        f"second entry) costs about {(min(largest or 4096, 4096) + 600) / 1000:.1f} KB from then; set it to 512 "
         "(docs/OPERATIONS.md, Memory)"
     )

@@ -69,7 +69,9 @@ def lots_key(member_id: str) -> str:  # {<member>}; a lot goes when spent or lap
     return f"lots:{{{member_id}}}{_members()}"
 
 
-def ledger_key(member_id: str) -> str:  # {<member>}; for good: the member's record of every change
+def ledger_key(
+    member_id: str,
+) -> str:  # {<member>}; for good: every change (the first held in the member hash: api/ledger.py)
     return f"led:{{{member_id}}}{_members()}"
 
 

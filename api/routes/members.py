@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from .. import schemas
 from ..access import check_admin
 from ..errors import JSON, MEMBER_ERRORS, answer, error, refusal
-from ..ledger import expiring_by_day, freeze, parse_entry, sweep
+from ..ledger import HELD_NAMES, expiring_by_day, freeze, held_entry, parse_entry, sweep
 from ..redis.keys import ledger_key, lots_key, member_key
 from ..store import MEMBER_ID
 from .deps import BrandDep, ServiceDep
@@ -47,6 +47,12 @@ _LEDGER_EXAMPLE = {
     ],
     "next": None,
 }
+
+
+def _stream_id(text: str | bytes) -> tuple[int, int]:
+    """A stream id "<ms>-<seq>" as a pair that orders as Redis orders ids."""
+    ms, _, seq = (text.decode() if isinstance(text, bytes) else text).partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _ledger_position(text: str) -> bool:
@@ -86,7 +92,10 @@ async def get_ledger(
     raw = await service.redis_call(
         service.redis.xrevrange(ledger_key(member_id), max=f"({before}" if before else "+", min="-", count=limit + 1)
     )
-    debt = await service.redis_call(service.redis.hget(member_key(member_id), "debt"))
+    debt, *held_values = await service.redis_call(service.redis.hmget(member_key(member_id), "debt", *HELD_NAMES))
+    held = held_entry(held_values)
+    if not raw and held is not None and (before is None or _stream_id(held[0]) < _stream_id(before)):
+        raw = [held]  # the member's only entry, held in its hash (api/ledger.py)
     entries = [parse_entry(entry_id, fields) for entry_id, fields in raw[:limit]]
     page = {
         "member_id": member_id,

@@ -22,6 +22,40 @@ local function chain_hash(prev, values)
   return redis.sha1hex(table.concat(parts))
 end
 
+-- A ledger's first entry is held in the member hash (its fields prefixed `e:`, with `e:id` the milliseconds
+-- of the stream id <e:id>-0 it will have, and no `e:ref` nor `e:expires` when they are '' and '0'; its n is
+-- 1 and its h the chain's head) until a second one comes, when it moves to the stream `led` ahead of it: a
+-- stream's first node costs about a kilobyte, and most members of a large base have one entry. An entry
+-- with a value longer than HELD_MAX bytes (Redis's hash-max-listpack-value: a longer one would turn the
+-- member hash into a table) begins the stream at once.
+local HELD_MAX = 64
+local HELD = {'delta', 'reason', 'ref', 'at', 'expires', 'balance', 'debt', 'brand', 'from'}
+local HELD_DEFAULT = {ref = '', expires = '0'}  -- every entry has them; the hash holds them only when not these
+
+local function held_fits(fields)
+  for i = 2, #fields, 2 do
+    if #fields[i] > HELD_MAX then return false end
+  end
+  return true
+end
+
+-- move the held first entry, if any, to the stream: its n 1 and its h `h1`, the chain's head until now
+local function release_held(member, led, h1)
+  local names = {'e:id'}
+  for i, name in ipairs(HELD) do names[i + 1] = 'e:' .. name end
+  local got = redis.call('HMGET', member, unpack(names))
+  if not got[1] then return end
+  local fields = {}
+  for i, name in ipairs(HELD) do
+    local value = got[i + 1] or HELD_DEFAULT[name]
+    if value then fields[#fields + 1] = name; fields[#fields + 1] = value end
+  end
+  fields[#fields + 1] = 'n'; fields[#fields + 1] = '1'
+  fields[#fields + 1] = 'h'; fields[#fields + 1] = h1
+  redis.call('XADD', led, got[1] .. '-0', unpack(fields))
+  redis.call('HDEL', member, unpack(names))
+end
+
 -- append a ledger entry to the member's stream `led`, chained after the head kept in the member hash
 -- (fields chain_n, chain_h); the entry's n and h
 -- In an alliance (BRAND set, lua/lots.lua) the entry also carries `brand` (where it happened) and `from`
@@ -41,6 +75,18 @@ local function entry(member, led, delta, reason, ref, at, expires, balance, debt
     fields[#fields + 1] = 'from'; fields[#fields + 1] = from or ''
   end
   local h = chain_hash(head[2] or GENESIS, values)
+  if n == 1 and held_fits(fields) and redis.call('EXISTS', led) == 0 then
+    local now = redis.call('TIME')
+    local held = {'e:id', string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))}
+    for i = 1, #fields, 2 do
+      if HELD_DEFAULT[fields[i]] ~= fields[i + 1] then
+        held[#held + 1] = 'e:' .. fields[i]; held[#held + 1] = fields[i + 1]
+      end
+    end
+    redis.call('HSET', member, 'chain_n', n, 'chain_h', h, unpack(held))
+    return n, h
+  end
+  if n == 2 then release_held(member, led, head[2]) end
   fields[#fields + 1] = 'n'; fields[#fields + 1] = values[1]
   fields[#fields + 1] = 'h'; fields[#fields + 1] = h
   redis.call('XADD', led, '*', unpack(fields))

@@ -127,7 +127,12 @@ local function publish(member, balance, live)
       if lot.left > 0 and lot.expires == soonest then due = due + lot.left end
     end
   end
-  redis.call('HSET', member, 'points', balance, 'lapse_at', soonest, 'lapse_points', due)
+  if soonest > 0 then
+    redis.call('HSET', member, 'points', balance, 'lapse_at', soonest, 'lapse_points', due)
+  else  -- nothing lapses: the fields are absent, read as 0 (a member's hash is most of its memory)
+    redis.call('HSET', member, 'points', balance)
+    redis.call('HDEL', member, 'lapse_at', 'lapse_points')
+  end
 end
 
 -- the balance a sweep would leave now, read without writing (for refusals made before any write)

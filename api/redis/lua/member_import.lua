@@ -2,7 +2,8 @@
 -- becomes the imported one. What is not the profile's stays: the ledger's own fields (the balance, its
 -- next lapse and the points lapsing then, the points owed, the head of the ledger's hash chain), tier
 -- progression's figures (growth, review_at, tier_since, sp:<month>, t:<task>: api/progression.py) and
--- the member's unused coupon grants (`g:<coupon>`, lua/grants.lua).
+-- the member's unused coupon grants (`g:<coupon>`, lua/grants.lua) and the ledger's first entry while the
+-- hash holds it (`e:<field>`, lua/chain.lua).
 -- A member whose ledger has begun (its lots exist) reaches the balance through the ledger, an `import`
 -- entry, as ledger_set_balance does. One whose ledger has not (a new member) holds the balance in its
 -- hash alone, and its first ledger script opens the ledger with it (an `opening` lot and entry:
@@ -22,7 +23,7 @@ local others = {}
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local f = all[i]
-  if string.sub(f, 1, 2) == 'g:' or f == 'growth' or f == 'review_at' or f == 'tier_since'
+  if string.sub(f, 1, 2) == 'g:' or string.sub(f, 1, 2) == 'e:' or f == 'growth' or f == 'review_at' or f == 'tier_since'
       or string.sub(f, 1, 3) == 'sp:' or string.sub(f, 1, 2) == 't:' then
     others[#others + 1] = f
     others[#others + 1] = all[i + 1]

@@ -36,6 +36,7 @@ from .owned_coupons import OWNED_PREFIX, owned_counts, parse_expiries
 from .redis.bulk import Sent, pack
 from .redis.keys import SCOPE, group_key, identity_key, ledger_key, lots_key, member_key
 from .redis.scripts import source
+from .redis.steps import Steps
 
 CHANNELS = ("phone", "openid", "unionid", "app")
 MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
@@ -297,61 +298,63 @@ class WriteRefused(RedisError):
 
 class MemberWrites:
     """The commands that write a batch of members (sync client), packed for each server
-    (api/redis/bulk.py): one script a member (lua/member_import.lua: the profile replaces
+    (api/redis/bulk.py): each member's script (lua/member_import.lua: the profile replaces
     the stored one, the ledger's fields stay; the balance becomes the imported one,
     through the ledger once the member's ledger has begun), and on a single server one
     MSET for the identities and one SADD a leader's group (`grp:{leader:<id>}`, read by
     the leader's ranking); on a Cluster each primary gets its own members' scripts and
-    keys. `send()` sends them all, `finish()` reads the replies: between the two the
-    caller may prepare the next batch while Redis writes this one."""
+    keys. On one server the batch's scripts are one call (lua/member_import_node.lua,
+    each member a step): Redis parses one command and starts one script, not a thousand;
+    on a Cluster (or with `one_node=False`) each member is a call of its own, its slot's.
+    `send()` sends them all, `finish()` reads the replies: between the two the caller may
+    prepare the next batch while Redis writes this one."""
 
-    def __init__(self, redis, records: Iterable[MemberRecord]):
+    def __init__(self, redis, records: Iterable[MemberRecord], one_node: bool | None = None):
         from redis.cluster import RedisCluster
 
         self.redis = redis
         self.records = records = list(records)
-        self.script = source("member_import")
+        cluster = isinstance(redis, RedisCluster)
+        if one_node is None:
+            one_node = not cluster
+        if one_node and cluster:
+            raise ValueError("a batch in one call needs one Redis node, not a Cluster")
+        self.script = source("member_import_node" if one_node else "member_import")
         sha = hashlib.sha1(self.script.encode()).hexdigest()
         now = int(time.time())
-        cluster = isinstance(redis, RedisCluster)
         home = not SCOPE.get().members  # leaders' groups are the home brand's members (docs/BRANDS.md)
-        self.servers: dict = {}  # server name -> (client, packed commands, the members each is for)
+        # server name -> (client, packed commands, the members each is for, whether each stops at a refusal)
+        self.servers: dict = {}
 
-        def queue(key: str, command: bytes, members) -> None:
+        def queue(key: str, command: bytes, members, in_order: bool = False) -> None:
             name, client = "", redis
             if cluster:
                 node = redis.get_node_from_key(key)
                 name, client = node.name, redis.get_redis_connection(node)
             if name not in self.servers:
-                self.servers[name] = (client, [], [])
-            _, commands, of = self.servers[name]
+                self.servers[name] = (client, [], [], [])
+            _, commands, of, stops = self.servers[name]
             commands.append(command)
             of.append(members)
+            stops.append(in_order)
 
         identities: dict = {}
         groups: dict = {}
+        steps = Steps() if one_node else None
         for k, record in enumerate(records):
-            key = member_key(record.id)
-            queue(
-                key,
-                pack(
-                    "EVALSHA",
-                    sha,
-                    3,
-                    key,
-                    lots_key(record.id),
-                    ledger_key(record.id),
-                    record.points,
-                    now,
-                    "members import",
-                    *record.profile_args(),
-                ),
-                (k,),
-            )
+            member = record.id
+            key = member_key(member)
+            args = [record.points, now, "members import", *record.profile_args()]
+            if steps is not None:
+                steps.add_as_is("member_import", [key, lots_key(member), ledger_key(member)], args)
+            else:
+                queue(key, pack("EVALSHA", sha, 3, key, lots_key(member), ledger_key(member), *args), (k,))
             if record.leader and home:
                 groups.setdefault(record.leader, []).append(k)
             for channel, value in record.identities.items():
                 identities[identity_key(channel, value)] = k
+        if steps is not None and records:  # the members' scripts first, as on a Cluster
+            queue("", pack("EVALSHA", sha, len(steps.keys), *steps.keys, steps.packed()), range(len(records)), True)
         if cluster:  # each identity its own slot
             for key, k in identities.items():
                 queue(key, pack("SET", key, records[k].id), (k,))
@@ -367,13 +370,13 @@ class MemberWrites:
     def send(self) -> None:
         """Send every server its commands (the script made known to it first); a server
         that refuses even that has all its commands refused."""
-        for client, commands, members in self.servers.values():
+        for client, commands, members, stops in self.servers.values():
             try:
                 client.script_load(self.script)  # a no-op where it is known already
             except RedisError as exc:
                 self.refused.extend((of, exc) for of in members)
                 continue
-            self.sent.append((Sent(client, commands), members))
+            self.sent.append((Sent(client, commands), members, stops))
 
     def finish(self) -> int:
         """Read the replies: how many members were written, or WriteRefused saying how
@@ -382,8 +385,11 @@ class MemberWrites:
         for of, exc in self.refused:
             for k in of:
                 refused.setdefault(k, exc)
-        for sent, members in self.sent:
-            for reply, of in zip(sent.replies(), members):
+        for sent, members, stops in self.sent:
+            for reply, of, in_order in zip(sent.replies(), members, stops):
+                if in_order and not isinstance(reply, Exception) and len(reply) > 1:
+                    done, reply = reply  # the members after the first refused were not written
+                    of = of[done:]
                 if isinstance(reply, Exception):
                     for k in of:
                         refused.setdefault(k, reply)
@@ -393,10 +399,10 @@ class MemberWrites:
         return len(self.records)
 
 
-def write_members(redis, records: Iterable[MemberRecord]) -> int:
+def write_members(redis, records: Iterable[MemberRecord], one_node: bool | None = None) -> int:
     """Write members, their identities and their leaders' groups (MemberWrites); how many
     were written, or WriteRefused saying how many of the first went in whole."""
-    writes = MemberWrites(redis, records)
+    writes = MemberWrites(redis, records, one_node)
     writes.send()
     return writes.finish()
 

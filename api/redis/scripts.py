@@ -60,6 +60,7 @@ class Scripts:
     chain_link: Registered
     # members (api/store.py)
     member_import: Registered
+    member_import_node: Registered  # a batch of members on one Redis node (api/store.py MemberWrites)
     # tier progression (api/progression.py)
     tier_progress: Registered
     # attempts and shared stock (api/reservations.py)
@@ -111,7 +112,7 @@ NAMES = tuple(Scripts.__annotations__)
 # the scripts that credit or take points: each reads the alliance brand it acts for from its last ARGV
 BRANDED = frozenset({"ledger_credit_event", "order_settle", "order_refund", "redeem", "draw_enter", "draw_award"})
 # the scripts that run other scripts as their steps, over keys of several slots: one Redis node only
-ONE_NODE = frozenset({"order_node", "redeem_node"})
+ONE_NODE = frozenset({"order_node", "redeem_node", "member_import_node"})
 
 
 class Branded:

@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import orjson
 from redis.exceptions import RedisError
 
 from engine.model import VISITOR, Member
@@ -36,7 +37,6 @@ from .owned_coupons import OWNED_PREFIX, owned_counts, parse_expiries
 from .redis.bulk import Sent, pack
 from .redis.keys import SCOPE, group_key, identity_key, ledger_key, lots_key, member_key
 from .redis.scripts import source
-from .redis.steps import Steps
 
 CHANNELS = ("phone", "openid", "unionid", "app")
 MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
@@ -303,9 +303,10 @@ class MemberWrites:
     through the ledger once the member's ledger has begun), and on a single server one
     MSET for the identities and one SADD a leader's group (`grp:{leader:<id>}`, read by
     the leader's ranking); on a Cluster each primary gets its own members' scripts and
-    keys. On one server the batch's scripts are one call (lua/member_import_node.lua,
-    each member a step): Redis parses one command and starts one script, not a thousand;
-    on a Cluster (or with `one_node=False`) each member is a call of its own, its slot's.
+    keys. On one server the members' scripts are one call (lua/member_import_node.lua, its
+    arguments one JSON array): Redis parses one command and starts one script, not a
+    thousand; on a Cluster (or with `one_node=False`) each member is a call of its own, in
+    its slot.
     `send()` sends them all, `finish()` reads the replies: between the two the caller may
     prepare the next batch while Redis writes this one."""
 
@@ -338,23 +339,20 @@ class MemberWrites:
             of.append(members)
             stops.append(in_order)
 
+        if not one_node:
+            for k, record in enumerate(records):
+                key, member = member_key(record.id), record.id
+                args = (record.points, now, "members import", *record.profile_args())
+                queue(key, pack("EVALSHA", sha, 3, key, lots_key(member), ledger_key(member), *args), (k,))
+        elif records:  # the members first, as on a Cluster
+            queue("", _in_one_call(sha, records, now), range(len(records)), True)
         identities: dict = {}
         groups: dict = {}
-        steps = Steps() if one_node else None
         for k, record in enumerate(records):
-            member = record.id
-            key = member_key(member)
-            args = [record.points, now, "members import", *record.profile_args()]
-            if steps is not None:
-                steps.add_as_is("member_import", [key, lots_key(member), ledger_key(member)], args)
-            else:
-                queue(key, pack("EVALSHA", sha, 3, key, lots_key(member), ledger_key(member), *args), (k,))
             if record.leader and home:
                 groups.setdefault(record.leader, []).append(k)
             for channel, value in record.identities.items():
                 identities[identity_key(channel, value)] = k
-        if steps is not None and records:  # the members' scripts first, as on a Cluster
-            queue("", pack("EVALSHA", sha, len(steps.keys), *steps.keys, steps.packed()), range(len(records)), True)
         if cluster:  # each identity its own slot
             for key, k in identities.items():
                 queue(key, pack("SET", key, records[k].id), (k,))
@@ -397,6 +395,18 @@ class MemberWrites:
             first = min(refused)
             raise WriteRefused(first, refused[first])
         return len(self.records)
+
+
+def _in_one_call(sha: str, records: list, now: int) -> bytes:
+    """The members' scripts as one call of lua/member_import_node.lua: KEYS the member keys,
+    then the lots keys, then the ledger keys; ARGV one JSON array (its numbers whole)."""
+    batch: list = [now, "members import"]
+    for record in records:
+        profile = record.profile_args()
+        batch += (len(profile) + 1, record.points, *profile)
+    ids = [record.id for record in records]
+    keys = [*map(member_key, ids), *map(lots_key, ids), *map(ledger_key, ids)]
+    return pack("EVALSHA", sha, len(keys), *keys, orjson.dumps(batch))
 
 
 def write_members(redis, records: Iterable[MemberRecord], one_node: bool | None = None) -> int:

@@ -66,38 +66,42 @@ def snapshot(client) -> dict:
     return held
 
 
-def a_batch_over_members_old_and_new(client, one_node: bool | None, monkeypatch) -> dict:
-    """Import new members and re-import old ones (one with its ledger begun, one without)
-    in one batch; what Redis then holds."""
+def new_member(k: int) -> MemberRecord:
+    """Member N<k>, its profile's fields set or not as k goes."""
+    return MemberRecord(
+        id=f"N{k}",
+        name=f"new {k} 名",
+        tier=("silver", "gold", "")[k % 3],
+        points=k * 1000,
+        birthday_month=k % 13,
+        sessions_watched=k % 4,
+        leader=f"L{k % 2}" if k % 5 else "",
+        tags=["fitness", "office"][: k % 3],
+        paid_until=1_800_000_000 if k % 2 else 0,
+        coupon_uses={"C1": k} if k % 4 == 1 else {},
+        redemption_uses={"R1": 1} if k == 2 else {},
+        sku_bought={"S1": 3} if k == 3 else {},
+        identities={"phone": f"1390000{k:04d}", "openid": f"oN{k}"} if k % 3 else {},
+    )
+
+
+def batches_over_members_old_and_new(client, one_node: bool | None, monkeypatch) -> dict:
+    """A batch of new members only (one of them twice), then a batch of new ones and old
+    ones (one with its ledger begun, one without); what Redis then holds."""
     client.flushall()
     write_members(client, [MemberRecord(id="E1", tier="gold", points=500), MemberRecord(id="E2", points=70)])
     client.hset(member_key("E2"), mapping={"debt": 40, "growth": 300, "g:POINTS-50": "1900000000"})
     assert sweep(Scripts(client), "E1", 1_794_000_000) == 500  # E1's ledger begins
-    batch = [
+    first = [*[new_member(k) for k in range(1, 13)], MemberRecord(id="N1", tier="gold", points=5)]  # the last N1 holds
+    second = [
         MemberRecord(id="E1", tier="silver", points=350, name="old one"),  # through the ledger
         MemberRecord(id="E2", tier="gold", points=90, frozen=True),  # the hash's balance, its own fields kept
-        *[
-            MemberRecord(
-                id=f"N{k}",
-                name=f"new {k} 名",
-                tier=("silver", "gold", "")[k % 3],
-                points=k * 1000,
-                birthday_month=k % 13,
-                sessions_watched=k % 4,
-                leader=f"L{k % 2}" if k % 5 else "",
-                tags=["fitness", "office"][: k % 3],
-                paid_until=1_800_000_000 if k % 2 else 0,
-                coupon_uses={"C1": k} if k % 4 == 1 else {},
-                redemption_uses={"R1": 1} if k == 2 else {},
-                sku_bought={"S1": 3} if k == 3 else {},
-                identities={"phone": f"1390000{k:04d}", "openid": f"oN{k}"} if k % 3 else {},
-            )
-            for k in range(1, 13)
-        ],
-        MemberRecord(id="N1", tier="gold", points=5),  # twice in a batch: the last one holds
+        *[new_member(k) for k in range(13, 16)],
+        MemberRecord(id="N2", points=7),
     ]
     monkeypatch.setattr("api.store.time.time", lambda: 1_794_000_100.0)
-    assert write_members(client, batch, one_node) == len(batch)
+    assert write_members(client, first, one_node) == len(first)
+    assert write_members(client, second, one_node) == len(second)
     monkeypatch.undo()
     return snapshot(client)
 
@@ -109,11 +113,13 @@ def test_a_batch_in_one_call_writes_what_a_call_a_member_writes(redis_client, re
         with pytest.raises(ValueError):
             write_members(redis_client, [MemberRecord(id="X1")], one_node=True)
         return
-    in_one = a_batch_over_members_old_and_new(redis_client, True, monkeypatch)
-    a_call_each = a_batch_over_members_old_and_new(redis_client, False, monkeypatch)
+    in_one = batches_over_members_old_and_new(redis_client, True, monkeypatch)
+    a_call_each = batches_over_members_old_and_new(redis_client, False, monkeypatch)
     assert in_one == a_call_each
     assert [fields[b"reason"] for fields in in_one[ledger_key("E1").encode()]] == [b"opening", b"import"]
-    assert in_one[member_key("E2").encode()][b"debt"] == b"40" and in_one[member_key("N1").encode()][b"points"] == b"5"
+    assert in_one[member_key("E2").encode()][b"debt"] == b"40"
+    assert in_one[member_key("N1").encode()] == {b"points": b"5", b"tier": b"gold"}
+    assert in_one[member_key("N2").encode()] == {b"points": b"7"}
     assert in_one[identity_key("openid", "oN7").encode()] == b"N7"
 
 

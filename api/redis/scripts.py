@@ -112,7 +112,10 @@ NAMES = tuple(Scripts.__annotations__)
 # the scripts that credit or take points: each reads the alliance brand it acts for from its last ARGV
 BRANDED = frozenset({"ledger_credit_event", "order_settle", "order_refund", "redeem", "draw_enter", "draw_award"})
 # the scripts that run other scripts as their steps, over keys of several slots: one Redis node only
-ONE_NODE = frozenset({"order_node", "redeem_node", "member_import_node"})
+ONE_NODE = frozenset({"order_node", "redeem_node"})
+# the scripts that run another script once for each call of a batch, over keys of several slots: one Redis
+# node only (name -> the script it runs)
+BATCHED = {"member_import_node": "member_import"}
 
 
 class Branded:

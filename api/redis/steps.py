@@ -13,9 +13,7 @@ The encoding (read by lua/steps.lua): KEYS are the steps' keys in order; ARGV[1]
 JSON array of strings: the number of steps, then for each its name, number of keys and
 number of args, then the steps' args in order. One argument, not dozens: the client
 encodes one string instead of each argument apart (redis-py's packing of a command costs
-per argument), and Redis decodes it in C (cjson). A bulk of steps (an import's batch of
-members, api/store.py) may give whole numbers as JSON numbers: cjson hands them to the
-script as Lua numbers, exact below 2^53, and Redis writes them as their digits.
+per argument), and Redis decodes it in C (cjson).
 """
 
 from __future__ import annotations
@@ -47,26 +45,14 @@ class Steps:
         self.args += [_text(arg) for arg in args]
         return self
 
-    def add_as_is(self, name: str, keys: list[str], args: list[str | int]) -> Steps:
-        """Step `name` (not a BRANDED script) whose `args` are already as the script takes
-        them: str, or whole numbers. For thousands of steps: no argument converted apart."""
-        assert name not in BRANDED, f"{name} takes its brand: add() puts it in"
-        self.heads += [name, str(len(keys)), str(len(args))]
-        self.keys += keys
-        self.args += args
-        return self
-
     def __contains__(self, name: str) -> bool:
         return name in self.heads[::3]
-
-    def packed(self) -> bytes:
-        """ARGV[1] of the ONE_NODE script that runs the steps (lua/steps.lua)."""
-        return orjson.dumps([str(len(self.heads) // 3), *self.heads, *self.args])
 
     async def run(self, scripts: Any, name: str) -> Any:
         """The steps through ONE_NODE script `name`: one round trip."""
         assert name in ONE_NODE, f"{name} does not run steps"
-        return await getattr(scripts, name)(keys=self.keys, args=[self.packed()])
+        packed = orjson.dumps([str(len(self.heads) // 3), *self.heads, *self.args])
+        return await getattr(scripts, name)(keys=self.keys, args=[packed])
 
 
 def _text(arg: Any) -> str:

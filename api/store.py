@@ -105,36 +105,39 @@ class MemberRecord:
             owned_coupons=owned_counts(self.owned, now) if self.owned else {},
         )
 
-    def profile_args(self) -> list:
+    def profile_args(self) -> list[str]:
         """The profile as HSET's field, value, ... without the balance (the ledger's) and
         without the fields at their default (no tier, no leader, 0, false, empty), which
-        a reader takes as that default: a member's hash holds what is particular to it."""
+        a reader takes as that default: a member's hash holds what is particular to it.
+        Numbers as their digits: a script that gets them in JSON (lua/member_import_node.lua)
+        hands text to HSET as it is, where Redis would format a Lua number itself."""
         out: list = []
         if self.tier:
             out += ("tier", self.tier)
         if self.birthday_month:
-            out += ("birthday_month", self.birthday_month)
+            out += ("birthday_month", str(self.birthday_month))
         if self.sessions_watched:
-            out += ("sessions_watched", self.sessions_watched)
+            out += ("sessions_watched", str(self.sessions_watched))
         if self.leader:
             out += ("leader", self.leader)
         if self.tags:
             out += ("tags", ",".join(self.tags))
         if self.paid_until:
-            out += ("paid_until", self.paid_until)
+            out += ("paid_until", str(self.paid_until))
         if self.frozen:
-            out += ("frozen", 1)
+            out += ("frozen", "1")
         if self.name:
             out += ("name", self.name)
         for prefix, counts in (
             ("c:", self.coupon_uses),
             ("r:", self.redemption_uses),
             ("s:", self.sku_bought),
-            ("id:", self.identities),
         ):
             if counts:
                 for key, value in counts.items():
-                    out += (prefix + key, value)
+                    out += (prefix + key, str(value))
+        for key, value in self.identities.items():
+            out += ("id:" + key, value)
         return out
 
     def public(self) -> dict:
@@ -346,19 +349,23 @@ class MemberWrites:
                 queue(key, pack("EVALSHA", sha, 3, key, lots_key(member), ledger_key(member), *args), (k,))
         elif records:  # the members first, as on a Cluster
             queue("", _in_one_call(sha, records, now), range(len(records)), True)
-        identities: dict = {}
+        identified: list = []  # the members with an identity
+        pairs: list = []  # identity key, member id, ...: in order, so that the later of two members holds
         groups: dict = {}
         for k, record in enumerate(records):
             if record.leader and home:
                 groups.setdefault(record.leader, []).append(k)
-            for channel, value in record.identities.items():
-                identities[identity_key(channel, value)] = k
+            if record.identities:
+                identified.append(k)
+                for channel, value in record.identities.items():
+                    pairs += (identity_key(channel, value), record.id)
         if cluster:  # each identity its own slot
-            for key, k in identities.items():
-                queue(key, pack("SET", key, records[k].id), (k,))
-        elif identities:
-            pairs = [part for key, k in identities.items() for part in (key, records[k].id)]
-            queue("", pack("MSET", *pairs), list(identities.values()))
+            for k in identified:
+                for channel, value in records[k].identities.items():
+                    key = identity_key(channel, value)
+                    queue(key, pack("SET", key, records[k].id), (k,))
+        elif pairs:
+            queue("", pack("MSET", *pairs), identified)
         for leader, members in groups.items():
             key = group_key(leader)
             queue(key, pack("SADD", key, *[records[k].id for k in members]), members)
@@ -399,11 +406,11 @@ class MemberWrites:
 
 def _in_one_call(sha: str, records: list, now: int) -> bytes:
     """The members' scripts as one call of lua/member_import_node.lua: KEYS the member keys,
-    then the lots keys, then the ledger keys; ARGV one JSON array (its numbers whole)."""
+    then the lots keys, then the ledger keys; ARGV one JSON array."""
     batch: list = [now, "members import"]
     for record in records:
         profile = record.profile_args()
-        batch += (len(profile) + 1, record.points, *profile)
+        batch += (len(profile) + 1, str(record.points), *profile)
     ids = [record.id for record in records]
     keys = [*map(member_key, ids), *map(lots_key, ids), *map(ledger_key, ids)]
     return pack("EVALSHA", sha, len(keys), *keys, orjson.dumps(batch))

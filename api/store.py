@@ -370,28 +370,23 @@ class MemberWrites:
             key = group_key(leader)
             queue(key, pack("SADD", key, *[records[k].id for k in members]), members)
         self.sent: list = []
-        self.refused: list = []  # (members, refusal) of the commands never sent
 
     def send(self) -> None:
-        """Send every server its commands (the script made known to it first); a server
-        that refuses even that has all its commands refused."""
+        """Send every server its commands, the script's source first (SCRIPT LOAD, in the
+        same round trip: a no-op where it is known already)."""
+        load = pack("SCRIPT", "LOAD", self.script)
         for client, commands, members, stops in self.servers.values():
-            try:
-                client.script_load(self.script)  # a no-op where it is known already
-            except RedisError as exc:
-                self.refused.extend((of, exc) for of in members)
-                continue
-            self.sent.append((Sent(client, commands), members, stops))
+            self.sent.append((Sent(client, [load, *commands]), members, stops))
 
     def finish(self) -> int:
         """Read the replies: how many members were written, or WriteRefused saying how
         many of the first went in whole."""
         refused: dict = {}  # member -> the first refusal of a command of its
-        for of, exc in self.refused:
-            for k in of:
-                refused.setdefault(k, exc)
         for sent, members, stops in self.sent:
-            for reply, of, in_order in zip(sent.replies(), members, stops):
+            loaded, *replies = sent.replies()
+            if isinstance(loaded, Exception):  # a server that refuses even that refuses all
+                replies = [loaded] * len(members)
+            for reply, of, in_order in zip(replies, members, stops):
                 if in_order and not isinstance(reply, Exception) and len(reply) > 1:
                     done, reply = reply  # the members after the first refused were not written
                     of = of[done:]

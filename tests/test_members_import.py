@@ -150,3 +150,10 @@ def test_an_import_refused_mid_file_says_where_it_stopped_and_sends_nothing_afte
     assert redis_client.hget(member_key(f"I{bad - 1}"), "points") == str(bad - 1).encode()
     assert not redis_client.exists(member_key(f"I{2 * BATCH + 1}"))  # the batch after it never sent
     assert redis_client.get(identity_key("phone", f"1{2 * BATCH + 1:010d}")) is None
+
+
+def test_a_script_redis_cannot_load_refuses_the_whole_batch(redis_client, monkeypatch):
+    monkeypatch.setattr("api.store.source", lambda name: "this is not Lua")
+    with pytest.raises(WriteRefused) as refused:
+        write_members(redis_client, [MemberRecord(id="S1", points=1, identities={"app": "s1"})])
+    assert refused.value.written == 0 and isinstance(refused.value.cause, ResponseError)

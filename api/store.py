@@ -309,9 +309,8 @@ class MemberWrites:
     keys. On one server the members' scripts are one call (lua/member_import_node.lua, its
     arguments one JSON array): Redis parses one command and starts one script, not a
     thousand; on a Cluster (or with `one_node=False`) each member is a call of its own, in
-    its slot.
-    `send()` sends them all, `finish()` reads the replies: between the two the caller may
-    prepare the next batch while Redis writes this one."""
+    its slot. `send()` sends them all, `finish()` reads the replies: between the two the
+    caller may prepare the next batch while Redis writes this one."""
 
     def __init__(self, redis, records: Iterable[MemberRecord], one_node: bool | None = None):
         from redis.cluster import RedisCluster
@@ -357,8 +356,9 @@ class MemberWrites:
                 groups.setdefault(record.leader, []).append(k)
             if record.identities:
                 identified.append(k)
-                for channel, value in record.identities.items():
-                    pairs += (identity_key(channel, value), record.id)
+                if not cluster:
+                    for channel, value in record.identities.items():
+                        pairs += (identity_key(channel, value), record.id)
         if cluster:  # each identity its own slot
             for k in identified:
                 for channel, value in records[k].identities.items():

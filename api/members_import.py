@@ -20,7 +20,7 @@ from engine.gc_pause import gc_paused
 from .members_io import RowError, record_from_row
 from .store import MemberWrites, WriteRefused
 
-BATCH = 1000  # members a batch: about a thousand scripts and a few commands
+BATCH = 1000  # members a batch: on one node one script call, one MSET and a SADD a leader
 
 
 @dataclass

@@ -90,8 +90,11 @@ def record_from_row(row: dict, tiers: set | None = None) -> MemberRecord:
     else:
         if isinstance(tags, str):
             tags = [t.strip() for t in tags.split(",") if t.strip()]
-        if not isinstance(tags, list) or not all(isinstance(t, str) and "," not in t for t in tags):
+        if not isinstance(tags, list):
             raise RowError("tags", "must be a list of tags (no commas inside a tag)")
+        for tag in tags:
+            if type(tag) is not str or "," in tag:
+                raise RowError("tags", "must be a list of tags (no commas inside a tag)")
     paid_until = get("paid_until")
     paid_until = _instant(paid_until) if paid_until is not None else 0
     frozen = get("frozen", False)
@@ -106,7 +109,8 @@ def record_from_row(row: dict, tiers: set | None = None) -> MemberRecord:
     for channel in CHANNELS:
         value = get(channel)
         if value is not None:
-            value = str(value)
+            if type(value) is not str:
+                value = str(value)
             if not IDENTITY_VALUE.match(value):
                 raise RowError(channel, "must be 1 to 128 letters, digits or + _ . : @ -")
             identities[channel] = value

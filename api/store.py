@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import orjson
 from redis.exceptions import RedisError
 
 from engine.model import VISITOR, Member
@@ -104,36 +105,39 @@ class MemberRecord:
             owned_coupons=owned_counts(self.owned, now) if self.owned else {},
         )
 
-    def profile_args(self) -> list:
+    def profile_args(self) -> list[str]:
         """The profile as HSET's field, value, ... without the balance (the ledger's) and
         without the fields at their default (no tier, no leader, 0, false, empty), which
-        a reader takes as that default: a member's hash holds what is particular to it."""
+        a reader takes as that default: a member's hash holds what is particular to it.
+        Numbers as their digits: a script that gets them in JSON (lua/member_import_node.lua)
+        hands text to HSET as it is, where Redis would format a Lua number itself."""
         out: list = []
         if self.tier:
             out += ("tier", self.tier)
         if self.birthday_month:
-            out += ("birthday_month", self.birthday_month)
+            out += ("birthday_month", str(self.birthday_month))
         if self.sessions_watched:
-            out += ("sessions_watched", self.sessions_watched)
+            out += ("sessions_watched", str(self.sessions_watched))
         if self.leader:
             out += ("leader", self.leader)
         if self.tags:
             out += ("tags", ",".join(self.tags))
         if self.paid_until:
-            out += ("paid_until", self.paid_until)
+            out += ("paid_until", str(self.paid_until))
         if self.frozen:
-            out += ("frozen", 1)
+            out += ("frozen", "1")
         if self.name:
             out += ("name", self.name)
         for prefix, counts in (
             ("c:", self.coupon_uses),
             ("r:", self.redemption_uses),
             ("s:", self.sku_bought),
-            ("id:", self.identities),
         ):
             if counts:
                 for key, value in counts.items():
-                    out += (prefix + key, value)
+                    out += (prefix + key, str(value))
+        for key, value in self.identities.items():
+            out += ("id:" + key, value)
         return out
 
     def public(self) -> dict:
@@ -297,93 +301,95 @@ class WriteRefused(RedisError):
 
 class MemberWrites:
     """The commands that write a batch of members (sync client), packed for each server
-    (api/redis/bulk.py): one script a member (lua/member_import.lua: the profile replaces
+    (api/redis/bulk.py): each member's script (lua/member_import.lua: the profile replaces
     the stored one, the ledger's fields stay; the balance becomes the imported one,
     through the ledger once the member's ledger has begun), and on a single server one
     MSET for the identities and one SADD a leader's group (`grp:{leader:<id>}`, read by
     the leader's ranking); on a Cluster each primary gets its own members' scripts and
-    keys. `send()` sends them all, `finish()` reads the replies: between the two the
+    keys. On one server the members' scripts are one call (lua/member_import_node.lua, its
+    arguments one JSON array): Redis parses one command and starts one script, not a
+    thousand; on a Cluster (or with `one_node=False`) each member is a call of its own, in
+    its slot. `send()` sends them all, `finish()` reads the replies: between the two the
     caller may prepare the next batch while Redis writes this one."""
 
-    def __init__(self, redis, records: Iterable[MemberRecord]):
+    def __init__(self, redis, records: Iterable[MemberRecord], one_node: bool | None = None):
         from redis.cluster import RedisCluster
 
         self.redis = redis
         self.records = records = list(records)
-        self.script = source("member_import")
+        cluster = isinstance(redis, RedisCluster)
+        if one_node is None:
+            one_node = not cluster
+        if one_node and cluster:
+            raise ValueError("a batch in one call needs one Redis node, not a Cluster")
+        self.script = source("member_import_node" if one_node else "member_import")
         sha = hashlib.sha1(self.script.encode()).hexdigest()
         now = int(time.time())
-        cluster = isinstance(redis, RedisCluster)
         home = not SCOPE.get().members  # leaders' groups are the home brand's members (docs/BRANDS.md)
-        self.servers: dict = {}  # server name -> (client, packed commands, the members each is for)
+        # server name -> (client, packed commands, the members each is for, whether each stops at a refusal)
+        self.servers: dict = {}
 
-        def queue(key: str, command: bytes, members) -> None:
+        def queue(key: str, command: bytes, members, in_order: bool = False) -> None:
             name, client = "", redis
             if cluster:
                 node = redis.get_node_from_key(key)
                 name, client = node.name, redis.get_redis_connection(node)
             if name not in self.servers:
-                self.servers[name] = (client, [], [])
-            _, commands, of = self.servers[name]
+                self.servers[name] = (client, [], [], [])
+            _, commands, of, stops = self.servers[name]
             commands.append(command)
             of.append(members)
+            stops.append(in_order)
 
-        identities: dict = {}
+        if not one_node:
+            for k, record in enumerate(records):
+                key, member = member_key(record.id), record.id
+                args = (record.points, now, "members import", *record.profile_args())
+                queue(key, pack("EVALSHA", sha, 3, key, lots_key(member), ledger_key(member), *args), (k,))
+        elif records:  # the members first, as on a Cluster
+            queue("", _in_one_call(sha, records, now), range(len(records)), True)
+        identified: list = []  # the members with an identity
+        pairs: list = []  # identity key, member id, ...: in order, so that the later of two members holds
         groups: dict = {}
         for k, record in enumerate(records):
-            key = member_key(record.id)
-            queue(
-                key,
-                pack(
-                    "EVALSHA",
-                    sha,
-                    3,
-                    key,
-                    lots_key(record.id),
-                    ledger_key(record.id),
-                    record.points,
-                    now,
-                    "members import",
-                    *record.profile_args(),
-                ),
-                (k,),
-            )
             if record.leader and home:
                 groups.setdefault(record.leader, []).append(k)
-            for channel, value in record.identities.items():
-                identities[identity_key(channel, value)] = k
+            if record.identities:
+                identified.append(k)
+                if not cluster:
+                    for channel, value in record.identities.items():
+                        pairs += (identity_key(channel, value), record.id)
         if cluster:  # each identity its own slot
-            for key, k in identities.items():
-                queue(key, pack("SET", key, records[k].id), (k,))
-        elif identities:
-            pairs = [part for key, k in identities.items() for part in (key, records[k].id)]
-            queue("", pack("MSET", *pairs), list(identities.values()))
+            for k in identified:
+                for channel, value in records[k].identities.items():
+                    key = identity_key(channel, value)
+                    queue(key, pack("SET", key, records[k].id), (k,))
+        elif pairs:
+            queue("", pack("MSET", *pairs), identified)
         for leader, members in groups.items():
             key = group_key(leader)
             queue(key, pack("SADD", key, *[records[k].id for k in members]), members)
         self.sent: list = []
-        self.refused: list = []  # (members, refusal) of the commands never sent
 
     def send(self) -> None:
-        """Send every server its commands (the script made known to it first); a server
-        that refuses even that has all its commands refused."""
-        for client, commands, members in self.servers.values():
-            try:
-                client.script_load(self.script)  # a no-op where it is known already
-            except RedisError as exc:
-                self.refused.extend((of, exc) for of in members)
-                continue
-            self.sent.append((Sent(client, commands), members))
+        """Send every server its commands, the script's source first (SCRIPT LOAD, in the
+        same round trip: a no-op where it is known already)."""
+        load = pack("SCRIPT", "LOAD", self.script)
+        for client, commands, members, stops in self.servers.values():
+            self.sent.append((Sent(client, [load, *commands]), members, stops))
 
     def finish(self) -> int:
         """Read the replies: how many members were written, or WriteRefused saying how
         many of the first went in whole."""
         refused: dict = {}  # member -> the first refusal of a command of its
-        for of, exc in self.refused:
-            for k in of:
-                refused.setdefault(k, exc)
-        for sent, members in self.sent:
-            for reply, of in zip(sent.replies(), members):
+        for sent, members, stops in self.sent:
+            loaded, *replies = sent.replies()
+            if isinstance(loaded, Exception):  # a server that refuses even that refuses all
+                replies = [loaded] * len(members)
+            for reply, of, in_order in zip(replies, members, stops):
+                if in_order and not isinstance(reply, Exception) and len(reply) > 1:
+                    done, reply = reply  # the members after the first refused were not written
+                    of = of[done:]
                 if isinstance(reply, Exception):
                     for k in of:
                         refused.setdefault(k, reply)
@@ -393,10 +399,22 @@ class MemberWrites:
         return len(self.records)
 
 
-def write_members(redis, records: Iterable[MemberRecord]) -> int:
+def _in_one_call(sha: str, records: list, now: int) -> bytes:
+    """The members' scripts as one call of lua/member_import_node.lua: KEYS the member keys,
+    then the lots keys, then the ledger keys; ARGV one JSON array."""
+    batch: list = [now, "members import"]
+    for record in records:
+        profile = record.profile_args()
+        batch += (len(profile) + 1, str(record.points), *profile)
+    ids = [record.id for record in records]
+    keys = [*map(member_key, ids), *map(lots_key, ids), *map(ledger_key, ids)]
+    return pack("EVALSHA", sha, len(keys), *keys, orjson.dumps(batch))
+
+
+def write_members(redis, records: Iterable[MemberRecord], one_node: bool | None = None) -> int:
     """Write members, their identities and their leaders' groups (MemberWrites); how many
     were written, or WriteRefused saying how many of the first went in whole."""
-    writes = MemberWrites(redis, records)
+    writes = MemberWrites(redis, records, one_node)
     writes.send()
     return writes.finish()
 

@@ -1,6 +1,7 @@
 """Writing members in bulk (api/store.py MemberWrites, lua/member_import.lua): a new
 member's ledger is begun by its first change of points, not by the import; an import
-keeps what is not the profile; a batch Redis refuses in part says how many went in whole."""
+keeps what is not the profile; a batch Redis refuses in part says how many went in whole; one
+call a batch (one Redis node) writes what a call a member (a Cluster) writes."""
 
 import time
 
@@ -51,11 +52,112 @@ def test_an_import_replaces_the_profile_and_keeps_what_is_not_its(redis_client):
     assert record.tags == [] and record.frozen is False and record.paid_until == 0  # defaults, not stored
 
 
-def test_a_batch_refused_in_part_says_how_many_went_in_whole(redis_client):
-    redis_client.set(member_key("W2"), "not a hash")  # its script fails: WRONGTYPE
+def snapshot(client) -> dict:
+    """Every key with what it holds (a stream: its entries' fields, not their ids)."""
+    held: dict = {}
+    for key in client.scan_iter(count=1000):
+        kind = client.type(key)
+        if kind == b"hash":
+            held[key] = client.hgetall(key)
+        elif kind == b"set":
+            held[key] = client.smembers(key)
+        elif kind == b"string":
+            held[key] = client.get(key)
+        elif kind == b"stream":
+            held[key] = [fields for _, fields in client.xrange(key)]
+        else:
+            held[key] = (kind, client.dump(key))
+    return held
+
+
+def new_member(k: int) -> MemberRecord:
+    """Member N<k>, its profile's fields set or not as k goes."""
+    return MemberRecord(
+        id=f"N{k}",
+        name=f"new {k} 名",
+        tier=("silver", "gold", "")[k % 3],
+        points=k * 1000,
+        birthday_month=k % 13,
+        sessions_watched=k % 4,
+        leader=f"L{k % 2}" if k % 5 else "",
+        tags=["fitness", "office"][: k % 3],
+        paid_until=1_800_000_000 if k % 2 else 0,
+        coupon_uses={"C1": k} if k % 4 == 1 else {},
+        redemption_uses={"R1": 1} if k == 2 else {},
+        sku_bought={"S1": 3} if k == 3 else {},
+        identities={"phone": f"1390000{k:04d}", "openid": f"oN{k}"} if k % 3 else {},
+    )
+
+
+def batches_over_members_old_and_new(client, one_node: bool | None, monkeypatch) -> dict:
+    """A batch of new members only (one of them twice), then a batch of new ones and old
+    ones (one with its ledger begun, one without); what Redis then holds."""
+    client.flushall()
+    write_members(client, [MemberRecord(id="E1", tier="gold", points=500), MemberRecord(id="E2", points=70)])
+    client.hset(member_key("E2"), mapping={"debt": 40, "growth": 300, "g:POINTS-50": "1900000000"})
+    assert sweep(Scripts(client), "E1", 1_794_000_000) == 500  # E1's ledger begins
+    first = [*[new_member(k) for k in range(1, 13)], MemberRecord(id="N1", tier="gold", points=5)]  # the last N1 holds
+    second = [
+        MemberRecord(id="E1", tier="silver", points=350, name="old one"),  # through the ledger
+        MemberRecord(id="E2", tier="gold", points=90, frozen=True),  # the hash's balance, its own fields kept
+        *[new_member(k) for k in range(13, 16)],
+        MemberRecord(id="N2", points=7),
+    ]
+    monkeypatch.setattr("api.store.time.time", lambda: 1_794_000_100.0)
+    assert write_members(client, first, one_node) == len(first)
+    assert write_members(client, second, one_node) == len(second)
+    monkeypatch.undo()
+    return snapshot(client)
+
+
+def test_a_batch_in_one_call_writes_what_a_call_a_member_writes(redis_client, redis_server, monkeypatch):
+    """One Redis node: the batch's members as steps of one script; a Cluster: a script a
+    member, each in its slot. Both leave the same keys holding the same."""
+    if hasattr(redis_server, "nodes"):  # a Cluster: the batch's keys span slots
+        with pytest.raises(ValueError):
+            write_members(redis_client, [MemberRecord(id="X1")], one_node=True)
+        return
+    in_one = batches_over_members_old_and_new(redis_client, True, monkeypatch)
+    a_call_each = batches_over_members_old_and_new(redis_client, False, monkeypatch)
+    assert in_one == a_call_each
+    assert [fields[b"reason"] for fields in in_one[ledger_key("E1").encode()]] == [b"opening", b"import"]
+    assert in_one[member_key("E2").encode()][b"debt"] == b"40"
+    assert in_one[member_key("N1").encode()] == {b"points": b"5", b"tier": b"gold"}
+    assert in_one[member_key("N2").encode()] == {b"points": b"7"}
+    assert in_one[identity_key("openid", "oN7").encode()] == b"N7"
+
+
+@pytest.mark.parametrize("one_node", [None, False], ids=["one call a batch on one node", "a call a member"])
+def test_a_batch_refused_in_part_says_how_many_went_in_whole(redis_client, one_node):
+    """The members before the first refused one went in whole (on one node the batch stops
+    there; a call a member, the later ones may have gone in too): the import stops at the batch."""
+    redis_client.set(member_key("W3"), "not a hash")  # its script fails: WRONGTYPE
+    records = [MemberRecord(id=f"W{k}", tier="gold", points=k, identities={"app": f"a{k}"}) for k in range(1, 6)]
     with pytest.raises(WriteRefused) as refused:
-        write_members(redis_client, [MemberRecord(id=f"W{k}", tier="gold", points=k) for k in (1, 2, 3)])
-    assert refused.value.written == 1 and isinstance(refused.value.cause, ResponseError)
+        write_members(redis_client, records, one_node)
+    assert refused.value.written == 2 and isinstance(refused.value.cause, ResponseError)
     assert "WRONGTYPE" in str(refused.value.cause)
-    assert redis_client.hget(member_key("W1"), "points") == b"1"
-    assert write_members(redis_client, []) == 0
+    assert [redis_client.hget(member_key(f"W{k}"), "points") for k in (1, 2)] == [b"1", b"2"]
+    assert write_members(redis_client, [], one_node) == 0
+
+
+def test_an_import_refused_mid_file_says_where_it_stopped_and_sends_nothing_after(redis_client):
+    from api.members_import import BATCH, import_rows
+
+    bad = BATCH + BATCH // 2  # in the second batch
+    redis_client.set(member_key(f"I{bad}"), "not a hash")  # its script fails: WRONGTYPE
+    rows = [(line, {"id": f"I{line}", "points": line, "phone": f"1{line:010d}"}) for line in range(1, 3 * BATCH)]
+    done: list = []
+    result = import_rows(redis_client, rows, None, lambda *refused: None, done.append)
+    assert (result.written, result.stopped_at, result.refused) == (bad - 1, 2 * BATCH, 0)
+    assert "WRONGTYPE" in str(result.error) and done == [BATCH]  # the bar: the first batch only
+    assert redis_client.hget(member_key(f"I{bad - 1}"), "points") == str(bad - 1).encode()
+    assert not redis_client.exists(member_key(f"I{2 * BATCH + 1}"))  # the batch after it never sent
+    assert redis_client.get(identity_key("phone", f"1{2 * BATCH + 1:010d}")) is None
+
+
+def test_a_script_redis_cannot_load_refuses_the_whole_batch(redis_client, monkeypatch):
+    monkeypatch.setattr("api.store.source", lambda name: "this is not Lua")
+    with pytest.raises(WriteRefused) as refused:
+        write_members(redis_client, [MemberRecord(id="S1", points=1, identities={"app": "s1"})])
+    assert refused.value.written == 0 and isinstance(refused.value.cause, ResponseError)

@@ -98,8 +98,8 @@ def test_a_missing_fragment_a_loop_or_an_unknown_constant_is_an_error(tmp_path, 
 
 def test_each_scripts_keys_are_built_by_api_redis_keys_and_share_one_slot():
     for name in NAMES:
-        if name in registry.ONE_NODE:
-            continue  # its keys are its steps' (the next test)
+        if name in registry.ONE_NODE or name in registry.BATCHED:
+            continue  # its keys are its steps' or its calls' (the next tests)
         builders = declared_keys(name)
         used = {int(n) for n in re.findall(r"KEYS\[(\d+)\]", source(name))}
         assert used and max(used) == len(builders), (
@@ -122,6 +122,19 @@ def test_a_one_node_script_runs_scripts_as_its_steps_and_names_no_key_of_its_own
         own = re.sub(r"^--#.*$", "", text, flags=re.MULTILINE)
         assert not re.search(r"KEYS\[\d", own), f"{name} reads a key by its place: only its steps' keys"
         assert f"local function {steps[0]}(KEYS, ARGV)" in source(name)
+
+
+def test_a_batched_script_runs_one_script_for_each_call_over_that_scripts_keys():
+    """A BATCHED script spans slots only as calls of the script it runs, each call's keys
+    those the script's header names (so each call alone shares one slot, the test above)."""
+    assert set(registry.BATCHED) <= set(NAMES) and not set(registry.BATCHED) & registry.ONE_NODE
+    for name, runs in registry.BATCHED.items():
+        assert runs in NAMES and runs not in registry.BATCHED and runs not in registry.ONE_NODE, name
+        text = (LUA / f"{name}.lua").read_text(encoding="utf-8")
+        assert re.findall(r"^--#script ([a-z_]+)$", text, re.MULTILINE) == [runs], name
+        keys = re.search(r"^-- KEYS: each call's keys \(([^)]*)\)", text, re.MULTILINE)
+        assert keys and [part.strip() for part in keys.group(1).split(",")] == declared_keys(runs), name
+        assert f"local function {runs}(KEYS, ARGV)" in source(name)
 
 
 def test_every_script_is_registered_on_a_client_and_compiles_on_redis(redis_client):

@@ -60,6 +60,7 @@ class Scripts:
     chain_link: Registered
     # members (api/store.py)
     member_import: Registered
+    member_import_node: Registered  # a batch of members on one Redis node (api/store.py MemberWrites)
     # tier progression (api/progression.py)
     tier_progress: Registered
     # attempts and shared stock (api/reservations.py)
@@ -112,6 +113,9 @@ NAMES = tuple(Scripts.__annotations__)
 BRANDED = frozenset({"ledger_credit_event", "order_settle", "order_refund", "redeem", "draw_enter", "draw_award"})
 # the scripts that run other scripts as their steps, over keys of several slots: one Redis node only
 ONE_NODE = frozenset({"order_node", "redeem_node"})
+# the scripts that run another script once for each call of a batch, over keys of several slots: one Redis
+# node only (name -> the script it runs)
+BATCHED = {"member_import_node": "member_import"}
 
 
 class Branded:

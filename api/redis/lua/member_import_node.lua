@@ -1,0 +1,36 @@
+-- A batch of members imported on one Redis node in one call (api/store.py MemberWrites): each member as
+-- its own call of lua/member_import.lua would import it, in the batch's order. One call instead of a
+-- thousand: Redis parses one command and starts one script. When none of the batch's members exists
+-- yet (a first import), one EXISTS says so, and each member is one HSET; a member that exists (or comes
+-- twice in the batch) goes through member_import. The first member refused (a full Redis, a key of the
+-- wrong type) stops the batch: {members written whole, the refusal}; else {members written}.
+-- KEYS: each call's keys (member_key, lots_key, ledger_key), by kind: the n member keys, then the lots
+-- keys, then the ledger keys; several slots, so never on a Cluster
+-- ARGV: a JSON array: now, ref, then for each member the count of its values, its balance and its
+-- profile (field, value, ...): the ARGV of member_import but now and ref, which the batch shares
+--#script member_import
+
+local n = #KEYS / 3
+local given = cjson.decode(ARGV[1])
+local now, ref = given[1], given[2]
+local fresh = true
+for from = 1, n, 1000 do  -- a thousand keys a call: Lua's stack holds no more than some thousands
+  if redis.call('EXISTS', unpack(KEYS, from, math.min(from + 999, n))) > 0 then fresh = false; break end
+end
+local seen = {}
+local at = 3
+for i = 1, n do
+  local key, count = KEYS[i], given[at]
+  local last = at + count
+  local ok, refusal
+  if fresh and not seen[key] then
+    ok, refusal = pcall(redis.call, 'HSET', key, 'points', unpack(given, at + 1, last))
+  else
+    local args = {given[at + 1], now, ref, unpack(given, at + 2, last)}
+    ok, refusal = pcall(member_import, {key, KEYS[n + i], KEYS[2 * n + i]}, args)
+  end
+  if not ok then return {i - 1, type(refusal) == 'table' and refusal or {err = refusal}} end
+  seen[key] = true
+  at = last + 1
+end
+return {n}

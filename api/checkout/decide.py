@@ -17,7 +17,7 @@ from engine.inputs import QuoteInputError
 from ..errors import BrandRefused, error
 from ..live_stock import StockChanging, quote_with_live_stock, stands
 from ..service import Service
-from .request import RequestInvalid, encoded, join_offer, member_info, parse_request, pricing
+from .request import RequestInvalid, encoded, join_offer, member_info, plain_reader, pricing, read_request
 
 SAMPLES_PER_SECOND = 200  # eligibility requests a worker keeps each second for simulate's replay
 
@@ -27,11 +27,9 @@ async def decide(service: Service, body: bytes, now: int) -> bytes | Response:
     quote of the served table with live stock, and what joining would save a visitor.
     The answer's JSON when it is a quote (200); a refusal, a Response."""
     try:
-        data = orjson.loads(body)
+        req = read_request(body, plain_reader(service.evaluator))
     except orjson.JSONDecodeError as exc:
         return error(400, "malformed_json", f"the body is not valid JSON: {exc}")
-    try:
-        req = parse_request(data)
     except RequestInvalid as exc:
         return error(422, exc.code, exc.reason, exc.field)
     try:

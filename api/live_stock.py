@@ -23,7 +23,7 @@ import asyncio
 from engine.model import Stock
 
 from .member_cache import MISS
-from .redis.keys import COUPONS, REDEMPTIONS, stock_key, stock_period_key
+from .redis.keys import COUPONS, REDEMPTIONS, SCOPE, stock_key, stock_period_key
 
 MAX_ROUNDS = 8  # each round learns at least one more count; a cart has few stocked coupons
 
@@ -67,28 +67,49 @@ def stands(table, quote, cache, now: int) -> bool:
     it does (of the current period, for a released item) and none has run out. Otherwise
     `quote_with_live_stock` reads and quotes again."""
     coupon_stocks, item_stocks = starting_stocks(table)
+    if not coupon_stocks and not item_stocks:
+        return True
+    coupon_keys, item_keys, released = _stock_keys(table)
     if coupon_stocks:
-        coupons = table.model.coupons
         for k in quote.applied_coupons():
             if k in coupon_stocks:
-                left = cached_count(cache, COUPONS, coupons[k].id, coupon_stocks[k])
+                left = cached_count(cache, COUPONS, "", coupon_stocks[k], key=coupon_keys[k])
                 if left is MISS or left <= 0:
                     return False
     if item_stocks:
-        items, released = table.model.redemptions, releases(table)
         for k in quote.available_redemptions():
             if k in item_stocks:
-                item_id = items[k].id
-                left = cached_count(cache, REDEMPTIONS, item_id, item_stocks[k], released.get(item_id), now)
+                left = cached_count(cache, REDEMPTIONS, "", item_stocks[k], released.get(k), now, item_keys[k])
                 if left is MISS or left <= 0:
                     return False
     return True
 
 
-def cached_count(cache, pool: str, item_id: str, starting: int, release=None, now: int = 0):
+def _stock_keys(table) -> tuple:
+    """(coupon position -> its stock key, item position -> its stock key, item position ->
+    its Release) for the stocked ids of `table`, in the current brand's key scope (kept
+    on the table, per scope)."""
+    scope = SCOPE.get()
+    kept = getattr(table, "_stock_keys", None)
+    if kept is None:
+        kept = table._stock_keys = {}
+    found = kept.get(scope)
+    if found is None:
+        coupon_stocks, item_stocks = starting_stocks(table)
+        coupons, items, released = table.model.coupons, table.model.redemptions, releases(table)
+        found = kept[scope] = (
+            {k: stock_key(COUPONS, coupons[k].id) for k in coupon_stocks},
+            {k: stock_key(REDEMPTIONS, items[k].id) for k in item_stocks},
+            {k: released[items[k].id] for k in item_stocks if items[k].id in released},
+        )
+    return found
+
+
+def cached_count(cache, pool: str, item_id: str, starting: int, release=None, now: int = 0, key: str | None = None):
     """Units left of one stocked id as the worker's tracked cache knows them, or MISS. A
-    released item's count is known only if it was read in the current period."""
-    value = cache.get(stock_key(pool, item_id)) if cache is not None else MISS
+    released item's count is known only if it was read in the current period. `key`: its
+    stock key when known (else built from `pool` and `item_id`)."""
+    value = cache.get(key or stock_key(pool, item_id)) if cache is not None else MISS
     if release is not None:
         return value[1] if isinstance(value, tuple) and value[0] == release.period(now) else MISS
     if value is MISS or isinstance(value, tuple):

@@ -156,6 +156,21 @@ class Service:
             self._pickup_secret = load_secret(self.settings.data_dir)
         return self._pickup_secret
 
+    def known_member(self, req: Any) -> Any:
+        """The member a request names as the tracked cache knows it (its record, or None
+        for a visitor), without I/O or a coroutine; MISS when Redis must be asked
+        (`find_member`)."""
+        reader = self.reader
+        assert reader is not None, "the service is not started"
+        member_id = req.member_id
+        if req.identity is not None:
+            member_id = reader.cached_identity(*req.identity)
+            if member_id is MISS:
+                return MISS
+        if member_id is None:
+            return None
+        return reader.cached_member(member_id)
+
     async def find_member(self, req: Any) -> MemberRecord | None:
         """The member a request names (by id or channel identity), or None for a visitor.
         A cached answer costs no I/O; only a miss pays for the bounded wait on Redis."""

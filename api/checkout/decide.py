@@ -16,6 +16,7 @@ from engine.inputs import QuoteInputError
 
 from ..errors import BrandRefused, error
 from ..live_stock import StockChanging, quote_with_live_stock, stands
+from ..member_cache import MISS
 from ..service import Service
 from .request import RequestInvalid, encoded, join_offer, member_info, plain_reader, pricing, read_request
 
@@ -39,7 +40,9 @@ async def decide(service: Service, body: bytes, now: int) -> bytes | Response:
     except BrandRefused as exc:
         return error(403, "forbidden_scope", exc.reason, "brand")
     table = holder.table
-    record = await service.find_member(req)
+    record = service.known_member(req)  # the tracked cache's, without a coroutine
+    if record is MISS:
+        record = await service.find_member(req)
     # points due to lapse: sweep them first. current_member checks the same, but the test here
     # spares almost every quote a coroutine call on the hot path
     if record is not None and 0 < record.lapse_at <= now:

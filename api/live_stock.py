@@ -65,51 +65,59 @@ def stands(table, quote, cache, now: int) -> bool:
     """Whether `quote` stands as it is, known without a read or a coroutine: it applies no
     stocked coupon and offers no stocked item, or the tracked cache knows the count of each
     it does (of the current period, for a released item) and none has run out. Otherwise
-    `quote_with_live_stock` reads and quotes again."""
-    coupon_stocks, item_stocks = starting_stocks(table)
-    if not coupon_stocks and not item_stocks:
+    `quote_with_live_stock` reads and quotes again. (`cached_count`'s reading of the
+    cache, inline: this runs on every quote.)"""
+    coupons, items = _stocked(table)
+    if not coupons and not items:
         return True
-    coupon_keys, item_keys, released = _stock_keys(table)
-    if coupon_stocks:
-        for k in quote.applied_coupons():
-            if k in coupon_stocks:
-                left = cached_count(cache, COUPONS, "", coupon_stocks[k], key=coupon_keys[k])
-                if left is MISS or left <= 0:
+    entries = cache.entries if cache is not None and cache.active else None
+    for stocked, touched in (
+        (coupons, quote.applied_coupons() if coupons else ()),
+        (items, quote.available_redemptions() if items else ()),
+    ):
+        for k in touched:
+            found = stocked.get(k)
+            if found is None:
+                continue
+            if entries is None:
+                return False
+            key, starting, release = found
+            value = entries.get(key, MISS)
+            if release is not None:
+                if type(value) is not tuple or value[0] != release.period(now) or value[1] <= 0:
                     return False
-    if item_stocks:
-        for k in quote.available_redemptions():
-            if k in item_stocks:
-                left = cached_count(cache, REDEMPTIONS, "", item_stocks[k], released.get(k), now, item_keys[k])
-                if left is MISS or left <= 0:
-                    return False
+            elif value is MISS or type(value) is tuple or (starting if value is None else value) <= 0:
+                return False
+            cache.hits += 1
     return True
 
 
-def _stock_keys(table) -> tuple:
-    """(coupon position -> its stock key, item position -> its stock key, item position ->
-    its Release) for the stocked ids of `table`, in the current brand's key scope (kept
-    on the table, per scope)."""
+def _stocked(table) -> tuple:
+    """(coupon position -> (its stock key, starting stock, None), item position -> (its
+    stock key, starting stock, its Release or None)) for the stocked ids of `table`, with
+    the keys of the current brand's scope (kept on the table, per scope)."""
     scope = SCOPE.get()
-    kept = getattr(table, "_stock_keys", None)
+    kept = getattr(table, "_stocked", None)
     if kept is None:
-        kept = table._stock_keys = {}
+        kept = table._stocked = {}
     found = kept.get(scope)
     if found is None:
         coupon_stocks, item_stocks = starting_stocks(table)
         coupons, items, released = table.model.coupons, table.model.redemptions, releases(table)
         found = kept[scope] = (
-            {k: stock_key(COUPONS, coupons[k].id) for k in coupon_stocks},
-            {k: stock_key(REDEMPTIONS, items[k].id) for k in item_stocks},
-            {k: released[items[k].id] for k in item_stocks if items[k].id in released},
+            {k: (stock_key(COUPONS, coupons[k].id), stock, None) for k, stock in coupon_stocks.items()},
+            {
+                k: (stock_key(REDEMPTIONS, items[k].id), stock, released.get(items[k].id))
+                for k, stock in item_stocks.items()
+            },
         )
     return found
 
 
-def cached_count(cache, pool: str, item_id: str, starting: int, release=None, now: int = 0, key: str | None = None):
+def cached_count(cache, pool: str, item_id: str, starting: int, release=None, now: int = 0):
     """Units left of one stocked id as the worker's tracked cache knows them, or MISS. A
-    released item's count is known only if it was read in the current period. `key`: its
-    stock key when known (else built from `pool` and `item_id`)."""
-    value = cache.get(key or stock_key(pool, item_id)) if cache is not None else MISS
+    released item's count is known only if it was read in the current period."""
+    value = cache.get(stock_key(pool, item_id)) if cache is not None else MISS
     if release is not None:
         return value[1] if isinstance(value, tuple) and value[0] == release.period(now) else MISS
     if value is MISS or isinstance(value, tuple):

@@ -46,46 +46,43 @@ class Front:
             return
         gate.in_flight += 1
         status = 500
-        try:
-            status = await self._answer(scope, receive, send)
+        try:  # the body (bounded), `decide`, the answer: in this coroutine, no other on the way
+            limit = self.limit
+            message = await receive()
+            body = message.get("body", b"")
+            while message.get("more_body"):
+                if len(body) > limit:
+                    break
+                message = await receive()
+                body += message.get("body", b"")
+            try:
+                if len(body) > limit:
+                    answer: bytes | Response = too_large(limit)
+                else:
+                    answer = await decide(self.service, body, self.service.now(scope))
+            except Exception as exc:
+                refusal = answer_for(exc)
+                if refusal is None:  # as Starlette's ServerErrorMiddleware: a plain 500, and the error raised on
+                    await _send(send, PlainTextResponse("Internal Server Error", status_code=500))
+                    raise
+                answer = refusal
+            if type(answer) is bytes:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [(b"content-length", b"%d" % len(answer)), (b"content-type", _JSON)],
+                    }
+                )
+                await send({"type": "http.response.body", "body": answer})
+                status = 200
+            else:
+                assert isinstance(answer, Response)
+                await _send(send, answer)
+                status = answer.status_code
         finally:
             gate.in_flight -= 1
             gate.done(scope, ELIGIBILITY, status, started)
-
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> int:
-        """Read the body (bounded), decide, send the answer; its status."""
-        limit = self.limit
-        message = await receive()
-        body = message.get("body", b"")
-        while message.get("more_body"):
-            if len(body) > limit:
-                break
-            message = await receive()
-            body += message.get("body", b"")
-        try:
-            if len(body) > limit:
-                answer: bytes | Response = too_large(limit)
-            else:
-                answer = await decide(self.service, body, self.service.now(scope))
-        except Exception as exc:
-            refusal = answer_for(exc)
-            if refusal is None:  # as Starlette's ServerErrorMiddleware: a plain 500, and the error raised on
-                await _send(send, PlainTextResponse("Internal Server Error", status_code=500))
-                raise
-            answer = refusal
-        if type(answer) is bytes:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-length", b"%d" % len(answer)), (b"content-type", _JSON)],
-                }
-            )
-            await send({"type": "http.response.body", "body": answer})
-            return 200
-        assert isinstance(answer, Response)
-        await _send(send, answer)
-        return answer.status_code
 
 
 async def _send(send: Send, response: Response) -> None:

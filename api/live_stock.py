@@ -23,7 +23,7 @@ import asyncio
 from engine.model import Stock
 
 from .member_cache import MISS
-from .redis.keys import COUPONS, REDEMPTIONS, stock_key, stock_period_key
+from .redis.keys import COUPONS, REDEMPTIONS, SCOPE, stock_key, stock_period_key
 
 MAX_ROUNDS = 8  # each round learns at least one more count; a cart has few stocked coupons
 
@@ -65,24 +65,53 @@ def stands(table, quote, cache, now: int) -> bool:
     """Whether `quote` stands as it is, known without a read or a coroutine: it applies no
     stocked coupon and offers no stocked item, or the tracked cache knows the count of each
     it does (of the current period, for a released item) and none has run out. Otherwise
-    `quote_with_live_stock` reads and quotes again."""
-    coupon_stocks, item_stocks = starting_stocks(table)
-    if coupon_stocks:
-        coupons = table.model.coupons
-        for k in quote.applied_coupons():
-            if k in coupon_stocks:
-                left = cached_count(cache, COUPONS, coupons[k].id, coupon_stocks[k])
-                if left is MISS or left <= 0:
+    `quote_with_live_stock` reads and quotes again. (`cached_count`'s reading of the
+    cache, inline: this runs on every quote.)"""
+    coupons, items = _stocked(table)
+    if not coupons and not items:
+        return True
+    entries = cache.entries if cache is not None and cache.active else None
+    for stocked, touched in (
+        (coupons, quote.applied_coupons() if coupons else ()),
+        (items, quote.available_redemptions() if items else ()),
+    ):
+        for k in touched:
+            found = stocked.get(k)
+            if found is None:
+                continue
+            if entries is None:
+                return False
+            key, starting, release = found
+            value = entries.get(key, MISS)
+            if release is not None:
+                if type(value) is not tuple or value[0] != release.period(now) or value[1] <= 0:
                     return False
-    if item_stocks:
-        items, released = table.model.redemptions, releases(table)
-        for k in quote.available_redemptions():
-            if k in item_stocks:
-                item_id = items[k].id
-                left = cached_count(cache, REDEMPTIONS, item_id, item_stocks[k], released.get(item_id), now)
-                if left is MISS or left <= 0:
-                    return False
+            elif value is MISS or type(value) is tuple or (starting if value is None else value) <= 0:
+                return False
+            cache.hits += 1
     return True
+
+
+def _stocked(table) -> tuple:
+    """(coupon position -> (its stock key, starting stock, None), item position -> (its
+    stock key, starting stock, its Release or None)) for the stocked ids of `table`, with
+    the keys of the current brand's scope (kept on the table, per scope)."""
+    scope = SCOPE.get()
+    kept = getattr(table, "_stocked", None)
+    if kept is None:
+        kept = table._stocked = {}
+    found = kept.get(scope)
+    if found is None:
+        coupon_stocks, item_stocks = starting_stocks(table)
+        coupons, items, released = table.model.coupons, table.model.redemptions, releases(table)
+        found = kept[scope] = (
+            {k: (stock_key(COUPONS, coupons[k].id), stock, None) for k, stock in coupon_stocks.items()},
+            {
+                k: (stock_key(REDEMPTIONS, items[k].id), stock, released.get(items[k].id))
+                for k, stock in item_stocks.items()
+            },
+        )
+    return found
 
 
 def cached_count(cache, pool: str, item_id: str, starting: int, release=None, now: int = 0):

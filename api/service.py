@@ -85,6 +85,7 @@ class Service:
         self.background: list[Callable[[], Awaitable[None]]] = []  # extra loops the lifespan runs (parent watch)
         self._pickup_secret: bytes | None = None
         self.home = settings.brand  # the home brand: its table is `table` above, its keys unscoped
+        self._scopes: tuple = (None, None, {})  # (members_of, home, brand -> Scope) for scope()
         self.brands: dict[str, Served] = {}  # every other brand served: its table (api/brands.py)
         self.brand_rules: dict[str, RulesSync] = {}  # ... and what keeps it current
         self.rooms: dict[str, str] = {}  # room -> the brand whose table has it (home rooms too)
@@ -155,6 +156,21 @@ class Service:
         if self._pickup_secret is None:
             self._pickup_secret = load_secret(self.settings.data_dir)
         return self._pickup_secret
+
+    def known_member(self, req: Any) -> Any:
+        """The member a request names as the tracked cache knows it (its record, or None
+        for a visitor), without I/O or a coroutine; MISS when Redis must be asked
+        (`find_member`)."""
+        reader = self.reader
+        assert reader is not None, "the service is not started"
+        member_id = req.member_id
+        if req.identity is not None:
+            member_id = reader.cached_identity(*req.identity)
+            if member_id is MISS:
+                return MISS
+        if member_id is None:
+            return None
+        return reader.cached_member(member_id)
 
     async def find_member(self, req: Any) -> MemberRecord | None:
         """The member a request names (by id or channel identity), or None for a visitor.
@@ -252,7 +268,14 @@ class Service:
         return next((a for a in self.alliances.values() if brand in a.brands), None)
 
     def scope(self, brand: str) -> Scope:
-        return scope_of(brand, self.home, self.members_of)
+        """`brand`'s key scope, kept per brand while the alliances stay as they are."""
+        kept = self._scopes
+        if kept[0] is not self.members_of or kept[1] != self.home:
+            kept = self._scopes = (self.members_of, self.home, {})
+        found = kept[2].get(brand)
+        if found is None:
+            found = kept[2][brand] = scope_of(brand, self.home, self.members_of)
+        return found
 
     def rooms_changed(self) -> None:
         """Rebuild room -> brand from the tables served: the home brand's rooms first, then

@@ -92,17 +92,17 @@ class MemberRecord:
     def engine_member(self, as_visitor: bool = False, now: int = 0) -> Member:
         """The Member to quote; `owned_coupons` counts the grants that still hold at `now`."""
         tier = None if as_visitor or self.tier in (None, "", VISITOR) else self.tier
-        return Member(
-            tier=tier,
-            points=self.points,
-            birthday_month=self.birthday_month,
-            sessions_watched=self.sessions_watched,
-            points_debt=self.debt,
-            tags=frozenset(self.tags),
-            coupon_uses=self.coupon_uses,
-            redemption_uses=self.redemption_uses,
-            sku_bought=self.sku_bought,
-            owned_coupons=owned_counts(self.owned, now) if self.owned else {},
+        return Member(  # by position, in Member's order (tier, points, birthday_month, ...): one per quote
+            tier,
+            self.points,
+            self.birthday_month,
+            self.sessions_watched,
+            self.debt,
+            frozenset(self.tags),
+            self.coupon_uses,
+            self.redemption_uses,
+            self.sku_bought,
+            owned_counts(self.owned, now) if self.owned else {},
         )
 
     def profile_args(self) -> list[str]:

@@ -15,6 +15,15 @@ cdef class TableView:
     cdef dict redemption_index
     cdef dict tag_bit
     cdef dict task_index
+    # the table's JSON pieces (engine.quote.JsonParts), read at the first to_json
+    cdef object jp
+    cdef list skus, coupon_ids, coupon_heads, redemption_heads, reasons, layers, tiers, rooms
+    cdef dict hints
+    # the last hint written for each coupon, then each item: its status and value (status -1:
+    # none yet) and its JSON, so a hint that repeats builds no key to look up
+    cdef int64_t n_coupons
+    cdef int64_t* last_hint
+    cdef list last_hint_json
 
 
 @cython.no_gc

@@ -153,6 +153,9 @@ cdef class TableView:
         self.t.tier_task = _indexes(c.tier_task)
         self.t.task_target = _values(c.task_target)
 
+    def __dealloc__(self):
+        free(self.last_hint)
+
 
 cdef object _last_table = None
 cdef TableView _last_view = None
@@ -280,10 +283,10 @@ cdef class Quote:
         cdef Writer w = Writer()
         cdef int64_t i, k, c, row, j
         cdef list skus, coupon_ids, heads, reasons, layers, tiers, rooms, red_heads
+        cdef TableView view = _json_view(self.table)
         _other_rooms(self)
-        jp = json_parts_of(self.table)
-        skus, coupon_ids, heads = jp.skus, jp.coupon_ids, jp.coupon_heads
-        reasons, layers, tiers, rooms = jp.reasons, jp.layers, jp.tiers, jp.rooms
+        skus, coupon_ids, heads = view.skus, view.coupon_ids, view.coupon_heads
+        reasons, layers, tiers, rooms = view.reasons, view.layers, view.tiers, view.rooms
         if head is not None:
             w.put(PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head) - 1)  # all but its closing brace
             w.text(",")
@@ -305,7 +308,7 @@ cdef class Quote:
             if row >= 0:
                 w.bytes(skus[row])
             else:
-                w.bytes(jp.dumps(dict(self.unknown_skus)[i]))
+                w.bytes(view.jp.dumps(dict(self.unknown_skus)[i]))
             w.text(',"qty":')
             w.integer(self.qty[i])
             if self.r.line_status[i] == OK:
@@ -317,7 +320,7 @@ cdef class Quote:
                 w.text(',"eligible":false,"reason":')
                 w.bytes(reasons[self.r.line_status[i]])
                 w.text(',"hint":')
-                w.bytes(_hint(jp, 0, self.rows[i], self.r.line_status[i], self.r.line_hint[i], self, i))
+                w.bytes(_hint(view, 0, self.rows[i], self.r.line_status[i], self.r.line_hint[i], self, i))
                 w.text(',"unit_price":null,"price_layer":null')
             w.text(',"amount":')
             w.integer(self.r.line_amount[i])
@@ -358,7 +361,7 @@ cdef class Quote:
             w.text(',"reason":')
             w.bytes(reasons[self.r.cand_status[k]])
             w.text(',"hint":')
-            w.bytes(_hint(jp, 1, c, self.r.cand_status[k], self.r.cand_hint[k], self, -1))
+            w.bytes(_hint(view, 1, c, self.r.cand_status[k], self.r.cand_hint[k], self, -1))
             w.text("}")
         w.text('],"coupon_search":{"combinations":')
         w.integer(self.r.combinations)
@@ -412,7 +415,7 @@ cdef class Quote:
             w.text("}")
         w.text('],"note":null}' if self.tier else '],"note":"visitors earn no points; join to earn"}')
         w.text(',"redemptions":[')
-        red_heads = jp.redemption_heads
+        red_heads = view.redemption_heads
         for k in range(self.n_redemptions):
             if k:
                 w.text(",")
@@ -423,12 +426,12 @@ cdef class Quote:
                 w.text(',"available":false,"reason":')
                 w.bytes(reasons[self.r.red_status[k]])
                 w.text(',"hint":')
-                w.bytes(_hint(jp, 2, k, self.r.red_status[k], self.r.red_hint[k], self, -1))
+                w.bytes(_hint(view, 2, k, self.r.red_status[k], self.r.red_hint[k], self, -1))
                 w.text("}")
         w.text("]")
         if self.table.has_progression:
             w.text(',"tier_progress":')
-            w.bytes(_progress_json(jp, self))
+            w.bytes(_progress_json(view, self))
         if not inner:
             w.text("}")
         return w.result()
@@ -463,7 +466,28 @@ cdef object _progress(Quote q):
                        tasks=[(int(q.table.tier_task[start + k]), q.r.g_task_left[k]) for k in range(q.r.g_n_tasks)])
 
 
-cdef object _progress_json(object jp, Quote q):
+cdef TableView _json_view(object compiled):
+    """The table's view with its JSON pieces at hand (engine.quote.JsonParts, read once)."""
+    cdef TableView view = _view(compiled)
+    cdef int64_t k, slots
+    if view.jp is None:
+        jp = json_parts_of(compiled)
+        view.skus, view.coupon_ids, view.coupon_heads = jp.skus, jp.coupon_ids, jp.coupon_heads
+        view.redemption_heads, view.reasons, view.layers = jp.redemption_heads, jp.reasons, jp.layers
+        view.tiers, view.rooms, view.hints = jp.tiers, jp.rooms, jp._hints
+        view.n_coupons = len(view.coupon_heads)
+        slots = view.n_coupons + len(view.redemption_heads)
+        view.last_hint = <int64_t*>malloc((2 * slots + 1) * sizeof(int64_t))
+        if view.last_hint == NULL:
+            raise MemoryError()
+        for k in range(slots):
+            view.last_hint[2 * k] = -1
+        view.last_hint_json = [None] * slots
+        view.jp = jp
+    return view
+
+
+cdef object _progress_json(TableView view, Quote q):
     """The quote's tier_progress JSON from the table's cache, keyed by all it says (the
     target tier, what is left of each criterion and task, whether the cart pays anything);
     built by engine.progression on a miss."""
@@ -473,17 +497,34 @@ cdef object _progress_json(object jp, Quote q):
     start = q.table.tier_task_ptr[q.r.g_tier]
     tasks = tuple([(int(q.table.tier_task[start + k]), q.r.g_task_left[k]) for k in range(q.r.g_n_tasks)])
     key = (3, q.r.g_tier, q.r.g_spend, q.r.g_growth, tasks, q.r.payable > 0)
-    piece = jp._hints.get(key)
+    piece = view.hints.get(key)
     if piece is not None:
         return piece
-    return jp.progress(key, _progress(q), q.r.payable)
+    return view.jp.progress(key, _progress(q), q.r.payable)
 
 
-cdef object _hint(object jp, int kind, int64_t item, int64_t status, int64_t value, Quote q, int64_t line):
-    """A hint's JSON from the table's cache; built (and cached) by engine.quote on a miss."""
-    piece = jp._hints.get((kind, item, status, value))
+cdef object _hint(TableView view, int kind, int64_t item, int64_t status, int64_t value, Quote q, int64_t line):
+    """A hint's JSON: a coupon's or an item's last one when it repeats, else from the
+    table's cache; built (and cached) by engine.quote on a miss."""
+    cdef int64_t slot = -1
+    if kind != 0:
+        slot = item if kind == 1 else view.n_coupons + item
+        if view.last_hint[2 * slot] == status and view.last_hint[2 * slot + 1] == value:
+            return view.last_hint_json[slot]
+    piece = _hint_json(view, kind, item, status, value, q, line)
+    if slot >= 0:
+        view.last_hint[2 * slot] = status
+        view.last_hint[2 * slot + 1] = value
+        view.last_hint_json[slot] = piece
+    return piece
+
+
+cdef object _hint_json(TableView view, int kind, int64_t item, int64_t status, int64_t value, Quote q,
+                       int64_t line):
+    piece = view.hints.get((kind, item, status, value))
     if piece is not None:
         return piece
+    jp = view.jp
     if kind == 0:
         sku = q.table.model.products[item].sku if item >= 0 else dict(q.unknown_skus)[line]
         return jp.line_hint(sku, status, value)

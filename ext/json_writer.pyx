@@ -10,7 +10,7 @@ cdef class Writer:
     """The JSON written so far, in a buffer that doubles when full."""
 
     def __cinit__(self):
-        self.cap = 4096
+        self.cap = 8192  # an eligibility answer is 4-5 KB
         self.size = 0
         self.data = <char*>malloc(self.cap)
         if self.data == NULL:

@@ -16,8 +16,9 @@ from engine.inputs import QuoteInputError
 
 from ..errors import BrandRefused, error
 from ..live_stock import StockChanging, quote_with_live_stock, stands
+from ..member_cache import MISS
 from ..service import Service
-from .request import RequestInvalid, encoded, join_offer, member_info, parse_request, pricing
+from .request import RequestInvalid, encoded, join_offer, member_info, plain_reader, pricing, read_request
 
 SAMPLES_PER_SECOND = 200  # eligibility requests a worker keeps each second for simulate's replay
 
@@ -27,11 +28,9 @@ async def decide(service: Service, body: bytes, now: int) -> bytes | Response:
     quote of the served table with live stock, and what joining would save a visitor.
     The answer's JSON when it is a quote (200); a refusal, a Response."""
     try:
-        data = orjson.loads(body)
+        req = read_request(body, plain_reader(service.evaluator))
     except orjson.JSONDecodeError as exc:
         return error(400, "malformed_json", f"the body is not valid JSON: {exc}")
-    try:
-        req = parse_request(data)
     except RequestInvalid as exc:
         return error(422, exc.code, exc.reason, exc.field)
     try:
@@ -41,7 +40,9 @@ async def decide(service: Service, body: bytes, now: int) -> bytes | Response:
     except BrandRefused as exc:
         return error(403, "forbidden_scope", exc.reason, "brand")
     table = holder.table
-    record = await service.find_member(req)
+    record = service.known_member(req)  # the tracked cache's, without a coroutine
+    if record is MISS:
+        record = await service.find_member(req)
     # points due to lapse: sweep them first. current_member checks the same, but the test here
     # spares almost every quote a coroutine call on the hot path
     if record is not None and 0 < record.lapse_at <= now:

@@ -3,12 +3,15 @@ member, quote, and say what joining would save a visitor.
 
 The request is checked by hand rather than through pydantic: it is the hottest route,
 and the checks below are the ones api/schemas.EligibilityRequest documents (a test holds
-the two together). Every refusal names the field and the reason.
+the two together). Every refusal names the field and the reason. With the compiled
+evaluator, a plain body (ext/request_body.pyx) is read in C first, to what `parse_request`
+would make of it; any other body, and every refusal, is read here.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +37,7 @@ class RequestInvalid(ValueError):
         self.code = code
 
 
-@dataclass
+@dataclass(slots=True)
 class EligibilityRequest:
     member_id: str | None
     identity: tuple | None  # (channel, value)
@@ -99,6 +102,39 @@ def parse_request(data) -> EligibilityRequest:
     if brand is not None and (type(brand) is not str or not BRAND_ID.match(brand)):
         raise RequestInvalid("brand", f"must be {BRAND_ID_HELP}, or null")
     return EligibilityRequest(member_id, identity, room, lines, fulfillment, location, brand)
+
+
+PlainReader = Callable[[bytes, frozenset], tuple | None]  # ext/request_body.pyx read
+
+
+def read_request(body: bytes, plain: PlainReader | None) -> EligibilityRequest:
+    """The request a body makes: read by `plain` (the compiled reader, `plain_reader`)
+    when it is plain, else parsed and checked here. orjson.JSONDecodeError for a body
+    that is not JSON, RequestInvalid for one the route refuses."""
+    if plain is not None:
+        fields = plain(body, _CHANNELS)
+        if fields is not None:
+            return EligibilityRequest(*fields)
+    return parse_request(orjson.loads(body))
+
+
+_CHANNELS = frozenset(CHANNELS)
+_PLAIN_READERS: dict[Any, PlainReader | None] = {}
+
+
+def plain_reader(evaluator: Any) -> PlainReader | None:
+    """The compiled reader of plain bodies when `evaluator` is the compiled one; None with
+    the reference, which reads every body in Python."""
+    try:
+        return _PLAIN_READERS[evaluator]
+    except KeyError:
+        found: PlainReader | None = None
+        if getattr(evaluator, "NAME", None) == "compiled":
+            from ext.request_body import read
+
+            found = read
+        _PLAIN_READERS[evaluator] = found
+        return found
 
 
 def encoded(req: EligibilityRequest) -> bytes:

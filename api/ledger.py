@@ -170,7 +170,7 @@ def expiring_by_day(raw_lots: dict, now: int, within_days: int, utc_offset: int)
 
 HELD = ("delta", "reason", "ref", "at", "expires", "balance", "debt", "brand", "from")
 _HELD_DEFAULT = {"ref": b"", "expires": b"0"}  # held only when not these (lua/chain.lua)
-HELD_NAMES = ("e:id", *(f"e:{name}" for name in HELD), "chain_h")  # HMGET these of the member hash for held_entry
+HELD_NAMES = ("e:id", *(f"e:{name}" for name in HELD))  # HMGET these of the member hash for held_entry
 
 
 def _bytes(value) -> bytes:
@@ -179,28 +179,35 @@ def _bytes(value) -> bytes:
 
 def held_entry(values: Sequence) -> tuple[bytes, dict] | None:
     """The ledger's first entry while the member hash holds it (lua/chain.lua), as XRANGE
-    gives a stream entry (its n 1, its h the chain's head), from the member hash's values
-    of HELD_NAMES; None when it holds none."""
+    gives a stream entry but for its `h` (its n is 1), from the member hash's values of
+    HELD_NAMES; None when it holds none."""
     if values[0] is None:
         return None
     fields = {}
-    for name, value in zip(HELD, values[1:-1]):
+    for name, value in zip(HELD, values[1:]):
         value = _HELD_DEFAULT.get(name) if value is None else value
         if value is not None:
             fields[name.encode()] = _bytes(value)
     fields[b"n"] = b"1"
-    fields[b"h"] = _bytes(values[-1] or b"")
     return _bytes(values[0]) + b"-0", fields
+
+
+def with_held(held: tuple | None, oldest_first: list) -> list:
+    """The stream's first entries (oldest first) with the held entry ahead of them, unless
+    they hold it already: read before the stream, it may have moved there in between
+    (the hash is read first, so it is never missed)."""
+    if held is None or any(_bytes(entry_id) == held[0] for entry_id, _ in oldest_first[:1]):
+        return oldest_first
+    return [held, *oldest_first]
 
 
 def ledger_entries(client, member_id: str, start: str = "-", count: int | None = 1_000) -> list:
     """A member's ledger entries from `start` (XRANGE's min), oldest first, at most `count`
-    (None: all), the one the member hash holds included (sync client)."""
+    from the stream (None: all) and, from the start, the one the member hash holds ahead
+    of them (sync client)."""
+    held = held_entry(client.hmget(member_key(member_id), HELD_NAMES)) if start == "-" else None
     batch = client.xrange(ledger_key(member_id), min=start, max="+", count=count)
-    if batch or start != "-":
-        return batch
-    held = held_entry(client.hmget(member_key(member_id), HELD_NAMES))
-    return [held] if held else []
+    return with_held(held, batch) if start == "-" else batch
 
 
 def parse_entry(entry_id, fields: dict) -> dict:

@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .ledger import HELD_NAMES, held_entry
+from .ledger import HELD_NAMES, held_entry, with_held
 from .redis.keys import (
     ANCHOR_KEEP,
     ANCHORS_KEY,
@@ -125,18 +125,28 @@ def _get(fields: dict, name: str) -> bytes:
 
 def _entries(client, key: str, held_in: str | None = None) -> Iterator[tuple[str, dict]]:
     """The stream's entries, oldest first; for a member's ledger (`held_in` its hash) the
-    first entry while the hash holds it (api/ledger.py held_entry)."""
+    one the hash holds ahead of them (api/ledger.py with_held), its h that of its fields
+    after GENESIS, as it was written (the chain's head then)."""
+    held = held_entry(client.hmget(held_in, HELD_NAMES)) if held_in is not None else None
+    if held is not None:
+        held[1][b"h"] = chain_hash(GENESIS, _values(held[1], MEMBER_FIELDS)).encode()
     start = "-"
     while True:
         batch = client.xrange(key, min=start, max="+", count=READ_BATCH)
-        if not batch and start == "-" and held_in is not None:
-            held = held_entry(client.hmget(held_in, HELD_NAMES))
-            batch = [held] if held else []
-        for entry_id, fields in batch:
+        for entry_id, fields in with_held(held, batch) if start == "-" else batch:
             yield _text(entry_id), fields
         if len(batch) < READ_BATCH:
             return
         start = "(" + _text(batch[-1][0])
+
+
+def _values(fields: dict, names: Sequence[str]) -> list[bytes]:
+    """An entry's hashed values in order: `names`, then for a member's entry in an alliance
+    its brand and from."""
+    values = [_get(fields, name) for name in names]
+    if names is MEMBER_FIELDS and (b"brand" in fields or "brand" in fields):  # an alliance's entry
+        values += [_get(fields, name) for name in ALLIANCE_FIELDS]
+    return values
 
 
 def _walk(
@@ -169,10 +179,7 @@ def _walk(
             report.finding = Finding(who, entry_id, n, what)
             return report
         h = _text(_get(fields, "h"))
-        values = [_get(fields, name) for name in names]
-        if names is MEMBER_FIELDS and (b"brand" in fields or "brand" in fields):  # an alliance's entry
-            values += [_get(fields, name) for name in ALLIANCE_FIELDS]
-        if chain_hash(prev, values) != h:
+        if chain_hash(prev, _values(fields, names)) != h:
             report.finding = Finding(
                 who, entry_id, n, "edited: its h does not match its fields and the h of the entry before"
             )

@@ -141,6 +141,21 @@ def test_a_batch_refused_in_part_says_how_many_went_in_whole(redis_client, one_n
     assert write_members(redis_client, [], one_node) == 0
 
 
+@pytest.mark.parametrize("one_node", [None, False], ids=["one call a batch on one node", "a call a member"])
+def test_a_member_too_large_for_a_script_is_its_own_refusal(redis_client, one_node):
+    """A member of thousands of fields is more than a script can unpack: that member is
+    refused, and the members before it are counted as written (on one node too)."""
+    records = [
+        MemberRecord(id="U1", points=1),
+        MemberRecord(id="U2", points=1, coupon_uses={f"C{k}": 1 for k in range(4_500)}),
+        MemberRecord(id="U3", points=1),
+    ]
+    with pytest.raises(WriteRefused) as refused:
+        write_members(redis_client, records, one_node)
+    assert refused.value.written == 1 and "unpack" in str(refused.value.cause)
+    assert redis_client.hget(member_key("U1"), "points") == b"1" and not redis_client.exists(member_key("U2"))
+
+
 def test_an_import_refused_mid_file_says_where_it_stopped_and_sends_nothing_after(redis_client):
     from api.members_import import BATCH, import_rows
 

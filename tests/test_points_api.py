@@ -446,3 +446,55 @@ def test_a_first_entry_too_long_for_the_hash_begins_the_stream(api, redis_client
     assert redis_client.xlen(ledger_key("Z1")) == 1 and not redis_client.hexists(member_key("Z1"), "e:id")
     assert [e["ref"] for e in ledger(api, "Z1").json()["entries"]] == ["r" * 65]
     assert verify_member(redis_client, "Z1").finding is None
+
+
+def test_a_held_entry_is_read_once_when_it_moves_while_being_read(api, redis_client):
+    from api.ledger import freeze, ledger_entries
+    from api.redis.scripts import Scripts
+
+    ledger(api, "G1")  # opens the ledger: one entry, held in the member hash
+    scripts = Scripts(redis_client)
+
+    class SecondEntryInBetween:
+        """The member's second entry lands between the reader's two reads."""
+
+        def __getattr__(self, name):
+            return getattr(redis_client, name)
+
+        def hmget(self, *args):
+            values = redis_client.hmget(*args)
+            freeze(scripts, "G1", True, GALA_21, "review")  # moves the held entry into the stream
+            return values
+
+    reasons = [fields[b"reason"] for _, fields in ledger_entries(SecondEntryInBetween(), "G1")]
+    assert reasons == [b"opening", b"frozen"]
+
+
+def test_a_held_entry_stays_first_when_a_stream_began_without_it(api, redis_client):
+    """A worker of a release that holds no entry (a rolling upgrade) appends the second entry
+    to a new stream: the held entry stays held, and every reader puts it first."""
+    from api.ledger import freeze, ledger_entries
+    from api.ledger_chain import GENESIS, chain_hash, verify_member
+    from api.redis.keys import ledger_key, member_key
+    from api.redis.scripts import Scripts
+
+    first = ledger(api, "G1").json()["entries"][0]
+    held = {
+        name.decode()[2:]: value
+        for name, value in redis_client.hgetall(member_key("G1")).items()
+        if name.startswith(b"e:")
+    }
+    h1 = chain_hash(GENESIS, [b"1", held["delta"], held["reason"], b"", held["at"], b"0", held["balance"], b""])
+    assert h1 == redis_client.hget(member_key("G1"), "chain_h").decode()
+    second = {"delta": 0, "reason": "frozen", "ref": "old", "at": GALA_21, "expires": 0, "balance": 1850}
+    h2 = chain_hash(h1, [str(v).encode() for v in [2, *second.values()]] + [b""])
+    redis_client.xadd(ledger_key("G1"), {**second, "n": 2, "h": h2})  # as the earlier release writes it
+    redis_client.hset(member_key("G1"), mapping={"chain_n": 2, "chain_h": h2, "frozen": 1})
+    freeze(Scripts(redis_client), "G1", False, GALA_21 + 1, "cleared")  # this release's third entry
+    assert redis_client.hexists(member_key("G1"), "e:id") and redis_client.xlen(ledger_key("G1")) == 2
+    assert [f[b"reason"] for _, f in ledger_entries(redis_client, "G1")] == [b"opening", b"frozen", b"unfrozen"]
+    page = ledger(api, "G1", limit=2).json()
+    assert [e["reason"] for e in page["entries"]] == ["unfrozen", "frozen"]
+    assert ledger(api, "G1", before=page["next"]).json()["entries"] == [first]
+    report = verify_member(redis_client, "G1")
+    assert report.finding is None and report.last_n == 3

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from .. import schemas
 from ..access import check_admin
 from ..errors import JSON, MEMBER_ERRORS, answer, error, refusal
-from ..ledger import HELD_NAMES, expiring_by_day, freeze, held_entry, parse_entry, sweep
+from ..ledger import HELD_NAMES, expiring_by_day, freeze, held_entry, parse_entry, sweep, with_held
 from ..redis.keys import ledger_key, lots_key, member_key
 from ..store import MEMBER_ID
 from .deps import BrandDep, ServiceDep
@@ -89,13 +89,13 @@ async def get_ledger(
     balance = await service.redis_call(sweep(service.scripts, member_id, service.now(request.scope)))
     if balance < 0:
         return error(404, "unknown_member", f"no member {member_id!r}", "member_id")
+    debt, *held_values = await service.redis_call(service.redis.hmget(member_key(member_id), "debt", *HELD_NAMES))
+    held = held_entry(held_values)  # read before the stream: see api/ledger.py with_held
     raw = await service.redis_call(
         service.redis.xrevrange(ledger_key(member_id), max=f"({before}" if before else "+", min="-", count=limit + 1)
     )
-    debt, *held_values = await service.redis_call(service.redis.hmget(member_key(member_id), "debt", *HELD_NAMES))
-    held = held_entry(held_values)
-    if not raw and held is not None and (before is None or _stream_id(held[0]) < _stream_id(before)):
-        raw = [held]  # the member's only entry, held in its hash (api/ledger.py)
+    if held is not None and len(raw) <= limit and (before is None or _stream_id(held[0]) < _stream_id(before)):
+        raw = with_held(held, raw[::-1])[::-1]  # the oldest entry, held in the member hash, ends the last page
     entries = [parse_entry(entry_id, fields) for entry_id, fields in raw[:limit]]
     page = {
         "member_id": member_id,

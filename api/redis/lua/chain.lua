@@ -24,10 +24,12 @@ end
 
 -- A ledger's first entry is held in the member hash (its fields prefixed `e:`, with `e:id` the milliseconds
 -- of the stream id <e:id>-0 it will have, and no `e:ref` nor `e:expires` when they are '' and '0'; its n is
--- 1 and its h the chain's head) until a second one comes, when it moves to the stream `led` ahead of it: a
--- stream's first node costs about a kilobyte, and most members of a large base have one entry. An entry
--- with a value longer than HELD_MAX bytes (Redis's hash-max-listpack-value: a longer one would turn the
--- member hash into a table) begins the stream at once.
+-- 1 and its h that of its fields after GENESIS) until a second one comes, when it moves to the stream `led`
+-- ahead of it: a stream's first node costs about a kilobyte, and most members of a large base have one
+-- entry. An entry with a value longer than HELD_MAX bytes (Redis's hash-max-listpack-value: a longer one
+-- would turn the member hash into a table) begins the stream at once. Where a stream has begun while an
+-- entry is held (written by a release that held none, during a rolling upgrade), the entry stays held,
+-- since a stream takes no id below its last, and readers put it first (api/ledger.py with_held).
 local HELD_MAX = 64
 local HELD = {'delta', 'reason', 'ref', 'at', 'expires', 'balance', 'debt', 'brand', 'from'}
 local HELD_DEFAULT = {ref = '', expires = '0'}  -- every entry has them; the hash holds them only when not these
@@ -39,8 +41,10 @@ local function held_fits(fields)
   return true
 end
 
--- move the held first entry, if any, to the stream: its n 1 and its h `h1`, the chain's head until now
+-- move the held first entry to the stream, unless the stream has begun: its n 1 and its h `h1`, the
+-- chain's head until now (no stream: no entry since it)
 local function release_held(member, led, h1)
+  if redis.call('EXISTS', led) == 1 then return end
   local names = {'e:id'}
   for i, name in ipairs(HELD) do names[i + 1] = 'e:' .. name end
   local got = redis.call('HMGET', member, unpack(names))
@@ -61,7 +65,7 @@ end
 -- In an alliance (BRAND set, lua/lots.lua) the entry also carries `brand` (where it happened) and `from`
 -- (a take's points by issuing brand), hashed after the eight fields.
 local function entry(member, led, delta, reason, ref, at, expires, balance, debt, from)
-  local head = redis.call('HMGET', member, 'chain_n', 'chain_h')
+  local head = redis.call('HMGET', member, 'chain_n', 'chain_h', 'e:id')
   local n = (tonumber(head[1]) or 0) + 1
   local values = {chain_text(n), chain_text(delta), chain_text(reason), chain_text(ref), chain_text(at),
                   chain_text(expires), chain_text(balance), chain_text(debt)}
@@ -86,7 +90,7 @@ local function entry(member, led, delta, reason, ref, at, expires, balance, debt
     redis.call('HSET', member, 'chain_n', n, 'chain_h', h, unpack(held))
     return n, h
   end
-  if n == 2 then release_held(member, led, head[2]) end
+  if head[3] then release_held(member, led, head[2]) end
   fields[#fields + 1] = 'n'; fields[#fields + 1] = values[1]
   fields[#fields + 1] = 'h'; fields[#fields + 1] = h
   redis.call('XADD', led, '*', unpack(fields))

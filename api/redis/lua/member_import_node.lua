@@ -23,11 +23,14 @@ for i = 1, n do
   local key, count = KEYS[i], given[at]
   local last = at + count
   local ok, refusal
+  -- the arguments are unpacked inside the protected call: a member too large to unpack (thousands of
+  -- fields) is that member's refusal, not the batch's
   if fresh and not seen[key] then
-    ok, refusal = pcall(redis.call, 'HSET', key, 'points', unpack(given, at + 1, last))
+    ok, refusal = pcall(function() return redis.call('HSET', key, 'points', unpack(given, at + 1, last)) end)
   else
-    local args = {given[at + 1], now, ref, unpack(given, at + 2, last)}
-    ok, refusal = pcall(member_import, {key, KEYS[n + i], KEYS[2 * n + i]}, args)
+    ok, refusal = pcall(function()
+      return member_import({key, KEYS[n + i], KEYS[2 * n + i]}, {given[at + 1], now, ref, unpack(given, at + 2, last)})
+    end)
   end
   if not ok then return {i - 1, type(refusal) == 'table' and refusal or {err = refusal}} end
   seen[key] = true

@@ -324,7 +324,7 @@ cdef inline object _str(const char* s, Text t):
     return PyUnicode_FromStringAndSize(s + t.start, t.length) if t.length >= 0 else None
 
 
-def read(bytes body, frozenset channels):
+def read(bytes body not None, frozenset channels):
     """(member_id, identity, room, lines, fulfillment, location, brand) of a plain body,
     as parse_request reads them, each identity's channel one of `channels`; None when
     the body is not plain (read it the long way)."""

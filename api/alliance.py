@@ -24,8 +24,8 @@ from typing import Any
 
 import orjson
 
-from .ledger import ledger_entries
-from .redis.keys import ALLIANCES_KEY, Scope
+from .ledger import HELD_NAMES, held_entry, with_held
+from .redis.keys import ALLIANCES_KEY, Scope, ledger_key, member_key
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}\Z")
 MAX_ALLIANCES = 32
@@ -292,18 +292,27 @@ def clearing(client, alliance: Alliance, home: str, since: int, until: int) -> d
     owner = alliance.owner(home)
     scope = Scope("", "" if owner == home else owner)
     result = Clearing(alliance, owner, since, until)
+    page = 1_000  # stream entries a read
     for batch in _owner_members(client, scope.members):
-        for member_id in batch:
+        with scoped(scope):
+            streams = [ledger_key(member_id) for member_id in batch]
+            pipe = client.pipeline(transaction=False)  # a batch's members in one round trip
+            for member_id, stream in zip(batch, streams):  # the hash before the stream: api/ledger.py with_held
+                pipe.hmget(member_key(member_id), HELD_NAMES)
+                pipe.xrange(stream, min="-", max="+", count=page)
+            replies = pipe.execute()
+        for k, stream in enumerate(streams):
             result.members += 1
-            start = "-"
-            while True:
-                with scoped(scope):
-                    entries = ledger_entries(client, member_id, start)
+            entries = replies[2 * k + 1]
+            for _, fields in with_held(held_entry(replies[2 * k]), entries):
+                result.add(fields)
+            while len(entries) == page:  # a longer ledger: the rest a page at a time
+                last = entries[-1][0]
+                entries = client.xrange(
+                    stream, min="(" + (last.decode() if isinstance(last, bytes) else last), count=page
+                )
                 for _, fields in entries:
                     result.add(fields)
-                if len(entries) < 1_000:
-                    break
-                start = "(" + (entries[-1][0].decode() if isinstance(entries[-1][0], bytes) else entries[-1][0])
     return result.report()
 
 

@@ -240,3 +240,23 @@ def test_a_brand_closed_to_the_pool_takes_no_points_for_its_draws(redis_client, 
             headers={"X-Rights-Now": str(LIVE), "Idempotency-Key": "hunt-1"},
         )
         assert (entry.status_code, entry.json()["error"]["code"]) == (409, "alliance_redeem_closed")
+
+
+def test_clearing_reads_every_entry_of_a_ledger_longer_than_a_page(redis_client, redis_server, admin):
+    """Clearing reads a batch of members in one round trip and a long ledger page by page:
+    an entry past the first thousand counts like the first."""
+    from api.redis.keys import ledger_key
+
+    with client_for(redis_server, member_cache=False) as client:
+        pushed = client.post(
+            "/v1/rules", content=GRAIN.encode(), params={"author": "t", "brand": "grain"}, headers=ADMIN
+        )
+        assert pushed.status_code == 201 and declare(client).status_code == 200
+        write_members(redis_client, [MemberRecord(id="LONG", tier="gold")])
+        pipe = redis_client.pipeline(transaction=False)
+        for k in range(2_345):
+            entry = {"delta": 1, "reason": "order", "ref": f"o{k}", "at": LIVE, "expires": 0, "balance": k + 1}
+            pipe.xadd(ledger_key("LONG"), {**entry, "brand": "main", "from": ""})
+        pipe.execute()
+        report = clearing(client)
+    assert {b["brand"]: b for b in report["brands"]}["main"]["issued"] == 2_345

@@ -107,26 +107,12 @@ def change_of(done: list) -> dict | None | str:
     return {"from": before or "visitor", "to": after or "visitor", "reason": reason}
 
 
-async def run(
-    scripts: Scripts,
-    model: RuleTable,
-    member_id: str,
-    now: int,
-    *,
-    mode: str,
-    ref: str = "",
-    spend: int = 0,
-    growth: int = 0,
-    tasks: tuple = (),
-    counted_at: int = 0,
-) -> dict | None | str:
+async def run(scripts: Scripts, model: RuleTable, member_id: str, now: int, **how: Any) -> dict | None | str:
     """Run the script: 'count' an event or order (after the review, when due), 'refund' an
     order settled at `counted_at` (its spend and growth taken back, once), or only
-    'review'. The change to answer with ({from, to, reason}; None when the tier stayed),
-    or 'unknown_member'."""
-    keys, args = run_call(
-        model, member_id, now, mode=mode, ref=ref, spend=spend, growth=growth, tasks=tasks, counted_at=counted_at
-    )
+    'review' (`how`: run_call's keywords). The change to answer with ({from, to, reason};
+    None when the tier stayed), or 'unknown_member'."""
+    keys, args = run_call(model, member_id, now, **how)
     return change_of(await scripts.tier_progress(keys=keys, args=args))
 
 

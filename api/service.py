@@ -174,20 +174,19 @@ class Service:
 
     async def find_member(self, req: Any) -> MemberRecord | None:
         """The member a request names (by id or channel identity), or None for a visitor.
-        A cached answer costs no I/O; only a miss pays for the bounded wait on Redis."""
+        A cached answer costs no I/O (known_member); only a miss pays for the bounded wait
+        on Redis, whose reads take what the tracked cache does hold."""
+        record = self.known_member(req)
+        if record is not MISS:
+            return record
         reader = self.reader
         assert reader is not None, "the service is not started"
         member_id = req.member_id
         if req.identity is not None:
-            member_id = reader.cached_identity(*req.identity)
-            if member_id is MISS:
-                member_id = await self.redis_call(reader.resolve(*req.identity))
+            member_id = await self.redis_call(reader.resolve(*req.identity))
         if member_id is None:
             return None
-        record = reader.cached_member(member_id)
-        if record is MISS:
-            record = await self.redis_call(reader.member(member_id))
-        return record
+        return await self.redis_call(reader.member(member_id))
 
     async def current_member(self, record: MemberRecord | None, now: int) -> MemberRecord | None:
         """The member with its expired points lapsed, when one of its lots is due."""

@@ -113,10 +113,13 @@ def run(members: int = 100_000, sample: int = 1_000, stream_node_max_bytes: int 
                 step="stage",
             )
 
-            _in_pipelines(client, [lambda pipe, m=m: sweep(scripts, m, now, client=pipe) for m in ids])
-            one = _used(client)
-            first_entry = (one - imported) / len(ids)
-            report("memory", 2, 5, "1 entry", f"{per_member + first_entry:,.0f} bytes a member", step="stage")
+            def a_member(used: int) -> float:
+                """What a sampled member costs while Redis holds `used` bytes of data."""
+                return per_member + (used - imported) / len(ids)
+
+            def stage(k: int, what: str, used: int) -> int:
+                report("memory", k, 5, what, f"{a_member(used):,.0f} bytes a member", step="stage")
+                return used
 
             def entries(upto: int, done: int) -> list:
                 return [
@@ -125,26 +128,12 @@ def run(members: int = 100_000, sample: int = 1_000, stream_node_max_bytes: int 
                     for m in ids
                 ]
 
+            _in_pipelines(client, [lambda pipe, m=m: sweep(scripts, m, now, client=pipe) for m in ids])
+            one = stage(2, "1 entry", _used(client))
             _in_pipelines(client, entries(2, 1))
-            two = _used(client)
-            report(
-                "memory",
-                3,
-                5,
-                "2 entries",
-                f"{per_member + (two - imported) / len(ids):,.0f} bytes a member",
-                step="stage",
-            )
+            two = stage(3, "2 entries", _used(client))
             _in_pipelines(client, entries(10, 2))
-            ten = _used(client)
-            report(
-                "memory",
-                4,
-                5,
-                "10 entries",
-                f"{per_member + (ten - imported) / len(ids):,.0f} bytes a member",
-                step="stage",
-            )
+            ten = stage(4, "10 entries", _used(client))
             _in_pipelines(client, entries(100, 10))
             hundred = _used(client)
             further = (hundred - ten) / (90 * len(ids))
@@ -155,10 +144,10 @@ def run(members: int = 100_000, sample: int = 1_000, stream_node_max_bytes: int 
         "stream_node_max_bytes": int(config.get("stream-node-max-bytes", 0)),
         "import_members_per_s": round(rate),
         "bytes_per_member_imported": round(per_member),
-        "bytes_per_member_1_entry": round(per_member + first_entry),
-        "bytes_per_member_2_entries": round(per_member + (two - imported) / len(ids)),
-        "bytes_per_member_10_entries": round(per_member + (ten - imported) / len(ids)),
-        "bytes_per_member_100_entries": round(per_member + (hundred - imported) / len(ids)),
+        "bytes_per_member_1_entry": round(a_member(one)),
+        "bytes_per_member_2_entries": round(a_member(two)),
+        "bytes_per_member_10_entries": round(a_member(ten)),
+        "bytes_per_member_100_entries": round(a_member(hundred)),
         "bytes_per_further_entry": round(further),
     }
 

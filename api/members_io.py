@@ -39,9 +39,23 @@ class RowError(ValueError):
         self.reason = reason
 
 
+def _is_csv(text: str, name: str) -> bool:
+    return name.endswith(".csv") or (not text.lstrip().startswith("{") and "," in text.split("\n", 1)[0])
+
+
+def count_rows(text: str, name: str) -> int:
+    """How many rows read_rows will give (a progress bar's total), without reading them."""
+    if _is_csv(text, name):
+        reader = csv.reader(io.StringIO(text))
+        next(reader, None)  # the header, as csv.DictReader takes it
+        return sum(1 for row in reader if row)  # a blank line is no row
+    return sum(1 for line in text.splitlines() if line.strip())
+
+
 def read_rows(text: str, name: str) -> Iterator[tuple]:
-    """(line number, row dict or RowError) for each member row of a .jsonl/.json or .csv file."""
-    if name.endswith(".csv") or (not text.lstrip().startswith("{") and "," in text.split("\n", 1)[0]):
+    """(line number, row dict or RowError) for each member row of a .jsonl/.json or .csv file,
+    read as they are asked for (an import reads the next rows while Redis writes a batch)."""
+    if _is_csv(text, name):
         reader = csv.DictReader(io.StringIO(text))
         for row in reader:
             yield reader.line_num, {k: v for k, v in row.items() if k is not None and v not in (None, "")}

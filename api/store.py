@@ -289,6 +289,9 @@ class MemberReader:
         return raw.decode() if isinstance(raw, bytes) else raw
 
 
+NEW_VALUES = 1000  # profile values a member of a batch sent as new may have (Lua unpacks some thousands)
+
+
 class WriteRefused(RedisError):
     """Redis refused part of a write_members batch: `written` members, the first ones of
     the batch, were written whole; `cause` is the first refusal."""
@@ -347,7 +350,8 @@ class MemberWrites:
                 args = (record.points, now, "members import", *record.profile_args())
                 queue(key, pack("EVALSHA", sha, 3, key, lots_key(member), ledger_key(member), *args), (k,))
         elif records:  # the members first, as on a Cluster
-            queue("", _in_one_call(sha, records, now), range(len(records)), True)
+            new = len({record.id for record in records}) == len(records)  # each once: sent as new
+            queue("", _in_one_call(sha, records, now, new), range(len(records)), True)
         identified: list = []  # the members with an identity
         pairs: list = []  # identity key, member id, ...: in order, so that the later of two members holds
         groups: dict = {}
@@ -370,6 +374,7 @@ class MemberWrites:
             key = group_key(leader)
             queue(key, pack("SADD", key, *[records[k].id for k in members]), members)
         self.sent: list = []
+        self.sha, self.now = sha, now
 
     def send(self) -> None:
         """Send every server its commands, the script's source first (SCRIPT LOAD, in the
@@ -386,6 +391,8 @@ class MemberWrites:
             loaded, *replies = sent.replies()
             if isinstance(loaded, Exception):  # a server that refuses even that refuses all
                 replies = [loaded] * len(members)
+            elif replies and replies[0] == [-1]:  # a batch expected new holds a member that exists
+                replies[0] = Sent(self.redis, [_in_one_call(self.sha, self.records, self.now, False)]).replies()[0]
             for reply, of, in_order in zip(replies, members, stops):
                 if in_order and not isinstance(reply, Exception) and len(reply) > 1:
                     done, reply = reply  # the members after the first refused were not written
@@ -399,14 +406,19 @@ class MemberWrites:
         return len(self.records)
 
 
-def _in_one_call(sha: str, records: list, now: int) -> bytes:
+def _in_one_call(sha: str, records: list, now: int, new: bool) -> bytes:
     """The members' scripts as one call of lua/member_import_node.lua: KEYS the member keys,
-    then the lots keys, then the ledger keys; ARGV one JSON array."""
+    then (unless the batch is expected `new`) the lots keys, then the ledger keys; ARGV one
+    JSON array, and `new`."""
     batch: list = [now, "members import"]
     for record in records:
         profile = record.profile_args()
+        if new and len(profile) > NEW_VALUES:  # too many to unpack outside a protected call
+            new = False
         batch += (len(profile) + 1, str(record.points), *profile)
     ids = [record.id for record in records]
+    if new:
+        return pack("EVALSHA", sha, len(ids), *map(member_key, ids), orjson.dumps(batch), "new")
     keys = [*map(member_key, ids), *map(lots_key, ids), *map(ledger_key, ids)]
     return pack("EVALSHA", sha, len(keys), *keys, orjson.dumps(batch))
 

@@ -25,12 +25,11 @@ import orjson
 
 from api.ledger import freeze, sweep
 from api.members_import import import_rows
-from api.members_io import demo_members, read_rows
+from api.members_io import count_rows, demo_members, read_rows
 from api.redis.connect import sync_client
 from api.redis.embedded import EmbeddedRedis
 from api.redis.scripts import Scripts
 from bench.progress import per_second, report
-from engine.gc_pause import gc_paused
 
 PIPELINE = 1000  # ledger script calls a pipeline
 REF = "review:order-20261111-000000123"  # as long as an order's reference
@@ -88,8 +87,8 @@ def run(members: int = 100_000, sample: int = 1_000, stream_node_max_bytes: int 
             config = client.config_get("stream-node-max-bytes")
             empty = _used(client)
             started = time.perf_counter()
-            with gc_paused():
-                rows = list(read_rows(text, "members.jsonl"))
+            count_rows(text, "members.jsonl")  # as `rights members import` counts them for its bar
+            rows = read_rows(text, "members.jsonl")
             result = import_rows(client, rows, None, lambda *refused: None, lambda done: None)
             import_s = time.perf_counter() - started
             if result.error is not None or result.written != members:

@@ -39,9 +39,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 def cmd_members_import(args: argparse.Namespace) -> int:
     from api.brands import scope_in_redis, scoped
     from api.members_import import import_rows
-    from api.members_io import read_rows
+    from api.members_io import count_rows, read_rows
     from engine.demo import DEMO_RULES
-    from engine.gc_pause import gc_paused
     from engine.rules.load import RulesInvalid, load_file
 
     text = read_text(args.file, "rights members import")
@@ -52,8 +51,7 @@ def cmd_members_import(args: argparse.Namespace) -> int:
     except RulesInvalid:
         print(f"rights members import: {args.rules} is not a valid rule table", file=sys.stderr)
         return 1
-    with gc_paused():  # a row a dict: a hundred thousand that live on, nothing to collect
-        rows = list(read_rows(text, args.file))
+    rows = read_rows(text, args.file)  # read as the import goes: while Redis writes a batch
     with command_redis(args.redis_url, args.data_dir, "rights members import") as url:
         client = sync_client(url, socket_timeout=10)
         try:
@@ -61,7 +59,7 @@ def cmd_members_import(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"rights members import: --brand: {exc}", file=sys.stderr)
             return 1
-        with scoped(scope), progress_bar(len(rows), "rows") as bar:  # refused rows print above it
+        with scoped(scope), progress_bar(count_rows(text, args.file), "rows") as bar:  # refused rows print above it
             result = import_rows(
                 client,
                 rows,

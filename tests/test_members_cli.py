@@ -238,3 +238,28 @@ def test_show_names_the_members_coupon_grants_and_tier_progress(redis_server, re
     assert shown["coupon_grants"] == {"POINTS-50": [1796918400, 1797004800]}
     assert (shown["spend_by_month"], shown["growth"]) == ({"202611": 104200}, 1042)
     assert (shown["tier_since"], shown["review_at"]) == (1794402000, 1825948800)
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("m.jsonl", '{"id": "A1"}\n\n  \n{"id": "A2"}\nnot json\n[1]\n'),
+        ("m.jsonl", ""),
+        ("m.csv", 'id,tier,tags\nC1,gold,"a,\nb"\n\nC2,,\n,\n'),
+        ("m.csv", "id,tier\n"),
+        ("m.txt", "id,tier\nC1,gold\n\nC2,silver"),
+    ],
+    ids=[
+        "json lines with blanks and bad rows",
+        "empty",
+        "csv with a quoted newline and a blank line",
+        "csv header alone",
+        "csv by its first line",
+    ],
+)
+def test_the_import_bar_counts_the_rows_the_import_reads(name, text):
+    """The bar's total is counted before the rows are read (they are read as Redis writes
+    the batch before): it is exactly as many rows, good and bad, as the import goes through."""
+    from api.members_io import count_rows, read_rows
+
+    assert count_rows(text, name) == len(list(read_rows(text, name)))

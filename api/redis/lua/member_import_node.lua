@@ -4,21 +4,36 @@
 -- yet (a first import), one EXISTS says so, and each member is one HSET; a member that exists (or comes
 -- twice in the batch) goes through member_import. The first member refused (a full Redis, a key of the
 -- wrong type) stops the batch: {members written whole, the refusal}; else {members written}.
+-- A batch expected new (ARGV[2] `new`: each member once, none of thousands of fields) comes with its
+-- member keys alone: one that exists stops it before anything is written, {-1}, and the batch comes
+-- again with all its keys.
 -- KEYS: each call's keys (member_key, lots_key, ledger_key), by kind: the n member keys, then the lots
 -- keys, then the ledger keys; several slots, so never on a Cluster
 -- ARGV: a JSON array: now, ref, then for each member the count of its values, its balance and its
--- profile (field, value, ...): the ARGV of member_import but now and ref, which the batch shares
+-- profile (field, value, ...): the ARGV of member_import but now and ref, which the batch shares;
+-- then `new`, or nothing
 --#script member_import
 
-local n = #KEYS / 3
+local new = ARGV[2] == 'new'
+local n = new and #KEYS or #KEYS / 3
 local given = cjson.decode(ARGV[1])
 local now, ref = given[1], given[2]
 local fresh = true
 for from = 1, n, 1000 do  -- a thousand keys a call: Lua's stack holds no more than some thousands
   if redis.call('EXISTS', unpack(KEYS, from, math.min(from + 999, n))) > 0 then fresh = false; break end
 end
-local seen = {}
 local at = 3
+if new then
+  if not fresh then return {-1} end
+  for i = 1, n do  -- no closure a member: a refusal is redis.pcall's answer
+    local last = at + given[at]
+    local written = redis.pcall('HSET', KEYS[i], 'points', unpack(given, at + 1, last))
+    if type(written) == 'table' then return {i - 1, written} end
+    at = last + 1
+  end
+  return {n}
+end
+local seen = {}
 for i = 1, n do
   local key, count = KEYS[i], given[at]
   local last = at + count

@@ -26,6 +26,7 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..settings import Settings
+from .one_write import HeadWithBody
 
 
 @functools.lru_cache(maxsize=1)
@@ -64,7 +65,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.body_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:
-        super().connection_made(transport)
+        super().connection_made(HeadWithBody(transport, self.loop))  # one write an answer
         self.head_timer = self.loop.call_later(self.head_timeout, self._head_late)  # a silent connection too
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from typing import cast
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -65,7 +66,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.body_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:
-        super().connection_made(HeadWithBody(transport, self.loop))  # one write an answer
+        super().connection_made(cast(asyncio.Transport, HeadWithBody(transport, self.loop)))  # one write an answer
         self.head_timer = self.loop.call_later(self.head_timeout, self._head_late)  # a silent connection too
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -46,9 +46,7 @@ def _is_csv(text: str, name: str) -> bool:
 def count_rows(text: str, name: str) -> int:
     """How many rows read_rows will give (a progress bar's total), without reading them."""
     if _is_csv(text, name):
-        reader = csv.reader(io.StringIO(text))
-        next(reader, None)  # the header, as csv.DictReader takes it
-        return sum(1 for row in reader if row)  # a blank line is no row
+        return sum(1 for _ in read_rows(text, name))  # CSV's rows are not its lines: read them
     return sum(1 for line in text.splitlines() if line.strip())
 
 
@@ -57,9 +55,21 @@ def read_rows(text: str, name: str) -> Iterator[tuple]:
     read as they are asked for (an import reads the next rows while Redis writes a batch)."""
     if _is_csv(text, name):
         reader = csv.DictReader(io.StringIO(text))
-        for row in reader:
+        try:
+            if reader.fieldnames is None:  # the header: without it, no rows
+                return
+        except csv.Error as exc:
+            yield 1, RowError(None, f"not valid CSV: {exc}")
+            return
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # a field past csv's size limit, say: that row is refused
+                yield reader.line_num + 1, RowError(None, f"not valid CSV: {exc}")
+                continue
             yield reader.line_num, {k: v for k, v in row.items() if k is not None and v not in (None, "")}
-        return
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue

@@ -248,6 +248,8 @@ def test_show_names_the_members_coupon_grants_and_tier_progress(redis_server, re
         ("m.csv", 'id,tier,tags\nC1,gold,"a,\nb"\n\nC2,,\n,\n'),
         ("m.csv", "id,tier\n"),
         ("m.txt", "id,tier\nC1,gold\n\nC2,silver"),
+        ("m.csv", "id,tier\nC1,gold\nC2," + "x" * 200_000 + "\nC3,silver\n"),
+        ("m.csv", "id," + "x" * 200_000 + "\nC1,gold\n"),
     ],
     ids=[
         "json lines with blanks and bad rows",
@@ -255,6 +257,8 @@ def test_show_names_the_members_coupon_grants_and_tier_progress(redis_server, re
         "csv with a quoted newline and a blank line",
         "csv header alone",
         "csv by its first line",
+        "csv with a field past csv's limit",
+        "csv whose header is past it",
     ],
 )
 def test_the_import_bar_counts_the_rows_the_import_reads(name, text):
@@ -263,3 +267,15 @@ def test_the_import_bar_counts_the_rows_the_import_reads(name, text):
     from api.members_io import count_rows, read_rows
 
     assert count_rows(text, name) == len(list(read_rows(text, name)))
+
+
+def test_a_csv_row_csv_cannot_read_is_refused_by_its_line_and_the_others_load(
+    tmp_path, redis_server, redis_client, capsys
+):
+    path = tmp_path / "members.csv"
+    path.write_text("id,tier\nC1,gold\nC2," + "x" * 200_000 + "\nC3,silver\n")
+    assert main(["members", "import", str(path), "--redis-url", redis_server.url]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:3: not valid CSV: field larger than field limit" in err and "Traceback" not in err
+    assert "imported 2 members, refused 1 row" in err
+    assert redis_client.hget("m:{C3}", "tier") == b"silver"

@@ -45,19 +45,21 @@ def import_rows(
     each refused row as it is read; `on_done(rows)` of how many rows (written or refused)
     are behind each batch once it is written."""
     result = Imported()
+    expect_new = True  # until a batch finds a member that exists (a re-import): then each is sent with all its keys
     pending: tuple[MemberWrites, int, int] | None = None  # the batch on its way, its last line, rows behind it
     batch: list = []
     seen = line = 0
 
     def settle() -> bool:
         """Read the replies of the batch on its way; False when Redis refused it."""
-        nonlocal pending
+        nonlocal pending, expect_new
         if pending is None:
             return True
         writes, last_line, behind = pending
         pending = None
         try:
             result.written += writes.finish()
+            expect_new = expect_new and not writes.found_existing
         except (RedisError, RedisClusterException) as exc:
             refusal: BaseException = exc
             if isinstance(exc, WriteRefused):  # the batch's first members went in whole
@@ -71,7 +73,7 @@ def import_rows(
     def send() -> bool:
         nonlocal pending, batch
         try:
-            writes = MemberWrites(client, batch)  # packed while Redis writes the batch before
+            writes = MemberWrites(client, batch, expect_new=expect_new)  # packed while Redis writes the batch before
         finally:
             batch = []
         if not settle():

@@ -44,9 +44,10 @@ def _is_csv(text: str, name: str) -> bool:
 
 
 def count_rows(text: str, name: str) -> int:
-    """How many rows read_rows will give (a progress bar's total), without reading them."""
+    """How many rows read_rows will give (a progress bar's total): a JSON-lines file's
+    non-blank lines; a CSV file's rows, read once more (a quoted field may hold newlines)."""
     if _is_csv(text, name):
-        return sum(1 for _ in read_rows(text, name))  # CSV's rows are not its lines: read them
+        return sum(1 for _ in read_rows(text, name))
     return sum(1 for line in text.splitlines() if line.strip())
 
 
@@ -59,16 +60,16 @@ def read_rows(text: str, name: str) -> Iterator[tuple]:
             if reader.fieldnames is None:  # the header: without it, no rows
                 return
         except csv.Error as exc:
-            yield 1, RowError(None, f"not valid CSV: {exc}")
+            yield reader.reader.line_num, RowError(None, f"not valid CSV here, the rest not read: {exc}")
             return
         while True:
             try:
                 row = next(reader)
             except StopIteration:
                 return
-            except csv.Error as exc:  # a field past csv's size limit, say: that row is refused
-                yield reader.line_num + 1, RowError(None, f"not valid CSV: {exc}")
-                continue
+            except csv.Error as exc:  # a field past csv's size limit: where the row ends is unknown, so stop
+                yield reader.reader.line_num, RowError(None, f"not valid CSV here, the rest not read: {exc}")
+                return
             yield reader.line_num, {k: v for k, v in row.items() if k is not None and v not in (None, "")}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

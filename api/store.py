@@ -315,7 +315,7 @@ class MemberWrites:
     its slot. `send()` sends them all, `finish()` reads the replies: between the two the
     caller may prepare the next batch while Redis writes this one."""
 
-    def __init__(self, redis, records: Iterable[MemberRecord], one_node: bool | None = None):
+    def __init__(self, redis, records: Iterable[MemberRecord], one_node: bool | None = None, expect_new: bool = True):
         from redis.cluster import RedisCluster
 
         self.redis = redis
@@ -350,7 +350,8 @@ class MemberWrites:
                 args = (record.points, now, "members import", *record.profile_args())
                 queue(key, pack("EVALSHA", sha, 3, key, lots_key(member), ledger_key(member), *args), (k,))
         elif records:  # the members first, as on a Cluster
-            new = len({record.id for record in records}) == len(records)  # each once: sent as new
+            # sent as new (its member keys alone) while the import has found none existing, each once
+            new = expect_new and len({record.id for record in records}) == len(records)
             queue("", _in_one_call(sha, records, now, new), range(len(records)), True)
         identified: list = []  # the members with an identity
         pairs: list = []  # identity key, member id, ...: in order, so that the later of two members holds
@@ -375,6 +376,7 @@ class MemberWrites:
             queue(key, pack("SADD", key, *[records[k].id for k in members]), members)
         self.sent: list = []
         self.sha, self.now = sha, now
+        self.found_existing = False  # the batch was sent as new and a member existed: sent again
 
     def send(self) -> None:
         """Send every server its commands, the script's source first (SCRIPT LOAD, in the
@@ -382,6 +384,15 @@ class MemberWrites:
         load = pack("SCRIPT", "LOAD", self.script)
         for client, commands, members, stops in self.servers.values():
             self.sent.append((Sent(client, [load, *commands]), members, stops))
+
+    def _again(self) -> list:
+        """The replies of the batch sent again with all its keys, then its identities and
+        groups once more (already written by the first sending: set again after the
+        members, as a Cluster's order has them)."""
+        self.found_existing = True
+        _, commands, _, _ = self.servers[""]
+        call = _in_one_call(self.sha, self.records, self.now, False)
+        return Sent(self.redis, [call, *commands[1:]]).replies()
 
     def finish(self) -> int:
         """Read the replies: how many members were written, or WriteRefused saying how
@@ -391,8 +402,8 @@ class MemberWrites:
             loaded, *replies = sent.replies()
             if isinstance(loaded, Exception):  # a server that refuses even that refuses all
                 replies = [loaded] * len(members)
-            elif replies and replies[0] == [-1]:  # a batch expected new holds a member that exists
-                replies[0] = Sent(self.redis, [_in_one_call(self.sha, self.records, self.now, False)]).replies()[0]
+            elif replies and replies[0] == [-1]:  # sent as new, a member exists: nothing was written
+                replies = self._again()
             for reply, of, in_order in zip(replies, members, stops):
                 if in_order and not isinstance(reply, Exception) and len(reply) > 1:
                     done, reply = reply  # the members after the first refused were not written

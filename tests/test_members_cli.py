@@ -240,16 +240,20 @@ def test_show_names_the_members_coupon_grants_and_tier_progress(redis_server, re
     assert (shown["tier_since"], shown["review_at"]) == (1794402000, 1825948800)
 
 
+BIG = "x" * 200_000  # past csv's field size limit
+
+
 @pytest.mark.parametrize(
-    "name, text",
+    "name, text, rows",
     [
-        ("m.jsonl", '{"id": "A1"}\n\n  \n{"id": "A2"}\nnot json\n[1]\n'),
-        ("m.jsonl", ""),
-        ("m.csv", 'id,tier,tags\nC1,gold,"a,\nb"\n\nC2,,\n,\n'),
-        ("m.csv", "id,tier\n"),
-        ("m.txt", "id,tier\nC1,gold\n\nC2,silver"),
-        ("m.csv", "id,tier\nC1,gold\nC2," + "x" * 200_000 + "\nC3,silver\n"),
-        ("m.csv", "id," + "x" * 200_000 + "\nC1,gold\n"),
+        ("m.jsonl", '{"id": "A1"}\n\n  \n{"id": "A2"}\nnot json\n[1]\n', 4),
+        ("m.jsonl", "", 0),
+        ("m.csv", 'id,tier,tags\nC1,gold,"a,\nb"\n\nC2,,\n,\n', 3),
+        ("m.csv", "id,tier\n", 0),
+        ("m.txt", "id,tier\nC1,gold\n\nC2,silver", 2),
+        ("m.csv", f"id,tier\nC1,gold\nC2,{BIG}\nC3,silver\n", 2),
+        ("m.csv", f'id,tier\nC1,gold\nC2,"{BIG}\nC9,gold\nmore"\nC3,silver\n', 2),
+        ("m.csv", f"id,{BIG}\nC1,gold\n", 1),
     ],
     ids=[
         "json lines with blanks and bad rows",
@@ -257,25 +261,53 @@ def test_show_names_the_members_coupon_grants_and_tier_progress(redis_server, re
         "csv with a quoted newline and a blank line",
         "csv header alone",
         "csv by its first line",
-        "csv with a field past csv's limit",
+        "csv with a field past csv's limit: read up to it",
+        "csv with such a field quoted over lines: none of them a row",
         "csv whose header is past it",
     ],
 )
-def test_the_import_bar_counts_the_rows_the_import_reads(name, text):
+def test_the_import_bar_counts_the_rows_the_import_reads(name, text, rows):
     """The bar's total is counted before the rows are read (they are read as Redis writes
-    the batch before): it is exactly as many rows, good and bad, as the import goes through."""
+    the batch before): exactly as many rows, good and bad, as the import goes through. A
+    CSV that csv cannot read further ends at a refusal of that line."""
     from api.members_io import count_rows, read_rows
 
-    assert count_rows(text, name) == len(list(read_rows(text, name)))
+    assert count_rows(text, name) == len(list(read_rows(text, name))) == rows
 
 
-def test_a_csv_row_csv_cannot_read_is_refused_by_its_line_and_the_others_load(
+def test_a_csv_that_cannot_be_read_further_is_refused_at_its_line_and_what_came_before_loads(
     tmp_path, redis_server, redis_client, capsys
 ):
     path = tmp_path / "members.csv"
-    path.write_text("id,tier\nC1,gold\nC2," + "x" * 200_000 + "\nC3,silver\n")
+    path.write_text(f"id,tier\nC1,gold\n\nC2,{BIG}\nC3,silver\n")
     assert main(["members", "import", str(path), "--redis-url", redis_server.url]) == 1
     err = capsys.readouterr().err
-    assert f"{path}:3: not valid CSV: field larger than field limit" in err and "Traceback" not in err
-    assert "imported 2 members, refused 1 row" in err
-    assert redis_client.hget("m:{C3}", "tier") == b"silver"
+    assert f"{path}:4: not valid CSV here, the rest not read: field larger than field limit" in err
+    assert "Traceback" not in err and "imported 1 member, refused 1 row" in err
+    assert redis_client.hget("m:{C1}", "tier") == b"gold" and not redis_client.exists("m:{C3}")
+
+
+def test_import_reads_the_rows_as_it_writes_them(tmp_path, redis_server, redis_client, monkeypatch):
+    """The import begins before the file's rows are all read: it reads the next batch while
+    Redis writes the one before."""
+    import api.members_import
+    import api.members_io
+
+    reading, read_all = api.members_io.read_rows, []
+
+    def read_rows(text, name):
+        yield from reading(text, name)
+        read_all.append(True)
+
+    importing = api.members_import.import_rows
+
+    def import_rows(client, rows, *args, **kwargs):
+        assert not read_all, "the rows were all read before the import began"
+        return importing(client, rows, *args, **kwargs)
+
+    monkeypatch.setattr(api.members_io, "read_rows", read_rows)
+    monkeypatch.setattr(api.members_import, "import_rows", import_rows)
+    path = tmp_path / "members.jsonl"
+    path.write_text("\n".join(json.dumps({"id": f"S{k}", "points": k}) for k in range(2500)) + "\n")
+    assert main(["members", "import", str(path), "--redis-url", redis_server.url]) == 0
+    assert read_all and redis_client.hget("m:{S2499}", "points") == b"2499"

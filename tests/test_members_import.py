@@ -176,3 +176,25 @@ def test_a_script_redis_cannot_load_refuses_the_whole_batch(redis_client, monkey
     with pytest.raises(WriteRefused) as refused:
         write_members(redis_client, [MemberRecord(id="S1", points=1, identities={"app": "s1"})])
     assert refused.value.written == 0 and isinstance(refused.value.cause, ResponseError)
+
+
+def test_a_reimport_sends_at_most_two_batches_twice(redis_client, redis_server):
+    """A batch goes first as new (its member keys alone, nothing written if one exists);
+    once a batch has found members that exist, the import sends the next with all their
+    keys: re-importing five batches costs at most two more script calls, and leaves each
+    member and identity as the file says."""
+    from api.members_import import BATCH, import_rows
+
+    if hasattr(redis_server, "nodes"):  # a Cluster: a call a member, never a batch as new
+        return
+
+    def rows(points: int) -> list:
+        return [(k + 1, {"id": f"RI{k}", "points": points + k, "app": f"ri{k}"}) for k in range(5 * BATCH)]
+
+    assert import_rows(redis_client, rows(0), None, lambda *refused: None, lambda done: None).written == 5 * BATCH
+    redis_client.config_resetstat()
+    again = import_rows(redis_client, rows(7), None, lambda *refused: None, lambda done: None)
+    assert again.written == 5 * BATCH and again.error is None
+    assert 5 < redis_client.info("commandstats")["cmdstat_evalsha"]["calls"] <= 5 + 2
+    assert redis_client.hget(member_key(f"RI{5 * BATCH - 1}"), "points") == str(7 + 5 * BATCH - 1).encode()
+    assert redis_client.get(identity_key("app", "ri0")) == b"RI0"

@@ -44,6 +44,9 @@ class HeadWithBody:
             self.held = None
             self.transport.write(held)
 
+    def is_closing(self) -> bool:  # asked on every request: spared the look-up through __getattr__
+        return self.transport.is_closing()
+
     def close(self) -> None:
         self.flush()
         self.transport.close()

@@ -312,8 +312,11 @@ class MemberWrites:
     keys. On one server the members' scripts are one call (lua/member_import_node.lua, its
     arguments one JSON array): Redis parses one command and starts one script, not a
     thousand; on a Cluster (or with `one_node=False`) each member is a call of its own, in
-    its slot. `send()` sends them all, `finish()` reads the replies: between the two the
-    caller may prepare the next batch while Redis writes this one."""
+    its slot. While `expect_new`, a batch whose members come once each goes with its member
+    keys alone; if one exists the script writes nothing and `finish()` sends the batch again
+    with all its keys (`found_existing` tells the caller). `send()` sends them all,
+    `finish()` reads the replies: between the two the caller may prepare the next batch
+    while Redis writes this one."""
 
     def __init__(self, redis, records: Iterable[MemberRecord], one_node: bool | None = None, expect_new: bool = True):
         from redis.cluster import RedisCluster
@@ -390,7 +393,7 @@ class MemberWrites:
         groups once more (already written by the first sending: set again after the
         members, as a Cluster's order has them)."""
         self.found_existing = True
-        _, commands, _, _ = self.servers[""]
+        _, commands, _, _ = self.servers[""]  # the members' call first, then the identities and groups
         call = _in_one_call(self.sha, self.records, self.now, False)
         return Sent(self.redis, [call, *commands[1:]]).replies()
 

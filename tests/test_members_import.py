@@ -198,3 +198,22 @@ def test_a_reimport_sends_at_most_two_batches_twice(redis_client, redis_server):
     assert 5 < redis_client.info("commandstats")["cmdstat_evalsha"]["calls"] <= 5 + 2
     assert redis_client.hget(member_key(f"RI{5 * BATCH - 1}"), "points") == str(7 + 5 * BATCH - 1).encode()
     assert redis_client.get(identity_key("app", "ri0")) == b"RI0"
+
+
+def test_a_full_redis_refuses_a_batch_of_new_members_and_says_none_went_in(redis_client, redis_server):
+    """Sent as new, a batch Redis refuses for memory writes none of its members: the
+    refusal says 0 written and is Redis's OutOfMemoryError; with room again it goes in."""
+    from redis.exceptions import OutOfMemoryError
+
+    if hasattr(redis_server, "nodes"):  # a Cluster writes a member a call, each on its own node
+        return
+    records = [MemberRecord(id=f"F{k}", points=k, identities={"app": f"f{k}"}) for k in range(3)]
+    redis_client.config_set("maxmemory", "1")
+    try:
+        with pytest.raises(WriteRefused) as refused:
+            write_members(redis_client, records)
+    finally:
+        redis_client.config_set("maxmemory", "0")
+    assert refused.value.written == 0 and isinstance(refused.value.cause, OutOfMemoryError)
+    assert not any(redis_client.exists(member_key(f"F{k}")) for k in range(3))
+    assert write_members(redis_client, records) == 3

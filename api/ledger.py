@@ -206,8 +206,7 @@ def ledger_entries(client, member_id: str, start: str = "-", count: int | None =
     from the stream (None: all) and, from the start, the one the member hash holds ahead
     of them (sync client)."""
     held = held_entry(client.hmget(member_key(member_id), HELD_NAMES)) if start == "-" else None
-    batch = client.xrange(ledger_key(member_id), min=start, max="+", count=count)
-    return with_held(held, batch) if start == "-" else batch
+    return with_held(held, client.xrange(ledger_key(member_id), min=start, max="+", count=count))
 
 
 def parse_entry(entry_id, fields: dict) -> dict:

@@ -69,9 +69,7 @@ def lots_key(member_id: str) -> str:  # {<member>}; a lot goes when spent or lap
     return f"lots:{{{member_id}}}{_members()}"
 
 
-def ledger_key(
-    member_id: str,
-) -> str:  # {<member>}; for good: every change (the first held in the member hash: api/ledger.py)
+def ledger_key(member_id: str) -> str:  # {<member>}; for good: every change (the first held: api/ledger.py)
     return f"led:{{{member_id}}}{_members()}"
 
 

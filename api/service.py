@@ -179,6 +179,10 @@ class Service:
         record = self.known_member(req)
         if record is not MISS:
             return record
+        return await self.fetch_member(req)
+
+    async def fetch_member(self, req: Any) -> MemberRecord | None:
+        """`find_member` after `known_member` said MISS: the member read through Redis."""
         reader = self.reader
         assert reader is not None, "the service is not started"
         member_id = req.member_id

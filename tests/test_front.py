@@ -169,7 +169,7 @@ def test_a_worker_full_of_requests_and_redis_gone_answer_as_before(redis_server,
     async def unavailable(self, req):
         raise RedisUnavailable("member store unavailable: Redis does not answer")
 
-    monkeypatch.setattr(Service, "find_member", unavailable)
+    monkeypatch.setattr(Service, "fetch_member", unavailable)
     down = both(redis_server, [({"member_id": "G1", "lines": CART},)])
     assert down[0][0] == down[0][1] and down[0][0][0] == 503
     assert orjson.loads(down[0][0][2])["error"]["code"] == "redis_unavailable"
@@ -177,7 +177,7 @@ def test_a_worker_full_of_requests_and_redis_gone_answer_as_before(redis_server,
     async def broken(self, req):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(Service, "find_member", broken)
+    monkeypatch.setattr(Service, "fetch_member", broken)
     failed = both(redis_server, [({"member_id": "G1", "lines": CART},)], {"raise_server_exceptions": False})
     assert failed[0][0] == failed[0][1] and failed[0][0][0] == 500
 

@@ -42,7 +42,7 @@ async def decide(service: Service, body: bytes, now: int) -> bytes | Response:
     table = holder.table
     record = service.known_member(req)  # the tracked cache's, without a coroutine
     if record is MISS:
-        record = await service.find_member(req)
+        record = await service.fetch_member(req)
     # points due to lapse: sweep them first. current_member checks the same, but the test here
     # spares almost every quote a coroutine call on the hot path
     if record is not None and 0 < record.lapse_at <= now:

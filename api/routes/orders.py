@@ -306,15 +306,15 @@ async def _prepare(
         raise orders.Refused(409, "quote_changed", "the coupons' stock keeps changing: quote again", "lines") from None
     raw_quote = quote.to_raw()
     model = table.model
-    applied = [model.coupons[k].id for k in quote.applied_coupons()]
+    coupons = [model.coupons[k] for k in quote.applied_coupons()]  # by position: no look-up over the whole table
+    applied = [c.id for c in coupons]
     for index, line in enumerate(raw_quote.lines):
         if line.status != codes.OK:
             raise orders.Refused(
                 409, "line_not_eligible", f"{line.sku}: {codes.REASONS[line.status]}", f"lines[{index}]"
             )
-    by_id = {c.id: c for c in model.coupons}
-    stocked = [(c, by_id[c].stock) for c in applied if by_id[c].stock is not None]
-    limited_coupons = {c: by_id[c].member_limit for c in applied if by_id[c].member_limit is not None}
+    stocked = [(c.id, c.stock) for c in coupons if c.stock is not None]
+    limited_coupons = {c.id: c.member_limit for c in coupons if c.member_limit is not None}
     limited_skus: dict = {}
     for line in body.lines:
         product = model.products[table.sku_row[line.sku]]
@@ -356,7 +356,7 @@ async def _prepare(
         leader=leader,
         newly=newly,
         expires=earned_expiry(model.points, model.utc_offset_seconds, now) if points else 0,
-        granted=tuple(c for c in applied if by_id[c].issue == "granted"),
+        granted=tuple(c.id for c in coupons if c.issue == "granted"),
         answer=answer,
     )
 
@@ -500,9 +500,10 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
     if room is not None:  # off the room's screen; a replay takes nothing twice
         await service.redis_call(orders.count_on_screen(service.scripts, "refund", room, body.member_id, order_id))
     if done[0] == "ok":
-        stocked = {c.id for c in table.model.coupons if c.stock is not None}
+        coupons, position = table.model.coupons, table.coupon_index
         for coupon_id in done[2].split(","):
-            if coupon_id in stocked:
+            k = position.get(coupon_id)
+            if k is not None and coupons[k].stock is not None:
                 await service.redis_call(give_back(service.scripts, COUPONS, coupon_id))
     progressing = table.model.progression
     if progressing is not None:  # the order's spend and growth no longer count (a replay takes nothing twice)

@@ -9,6 +9,7 @@ from conftest import ROOT
 
 from engine.demo import DEMO_RULES
 from engine.rules.load import compile_source, load_file
+from rights.cli import main
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "SECURITY.md"]
 
@@ -27,7 +28,16 @@ def test_the_demo_version_in_the_docs_is_the_demo_tables():
 def test_the_readmes_cheaper_milk_is_the_demo_with_milk_at_1490():
     source = DEMO_RULES.read_bytes()
     cheaper = source.replace(b"price: 1590\n", b"price: 1490\n", 1).replace(b"name: dairy-gala", b"name: cheaper-milk")
+    assert (ROOT / "examples/rules/cheaper-milk.yaml").read_bytes() == cheaper  # the file the tour pushes
     assert versions_named("cheaper-milk") == {compile_source(cheaper).version}
+
+
+def test_the_readmes_validation_is_what_validate_prints_for_the_example(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    command = "rights rules validate examples/rules/bad.yaml"
+    shown = (ROOT / "README.md").read_text(encoding="utf-8").split(f"$ {command}\n", 1)[1].split("```", 1)[0]
+    assert main(command.split()[1:]) == 1
+    assert capsys.readouterr().err == shown
 
 
 def _section(text: str, start: str, fence: str) -> str:

@@ -131,7 +131,7 @@ class CompiledTable:
         self.utc_offset = model.utc_offset_seconds
         self._compile_progression()
 
-    def _tier_prices(self) -> list:
+    def _tier_prices(self) -> np.ndarray:
         """Effective tier price per (product, tier rank); a lower tier's price holds upward."""
         rows = []
         for product in self.model.products:
@@ -140,7 +140,7 @@ class CompiledTable:
                 current = product.tier_prices.get(tier.id, current)
                 row.append(current)
             rows.append(row)
-        return rows
+        return np.array(rows, dtype=VALUE).reshape(len(rows), 1 + len(self.model.tiers))  # a table may have no product
 
     def _compile_coupons(self, tier_ids: list) -> None:
         coupons = self.model.coupons

@@ -43,7 +43,7 @@ def cmd_set(args: argparse.Namespace) -> int:
         print(f"rights alliance set: {args.file}: {exc.strerror}", file=sys.stderr)
         return 1
     except SourceError as exc:
-        print(f"{args.file}:{exc.line}: {exc.message}", file=sys.stderr)
+        print(f"{args.file}:{exc.line}: {exc.message}" if exc.line else f"{args.file}: {exc.message}", file=sys.stderr)
         return 1
     if not isinstance(doc, dict):
         print(f"{args.file}: an alliance is a mapping (name, brands, point_value, ...)", file=sys.stderr)
@@ -52,8 +52,12 @@ def cmd_set(args: argparse.Namespace) -> int:
     if not isinstance(name, str) or not name:
         print(f"{args.file}: name the alliance (`name:` in the file, or --name)", file=sys.stderr)
         return 2
-    doc = {**doc, "name": name}
-    status, answer = request(args.server, "PUT", f"/v1/alliances/{name}", orjson.dumps(doc))
+    try:
+        body = orjson.dumps({**doc, "name": name})
+    except orjson.JSONEncodeError as exc:  # nested past orjson's limit: no alliance is shaped so
+        print(f"{args.file}: not an alliance: {exc}", file=sys.stderr)
+        return 1
+    status, answer = request(args.server, "PUT", f"/v1/alliances/{name}", body)
     if status != 200:
         return _fail(status, answer, "set", args.file)
     print(f"alliance {name}: {', '.join(answer['brands'])} share members and points")

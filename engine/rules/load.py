@@ -13,7 +13,7 @@ from ..compiler import CompiledTable, compile_table, content_version
 from ..gc_pause import gc_paused
 from ..model import RuleTable
 from .checks.common import RuleTableError
-from .source import SourceError, line_finder, parse, read_bytes, repeated_keys
+from .source import MAX_NESTING, SourceError, line_finder, parse, read_bytes, repeated_keys
 from .validate import build_table
 
 
@@ -57,6 +57,10 @@ def check_source(raw: bytes) -> RuleTable:
     ]
     try:
         table = build_table(data)
+    except RecursionError:  # JSON nested thousands deep inside a field, whose error message would show it
+        raise RulesInvalid(
+            [Problem("", None, f"nested too deeply (at most {MAX_NESTING} levels of lists and mappings)")]
+        ) from None
     except RuleTableError as exc:
         find_line = line_finder(raw)
         problems = [Problem(e.place, find_line(e.path), e.message) for e in exc.errors]

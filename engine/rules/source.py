@@ -23,6 +23,7 @@ import yaml
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 MAX_ALIASES = 100
 MAX_EXPANDED_NODES = 20_000_000  # what a table's YAML nodes may expand to through its aliases
+MAX_NESTING = 100  # lists and mappings within each other; a table needs about six, and YAML's composer recurses in C
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -67,6 +68,7 @@ def parse(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise SourceError(f"not UTF-8 text: {exc}") from None
     try:
+        refuse_deep_nesting(text)
         if "*" in text:
             aliases = _count_aliases(text)
             if aliases > MAX_ALIASES:
@@ -81,6 +83,24 @@ def parse(raw: bytes) -> Any:
         raise SourceError(f"invalid YAML: {exc.problem}", line=line) from None
     except yaml.YAMLError as exc:
         raise SourceError(f"invalid YAML: {exc}") from None
+    except RecursionError:  # aliases of nested lists within each other: deeper than Python builds
+        raise SourceError(f"nested too deeply (at most {MAX_NESTING} levels of lists and mappings)") from None
+
+
+def refuse_deep_nesting(text: str) -> None:
+    """SourceError, at its line, for text (YAML, or JSON read as YAML) whose lists and
+    mappings nest more than MAX_NESTING deep: composing it would overflow the C stack
+    and kill the process. Read from the parser's events, which keep their own stack."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        kind = type(event)
+        if kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
+            depth += 1
+            if depth > MAX_NESTING:
+                line = event.start_mark.line + 1
+                raise SourceError(f"nested more than {MAX_NESTING} levels deep (lists and mappings)", line=line)
+        elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
+            depth -= 1
 
 
 def _expanded_size(root) -> int:
@@ -123,8 +143,10 @@ def _count_aliases(text: str) -> int:
 def line_finder(raw: bytes) -> Callable[[tuple], int | None]:
     """A function from a field's path, e.g. ("coupons", 3, "window"), to its 1-based line."""
     try:
-        root = yaml.compose(raw.decode("utf-8"), Loader=_Loader)
-    except (yaml.YAMLError, UnicodeDecodeError):
+        text = raw.decode("utf-8")
+        refuse_deep_nesting(text)  # JSON too: orjson reads any depth, YAML's composer does not
+        root = yaml.compose(text, Loader=_Loader)
+    except (yaml.YAMLError, UnicodeDecodeError, SourceError, RecursionError):
         return lambda path: None
 
     def find(path: tuple) -> int | None:
@@ -155,8 +177,10 @@ def repeated_keys(raw: bytes, path: tuple, data: Any = None) -> list[tuple[str, 
     if looks_like_json(raw):
         return _repeated_json_keys(raw, path, want)
     try:
-        node = yaml.compose(raw.decode("utf-8"), Loader=_Loader)
-    except (yaml.YAMLError, UnicodeDecodeError):
+        text = raw.decode("utf-8")
+        refuse_deep_nesting(text)
+        node = yaml.compose(text, Loader=_Loader)
+    except (yaml.YAMLError, UnicodeDecodeError, SourceError, RecursionError):
         return []
     for part in path:
         node = _child(node, part) if node is not None else None

@@ -188,6 +188,22 @@ def test_a_killed_http_server_is_started_again(serve):
     assert any("HTTP server" in line and "SIGKILL" in line for line in server.stderr().splitlines()), server.stderr()
 
 
+def test_each_kill_of_an_http_server_with_workers_is_one_death_and_leaves_no_worker(serve):
+    """The killed server's workers outlive it for a moment and hold the port: the next
+    server waits for them to let go, rather than fail to bind and count a second death."""
+    server = serve(workers=2)
+    for _ in range(3):
+        first = wait_until(server.http_pid, message="an HTTP server")
+        workers = wait_until(lambda: server.workers() if len(server.workers()) == 2 else None, message="two workers")
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda killed=first: server.http_pid() not in (None, killed), message="another HTTP server")
+        wait_until(lambda old=workers: all(gone(pid) for pid in old), message="the killed server's workers gone")
+        server.ready()
+    assert server.process.poll() is None, server.stderr()
+    deaths = [line for line in server.stderr().splitlines() if "the HTTP server (pid" in line]
+    assert len(deaths) == 3 and all("killed by SIGKILL; started another" in line for line in deaths), deaths
+
+
 def test_a_killed_worker_is_replaced_and_said_so(serve):
     server = serve(workers=2)
     workers = wait_until(lambda: server.workers() if len(server.workers()) == 2 else None, message="two workers")

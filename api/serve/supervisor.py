@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -247,10 +248,31 @@ class Supervisor:
             return EXIT_REFUSED
         if self._died("http"):
             say(f"{what}: more than {MAX_RESTARTS} times in {RESTART_WINDOW_S:.0f} s; stopping")
+            self._end_group(dead)
             return EXIT_GAVE_UP
+        self._end_group(dead)
+        if self.signals:
+            return EXIT_STOPPED
         self.http = self._spawn_http()
         say(f"{what}; started another (pid {self.http.pid})")
         return None
+
+    def _end_group(self, dead: subprocess.Popen) -> None:
+        """Stop what is left of a dead HTTP child's process group, its uvicorn workers, and
+        wait until they let go of the port: a new child started while they still listen
+        could not bind it, and would count as a second death. SIGTERM first (their graceful
+        stop finishes the requests they hold), SIGKILL past HTTP_STOP_S or a stop signal."""
+        self._signal_http(dead, signal.SIGTERM, group=True)
+        seen, killed = len(self.signals), False
+        deadline = time.monotonic() + HTTP_STOP_S
+        while not _port_free(self.settings.host, self.settings.port):
+            now = time.monotonic()
+            if not killed and (now > deadline or len(self.signals) > seen):
+                self._signal_http(dead, signal.SIGKILL, group=True)
+                killed, deadline = True, now + 2.0
+            elif killed and now > deadline:
+                return  # something else holds the port: the new child will say so
+            time.sleep(POLL_S)
 
     def _stop_all(self) -> None:
         """The HTTP child first (it drains its requests against a live Redis), then Redis,
@@ -288,6 +310,24 @@ class Supervisor:
                 os.killpg(http.pid, sig)  # the child leads its own group, with its workers
             else:
                 http.send_signal(sig)
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Whether nothing listens on (host, port): a socket with SO_REUSEADDR, as uvicorn's,
+    binds there now."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except OSError:
+        return True  # not resolvable here: the child's own bind says what is wrong
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError:
+            return False
+    return True
 
 
 def _evaluator() -> str:

@@ -87,6 +87,36 @@ def test_a_table_with_errors_is_refused_and_the_active_one_stays(redis_client, r
         assert milk_price(client) == before
 
 
+@pytest.mark.parametrize(
+    ("params", "text", "field"),
+    [
+        ({"label": "a/b"}, CHEAPER_MILK, "label"),
+        ({"label": "x\ny"}, CHEAPER_MILK, "label"),
+        ({"label": "v" * 65}, CHEAPER_MILK, "label"),
+        ({"author": "ops\nli"}, CHEAPER_MILK, "author"),
+        ({}, CHEAPER_MILK.replace("name: cheaper-milk", 'name: "cheaper/milk"'), None),
+        ({}, CHEAPER_MILK.replace("name: cheaper-milk", 'name: "cheaper\\u0000milk"'), None),
+    ],
+    ids=["slash-label", "newline-label", "long-label", "newline-author", "slash-name", "nul-name"],
+)
+def test_a_version_that_could_not_be_named_is_refused_and_the_active_one_stays(
+    redis_client, redis_server, admin_env, params, text, field
+):
+    """A version is named in URLs (GET /v1/rules/{version}), answers and logs: a label or
+    table name with '/' or a control character would make one that cannot be read back."""
+    with client_for(redis_server) as client:
+        before_push = milk_price(client)
+        response = push(client, text, **params)
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        if field is None:
+            assert error["code"] == "invalid_rules" and response.json()["problems"][0]["place"] == "name"
+        else:
+            assert error["field"] == field
+        assert milk_price(client) == before_push
+        assert push(client, CHEAPER_MILK, label="gala-v2.1:b_c").json()["version"].startswith("gala-v2.1:b_c@")
+
+
 def test_rollback_restores_the_previous_prices(redis_client, redis_server, admin_env):
     with client_for(redis_server) as client:
         _, original = milk_price(client)

@@ -15,6 +15,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from engine.rules.checks.common import ID_RE, MAX_ID_LENGTH
 from engine.rules.diff import describe, diff_tables
 from engine.rules.load import RulesInvalid, check_source, compile_source
 
@@ -114,7 +115,14 @@ def _store(service: Service, brand: str) -> RulesStore:
         },
         "parameters": [
             {"name": "author", "in": "query", "required": True, "schema": {"type": "string"}, "example": "ops-li"},
-            {"name": "label", "in": "query", "required": False, "schema": {"type": "string"}, "example": "gala-v2"},
+            {
+                "name": "label",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]*$"},
+                "example": "gala-v2",
+                "description": "the version's label in place of the table's name",
+            },
             {
                 "name": "activate_at",
                 "in": "query",
@@ -133,9 +141,16 @@ async def push(request: Request, service: ServiceDep, brand: BrandParam = None) 
     except NoSuchBrand as exc:
         return exc.response
     author = request.query_params.get("author", "").strip()
-    if not author or len(author) > 64:
-        return error(422, "invalid_request", "who is pushing: 1 to 64 characters", "author")
+    if not author or len(author) > 64 or any(c < " " or c == "\x7f" for c in author):
+        return error(422, "invalid_request", "who is pushing: 1 to 64 characters, no control characters", "author")
     label = request.query_params.get("label", "").strip()
+    if label and (len(label) > MAX_ID_LENGTH or not ID_RE.match(label)):  # it names the version, in URLs and logs
+        return error(
+            422,
+            "invalid_request",
+            f"the version's label: 1 to {MAX_ID_LENGTH} letters, digits and _ . : -, starting with a letter or digit",
+            "label",
+        )
     try:
         activate_at = instant_or_none(request.query_params.get("activate_at"))
     except (ValueError, OverflowError):

@@ -237,3 +237,25 @@ def test_validate_sorts_errors_by_line_and_suggests_close_names(tmp_path, capsys
     assert "unknown room 'gal' (did you mean 'gala'?)" in text
     assert "tier_price: unknown field (did you mean 'tier_prices'?)" in text
     assert "unknown tier 'silvr' (did you mean 'silver'?)" in text
+
+
+def test_a_key_written_twice_in_yaml_is_refused_at_its_line(tmp_path, capsys):
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(
+        "tiers: [{id: x}]\n"
+        "products: [{sku: A, category: c, price: 100}]\n"
+        "products: [{sku: B, category: c, price: 100, price: 200}]\n"
+        "base: &base {percent_off: 10}\n"
+    )
+    assert main(["rules", "validate", str(twice)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert f"{twice}:3: products: written twice in one mapping (first on line 2); YAML would keep only the last" in err
+    assert f"{twice}:3: price: written twice in one mapping (first on line 3); YAML would keep only the last" in err
+
+
+def test_a_yaml_merge_key_overridden_is_not_a_repeat(tmp_path, capsys):
+    merged = tmp_path / "merged.yaml"
+    merged.write_text(
+        "tiers: [{id: x}]\nproducts:\n  - &milk {sku: A, category: c, price: 100}\n  - {<<: *milk, sku: B, price: 90}\n"
+    )
+    assert main(["rules", "validate", str(merged)]) == 0, capsys.readouterr().err

@@ -13,7 +13,7 @@ from ..compiler import CompiledTable, compile_table, content_version
 from ..gc_pause import gc_paused
 from ..model import RuleTable
 from .checks.common import RuleTableError
-from .source import MAX_NESTING, SourceError, line_finder, parse, read_bytes, repeated_keys
+from .source import MAX_NESTING, SourceError, line_finder, parse_noting_repeats, read_bytes, repeated_keys
 from .validate import build_table
 
 
@@ -44,7 +44,7 @@ class RulesInvalid(ValueError):
 def check_source(raw: bytes) -> RuleTable:
     """Validate a rule table's text; raise RulesInvalid with every problem and its line."""
     try:
-        data = parse(raw)
+        data, written_twice = parse_noting_repeats(raw)
     except SourceError as exc:
         raise RulesInvalid([Problem("", exc.line, exc.message)]) from None
     repeated = [
@@ -54,6 +54,12 @@ def check_source(raw: bytes) -> RuleTable:
             f"event kind {kind!r} is named twice" + (f" (first on line {first})" if first else ""),
         )
         for kind, line, first in repeated_keys(raw, ("points", "events"), data)
+    ]
+    said = {p.line for p in repeated}
+    repeated += [
+        Problem(str(key), line, f"written twice in one mapping (first on line {first}); YAML would keep only the last")
+        for key, line, first in written_twice
+        if line not in said
     ]
     try:
         table = build_table(data)

@@ -54,13 +54,45 @@ def looks_like_json(raw: bytes) -> bool:
     return raw.lstrip()[:1] in (b"{", b"[")
 
 
+class _KeysOnceLoader(_Loader):  # type: ignore[valid-type,misc]
+    """The safe loader, noting each key written twice in one mapping, which a plain load
+    would drop without a word (it keeps the last): (key, its line, the line of its first)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.repeats: list[tuple[Any, int, int]] = []
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            first: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` merges, and may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=False)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in first:
+                        self.repeats.append((key, line, first[key]))
+                    else:
+                        first[key] = line
+                except TypeError:  # an unhashable key: the constructor refuses it below
+                    continue
+        return super().construct_mapping(node, deep)
+
+
 def parse(raw: bytes) -> Any:
     """Parse JSON or YAML text into plain Python data."""
+    return parse_noting_repeats(raw)[0]
+
+
+def parse_noting_repeats(raw: bytes) -> tuple[Any, list[tuple[Any, int, int]]]:
+    """`parse`, and the keys YAML text writes twice in one mapping (key, line, first line);
+    none for JSON, whose parser keeps the last of a repeated key, as JSON parsers do."""
     if len(raw) > MAX_SOURCE_BYTES:
         raise SourceError(f"rule table is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB")
     if looks_like_json(raw):
         try:
-            return orjson.loads(raw)
+            return orjson.loads(raw), []
         except orjson.JSONDecodeError as exc:
             raise SourceError(f"invalid JSON: {exc}", line=getattr(exc, "lineno", None)) from None
     try:
@@ -77,7 +109,11 @@ def parse(raw: bytes) -> Any:
                 raise SourceError(
                     f"its aliases would expand to more than {MAX_EXPANDED_NODES:,} nodes; refusing to expand them"
                 )
-        return yaml.load(text, Loader=_Loader)
+        loader = _KeysOnceLoader(text)
+        try:
+            return loader.get_single_data(), loader.repeats
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise SourceError(f"invalid YAML: {exc.problem}", line=line) from None

@@ -20,9 +20,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from . import schemas
+from .access import required_scope
 from .errors import JSON, install_handlers
 from .front import App, Front
-from .middleware import AccessAndMetrics, Gate
+from .middleware import UNLIMITED_PATHS, AccessAndMetrics, Gate
 from .routes import (
     alliances,
     checkout,
@@ -108,6 +109,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+_NO_KEY = "`unauthorized`: no X-Api-Key header, on a server with channel keys (RIGHTS_API_KEYS)"
+_WRONG_KEY = "`forbidden`: the API key is not valid; `forbidden_scope`: it lacks this route's scope, brand or leader"
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document, plus the checkout's request model (the front reads its body
     by hand) and the error answers every route may give, documented once."""
@@ -123,9 +128,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         components.update(error_schema.pop("$defs", {}))
         components["ErrorResponse"] = error_schema
     error_body = {"content": {JSON: {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
-    for path in spec.get("paths", {}).values():
+    for route, path in spec.get("paths", {}).items():
         for operation in path.values():
             answers = operation.setdefault("responses", {})
+            if required_scope(route) is not None:  # the Gate's key check (api/middleware.py), when keys are on
+                answers.setdefault("401", {"description": _NO_KEY, **error_body})
+                answers.setdefault("403", {"description": _WRONG_KEY, **error_body})
+            if route not in UNLIMITED_PATHS:  # the Gate's in-flight limit, and Redis for most
+                answers.setdefault("503", {"description": schemas.UNAVAILABLE, **error_body})
             if "requestBody" in operation or operation.get("parameters"):
                 answers.setdefault("422", {"description": "A field is wrong; the error names it", **error_body})
             if "requestBody" in operation:

@@ -193,3 +193,25 @@ def test_the_rate_window_moves_so_a_burst_before_a_minute_ends_blocks_the_next_m
     assert [state for state, *_ in fresh] == ["begun", "begun", "begun", "rate_limited"]
     assert 59 <= fresh[3][1] <= 60
     assert 0 < redis_client.pttl("rate:{W3}:redemptions") <= 60_000  # gone a minute after its last attempt
+
+
+def test_every_refusal_of_the_keys_is_in_the_openapi_document(redis_client, redis_server, tmp_path):
+    """Each route the keys guard answers 401 without a key and 403 with a checkout-only key
+    where it needs another scope; its OpenAPI entry lists both, and every route but the
+    probes lists 503 (the in-flight limit, Redis)."""
+    with client_for(redis_server, data_dir=str(tmp_path), api_keys=SCOPED) as api:
+        spec = api.get("/openapi.json").json()
+        guarded = 0
+        for route, operations in spec["paths"].items():
+            concrete = route.replace("{", "").replace("}", "")  # any id: the key check comes first
+            for method, operation in operations.items():
+                answers = set(operation["responses"])
+                if route not in ("/healthz", "/readyz", "/metrics"):
+                    assert "503" in answers, (method, route)
+                status = api.request(method.upper(), concrete).status_code
+                if status == 401:
+                    guarded += 1
+                    assert {"401", "403"} <= answers, (method, route, sorted(answers))
+                    keyed = api.request(method.upper(), concrete, headers={"X-Api-Key": "tuan-0123456789abcdef"})
+                    assert str(keyed.status_code) in answers, (method, route, keyed.status_code)
+        assert guarded >= 15

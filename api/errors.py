@@ -119,7 +119,10 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    response = error(exc.status_code, code, str(exc.detail))
+    reason = str(exc.detail)
+    if exc.status_code == 400 and reason == "There was an error parsing the body":  # FastAPI's, e.g. nested too deep
+        code, reason = "malformed_json", "the body could not be read as JSON (not JSON, or nested too deeply)"
+    response = error(exc.status_code, code, reason)
     for name, value in (getattr(exc, "headers", None) or {}).items():  # e.g. Allow on a 405
         response.headers[name] = value
     return response

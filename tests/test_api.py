@@ -184,6 +184,17 @@ def test_malformed_json_is_a_400(api):
     assert response.json()["error"]["code"] == "malformed_json"
 
 
+@pytest.mark.parametrize("route", ["/v1/events", "/v1/orders", "/v1/redemptions", "/v1/pickups/verify"])
+def test_a_body_nested_too_deep_for_the_json_reader_is_malformed_json(api, route):
+    deep = b'{"member_id": "M1", "lines": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
+    response = api.post(route, content=deep, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert (
+        response.json()["error"]["code"] == "malformed_json"
+        and "nested too deeply" in response.json()["error"]["reason"]
+    )
+
+
 def test_oversized_body_is_a_413(api):
     response = api.post("/v1/eligibility", content=b"{" + b" " * 70_000 + b"}")
     assert response.status_code == 413

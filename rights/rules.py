@@ -236,11 +236,18 @@ def cmd_diff(args: argparse.Namespace) -> int:
         from engine.rules.diff import describe, diff_tables
         from engine.rules.load import RulesInvalid, load_file
 
-        try:
-            old, new = (load_file(name) for name in args.files)
-        except (RulesInvalid, OSError) as exc:
-            print(f"rights rules diff: {exc}", file=sys.stderr)
-            return 1
+        tables = []
+        for name in args.files:
+            try:
+                tables.append(load_file(name))
+            except RulesInvalid as exc:
+                for problem in exc.problems:
+                    print(problem.render(name), file=sys.stderr)
+                return 1
+            except OSError as exc:
+                print(f"rights rules diff: {name}: {exc.strerror}", file=sys.stderr)
+                return 1
+        old, new = tables
         answer = describe(old.version, new.version, diff_tables(old.model, new.model))
     else:
         params = {k: v for k, v in (("from", args.old), ("to", args.new)) if v}
@@ -258,13 +265,21 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     body: dict = {"replay": args.replay}
+    reading = args.file
     try:
         if args.file:
             body["rules"] = Path(args.file).read_text(encoding="utf-8")
         if args.carts:
+            reading = args.carts
             body["carts"] = orjson.loads(Path(args.carts).read_bytes())
-    except (OSError, UnicodeDecodeError, orjson.JSONDecodeError) as exc:
-        print(f"rights rules simulate: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"rights rules simulate: {reading}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except UnicodeDecodeError as exc:
+        print(f"rights rules simulate: {reading}: not UTF-8 text: {exc}", file=sys.stderr)
+        return 1
+    except orjson.JSONDecodeError as exc:  # the carts: JSON
+        print(f"{reading}:{exc.lineno}: not valid JSON: {exc.msg}", file=sys.stderr)
         return 1
     if args.at:
         body["at"] = args.at

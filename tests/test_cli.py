@@ -259,3 +259,16 @@ def test_a_yaml_merge_key_overridden_is_not_a_repeat(tmp_path, capsys):
         "tiers: [{id: x}]\nproducts:\n  - &milk {sku: A, category: c, price: 100}\n  - {<<: *milk, sku: B, price: 90}\n"
     )
     assert main(["rules", "validate", str(merged)]) == 0, capsys.readouterr().err
+
+
+def test_diff_and_simulate_name_the_file_they_cannot_read(tmp_path, capsys):
+    unclosed = tmp_path / "unclosed.yaml"
+    unclosed.write_text("tiers: [\n  {id: x\n")
+    assert main(["rules", "diff", DEMO, str(unclosed)]) == 1
+    assert capsys.readouterr().err.startswith(f"{unclosed}:3: invalid YAML")
+    carts = tmp_path / "carts.json"
+    carts.write_text('[\n {"lines": ]\n')
+    assert main(["rules", "simulate", DEMO, "--carts", str(carts)]) == 1
+    assert capsys.readouterr().err.startswith(f"{carts}:2: not valid JSON")
+    assert main(["rules", "simulate", DEMO, "--carts", str(tmp_path / "none.json")]) == 1
+    assert capsys.readouterr().err == f"rights rules simulate: {tmp_path / 'none.json'}: No such file or directory\n"

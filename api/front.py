@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from .checkout.decide import decide
 from .errors import answer_for
@@ -101,4 +102,26 @@ class App(FastAPI):
             if path == ELIGIBILITY or (root and path == root + ELIGIBILITY):  # behind a proxy's prefix, as routed
                 await self.front(scope, receive, send)
                 return
+        if scope["type"] == "http" and scope["path"].endswith("/") and len(scope["path"]) > 1:
+            send = _relative_redirect(send)  # the router's trailing-slash redirect
         await super().__call__(scope, receive, send)
+
+
+def _relative_redirect(send: Send) -> Send:
+    """`send`, with a redirect's Location cut to its path and query: the router builds it
+    from the request's Host header, which a client chooses (a proxy passing it through
+    would let anyone's Host into the answer)."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
+            headers = []
+            for name, value in message["headers"]:
+                if name == b"location":
+                    parts = urlsplit(value.decode("latin-1"))
+                    path = "/" + parts.path.lstrip("/")  # never `//host/...`, which names another host
+                    value = (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
+                headers.append((name, value))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending

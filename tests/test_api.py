@@ -195,6 +195,12 @@ def test_a_body_nested_too_deep_for_the_json_reader_is_malformed_json(api, route
     )
 
 
+def test_a_trailing_slash_redirects_to_the_route_on_this_server_whatever_the_host_header(api):
+    response = api.get("/v1/members/M00001/ledger/?limit=2", headers={"Host": "evil.example"}, follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == "/v1/members/M00001/ledger?limit=2"
+
+
 def test_oversized_body_is_a_413(api):
     response = api.post("/v1/eligibility", content=b"{" + b" " * 70_000 + b"}")
     assert response.status_code == 413

@@ -110,7 +110,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 _NO_KEY = "`unauthorized`: no X-Api-Key header, on a server with channel keys (RIGHTS_API_KEYS)"
-_WRONG_KEY = "`forbidden`: the API key is not valid; `forbidden_scope`: it lacks this route's scope, brand or leader"
+_KEY_REFUSALS = (
+    ("forbidden", "the API key is not valid"),
+    ("forbidden_scope", "it lacks this route's scope, brand or leader"),
+)
+_WRONG_KEY = "; ".join(f"`{code}`: {why}" for code, why in _KEY_REFUSALS)
+_OVERLOADED = "`overloaded` (with Retry-After): this worker is too busy; retry"
+_NO_REDIS = frozenset(("/v1/noop", "/dashboard"))  # routes that never read Redis
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -133,8 +139,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             answers = operation.setdefault("responses", {})
             if required_scope(route) is not None:  # the Gate's key check (api/middleware.py), when keys are on
                 answers.setdefault("401", {"description": _NO_KEY, **error_body})
-                answers.setdefault("403", {"description": _WRONG_KEY, **error_body})
-            if route not in UNLIMITED_PATHS:  # the Gate's in-flight limit, and Redis for most
+                refused = answers.setdefault("403", {"description": _WRONG_KEY, **error_body})
+                for code, why in _KEY_REFUSALS:  # the route's own 403s, and the key's
+                    if f"`{code}`" not in refused["description"]:
+                        refused["description"] += f"; or `{code}`: {why}"
+            if route in _NO_REDIS:  # only the Gate's in-flight limit
+                answers.setdefault("503", {"description": _OVERLOADED, **error_body})
+            elif route not in UNLIMITED_PATHS:  # the in-flight limit, and Redis
                 answers.setdefault("503", {"description": schemas.UNAVAILABLE, **error_body})
             if "requestBody" in operation or operation.get("parameters"):
                 answers.setdefault("422", {"description": "A field is wrong; the error names it", **error_body})

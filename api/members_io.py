@@ -70,12 +70,14 @@ def read_rows(text: str, name: str) -> Iterator[tuple]:
             except csv.Error as exc:  # a field past csv's size limit: where the row ends is unknown, so stop
                 yield reader.reader.line_num, RowError(None, f"not valid CSV here, the rest not read: {exc}")
                 return
-            extra = row.get(None)  # csv's key for the fields past the header's
-            if extra:
+            extra = row.get(
+                None
+            )  # csv's key for the fields past the header's; empty ones (a trailing comma) lose nothing
+            if extra and any(field.strip() for field in extra):
                 header = len(reader.fieldnames or ())
                 yield reader.line_num, RowError(None, f"{header + len(extra)} fields, but the header names {header}")
                 continue
-            yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}
+            yield reader.line_num, {k: v for k, v in row.items() if k is not None and v not in (None, "")}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue

@@ -272,3 +272,13 @@ def test_diff_and_simulate_name_the_file_they_cannot_read(tmp_path, capsys):
     assert capsys.readouterr().err.startswith(f"{carts}:2: not valid JSON")
     assert main(["rules", "simulate", DEMO, "--carts", str(tmp_path / "none.json")]) == 1
     assert capsys.readouterr().err == f"rights rules simulate: {tmp_path / 'none.json'}: No such file or directory\n"
+
+
+def test_a_mapping_merged_before_it_is_read_keeps_its_own_keys_apart():
+    """A shallower mapping merging a deeper anchored one spreads the merge into the deeper
+    node first; the deeper node's override of its own merge is still not a repeat."""
+    from engine.rules.source import parse_noting_repeats
+
+    data, repeats = parse_noting_repeats(b"a: {b: [&gold {<<: {x: 1}, x: 2}]}\nc: {<<: *gold}\nd: {y: 1, y: 2}\n")
+    assert data == {"a": {"b": [{"x": 2}]}, "c": {"x": 2}, "d": {"y": 2}}
+    assert repeats == [("y", 3, 3)]

@@ -96,8 +96,9 @@ def test_a_table_with_errors_is_refused_and_the_active_one_stays(redis_client, r
         ({"author": "ops\nli"}, CHEAPER_MILK, "author"),
         ({}, CHEAPER_MILK.replace("name: cheaper-milk", 'name: "cheaper/milk"'), None),
         ({}, CHEAPER_MILK.replace("name: cheaper-milk", 'name: "cheaper\\u0000milk"'), None),
+        ({}, CHEAPER_MILK.replace("name: cheaper-milk", 'name: "cheaper@2026"'), None),
     ],
-    ids=["slash-label", "newline-label", "long-label", "newline-author", "slash-name", "nul-name"],
+    ids=["slash-label", "newline-label", "long-label", "newline-author", "slash-name", "nul-name", "at-name"],
 )
 def test_a_version_that_could_not_be_named_is_refused_and_the_active_one_stays(
     redis_client, redis_server, admin_env, params, text, field

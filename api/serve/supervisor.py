@@ -23,6 +23,7 @@ spawning thread) fires only when this process dies.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -261,11 +262,13 @@ class Supervisor:
         """Stop what is left of a dead HTTP child's process group, its uvicorn workers, and
         wait until they let go of the port: a new child started while they still listen
         could not bind it, and would count as a second death. SIGTERM first (their graceful
-        stop finishes the requests they hold), SIGKILL past HTTP_STOP_S or a stop signal."""
+        stop finishes the requests they hold), SIGKILL past HTTP_STOP_S or a stop signal.
+        No wait once the group is empty: a port another program holds is the new child's to
+        report (and its deaths count as before)."""
         self._signal_http(dead, signal.SIGTERM, group=True)
         seen, killed = len(self.signals), False
         deadline = time.monotonic() + HTTP_STOP_S
-        while not _port_free(self.settings.host, self.settings.port):
+        while _group_alive(dead.pid) and not _port_free(self.settings.host, self.settings.port):
             now = time.monotonic()
             if not killed and (now > deadline or len(self.signals) > seen):
                 self._signal_http(dead, signal.SIGKILL, group=True)
@@ -312,21 +315,41 @@ class Supervisor:
                 http.send_signal(sig)
 
 
-def _port_free(host: str, port: int) -> bool:
-    """Whether nothing listens on (host, port): a socket with SO_REUSEADDR, as uvicorn's,
-    binds there now."""
+def _group_alive(pgid: int) -> bool:
+    """Whether a process group still has a running member; a zombie (an orphan its new
+    parent has not reaped) holds no port and does not count."""
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-    except OSError:
-        return True  # not resolvable here: the child's own bind says what is wrong
-    with socket.socket(family, kind, proto) as probe:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc: ask the kernel, zombies and all
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()  # state, ppid, pgrp, ...
+            except (OSError, IndexError):
+                continue
+            if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+                return True
+    return False
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Whether nothing listens on (host, port): a socket bound as uvicorn binds its own
+    (IPv6 for a host with a colon, else IPv4; SO_REUSEADDR) binds there now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(address)
-        except OSError:
-            return False
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno != errno.EADDRINUSE  # another error (no such address): the child says what is wrong
     return True
 
 

@@ -56,28 +56,31 @@ def looks_like_json(raw: bytes) -> bool:
 
 class _KeysOnceLoader(_Loader):  # type: ignore[valid-type,misc]
     """The safe loader, noting each key written twice in one mapping, which a plain load
-    would drop without a word (it keeps the last): (key, its line, the line of its first)."""
+    would drop without a word (it keeps the last): (key, its line, the line of its first).
+    A mapping's own keys are read before its merges (`<<: *base`) are spread into it,
+    which may override them; keys are compared as written (tag and text)."""
 
     def __init__(self, stream: str):
         super().__init__(stream)
         self.repeats: list[tuple[Any, int, int]] = []
+        self._read: set[int] = set()
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        if isinstance(node, yaml.MappingNode):
+    def flatten_mapping(self, node: Any) -> None:
+        if id(node) not in self._read:  # before the merge spreads other keys into node.value, in place
+            self._read.add(id(node))
             first: dict = {}
             for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` merges, and may be overridden
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag in _NOT_KEYS:
                     continue
-                key = self.construct_object(key_node, deep=False)
-                line = key_node.start_mark.line + 1
-                try:
-                    if key in first:
-                        self.repeats.append((key, line, first[key]))
-                    else:
-                        first[key] = line
-                except TypeError:  # an unhashable key: the constructor refuses it below
-                    continue
-        return super().construct_mapping(node, deep)
+                key, line = (key_node.tag, key_node.value), key_node.start_mark.line + 1
+                if key in first:
+                    self.repeats.append((key_node.value, line, first[key]))
+                else:
+                    first[key] = line
+        super().flatten_mapping(node)
+
+
+_NOT_KEYS = frozenset(("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"))
 
 
 def parse(raw: bytes) -> Any:

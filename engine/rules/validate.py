@@ -65,9 +65,10 @@ def _table(checker: Checker, data: Any) -> RuleTable | None:
     if type(fmt) is not int or fmt != FORMAT_VERSION:
         checker.error(("format",), f"this engine reads format {FORMAT_VERSION}, not {fmt!r}")
     name = checker.text(top, (), "name", default="rules")
-    if isinstance(name, str) and (not name.strip() or any(c == "/" or c < " " or c == "\x7f" for c in name)):
+    if isinstance(name, str) and (not name.strip() or any(c in "/@" or c < " " or c == "\x7f" for c in name)):
         checker.error(
-            ("name",), "names the table's versions (in URLs too): not blank, no '/' and no control characters"
+            ("name",),
+            "names the table's versions (<name>@<hash>, in URLs too): not blank, no '/', '@' or control characters",
         )
     zone = top.get("timezone", "+08:00")
     match = UTC_OFFSET_RE.match(zone) if isinstance(zone, str) else None

@@ -3,6 +3,7 @@ an oversized one before it is parsed, and nothing in a table is ever run as code
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 from engine import evaluators
 from engine.model import Member
 from engine.rules.load import RulesInvalid, compile_source
-from engine.rules.source import MAX_NESTING, MAX_SOURCE_BYTES, SourceError, parse
+from engine.rules.source import MAX_NESTING, MAX_SOURCE_BYTES, NESTED, SourceError, parse
 
 LAUGHS = b"""a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
@@ -85,17 +86,10 @@ def test_a_table_nested_a_hundred_thousand_deep_is_refused_without_killing_the_p
         [sys.executable, "-m", "rights", "rules", "validate", str(path)], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 1, done.stderr[-2000:]  # refused: not 0, and not a signal (negative)
-    assert done.stderr.startswith(f"{path}") and "Traceback" not in done.stderr
-    if "name" in text:
-        assert (
-            done.stderr.splitlines()[0]
-            == f"{path}: nested too deeply (at most {MAX_NESTING} levels of lists and mappings)"
-        )
-    if path.suffix == ".yaml":
-        assert done.stderr.splitlines()[0] in (
-            f"{path}:1: nested more than {MAX_NESTING} levels deep (lists and mappings)",
-            f"{path}:2: nested more than {MAX_NESTING} levels deep (lists and mappings)",
-        )
+    first = done.stderr.splitlines()[0]
+    assert "Traceback" not in done.stderr
+    # at the line where it happens, when the parser says (YAML; JSON from orjson's own depth limit, where it has one)
+    assert re.fullmatch(rf"{re.escape(str(path))}(:[12])?: {re.escape(NESTED)}", first), first
 
 
 def test_nesting_is_refused_past_the_limit_and_not_at_it():

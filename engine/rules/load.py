@@ -13,7 +13,16 @@ from ..compiler import CompiledTable, compile_table, content_version
 from ..gc_pause import gc_paused
 from ..model import RuleTable
 from .checks.common import RuleTableError
-from .source import MAX_NESTING, SourceError, line_finder, parse_noting_repeats, read_bytes, repeated_keys
+from .source import (
+    NESTED,
+    SourceError,
+    line_finder,
+    looks_like_json,
+    nested_deeper,
+    parse_noting_repeats,
+    read_bytes,
+    repeated_keys,
+)
 from .validate import build_table
 
 
@@ -64,10 +73,10 @@ def check_source(raw: bytes) -> RuleTable:
     try:
         table = build_table(data)
     except RecursionError:  # JSON nested thousands deep inside a field, whose error message would show it
-        raise RulesInvalid(
-            [Problem("", None, f"nested too deeply (at most {MAX_NESTING} levels of lists and mappings)")]
-        ) from None
+        raise RulesInvalid([Problem("", None, NESTED)]) from None
     except RuleTableError as exc:
+        if isinstance(data, (dict, list)) and looks_like_json(raw) and nested_deeper(data):  # YAML: refused in parse
+            raise RulesInvalid([Problem("", None, NESTED)]) from None
         find_line = line_finder(raw)
         problems = [Problem(e.place, find_line(e.path), e.message) for e in exc.errors]
         raise RulesInvalid(by_line(repeated + problems)) from None

@@ -24,6 +24,7 @@ MAX_SOURCE_BYTES = 64 * 1024 * 1024
 MAX_ALIASES = 100
 MAX_EXPANDED_NODES = 20_000_000  # what a table's YAML nodes may expand to through its aliases
 MAX_NESTING = 100  # lists and mappings within each other; a table needs about six, and YAML's composer recurses in C
+NESTED = f"nested more than {MAX_NESTING} levels deep (lists and mappings)"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -97,7 +98,10 @@ def parse_noting_repeats(raw: bytes) -> tuple[Any, list[tuple[Any, int, int]]]:
         try:
             return orjson.loads(raw), []
         except orjson.JSONDecodeError as exc:
-            raise SourceError(f"invalid JSON: {exc}", line=getattr(exc, "lineno", None)) from None
+            line = getattr(exc, "lineno", None)
+            if "depth limit" in str(exc):  # orjson's own limit (1,024), in its newer releases
+                raise SourceError(NESTED, line=line) from None
+            raise SourceError(f"invalid JSON: {exc}", line=line) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -119,11 +123,28 @@ def parse_noting_repeats(raw: bytes) -> tuple[Any, list[tuple[Any, int, int]]]:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        if "nesting depth" in str(exc.problem):  # libyaml's own limit (1,000), in its newer releases
+            raise SourceError(NESTED, line=line) from None
         raise SourceError(f"invalid YAML: {exc.problem}", line=line) from None
     except yaml.YAMLError as exc:
         raise SourceError(f"invalid YAML: {exc}") from None
     except RecursionError:  # aliases of nested lists within each other: deeper than Python builds
-        raise SourceError(f"nested too deeply (at most {MAX_NESTING} levels of lists and mappings)") from None
+        raise SourceError(NESTED) from None
+
+
+def nested_deeper(data: Any, limit: int = MAX_NESTING) -> bool:
+    """Whether parsed data has lists and mappings more than `limit` deep (walked with a
+    stack of its own: the data may be deeper than Python's recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def refuse_deep_nesting(text: str) -> None:
@@ -137,7 +158,7 @@ def refuse_deep_nesting(text: str) -> None:
             depth += 1
             if depth > MAX_NESTING:
                 line = event.start_mark.line + 1
-                raise SourceError(f"nested more than {MAX_NESTING} levels deep (lists and mappings)", line=line)
+                raise SourceError(NESTED, line=line)
         elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
             depth -= 1
 

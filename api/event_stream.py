@@ -34,6 +34,7 @@ from . import schemas
 from .errors import Overloaded, RedisUnavailable, field_path
 from .events import Outcome, record_event
 from .redis.keys import DEAD_LETTER_MAXLEN, EVENT_STREAM_KEEP_DAYS, dead_letter_key, event_stream_key
+from .service import LATEST_NOW
 
 log = logging.getLogger("rights.consume")
 T = TypeVar("T")
@@ -97,8 +98,8 @@ def parse_entry(fields: dict, clock_override: bool) -> tuple[schemas.EventReques
     if at is None or not clock_override:
         return event, None
     text = _text(at)
-    if not text.isascii() or not text.isdigit() or len(text) > 12:
-        raise Poison("invalid_request", "`at` is not Unix seconds", "at")
+    if not text.isascii() or not text.isdigit() or len(text) > 12 or int(text) > LATEST_NOW:
+        raise Poison("invalid_request", f"`at` is not Unix seconds up to {LATEST_NOW}", "at")
     return event, int(text)
 
 

@@ -48,6 +48,7 @@ from .store import MemberReader, MemberRecord, record_from_hash
 T = TypeVar("T")
 log = logging.getLogger("rights.rules")
 MAX_REDIS_CONNECTIONS = 256  # per worker (per node on a cluster); a burst past it waits for one
+LATEST_NOW = 32_503_679_999  # 2999-12-31T23:59:59Z, the latest X-Rights-Now: months and years added to it stay in range
 PATIENCE_FLOOR_S, PATIENCE_TIMEOUTS = 2.0, 8  # patience: the larger of 2 s and 8 Redis timeouts
 
 
@@ -148,6 +149,8 @@ class Service:
         if self.settings.allow_clock_override:
             for name, value in scope["headers"]:
                 if name == b"x-rights-now" and value.isdigit():
+                    if len(value) > 11 or int(value) > LATEST_NOW:  # refused before anything is read or written
+                        raise QuoteInputError("X-Rights-Now", f"Unix seconds up to {LATEST_NOW} (before the year 3000)")
                     return int(value)
         return int(time.time())
 

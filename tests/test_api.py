@@ -465,3 +465,26 @@ def test_an_imported_members_tags_reach_the_segment_coupon(tmp_path, redis_clien
         }
         _, visitor = eligibility(api, cart)
         assert coupon(visitor, "FAMILY-CHEESE-5OFF")["reason"] == "segment_not_eligible"
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/v1/eligibility", {"member_id": "M00001", "lines": []}),
+        ("/v1/events", {"event_id": "far-1", "member_id": "M00001", "type": "share"}),
+        (
+            "/v1/orders",
+            {"order_id": "far-1", "member_id": "M00001", "rules_version": "x", "lines": [{"sku": "MILK-1L", "qty": 1}]},
+        ),
+    ],
+    ids=["eligibility", "events", "orders"],
+)
+def test_an_instant_past_the_year_3000_is_refused_before_anything_is_written(api, route, body):
+    """A rehearsal's X-Rights-Now that large once swept points as lapsed (ledger entries at
+    the smallest 64-bit instant) before the quote refused it."""
+    before = api.get("/v1/members/M00001/ledger").json()
+    for instant in ("99999999999999999999", "253402300799", "32503680000"):
+        response = api.post(route, json=body, headers={"X-Rights-Now": instant})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["field"] == "X-Rights-Now"
+    assert api.get("/v1/members/M00001/ledger").json() == before

@@ -36,6 +36,8 @@ def api(redis_client, redis_server, tmp_path):
             MemberRecord(id="G1", tier="gold", points=1000, leader="L1"),
             MemberRecord(id="B1", tier="black_gold", points=5000),
             MemberRecord(id="ICE", tier="gold", points=5000, frozen=True),
+            MemberRecord(id="VISITOR", points=5000),
+            MemberRecord(id="LAPSED", tier="gold", points=5000, paid_until=OPEN - 1),
         ],
     )
     with client_for(redis_server, redis_timeout_ms=500, data_dir=str(tmp_path)) as client:
@@ -95,6 +97,8 @@ def test_an_entry_records_tier_and_weight_and_a_replay_is_byte_for_byte(api):
         ("G1", AFTER, 409, "draw_closed", "draw_id"),
         ("ICE", OPEN, 403, "member_frozen", "member_id"),
         ("NOBODY", OPEN, 404, "unknown_member", "member_id"),
+        ("VISITOR", OPEN, 403, "members_only", "member_id"),
+        ("LAPSED", OPEN, 403, "members_only", "member_id"),
     ],
 )
 def test_refusals_say_which_field_and_why(api, member, now, status, code, field):

@@ -80,7 +80,10 @@ def _draw(service, draw_id: str):
     responses={
         200: answer("Entered: the entry's number, tier and weight, the points it cost", _ENTERED),
         400: refusal("Malformed JSON"),
-        403: refusal("The member is frozen (`member_frozen`)"),
+        403: refusal(
+            "The member is frozen (`member_frozen`), or a visitor: no tier, or a lapsed paid membership "
+            "(`members_only`)"
+        ),
         404: refusal(_UNKNOWN_DRAW + ", or no such member (`unknown_member`)"),
         409: refusal(
             "Not possible now (the error's code says why: `not_open` (before the window), `draw_closed` "
@@ -126,8 +129,19 @@ async def post_entry(
             "draw_id",
         )
     now = service.now(request.scope)
-    tier = await service.redis_call(service.redis.hget(member_key(body.member_id), "tier"))
+    reading = service.redis.pipeline(transaction=False)  # one key: one round trip, on a Cluster too
+    reading.exists(member_key(body.member_id))
+    reading.hmget(member_key(body.member_id), "tier", "paid_until")
+    found, (tier, paid_until) = await service.redis_call(reading.execute())
     tier_text = (tier.decode() if isinstance(tier, bytes) else tier) or "visitor"
+    lapsed = 0 < int(paid_until or 0) <= now  # a lapsed paid membership counts as a visitor, as when it is priced
+    if found and (tier_text == "visitor" or lapsed):  # an unknown member is the script's to answer (404)
+        return error(
+            403,
+            "members_only",
+            "visitors cannot enter a draw" + (": the member's paid membership has lapsed" if lapsed else ""),
+            "member_id",
+        )
     done = await service.redis_call(
         enter(
             service.scripts,

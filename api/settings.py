@@ -87,8 +87,9 @@ class Settings(BaseSettings):
     )
     allow_clock_override: bool = Field(
         default=False,
-        description="`1`: a request may set the instant with the `X-Rights-Now` header (rehearsals and tests "
-        "only; `--demo` sets it)",
+        description="`1`: a request may set the instant with the `X-Rights-Now` header, Unix seconds (rehearsals "
+        "and tests only; `--demo` sets it). A value past 32503679999 (the year 3000) is refused with 422 on "
+        "`X-Rights-Now` before anything is read or written; one that is not digits is ignored",
         json_schema_extra={"flag": "--demo"},
     )
     api_keys: str = Field(
@@ -148,6 +149,19 @@ class Settings(BaseSettings):
     ):
         """`Settings(...)` reads only what it is given; `from_env` reads the environment and `.env` itself."""
         return (init_settings,)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _readable_url(cls, value: str | None) -> str | None:
+        """A URL redis-py can read, refused at start rather than at the first connection."""
+        if value:
+            from .redis.connect import RedisUrlInvalid, checked_url
+
+            try:
+                checked_url(value)
+            except RedisUrlInvalid as exc:
+                raise ValueError("not a Redis URL: " + str(exc).split("is not a Redis URL: ", 1)[1]) from None
+        return value or None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -225,7 +239,9 @@ def _first_problem(exc: ValidationError, read: dict[str, tuple[str, str]], flags
     bounded = kind in ("greater_than_equal", "less_than_equal", "finite_number")
     if name in flags:
         flag = _extra(name).get("flag", "--" + name.replace("_", "-"))
-        return f"{flag} {flags[name]}: " + (f"must be {_bound_text(name)}" if bounded else error["msg"])
+        return f"{flag} {flags[name]}: " + (
+            f"must be {_bound_text(name)}" if bounded else error["msg"].removeprefix("Value error, ")
+        )
     where, text = read.get(name, ("", error["input"]))
     said = f"{variable(name)}={text!r}" + (f" in {where}" if where else "")
     if kind in ("int_parsing", "int_from_float"):
@@ -236,7 +252,7 @@ def _first_problem(exc: ValidationError, read: dict[str, tuple[str, str]], flags
         return f"{said}: must be a finite number, {_bound_text(name)}"
     if kind == "bool_parsing":
         return f"{said}: not 1/0, true/false, yes/no or on/off"
-    return f"{said}: {error['msg']}"
+    return f"{said}: {error['msg'].removeprefix('Value error, ')}"
 
 
 def _shown_default(name: str) -> str:

@@ -51,7 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except Exception as exc:  # Redis down or full: one line, not a traceback
+    except Exception as exc:  # Redis down or full, or a setting it cannot use: one line, not a traceback
+        if getattr(exc, "exit_code", None) == 2:  # the caller's setting (a Redis or server URL it cannot read)
+            print(f"rights {args.command}: {exc}", file=sys.stderr)
+            return 2
         if not type(exc).__module__.startswith("redis."):
             raise
         print(f"rights {args.command}: Redis refused or did not answer: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -138,6 +138,12 @@ def cmd_generate_large(args: argparse.Namespace) -> int:
     return 0
 
 
+class ServerUrlInvalid(ValueError):
+    """--server (RIGHTS_SERVER) is not a URL the commands can call: refused in one line (exit 2)."""
+
+    exit_code = 2
+
+
 def request(
     server: str,
     method: str,
@@ -149,6 +155,8 @@ def request(
 ) -> tuple:
     """(status, parsed JSON or text) of one admin call (for `brand`'s tables, when given);
     network faults become (0, message)."""
+    if not server.startswith(("http://", "https://")) or not urllib.parse.urlsplit(server).hostname:
+        raise ServerUrlInvalid(f"--server {server!r}: not an http:// or https:// URL (RIGHTS_SERVER)")
     if brand:
         params = {**(params or {}), "brand": brand}
     url = server.rstrip("/") + path + ("?" + urllib.parse.urlencode(params) if params else "")

@@ -281,3 +281,20 @@ def test_a_mapping_merged_before_it_is_read_keeps_its_own_keys_apart():
 
     _, repeats = parse_noting_repeats(b"a: {b: [&gold {<<: {x: 1}, x: 2}]}\nc: {<<: *gold}\nd: {y: 1, y: 2}\n")
     assert repeats == [("y", 3, 3)]  # (what `c` holds differs between PyYAML releases; the repeats do not)
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["members", "show", "M1", "--redis-url", "garbage"], "rights members: 'garbage' is not a Redis URL: write"),
+        (["ledger", "verify", "--all", "--redis-url", "http://x"], "rights ledger: 'http://x' is not a Redis URL"),
+        (
+            ["rules", "status", "--server", "garbage"],
+            "rights rules: --server 'garbage': not an http:// or https:// URL",
+        ),
+    ],
+)
+def test_a_url_the_commands_cannot_use_is_refused_in_one_line(argv, said, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(said) and len(err.splitlines()) == 1

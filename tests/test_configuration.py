@@ -89,6 +89,17 @@ def test_to_env_gives_back_the_same_settings(monkeypatch, tmp_path):
             "RIGHTS_KEEPALIVE_TIMEOUT_S='inf': must be a finite number, at least 0.1",
         ),
         ("RIGHTS_ACCESS_LOG", "maybe", "RIGHTS_ACCESS_LOG='maybe': not 1/0, true/false, yes/no or on/off"),
+        (
+            "REDIS_URL",
+            "garbage",
+            "REDIS_URL='garbage': not a Redis URL: write redis://host:port/db (rediss:// with TLS) or "
+            "unix:///path/to/socket",
+        ),
+        (
+            "REDIS_URL",
+            "redis://127.0.0.1:x/0",
+            "REDIS_URL='redis://127.0.0.1:x/0': not a Redis URL: Port could not be cast to integer value as 'x'",
+        ),
     ],
 )
 def test_a_wrong_variable_is_refused_by_name(monkeypatch, tmp_path, name, value, said):

@@ -10,6 +10,7 @@ every script touches one slot.
 from __future__ import annotations
 
 import functools
+import urllib.parse
 
 import redis
 import redis.asyncio as aioredis
@@ -19,10 +20,32 @@ from redis.cluster import RedisCluster
 _CLUSTER_ONLY = ("retry_on_timeout", "retry", "single_connection_client")
 
 
+class RedisUrlInvalid(ValueError):
+    """A Redis URL redis-py cannot read: the caller's setting, refused in one line (exit 2)."""
+
+    exit_code = 2
+
+
+def checked_url(url: str) -> str:
+    """`url` when redis-py can read it as a server's address, else RedisUrlInvalid."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port  # ValueError for a port that is not a number, or out of range
+    except ValueError as exc:
+        raise RedisUrlInvalid(f"{url!r} is not a Redis URL: {exc}") from None
+    if parts.scheme not in ("redis", "rediss", "unix") or (parts.scheme != "unix" and not parts.hostname):
+        raise RedisUrlInvalid(
+            f"{url!r} is not a Redis URL: write redis://host:port/db (rediss:// with TLS) or unix:///path/to/socket"
+        )
+    if port == 0:
+        raise RedisUrlInvalid(f"{url!r} is not a Redis URL: port 0")
+    return url
+
+
 @functools.lru_cache(maxsize=64)
 def is_cluster(url: str) -> bool:
     """Whether the server at `url` runs in cluster mode (asked once per URL)."""
-    probe = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    probe = redis.Redis.from_url(checked_url(url), socket_timeout=5, socket_connect_timeout=5)
     try:
         return int(probe.info("cluster").get("cluster_enabled", 0)) == 1
     finally:

@@ -260,3 +260,20 @@ def test_clearing_reads_every_entry_of_a_ledger_longer_than_a_page(redis_client,
         pipe.execute()
         report = clearing(client)
     assert {b["brand"]: b for b in report["brands"]}["main"]["issued"] == 2_345
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"from": "100000000000000000000"}, "from"),
+        ({"to": "100000000000000000000"}, "to"),
+        ({"from": "1794402000", "to": "1"}, "from"),
+        ({"to": "not-a-time"}, "to"),
+    ],
+)
+def test_a_clearing_period_that_cannot_be_read_is_refused_naming_its_field(redis_server, admin, query, field):
+    with client_for(redis_server) as client:
+        assert declare(client).status_code == 200
+        response = client.get("/v1/alliances/pool/clearing", params=query, headers=ADMIN)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["field"] == field

@@ -16,6 +16,7 @@ from ..alliance import MAX_ALLIANCES, AllianceInvalid, clearing, overlap, parse
 from ..errors import error
 from ..redis.connect import sync_client
 from ..redis.keys import ALLIANCES_KEY
+from ..service import LATEST_NOW
 from .admin import ADMIN_ERRORS, instant_or_none, json_answer
 from .deps import ServiceDep
 
@@ -146,14 +147,18 @@ async def get_clearing(
     owes Y for X's points redeemed at Y). `balance_fen`, the sum of the nets, is 0.
     Query: `from` and `to` (default: everything up to now)."""
     check_admin(request)
-    try:
-        start = instant_or_none(since) or 0
-    except (ValueError, OverflowError):
-        return error(422, "invalid_request", "Unix seconds or an ISO 8601 time", "from")
-    try:
-        end = instant_or_none(until) or int(time.time()) + 1
-    except (ValueError, OverflowError):
-        return error(422, "invalid_request", "Unix seconds or an ISO 8601 time", "to")
+    bounds = []
+    for field, text, default in (("from", since, 0), ("to", until, int(time.time()) + 1)):
+        try:
+            instant = instant_or_none(text)
+        except (ValueError, OverflowError):
+            return error(422, "invalid_request", "Unix seconds or an ISO 8601 time", field)
+        if instant is not None and not 0 <= instant <= LATEST_NOW:
+            return error(422, "invalid_request", f"an instant from 0 to {LATEST_NOW} (before the year 3000)", field)
+        bounds.append(default if instant is None else instant)
+    start, end = bounds
+    if start > end:
+        return error(422, "invalid_request", "`from` is after `to`", "from")
     await service.redis_call(service.follow_brands())
     alliance = service.alliances.get(name)
     if alliance is None:

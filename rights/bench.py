@@ -6,8 +6,56 @@ The suites are imported when run: they pull in what only a benchmark needs.
 from __future__ import annotations
 
 import argparse
+import functools
+import signal
+import sys
+from collections.abc import Callable
 
 from .output import print_json
+
+MAX_SECONDS = 600  # a round's length: load runs are bounded
+
+
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse's type for a whole number from `low` (to `high`): a wrong one is exit 2 with a line."""
+
+    def read(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value}: must be from {low}" + (f" to {high}" if high else " up"))
+        return value
+
+    return read
+
+
+class _Stopped(BaseException):
+    """A stop signal, raised where the suite is (past its `except Exception`s, as KeyboardInterrupt is)."""
+
+
+def _stoppable(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A suite that SIGTERM and SIGHUP stop as Ctrl-C does: by an exception, so that every
+    server, redis-server and wrk it started is stopped on the way out."""
+
+    @functools.wraps(run)
+    def stoppable(args: argparse.Namespace) -> int:
+        def stop(signum: int, frame: object) -> None:
+            raise _Stopped(signum)
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+        try:
+            return run(args)
+        except _Stopped as stopped:
+            name = signal.Signals(stopped.args[0]).name
+            print(f"rights bench: stopped by {name}; what it started is stopped", file=sys.stderr)
+            return 128 + stopped.args[0]
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    return stoppable
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -16,49 +64,56 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     engine = bench_commands.add_parser("engine", help="compiled vs reference, demo vs large table")
     engine.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
     _report_flags(engine)
-    engine.set_defaults(run=cmd_bench_engine)
+    engine.set_defaults(run=_stoppable(cmd_bench_engine))
     api = bench_commands.add_parser(
         "api", help="the eligibility route against a no-op route and a raw ASGI app, 2 workers, wrk"
     )
-    api.add_argument("--seconds", type=int, default=10, help="length of each round (default 10)")
-    api.add_argument("--rounds", type=int, default=3, help="rounds of each route, alternating (default 3)")
-    api.add_argument("--connections", type=int, default=64)
+    api.add_argument("--seconds", type=_whole(1, MAX_SECONDS), default=10, help="length of each round (default 10)")
+    api.add_argument("--rounds", type=_whole(1, 100), default=3, help="rounds of each route, alternating (default 3)")
+    api.add_argument("--connections", type=_whole(1, 10_000), default=64)
     _report_flags(api)
-    api.set_defaults(run=cmd_bench_api)
+    api.set_defaults(run=_stoppable(cmd_bench_api))
     reload = bench_commands.add_parser("reload", help="eligibility load while a table is pushed ten times")
-    reload.add_argument("--seconds", type=float, default=10.0, help="length of each phase (default 10)")
+    reload.add_argument("--seconds", type=_whole(1, MAX_SECONDS), default=10, help="length of each phase (default 10)")
     _report_flags(reload)
-    reload.set_defaults(run=cmd_bench_reload)
+    reload.set_defaults(run=_stoppable(cmd_bench_reload))
     ledger = bench_commands.add_parser("ledger", help="leaders by location; settlement and redemption under load")
-    ledger.add_argument("--seconds", type=int, default=5, help="length of each wrk round (default 5)")
-    ledger.add_argument("--rounds", type=int, default=2, help="rounds per route (default 2)")
+    ledger.add_argument(
+        "--seconds", type=_whole(1, MAX_SECONDS), default=5, help="length of each wrk round (default 5)"
+    )
+    ledger.add_argument("--rounds", type=_whole(1, 100), default=2, help="rounds per route (default 2)")
     _report_flags(ledger)
-    ledger.set_defaults(run=cmd_bench_ledger)
+    ledger.set_defaults(run=_stoppable(cmd_bench_ledger))
     memory = bench_commands.add_parser(
         "memory", help="100,000 members imported into a redis-server of its own: bytes a member, import rate"
     )
-    memory.add_argument("--members", type=int, default=100_000, help="members imported (default 100,000)")
+    memory.add_argument(
+        "--members",
+        type=_whole(1_000, 10_000_000),
+        default=100_000,
+        help="members imported, 1,000 or more (default 100,000)",
+    )
     memory.add_argument(
         "--stream-node-max-bytes",
-        type=int,
+        type=_whole(1),
         default=None,
         help="the Redis setting the ledgers' streams are measured at (default: the embedded Redis's, 512)",
     )
     _report_flags(memory)
-    memory.set_defaults(run=cmd_bench_memory)
+    memory.set_defaults(run=_stoppable(cmd_bench_memory))
     rush = bench_commands.add_parser(
         "rush",
         help="2,000 redemptions at once for 100 units, N times in a row: "
         "every answer 200 or 409, never 503, the books right",
     )
-    rush.add_argument("--runs", type=int, default=20, help="rushes in a row (default 20)")
+    rush.add_argument("--runs", type=_whole(1, 1_000), default=20, help="rushes in a row (default 20)")
     rush.add_argument("--json", action="store_true", help="one JSON object")
-    rush.set_defaults(run=cmd_bench_rush)
+    rush.set_defaults(run=_stoppable(cmd_bench_rush))
     every = bench_commands.add_parser(
         "all", help="every side-by-side comparison, as one table (reference, zen-engine, no-op route, reloads)"
     )
     _report_flags(every)
-    every.set_defaults(run=cmd_bench_all)
+    every.set_defaults(run=_stoppable(cmd_bench_all))
 
 
 def cmd_bench_engine(args: argparse.Namespace) -> int:

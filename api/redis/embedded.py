@@ -130,13 +130,17 @@ class EmbeddedRedis:
             preexec_fn=self.preexec_fn,
         )
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
-                raise RuntimeError(f"redis-server exited at start (code {self.process.returncode}): {err.strip()}")
-            if answers_ping(self.port):
-                return self
-            time.sleep(0.02)
+        try:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                    raise RuntimeError(f"redis-server exited at start (code {self.process.returncode}): {err.strip()}")
+                if answers_ping(self.port):
+                    return self
+                time.sleep(0.02)
+        except BaseException:  # Ctrl-C or a stop signal while it starts: no redis-server is left behind
+            self.stop()
+            raise
         self.stop()
         raise RuntimeError(f"redis-server did not answer on 127.0.0.1:{self.port} within {timeout:.0f}s")
 

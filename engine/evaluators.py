@@ -19,6 +19,12 @@ class CompiledMissing(ImportError):
     pass
 
 
+class UnknownEvaluator(ValueError):
+    """An evaluator name that is not one of NAMES: the caller's setting (exit 2 from `rights`)."""
+
+    exit_code = 2
+
+
 def _compiled() -> ModuleType:
     try:
         from ext import evaluator
@@ -33,9 +39,10 @@ def _compiled() -> ModuleType:
 
 def get(name: str | None = None) -> ModuleType:
     """The evaluator module named, or the one RIGHTS_EVALUATOR names, or the compiled one."""
-    name = name or os.environ.get("RIGHTS_EVALUATOR") or "compiled"
-    if name == "compiled":
+    asked = name or os.environ.get("RIGHTS_EVALUATOR") or "compiled"
+    if asked == "compiled":
         return _compiled()
-    if name == "reference":
+    if asked == "reference":
         return reference
-    raise ValueError(f"unknown evaluator {name!r}; choose one of {', '.join(NAMES)}")
+    said = f"evaluator {asked!r}" if name else f"RIGHTS_EVALUATOR={asked!r}"
+    raise UnknownEvaluator(f"{said}: unknown evaluator; choose one of {', '.join(NAMES)}")

@@ -32,21 +32,33 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import alliance, bench, consume, draw, leaders, ledger, members, quote, rules, serve
+try:  # importing the engine chooses the evaluator RIGHTS_EVALUATOR names
+    from . import alliance, bench, consume, draw, leaders, ledger, members, quote, rules, serve
+except ValueError as exc:
+    if getattr(exc, "exit_code", None) != 2:
+        raise
+    REFUSED: str | None = str(exc)  # a setting the commands cannot start with, said by `main` in one line
+else:
+    REFUSED = None
 
-# the order `rights --help` lists them in
-COMMAND_GROUPS = (rules, quote, bench, serve, members, leaders, consume, ledger, draw, alliance)
+
+def command_groups() -> tuple:
+    """The command modules, in the order `rights --help` lists them."""
+    return (rules, quote, bench, serve, members, leaders, consume, ledger, draw, alliance)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rights", description="rights-engine: member benefits, decided in real time")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in COMMAND_GROUPS:
+    for group in command_groups():
         group.add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if REFUSED is not None:
+        print(f"rights: {REFUSED}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,6 +1,7 @@
 """The `rights` command as a rule author and a checkout developer use it."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -298,3 +299,16 @@ def test_a_url_the_commands_cannot_use_is_refused_in_one_line(argv, said, capsys
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(said) and len(err.splitlines()) == 1
+
+
+def test_an_unknown_evaluator_is_refused_in_one_line():
+    done = subprocess.run(
+        [sys.executable, "-m", "rights", "quote", "--member", "{}", "--item", "MILK-1L:1"],
+        cwd=ROOT,
+        env={**os.environ, "RIGHTS_EVALUATOR": "nope"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr == "rights: RIGHTS_EVALUATOR='nope': unknown evaluator; choose one of compiled, reference\n"

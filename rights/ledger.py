@@ -83,6 +83,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             return 1
         findings += found
     elif args.member:
+        from api.redis.keys import member_key
+
+        if not client.exists(member_key(args.member)):
+            print(f"rights ledger verify: no member {args.member!r}", file=sys.stderr)
+            return 1
         report = chain.verify_member(client, args.member)
         members, entries = 1, report.entries
         if report.finding is not None:

@@ -285,3 +285,8 @@ def test_a_head_that_does_not_match_its_entry_is_found(played, redis_server, cap
     redis.hdel(member_key("B"), "chain_n", "chain_h")
     assert verify(redis_server, "--member", "B") == 1
     assert "the member's chain head is missing" in capsys.readouterr().out
+
+
+def test_verifying_a_member_that_does_not_exist_says_so(redis_server, redis_client, capsys):
+    assert verify(redis_server, "--member", "NOBODY") == 1
+    assert capsys.readouterr().err == "rights ledger verify: no member 'NOBODY'\n"

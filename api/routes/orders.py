@@ -17,7 +17,7 @@ from engine.quote import yuan
 from .. import orders, progression, schemas
 from ..checkout.request import pricing
 from ..errors import JSON, answer, error, refusal
-from ..leader_office import join_group
+from ..leader_office import join_group, leader_known
 from ..leaders import FEED_KEEP, LeaderBook
 from ..ledger import earned_expiry
 from ..live_stock import MAX_ROUNDS, StockChanging, quote_with_cached_stock, quote_with_live_stock
@@ -531,13 +531,20 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
 @router.get(
     "/v1/leaders/{leader_id}/feed",
     summary="A pickup leader's feed, newest first",
-    responses={200: answer("The feed", _FEED), **_ERRORS},
+    responses={
+        200: answer("The feed", _FEED),
+        **_ERRORS,
+        403: refusal("`forbidden_scope`: the API key does not act for this leader"),
+        404: refusal("`unknown_leader`: no leader with this id was imported"),
+    },
 )
 async def leader_feed(service: ServiceDep, leader_id: str, limit: int = Query(50, ge=1, le=500)) -> Response:
     """New neighbours bound to this leader by their first order."""
     if not MEMBER_ID.match(leader_id):
         return error(422, "invalid_request", "not a leader id", "leader_id")
     raw = await service.redis_call(service.redis.zrevrange(feed_key(leader_id), 0, limit - 1, withscores=True))
+    if not raw and not await service.redis_call(leader_known(service.redis, leader_id)):  # as the other leader reads
+        return error(404, "unknown_leader", f"no leader {leader_id!r}", "leader_id")
     entries = []
     for member, score in raw:
         kind, member_id, order_id = (member.decode() if isinstance(member, bytes) else member).split("|")

@@ -50,3 +50,17 @@ def test_reset_deletes_only_a_data_directory(tmp_path, monkeypatch, capsys):
     (tmp_path / "var" / "rights.lock").touch()
     (tmp_path / "var" / "appendonlydir").mkdir()
     assert main(["reset"]) == 0 and not (tmp_path / "var").exists()
+
+
+def test_reset_never_deletes_another_data_directory_inside_the_one_named(tmp_path, monkeypatch, capsys):
+    """A running server's data below an old, stopped one: resetting the outer one would pull
+    the server's files (and its lock) from under it."""
+    from rights.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old" / "sub").mkdir(parents=True)
+    (tmp_path / "old" / "rights.lock").touch()
+    (tmp_path / "old" / "sub" / "rights.lock").touch()
+    assert main(["reset", "--data-dir", "old"]) == 1
+    assert "holds another data directory" in capsys.readouterr().err
+    assert (tmp_path / "old" / "sub" / "rights.lock").exists()

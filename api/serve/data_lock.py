@@ -148,3 +148,6 @@ def refuse_to_reset(directory: Path) -> None:
         raise NotADataDir(
             f"{directory} is the working directory, one of its parents, a home or a checkout: not deleted"
         )
+    nested = next((lock.parent for lock in where.rglob(LOCK_NAME) if lock.parent != where), None)
+    if nested is not None:  # another server's (or a stopped one's) data: never deleted with this one
+        raise NotADataDir(f"{directory} holds another data directory, {nested}: not deleted")

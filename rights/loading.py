@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import stat
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 from api.serve.command_redis import redis_for
 from api.serve.data_lock import DataDirBusy
@@ -21,10 +22,23 @@ def redis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="the embedded Redis's data directory (default ./var)")
 
 
+MAX_FILE_BYTES = 1024**3  # a file loaded at once (about 4 million member rows): a larger one is split
+
+
 def read_text(path: str, command: str) -> str | None:
-    """A UTF-8 file's text, or None after saying why not."""
+    """A UTF-8 file's text, or None after saying why not: at most MAX_FILE_BYTES, and never
+    a device (`/dev/zero` would be read until memory ran out); a pipe is read up to the bound."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        kind = os.stat(path).st_mode
+        if stat.S_ISCHR(kind) or stat.S_ISBLK(kind) or stat.S_ISDIR(kind):
+            print(f"{command}: {path}: not a file", file=sys.stderr)
+            return None
+        with open(path, "rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            print(f"{command}: {path}: larger than {MAX_FILE_BYTES // 1024**3} GiB; split it", file=sys.stderr)
+            return None
+        return raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         print(f"{command}: {path}: {exc}", file=sys.stderr)
         return None

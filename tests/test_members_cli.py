@@ -320,3 +320,9 @@ def test_import_reads_the_rows_as_it_writes_them(tmp_path, redis_server, redis_c
     path.write_text("\n".join(json.dumps({"id": f"S{k}", "points": k}) for k in range(2500)) + "\n")
     assert main(["members", "import", str(path), "--redis-url", redis_server.url]) == 0
     assert read_all and redis_client.hget("m:{S2499}", "points") == b"2499"
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/"])
+def test_an_import_of_a_device_or_a_directory_is_refused_before_reading(redis_server, capsys, path):
+    assert main(["members", "import", path, "--redis-url", redis_server.url]) == 1
+    assert capsys.readouterr().err == f"rights members import: {path}: not a file\n"

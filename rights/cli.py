@@ -67,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(exc, "exit_code", None) == 2:  # the caller's setting (a Redis or server URL it cannot read)
             print(f"rights {args.command}: {exc}", file=sys.stderr)
             return 2
+        if isinstance(exc, UnicodeEncodeError) and "surrogates" in str(exc):  # argv bytes that are not UTF-8
+            print(f"rights {args.command}: an argument is not UTF-8 text", file=sys.stderr)
+            return 2
         if not type(exc).__module__.startswith("redis."):
             raise
         print(f"rights {args.command}: Redis refused or did not answer: {type(exc).__name__}: {exc}", file=sys.stderr)

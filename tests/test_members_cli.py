@@ -326,3 +326,9 @@ def test_import_reads_the_rows_as_it_writes_them(tmp_path, redis_server, redis_c
 def test_an_import_of_a_device_or_a_directory_is_refused_before_reading(redis_server, capsys, path):
     assert main(["members", "import", path, "--redis-url", redis_server.url]) == 1
     assert capsys.readouterr().err == f"rights members import: {path}: not a file\n"
+
+
+def test_an_argument_that_is_not_utf8_is_refused_in_one_line(redis_server, capsys):
+    undecodable = b"M\xff\xfe".decode("utf-8", "surrogateescape")  # as Python reads such bytes from argv
+    assert main(["members", "show", undecodable, "--redis-url", redis_server.url]) == 2
+    assert capsys.readouterr().err == "rights members: an argument is not UTF-8 text\n"

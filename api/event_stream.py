@@ -74,15 +74,29 @@ class Poison(Exception):
         self.code, self.reason, self.field = code, reason, field
 
 
+DEAD_FIELD_BYTES = 4096  # each field a dead letter keeps of its entry; a longer one is cut, with its length
+
+
+def _cut(value: Any) -> Any:
+    """A field's value as a dead letter keeps it: at most DEAD_FIELD_BYTES, then how long it was."""
+    data = value if isinstance(value, bytes) else str(value).encode()
+    if len(data) <= DEAD_FIELD_BYTES:
+        return value
+    return data[:DEAD_FIELD_BYTES] + f"... ({len(data):,} bytes in all)".encode()
+
+
 def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def parse_entry(fields: dict, clock_override: bool) -> tuple[schemas.EventRequest, int | None]:
-    """The event an entry carries and the instant it names (None: the consumer's clock)."""
+def parse_entry(fields: dict, clock_override: bool, limit: int = 64 * 1024) -> tuple[schemas.EventRequest, int | None]:
+    """The event an entry carries and the instant it names (None: the consumer's clock); an
+    event past `limit` bytes (RIGHTS_MAX_BODY_BYTES, as POST /v1/events) is refused unread."""
     raw = fields.get(b"event", fields.get("event"))
     if raw is None:
         raise Poison("invalid_request", "the entry has no field `event`", "event")
+    if len(raw) > limit:
+        raise Poison("body_too_large", f"the event is larger than {limit} bytes", "event")
     try:
         event = schemas.EventRequest.model_validate_json(raw)
     except ValidationError as exc:
@@ -203,7 +217,8 @@ class EventConsumer:
             await self.client.xack(self.key, self.options.group, entry_id)
             return
         try:
-            event, at = parse_entry(fields, self.service.settings.allow_clock_override)
+            settings = self.service.settings
+            event, at = parse_entry(fields, settings.allow_clock_override, settings.max_body_bytes)
             now = int(time.time()) if at is None else at
             outcome: Outcome = await record_event(self.service, event, now)
             if outcome.status != 200:
@@ -225,7 +240,7 @@ class EventConsumer:
     async def dead_letter(self, entry_id: Any, fields: dict, poison: Poison) -> None:
         """The entry's fields, with `reason`, `code`, `field`, `consumer` and `source_id`
         over any of the same name, into the dead-letter stream (about DEAD_LETTER_MAXLEN kept)."""
-        letter = dict(fields)
+        letter = {name: _cut(value) for name, value in fields.items()}  # a letter is bounded, whatever came in
         for name in (b"reason", b"code", b"field", b"consumer", b"source_id"):
             letter.pop(name, None)
             letter.pop(name.decode(), None)

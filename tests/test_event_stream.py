@@ -111,6 +111,23 @@ def test_poison_entries_are_dead_lettered_and_good_ones_credited_once(redis_serv
     assert redis_client.xpending(key, "g")["pending"] == 0
 
 
+def test_an_event_past_the_body_limit_is_dead_lettered_cut_to_a_bounded_letter(redis_server, redis_client):
+    """As POST /v1/events refuses a body past RIGHTS_MAX_BODY_BYTES, so does the consumer; the
+    letter keeps at most 4 KiB of each field, so a few huge entries cannot fill Redis."""
+    write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=0)])
+    key = event_stream_key("huge")
+    padded = {"event_id": "h1", "member_id": "G1", "type": "share", "note": "x" * 2_000_000}
+    redis_client.xadd(key, {"event": orjson.dumps(padded), "extra": b"y" * 100_000})
+    tally = consume_until(
+        redis_server, Options(stream="huge", group="g", consumer="c1", block_ms=100), lambda t: t.dead
+    )
+    assert tally.dead == 1 and balance(redis_client, "G1") == 0
+    [(_, letter)] = redis_client.xrange(dead_letter_key("huge"))
+    assert (letter[b"code"], letter[b"field"]) == (b"body_too_large", b"event")
+    assert letter[b"event"].endswith(b"bytes in all)") and len(letter[b"event"]) < 4200
+    assert letter[b"extra"] == b"y" * 4096 + b"... (100,000 bytes in all)"
+
+
 def test_a_redelivered_entry_already_credited_is_not_credited_again(redis_server, redis_client):
     write_members(redis_client, [MemberRecord(id="G1", tier="gold", points=0)])
     key = event_stream_key("again")

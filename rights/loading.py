@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import stat
 import sys
@@ -38,7 +39,7 @@ def read_text(path: str, command: str) -> str | None:
         if len(raw) > MAX_FILE_BYTES:
             print(f"{command}: {path}: larger than {MAX_FILE_BYTES // 1024**3} GiB; split it", file=sys.stderr)
             return None
-        return raw.decode("utf-8")
+        return io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8").read()  # newlines as a text-mode read reads them
     except (OSError, UnicodeDecodeError) as exc:
         print(f"{command}: {path}: {exc}", file=sys.stderr)
         return None

@@ -488,3 +488,12 @@ def test_an_instant_past_the_year_3000_is_refused_before_anything_is_written(api
         assert response.status_code == 422, response.text
         assert response.json()["error"]["field"] == "X-Rights-Now"
     assert api.get("/v1/members/M00001/ledger").json() == before
+
+
+def test_a_body_sent_without_the_json_type_is_refused_except_by_the_checkout(api):
+    event = b'{"event_id": "ct-1", "member_id": "M00001", "type": "share"}'
+    refused = api.post("/v1/events", content=event, headers={"Content-Type": "text/plain"})
+    assert refused.status_code == 422
+    assert "Content-Type: application/json" in refused.json()["error"]["reason"]
+    cart = b'{"member_id": "M00001", "lines": [{"sku": "MILK-1L", "qty": 1}]}'
+    assert api.post("/v1/eligibility", content=cart, headers={"Content-Type": "text/plain"}).status_code == 200

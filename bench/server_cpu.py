@@ -7,17 +7,10 @@ redis-server, the supervisor. Linux only; the benchmarks that use it run there.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+from api.serve.processes import stat_fields
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (state is field 0)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
 
 
 def tree(root: int) -> list[int]:
@@ -25,7 +18,7 @@ def tree(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            fields = _stat(int(entry))
+            fields = stat_fields(int(entry))
             if fields is not None:
                 children.setdefault(int(fields[1]), []).append(int(entry))
     found, todo = [], [root]
@@ -41,7 +34,7 @@ def cpu_seconds(root: int) -> float:
     process that ended is not counted: compare readings of a tree that stays up)."""
     ticks = 0
     for pid in tree(root):
-        fields = _stat(pid)
+        fields = stat_fields(pid)
         if fields is not None:
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / TICKS_PER_SECOND

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from api.redis.embedded import free_port
+from api.serve.processes import stat_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE_S = 60.0  # generous: the machine is shared, and a wait ends as soon as its condition holds
@@ -48,17 +49,9 @@ def wait_until(
 # -- processes ---------------------------------------------------------------------------
 
 
-def _stat(pid: int) -> list | None:
-    """The fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, session, ..."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
 def gone(pid: int) -> bool:
     """No such process, or only its zombie (a reparented child waits for init to reap it)."""
-    fields = _stat(pid)
+    fields = stat_fields(pid)
     return fields is None or fields[0] in ("Z", "X")
 
 
@@ -67,7 +60,7 @@ def _processes():
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        fields = _stat(int(entry.name))
+        fields = stat_fields(int(entry.name))
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
@@ -91,7 +84,7 @@ def descendants(pid: int) -> list:
 
 def _started(pid: int) -> str | None:
     """When the process started (clock ticks since boot): with the pid, names one process."""
-    fields = _stat(pid)
+    fields = stat_fields(pid)
     return fields[19] if fields is not None else None
 
 

@@ -41,6 +41,7 @@ from ..redis.embedded import EmbeddedRedis, RedisServerMissing, free_port
 from ..settings import Settings
 from .data_lock import DataDirBusy, DataDirLock
 from .parent_watch import die_with_parent
+from .processes import stat_fields
 
 if TYPE_CHECKING:
     from engine.compiler import CompiledTable
@@ -329,14 +330,9 @@ def _group_alive(pgid: int) -> bool:
             pass
         return True
     for entry in entries:
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as stat:
-                    fields = stat.read().rsplit(b")", 1)[1].split()  # state, ppid, pgrp, ...
-            except (OSError, IndexError):
-                continue
-            if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-                return True
+        fields = stat_fields(int(entry)) if entry.isdigit() else None
+        if fields is not None and len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
     return False
 
 

@@ -70,9 +70,8 @@ def read_rows(text: str, name: str) -> Iterator[tuple]:
             except csv.Error as exc:  # a field past csv's size limit: where the row ends is unknown, so stop
                 yield reader.reader.line_num, RowError(None, f"not valid CSV here, the rest not read: {exc}")
                 return
-            extra = row.get(
-                None
-            )  # csv's key for the fields past the header's; empty ones (a trailing comma) lose nothing
+            # csv's key None holds the fields past the header's; empty ones (a trailing comma) lose nothing
+            extra = row.get(None)
             if extra and any(field.strip() for field in extra):
                 header = len(reader.fieldnames or ())
                 yield reader.line_num, RowError(None, f"{header + len(extra)} fields, but the header names {header}")

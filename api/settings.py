@@ -160,7 +160,7 @@ class Settings(BaseSettings):
             try:
                 checked_url(value)
             except RedisUrlInvalid as exc:
-                raise ValueError("not a Redis URL: " + str(exc).split("is not a Redis URL: ", 1)[1]) from None
+                raise ValueError(f"not a Redis URL: {exc.why}") from None
         return value or None
 
     @field_validator("*", mode="before")

@@ -25,6 +25,10 @@ class RedisUrlInvalid(ValueError):
 
     exit_code = 2
 
+    def __init__(self, url: str, why: str):
+        super().__init__(f"{url!r} is not a Redis URL: {why}")
+        self.why = why
+
 
 def checked_url(url: str) -> str:
     """`url` when redis-py can read it as a server's address, else RedisUrlInvalid."""
@@ -32,13 +36,11 @@ def checked_url(url: str) -> str:
         parts = urllib.parse.urlsplit(url)
         port = parts.port  # ValueError for a port that is not a number, or out of range
     except ValueError as exc:
-        raise RedisUrlInvalid(f"{url!r} is not a Redis URL: {exc}") from None
+        raise RedisUrlInvalid(url, str(exc)) from None
     if parts.scheme not in ("redis", "rediss", "unix") or (parts.scheme != "unix" and not parts.hostname):
-        raise RedisUrlInvalid(
-            f"{url!r} is not a Redis URL: write redis://host:port/db (rediss:// with TLS) or unix:///path/to/socket"
-        )
+        raise RedisUrlInvalid(url, "write redis://host:port/db (rediss:// with TLS) or unix:///path/to/socket")
     if port == 0:
-        raise RedisUrlInvalid(f"{url!r} is not a Redis URL: port 0")
+        raise RedisUrlInvalid(url, "port 0")
     return url
 
 

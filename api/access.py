@@ -46,8 +46,7 @@ from starlette.requests import Request
 from .errors import AdminRefused
 from .redis.keys import rate_key
 
-ADMIN_PREFIXES = ("/v1/rules", "/v1/alliances")
-ADMIN_SUFFIXES = ("/freeze", "/unfreeze", "/ledger/verify", "/draw")
+ADMIN_PREFIXES = ("/v1/rules", "/v1/alliances")  # each with every path under it
 OPEN_PATHS = ("/v1/noop",)
 CHECKOUT, BACKEND, LEADER = "checkout", "backend", "leader"
 ANY = "*"
@@ -57,6 +56,9 @@ _KEY = re.compile(r"^[!-~]+\Z")  # printable ASCII, no spaces: what a header car
 _BRAND = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}\Z")
 _LEADER_ID = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.:-]{0,63}|\*)\Z")
 _FEED = re.compile(r"^/v1/leaders/([^/]+)/(?:feed|ranking|redemptions|neighbours)\Z")  # a leader's own reads
+_ADMIN_ROUTE = re.compile(  # an admin action on one member or draw, matched whole: an id may be "draw"
+    r"^/v1/(?:members/[^/]+/(?:freeze|unfreeze|ledger/verify)|draws/[^/]+/draw)\Z"
+)
 _DRAW = re.compile(r"^/v1/draws/[^/]+(?:/entries)?\Z")  # a draw's entries and results: what a shop front calls
 _SCOPES_HELP = (
     "scopes are checkout, backend and leader:<id>[,<id>...] (leader:* for any leader), "
@@ -102,8 +104,9 @@ def required_scope(path: str) -> str | None:
     if (
         not path.startswith("/v1/")
         or path in OPEN_PATHS
-        or path.startswith(ADMIN_PREFIXES)
-        or path.endswith(ADMIN_SUFFIXES)
+        or path in ADMIN_PREFIXES
+        or path.startswith(tuple(prefix + "/" for prefix in ADMIN_PREFIXES))
+        or _ADMIN_ROUTE.match(path)
     ):
         return None
     if path == "/v1/eligibility" or _DRAW.match(path):

@@ -24,6 +24,7 @@ from .service import Service
 
 MAX_IN_FLIGHT = 1024  # requests one worker takes at once; past it: 503 overloaded, at once
 UNLIMITED_PATHS = frozenset(("/healthz", "/readyz", "/metrics"))  # a probe is answered however busy
+_TABLE_BODIES = ("/v1/rules", "/v1/rules/simulate")  # a rule table pushed, or tried before the push
 
 
 def too_large(limit: int) -> Response:
@@ -107,7 +108,7 @@ class AccessAndMetrics:
         status_holder = [500]
         gate = self.gate
         settings = gate.service.settings
-        limit = settings.max_rules_bytes if scope["path"] == "/v1/rules" else settings.max_body_bytes
+        limit = settings.max_rules_bytes if scope["path"] in _TABLE_BODIES else settings.max_body_bytes
         refused = gate.refusal(scope, limit)
         if refused is not None:
             await refused(scope, receive, send)

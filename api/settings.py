@@ -102,7 +102,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=65536, ge=1, description="a larger request body gets 413")
     max_rules_bytes: int = Field(
-        default=64 * 1024 * 1024, ge=1, description="the same for a table pushed to `POST /v1/rules`"
+        default=64 * 1024 * 1024,
+        ge=1,
+        description="the same for a table pushed to `POST /v1/rules` or tried with `POST /v1/rules/simulate`",
     )
     max_header_bytes: int = Field(
         default=32 * 1024,

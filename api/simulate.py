@@ -62,7 +62,10 @@ async def simulate(
             req = parse_request(cart)
         except RequestInvalid as exc:
             raise RequestInvalid(f"{field}.{exc.field}" if exc.field else field, exc.reason) from None
-        results.append({"cart": index, **compare(evaluator, active, candidate, member, req, at or now)})
+        try:
+            results.append({"cart": index, **compare(evaluator, active, candidate, member, req, at or now)})
+        except QuoteInputError as exc:  # the quote's own field (member.tier, say), placed in its cart
+            raise QuoteInputError(f"{field}.{exc.field}" if exc.field else field, exc.reason) from None
     for body, seen_at in replay:
         try:
             cart = orjson.loads(body)

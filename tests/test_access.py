@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import at, client_for
 
-from api.access import ApiKeys
+from api.access import ApiKeys, required_scope
 from api.store import MemberRecord, write_members
 
 GALA_21 = at("2026-11-11 21:00")
@@ -30,6 +30,31 @@ def test_member_routes_need_a_channel_key_when_keys_are_set(redis_client, redis_
         assert api.get("/v1/members/G1/ledger", headers={"X-Api-Key": "live-0123456789abcdef"}).status_code == 200
         assert api.get("/v1/noop").status_code == 200 and api.get("/healthz").status_code == 200
         assert api.get("/v1/rules").status_code in (401, 403)  # the admin token, not a channel key
+
+
+def test_an_id_named_like_an_admin_action_keeps_its_route_s_scope(redis_client, redis_server, tmp_path):
+    """A draw or member whose id is `draw`, `freeze` or `verify` is read with the route's key,
+    not waved through as an admin path; the admin actions themselves still need the token."""
+    assert [required_scope(p) for p in ("/v1/draws/draw", "/v1/draws/freeze", "/v1/draws/unfreeze/entries")] == [
+        "checkout"
+    ] * 3
+    assert required_scope("/v1/members/draw/ledger") == "backend"
+    assert required_scope("/v1/members/freeze/coupons") == "backend"
+    assert required_scope("/v1/rulesx") == "backend"  # not under /v1/rules: no admin route, no open door
+    for admin in (
+        "/v1/draws/draw/draw",
+        "/v1/members/freeze/freeze",
+        "/v1/members/M1/unfreeze",
+        "/v1/members/M1/ledger/verify",
+        "/v1/rules",
+        "/v1/rules/rollback",
+        "/v1/alliances/a/clearing",
+    ):
+        assert required_scope(admin) is None, admin
+    with client_for(redis_server, data_dir=str(tmp_path), api_keys=KEYS) as api:
+        for path in ("/v1/draws/draw", "/v1/draws/freeze", "/v1/members/freeze/ledger"):
+            refused = api.get(path)
+            assert (refused.status_code, refused.json()["error"]["field"]) == (401, "X-Api-Key"), path
 
 
 def test_keys_are_checked_in_full_and_a_bad_setting_is_refused():

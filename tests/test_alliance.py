@@ -115,6 +115,30 @@ def test_points_earned_in_one_brand_are_redeemed_in_another_and_cleared(redis_cl
         assert (refused.status_code, refused.json()["error"]["code"]) == (409, "alliance_redeem_closed")
 
 
+def test_an_order_is_refunded_only_in_the_brand_that_settled_it(redis_client, redis_server, admin):
+    """The alliance shares the order's keys, not its coupons and stock: a refund naming the
+    other brand is refused and changes nothing; the settling brand's refund goes through."""
+    write_members(redis_client, [MemberRecord(id="A2", tier="gold", points=0)])
+    with client_for(redis_server) as client:
+        pushed = client.post(
+            "/v1/rules", content=GRAIN.encode(), params={"author": "t", "brand": "grain"}, headers=ADMIN
+        )
+        assert pushed.status_code == 201 and declare(client).status_code == 200
+        settled = order(client, "A2", "main", 2)
+        assert settled.status_code == 200, settled.text
+        order_id, balance = settled.json()["order_id"], settled.json()["balance"]
+        now = {"X-Rights-Now": str(LIVE)}
+        path = f"/v1/orders/{order_id}/refund"
+        refused = client.post(path, json={"member_id": "A2", "brand": "grain"}, headers=now)
+        assert (refused.status_code, refused.json()["error"]["field"]) == (422, "brand"), refused.text
+        assert "settled in brand main" in refused.json()["error"]["reason"]
+        assert int(redis_client.hget("m:{A2}", "points") or 0) == balance
+        refunded = client.post(path, json={"member_id": "A2"}, headers=now)
+        assert refunded.status_code == 200 and refunded.json()["points_reversed"] == settled.json()["points"]
+        again = client.post(path, json={"member_id": "A2", "brand": "grain"}, headers=now)
+        assert again.status_code == 422  # a replay too is the settling brand's
+
+
 def test_a_brand_is_in_one_alliance(redis_client, redis_server, admin):
     with client_for(redis_server) as client:
         assert declare(client).status_code == 200

@@ -129,6 +129,28 @@ def test_rollback_restores_the_previous_prices(redis_client, redis_server, admin
         assert client.post("/v1/rules/rollback", json={"to": "nope@000"}, headers=ADMIN).status_code == 404
 
 
+def test_a_rollback_body_with_a_stray_field_or_an_empty_to_changes_nothing(redis_client, redis_server, admin_env):
+    """A misspelt `to` must not roll back to the previous version: the prices stay."""
+    with client_for(redis_server) as client:
+        push(client, CHEAPER_MILK)
+        served = milk_price(client)
+        for body, field in (
+            ({"version": served[1]}, "version"),
+            ({"t\u043e": served[1]}, "t\u043e"),  # a Cyrillic o
+            ({"to": ""}, "to"),
+            ({"to": ["x"]}, "to"),
+            ({"to": 1}, "to"),
+            ({"to": None}, "to"),
+        ):
+            refused = client.post("/v1/rules/rollback", json=body, headers=ADMIN)
+            assert refused.status_code == 422, body
+            assert refused.json()["error"]["field"] == field, body
+        for body in (b"[1]", b'"to"', b"{"):
+            refused = client.post("/v1/rules/rollback", content=body, headers=ADMIN)
+            assert (refused.status_code, refused.json()["error"]["code"]) == (400, "malformed_json"), body
+        assert milk_price(client) == served
+
+
 @pytest.mark.slow  # waits for its instant
 def test_a_scheduled_push_activates_at_its_instant(redis_client, redis_server, admin_env):
     with client_for(redis_server) as client:
@@ -287,6 +309,13 @@ def test_diff_between_versions_in_an_authors_words(redis_client, redis_server, a
         assert client.get("/v1/rules/diff", params={"from": "nope@1"}, headers=ADMIN).status_code == 404
 
 
+def test_a_diff_with_one_version_only_says_there_is_nothing_earlier(redis_client, redis_server, admin_env):
+    with client_for(redis_server) as client:
+        alone = client.get("/v1/rules/diff", headers=ADMIN)
+        assert (alone.status_code, alone.json()["error"]["field"]) == (404, "from")
+        assert "no earlier version" in alone.json()["error"]["reason"] and "None" not in alone.text
+
+
 def test_simulate_quotes_a_candidate_without_touching_live_traffic(redis_client, redis_server, admin_env):
     with client_for(redis_server) as client:
         before = milk_price(client)
@@ -315,6 +344,24 @@ def test_simulate_quotes_a_candidate_without_touching_live_traffic(redis_client,
         assert bad.status_code == 422 and bad.json()["problems"]
         wrong_cart = client.post("/v1/rules/simulate", headers=ADMIN, json={"carts": [{"lines": [{"sku": 1}]}]})
         assert wrong_cart.status_code == 422 and wrong_cart.json()["error"]["field"] == "carts[0].lines[0]"
+        for member, field in (({"tier": "nope"}, "carts[1].member.tier"), ({"birthday_month": 13}, "carts[1].member")):
+            carts = [cart, {"member": member, "lines": [{"sku": "MILK-1L", "qty": 1}]}]
+            refused = client.post("/v1/rules/simulate", headers=ADMIN, json={"carts": carts})
+            assert refused.status_code == 422 and refused.json()["error"]["field"].startswith(field), refused.text
+        for instant in (32_503_680_000, 10**15, "99999-01-01"):
+            past = client.post("/v1/rules/simulate", headers=ADMIN, json={"at": instant, "carts": [cart]})
+            assert (past.status_code, past.json()["error"]["field"]) == (422, "at"), instant
+        assert client.post("/v1/rules/simulate", headers=ADMIN, json={"at": 32_503_679_999}).status_code == 200
+
+
+def test_a_candidate_larger_than_a_request_body_may_be_simulated(redis_client, redis_server, admin_env):
+    """A table is pushed up to RIGHTS_MAX_RULES_BYTES, so it may be tried at that size first."""
+    padded = CHEAPER_MILK + "".join(f"# {'x' * 70}\n" for _ in range(1200))  # about 86 KB of comments
+    assert len(padded) > 65536
+    with client_for(redis_server) as client:
+        tried = client.post("/v1/rules/simulate", headers=ADMIN, json={"rules": padded})
+        assert tried.status_code == 200, tried.text[:300]
+        assert client.post("/v1/eligibility", content=b" " * 70000).status_code == 413  # the request limit stays
 
 
 def test_simulate_replays_recent_real_requests(redis_client, redis_server, admin_env):

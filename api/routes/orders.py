@@ -496,6 +496,8 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
     )
     if done[0] == "unknown_order":
         return error(404, "unknown_order", f"member {body.member_id} has no settled order {order_id!r}", "order_id")
+    if done[0] == "other_brand":  # an alliance shares its orders' keys; its coupons and stock are the brand's own
+        return error(422, "invalid_request", f"order {order_id!r} was settled in brand {done[1]}", "brand")
     room = await service.redis_call(orders.room_of(service.redis, body.member_id, order_id))
     if room is not None:  # off the room's screen; a replay takes nothing twice
         await service.redis_call(orders.count_on_screen(service.scripts, "refund", room, body.member_id, order_id))

@@ -318,7 +318,10 @@ async def diff(request: Request, service: ServiceDep, brand: BrandParam = None) 
     old = request.query_params.get("from") or await service.redis_call(st.previous())
     models = []
     for field, version in (("from", old), ("to", new)):
-        raw = await service.redis_call(st.source(version)) if version else None
+        if not version:  # neither named nor in the history: one version only, or none yet
+            what = "earlier version to compare with" if field == "from" else "active version"
+            return error(404, "not_found", f"there is no {what}; name it with ?{field}=", field)
+        raw = await service.redis_call(st.source(version))
         if raw is None:
             return error(404, "not_found", f"no rule table version {version!r}", field)
         models.append(await asyncio.to_thread(check_source, raw))
@@ -378,7 +381,9 @@ async def cancel(version: str, request: Request, service: ServiceDep, brand: Bra
     summary="Back to the previous version, or a named one",
     responses={
         200: {"content": {JSON: {"example": {"version": "dairy-gala@a534c9bded50", "activated": True}}}},
+        400: {"description": "The body is not a JSON object (`malformed_json`)"},
         404: {"description": "No such version, or nothing to roll back to"},
+        422: {"description": "A field other than `to`, or `to` not a non-empty string (`invalid_request`)"},
         **ADMIN_ERRORS,
     },
     openapi_extra={
@@ -386,7 +391,11 @@ async def cancel(version: str, request: Request, service: ServiceDep, brand: Bra
             "required": False,
             "content": {
                 JSON: {
-                    "schema": {"type": "object", "properties": {"to": {"type": "string"}}},
+                    "schema": {
+                        "type": "object",
+                        "properties": {"to": {"type": "string", "minLength": 1}},
+                        "additionalProperties": False,
+                    },
                     "example": {"to": "dairy-gala@a534c9bded50"},
                 }
             },
@@ -400,9 +409,19 @@ async def rollback(request: Request, service: ServiceDep, brand: BrandParam = No
         return exc.response
     body = await request.body()
     try:
-        wanted = orjson.loads(body).get("to") if body.strip() else None
-    except (orjson.JSONDecodeError, AttributeError):
+        given = orjson.loads(body) if body.strip() else {}
+    except orjson.JSONDecodeError:
+        given = None
+    if not isinstance(given, dict):
         return error(400, "malformed_json", 'the body must be {"to": version} or empty')
+    unknown = sorted(key for key in given if key != "to")
+    if unknown:  # a misspelt `to` would otherwise roll back to the previous version
+        return error(422, "invalid_request", 'unknown field; the body is {"to": version} or empty', unknown[0])
+    wanted = given.get("to")
+    if "to" in given and (not isinstance(wanted, str) or not wanted):
+        return error(
+            422, "invalid_request", "a version, as a non-empty string (leave `to` out for the previous one)", "to"
+        )
     st = _store(service, brand)
     target = wanted or await service.redis_call(st.previous())
     if target is None:

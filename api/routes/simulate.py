@@ -19,6 +19,7 @@ from ..checkout.request import RequestInvalid
 from ..errors import JSON, error
 from ..redis.keys import rules_keys
 from ..rules_store import recent_samples
+from ..service import LATEST_NOW
 from ..simulate import MAX_CARTS, MAX_REPLAY, simulate
 from .admin import ADMIN_ERRORS, instant_or_none, json_answer
 from .deps import ServiceDep
@@ -134,8 +135,10 @@ async def simulate_route(request: Request, service: ServiceDep, brand: BrandPara
         return error(422, "invalid_request", f"a whole number from 0 to {MAX_REPLAY}", "replay")
     try:
         at = instant_or_none(str(data["at"])) if data.get("at") is not None else None
-    except ValueError:
+    except (ValueError, OverflowError):
         return error(422, "invalid_request", "Unix seconds or an ISO 8601 time", "at")
+    if at is not None and not 0 <= at <= LATEST_NOW:
+        return error(422, "invalid_request", f"an instant from 0 to {LATEST_NOW} (Unix seconds)", "at")
     active = holder.table
     candidate = active
     if data.get("rules") is not None:

@@ -74,7 +74,10 @@ class RefundRequest(BaseModel):
     brand: str | None = Field(
         None,
         pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
-        description="The brand the order was settled in (docs/BRANDS.md); without it, the home brand.",
+        description=(
+            "The brand the order was settled in (docs/BRANDS.md); without it, the home brand. In an alliance,"
+            " naming another brand than the one that settled the order is 422 on `brand`."
+        ),
     )
 
 

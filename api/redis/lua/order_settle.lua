@@ -51,6 +51,7 @@ local answer = ARGV[10] .. ' ' .. balance
 redis.call('HSET', KEYS[4], 'state', 'done', 'answer', answer, 'points', points, 'coupons', ARGV[6],
            'skus', ARGV[8])
 if lot then redis.call('HSET', KEYS[4], 'lot', lot) end
+if BRAND ~= '' then redis.call('HSET', KEYS[4], 'brand', BRAND) end  -- only this brand may refund it
 if ARGV[11] and ARGV[11] ~= '' then redis.call('HSET', KEYS[4], 'room', ARGV[11]) end
 if #used > 0 then redis.call('HSET', KEYS[4], 'grants', table.concat(used, ',')) end
 return {'ok', answer}

@@ -106,13 +106,26 @@ def _quote_input(exc: Exception) -> Response:
     return error(422, "invalid_request", exc.reason, exc.field)
 
 
+NOT_JSON_TYPED = "the body must be a JSON object, sent with Content-Type: application/json"
+
+
+def json_typed(request: Request) -> bool:
+    """Whether the body is JSON by its Content-Type, as FastAPI decides for a body model:
+    none given, application/json, or an application/...+json type."""
+    given = request.headers.get("content-type")
+    if not given:
+        return True
+    kind = given.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+
+
 async def _invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     if first.get("type") == "json_invalid":
         return error(400, "malformed_json", "the body is not valid JSON")
     if tuple(first.get("loc", ())) == ("body",):
-        return error(422, "invalid_request", "the body must be a JSON object, sent with Content-Type: application/json")
+        return error(422, "invalid_request", NOT_JSON_TYPED)
     return error(422, "invalid_request", str(first.get("msg", "invalid")), field_path(tuple(first.get("loc", ()))[1:]))
 
 

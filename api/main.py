@@ -136,6 +136,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     error_body = {"content": {JSON: {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
     for route, path in spec.get("paths", {}).items():
         for operation in path.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter.get("in") == "header" and parameter.get("name") == "Idempotency-Key":
+                    parameter["required"] = True  # the route checks it itself, to refuse in its own words
             answers = operation.setdefault("responses", {})
             if required_scope(route) is not None:  # the Gate's key check (api/middleware.py), when keys are on
                 answers.setdefault("401", {"description": _NO_KEY, **error_body})

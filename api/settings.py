@@ -70,7 +70,11 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="where the API listens", json_schema_extra={"flag": "--host"})
     port: int = Field(
-        default=8000, ge=0, le=65535, description="the port (0: any free one)", json_schema_extra={"flag": "--port"}
+        default=8000,
+        ge=0,
+        le=65535,
+        description="the port (0: a free one, chosen at start, named on the start line and kept across restarts)",
+        json_schema_extra={"flag": "--port"},
     )
     workers: int = Field(
         default=1, ge=1, le=MAX_WORKERS, description="worker processes", json_schema_extra={"flag": "--workers"}

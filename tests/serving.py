@@ -135,7 +135,7 @@ class Server:
         env: dict | None = None,
         port: int | None = None,
     ):
-        self.port = port or free_port()
+        self.port = free_port() if port is None else port  # 0: the server chooses (its start line names it)
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(data_dir or Path(directory) / "var")
         name, again = f"serve-{self.port}", 1

@@ -44,9 +44,10 @@ def test_a_misspelt_room_tier_sku_or_field_is_named_with_its_line():
     found = problems(
         "  - id: D\n"  # line 9
         "    room: galla\n"
+        "    window: {from: room_start}\n"
         "    weights: {gold: 2, goldd: 3, visitor: 1}\n"
         "    prizes:\n"
-        "      - {id: P, sku: CHEES}\n"  # line 13
+        "      - {id: P, sku: CHEES}\n"  # line 14
         "      - {id: Q, coupon: AUTO}\n"
         "      - {id: R, coupon: NOPE}\n"
         "      - {id: S, points: 5, sku: CHEESE}\n"
@@ -54,13 +55,14 @@ def test_a_misspelt_room_tier_sku_or_field_is_named_with_its_line():
     )
     text = {(line, place): message for line, place, message in found}
     assert "did you mean 'gala'" in text[(10, "draws[0].room")]
-    assert "did you mean 'gold'" in text[(11, "draws[0].weights.goldd")]
-    assert "visitors may not enter" in text[(11, "draws[0].weights.visitor")]
-    assert "did you mean 'CHEESE'" in text[(13, "draws[0].prizes[0].sku")]
-    assert "issue: granted" in text[(14, "draws[0].prizes[1].coupon")]
-    assert "unknown coupon 'NOPE'" in text[(15, "draws[0].prizes[2].coupon")]
-    assert "not sku and points" in text[(16, "draws[0].prizes[3]")]
-    assert "did you mean 'points'" in text[(17, "draws[0].prizes[4].pointz")]
+    assert "both ends" in text[(11, "draws[0].window.to")]  # said beside the unknown room
+    assert "did you mean 'gold'" in text[(12, "draws[0].weights.goldd")]
+    assert "visitors may not enter" in text[(12, "draws[0].weights.visitor")]
+    assert "did you mean 'CHEESE'" in text[(14, "draws[0].prizes[0].sku")]
+    assert "issue: granted" in text[(15, "draws[0].prizes[1].coupon")]
+    assert "unknown coupon 'NOPE'" in text[(16, "draws[0].prizes[2].coupon")]
+    assert "not sku and points" in text[(17, "draws[0].prizes[3]")]
+    assert "did you mean 'points'" in text[(18, "draws[0].prizes[4].pointz")]
 
 
 @pytest.mark.parametrize(

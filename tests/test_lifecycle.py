@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -54,6 +55,18 @@ def test_kill_9_of_the_parent_takes_redis_and_the_workers_down(serve, workers):
     wait_until(lambda: all(gone(pid) for pid in pids), message=f"the children {pids} to exit by themselves")
     successor.ready()
     assert json.loads((server.data_dir / "rights.lock").read_text())["pid"] == successor.pid
+
+
+def test_port_0_serves_on_a_free_port_that_the_start_line_and_the_lock_name(serve):
+    server = serve(port=0, ready=False)
+    started = wait_until(
+        lambda: re.search(r"evaluator \S+, http://127\.0\.0\.1:(\d+) ", server.stderr()), message="the start line"
+    )
+    port = int(started.group(1))
+    assert port != 0
+    server.url = f"http://127.0.0.1:{port}"
+    server.ready()
+    assert json.loads((server.data_dir / "rights.lock").read_text())["http"] == server.url
 
 
 def test_a_second_server_on_the_same_data_dir_is_refused_in_one_line(serve):

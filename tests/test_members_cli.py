@@ -136,7 +136,7 @@ def test_serve_warns_of_a_redis_whose_streams_take_4_kb_each(redis_server, redis
     finally:
         for node in nodes:
             node.config_set("stream-node-max-bytes", STREAM_NODE_MAX_BYTES)
-    assert warning is not None and "stream-node-max-bytes is 4096" in warning and "4.7 KB" in warning
+    assert warning is not None and "stream-node-max-bytes is 4096" in warning and "4.5 KB" in warning
 
 
 @pytest.mark.slow  # loads the 10,000 demo members

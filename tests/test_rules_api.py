@@ -148,6 +148,15 @@ def test_a_rollback_body_with_a_stray_field_or_an_empty_to_changes_nothing(redis
         for body in (b"[1]", b'"to"', b"{"):
             refused = client.post("/v1/rules/rollback", content=body, headers=ADMIN)
             assert (refused.status_code, refused.json()["error"]["code"]) == (400, "malformed_json"), body
+        form = {**ADMIN, "Content-Type": "application/x-www-form-urlencoded"}  # curl -d's type
+        for path, body in (
+            ("/v1/rules/rollback", b'{"to": "%s"}' % served[1].encode()),
+            ("/v1/rules/simulate", b'{"carts": []}'),
+        ):
+            refused = client.post(path, content=body, headers=form)
+            assert refused.status_code == 422 and "Content-Type: application/json" in refused.text, path
+        refused = client.put("/v1/alliances/pool", content=b'{"brands": ["main", "grain"]}', headers=form)
+        assert refused.status_code == 422 and "Content-Type: application/json" in refused.text
         assert milk_price(client) == served
 
 

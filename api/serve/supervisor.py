@@ -115,6 +115,8 @@ class Supervisor:
         from ..redis.connect import refuse_evicting_redis, shown, stream_node_warning, sync_client
         from .rules_at_start import decide
 
+        if self.settings.port == 0:  # one free port, chosen now: named below and kept when the HTTP child restarts
+            self.settings = self.settings.model_copy(update={"port": _free_port_on(self.settings.host)})
         if not self.settings.redis_url:
             code = self._start_embedded()
             if code is not None:
@@ -334,6 +336,14 @@ def _group_alive(pgid: int) -> bool:
         if fields is not None and len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
             return True
     return False
+
+
+def _free_port_on(host: str) -> int:
+    """A port nothing listens on at `host` now, as the OS picks one for port 0."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 def _port_free(host: str, port: int) -> bool:

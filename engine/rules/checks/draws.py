@@ -42,7 +42,7 @@ def check_draws(
         ids.append((index, ident))
         room = room_ref(checker, obj, path, rooms) if "room" in obj else None
         opens, closes = window(checker, obj, path, rooms)
-        if room is not None and "window" in obj and (opens is None or closes is None):
+        if "window" in obj and (opens is None or closes is None):  # said whether or not the room is known
             for end, value in (("from", opens), ("to", closes)):
                 if value is None and isinstance(obj["window"], dict) and end not in obj["window"]:
                     checker.error(path + ("window", end), "a draw's window needs both ends")

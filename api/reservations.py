@@ -30,7 +30,16 @@ import orjson
 
 from .access import RATE_KEY_TTL_SECONDS, RateLimit
 from .live_stock import release_args
-from .redis.keys import member_key, record_key, reservations_index_key, reservations_key, stock_key, stock_period_key
+from .redis.keys import (
+    ORDER_RETENTION_DAYS,
+    member_key,
+    record_key,
+    reservations_index_key,
+    reservations_key,
+    stock_key,
+    stock_period_key,
+    stock_returned_key,
+)
 from .redis.scripts import Scripts
 
 STALE_SECONDS = 30
@@ -117,9 +126,11 @@ async def release(scripts: Scripts, pool: str, item_id: str, reservation: str) -
     )
 
 
-async def give_back(scripts: Scripts, pool: str, item_id: str) -> int:
-    """One unit back to the pool after a committed use is undone (a refund)."""
-    return await scripts.stock_give_back(keys=[stock_key(pool, item_id)])
+async def give_back(scripts: Scripts, pool: str, item_id: str, member_id: str, order_id: str) -> int:
+    """One unit back to the pool after the order that used it is refunded: once for that
+    order, however often it is asked (a refund cut short is completed by its replay)."""
+    mark = stock_returned_key(pool, item_id, member_id, order_id)
+    return await scripts.stock_give_back(keys=[stock_key(pool, item_id), mark], args=[ORDER_RETENTION_DAYS * 86400])
 
 
 async def commit(redis, pool: str, item_id: str, reservation: str) -> int:

@@ -116,6 +116,32 @@ def test_coupon_use_and_stock_are_counted_and_a_refund_gives_them_back(api, redi
     assert "BG-CHEESE-ZERO" in third["coupons"]
 
 
+def test_a_refund_cut_short_after_the_members_script_is_completed_by_its_replay(api, redis_client, redis_server):
+    """A refund whose request ends (a 503, a dead worker) after the member's script ran has
+    given back points but not yet the coupon's unit: sending it again gives the unit back,
+    once, however often it is sent."""
+    from conftest import in_a_worker
+
+    from api import orders as order_steps
+
+    cheese = [{"sku": "CHEESE-LTD", "qty": 1}]
+    settled = order(api, "O9", "BG1", cheese).json()
+    assert "BG-CHEESE-ZERO" in settled["coupons"]
+    assert int(redis_client.get(stock_key(COUPONS, "BG-CHEESE-ZERO"))) == 199
+
+    async def only_the_members_script(service):
+        return await order_steps.refund(service.scripts, "BG1", "O9", GALA_21 + 3600)
+
+    assert in_a_worker(redis_server, only_the_members_script)[0] == "ok"
+    assert int(redis_client.get(stock_key(COUPONS, "BG-CHEESE-ZERO"))) == 199  # the request ended there
+    completed = refund(api, "O9", "BG1")
+    assert completed.status_code == 200 and completed.json()["coupons_restored"] == ["BG-CHEESE-ZERO"]
+    assert int(redis_client.get(stock_key(COUPONS, "BG-CHEESE-ZERO"))) == 200
+    for _ in range(2):
+        assert refund(api, "O9", "BG1").content == completed.content
+    assert int(redis_client.get(stock_key(COUPONS, "BG-CHEESE-ZERO"))) == 200
+
+
 def test_a_coupon_sold_out_in_redis_is_quoted_away(api, redis_client):
     redis_client.set(stock_key(COUPONS, "BG-CHEESE-ZERO"), 0)
     settled = order(api, "O1", "BG1", [{"sku": "CHEESE-LTD", "qty": 1}]).json()

@@ -170,6 +170,12 @@ def stock_key(pool: str, item_id: str) -> str:  # {<pool>:<item>}; one per stock
     return f"stock:{{{pool}:{item_id}}}{_brand()}"
 
 
+def stock_returned_key(pool: str, item_id: str, member_id: str, order_id: str) -> str:
+    """{<pool>:<item>}; ORDER_RETENTION_DAYS: this order's refund gave its unit back (once, however often
+    the refund is replayed). `|` is in no id, so no two orders share a key."""
+    return f"stock-back:{{{pool}:{item_id}}}{_brand()}:{member_id}|{order_id}"
+
+
 def stock_period_key(pool: str, item_id: str) -> str:  # {<pool>:<item>}; an item with a release, for good
     return f"stock-period:{{{pool}:{item_id}}}{_brand()}"
 

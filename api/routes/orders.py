@@ -498,15 +498,17 @@ async def refund_order(order_id: str, body: schemas.RefundRequest, request: Requ
         return error(404, "unknown_order", f"member {body.member_id} has no settled order {order_id!r}", "order_id")
     if done[0] == "other_brand":  # an alliance shares its orders' keys; its coupons and stock are the brand's own
         return error(422, "invalid_request", f"order {order_id!r} was settled in brand {done[1]}", "brand")
+    # what follows is asked again by a replay and done once: a refund cut short (a 503 after the
+    # member's script ran) is completed by sending it again
+    coupons, position = table.model.coupons, table.coupon_index
+    stock_once = len(done) > 4 and done[4] == "1"  # a refund recorded before the marks gave its units then
+    for coupon_id in done[2].split(",") if stock_once else ():
+        k = position.get(coupon_id)
+        if k is not None and coupons[k].stock is not None:
+            await service.redis_call(give_back(service.scripts, COUPONS, coupon_id, body.member_id, order_id))
     room = await service.redis_call(orders.room_of(service.redis, body.member_id, order_id))
     if room is not None:  # off the room's screen; a replay takes nothing twice
         await service.redis_call(orders.count_on_screen(service.scripts, "refund", room, body.member_id, order_id))
-    if done[0] == "ok":
-        coupons, position = table.model.coupons, table.coupon_index
-        for coupon_id in done[2].split(","):
-            k = position.get(coupon_id)
-            if k is not None and coupons[k].stock is not None:
-                await service.redis_call(give_back(service.scripts, COUPONS, coupon_id))
     progressing = table.model.progression
     if progressing is not None:  # the order's spend and growth no longer count (a replay takes nothing twice)
         settled = await service.redis_call(service.redis.hget(order_key(body.member_id, order_id), "answer"))

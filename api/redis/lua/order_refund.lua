@@ -5,6 +5,8 @@
 -- KEYS: member_key, lots_key, ledger_key, order_key, grants_key
 -- ARGV: now, order id, policy for points spent already (debt / forgive)
 --       ..., and last the alliance brand ('' none)
+-- Returns {'ok' | 'replay', answer, coupons, grants given back, '1' when the order's stocked coupons' units
+-- go back once each, replays included (api/reservations.give_back); '' for a refund recorded before that}
 --#include lots
 --#include grants
 BRAND = ARGV[#ARGV]  -- the brand it acts for in an alliance, '' outside one (api/redis/scripts.py)
@@ -14,7 +16,8 @@ local settled_in = redis.call('HGET', KEYS[4], 'brand')  -- in an alliance: the 
 if settled_in and settled_in ~= BRAND then return {'other_brand', settled_in} end
 local prior = redis.call('HGET', KEYS[4], 'refund')
 if prior then
-  return {'replay', prior, redis.call('HGET', KEYS[4], 'coupons'), redis.call('HGET', KEYS[4], 'grants_back') or ''}
+  return {'replay', prior, redis.call('HGET', KEYS[4], 'coupons'), redis.call('HGET', KEYS[4], 'grants_back') or '',
+          redis.call('HGET', KEYS[4], 'stock_once') or ''}
 end
 local now, points = tonumber(ARGV[1]), tonumber(redis.call('HGET', KEYS[4], 'points'))
 local balance, live = sweep(KEYS[1], KEYS[2], KEYS[3], now)
@@ -62,5 +65,5 @@ redis.call('HSET', KEYS[4], 'grants_back', table.concat(back, ','))
 publish(KEYS[1], balance, live)
 local answer = taken .. ' ' .. (due - taken) .. ' ' .. balance .. ' ' .. now .. ' ' .. owed .. ' ' ..
                debt_of(KEYS[1]) .. ' ' .. lapsed
-redis.call('HSET', KEYS[4], 'refund', answer)
-return {'ok', answer, coupons, table.concat(back, ',')}
+redis.call('HSET', KEYS[4], 'refund', answer, 'stock_once', '1')  -- its units go back once each, replays included
+return {'ok', answer, coupons, table.concat(back, ','), '1'}

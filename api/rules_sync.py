@@ -35,6 +35,10 @@ log = logging.getLogger("rights.rules")
 
 POLL_SECONDS = 1.0
 REDIS_RESET_AFTER_S = 5.0  # Redis's activation count behind this worker's for this long: Redis was reset
+NO_ACTIVE = (
+    "Redis holds no active rule table (it was emptied, or is another Redis): restore its data, or push a table "
+    "(rights rules push); serving {served}"
+)
 
 
 class RulesSync:
@@ -154,9 +158,14 @@ class RulesSync:
         """Swap to the active version if it is a later activation than the one served."""
         active, seq = client.mget(self.keys.active, self.keys.seq)
         active, seq = (active.decode() if isinstance(active, bytes) else active), int(seq or 0)
-        if not active:
+        if not active:  # a Redis emptied or swapped under a running server: /readyz says so, the table served stays
+            if self.target.rules_problem is None:
+                self.target.rules_problem = NO_ACTIVE.format(served=self.target.table.version)
+                log.error("rules: %s", self.target.rules_problem)
             return
         if active == self.target.table.version:
+            if self.target.rules_problem is not None and self.target.rules_problem.startswith(NO_ACTIVE[:30]):
+                self.target.rules_problem = None  # it is back (restored, or pushed again)
             self.target.note_seq(active, seq)
             return
         if (active, seq) == self._unservable:  # told once; not compiled again until the active one changes

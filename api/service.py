@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeVar
 
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisClusterException, RedisError
 
 import engine
 from engine.compiler import CompiledTable
@@ -349,7 +349,7 @@ class Service:
             if asyncio.iscoroutine(awaitable):
                 awaitable.close()
             self.metrics.redis_errors += 1
-            raise RedisUnavailable("member store unavailable: Redis does not answer")
+            raise RedisUnavailable("Redis unavailable: it does not answer")
         current = asyncio.current_task()
         assert current is not None, "a Redis call runs in a task"
         loop = asyncio.get_running_loop()
@@ -357,7 +357,7 @@ class Service:
 
         def look() -> None:
             if health is not None and not health.answering:
-                verdict.append(RedisUnavailable("member store unavailable: Redis does not answer in time"))
+                verdict.append(RedisUnavailable("Redis unavailable: it does not answer in time"))
             elif time.perf_counter() - started > self.patience:
                 verdict.append(Overloaded(f"a Redis answer took over {self.patience:.1f} s to reach this busy worker"))
             else:
@@ -376,7 +376,10 @@ class Service:
             raise verdict[0] from None
         except (TimeoutError, RedisError, RedisClusterException, OSError) as exc:
             self.metrics.redis_errors += 1
-            raise RedisUnavailable(f"member store unavailable: {type(exc).__name__}") from None
+            refused = isinstance(exc, (OutOfMemoryError, ReadOnlyError))  # it answers, and takes no writes
+            raise RedisUnavailable(
+                f"Redis {'refuses writes' if refused else 'unavailable'}: {type(exc).__name__}"
+            ) from None
         finally:
             timer[0].cancel()
             self.metrics.redis.observe(time.perf_counter() - started)

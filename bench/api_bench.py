@@ -34,7 +34,7 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.redis.embedded import free_port
-from bench.demo_server import ROOT, demo_process, stop_group, wait_until_ready
+from bench.demo_server import ROOT, demo_process, stop_group, wait_until_ready, with_the_benchmark
 from bench.engine_bench import GALA_NIGHT  # the demo server honours X-Rights-Now
 from bench.progress import per_second, report
 from bench.server_cpu import cpu_seconds
@@ -70,7 +70,9 @@ def _wrk(url: str, seconds: int, connections: int, script: str | None = None) ->
     args = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "--timeout", "5s"]
     if script:
         args += ["-s", script]
-    out = subprocess.run(args + [url], capture_output=True, text=True, timeout=seconds + 30).stdout
+    out = subprocess.run(
+        args + [url], capture_output=True, text=True, timeout=seconds + 30, preexec_fn=with_the_benchmark()
+    ).stdout
     rps = float(_found(r"Requests/sec:\s+([\d.]+)", out))
     latency = {}
     for pct, value, unit in re.findall(r"\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\b", out):
@@ -141,6 +143,7 @@ def raw_server(answer: bytes, workers: int) -> Iterator[tuple[str, int]]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=with_the_benchmark(),
         )
         try:
             wait_until_ready(server, lambda: _get(base + "/") == answer, "the raw ASGI server did not start")

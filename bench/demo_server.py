@@ -19,6 +19,7 @@ import orjson
 
 from api.redis.embedded import free_port
 from api.serve.data_lock import LOCK_NAME
+from api.serve.parent_watch import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,6 +65,7 @@ def demo_server_and_redis(workers: int = 2, **extra_env: str) -> Iterator[tuple[
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=with_the_benchmark(),
     )
     try:
         wait_until_ready(server, lambda: _ready(base), "the server did not become ready")
@@ -71,6 +73,12 @@ def demo_server_and_redis(workers: int = 2, **extra_env: str) -> Iterator[tuple[
     finally:
         stop_group(server)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def with_the_benchmark():
+    """A `preexec_fn`: what a benchmark starts gets SIGTERM if the benchmark is killed
+    outright (SIGKILL), and stops as it would on any stop signal, its own children with it."""
+    return die_with_parent(os.getpid())
 
 
 def _ready(base: str) -> bool:

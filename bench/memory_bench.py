@@ -29,6 +29,7 @@ from api.members_io import count_rows, demo_members, read_rows
 from api.redis.connect import sync_client
 from api.redis.embedded import EmbeddedRedis
 from api.redis.scripts import Scripts
+from bench.demo_server import with_the_benchmark
 from bench.progress import per_second, report
 
 PIPELINE = 1000  # ledger script calls a pipeline
@@ -80,7 +81,7 @@ def run(members: int = 100_000, sample: int = 1_000, stream_node_max_bytes: int 
     set on the benchmark's Redis before the import."""
     text = member_rows(members)
     with tempfile.TemporaryDirectory(prefix="rights-bench-memory-") as data_dir:
-        with EmbeddedRedis(data_dir) as server:
+        with EmbeddedRedis(data_dir, preexec_fn=with_the_benchmark()) as server:
             client = sync_client(server.url, socket_timeout=30)
             if stream_node_max_bytes is not None:
                 client.config_set("stream-node-max-bytes", stream_node_max_bytes)

@@ -27,7 +27,7 @@ from api.redis.connect import sync_client
 from api.redis.embedded import EmbeddedRedis, free_port
 from api.redis.keys import REDEMPTIONS, lots_key, member_key, reservations_key, stock_key
 from api.store import MemberRecord, write_members
-from bench.demo_server import stop_group
+from bench.demo_server import stop_group, with_the_benchmark
 from bench.progress import report
 from engine.demo import DEMO_RULES
 
@@ -66,6 +66,7 @@ def run_once(redis_url: str, directory: Path, extra_env: dict | None = None) -> 
         stdout=subprocess.DEVNULL,
         stderr=log,
         start_new_session=True,
+        preexec_fn=with_the_benchmark(),
     )
 
     async def burst() -> list:
@@ -165,7 +166,7 @@ def run(runs: int = 20, as_json: bool = False) -> int:
     """`rights bench rush`: `runs` rushes in a row; exit 1 if any went wrong."""
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="rights-rush-") as tmp:
-        with EmbeddedRedis(Path(tmp) / "redis") as redis:
+        with EmbeddedRedis(Path(tmp) / "redis", preexec_fn=with_the_benchmark()) as redis:
             for n in range(1, runs + 1):
                 outcome = run_once(redis.url, Path(tmp))
                 outcomes.append(outcome)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import signal
 import sys
 from collections.abc import Callable
 
 from .output import print_json
+from .stopping import Stopped, stop_signals_raise, stopped_by
 
 MAX_SECONDS = 600  # a round's length: load runs are bounded
 
@@ -31,29 +31,19 @@ def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
     return read
 
 
-class _Stopped(BaseException):
-    """A stop signal, raised where the suite is (past its `except Exception`s, as KeyboardInterrupt is)."""
-
-
 def _stoppable(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """A suite that SIGTERM and SIGHUP stop as Ctrl-C does: by an exception, so that every
-    server, redis-server and wrk it started is stopped on the way out."""
+    """A suite that SIGTERM, SIGHUP and Ctrl-C stop by an exception, so that every server,
+    redis-server and wrk it started is stopped on the way out."""
 
     @functools.wraps(run)
     def stoppable(args: argparse.Namespace) -> int:
-        def stop(signum: int, frame: object) -> None:
-            raise _Stopped(signum)
-
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
         try:
-            return run(args)
-        except _Stopped as stopped:
-            name = signal.Signals(stopped.args[0]).name
+            with stop_signals_raise():
+                return run(args)
+        except (Stopped, KeyboardInterrupt) as exc:
+            name, code = stopped_by(exc)
             print(f"rights bench: stopped by {name}; what it started is stopped", file=sys.stderr)
-            return 128 + stopped.args[0]
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            return code
 
     return stoppable
 

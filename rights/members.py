@@ -18,6 +18,7 @@ from api.redis.connect import sync_client
 
 from .loading import command_redis, read_text, redis_options
 from .output import counted, progress_bar, refused_row
+from .stopping import Stopped, stop_signals_raise, stopped_by
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -37,9 +38,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_members_import(args: argparse.Namespace) -> int:
-    from api.brands import scope_in_redis, scoped
-    from api.members_import import import_rows
-    from api.members_io import count_rows, read_rows
+    from api.members_io import read_rows
     from engine.demo import DEMO_RULES
     from engine.rules.load import RulesInvalid, load_file
 
@@ -52,6 +51,25 @@ def cmd_members_import(args: argparse.Namespace) -> int:
         print(f"rights members import: {args.rules} is not a valid rule table", file=sys.stderr)
         return 1
     rows = read_rows(text, args.file)  # read as the import goes: while Redis writes a batch
+    done = [0]  # rows past, as the bar counts them
+    try:
+        with stop_signals_raise():
+            return _import(args, rows, tiers, text, done)
+    except (Stopped, KeyboardInterrupt) as exc:  # its Redis and the data directory's lock let go on the way out
+        name, code = stopped_by(exc)
+        print(
+            f"rights members import: stopped by {name} after {counted(done[0], 'row')} of {args.file} "
+            "(the batch under way may be written in part); importing the file again writes every row as given",
+            file=sys.stderr,
+        )
+        return code
+
+
+def _import(args: argparse.Namespace, rows, tiers: set, text: str, done: list) -> int:
+    from api.brands import scope_in_redis, scoped
+    from api.members_import import import_rows
+    from api.members_io import count_rows
+
     with command_redis(args.redis_url, args.data_dir, "rights members import") as url:
         client = sync_client(url, socket_timeout=10)
         try:
@@ -65,12 +83,13 @@ def cmd_members_import(args: argparse.Namespace) -> int:
                 rows,
                 tiers,
                 on_refused=lambda line, field, reason: refused_row(args.file, line, field, reason),
-                on_done=lambda done: bar.update(done - bar.n),
+                on_done=lambda past: (done.__setitem__(0, past), bar.update(past - bar.n)),
             )
         if result.error is not None:  # e.g. a full Redis: say how far it got
             print(
                 f"rights members import: Redis refused the rows up to {args.file}:{result.stopped_at}: "
-                f"{type(result.error).__name__}: {result.error}; imported {result.written} before them",
+                f"{type(result.error).__name__}: {result.error}; imported {result.written} before them "
+                "(the batch refused may be written in part; importing the file again writes every row as given)",
                 file=sys.stderr,
             )
             return 1

@@ -94,7 +94,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for name in args.files:
         path = Path(name)
         if not path.is_file():
-            print(f"{name}: no such file", file=sys.stderr)
+            print(f"{name}: {'a directory, not a file' if path.is_dir() else 'no such file'}", file=sys.stderr)
             failed += 1
             continue
         try:

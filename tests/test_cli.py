@@ -80,9 +80,11 @@ def test_validate_reports_a_syntax_error_with_its_line(tmp_path, capsys):
     assert f"{bad}:4: invalid YAML" in capsys.readouterr().err
 
 
-def test_validate_missing_file(capsys):
+def test_validate_missing_file(capsys, tmp_path):
     assert main(["rules", "validate", "/nonexistent/rules.yaml"]) == 1
     assert "no such file" in capsys.readouterr().err
+    assert main(["rules", "validate", str(tmp_path)]) == 1
+    assert f"{tmp_path}: a directory, not a file" in capsys.readouterr().err
 
 
 def test_schema_is_json_schema(capsys):

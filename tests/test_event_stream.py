@@ -166,7 +166,7 @@ def test_a_redis_fault_leaves_the_entry_pending_and_it_is_credited_later(redis_s
             calls["n"] += 1
             if calls["n"] == 1:
                 awaitable.close()
-                raise RedisUnavailable("member store unavailable: Redis does not answer")
+                raise RedisUnavailable("Redis unavailable: it does not answer")
             return await real(awaitable)
 
         service.redis_call = redis_call

@@ -167,7 +167,7 @@ def test_a_worker_full_of_requests_and_redis_gone_answer_as_before(redis_server,
     monkeypatch.undo()
 
     async def unavailable(self, req):
-        raise RedisUnavailable("member store unavailable: Redis does not answer")
+        raise RedisUnavailable("Redis unavailable: it does not answer")
 
     monkeypatch.setattr(Service, "fetch_member", unavailable)
     down = both(redis_server, [({"member_id": "G1", "lines": CART},)])

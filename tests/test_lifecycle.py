@@ -69,6 +69,42 @@ def test_port_0_serves_on_a_free_port_that_the_start_line_and_the_lock_name(serv
     assert json.loads((server.data_dir / "rights.lock").read_text())["http"] == server.url
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_an_import_stopped_by_a_signal_says_how_far_it_got_and_lets_go(tmp_path, sig):
+    """Its own redis-server stops and the data directory is free again; one line, no traceback."""
+    rows = tmp_path / "members.jsonl"
+    rows.write_text("".join(f'{{"id": "S{n:07d}", "tier": "gold", "points": {n % 5000}}}\n' for n in range(400_000)))
+    data_dir = tmp_path / "var"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("REDIS_URL", None)
+    importing = subprocess.Popen(
+        [sys.executable, "-m", "rights", "members", "import", str(rows), "--data-dir", str(data_dir)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        started = wait_until(
+            lambda: [pid for pid, cmdline in descendants(importing.pid) if "redis-server" in cmdline],
+            message="the import's redis-server",
+        )
+        wait_until(lambda: (data_dir / "appendonlydir").exists(), message="its Redis writing")
+        os.kill(importing.pid, sig)
+        assert importing.wait(60) == 128 + sig
+        said = importing.stderr.read().strip().splitlines()
+        assert "Traceback" not in "\n".join(said), said
+        assert said[-1].startswith(f"rights members import: stopped by {signal.Signals(sig).name} after "), said
+        assert "importing the file again" in said[-1]
+        wait_until(lambda: all(gone(pid) for pid in started), message="its redis-server gone")
+        assert (data_dir / "rights.lock").read_bytes() == b""
+    finally:
+        if importing.poll() is None:
+            os.killpg(importing.pid, signal.SIGKILL)
+
+
 def test_a_second_server_on_the_same_data_dir_is_refused_in_one_line(serve):
     first = serve()
     holder = json.loads((first.data_dir / "rights.lock").read_text())
@@ -78,6 +114,10 @@ def test_a_second_server_on_the_same_data_dir_is_refused_in_one_line(serve):
     assert len(lines) == 1, lines
     assert f"pid {first.pid}" in lines[0] and holder["url"] in lines[0], lines[0]
     assert first.readyz() == 200 and len([p for p, c in children(first.pid) if "redis-server" in c]) == 1
+    (first.data_dir / "rights.lock").unlink()  # tidied away by hand: the directory stays locked
+    third = serve(data_dir=first.data_dir, ready=False)
+    assert third.wait_exit() == 1 and "is in use" in third.stderr()
+    assert len([p for p, c in children(first.pid) if "redis-server" in c]) == 1
 
 
 def test_a_server_is_refused_while_a_members_command_holds_the_data_dir(tmp_path, serve):

@@ -549,6 +549,25 @@ def test_a_redis_that_lost_its_activation_count_is_followed_after_a_while(redis_
     assert first == cheaper and after == original
 
 
+def test_a_redis_emptied_under_a_running_server_makes_it_not_ready_until_restored(redis_client, redis_server):
+    """An external Redis restarted empty answers and takes writes, yet holds no table (nor
+    members): /readyz says 503 and why; once the data is back, ready again."""
+    from api.redis.keys import RULES_ACTIVE
+
+    with client_for(redis_server) as client:
+        assert client.get("/readyz").status_code == 200
+        served = milk_price(client)[1]
+        redis_client.delete(RULES_ACTIVE)
+        body = wait_until(
+            lambda: (answer := client.get("/readyz")).status_code == 503 and answer.json(),
+            timeout=10,
+            message="/readyz to say 503",
+        )
+        assert "no active rule table" in body["reason"] and f"serving {served}" in body["reason"], body
+        redis_client.set(RULES_ACTIVE, served)  # restored
+        wait_until(lambda: client.get("/readyz").status_code == 200, timeout=10, message="ready again")
+
+
 def test_an_active_table_a_worker_cannot_compile_makes_it_not_ready(redis_client, redis_server, admin_env):
     """A table this release refuses (say, written by a newer one) made active in Redis: the
     worker keeps serving what it has, but /readyz says 503 and why, so a balancer sends the

@@ -1,4 +1,4 @@
-"""One data directory, one owner: an exclusive `flock` on `<data dir>/rights.lock`.
+"""One data directory, one owner: an exclusive `flock` on the data directory itself.
 
 The embedded redis-server appends to the AOF under the data directory; two of them on
 the same files would interleave their writes. Whoever runs the embedded Redis (`rights
@@ -7,9 +7,12 @@ long as that Redis lives. Its file descriptor is passed to the redis-server chil
 well, so when the owner is killed outright the lock stays held until its Redis has
 finished flushing and exited; only then can the next owner start a Redis on the files.
 
-The file holds one JSON line naming the holder (pid, command, Redis URL), for the next
-comer to use or to name in its refusal. A clean stop empties it; it is never removed
-(a waiter could otherwise lock an inode that is no longer the file's).
+The lock is taken on the directory, not on a file in it: a file can be deleted while it
+is locked (say by someone tidying a lock a killed server left), and the next comer would
+then lock a new file and start a second Redis on the same AOF; a directory holding the
+AOF cannot be removed that way. `<data dir>/rights.lock` holds one JSON line naming the
+holder (pid, command, Redis URL), for the next comer to use or to name in its refusal;
+a clean stop empties it.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ class DataDirLock:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
         self.path = self.directory / LOCK_NAME
-        self.fd: int | None = None
+        self.fd: int | None = None  # the directory's: the lock, passed to the children that must keep it
+        self.record_fd: int | None = None  # rights.lock's: what it says of the holder
         self.record: dict = {}
 
     def holder(self) -> dict:
@@ -68,13 +72,14 @@ class DataDirLock:
     def try_acquire(self, command: str) -> bool:
         """Take the lock if it is free; never waits."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             return False
         self.fd = fd
+        self.record_fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         self.write(pid=os.getpid(), command=command, since=int(time.time()))
         return True
 
@@ -94,11 +99,11 @@ class DataDirLock:
 
     def write(self, **fields) -> None:
         """Add to what the lock file says about this holder."""
-        assert self.fd is not None
+        assert self.record_fd is not None
         self.record.update(fields)
         data = orjson.dumps(self.record) + b"\n"
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, data, 0)
+        os.ftruncate(self.record_fd, 0)
+        os.pwrite(self.record_fd, data, 0)
 
     def release(self) -> None:
         """Empty the file and close it. The lock is free once no child holds the
@@ -106,10 +111,13 @@ class DataDirLock:
         if self.fd is None:
             return
         try:
-            os.ftruncate(self.fd, 0)
+            if self.record_fd is not None:
+                os.ftruncate(self.record_fd, 0)
         finally:
+            if self.record_fd is not None:
+                os.close(self.record_fd)
             os.close(self.fd)
-            self.fd = None
+            self.fd = self.record_fd = None
 
 
 def reset(directory: str | Path) -> bool:
@@ -126,7 +134,7 @@ def reset(directory: str | Path) -> bool:
     try:
         shutil.rmtree(directory)
     finally:
-        lock.release()  # the descriptor of a file already unlinked: nobody else can have locked it
+        lock.release()  # descriptors of a directory and a file already unlinked: nobody else can have locked them
     return True
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from ..redis.embedded import EmbeddedRedis, RedisServerMissing, free_port
 from ..settings import Settings
@@ -144,7 +144,8 @@ class Supervisor:
             for brand, path, table, source in self.brands:
                 lines += decide(redis_url, table, source, path, self.push_rules, brand)
         except (RedisError, RedisClusterException, OSError) as exc:
-            say(f"Redis at {shown(redis_url)} did not answer: {exc}")
+            how = "refused the start's writes" if isinstance(exc, ResponseError) else "did not answer"  # e.g. full
+            say(f"Redis at {shown(redis_url)} {how}: {type(exc).__name__}: {exc}")
             return EXIT_REFUSED
         except RuntimeError as exc:  # a Redis that may evict keys
             say(str(exc))

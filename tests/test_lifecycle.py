@@ -105,6 +105,21 @@ def test_an_import_stopped_by_a_signal_says_how_far_it_got_and_lets_go(tmp_path,
             os.killpg(importing.pid, signal.SIGKILL)
 
 
+def test_a_port_in_use_is_refused_in_one_line_before_anything_starts(serve):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = serve(port=taken.getsockname()[1], ready=False)
+        assert server.wait_exit() == 1
+    lines = server.stderr().strip().splitlines()
+    assert lines == [
+        f"rights serve: port {server.port} on 127.0.0.1 is in use by another program; stop it, or use --port"
+    ]
+    assert not (server.data_dir / "appendonlydir").exists()  # no Redis was started
+
+
 def test_a_second_server_on_the_same_data_dir_is_refused_in_one_line(serve):
     first = serve()
     holder = json.loads((first.data_dir / "rights.lock").read_text())

@@ -117,6 +117,9 @@ class Supervisor:
 
         if self.settings.port == 0:  # one free port, chosen now: named below and kept when the HTTP child restarts
             self.settings = self.settings.model_copy(update={"port": _free_port_on(self.settings.host)})
+        elif not _port_free(self.settings.host, self.settings.port):  # said before anything starts
+            say(f"port {self.settings.port} on {self.settings.host} is in use by another program; stop it, or use --port")
+            return EXIT_REFUSED
         if not self.settings.redis_url:
             code = self._start_embedded()
             if code is not None:

@@ -105,6 +105,26 @@ def test_an_import_stopped_by_a_signal_says_how_far_it_got_and_lets_go(tmp_path,
             os.killpg(importing.pid, signal.SIGKILL)
 
 
+def test_the_lock_holds_against_a_deleted_lock_file_and_a_holder_of_the_file_alone(tmp_path):
+    """The directory is locked, so deleting rights.lock opens nothing; the file is locked as
+    well, as a server of an earlier release locks it."""
+    import fcntl
+
+    from api.serve.data_lock import DataDirLock
+
+    first = DataDirLock(tmp_path / "var")
+    assert first.try_acquire("first")
+    (tmp_path / "var" / "rights.lock").unlink()
+    assert not DataDirLock(tmp_path / "var").try_acquire("second")
+    first.release()
+    with open(tmp_path / "var" / "rights.lock", "a+b") as older:  # a holder that locks the file only
+        fcntl.flock(older, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert not DataDirLock(tmp_path / "var").try_acquire("third")
+    fourth = DataDirLock(tmp_path / "var")
+    assert fourth.try_acquire("fourth") and len(fourth.fds) == 2
+    fourth.release()
+
+
 def test_a_port_in_use_is_refused_in_one_line_before_anything_starts(serve):
     import socket
 

@@ -65,7 +65,7 @@ def redis_for(url: str | None, data_dir: str | None, command: str) -> Iterator[s
         if time.monotonic() > deadline:  # a holder still starting, or one whose Redis does not answer
             raise DataDirBusy(lock.directory, holder)
         time.sleep(0.1)
-    server = EmbeddedRedis(lock.directory, pass_fds=(lock.fd,), preexec_fn=die_with_parent(os.getpid()))
+    server = EmbeddedRedis(lock.directory, pass_fds=lock.fds, preexec_fn=die_with_parent(os.getpid()))
     try:
         server.start()
         lock.write(url=server.url)

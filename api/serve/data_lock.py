@@ -1,18 +1,19 @@
-"""One data directory, one owner: an exclusive `flock` on the data directory itself.
+"""One data directory, one owner: an exclusive `flock` on the data directory itself (and its rights.lock).
 
 The embedded redis-server appends to the AOF under the data directory; two of them on
 the same files would interleave their writes. Whoever runs the embedded Redis (`rights
 serve`, or a `rights members ...` command while no server runs) holds the lock for as
-long as that Redis lives. Its file descriptor is passed to the redis-server child as
+long as that Redis lives. Its file descriptors are passed to the redis-server child as
 well, so when the owner is killed outright the lock stays held until its Redis has
 finished flushing and exited; only then can the next owner start a Redis on the files.
 
-The lock is taken on the directory, not on a file in it: a file can be deleted while it
-is locked (say by someone tidying a lock a killed server left), and the next comer would
-then lock a new file and start a second Redis on the same AOF; a directory holding the
-AOF cannot be removed that way. `<data dir>/rights.lock` holds one JSON line naming the
-holder (pid, command, Redis URL), for the next comer to use or to name in its refusal;
-a clean stop empties it.
+The lock is taken on the directory, not only on a file in it: a file can be deleted while
+it is locked (say by someone tidying a lock a killed server left), and the next comer
+would then lock a new file and start a second Redis on the same AOF; a directory holding
+the AOF cannot be removed that way. `<data dir>/rights.lock` is locked too (what a
+server of an earlier release locks) and holds one JSON line naming the holder (pid,
+command, Redis URL), for the next comer to use or to name in its refusal; a clean stop
+empties it.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ class DataDirLock:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
         self.path = self.directory / LOCK_NAME
-        self.fd: int | None = None  # the directory's: the lock, passed to the children that must keep it
-        self.record_fd: int | None = None  # rights.lock's: what it says of the holder
+        self.fd: int | None = None  # the directory's: the lock
+        self.record_fd: int | None = None  # rights.lock's: what it says of the holder, locked as well
         self.record: dict = {}
 
     def holder(self) -> dict:
@@ -78,10 +79,21 @@ class DataDirLock:
         except BlockingIOError:
             os.close(fd)
             return False
-        self.fd = fd
-        self.record_fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        record = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:  # the file too: a holder of an earlier release locks only the file
+            fcntl.flock(record, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(record)
+            os.close(fd)
+            return False
+        self.fd, self.record_fd = fd, record
         self.write(pid=os.getpid(), command=command, since=int(time.time()))
         return True
+
+    @property
+    def fds(self) -> tuple[int, ...]:
+        """The descriptors that hold the lock: a child given them keeps it while it lives."""
+        return tuple(fd for fd in (self.fd, self.record_fd) if fd is not None)
 
     def acquire(self, command: str, wait_s: float = DYING_HOLDER_WAIT_S) -> DataDirLock:
         """Take the lock, or raise DataDirBusy at once if its holder is a live process.

@@ -118,7 +118,8 @@ class Supervisor:
         if self.settings.port == 0:  # one free port, chosen now: named below and kept when the HTTP child restarts
             self.settings = self.settings.model_copy(update={"port": _free_port_on(self.settings.host)})
         elif not _port_free(self.settings.host, self.settings.port):  # said before anything starts
-            say(f"port {self.settings.port} on {self.settings.host} is in use by another program; stop it, or use --port")
+            taken = f"port {self.settings.port} on {self.settings.host}"
+            say(f"{taken} is in use by another program; stop it, or use --port")
             return EXIT_REFUSED
         if not self.settings.redis_url:
             code = self._start_embedded()
@@ -176,7 +177,7 @@ class Supervisor:
             data_dir,
             port=free_port(avoid=frozenset({self.settings.port})),
             appendfsync=self.appendfsync,
-            pass_fds=(self.lock.fd,),
+            pass_fds=self.lock.fds,
             preexec_fn=die_with_parent(os.getpid()),
         )
         try:
@@ -200,7 +201,7 @@ class Supervisor:
             env=env,
             process_group=0,
             stdin=subprocess.DEVNULL,
-            pass_fds=(self.lock.fd,) if self.lock is not None and self.lock.fd is not None else (),
+            pass_fds=self.lock.fds if self.lock is not None else (),
             preexec_fn=die_with_parent(os.getpid()),
         )
 

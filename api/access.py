@@ -243,15 +243,14 @@ def brand_admin_tokens(strict: bool = False) -> dict[str, str]:
     return out
 
 
-def check_admin(request: Request, brand: str | None = None) -> None:
-    """Raises AdminRefused unless the request carries the admin bearer token, or, for a
-    route acting on one brand's rule tables (`brand`), that brand's admin token
-    (RIGHTS_BRAND_ADMIN_TOKENS). Every configured token is compared, in constant time."""
+def admin_holder(header: str) -> tuple[bool, str | None]:
+    """(whether it is the deployment's admin token, the brand whose admin token it is) of an
+    Authorization header; AdminRefused when it is neither. Every configured token is
+    compared, in constant time."""
     token = os.environ.get("RIGHTS_ADMIN_TOKEN", "")
     brands = brand_admin_tokens()
     if not token and not brands:
         raise AdminRefused(403, "admin routes are off: start the server with RIGHTS_ADMIN_TOKEN set")
-    header = request.headers.get("authorization", "")
     if not header:
         raise AdminRefused(401, "this route needs Authorization: Bearer <admin token>")
     scheme, _, given = header.partition(" ")
@@ -263,6 +262,14 @@ def check_admin(request: Request, brand: str | None = None) -> None:
             owner = name
     if scheme.lower() != "bearer" or not (deployment or owner):
         raise AdminRefused(403, "the admin token is not valid")
+    return deployment, owner
+
+
+def check_admin(request: Request, brand: str | None = None) -> None:
+    """Raises AdminRefused unless the request carries the admin bearer token, or, for a
+    route acting on one brand's rule tables (`brand`), that brand's admin token
+    (RIGHTS_BRAND_ADMIN_TOKENS). Every configured token is compared, in constant time."""
+    deployment, owner = admin_holder(request.headers.get("authorization", ""))
     if not deployment and owner != brand:
         where = f"brand {brand}'s rule tables" if brand else "this deployment-wide route"
         raise AdminRefused(403, f"this token administers brand {owner}'s rule tables only, not {where}")

@@ -123,7 +123,14 @@ async def record_event(service: Any, body: schemas.EventRequest, now: int) -> Ou
             return refused(422, "invalid_request", f"a {body.type} event names the live room watched", "room")
         if body.seconds is None:
             return refused(422, "invalid_request", f"a {body.type} event gives the seconds watched", "seconds")
-        live_for = max(0, min(now, room.end) - room.start)
+        if now >= room.end:  # watch time is credited while the room is live, as a session_only kind is
+            return refused(
+                422,
+                "invalid_request",
+                f"room {room.id}'s session has ended: its watch time is credited while live",
+                "room",
+            )
+        live_for = max(0, now - room.start)
         if body.seconds > live_for:
             return refused(
                 422,

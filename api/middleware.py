@@ -18,13 +18,18 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Scope
 
-from .access import CURRENT_GRANT, ApiKeys, scope_refusal
-from .errors import error, overloaded_answer
+from .access import CURRENT_GRANT, ApiKeys, admin_holder, scope_refusal
+from .errors import AdminRefused, answer_for, error, overloaded_answer
 from .service import Service
 
 MAX_IN_FLIGHT = 1024  # requests one worker takes at once; past it: 503 overloaded, at once
 UNLIMITED_PATHS = frozenset(("/healthz", "/readyz", "/metrics"))  # a probe is answered however busy
 _TABLE_BODIES = ("/v1/rules", "/v1/rules/simulate")  # a rule table pushed, or tried before the push
+
+
+def _first_header(scope: Scope, name: bytes) -> str:
+    """A header's first value, as Starlette's `request.headers.get` reads it ('' when absent)."""
+    return next((value.decode("latin-1") for key, value in scope.get("headers", ()) if key == name), "")
 
 
 def too_large(limit: int) -> Response:
@@ -108,7 +113,17 @@ class AccessAndMetrics:
         status_holder = [500]
         gate = self.gate
         settings = gate.service.settings
-        limit = settings.max_rules_bytes if scope["path"] in _TABLE_BODIES else settings.max_body_bytes
+        limit = settings.max_body_bytes
+        if scope["path"] in _TABLE_BODIES:  # a table's size, for an admin only: the token is checked before the body
+            try:
+                admin_holder(_first_header(scope, b"authorization"))
+            except AdminRefused as exc:
+                refusal = answer_for(exc)
+                assert refusal is not None, "the app answers every AdminRefused"
+                await refusal(scope, receive, send)
+                gate.done(scope, gate.label(scope), refusal.status_code, started)
+                return
+            limit = settings.max_rules_bytes
         refused = gate.refusal(scope, limit)
         if refused is not None:
             await refused(scope, receive, send)

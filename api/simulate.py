@@ -57,22 +57,27 @@ async def simulate(
         if not isinstance(cart, dict):
             raise RequestInvalid(field, "must be an object like an eligibility request (member may be inline)")
         cart = dict(cart)
-        member = await member_for(cart, find_member, field, at or now)
+        member = await member_for(cart, find_member, field, now if at is None else at)
         try:
             req = parse_request(cart)
         except RequestInvalid as exc:
             raise RequestInvalid(f"{field}.{exc.field}" if exc.field else field, exc.reason) from None
         try:
-            results.append({"cart": index, **compare(evaluator, active, candidate, member, req, at or now)})
+            results.append(
+                {"cart": index, **compare(evaluator, active, candidate, member, req, now if at is None else at)}
+            )
         except QuoteInputError as exc:  # the quote's own field (member.tier, say), placed in its cart
             raise QuoteInputError(f"{field}.{exc.field}" if exc.field else field, exc.reason) from None
     for body, seen_at in replay:
         try:
             cart = orjson.loads(body)
-            member = await member_for(cart, find_member, "replay", at or seen_at)
+            member = await member_for(cart, find_member, "replay", seen_at if at is None else at)
             req = parse_request(cart)
             results.append(
-                {"replayed_at": seen_at, **compare(evaluator, active, candidate, member, req, at or seen_at)}
+                {
+                    "replayed_at": seen_at,
+                    **compare(evaluator, active, candidate, member, req, seen_at if at is None else at),
+                }
             )
         except (RequestInvalid, QuoteInputError, orjson.JSONDecodeError):
             continue  # a sample the candidate cannot read (an unknown room, say) is skipped

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 
 from .output import print_json
-from .stopping import Stopped, stop_signals_raise, stopped_by
+from .stopping import Stopped, end_as_interrupted, stop_signals_raise, stopped_by
 
 MAX_SECONDS = 600  # a round's length: load runs are bounded
 
@@ -43,6 +43,7 @@ def _stoppable(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
         except (Stopped, KeyboardInterrupt) as exc:
             name, code = stopped_by(exc)
             print(f"rights bench: stopped by {name}; what it started is stopped", file=sys.stderr)
+            end_as_interrupted(exc)
             return code
 
     return stoppable

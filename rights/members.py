@@ -18,7 +18,7 @@ from api.redis.connect import sync_client
 
 from .loading import command_redis, read_text, redis_options
 from .output import counted, progress_bar, refused_row
-from .stopping import Stopped, stop_signals_raise, stopped_by
+from .stopping import Stopped, end_as_interrupted, stop_signals_raise, stopped_by
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -62,6 +62,7 @@ def cmd_members_import(args: argparse.Namespace) -> int:
             "(the batch under way may be written in part); importing the file again writes every row as given",
             file=sys.stderr,
         )
+        end_as_interrupted(exc)
         return code
 
 

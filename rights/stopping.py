@@ -5,6 +5,7 @@ lock) ends its work, and then one line says what stopped it, not a traceback."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 from collections.abc import Iterator
 
@@ -26,7 +27,8 @@ def stop_signals_raise() -> Iterator[None]:
     def stop(signum: int, frame: object) -> None:
         raise Stopped(signum)
 
-    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    # a signal ignored (nohup's SIGHUP) stays ignored
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         yield
     finally:
@@ -38,3 +40,11 @@ def stopped_by(exc: BaseException) -> tuple[str, int]:
     """(the signal's name, the exit code a shell expects: 128 + its number) of Stopped or Ctrl-C."""
     signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
     return signal.Signals(signum).name, 128 + signum
+
+
+def end_as_interrupted(exc: BaseException) -> None:
+    """After Ctrl-C has been told: end by SIGINT itself, as Python does for an uncaught
+    KeyboardInterrupt, so a shell loop around the command stops too."""
+    if isinstance(exc, KeyboardInterrupt):
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)

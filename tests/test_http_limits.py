@@ -117,6 +117,18 @@ def test_a_half_sent_body_is_cut(server):
         assert b" 200 " not in answer(conn)
 
 
+def test_a_table_sized_body_is_not_read_before_the_admin_token_is_checked(server):
+    """The rule-table routes take bodies up to RIGHTS_MAX_RULES_BYTES (64 MiB), for an admin
+    only: a chunked body from anyone else is refused before a byte of it is buffered."""
+    with connect(server) as conn:
+        conn.sendall(
+            b"POST /v1/rules/simulate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n1000\r\n" + b" " * 4096 + b"\r\n"
+        )  # and no more: the body never ends
+        head = conn.recv(65536)
+    assert head.split(b" ", 2)[1] in (b"401", b"403") and b"admin" in head, head[:300]
+
+
 def test_an_idle_keep_alive_connection_is_closed(server):
     with connect(server) as conn:
         conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")

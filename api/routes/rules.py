@@ -320,7 +320,9 @@ async def diff(request: Request, service: ServiceDep, brand: BrandParam = None) 
     for field, version in (("from", old), ("to", new)):
         if not version:  # neither named nor in the history: one version only, or none yet
             what = "earlier version to compare with" if field == "from" else "active version"
-            return error(404, "not_found", f"there is no {what}; name it with ?{field}=", field)
+            return error(
+                404, "not_found", f"there is no {what}; name one (?{field}=, rights rules diff --{field})", field
+            )
         raw = await service.redis_call(st.source(version))
         if raw is None:
             return error(404, "not_found", f"no rule table version {version!r}", field)

@@ -73,10 +73,17 @@ class DataDirLock:
     def try_acquire(self, command: str) -> bool:
         """Take the lock if it is free; never waits."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:  # deleted meanwhile (a reset): the caller tries again
+            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            opened, now = os.fstat(fd), os.stat(self.directory)
+            if (opened.st_dev, opened.st_ino) != (now.st_dev, now.st_ino):  # deleted and made again meanwhile
+                os.close(fd)
+                return False
+        except (BlockingIOError, FileNotFoundError):
             os.close(fd)
             return False
         record = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)

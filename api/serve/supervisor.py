@@ -35,7 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisClusterException, RedisError, ResponseError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisClusterException, RedisError, ResponseError
 
 from ..redis.embedded import EmbeddedRedis, RedisServerMissing, free_port
 from ..settings import Settings
@@ -115,16 +115,12 @@ class Supervisor:
         from ..redis.connect import refuse_evicting_redis, shown, stream_node_warning, sync_client
         from .rules_at_start import decide
 
-        if self.settings.port == 0:  # one free port, chosen now: named below and kept when the HTTP child restarts
-            self.settings = self.settings.model_copy(update={"port": _free_port_on(self.settings.host)})
-        elif not _port_free(self.settings.host, self.settings.port):  # said before anything starts
-            taken = f"port {self.settings.port} on {self.settings.host}"
-            say(f"{taken} is in use by another program; stop it, or use --port")
-            return EXIT_REFUSED
         if not self.settings.redis_url:
-            code = self._start_embedded()
-            if code is not None:
-                return code
+            code = self._start_embedded()  # the port is checked under the data directory's lock
+        else:
+            code = self._claim_port()
+        if code is not None:
+            return code
         settings = self.settings
         redis_url = settings.redis_url
         assert redis_url is not None, "given, or the embedded server's once _start_embedded succeeded"
@@ -148,7 +144,11 @@ class Supervisor:
             for brand, path, table, source in self.brands:
                 lines += decide(redis_url, table, source, path, self.push_rules, brand)
         except (RedisError, RedisClusterException, OSError) as exc:
-            how = "refused the start's writes" if isinstance(exc, ResponseError) else "did not answer"  # e.g. full
+            how = "did not answer"
+            if isinstance(exc, (OutOfMemoryError, ReadOnlyError)):  # e.g. full
+                how = "refused the start's writes"
+            elif isinstance(exc, ResponseError):
+                how = "answered with an error"
             say(f"Redis at {shown(redis_url)} {how}: {type(exc).__name__}: {exc}")
             return EXIT_REFUSED
         except RuntimeError as exc:  # a Redis that may evict keys
@@ -165,6 +165,23 @@ class Supervisor:
         self.http = self._spawn_http()
         return self._watch()
 
+    def _claim_port(self) -> int | None:
+        """Port 0 made one free port, kept across restarts of the HTTP child; a port in use
+        refused before anything starts (after the lock, whose refusal names a running server)."""
+        host, port = self.settings.host, self.settings.port
+        try:
+            if port == 0:
+                self.settings = self.settings.model_copy(update={"port": _free_port_on(host)})
+                return None
+            free = _port_free(host, port)
+        except OSError as exc:  # no such address here, or a name that does not resolve
+            say(f"cannot listen on {host}: {exc}")
+            return EXIT_REFUSED
+        if not free:
+            say(f"port {port} on {host} is in use by another program; stop it, or use --port")
+            return EXIT_REFUSED
+        return None
+
     def _start_embedded(self) -> int | None:
         data_dir = Path(self.settings.data_dir)
         try:
@@ -172,6 +189,9 @@ class Supervisor:
         except DataDirBusy as exc:
             say(str(exc))
             return EXIT_REFUSED
+        code = self._claim_port()
+        if code is not None:
+            return code
         # the HTTP port is bound only after Redis is up: Redis must not take it first
         self.redis = EmbeddedRedis(
             data_dir,

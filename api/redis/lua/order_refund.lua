@@ -12,8 +12,10 @@
 BRAND = ARGV[#ARGV]  -- the brand it acts for in an alliance, '' outside one (api/redis/scripts.py)
 
 if redis.call('HGET', KEYS[4], 'state') ~= 'done' then return {'unknown_order'} end
-local settled_in = redis.call('HGET', KEYS[4], 'brand')  -- in an alliance: the brand whose table settled it
-if settled_in and settled_in ~= BRAND then return {'other_brand', settled_in} end
+-- in an alliance: the brand whose table settled it; another brand of the alliance may not refund it (a brand
+-- that has left the alliance refunds its own orders under its own scope, BRAND '')
+local settled_in = redis.call('HGET', KEYS[4], 'brand')
+if settled_in and BRAND ~= '' and settled_in ~= BRAND then return {'other_brand', settled_in} end
 local prior = redis.call('HGET', KEYS[4], 'refund')
 if prior then
   return {'replay', prior, redis.call('HGET', KEYS[4], 'coupons'), redis.call('HGET', KEYS[4], 'grants_back') or '',

@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import io
 import random
+import re
 from collections.abc import Iterator
 
 import orjson
@@ -30,6 +31,10 @@ FIELDS = (
 )
 _KNOWN = frozenset(FIELDS)
 _COUNTS = ("coupon_uses", "redemption_uses", "sku_bought")
+MAX_TAGS = 100  # a member's tags, each an id
+MAX_USAGE_IDS = 1_000  # ids in each of a member's usage maps (coupon_uses, ...)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DIGITS = re.compile(r"-?[0-9]+\Z")  # ASCII digits only: str.isdigit() takes '²', which int() refuses
 
 
 class RowError(ValueError):
@@ -46,6 +51,7 @@ def _is_csv(text: str, name: str) -> bool:
 def count_rows(text: str, name: str) -> int:
     """How many rows read_rows will give (a progress bar's total): a JSON-lines file's
     non-blank lines; a CSV file's rows, read once more (a quoted field may hold newlines)."""
+    text = text.removeprefix("\ufeff")
     if _is_csv(text, name):
         return sum(1 for _ in read_rows(text, name))
     return sum(1 for line in text.splitlines() if line.strip())
@@ -53,7 +59,9 @@ def count_rows(text: str, name: str) -> int:
 
 def read_rows(text: str, name: str) -> Iterator[tuple]:
     """(line number, row dict or RowError) for each member row of a .jsonl/.json or .csv file,
-    read as they are asked for (an import reads the next rows while Redis writes a batch)."""
+    read as they are asked for (an import reads the next rows while Redis writes a batch).
+    A byte-order mark before the first row (a spreadsheet's UTF-8 export) is not data."""
+    text = text.removeprefix("\ufeff")
     if _is_csv(text, name):
         reader = csv.DictReader(io.StringIO(text))
         try:
@@ -61,6 +69,10 @@ def read_rows(text: str, name: str) -> Iterator[tuple]:
                 return
         except csv.Error as exc:
             yield reader.reader.line_num, RowError(None, f"not valid CSV here, the rest not read: {exc}")
+            return
+        twice = sorted({f for f in reader.fieldnames if reader.fieldnames.count(f) > 1})
+        if twice:  # csv would keep the last column silently
+            yield 1, RowError(twice[0], "a column named twice in the header; the file is not read")
             return
         while True:
             try:
@@ -98,7 +110,7 @@ def record_from_row(row: dict, tiers: set | None = None) -> MemberRecord:
     if type(member_id) is not str or not MEMBER_ID.match(member_id):
         raise RowError("id", "is required: letters, digits and _ . : -, at most 64")
     name = get("name", "")
-    if type(name) is not str or len(name) > 100:
+    if type(name) is not str or len(name) > 100 or _CONTROL.search(name):
         name = _text(row, "name", 100)
     tier = get("tier") or None
     if tier is not None and (not isinstance(tier, str) or (tiers is not None and tier not in tiers)):
@@ -113,19 +125,19 @@ def record_from_row(row: dict, tiers: set | None = None) -> MemberRecord:
     if type(sessions) is not int or not 0 <= sessions <= MAX_POINTS:
         sessions = _number(row, "sessions_watched", 0, MAX_POINTS)
     leader = get("leader", "")
-    if type(leader) is not str or len(leader) > 64:
-        leader = _text(row, "leader", 64)
+    if leader and (type(leader) is not str or not MEMBER_ID.match(leader)):
+        raise RowError("leader", "a leader id: letters, digits and _ . : -, at most 64")
     tags = get("tags")
     if tags is None:
         tags = []
     else:
         if isinstance(tags, str):
             tags = [t.strip() for t in tags.split(",") if t.strip()]
-        if not isinstance(tags, list):
-            raise RowError("tags", "must be a list of tags (no commas inside a tag)")
+        if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+            raise RowError("tags", f"must be a list of at most {MAX_TAGS} tags")
         for tag in tags:
-            if type(tag) is not str or "," in tag:
-                raise RowError("tags", "must be a list of tags (no commas inside a tag)")
+            if type(tag) is not str or not MEMBER_ID.match(tag):
+                raise RowError("tags", f"{tag!r} is not a tag: letters, digits and _ . : -, at most 64")
     paid_until = get("paid_until")
     paid_until = _instant(paid_until) if paid_until is not None else 0
     frozen = get("frozen", False)
@@ -140,8 +152,10 @@ def record_from_row(row: dict, tiers: set | None = None) -> MemberRecord:
     for channel in CHANNELS:
         value = get(channel)
         if value is not None:
-            if type(value) is not str:
+            if type(value) is int:  # a phone number written as a JSON number
                 value = str(value)
+            if type(value) is not str:
+                raise RowError(channel, "must be 1 to 128 letters, digits or + _ . : @ -")
             if not IDENTITY_VALUE.match(value):
                 raise RowError(channel, "must be 1 to 128 letters, digits or + _ . : @ -")
             identities[channel] = value
@@ -162,20 +176,20 @@ def record_from_row(row: dict, tiers: set | None = None) -> MemberRecord:
         counts = get(key)
         if counts is None:
             continue
-        if not isinstance(counts, dict) or not all(
-            isinstance(k, str) and type(v) is int and 0 <= v <= MAX_POINTS for k, v in counts.items()
+        if (
+            not isinstance(counts, dict)
+            or len(counts) > MAX_USAGE_IDS
+            or not all(MEMBER_ID.match(k) and type(v) is int and 0 <= v <= MAX_POINTS for k, v in counts.items())
         ):
-            raise RowError(key, "must map ids to whole numbers")
+            raise RowError(key, f"must map at most {MAX_USAGE_IDS} ids to whole numbers from 0 to {MAX_POINTS}")
         setattr(record, key, dict(counts))
     return record
 
 
 def _text(row: dict, key: str, limit: int) -> str:
     value = row.get(key, "")
-    if type(value) is str and len(value) <= limit:
-        return value
-    if not isinstance(value, str) or len(value) > limit:
-        raise RowError(key, f"must be text of at most {limit} characters")
+    if not isinstance(value, str) or len(value) > limit or _CONTROL.search(value):
+        raise RowError(key, f"must be text of at most {limit} characters, without control characters")
     return value
 
 
@@ -183,7 +197,7 @@ def _number(row: dict, key: str, lo: int, hi: int) -> int:
     value = row.get(key, 0)
     if type(value) is int and lo <= value <= hi:
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _DIGITS.match(value.strip()):
         value = int(value)
     if type(value) is not int or not lo <= value <= hi:
         raise RowError(key, f"must be a whole number from {lo} to {hi}")

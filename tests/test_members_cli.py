@@ -61,6 +61,51 @@ def test_a_csv_row_with_more_fields_than_the_header_is_refused(tmp_path, redis_s
     assert main(["members", "show", "X3", "--redis-url", redis_server.url]) == 0
 
 
+def test_hostile_rows_are_refused_by_line_and_the_good_rows_around_them_load(
+    tmp_path, redis_server, redis_client, capsys
+):
+    """Each bad row is reported and skipped; none stops the import or reaches a quote."""
+    rows = [
+        {"id": "H1", "points": "²"},  # a digit to str.isdigit(), not to int()
+        {"id": "H2", "points": "--5"},
+        {"id": "H3", "coupon_uses": {f"k{n}": 1 for n in range(1001)}},
+        {"id": "H4", "tags": [f"t{n}" for n in range(101)]},
+        {"id": "H5", "tags": ["has space"]},
+        {"id": "H6", "leader": "L0}01"},
+        {"id": "H7", "phone": 12345678901234567890123},  # past a 64-bit integer: a float to orjson
+        {"id": "H8", "name": "nul\u0000inside"},
+        {"id": "H9", "coupon_uses": {"<script>": 1}},
+        {"id": "OK1", "points": "7", "tags": ["fitness"], "leader": "L001", "phone": 13800000099},
+    ]
+    path = tmp_path / "hostile.jsonl"
+    path.write_text("\ufeff" + "\n".join(json.dumps(r) for r in rows) + "\n")  # with a byte-order mark
+    assert main(["members", "import", str(path), "--redis-url", redis_server.url]) == 1
+    err = capsys.readouterr().err
+    for line, field in enumerate(
+        ("points", "points", "coupon_uses", "tags", "tags", "leader", "phone", "name", "coupon_uses"), start=1
+    ):
+        assert f"{path}:{line}: {field}:" in err, (line, field, err)
+    assert "imported 1 member, refused 9 rows" in err
+    assert main(["members", "show", "OK1", "--redis-url", redis_server.url]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["points"], shown["tags"], shown["identities"]) == (7, ["fitness"], {"phone": "13800000099"})
+
+
+def test_a_csv_from_a_spreadsheet_loads_and_a_header_naming_a_column_twice_is_refused(
+    tmp_path, redis_server, redis_client, capsys
+):
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes("\ufeffid,points\r\nE1,5\r\n".encode())
+    assert main(["members", "import", str(excel), "--redis-url", redis_server.url]) == 0
+    assert main(["members", "show", "E1", "--redis-url", redis_server.url]) == 0
+    capsys.readouterr()
+    twice = tmp_path / "twice.csv"
+    twice.write_text("id,id,name\nT1,T2,x\n")
+    assert main(["members", "import", str(twice), "--redis-url", redis_server.url]) == 1
+    assert f"{twice}:1: id: a column named twice" in capsys.readouterr().err
+    assert main(["members", "show", "T2", "--redis-url", redis_server.url]) == 1
+
+
 def test_show_unknown_member(redis_server, redis_client, capsys):
     assert main(["members", "show", "NOBODY", "--redis-url", redis_server.url]) == 1
     assert "no member 'NOBODY'" in capsys.readouterr().err

@@ -114,6 +114,11 @@ def test_watch_time_beyond_the_live_time_is_refused(api):
     short = event(api, {"event_id": "w2", "member_id": "G1", "type": "watch", "room": "gala", "seconds": 599})
     assert (short.json()["points"], short.json()["note"]) == (0, "below_min_seconds")
     assert ledger(api, "G1").json()["balance"] == 1850
+    for late in (at("2026-11-11 23:00"), at("2026-11-13 21:00")):  # the gala's session ended at 23:00
+        watch = {"event_id": f"late{late}", "member_id": "G1", "type": "watch", "room": "gala", "seconds": 600}
+        refused = event(api, watch, now=late)
+        assert (refused.status_code, refused.json()["error"]["field"]) == (422, "room"), refused.text
+    assert ledger(api, "G1").json()["balance"] == 1850
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,8 @@ import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .rules.checks.draws import MAX_DRAW_ENTRIES, MAX_DRAW_PRIZES, MAX_DRAW_WEIGHT, MAX_ENTRIES_PER_MEMBER
+
 ALGORITHM = "rights-engine-draw-v1"
 SEED_BYTES = 32
 _SPAN = 1 << 64
@@ -154,6 +156,27 @@ def slots_of(prizes: Iterable[dict]) -> list[str]:
     return [p["id"] for p in prizes for _ in range(int(p["stock"]))]
 
 
+def _whole(value: object, low: int, high: int) -> int:
+    """A whole number from `low` to `high` as the document gives it: 1.9 is not an entry number."""
+    if type(value) is not int or not low <= value <= high:
+        raise ValueError(f"{value!r} is not a whole number from {low} to {high}")
+    return value
+
+
+def _text(value: object) -> str:
+    if type(value) is not str:
+        raise ValueError(f"{value!r} is not text")
+    return value
+
+
+def _weights(value: object) -> dict[str, int]:
+    """The draw's tier weights, checked to be what a rule can set: tier -> a whole number
+    from 1 to MAX_DRAW_WEIGHT."""
+    if not isinstance(value, dict):
+        raise ValueError("weights is not an object of tier weights")
+    return {_text(tier): _whole(weight, 1, MAX_DRAW_WEIGHT) for tier, weight in value.items()}
+
+
 def verify(document: dict) -> list[str]:
     """What is wrong with a drawn results document (an empty list: it matches): the seed
     against the commitment, the entry list's order, and the winners recomputed."""
@@ -172,12 +195,26 @@ def verify(document: dict) -> list[str]:
     if commitment(seed) != document.get("commitment"):
         problems.append("SHA-256 of the seed is not the commitment")
     try:
+        _weights(document["weights"])  # shown to an auditor: it must be a rule's
+        if len(document["entries"]) > MAX_DRAW_ENTRIES:
+            raise ValueError(f"more than {MAX_DRAW_ENTRIES} entries, more than a draw takes")
         entries = [
-            Entry(str(e["member_id"]), int(e["entry"]), str(e["tier"]), int(e["weight"])) for e in document["entries"]
+            Entry(
+                _text(e["member_id"]),
+                _whole(e["entry"], 1, MAX_ENTRIES_PER_MEMBER),
+                _text(e["tier"]),
+                _whole(e["weight"], 1, MAX_DRAW_WEIGHT),  # as recorded at entry: a tier's weight under the rules
+            )
+            for e in document["entries"]
         ]
+        stocks = [_whole(p["stock"], 1, MAX_DRAW_PRIZES) for p in document["prizes"]]
+        if sum(stocks) > MAX_DRAW_PRIZES:
+            raise ValueError(f"{sum(stocks)} prizes, more than the {MAX_DRAW_PRIZES} a draw holds")
         slots = slots_of(document["prizes"])
         stated = [
-            Winner(int(w["slot"]), str(w["prize"]), str(w["member_id"]), int(w["entry"]), str(w["tier"]))
+            Winner(
+                _whole(w["slot"], 1, MAX_DRAW_PRIZES), _text(w["prize"]), _text(w["member_id"]), w["entry"], w["tier"]
+            )
             for w in document["winners"]
         ]
     except (KeyError, TypeError, ValueError) as exc:
@@ -186,8 +223,8 @@ def verify(document: dict) -> list[str]:
         problems.append("the entry list is not in canonical order (member id, then entry number)")
     if len({(e.member_id, e.entry) for e in entries}) != len(entries):
         problems.append("an entry is listed twice")
-    if document.get("entries_count", len(entries)) != len(entries):
-        problems.append(f"entries_count is {document.get('entries_count')}, the list holds {len(entries)}")
+    if document.get("entries_count") != len(entries):
+        problems.append(f"entries_count is {document.get('entries_count')!r}, the list holds {len(entries)}")
     try:
         computed = draw_winners(seed, entries, slots)
     except ValueError as exc:

@@ -46,6 +46,7 @@ def document(seed: bytes, entries: list[Entry], prizes: list[dict]) -> dict:
         "algorithm": ALGORITHM,
         "commitment": commitment(seed),
         "seed": seed.hex(),
+        "weights": {e.tier: e.weight for e in entries},
         "prizes": prizes,
         "entries_count": len(ordered),
         "entries": [e.as_dict() for e in ordered],
@@ -124,6 +125,27 @@ def test_verify_matches_and_catches_a_changed_seed_entry_list_or_winner():
     assert any("slot 1" in p for p in verify(dict(doc, winners=swapped)))
     assert verify(dict(doc, winners=doc["winners"][:-1])) != []
     assert verify({k: v for k, v in doc.items() if k != "seed"}) != []
+
+
+def test_verify_refuses_forged_weights_and_shapes_a_draw_cannot_have():
+    """Winners recomputed honestly from a doctored entry list still fail where no draw could
+    have it: a weight past a tier's 100, a fractional entry number, more than 1,000 prizes."""
+    entries = entries_of({"silver": 20, "gold": 10}, {"silver": 1, "gold": 2})
+    doc = document(SEED, entries, [{"id": "A", "stock": 2}])
+    forged = [
+        dict(e, weight=100_000) if e["member_id"] == doc["entries"][0]["member_id"] else e for e in doc["entries"]
+    ]
+    slots = ["A", "A"]
+    rewon = draw_winners(SEED, [Entry(e["member_id"], e["entry"], e["tier"], e["weight"]) for e in forged], slots)
+    tampered = dict(doc, entries=forged, winners=[w.as_dict() for w in rewon])
+    assert any("malformed" in p and "100000" in p for p in verify(tampered)), verify(tampered)
+    assert verify(dict(doc, weights={"gold": 1000})) != []  # past a tier weight's 100
+    fractional = [dict(doc["entries"][0], entry=1.9), *doc["entries"][1:]]
+    assert any("malformed" in p for p in verify(dict(doc, entries=fractional)))
+    huge = dict(doc, prizes=[{"id": "A", "stock": 10**15}])  # refused, not built into 10**15 slots
+    assert any("malformed" in p for p in verify(huge))
+    uncounted = {k: v for k, v in doc.items() if k != "entries_count"}
+    assert any("entries_count" in p for p in verify(uncounted))
 
 
 def expected_tier_rates(counts: dict, weights: dict, prizes: int) -> dict:

@@ -139,10 +139,26 @@ def test_an_order_is_refunded_only_in_the_brand_that_settled_it(redis_client, re
         assert again.status_code == 422  # a replay too is the settling brand's
 
 
+def test_an_alliance_naming_a_brand_not_served_is_refused(redis_client, redis_server, admin):
+    """A misspelt brand would make the alliance's owner someone else and hide the members."""
+    with client_for(redis_server) as client:
+        pushed = client.post(
+            "/v1/rules", content=GRAIN.encode(), params={"author": "t", "brand": "grain"}, headers=ADMIN
+        )
+        assert pushed.status_code == 201
+        refused = declare(client, {**ALLIANCE, "brands": ["grian", "grain"]})
+        assert (refused.status_code, refused.json()["error"]["field"]) == (422, "brands"), refused.text
+        assert "'grian'" in refused.json()["error"]["reason"] and "grain, main" in refused.json()["error"]["reason"]
+        assert client.get("/v1/alliances", headers=ADMIN).json() == {"alliances": []}
+
+
 def test_a_brand_is_in_one_alliance(redis_client, redis_server, admin):
     with client_for(redis_server) as client:
-        assert declare(client).status_code == 200
-        again = declare(client, {"brands": ["grain", "oil"], "point_value": {"fen": 1, "points": 1}}, "other")
+        pushed = client.post(
+            "/v1/rules", content=GRAIN.encode(), params={"author": "t", "brand": "grain"}, headers=ADMIN
+        )
+        assert pushed.status_code == 201 and declare(client).status_code == 200
+        again = declare(client, {"brands": ["grain", "main"], "point_value": {"fen": 1, "points": 1}}, "other")
         assert (again.status_code, again.json()["error"]["code"]) == (409, "brand_in_another_alliance")
         assert client.get("/v1/alliances/nope/clearing", headers=ADMIN).status_code == 404
 

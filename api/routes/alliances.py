@@ -104,6 +104,15 @@ async def declare(name: str, request: Request, service: ServiceDep) -> Response:
         alliance = parse(raw, name)
     except AllianceInvalid as exc:
         return error(422, "invalid_request", exc.reason, exc.field)
+    unknown = [b for b in alliance.brands if service.served(b) is None]
+    if unknown:  # perhaps pushed through another worker a moment ago: follow the deployment's brands first
+        await service.redis_call(service.follow_brands())
+        unknown = [b for b in alliance.brands if service.served(b) is None]
+    if unknown:  # a misspelt brand would hide the members of the brands it joins
+        served = ", ".join(sorted([service.home, *service.brands]))
+        return error(
+            422, "invalid_request", f"brand {unknown[0]!r} is not served here; the brands are {served}", "brands"
+        )
     current = dict(service.alliances)
     clash = overlap(alliance, current)
     if clash:

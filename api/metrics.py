@@ -11,8 +11,9 @@ last snapshot, so nothing is counted twice.
 Gauges (workers, rules versions) count only the workers seen in the last few seconds.
 The stock gauges are not summed from snapshots: the worker answering a scrape reads them
 from Redis then (api/stock_levels.py), so every worker gives the same figures:
-`rights_stock_left{item}` for each stocked redemption item, and `rights_stock_low{item}`
-(1 when at or below its `low_stock`, sold out included; 0 otherwise) for those that set one.
+`rights_stock_left{brand,item}` for each stocked redemption item of every brand served, and
+`rights_stock_low{brand,item}` (1 when at or below its `low_stock`, sold out included; 0
+otherwise) for those that set one.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def fold(into: dict, snap: dict) -> None:
 def render(snapshots: list, local: Metrics, stock: list | None = None) -> str:
     """Prometheus text format of the sum of the snapshots (this worker's own included),
     written by prometheus_client's exposition from metric families built here; `stock`:
-    (redemption item, units left) as Redis has them now."""
+    (brand, redemption item, units left) as Redis has them now."""
     now = time.time()
     fresh = [s for s in snapshots if now - s.get("at", 0) <= STALE_AFTER_S]
     total: dict = {"requests": []}
@@ -212,18 +213,18 @@ def render(snapshots: list, local: Metrics, stock: list | None = None) -> str:
     )
     left = GaugeMetricFamily(
         "rights_stock_left",
-        "Units left of a stocked redemption item, read from Redis at scrape time.",
-        labels=("item",),
+        "Units left of a brand's stocked redemption item, read from Redis at scrape time.",
+        labels=("brand", "item"),
     )
     low = GaugeMetricFamily(
         "rights_stock_low",
         "1 when a redemption item's stock left is at or below its low_stock (sold out included), else 0.",
-        labels=("item",),
+        labels=("brand", "item"),
     )
-    for item, n in stock or []:
-        left.add_metric([item.id], max(n, 0))
+    for brand, item, n in stock or []:
+        left.add_metric([brand, item.id], max(n, 0))
         if item.low_stock is not None:
-            low.add_metric([item.id], 1 if n <= item.low_stock else 0)
+            low.add_metric([brand, item.id], 1 if n <= item.low_stock else 0)
     families = (served, timing, engine_time, lookups, errors, version, workers, left, low)
     return generate_latest(_Families(families)).decode()
 

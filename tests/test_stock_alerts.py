@@ -107,15 +107,30 @@ def test_a_low_stock_alert_then_sold_out(redis_client, redis_server, tmp_path):
         dashboard = api.get("/dashboard/data", headers={"X-Rights-Now": str(WED)}).json()
         assert dashboard["stock_alerts"] == [low]
         metrics = api.get("/metrics").text
-        assert 'rights_stock_low{item="SCARCE"} 1.0' in metrics
-        assert 'rights_stock_left{item="SCARCE"} 2.0' in metrics
-        assert 'rights_stock_low{item="OLIVE-OIL"}' not in metrics  # sets no low_stock
-        assert 'rights_stock_left{item="OLIVE-OIL"} 300.0' in metrics
+        assert 'rights_stock_low{brand="main",item="SCARCE"} 1.0' in metrics
+        assert 'rights_stock_left{brand="main",item="SCARCE"} 2.0' in metrics
+        assert 'rights_stock_low{brand="main",item="OLIVE-OIL"}' not in metrics  # sets no low_stock
+        assert 'rights_stock_left{brand="main",item="OLIVE-OIL"} 300.0' in metrics
         assert redeem(api, members[2], "SCARCE", WED).status_code == 200
         assert redeem(api, members[3], "SCARCE", WED).status_code == 200
         sold_out = {**low, "left": 0, "state": "sold_out"}
         assert alerts(api, WED).json()["alerts"] == [sold_out]
-        assert 'rights_stock_low{item="SCARCE"} 1.0' in api.get("/metrics").text
+        assert 'rights_stock_low{brand="main",item="SCARCE"} 1.0' in api.get("/metrics").text
+
+
+def test_every_brand_s_stock_is_in_the_metrics_under_its_brand(redis_client, redis_server, tmp_path, monkeypatch):
+    from engine.demo import DEMO_GRAIN_RULES
+
+    monkeypatch.setenv("RIGHTS_ADMIN_TOKEN", "stock-admin-token-0123456789")
+    admin = {"Authorization": "Bearer stock-admin-token-0123456789"}
+    with client_for(redis_server, redis_timeout_ms=500, data_dir=str(tmp_path)) as api:
+        pushed = api.post(
+            "/v1/rules", content=DEMO_GRAIN_RULES.read_bytes(), params={"author": "t", "brand": "grain"}, headers=admin
+        )
+        assert pushed.status_code == 201
+        metrics = api.get("/metrics").text
+        assert 'rights_stock_left{brand="grain",item="MILLET-GIFT"} 300.0' in metrics
+        assert 'rights_stock_left{brand="main",item="OLIVE-OIL"}' in metrics
 
 
 def test_a_released_item_alerts_in_its_week_and_not_after_the_release(redis_client, redis_server, tmp_path):

@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from ..brands import scoped
 from ..errors import JSON
 from ..metrics import render
 from ..redis.keys import METRICS_KEY
@@ -111,11 +112,15 @@ async def metrics(service: ServiceDep) -> Response:
         snapshots = [orjson.loads(v) for v in raw.values()]
     if not snapshots:
         snapshots = [orjson.loads(service.metrics.snapshot())]
-    stock: list = []
-    if service.table is not None:
-        with contextlib.suppress(Exception):  # a scrape still answers without Redis
-            stock = await asyncio.wait_for(
-                levels(service.redis, service.scripts, service.table.model.redemptions, int(time.time())),
-                service.timeout,
+    stock: list = []  # (brand, item, units left) of every brand served, each read in its brand's keys
+    now = int(time.time())
+    for brand in [service.home, *sorted(service.brands)]:
+        served = service.served(brand)
+        if served is None or served.table is None:
+            continue
+        with contextlib.suppress(Exception), scoped(service.scope(brand)):  # a scrape still answers without Redis
+            found = await asyncio.wait_for(
+                levels(service.redis, service.scripts, served.table.model.redemptions, now), service.timeout
             )
+            stock += [(brand, item, n) for item, n in found]
     return Response(render(snapshots, service.metrics, stock), media_type="text/plain; version=0.0.4")

@@ -256,6 +256,20 @@ def test_a_key_written_twice_in_yaml_is_refused_at_its_line(tmp_path, capsys):
     assert f"{twice}:3: price: written twice in one mapping (first on line 3); YAML would keep only the last" in err
 
 
+def test_a_price_in_yaml_1_1_s_base_60_or_octal_is_refused_not_read_as_another_amount(tmp_path, capsys):
+    """`1:40` is 100 and `0100` is 64 to YAML 1.1: here both are text, refused at their line."""
+    odd = tmp_path / "odd.yaml"
+    odd.write_text(
+        "tiers: [{id: x}]\nproducts:\n  - {sku: A, category: c, price: 1:40}\n  - {sku: B, category: c, price: 0100}\n"
+    )
+    assert main(["rules", "validate", str(odd)]) == 1
+    err = capsys.readouterr().err
+    assert f"{odd}:3: products[0].price:" in err and f"{odd}:4: products[1].price:" in err, err
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("tiers: [{id: x}]\nproducts:\n  - {sku: A, category: c, price: 1_000}\n")
+    assert main(["rules", "validate", str(plain)]) == 0
+
+
 def test_a_yaml_merge_key_overridden_is_not_a_repeat(tmp_path, capsys):
     merged = tmp_path / "merged.yaml"
     merged.write_text(

@@ -55,11 +55,27 @@ def looks_like_json(raw: bytes) -> bool:
     return raw.lstrip()[:1] in (b"{", b"[")
 
 
+# YAML 1.1 reads `1:40` as 100 (base 60) and `0100` as 64 (octal): a price typed so would load
+# as another amount without a word. Here a number is decimal (underscores allowed); those
+# forms stay text, which the checks then refuse at their line.
+_DECIMAL_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$")
+_DECIMAL_FLOAT = re.compile(
+    r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+
+
 class _KeysOnceLoader(_Loader):  # type: ignore[valid-type,misc]
     """The safe loader, noting each key written twice in one mapping, which a plain load
     would drop without a word (it keeps the last): (key, its line, the line of its first).
     A mapping's own keys are read before its merges (`<<: *base`) are spread into it,
     which may override them; keys are compared as written (tag and text)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+        for first, resolvers in _Loader.yaml_implicit_resolvers.items()
+    }
 
     def __init__(self, stream: str):
         super().__init__(stream)
@@ -82,6 +98,10 @@ class _KeysOnceLoader(_Loader):  # type: ignore[valid-type,misc]
 
 
 _NOT_KEYS = frozenset(("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"))
+
+
+_KeysOnceLoader.add_implicit_resolver(_INT_TAG, _DECIMAL_INT, list("-+0123456789"))
+_KeysOnceLoader.add_implicit_resolver(_FLOAT_TAG, _DECIMAL_FLOAT, list("-+0123456789."))
 
 
 def parse(raw: bytes) -> Any:

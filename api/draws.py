@@ -377,7 +377,7 @@ async def results(scripts: Scripts, draw: Draw, with_codes: bool = False) -> dic
 
 
 def masked(member_id: str) -> str:
-    """A member id as the open big screen shows it: M0****01 (a winner can tell it is them)."""
+    """A member id as the open big screen shows it: M0**06 for M00006 (a winner can tell it is them)."""
     if len(member_id) <= 4:
         return member_id[:1] + "*" * (len(member_id) - 1)
     return member_id[:2] + "*" * (len(member_id) - 4) + member_id[-2:]

@@ -48,9 +48,10 @@ def compare(evaluator, active, candidate, member, req, now: int) -> dict:
 
 
 async def simulate(
-    evaluator, active, candidate, find_member, carts: list, replay: list, at: int | None, now: int
+    evaluator, active, candidate, find_member, carts: list, replay: list, at: int | None, now: int, brand: str = ""
 ) -> dict:
-    """Every cart (and replayed request) under both tables, with totals of the changes."""
+    """Every cart (and replayed request) under both tables, with totals of the changes; a
+    cart naming another `brand` than the one simulated is refused."""
     results = []
     for index, cart in enumerate(carts):
         field = f"carts[{index}]"
@@ -62,6 +63,8 @@ async def simulate(
             req = parse_request(cart)
         except RequestInvalid as exc:
             raise RequestInvalid(f"{field}.{exc.field}" if exc.field else field, exc.reason) from None
+        if brand and req.brand is not None and req.brand != brand:
+            raise RequestInvalid(f"{field}.brand", f"this simulation is of brand {brand}: try {req.brand} with ?brand=")
         try:
             results.append(
                 {"cart": index, **compare(evaluator, active, candidate, member, req, now if at is None else at)}

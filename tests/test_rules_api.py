@@ -357,6 +357,8 @@ def test_simulate_quotes_a_candidate_without_touching_live_traffic(redis_client,
             carts = [cart, {"member": member, "lines": [{"sku": "MILK-1L", "qty": 1}]}]
             refused = client.post("/v1/rules/simulate", headers=ADMIN, json={"carts": carts})
             assert refused.status_code == 422 and refused.json()["error"]["field"].startswith(field), refused.text
+        other = client.post("/v1/rules/simulate", headers=ADMIN, json={"carts": [{**cart, "brand": "grain"}]})
+        assert (other.status_code, other.json()["error"]["field"]) == (422, "carts[0].brand"), other.text
         for instant in (32_503_680_000, 10**15, "99999-01-01"):
             past = client.post("/v1/rules/simulate", headers=ADMIN, json={"at": instant, "carts": [cart]})
             assert (past.status_code, past.json()["error"]["field"]) == (422, "at"), instant

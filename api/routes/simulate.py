@@ -161,7 +161,7 @@ async def simulate_route(request: Request, service: ServiceDep, brand: BrandPara
     samples = await service.redis_call(recent_samples(service.redis, replay, keys)) if replay else []
     try:
         result = await simulate(
-            service.evaluator, active, candidate, service.find_member, carts, samples, at, int(time.time())
+            service.evaluator, active, candidate, service.find_member, carts, samples, at, int(time.time()), brand
         )
     except RequestInvalid as exc:
         return error(422, exc.code, exc.reason, exc.field)

@@ -33,7 +33,11 @@ def _first_header(scope: Scope, name: bytes) -> str:
 
 
 def too_large(limit: int) -> Response:
-    return error(413, "body_too_large", f"the body is larger than {limit} bytes")
+    """413; the body is not read to its end, so the connection closes after the answer
+    (its rest would otherwise be read as the next request)."""
+    answer = error(413, "body_too_large", f"the body is larger than {limit} bytes")
+    answer.headers["connection"] = "close"
+    return answer
 
 
 class Gate:
@@ -63,8 +67,10 @@ class Gate:
             if refused is not None:
                 return error(403, "forbidden_scope", refused, "X-Api-Key")
         for name, value in headers:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                return too_large(limit)
+            if name == b"content-length" and value.isdigit():
+                digits = value.lstrip(b"0")  # zeros in front are valid HTTP, and int() refuses 4,300 digits
+                if len(digits) > 19 or int(digits or b"0") > limit:
+                    return too_large(limit)
         return None
 
     def busy(self, scope: Scope) -> Response | None:

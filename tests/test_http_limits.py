@@ -129,6 +129,79 @@ def test_a_table_sized_body_is_not_read_before_the_admin_token_is_checked(server
     assert head.split(b" ", 2)[1] in (b"401", b"403") and b"admin" in head, head[:300]
 
 
+def _answers(raw: bytes) -> list[tuple[int, bytes]]:
+    """(status, body) of each HTTP/1.1 answer in a stream of them, by Content-Length."""
+    out = []
+    while raw:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+        )
+        out.append((int(head.split(b" ", 2)[1]), rest[:length]))
+        raw = rest[length:]
+    return out
+
+
+def test_a_request_asking_to_switch_protocols_never_lets_its_body_run_as_a_request(server):
+    """The parser hands what follows an Upgrade request's head to the new protocol: with a
+    body it is refused, and the bytes after it are never read as another request."""
+    inner = b"GET /v1/noop HTTP/1.1\r\nHost: x\r\n\r\n"
+    with connect(server) as conn:
+        conn.sendall(
+            b"POST /v1/eligibility HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+            b"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nContent-Length: %d\r\n\r\n" % len(inner) + inner
+        )
+        answers = _answers(answer(conn))
+    assert [status for status, _ in answers] == [400], answers
+    assert json.loads(answers[0][1])["error"]["code"] == "upgrade_not_supported"
+    with connect(server) as conn:  # without a body: answered, then the connection closes
+        conn.sendall(b"GET /v1/noop HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n" + inner)
+        assert [status for status, _ in _answers(answer(conn))] == [200]
+
+
+def test_an_unreadable_request_behind_others_is_refused_after_their_answers(server):
+    with connect(server) as conn:
+        conn.sendall(
+            b"GET /v1/noop HTTP/1.1\r\nHost: x\r\n\r\n" * 2 + b"GET /v1/noop HTTP/1.1\r\nBad Header: y\r\n\r\n"
+        )
+        answers = _answers(answer(conn))
+    assert [status for status, _ in answers] == [200, 200, 400], answers
+    assert json.loads(answers[2][1])["error"]["code"] == "malformed_request"
+
+
+def test_a_content_length_with_thousands_of_zeros_in_front_is_read_never_500(server):
+    """Zeros in front are valid HTTP (the parser takes them); Python's int() refuses a
+    number of over 4,300 digits, so the length is read without them."""
+    with connect(server) as conn:  # 5: the body is read, and refused as JSON
+        conn.sendall(b"POST /v1/eligibility HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"0" * 4400 + b"5\r\n\r\nhello")
+        assert [status for status, _ in _answers(conn.recv(65536))] == [400]
+    with connect(server) as conn:  # past the body limit: 413, and the connection closes
+        conn.sendall(b"POST /v1/eligibility HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"0" * 4400 + b"70000\r\n\r\n")
+        assert [status for status, _ in _answers(answer(conn))] == [413]
+
+
+def test_chunked_trailers_are_dropped_and_bounded(server):
+    body = b'{"lines": []}'
+    with connect(server) as conn:  # a small trailer: ignored, the request answered
+        conn.sendall(
+            b"POST /v1/eligibility HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n%x\r\n%s\r\n0\r\nX-Api-Key: t\r\n\r\n"
+            % (len(body), body)
+        )
+        assert [status for status, _ in _answers(answer(conn))] == [200]
+    with connect(server) as conn:  # trailers past a head's worth: the connection is closed, unanswered
+        conn.sendall(
+            b"POST /v1/eligibility HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n"
+            % (len(body), body)
+        )
+        try:
+            for _ in range(40):
+                conn.sendall(b"X-T: " + b"a" * 1000 + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert b" 200 " not in answer(conn)
+
+
 def test_an_idle_keep_alive_connection_is_closed(server):
     with connect(server) as conn:
         conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -15,6 +15,19 @@ uvicorn's own bounds (`timeout_keep_alive`, `limit_concurrency`), set by `rights
 Data is fed to the parser at most one limit's worth at a time, so a head that begins in
 the same read as the end of the previous request is counted from the next slice on: a
 head is never more than twice the limit when it is refused.
+
+It also closes three gaps of uvicorn's protocol, each of which let bytes of one request
+be read as another's, or an answer be lost:
+- a request that asks to switch protocols (`Connection: Upgrade`, e.g. curl's `h2c`):
+  the parser ends the request at its head and hands the rest over as the new protocol's,
+  which uvicorn then drops or parses as further requests. No upgrade is served here, so
+  such a request with a body is refused (400 `upgrade_not_supported`) and one without
+  is answered and its connection closed; nothing after it is read;
+- a request the parser cannot read (400) behind requests still being answered: the 400
+  waits for their answers, as a 431 does, in the API's error shape;
+- chunked trailers: neither counted nor bounded, and added to the request's headers
+  after its head was checked. Their fields are dropped, and more than a head's worth
+  closes the connection.
 """
 
 from __future__ import annotations
@@ -61,7 +74,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.head_bytes = 0
         self.messages_done = 0
         self.body_pending = False
-        self.refuse_pending = False  # a head too large arrived behind a request still being answered
+        self.pending_refusal: bytes | None = None  # an error answer waiting for the answers before it
+        self.refuse_pending = False  # nothing more is read: a refusal is due (now or after the answers before it)
+        self.upgrade_refused = False  # this request asked to switch protocols: no cycle, or a last one
+        self.trailer_bytes = 0
         self.head_timer: asyncio.TimerHandle | None = None
         self.body_timer: asyncio.TimerHandle | None = None
 
@@ -94,7 +110,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 take = min(self.max_head, size - offset)
             counted, done_before = self.in_head, self.messages_done
             super().data_received(data if take == size else data[offset : offset + take])
-            if self.parser is None:
+            if self.parser is None or self.refuse_pending:  # what follows is not read as requests
                 return
             if self.messages_done != done_before:
                 self.head_bytes = 0  # what followed the request's end in this slice is not counted: at most a limit
@@ -106,15 +122,45 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         elif self.body_pending and self.body_timer is None:
             self.body_timer = self.loop.call_later(self.body_timeout, self._body_late)
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.in_head:
+            super().on_header(name, value)
+            return
+        self.trailer_bytes += len(name) + len(value) + 4  # a chunked body's trailer: dropped, and bounded
+        if self.trailer_bytes > self.max_head:
+            self.transport.close()
+
     def on_headers_complete(self) -> None:
         self.in_head = False
         self.body_pending = True
+        self.trailer_bytes = 0
         if self.head_timer is not None:
             self.head_timer.cancel()
             self.head_timer = None
+        if self.parser.should_upgrade():  # no protocol switch is served (websockets are off)
+            self.refuse_pending = True  # the parser hands what follows to the new protocol: none is read
+            self.transport.pause_reading()
+            if any(
+                name in (b"content-length", b"transfer-encoding") and value.strip(b"0 ") for name, value in self.headers
+            ):
+                self.upgrade_refused = True  # its body is not parsed: the request cannot be served
+                self._refuse(
+                    refusal(
+                        b"400 Bad Request",
+                        "upgrade_not_supported",
+                        "this server does not switch protocols: send the request without Connection: Upgrade",
+                    )
+                )
+                return
+            super().on_headers_complete()
+            if self.cycle is not None:
+                self.cycle.keep_alive = False  # answered, then the connection closes
+            return
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
+        if self.upgrade_refused:
+            return
         self.body_pending = False
         if self.body_timer is not None:
             self.body_timer.cancel()
@@ -128,24 +174,36 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         return self.cycle is not None and not self.cycle.response_complete
 
     def _refuse_head(self) -> None:
-        if self._responding() or self.pipeline:  # never write into another response: refuse after it
-            self.refuse_pending = True
-            self.transport.pause_reading()
-            return
-        self.transport.write(
+        self._refuse(
             refusal(
                 b"431 Request Header Fields Too Large",
                 "headers_too_large",
                 f"the request line and headers are larger than {self.max_head} bytes",
             )
         )
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes its parser cannot read, in the API's shape, and after
+        the answers to the requests before them."""
+        self._refuse(refusal(b"400 Bad Request", "malformed_request", "the request is not valid HTTP/1.1"))
+
+    def _refuse(self, answer: bytes) -> None:
+        """Write `answer` and close; after the answers in progress or queued, never into one."""
+        self.refuse_pending = True
+        self.transport.pause_reading()
+        if self._responding() or self.pipeline:
+            self.pending_refusal = answer
+            return
+        self.transport.write(answer)
         self.transport.close()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if self.refuse_pending and not self._responding() and not self.pipeline and not self.transport.is_closing():
-            self.refuse_pending = False
-            self._refuse_head()
+        answer = self.pending_refusal
+        if answer is not None and not self._responding() and not self.pipeline and not self.transport.is_closing():
+            self.pending_refusal = None
+            self.transport.write(answer)
+            self.transport.close()
 
     def _head_late(self) -> None:
         self.head_timer = None

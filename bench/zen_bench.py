@@ -36,8 +36,10 @@ def _text(value: str) -> str:
     return json.dumps(value)
 
 
-def decision_graph(table, room: str, now: int) -> str:
-    """The JDM graph (JSON text) of the table's prices and coupons at `now` in `room`."""
+def decision_graph(table, room: str, now: int, tags: frozenset = frozenset()) -> str:
+    """The JDM graph (JSON text) of the table's prices and coupons at `now` in `room`, for
+    a member with `tags` and no coupon grants: a product or coupon whose segment the tags
+    do not meet is not theirs, and an `issue: granted` coupon is nobody's until bought."""
     model = table.model
     tiers = [VISITOR] + [t.id for t in model.tiers]
     rooms = {r.id: r for r in model.rooms}
@@ -60,7 +62,7 @@ def decision_graph(table, room: str, now: int) -> str:
                         "live": "true" if live else "false",
                         "unit": str(price),
                         "amount": f"{price} * qty",
-                        "ok": "true" if tier in product.allowed_tiers else "false",
+                        "ok": "true" if tier in product.allowed_tiers and _admits(product, tags) else "false",
                         "category": _text(product.category),
                     }
                 )
@@ -87,6 +89,8 @@ def decision_graph(table, room: str, now: int) -> str:
     spend = {"id": "spend", "key": "spent", "value": "sum(map(filter(priced, #.ok), #.amount))"}
     coupon_rows = []
     for coupon in model.coupons:
+        if coupon.issue == "granted" or not _admits(coupon, tags):
+            continue
         scope = "spent"
         if not coupon.scope_all:
             skus = json.dumps(sorted(coupon.scope_skus))
@@ -144,6 +148,10 @@ def decision_graph(table, room: str, now: int) -> str:
     return json.dumps({"contentType": "application/vnd.gorules.decision", "nodes": nodes, "edges": edges})
 
 
+def _admits(item, tags: frozenset) -> bool:
+    return item.segment is None or item.segment.admits(tags)
+
+
 class ZenQuote:
     """zen-engine's answer for one cart: the context in, the decision's result out."""
 
@@ -151,7 +159,7 @@ class ZenQuote:
         import zen
 
         self.engine = zen.ZenEngine()
-        self.decision = self.engine.create_decision(decision_graph(table, room, now))
+        self.decision = self.engine.create_decision(decision_graph(table, room, now, MEMBER.tags))
         rooms = {r.id: r for r in table.model.rooms}
         self.live = room in rooms and rooms[room].start <= now < rooms[room].end
         self.room, self.now = room, now

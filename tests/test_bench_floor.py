@@ -1,5 +1,6 @@
-"""The API benchmark's floor and its meter: the raw ASGI app answers the bytes it is given
-with the eligibility route's headers, and a server's CPU time counts its whole tree."""
+"""The benchmarks' floors, peers and meter: the raw ASGI app answers the bytes it is given
+with the eligibility route's headers, zen-engine decides what the compiled quote decides,
+and a server's CPU time counts its whole tree."""
 
 from __future__ import annotations
 
@@ -54,3 +55,13 @@ def test_a_trees_cpu_time_counts_its_children():
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_zen_engine_peer_decides_what_the_compiled_quote_decides():
+    """The comparison with GoRules zen-engine is of one decision: for the benchmark's carts
+    both find the same unit prices and the same usable coupons (segments and coupons bought
+    with points included), else the row's ratio compares two different answers."""
+    from bench import zen_bench
+
+    figures = zen_bench.run(carts=60, repeat=1)
+    assert figures["carts_with_the_same_prices_and_coupons"] == figures["carts"] == 60

@@ -25,6 +25,7 @@ import secrets
 import socket
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import orjson
 from prometheus_client import generate_latest
@@ -68,7 +69,9 @@ class Metrics:
         self.engine = Histogram(ENGINE_BUCKETS)
         self.redis = Histogram(BUCKETS)
         self.redis_errors = 0
-        self.rules_version = ""
+        self.rules_version = ""  # the home brand's
+        self.brand = ""  # the home brand's name
+        self.brand_versions: Callable[[], dict[str, str]] = dict  # every brand served -> its version (the service's)
         self.first_publish = True  # the field may be created only by its first publish
         self.published: dict | None = None  # the counts as of the last snapshot Redis took
         self.baseline: dict | None = None  # counts already folded into `retired` under an older field
@@ -90,6 +93,7 @@ class Metrics:
             "redis": self.redis.snapshot(),
             "redis_errors": self.redis_errors,
             "rules_version": self.rules_version,
+            "rules_versions": {self.brand: self.rules_version, **self.brand_versions()},
         }
 
     def snapshot(self, counts: dict | None = None) -> bytes:
@@ -182,7 +186,12 @@ def render(snapshots: list, local: Metrics, stock: list | None = None) -> str:
     engine = total.get("engine", _empty(ENGINE_BUCKETS))
     redis = total.get("redis", _empty(BUCKETS))
     redis_errors = total.get("redis_errors", 0)
-    versions = {snap["rules_version"] for snap in fresh if snap.get("rules_version")}
+    versions = set()  # (brand, version) of each fresh worker; a snapshot of an earlier release names its home's only
+    for snap in fresh:
+        named = snap.get("rules_versions") or (
+            {local.brand: snap["rules_version"]} if snap.get("rules_version") else {}
+        )
+        versions |= {(brand, version) for brand, version in named.items() if version}
 
     served = CounterMetricFamily(
         "rights_requests", "HTTP requests by route, method and status.", labels=("route", "method", "status")
@@ -204,10 +213,12 @@ def render(snapshots: list, local: Metrics, stock: list | None = None) -> str:
         "rights_redis_errors", "Requests that failed because Redis did not answer in time.", value=redis_errors
     )
     version = GaugeMetricFamily(
-        "rights_rules_version_info", "The rule table version each worker serves (1 per version).", labels=("version",)
+        "rights_rules_version_info",
+        "The rule table version each worker serves, per brand (1 per brand and version).",
+        labels=("brand", "version"),
     )
-    for name in sorted(versions or {local.rules_version}):
-        version.add_metric([name], 1)
+    for brand, name in sorted(versions or {(local.brand, local.rules_version)}):
+        version.add_metric([brand, name], 1)
     workers = GaugeMetricFamily(
         "rights_workers", "Worker processes that reported in the last 10 seconds.", value=len(fresh)
     )

@@ -102,6 +102,8 @@ class Service:
         self.table = compile_source(self.table_source)
         gc.freeze()  # the table's objects live as long as the worker: keep them out of every collection
         self.metrics.rules_version = self.table.version
+        self.metrics.brand = self.home
+        self.metrics.brand_versions = lambda: {b: s.table.version for b, s in list(self.brands.items()) if s.table}
         self.cluster = await asyncio.to_thread(is_cluster, url)
         self.one_node = not self.cluster
         # the client's own timeouts are the patience limit: whether Redis answers in time is

@@ -229,6 +229,7 @@ def test_health_readiness_and_metrics(api):
     assert engine["rights_engine_seconds_count"] >= 1 and scraped["rights_redis_lookup_seconds"].type == "histogram"
     (version,) = scraped["rights_rules_version_info"].samples
     assert version.labels["version"].startswith("dairy-gala@") and version.value == 1
+    assert version.labels["brand"] == "main"
 
 
 def test_metrics_counters_never_fall_when_workers_stop_and_are_forgotten(redis_client, redis_server):

@@ -131,6 +131,8 @@ def test_every_brand_s_stock_is_in_the_metrics_under_its_brand(redis_client, red
         metrics = api.get("/metrics").text
         assert 'rights_stock_left{brand="grain",item="MILLET-GIFT"} 300.0' in metrics
         assert 'rights_stock_left{brand="main",item="OLIVE-OIL"}' in metrics
+        versions = [line for line in metrics.splitlines() if line.startswith("rights_rules_version_info{")]
+        assert len(versions) == 2 and 'brand="grain",version="grain-oil@' in "\n".join(versions), versions
 
 
 def test_a_released_item_alerts_in_its_week_and_not_after_the_release(redis_client, redis_server, tmp_path):

@@ -7,18 +7,16 @@ flash burst of the last five minutes (flash redeemers join), and the decay after
 
 from __future__ import annotations
 
-import os
-
 from locust import LoadTestShape
 
 from loadtest import objectives  # noqa: F401  (registers the objective flags and check)
-from loadtest.population import Buyer, FlashRedeemer, RuleAuthor, Shopper, Viewer  # noqa: F401
+from loadtest.population import Buyer, FlashRedeemer, RuleAuthor, Shopper, Viewer, env_number  # noqa: F401
 
-BASE_USERS = int(os.environ.get("RIGHTS_GALA_USERS", "20"))  # the pre-show crowd; the spike is 10x
+BASE_USERS = int(env_number("RIGHTS_GALA_USERS", 20, 1, 10_000))  # the pre-show crowd; the spike is 10x
 
 
 class GalaNight(LoadTestShape):
-    total_seconds = float(os.environ.get("RIGHTS_GALA_SECONDS", "60"))
+    total_seconds = env_number("RIGHTS_GALA_SECONDS", 60.0, 1, 86_400, whole=False)
     crowd = [Shopper, Viewer, Buyer, RuleAuthor]
     # (end as a fraction of the run, users as a multiple of BASE_USERS, who)
     stages = [

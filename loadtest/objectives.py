@@ -36,16 +36,51 @@ def _add_flags(parser) -> None:
     group.add_argument("--objective-min-requests", type=int, default=None, help="at least this many (default 1)")
 
 
+class ObjectivesInvalid(ValueError):
+    """An objectives file or flag that cannot be checked: said before the run, in one line."""
+
+
+_BOUNDS = {"p99_ms": (0.0, 3_600_000.0), "failure_ratio": (0.0, 1.0), "min_requests": (0, 10**12)}
+
+
 def objectives(options) -> dict:
+    """The objectives of the run: the defaults, the file's, then the flags'; each checked."""
     chosen = dict(DEFAULTS)
-    if getattr(options, "objectives", ""):
-        with open(options.objectives, encoding="utf-8") as handle:
-            chosen.update(json.load(handle))
+    path = getattr(options, "objectives", "")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                given = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise ObjectivesInvalid(f"--objectives {path}: {exc}") from None
+        if not isinstance(given, dict):
+            raise ObjectivesInvalid(f"--objectives {path}: not a JSON object of {', '.join(DEFAULTS)}")
+        unknown = sorted(set(given) - set(DEFAULTS))
+        if unknown:
+            raise ObjectivesInvalid(
+                f"--objectives {path}: unknown objective {unknown[0]!r}; they are {', '.join(DEFAULTS)}"
+            )
+        chosen.update(given)
     for key in DEFAULTS:
         value = getattr(options, f"objective_{key}", None)
         if value is not None:
             chosen[key] = value
+    for key, (low, high) in _BOUNDS.items():
+        value = chosen[key]
+        whole = key == "min_requests"
+        if type(value) is bool or not isinstance(value, int if whole else (int, float)) or not low <= value <= high:
+            raise ObjectivesInvalid(f"objective {key} {value!r}: must be a number from {low:g} to {high:g}")
     return chosen
+
+
+@events.init.add_listener
+def _check_early(environment, **kwargs) -> None:
+    """A wrong objective stops the run before any load, not after it."""
+    if environment.parsed_options is not None:
+        try:
+            objectives(environment.parsed_options)
+        except ObjectivesInvalid as exc:
+            raise SystemExit(f"locust: {exc}") from None
 
 
 def verdict(stats, wanted: dict) -> tuple:

@@ -34,15 +34,32 @@ import uuid
 from locust import between, constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
-GALA_START = int(os.environ.get("RIGHTS_LOAD_ROOM_START", "1794398400"))  # 2026-11-11T20:00:00+08:00
-GALA_END = int(os.environ.get("RIGHTS_LOAD_ROOM_END", str(GALA_START + 3 * 3600)))
+
+def env_number(name: str, default: float, low: float, high: float, whole: bool = True) -> float:
+    """A number from the environment, from `low` to `high`; anything else stops locust in
+    one line naming the variable (not a traceback from the import)."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:  # nan is not in any range
+        kind = "a whole number" if whole else "a number"
+        raise SystemExit(f"loadtest: {name}={text!r}: must be {kind} from {low:g} to {high:g}")
+    return value
+
+
+GALA_START = int(env_number("RIGHTS_LOAD_ROOM_START", 1794398400, 0, 32503679999))  # 2026-11-11T20:00:00+08:00
+GALA_END = int(env_number("RIGHTS_LOAD_ROOM_END", GALA_START + 3 * 3600, GALA_START + 1, 32503679999))
 FLASH_AT = GALA_END - 120
 ROOM = os.environ.get("RIGHTS_LOAD_ROOM", "gala")
 SKUS = os.environ.get(
     "RIGHTS_LOAD_SKUS", "MILK-1L,YOGURT-6,POWDER-900,BUTTER-250,CHEESE-KIDS,A2-MILK-12,CHEESE-LTD"
 ).split(",")
 FLASH_ITEM = os.environ.get("RIGHTS_LOAD_FLASH_ITEM", "FLASH-EGGS")
-MEMBERS = int(os.environ.get("RIGHTS_LOAD_MEMBERS", "10000"))  # ids M00001 .. M<MEMBERS>
+MEMBERS = int(env_number("RIGHTS_LOAD_MEMBERS", 10000, 1, 99999))  # ids M00001 .. M<MEMBERS>
 EXPECTED_REFUSALS = {
     "out_of_stock",
     "member_limit_reached",

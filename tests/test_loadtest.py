@@ -24,8 +24,9 @@ def demo(tmp_path_factory):
         yield served.ready().url
 
 
-def gala(base: str, tmp_path, *flags: str) -> subprocess.CompletedProcess:
+def gala(base: str, tmp_path, *flags: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "RIGHTS_GALA_SECONDS": "8", "RIGHTS_GALA_USERS": "4", "RIGHTS_ADMIN_TOKEN": TOKEN}
+    env.update(env_extra or {})
     env["RIGHTS_LOAD_PUSH"] = "1"
     return subprocess.run(
         [
@@ -70,3 +71,23 @@ def test_an_impossible_objective_fails_the_run_with_its_reason(demo, tmp_path):
     done = gala(demo, tmp_path, "--objective-p99-ms", "0.001")
     assert done.returncode == 3
     assert "objective missed: p99" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "said"),
+    [
+        (("--objectives", "/nonexistent/objectives.json"), {}, "--objectives /nonexistent/objectives.json"),
+        (("--objectives", "{file}"), {}, "unknown objective 'p99ms'"),
+        (("--objective-p99-ms", "nan"), {}, "objective p99_ms nan"),
+        ((), {"RIGHTS_GALA_USERS": "abc"}, "RIGHTS_GALA_USERS='abc'"),
+    ],
+    ids=["missing-file", "misspelt-key", "nan", "users"],
+)
+def test_a_wrong_objective_or_setting_stops_the_run_before_any_load_in_one_line(demo, tmp_path, flags, env, said):
+    misspelt = tmp_path / "objectives.json"
+    misspelt.write_text('{"p99ms": 1}')
+    flags = tuple(str(misspelt) if flag == "{file}" else flag for flag in flags)
+    done = gala(demo, tmp_path, *flags, env_extra=env)
+    assert done.returncode not in (0, 3), done.stderr[-2000:]
+    assert said in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "objectives met" not in done.stderr and "objective missed" not in done.stderr  # no run was judged

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -154,13 +155,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_anchor(args: argparse.Namespace) -> int:
     from api import ledger_chain as chain
 
+    out = Path(args.out) if args.out else None
+    if out is not None and (out.is_dir() or not (out.parent.is_dir() and os.access(out.parent, os.W_OK))):
+        # before the anchor is recorded in Redis: an anchor must not be listed there that never left the machine
+        print(f"rights ledger anchor: --out {args.out}: not a file in a directory this user may write", file=sys.stderr)
+        return 1
     client = _client(args, "rights ledger anchor")
     if client is None:
         return 1
     doc = chain.make_anchor(client)
     text = json.dumps(doc, sort_keys=True) + "\n"
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+    if out is not None:
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"rights ledger anchor: --out {args.out}: {exc} (the anchor is recorded in Redis)", file=sys.stderr)
+            return 1
         print(
             f"anchored {counted(doc['members'], 'member')} and the brand chain at seq {doc['brand']['seq']}: "
             f"{doc['digest']}",

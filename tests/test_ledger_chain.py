@@ -192,6 +192,15 @@ def _rebuilt(redis, member: str, change: dict) -> None:
     redis.hset(member_key(member), "chain_h", prev)
 
 
+def test_an_anchor_that_cannot_be_written_is_refused_before_it_is_recorded(played, redis_server, tmp_path, capsys):
+    before = played.llen("anchors:{ledger}")
+    nowhere = tmp_path / "anchors" / "hourly.json"  # a directory nobody made
+    assert main(["ledger", "anchor", "--out", str(nowhere), "--redis-url", redis_server.url]) == 1
+    err = capsys.readouterr().err
+    assert f"--out {nowhere}: not a file in a directory" in err and "Traceback" not in err
+    assert played.llen("anchors:{ledger}") == before
+
+
 def test_an_anchor_fixes_the_past_a_rebuilt_chain_would_hide(played, redis_server, tmp_path, capsys):
     redis = played
     anchor = tmp_path / "anchor.json"

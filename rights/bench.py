@@ -86,7 +86,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     memory.add_argument(
         "--stream-node-max-bytes",
-        type=_whole(1),
+        type=_whole(1, 1_048_576),
         default=None,
         help="the Redis setting the ledgers' streams are measured at (default: the embedded Redis's, 512)",
     )

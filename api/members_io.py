@@ -70,9 +70,9 @@ def read_rows(text: str, name: str) -> Iterator[tuple]:
         except csv.Error as exc:
             yield reader.reader.line_num, RowError(None, f"not valid CSV here, the rest not read: {exc}")
             return
-        twice = sorted({f for f in reader.fieldnames if reader.fieldnames.count(f) > 1})
-        if twice:  # csv would keep the last column silently
-            yield 1, RowError(twice[0], "a column named twice in the header; the file is not read")
+        twice = sorted({f for f in reader.fieldnames if f.strip() and reader.fieldnames.count(f) > 1})
+        if twice:  # csv would keep the last column silently (blank ones, a spreadsheet's trailing commas, hold nothing)
+            yield 1, RowError(twice[0], f"column {twice[0]!r} is named twice in the header; the file is not read")
             return
         while True:
             try:

@@ -33,11 +33,10 @@ def _first_header(scope: Scope, name: bytes) -> str:
 
 
 def too_large(limit: int) -> Response:
-    """413; the body is not read to its end, so the connection closes after the answer
-    (its rest would otherwise be read as the next request)."""
-    answer = error(413, "body_too_large", f"the body is larger than {limit} bytes")
-    answer.headers["connection"] = "close"
-    return answer
+    """413, answered before the body is read: the parser reads the rest of it (by its
+    Content-Length or chunks, within the body deadline) and drops it, so the connection
+    stays usable and the client, still sending, gets the answer rather than a reset."""
+    return error(413, "body_too_large", f"the body is larger than {limit} bytes")
 
 
 class Gate:

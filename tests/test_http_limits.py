@@ -169,6 +169,17 @@ def test_an_unreadable_request_behind_others_is_refused_after_their_answers(serv
     assert json.loads(answers[2][1])["error"]["code"] == "malformed_request"
 
 
+def test_a_broken_chunked_body_gets_its_400_at_once(server):
+    """The bytes that break the parser are the body of the request being read: it can never
+    be whole, so it is given up and answered, not left waiting with the connection held."""
+    with connect(server) as conn:
+        conn.settimeout(30)  # only how long a failure takes to show
+        conn.sendall(b"POST /v1/eligibility HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n")
+        answers = _answers(answer(conn))
+    assert [status for status, _ in answers] == [400]
+    assert json.loads(answers[0][1])["error"]["code"] == "malformed_request"
+
+
 def test_a_content_length_with_thousands_of_zeros_in_front_is_read_never_500(server):
     """Zeros in front are valid HTTP (the parser takes them); Python's int() refuses a
     number of over 4,300 digits, so the length is read without them."""
@@ -181,25 +192,40 @@ def test_a_content_length_with_thousands_of_zeros_in_front_is_read_never_500(ser
 
 
 def test_chunked_trailers_are_dropped_and_bounded(server):
+    """A trailer never reaches the request's headers; trailers past a head's worth (complete
+    fields, or one that never ends) close the connection before the request is answered."""
     body = b'{"lines": []}'
-    with connect(server) as conn:  # a small trailer: ignored, the request answered
+    start = (
+        b"POST /v1/eligibility HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n" % (len(body), body)
+    )
+    with connect(server) as conn:  # X-Rights-Now as a trailer would set the instant on a server that honours it
         conn.sendall(
-            b"POST /v1/eligibility HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n%x\r\n%s\r\n0\r\nX-Api-Key: t\r\n\r\n"
-            % (len(body), body)
+            start + b"X-Api-Key: t\r\nX-Rights-Now: 1794402000\r\n\r\n" + b"GET /v1/noop HTTP/1.1\r\nHost: x\r\n\r\n"
         )
-        assert [status for status, _ in _answers(answer(conn))] == [200]
-    with connect(server) as conn:  # trailers past a head's worth: the connection is closed, unanswered
-        conn.sendall(
-            b"POST /v1/eligibility HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n"
-            % (len(body), body)
-        )
-        try:
-            for _ in range(40):
-                conn.sendall(b"X-T: " + b"a" * 1000 + b"\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        assert b" 200 " not in answer(conn)
+        answers = _answers(conn.recv(65536) + conn.recv(65536))
+    assert [status for status, _ in answers] == [200, 200] and b'"at":1794402000' not in answers[0][1]
+    with connect(server) as conn:  # 40 KB of complete trailers, and the end: closed, never answered
+        conn.sendall(start + b"".join(b"X-T%d: %s\r\n" % (n, b"a" * 1000) for n in range(40)) + b"\r\n")
+        assert answer(conn) == b""
+
+
+def test_one_endless_trailer_field_is_cut_at_a_head_s_worth(tmp_path_factory):
+    """A field the parser never sees end is counted as it arrives, not when it ends: the
+    connection closes well before a body deadline long enough to hold a worker for minutes."""
+    body = b'{"lines": []}'
+    with Server(tmp_path_factory.mktemp("trailer"), env={"RIGHTS_BODY_TIMEOUT_S": "120"}) as served:
+        served.ready()
+        with connect(served) as conn:
+            conn.settimeout(60)  # only how long a failure takes to show: the close comes at once
+            try:  # past twice the head limit (32 KiB): counted from the first read without body data
+                conn.sendall(
+                    b"POST /v1/eligibility HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"%x\r\n%s\r\n0\r\nX-T: " % (len(body), body) + b"a" * 100_000
+                )
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            assert answer(conn) == b""
 
 
 def test_an_idle_keep_alive_connection_is_closed(server):

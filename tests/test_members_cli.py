@@ -95,14 +95,14 @@ def test_a_csv_from_a_spreadsheet_loads_and_a_header_naming_a_column_twice_is_re
     tmp_path, redis_server, redis_client, capsys
 ):
     excel = tmp_path / "excel.csv"
-    excel.write_bytes("\ufeffid,points\r\nE1,5\r\n".encode())
+    excel.write_bytes("\ufeffid,points,,\r\nE1,5,,\r\n".encode())  # with a spreadsheet's blank trailing columns
     assert main(["members", "import", str(excel), "--redis-url", redis_server.url]) == 0
     assert main(["members", "show", "E1", "--redis-url", redis_server.url]) == 0
     capsys.readouterr()
     twice = tmp_path / "twice.csv"
     twice.write_text("id,id,name\nT1,T2,x\n")
     assert main(["members", "import", str(twice), "--redis-url", redis_server.url]) == 1
-    assert f"{twice}:1: id: a column named twice" in capsys.readouterr().err
+    assert f"{twice}:1: id: column 'id' is named twice" in capsys.readouterr().err
     assert main(["members", "show", "T2", "--redis-url", redis_server.url]) == 1
 
 

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from ..brands import scoped
+from ..brands import enter
 from ..errors import JSON
 from ..metrics import render
 from ..redis.keys import METRICS_KEY
@@ -112,15 +112,16 @@ async def metrics(service: ServiceDep) -> Response:
         snapshots = [orjson.loads(v) for v in raw.values()]
     if not snapshots:
         snapshots = [orjson.loads(service.metrics.snapshot())]
-    stock: list = []  # (brand, item, units left) of every brand served, each read in its brand's keys
     now = int(time.time())
-    for brand in [service.home, *sorted(service.brands)]:
-        served = service.served(brand)
-        if served is None or served.table is None:
-            continue
-        with contextlib.suppress(Exception), scoped(service.scope(brand)):  # a scrape still answers without Redis
-            found = await asyncio.wait_for(
-                levels(service.redis, service.scripts, served.table.model.redemptions, now), service.timeout
-            )
-            stock += [(brand, item, n) for item, n in found]
+
+    async def brand_stock(brand: str, redemptions: list) -> list:
+        enter(service.scope(brand))  # this task's keys are the brand's
+        return [(brand, item, n) for item, n in await levels(service.redis, service.scripts, redemptions, now)]
+
+    served = [(brand, service.served(brand)) for brand in [service.home, *sorted(service.brands)]]
+    reads = [brand_stock(brand, s.table.model.redemptions) for brand, s in served if s is not None and s.table]
+    stock: list = []  # (brand, item, units left) of every brand served, read together within one timeout
+    with contextlib.suppress(Exception):  # a scrape still answers without Redis
+        for found in await asyncio.wait_for(asyncio.gather(*reads), service.timeout):
+            stock += found
     return Response(render(snapshots, service.metrics, stock), media_type="text/plain; version=0.0.4")

@@ -27,7 +27,11 @@ be read as another's, or an answer be lost:
   waits for their answers, as a 431 does, in the API's error shape;
 - chunked trailers: neither counted nor bounded, and added to the request's headers
   after its head was checked. Their fields are dropped, and more than a head's worth
-  closes the connection.
+  of bytes without body data (trailers, or a chunk's head, however they are split)
+  closes the connection;
+- an answer given before a body its client was told to hold back (`Expect:
+  100-continue`, no `100 Continue` sent): the connection closes, rather than wait for a
+  body that will not come and read the next request as it.
 """
 
 from __future__ import annotations
@@ -78,6 +82,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.refuse_pending = False  # nothing more is read: a refusal is due (now or after the answers before it)
         self.upgrade_refused = False  # this request asked to switch protocols: no cycle, or a last one
         self.trailer_bytes = 0
+        self.fed_body = False  # the slice just fed held body bytes
+        self.unbodied_bytes = 0  # bytes fed since the last body bytes while a body is due (trailers, chunk heads)
+        self.refusal_timer: asyncio.TimerHandle | None = None
         self.head_timer: asyncio.TimerHandle | None = None
         self.body_timer: asyncio.TimerHandle | None = None
 
@@ -86,10 +93,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.head_timer = self.loop.call_later(self.head_timeout, self._head_late)  # a silent connection too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for timer in (self.head_timer, self.body_timer):
+        for timer in (self.head_timer, self.body_timer, self.refusal_timer):
             if timer is not None:
                 timer.cancel()
-        self.head_timer = self.body_timer = None
+        self.head_timer = self.body_timer = self.refusal_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -109,13 +116,20 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             else:
                 take = min(self.max_head, size - offset)
             counted, done_before = self.in_head, self.messages_done
+            self.fed_body = False
             super().data_received(data if take == size else data[offset : offset + take])
             if self.parser is None or self.refuse_pending:  # what follows is not read as requests
                 return
             if self.messages_done != done_before:
                 self.head_bytes = 0  # what followed the request's end in this slice is not counted: at most a limit
+                self.unbodied_bytes = 0
             elif counted and self.in_head:
                 self.head_bytes += take
+            elif self.body_pending:  # a trailer or a chunk's head that never ends is bounded as a head is
+                self.unbodied_bytes = 0 if self.fed_body else self.unbodied_bytes + take
+                if self.unbodied_bytes > self.max_head:
+                    self.transport.close()
+                    return
             offset += take
         if self.in_head and self.head_bytes and self.head_timer is None:
             self.head_timer = self.loop.call_later(self.head_timeout, self._head_late)
@@ -130,10 +144,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self.trailer_bytes > self.max_head:
             self.transport.close()
 
+    def on_body(self, body: bytes) -> None:
+        self.fed_body = True
+        super().on_body(body)
+
     def on_headers_complete(self) -> None:
         self.in_head = False
         self.body_pending = True
-        self.trailer_bytes = 0
+        self.trailer_bytes = self.unbodied_bytes = 0
         if self.head_timer is not None:
             self.head_timer.cancel()
             self.head_timer = None
@@ -184,21 +202,42 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn's answer to bytes its parser cannot read, in the API's shape, and after
-        the answers to the requests before them."""
-        self._refuse(refusal(b"400 Bad Request", "malformed_request", "the request is not valid HTTP/1.1"))
+        the answers to the requests before them. When the bytes were the body of the request
+        being read, that request is given up: it can never be whole."""
+        answer = refusal(b"400 Bad Request", "malformed_request", "the request is not valid HTTP/1.1")
+        cycle = self.cycle
+        if self.body_pending and cycle is not None and not cycle.response_complete:
+            if self.pipeline and self.pipeline[0][0] is cycle:  # queued behind another: never started
+                self.pipeline.popleft()
+            else:  # running: its app reads a disconnect; the 400 goes out unless its answer has begun
+                cycle.disconnected = True
+                cycle.message_event.set()
+                if not cycle.response_started:
+                    self.refuse_pending = True
+                    self.transport.write(answer)
+                self.transport.close()
+                return
+        self._refuse(answer)
 
     def _refuse(self, answer: bytes) -> None:
-        """Write `answer` and close; after the answers in progress or queued, never into one."""
+        """Write `answer` and close; after the answers in progress or queued, never into one
+        (and within the body deadline, whatever they do)."""
         self.refuse_pending = True
         self.transport.pause_reading()
         if self._responding() or self.pipeline:
             self.pending_refusal = answer
+            if self.refusal_timer is None:
+                self.refusal_timer = self.loop.call_later(self.body_timeout, self.transport.close)
             return
         self.transport.write(answer)
         self.transport.close()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        cycle = self.cycle
+        if self.body_pending and cycle is not None and cycle.response_complete and cycle.waiting_for_100_continue:
+            self.transport.close()  # answered before the body it never asked for (100 Continue): none will come
+            return
         answer = self.pending_refusal
         if answer is not None and not self._responding() and not self.pipeline and not self.transport.is_closing():
             self.pending_refusal = None

@@ -126,7 +126,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             elif counted and self.in_head:
                 self.head_bytes += take
             elif self.body_pending:  # a trailer or a chunk's head that never ends is bounded as a head is
-                self.unbodied_bytes = 0 if self.fed_body else self.unbodied_bytes + take
+                # a slice that held body bytes, or the head's end (counted with the head), starts the count again
+                self.unbodied_bytes = 0 if self.fed_body or counted else self.unbodied_bytes + take
                 if self.unbodied_bytes > self.max_head:
                     self.transport.close()
                     return

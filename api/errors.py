@@ -109,14 +109,17 @@ def _quote_input(exc: Exception) -> Response:
 NOT_JSON_TYPED = "the body must be a JSON object, sent with Content-Type: application/json"
 
 
-def json_typed(request: Request) -> bool:
-    """Whether the body is JSON by its Content-Type, as FastAPI decides for a body model:
-    none given, application/json, or an application/...+json type."""
+def not_json_typed(request: Request) -> Response | None:
+    """422 unless the body is JSON by its Content-Type, as FastAPI decides for a body model
+    (none given, application/json, or an application/...+json type): for the routes that
+    read their body themselves."""
     given = request.headers.get("content-type")
     if not given:
-        return True
+        return None
     kind = given.split(";", 1)[0].strip().lower()
-    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+    if kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json")):
+        return None
+    return error(422, "invalid_request", NOT_JSON_TYPED)
 
 
 async def _invalid(request: Request, exc: Exception) -> Response:

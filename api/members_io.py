@@ -154,9 +154,7 @@ def record_from_row(row: dict, tiers: set | None = None) -> MemberRecord:
         if value is not None:
             if type(value) is int:  # a phone number written as a JSON number
                 value = str(value)
-            if type(value) is not str:
-                raise RowError(channel, "must be 1 to 128 letters, digits or + _ . : @ -")
-            if not IDENTITY_VALUE.match(value):
+            if type(value) is not str or not IDENTITY_VALUE.match(value):
                 raise RowError(channel, "must be 1 to 128 letters, digits or + _ . : @ -")
             identities[channel] = value
     record = MemberRecord(

@@ -51,6 +51,7 @@ class RulesSync:
         self.target = service  # what serves this brand's table (api/brands.Served for another brand)
         self.prepared: dict = {}  # version -> CompiledTable, scheduled ones compiled ahead
         self._unservable: tuple | None = None  # (version, seq) of an active version that did not compile
+        self._no_active: str | None = None  # the problem told while Redis held no active table
         self.timers: dict = {}  # version -> TimerHandle
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
@@ -160,12 +161,13 @@ class RulesSync:
         active, seq = (active.decode() if isinstance(active, bytes) else active), int(seq or 0)
         if not active:  # a Redis emptied or swapped under a running server: /readyz says so, the table served stays
             if self.target.rules_problem is None:
-                self.target.rules_problem = NO_ACTIVE.format(served=self.target.table.version)
+                self.target.rules_problem = self._no_active = NO_ACTIVE.format(served=self.target.table.version)
                 log.error("rules: %s", self.target.rules_problem)
             return
         if active == self.target.table.version:
-            if self.target.rules_problem is not None and self.target.rules_problem.startswith(NO_ACTIVE[:30]):
+            if self._no_active is not None and self.target.rules_problem == self._no_active:
                 self.target.rules_problem = None  # it is back (restored, or pushed again)
+            self._no_active = None
             self.target.note_seq(active, seq)
             return
         if (active, seq) == self._unservable:  # told once; not compiled again until the active one changes

@@ -74,6 +74,43 @@ def children(pid: int) -> list:
     return [(child, cmdline) for child, fields, cmdline in _processes() if int(fields[1]) == pid]
 
 
+class Command:
+    """`python -m rights *args` of this checkout, started at once in a session of its own
+    (as a shell's job), without REDIS_URL; its stderr goes to `log` (`said()` reads it)."""
+
+    def __init__(self, log: Path, *args: str):
+        self.log = log
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        env.pop("REDIS_URL", None)
+        with open(log, "wb") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "rights", *args],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,
+            )
+        self.pid = self.process.pid
+
+    def said(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def redis_servers(self) -> list:
+        """The pids of the redis-servers it runs, once there is one (an empty list before)."""
+        return [pid for pid, cmdline in descendants(self.pid) if "redis-server" in cmdline]
+
+    def kill_all(self, also: list = ()) -> None:
+        """After a test: SIGKILL to it, its session, and `also`, whatever is left of them."""
+        if self.process.poll() is None:
+            os.killpg(self.pid, signal.SIGKILL)
+            self.process.wait(DEADLINE_S)
+        for pid in also:
+            if not gone(pid):
+                _kill(pid)
+
+
 def descendants(pid: int) -> list:
     found = []
     for child, cmdline in children(pid):

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from serving import DEADLINE_S, ROOT, Server, children, descendants, gone, http, wait_until
+from serving import DEADLINE_S, ROOT, Command, Server, children, descendants, gone, http, wait_until
 
 from api.redis.embedded import free_port
 
@@ -75,34 +75,21 @@ def test_an_import_stopped_by_a_signal_says_how_far_it_got_and_lets_go(tmp_path,
     rows = tmp_path / "members.jsonl"
     rows.write_text("".join(f'{{"id": "S{n:07d}", "tier": "gold", "points": {n % 5000}}}\n' for n in range(1_000_000)))
     data_dir = tmp_path / "var"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("REDIS_URL", None)
-    importing = subprocess.Popen(
-        [sys.executable, "-m", "rights", "members", "import", str(rows), "--data-dir", str(data_dir)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    importing = Command(tmp_path / "import.log", "members", "import", str(rows), "--data-dir", str(data_dir))
+    started: list = []
     try:
-        started = wait_until(
-            lambda: [pid for pid, cmdline in descendants(importing.pid) if "redis-server" in cmdline],
-            message="the import's redis-server",
-        )
+        started = wait_until(importing.redis_servers, message="the import's redis-server")
         wait_until(lambda: (data_dir / "appendonlydir").exists(), message="its Redis writing")
         os.kill(importing.pid, sig)
-        assert importing.wait(60) == (-sig if sig == signal.SIGINT else 128 + sig)  # Ctrl-C: by SIGINT itself
-        said = importing.stderr.read().strip().splitlines()
+        assert importing.process.wait(60) == (-sig if sig == signal.SIGINT else 128 + sig)  # Ctrl-C: by SIGINT itself
+        said = importing.said().strip().splitlines()
         assert "Traceback" not in "\n".join(said), said
         assert said[-1].startswith(f"rights members import: stopped by {signal.Signals(sig).name} after "), said
         assert "importing the file again" in said[-1]
         wait_until(lambda: all(gone(pid) for pid in started), message="its redis-server gone")
         assert (data_dir / "rights.lock").read_bytes() == b""
     finally:
-        if importing.poll() is None:
-            os.killpg(importing.pid, signal.SIGKILL)
+        importing.kill_all(started)
 
 
 def test_the_lock_holds_against_a_deleted_lock_file_and_a_holder_of_the_file_alone(tmp_path):

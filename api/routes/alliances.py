@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from ..access import check_admin
 from ..alliance import MAX_ALLIANCES, AllianceInvalid, clearing, overlap, parse
-from ..errors import NOT_JSON_TYPED, error, json_typed
+from ..errors import error, not_json_typed
 from ..redis.connect import sync_client
 from ..redis.keys import ALLIANCES_KEY
 from ..service import LATEST_NOW
@@ -94,8 +94,9 @@ async def declare(name: str, request: Request, service: ServiceDep) -> Response:
     take the pool's points; default all). Declaring again replaces it. Every worker
     follows within a second or two."""
     check_admin(request)
-    if not json_typed(request):
-        return error(422, "invalid_request", NOT_JSON_TYPED)
+    refused = not_json_typed(request)
+    if refused is not None:
+        return refused
     try:
         raw = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:

@@ -21,7 +21,7 @@ from engine.rules.load import RulesInvalid, check_source, compile_source
 
 from ..access import check_admin
 from ..brands import BRAND_ID, BRAND_ID_HELP, MAX_BRANDS, register
-from ..errors import JSON, NOT_JSON_TYPED, error, json_typed
+from ..errors import JSON, error, not_json_typed
 from ..rules_store import RulesStore
 from ..rules_sync import RulesSync
 from ..service import Service
@@ -410,8 +410,9 @@ async def rollback(request: Request, service: ServiceDep, brand: BrandParam = No
     except NoSuchBrand as exc:
         return exc.response
     body = await request.body()
-    if body.strip() and not json_typed(request):
-        return error(422, "invalid_request", NOT_JSON_TYPED)
+    refused = not_json_typed(request) if body.strip() else None
+    if refused is not None:
+        return refused
     try:
         given = orjson.loads(body) if body.strip() else {}
     except orjson.JSONDecodeError:

@@ -16,7 +16,7 @@ from engine.rules.load import RulesInvalid, compile_source
 from ..access import check_admin
 from ..brands import BRAND_ID, BRAND_ID_HELP, enter
 from ..checkout.request import RequestInvalid
-from ..errors import JSON, NOT_JSON_TYPED, error, json_typed
+from ..errors import JSON, error, not_json_typed
 from ..redis.keys import rules_keys
 from ..rules_store import recent_samples
 from ..service import LATEST_NOW
@@ -122,8 +122,9 @@ async def simulate_route(request: Request, service: ServiceDep, brand: BrandPara
     if holder is None:
         return error(404, "not_found", f"no brand {brand!r} on this deployment", "brand")
     enter(service.scope(brand))  # the carts' members are this brand's
-    if not json_typed(request):
-        return error(422, "invalid_request", NOT_JSON_TYPED)
+    refused = not_json_typed(request)
+    if refused is not None:
+        return refused
     try:
         data = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
